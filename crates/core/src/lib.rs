@@ -1,0 +1,19 @@
+//! Baton's domain model, free of I/O: the ids and states every other crate shares, the
+//! workflow file and its validation, the DAG, parameter substitution, and the pure state
+//! machine that decides what a running workflow instance does next.
+//!
+//! Keeping these here means the rules of a run can be tested without a database, a network
+//! or a process, and every role (master, worker, api, cli) agrees on them.
+
+pub mod dag;
+pub mod duration;
+pub mod ids;
+pub mod params;
+pub mod run;
+pub mod spec;
+pub mod state;
+
+pub use dag::Dag;
+pub use ids::{TaskInstanceId, WorkflowId, WorkflowInstanceId};
+pub use spec::{FailureStrategy, Priority, SpecError, TaskKind, TaskSpec, WorkflowSpec};
+pub use state::{IllegalTransition, TaskState, WorkflowState};

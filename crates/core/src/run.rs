@@ -1,0 +1,322 @@
+//! The rules of one running workflow instance, as a pure state machine: the engine feeds it
+//! what happened (a task ended, a stop was asked) and performs the steps it returns. Retries
+//! are below this level: a task is "active" here from its first attempt to its last.
+
+use crate::dag::{Dag, TaskIndex};
+use crate::spec::FailureStrategy;
+use crate::state::WorkflowState;
+use std::sync::Arc;
+
+/// Where one task of the DAG stands, from the instance's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Node {
+    /// Not started: its dependencies have not all succeeded (or the instance is ending).
+    Waiting,
+    /// Started: an attempt is queued, running, or waiting for a retry.
+    Active,
+    /// Ended well.
+    Succeeded,
+    /// Ended badly after its retries.
+    Failed,
+    /// Killed by a stop or the failure strategy.
+    Killed,
+}
+
+/// What the engine must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Start the task's first attempt.
+    Run(TaskIndex),
+    /// Kill the task's current attempt (or cancel it if it is not on a worker).
+    Kill(TaskIndex),
+    /// The instance is over, in this state.
+    Finish(WorkflowState),
+}
+
+/// Why the instance is winding down, if it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// A user asked for a stop.
+    Stop,
+    /// A task failed under `failure_strategy: end`.
+    FailFast,
+}
+
+/// The DAG state of one workflow instance.
+#[derive(Debug, Clone)]
+pub struct InstanceRun {
+    dag: Arc<Dag>,
+    strategy: FailureStrategy,
+    nodes: Vec<Node>,
+    ending: Option<Ending>,
+    finished: bool,
+}
+
+impl InstanceRun {
+    /// A fresh instance: nothing started.
+    pub fn new(dag: Arc<Dag>, strategy: FailureStrategy) -> InstanceRun {
+        let nodes = vec![Node::Waiting; dag.len()];
+        InstanceRun { dag, strategy, nodes, ending: None, finished: false }
+    }
+
+    /// An instance rebuilt from the store after a restart: `nodes` as recorded; `stopping`
+    /// if a stop was under way.
+    pub fn restore(
+        dag: Arc<Dag>,
+        strategy: FailureStrategy,
+        nodes: Vec<Node>,
+        stopping: bool,
+    ) -> InstanceRun {
+        assert_eq!(nodes.len(), dag.len(), "one node per task");
+        let mut run = InstanceRun { dag, strategy, nodes, ending: None, finished: false };
+        if stopping {
+            run.ending = Some(Ending::Stop);
+        } else if strategy == FailureStrategy::End
+            && run.nodes.iter().any(|n| matches!(n, Node::Failed | Node::Killed))
+        {
+            run.ending = Some(Ending::FailFast);
+        }
+        run
+    }
+
+    /// The graph this instance runs.
+    pub fn dag(&self) -> &Arc<Dag> {
+        &self.dag
+    }
+
+    /// The state of one task.
+    pub fn node(&self, task: TaskIndex) -> Node {
+        self.nodes[task]
+    }
+
+    /// True once a `Finish` step has been returned.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Starts (or, after [`InstanceRun::restore`], resumes) the instance: every task whose
+    /// dependencies have all succeeded is run; a stop or fail-fast under way is carried on.
+    pub fn start(&mut self) -> Vec<Step> {
+        let mut steps = Vec::new();
+        if self.ending.is_some() {
+            steps.extend(self.kill_active());
+        } else {
+            for task in 0..self.nodes.len() {
+                if self.nodes[task] == Node::Waiting && self.deps_succeeded(task) {
+                    self.nodes[task] = Node::Active;
+                    steps.push(Step::Run(task));
+                }
+            }
+        }
+        steps.extend(self.settle());
+        steps
+    }
+
+    /// The task's last attempt succeeded: its successors whose dependencies are now all met run.
+    pub fn succeeded(&mut self, task: TaskIndex) -> Vec<Step> {
+        if !self.end_active(task, Node::Succeeded) {
+            return Vec::new();
+        }
+        let mut steps = Vec::new();
+        if self.ending.is_none() {
+            for i in 0..self.dag.successors(task).len() {
+                let next = self.dag.successors(task)[i];
+                if self.nodes[next] == Node::Waiting && self.deps_succeeded(next) {
+                    self.nodes[next] = Node::Active;
+                    steps.push(Step::Run(next));
+                }
+            }
+        }
+        steps.extend(self.settle());
+        steps
+    }
+
+    /// The task failed and has no retry left.
+    pub fn failed(&mut self, task: TaskIndex) -> Vec<Step> {
+        if !self.end_active(task, Node::Failed) {
+            return Vec::new();
+        }
+        let mut steps = Vec::new();
+        if self.strategy == FailureStrategy::End && self.ending.is_none() {
+            self.ending = Some(Ending::FailFast);
+            steps.extend(self.kill_active());
+        }
+        steps.extend(self.settle());
+        steps
+    }
+
+    /// The task's attempt was killed (after a `Kill` step, or by someone outside).
+    pub fn killed(&mut self, task: TaskIndex) -> Vec<Step> {
+        if !self.end_active(task, Node::Killed) {
+            return Vec::new();
+        }
+        let mut steps = Vec::new();
+        if self.ending.is_none() {
+            // A kill nobody asked for counts as a failure.
+            if self.strategy == FailureStrategy::End {
+                self.ending = Some(Ending::FailFast);
+                steps.extend(self.kill_active());
+            }
+        }
+        steps.extend(self.settle());
+        steps
+    }
+
+    /// A user asked to stop: kill everything active, start nothing new.
+    pub fn stop(&mut self) -> Vec<Step> {
+        if self.finished || self.ending == Some(Ending::Stop) {
+            return Vec::new();
+        }
+        self.ending = Some(Ending::Stop);
+        let mut steps = self.kill_active();
+        steps.extend(self.settle());
+        steps
+    }
+
+    fn end_active(&mut self, task: TaskIndex, to: Node) -> bool {
+        if self.finished || self.nodes[task] != Node::Active {
+            return false;
+        }
+        self.nodes[task] = to;
+        true
+    }
+
+    fn deps_succeeded(&self, task: TaskIndex) -> bool {
+        self.dag.predecessors(task).iter().all(|p| self.nodes[*p] == Node::Succeeded)
+    }
+
+    fn kill_active(&self) -> Vec<Step> {
+        (0..self.nodes.len()).filter(|t| self.nodes[*t] == Node::Active).map(Step::Kill).collect()
+    }
+
+    /// Ends the instance when nothing is active any more.
+    fn settle(&mut self) -> Vec<Step> {
+        if self.finished || self.nodes.contains(&Node::Active) {
+            return Vec::new();
+        }
+        self.finished = true;
+        let outcome = if self.ending == Some(Ending::Stop) {
+            WorkflowState::Stopped
+        } else if self.nodes.iter().all(|n| *n == Node::Succeeded) {
+            WorkflowState::Succeeded
+        } else {
+            WorkflowState::Failed
+        };
+        vec![Step::Finish(outcome)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::WorkflowSpec;
+
+    /// a -> b -> d, a -> c -> d, and e alone.
+    fn diamond(strategy: &str) -> InstanceRun {
+        let spec = WorkflowSpec::from_yaml(
+            &format!(
+                "name: w\nfailure_strategy: {strategy}\ntasks:\n  - {{name: a, type: noop}}\n  - {{name: b, type: noop, depends_on: [a]}}\n  - {{name: c, type: noop, depends_on: [a]}}\n  - {{name: d, type: noop, depends_on: [b, c]}}\n  - {{name: e, type: noop}}\n"
+            ),
+            "t",
+        )
+        .unwrap();
+        InstanceRun::new(Arc::new(Dag::new(&spec)), spec.failure_strategy)
+    }
+
+    const A: usize = 0;
+    const B: usize = 1;
+    const C: usize = 2;
+    const D: usize = 3;
+    const E: usize = 4;
+
+    #[test]
+    fn roots_start_and_join_waits_for_all() {
+        let mut r = diamond("end");
+        assert_eq!(r.start(), vec![Step::Run(A), Step::Run(E)]);
+        assert_eq!(r.succeeded(A), vec![Step::Run(B), Step::Run(C)]);
+        assert_eq!(r.succeeded(B), vec![]);
+        assert_eq!(r.succeeded(C), vec![Step::Run(D)]);
+        assert_eq!(r.succeeded(E), vec![]);
+        assert_eq!(r.succeeded(D), vec![Step::Finish(WorkflowState::Succeeded)]);
+        assert!(r.is_finished());
+    }
+
+    #[test]
+    fn end_strategy_kills_running_tasks_then_fails() {
+        let mut r = diamond("end");
+        r.start();
+        r.succeeded(A);
+        assert_eq!(r.failed(B), vec![Step::Kill(C), Step::Kill(E)]);
+        assert_eq!(r.killed(C), vec![]);
+        assert_eq!(r.killed(E), vec![Step::Finish(WorkflowState::Failed)]);
+        assert_eq!(r.node(D), Node::Waiting);
+    }
+
+    #[test]
+    fn end_strategy_starts_nothing_after_a_failure() {
+        let mut r = diamond("end");
+        r.start();
+        r.succeeded(A);
+        r.failed(B);
+        // C finished before its kill landed: D must not start.
+        assert_eq!(r.succeeded(C), vec![]);
+        assert_eq!(r.killed(E), vec![Step::Finish(WorkflowState::Failed)]);
+    }
+
+    #[test]
+    fn continue_strategy_runs_independent_branches() {
+        let mut r = diamond("continue");
+        r.start();
+        r.succeeded(A);
+        assert_eq!(r.failed(B), vec![]);
+        assert_eq!(r.succeeded(C), vec![], "d depends on the failed b");
+        assert_eq!(r.succeeded(E), vec![Step::Finish(WorkflowState::Failed)]);
+        assert_eq!(r.node(D), Node::Waiting);
+    }
+
+    #[test]
+    fn stop_kills_active_and_ends_stopped() {
+        let mut r = diamond("continue");
+        r.start();
+        assert_eq!(r.stop(), vec![Step::Kill(A), Step::Kill(E)]);
+        assert_eq!(r.stop(), vec![], "a second stop does nothing");
+        r.killed(A);
+        assert_eq!(r.succeeded(E), vec![Step::Finish(WorkflowState::Stopped)]);
+    }
+
+    #[test]
+    fn events_for_inactive_tasks_are_ignored() {
+        let mut r = diamond("end");
+        r.start();
+        assert_eq!(r.succeeded(D), vec![]);
+        assert_eq!(r.node(D), Node::Waiting);
+        r.succeeded(A);
+        assert_eq!(r.succeeded(A), vec![], "a duplicate end changes nothing");
+    }
+
+    #[test]
+    fn restore_resumes_where_the_store_left_off() {
+        let r0 = diamond("end");
+        let nodes = vec![Node::Succeeded, Node::Succeeded, Node::Active, Node::Waiting, Node::Succeeded];
+        let mut r = InstanceRun::restore(r0.dag().clone(), FailureStrategy::End, nodes, false);
+        assert_eq!(r.start(), vec![]);
+        assert_eq!(r.succeeded(C), vec![Step::Run(D)]);
+    }
+
+    #[test]
+    fn restore_of_a_finished_dag_finishes_at_once() {
+        let r0 = diamond("end");
+        let nodes = vec![Node::Succeeded; 5];
+        let mut r = InstanceRun::restore(r0.dag().clone(), FailureStrategy::End, nodes, false);
+        assert_eq!(r.start(), vec![Step::Finish(WorkflowState::Succeeded)]);
+    }
+
+    #[test]
+    fn restore_while_stopping_kills_what_is_left() {
+        let r0 = diamond("end");
+        let nodes = vec![Node::Active, Node::Waiting, Node::Waiting, Node::Waiting, Node::Killed];
+        let mut r = InstanceRun::restore(r0.dag().clone(), FailureStrategy::End, nodes, true);
+        assert_eq!(r.start(), vec![Step::Kill(A)]);
+        assert_eq!(r.killed(A), vec![Step::Finish(WorkflowState::Stopped)]);
+    }
+}

@@ -1,0 +1,284 @@
+//! The workflow definition: what a user writes in a workflow file, checked once, so that
+//! everything downstream (store, master, worker) can trust it.
+//!
+//! Parsing goes through [`file`], a literal mirror of the YAML with every field optional and
+//! unknown fields refused; [`WorkflowSpec::from_yaml`] then checks it as a whole and reports
+//! every problem it finds, each naming the file and the task.
+
+mod file;
+mod validate;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+pub use validate::valid_name;
+
+/// What to do with the rest of a workflow instance when a task fails after its retries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureStrategy {
+    /// Kill the running tasks and fail the workflow at once.
+    #[default]
+    End,
+    /// Let independent branches run on; the failed task's downstream does not run.
+    Continue,
+}
+
+/// Dispatch priority of a workflow or a task: when worker slots are short, higher goes first.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    /// Goes last.
+    Lowest,
+    /// Below the default.
+    Low,
+    /// The default.
+    #[default]
+    Medium,
+    /// Above the default.
+    High,
+    /// Goes first.
+    Highest,
+}
+
+impl Priority {
+    /// The name used in files, the store and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Lowest => "lowest",
+            Priority::Low => "low",
+            Priority::Medium => "medium",
+            Priority::High => "high",
+            Priority::Highest => "highest",
+        }
+    }
+}
+
+impl std::str::FromStr for Priority {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "lowest" => Ok(Self::Lowest),
+            "low" => Ok(Self::Low),
+            "medium" => Ok(Self::Medium),
+            "high" => Ok(Self::High),
+            "highest" => Ok(Self::Highest),
+            _ => Err(format!("unknown priority `{s}` (highest, high, medium, low, lowest)")),
+        }
+    }
+}
+
+/// What a task does, by type. Each type carries only the fields it uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TaskKind {
+    /// Run by `bash -c`: a one-line `command` or a multi-line `script` (the same to bash).
+    Shell {
+        /// The text given to bash.
+        command: String,
+    },
+    /// Run by `python3 -u -c`.
+    Python {
+        /// The program.
+        script: String,
+    },
+    /// Does nothing and succeeds: a join point, and the engine's own cost in benchmarks.
+    Noop,
+}
+
+impl TaskKind {
+    /// The task types a workflow file may name.
+    pub const TYPES: &'static [&'static str] = &["shell", "python", "noop"];
+
+    /// The name of the type, as written in the file.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            TaskKind::Shell { .. } => "shell",
+            TaskKind::Python { .. } => "python",
+            TaskKind::Noop => "noop",
+        }
+    }
+
+    /// The text in which `${param}` references are substituted.
+    pub fn body(&self) -> Option<&str> {
+        match self {
+            TaskKind::Shell { command } => Some(command),
+            TaskKind::Python { script } => Some(script),
+            TaskKind::Noop => None,
+        }
+    }
+
+    /// The same kind with its body replaced (after substitution).
+    pub fn with_body(&self, body: String) -> TaskKind {
+        match self {
+            TaskKind::Shell { .. } => TaskKind::Shell { command: body },
+            TaskKind::Python { .. } => TaskKind::Python { script: body },
+            TaskKind::Noop => TaskKind::Noop,
+        }
+    }
+}
+
+/// One node of the DAG, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    /// Unique within the workflow.
+    pub name: String,
+    /// Type and type-specific fields.
+    #[serde(flatten)]
+    pub kind: TaskKind,
+    /// Tasks that must succeed before this one runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// Further attempts after a failure.
+    #[serde(default)]
+    pub retries: u32,
+    /// Wait between a failure and the next attempt.
+    #[serde(with = "crate::duration::required", default = "default_retry_interval")]
+    pub retry_interval: Duration,
+    /// An attempt running longer is killed and counts as failed.
+    #[serde(
+        default,
+        with = "crate::duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timeout: Option<Duration>,
+    /// Extra environment variables (values may use `${param}`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Local params: override the workflow's, are overridden by start-time params.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
+    /// Only workers of this group run the task.
+    #[serde(default = "default_group")]
+    pub worker_group: String,
+    /// Order among ready tasks when slots are short.
+    #[serde(default)]
+    pub priority: Priority,
+}
+
+/// A whole workflow definition, checked: names valid and unique, dependencies known, no cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowSpec {
+    /// Unique within the project.
+    pub name: String,
+    /// Namespace of the workflow.
+    #[serde(default = "default_project")]
+    pub project: String,
+    /// Free text for people.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Global params.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
+    /// What a failure does to the rest of the instance.
+    #[serde(default)]
+    pub failure_strategy: FailureStrategy,
+    /// Priority of the workflow's instances.
+    #[serde(default)]
+    pub priority: Priority,
+    /// The DAG's nodes, in file order.
+    pub tasks: Vec<TaskSpec>,
+}
+
+/// The project used when a file names none.
+pub const DEFAULT_PROJECT: &str = "default";
+/// The worker group used when a task names none.
+pub const DEFAULT_WORKER_GROUP: &str = "default";
+
+fn default_project() -> String {
+    DEFAULT_PROJECT.to_string()
+}
+fn default_group() -> String {
+    DEFAULT_WORKER_GROUP.to_string()
+}
+fn default_retry_interval() -> Duration {
+    Duration::from_secs(1)
+}
+
+/// One thing wrong with a workflow file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// The task it concerns, if any.
+    pub task: Option<String>,
+    /// 1-based line and column, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(line) = self.line {
+            write!(f, "line {line}")?;
+            if let Some(col) = self.column {
+                write!(f, ", column {col}")?;
+            }
+            f.write_str(": ")?;
+        }
+        if let Some(task) = &self.task {
+            write!(f, "task `{task}`: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// A workflow file that cannot be accepted, with every problem found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct SpecError {
+    /// The file (or other source) the text came from.
+    pub source_name: String,
+    /// Each problem, in file order where possible.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{}: {p}", self.source_name)?;
+        }
+        Ok(())
+    }
+}
+
+impl WorkflowSpec {
+    /// Parses and checks a workflow file. `source_name` (usually the path) starts every
+    /// message. Nothing is accepted unless everything is right.
+    pub fn from_yaml(text: &str, source_name: &str) -> Result<WorkflowSpec, SpecError> {
+        let raw = file::parse(text).map_err(|problems| SpecError {
+            source_name: source_name.to_string(),
+            problems,
+        })?;
+        validate::check(raw).map_err(|problems| SpecError {
+            source_name: source_name.to_string(),
+            problems,
+        })
+    }
+
+    /// Reads a spec stored as JSON by [`WorkflowSpec::to_json`].
+    pub fn from_json(text: &str) -> Result<WorkflowSpec, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// The canonical stored form: equal specs give equal text, which is how a changed
+    /// definition is told from an unchanged one.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a workflow spec always serializes")
+    }
+
+    /// The task of that name.
+    pub fn task(&self, name: &str) -> Option<&TaskSpec> {
+        self.tasks.iter().find(|t| t.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests;

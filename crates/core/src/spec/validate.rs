@@ -1,0 +1,247 @@
+//! Whole-workflow checks on a parsed file: names, types and their fields, dependencies and
+//! cycles. Every problem is collected, so a user fixes a file in one pass.
+
+use super::file::{RawTask, RawWorkflow};
+use super::{
+    default_group, default_retry_interval, Problem, TaskKind, TaskSpec, WorkflowSpec,
+    DEFAULT_PROJECT,
+};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Names of workflows, projects, tasks, params and groups: letters, digits, `_`, `-`, `.`,
+/// at most 100 characters, so that they are safe in paths, URLs and shell variables.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+fn at_task(task: &str, message: String) -> Problem {
+    Problem { task: Some(task.to_string()), line: None, column: None, message }
+}
+
+fn general(message: String) -> Problem {
+    Problem { task: None, line: None, column: None, message }
+}
+
+pub(super) fn check(raw: RawWorkflow) -> Result<WorkflowSpec, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let name = raw.name.unwrap_or_default();
+    if name.is_empty() {
+        problems.push(general("the workflow has no `name`".into()));
+    } else if !valid_name(&name) {
+        problems.push(general(format!(
+            "workflow name `{name}` may only use letters, digits, `_`, `-` and `.` (at most 100)"
+        )));
+    }
+    let project = raw.project.unwrap_or_else(|| DEFAULT_PROJECT.to_string());
+    if !valid_name(&project) {
+        problems.push(general(format!(
+            "project `{project}` may only use letters, digits, `_`, `-` and `.` (at most 100)"
+        )));
+    }
+    if raw.tasks.is_empty() {
+        problems.push(general("the workflow has no `tasks`".into()));
+    }
+
+    let mut tasks = Vec::with_capacity(raw.tasks.len());
+    let mut seen = HashSet::new();
+    for (index, raw_task) in raw.tasks.into_iter().enumerate() {
+        match check_task(index, raw_task) {
+            Ok(task) => {
+                if !seen.insert(task.name.clone()) {
+                    problems.push(at_task(&task.name, "the name is used by another task".into()));
+                }
+                tasks.push(task);
+            }
+            Err(mut p) => problems.append(&mut p),
+        }
+    }
+    if problems.is_empty() {
+        problems.extend(check_dependencies(&tasks));
+    }
+    if problems.is_empty() {
+        problems.extend(find_cycles(&tasks));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(WorkflowSpec {
+        name,
+        project,
+        description: raw.description.unwrap_or_default(),
+        params: strings(raw.params),
+        failure_strategy: raw.failure_strategy.unwrap_or_default(),
+        priority: raw.priority.unwrap_or_default(),
+        tasks,
+    })
+}
+
+fn strings(map: BTreeMap<String, super::file::Scalar>) -> BTreeMap<String, String> {
+    map.into_iter().map(|(k, v)| (k, v.into_string())).collect()
+}
+
+fn check_task(index: usize, raw: RawTask) -> Result<TaskSpec, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let name = match raw.name {
+        Some(n) if valid_name(&n) => n,
+        Some(n) => {
+            return Err(vec![at_task(
+                &n,
+                "task names may only use letters, digits, `_`, `-` and `.` (at most 100)".into(),
+            )])
+        }
+        None => return Err(vec![general(format!("task #{} has no `name`", index + 1))]),
+    };
+    let kind = match raw.kind.as_deref() {
+        None => {
+            problems.push(at_task(
+                &name,
+                format!("no `type` (one of: {})", TaskKind::TYPES.join(", ")),
+            ));
+            None
+        }
+        Some("shell") => match (raw.command, raw.script) {
+            (Some(c), None) | (None, Some(c)) if !c.trim().is_empty() => {
+                Some(TaskKind::Shell { command: c })
+            }
+            (Some(_), Some(_)) => {
+                problems.push(at_task(&name, "give `command` or `script`, not both".into()));
+                None
+            }
+            _ => {
+                problems.push(at_task(&name, "a shell task needs a `command` or a `script`".into()));
+                None
+            }
+        },
+        Some("python") => {
+            if raw.command.is_some() {
+                problems.push(at_task(&name, "a python task takes `script`, not `command`".into()));
+            }
+            match raw.script {
+                Some(s) if !s.trim().is_empty() => Some(TaskKind::Python { script: s }),
+                _ => {
+                    problems.push(at_task(&name, "a python task needs a `script`".into()));
+                    None
+                }
+            }
+        }
+        Some("noop") => {
+            if raw.command.is_some() || raw.script.is_some() {
+                problems
+                    .push(at_task(&name, "a noop task takes neither `command` nor `script`".into()));
+            }
+            Some(TaskKind::Noop)
+        }
+        Some(other) => {
+            problems.push(at_task(
+                &name,
+                format!("unknown type `{other}` (known types: {})", TaskKind::TYPES.join(", ")),
+            ));
+            None
+        }
+    };
+    let worker_group = raw.worker_group.unwrap_or_else(default_group);
+    if !valid_name(&worker_group) {
+        problems.push(at_task(&name, format!("bad worker_group `{worker_group}`")));
+    }
+    for key in raw.env.keys() {
+        if key.is_empty() || key.contains('=') || key.contains('\0') {
+            problems.push(at_task(&name, format!("bad environment variable name `{key}`")));
+        }
+    }
+    let mut depends_on: Vec<String> = Vec::new();
+    for d in raw.depends_on {
+        if !depends_on.contains(&d) {
+            depends_on.push(d);
+        }
+    }
+    match kind {
+        Some(kind) if problems.is_empty() => Ok(TaskSpec {
+            name,
+            kind,
+            depends_on,
+            retries: raw.retries.unwrap_or(0),
+            retry_interval: raw.retry_interval.unwrap_or_else(default_retry_interval),
+            timeout: raw.timeout,
+            env: strings(raw.env),
+            params: strings(raw.params),
+            worker_group,
+            priority: raw.priority.unwrap_or_default(),
+        }),
+        _ => Err(problems),
+    }
+}
+
+fn check_dependencies(tasks: &[TaskSpec]) -> Vec<Problem> {
+    let names: HashSet<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+    let mut problems = Vec::new();
+    for task in tasks {
+        for dep in &task.depends_on {
+            if dep == &task.name {
+                problems.push(at_task(&task.name, "depends on itself".into()));
+            } else if !names.contains(dep.as_str()) {
+                problems.push(at_task(
+                    &task.name,
+                    format!("depends on `{dep}`, which is not a task of this workflow"),
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// Reports each cycle once, naming its tasks in order (`a -> b -> c -> a`).
+fn find_cycles(tasks: &[TaskSpec]) -> Vec<Problem> {
+    use petgraph::graph::DiGraph;
+    let mut graph = DiGraph::<&str, ()>::new();
+    let index: HashMap<&str, _> =
+        tasks.iter().map(|t| (t.name.as_str(), graph.add_node(t.name.as_str()))).collect();
+    for task in tasks {
+        for dep in &task.depends_on {
+            graph.add_edge(index[dep.as_str()], index[task.name.as_str()], ());
+        }
+    }
+    let mut problems = Vec::new();
+    let mut sccs = petgraph::algo::tarjan_scc(&graph);
+    sccs.retain(|scc| scc.len() > 1);
+    // Report in file order of each cycle's first task.
+    sccs.iter_mut().for_each(|scc| scc.sort());
+    sccs.sort();
+    for scc in sccs {
+        let members: HashSet<_> = scc.iter().copied().collect();
+        let start = scc[0];
+        // Shortest path start -> ... -> start inside the component, by breadth-first search.
+        let mut parent = HashMap::new();
+        let mut queue = std::collections::VecDeque::from([start]);
+        let mut seen = HashSet::from([start]);
+        let mut last = None;
+        'search: while let Some(node) = queue.pop_front() {
+            for next in graph.neighbors(node) {
+                if !members.contains(&next) {
+                    continue;
+                }
+                if next == start {
+                    last = Some(node);
+                    break 'search;
+                }
+                if seen.insert(next) {
+                    parent.insert(next, node);
+                    queue.push_back(next);
+                }
+            }
+        }
+        let mut path = vec![start];
+        let mut cur = last.expect("a strongly connected component has a cycle through each node");
+        while cur != start {
+            path.push(cur);
+            cur = parent[&cur];
+        }
+        path.push(start);
+        let len = path.len();
+        path[1..len - 1].reverse();
+        let names: Vec<&str> = path.iter().map(|n| graph[*n]).collect();
+        problems.push(general(format!("dependency cycle: {}", names.join(" -> "))));
+    }
+    problems
+}
