@@ -1,1 +1,19 @@
-//! placeholder
+//! The gRPC protocol between masters and workers, generated from `proto/baton.proto` at build
+//! time by protox and tonic (no `protoc` needed).
+
+#![allow(missing_docs, clippy::all)]
+
+/// Version 1 of the protocol.
+pub mod v1 {
+    tonic::include_proto!("baton.v1");
+}
+
+pub use v1::*;
+
+/// Microseconds since the Unix epoch: the clock used in events and the store.
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
