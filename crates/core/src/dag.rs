@@ -20,8 +20,11 @@ impl Dag {
     /// Builds the graph of a checked spec.
     pub fn new(spec: &WorkflowSpec) -> Dag {
         let names: Vec<String> = spec.tasks.iter().map(|t| t.name.clone()).collect();
-        let index: HashMap<String, TaskIndex> =
-            names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        let index: HashMap<String, TaskIndex> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
         let mut preds = vec![Vec::new(); names.len()];
         let mut succs = vec![Vec::new(); names.len()];
         for (i, task) in spec.tasks.iter().enumerate() {
@@ -31,7 +34,12 @@ impl Dag {
                 succs[d].push(i);
             }
         }
-        Dag { names, index, preds, succs }
+        Dag {
+            names,
+            index,
+            preds,
+            succs,
+        }
     }
 
     /// Number of tasks.

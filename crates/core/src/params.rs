@@ -142,18 +142,32 @@ pub fn resolve(
         Some(body) => task.kind.with_body(note(substitute(body, lookup))),
         None => task.kind.clone(),
     };
-    let env = task.env.iter().map(|(k, v)| (k.clone(), note(substitute(v, lookup)))).collect();
+    let env = task
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), note(substitute(v, lookup))))
+        .collect();
     if missing.is_empty() {
         Ok(ResolvedTask { kind, env })
     } else {
-        Err(UndefinedParams { task: task.name.clone(), names: missing })
+        Err(UndefinedParams {
+            task: task.name.clone(),
+            names: missing,
+        })
     }
 }
 
 /// Checks, before anything runs, that every task of the workflow resolves with these
 /// start-time params. Returns one error per task that does not.
-pub fn check_all(workflow: &WorkflowSpec, start: &BTreeMap<String, String>) -> Vec<UndefinedParams> {
-    workflow.tasks.iter().filter_map(|t| resolve(workflow, t, start).err()).collect()
+pub fn check_all(
+    workflow: &WorkflowSpec,
+    start: &BTreeMap<String, String>,
+) -> Vec<UndefinedParams> {
+    workflow
+        .tasks
+        .iter()
+        .filter_map(|t| resolve(workflow, t, start).err())
+        .collect()
 }
 
 /// Parses `KEY=VALUE` as given to `--param`.
@@ -169,19 +183,26 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn substitutes_known_names_and_leaves_shell_forms() {
         let p = map(&[("dt", "2026"), ("a.b", "x")]);
-        let out = substitute("d=${dt} ${a.b} ${HOME:-h} $PATH ${#arr[@]} ${", |n| p.get(n).cloned());
+        let out = substitute("d=${dt} ${a.b} ${HOME:-h} $PATH ${#arr[@]} ${", |n| {
+            p.get(n).cloned()
+        });
         assert_eq!(out.unwrap(), "d=2026 x ${HOME:-h} $PATH ${#arr[@]} ${");
     }
 
     #[test]
     fn escaped_reference_is_literal() {
-        let out = substitute("echo $${HOME} ${x}", |n| (n == "x").then(|| "1".to_string()));
+        let out = substitute("echo $${HOME} ${x}", |n| {
+            (n == "x").then(|| "1".to_string())
+        });
         assert_eq!(out.unwrap(), "echo ${HOME} 1");
         assert!(references("$${HOME}").is_empty());
     }
@@ -205,7 +226,12 @@ mod tests {
         )
         .unwrap();
         let r = resolve(&spec, &spec.tasks[0], &map(&[("c", "start")])).unwrap();
-        assert_eq!(r.kind, crate::spec::TaskKind::Shell { command: "echo wf task start".into() });
+        assert_eq!(
+            r.kind,
+            crate::spec::TaskKind::Shell {
+                command: "echo wf task start".into()
+            }
+        );
         assert_eq!(r.env["V"], "wf");
     }
 
@@ -218,13 +244,18 @@ mod tests {
         .unwrap();
         let errs = check_all(&spec, &BTreeMap::new());
         assert_eq!(errs.len(), 1);
-        assert!(errs[0].to_string().starts_with("task `t`: undefined param `${nope}`"));
+        assert!(errs[0]
+            .to_string()
+            .starts_with("task `t`: undefined param `${nope}`"));
         assert!(check_all(&spec, &map(&[("nope", "1")])).is_empty());
     }
 
     #[test]
     fn assignments() {
-        assert_eq!(parse_assignment("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert_eq!(
+            parse_assignment("a=b=c").unwrap(),
+            ("a".into(), "b=c".into())
+        );
         assert!(parse_assignment("novalue").is_err());
         assert!(parse_assignment("=x").is_err());
     }

@@ -56,7 +56,13 @@ impl InstanceRun {
     /// A fresh instance: nothing started.
     pub fn new(dag: Arc<Dag>, strategy: FailureStrategy) -> InstanceRun {
         let nodes = vec![Node::Waiting; dag.len()];
-        InstanceRun { dag, strategy, nodes, ending: None, finished: false }
+        InstanceRun {
+            dag,
+            strategy,
+            nodes,
+            ending: None,
+            finished: false,
+        }
     }
 
     /// An instance rebuilt from the store after a restart: `nodes` as recorded; `stopping`
@@ -68,11 +74,20 @@ impl InstanceRun {
         stopping: bool,
     ) -> InstanceRun {
         assert_eq!(nodes.len(), dag.len(), "one node per task");
-        let mut run = InstanceRun { dag, strategy, nodes, ending: None, finished: false };
+        let mut run = InstanceRun {
+            dag,
+            strategy,
+            nodes,
+            ending: None,
+            finished: false,
+        };
         if stopping {
             run.ending = Some(Ending::Stop);
         } else if strategy == FailureStrategy::End
-            && run.nodes.iter().any(|n| matches!(n, Node::Failed | Node::Killed))
+            && run
+                .nodes
+                .iter()
+                .any(|n| matches!(n, Node::Failed | Node::Killed))
         {
             run.ending = Some(Ending::FailFast);
         }
@@ -182,11 +197,17 @@ impl InstanceRun {
     }
 
     fn deps_succeeded(&self, task: TaskIndex) -> bool {
-        self.dag.predecessors(task).iter().all(|p| self.nodes[*p] == Node::Succeeded)
+        self.dag
+            .predecessors(task)
+            .iter()
+            .all(|p| self.nodes[*p] == Node::Succeeded)
     }
 
     fn kill_active(&self) -> Vec<Step> {
-        (0..self.nodes.len()).filter(|t| self.nodes[*t] == Node::Active).map(Step::Kill).collect()
+        (0..self.nodes.len())
+            .filter(|t| self.nodes[*t] == Node::Active)
+            .map(Step::Kill)
+            .collect()
     }
 
     /// Ends the instance when nothing is active any more.
@@ -297,7 +318,13 @@ mod tests {
     #[test]
     fn restore_resumes_where_the_store_left_off() {
         let r0 = diamond("end");
-        let nodes = vec![Node::Succeeded, Node::Succeeded, Node::Active, Node::Waiting, Node::Succeeded];
+        let nodes = vec![
+            Node::Succeeded,
+            Node::Succeeded,
+            Node::Active,
+            Node::Waiting,
+            Node::Succeeded,
+        ];
         let mut r = InstanceRun::restore(r0.dag().clone(), FailureStrategy::End, nodes, false);
         assert_eq!(r.start(), vec![]);
         assert_eq!(r.succeeded(C), vec![Step::Run(D)]);
@@ -314,7 +341,13 @@ mod tests {
     #[test]
     fn restore_while_stopping_kills_what_is_left() {
         let r0 = diamond("end");
-        let nodes = vec![Node::Active, Node::Waiting, Node::Waiting, Node::Waiting, Node::Killed];
+        let nodes = vec![
+            Node::Active,
+            Node::Waiting,
+            Node::Waiting,
+            Node::Waiting,
+            Node::Killed,
+        ];
         let mut r = InstanceRun::restore(r0.dag().clone(), FailureStrategy::End, nodes, true);
         assert_eq!(r.start(), vec![Step::Kill(A)]);
         assert_eq!(r.killed(A), vec![Step::Finish(WorkflowState::Stopped)]);

@@ -67,7 +67,9 @@ impl std::str::FromStr for Priority {
             "medium" => Ok(Self::Medium),
             "high" => Ok(Self::High),
             "highest" => Ok(Self::Highest),
-            _ => Err(format!("unknown priority `{s}` (highest, high, medium, low, lowest)")),
+            _ => Err(format!(
+                "unknown priority `{s}` (highest, high, medium, low, lowest)"
+            )),
         }
     }
 }

@@ -79,7 +79,11 @@ string_enum!(WorkflowState {
 
 impl WorkflowState {
     fn illegal(self, by: &'static str) -> IllegalTransition {
-        IllegalTransition { what: "workflow", from: self.to_string(), by }
+        IllegalTransition {
+            what: "workflow",
+            from: self.to_string(),
+            by,
+        }
     }
 
     /// True once the instance can no longer change.
@@ -156,19 +160,30 @@ string_enum!(TaskState {
 
 impl TaskState {
     fn illegal(self, by: &'static str) -> IllegalTransition {
-        IllegalTransition { what: "task", from: self.to_string(), by }
+        IllegalTransition {
+            what: "task",
+            from: self.to_string(),
+            by,
+        }
     }
 
     /// True once this task instance will not run again in this workflow instance.
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Killed | Self::Skipped)
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::Killed | Self::Skipped
+        )
     }
 
     /// True while an attempt is queued, on a worker, or waiting to be retried.
     pub fn is_active(self) -> bool {
         matches!(
             self,
-            Self::Submitted | Self::Dispatched | Self::Running | Self::RetryWait | Self::NeedFailover
+            Self::Submitted
+                | Self::Dispatched
+                | Self::Running
+                | Self::RetryWait
+                | Self::NeedFailover
         )
     }
 
@@ -250,7 +265,10 @@ mod tests {
         assert!(TaskState::Failed.dispatch().is_err());
         assert!(TaskState::Killed.succeed().is_err());
         let err = TaskState::Succeeded.kill().unwrap_err();
-        assert_eq!(err.to_string(), "illegal transition of a task from `succeeded` by `kill`");
+        assert_eq!(
+            err.to_string(),
+            "illegal transition of a task from `succeeded` by `kill`"
+        );
     }
 
     #[test]
@@ -272,13 +290,21 @@ mod tests {
     #[test]
     fn workflow_transitions() {
         let s = WorkflowState::Submitted.start().unwrap();
-        assert_eq!(s.finish(WorkflowState::Succeeded).unwrap(), WorkflowState::Succeeded);
+        assert_eq!(
+            s.finish(WorkflowState::Succeeded).unwrap(),
+            WorkflowState::Succeeded
+        );
         assert!(WorkflowState::Succeeded.start().is_err());
         assert!(WorkflowState::Succeeded.stop().is_err());
-        assert!(WorkflowState::Running.finish(WorkflowState::Running).is_err());
+        assert!(WorkflowState::Running
+            .finish(WorkflowState::Running)
+            .is_err());
         let stopping = WorkflowState::Running.stop().unwrap();
         assert!(stopping.finish(WorkflowState::Succeeded).is_err());
-        assert_eq!(stopping.finish(WorkflowState::Stopped).unwrap(), WorkflowState::Stopped);
+        assert_eq!(
+            stopping.finish(WorkflowState::Stopped).unwrap(),
+            WorkflowState::Stopped
+        );
     }
 
     #[test]
@@ -289,6 +315,9 @@ mod tests {
         for s in WorkflowState::ALL {
             assert_eq!(s.as_str().parse::<WorkflowState>().unwrap(), *s);
         }
-        assert!("nope".parse::<TaskState>().unwrap_err().contains("retry_wait"));
+        assert!("nope"
+            .parse::<TaskState>()
+            .unwrap_err()
+            .contains("retry_wait"));
     }
 }

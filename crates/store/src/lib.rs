@@ -1,1 +1,35 @@
-//! placeholder
+//! Baton's metadata store: workflow definitions and their versions, workflow and task
+//! instances with each attempt's outcome, and the command queue the masters take work from.
+//!
+//! One code path serves SQLite (embedded, the default) and PostgreSQL (clusters) through
+//! sqlx's `Any` driver: plain integers and text only, times as microseconds since the epoch,
+//! and `$N` placeholders, which both backends accept. Migrations are kept per backend.
+
+mod connect;
+mod engine;
+mod error;
+mod instances;
+mod records;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+mod workflows;
+
+#[cfg(test)]
+mod tests;
+
+pub use connect::{Backend, Store};
+pub use engine::{Command, CommandKind, EngineTx, TaskEnd};
+pub use error::StoreError;
+pub use instances::{InstanceFilter, NewInstance, StopRequest};
+pub use records::{
+    AttemptRecord, InstanceRecord, TaskInstanceRecord, WorkflowRecord, WorkflowSummary,
+};
+pub use workflows::Applied;
+
+/// Microseconds since the Unix epoch, the unit of every time in the store.
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}

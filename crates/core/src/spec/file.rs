@@ -85,13 +85,22 @@ pub(super) fn parse(text: &str) -> Result<RawWorkflow, Vec<Problem>> {
                     message = rest;
                 }
             }
-            Err(vec![problem(task, location.map(|l| (l.line(), l.column())), message)])
+            Err(vec![problem(
+                task,
+                location.map(|l| (l.line(), l.column())),
+                message,
+            )])
         }
     }
 }
 
 fn problem(task: Option<String>, at: Option<(usize, usize)>, message: String) -> Problem {
-    Problem { task, line: at.map(|a| a.0), column: at.map(|a| a.1), message }
+    Problem {
+        task,
+        line: at.map(|a| a.0),
+        column: at.map(|a| a.1),
+        message,
+    }
 }
 
 /// serde_yaml names the path of a bad value like `tasks[2].retries: ...`; turn the index into

@@ -87,13 +87,19 @@ fn unknown_task_type_lists_known_ones() {
 #[test]
 fn duplicate_task_name() {
     let e = error("name: x\ntasks:\n  - {name: a, type: noop}\n  - {name: a, type: noop}\n");
-    assert!(e.contains("task `a`: the name is used by another task"), "{e}");
+    assert!(
+        e.contains("task `a`: the name is used by another task"),
+        "{e}"
+    );
 }
 
 #[test]
 fn missing_dependency_names_both_tasks() {
     let e = error("name: x\ntasks:\n  - {name: a, type: noop, depends_on: [ghost]}\n");
-    assert!(e.contains("task `a`: depends on `ghost`, which is not a task"), "{e}");
+    assert!(
+        e.contains("task `a`: depends on `ghost`, which is not a task"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -124,7 +130,10 @@ fn several_problems_are_all_reported() {
     let e = error(
         "name: x\ntasks:\n  - {name: a, type: shell}\n  - {name: b, type: python, command: ls}\n",
     );
-    assert!(e.contains("task `a`: a shell task needs a `command`"), "{e}");
+    assert!(
+        e.contains("task `a`: a shell task needs a `command`"),
+        "{e}"
+    );
     assert!(e.contains("task `b`: a python task takes `script`"), "{e}");
     assert_eq!(e.lines().count(), 3, "{e}");
 }
@@ -141,5 +150,7 @@ fn empty_and_nameless_files() {
     assert!(error("").contains("the file is empty"));
     assert!(error("tasks:\n  - {name: a, type: noop}\n").contains("has no `name`"));
     assert!(error("name: x\n").contains("has no `tasks`"));
-    assert!(error("name: 'bad name'\ntasks:\n  - {name: a, type: noop}\n").contains("may only use"));
+    assert!(
+        error("name: 'bad name'\ntasks:\n  - {name: a, type: noop}\n").contains("may only use")
+    );
 }

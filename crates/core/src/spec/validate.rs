@@ -13,15 +13,27 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 100
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 fn at_task(task: &str, message: String) -> Problem {
-    Problem { task: Some(task.to_string()), line: None, column: None, message }
+    Problem {
+        task: Some(task.to_string()),
+        line: None,
+        column: None,
+        message,
+    }
 }
 
 fn general(message: String) -> Problem {
-    Problem { task: None, line: None, column: None, message }
+    Problem {
+        task: None,
+        line: None,
+        column: None,
+        message,
+    }
 }
 
 pub(super) fn check(raw: RawWorkflow) -> Result<WorkflowSpec, Vec<Problem>> {
@@ -50,7 +62,10 @@ pub(super) fn check(raw: RawWorkflow) -> Result<WorkflowSpec, Vec<Problem>> {
         match check_task(index, raw_task) {
             Ok(task) => {
                 if !seen.insert(task.name.clone()) {
-                    problems.push(at_task(&task.name, "the name is used by another task".into()));
+                    problems.push(at_task(
+                        &task.name,
+                        "the name is used by another task".into(),
+                    ));
                 }
                 tasks.push(task);
             }
@@ -106,17 +121,26 @@ fn check_task(index: usize, raw: RawTask) -> Result<TaskSpec, Vec<Problem>> {
                 Some(TaskKind::Shell { command: c })
             }
             (Some(_), Some(_)) => {
-                problems.push(at_task(&name, "give `command` or `script`, not both".into()));
+                problems.push(at_task(
+                    &name,
+                    "give `command` or `script`, not both".into(),
+                ));
                 None
             }
             _ => {
-                problems.push(at_task(&name, "a shell task needs a `command` or a `script`".into()));
+                problems.push(at_task(
+                    &name,
+                    "a shell task needs a `command` or a `script`".into(),
+                ));
                 None
             }
         },
         Some("python") => {
             if raw.command.is_some() {
-                problems.push(at_task(&name, "a python task takes `script`, not `command`".into()));
+                problems.push(at_task(
+                    &name,
+                    "a python task takes `script`, not `command`".into(),
+                ));
             }
             match raw.script {
                 Some(s) if !s.trim().is_empty() => Some(TaskKind::Python { script: s }),
@@ -128,15 +152,20 @@ fn check_task(index: usize, raw: RawTask) -> Result<TaskSpec, Vec<Problem>> {
         }
         Some("noop") => {
             if raw.command.is_some() || raw.script.is_some() {
-                problems
-                    .push(at_task(&name, "a noop task takes neither `command` nor `script`".into()));
+                problems.push(at_task(
+                    &name,
+                    "a noop task takes neither `command` nor `script`".into(),
+                ));
             }
             Some(TaskKind::Noop)
         }
         Some(other) => {
             problems.push(at_task(
                 &name,
-                format!("unknown type `{other}` (known types: {})", TaskKind::TYPES.join(", ")),
+                format!(
+                    "unknown type `{other}` (known types: {})",
+                    TaskKind::TYPES.join(", ")
+                ),
             ));
             None
         }
@@ -147,7 +176,10 @@ fn check_task(index: usize, raw: RawTask) -> Result<TaskSpec, Vec<Problem>> {
     }
     for key in raw.env.keys() {
         if key.is_empty() || key.contains('=') || key.contains('\0') {
-            problems.push(at_task(&name, format!("bad environment variable name `{key}`")));
+            problems.push(at_task(
+                &name,
+                format!("bad environment variable name `{key}`"),
+            ));
         }
     }
     let mut depends_on: Vec<String> = Vec::new();
@@ -195,8 +227,10 @@ fn check_dependencies(tasks: &[TaskSpec]) -> Vec<Problem> {
 fn find_cycles(tasks: &[TaskSpec]) -> Vec<Problem> {
     use petgraph::graph::DiGraph;
     let mut graph = DiGraph::<&str, ()>::new();
-    let index: HashMap<&str, _> =
-        tasks.iter().map(|t| (t.name.as_str(), graph.add_node(t.name.as_str()))).collect();
+    let index: HashMap<&str, _> = tasks
+        .iter()
+        .map(|t| (t.name.as_str(), graph.add_node(t.name.as_str())))
+        .collect();
     for task in tasks {
         for dep in &task.depends_on {
             graph.add_edge(index[dep.as_str()], index[task.name.as_str()], ());

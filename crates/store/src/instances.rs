@@ -1,0 +1,200 @@
+//! Workflow and task instances as the API sees them: creating one (with its start command),
+//! asking for a stop, and reading history page by page.
+
+use crate::engine::CommandKind;
+use crate::error::{Context, StoreError};
+use crate::records::{get, AttemptRecord, InstanceRecord, TaskInstanceRecord, WorkflowRecord};
+use crate::{now_us, Store};
+use baton_core::{TaskInstanceId, WorkflowInstanceId, WorkflowState};
+use std::collections::BTreeMap;
+
+/// What is needed to start a workflow instance.
+#[derive(Debug, Clone)]
+pub struct NewInstance<'a> {
+    /// The version to run.
+    pub workflow: &'a WorkflowRecord,
+    /// Start-time params (already checked against the definition).
+    pub params: BTreeMap<String, String>,
+}
+
+/// Which instances to list. Pages go backwards in time: pass the smallest id seen as `before`.
+#[derive(Debug, Clone, Default)]
+pub struct InstanceFilter {
+    /// Only this project…
+    pub project: Option<String>,
+    /// …and this workflow name.
+    pub workflow: Option<String>,
+    /// Only in this state.
+    pub state: Option<WorkflowState>,
+    /// Only ids below this.
+    pub before: Option<i64>,
+    /// At most this many (default 50, at most 1000).
+    pub limit: Option<i64>,
+}
+
+/// The answer to a stop request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopRequest {
+    /// A stop command is queued for the owning master.
+    Requested,
+    /// The instance had already ended, in this state.
+    AlreadyEnded(WorkflowState),
+}
+
+const INSTANCE_COLUMNS: &str = "id, workflow_id, version, project, name, state, params, priority, \
+     owner, epoch, submitted_at, started_at, ended_at";
+pub(crate) const TASK_COLUMNS: &str = "id, workflow_instance_id, task_name, state, attempt, \
+     retries_used, worker, submitted_at, started_at, ended_at, exit_code, message, next_retry_at";
+
+impl Store {
+    /// Creates a workflow instance in state `submitted` and the command that makes a master
+    /// start it, in one transaction.
+    pub async fn create_instance(
+        &self,
+        new: NewInstance<'_>,
+    ) -> Result<WorkflowInstanceId, StoreError> {
+        let now = now_us();
+        let params = serde_json::to_string(&new.params).expect("params serialize");
+        let mut tx = self.write.begin().await.ctx("starting an instance")?;
+        let row = sqlx::query(
+            "INSERT INTO workflow_instance (workflow_id, version, project, name, state, params, \
+             priority, submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(new.workflow.id.0)
+        .bind(new.workflow.version)
+        .bind(&new.workflow.project)
+        .bind(&new.workflow.name)
+        .bind(WorkflowState::Submitted.as_str())
+        .bind(params)
+        .bind(new.workflow.spec.priority.as_str())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .ctx("creating a workflow instance")?;
+        let id = WorkflowInstanceId(get(&row, "id")?);
+        insert_command(&mut tx, CommandKind::Start, id, now).await?;
+        tx.commit().await.ctx("committing a new instance")?;
+        Ok(id)
+    }
+
+    /// Queues a stop for the master that runs the instance, unless it has ended.
+    pub async fn request_stop(&self, id: WorkflowInstanceId) -> Result<StopRequest, StoreError> {
+        let mut tx = self.write.begin().await.ctx("starting a stop")?;
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM workflow_instance WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .ctx("reading an instance's state")?;
+        let state: WorkflowState = match state {
+            None => return Err(StoreError::NotFound(format!("workflow instance {id}"))),
+            Some(s) => s.parse().map_err(|detail| StoreError::Corrupt {
+                context: "workflow_instance.state",
+                detail,
+            })?,
+        };
+        if state.is_final() {
+            return Ok(StopRequest::AlreadyEnded(state));
+        }
+        insert_command(&mut tx, CommandKind::Stop, id, now_us()).await?;
+        tx.commit().await.ctx("committing a stop")?;
+        Ok(StopRequest::Requested)
+    }
+
+    /// One instance.
+    pub async fn get_instance(
+        &self,
+        id: WorkflowInstanceId,
+    ) -> Result<Option<InstanceRecord>, StoreError> {
+        let sql = format!("SELECT {INSTANCE_COLUMNS} FROM workflow_instance WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.0)
+            .fetch_optional(&self.read)
+            .await
+            .ctx("reading an instance")?;
+        row.as_ref().map(InstanceRecord::from_row).transpose()
+    }
+
+    /// A page of instances, newest first.
+    pub async fn list_instances(
+        &self,
+        filter: &InstanceFilter,
+    ) -> Result<Vec<InstanceRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {INSTANCE_COLUMNS} FROM workflow_instance \
+             WHERE ($1 = '' OR project = $1) AND ($2 = '' OR name = $2) \
+             AND ($3 = '' OR state = $3) AND id < $4 ORDER BY id DESC LIMIT $5"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(filter.project.clone().unwrap_or_default())
+            .bind(filter.workflow.clone().unwrap_or_default())
+            .bind(filter.state.map(|s| s.as_str()).unwrap_or(""))
+            .bind(filter.before.unwrap_or(i64::MAX))
+            .bind(filter.limit.unwrap_or(50).clamp(1, 1000))
+            .fetch_all(&self.read)
+            .await
+            .ctx("listing instances")?;
+        rows.iter().map(InstanceRecord::from_row).collect()
+    }
+
+    /// The task instances of a workflow instance, in the order they became ready.
+    pub async fn task_instances(
+        &self,
+        id: WorkflowInstanceId,
+    ) -> Result<Vec<TaskInstanceRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM task_instance WHERE workflow_instance_id = $1 ORDER BY id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(id.0)
+            .fetch_all(&self.read)
+            .await
+            .ctx("listing task instances")?;
+        rows.iter().map(TaskInstanceRecord::from_row).collect()
+    }
+
+    /// One task instance.
+    pub async fn task_instance(
+        &self,
+        id: TaskInstanceId,
+    ) -> Result<Option<TaskInstanceRecord>, StoreError> {
+        let sql = format!("SELECT {TASK_COLUMNS} FROM task_instance WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.0)
+            .fetch_optional(&self.read)
+            .await
+            .ctx("reading a task instance")?;
+        row.as_ref().map(TaskInstanceRecord::from_row).transpose()
+    }
+
+    /// The ended attempts of every task of a workflow instance, by task and attempt.
+    pub async fn attempts(&self, id: WorkflowInstanceId) -> Result<Vec<AttemptRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.task_instance_id, a.attempt, a.state, a.worker, a.started_at, a.ended_at, \
+             a.exit_code, a.message FROM task_attempt a \
+             JOIN task_instance t ON t.id = a.task_instance_id \
+             WHERE t.workflow_instance_id = $1 ORDER BY a.task_instance_id, a.attempt",
+        )
+        .bind(id.0)
+        .fetch_all(&self.read)
+        .await
+        .ctx("listing attempts")?;
+        rows.iter().map(AttemptRecord::from_row).collect()
+    }
+}
+
+pub(crate) async fn insert_command(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    kind: CommandKind,
+    id: WorkflowInstanceId,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO command (kind, workflow_instance_id, created_at) VALUES ($1, $2, $3)")
+        .bind(kind.as_str())
+        .bind(id.0)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .ctx("queueing a command")?;
+    Ok(())
+}

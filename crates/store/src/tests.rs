@@ -1,0 +1,321 @@
+//! The store's conformance suite: every test runs on SQLite and on the real PostgreSQL.
+
+use crate::testing::TestDb;
+use crate::*;
+use baton_core::{TaskState, WorkflowSpec, WorkflowState};
+use std::collections::BTreeMap;
+
+macro_rules! on_both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let db = crate::testing::TestDb::sqlite();
+                super::$name(&db).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let db = crate::testing::TestDb::postgres().await;
+                super::$name(&db).await;
+            }
+        }
+    };
+}
+
+fn spec(text: &str) -> WorkflowSpec {
+    WorkflowSpec::from_yaml(text, "test.yaml").unwrap()
+}
+
+const V1: &str = "name: etl\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
+const V2: &str = "name: etl\ntasks:\n  - {name: a, type: shell, command: 'false'}\n";
+
+async fn apply_versions(db: &TestDb) {
+    let store = db.store().await;
+    let a = store.apply_workflow(&spec(V1), V1).await.unwrap();
+    assert_eq!((a.version, a.outcome), (1, "created"));
+    let b = store
+        .apply_workflow(&spec(V1), "# same, other comments\n")
+        .await
+        .unwrap();
+    assert_eq!((b.id, b.version, b.outcome), (a.id, 1, "unchanged"));
+    let c = store.apply_workflow(&spec(V2), V2).await.unwrap();
+    assert_eq!((c.version, c.outcome), (2, "updated"));
+
+    let latest = store
+        .get_workflow("default", "etl", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((latest.version, latest.latest_version), (2, 2));
+    assert_eq!(latest.spec, spec(V2));
+    assert_eq!(latest.source, V2);
+    let first = store
+        .get_workflow("default", "etl", Some(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.spec, spec(V1));
+    assert!(store
+        .get_workflow("default", "etl", Some(3))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .get_workflow("other", "etl", None)
+        .await
+        .unwrap()
+        .is_none());
+    let by_id = store.get_workflow_version(a.id, 1).await.unwrap().unwrap();
+    assert_eq!(by_id.spec, spec(V1));
+
+    let list = store.list_workflows(None).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!((list[0].name.as_str(), list[0].latest_version), ("etl", 2));
+    assert!(store.list_workflows(Some("nope")).await.unwrap().is_empty());
+}
+on_both!(apply_versions);
+
+async fn commands_are_taken_once_and_only_on_commit(db: &TestDb) {
+    let store = db.store().await;
+    store.apply_workflow(&spec(V1), V1).await.unwrap();
+    let wf = store
+        .get_workflow("default", "etl", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let params = BTreeMap::from([("k".to_string(), "v".to_string())]);
+    let id = store
+        .create_instance(NewInstance {
+            workflow: &wf,
+            params,
+        })
+        .await
+        .unwrap();
+    let inst = store.get_instance(id).await.unwrap().unwrap();
+    assert_eq!(inst.state, WorkflowState::Submitted);
+    assert_eq!(inst.params["k"], "v");
+
+    // Taken but not committed: still there.
+    let mut tx = store.begin_engine().await.unwrap();
+    assert_eq!(tx.take_commands(10).await.unwrap().len(), 1);
+    drop(tx);
+    let mut tx = store.begin_engine().await.unwrap();
+    let cmds = tx.take_commands(10).await.unwrap();
+    assert_eq!(
+        cmds,
+        vec![Command {
+            id: cmds[0].id,
+            kind: CommandKind::Start,
+            instance: id
+        }]
+    );
+    tx.commit().await.unwrap();
+    let mut tx = store.begin_engine().await.unwrap();
+    assert!(tx.take_commands(10).await.unwrap().is_empty());
+    drop(tx);
+
+    assert_eq!(
+        store.request_stop(id).await.unwrap(),
+        StopRequest::Requested
+    );
+    let mut tx = store.begin_engine().await.unwrap();
+    assert_eq!(
+        tx.take_commands(10).await.unwrap()[0].kind,
+        CommandKind::Stop
+    );
+    tx.finish_instance(id, WorkflowState::Stopped, now_us())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.request_stop(id).await.unwrap(),
+        StopRequest::AlreadyEnded(WorkflowState::Stopped)
+    );
+    let missing = store
+        .request_stop(baton_core::WorkflowInstanceId(999_999))
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))));
+}
+on_both!(commands_are_taken_once_and_only_on_commit);
+
+async fn task_lifecycle_and_history(db: &TestDb) {
+    let store = db.store().await;
+    store.apply_workflow(&spec(V1), V1).await.unwrap();
+    let wf = store
+        .get_workflow("default", "etl", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let id = store
+        .create_instance(NewInstance {
+            workflow: &wf,
+            params: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+
+    let mut tx = store.begin_engine().await.unwrap();
+    tx.start_instance(id, "m1", 1, 10).await.unwrap();
+    let t = tx.insert_task(id, "a", 11).await.unwrap();
+    tx.dispatch_task(t, 1, "w1").await.unwrap();
+    assert!(tx.task_started(t, 1, "w1", 12).await.unwrap());
+    assert!(
+        !tx.task_started(t, 2, "w1", 12).await.unwrap(),
+        "another attempt is stale"
+    );
+    let end = TaskEnd {
+        id: t,
+        attempt: 1,
+        state: TaskState::RetryWait,
+        attempt_state: TaskState::Failed,
+        worker: Some("w1"),
+        started_at: Some(12),
+        ended_at: 13,
+        exit_code: Some(3),
+        message: Some("exit 3"),
+        retries_used: 1,
+        next_retry_at: Some(20),
+    };
+    assert!(tx.end_attempt(&end).await.unwrap());
+    assert!(
+        !tx.end_attempt(&end).await.unwrap(),
+        "one outcome per attempt"
+    );
+    tx.commit().await.unwrap();
+
+    let rec = store.task_instance(t).await.unwrap().unwrap();
+    assert_eq!(rec.state, TaskState::RetryWait);
+    assert_eq!(
+        (rec.exit_code, rec.retries_used, rec.next_retry_at),
+        (Some(3), 1, Some(20))
+    );
+    assert_eq!(store.active_instances(None).await.unwrap().len(), 1);
+    assert_eq!(store.active_instances(Some("m2")).await.unwrap().len(), 0);
+
+    let mut tx = store.begin_engine().await.unwrap();
+    tx.requeue_task(t, 2).await.unwrap();
+    tx.dispatch_task(t, 2, "w2").await.unwrap();
+    let end2 = TaskEnd {
+        attempt: 2,
+        state: TaskState::Succeeded,
+        attempt_state: TaskState::Succeeded,
+        worker: Some("w2"),
+        exit_code: Some(0),
+        message: None,
+        next_retry_at: None,
+        ..end.clone()
+    };
+    assert!(tx.end_attempt(&end2).await.unwrap());
+    tx.finish_instance(id, WorkflowState::Succeeded, 30)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let tasks = store.task_instances(id).await.unwrap();
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(
+        (tasks[0].state, tasks[0].attempt),
+        (TaskState::Succeeded, 2)
+    );
+    assert_eq!(tasks[0].worker.as_deref(), Some("w2"));
+    let attempts = store.attempts(id).await.unwrap();
+    let states: Vec<_> = attempts.iter().map(|a| (a.attempt, a.state)).collect();
+    assert_eq!(
+        states,
+        vec![(1, TaskState::Failed), (2, TaskState::Succeeded)]
+    );
+    let inst = store.get_instance(id).await.unwrap().unwrap();
+    assert_eq!(
+        (inst.state, inst.owner.as_deref(), inst.epoch),
+        (WorkflowState::Succeeded, Some("m1"), 1)
+    );
+    assert_eq!((inst.started_at, inst.ended_at), (Some(10), Some(30)));
+    assert!(store.active_instances(None).await.unwrap().is_empty());
+}
+on_both!(task_lifecycle_and_history);
+
+async fn instance_list_filters_and_pages(db: &TestDb) {
+    let store = db.store().await;
+    store.apply_workflow(&spec(V1), V1).await.unwrap();
+    let other = "name: other\ntasks:\n  - {name: a, type: noop}\n";
+    store.apply_workflow(&spec(other), other).await.unwrap();
+    let etl = store
+        .get_workflow("default", "etl", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let oth = store
+        .get_workflow("default", "other", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let wf = if i % 2 == 0 { &etl } else { &oth };
+        ids.push(
+            store
+                .create_instance(NewInstance {
+                    workflow: wf,
+                    params: BTreeMap::new(),
+                })
+                .await
+                .unwrap(),
+        );
+    }
+    let all = store
+        .list_instances(&InstanceFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|i| i.id).collect::<Vec<_>>(),
+        ids.iter().rev().copied().collect::<Vec<_>>()
+    );
+    let etl_only = InstanceFilter {
+        workflow: Some("etl".into()),
+        ..Default::default()
+    };
+    assert_eq!(store.list_instances(&etl_only).await.unwrap().len(), 3);
+    let page = InstanceFilter {
+        limit: Some(2),
+        ..Default::default()
+    };
+    let first = store.list_instances(&page).await.unwrap();
+    let next = InstanceFilter {
+        before: Some(first[1].id.0),
+        ..page.clone()
+    };
+    let second = store.list_instances(&next).await.unwrap();
+    assert_eq!(
+        second.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![ids[2], ids[1]]
+    );
+    let running = InstanceFilter {
+        state: Some(WorkflowState::Running),
+        ..Default::default()
+    };
+    assert!(store.list_instances(&running).await.unwrap().is_empty());
+}
+on_both!(instance_list_filters_and_pages);
+
+#[tokio::test]
+async fn reopening_keeps_everything() {
+    let db = TestDb::sqlite();
+    let store = db.store().await;
+    store.apply_workflow(&spec(V1), V1).await.unwrap();
+    store.close().await;
+    let again = db.store().await;
+    assert!(again
+        .get_workflow("default", "etl", None)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test]
+async fn unknown_url_is_refused_clearly() {
+    let err = Store::connect("mysql://x").await.unwrap_err().to_string();
+    assert!(
+        err.contains("unsupported database URL `mysql://x`"),
+        "{err}"
+    );
+}

@@ -1,0 +1,188 @@
+//! Workflow definitions: apply makes a new version only when the definition changed.
+
+use crate::error::{Context, StoreError};
+use crate::records::{get, WorkflowRecord, WorkflowSummary};
+use crate::{now_us, Store};
+use baton_core::{WorkflowId, WorkflowSpec};
+use serde::Serialize;
+
+/// What an apply did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    /// The workflow's id.
+    pub id: WorkflowId,
+    /// The version now current.
+    pub version: i64,
+    /// `created`, `updated` (a new version) or `unchanged`.
+    pub outcome: &'static str,
+}
+
+const SELECT_VERSION: &str =
+    "SELECT w.id, w.project, w.name, w.latest_version, v.version, v.spec, v.source, v.created_at \
+     FROM workflow w JOIN workflow_version v ON v.workflow_id = w.id";
+
+impl Store {
+    /// Stores a checked definition: a new workflow, a new version of a changed one, or
+    /// nothing when it is unchanged. All or nothing.
+    pub async fn apply_workflow(
+        &self,
+        spec: &WorkflowSpec,
+        source: &str,
+    ) -> Result<Applied, StoreError> {
+        let now = now_us();
+        let json = spec.to_json();
+        let mut tx = self.write.begin().await.ctx("starting an apply")?;
+        let existing =
+            sqlx::query("SELECT id, latest_version FROM workflow WHERE project = $1 AND name = $2")
+                .bind(&spec.project)
+                .bind(&spec.name)
+                .fetch_optional(&mut *tx)
+                .await
+                .ctx("looking up the workflow")?;
+        let applied = match existing {
+            None => {
+                let row = sqlx::query(
+                    "INSERT INTO workflow (project, name, latest_version, created_at, updated_at) \
+                     VALUES ($1, $2, 1, $3, $3) RETURNING id",
+                )
+                .bind(&spec.project)
+                .bind(&spec.name)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .ctx("creating the workflow")?;
+                let id = WorkflowId(get(&row, "id")?);
+                insert_version(&mut tx, id, 1, &json, source, now).await?;
+                Applied {
+                    id,
+                    version: 1,
+                    outcome: "created",
+                }
+            }
+            Some(row) => {
+                let id = WorkflowId(get(&row, "id")?);
+                let latest: i64 = get(&row, "latest_version")?;
+                let current: String = sqlx::query_scalar(
+                    "SELECT spec FROM workflow_version WHERE workflow_id = $1 AND version = $2",
+                )
+                .bind(id.0)
+                .bind(latest)
+                .fetch_one(&mut *tx)
+                .await
+                .ctx("reading the current version")?;
+                if current == json {
+                    Applied {
+                        id,
+                        version: latest,
+                        outcome: "unchanged",
+                    }
+                } else {
+                    let version = latest + 1;
+                    insert_version(&mut tx, id, version, &json, source, now).await?;
+                    sqlx::query(
+                        "UPDATE workflow SET latest_version = $1, updated_at = $2 WHERE id = $3",
+                    )
+                    .bind(version)
+                    .bind(now)
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("advancing the workflow's version")?;
+                    Applied {
+                        id,
+                        version,
+                        outcome: "updated",
+                    }
+                }
+            }
+        };
+        tx.commit().await.ctx("committing an apply")?;
+        Ok(applied)
+    }
+
+    /// Every workflow, optionally of one project, by project and name.
+    pub async fn list_workflows(
+        &self,
+        project: Option<&str>,
+    ) -> Result<Vec<WorkflowSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, project, name, latest_version, updated_at FROM workflow \
+             WHERE ($1 = '' OR project = $1) ORDER BY project, name",
+        )
+        .bind(project.unwrap_or(""))
+        .fetch_all(&self.read)
+        .await
+        .ctx("listing workflows")?;
+        rows.iter()
+            .map(|r| {
+                Ok(WorkflowSummary {
+                    id: WorkflowId(get(r, "id")?),
+                    project: get(r, "project")?,
+                    name: get(r, "name")?,
+                    latest_version: get(r, "latest_version")?,
+                    updated_at: get(r, "updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// A workflow by project and name, at `version` or the latest.
+    pub async fn get_workflow(
+        &self,
+        project: &str,
+        name: &str,
+        version: Option<i64>,
+    ) -> Result<Option<WorkflowRecord>, StoreError> {
+        let sql = format!(
+            "{SELECT_VERSION} WHERE w.project = $1 AND w.name = $2 \
+             AND v.version = COALESCE($3, w.latest_version)"
+        );
+        let row = sqlx::query(&sql)
+            .bind(project)
+            .bind(name)
+            .bind(version)
+            .fetch_optional(&self.read)
+            .await
+            .ctx("reading a workflow")?;
+        row.as_ref().map(WorkflowRecord::from_row).transpose()
+    }
+
+    /// One version of a workflow by id (what an instance runs).
+    pub async fn get_workflow_version(
+        &self,
+        id: WorkflowId,
+        version: i64,
+    ) -> Result<Option<WorkflowRecord>, StoreError> {
+        let sql = format!("{SELECT_VERSION} WHERE w.id = $1 AND v.version = $2");
+        let row = sqlx::query(&sql)
+            .bind(id.0)
+            .bind(version)
+            .fetch_optional(&self.read)
+            .await
+            .ctx("reading a workflow version")?;
+        row.as_ref().map(WorkflowRecord::from_row).transpose()
+    }
+}
+
+async fn insert_version(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: WorkflowId,
+    version: i64,
+    spec: &str,
+    source: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO workflow_version (workflow_id, version, spec, source, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id.0)
+    .bind(version)
+    .bind(spec)
+    .bind(source)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .ctx("storing a workflow version")?;
+    Ok(())
+}

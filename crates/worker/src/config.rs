@@ -1,0 +1,49 @@
+//! The worker's settings.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How a worker runs: who it is, where it keeps logs and work directories, and how much it takes
+/// on. Built by the CLI from flags, environment and the config file; tests build it directly.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// The worker's id as masters and history show it; the CLI uses the gRPC address
+    /// (`127.0.0.1:PORT`) so that a master can reach the worker from the id alone.
+    pub id: String,
+    /// Root of everything the worker writes: `logs/<workflow instance>/<task instance>/<attempt>.log`
+    /// and `work/<workflow instance>/<task instance>/<attempt>/` (removed when the attempt ends).
+    pub data_dir: PathBuf,
+    /// How many attempts may run at once; a dispatch beyond that is refused ("no free slot"), so
+    /// the master can pick another worker instead of queueing blindly.
+    pub slots: usize,
+    /// Cap on one attempt's log, so a chatty task cannot fill the disk.
+    pub log_max_bytes: u64,
+    /// Time between SIGTERM and SIGKILL when an attempt is killed or times out, so tasks can
+    /// clean up.
+    pub kill_grace: Duration,
+    /// The interpreter python tasks run with.
+    pub python: String,
+}
+
+/// Default cap on one attempt's log: 64 MiB.
+pub const DEFAULT_LOG_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Default time between SIGTERM and SIGKILL.
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
+
+impl WorkerConfig {
+    /// A config with the defaults: two slots per core, 64 MiB logs, 5 s kill grace, `python3`.
+    pub fn new(id: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        WorkerConfig {
+            id: id.into(),
+            data_dir: data_dir.into(),
+            slots: 2 * cores,
+            log_max_bytes: DEFAULT_LOG_MAX_BYTES,
+            kill_grace: DEFAULT_KILL_GRACE,
+            python: "python3".to_string(),
+        }
+    }
+}
