@@ -104,6 +104,12 @@ impl InstanceRun {
         self.nodes[task]
     }
 
+    /// True while the instance winds down (stop or fail-fast): no new attempt may start,
+    /// not even a retry.
+    pub fn is_ending(&self) -> bool {
+        self.ending.is_some()
+    }
+
     /// True once a `Finish` step has been returned.
     pub fn is_finished(&self) -> bool {
         self.finished

@@ -1,1 +1,149 @@
-//! placeholder
+//! Baton's master: takes commands from the store, runs each workflow instance's DAG in memory,
+//! queues ready tasks by priority, dispatches them to workers over gRPC, and records every
+//! state change in the store before acting on it.
+//!
+//! The engine is one tokio task that owns all in-memory state and works in ticks: it gathers
+//! everything that happened (worker reports, commands, due retries), decides, commits the
+//! decisions in one transaction, and only then sends dispatches and kills and acknowledges
+//! reports. A task's end therefore makes its successors ready, durable and dispatched in the
+//! same tick, and a crash at any point leaves the store consistent with what was done.
+
+mod dispatch;
+mod engine;
+mod events;
+mod recovery;
+mod service;
+mod specs;
+
+use baton_store::Store;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+pub use events::RunEvent;
+pub use service::ReportService;
+
+/// How a master identifies itself and where workers reach it.
+#[derive(Debug, Clone)]
+pub struct MasterConfig {
+    /// Recorded as the owner of the instances this master runs.
+    pub id: String,
+    /// host:port of this master's gRPC server, given to workers for their reports.
+    pub address: String,
+    /// Fencing epoch under which this master owns its instances.
+    pub epoch: i64,
+    /// How often to look for commands without being woken (a fallback; wake-ups are immediate).
+    pub command_poll: Duration,
+}
+
+impl MasterConfig {
+    /// A config with the defaults (epoch 1, commands polled every second).
+    pub fn new(id: impl Into<String>, address: impl Into<String>) -> Self {
+        MasterConfig {
+            id: id.into(),
+            address: address.into(),
+            epoch: 1,
+            command_poll: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A worker the master may dispatch to.
+#[derive(Debug, Clone)]
+pub struct WorkerEndpoint {
+    /// The worker's id (as it reports itself).
+    pub id: String,
+    /// host:port of its gRPC server.
+    pub address: String,
+    /// Its worker group.
+    pub group: String,
+    /// How many attempts it runs at once.
+    pub slots: usize,
+}
+
+/// A master failure.
+#[derive(Debug, thiserror::Error)]
+pub enum MasterError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] baton_store::StoreError),
+    /// The engine has stopped.
+    #[error("the master engine is not running")]
+    Stopped,
+}
+
+pub(crate) enum Msg {
+    /// Commands may be waiting in the store.
+    Wake,
+    /// Worker events, acknowledged once durable.
+    Report(Vec<baton_proto::TaskEvent>, oneshot::Sender<()>),
+    /// A dispatch did not reach its worker (or was refused): queue it again.
+    DispatchFailed {
+        task: baton_core::TaskInstanceId,
+        attempt: i64,
+        worker: String,
+        reason: String,
+    },
+    /// Stop dispatching, let running attempts end (up to the deadline), then stop.
+    Shutdown {
+        grace: Duration,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// A running master. Dropping it does not stop the engine; call [`Master::shutdown`].
+pub struct Master {
+    tx: mpsc::UnboundedSender<Msg>,
+    events: broadcast::Sender<RunEvent>,
+}
+
+/// Tells the engine that commands are waiting (cheap to clone, never blocks).
+#[derive(Clone)]
+pub struct Waker(mpsc::UnboundedSender<Msg>);
+
+impl Waker {
+    /// Wakes the engine.
+    pub fn wake(&self) {
+        let _ = self.0.send(Msg::Wake);
+    }
+}
+
+impl Master {
+    /// Resumes the instances this master owns in the store, then starts the engine.
+    pub async fn start(
+        store: Store,
+        config: MasterConfig,
+        workers: Vec<WorkerEndpoint>,
+    ) -> Result<Master, MasterError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (events, _) = broadcast::channel(1 << 16);
+        let mut engine = engine::Engine::new(store, config, workers, events.clone(), tx.clone());
+        engine.recover().await?;
+        tokio::spawn(engine.run(rx));
+        Ok(Master { tx, events })
+    }
+
+    /// A handle to wake the engine when commands are written.
+    pub fn waker(&self) -> Waker {
+        Waker(self.tx.clone())
+    }
+
+    /// Live events of every instance (task started and ended, instance finished).
+    pub fn subscribe(&self) -> broadcast::Receiver<RunEvent> {
+        self.events.subscribe()
+    }
+
+    /// The gRPC service workers report to.
+    pub fn service(&self) -> baton_proto::master_server::MasterServer<ReportService> {
+        baton_proto::master_server::MasterServer::new(ReportService::new(self.tx.clone()))
+            .max_decoding_message_size(64 << 20)
+    }
+
+    /// Stops dispatching, waits up to `grace` for running attempts to report, then stops the
+    /// engine. Whatever still runs is resumed (as a new attempt) by the next start.
+    pub async fn shutdown(&self, grace: Duration) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Msg::Shutdown { grace, done }).is_ok() {
+            let _ = wait.await;
+        }
+    }
+}

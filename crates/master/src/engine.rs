@@ -1,0 +1,733 @@
+//! The engine: one task owning every running instance of this master. See the crate docs for
+//! the tick discipline (decide, commit, then act).
+
+use crate::dispatch::Dispatcher;
+use crate::events::RunEvent;
+use crate::specs::{SpecCache, Version};
+use crate::{MasterConfig, Msg, WorkerEndpoint};
+use baton_core::dag::TaskIndex;
+use baton_core::params;
+use baton_core::run::{InstanceRun, Step};
+use baton_core::{
+    Priority, TaskInstanceId, TaskKind, TaskState, WorkflowInstanceId, WorkflowState,
+};
+use baton_proto::{dispatch_request, task_event, AttemptId, DispatchRequest, Outcome, TaskEvent};
+use baton_store::{now_us, Command, CommandKind, EngineTx, Store, StoreError, TaskEnd};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::time::Instant;
+
+/// The current attempt of one task instance, as the engine tracks it.
+#[derive(Debug, Clone)]
+pub(crate) struct Slot {
+    pub id: TaskInstanceId,
+    pub attempt: i64,
+    pub state: TaskState,
+    pub retries_used: i64,
+    pub worker: Option<String>,
+    pub started_at: Option<i64>,
+}
+
+/// A workflow instance this master runs.
+pub(crate) struct Inst {
+    pub name: String,
+    pub version: Version,
+    pub params: BTreeMap<String, String>,
+    pub priority: Priority,
+    pub state: WorkflowState,
+    pub run: InstanceRun,
+    pub slots: Vec<Option<Slot>>,
+}
+
+/// What a tick decided to do once its transaction is committed.
+#[derive(Default)]
+pub(crate) struct Tick {
+    pub dispatches: Vec<(usize, DispatchRequest)>,
+    pub kills: Vec<(String, AttemptId)>,
+    pub published: Vec<RunEvent>,
+    pub more_commands: bool,
+}
+
+pub(crate) struct Engine {
+    pub store: Store,
+    pub config: MasterConfig,
+    pub specs: SpecCache,
+    pub instances: HashMap<WorkflowInstanceId, Inst>,
+    /// Active task instances (not yet final) → their instance and index.
+    pub tasks: HashMap<TaskInstanceId, (WorkflowInstanceId, TaskIndex)>,
+    pub dispatcher: Dispatcher,
+    /// Due retries: (due, task, attempt).
+    pub retries: BinaryHeap<Reverse<(i64, TaskInstanceId, i64)>>,
+    events: broadcast::Sender<RunEvent>,
+    self_tx: mpsc::UnboundedSender<Msg>,
+    shutdown: Option<(Instant, oneshot::Sender<()>)>,
+}
+
+const COMMAND_BATCH: i64 = 256;
+const MESSAGE_BATCH: usize = 4096;
+
+impl Engine {
+    pub fn new(
+        store: Store,
+        config: MasterConfig,
+        workers: Vec<WorkerEndpoint>,
+        events: broadcast::Sender<RunEvent>,
+        self_tx: mpsc::UnboundedSender<Msg>,
+    ) -> Engine {
+        Engine {
+            store,
+            config,
+            specs: SpecCache::default(),
+            instances: HashMap::new(),
+            tasks: HashMap::new(),
+            dispatcher: Dispatcher::new(workers),
+            retries: BinaryHeap::new(),
+            events,
+            self_tx,
+            shutdown: None,
+        }
+    }
+
+    pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
+        let mut poll = tokio::time::interval(self.config.command_poll);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut take_commands = true;
+        loop {
+            let far = Instant::now() + Duration::from_secs(3600);
+            let next_retry = self.retries.peek().map(|Reverse((due, _, _))| {
+                let wait = (*due - now_us()).max(0) as u64;
+                Instant::now() + Duration::from_micros(wait)
+            });
+            let wake_at = [
+                next_retry,
+                self.dispatcher.next_wake().map(Instant::from_std),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(far);
+            let deadline = self.shutdown.as_ref().map(|(d, _)| *d).unwrap_or(far);
+            let mut batch = Vec::new();
+            tokio::select! {
+                biased;
+                m = rx.recv() => match m {
+                    Some(m) => batch.push(m),
+                    None => return,
+                },
+                _ = poll.tick() => take_commands = true,
+                _ = tokio::time::sleep_until(wake_at) => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+            while batch.len() < MESSAGE_BATCH {
+                match rx.try_recv() {
+                    Ok(m) => batch.push(m),
+                    Err(_) => break,
+                }
+            }
+            let mut reports = Vec::new();
+            let mut acks = Vec::new();
+            let mut failed = Vec::new();
+            for m in batch {
+                match m {
+                    Msg::Wake => take_commands = true,
+                    Msg::Report(events, ack) => {
+                        reports.extend(events);
+                        acks.push(ack);
+                    }
+                    Msg::DispatchFailed {
+                        task,
+                        attempt,
+                        worker,
+                        reason,
+                    } => failed.push((task, attempt, worker, reason)),
+                    Msg::Shutdown { grace, done } => {
+                        self.shutdown = Some((Instant::now() + grace, done));
+                    }
+                }
+            }
+            let mut tick = Tick::default();
+            let take = take_commands && self.shutdown.is_none();
+            match self.tick(take, reports, failed, &mut tick).await {
+                Ok(()) => {
+                    take_commands = tick.more_commands;
+                    for ack in acks {
+                        let _ = ack.send(());
+                    }
+                    self.act(tick);
+                }
+                Err(e) => {
+                    // The store refused this tick: nothing of it happened. Workers re-send
+                    // their reports (not acknowledged); rebuild the state from the store.
+                    tracing::error!("engine tick failed, rebuilding from the store: {e}");
+                    drop(acks);
+                    self.rebuild().await;
+                    take_commands = true;
+                }
+            }
+            if let Some((deadline, _)) = &self.shutdown {
+                if self.dispatcher.in_flight() == 0 || Instant::now() >= *deadline {
+                    if let Some((_, done)) = self.shutdown.take() {
+                        let _ = done.send(());
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Retries recovery until the store answers again.
+    async fn rebuild(&mut self) {
+        let mut pause = Duration::from_millis(100);
+        loop {
+            self.instances.clear();
+            self.tasks.clear();
+            self.retries.clear();
+            self.dispatcher.clear();
+            match self.recover_with(false).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::error!("cannot rebuild the engine state yet: {e}");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    async fn tick(
+        &mut self,
+        take_commands: bool,
+        reports: Vec<TaskEvent>,
+        failed: Vec<(TaskInstanceId, i64, String, String)>,
+        t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.store.begin_engine().await?;
+        if take_commands {
+            let commands = tx.take_commands(COMMAND_BATCH).await?;
+            t.more_commands = commands.len() as i64 == COMMAND_BATCH;
+            for c in commands {
+                self.command(&mut tx, c, t).await?;
+            }
+        }
+        for event in reports {
+            self.report(&mut tx, event, t).await?;
+        }
+        for (task, attempt, worker, reason) in failed {
+            self.dispatch_failed(&mut tx, task, attempt, &worker, &reason, t)
+                .await?;
+        }
+        self.due_retries(&mut tx, t).await?;
+        if self.shutdown.is_none() {
+            self.dispatch(&mut tx, t).await?;
+        }
+        tx.commit().await
+    }
+
+    /// Performs what a committed tick decided.
+    fn act(&mut self, tick: Tick) {
+        for (worker, request) in tick.dispatches {
+            let w = self.dispatcher.worker(worker);
+            let mut client = w.client.clone();
+            let worker_id = w.endpoint.id.clone();
+            let tx = self.self_tx.clone();
+            tokio::spawn(async move {
+                let id = request.id.expect("dispatches carry an attempt id");
+                let failure = match client.dispatch(request).await {
+                    Ok(reply) if reply.get_ref().accepted => return,
+                    Ok(reply) => format!("refused: {}", reply.get_ref().reason),
+                    Err(status) => format!("unreachable: {}", status.message()),
+                };
+                let _ = tx.send(Msg::DispatchFailed {
+                    task: TaskInstanceId(id.task_instance_id),
+                    attempt: id.attempt as i64,
+                    worker: worker_id,
+                    reason: failure,
+                });
+            });
+        }
+        for (worker, id) in tick.kills {
+            let Some(w) = self.dispatcher.worker_by_id(&worker) else {
+                continue;
+            };
+            let mut client = w.client.clone();
+            tokio::spawn(async move {
+                // A kill can overtake its own dispatch; try again briefly if the worker does
+                // not know the attempt yet.
+                for _ in 0..10 {
+                    match client.kill(baton_proto::KillRequest { id: Some(id) }).await {
+                        Ok(reply) if reply.get_ref().found => return,
+                        Ok(_) => {}
+                        Err(status) => tracing::warn!("kill on {worker}: {}", status.message()),
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            });
+        }
+        if tick.more_commands {
+            let _ = self.self_tx.send(Msg::Wake);
+        }
+        for event in tick.published {
+            let _ = self.events.send(event);
+        }
+    }
+
+    async fn command(
+        &mut self,
+        tx: &mut EngineTx,
+        command: Command,
+        t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        let id = command.instance;
+        match command.kind {
+            CommandKind::Start => {
+                let Some(record) = tx.instance(id).await? else {
+                    return Ok(());
+                };
+                if record.state != WorkflowState::Submitted {
+                    tracing::warn!("start of instance {id} ignored: it is {}", record.state);
+                    return Ok(());
+                }
+                let version = self
+                    .specs
+                    .get(&self.store, record.workflow_id, record.version)
+                    .await?;
+                let now = now_us();
+                tx.start_instance(id, &self.config.id, self.config.epoch, now)
+                    .await?;
+                let run = InstanceRun::new(version.dag.clone(), version.spec.failure_strategy);
+                let slots = vec![None; version.dag.len()];
+                self.instances.insert(
+                    id,
+                    Inst {
+                        name: record.name,
+                        version,
+                        params: record.params,
+                        priority: record.priority,
+                        state: WorkflowState::Running,
+                        run,
+                        slots,
+                    },
+                );
+                let steps = self
+                    .instances
+                    .get_mut(&id)
+                    .expect("just inserted")
+                    .run
+                    .start();
+                self.apply(tx, id, steps, t).await
+            }
+            CommandKind::Stop => {
+                if let Some(inst) = self.instances.get_mut(&id) {
+                    if inst.state != WorkflowState::Stopping {
+                        inst.state = WorkflowState::Stopping;
+                        tx.set_instance_state(id, WorkflowState::Stopping).await?;
+                    }
+                    let steps = inst.run.stop();
+                    return self.apply(tx, id, steps, t).await;
+                }
+                // Not running here: a submitted instance can be stopped before it starts.
+                if let Some(record) = tx.instance(id).await? {
+                    if record.state == WorkflowState::Submitted {
+                        tx.finish_instance(id, WorkflowState::Stopped, now_us())
+                            .await?;
+                        t.published.push(RunEvent::InstanceFinished {
+                            instance: id,
+                            state: WorkflowState::Stopped,
+                        });
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Carries out the steps of an instance's state machine, and those they lead to.
+    pub(crate) async fn apply(
+        &mut self,
+        tx: &mut EngineTx,
+        id: WorkflowInstanceId,
+        steps: Vec<Step>,
+        t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        let mut pending: VecDeque<Step> = steps.into();
+        while let Some(step) = pending.pop_front() {
+            let Some(inst) = self.instances.get_mut(&id) else {
+                return Ok(());
+            };
+            match step {
+                Step::Run(index) => {
+                    let spec = &inst.version.spec.tasks[index];
+                    let task = tx.insert_task(id, &spec.name, now_us()).await?;
+                    inst.slots[index] = Some(Slot {
+                        id: task,
+                        attempt: 1,
+                        state: TaskState::Submitted,
+                        retries_used: 0,
+                        worker: None,
+                        started_at: None,
+                    });
+                    self.tasks.insert(task, (id, index));
+                    self.dispatcher
+                        .enqueue(task, &spec.worker_group, inst.priority, spec.priority);
+                }
+                Step::Kill(index) => {
+                    let Some(slot) = inst.slots[index].as_mut() else {
+                        continue;
+                    };
+                    match slot.state {
+                        TaskState::Dispatched | TaskState::Running => {
+                            if let Some(worker) = &slot.worker {
+                                t.kills.push((
+                                    worker.clone(),
+                                    AttemptId {
+                                        workflow_instance_id: id.0,
+                                        task_instance_id: slot.id.0,
+                                        attempt: slot.attempt as u32,
+                                        epoch: self.config.epoch as u64,
+                                    },
+                                ));
+                            }
+                        }
+                        state if state.is_active() => {
+                            // Not on a worker: cancel it here.
+                            self.dispatcher.dequeue(slot.id);
+                            let now = now_us();
+                            let end = TaskEnd {
+                                id: slot.id,
+                                attempt: slot.attempt,
+                                state: TaskState::Killed,
+                                attempt_state: TaskState::Killed,
+                                worker: None,
+                                started_at: None,
+                                ended_at: now,
+                                exit_code: None,
+                                message: Some("cancelled before it ran"),
+                                retries_used: slot.retries_used,
+                                next_retry_at: None,
+                            };
+                            tx.end_attempt(&end).await?;
+                            slot.state = TaskState::Killed;
+                            self.tasks.remove(&slot.id);
+                            t.published.push(RunEvent::TaskEnded {
+                                instance: id,
+                                task: slot.id,
+                                name: inst.version.spec.tasks[index].name.clone(),
+                                attempt: slot.attempt,
+                                state: TaskState::Killed,
+                                will_retry: false,
+                                started_at: None,
+                                ended_at: now,
+                                exit_code: None,
+                                message: Some("cancelled before it ran".into()),
+                            });
+                            pending.extend(inst.run.killed(index));
+                        }
+                        _ => {}
+                    }
+                }
+                Step::Finish(state) => {
+                    tx.finish_instance(id, state, now_us()).await?;
+                    self.instances.remove(&id);
+                    t.published.push(RunEvent::InstanceFinished {
+                        instance: id,
+                        state,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn report(
+        &mut self,
+        tx: &mut EngineTx,
+        event: TaskEvent,
+        t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        let Some(aid) = event.id else { return Ok(()) };
+        let task = TaskInstanceId(aid.task_instance_id);
+        let attempt = aid.attempt as i64;
+        let stale = |why: &str| {
+            tracing::info!(
+                "stale report for task instance {task} attempt {attempt} from {} ignored: {why}",
+                event.worker
+            );
+        };
+        let Some(&(id, index)) = self.tasks.get(&task) else {
+            stale("the task instance is not active here");
+            return Ok(());
+        };
+        let Some(inst) = self.instances.get_mut(&id) else {
+            return Ok(());
+        };
+        let Some(slot) = inst.slots[index].as_mut() else {
+            return Ok(());
+        };
+        if slot.attempt != attempt {
+            stale("another attempt is current");
+            return Ok(());
+        }
+        match event.event {
+            Some(task_event::Event::Started(started)) => {
+                if !matches!(slot.state, TaskState::Dispatched) {
+                    return Ok(());
+                }
+                if tx
+                    .task_started(task, attempt, &event.worker, started.at_us)
+                    .await?
+                {
+                    slot.state = TaskState::Running;
+                    slot.started_at = Some(started.at_us);
+                    slot.worker = Some(event.worker.clone());
+                    t.published.push(RunEvent::TaskStarted {
+                        instance: id,
+                        task,
+                        name: inst.version.spec.tasks[index].name.clone(),
+                        attempt,
+                        worker: event.worker,
+                        at_us: started.at_us,
+                    });
+                }
+                Ok(())
+            }
+            Some(task_event::Event::Finished(f)) => {
+                if !matches!(slot.state, TaskState::Dispatched | TaskState::Running) {
+                    stale("the attempt has ended already");
+                    return Ok(());
+                }
+                let spec = &inst.version.spec.tasks[index];
+                let outcome = Outcome::try_from(f.outcome).unwrap_or(Outcome::Failed);
+                let (attempt_state, state, retries_used) = match outcome {
+                    Outcome::Succeeded => (
+                        TaskState::Succeeded,
+                        TaskState::Succeeded,
+                        slot.retries_used,
+                    ),
+                    Outcome::Killed => (TaskState::Killed, TaskState::Killed, slot.retries_used),
+                    _ => {
+                        let retry =
+                            !inst.run.is_ending() && slot.retries_used < spec.retries as i64;
+                        let next = if retry {
+                            TaskState::RetryWait
+                        } else {
+                            TaskState::Failed
+                        };
+                        (TaskState::Failed, next, slot.retries_used + 1)
+                    }
+                };
+                let next_retry_at = (state == TaskState::RetryWait)
+                    .then(|| f.ended_at_us + spec.retry_interval.as_micros() as i64);
+                let started_at = Some(f.started_at_us).filter(|s| *s > 0).or(slot.started_at);
+                let message = Some(f.message.as_str()).filter(|m| !m.is_empty());
+                let end = TaskEnd {
+                    id: task,
+                    attempt,
+                    state,
+                    attempt_state,
+                    worker: Some(&event.worker),
+                    started_at,
+                    ended_at: f.ended_at_us,
+                    exit_code: f.exit_code.map(i64::from),
+                    message,
+                    retries_used,
+                    next_retry_at,
+                };
+                if !tx.end_attempt(&end).await? {
+                    stale("its outcome is recorded already");
+                    return Ok(());
+                }
+                if let Some(w) = &slot.worker {
+                    self.dispatcher.release(w);
+                }
+                slot.state = state;
+                slot.retries_used = retries_used;
+                t.published.push(RunEvent::TaskEnded {
+                    instance: id,
+                    task,
+                    name: spec.name.clone(),
+                    attempt,
+                    state: attempt_state,
+                    will_retry: state == TaskState::RetryWait,
+                    started_at,
+                    ended_at: f.ended_at_us,
+                    exit_code: f.exit_code.map(i64::from),
+                    message: message.map(str::to_string),
+                });
+                let steps = match state {
+                    TaskState::RetryWait => {
+                        self.retries
+                            .push(Reverse((next_retry_at.unwrap_or(0), task, attempt)));
+                        return Ok(());
+                    }
+                    TaskState::Succeeded => inst.run.succeeded(index),
+                    TaskState::Killed => inst.run.killed(index),
+                    _ => inst.run.failed(index),
+                };
+                self.tasks.remove(&task);
+                self.apply(tx, id, steps, t).await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// A dispatch did not arrive. Refused: queue the same attempt again. Unreachable: the
+    /// worker may have it after all, so the attempt is written off and a new one queued.
+    async fn dispatch_failed(
+        &mut self,
+        tx: &mut EngineTx,
+        task: TaskInstanceId,
+        attempt: i64,
+        worker: &str,
+        reason: &str,
+        _t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        self.dispatcher.release(worker);
+        self.dispatcher.rest(worker, Duration::from_millis(200));
+        let Some(&(id, index)) = self.tasks.get(&task) else {
+            return Ok(());
+        };
+        let Some(inst) = self.instances.get_mut(&id) else {
+            return Ok(());
+        };
+        let Some(slot) = inst.slots[index].as_mut() else {
+            return Ok(());
+        };
+        if slot.attempt != attempt || slot.state != TaskState::Dispatched {
+            return Ok(());
+        }
+        tracing::warn!("dispatch of task instance {task} attempt {attempt} to {worker} {reason}");
+        let next_attempt = if reason.starts_with("refused") {
+            attempt
+        } else {
+            let end = TaskEnd {
+                id: task,
+                attempt,
+                state: TaskState::NeedFailover,
+                attempt_state: TaskState::NeedFailover,
+                worker: Some(worker),
+                started_at: None,
+                ended_at: now_us(),
+                exit_code: None,
+                message: Some(reason),
+                retries_used: slot.retries_used,
+                next_retry_at: None,
+            };
+            tx.end_attempt(&end).await?;
+            attempt + 1
+        };
+        tx.requeue_task(task, next_attempt).await?;
+        slot.attempt = next_attempt;
+        slot.state = TaskState::Submitted;
+        slot.worker = None;
+        let spec = &inst.version.spec.tasks[index];
+        self.dispatcher
+            .enqueue(task, &spec.worker_group, inst.priority, spec.priority);
+        Ok(())
+    }
+
+    async fn due_retries(&mut self, tx: &mut EngineTx, _t: &mut Tick) -> Result<(), StoreError> {
+        let now = now_us();
+        while let Some(Reverse((due, task, attempt))) = self.retries.peek().copied() {
+            if due > now {
+                break;
+            }
+            self.retries.pop();
+            let Some(&(id, index)) = self.tasks.get(&task) else {
+                continue;
+            };
+            let Some(inst) = self.instances.get_mut(&id) else {
+                continue;
+            };
+            let Some(slot) = inst.slots[index].as_mut() else {
+                continue;
+            };
+            if slot.attempt != attempt || slot.state != TaskState::RetryWait {
+                continue;
+            }
+            tx.requeue_task(task, attempt + 1).await?;
+            slot.attempt = attempt + 1;
+            slot.state = TaskState::Submitted;
+            slot.worker = None;
+            slot.started_at = None;
+            let spec = &inst.version.spec.tasks[index];
+            self.dispatcher
+                .enqueue(task, &spec.worker_group, inst.priority, spec.priority);
+        }
+        Ok(())
+    }
+
+    async fn dispatch(&mut self, tx: &mut EngineTx, t: &mut Tick) -> Result<(), StoreError> {
+        while let Some((task, worker)) = self.dispatcher.next() {
+            let worker_id = self.dispatcher.worker(worker).endpoint.id.clone();
+            let Some(&(id, index)) = self.tasks.get(&task) else {
+                self.dispatcher.release(&worker_id);
+                continue;
+            };
+            let inst = self
+                .instances
+                .get_mut(&id)
+                .expect("active tasks belong to live instances");
+            let slot = inst.slots[index]
+                .as_mut()
+                .expect("queued tasks have a slot");
+            let spec = &inst.version.spec.tasks[index];
+            let resolved = match params::resolve(&inst.version.spec, spec, &inst.params) {
+                Ok(r) => r,
+                Err(e) => {
+                    // Checked when the instance was created; only a hand-edited store gets here.
+                    let message = e.to_string();
+                    self.dispatcher.release(&worker_id);
+                    let end = TaskEnd {
+                        id: task,
+                        attempt: slot.attempt,
+                        state: TaskState::Failed,
+                        attempt_state: TaskState::Failed,
+                        worker: None,
+                        started_at: None,
+                        ended_at: now_us(),
+                        exit_code: None,
+                        message: Some(&message),
+                        retries_used: slot.retries_used,
+                        next_retry_at: None,
+                    };
+                    tx.end_attempt(&end).await?;
+                    slot.state = TaskState::Failed;
+                    self.tasks.remove(&task);
+                    let steps = inst.run.failed(index);
+                    self.apply(tx, id, steps, t).await?;
+                    continue;
+                }
+            };
+            tx.dispatch_task(task, slot.attempt, &worker_id).await?;
+            slot.state = TaskState::Dispatched;
+            slot.worker = Some(worker_id);
+            let kind = match resolved.kind {
+                TaskKind::Shell { command } => {
+                    dispatch_request::Kind::Shell(baton_proto::ShellTask { command })
+                }
+                TaskKind::Python { script } => {
+                    dispatch_request::Kind::Python(baton_proto::PythonTask { script })
+                }
+                TaskKind::Noop => dispatch_request::Kind::Noop(baton_proto::NoopTask {}),
+            };
+            let request = DispatchRequest {
+                id: Some(AttemptId {
+                    workflow_instance_id: id.0,
+                    task_instance_id: task.0,
+                    attempt: slot.attempt as u32,
+                    epoch: self.config.epoch as u64,
+                }),
+                workflow_name: inst.name.clone(),
+                task_name: spec.name.clone(),
+                kind: Some(kind),
+                env: resolved.env.into_iter().collect(),
+                timeout_ms: spec.timeout.map(|d| d.as_millis() as u64).unwrap_or(0),
+                master_addr: self.config.address.clone(),
+            };
+            t.dispatches.push((worker, request));
+        }
+        Ok(())
+    }
+}

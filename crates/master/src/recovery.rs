@@ -1,0 +1,139 @@
+//! Rebuilding the engine from the store: at start-up (after a crash or a clean stop) and after
+//! a tick the store refused. The store is the truth; memory is only a cache of it.
+
+use crate::engine::{Engine, Inst, Slot, Tick};
+use crate::MasterError;
+use baton_core::run::{InstanceRun, Node};
+use baton_core::{TaskState, WorkflowState};
+use baton_store::{now_us, StoreError, TaskEnd};
+use std::cmp::Reverse;
+
+impl Engine {
+    /// Resumes every running or stopping instance after a start-up. Attempts that were on a
+    /// worker are taken as lost (in standalone, the worker restarted with us) and run again as
+    /// a new attempt.
+    pub async fn recover(&mut self) -> Result<(), MasterError> {
+        Ok(self.recover_with(true).await?)
+    }
+
+    /// Rebuilds memory from the store. With `lost_in_flight`, attempts recorded as dispatched
+    /// or running are written off and queued again; otherwise they are awaited.
+    pub(crate) async fn recover_with(&mut self, lost_in_flight: bool) -> Result<(), StoreError> {
+        let records = self.store.active_instances(None).await?;
+        let mut tx = self.store.begin_engine().await?;
+        let mut tick = Tick::default();
+        for record in records {
+            let id = record.id;
+            let version = self
+                .specs
+                .get(&self.store, record.workflow_id, record.version)
+                .await?;
+            let dag = version.dag.clone();
+            let mut nodes = vec![Node::Waiting; dag.len()];
+            let mut slots: Vec<Option<Slot>> = vec![None; dag.len()];
+            let mut queue = Vec::new();
+            for task in tx.task_instances(id).await? {
+                let Some(index) = dag.index_of(&task.task_name) else {
+                    continue;
+                };
+                let mut slot = Slot {
+                    id: task.id,
+                    attempt: task.attempt,
+                    state: task.state,
+                    retries_used: task.retries_used,
+                    worker: task.worker.clone(),
+                    started_at: task.started_at,
+                };
+                nodes[index] = match task.state {
+                    TaskState::Succeeded | TaskState::Skipped => Node::Succeeded,
+                    TaskState::Failed => Node::Failed,
+                    TaskState::Killed => Node::Killed,
+                    TaskState::RetryWait => {
+                        let due = task.next_retry_at.unwrap_or_else(now_us);
+                        self.retries.push(Reverse((due, task.id, task.attempt)));
+                        Node::Active
+                    }
+                    TaskState::Dispatched | TaskState::Running if !lost_in_flight => {
+                        if let Some(w) = &task.worker {
+                            self.dispatcher.occupy(w);
+                        }
+                        Node::Active
+                    }
+                    TaskState::Submitted | TaskState::Paused => {
+                        queue.push(index);
+                        Node::Active
+                    }
+                    TaskState::Dispatched | TaskState::Running | TaskState::NeedFailover => {
+                        if task.state != TaskState::NeedFailover {
+                            let end = TaskEnd {
+                                id: task.id,
+                                attempt: task.attempt,
+                                state: TaskState::NeedFailover,
+                                attempt_state: TaskState::NeedFailover,
+                                worker: task.worker.as_deref(),
+                                started_at: task.started_at,
+                                ended_at: now_us(),
+                                exit_code: None,
+                                message: Some("lost: its worker stopped while it ran"),
+                                retries_used: task.retries_used,
+                                next_retry_at: None,
+                            };
+                            tx.end_attempt(&end).await?;
+                        }
+                        tx.requeue_task(task.id, task.attempt + 1).await?;
+                        slot.attempt = task.attempt + 1;
+                        slot.state = TaskState::Submitted;
+                        slot.worker = None;
+                        slot.started_at = None;
+                        queue.push(index);
+                        Node::Active
+                    }
+                };
+                if nodes[index] == Node::Active {
+                    self.tasks.insert(task.id, (id, index));
+                }
+                slots[index] = Some(slot);
+            }
+            let stopping = record.state == WorkflowState::Stopping;
+            let run = InstanceRun::restore(dag, version.spec.failure_strategy, nodes, stopping);
+            for index in queue {
+                let spec = &version.spec.tasks[index];
+                let slot = slots[index].as_ref().expect("queued tasks have a slot");
+                self.dispatcher.enqueue(
+                    slot.id,
+                    &spec.worker_group,
+                    record.priority,
+                    spec.priority,
+                );
+            }
+            self.instances.insert(
+                id,
+                Inst {
+                    name: record.name,
+                    version,
+                    params: record.params,
+                    priority: record.priority,
+                    state: record.state,
+                    run,
+                    slots,
+                },
+            );
+            let steps = self
+                .instances
+                .get_mut(&id)
+                .expect("just inserted")
+                .run
+                .start();
+            self.apply(&mut tx, id, steps, &mut tick).await?;
+        }
+        tx.commit().await?;
+        if !tick.kills.is_empty() || !tick.published.is_empty() {
+            tracing::info!(
+                "recovery: {} kills, {} events",
+                tick.kills.len(),
+                tick.published.len()
+            );
+        }
+        Ok(())
+    }
+}
