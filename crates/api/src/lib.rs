@@ -1,1 +1,39 @@
-//! placeholder
+//! Baton's REST API (`/api/v1/…`, JSON): apply and read workflow definitions, start, list,
+//! inspect and stop instances, and read task logs from the workers that wrote them. The CLI's
+//! client commands are built on it.
+
+mod error;
+mod logs;
+mod routes;
+
+use baton_store::Store;
+use std::sync::Arc;
+
+pub use error::ApiError;
+pub use routes::{LogChunk, StartRequest, ApplyRequest};
+
+/// Largest request body accepted (a workflow file, start params).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Called after a command is written, so that a master in this process takes it at once.
+pub type Notify = Arc<dyn Fn() + Send + Sync>;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    store: Store,
+    notify: Notify,
+    logs: logs::LogReader,
+}
+
+impl ApiState {
+    /// An API over `store`; `notify` wakes the masters after a command is written.
+    pub fn new(store: Store, notify: Notify) -> ApiState {
+        ApiState { store, notify, logs: logs::LogReader::default() }
+    }
+}
+
+/// The axum router serving `/api/v1`.
+pub fn router(state: ApiState) -> axum::Router {
+    routes::router(state)
+}

@@ -27,7 +27,8 @@ pub struct Store {
     pub(crate) read: AnyPool,
 }
 
-fn redact(url: &str) -> String {
+/// A database URL fit to print: the password, if any, replaced by `***`.
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];

@@ -17,7 +17,7 @@ mod workflows;
 #[cfg(test)]
 mod tests;
 
-pub use connect::{Backend, Store};
+pub use connect::{redact as redact_url, Backend, Store};
 pub use engine::{Command, CommandKind, EngineTx, TaskEnd};
 pub use error::StoreError;
 pub use instances::{InstanceFilter, NewInstance, StopRequest};

@@ -1,1 +1,53 @@
-//! placeholder
+//! Baton's worker: runs the task attempts masters dispatch to it, each in its own process
+//! group with its own log and work directory, and reports what happens back to the master that
+//! owns the attempt, retrying until the master acknowledges.
+//!
+//! The CLI builds a [`WorkerConfig`], a [`Worker`], and mounts [`Worker::service`] on a tonic
+//! server (or calls [`serve`]); standalone mode does the same inside one process.
+
+mod attempt;
+mod config;
+mod error;
+mod executors;
+mod logfile;
+mod process;
+mod reporter;
+mod service;
+mod worker;
+
+#[cfg(test)]
+mod bench;
+#[cfg(test)]
+mod testkit;
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt;
+
+pub use config::{WorkerConfig, DEFAULT_KILL_GRACE, DEFAULT_LOG_MAX_BYTES};
+pub use error::DispatchError;
+pub use service::WorkerService;
+pub use worker::Worker;
+
+/// Serves `worker` on an already bound listener until `shutdown` completes, so callers can bind
+/// port 0 and learn the address before serving. Only the gRPC server stops; call
+/// [`Worker::shutdown`] to stop the attempts.
+pub async fn serve(
+    worker: Worker,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    // Small messages both ways: Nagle's algorithm would only add latency.
+    let incoming = TcpListenerStream::new(listener).map(|conn| {
+        if let Ok(stream) = &conn {
+            let _ = stream.set_nodelay(true);
+        }
+        conn
+    });
+    tonic::transport::Server::builder()
+        .add_service(worker.service())
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}

@@ -150,7 +150,8 @@ async fn deliver(
                 Err(status) => {
                     failures.fetch_add(1, Ordering::Relaxed);
                     tries += 1;
-                    if tries == 1 || tries % 20 == 0 {
+                    // Warn on the 1st, 2nd, 4th, 8th... failure: visible, but no flood.
+                    if tries.is_power_of_two() {
                         tracing::warn!(
                             master = %addr,
                             events = batch.len(),
@@ -170,5 +171,54 @@ async fn deliver(
         let sent = batch.len();
         batch.clear();
         pending.send_modify(|n| *n -= sent);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use baton_proto::task_event::Event;
+    use baton_proto::Outcome;
+    use tokio::net::TcpListener;
+
+    use crate::testkit::*;
+
+    #[tokio::test]
+    async fn events_wait_for_a_master_that_is_not_up_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        // A free port with nothing listening on it (yet).
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = port.local_addr().unwrap();
+        drop(port);
+
+        for tid in 1..=3 {
+            worker
+                .dispatch(request(tid, shell("echo hi"), &addr.to_string()))
+                .unwrap();
+        }
+        let reporters = &worker.inner().reporters;
+        until("a failed delivery", || reporters.failures() >= 1).await;
+        until("the attempts to end", || worker.running() == 0).await;
+        assert_eq!(reporters.pending(), 6);
+
+        let mut master = TestMaster::start_on(TcpListener::bind(addr).await.unwrap());
+        let mut events = Vec::new();
+        for _ in 0..6 {
+            events.push(master.next().await);
+        }
+        within("delivery to be acknowledged", reporters.flushed()).await;
+        // Per attempt: Started, then Finished (succeeded); nothing lost, nothing doubled.
+        for tid in 1..=3 {
+            let mine: Vec<_> = events
+                .iter()
+                .filter(|e| e.id.unwrap().task_instance_id == tid)
+                .collect();
+            assert_eq!(mine.len(), 2);
+            assert!(matches!(mine[0].event, Some(Event::Started(_))));
+            match &mine[1].event {
+                Some(Event::Finished(f)) => assert_eq!(f.outcome, Outcome::Succeeded as i32),
+                other => panic!("expected Finished, got {other:?}"),
+            }
+        }
     }
 }

@@ -1,0 +1,67 @@
+//! API errors: a status code and a JSON body `{"error": {"code", "message", "problems"?}}`
+//! that says what went wrong and where.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use baton_core::spec::Problem;
+use serde_json::json;
+
+/// An error answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed or the workflow is invalid.
+    #[error("{message}")]
+    BadRequest {
+        /// Machine-readable kind.
+        code: &'static str,
+        /// What is wrong.
+        message: String,
+        /// Each problem in a workflow file.
+        problems: Vec<Problem>,
+    },
+    /// No such object.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the object's state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] baton_store::StoreError),
+    /// A worker could not be reached.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    /// A plain bad request.
+    pub fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest { code, message: message.into(), problems: Vec::new() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Store(baton_store::StoreError::NotFound(_)) => {
+                (StatusCode::NOT_FOUND, "not_found")
+            }
+            ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        };
+        if status.is_server_error() {
+            tracing::error!("api: {self}");
+        }
+        let mut body = json!({ "error": { "code": code, "message": self.to_string() } });
+        if let ApiError::BadRequest { problems, .. } = &self {
+            if !problems.is_empty() {
+                body["error"]["problems"] = json!(problems);
+            }
+        }
+        (status, Json(body)).into_response()
+    }
+}

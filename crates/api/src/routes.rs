@@ -1,0 +1,307 @@
+//! The `/api/v1` routes and their handlers.
+
+use crate::{ApiError, ApiState, MAX_BODY_BYTES};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use baton_core::{params, TaskInstanceId, WorkflowInstanceId, WorkflowSpec, WorkflowState};
+use baton_store::{InstanceFilter, NewInstance, StopRequest};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+pub(crate) fn router(state: ApiState) -> Router {
+    let api = Router::new()
+        .route("/health", get(health))
+        .route("/workflows", get(list_workflows).post(apply_workflow))
+        .route("/workflows/{name}", get(show_workflow))
+        .route("/workflows/{name}/start", post(start_workflow))
+        .route("/instances", get(list_instances))
+        .route("/instances/{id}", get(show_instance))
+        .route("/instances/{id}/stop", post(stop_instance))
+        .route("/task-instances/{id}", get(show_task))
+        .route("/task-instances/{id}/log", get(read_log))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state);
+    Router::new().nest("/api/v1", api).fallback(not_found)
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint (the API lives under /api/v1)".into())
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// Body of `POST /workflows`: the text of a workflow file.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ApplyRequest {
+    /// The YAML text.
+    pub source: String,
+    /// The file it came from, used in error messages.
+    #[serde(default)]
+    pub file: Option<String>,
+}
+
+async fn apply_workflow(
+    State(state): State<ApiState>,
+    body: Result<Json<ApplyRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(req) = body.map_err(|e| ApiError::bad("bad_request", e.body_text()))?;
+    let file = req.file.unwrap_or_else(|| "request".to_string());
+    let spec = WorkflowSpec::from_yaml(&req.source, &file).map_err(|e| ApiError::BadRequest {
+        code: "invalid_workflow",
+        message: e.to_string(),
+        problems: e.problems.clone(),
+    })?;
+    let applied = state.store.apply_workflow(&spec, &req.source).await?;
+    Ok(Json(json!({
+        "project": spec.project,
+        "name": spec.name,
+        "id": applied.id,
+        "version": applied.version,
+        "outcome": applied.outcome,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+struct ProjectQuery {
+    project: Option<String>,
+    version: Option<i64>,
+}
+
+async fn list_workflows(
+    State(state): State<ApiState>,
+    Query(q): Query<ProjectQuery>,
+) -> ApiResult<Value> {
+    let list = state.store.list_workflows(q.project.as_deref()).await?;
+    Ok(Json(json!({ "workflows": list })))
+}
+
+async fn show_workflow(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(q): Query<ProjectQuery>,
+) -> ApiResult<Value> {
+    let project = q.project.unwrap_or_else(|| baton_core::spec::DEFAULT_PROJECT.to_string());
+    let record = state
+        .store
+        .get_workflow(&project, &name, q.version)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(workflow_missing(&project, &name, q.version)))?;
+    Ok(Json(json!(record)))
+}
+
+fn workflow_missing(project: &str, name: &str, version: Option<i64>) -> String {
+    match version {
+        Some(v) => format!("workflow `{name}` version {v} not found in project `{project}`"),
+        None => format!("workflow `{name}` not found in project `{project}`"),
+    }
+}
+
+/// Body of `POST /workflows/{name}/start`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct StartRequest {
+    /// Start-time params; they win over the task's and the workflow's.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+}
+
+async fn start_workflow(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(q): Query<ProjectQuery>,
+    body: Option<Json<StartRequest>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let req = body.map(|b| b.0).unwrap_or_default();
+    let project = q.project.unwrap_or_else(|| baton_core::spec::DEFAULT_PROJECT.to_string());
+    let workflow = state
+        .store
+        .get_workflow(&project, &name, q.version)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(workflow_missing(&project, &name, q.version)))?;
+    for key in req.params.keys() {
+        params::parse_assignment(&format!("{key}=")).map_err(|e| ApiError::bad("bad_param", e))?;
+    }
+    let undefined = params::check_all(&workflow.spec, &req.params);
+    if !undefined.is_empty() {
+        let message = undefined.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+        return Err(ApiError::bad("undefined_params", message));
+    }
+    let id = state.store.create_instance(NewInstance { workflow: &workflow, params: req.params }).await?;
+    (state.notify)();
+    Ok((StatusCode::CREATED, Json(json!({ "id": id, "version": workflow.version }))))
+}
+
+#[derive(Debug, Deserialize)]
+struct InstanceQuery {
+    project: Option<String>,
+    workflow: Option<String>,
+    state: Option<String>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn list_instances(
+    State(state): State<ApiState>,
+    Query(q): Query<InstanceQuery>,
+) -> ApiResult<Value> {
+    let wf_state = q
+        .state
+        .as_deref()
+        .map(str::parse::<WorkflowState>)
+        .transpose()
+        .map_err(|e| ApiError::bad("bad_state", e))?;
+    let filter = InstanceFilter {
+        project: q.project,
+        workflow: q.workflow,
+        state: wf_state,
+        before: q.before,
+        limit: q.limit,
+    };
+    let list = state.store.list_instances(&filter).await?;
+    Ok(Json(json!({ "instances": list })))
+}
+
+async fn show_instance(State(state): State<ApiState>, Path(id): Path<i64>) -> ApiResult<Value> {
+    let id = WorkflowInstanceId(id);
+    let instance = state
+        .store
+        .get_instance(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("workflow instance {id} not found")))?;
+    let tasks = state.store.task_instances(id).await?;
+    let attempts = state.store.attempts(id).await?;
+    let workflow = state.store.get_workflow_version(instance.workflow_id, instance.version).await?;
+    let not_started: Vec<&str> = workflow
+        .as_ref()
+        .map(|w| {
+            w.spec
+                .tasks
+                .iter()
+                .map(|t| t.name.as_str())
+                .filter(|n| !tasks.iter().any(|t| t.task_name == *n))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Json(json!({
+        "instance": instance,
+        "tasks": tasks,
+        "attempts": attempts,
+        "not_started": not_started,
+    })))
+}
+
+async fn stop_instance(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = WorkflowInstanceId(id);
+    match state.store.request_stop(id).await {
+        Ok(StopRequest::Requested) => {
+            (state.notify)();
+            Ok((StatusCode::ACCEPTED, Json(json!({ "id": id, "state": "stopping" }))))
+        }
+        Ok(StopRequest::AlreadyEnded(s)) => {
+            Err(ApiError::Conflict(format!("workflow instance {id} has already ended ({s})")))
+        }
+        Err(baton_store::StoreError::NotFound(_)) => {
+            Err(ApiError::NotFound(format!("workflow instance {id} not found")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn show_task(State(state): State<ApiState>, Path(id): Path<i64>) -> ApiResult<Value> {
+    let id = TaskInstanceId(id);
+    let task = state
+        .store
+        .task_instance(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("task instance {id} not found")))?;
+    let attempts: Vec<_> = state
+        .store
+        .attempts(task.workflow_instance_id)
+        .await?
+        .into_iter()
+        .filter(|a| a.task_instance_id == id)
+        .collect();
+    Ok(Json(json!({ "task": task, "attempts": attempts })))
+}
+
+#[derive(Debug, Deserialize)]
+struct LogQuery {
+    attempt: Option<i64>,
+    offset: Option<u64>,
+    limit: Option<u32>,
+}
+
+/// A piece of an attempt's log (`GET /task-instances/{id}/log`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LogChunk {
+    /// The task instance.
+    pub task_instance_id: i64,
+    /// The attempt read.
+    pub attempt: i64,
+    /// The text (invalid UTF-8 replaced).
+    pub data: String,
+    /// Where to read next.
+    pub next_offset: u64,
+    /// True when the attempt has ended and everything has been read.
+    pub complete: bool,
+    /// The task instance's state.
+    pub state: String,
+}
+
+async fn read_log(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+    Query(q): Query<LogQuery>,
+) -> ApiResult<LogChunk> {
+    let tid = TaskInstanceId(id);
+    let task = state
+        .store
+        .task_instance(tid)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("task instance {tid} not found")))?;
+    let attempt = q.attempt.unwrap_or(task.attempt);
+    if attempt < 1 || attempt > task.attempt {
+        return Err(ApiError::NotFound(format!(
+            "task instance {tid} has no attempt {attempt} (attempts 1..={})",
+            task.attempt
+        )));
+    }
+    let worker = if attempt == task.attempt {
+        task.worker.clone()
+    } else {
+        state
+            .store
+            .attempts(task.workflow_instance_id)
+            .await?
+            .into_iter()
+            .find(|a| a.task_instance_id == tid && a.attempt == attempt)
+            .and_then(|a| a.worker)
+    };
+    let offset = q.offset.unwrap_or(0);
+    let ended = attempt < task.attempt || task.state.is_final() || !task.state.is_active();
+    let mut chunk = LogChunk {
+        task_instance_id: id,
+        attempt,
+        data: String::new(),
+        next_offset: offset,
+        complete: ended && worker.is_none(),
+        state: task.state.to_string(),
+    };
+    if let Some(worker) = worker {
+        let limit = q.limit.unwrap_or(256 << 10).min(1 << 20);
+        let reply = state.logs.read(&worker, id, attempt as u32, offset, limit).await?;
+        chunk.data = String::from_utf8_lossy(&reply.data).into_owned();
+        chunk.next_offset = reply.next_offset;
+        chunk.complete = if reply.found { reply.complete } else { ended };
+    }
+    Ok(Json(chunk))
+}

@@ -1,0 +1,111 @@
+//! An embedded node: store, master and worker in this process, master and worker talking gRPC
+//! over loopback exactly as they would across hosts. `standalone`, `run` and `bench` use it.
+
+use crate::args::NodeArgs;
+use anyhow::Context;
+use baton_master::{Master, MasterConfig, WorkerEndpoint};
+use baton_store::Store;
+use baton_worker::{Worker, WorkerConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt;
+
+/// What an embedded node needs.
+pub struct NodeOptions {
+    pub data_dir: PathBuf,
+    pub database: Option<String>,
+    pub grpc_listen: SocketAddr,
+    pub node: NodeArgs,
+}
+
+/// A running embedded node.
+pub struct Node {
+    pub store: Store,
+    pub master: Master,
+    pub worker: Worker,
+    grpc_stop: Option<oneshot::Sender<()>>,
+    grpc_task: tokio::task::JoinHandle<()>,
+}
+
+/// The default store of a data directory.
+pub fn default_database(data_dir: &std::path::Path) -> String {
+    format!("sqlite://{}", data_dir.join("baton.db").display())
+}
+
+impl Node {
+    /// Opens the store, resumes what was running, and starts serving gRPC.
+    pub async fn start(options: NodeOptions) -> anyhow::Result<Node> {
+        std::fs::create_dir_all(&options.data_dir).with_context(|| {
+            format!("cannot create the data directory {}", options.data_dir.display())
+        })?;
+        let database =
+            options.database.clone().unwrap_or_else(|| default_database(&options.data_dir));
+        let store = Store::connect(&database).await?;
+        let listener = tokio::net::TcpListener::bind(options.grpc_listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (gRPC)", options.grpc_listen))?;
+        let address = listener.local_addr()?.to_string();
+
+        let mut worker_config = WorkerConfig::new(address.clone(), &options.data_dir);
+        if let Some(slots) = options.node.slots {
+            worker_config.slots = slots.max(1);
+        }
+        worker_config.log_max_bytes = options.node.log_max_bytes;
+        worker_config.kill_grace = options.node.kill_grace;
+        let slots = worker_config.slots;
+        let worker = Worker::new(worker_config);
+
+        let endpoint = WorkerEndpoint {
+            id: address.clone(),
+            address: address.clone(),
+            group: baton_core::spec::DEFAULT_WORKER_GROUP.to_string(),
+            slots,
+        };
+        let master =
+            Master::start(store.clone(), MasterConfig::new("standalone", address.clone()), vec![endpoint])
+                .await?;
+
+        let (grpc_stop, stopped) = oneshot::channel::<()>();
+        let incoming = TcpListenerStream::new(listener).map(|conn| {
+            if let Ok(stream) = &conn {
+                let _ = stream.set_nodelay(true);
+            }
+            conn
+        });
+        let server = tonic::transport::Server::builder()
+            .add_service(worker.service())
+            .add_service(master.service());
+        let grpc_task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) = server.serve_with_incoming_shutdown(incoming, shutdown).await {
+                tracing::error!("gRPC server: {e}");
+            }
+        });
+        tracing::info!("master and worker on {address} ({slots} slots), store {}", baton_store::redact_url(&database));
+        Ok(Node { store, master, worker, grpc_stop: Some(grpc_stop), grpc_task })
+    }
+
+    /// Wakes the master after the API writes a command.
+    pub fn notify(&self) -> baton_api::Notify {
+        let waker = self.master.waker();
+        Arc::new(move || waker.wake())
+    }
+
+    /// Stops gracefully: no new dispatches; running attempts get `grace` to end and report;
+    /// what still runs then is killed and will run again (a new attempt) at the next start.
+    pub async fn stop(mut self, grace: Duration) {
+        self.master.shutdown(grace).await;
+        self.worker.kill_all().await;
+        if let Some(stop) = self.grpc_stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.grpc_task).await;
+        self.store.close().await;
+    }
+}

@@ -1,0 +1,67 @@
+//! `baton standalone`: api, master and worker in one process, until SIGTERM or Ctrl-C.
+
+use crate::args::StandaloneArgs;
+use crate::commands::load_specs;
+use crate::embedded::{Node, NodeOptions};
+use anyhow::Context;
+use baton_api::ApiState;
+
+pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
+    // Bad workflow files stop us before anything starts (exit 2).
+    let specs = if args.apply.is_empty() { Vec::new() } else { load_specs(&args.apply)? };
+    let api_listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (API)", args.listen))?;
+    let node = Node::start(NodeOptions {
+        data_dir: args.data_dir.clone(),
+        database: args.database.clone(),
+        grpc_listen: args.grpc_listen,
+        node: args.node.clone(),
+    })
+    .await?;
+    for (file, text, spec) in &specs {
+        let applied = node.store.apply_workflow(spec, text).await?;
+        tracing::info!(
+            "applied {}: workflow {}/{} {} (version {})",
+            file.display(),
+            spec.project,
+            spec.name,
+            applied.outcome,
+            applied.version
+        );
+    }
+    let app = baton_api::router(ApiState::new(node.store.clone(), node.notify()));
+    let address = api_listener.local_addr()?;
+    println!(
+        "Baton {} standalone: API on http://{address}/api/v1, data in {}",
+        env!("CARGO_PKG_VERSION"),
+        args.data_dir.display()
+    );
+    let server = axum::serve(api_listener, app).with_graceful_shutdown(shutdown_signal());
+    if let Err(e) = server.await {
+        tracing::error!("API server: {e}");
+    }
+    tracing::info!("stopping: waiting up to {:?} for running tasks", args.shutdown_grace);
+    node.stop(args.shutdown_grace).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,602 @@
+//! One attempt from acceptance to its Finished event: log and work directory, the process (or
+//! none), timeout and kill, and the outcome.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use baton_proto::{now_us, Finished, Outcome, Started};
+use nix::sys::signal::Signal;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{oneshot, watch};
+
+use crate::executors::Plan;
+use crate::logfile;
+use crate::process::{self, ProcessSpec};
+use crate::worker::{Inner, Key, Stop};
+
+/// How long output may keep flowing after the task's process group was killed (only a process
+/// that left the group, e.g. with `setsid`, can still hold the pipe) before the worker stops
+/// reading and ends the attempt anyway.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
+/// Everything an attempt needs, taken from its dispatch.
+pub(crate) struct Job {
+    pub key: Key,
+    pub workflow_instance_id: i64,
+    pub task_instance_id: i64,
+    pub attempt: u32,
+    pub workflow_name: String,
+    pub task_name: String,
+    pub env: HashMap<String, String>,
+    pub timeout: Option<Duration>,
+    pub plan: Plan,
+}
+
+/// Runs the attempt and reports its end; the slot is freed when Finished is queued.
+pub(crate) async fn run(inner: Arc<Inner>, job: Job, stop: watch::Receiver<Option<Stop>>) {
+    let data_dir = &inner.config.data_dir;
+    let log_path = logfile::log_path(
+        data_dir,
+        job.workflow_instance_id,
+        job.task_instance_id,
+        job.attempt,
+    );
+    let finished = match &job.plan {
+        Plan::Noop => noop(&log_path),
+        Plan::Process(spec) => {
+            let work = logfile::work_dir(
+                data_dir,
+                job.workflow_instance_id,
+                job.task_instance_id,
+                job.attempt,
+            );
+            let finished = run_process(&inner, &job, spec, &log_path, &work, stop).await;
+            let data_dir = data_dir.clone();
+            tokio::task::spawn_blocking(move || remove_work_dir(&data_dir, &work));
+            finished
+        }
+    };
+    tracing::debug!(
+        task_instance = job.task_instance_id,
+        attempt = job.attempt,
+        outcome = ?Outcome::try_from(finished.outcome).unwrap_or_default(),
+        "attempt ended"
+    );
+    inner.finish(job.key, finished);
+}
+
+/// A noop succeeds at once; it still gets an (empty) log so `ReadLog` answers like for any task.
+fn noop(log_path: &Path) -> Finished {
+    let at = now_us();
+    if let Err(e) = logfile::create(log_path) {
+        tracing::warn!(path = %log_path.display(), error = %e, "could not create a noop's log");
+    }
+    Finished {
+        started_at_us: at,
+        ended_at_us: at,
+        outcome: Outcome::Succeeded as i32,
+        exit_code: None,
+        message: String::new(),
+    }
+}
+
+/// How the wait for the process ended.
+enum Ending {
+    Exited,
+    TimedOut(Duration),
+    Stopped(Stop),
+}
+
+async fn run_process(
+    inner: &Inner,
+    job: &Job,
+    spec: &ProcessSpec,
+    log_path: &Path,
+    work: &Path,
+    mut stop: watch::Receiver<Option<Stop>>,
+) -> Finished {
+    let config = &inner.config;
+    let mut log = match logfile::create(log_path) {
+        Ok(f) => f,
+        Err(e) => {
+            return failed_to_start(format!(
+                "could not create the log file {}: {e}",
+                log_path.display()
+            ))
+        }
+    };
+    if let Err(e) = create_work_dir(work) {
+        let message = format!(
+            "could not create the work directory {}: {e}",
+            work.display()
+        );
+        let _ = writeln!(log, "[baton] {message}");
+        return failed_to_start(message);
+    }
+    let started_at_us = now_us();
+    let spawned = process::spawn(spec, work, env(job));
+    let (mut proc, output) = match spawned {
+        Ok(p) => p,
+        Err(e) => {
+            let message = format!("could not start `{}`: {e}", spec.program);
+            let _ = writeln!(log, "[baton] {message}");
+            return failed_to_start(message);
+        }
+    };
+    inner.started(
+        job.key,
+        Started {
+            at_us: started_at_us,
+            pid: proc.pid(),
+        },
+    );
+
+    let (give_up, give_up_rx) = oneshot::channel();
+    let mut copier = tokio::spawn(logfile::copy_output(
+        output,
+        tokio::fs::File::from_std(log),
+        config.log_max_bytes,
+        give_up_rx,
+    ));
+
+    let timeout = async {
+        match job.timeout {
+            Some(t) => {
+                tokio::time::sleep(t).await;
+                t
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let stopped = async {
+        let why = stop.wait_for(Option::is_some).await.map(|why| *why);
+        match why {
+            Ok(why) => why.expect("checked by wait_for"),
+            // The sender lives in the attempt table until this attempt ends.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    let ending = tokio::select! {
+        _ = proc.exited() => Ending::Exited,
+        t = timeout => Ending::TimedOut(t),
+        why = stopped => Ending::Stopped(why),
+    };
+    match ending {
+        Ending::Exited => {}
+        Ending::TimedOut(_) | Ending::Stopped(Stop::Kill) => {
+            proc.terminate(config.kill_grace).await
+        }
+        Ending::Stopped(Stop::Shutdown) => proc.signal_group(Signal::SIGKILL),
+    }
+    let status = proc.finish().await;
+
+    // The group is gone, so the pipe closes as soon as the kernel has delivered what was in it.
+    let copied = tokio::select! {
+        r = &mut copier => r,
+        _ = tokio::time::sleep(DRAIN_LIMIT) => {
+            let _ = give_up.send(());
+            copier.await
+        }
+    };
+
+    let (outcome, exit_code, message) = match (&ending, &status) {
+        (Ending::TimedOut(t), _) => (
+            Outcome::TimedOut,
+            None,
+            format!("timed out after {}", baton_core::duration::format(*t)),
+        ),
+        (Ending::Stopped(Stop::Kill), _) => (Outcome::Killed, None, "killed on request".into()),
+        (Ending::Stopped(Stop::Shutdown), _) => (
+            Outcome::Killed,
+            None,
+            "killed: the worker is shutting down".into(),
+        ),
+        (Ending::Exited, Err(e)) => (
+            Outcome::Failed,
+            None,
+            format!("lost track of the process: {e}"),
+        ),
+        (Ending::Exited, Ok(status)) => exit_outcome(*status),
+    };
+    let exit_code = exit_code.or_else(|| status.as_ref().ok().and_then(|s| s.code()));
+
+    match copied {
+        Ok(mut copied) => {
+            let mut notes = String::new();
+            if copied.abandoned {
+                notes.push_str("\n[baton] output still open after the task's process group was killed (did a process leave the group?); stopped reading\n");
+            }
+            if outcome != Outcome::Succeeded && outcome != Outcome::Failed {
+                notes.push_str(&format!("\n[baton] {message}\n"));
+            }
+            if copied.write_error.is_none() && !notes.is_empty() {
+                if let Err(e) = copied.file.write_all(notes.as_bytes()).await {
+                    tracing::warn!(error = %e, "could not append to the task log");
+                }
+            }
+            if let Err(e) = copied.file.flush().await {
+                tracing::warn!(error = %e, "could not flush the task log");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "the log copier failed"),
+    }
+
+    Finished {
+        started_at_us,
+        ended_at_us: now_us(),
+        outcome: outcome as i32,
+        exit_code,
+        message,
+    }
+}
+
+/// Outcome, exit code and message of a process that ended by itself.
+fn exit_outcome(status: std::process::ExitStatus) -> (Outcome, Option<i32>, String) {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(0), _) => (Outcome::Succeeded, Some(0), String::new()),
+        (Some(code), _) => (
+            Outcome::Failed,
+            Some(code),
+            format!("exited with code {code}"),
+        ),
+        (None, Some(signal)) => (Outcome::Failed, None, format!("killed by signal {signal}")),
+        (None, None) => (Outcome::Failed, None, format!("ended with {status}")),
+    }
+}
+
+fn failed_to_start(message: String) -> Finished {
+    tracing::warn!(%message, "attempt could not start");
+    let at = now_us();
+    Finished {
+        started_at_us: at,
+        ended_at_us: at,
+        outcome: Outcome::Failed as i32,
+        exit_code: None,
+        message,
+    }
+}
+
+/// The process environment: the worker's own (inherited), the dispatch's variables, and the
+/// attempt's identity, which a dispatch cannot override.
+fn env(job: &Job) -> Vec<(String, String)> {
+    let mut vars: Vec<(String, String)> = job
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    vars.extend([
+        (
+            "BATON_WORKFLOW_INSTANCE_ID".to_string(),
+            job.workflow_instance_id.to_string(),
+        ),
+        (
+            "BATON_TASK_INSTANCE_ID".to_string(),
+            job.task_instance_id.to_string(),
+        ),
+        ("BATON_ATTEMPT".to_string(), job.attempt.to_string()),
+        ("BATON_TASK_NAME".to_string(), job.task_name.clone()),
+        ("BATON_WORKFLOW_NAME".to_string(), job.workflow_name.clone()),
+    ]);
+    vars
+}
+
+/// Creates the attempt's work directory. Retried because a sibling attempt that just ended may
+/// remove an (empty) parent directory between our steps.
+fn create_work_dir(work: &Path) -> io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match std::fs::create_dir_all(work) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && tries < 5 => tries += 1,
+            other => return other,
+        }
+    }
+}
+
+/// Removes the attempt's work directory and, when they are empty, its parents up to `work/`.
+fn remove_work_dir(data_dir: &Path, work: &PathBuf) {
+    if let Err(e) = std::fs::remove_dir_all(work) {
+        if e.kind() != io::ErrorKind::NotFound {
+            tracing::warn!(dir = %work.display(), error = %e, "could not remove the work directory");
+        }
+    }
+    let root = data_dir.join("work");
+    let mut dir = work.parent();
+    while let Some(d) = dir {
+        if d == root || std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use baton_proto::{Outcome, ReadLogRequest};
+
+    use crate::testkit::*;
+    use crate::Worker;
+
+    async fn log_of(worker: &Worker, tid: i64) -> String {
+        let reply = worker
+            .read_log(ReadLogRequest {
+                task_instance_id: tid,
+                attempt: 1,
+                offset: 0,
+                limit: 0,
+            })
+            .await
+            .unwrap();
+        assert!(reply.found);
+        String::from_utf8(reply.data).unwrap()
+    }
+
+    #[tokio::test]
+    async fn shell_output_goes_to_the_log_and_success_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        worker
+            .dispatch(request(
+                1,
+                shell("echo out; echo err >&2; echo out2"),
+                &master.addr,
+            ))
+            .unwrap();
+        let started = master.started(1).await;
+        assert!(started.pid > 0);
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Succeeded as i32);
+        assert_eq!(finished.exit_code, Some(0));
+        assert_eq!(finished.started_at_us, started.at_us);
+        assert!(finished.ended_at_us >= finished.started_at_us);
+        assert!(master.seen.iter().all(|e| e.worker == "test-worker"));
+        assert_eq!(log_of(&worker, 1).await, "out\nerr\nout2\n");
+        assert_eq!(worker.running(), 0);
+        // The work directory is removed once the attempt ends.
+        until("the work directory to be removed", || {
+            !dir.path().join("work/7/1/1").exists()
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_non_zero_exit_fails_with_its_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        worker
+            .dispatch(request(1, shell("exit 3"), &master.addr))
+            .unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Failed as i32);
+        assert_eq!(finished.exit_code, Some(3));
+        assert_eq!(finished.message, "exited with code 3");
+    }
+
+    #[tokio::test]
+    async fn death_by_signal_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        worker
+            .dispatch(request(1, shell("kill -SEGV $$"), &master.addr))
+            .unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Failed as i32);
+        assert_eq!(finished.exit_code, None);
+        assert_eq!(finished.message, "killed by signal 11");
+    }
+
+    #[tokio::test]
+    async fn a_timeout_kills_the_task() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        let mut req = request(1, shell("echo begun; sleep 1000"), &master.addr);
+        req.timeout_ms = 300;
+        let begun = Instant::now();
+        worker.dispatch(req).unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::TimedOut as i32);
+        assert_eq!(finished.message, "timed out after 300ms");
+        assert!(
+            begun.elapsed() < Duration::from_secs(2),
+            "SIGTERM should do"
+        );
+        let log = log_of(&worker, 1).await;
+        assert!(log.starts_with("begun\n"), "{log}");
+        assert!(log.contains("[baton] timed out after 300ms"), "{log}");
+    }
+
+    #[tokio::test]
+    async fn a_task_ignoring_sigterm_gets_sigkill_after_the_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker_with(dir.path(), |c| c.kill_grace = Duration::from_millis(200));
+        let mut master = TestMaster::start().await;
+        let mut req = request(1, shell("trap '' TERM; sleep 1000"), &master.addr);
+        req.timeout_ms = 100;
+        worker.dispatch(req).unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::TimedOut as i32);
+        assert_eq!(finished.message, "timed out after 100ms");
+    }
+
+    #[tokio::test]
+    async fn kill_reaches_background_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        let pidfile = dir.path().join("bg.pid");
+        let mut req = request(
+            1,
+            shell("sleep 1000 & echo $! > \"$PIDFILE\"; sleep 1000"),
+            &master.addr,
+        );
+        req.env
+            .insert("PIDFILE".into(), pidfile.display().to_string());
+        worker.dispatch(req).unwrap();
+        let leader = master.started(1).await.pid;
+        let background = read_pid(&pidfile).await;
+        assert!(!process_gone(background));
+        assert!(worker.kill(attempt_id(1)));
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Killed as i32);
+        assert_eq!(finished.message, "killed on request");
+        until("the background child to die", || process_gone(background)).await;
+        assert!(process_gone(leader));
+        assert!(!worker.kill(attempt_id(1)), "no longer running");
+    }
+
+    #[tokio::test]
+    async fn leftover_background_processes_die_when_the_task_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        let pidfile = dir.path().join("bg.pid");
+        let mut req = request(
+            1,
+            shell("sleep 1000 & echo $! > \"$PIDFILE\"; echo done"),
+            &master.addr,
+        );
+        req.env
+            .insert("PIDFILE".into(), pidfile.display().to_string());
+        let begun = Instant::now();
+        worker.dispatch(req).unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Succeeded as i32);
+        // The straggler held the pipe open; killing the group closed it, no drain timeout.
+        assert!(begun.elapsed() < Duration::from_secs(2));
+        let background = read_pid(&pidfile).await;
+        until("the straggler to die", || process_gone(background)).await;
+        assert_eq!(log_of(&worker, 1).await, "done\n");
+    }
+
+    #[tokio::test]
+    async fn the_log_cap_truncates_but_the_task_runs_to_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker_with(dir.path(), |c| c.log_max_bytes = 1000);
+        let mut master = TestMaster::start().await;
+        worker
+            .dispatch(request(
+                1,
+                shell("head -c 300000 /dev/zero | tr '\\0' x; echo; echo finished >&2"),
+                &master.addr,
+            ))
+            .unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Succeeded as i32);
+        let log = log_of(&worker, 1).await;
+        let expected = format!(
+            "{}{}",
+            "x".repeat(1000),
+            crate::logfile::truncation_marker(1000)
+        );
+        assert_eq!(log, expected);
+        assert!(log.ends_with(
+            "\n[baton] log truncated: reached the limit of 1000 bytes; further output discarded\n"
+        ));
+    }
+
+    #[tokio::test]
+    async fn python_tasks_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        worker
+            .dispatch(request(
+                1,
+                python("import os, sys\nprint('py', sys.version_info[0])\nprint('to stderr', file=sys.stderr)\nprint(os.environ['BATON_TASK_NAME'])"),
+                &master.addr,
+            ))
+            .unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(
+            finished.outcome,
+            Outcome::Succeeded as i32,
+            "{}",
+            finished.message
+        );
+        assert_eq!(log_of(&worker, 1).await, "py 3\nto stderr\ntask-1\n");
+    }
+
+    #[tokio::test]
+    async fn a_missing_interpreter_fails_without_starting() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker_with(dir.path(), |c| c.python = "/nonexistent/python".into());
+        let mut master = TestMaster::start().await;
+        worker
+            .dispatch(request(1, python("print(1)"), &master.addr))
+            .unwrap();
+        let event = master.next().await;
+        let Some(baton_proto::task_event::Event::Finished(finished)) = event.event else {
+            panic!("expected Finished without Started, got {event:?}");
+        };
+        assert_eq!(finished.outcome, Outcome::Failed as i32);
+        assert!(
+            finished
+                .message
+                .starts_with("could not start `/nonexistent/python`"),
+            "{}",
+            finished.message
+        );
+        assert!(log_of(&worker, 1).await.contains("could not start"));
+    }
+
+    #[tokio::test]
+    async fn tasks_see_their_identity_the_dispatch_env_and_the_workers_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        let mut req = request(
+            42,
+            shell("echo $BATON_WORKFLOW_INSTANCE_ID $BATON_TASK_INSTANCE_ID $BATON_ATTEMPT $BATON_TASK_NAME $BATON_WORKFLOW_NAME $FOO ${PATH:+path-set}; pwd"),
+            &master.addr,
+        );
+        req.env.insert("FOO".into(), "bar baz".into());
+        // The attempt's identity cannot be overridden by the dispatch.
+        req.env.insert("BATON_ATTEMPT".into(), "99".into());
+        worker.dispatch(req).unwrap();
+        let finished = master.finished(42).await;
+        assert_eq!(finished.outcome, Outcome::Succeeded as i32);
+        let log = log_of(&worker, 42).await;
+        let mut lines = log.lines();
+        assert_eq!(lines.next(), Some("7 42 1 task-42 wf bar baz path-set"));
+        let cwd = std::path::PathBuf::from(lines.next().unwrap());
+        assert_eq!(
+            cwd.canonicalize().ok(),
+            None,
+            "the work directory is gone after the attempt"
+        );
+        assert!(cwd.ends_with("work/7/42/1"), "{}", cwd.display());
+    }
+
+    #[tokio::test]
+    async fn noop_succeeds_at_once_with_an_empty_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        worker.dispatch(request(1, noop(), &master.addr)).unwrap();
+        let event = master.next().await;
+        let Some(baton_proto::task_event::Event::Finished(finished)) = event.event else {
+            panic!("a noop reports only Finished, got {event:?}");
+        };
+        assert_eq!(finished.outcome, Outcome::Succeeded as i32);
+        assert_eq!(finished.started_at_us, finished.ended_at_us);
+        let reply = worker
+            .read_log(ReadLogRequest {
+                task_instance_id: 1,
+                attempt: 1,
+                offset: 0,
+                limit: 100,
+            })
+            .await
+            .unwrap();
+        assert!(reply.found && reply.complete && reply.data.is_empty());
+    }
+}

@@ -1,0 +1,101 @@
+//! Throughput and latency checks against the performance goals (ignored by default; run with
+//! `cargo test -p baton-worker --release -- --ignored --nocapture bench`).
+
+use std::time::{Duration, Instant};
+
+use baton_proto::task_event::Event;
+use baton_proto::worker_client::WorkerClient;
+use tokio::net::TcpListener;
+use tonic::transport::Channel;
+
+use crate::testkit::*;
+
+async fn start_worker(dir: &std::path::Path) -> (crate::Worker, WorkerClient<Channel>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let worker = worker(dir);
+    tokio::spawn(crate::serve(
+        worker.clone(),
+        listener,
+        std::future::pending(),
+    ));
+    let client = WorkerClient::connect(format!("http://{addr}")).await.unwrap();
+    (worker, client)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn bench_throughput_of_true_tasks() {
+    let total: i64 = std::env::var("BENCH_TASKS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    let dir = tempfile::tempdir().unwrap();
+    let (worker, client) = start_worker(dir.path()).await;
+    let mut master = TestMaster::start().await;
+    let slots = worker.config().slots as i64;
+    let begun = Instant::now();
+    let mut next = 1;
+    let mut done = 0;
+    let master_addr = master.addr.clone();
+    let dispatch = |tid: i64| {
+        let mut client = client.clone();
+        let req = request(tid, shell("true"), &master_addr);
+        tokio::spawn(async move {
+            let reply = client.dispatch(req).await.unwrap().into_inner();
+            assert!(reply.accepted, "{}", reply.reason);
+        })
+    };
+    while next <= slots.min(total) {
+        dispatch(next);
+        next += 1;
+    }
+    while done < total {
+        let event = master.next().await;
+        if let Some(Event::Finished(f)) = event.event {
+            assert_eq!(f.outcome, baton_proto::Outcome::Succeeded as i32);
+            done += 1;
+            if next <= total {
+                dispatch(next);
+                next += 1;
+            }
+        }
+    }
+    let elapsed = begun.elapsed();
+    println!(
+        "{total} `true` tasks with {slots} slots in {elapsed:?}: {:.0} tasks/s",
+        total as f64 / elapsed.as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn bench_chain_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_worker, mut client) = start_worker(dir.path()).await;
+    let mut master = TestMaster::start().await;
+    let mut gaps = Vec::new();
+    let mut last_end = None;
+    for tid in 1..=300 {
+        let reply = client
+            .dispatch(request(tid, shell("true"), &master.addr))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(reply.accepted);
+        let started = master.started(tid).await;
+        if let Some(end) = last_end {
+            gaps.push(started.at_us - end);
+        }
+        last_end = Some(master.finished(tid).await.ended_at_us);
+    }
+    gaps.sort_unstable();
+    let p = |q: f64| Duration::from_micros(gaps[((gaps.len() - 1) as f64 * q) as usize] as u64);
+    println!(
+        "end-to-start gap over {} links: p50 {:?}, p90 {:?}, p99 {:?}",
+        gaps.len(),
+        p(0.5),
+        p(0.9),
+        p(0.99)
+    );
+}

@@ -1,0 +1,37 @@
+//! Python tasks: the script runs with `-u` (unbuffered), so its output reaches the log as it is
+//! printed and a live tail shows progress.
+
+use baton_proto::PythonTask;
+
+use super::Plan;
+use crate::process::ProcessSpec;
+
+/// `<python> -u -c <script>`.
+pub(crate) fn plan(task: &PythonTask, python: &str) -> Plan {
+    Plan::Process(ProcessSpec {
+        program: python.to_string(),
+        args: vec!["-u".to_string(), "-c".to_string(), task.script.clone()],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_unbuffered_with_the_configured_interpreter() {
+        let plan = plan(
+            &PythonTask {
+                script: "print(1)".into(),
+            },
+            "/opt/py/bin/python3",
+        );
+        assert_eq!(
+            plan,
+            Plan::Process(ProcessSpec {
+                program: "/opt/py/bin/python3".into(),
+                args: vec!["-u".into(), "-c".into(), "print(1)".into()],
+            })
+        );
+    }
+}

@@ -1,0 +1,238 @@
+//! Attempt logs: where they live, how a process's output gets into one (capped, in arrival
+//! order, never blocking the process), and how a range of one is read back.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::pipe;
+use tokio::sync::oneshot;
+
+/// Most bytes one `ReadLog` returns, whatever the caller asks for.
+pub(crate) const MAX_READ: u64 = 1024 * 1024;
+
+/// Size of the buffer output is read into.
+const CHUNK: usize = 32 * 1024;
+
+/// `data_dir/logs/<wfi>/<tid>/<attempt>.log`.
+pub(crate) fn log_path(data_dir: &Path, wfi: i64, tid: i64, attempt: u32) -> PathBuf {
+    data_dir
+        .join("logs")
+        .join(wfi.to_string())
+        .join(tid.to_string())
+        .join(format!("{attempt}.log"))
+}
+
+/// `data_dir/work/<wfi>/<tid>/<attempt>`.
+pub(crate) fn work_dir(data_dir: &Path, wfi: i64, tid: i64, attempt: u32) -> PathBuf {
+    data_dir
+        .join("work")
+        .join(wfi.to_string())
+        .join(tid.to_string())
+        .join(attempt.to_string())
+}
+
+/// Creates (or empties, for a rerun of the same attempt) an attempt's log file.
+pub(crate) fn create(path: &Path) -> io::Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    File::create(path)
+}
+
+/// The line written once when an attempt's output reaches the cap.
+pub(crate) fn truncation_marker(limit: u64) -> String {
+    format!(
+        "\n[baton] log truncated: reached the limit of {limit} bytes; further output discarded\n"
+    )
+}
+
+/// What copying a process's output produced.
+pub(crate) struct Copied {
+    /// The log, still open so the attempt can append its own notes.
+    pub file: tokio::fs::File,
+    /// True when the output went on after the process group was gone and reading was abandoned.
+    pub abandoned: bool,
+    /// The first error writing the log, if any (the output was drained anyway).
+    pub write_error: Option<io::Error>,
+}
+
+/// Copies everything read from `output` into `file` until the pipe closes (every writer is
+/// gone) or `give_up` fires. Past `limit` bytes it writes the truncation marker once and from
+/// then on reads and discards, so the process never blocks on a full pipe.
+pub(crate) async fn copy_output(
+    mut output: pipe::Receiver,
+    mut file: tokio::fs::File,
+    limit: u64,
+    mut give_up: oneshot::Receiver<()>,
+) -> Copied {
+    let mut buf = vec![0u8; CHUNK];
+    let mut written = 0u64;
+    let mut truncated = false;
+    let mut abandoned = false;
+    let mut write_error = None;
+    loop {
+        let n = tokio::select! {
+            biased;
+            r = output.read(&mut buf) => match r {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading task output failed");
+                    break;
+                }
+            },
+            _ = &mut give_up => {
+                abandoned = true;
+                break;
+            }
+        };
+        if truncated || write_error.is_some() {
+            continue;
+        }
+        let room = limit.saturating_sub(written);
+        let take = (n as u64).min(room) as usize;
+        let mut result = Ok(());
+        if take > 0 {
+            result = file.write_all(&buf[..take]).await;
+            written += take as u64;
+        }
+        if result.is_ok() && take < n {
+            truncated = true;
+            result = file.write_all(truncation_marker(limit).as_bytes()).await;
+        }
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "writing the task log failed; discarding further output");
+            write_error = Some(e);
+        }
+    }
+    Copied {
+        file,
+        abandoned,
+        write_error,
+    }
+}
+
+/// A piece of a log read back.
+pub(crate) struct Range {
+    pub data: Vec<u8>,
+    pub next_offset: u64,
+    /// Length of the file when it was read.
+    pub len: u64,
+}
+
+/// Reads up to `limit` bytes from `offset` (blocking: call it off the async threads).
+/// `None` when the file does not exist.
+pub(crate) fn read_range(path: &Path, offset: u64, limit: u64) -> io::Result<Option<Range>> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    let want = len.saturating_sub(offset).min(limit);
+    let mut data = Vec::with_capacity(want as usize);
+    if want > 0 {
+        file.seek(SeekFrom::Start(offset))?;
+        file.take(want).read_to_end(&mut data)?;
+    }
+    let next_offset = offset.min(len) + data.len() as u64;
+    Ok(Some(Range {
+        data,
+        next_offset,
+        len: len.max(next_offset),
+    }))
+}
+
+/// Finds an attempt's log without knowing its workflow instance, by looking in every workflow
+/// instance's directory (blocking). Used after a restart, when the in-memory index is empty.
+pub(crate) fn scan(data_dir: &Path, tid: i64, attempt: u32) -> Option<(i64, PathBuf)> {
+    let entries = std::fs::read_dir(data_dir.join("logs")).ok()?;
+    for entry in entries.flatten() {
+        let Some(wfi) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i64>().ok())
+        else {
+            continue;
+        };
+        let path = log_path(data_dir, wfi, tid, attempt);
+        if path.is_file() {
+            return Some((wfi, path));
+        }
+    }
+    None
+}
+
+/// Remembers which workflow instance a task instance belongs to, for the most recent task
+/// instances, so `ReadLog` finds a log without scanning. Bounded: the oldest entries are
+/// forgotten (and then found by a scan).
+pub(crate) struct LogIndex {
+    by_task: HashMap<i64, i64>,
+    order: VecDeque<i64>,
+    capacity: usize,
+}
+
+impl LogIndex {
+    pub(crate) fn new(capacity: usize) -> Self {
+        LogIndex {
+            by_task: HashMap::new(),
+            order: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    pub(crate) fn insert(&mut self, tid: i64, wfi: i64) {
+        if self.by_task.insert(tid, wfi).is_none() {
+            self.order.push_back(tid);
+            while self.order.len() > self.capacity {
+                if let Some(old) = self.order.pop_front() {
+                    self.by_task.remove(&old);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn get(&self, tid: i64) -> Option<i64> {
+        self.by_task.get(&tid).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_ranges_and_reports_missing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = log_path(dir.path(), 1, 2, 3);
+        assert!(read_range(&path, 0, 10).unwrap().is_none());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"0123456789").unwrap();
+        let r = read_range(&path, 3, 4).unwrap().unwrap();
+        assert_eq!(r.data, b"3456");
+        assert_eq!((r.next_offset, r.len), (7, 10));
+        let r = read_range(&path, 7, 100).unwrap().unwrap();
+        assert_eq!(r.data, b"789");
+        assert_eq!(r.next_offset, 10);
+        let r = read_range(&path, 50, 100).unwrap().unwrap();
+        assert!(r.data.is_empty());
+        assert_eq!(r.next_offset, 10);
+        assert_eq!(scan(dir.path(), 2, 3), Some((1, path)));
+        assert_eq!(scan(dir.path(), 2, 4), None);
+    }
+
+    #[test]
+    fn index_forgets_the_oldest() {
+        let mut index = LogIndex::new(2);
+        index.insert(1, 10);
+        index.insert(2, 20);
+        index.insert(3, 30);
+        assert_eq!(index.get(1), None);
+        assert_eq!(index.get(2), Some(20));
+        assert_eq!(index.get(3), Some(30));
+    }
+}

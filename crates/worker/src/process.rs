@@ -1,0 +1,151 @@
+//! A task's process: started in its own process group with stdout and stderr on one pipe, and
+//! ended so that nothing it started survives it.
+//!
+//! The group is always killed with SIGKILL after the leader exits, but *before* the leader is
+//! reaped: while the leader is a zombie its pid (and so the group id) cannot be reused, so the
+//! signal can never reach an unrelated process. Exit is observed through a pidfd, which does
+//! not reap.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::io::unix::AsyncFd;
+use tokio::net::unix::pipe;
+use tokio::process::{Child, Command};
+
+/// What to run: a program and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProcessSpec {
+    pub program: String,
+    pub args: Vec<String>,
+}
+
+/// A started task process.
+pub(crate) struct TaskProcess {
+    child: Child,
+    pid: i32,
+    /// Becomes readable when the leader exits (None on kernels without pidfd).
+    pidfd: Option<AsyncFd<OwnedFd>>,
+    exited: bool,
+}
+
+/// Starts `spec` in a new process group, in `cwd`, with the worker's environment plus `env`,
+/// stdin from /dev/null, and stdout and stderr both writing into the returned pipe (one pipe, so
+/// the log keeps the order the process wrote in).
+pub(crate) fn spawn<I, K, V>(
+    spec: &ProcessSpec,
+    cwd: &Path,
+    env: I,
+) -> io::Result<(TaskProcess, pipe::Receiver)>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<OsStr>,
+    V: AsRef<OsStr>,
+{
+    // Close-on-exec, so other tasks started meanwhile do not inherit (and hold open) our pipe.
+    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(io::Error::from)?;
+    let reader = pipe::Receiver::from_owned_fd(read)?;
+    let write_err = write.try_clone()?;
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .envs(env)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(write))
+        .stderr(Stdio::from(write_err))
+        .process_group(0);
+    let child = cmd.spawn()?;
+    // The command holds our copies of the write end; drop them so the pipe closes when the
+    // group is gone.
+    drop(cmd);
+    let pid = child
+        .id()
+        .ok_or_else(|| io::Error::other("the child has no pid right after spawning"))?
+        as i32;
+    let pidfd = match pidfd_open(pid) {
+        Ok(fd) => Some(fd),
+        Err(e) => {
+            tracing::debug!(error = %e, "pidfd unavailable; falling back to reaping before killing the group");
+            None
+        }
+    };
+    Ok((
+        TaskProcess {
+            child,
+            pid,
+            pidfd,
+            exited: false,
+        },
+        reader,
+    ))
+}
+
+fn pidfd_open(pid: i32) -> io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new file descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the syscall returned a fresh descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    // SAFETY: the AsyncFd owns the descriptor, which stays open, unchanged, until it is dropped.
+    Ok(unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }?)
+}
+
+impl TaskProcess {
+    /// The leader's pid, which is also the group id.
+    pub(crate) fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Waits until the leader has exited, without reaping it. Cancel-safe.
+    pub(crate) async fn exited(&mut self) {
+        if self.exited {
+            return;
+        }
+        match &self.pidfd {
+            Some(fd) => {
+                // The pidfd turns readable once the process has exited; errors mean it is gone.
+                let _ = fd.readable().await;
+            }
+            None => {
+                // No pidfd: reaping here opens a tiny window for pid reuse before the group
+                // is killed; acceptable on such old kernels.
+                let _ = self.child.wait().await;
+            }
+        }
+        self.exited = true;
+    }
+
+    /// Sends `signal` to the whole group; a group that is already gone is not an error.
+    pub(crate) fn signal_group(&self, signal: Signal) {
+        match killpg(Pid::from_raw(self.pid), signal) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(e) => {
+                tracing::warn!(pid = self.pid, ?signal, error = %e, "signalling the process group failed")
+            }
+        }
+    }
+
+    /// SIGTERM to the group, up to `grace` for the leader to exit, then SIGKILL to the group.
+    pub(crate) async fn terminate(&mut self, grace: Duration) {
+        self.signal_group(Signal::SIGTERM);
+        let _ = tokio::time::timeout(grace, self.exited()).await;
+        self.signal_group(Signal::SIGKILL);
+    }
+
+    /// Waits for the leader to exit, kills whatever is left of its group, and reaps the leader.
+    pub(crate) async fn finish(mut self) -> io::Result<ExitStatus> {
+        self.exited().await;
+        self.signal_group(Signal::SIGKILL);
+        self.child.wait().await
+    }
+}

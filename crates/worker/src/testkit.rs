@@ -1,0 +1,222 @@
+//! Test helpers: a real (tiny) master gRPC server that records the events it receives, and
+//! ways to wait on conditions with deadlines instead of sleeping and hoping.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use baton_proto::master_server::{Master, MasterServer};
+use baton_proto::{
+    dispatch_request::Kind, task_event, AttemptId, DispatchRequest, Finished, NoopTask, PythonTask,
+    ReportReply, ReportRequest, ShellTask, Started, TaskEvent,
+};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{Request, Response, Status};
+
+use crate::{Worker, WorkerConfig};
+
+/// The longest any test waits for something that should happen.
+pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Awaits `fut`, failing the test if it takes longer than [`DEADLINE`].
+pub(crate) async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(DEADLINE, fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// Polls `cond` until it holds, failing the test after [`DEADLINE`]. For conditions that have
+/// no notification (another process's state, a file written by a task).
+pub(crate) async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    within(what, async {
+        while !cond() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+}
+
+struct Recorder(mpsc::UnboundedSender<TaskEvent>);
+
+#[tonic::async_trait]
+impl Master for Recorder {
+    async fn report(
+        &self,
+        request: Request<ReportRequest>,
+    ) -> Result<Response<ReportReply>, Status> {
+        for event in request.into_inner().events {
+            let _ = self.0.send(event);
+        }
+        Ok(Response::new(ReportReply {}))
+    }
+}
+
+/// A master that records every event reported to it.
+pub(crate) struct TestMaster {
+    pub addr: String,
+    events: mpsc::UnboundedReceiver<TaskEvent>,
+    /// Every event received so far, in order.
+    pub seen: Vec<TaskEvent>,
+    _stop: oneshot::Sender<()>,
+}
+
+impl TestMaster {
+    /// Starts a master on a free port.
+    pub(crate) async fn start() -> TestMaster {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        TestMaster::start_on(listener)
+    }
+
+    /// Starts a master on `listener`.
+    pub(crate) fn start_on(listener: TcpListener) -> TestMaster {
+        let addr = listener.local_addr().unwrap().to_string();
+        let (tx, events) = mpsc::unbounded_channel();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(MasterServer::new(Recorder(tx)))
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                    let _ = stopped.await;
+                }),
+        );
+        TestMaster {
+            addr,
+            events,
+            seen: Vec::new(),
+            _stop: stop,
+        }
+    }
+
+    /// The next event received.
+    pub(crate) async fn next(&mut self) -> TaskEvent {
+        let event = within("a task event", self.events.recv())
+            .await
+            .expect("master stopped");
+        self.seen.push(event.clone());
+        event
+    }
+
+    /// Waits for the (first) event of task instance `tid` that `pick` accepts, among those
+    /// received so far or still to come.
+    async fn find<T>(&mut self, tid: i64, pick: impl Fn(&task_event::Event) -> Option<T>) -> T {
+        let matches = |e: &TaskEvent| {
+            let id = e.id.expect("event without an id");
+            if id.task_instance_id != tid {
+                return None;
+            }
+            e.event.as_ref().and_then(&pick)
+        };
+        if let Some(found) = self.seen.iter().find_map(matches) {
+            return found;
+        }
+        loop {
+            let event = self.next().await;
+            if let Some(found) = matches(&event) {
+                return found;
+            }
+        }
+    }
+
+    /// Waits for the Finished event of task instance `tid`.
+    pub(crate) async fn finished(&mut self, tid: i64) -> Finished {
+        self.find(tid, |e| match e {
+            task_event::Event::Finished(f) => Some(f.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Waits for the Started event of task instance `tid`.
+    pub(crate) async fn started(&mut self, tid: i64) -> Started {
+        self.find(tid, |e| match e {
+            task_event::Event::Started(s) => Some(*s),
+            _ => None,
+        })
+        .await
+    }
+}
+
+/// A worker writing under `dir`, with a short kill grace so kill tests are quick.
+pub(crate) fn worker(dir: &Path) -> Worker {
+    worker_with(dir, |_| {})
+}
+
+/// A worker writing under `dir`, with settings adjusted by `adjust`.
+pub(crate) fn worker_with(dir: &Path, adjust: impl FnOnce(&mut WorkerConfig)) -> Worker {
+    let mut config = WorkerConfig::new("test-worker", dir);
+    config.kill_grace = Duration::from_secs(2);
+    adjust(&mut config);
+    Worker::new(config)
+}
+
+/// A dispatch of attempt 1 of task instance `tid` (in workflow instance 7) to `master`.
+pub(crate) fn request(tid: i64, kind: Kind, master: &str) -> DispatchRequest {
+    DispatchRequest {
+        id: Some(AttemptId {
+            workflow_instance_id: 7,
+            task_instance_id: tid,
+            attempt: 1,
+            epoch: 1,
+        }),
+        workflow_name: "wf".into(),
+        task_name: format!("task-{tid}"),
+        kind: Some(kind),
+        env: HashMap::new(),
+        timeout_ms: 0,
+        master_addr: master.into(),
+    }
+}
+
+pub(crate) fn shell(command: &str) -> Kind {
+    Kind::Shell(ShellTask {
+        command: command.into(),
+    })
+}
+
+pub(crate) fn python(script: &str) -> Kind {
+    Kind::Python(PythonTask {
+        script: script.into(),
+    })
+}
+
+pub(crate) fn noop() -> Kind {
+    Kind::Noop(NoopTask {})
+}
+
+/// The attempt id `request` builds for `tid`.
+pub(crate) fn attempt_id(tid: i64) -> AttemptId {
+    request(tid, noop(), "").id.unwrap()
+}
+
+/// True when no process `pid` runs any more (gone, or a zombie waiting for its reaper).
+pub(crate) fn process_gone(pid: i32) -> bool {
+    use nix::sys::signal::kill;
+    use nix::unistd::Pid;
+    if kill(Pid::from_raw(pid), None).is_err() {
+        return true;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
+            .unwrap_or(false),
+        Err(_) => true,
+    }
+}
+
+/// Reads a pid a task wrote into `path`, once it is there.
+pub(crate) async fn read_pid(path: &Path) -> i32 {
+    let mut pid = None;
+    until("the task to write its pid file", || {
+        pid = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok());
+        pid.is_some()
+    })
+    .await;
+    pid.unwrap()
+}

@@ -1,0 +1,599 @@
+//! The worker's state: which attempts run, where their events go, and the operations the gRPC
+//! service and the embedding process call.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use baton_proto::{
+    task_event, AttemptId, DispatchRequest, Finished, PingReply, ReadLogReply, ReadLogRequest,
+    Started, TaskEvent,
+};
+use tokio::sync::watch;
+
+use crate::attempt::{self, Job};
+use crate::config::WorkerConfig;
+use crate::error::DispatchError;
+use crate::executors;
+use crate::logfile::{self, LogIndex};
+use crate::reporter::Reporters;
+use crate::service::WorkerService;
+
+/// How long `shutdown` keeps trying to deliver events of attempts it had to kill, when its
+/// grace was already used up waiting for them.
+const FLUSH_AFTER_KILL: Duration = Duration::from_secs(1);
+
+/// How many task instances the log index remembers before it falls back to directory scans.
+const LOG_INDEX_CAPACITY: usize = 100_000;
+
+/// One attempt is one (task instance, attempt number).
+pub(crate) type Key = (i64, u32);
+
+/// Why a running attempt is asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// Kill on request: SIGTERM, grace, SIGKILL.
+    Kill,
+    /// The worker is going away: SIGKILL now.
+    Shutdown,
+}
+
+/// A running attempt as the worker tracks it.
+struct Entry {
+    wfi: i64,
+    /// Identity (with the owner's epoch) and master the events go to; a re-dispatch by a new
+    /// owner changes both.
+    id: AttemptId,
+    master_addr: String,
+    started: Option<Started>,
+    stop: watch::Sender<Option<Stop>>,
+}
+
+/// Shared by every clone of a [`Worker`] and every attempt task.
+pub(crate) struct Inner {
+    pub(crate) config: WorkerConfig,
+    attempts: Mutex<HashMap<Key, Entry>>,
+    /// Number of running attempts, watched by `shutdown` and `kill_all`.
+    running: watch::Sender<usize>,
+    stopping: AtomicBool,
+    pub(crate) reporters: Reporters,
+    index: Mutex<LogIndex>,
+}
+
+impl Inner {
+    fn event(&self, id: AttemptId, event: task_event::Event) -> TaskEvent {
+        TaskEvent {
+            id: Some(id),
+            worker: self.config.id.clone(),
+            event: Some(event),
+        }
+    }
+
+    /// Records that the attempt's process started and tells its master.
+    pub(crate) fn started(&self, key: Key, started: Started) {
+        let mut attempts = self.attempts.lock().expect("attempt table poisoned");
+        if let Some(entry) = attempts.get_mut(&key) {
+            entry.started = Some(started);
+            let event = self.event(entry.id, task_event::Event::Started(started));
+            self.reporters.send(&entry.master_addr, event);
+        }
+    }
+
+    /// Ends the attempt: queues its Finished event and frees its slot in one step, so that a
+    /// master reacting to the event already finds the slot free.
+    pub(crate) fn finish(&self, key: Key, finished: Finished) {
+        let mut attempts = self.attempts.lock().expect("attempt table poisoned");
+        if let Some(entry) = attempts.remove(&key) {
+            let event = self.event(entry.id, task_event::Event::Finished(finished));
+            self.reporters.send(&entry.master_addr, event);
+        }
+        self.running.send_replace(attempts.len());
+    }
+}
+
+/// A worker: runs the attempts masters dispatch to it and reports on them. Cheap to clone; all
+/// clones share one state, so the gRPC service and the embedding process see the same attempts.
+#[derive(Clone)]
+pub struct Worker {
+    inner: Arc<Inner>,
+}
+
+impl Worker {
+    /// A worker with nothing running. Directories are created when the first attempt needs them.
+    pub fn new(config: WorkerConfig) -> Worker {
+        Worker {
+            inner: Arc::new(Inner {
+                config,
+                attempts: Mutex::new(HashMap::new()),
+                running: watch::Sender::new(0),
+                stopping: AtomicBool::new(false),
+                reporters: Reporters::new(),
+                index: Mutex::new(LogIndex::new(LOG_INDEX_CAPACITY)),
+            }),
+        }
+    }
+
+    /// The tonic service to mount, e.g. `Server::builder().add_service(worker.service())`.
+    pub fn service(&self) -> baton_proto::worker_server::WorkerServer<WorkerService> {
+        baton_proto::worker_server::WorkerServer::new(WorkerService::new(self.clone()))
+    }
+
+    /// The settings this worker runs with.
+    pub fn config(&self) -> &WorkerConfig {
+        &self.inner.config
+    }
+
+    /// How many attempts run right now (each holds a slot).
+    pub fn running(&self) -> usize {
+        *self.inner.running.borrow()
+    }
+
+    /// Stops taking dispatches, lets running attempts end on their own for up to `grace`, kills
+    /// what is still running then, and waits (within the same grace) for their events to be
+    /// acknowledged. Used for an orderly stop, so that short tasks are not cut off needlessly.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        let deadline = tokio::time::Instant::now() + grace;
+        if tokio::time::timeout_at(deadline, self.idle())
+            .await
+            .is_err()
+        {
+            tracing::info!(
+                running = self.running(),
+                "shutdown grace is over; killing the attempts still running"
+            );
+            self.kill_all().await;
+        }
+        let flush_until = deadline.max(tokio::time::Instant::now() + FLUSH_AFTER_KILL);
+        if tokio::time::timeout_at(flush_until, self.inner.reporters.flushed())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                pending = self.inner.reporters.pending(),
+                "stopping with task events not yet acknowledged by their master"
+            );
+        }
+    }
+
+    /// Kills every running attempt at once (SIGKILL to each process group) and waits until
+    /// they are gone and their Finished events queued. Also stops taking dispatches: this is for
+    /// a fatal stop, where leaving processes behind would be worse than cutting them off.
+    pub async fn kill_all(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        {
+            let attempts = self.inner.attempts.lock().expect("attempt table poisoned");
+            for entry in attempts.values() {
+                entry.stop.send_replace(Some(Stop::Shutdown));
+            }
+        }
+        self.idle().await;
+    }
+
+    /// Waits until no attempt runs.
+    async fn idle(&self) {
+        let mut rx = self.inner.running.subscribe();
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+
+    /// Accepts an attempt and starts it in the background. A second dispatch of an attempt
+    /// that is running is accepted without starting it again; if it comes from a new owner
+    /// (epoch or master changed), later events go to that owner.
+    pub(crate) fn dispatch(&self, request: DispatchRequest) -> Result<(), DispatchError> {
+        let id = request.id.ok_or(DispatchError::MissingId)?;
+        let kind = request.kind.as_ref().ok_or(DispatchError::MissingKind)?;
+        self.inner.reporters.ensure(&request.master_addr)?;
+        let key = (id.task_instance_id, id.attempt);
+        let stop_rx = {
+            let mut attempts = self.inner.attempts.lock().expect("attempt table poisoned");
+            if let Some(entry) = attempts.get_mut(&key) {
+                if entry.id != id || entry.master_addr != request.master_addr {
+                    tracing::info!(?id, master = %request.master_addr, "attempt re-dispatched by a new owner; rerouting its events");
+                    entry.id = id;
+                    entry.master_addr = request.master_addr.clone();
+                    if let Some(started) = entry.started {
+                        let event = self.inner.event(id, task_event::Event::Started(started));
+                        self.inner.reporters.send(&entry.master_addr, event);
+                    }
+                }
+                return Ok(());
+            }
+            if self.inner.stopping.load(Ordering::SeqCst) {
+                return Err(DispatchError::Stopping);
+            }
+            if attempts.len() >= self.inner.config.slots {
+                return Err(DispatchError::NoFreeSlot);
+            }
+            let (stop_tx, stop_rx) = watch::channel(None);
+            attempts.insert(
+                key,
+                Entry {
+                    wfi: id.workflow_instance_id,
+                    id,
+                    master_addr: request.master_addr.clone(),
+                    started: None,
+                    stop: stop_tx,
+                },
+            );
+            self.inner.running.send_replace(attempts.len());
+            stop_rx
+        };
+        self.inner
+            .index
+            .lock()
+            .expect("log index poisoned")
+            .insert(id.task_instance_id, id.workflow_instance_id);
+        let plan = executors::plan(kind, &self.inner.config);
+        let job = Job {
+            key,
+            workflow_instance_id: id.workflow_instance_id,
+            task_instance_id: id.task_instance_id,
+            attempt: id.attempt,
+            workflow_name: request.workflow_name,
+            task_name: request.task_name,
+            env: request.env,
+            timeout: (request.timeout_ms > 0).then(|| Duration::from_millis(request.timeout_ms)),
+            plan,
+        };
+        tracing::debug!(?id, task = %job.task_name, "attempt accepted");
+        tokio::spawn(attempt::run(self.inner.clone(), job, stop_rx));
+        Ok(())
+    }
+
+    /// Asks a running attempt to stop (SIGTERM, grace, SIGKILL to its group); false when it
+    /// does not run here.
+    pub(crate) fn kill(&self, id: AttemptId) -> bool {
+        let attempts = self.inner.attempts.lock().expect("attempt table poisoned");
+        match attempts.get(&(id.task_instance_id, id.attempt)) {
+            Some(entry) => {
+                entry.stop.send_replace(Some(Stop::Kill));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Reads part of an attempt's log (see `ReadLogRequest`).
+    pub(crate) async fn read_log(&self, request: ReadLogRequest) -> std::io::Result<ReadLogReply> {
+        let (tid, attempt) = (request.task_instance_id, request.attempt);
+        // Whether it runs is decided before reading: if it had ended then, what is read is final.
+        let (running, known_wfi) = {
+            let attempts = self.inner.attempts.lock().expect("attempt table poisoned");
+            match attempts.get(&(tid, attempt)) {
+                Some(entry) => (true, Some(entry.wfi)),
+                None => (
+                    false,
+                    self.inner
+                        .index
+                        .lock()
+                        .expect("log index poisoned")
+                        .get(tid),
+                ),
+            }
+        };
+        let limit = match u64::from(request.limit) {
+            0 => logfile::MAX_READ,
+            n => n.min(logfile::MAX_READ),
+        };
+        let offset = request.offset;
+        let data_dir = self.inner.config.data_dir.clone();
+        let (found_wfi, range) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+            if let Some(wfi) = known_wfi {
+                let path = logfile::log_path(&data_dir, wfi, tid, attempt);
+                if let Some(range) = logfile::read_range(&path, offset, limit)? {
+                    return Ok((None, Some(range)));
+                }
+            }
+            if running {
+                return Ok((None, None));
+            }
+            match logfile::scan(&data_dir, tid, attempt) {
+                Some((wfi, path)) => Ok((Some(wfi), logfile::read_range(&path, offset, limit)?)),
+                None => Ok((None, None)),
+            }
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        if let Some(wfi) = found_wfi {
+            self.inner
+                .index
+                .lock()
+                .expect("log index poisoned")
+                .insert(tid, wfi);
+        }
+        Ok(match range {
+            Some(range) => ReadLogReply {
+                complete: !running && range.next_offset >= range.len,
+                next_offset: range.next_offset,
+                data: range.data,
+                found: true,
+            },
+            // Running but its log not created yet: nothing to show so far.
+            None if running => ReadLogReply {
+                data: Vec::new(),
+                next_offset: offset,
+                complete: false,
+                found: true,
+            },
+            None => ReadLogReply::default(),
+        })
+    }
+
+    /// Identity and load, for the master's health checks and load balancing.
+    pub(crate) fn ping(&self) -> PingReply {
+        PingReply {
+            worker_id: self.inner.config.id.clone(),
+            slots: u32::try_from(self.inner.config.slots).unwrap_or(u32::MAX),
+            running: u32::try_from(self.running()).unwrap_or(u32::MAX),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use baton_proto::worker_client::WorkerClient;
+    use baton_proto::{KillRequest, Outcome, PingRequest};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::testkit::*;
+
+    fn read(tid: i64, offset: u64, limit: u32) -> ReadLogRequest {
+        ReadLogRequest {
+            task_instance_id: tid,
+            attempt: 1,
+            offset,
+            limit,
+        }
+    }
+
+    #[tokio::test]
+    async fn read_log_pages_through_a_log_and_says_when_it_is_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        worker
+            .dispatch(request(1, shell("printf 0123456789"), &master.addr))
+            .unwrap();
+        master.finished(1).await;
+
+        let r = worker.read_log(read(1, 3, 4)).await.unwrap();
+        assert!(r.found);
+        assert_eq!(r.data, b"3456");
+        assert_eq!(r.next_offset, 7);
+        assert!(!r.complete, "more to read");
+        let r = worker.read_log(read(1, 7, 100)).await.unwrap();
+        assert_eq!(r.data, b"789");
+        assert_eq!(r.next_offset, 10);
+        assert!(r.complete);
+
+        let r = worker.read_log(read(2, 0, 100)).await.unwrap();
+        assert!(!r.found);
+        let mut other_attempt = read(1, 0, 100);
+        other_attempt.attempt = 2;
+        assert!(!worker.read_log(other_attempt).await.unwrap().found);
+
+        // After a restart the log is found by its path alone, and it is complete.
+        let restarted = crate::testkit::worker(dir.path());
+        let r = restarted.read_log(read(1, 0, 0)).await.unwrap();
+        assert!(r.found && r.complete);
+        assert_eq!(r.data, b"0123456789");
+    }
+
+    #[tokio::test]
+    async fn read_log_of_a_running_attempt_is_incomplete() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        worker
+            .dispatch(request(1, shell("echo first; sleep 1000"), &master.addr))
+            .unwrap();
+        let reply = within("the first line in the log", async {
+            loop {
+                let reply = worker.read_log(read(1, 0, 0)).await.unwrap();
+                if reply.data == b"first\n" {
+                    return reply;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert!(reply.found && !reply.complete);
+        assert!(worker.kill(attempt_id(1)));
+        master.finished(1).await;
+        let r = worker.read_log(read(1, 0, 0)).await.unwrap();
+        assert!(r.complete);
+        assert!(r.data.starts_with(b"first\n"));
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_dispatch_does_not_start_the_attempt_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        let req = request(1, shell("sleep 1000"), &master.addr);
+        worker.dispatch(req.clone()).unwrap();
+        let started = master.started(1).await;
+        worker.dispatch(req.clone()).unwrap();
+        assert_eq!(worker.running(), 1);
+
+        // A new owner (higher epoch) re-dispatches it: it learns that it runs, and gets the end.
+        let mut adopted = req.clone();
+        adopted.id.as_mut().unwrap().epoch = 2;
+        worker.dispatch(adopted).unwrap();
+        let event = master.next().await;
+        assert_eq!(event.id.unwrap().epoch, 2);
+        assert_eq!(
+            event.event,
+            Some(task_event::Event::Started(started)),
+            "the original start is re-announced"
+        );
+        assert_eq!(worker.running(), 1);
+        assert!(worker.kill(attempt_id(1)));
+        let event = master.next().await;
+        assert_eq!(event.id.unwrap().epoch, 2);
+        assert!(matches!(event.event, Some(task_event::Event::Finished(_))));
+    }
+
+    #[tokio::test]
+    async fn dispatches_beyond_the_slots_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker_with(dir.path(), |c| c.slots = 1);
+        let mut master = TestMaster::start().await;
+        worker
+            .dispatch(request(1, shell("sleep 1000"), &master.addr))
+            .unwrap();
+        let refused = worker.dispatch(request(2, shell("true"), &master.addr));
+        assert_eq!(refused, Err(DispatchError::NoFreeSlot));
+        assert_eq!(DispatchError::NoFreeSlot.to_string(), "no free slot");
+        assert!(worker.kill(attempt_id(1)));
+        master.finished(1).await;
+        // The slot is free as soon as Finished is queued.
+        assert_eq!(worker.running(), 0);
+        worker
+            .dispatch(request(2, shell("true"), &master.addr))
+            .unwrap();
+        master.finished(2).await;
+    }
+
+    #[tokio::test]
+    async fn malformed_dispatches_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut req = request(1, shell("true"), "127.0.0.1:1");
+        req.id = None;
+        assert_eq!(worker.dispatch(req), Err(DispatchError::MissingId));
+        let mut req = request(1, shell("true"), "127.0.0.1:1");
+        req.kind = None;
+        assert_eq!(worker.dispatch(req), Err(DispatchError::MissingKind));
+        let req = request(1, shell("true"), "");
+        assert!(matches!(
+            worker.dispatch(req),
+            Err(DispatchError::BadMasterAddr { .. })
+        ));
+        assert_eq!(worker.running(), 0);
+    }
+
+    #[tokio::test]
+    async fn shutdown_lets_short_tasks_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        worker
+            .dispatch(request(1, shell("sleep 0.2; echo ok"), &master.addr))
+            .unwrap();
+        let begun = Instant::now();
+        within("shutdown", worker.shutdown(Duration::from_secs(20))).await;
+        assert!(begun.elapsed() < Duration::from_secs(10));
+        assert_eq!(worker.running(), 0);
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Succeeded as i32);
+        assert_eq!(
+            worker.dispatch(request(2, shell("true"), &master.addr)),
+            Err(DispatchError::Stopping)
+        );
+    }
+
+    #[tokio::test]
+    async fn shutdown_kills_what_outlives_the_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        worker
+            .dispatch(request(1, shell("sleep 1000"), &master.addr))
+            .unwrap();
+        master.started(1).await;
+        within("shutdown", worker.shutdown(Duration::from_millis(100))).await;
+        assert_eq!(worker.running(), 0);
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Killed as i32);
+        assert_eq!(finished.message, "killed: the worker is shutting down");
+    }
+
+    #[tokio::test]
+    async fn kill_all_returns_once_every_process_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        for tid in 1..=2 {
+            worker
+                .dispatch(request(
+                    tid,
+                    shell("trap '' TERM; sleep 1000"),
+                    &master.addr,
+                ))
+                .unwrap();
+        }
+        let a = master.started(1).await.pid;
+        let b = master.started(2).await.pid;
+        within("kill_all", worker.kill_all()).await;
+        assert_eq!(worker.running(), 0);
+        assert!(process_gone(a) && process_gone(b));
+        for tid in 1..=2 {
+            assert_eq!(master.finished(tid).await.outcome, Outcome::Killed as i32);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_grpc_service_answers_over_the_network() {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let worker = worker_with(dir.path(), |c| c.id = addr.to_string());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(crate::serve(worker.clone(), listener, async {
+            let _ = stopped.await;
+        }));
+        let mut master = TestMaster::start().await;
+        let mut client = within(
+            "connecting",
+            WorkerClient::connect(format!("http://{addr}")),
+        )
+        .await
+        .unwrap();
+
+        let ping = client.ping(PingRequest {}).await.unwrap().into_inner();
+        assert_eq!(ping.worker_id, addr.to_string());
+        assert_eq!(ping.running, 0);
+        assert_eq!(ping.slots as usize, worker.config().slots);
+        assert_eq!(ping.version, env!("CARGO_PKG_VERSION"));
+
+        let reply = client
+            .dispatch(request(1, shell("echo hello"), &master.addr))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(reply.accepted, "{}", reply.reason);
+        assert_eq!(master.finished(1).await.outcome, Outcome::Succeeded as i32);
+        assert_eq!(master.seen[0].worker, addr.to_string());
+        let log = client.read_log(read(1, 0, 0)).await.unwrap().into_inner();
+        assert!(log.found && log.complete);
+        assert_eq!(log.data, b"hello\n");
+        let killed = client
+            .kill(KillRequest {
+                id: Some(attempt_id(1)),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!killed.found);
+
+        let mut bad = request(2, shell("true"), &master.addr);
+        bad.kind = None;
+        let reply = client.dispatch(bad).await.unwrap().into_inner();
+        assert!(!reply.accepted);
+        assert_eq!(reply.reason, "dispatch without a task kind");
+
+        stop.send(()).unwrap();
+        within("the server to stop", server).await.unwrap().unwrap();
+    }
+}
