@@ -29,6 +29,12 @@ pub enum ApiError {
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] baton_store::StoreError),
+    /// The request body is larger than [`crate::MAX_BODY_BYTES`].
+    #[error(
+        "the request body is larger than the limit of {} bytes",
+        crate::MAX_BODY_BYTES
+    )]
+    TooLarge,
     /// A worker could not be reached.
     #[error("{0}")]
     Unavailable(String),
@@ -37,7 +43,11 @@ pub enum ApiError {
 impl ApiError {
     /// A plain bad request.
     pub fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::BadRequest { code, message: message.into(), problems: Vec::new() }
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+            problems: Vec::new(),
+        }
     }
 }
 
@@ -52,6 +62,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
         };
         if status.is_server_error() {
             tracing::error!("api: {self}");

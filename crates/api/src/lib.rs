@@ -10,7 +10,7 @@ use baton_store::Store;
 use std::sync::Arc;
 
 pub use error::ApiError;
-pub use routes::{LogChunk, StartRequest, ApplyRequest};
+pub use routes::{ApplyRequest, LogChunk, StartRequest};
 
 /// Largest request body accepted (a workflow file, start params).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -29,7 +29,11 @@ pub struct ApiState {
 impl ApiState {
     /// An API over `store`; `notify` wakes the masters after a command is written.
     pub fn new(store: Store, notify: Notify) -> ApiState {
-        ApiState { store, notify, logs: logs::LogReader::default() }
+        ApiState {
+            store,
+            notify,
+            logs: logs::LogReader::default(),
+        }
     }
 }
 

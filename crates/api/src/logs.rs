@@ -40,10 +40,18 @@ impl LogReader {
     ) -> Result<ReadLogReply, ApiError> {
         let mut client = self.client(worker)?;
         let reply = client
-            .read_log(ReadLogRequest { task_instance_id, attempt, offset, limit })
+            .read_log(ReadLogRequest {
+                task_instance_id,
+                attempt,
+                offset,
+                limit,
+            })
             .await
             .map_err(|s| {
-                ApiError::Unavailable(format!("cannot read the log from worker {worker}: {}", s.message()))
+                ApiError::Unavailable(format!(
+                    "cannot read the log from worker {worker}: {}",
+                    s.message()
+                ))
             })?;
         Ok(reply.into_inner())
     }

@@ -51,7 +51,13 @@ async fn apply_workflow(
     State(state): State<ApiState>,
     body: Result<Json<ApplyRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(req) = body.map_err(|e| ApiError::bad("bad_request", e.body_text()))?;
+    let Json(req) = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::bad("bad_request", e.body_text())
+        }
+    })?;
     let file = req.file.unwrap_or_else(|| "request".to_string());
     let spec = WorkflowSpec::from_yaml(&req.source, &file).map_err(|e| ApiError::BadRequest {
         code: "invalid_workflow",
@@ -87,7 +93,9 @@ async fn show_workflow(
     Path(name): Path<String>,
     Query(q): Query<ProjectQuery>,
 ) -> ApiResult<Value> {
-    let project = q.project.unwrap_or_else(|| baton_core::spec::DEFAULT_PROJECT.to_string());
+    let project = q
+        .project
+        .unwrap_or_else(|| baton_core::spec::DEFAULT_PROJECT.to_string());
     let record = state
         .store
         .get_workflow(&project, &name, q.version)
@@ -118,7 +126,9 @@ async fn start_workflow(
     body: Option<Json<StartRequest>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let req = body.map(|b| b.0).unwrap_or_default();
-    let project = q.project.unwrap_or_else(|| baton_core::spec::DEFAULT_PROJECT.to_string());
+    let project = q
+        .project
+        .unwrap_or_else(|| baton_core::spec::DEFAULT_PROJECT.to_string());
     let workflow = state
         .store
         .get_workflow(&project, &name, q.version)
@@ -129,12 +139,25 @@ async fn start_workflow(
     }
     let undefined = params::check_all(&workflow.spec, &req.params);
     if !undefined.is_empty() {
-        let message = undefined.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+        let message = undefined
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
         return Err(ApiError::bad("undefined_params", message));
     }
-    let id = state.store.create_instance(NewInstance { workflow: &workflow, params: req.params }).await?;
+    let id = state
+        .store
+        .create_instance(NewInstance {
+            workflow: &workflow,
+            params: req.params,
+        })
+        .await?;
     (state.notify)();
-    Ok((StatusCode::CREATED, Json(json!({ "id": id, "version": workflow.version }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "version": workflow.version })),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,7 +199,10 @@ async fn show_instance(State(state): State<ApiState>, Path(id): Path<i64>) -> Ap
         .ok_or_else(|| ApiError::NotFound(format!("workflow instance {id} not found")))?;
     let tasks = state.store.task_instances(id).await?;
     let attempts = state.store.attempts(id).await?;
-    let workflow = state.store.get_workflow_version(instance.workflow_id, instance.version).await?;
+    let workflow = state
+        .store
+        .get_workflow_version(instance.workflow_id, instance.version)
+        .await?;
     let not_started: Vec<&str> = workflow
         .as_ref()
         .map(|w| {
@@ -204,14 +230,17 @@ async fn stop_instance(
     match state.store.request_stop(id).await {
         Ok(StopRequest::Requested) => {
             (state.notify)();
-            Ok((StatusCode::ACCEPTED, Json(json!({ "id": id, "state": "stopping" }))))
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({ "id": id, "state": "stopping" })),
+            ))
         }
-        Ok(StopRequest::AlreadyEnded(s)) => {
-            Err(ApiError::Conflict(format!("workflow instance {id} has already ended ({s})")))
-        }
-        Err(baton_store::StoreError::NotFound(_)) => {
-            Err(ApiError::NotFound(format!("workflow instance {id} not found")))
-        }
+        Ok(StopRequest::AlreadyEnded(s)) => Err(ApiError::Conflict(format!(
+            "workflow instance {id} has already ended ({s})"
+        ))),
+        Err(baton_store::StoreError::NotFound(_)) => Err(ApiError::NotFound(format!(
+            "workflow instance {id} not found"
+        ))),
         Err(e) => Err(e.into()),
     }
 }
@@ -298,7 +327,10 @@ async fn read_log(
     };
     if let Some(worker) = worker {
         let limit = q.limit.unwrap_or(256 << 10).min(1 << 20);
-        let reply = state.logs.read(&worker, id, attempt as u32, offset, limit).await?;
+        let reply = state
+            .logs
+            .read(&worker, id, attempt as u32, offset, limit)
+            .await?;
         chunk.data = String::from_utf8_lossy(&reply.data).into_owned();
         chunk.next_offset = reply.next_offset;
         chunk.complete = if reply.found { reply.complete } else { ended };

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 /// Baton: a DAG workflow and job scheduler.
 #[derive(Debug, Parser)]
-#[command(name = "baton", version, about, propagate_version = true)]
+#[command(name = "baton", version, about)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -127,7 +127,12 @@ pub struct BenchArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
     /// Base URL of a running Baton.
-    #[arg(long, env = "BATON_SERVER", default_value = "http://127.0.0.1:12345", global = true)]
+    #[arg(
+        long,
+        env = "BATON_SERVER",
+        default_value = "http://127.0.0.1:12345",
+        global = true
+    )]
     pub server: String,
 }
 

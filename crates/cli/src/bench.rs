@@ -50,7 +50,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchExecutor::Shell => "shell",
         BenchExecutor::Noop => "noop",
     };
-    let database = args.database.as_deref().map(baton_store::redact_url).unwrap_or_else(|| "sqlite (temporary)".into());
+    let database = args
+        .database
+        .as_deref()
+        .map(baton_store::redact_url)
+        .unwrap_or_else(|| "sqlite (temporary)".into());
     writeln!(out, "workload: {shape}")?;
     writeln!(out, "executor: {executor}")?;
     writeln!(out, "tasks: {n}")?;
@@ -79,7 +83,11 @@ fn workload(shape: BenchShape, executor: BenchExecutor, n: usize) -> String {
                 let _ = writeln!(y, "  - {{name: t{i}, {body}, depends_on: [start]}}");
             }
             let all: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
-            let _ = writeln!(y, "  - {{name: end, {body}, depends_on: [{}]}}", all.join(", "));
+            let _ = writeln!(
+                y,
+                "  - {{name: end, {body}, depends_on: [{}]}}",
+                all.join(", ")
+            );
         }
         BenchShape::Chain => {
             for i in 0..n {
@@ -95,14 +103,25 @@ fn workload(shape: BenchShape, executor: BenchExecutor, n: usize) -> String {
 }
 
 /// Runs the workflow; returns the wall time and the sorted gaps in microseconds.
-async fn measure(node: &Node, spec: &WorkflowSpec, source: &str) -> anyhow::Result<(Duration, Vec<i64>)> {
+async fn measure(
+    node: &Node,
+    spec: &WorkflowSpec,
+    source: &str,
+) -> anyhow::Result<(Duration, Vec<i64>)> {
     let mut events = node.master.subscribe();
     node.store.apply_workflow(spec, source).await?;
-    let workflow = node.store.get_workflow(&spec.project, &spec.name, None).await?.expect("applied");
+    let workflow = node
+        .store
+        .get_workflow(&spec.project, &spec.name, None)
+        .await?
+        .expect("applied");
     let started = Instant::now();
     let id = node
         .store
-        .create_instance(NewInstance { workflow: &workflow, params: Default::default() })
+        .create_instance(NewInstance {
+            workflow: &workflow,
+            params: Default::default(),
+        })
         .await?;
     node.master.waker().wake();
     loop {
@@ -130,7 +149,11 @@ async fn measure(node: &Node, spec: &WorkflowSpec, source: &str) -> anyhow::Resu
         .filter(|t| !t.depends_on.is_empty())
         .filter_map(|t| {
             let start = by_name.get(t.name.as_str())?.0;
-            let ready = t.depends_on.iter().filter_map(|d| by_name.get(d.as_str()).map(|x| x.1)).max()?;
+            let ready = t
+                .depends_on
+                .iter()
+                .filter_map(|d| by_name.get(d.as_str()).map(|x| x.1))
+                .max()?;
             Some((start - ready).max(0))
         })
         .collect();
@@ -142,9 +165,11 @@ fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)

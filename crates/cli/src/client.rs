@@ -19,7 +19,10 @@ impl Client {
             .timeout(std::time::Duration::from_secs(60))
             .build()
             .expect("an HTTP client");
-        Client { base: base.trim_end_matches('/').to_string(), http }
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            http,
+        }
     }
 
     /// Calls `path` (under `/api/v1`) and decodes the answer; an error answer becomes an
@@ -47,7 +50,10 @@ impl Client {
             }
         })?;
         let status = response.status();
-        let text = response.text().await.with_context(|| format!("reading the answer of {url}"))?;
+        let text = response
+            .text()
+            .await
+            .with_context(|| format!("reading the answer of {url}"))?;
         if !status.is_success() {
             let message = serde_json::from_str::<Value>(&text)
                 .ok()

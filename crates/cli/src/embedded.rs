@@ -40,10 +40,15 @@ impl Node {
     /// Opens the store, resumes what was running, and starts serving gRPC.
     pub async fn start(options: NodeOptions) -> anyhow::Result<Node> {
         std::fs::create_dir_all(&options.data_dir).with_context(|| {
-            format!("cannot create the data directory {}", options.data_dir.display())
+            format!(
+                "cannot create the data directory {}",
+                options.data_dir.display()
+            )
         })?;
-        let database =
-            options.database.clone().unwrap_or_else(|| default_database(&options.data_dir));
+        let database = options
+            .database
+            .clone()
+            .unwrap_or_else(|| default_database(&options.data_dir));
         let store = Store::connect(&database).await?;
         let listener = tokio::net::TcpListener::bind(options.grpc_listen)
             .await
@@ -65,9 +70,12 @@ impl Node {
             group: baton_core::spec::DEFAULT_WORKER_GROUP.to_string(),
             slots,
         };
-        let master =
-            Master::start(store.clone(), MasterConfig::new("standalone", address.clone()), vec![endpoint])
-                .await?;
+        let master = Master::start(
+            store.clone(),
+            MasterConfig::new("standalone", address.clone()),
+            vec![endpoint],
+        )
+        .await?;
 
         let (grpc_stop, stopped) = oneshot::channel::<()>();
         let incoming = TcpListenerStream::new(listener).map(|conn| {
@@ -83,12 +91,24 @@ impl Node {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            if let Err(e) = server.serve_with_incoming_shutdown(incoming, shutdown).await {
+            if let Err(e) = server
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
+            {
                 tracing::error!("gRPC server: {e}");
             }
         });
-        tracing::info!("master and worker on {address} ({slots} slots), store {}", baton_store::redact_url(&database));
-        Ok(Node { store, master, worker, grpc_stop: Some(grpc_stop), grpc_task })
+        tracing::info!(
+            "master and worker on {address} ({slots} slots), store {}",
+            baton_store::redact_url(&database)
+        );
+        Ok(Node {
+            store,
+            master,
+            worker,
+            grpc_stop: Some(grpc_stop),
+            grpc_task,
+        })
     }
 
     /// Wakes the master after the API writes a command.

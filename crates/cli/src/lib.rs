@@ -22,7 +22,10 @@ pub use exit::Exit;
 pub fn main() -> ExitCode {
     let cli = args::Cli::parse();
     init_tracing(&cli);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -40,9 +43,16 @@ pub fn main() -> ExitCode {
 
 fn init_tracing(cli: &args::Cli) {
     use tracing_subscriber::EnvFilter;
-    let default = if cli.command.is_server() { "info" } else { "warn" };
+    let default = if cli.command.is_server() {
+        "info"
+    } else {
+        "warn"
+    };
     let filter = EnvFilter::try_from_env("BATON_LOG").unwrap_or_else(|_| {
         EnvFilter::new(format!("{default},sqlx=warn,h2=warn,tower=warn,hyper=warn"))
     });
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

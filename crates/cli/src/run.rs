@@ -50,9 +50,19 @@ async fn drive(
         .get_workflow(&spec.project, &spec.name, None)
         .await?
         .expect("the workflow was just applied");
-    let id = node.store.create_instance(NewInstance { workflow: &workflow, params }).await?;
+    let id = node
+        .store
+        .create_instance(NewInstance {
+            workflow: &workflow,
+            params,
+        })
+        .await?;
     node.master.waker().wake();
-    println!("workflow {} (instance {id}): {} tasks", spec.name, spec.tasks.len());
+    println!(
+        "workflow {} (instance {id}): {} tasks",
+        spec.name,
+        spec.tasks.len()
+    );
 
     let mut interrupts = 0;
     let final_state = loop {
@@ -70,8 +80,17 @@ async fn drive(
             }
         };
         match event {
-            Ok(RunEvent::TaskStarted { instance, name, attempt, at_us, .. }) if instance == id => {
-                println!("{}  start    {name}  attempt {attempt}", format::clock(at_us));
+            Ok(RunEvent::TaskStarted {
+                instance,
+                name,
+                attempt,
+                at_us,
+                ..
+            }) if instance == id => {
+                println!(
+                    "{}  start    {name}  attempt {attempt}",
+                    format::clock(at_us)
+                );
             }
             Ok(RunEvent::TaskEnded {
                 instance,
@@ -126,18 +145,41 @@ async fn drive(
                 ti.state.to_string(),
                 ti.attempt.to_string(),
                 format::span(ti.started_at, ti.ended_at),
-                ti.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+                ti.exit_code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 ti.id.to_string(),
             ],
-            None => vec![t.name.clone(), "not run".into(), "0".into(), "-".into(), "-".into(), "-".into()],
+            None => vec![
+                t.name.clone(),
+                "not run".into(),
+                "0".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+            ],
         })
         .collect();
     println!();
     println!(
         "{}",
-        format::table(&["TASK", "STATE", "ATTEMPTS", "DURATION", "EXIT", "TASK INSTANCE"], &rows)
+        format::table(
+            &[
+                "TASK",
+                "STATE",
+                "ATTEMPTS",
+                "DURATION",
+                "EXIT",
+                "TASK INSTANCE"
+            ],
+            &rows
+        )
     );
-    let instance = node.store.get_instance(id).await?.expect("the instance exists");
+    let instance = node
+        .store
+        .get_instance(id)
+        .await?
+        .expect("the instance exists");
     println!(
         "\nworkflow {} {} in {}",
         spec.name,
@@ -152,7 +194,11 @@ async fn drive(
 }
 
 fn print_log(data_dir: &std::path::Path, instance: i64, task: i64, attempt: i64, name: &str) {
-    let path = data_dir.join("logs").join(instance.to_string()).join(task.to_string()).join(format!("{attempt}.log"));
+    let path = data_dir
+        .join("logs")
+        .join(instance.to_string())
+        .join(task.to_string())
+        .join(format!("{attempt}.log"));
     match std::fs::read(&path) {
         Ok(bytes) if !bytes.is_empty() => {
             println!("----- {name} (attempt {attempt}) output -----");

@@ -8,7 +8,11 @@ use baton_api::ApiState;
 
 pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     // Bad workflow files stop us before anything starts (exit 2).
-    let specs = if args.apply.is_empty() { Vec::new() } else { load_specs(&args.apply)? };
+    let specs = if args.apply.is_empty() {
+        Vec::new()
+    } else {
+        load_specs(&args.apply)?
+    };
     let api_listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {} (API)", args.listen))?;
@@ -41,7 +45,10 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     if let Err(e) = server.await {
         tracing::error!("API server: {e}");
     }
-    tracing::info!("stopping: waiting up to {:?} for running tasks", args.shutdown_grace);
+    tracing::info!(
+        "stopping: waiting up to {:?} for running tasks",
+        args.shutdown_grace
+    );
     node.stop(args.shutdown_grace).await;
     tracing::info!("stopped");
     Ok(())

@@ -19,7 +19,9 @@ async fn start_worker(dir: &std::path::Path) -> (crate::Worker, WorkerClient<Cha
         listener,
         std::future::pending(),
     ));
-    let client = WorkerClient::connect(format!("http://{addr}")).await.unwrap();
+    let client = WorkerClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
     (worker, client)
 }
 

@@ -9,7 +9,14 @@ use std::time::Duration;
 
 pub async fn run(cmd: InstanceCommand) -> anyhow::Result<()> {
     match cmd {
-        InstanceCommand::List { workflow, project, state, limit, before, server } => {
+        InstanceCommand::List {
+            workflow,
+            project,
+            state,
+            limit,
+            before,
+            server,
+        } => {
             let client = Client::new(&server.server);
             let mut query = vec![format!("limit={limit}")];
             if let Some(w) = workflow {
@@ -24,7 +31,9 @@ pub async fn run(cmd: InstanceCommand) -> anyhow::Result<()> {
             if let Some(b) = before {
                 query.push(format!("before={b}"));
             }
-            let r: Value = client.get(&format!("/instances?{}", query.join("&"))).await?;
+            let r: Value = client
+                .get(&format!("/instances?{}", query.join("&")))
+                .await?;
             let rows: Vec<Vec<String>> = r["instances"]
                 .as_array()
                 .into_iter()
@@ -32,7 +41,11 @@ pub async fn run(cmd: InstanceCommand) -> anyhow::Result<()> {
                 .map(|i| {
                     vec![
                         i["id"].to_string(),
-                        format!("{}/{}", i["project"].as_str().unwrap_or(""), i["name"].as_str().unwrap_or("")),
+                        format!(
+                            "{}/{}",
+                            i["project"].as_str().unwrap_or(""),
+                            i["name"].as_str().unwrap_or("")
+                        ),
                         i["version"].to_string(),
                         i["state"].as_str().unwrap_or("").to_string(),
                         format::time(i["submitted_at"].as_i64()),
@@ -42,7 +55,17 @@ pub async fn run(cmd: InstanceCommand) -> anyhow::Result<()> {
                 .collect();
             println!(
                 "{}",
-                format::table(&["ID", "WORKFLOW", "VERSION", "STATE", "SUBMITTED", "DURATION"], &rows)
+                format::table(
+                    &[
+                        "ID",
+                        "WORKFLOW",
+                        "VERSION",
+                        "STATE",
+                        "SUBMITTED",
+                        "DURATION"
+                    ],
+                    &rows
+                )
             );
             Ok(())
         }
@@ -58,7 +81,9 @@ pub async fn run(cmd: InstanceCommand) -> anyhow::Result<()> {
         }
         InstanceCommand::Stop { id, server } => {
             let client = Client::new(&server.server);
-            let _: Value = client.post(&format!("/instances/{id}/stop"), &json!({})).await?;
+            let _: Value = client
+                .post(&format!("/instances/{id}/stop"), &json!({}))
+                .await?;
             println!("instance {id} stopping");
             Ok(())
         }
@@ -76,7 +101,11 @@ pub(crate) async fn wait_for(client: &Client, id: i64) -> anyhow::Result<()> {
         let state = r["instance"]["state"].as_str().unwrap_or("").to_string();
         if matches!(state.as_str(), "succeeded" | "failed" | "stopped") {
             println!("instance {id} {state}");
-            return if state == "succeeded" { Ok(()) } else { Err(Exit::Code(1).into()) };
+            return if state == "succeeded" {
+                Ok(())
+            } else {
+                Err(Exit::Code(1).into())
+            };
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -98,8 +127,10 @@ fn describe(r: &Value) -> String {
         format::span(i["started_at"].as_i64(), i["ended_at"].as_i64()),
     );
     if let Some(params) = i["params"].as_object().filter(|p| !p.is_empty()) {
-        let list: Vec<String> =
-            params.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect();
+        let list: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+            .collect();
         out.push_str(&format!("params {}\n", list.join(" ")));
     }
     let rows: Vec<Vec<String>> = r["tasks"]
@@ -116,13 +147,26 @@ fn describe(r: &Value) -> String {
                 format::time(t["started_at"].as_i64()),
                 format::time(t["ended_at"].as_i64()),
                 format::span(t["started_at"].as_i64(), t["ended_at"].as_i64()),
-                t["exit_code"].as_i64().map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+                t["exit_code"]
+                    .as_i64()
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
     out.push('\n');
     out.push_str(&format::table(
-        &["TASK INSTANCE", "TASK", "STATE", "ATTEMPT", "WORKER", "STARTED", "ENDED", "DURATION", "EXIT"],
+        &[
+            "TASK INSTANCE",
+            "TASK",
+            "STATE",
+            "ATTEMPT",
+            "WORKER",
+            "STARTED",
+            "ENDED",
+            "DURATION",
+            "EXIT",
+        ],
         &rows,
     ));
     out.push('\n');
@@ -145,8 +189,14 @@ fn describe(r: &Value) -> String {
                 task,
                 a["attempt"],
                 a["state"].as_str().unwrap_or(""),
-                a["exit_code"].as_i64().map(|c| format!(", exit {c}")).unwrap_or_default(),
-                a["message"].as_str().map(|m| format!(", {m}")).unwrap_or_default(),
+                a["exit_code"]
+                    .as_i64()
+                    .map(|c| format!(", exit {c}"))
+                    .unwrap_or_default(),
+                a["message"]
+                    .as_str()
+                    .map(|m| format!(", {m}"))
+                    .unwrap_or_default(),
                 a["worker"].as_str().unwrap_or("-"),
                 format::span(a["started_at"].as_i64(), a["ended_at"].as_i64()),
             ));

@@ -47,10 +47,19 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
                     ]
                 })
                 .collect();
-            println!("{}", format::table(&["PROJECT", "NAME", "VERSION", "UPDATED"], &rows));
+            println!(
+                "{}",
+                format::table(&["PROJECT", "NAME", "VERSION", "UPDATED"], &rows)
+            );
             Ok(())
         }
-        WorkflowCommand::Show { name, project, version, json, server } => {
+        WorkflowCommand::Show {
+            name,
+            project,
+            version,
+            json,
+            server,
+        } => {
             let client = Client::new(&server.server);
             let mut path = format!("/workflows/{}?project={}", encode(&name), encode(&project));
             if let Some(v) = version {
@@ -73,10 +82,20 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
             print!("{}", r["source"].as_str().unwrap_or(""));
             Ok(())
         }
-        WorkflowCommand::Start { name, project, params, wait, server } => {
+        WorkflowCommand::Start {
+            name,
+            project,
+            params,
+            wait,
+            server,
+        } => {
             let client = Client::new(&server.server);
             let params = super::parse_params(&params)?;
-            let path = format!("/workflows/{}/start?project={}", encode(&name), encode(&project));
+            let path = format!(
+                "/workflows/{}/start?project={}",
+                encode(&name),
+                encode(&project)
+            );
             let r: Value = client.post(&path, &json!({ "params": params })).await?;
             let id = r["id"].as_i64().unwrap_or_default();
             println!("{id}");

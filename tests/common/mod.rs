@@ -1,0 +1,244 @@
+//! Shared helpers for the end-to-end tests: start the real `baton` binary, call its API and
+//! CLI, and wait on conditions with deadlines.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub fn baton_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_baton")
+}
+
+/// A TCP port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs `baton` with these arguments and environment; returns its output.
+pub fn baton(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(baton_bin());
+    cmd.args(args).env("BATON_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run baton")
+}
+
+/// Output as text, for assertions and messages.
+pub fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A file in `dir` with `content`.
+pub fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+/// Whether a process with this pid exists (zombies count as gone).
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+/// A `baton standalone` process.
+pub struct Standalone {
+    pub child: Child,
+    pub api: String,
+    pub listen: String,
+    pub grpc: String,
+    pub data_dir: PathBuf,
+    pub database: Option<String>,
+    pub extra: Vec<String>,
+    log: PathBuf,
+}
+
+impl Standalone {
+    /// Starts on free ports in `data_dir` and waits until the API answers.
+    pub fn start(data_dir: &Path, database: Option<&str>, extra: &[&str]) -> Standalone {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let grpc = format!("127.0.0.1:{}", free_port());
+        let mut s = Standalone {
+            child: Command::new("true").spawn().unwrap(),
+            api: format!("http://{listen}"),
+            listen,
+            grpc,
+            data_dir: data_dir.to_path_buf(),
+            database: database.map(str::to_string),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            log: data_dir.join("standalone.log"),
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        std::fs::create_dir_all(&self.data_dir).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let mut cmd = Command::new(baton_bin());
+        cmd.args([
+            "standalone",
+            "--listen",
+            &self.listen,
+            "--grpc-listen",
+            &self.grpc,
+        ])
+        .arg("--data-dir")
+        .arg(&self.data_dir)
+        .args(&self.extra)
+        .env("BATON_LOG", "info")
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log));
+        if let Some(db) = &self.database {
+            cmd.args(["--database", db]);
+        }
+        self.child = cmd.spawn().expect("start baton standalone");
+        let url = format!("{}/api/v1/health", self.api);
+        let pid = self.child.id();
+        wait_for("the API to answer", Duration::from_secs(30), || {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "baton standalone (pid {pid}) exited with {status}:\n{}",
+                    self.log_text()
+                );
+            }
+            reqwest::blocking::get(&url)
+                .ok()
+                .filter(|r| r.status().is_success())
+        });
+    }
+
+    /// What the server printed so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills it with SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same data directory and ports.
+    pub fn restart(&mut self) {
+        self.spawn();
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        wait_for("baton standalone to exit", Duration::from_secs(30), || {
+            self.child.try_wait().unwrap()
+        })
+    }
+
+    /// Runs a client command against this server.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        baton(args, &[("BATON_SERVER", &self.api)])
+    }
+
+    /// Runs a client command that must succeed; returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        let (stdout, stderr) = text(&out);
+        assert!(
+            out.status.success(),
+            "baton {args:?} failed: {stdout}\n{stderr}"
+        );
+        stdout
+    }
+
+    /// GET on the API, as JSON.
+    pub fn get(&self, path: &str) -> Value {
+        reqwest::blocking::get(format!("{}/api/v1{path}", self.api))
+            .unwrap()
+            .json()
+            .unwrap()
+    }
+
+    /// Applies a workflow file and starts it; returns the instance id.
+    pub fn start_workflow(&self, file: &Path, name: &str, params: &[&str]) -> i64 {
+        self.ok(&["workflow", "apply", "-f", file.to_str().unwrap()]);
+        let mut args = vec!["workflow", "start", name];
+        for p in params {
+            args.push("--param");
+            args.push(p);
+        }
+        self.ok(&args)
+            .trim()
+            .parse()
+            .expect("workflow start prints the instance id")
+    }
+
+    /// The instance, with its tasks and attempts, as the API shows it.
+    pub fn instance(&self, id: i64) -> Value {
+        self.get(&format!("/instances/{id}"))
+    }
+
+    /// Waits until the instance ends; returns its final view.
+    pub fn wait_end(&self, id: i64, limit: Duration) -> Value {
+        wait_for(&format!("instance {id} to end"), limit, || {
+            let v = self.instance(id);
+            let state = v["instance"]["state"].as_str().unwrap_or("").to_string();
+            matches!(state.as_str(), "succeeded" | "failed" | "stopped").then_some(v)
+        })
+    }
+
+    /// The task instance of that name in the instance view.
+    pub fn task<'a>(view: &'a Value, name: &str) -> &'a Value {
+        view["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["task_name"] == name)
+            .unwrap_or_else(|| panic!("no task `{name}` in {view:#}"))
+    }
+}
+
+impl Drop for Standalone {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,111 @@
+//! Durability: SIGKILL `baton standalone` in the middle of a run, start it again on the same
+//! data directory, and the run goes on without redoing what had finished.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::time::Duration;
+
+fn lines(file: &Path) -> Vec<String> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+pub fn crash_and_resume(database: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let mut server = Standalone::start(&dir.path().join("data"), database, &[]);
+    let file = write(
+        dir.path(),
+        "durable.yaml",
+        &format!(
+            "name: durable\ntasks:\n  - {{name: first, type: shell, command: 'echo first >> {d}/runs'}}\n  - name: middle\n    type: shell\n    depends_on: [first]\n    script: |\n      echo \"middle $BATON_ATTEMPT\" >> {d}/runs\n      if [ \"$BATON_ATTEMPT\" = 1 ]; then touch {d}/middle-started; exec sleep 1001; fi\n  - {{name: last, type: shell, depends_on: [middle], command: 'echo last >> {d}/runs'}}\n"
+        ),
+    );
+    let id = server.start_workflow(&file, "durable", &[]);
+    wait_for("the middle task to start", Duration::from_secs(60), || {
+        dir.path().join("middle-started").exists().then_some(())
+    });
+    server.kill();
+    // Attempt 1's process was orphaned by the crash; end it like an operator would, so it
+    // cannot write to the sink any more.
+    let _ = std::process::Command::new("pkill")
+        .args(["-f", "^sleep 1001$"])
+        .status();
+
+    server.restart();
+    let view = server.wait_end(id, Duration::from_secs(60));
+    assert_eq!(view["instance"]["state"], "succeeded", "{view:#}");
+    assert_eq!(
+        lines(&dir.path().join("runs")),
+        ["first", "middle 1", "middle 2", "last"]
+    );
+    let middle = Standalone::task(&view, "middle");
+    assert_eq!(middle["attempt"], 2);
+    let history: Vec<(i64, String)> = view["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["task_instance_id"] == middle["id"])
+        .map(|a| {
+            (
+                a["attempt"].as_i64().unwrap(),
+                a["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [
+            (1, "need_failover".to_string()),
+            (2, "succeeded".to_string())
+        ]
+    );
+    assert_eq!(
+        Standalone::task(&view, "first")["attempt"],
+        1,
+        "finished tasks are not run again"
+    );
+    // Definitions and history survived.
+    assert!(server.ok(&["workflow", "list"]).contains("durable"));
+    assert!(server.ok(&["instance", "list"]).contains(&id.to_string()));
+}
+
+#[test]
+fn sigkill_and_restart_resumes_the_run_on_sqlite() {
+    crash_and_resume(None);
+}
+
+#[test]
+fn sigkill_and_restart_resumes_the_run_on_postgres() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(baton_store::testing::TestDb::postgres());
+    crash_and_resume(Some(&db.url));
+    drop(db);
+}
+
+#[test]
+fn a_stop_survives_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Standalone::start(&dir.path().join("data"), None, &[]);
+    let file = write(
+        dir.path(),
+        "wf.yaml",
+        "name: s\ntasks:\n  - {name: a, type: shell, command: 'sleep 1002'}\n",
+    );
+    let id = server.start_workflow(&file, "s", &[]);
+    wait_for("the task to run", Duration::from_secs(60), || {
+        (server.instance(id)["tasks"][0]["state"] == "running").then_some(())
+    });
+    server.kill();
+    let _ = std::process::Command::new("pkill")
+        .args(["-f", "^sleep 1002$"])
+        .status();
+    server.restart();
+    server.ok(&["instance", "stop", &id.to_string()]);
+    let view = server.wait_end(id, Duration::from_secs(60));
+    assert_eq!(view["instance"]["state"], "stopped");
+}
