@@ -2,18 +2,16 @@
 //! none), timeout and kill, and the outcome.
 
 use std::collections::HashMap;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use baton_proto::{now_us, Finished, Outcome, Started};
 use nix::sys::signal::Signal;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::{oneshot, watch};
 
 use crate::executors::Plan;
-use crate::logfile;
+use crate::logfile::{self, Copied, LazyLog};
 use crate::process::{self, ProcessSpec};
 use crate::worker::{Inner, Key, Stop};
 
@@ -37,43 +35,36 @@ pub(crate) struct Job {
 
 /// Runs the attempt and reports its end; the slot is freed when Finished is queued.
 pub(crate) async fn run(inner: Arc<Inner>, job: Job, stop: watch::Receiver<Option<Stop>>) {
-    let data_dir = &inner.config.data_dir;
-    let log_path = logfile::log_path(
-        data_dir,
-        job.workflow_instance_id,
-        job.task_instance_id,
-        job.attempt,
-    );
-    let finished = match &job.plan {
-        Plan::Noop => noop(&log_path),
-        Plan::Process(spec) => {
-            let work = logfile::work_dir(
-                data_dir,
-                job.workflow_instance_id,
-                job.task_instance_id,
-                job.attempt,
-            );
-            let finished = run_process(&inner, &job, spec, &log_path, &work, stop).await;
-            let data_dir = data_dir.clone();
-            tokio::task::spawn_blocking(move || remove_work_dir(&data_dir, &work));
-            finished
-        }
+    let Plan::Process(spec) = &job.plan else {
+        inner.finish(job.key, noop());
+        return;
     };
+    let (wfi, tid, attempt) = (job.workflow_instance_id, job.task_instance_id, job.attempt);
+    let log = LazyLog::new(logfile::log_path(&inner.config.data_dir, wfi, tid, attempt));
+    let work = inner.workdirs.path(wfi, tid, attempt);
+    if let Err(e) = inner.workdirs.acquire(&work) {
+        let message = format!(
+            "could not create the work directory {}: {e}",
+            work.display()
+        );
+        inner.finish(job.key, failed_to_start(log, message).await);
+        return;
+    }
+    let finished = run_process(&inner, &job, spec, log, &work, stop).await;
     tracing::debug!(
-        task_instance = job.task_instance_id,
-        attempt = job.attempt,
+        task_instance = tid,
+        attempt,
         outcome = ?Outcome::try_from(finished.outcome).unwrap_or_default(),
         "attempt ended"
     );
     inner.finish(job.key, finished);
+    inner.workdirs.release(work);
 }
 
-/// A noop succeeds at once; it still gets an (empty) log so `ReadLog` answers like for any task.
-fn noop(log_path: &Path) -> Finished {
+/// A noop succeeds at once. It has no log file: `ReadLog` knows from the log index that the
+/// attempt ran here and answers with an empty, complete log.
+fn noop() -> Finished {
     let at = now_us();
-    if let Err(e) = logfile::create(log_path) {
-        tracing::warn!(path = %log_path.display(), error = %e, "could not create a noop's log");
-    }
     Finished {
         started_at_us: at,
         ended_at_us: at,
@@ -94,36 +85,17 @@ async fn run_process(
     inner: &Inner,
     job: &Job,
     spec: &ProcessSpec,
-    log_path: &Path,
+    log: LazyLog,
     work: &Path,
     mut stop: watch::Receiver<Option<Stop>>,
 ) -> Finished {
     let config = &inner.config;
-    let mut log = match logfile::create(log_path) {
-        Ok(f) => f,
-        Err(e) => {
-            return failed_to_start(format!(
-                "could not create the log file {}: {e}",
-                log_path.display()
-            ))
-        }
-    };
-    if let Err(e) = create_work_dir(work) {
-        let message = format!(
-            "could not create the work directory {}: {e}",
-            work.display()
-        );
-        let _ = writeln!(log, "[baton] {message}");
-        return failed_to_start(message);
-    }
     let started_at_us = now_us();
-    let spawned = process::spawn(spec, work, env(job));
-    let (mut proc, output) = match spawned {
+    let (mut proc, output) = match process::spawn(spec, work, env(job)) {
         Ok(p) => p,
         Err(e) => {
             let message = format!("could not start `{}`: {e}", spec.program);
-            let _ = writeln!(log, "[baton] {message}");
-            return failed_to_start(message);
+            return failed_to_start(log, message).await;
         }
     };
     inner.started(
@@ -137,7 +109,7 @@ async fn run_process(
     let (give_up, give_up_rx) = oneshot::channel();
     let mut copier = tokio::spawn(logfile::copy_output(
         output,
-        tokio::fs::File::from_std(log),
+        log,
         config.log_max_bytes,
         give_up_rx,
     ));
@@ -204,22 +176,14 @@ async fn run_process(
     let exit_code = exit_code.or_else(|| status.as_ref().ok().and_then(|s| s.code()));
 
     match copied {
-        Ok(mut copied) => {
-            let mut notes = String::new();
-            if copied.abandoned {
-                notes.push_str("\n[baton] output still open after the task's process group was killed (did a process leave the group?); stopped reading\n");
+        Ok(Copied { mut log, abandoned }) => {
+            if abandoned {
+                log.write(b"\n[baton] output still open after the task's process group was killed (did a process leave the group?); stopped reading\n").await;
             }
-            if outcome != Outcome::Succeeded && outcome != Outcome::Failed {
-                notes.push_str(&format!("\n[baton] {message}\n"));
+            if outcome == Outcome::TimedOut || outcome == Outcome::Killed {
+                log.write(format!("\n[baton] {message}\n").as_bytes()).await;
             }
-            if copied.write_error.is_none() && !notes.is_empty() {
-                if let Err(e) = copied.file.write_all(notes.as_bytes()).await {
-                    tracing::warn!(error = %e, "could not append to the task log");
-                }
-            }
-            if let Err(e) = copied.file.flush().await {
-                tracing::warn!(error = %e, "could not flush the task log");
-            }
+            log.close().await;
         }
         Err(e) => tracing::error!(error = %e, "the log copier failed"),
     }
@@ -248,8 +212,11 @@ fn exit_outcome(status: std::process::ExitStatus) -> (Outcome, Option<i32>, Stri
     }
 }
 
-fn failed_to_start(message: String) -> Finished {
+/// The end of an attempt that could not start; the reason goes to its log too.
+async fn failed_to_start(mut log: LazyLog, message: String) -> Finished {
     tracing::warn!(%message, "attempt could not start");
+    log.write(format!("[baton] {message}\n").as_bytes()).await;
+    log.close().await;
     let at = now_us();
     Finished {
         started_at_us: at,
@@ -282,35 +249,6 @@ fn env(job: &Job) -> Vec<(String, String)> {
         ("BATON_WORKFLOW_NAME".to_string(), job.workflow_name.clone()),
     ]);
     vars
-}
-
-/// Creates the attempt's work directory. Retried because a sibling attempt that just ended may
-/// remove an (empty) parent directory between our steps.
-fn create_work_dir(work: &Path) -> io::Result<()> {
-    let mut tries = 0;
-    loop {
-        match std::fs::create_dir_all(work) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound && tries < 5 => tries += 1,
-            other => return other,
-        }
-    }
-}
-
-/// Removes the attempt's work directory and, when they are empty, its parents up to `work/`.
-fn remove_work_dir(data_dir: &Path, work: &PathBuf) {
-    if let Err(e) = std::fs::remove_dir_all(work) {
-        if e.kind() != io::ErrorKind::NotFound {
-            tracing::warn!(dir = %work.display(), error = %e, "could not remove the work directory");
-        }
-    }
-    let root = data_dir.join("work");
-    let mut dir = work.parent();
-    while let Some(d) = dir {
-        if d == root || std::fs::remove_dir(d).is_err() {
-            break;
-        }
-        dir = d.parent();
-    }
 }
 
 #[cfg(test)]
@@ -360,7 +298,7 @@ mod tests {
         assert_eq!(worker.running(), 0);
         // The work directory is removed once the attempt ends.
         until("the work directory to be removed", || {
-            !dir.path().join("work/7/1/1").exists()
+            !dir.path().join("work/7-1-1").exists()
         })
         .await;
     }
@@ -396,7 +334,7 @@ mod tests {
     #[tokio::test]
     async fn a_timeout_kills_the_task() {
         let dir = tempfile::tempdir().unwrap();
-        let worker = worker(dir.path());
+        let worker = worker_with(dir.path(), |c| c.kill_grace = Duration::from_secs(20));
         let mut master = TestMaster::start().await;
         let mut req = request(1, shell("echo begun; sleep 1000"), &master.addr);
         req.timeout_ms = 300;
@@ -406,7 +344,7 @@ mod tests {
         assert_eq!(finished.outcome, Outcome::TimedOut as i32);
         assert_eq!(finished.message, "timed out after 300ms");
         assert!(
-            begun.elapsed() < Duration::from_secs(2),
+            begun.elapsed() < Duration::from_secs(15),
             "SIGTERM should do"
         );
         let log = log_of(&worker, 1).await;
@@ -466,15 +404,39 @@ mod tests {
         );
         req.env
             .insert("PIDFILE".into(), pidfile.display().to_string());
-        let begun = Instant::now();
         worker.dispatch(req).unwrap();
         let finished = master.finished(1).await;
         assert_eq!(finished.outcome, Outcome::Succeeded as i32);
-        // The straggler held the pipe open; killing the group closed it, no drain timeout.
-        assert!(begun.elapsed() < Duration::from_secs(2));
         let background = read_pid(&pidfile).await;
         until("the straggler to die", || process_gone(background)).await;
+        // The straggler held the pipe open; killing the group closed it (no drain timeout note).
         assert_eq!(log_of(&worker, 1).await, "done\n");
+    }
+
+    #[tokio::test]
+    async fn output_held_open_outside_the_group_does_not_hang_the_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        // `setsid` takes the sleep out of the task's group (it ends by itself a little later);
+        // the script waits until that has happened before it exits.
+        let pidfile = dir.path().join("detached.pid");
+        let mut req = request(
+            1,
+            shell(
+                "setsid bash -c 'echo $$ > \"$PIDFILE\"; exec sleep 4' &
+                 while [ ! -s \"$PIDFILE\" ]; do sleep 0.01; done; echo done",
+            ),
+            &master.addr,
+        );
+        req.env
+            .insert("PIDFILE".into(), pidfile.display().to_string());
+        worker.dispatch(req).unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Succeeded as i32);
+        let log = log_of(&worker, 1).await;
+        assert!(log.starts_with("done\n"), "{log}");
+        assert!(log.contains("output still open"), "{log}");
     }
 
     #[tokio::test]
@@ -573,7 +535,7 @@ mod tests {
             None,
             "the work directory is gone after the attempt"
         );
-        assert!(cwd.ends_with("work/7/42/1"), "{}", cwd.display());
+        assert!(cwd.ends_with("work/7-42-1"), "{}", cwd.display());
     }
 
     #[tokio::test]

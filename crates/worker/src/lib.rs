@@ -5,6 +5,8 @@
 //! The CLI builds a [`WorkerConfig`], a [`Worker`], and mounts [`Worker::service`] on a tonic
 //! server (or calls [`serve`]); standalone mode does the same inside one process.
 
+#![warn(missing_docs)]
+
 mod attempt;
 mod config;
 mod error;
@@ -13,6 +15,7 @@ mod logfile;
 mod process;
 mod reporter;
 mod service;
+mod workdir;
 mod worker;
 
 #[cfg(test)]

@@ -25,15 +25,6 @@ pub(crate) fn log_path(data_dir: &Path, wfi: i64, tid: i64, attempt: u32) -> Pat
         .join(format!("{attempt}.log"))
 }
 
-/// `data_dir/work/<wfi>/<tid>/<attempt>`.
-pub(crate) fn work_dir(data_dir: &Path, wfi: i64, tid: i64, attempt: u32) -> PathBuf {
-    data_dir
-        .join("work")
-        .join(wfi.to_string())
-        .join(tid.to_string())
-        .join(attempt.to_string())
-}
-
 /// Creates (or empties, for a rerun of the same attempt) an attempt's log file.
 pub(crate) fn create(path: &Path) -> io::Result<File> {
     if let Some(dir) = path.parent() {
@@ -49,30 +40,83 @@ pub(crate) fn truncation_marker(limit: u64) -> String {
     )
 }
 
+/// An attempt's log file, created on the first write: most quick tasks print nothing, and
+/// creating a file (and its directory) costs more than running `true`.
+pub(crate) struct LazyLog {
+    path: PathBuf,
+    file: Option<tokio::fs::File>,
+    error: Option<io::Error>,
+}
+
+impl LazyLog {
+    /// A log at `path`; whatever an earlier run of the same attempt left there is removed.
+    pub(crate) fn new(path: PathBuf) -> Self {
+        let error = match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Some(e),
+            _ => None,
+        };
+        LazyLog {
+            path,
+            file: None,
+            error,
+        }
+    }
+
+    /// Appends `data`; after the first failure it only reports failure (the reason is logged).
+    pub(crate) async fn write(&mut self, data: &[u8]) -> bool {
+        if self.error.is_some() {
+            return false;
+        }
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => match create(&self.path) {
+                Ok(file) => self.file.insert(tokio::fs::File::from_std(file)),
+                Err(e) => return self.failed(e),
+            },
+        };
+        match file.write_all(data).await {
+            Ok(()) => true,
+            Err(e) => self.failed(e),
+        }
+    }
+
+    fn failed(&mut self, e: io::Error) -> bool {
+        tracing::warn!(path = %self.path.display(), error = %e, "writing a task log failed; further output is discarded");
+        self.error = Some(e);
+        false
+    }
+
+    /// Waits until everything written is in the file.
+    pub(crate) async fn close(mut self) {
+        if let Some(file) = &mut self.file {
+            if let Err(e) = file.flush().await {
+                self.failed(e);
+            }
+        }
+    }
+}
+
 /// What copying a process's output produced.
 pub(crate) struct Copied {
     /// The log, still open so the attempt can append its own notes.
-    pub file: tokio::fs::File,
+    pub log: LazyLog,
     /// True when the output went on after the process group was gone and reading was abandoned.
     pub abandoned: bool,
-    /// The first error writing the log, if any (the output was drained anyway).
-    pub write_error: Option<io::Error>,
 }
 
-/// Copies everything read from `output` into `file` until the pipe closes (every writer is
+/// Copies everything read from `output` into `log` until the pipe closes (every writer is
 /// gone) or `give_up` fires. Past `limit` bytes it writes the truncation marker once and from
 /// then on reads and discards, so the process never blocks on a full pipe.
 pub(crate) async fn copy_output(
     mut output: pipe::Receiver,
-    mut file: tokio::fs::File,
+    mut log: LazyLog,
     limit: u64,
     mut give_up: oneshot::Receiver<()>,
 ) -> Copied {
     let mut buf = vec![0u8; CHUNK];
     let mut written = 0u64;
-    let mut truncated = false;
+    let mut discarding = false;
     let mut abandoned = false;
-    let mut write_error = None;
     loop {
         let n = tokio::select! {
             biased;
@@ -90,30 +134,24 @@ pub(crate) async fn copy_output(
                 break;
             }
         };
-        if truncated || write_error.is_some() {
+        if discarding {
             continue;
         }
-        let room = limit.saturating_sub(written);
-        let take = (n as u64).min(room) as usize;
-        let mut result = Ok(());
+        let take = (n as u64).min(limit.saturating_sub(written)) as usize;
+        let mut ok = true;
         if take > 0 {
-            result = file.write_all(&buf[..take]).await;
+            ok = log.write(&buf[..take]).await;
             written += take as u64;
         }
-        if result.is_ok() && take < n {
-            truncated = true;
-            result = file.write_all(truncation_marker(limit).as_bytes()).await;
+        if ok && take < n {
+            log.write(truncation_marker(limit).as_bytes()).await;
+            discarding = true;
         }
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "writing the task log failed; discarding further output");
-            write_error = Some(e);
+        if !ok {
+            discarding = true;
         }
     }
-    Copied {
-        file,
-        abandoned,
-        write_error,
-    }
+    Copied { log, abandoned }
 }
 
 /// A piece of a log read back.
@@ -167,37 +205,38 @@ pub(crate) fn scan(data_dir: &Path, tid: i64, attempt: u32) -> Option<(i64, Path
     None
 }
 
-/// Remembers which workflow instance a task instance belongs to, for the most recent task
-/// instances, so `ReadLog` finds a log without scanning. Bounded: the oldest entries are
-/// forgotten (and then found by a scan).
+/// Remembers the attempts this worker ran lately (and their workflow instance), so `ReadLog`
+/// finds a log without scanning, and knows that an attempt without a log file ran here and
+/// printed nothing. Bounded: the oldest entries are forgotten (their logs are then found by a
+/// scan).
 pub(crate) struct LogIndex {
-    by_task: HashMap<i64, i64>,
-    order: VecDeque<i64>,
+    by_attempt: HashMap<(i64, u32), i64>,
+    order: VecDeque<(i64, u32)>,
     capacity: usize,
 }
 
 impl LogIndex {
     pub(crate) fn new(capacity: usize) -> Self {
         LogIndex {
-            by_task: HashMap::new(),
+            by_attempt: HashMap::new(),
             order: VecDeque::new(),
             capacity,
         }
     }
 
-    pub(crate) fn insert(&mut self, tid: i64, wfi: i64) {
-        if self.by_task.insert(tid, wfi).is_none() {
-            self.order.push_back(tid);
+    pub(crate) fn insert(&mut self, key: (i64, u32), wfi: i64) {
+        if self.by_attempt.insert(key, wfi).is_none() {
+            self.order.push_back(key);
             while self.order.len() > self.capacity {
                 if let Some(old) = self.order.pop_front() {
-                    self.by_task.remove(&old);
+                    self.by_attempt.remove(&old);
                 }
             }
         }
     }
 
-    pub(crate) fn get(&self, tid: i64) -> Option<i64> {
-        self.by_task.get(&tid).copied()
+    pub(crate) fn get(&self, key: (i64, u32)) -> Option<i64> {
+        self.by_attempt.get(&key).copied()
     }
 }
 
@@ -228,11 +267,12 @@ mod tests {
     #[test]
     fn index_forgets_the_oldest() {
         let mut index = LogIndex::new(2);
-        index.insert(1, 10);
-        index.insert(2, 20);
-        index.insert(3, 30);
-        assert_eq!(index.get(1), None);
-        assert_eq!(index.get(2), Some(20));
-        assert_eq!(index.get(3), Some(30));
+        index.insert((1, 1), 10);
+        index.insert((2, 1), 20);
+        index.insert((2, 1), 20);
+        index.insert((3, 1), 30);
+        assert_eq!(index.get((1, 1)), None);
+        assert_eq!(index.get((2, 1)), Some(20));
+        assert_eq!(index.get((3, 1)), Some(30));
     }
 }

@@ -94,7 +94,10 @@ impl WorkDirs {
         }
         match moved {
             Ok(()) => {
-                self.free.lock().expect("work dir pool poisoned").push(parked);
+                self.free
+                    .lock()
+                    .expect("work dir pool poisoned")
+                    .push(parked);
                 true
             }
             Err(_) => false,

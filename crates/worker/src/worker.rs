@@ -19,12 +19,13 @@ use crate::executors;
 use crate::logfile::{self, LogIndex};
 use crate::reporter::Reporters;
 use crate::service::WorkerService;
+use crate::workdir::WorkDirs;
 
 /// How long `shutdown` keeps trying to deliver events of attempts it had to kill, when its
 /// grace was already used up waiting for them.
 const FLUSH_AFTER_KILL: Duration = Duration::from_secs(1);
 
-/// How many task instances the log index remembers before it falls back to directory scans.
+/// How many attempts the log index remembers before it falls back to directory scans.
 const LOG_INDEX_CAPACITY: usize = 100_000;
 
 /// One attempt is one (task instance, attempt number).
@@ -59,6 +60,7 @@ pub(crate) struct Inner {
     stopping: AtomicBool,
     pub(crate) reporters: Reporters,
     index: Mutex<LogIndex>,
+    pub(crate) workdirs: WorkDirs,
 }
 
 impl Inner {
@@ -104,12 +106,13 @@ impl Worker {
     pub fn new(config: WorkerConfig) -> Worker {
         Worker {
             inner: Arc::new(Inner {
-                config,
                 attempts: Mutex::new(HashMap::new()),
                 running: watch::Sender::new(0),
                 stopping: AtomicBool::new(false),
                 reporters: Reporters::new(),
                 index: Mutex::new(LogIndex::new(LOG_INDEX_CAPACITY)),
+                workdirs: WorkDirs::new(&config.data_dir),
+                config,
             }),
         }
     }
@@ -223,7 +226,7 @@ impl Worker {
             .index
             .lock()
             .expect("log index poisoned")
-            .insert(id.task_instance_id, id.workflow_instance_id);
+            .insert(key, id.workflow_instance_id);
         let plan = executors::plan(kind, &self.inner.config);
         let job = Job {
             key,
@@ -257,10 +260,11 @@ impl Worker {
     /// Reads part of an attempt's log (see `ReadLogRequest`).
     pub(crate) async fn read_log(&self, request: ReadLogRequest) -> std::io::Result<ReadLogReply> {
         let (tid, attempt) = (request.task_instance_id, request.attempt);
+        let key = (tid, attempt);
         // Whether it runs is decided before reading: if it had ended then, what is read is final.
         let (running, known_wfi) = {
             let attempts = self.inner.attempts.lock().expect("attempt table poisoned");
-            match attempts.get(&(tid, attempt)) {
+            match attempts.get(&key) {
                 Some(entry) => (true, Some(entry.wfi)),
                 None => (
                     false,
@@ -268,7 +272,7 @@ impl Worker {
                         .index
                         .lock()
                         .expect("log index poisoned")
-                        .get(tid),
+                        .get(key),
                 ),
             }
         };
@@ -281,12 +285,7 @@ impl Worker {
         let (found_wfi, range) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
             if let Some(wfi) = known_wfi {
                 let path = logfile::log_path(&data_dir, wfi, tid, attempt);
-                if let Some(range) = logfile::read_range(&path, offset, limit)? {
-                    return Ok((None, Some(range)));
-                }
-            }
-            if running {
-                return Ok((None, None));
+                return Ok((None, logfile::read_range(&path, offset, limit)?));
             }
             match logfile::scan(&data_dir, tid, attempt) {
                 Some((wfi, path)) => Ok((Some(wfi), logfile::read_range(&path, offset, limit)?)),
@@ -300,7 +299,7 @@ impl Worker {
                 .index
                 .lock()
                 .expect("log index poisoned")
-                .insert(tid, wfi);
+                .insert(key, wfi);
         }
         Ok(match range {
             Some(range) => ReadLogReply {
@@ -309,11 +308,11 @@ impl Worker {
                 data: range.data,
                 found: true,
             },
-            // Running but its log not created yet: nothing to show so far.
-            None if running => ReadLogReply {
+            // It runs or ran here, and has printed nothing (the file is made on the first byte).
+            None if known_wfi.is_some() => ReadLogReply {
                 data: Vec::new(),
-                next_offset: offset,
-                complete: false,
+                next_offset: 0,
+                complete: !running,
                 found: true,
             },
             None => ReadLogReply::default(),
@@ -387,6 +386,20 @@ mod tests {
         let r = restarted.read_log(read(1, 0, 0)).await.unwrap();
         assert!(r.found && r.complete);
         assert_eq!(r.data, b"0123456789");
+    }
+
+    #[tokio::test]
+    async fn an_attempt_that_printed_nothing_has_an_empty_complete_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        worker
+            .dispatch(request(1, shell("true"), &master.addr))
+            .unwrap();
+        master.finished(1).await;
+        let r = worker.read_log(read(1, 0, 0)).await.unwrap();
+        assert!(r.found && r.complete && r.data.is_empty());
+        assert_eq!(r.next_offset, 0);
     }
 
     #[tokio::test]
