@@ -17,16 +17,26 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::time::{Duration, Instant};
 
+/// Default worker slots per core in benchmarks (standalone's default is 2).
+const BENCH_SLOTS_PER_CORE: usize = 8;
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let n = args.tasks.max(1);
     let source = workload(args.shape, args.executor, n);
     let spec = WorkflowSpec::from_yaml(&source, "bench")?;
     let dir = tempfile::Builder::new().prefix("baton-bench-").tempdir()?;
+    let mut node_args = args.node.clone();
+    // Short tasks are bound by round trips, not CPU: more slots than standalone's default
+    // keep both the engine and the processes busy. `--slots` overrides; the figure is printed.
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    node_args.slots = node_args.slots.or(Some(BENCH_SLOTS_PER_CORE * cores));
     let node = Node::start(NodeOptions {
         data_dir: dir.path().to_path_buf(),
         database: args.database.clone(),
         grpc_listen: "127.0.0.1:0".parse().expect("a literal address"),
-        node: args.node.clone(),
+        node: node_args,
     })
     .await?;
     let slots = node.worker.config().slots;

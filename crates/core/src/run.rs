@@ -48,6 +48,10 @@ pub struct InstanceRun {
     dag: Arc<Dag>,
     strategy: FailureStrategy,
     nodes: Vec<Node>,
+    /// Per task, how many of its dependencies have not succeeded yet.
+    unmet: Vec<usize>,
+    /// How many nodes are active.
+    active: usize,
     ending: Option<Ending>,
     finished: bool,
 }
@@ -56,10 +60,26 @@ impl InstanceRun {
     /// A fresh instance: nothing started.
     pub fn new(dag: Arc<Dag>, strategy: FailureStrategy) -> InstanceRun {
         let nodes = vec![Node::Waiting; dag.len()];
+        InstanceRun::with_nodes(dag, strategy, nodes)
+    }
+
+    fn with_nodes(dag: Arc<Dag>, strategy: FailureStrategy, nodes: Vec<Node>) -> InstanceRun {
+        let unmet = (0..nodes.len())
+            .map(|t| {
+                let preds = dag.predecessors(t);
+                preds
+                    .iter()
+                    .filter(|p| nodes[**p] != Node::Succeeded)
+                    .count()
+            })
+            .collect();
+        let active = nodes.iter().filter(|n| **n == Node::Active).count();
         InstanceRun {
             dag,
             strategy,
             nodes,
+            unmet,
+            active,
             ending: None,
             finished: false,
         }
@@ -74,13 +94,7 @@ impl InstanceRun {
         stopping: bool,
     ) -> InstanceRun {
         assert_eq!(nodes.len(), dag.len(), "one node per task");
-        let mut run = InstanceRun {
-            dag,
-            strategy,
-            nodes,
-            ending: None,
-            finished: false,
-        };
+        let mut run = InstanceRun::with_nodes(dag, strategy, nodes);
         if stopping {
             run.ending = Some(Ending::Stop);
         } else if strategy == FailureStrategy::End
@@ -123,8 +137,8 @@ impl InstanceRun {
             steps.extend(self.kill_active());
         } else {
             for task in 0..self.nodes.len() {
-                if self.nodes[task] == Node::Waiting && self.deps_succeeded(task) {
-                    self.nodes[task] = Node::Active;
+                if self.nodes[task] == Node::Waiting && self.unmet[task] == 0 {
+                    self.activate(task);
                     steps.push(Step::Run(task));
                 }
             }
@@ -139,13 +153,12 @@ impl InstanceRun {
             return Vec::new();
         }
         let mut steps = Vec::new();
-        if self.ending.is_none() {
-            for i in 0..self.dag.successors(task).len() {
-                let next = self.dag.successors(task)[i];
-                if self.nodes[next] == Node::Waiting && self.deps_succeeded(next) {
-                    self.nodes[next] = Node::Active;
-                    steps.push(Step::Run(next));
-                }
+        for i in 0..self.dag.successors(task).len() {
+            let next = self.dag.successors(task)[i];
+            self.unmet[next] -= 1;
+            if self.ending.is_none() && self.nodes[next] == Node::Waiting && self.unmet[next] == 0 {
+                self.activate(next);
+                steps.push(Step::Run(next));
             }
         }
         steps.extend(self.settle());
@@ -199,14 +212,13 @@ impl InstanceRun {
             return false;
         }
         self.nodes[task] = to;
+        self.active -= 1;
         true
     }
 
-    fn deps_succeeded(&self, task: TaskIndex) -> bool {
-        self.dag
-            .predecessors(task)
-            .iter()
-            .all(|p| self.nodes[*p] == Node::Succeeded)
+    fn activate(&mut self, task: TaskIndex) {
+        self.nodes[task] = Node::Active;
+        self.active += 1;
     }
 
     fn kill_active(&self) -> Vec<Step> {
@@ -218,7 +230,7 @@ impl InstanceRun {
 
     /// Ends the instance when nothing is active any more.
     fn settle(&mut self) -> Vec<Step> {
-        if self.finished || self.nodes.contains(&Node::Active) {
+        if self.finished || self.active > 0 {
             return Vec::new();
         }
         self.finished = true;

@@ -12,22 +12,97 @@ use baton_core::{
     Priority, TaskInstanceId, TaskKind, TaskState, WorkflowInstanceId, WorkflowState,
 };
 use baton_proto::{dispatch_request, task_event, AttemptId, DispatchRequest, Outcome, TaskEvent};
-use baton_store::{now_us, Command, CommandKind, EngineTx, Store, StoreError, TaskEnd};
+use baton_store::{
+    now_us, AttemptRecord, Command, CommandKind, EngineTx, Store, StoreError, TaskInstanceRecord,
+};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
-/// The current attempt of one task instance, as the engine tracks it.
-#[derive(Debug, Clone)]
-pub(crate) struct Slot {
-    pub id: TaskInstanceId,
-    pub attempt: i64,
+/// The current attempt of one task instance: the engine keeps the row as it is in the store.
+pub(crate) type Slot = TaskInstanceRecord;
+
+/// Rows changed in this tick, written in bulk just before the commit.
+#[derive(Default)]
+pub(crate) struct Writes {
+    tasks: HashMap<TaskInstanceId, TaskInstanceRecord>,
+    attempts: Vec<AttemptRecord>,
+}
+
+impl Writes {
+    /// Marks the row as changed (its state now is what will be written).
+    pub fn touch(&mut self, row: &TaskInstanceRecord) {
+        self.tasks.insert(row.id, row.clone());
+    }
+
+    /// Ends the row's current attempt: the row takes `end`, the history gets the attempt.
+    pub fn end_attempt(&mut self, row: &mut TaskInstanceRecord, end: End<'_>) {
+        row.state = end.state;
+        if end.worker.is_some() {
+            row.worker = end.worker.map(str::to_string);
+        }
+        row.started_at = end.started_at.or(row.started_at);
+        row.ended_at = Some(end.ended_at);
+        row.exit_code = end.exit_code;
+        row.message = end.message.map(str::to_string);
+        row.retries_used = end.retries_used;
+        row.next_retry_at = end.next_retry_at;
+        self.attempts.push(AttemptRecord {
+            task_instance_id: row.id,
+            attempt: row.attempt,
+            state: end.attempt_state,
+            worker: row.worker.clone(),
+            started_at: row.started_at,
+            ended_at: end.ended_at,
+            exit_code: end.exit_code,
+            message: row.message.clone(),
+        });
+        self.touch(row);
+    }
+
+    /// Queues attempt number `attempt` of the row.
+    pub fn requeue(&mut self, row: &mut TaskInstanceRecord, attempt: i64) {
+        row.state = TaskState::Submitted;
+        row.attempt = attempt;
+        row.worker = None;
+        row.started_at = None;
+        row.ended_at = None;
+        row.exit_code = None;
+        row.message = None;
+        row.next_retry_at = None;
+        self.touch(row);
+    }
+
+    /// Writes everything; rows first, since attempts refer to them.
+    pub async fn flush(&mut self, tx: &mut EngineTx) -> Result<(), StoreError> {
+        let rows: Vec<TaskInstanceRecord> = self.tasks.drain().map(|(_, r)| r).collect();
+        tx.upsert_tasks(&rows).await?;
+        tx.insert_attempts(&self.attempts).await?;
+        self.attempts.clear();
+        Ok(())
+    }
+
+    pub fn clear(&mut self) {
+        self.tasks.clear();
+        self.attempts.clear();
+    }
+}
+
+/// How an attempt ended.
+pub(crate) struct End<'a> {
+    /// The task instance's state after it (retry_wait when another attempt follows).
     pub state: TaskState,
-    pub retries_used: i64,
-    pub worker: Option<String>,
+    /// The attempt's own outcome, for the history.
+    pub attempt_state: TaskState,
+    pub worker: Option<&'a str>,
     pub started_at: Option<i64>,
+    pub ended_at: i64,
+    pub exit_code: Option<i64>,
+    pub message: Option<&'a str>,
+    pub retries_used: i64,
+    pub next_retry_at: Option<i64>,
 }
 
 /// A workflow instance this master runs.
@@ -60,6 +135,10 @@ pub(crate) struct Engine {
     pub dispatcher: Dispatcher,
     /// Due retries: (due, task, attempt).
     pub retries: BinaryHeap<Reverse<(i64, TaskInstanceId, i64)>>,
+    /// Task instance ids reserved in the store and not used yet.
+    ids: std::ops::Range<i64>,
+    /// What this tick changed, written before its commit.
+    pub writes: Writes,
     events: broadcast::Sender<RunEvent>,
     self_tx: mpsc::UnboundedSender<Msg>,
     shutdown: Option<(Instant, oneshot::Sender<()>)>,
@@ -67,6 +146,7 @@ pub(crate) struct Engine {
 
 const COMMAND_BATCH: i64 = 256;
 const MESSAGE_BATCH: usize = 4096;
+const ID_BLOCK: i64 = 1024;
 
 impl Engine {
     pub fn new(
@@ -84,6 +164,8 @@ impl Engine {
             tasks: HashMap::new(),
             dispatcher: Dispatcher::new(workers),
             retries: BinaryHeap::new(),
+            ids: 0..0,
+            writes: Writes::default(),
             events,
             self_tx,
             shutdown: None,
@@ -185,6 +267,7 @@ impl Engine {
             self.tasks.clear();
             self.retries.clear();
             self.dispatcher.clear();
+            self.writes.clear();
             match self.recover_with(false).await {
                 Ok(()) => return,
                 Err(e) => {
@@ -203,6 +286,7 @@ impl Engine {
         failed: Vec<(TaskInstanceId, i64, String, String)>,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
+        self.writes.clear();
         let mut tx = self.store.begin_engine().await?;
         if take_commands {
             let commands = tx.take_commands(COMMAND_BATCH).await?;
@@ -215,14 +299,24 @@ impl Engine {
             self.report(&mut tx, event, t).await?;
         }
         for (task, attempt, worker, reason) in failed {
-            self.dispatch_failed(&mut tx, task, attempt, &worker, &reason, t)
-                .await?;
+            self.dispatch_failed(task, attempt, &worker, &reason);
         }
-        self.due_retries(&mut tx, t).await?;
+        self.due_retries();
         if self.shutdown.is_none() {
             self.dispatch(&mut tx, t).await?;
         }
+        self.writes.flush(&mut tx).await?;
         tx.commit().await
+    }
+
+    /// A new task instance id, from the block reserved in the store.
+    async fn next_task_id(&mut self, tx: &mut EngineTx) -> Result<TaskInstanceId, StoreError> {
+        if self.ids.is_empty() {
+            self.ids = tx.reserve_task_ids(ID_BLOCK).await?;
+        }
+        let id = self.ids.start;
+        self.ids.start += 1;
+        Ok(TaskInstanceId(id))
     }
 
     /// Performs what a committed tick decided.
@@ -353,21 +447,34 @@ impl Engine {
     ) -> Result<(), StoreError> {
         let mut pending: VecDeque<Step> = steps.into();
         while let Some(step) = pending.pop_front() {
+            let new_id = match step {
+                Step::Run(_) => Some(self.next_task_id(tx).await?),
+                _ => None,
+            };
             let Some(inst) = self.instances.get_mut(&id) else {
                 return Ok(());
             };
             match step {
                 Step::Run(index) => {
                     let spec = &inst.version.spec.tasks[index];
-                    let task = tx.insert_task(id, &spec.name, now_us()).await?;
-                    inst.slots[index] = Some(Slot {
+                    let task = new_id.expect("allocated above");
+                    let row = TaskInstanceRecord {
                         id: task,
-                        attempt: 1,
+                        workflow_instance_id: id,
+                        task_name: spec.name.clone(),
                         state: TaskState::Submitted,
+                        attempt: 1,
                         retries_used: 0,
                         worker: None,
+                        submitted_at: now_us(),
                         started_at: None,
-                    });
+                        ended_at: None,
+                        exit_code: None,
+                        message: None,
+                        next_retry_at: None,
+                    };
+                    self.writes.touch(&row);
+                    inst.slots[index] = Some(row);
                     self.tasks.insert(task, (id, index));
                     self.dispatcher
                         .enqueue(task, &spec.worker_group, inst.priority, spec.priority);
@@ -394,21 +501,21 @@ impl Engine {
                             // Not on a worker: cancel it here.
                             self.dispatcher.dequeue(slot.id);
                             let now = now_us();
-                            let end = TaskEnd {
-                                id: slot.id,
-                                attempt: slot.attempt,
-                                state: TaskState::Killed,
-                                attempt_state: TaskState::Killed,
-                                worker: None,
-                                started_at: None,
-                                ended_at: now,
-                                exit_code: None,
-                                message: Some("cancelled before it ran"),
-                                retries_used: slot.retries_used,
-                                next_retry_at: None,
-                            };
-                            tx.end_attempt(&end).await?;
-                            slot.state = TaskState::Killed;
+                            let retries_used = slot.retries_used;
+                            self.writes.end_attempt(
+                                slot,
+                                End {
+                                    state: TaskState::Killed,
+                                    attempt_state: TaskState::Killed,
+                                    worker: None,
+                                    started_at: None,
+                                    ended_at: now,
+                                    exit_code: None,
+                                    message: Some("cancelled before it ran"),
+                                    retries_used,
+                                    next_retry_at: None,
+                                },
+                            );
                             self.tasks.remove(&slot.id);
                             t.published.push(RunEvent::TaskEnded {
                                 instance: id,
@@ -474,22 +581,18 @@ impl Engine {
                 if !matches!(slot.state, TaskState::Dispatched) {
                     return Ok(());
                 }
-                if tx
-                    .task_started(task, attempt, &event.worker, started.at_us)
-                    .await?
-                {
-                    slot.state = TaskState::Running;
-                    slot.started_at = Some(started.at_us);
-                    slot.worker = Some(event.worker.clone());
-                    t.published.push(RunEvent::TaskStarted {
-                        instance: id,
-                        task,
-                        name: inst.version.spec.tasks[index].name.clone(),
-                        attempt,
-                        worker: event.worker,
-                        at_us: started.at_us,
-                    });
-                }
+                slot.state = TaskState::Running;
+                slot.started_at = Some(started.at_us);
+                slot.worker = Some(event.worker.clone());
+                self.writes.touch(slot);
+                t.published.push(RunEvent::TaskStarted {
+                    instance: id,
+                    task,
+                    name: inst.version.spec.tasks[index].name.clone(),
+                    attempt,
+                    worker: event.worker,
+                    at_us: started.at_us,
+                });
                 Ok(())
             }
             Some(task_event::Event::Finished(f)) => {
@@ -521,28 +624,23 @@ impl Engine {
                     .then(|| f.ended_at_us + spec.retry_interval.as_micros() as i64);
                 let started_at = Some(f.started_at_us).filter(|s| *s > 0).or(slot.started_at);
                 let message = Some(f.message.as_str()).filter(|m| !m.is_empty());
-                let end = TaskEnd {
-                    id: task,
-                    attempt,
-                    state,
-                    attempt_state,
-                    worker: Some(&event.worker),
-                    started_at,
-                    ended_at: f.ended_at_us,
-                    exit_code: f.exit_code.map(i64::from),
-                    message,
-                    retries_used,
-                    next_retry_at,
-                };
-                if !tx.end_attempt(&end).await? {
-                    stale("its outcome is recorded already");
-                    return Ok(());
-                }
                 if let Some(w) = &slot.worker {
                     self.dispatcher.release(w);
                 }
-                slot.state = state;
-                slot.retries_used = retries_used;
+                self.writes.end_attempt(
+                    slot,
+                    End {
+                        state,
+                        attempt_state,
+                        worker: Some(&event.worker),
+                        started_at,
+                        ended_at: f.ended_at_us,
+                        exit_code: f.exit_code.map(i64::from),
+                        message,
+                        retries_used,
+                        next_retry_at,
+                    },
+                );
                 t.published.push(RunEvent::TaskEnded {
                     instance: id,
                     task,
@@ -574,60 +672,49 @@ impl Engine {
 
     /// A dispatch did not arrive. Refused: queue the same attempt again. Unreachable: the
     /// worker may have it after all, so the attempt is written off and a new one queued.
-    async fn dispatch_failed(
-        &mut self,
-        tx: &mut EngineTx,
-        task: TaskInstanceId,
-        attempt: i64,
-        worker: &str,
-        reason: &str,
-        _t: &mut Tick,
-    ) -> Result<(), StoreError> {
+    fn dispatch_failed(&mut self, task: TaskInstanceId, attempt: i64, worker: &str, reason: &str) {
         self.dispatcher.release(worker);
         self.dispatcher.rest(worker, Duration::from_millis(200));
         let Some(&(id, index)) = self.tasks.get(&task) else {
-            return Ok(());
+            return;
         };
         let Some(inst) = self.instances.get_mut(&id) else {
-            return Ok(());
+            return;
         };
         let Some(slot) = inst.slots[index].as_mut() else {
-            return Ok(());
+            return;
         };
         if slot.attempt != attempt || slot.state != TaskState::Dispatched {
-            return Ok(());
+            return;
         }
         tracing::warn!("dispatch of task instance {task} attempt {attempt} to {worker} {reason}");
         let next_attempt = if reason.starts_with("refused") {
             attempt
         } else {
-            let end = TaskEnd {
-                id: task,
-                attempt,
-                state: TaskState::NeedFailover,
-                attempt_state: TaskState::NeedFailover,
-                worker: Some(worker),
-                started_at: None,
-                ended_at: now_us(),
-                exit_code: None,
-                message: Some(reason),
-                retries_used: slot.retries_used,
-                next_retry_at: None,
-            };
-            tx.end_attempt(&end).await?;
+            let retries_used = slot.retries_used;
+            self.writes.end_attempt(
+                slot,
+                End {
+                    state: TaskState::NeedFailover,
+                    attempt_state: TaskState::NeedFailover,
+                    worker: Some(worker),
+                    started_at: None,
+                    ended_at: now_us(),
+                    exit_code: None,
+                    message: Some(reason),
+                    retries_used,
+                    next_retry_at: None,
+                },
+            );
             attempt + 1
         };
-        tx.requeue_task(task, next_attempt).await?;
-        slot.attempt = next_attempt;
-        slot.state = TaskState::Submitted;
-        slot.worker = None;
+        self.writes.requeue(slot, next_attempt);
         let spec = &inst.version.spec.tasks[index];
         self.dispatcher
             .enqueue(task, &spec.worker_group, inst.priority, spec.priority);
-        Ok(())
     }
 
-    async fn due_retries(&mut self, tx: &mut EngineTx, _t: &mut Tick) -> Result<(), StoreError> {
+    fn due_retries(&mut self) {
         let now = now_us();
         while let Some(Reverse((due, task, attempt))) = self.retries.peek().copied() {
             if due > now {
@@ -646,16 +733,11 @@ impl Engine {
             if slot.attempt != attempt || slot.state != TaskState::RetryWait {
                 continue;
             }
-            tx.requeue_task(task, attempt + 1).await?;
-            slot.attempt = attempt + 1;
-            slot.state = TaskState::Submitted;
-            slot.worker = None;
-            slot.started_at = None;
+            self.writes.requeue(slot, attempt + 1);
             let spec = &inst.version.spec.tasks[index];
             self.dispatcher
                 .enqueue(task, &spec.worker_group, inst.priority, spec.priority);
         }
-        Ok(())
     }
 
     async fn dispatch(&mut self, tx: &mut EngineTx, t: &mut Tick) -> Result<(), StoreError> {
@@ -679,30 +761,30 @@ impl Engine {
                     // Checked when the instance was created; only a hand-edited store gets here.
                     let message = e.to_string();
                     self.dispatcher.release(&worker_id);
-                    let end = TaskEnd {
-                        id: task,
-                        attempt: slot.attempt,
-                        state: TaskState::Failed,
-                        attempt_state: TaskState::Failed,
-                        worker: None,
-                        started_at: None,
-                        ended_at: now_us(),
-                        exit_code: None,
-                        message: Some(&message),
-                        retries_used: slot.retries_used,
-                        next_retry_at: None,
-                    };
-                    tx.end_attempt(&end).await?;
-                    slot.state = TaskState::Failed;
+                    let retries_used = slot.retries_used;
+                    self.writes.end_attempt(
+                        slot,
+                        End {
+                            state: TaskState::Failed,
+                            attempt_state: TaskState::Failed,
+                            worker: None,
+                            started_at: None,
+                            ended_at: now_us(),
+                            exit_code: None,
+                            message: Some(&message),
+                            retries_used,
+                            next_retry_at: None,
+                        },
+                    );
                     self.tasks.remove(&task);
                     let steps = inst.run.failed(index);
                     self.apply(tx, id, steps, t).await?;
                     continue;
                 }
             };
-            tx.dispatch_task(task, slot.attempt, &worker_id).await?;
             slot.state = TaskState::Dispatched;
             slot.worker = Some(worker_id);
+            self.writes.touch(slot);
             let kind = match resolved.kind {
                 TaskKind::Shell { command } => {
                     dispatch_request::Kind::Shell(baton_proto::ShellTask { command })

@@ -1,11 +1,11 @@
 //! Rebuilding the engine from the store: at start-up (after a crash or a clean stop) and after
 //! a tick the store refused. The store is the truth; memory is only a cache of it.
 
-use crate::engine::{Engine, Inst, Slot, Tick};
+use crate::engine::{End, Engine, Inst, Slot, Tick};
 use crate::MasterError;
 use baton_core::run::{InstanceRun, Node};
 use baton_core::{TaskState, WorkflowState};
-use baton_store::{now_us, StoreError, TaskEnd};
+use baton_store::{now_us, StoreError};
 use std::cmp::Reverse;
 
 impl Engine {
@@ -36,14 +36,7 @@ impl Engine {
                 let Some(index) = dag.index_of(&task.task_name) else {
                     continue;
                 };
-                let mut slot = Slot {
-                    id: task.id,
-                    attempt: task.attempt,
-                    state: task.state,
-                    retries_used: task.retries_used,
-                    worker: task.worker.clone(),
-                    started_at: task.started_at,
-                };
+                let mut slot = task.clone();
                 nodes[index] = match task.state {
                     TaskState::Succeeded | TaskState::Skipped => Node::Succeeded,
                     TaskState::Failed => Node::Failed,
@@ -65,26 +58,22 @@ impl Engine {
                     }
                     TaskState::Dispatched | TaskState::Running | TaskState::NeedFailover => {
                         if task.state != TaskState::NeedFailover {
-                            let end = TaskEnd {
-                                id: task.id,
-                                attempt: task.attempt,
-                                state: TaskState::NeedFailover,
-                                attempt_state: TaskState::NeedFailover,
-                                worker: task.worker.as_deref(),
-                                started_at: task.started_at,
-                                ended_at: now_us(),
-                                exit_code: None,
-                                message: Some("lost: its worker stopped while it ran"),
-                                retries_used: task.retries_used,
-                                next_retry_at: None,
-                            };
-                            tx.end_attempt(&end).await?;
+                            self.writes.end_attempt(
+                                &mut slot,
+                                End {
+                                    state: TaskState::NeedFailover,
+                                    attempt_state: TaskState::NeedFailover,
+                                    worker: None,
+                                    started_at: None,
+                                    ended_at: now_us(),
+                                    exit_code: None,
+                                    message: Some("lost: its worker stopped while it ran"),
+                                    retries_used: task.retries_used,
+                                    next_retry_at: None,
+                                },
+                            );
                         }
-                        tx.requeue_task(task.id, task.attempt + 1).await?;
-                        slot.attempt = task.attempt + 1;
-                        slot.state = TaskState::Submitted;
-                        slot.worker = None;
-                        slot.started_at = None;
+                        self.writes.requeue(&mut slot, task.attempt + 1);
                         queue.push(index);
                         Node::Active
                     }
@@ -126,6 +115,7 @@ impl Engine {
                 .start();
             self.apply(&mut tx, id, steps, &mut tick).await?;
         }
+        self.writes.flush(&mut tx).await?;
         tx.commit().await?;
         if !tick.kills.is_empty() || !tick.published.is_empty() {
             tracing::info!(

@@ -4,10 +4,37 @@
 
 use crate::error::{Context, StoreError};
 use crate::instances::TASK_COLUMNS;
-use crate::records::{get, InstanceRecord, TaskInstanceRecord};
+use crate::records::{get, AttemptRecord, InstanceRecord, TaskInstanceRecord};
 use crate::{Backend, Store};
-use baton_core::{TaskInstanceId, TaskState, WorkflowInstanceId, WorkflowState};
+use baton_core::{WorkflowInstanceId, WorkflowState};
 use sqlx::{Any, Transaction};
+use std::ops::Range;
+
+/// Bind parameters per statement: below SQLite's and PostgreSQL's limits.
+const CHUNK_PARAMS: usize = 6000;
+
+/// `($1, $2), ($3, $4)` for `rows` rows of `columns` values; plain `?` on SQLite, whose
+/// lookup of numbered parameters makes a long statement cost quadratic time.
+fn placeholders(backend: Backend, rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            match backend {
+                Backend::Sqlite => out.push('?'),
+                Backend::Postgres => out.push_str(&format!("${}", r * columns + c + 1)),
+            }
+        }
+        out.push(')');
+    }
+    out
+}
 
 /// What a command asks a master to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,34 +64,6 @@ pub struct Command {
     pub kind: CommandKind,
     /// To which instance.
     pub instance: WorkflowInstanceId,
-}
-
-/// How an attempt ended, to be recorded in the task instance and its history.
-#[derive(Debug, Clone)]
-pub struct TaskEnd<'a> {
-    /// The task instance.
-    pub id: TaskInstanceId,
-    /// The attempt that ended.
-    pub attempt: i64,
-    /// Its outcome: succeeded, failed, retry_wait (failed with a retry to come), killed,
-    /// need_failover.
-    pub state: TaskState,
-    /// How the attempt itself ended, for the history (failed for a retry_wait).
-    pub attempt_state: TaskState,
-    /// Where it ran.
-    pub worker: Option<&'a str>,
-    /// When it started, if it did.
-    pub started_at: Option<i64>,
-    /// When it ended.
-    pub ended_at: i64,
-    /// Exit code of its process.
-    pub exit_code: Option<i64>,
-    /// Why it failed.
-    pub message: Option<&'a str>,
-    /// Failed attempts so far, counted against retries.
-    pub retries_used: i64,
-    /// When the next attempt is due (retry_wait only).
-    pub next_retry_at: Option<i64>,
 }
 
 /// One engine tick's transaction. Dropped without [`EngineTx::commit`], nothing is written.
@@ -136,16 +135,25 @@ impl EngineTx {
                     })
                 }
             };
-            sqlx::query("DELETE FROM command WHERE id = $1")
-                .bind(id)
-                .execute(&mut *self.tx)
-                .await
-                .ctx("deleting a taken command")?;
             commands.push(Command {
                 id,
                 kind,
                 instance: WorkflowInstanceId(get(row, "workflow_instance_id")?),
             });
+        }
+        if !commands.is_empty() {
+            let sql = format!(
+                "DELETE FROM command WHERE id IN {}",
+                placeholders(self.backend, 1, commands.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for c in &commands {
+                query = query.bind(c.id);
+            }
+            query
+                .execute(&mut *self.tx)
+                .await
+                .ctx("deleting taken commands")?;
         }
         Ok(commands)
     }
@@ -239,129 +247,87 @@ impl EngineTx {
         Ok(())
     }
 
-    /// A task became ready: its task instance starts at attempt 1, submitted.
-    pub async fn insert_task(
-        &mut self,
-        instance: WorkflowInstanceId,
-        task_name: &str,
-        now: i64,
-    ) -> Result<TaskInstanceId, StoreError> {
-        let row = sqlx::query(
-            "INSERT INTO task_instance (workflow_instance_id, task_name, state, attempt, \
-             submitted_at) VALUES ($1, $2, 'submitted', 1, $3) RETURNING id",
+    /// Reserves `count` task instance ids for this master: the engine names rows before it
+    /// writes them, so that a whole tick's rows go in one statement.
+    pub async fn reserve_task_ids(&mut self, count: i64) -> Result<Range<i64>, StoreError> {
+        let next: i64 = sqlx::query_scalar(
+            "UPDATE id_block SET next = next + $1 WHERE name = 'task_instance' RETURNING next",
         )
-        .bind(instance.0)
-        .bind(task_name)
-        .bind(now)
+        .bind(count)
         .fetch_one(&mut *self.tx)
         .await
-        .ctx("creating a task instance")?;
-        Ok(TaskInstanceId(get(&row, "id")?))
+        .ctx("reserving task instance ids")?;
+        Ok(next - count..next)
     }
 
-    /// The attempt is handed to `worker`.
-    pub async fn dispatch_task(
-        &mut self,
-        id: TaskInstanceId,
-        attempt: i64,
-        worker: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE task_instance SET state = 'dispatched', worker = $1 \
-             WHERE id = $2 AND attempt = $3",
-        )
-        .bind(worker)
-        .bind(id.0)
-        .bind(attempt)
-        .execute(&mut *self.tx)
-        .await
-        .ctx("dispatching a task")?;
-        Ok(())
-    }
-
-    /// The worker reports the attempt running. Returns false for a stale report (another
-    /// attempt is current, or this one already ended).
-    pub async fn task_started(
-        &mut self,
-        id: TaskInstanceId,
-        attempt: i64,
-        worker: &str,
-        started_at: i64,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE task_instance SET state = 'running', started_at = $1, worker = $2 \
-             WHERE id = $3 AND attempt = $4 AND state IN ('submitted', 'dispatched')",
-        )
-        .bind(started_at)
-        .bind(worker)
-        .bind(id.0)
-        .bind(attempt)
-        .execute(&mut *self.tx)
-        .await
-        .ctx("recording a task start")?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// A new attempt is queued (after a retry wait or a lost attempt).
-    pub async fn requeue_task(
-        &mut self,
-        id: TaskInstanceId,
-        attempt: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE task_instance SET state = 'submitted', attempt = $1, worker = NULL, \
-             started_at = NULL, ended_at = NULL, exit_code = NULL, message = NULL, \
-             next_retry_at = NULL WHERE id = $2",
-        )
-        .bind(attempt)
-        .bind(id.0)
-        .execute(&mut *self.tx)
-        .await
-        .ctx("queueing a new attempt")?;
-        Ok(())
-    }
-
-    /// Records how an attempt ended, in the task instance and in its history. Returns false
-    /// (and records nothing) when that attempt's outcome was recorded already.
-    pub async fn end_attempt(&mut self, end: &TaskEnd<'_>) -> Result<bool, StoreError> {
-        let inserted = sqlx::query(
-            "INSERT INTO task_attempt (task_instance_id, attempt, state, worker, started_at, \
-             ended_at, exit_code, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (task_instance_id, attempt) DO NOTHING",
-        )
-        .bind(end.id.0)
-        .bind(end.attempt)
-        .bind(end.attempt_state.as_str())
-        .bind(end.worker)
-        .bind(end.started_at)
-        .bind(end.ended_at)
-        .bind(end.exit_code)
-        .bind(end.message)
-        .execute(&mut *self.tx)
-        .await
-        .ctx("recording an attempt")?;
-        if inserted.rows_affected() == 0 {
-            return Ok(false);
+    /// Writes task instances as they are now: new ones are inserted, known ones overwritten
+    /// (everything but their identity).
+    pub async fn upsert_tasks(&mut self, rows: &[TaskInstanceRecord]) -> Result<(), StoreError> {
+        const COLUMNS: usize = 13;
+        for chunk in rows.chunks(CHUNK_PARAMS / COLUMNS) {
+            let sql = format!(
+                "INSERT INTO task_instance ({TASK_COLUMNS}) VALUES {} ON CONFLICT (id) DO UPDATE SET \
+                 state = excluded.state, attempt = excluded.attempt, \
+                 retries_used = excluded.retries_used, worker = excluded.worker, \
+                 started_at = excluded.started_at, ended_at = excluded.ended_at, \
+                 exit_code = excluded.exit_code, message = excluded.message, \
+                 next_retry_at = excluded.next_retry_at",
+                placeholders(self.backend, chunk.len(), COLUMNS)
+            );
+            let mut query = sqlx::query(&sql);
+            for r in chunk {
+                query = query
+                    .bind(r.id.0)
+                    .bind(r.workflow_instance_id.0)
+                    .bind(&r.task_name)
+                    .bind(r.state.as_str())
+                    .bind(r.attempt)
+                    .bind(r.retries_used)
+                    .bind(r.worker.as_deref())
+                    .bind(r.submitted_at)
+                    .bind(r.started_at)
+                    .bind(r.ended_at)
+                    .bind(r.exit_code)
+                    .bind(r.message.as_deref())
+                    .bind(r.next_retry_at);
+            }
+            query
+                .execute(&mut *self.tx)
+                .await
+                .ctx("writing task instances")?;
         }
-        sqlx::query(
-            "UPDATE task_instance SET state = $1, worker = COALESCE($2, worker), \
-             started_at = COALESCE($3, started_at), ended_at = $4, exit_code = $5, \
-             message = $6, retries_used = $7, next_retry_at = $8 WHERE id = $9 AND attempt = $10",
-        )
-        .bind(end.state.as_str())
-        .bind(end.worker)
-        .bind(end.started_at)
-        .bind(end.ended_at)
-        .bind(end.exit_code)
-        .bind(end.message)
-        .bind(end.retries_used)
-        .bind(end.next_retry_at)
-        .bind(end.id.0)
-        .bind(end.attempt)
-        .execute(&mut *self.tx)
-        .await
-        .ctx("recording a task end")?;
-        Ok(true)
+        Ok(())
+    }
+
+    /// Records ended attempts in the history. An attempt whose outcome is recorded already
+    /// keeps its first outcome: exactly one per attempt.
+    pub async fn insert_attempts(&mut self, rows: &[AttemptRecord]) -> Result<(), StoreError> {
+        const COLUMNS: usize = 8;
+        for chunk in rows.chunks(CHUNK_PARAMS / COLUMNS) {
+            let sql = format!(
+                "INSERT INTO task_attempt (task_instance_id, attempt, state, worker, started_at, \
+                 ended_at, exit_code, message) VALUES {} \
+                 ON CONFLICT (task_instance_id, attempt) DO NOTHING",
+                placeholders(self.backend, chunk.len(), COLUMNS)
+            );
+            let mut query = sqlx::query(&sql);
+            for a in chunk {
+                query = query
+                    .bind(a.task_instance_id.0)
+                    .bind(a.attempt)
+                    .bind(a.state.as_str())
+                    .bind(a.worker.as_deref())
+                    .bind(a.started_at)
+                    .bind(a.ended_at)
+                    .bind(a.exit_code)
+                    .bind(a.message.as_deref());
+            }
+            query
+                .execute(&mut *self.tx)
+                .await
+                .ctx("recording attempts")?;
+        }
+        Ok(())
     }
 
     /// Makes everything in this transaction durable.

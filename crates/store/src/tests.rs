@@ -138,6 +138,37 @@ async fn commands_are_taken_once_and_only_on_commit(db: &TestDb) {
 }
 on_both!(commands_are_taken_once_and_only_on_commit);
 
+fn task_row(id: i64, instance: baton_core::WorkflowInstanceId) -> TaskInstanceRecord {
+    TaskInstanceRecord {
+        id: baton_core::TaskInstanceId(id),
+        workflow_instance_id: instance,
+        task_name: "a".into(),
+        state: TaskState::Submitted,
+        attempt: 1,
+        retries_used: 0,
+        worker: None,
+        submitted_at: 11,
+        started_at: None,
+        ended_at: None,
+        exit_code: None,
+        message: None,
+        next_retry_at: None,
+    }
+}
+
+fn attempt_row(row: &TaskInstanceRecord, state: TaskState) -> AttemptRecord {
+    AttemptRecord {
+        task_instance_id: row.id,
+        attempt: row.attempt,
+        state,
+        worker: row.worker.clone(),
+        started_at: row.started_at,
+        ended_at: row.ended_at.unwrap_or(0),
+        exit_code: row.exit_code,
+        message: row.message.clone(),
+    }
+}
+
 async fn task_lifecycle_and_history(db: &TestDb) {
     let store = db.store().await;
     store.apply_workflow(&spec(V1), V1).await.unwrap();
@@ -155,74 +186,79 @@ async fn task_lifecycle_and_history(db: &TestDb) {
         .unwrap();
 
     let mut tx = store.begin_engine().await.unwrap();
+    let ids = tx.reserve_task_ids(10).await.unwrap();
+    assert_eq!(ids.end - ids.start, 10);
+    let again = tx.reserve_task_ids(5).await.unwrap();
+    assert_eq!(again.start, ids.end, "blocks never overlap");
     tx.start_instance(id, "m1", 1, 10).await.unwrap();
-    let t = tx.insert_task(id, "a", 11).await.unwrap();
-    tx.dispatch_task(t, 1, "w1").await.unwrap();
-    assert!(tx.task_started(t, 1, "w1", 12).await.unwrap());
-    assert!(
-        !tx.task_started(t, 2, "w1", 12).await.unwrap(),
-        "another attempt is stale"
-    );
-    let end = TaskEnd {
-        id: t,
-        attempt: 1,
-        state: TaskState::RetryWait,
-        attempt_state: TaskState::Failed,
-        worker: Some("w1"),
-        started_at: Some(12),
-        ended_at: 13,
-        exit_code: Some(3),
-        message: Some("exit 3"),
-        retries_used: 1,
-        next_retry_at: Some(20),
-    };
-    assert!(tx.end_attempt(&end).await.unwrap());
-    assert!(
-        !tx.end_attempt(&end).await.unwrap(),
-        "one outcome per attempt"
-    );
+    let mut row = task_row(ids.start, id);
+    tx.upsert_tasks(&[row.clone()]).await.unwrap();
+    row.state = TaskState::Running;
+    row.worker = Some("w1".into());
+    row.started_at = Some(12);
+    tx.upsert_tasks(&[row.clone()]).await.unwrap();
+    row.state = TaskState::RetryWait;
+    row.ended_at = Some(13);
+    row.exit_code = Some(3);
+    row.message = Some("exit 3".into());
+    row.retries_used = 1;
+    row.next_retry_at = Some(20);
+    let failed = attempt_row(&row, TaskState::Failed);
+    tx.upsert_tasks(&[row.clone()]).await.unwrap();
+    tx.insert_attempts(&[failed.clone()]).await.unwrap();
+    let mut dup = failed.clone();
+    dup.state = TaskState::Succeeded;
+    tx.insert_attempts(&[dup]).await.unwrap();
     tx.commit().await.unwrap();
 
-    let rec = store.task_instance(t).await.unwrap().unwrap();
+    let rec = store.task_instance(row.id).await.unwrap().unwrap();
     assert_eq!(rec.state, TaskState::RetryWait);
     assert_eq!(
         (rec.exit_code, rec.retries_used, rec.next_retry_at),
         (Some(3), 1, Some(20))
     );
+    assert_eq!(rec.worker.as_deref(), Some("w1"));
     assert_eq!(store.active_instances(None).await.unwrap().len(), 1);
     assert_eq!(store.active_instances(Some("m2")).await.unwrap().len(), 0);
 
     let mut tx = store.begin_engine().await.unwrap();
-    tx.requeue_task(t, 2).await.unwrap();
-    tx.dispatch_task(t, 2, "w2").await.unwrap();
-    let end2 = TaskEnd {
+    row = TaskInstanceRecord {
         attempt: 2,
         state: TaskState::Succeeded,
-        attempt_state: TaskState::Succeeded,
-        worker: Some("w2"),
+        worker: Some("w2".into()),
         exit_code: Some(0),
         message: None,
         next_retry_at: None,
-        ..end.clone()
+        ended_at: Some(25),
+        ..row
     };
-    assert!(tx.end_attempt(&end2).await.unwrap());
+    let other = TaskInstanceRecord {
+        task_name: "b".into(),
+        ..task_row(ids.start + 1, id)
+    };
+    tx.upsert_tasks(&[row.clone(), other]).await.unwrap();
+    tx.insert_attempts(&[attempt_row(&row, TaskState::Succeeded)])
+        .await
+        .unwrap();
     tx.finish_instance(id, WorkflowState::Succeeded, 30)
         .await
         .unwrap();
     tx.commit().await.unwrap();
 
     let tasks = store.task_instances(id).await.unwrap();
-    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks.len(), 2);
     assert_eq!(
         (tasks[0].state, tasks[0].attempt),
         (TaskState::Succeeded, 2)
     );
     assert_eq!(tasks[0].worker.as_deref(), Some("w2"));
+    assert_eq!(tasks[1].task_name, "b");
     let attempts = store.attempts(id).await.unwrap();
     let states: Vec<_> = attempts.iter().map(|a| (a.attempt, a.state)).collect();
     assert_eq!(
         states,
-        vec![(1, TaskState::Failed), (2, TaskState::Succeeded)]
+        vec![(1, TaskState::Failed), (2, TaskState::Succeeded)],
+        "the first outcome of an attempt stays"
     );
     let inst = store.get_instance(id).await.unwrap().unwrap();
     assert_eq!(
@@ -232,6 +268,37 @@ async fn task_lifecycle_and_history(db: &TestDb) {
     assert_eq!((inst.started_at, inst.ended_at), (Some(10), Some(30)));
     assert!(store.active_instances(None).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn many_rows_in_one_call_are_chunked() {
+    let db = TestDb::sqlite();
+    let store = db.store().await;
+    store.apply_workflow(&spec(V1), V1).await.unwrap();
+    let wf = store
+        .get_workflow("default", "etl", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let id = store
+        .create_instance(NewInstance {
+            workflow: &wf,
+            params: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    let mut tx = store.begin_engine().await.unwrap();
+    let ids = tx.reserve_task_ids(3000).await.unwrap();
+    let rows: Vec<_> = ids
+        .map(|i| TaskInstanceRecord {
+            task_name: format!("t{i}"),
+            ..task_row(i, id)
+        })
+        .collect();
+    tx.upsert_tasks(&rows).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.task_instances(id).await.unwrap().len(), 3000);
+}
+
 on_both!(task_lifecycle_and_history);
 
 async fn instance_list_filters_and_pages(db: &TestDb) {

@@ -71,3 +71,11 @@ CREATE TABLE command (
     workflow_instance_id BIGINT NOT NULL REFERENCES workflow_instance (id),
     created_at           BIGINT NOT NULL
 );
+
+-- Blocks of ids handed to masters, so that a master can name new rows before it writes them
+-- and write a whole tick's rows in one statement.
+CREATE TABLE id_block (
+    name TEXT   NOT NULL PRIMARY KEY,
+    next BIGINT NOT NULL
+);
+INSERT INTO id_block (name, next) VALUES ('task_instance', 1);
