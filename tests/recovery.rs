@@ -22,21 +22,29 @@ pub fn crash_and_resume(database: Option<&str>) {
         dir.path(),
         "durable.yaml",
         &format!(
-            "name: durable\ntasks:\n  - {{name: first, type: shell, command: 'echo first >> {d}/runs'}}\n  - name: middle\n    type: shell\n    depends_on: [first]\n    script: |\n      echo \"middle $BATON_ATTEMPT\" >> {d}/runs\n      if [ \"$BATON_ATTEMPT\" = 1 ]; then touch {d}/middle-started; exec sleep 1001; fi\n  - {{name: last, type: shell, depends_on: [middle], command: 'echo last >> {d}/runs'}}\n"
+            "name: durable\ntasks:\n  - {{name: first, type: shell, command: 'echo first >> {d}/runs'}}\n  - name: middle\n    type: shell\n    depends_on: [first]\n    script: |\n      echo \"middle $BATON_ATTEMPT\" >> {d}/runs\n      if [ \"$BATON_ATTEMPT\" = 1 ]; then echo $$ > {d}/middle.pid; exec sleep 1000; fi\n  - {{name: last, type: shell, depends_on: [middle], command: 'echo last >> {d}/runs'}}\n"
         ),
     );
     let id = server.start_workflow(&file, "durable", &[]);
-    wait_for("the middle task to start", Duration::from_secs(60), || {
-        dir.path().join("middle-started").exists().then_some(())
+    let orphan: i32 = wait_for("the middle task to start", Duration::from_secs(60), || {
+        std::fs::read_to_string(dir.path().join("middle.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     });
     server.kill();
-    // Attempt 1's process was orphaned by the crash; end it like an operator would, so it
-    // cannot write to the sink any more.
-    let _ = std::process::Command::new("pkill")
-        .args(["-f", "^sleep 1001$"])
-        .status();
+    assert!(
+        alive(orphan),
+        "a crash leaves the running attempt's process behind"
+    );
 
     server.restart();
+    wait_for(
+        "the restarted node to kill the orphaned attempt",
+        Duration::from_secs(10),
+        || (!alive(orphan)).then_some(()),
+    );
     let view = server.wait_end(id, Duration::from_secs(60));
     assert_eq!(view["instance"]["state"], "succeeded", "{view:#}");
     assert_eq!(
@@ -94,16 +102,13 @@ fn a_stop_survives_a_crash() {
     let file = write(
         dir.path(),
         "wf.yaml",
-        "name: s\ntasks:\n  - {name: a, type: shell, command: 'sleep 1002'}\n",
+        "name: s\ntasks:\n  - {name: a, type: shell, command: 'sleep 1000'}\n",
     );
     let id = server.start_workflow(&file, "s", &[]);
     wait_for("the task to run", Duration::from_secs(60), || {
         (server.instance(id)["tasks"][0]["state"] == "running").then_some(())
     });
     server.kill();
-    let _ = std::process::Command::new("pkill")
-        .args(["-f", "^sleep 1002$"])
-        .status();
     server.restart();
     server.ok(&["instance", "stop", &id.to_string()]);
     let view = server.wait_end(id, Duration::from_secs(60));

@@ -54,6 +54,12 @@ impl Node {
             .await
             .with_context(|| format!("cannot listen on {} (gRPC)", options.grpc_listen))?;
         let address = listener.local_addr()?.to_string();
+        // We hold the address, so no live worker has this id: whatever carries it was left
+        // running by a previous life of this node and is being run again.
+        let reaped = baton_worker::reap_orphans(&address);
+        if reaped > 0 {
+            tracing::warn!("killed {reaped} task process groups left over from before a crash");
+        }
 
         let mut worker_config = WorkerConfig::new(address.clone(), &options.data_dir);
         if let Some(slots) = options.node.slots {

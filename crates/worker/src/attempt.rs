@@ -91,7 +91,7 @@ async fn run_process(
 ) -> Finished {
     let config = &inner.config;
     let started_at_us = now_us();
-    let (mut proc, output) = match process::spawn(spec, work, env(job)) {
+    let (mut proc, output) = match process::spawn(spec, work, env(job, &inner.config.id)) {
         Ok(p) => p,
         Err(e) => {
             let message = format!("could not start `{}`: {e}", spec.program);
@@ -228,8 +228,9 @@ async fn failed_to_start(mut log: LazyLog, message: String) -> Finished {
 }
 
 /// The process environment: the worker's own (inherited), the dispatch's variables, and the
-/// attempt's identity, which a dispatch cannot override.
-fn env(job: &Job) -> Vec<(String, String)> {
+/// attempt's identity, which a dispatch cannot override. `BATON_WORKER` marks the process as
+/// this worker's, so that a restarted worker can find what its previous life left running.
+fn env(job: &Job, worker: &str) -> Vec<(String, String)> {
     let mut vars: Vec<(String, String)> = job
         .env
         .iter()
@@ -247,6 +248,7 @@ fn env(job: &Job) -> Vec<(String, String)> {
         ("BATON_ATTEMPT".to_string(), job.attempt.to_string()),
         ("BATON_TASK_NAME".to_string(), job.task_name.clone()),
         ("BATON_WORKFLOW_NAME".to_string(), job.workflow_name.clone()),
+        (crate::orphans::MARKER.to_string(), worker.to_string()),
     ]);
     vars
 }

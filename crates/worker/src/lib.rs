@@ -12,6 +12,7 @@ mod config;
 mod error;
 mod executors;
 mod logfile;
+mod orphans;
 mod process;
 mod reporter;
 mod service;
@@ -31,6 +32,7 @@ use tokio_stream::StreamExt;
 
 pub use config::{WorkerConfig, DEFAULT_KILL_GRACE, DEFAULT_LOG_MAX_BYTES};
 pub use error::DispatchError;
+pub use orphans::reap_orphans;
 pub use service::WorkerService;
 pub use worker::Worker;
 
