@@ -205,7 +205,9 @@ async fn task_lifecycle_and_history(db: &TestDb) {
     row.next_retry_at = Some(20);
     let failed = attempt_row(&row, TaskState::Failed);
     tx.upsert_tasks(&[row.clone()]).await.unwrap();
-    tx.insert_attempts(&[failed.clone()]).await.unwrap();
+    tx.insert_attempts(std::slice::from_ref(&failed))
+        .await
+        .unwrap();
     let mut dup = failed.clone();
     dup.state = TaskState::Succeeded;
     tx.insert_attempts(&[dup]).await.unwrap();
