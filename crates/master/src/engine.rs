@@ -392,7 +392,8 @@ impl Engine {
                     .await?;
                 let run = InstanceRun::new(version.dag.clone(), version.spec.failure_strategy);
                 let slots = vec![None; version.dag.len()];
-                self.instances.insert(
+                self.resume(
+                    tx,
                     id,
                     Inst {
                         name: record.name,
@@ -403,14 +404,9 @@ impl Engine {
                         run,
                         slots,
                     },
-                );
-                let steps = self
-                    .instances
-                    .get_mut(&id)
-                    .expect("just inserted")
-                    .run
-                    .start();
-                self.apply(tx, id, steps, t).await
+                    t,
+                )
+                .await
             }
             CommandKind::Stop => {
                 if let Some(inst) = self.instances.get_mut(&id) {
@@ -435,6 +431,19 @@ impl Engine {
                 Ok(())
             }
         }
+    }
+
+    /// Takes charge of an instance (new, or rebuilt from the store) and starts or resumes its run.
+    pub(crate) async fn resume(
+        &mut self,
+        tx: &mut EngineTx,
+        id: WorkflowInstanceId,
+        inst: Inst,
+        t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        let inst = self.instances.entry(id).insert_entry(inst).into_mut();
+        let steps = inst.run.start();
+        self.apply(tx, id, steps, t).await
     }
 
     /// Carries out the steps of an instance's state machine, and those they lead to.

@@ -95,25 +95,16 @@ impl Engine {
                     spec.priority,
                 );
             }
-            self.instances.insert(
-                id,
-                Inst {
-                    name: record.name,
-                    version,
-                    params: record.params,
-                    priority: record.priority,
-                    state: record.state,
-                    run,
-                    slots,
-                },
-            );
-            let steps = self
-                .instances
-                .get_mut(&id)
-                .expect("just inserted")
-                .run
-                .start();
-            self.apply(&mut tx, id, steps, &mut tick).await?;
+            let inst = Inst {
+                name: record.name,
+                version,
+                params: record.params,
+                priority: record.priority,
+                state: record.state,
+                run,
+                slots,
+            };
+            self.resume(&mut tx, id, inst, &mut tick).await?;
         }
         self.writes.flush(&mut tx).await?;
         tx.commit().await?;

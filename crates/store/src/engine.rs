@@ -3,7 +3,7 @@
 //! committed before the master acts on what it decided.
 
 use crate::error::{Context, StoreError};
-use crate::instances::TASK_COLUMNS;
+use crate::instances::{INSTANCE_COLUMNS, TASK_COLUMNS};
 use crate::records::{get, AttemptRecord, InstanceRecord, TaskInstanceRecord};
 use crate::{Backend, Store};
 use baton_core::{WorkflowInstanceId, WorkflowState};
@@ -92,15 +92,15 @@ impl Store {
         &self,
         owner: Option<&str>,
     ) -> Result<Vec<InstanceRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, workflow_id, version, project, name, state, params, priority, owner, \
-             epoch, submitted_at, started_at, ended_at FROM workflow_instance \
-             WHERE state IN ('running', 'stopping') AND ($1 = '' OR owner = $1) ORDER BY id",
-        )
-        .bind(owner.unwrap_or(""))
-        .fetch_all(&self.write)
-        .await
-        .ctx("listing active instances")?;
+        let sql = format!(
+            "SELECT {INSTANCE_COLUMNS} FROM workflow_instance \
+             WHERE state IN ('running', 'stopping') AND ($1 = '' OR owner = $1) ORDER BY id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(owner.unwrap_or(""))
+            .fetch_all(&self.write)
+            .await
+            .ctx("listing active instances")?;
         rows.iter().map(InstanceRecord::from_row).collect()
     }
 }
@@ -163,15 +163,7 @@ impl EngineTx {
         &mut self,
         id: WorkflowInstanceId,
     ) -> Result<Option<InstanceRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, workflow_id, version, project, name, state, params, priority, owner, \
-             epoch, submitted_at, started_at, ended_at FROM workflow_instance WHERE id = $1",
-        )
-        .bind(id.0)
-        .fetch_optional(&mut *self.tx)
-        .await
-        .ctx("reading an instance")?;
-        row.as_ref().map(InstanceRecord::from_row).transpose()
+        crate::instances::select_instance(&mut *self.tx, id).await
     }
 
     /// The task instances of an instance (for resuming it).
@@ -179,15 +171,7 @@ impl EngineTx {
         &mut self,
         id: WorkflowInstanceId,
     ) -> Result<Vec<TaskInstanceRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {TASK_COLUMNS} FROM task_instance WHERE workflow_instance_id = $1 ORDER BY id"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(id.0)
-            .fetch_all(&mut *self.tx)
-            .await
-            .ctx("reading task instances")?;
-        rows.iter().map(TaskInstanceRecord::from_row).collect()
+        crate::instances::select_tasks(&mut *self.tx, id).await
     }
 
     /// The master `owner` takes the instance under `epoch` and it is running.
@@ -328,6 +312,15 @@ impl EngineTx {
                 .ctx("recording attempts")?;
         }
         Ok(())
+    }
+
+    /// Abandons everything in this transaction and releases its locks now (a dropped
+    /// transaction rolls back too, but only when its connection is next used).
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.tx
+            .rollback()
+            .await
+            .ctx("rolling back an engine transaction")
     }
 
     /// Makes everything in this transaction durable.

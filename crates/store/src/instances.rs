@@ -41,7 +41,8 @@ pub enum StopRequest {
     AlreadyEnded(WorkflowState),
 }
 
-const INSTANCE_COLUMNS: &str = "id, workflow_id, version, project, name, state, params, priority, \
+pub(crate) const INSTANCE_COLUMNS: &str =
+    "id, workflow_id, version, project, name, state, params, priority, \
      owner, epoch, submitted_at, started_at, ended_at";
 pub(crate) const TASK_COLUMNS: &str = "id, workflow_instance_id, task_name, state, attempt, \
      retries_used, worker, submitted_at, started_at, ended_at, exit_code, message, next_retry_at";
@@ -106,13 +107,7 @@ impl Store {
         &self,
         id: WorkflowInstanceId,
     ) -> Result<Option<InstanceRecord>, StoreError> {
-        let sql = format!("SELECT {INSTANCE_COLUMNS} FROM workflow_instance WHERE id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id.0)
-            .fetch_optional(&self.read)
-            .await
-            .ctx("reading an instance")?;
-        row.as_ref().map(InstanceRecord::from_row).transpose()
+        select_instance(&self.read, id).await
     }
 
     /// A page of instances, newest first.
@@ -142,15 +137,7 @@ impl Store {
         &self,
         id: WorkflowInstanceId,
     ) -> Result<Vec<TaskInstanceRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {TASK_COLUMNS} FROM task_instance WHERE workflow_instance_id = $1 ORDER BY id"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(id.0)
-            .fetch_all(&self.read)
-            .await
-            .ctx("listing task instances")?;
-        rows.iter().map(TaskInstanceRecord::from_row).collect()
+        select_tasks(&self.read, id).await
     }
 
     /// One task instance.
@@ -181,6 +168,42 @@ impl Store {
         .ctx("listing attempts")?;
         rows.iter().map(AttemptRecord::from_row).collect()
     }
+}
+
+/// One workflow instance, through any connection or transaction.
+pub(crate) async fn select_instance<'e, E>(
+    executor: E,
+    id: WorkflowInstanceId,
+) -> Result<Option<InstanceRecord>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!("SELECT {INSTANCE_COLUMNS} FROM workflow_instance WHERE id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id.0)
+        .fetch_optional(executor)
+        .await
+        .ctx("reading an instance")?;
+    row.as_ref().map(InstanceRecord::from_row).transpose()
+}
+
+/// The task instances of a workflow instance, through any connection or transaction.
+pub(crate) async fn select_tasks<'e, E>(
+    executor: E,
+    id: WorkflowInstanceId,
+) -> Result<Vec<TaskInstanceRecord>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!(
+        "SELECT {TASK_COLUMNS} FROM task_instance WHERE workflow_instance_id = $1 ORDER BY id"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(id.0)
+        .fetch_all(executor)
+        .await
+        .ctx("listing task instances")?;
+    rows.iter().map(TaskInstanceRecord::from_row).collect()
 }
 
 pub(crate) async fn insert_command(

@@ -98,7 +98,7 @@ async fn commands_are_taken_once_and_only_on_commit(db: &TestDb) {
     // Taken but not committed: still there.
     let mut tx = store.begin_engine().await.unwrap();
     assert_eq!(tx.take_commands(10).await.unwrap().len(), 1);
-    drop(tx);
+    tx.rollback().await.unwrap();
     let mut tx = store.begin_engine().await.unwrap();
     let cmds = tx.take_commands(10).await.unwrap();
     assert_eq!(
@@ -112,7 +112,7 @@ async fn commands_are_taken_once_and_only_on_commit(db: &TestDb) {
     tx.commit().await.unwrap();
     let mut tx = store.begin_engine().await.unwrap();
     assert!(tx.take_commands(10).await.unwrap().is_empty());
-    drop(tx);
+    tx.rollback().await.unwrap();
 
     assert_eq!(
         store.request_stop(id).await.unwrap(),
