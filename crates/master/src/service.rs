@@ -3,7 +3,7 @@
 
 use crate::Msg;
 use baton_proto::master_server::Master;
-use baton_proto::{ReportReply, ReportRequest};
+use baton_proto::{HeartbeatReply, HeartbeatRequest, ReportReply, ReportRequest};
 use tokio::sync::{mpsc, oneshot};
 use tonic::{Request, Response, Status};
 
@@ -26,7 +26,7 @@ impl Master for ReportService {
     ) -> Result<Response<ReportReply>, Status> {
         let events = request.into_inner().events;
         if events.is_empty() {
-            return Ok(Response::new(ReportReply {}));
+            return Ok(Response::new(ReportReply::default()));
         }
         let (ack, done) = oneshot::channel();
         self.tx
@@ -34,6 +34,13 @@ impl Master for ReportService {
             .map_err(|_| Status::unavailable("the master is stopping"))?;
         done.await
             .map_err(|_| Status::unavailable("the report was not recorded; send it again"))?;
-        Ok(Response::new(ReportReply {}))
+        Ok(Response::new(ReportReply::default()))
+    }
+
+    async fn heartbeat(
+        &self,
+        _request: Request<HeartbeatRequest>,
+    ) -> Result<Response<HeartbeatReply>, Status> {
+        Err(Status::unimplemented("this master has no registry (standalone)"))
     }
 }
