@@ -5,7 +5,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:12345
 DATA_DIR ?= ./baton-data
 
-.PHONY: run test build lint bench fmt
+.PHONY: run test build lint bench fmt etcd
 
 run:
 	$(CARGO) build --release --bin baton
@@ -14,8 +14,15 @@ run:
 build:
 	$(CARGO) build --workspace --all-targets
 
-test: build lint
+test: etcd build lint
 	$(CARGO) test --workspace --all-targets --no-fail-fast
+
+# The etcd server that the registry's etcd tests start (Debian's etcd-server), if missing.
+etcd:
+	@command -v etcd >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y etcd-server; \
+	}
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -75,6 +75,8 @@ impl Node {
             address: address.clone(),
             group: baton_core::spec::DEFAULT_WORKER_GROUP.to_string(),
             slots,
+            cpu: 0.0,
+            load1: 0.0,
         };
         let master = Master::start(
             store.clone(),
@@ -92,7 +94,7 @@ impl Node {
         });
         let server = tonic::transport::Server::builder()
             .add_service(worker.service())
-            .add_service(master.service());
+            .add_service(master.service(None));
         let grpc_task = tokio::spawn(async move {
             let shutdown = async {
                 let _ = stopped.await;

@@ -15,5 +15,7 @@ pub mod state;
 
 pub use dag::Dag;
 pub use ids::{TaskInstanceId, WorkflowId, WorkflowInstanceId};
-pub use spec::{FailureStrategy, Priority, SpecError, TaskKind, TaskSpec, WorkflowSpec};
+pub use spec::{
+    FailoverPolicy, FailureStrategy, Priority, SpecError, TaskKind, TaskSpec, WorkflowSpec,
+};
 pub use state::{IllegalTransition, TaskState, WorkflowState};

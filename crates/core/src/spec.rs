@@ -160,6 +160,24 @@ pub struct TaskSpec {
     /// Order among ready tasks when slots are short.
     #[serde(default)]
     pub priority: Priority,
+    /// What happens when the worker running an attempt is lost.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub failover: FailoverPolicy,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// What to do with an attempt whose worker was lost (died, or cut off from the cluster).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailoverPolicy {
+    /// Run it again on another worker of the group (a new attempt).
+    #[default]
+    Rerun,
+    /// Fail the task (for work that must not run twice).
+    Fail,
 }
 
 /// A whole workflow definition, checked: names valid and unique, dependencies known, no cycle.

@@ -2,7 +2,7 @@
 //! (workflow instance priority, then task priority, then the order they became ready), and the
 //! free slots of each worker. Choosing is pure; sending is the engine's job.
 
-use crate::WorkerEndpoint;
+use crate::{Strategy, WorkerEndpoint};
 use baton_core::{Priority, TaskInstanceId};
 use baton_proto::worker_client::WorkerClient;
 use std::cmp::Reverse;
@@ -26,37 +26,134 @@ pub(crate) struct WorkerSlots {
     pub resting_until: Option<Instant>,
 }
 
-#[derive(Default)]
 pub(crate) struct Dispatcher {
     queues: HashMap<String, BTreeMap<Key, TaskInstanceId>>,
     queued: HashMap<TaskInstanceId, (String, Key)>,
     workers: Vec<WorkerSlots>,
     seq: u64,
+    strategy: Strategy,
+    timeout: Duration,
+    /// Round-robin position per group.
+    turn: HashMap<String, usize>,
+}
+
+fn client(address: &str, timeout: Duration) -> WorkerClient<Channel> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .expect("a worker address is a valid URI")
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .tcp_nodelay(true)
+        .connect_lazy();
+    WorkerClient::new(channel)
 }
 
 impl Dispatcher {
-    pub fn new(endpoints: Vec<WorkerEndpoint>) -> Dispatcher {
-        let workers = endpoints
-            .into_iter()
-            .map(|endpoint| {
-                let uri = format!("http://{}", endpoint.address);
-                let channel = tonic::transport::Endpoint::from_shared(uri)
-                    .expect("a worker address is a valid URI")
-                    .connect_timeout(Duration::from_secs(5))
-                    .tcp_nodelay(true)
-                    .connect_lazy();
-                WorkerSlots {
-                    endpoint,
-                    client: WorkerClient::new(channel),
-                    used: 0,
-                    resting_until: None,
-                }
-            })
+    pub fn new(
+        endpoints: Vec<WorkerEndpoint>,
+        strategy: Strategy,
+        timeout: Duration,
+    ) -> Dispatcher {
+        let mut d = Dispatcher {
+            queues: HashMap::new(),
+            queued: HashMap::new(),
+            workers: Vec::new(),
+            seq: 0,
+            strategy,
+            timeout,
+            turn: HashMap::new(),
+        };
+        d.set_workers(endpoints, &HashMap::new());
+        d
+    }
+
+    /// Replaces the worker list (from the registry). `in_flight` counts, per worker id, the
+    /// attempts this master has on it; clients of known workers are kept.
+    pub fn set_workers(
+        &mut self,
+        endpoints: Vec<WorkerEndpoint>,
+        in_flight: &HashMap<String, usize>,
+    ) {
+        let mut old: HashMap<String, WorkerSlots> = self
+            .workers
+            .drain(..)
+            .map(|w| (w.endpoint.id.clone(), w))
             .collect();
-        Dispatcher {
-            workers,
-            ..Default::default()
+        for endpoint in endpoints {
+            let used = in_flight.get(&endpoint.id).copied().unwrap_or(0);
+            let slots = match old.remove(&endpoint.id) {
+                Some(mut w) if w.endpoint.address == endpoint.address => {
+                    w.endpoint = endpoint;
+                    w.used = used;
+                    w
+                }
+                _ => WorkerSlots {
+                    client: client(&endpoint.address, self.timeout),
+                    endpoint,
+                    used,
+                    resting_until: None,
+                },
+            };
+            self.workers.push(slots);
         }
+    }
+
+    /// True if a worker of this id is in the list.
+    pub fn is_live(&self, worker_id: &str) -> bool {
+        self.workers.iter().any(|w| w.endpoint.id == worker_id)
+    }
+
+    /// Groups with queued attempts and no worker at all.
+    pub fn starved_groups(&self) -> Vec<String> {
+        self.queues
+            .iter()
+            .filter(|(g, q)| !q.is_empty() && !self.workers.iter().any(|w| &w.endpoint.group == *g))
+            .map(|(g, _)| g.clone())
+            .collect()
+    }
+
+    /// The queued attempts of a group.
+    pub fn queued_in(&self, group: &str) -> Vec<TaskInstanceId> {
+        self.queues
+            .get(group)
+            .map(|q| q.values().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Picks a worker of `group` with a free slot, by the strategy.
+    fn pick(&mut self, group: &str, now: Instant) -> Option<usize> {
+        let free: Vec<usize> = self
+            .workers
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| {
+                w.endpoint.group == group
+                    && w.used < w.endpoint.slots
+                    && w.resting_until.is_none_or(|t| t <= now)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if free.is_empty() {
+            return None;
+        }
+        Some(match self.strategy {
+            Strategy::Random => free[fastrand::usize(..free.len())],
+            Strategy::RoundRobin => {
+                let turn = self.turn.entry(group.to_string()).or_insert(0);
+                *turn = turn.wrapping_add(1);
+                free[*turn % free.len()]
+            }
+            Strategy::LowestLoad => *free
+                .iter()
+                .min_by(|a, b| {
+                    let score = |i: usize| {
+                        let w = &self.workers[i];
+                        let busy = w.used as f32 / w.endpoint.slots.max(1) as f32;
+                        busy + w.endpoint.cpu + w.endpoint.load1 / 16.0
+                    };
+                    score(**a).total_cmp(&score(**b))
+                })
+                .expect("not empty"),
+        })
     }
 
     /// Queues a ready attempt.
@@ -105,22 +202,17 @@ impl Dispatcher {
             if best.as_ref().is_some_and(|(k, _, _)| k < key) {
                 continue;
             }
-            let worker = self
-                .workers
-                .iter()
-                .enumerate()
-                .filter(|(_, w)| {
-                    &w.endpoint.group == group
-                        && w.used < w.endpoint.slots
-                        && w.resting_until.is_none_or(|t| t <= now)
-                })
-                .min_by_key(|(_, w)| w.used)
-                .map(|(i, _)| i);
-            if let Some(w) = worker {
-                best = Some((*key, group.clone(), w));
+            let has_free = self.workers.iter().any(|w| {
+                &w.endpoint.group == group
+                    && w.used < w.endpoint.slots
+                    && w.resting_until.is_none_or(|t| t <= now)
+            });
+            if has_free {
+                best = Some((*key, group.clone(), 0));
             }
         }
-        let (key, group, worker) = best?;
+        let (key, group, _) = best?;
+        let worker = self.pick(&group, now)?;
         let task = self.queues.get_mut(&group)?.remove(&key)?;
         self.queued.remove(&task);
         self.workers[worker].used += 1;
@@ -195,12 +287,18 @@ mod tests {
             address: "127.0.0.1:1".into(),
             group: group.into(),
             slots,
+            cpu: 0.0,
+            load1: 0.0,
         }
     }
 
     #[tokio::test]
     async fn priority_then_task_priority_then_order() {
-        let mut d = Dispatcher::new(vec![endpoint("w", "default", 10)]);
+        let mut d = Dispatcher::new(
+            vec![endpoint("w", "default", 10)],
+            Strategy::LowestLoad,
+            Duration::from_secs(1),
+        );
         let t = TaskInstanceId;
         d.enqueue(t(1), "default", Priority::Medium, Priority::Medium);
         d.enqueue(t(2), "default", Priority::Medium, Priority::High);
@@ -212,10 +310,11 @@ mod tests {
 
     #[tokio::test]
     async fn slots_and_groups_limit_dispatch() {
-        let mut d = Dispatcher::new(vec![
-            endpoint("a", "default", 1),
-            endpoint("b", "default", 1),
-        ]);
+        let mut d = Dispatcher::new(
+            vec![endpoint("a", "default", 1), endpoint("b", "default", 1)],
+            Strategy::LowestLoad,
+            Duration::from_secs(1),
+        );
         d.enqueue(
             TaskInstanceId(1),
             "gpu",
@@ -244,5 +343,86 @@ mod tests {
             "task 5 was dequeued; task 1 has no worker"
         );
         assert_eq!(d.in_flight(), 1);
+    }
+}
+
+#[cfg(test)]
+mod strategy_tests {
+    use super::*;
+
+    fn endpoint(id: &str, slots: usize, cpu: f32) -> WorkerEndpoint {
+        WorkerEndpoint {
+            id: id.into(),
+            address: format!("127.0.0.1:{}", 1000 + id.len()),
+            group: "g".into(),
+            slots,
+            cpu,
+            load1: 0.0,
+        }
+    }
+
+    fn picks(strategy: Strategy, workers: Vec<WorkerEndpoint>, n: usize) -> Vec<String> {
+        let mut d = Dispatcher::new(workers, strategy, Duration::from_secs(1));
+        (0..n as i64)
+            .map(|i| {
+                d.enqueue(TaskInstanceId(i), "g", Priority::Medium, Priority::Medium);
+                let (_, w) = d.next().unwrap();
+                let id = d.worker(w).endpoint.id.clone();
+                d.release(&id);
+                id
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn round_robin_takes_turns() {
+        let got = picks(
+            Strategy::RoundRobin,
+            vec![endpoint("a", 4, 0.0), endpoint("bb", 4, 0.0)],
+            4,
+        );
+        assert_ne!(got[0], got[1]);
+        assert_eq!(got[0], got[2]);
+        assert_eq!(got[1], got[3]);
+    }
+
+    #[tokio::test]
+    async fn lowest_load_prefers_the_idle_worker() {
+        let got = picks(
+            Strategy::LowestLoad,
+            vec![endpoint("a", 4, 0.9), endpoint("bb", 4, 0.1)],
+            3,
+        );
+        assert!(got.iter().all(|w| w == "bb"), "{got:?}");
+    }
+
+    #[tokio::test]
+    async fn random_uses_every_worker_eventually() {
+        let got = picks(
+            Strategy::Random,
+            vec![endpoint("a", 4, 0.0), endpoint("bb", 4, 0.0)],
+            200,
+        );
+        assert!(got.iter().any(|w| w == "a") && got.iter().any(|w| w == "bb"));
+    }
+
+    #[tokio::test]
+    async fn set_workers_keeps_counts_and_drops_the_gone() {
+        let mut d = Dispatcher::new(
+            vec![endpoint("a", 1, 0.0)],
+            Strategy::LowestLoad,
+            Duration::from_secs(1),
+        );
+        d.enqueue(TaskInstanceId(1), "g", Priority::Medium, Priority::Medium);
+        assert!(d.next().is_some());
+        d.set_workers(
+            vec![endpoint("a", 1, 0.0)],
+            &HashMap::from([("a".to_string(), 1)]),
+        );
+        d.enqueue(TaskInstanceId(2), "g", Priority::Medium, Priority::Medium);
+        assert!(d.next().is_none(), "a's only slot is in use");
+        d.set_workers(vec![], &HashMap::new());
+        assert!(!d.is_live("a"));
+        assert_eq!(d.starved_groups(), vec!["g".to_string()]);
     }
 }

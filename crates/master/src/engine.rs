@@ -4,19 +4,22 @@
 use crate::dispatch::Dispatcher;
 use crate::events::RunEvent;
 use crate::specs::{SpecCache, Version};
-use crate::{MasterConfig, Msg, WorkerEndpoint};
+use crate::{ClusterView, MasterConfig, Msg, WorkerEndpoint};
 use baton_core::dag::TaskIndex;
 use baton_core::params;
 use baton_core::run::{InstanceRun, Step};
 use baton_core::{
     Priority, TaskInstanceId, TaskKind, TaskState, WorkflowInstanceId, WorkflowState,
 };
-use baton_proto::{dispatch_request, task_event, AttemptId, DispatchRequest, Outcome, TaskEvent};
+use baton_proto::{
+    dispatch_request, task_event, AttemptId, DispatchRequest, Outcome, Redirect, TaskEvent,
+};
 use baton_store::{
-    now_us, AttemptRecord, Command, CommandKind, EngineTx, Store, StoreError, TaskInstanceRecord,
+    now_us, AttemptRecord, Command, CommandKind, EngineTx, Lease, Store, StoreError,
+    TaskInstanceRecord,
 };
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
@@ -88,6 +91,19 @@ impl Writes {
         self.tasks.clear();
         self.attempts.clear();
     }
+
+    /// Nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty() && self.attempts.is_empty()
+    }
+
+    /// The instances whose task rows are to be written.
+    pub fn instances(&self) -> HashSet<WorkflowInstanceId> {
+        self.tasks
+            .values()
+            .map(|r| r.workflow_instance_id)
+            .collect()
+    }
 }
 
 /// How an attempt ended.
@@ -112,6 +128,8 @@ pub(crate) struct Inst {
     pub params: BTreeMap<String, String>,
     pub priority: Priority,
     pub state: WorkflowState,
+    /// The epoch under which this master owns the instance.
+    pub epoch: i64,
     pub run: InstanceRun,
     pub slots: Vec<Option<Slot>>,
 }
@@ -123,6 +141,10 @@ pub(crate) struct Tick {
     pub kills: Vec<(String, AttemptId)>,
     pub published: Vec<RunEvent>,
     pub more_commands: bool,
+    /// Instances adopted from masters that left.
+    pub adopted: usize,
+    /// Attempts written off with their workers.
+    pub failovers: usize,
 }
 
 pub(crate) struct Engine {
@@ -142,6 +164,12 @@ pub(crate) struct Engine {
     events: broadcast::Sender<RunEvent>,
     self_tx: mpsc::UnboundedSender<Msg>,
     shutdown: Option<(Instant, oneshot::Sender<()>)>,
+    /// Live masters, once the registry has been heard from (cluster mode).
+    pub masters: Option<HashSet<String>>,
+    /// Whether this master's registry session is alive (always, standalone).
+    session_alive: bool,
+    /// A new cluster view arrived: look for orphaned instances and lost workers.
+    view_changed: bool,
 }
 
 const COMMAND_BATCH: i64 = 256;
@@ -156,20 +184,54 @@ impl Engine {
         events: broadcast::Sender<RunEvent>,
         self_tx: mpsc::UnboundedSender<Msg>,
     ) -> Engine {
+        let dispatcher = Dispatcher::new(workers, config.strategy, config.dispatch_timeout);
         Engine {
             store,
             config,
             specs: SpecCache::default(),
             instances: HashMap::new(),
             tasks: HashMap::new(),
-            dispatcher: Dispatcher::new(workers),
+            dispatcher,
             retries: BinaryHeap::new(),
             ids: 0..0,
             writes: Writes::default(),
             events,
             self_tx,
             shutdown: None,
+            masters: None,
+            session_alive: true,
+            view_changed: false,
         }
+    }
+
+    /// The lease under which this master writes about an instance.
+    fn lease(&self, epoch: i64) -> Lease<'_> {
+        Lease {
+            owner: &self.config.id,
+            epoch,
+        }
+    }
+
+    /// Attempts on workers, per worker id (for the dispatcher's slot counts).
+    fn in_flight(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for inst in self.instances.values() {
+            for slot in inst.slots.iter().flatten() {
+                if matches!(slot.state, TaskState::Dispatched | TaskState::Running) {
+                    if let Some(w) = &slot.worker {
+                        *counts.entry(w.clone()).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+        counts
+    }
+
+    fn set_view(&mut self, view: ClusterView) {
+        let counts = self.in_flight();
+        self.dispatcher.set_workers(view.workers, &counts);
+        self.masters = Some(view.masters.into_iter().collect());
+        self.view_changed = true;
     }
 
     pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
@@ -215,8 +277,22 @@ impl Engine {
                 match m {
                     Msg::Wake => take_commands = true,
                     Msg::Report(events, ack) => {
-                        reports.extend(events);
+                        reports.push(events);
                         acks.push(ack);
+                    }
+                    Msg::View(view) => self.set_view(view),
+                    Msg::Session(alive) => {
+                        if self.session_alive && !alive {
+                            // Others consider us dead and adopt our instances: let go of
+                            // everything; nothing we would write now would be accepted.
+                            tracing::warn!("registry session lost: dropping every instance");
+                            self.forget_all();
+                        }
+                        if !self.session_alive && alive {
+                            tracing::info!("registry session back: resuming what is still ours");
+                            self.rebuild().await;
+                        }
+                        self.session_alive = alive;
                     }
                     Msg::DispatchFailed {
                         task,
@@ -230,12 +306,12 @@ impl Engine {
                 }
             }
             let mut tick = Tick::default();
-            let take = take_commands && self.shutdown.is_none();
+            let take = take_commands && self.shutdown.is_none() && self.session_alive;
             match self.tick(take, reports, failed, &mut tick).await {
-                Ok(()) => {
+                Ok(redirects) => {
                     take_commands = tick.more_commands;
-                    for ack in acks {
-                        let _ = ack.send(());
+                    for (ack, redirect) in acks.into_iter().zip(redirects) {
+                        let _ = ack.send(redirect);
                     }
                     self.act(tick);
                 }
@@ -249,7 +325,9 @@ impl Engine {
                 }
             }
             if let Some((deadline, _)) = &self.shutdown {
-                if self.dispatcher.in_flight() == 0 || Instant::now() >= *deadline {
+                // In a cluster, running attempts report to whoever adopts the instances.
+                let drained = self.config.cluster || self.dispatcher.in_flight() == 0;
+                if drained || Instant::now() >= *deadline {
                     if let Some((_, done)) = self.shutdown.take() {
                         let _ = done.send(());
                     }
@@ -259,15 +337,20 @@ impl Engine {
         }
     }
 
+    /// Drops every instance from memory (the store keeps them).
+    fn forget_all(&mut self) {
+        self.instances.clear();
+        self.tasks.clear();
+        self.retries.clear();
+        self.dispatcher.clear();
+        self.writes.clear();
+    }
+
     /// Retries recovery until the store answers again.
     async fn rebuild(&mut self) {
         let mut pause = Duration::from_millis(100);
         loop {
-            self.instances.clear();
-            self.tasks.clear();
-            self.retries.clear();
-            self.dispatcher.clear();
-            self.writes.clear();
+            self.forget_all();
             match self.recover_with(false).await {
                 Ok(()) => return,
                 Err(e) => {
@@ -279,34 +362,74 @@ impl Engine {
         }
     }
 
+    /// One tick; returns, per report, the redirects of the events it did not take.
     async fn tick(
         &mut self,
         take_commands: bool,
-        reports: Vec<TaskEvent>,
+        reports: Vec<Vec<TaskEvent>>,
         failed: Vec<(TaskInstanceId, i64, String, String)>,
         t: &mut Tick,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<Vec<Redirect>>, StoreError> {
         self.writes.clear();
         let mut tx = self.store.begin_engine().await?;
+        if self.view_changed && self.session_alive {
+            self.view_changed = false;
+            self.adopt_orphans(&mut tx, t).await?;
+            self.fail_over_lost_workers(&mut tx, t).await?;
+        }
         if take_commands {
-            let commands = tx.take_commands(COMMAND_BATCH).await?;
+            let commands = tx.take_commands(&self.config.id, COMMAND_BATCH).await?;
             t.more_commands = commands.len() as i64 == COMMAND_BATCH;
             for c in commands {
                 self.command(&mut tx, c, t).await?;
             }
         }
-        for event in reports {
-            self.report(&mut tx, event, t).await?;
+        let mut redirects = Vec::with_capacity(reports.len());
+        for events in reports {
+            let mut theirs: Vec<Redirect> = Vec::new();
+            for event in events {
+                if let Some(r) = self.report(&mut tx, event, t).await? {
+                    if !theirs
+                        .iter()
+                        .any(|x| x.workflow_instance_id == r.workflow_instance_id)
+                    {
+                        theirs.push(r);
+                    }
+                }
+            }
+            redirects.push(theirs);
         }
         for (task, attempt, worker, reason) in failed {
             self.dispatch_failed(task, attempt, &worker, &reason);
         }
         self.due_retries();
-        if self.shutdown.is_none() {
+        if self.shutdown.is_none() && self.session_alive {
             self.dispatch(&mut tx, t).await?;
         }
+        self.verify_leases(&mut tx).await?;
         self.writes.flush(&mut tx).await?;
-        tx.commit().await
+        tx.commit().await?;
+        Ok(redirects)
+    }
+
+    /// Before writing task rows: every instance they belong to must still be ours (and stays
+    /// ours until the commit). Otherwise the whole tick is refused and the engine rebuilds.
+    async fn verify_leases(&mut self, tx: &mut EngineTx) -> Result<(), StoreError> {
+        if !self.config.cluster || self.writes.is_empty() {
+            return Ok(());
+        }
+        let mut leases: Vec<(WorkflowInstanceId, i64)> = self
+            .writes
+            .instances()
+            .into_iter()
+            .filter_map(|id| self.instances.get(&id).map(|inst| (id, inst.epoch)))
+            .collect();
+        leases.sort();
+        let lost = tx.verify_leases(&self.config.id, &leases).await?;
+        match lost.first() {
+            Some(id) => Err(StoreError::Fenced(*id)),
+            None => Ok(()),
+        }
     }
 
     /// A new task instance id, from the block reserved in the store.
@@ -387,9 +510,10 @@ impl Engine {
                     .specs
                     .get(&self.store, record.workflow_id, record.version)
                     .await?;
-                let now = now_us();
-                tx.start_instance(id, &self.config.id, self.config.epoch, now)
-                    .await?;
+                let epoch = record.epoch + 1;
+                if !tx.start_instance(id, self.lease(epoch), now_us()).await? {
+                    return Ok(());
+                }
                 let run = InstanceRun::new(version.dag.clone(), version.spec.failure_strategy);
                 let slots = vec![None; version.dag.len()];
                 self.resume(
@@ -401,6 +525,7 @@ impl Engine {
                         params: record.params,
                         priority: record.priority,
                         state: WorkflowState::Running,
+                        epoch,
                         run,
                         slots,
                     },
@@ -409,24 +534,41 @@ impl Engine {
                 .await
             }
             CommandKind::Stop => {
+                let lease = Lease {
+                    owner: &self.config.id,
+                    epoch: 0,
+                };
                 if let Some(inst) = self.instances.get_mut(&id) {
                     if inst.state != WorkflowState::Stopping {
                         inst.state = WorkflowState::Stopping;
-                        tx.set_instance_state(id, WorkflowState::Stopping).await?;
+                        let lease = Lease {
+                            epoch: inst.epoch,
+                            ..lease
+                        };
+                        tx.set_instance_state(id, WorkflowState::Stopping, lease)
+                            .await?;
                     }
                     let steps = inst.run.stop();
                     return self.apply(tx, id, steps, t).await;
                 }
-                // Not running here: a submitted instance can be stopped before it starts.
-                if let Some(record) = tx.instance(id).await? {
-                    if record.state == WorkflowState::Submitted {
-                        tx.finish_instance(id, WorkflowState::Stopped, now_us())
+                // Not running here: a submitted instance can be stopped before it starts; one
+                // that another master runs gets the stop forwarded.
+                let Some(record) = tx.instance(id).await? else {
+                    return Ok(());
+                };
+                match (record.state, record.owner) {
+                    (WorkflowState::Submitted, _) => {
+                        tx.finish_instance(id, WorkflowState::Stopped, now_us(), None)
                             .await?;
                         t.published.push(RunEvent::InstanceFinished {
                             instance: id,
                             state: WorkflowState::Stopped,
                         });
                     }
+                    (state, Some(owner)) if !state.is_final() && owner != self.config.id => {
+                        tx.forward_command(CommandKind::Stop, id, &owner).await?;
+                    }
+                    _ => {}
                 }
                 Ok(())
             }
@@ -501,7 +643,7 @@ impl Engine {
                                         workflow_instance_id: id.0,
                                         task_instance_id: slot.id.0,
                                         attempt: slot.attempt as u32,
-                                        epoch: self.config.epoch as u64,
+                                        epoch: inst.epoch as u64,
                                     },
                                 ));
                             }
@@ -544,7 +686,11 @@ impl Engine {
                     }
                 }
                 Step::Finish(state) => {
-                    tx.finish_instance(id, state, now_us()).await?;
+                    let lease = Lease {
+                        owner: &self.config.id,
+                        epoch: inst.epoch,
+                    };
+                    tx.finish_instance(id, state, now_us(), Some(lease)).await?;
                     self.instances.remove(&id);
                     t.published.push(RunEvent::InstanceFinished {
                         instance: id,
@@ -556,12 +702,64 @@ impl Engine {
         Ok(())
     }
 
+    /// Takes a worker's event, or says where it belongs.
     async fn report(
         &mut self,
         tx: &mut EngineTx,
         event: TaskEvent,
         t: &mut Tick,
+    ) -> Result<Option<Redirect>, StoreError> {
+        let Some(aid) = &event.id else {
+            return Ok(None);
+        };
+        let instance = WorkflowInstanceId(aid.workflow_instance_id);
+        if !self.instances.contains_key(&instance) {
+            if let Some(redirect) = self.redirect(tx, instance).await? {
+                return Ok(Some(redirect));
+            }
+        }
+        self.take_report(tx, event, t).await?;
+        Ok(None)
+    }
+
+    /// Where the events of an instance this master does not run should go: its owner, or
+    /// (empty address) nobody yet. `None`: nobody will want them (the instance has ended).
+    async fn redirect(
+        &mut self,
+        tx: &mut EngineTx,
+        instance: WorkflowInstanceId,
+    ) -> Result<Option<Redirect>, StoreError> {
+        let Some(record) = tx.instance(instance).await? else {
+            return Ok(None);
+        };
+        if record.state.is_final() {
+            return Ok(None);
+        }
+        let master_addr = match record.owner {
+            Some(owner) if owner != self.config.id => {
+                let live = self.masters.as_ref().is_none_or(|m| m.contains(&owner));
+                if live {
+                    owner
+                } else {
+                    String::new()
+                }
+            }
+            // Ours in the store but not in memory (a rebuild or a lost session): later.
+            _ => String::new(),
+        };
+        Ok(Some(Redirect {
+            workflow_instance_id: instance.0,
+            master_addr,
+        }))
+    }
+
+    async fn take_report(
+        &mut self,
+        tx: &mut EngineTx,
+        event: TaskEvent,
+        t: &mut Tick,
     ) -> Result<(), StoreError> {
+        let _ = tx;
         let Some(aid) = event.id else { return Ok(()) };
         let task = TaskInstanceId(aid.task_instance_id);
         let attempt = aid.attempt as i64;
@@ -793,6 +991,7 @@ impl Engine {
             };
             slot.state = TaskState::Dispatched;
             slot.worker = Some(worker_id);
+            slot.message = None;
             self.writes.touch(slot);
             let kind = match resolved.kind {
                 TaskKind::Shell { command } => {
@@ -808,7 +1007,7 @@ impl Engine {
                     workflow_instance_id: id.0,
                     task_instance_id: task.0,
                     attempt: slot.attempt as u32,
-                    epoch: self.config.epoch as u64,
+                    epoch: inst.epoch as u64,
                 }),
                 workflow_name: inst.name.clone(),
                 task_name: spec.name.clone(),
@@ -819,6 +1018,31 @@ impl Engine {
             };
             t.dispatches.push((worker, request));
         }
+        self.mark_starved();
         Ok(())
+    }
+
+    /// Queued attempts of a group without any live worker say so (a visible wait, not a
+    /// silent hang).
+    fn mark_starved(&mut self) {
+        for group in self.dispatcher.starved_groups() {
+            let message = format!("waiting: no live worker in group `{group}`");
+            for task in self.dispatcher.queued_in(&group) {
+                let Some(&(id, index)) = self.tasks.get(&task) else {
+                    continue;
+                };
+                let Some(slot) = self
+                    .instances
+                    .get_mut(&id)
+                    .and_then(|i| i.slots[index].as_mut())
+                else {
+                    continue;
+                };
+                if slot.message.as_deref() != Some(message.as_str()) {
+                    slot.message = Some(message.clone());
+                    self.writes.touch(slot);
+                }
+            }
+        }
     }
 }

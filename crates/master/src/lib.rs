@@ -11,6 +11,7 @@
 mod dispatch;
 mod engine;
 mod events;
+mod failover;
 mod recovery;
 mod service;
 mod specs;
@@ -20,7 +21,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use events::RunEvent;
-pub use service::ReportService;
+pub use service::{Registrar, ReportService};
 
 /// How a master identifies itself and where workers reach it.
 #[derive(Debug, Clone)]
@@ -29,20 +30,64 @@ pub struct MasterConfig {
     pub id: String,
     /// host:port of this master's gRPC server, given to workers for their reports.
     pub address: String,
-    /// Fencing epoch under which this master owns its instances.
-    pub epoch: i64,
     /// How often to look for commands without being woken (a fallback; wake-ups are immediate).
     pub command_poll: Duration,
+    /// Part of a cluster: other masters may adopt this one's instances, attempts on workers
+    /// outlive a restart of this master, and the worker list comes from the registry. False
+    /// for standalone, where master and worker live and die together.
+    pub cluster: bool,
+    /// How a worker of a group is chosen.
+    pub strategy: Strategy,
+    /// A dispatch not acknowledged within this goes to another worker.
+    pub dispatch_timeout: Duration,
+}
+
+/// How the dispatcher picks a worker of the task's group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// Any worker with a free slot, at random.
+    Random,
+    /// Each worker in turn.
+    RoundRobin,
+    /// The least loaded: free slots first, then cpu and load average from heartbeats.
+    #[default]
+    LowestLoad,
+}
+
+impl std::str::FromStr for Strategy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "random" => Ok(Strategy::Random),
+            "round_robin" => Ok(Strategy::RoundRobin),
+            "lowest_load" => Ok(Strategy::LowestLoad),
+            _ => Err(format!(
+                "unknown dispatch strategy `{s}` (random, round_robin, lowest_load)"
+            )),
+        }
+    }
+}
+
+/// What a master knows of the cluster, from the registry.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterView {
+    /// Ids (addresses) of the live masters, this one included.
+    pub masters: Vec<String>,
+    /// The live workers.
+    pub workers: Vec<WorkerEndpoint>,
 }
 
 impl MasterConfig {
-    /// A config with the defaults (epoch 1, commands polled every second).
+    /// A standalone config with the defaults (commands polled every second, lowest-load
+    /// dispatch, 5 s dispatch timeout).
     pub fn new(id: impl Into<String>, address: impl Into<String>) -> Self {
         MasterConfig {
             id: id.into(),
             address: address.into(),
-            epoch: 1,
             command_poll: Duration::from_secs(1),
+            cluster: false,
+            strategy: Strategy::default(),
+            dispatch_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -58,6 +103,10 @@ pub struct WorkerEndpoint {
     pub group: String,
     /// How many attempts it runs at once.
     pub slots: usize,
+    /// Its last reported load: cpu (0..1) and one-minute load average.
+    pub cpu: f32,
+    /// One-minute load average of its host.
+    pub load1: f32,
 }
 
 /// A master failure.
@@ -74,8 +123,16 @@ pub enum MasterError {
 pub(crate) enum Msg {
     /// Commands may be waiting in the store.
     Wake,
-    /// Worker events, acknowledged once durable.
-    Report(Vec<baton_proto::TaskEvent>, oneshot::Sender<()>),
+    /// Worker events, acknowledged once durable; the answer redirects the events of instances
+    /// this master does not own.
+    Report(
+        Vec<baton_proto::TaskEvent>,
+        oneshot::Sender<Vec<baton_proto::Redirect>>,
+    ),
+    /// The registry's current view of the cluster.
+    View(ClusterView),
+    /// This master's own registry session: alive, or lost (others consider it dead).
+    Session(bool),
     /// A dispatch did not reach its worker (or was refused): queue it again.
     DispatchFailed {
         task: baton_core::TaskInstanceId,
@@ -122,6 +179,17 @@ impl Master {
         Ok(Master { tx, events })
     }
 
+    /// Tells the engine what the registry sees (cluster mode).
+    pub fn set_view(&self, view: ClusterView) {
+        let _ = self.tx.send(Msg::View(view));
+    }
+
+    /// Tells the engine whether its registry session is alive. While it is lost, the master
+    /// owns nothing: other masters are adopting its instances.
+    pub fn set_session(&self, alive: bool) {
+        let _ = self.tx.send(Msg::Session(alive));
+    }
+
     /// A handle to wake the engine when commands are written.
     pub fn waker(&self) -> Waker {
         Waker(self.tx.clone())
@@ -133,9 +201,15 @@ impl Master {
     }
 
     /// The gRPC service workers report to.
-    pub fn service(&self) -> baton_proto::master_server::MasterServer<ReportService> {
-        baton_proto::master_server::MasterServer::new(ReportService::new(self.tx.clone()))
-            .max_decoding_message_size(64 << 20)
+    pub fn service(
+        &self,
+        registrar: Option<Registrar>,
+    ) -> baton_proto::master_server::MasterServer<ReportService> {
+        baton_proto::master_server::MasterServer::new(ReportService::new(
+            self.tx.clone(),
+            registrar,
+        ))
+        .max_decoding_message_size(64 << 20)
     }
 
     /// Stops dispatching, waits up to `grace` for running attempts to report, then stops the

@@ -5,7 +5,7 @@ use crate::engine::{End, Engine, Inst, Slot, Tick};
 use crate::MasterError;
 use baton_core::run::{InstanceRun, Node};
 use baton_core::{TaskState, WorkflowState};
-use baton_store::{now_us, StoreError};
+use baton_store::{now_us, EngineTx, InstanceRecord, StoreError};
 use std::cmp::Reverse;
 
 impl Engine {
@@ -13,16 +13,42 @@ impl Engine {
     /// worker are taken as lost (in standalone, the worker restarted with us) and run again as
     /// a new attempt.
     pub async fn recover(&mut self) -> Result<(), MasterError> {
-        Ok(self.recover_with(true).await?)
+        Ok(self.recover_with(!self.config.cluster).await?)
     }
 
     /// Rebuilds memory from the store. With `lost_in_flight`, attempts recorded as dispatched
     /// or running are written off and queued again; otherwise they are awaited.
     pub(crate) async fn recover_with(&mut self, lost_in_flight: bool) -> Result<(), StoreError> {
-        let records = self.store.active_instances(None).await?;
+        let records = self.store.active_instances(Some(&self.config.id)).await?;
         let mut tx = self.store.begin_engine().await?;
         let mut tick = Tick::default();
         for record in records {
+            self.load_instance(&mut tx, record, lost_in_flight, &mut tick)
+                .await?;
+        }
+        self.writes.flush(&mut tx).await?;
+        tx.commit().await?;
+        if !tick.kills.is_empty() || !tick.published.is_empty() {
+            tracing::info!(
+                "recovery: {} kills, {} events",
+                tick.kills.len(),
+                tick.published.len()
+            );
+        }
+        Ok(())
+    }
+
+    /// Takes charge of one instance as the store has it. With `lost_in_flight`, attempts
+    /// recorded as dispatched or running are written off and queued again; otherwise they are
+    /// awaited (their workers report to us).
+    pub(crate) async fn load_instance(
+        &mut self,
+        tx: &mut EngineTx,
+        record: InstanceRecord,
+        lost_in_flight: bool,
+        tick: &mut Tick,
+    ) -> Result<(), StoreError> {
+        {
             let id = record.id;
             let version = self
                 .specs
@@ -101,19 +127,11 @@ impl Engine {
                 params: record.params,
                 priority: record.priority,
                 state: record.state,
+                epoch: record.epoch,
                 run,
                 slots,
             };
-            self.resume(&mut tx, id, inst, &mut tick).await?;
-        }
-        self.writes.flush(&mut tx).await?;
-        tx.commit().await?;
-        if !tick.kills.is_empty() || !tick.published.is_empty() {
-            tracing::info!(
-                "recovery: {} kills, {} events",
-                tick.kills.len(),
-                tick.published.len()
-            );
+            self.resume(tx, id, inst, tick).await?;
         }
         Ok(())
     }

@@ -8,7 +8,18 @@
 //! database, the default) and `etcd` (leases and watches).
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
+
+pub mod db;
+pub mod etcd;
+pub mod load;
+pub mod membership;
+
+pub use db::DbRegistry;
+pub use etcd::EtcdRegistry;
+pub use load::host_load;
+pub use membership::{watch_members, Membership, SessionState};
 
 /// What a member does in the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -114,4 +125,47 @@ pub trait Registry: Send + Sync + 'static {
 
     /// The session timeout: a session not renewed for this long is dead.
     fn session_timeout(&self) -> Duration;
+}
+
+/// Opens the registry a setting names, so that every role picks its backend the same way:
+/// `db` uses the metadata database at `database_url`; `etcd://host:port[,host:port…]` uses
+/// those etcd endpoints.
+pub async fn registry_from_url(
+    url: &str,
+    database_url: &str,
+    session_timeout: Duration,
+) -> Result<Arc<dyn Registry>, RegistryError> {
+    let url = url.trim();
+    if url == "db" {
+        return Ok(Arc::new(
+            DbRegistry::connect(database_url, session_timeout).await?,
+        ));
+    }
+    if let Some(hosts) = url.strip_prefix("etcd://") {
+        let endpoints: Vec<String> = hosts
+            .split(',')
+            .map(|h| h.trim().trim_end_matches('/').to_string())
+            .filter(|h| !h.is_empty())
+            .collect();
+        if endpoints.is_empty() {
+            return Err(RegistryError::Config(format!(
+                "registry `{url}` names no etcd endpoint (expected etcd://host:port[,host:port…])"
+            )));
+        }
+        return Ok(Arc::new(
+            EtcdRegistry::connect(&endpoints, session_timeout).await?,
+        ));
+    }
+    Err(RegistryError::Config(format!(
+        "unknown registry `{url}`: expected `db` or `etcd://host:port[,host:port…]`"
+    )))
+}
+
+/// Microseconds since the Unix epoch by this host's clock, for the times a member reports
+/// about itself (and for etcd heartbeats, whose expiry etcd decides anyway).
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
 }

@@ -66,6 +66,23 @@ pub struct Command {
     pub instance: WorkflowInstanceId,
 }
 
+/// The right of one master to write about one instance: its id and the instance's epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease<'a> {
+    /// The owning master's id.
+    pub owner: &'a str,
+    /// The epoch under which it owns the instance.
+    pub epoch: i64,
+}
+
+fn fenced(rows: u64, id: WorkflowInstanceId) -> Result<(), StoreError> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Fenced(id))
+    }
+}
+
 /// One engine tick's transaction. Dropped without [`EngineTx::commit`], nothing is written.
 pub struct EngineTx {
     tx: Transaction<'static, Any>,
@@ -108,16 +125,22 @@ impl Store {
 impl EngineTx {
     /// Takes up to `limit` commands, oldest first; they are gone once this commits. On
     /// PostgreSQL, commands another master is taking are skipped, not waited for.
-    pub async fn take_commands(&mut self, limit: i64) -> Result<Vec<Command>, StoreError> {
+    pub async fn take_commands(
+        &mut self,
+        me: &str,
+        limit: i64,
+    ) -> Result<Vec<Command>, StoreError> {
         let lock = match self.backend {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
         let sql = format!(
-            "SELECT id, kind, workflow_instance_id FROM command ORDER BY id LIMIT $1{lock}"
+            "SELECT id, kind, workflow_instance_id FROM command \
+             WHERE target IS NULL OR target = $2 ORDER BY id LIMIT $1{lock}"
         );
         let rows = sqlx::query(&sql)
             .bind(limit)
+            .bind(me)
             .fetch_all(&mut *self.tx)
             .await
             .ctx("taking commands")?;
@@ -174,61 +197,188 @@ impl EngineTx {
         crate::instances::select_tasks(&mut *self.tx, id).await
     }
 
-    /// The master `owner` takes the instance under `epoch` and it is running.
+    /// A submitted instance starts, owned by `lease`. False when it is not submitted any more.
     pub async fn start_instance(
         &mut self,
         id: WorkflowInstanceId,
-        owner: &str,
-        epoch: i64,
+        lease: Lease<'_>,
         now: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
             "UPDATE workflow_instance SET state = 'running', owner = $1, epoch = $2, \
-             started_at = COALESCE(started_at, $3) WHERE id = $4",
+             started_at = COALESCE(started_at, $3) WHERE id = $4 AND state = 'submitted'",
         )
-        .bind(owner)
-        .bind(epoch)
+        .bind(lease.owner)
+        .bind(lease.epoch)
         .bind(now)
         .bind(id.0)
         .execute(&mut *self.tx)
         .await
         .ctx("starting an instance")?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    /// Records a state that is not an end (stopping).
+    /// Records a state that is not an end (stopping), if `lease` still owns the instance.
     pub async fn set_instance_state(
         &mut self,
         id: WorkflowInstanceId,
         state: WorkflowState,
+        lease: Lease<'_>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE workflow_instance SET state = $1 WHERE id = $2")
-            .bind(state.as_str())
-            .bind(id.0)
-            .execute(&mut *self.tx)
-            .await
-            .ctx("changing an instance's state")?;
-        Ok(())
+        let done = sqlx::query(
+            "UPDATE workflow_instance SET state = $1 WHERE id = $2 AND owner = $3 AND epoch = $4",
+        )
+        .bind(state.as_str())
+        .bind(id.0)
+        .bind(lease.owner)
+        .bind(lease.epoch)
+        .execute(&mut *self.tx)
+        .await
+        .ctx("changing an instance's state")?;
+        fenced(done.rows_affected(), id)
     }
 
-    /// Records the end of an instance.
+    /// Records the end of an instance, if `lease` still owns it (`None`: an instance that never
+    /// started, stopped before any master took it).
     pub async fn finish_instance(
         &mut self,
         id: WorkflowInstanceId,
         state: WorkflowState,
         now: i64,
+        lease: Option<Lease<'_>>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE workflow_instance SET state = $1, ended_at = $2, \
-             started_at = COALESCE(started_at, $2) WHERE id = $3",
-        )
-        .bind(state.as_str())
-        .bind(now)
-        .bind(id.0)
+        let done = match lease {
+            Some(lease) => sqlx::query(
+                "UPDATE workflow_instance SET state = $1, ended_at = $2, \
+                 started_at = COALESCE(started_at, $2) WHERE id = $3 AND owner = $4 AND epoch = $5",
+            )
+            .bind(state.as_str())
+            .bind(now)
+            .bind(id.0)
+            .bind(lease.owner)
+            .bind(lease.epoch),
+            None => sqlx::query(
+                "UPDATE workflow_instance SET state = $1, ended_at = $2, \
+                 started_at = COALESCE(started_at, $2) WHERE id = $3 AND state = 'submitted'",
+            )
+            .bind(state.as_str())
+            .bind(now)
+            .bind(id.0),
+        }
         .execute(&mut *self.tx)
         .await
         .ctx("finishing an instance")?;
-        Ok(())
+        fenced(done.rows_affected(), id)
+    }
+
+    /// Checks that each instance is still owned under its lease, and (PostgreSQL) locks their
+    /// rows until the commit, so that no adoption can slip in between. The answer lists the
+    /// instances that were lost.
+    pub async fn verify_leases(
+        &mut self,
+        owner: &str,
+        leases: &[(WorkflowInstanceId, i64)],
+    ) -> Result<Vec<WorkflowInstanceId>, StoreError> {
+        let mut lost = Vec::new();
+        for chunk in leases.chunks(CHUNK_PARAMS) {
+            let lock = match self.backend {
+                Backend::Postgres => " ORDER BY id FOR UPDATE",
+                Backend::Sqlite => "",
+            };
+            let sql = format!(
+                "SELECT id, owner, epoch FROM workflow_instance WHERE id IN {}{lock}",
+                placeholders(self.backend, 1, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for (id, _) in chunk {
+                query = query.bind(id.0);
+            }
+            let rows = query
+                .fetch_all(&mut *self.tx)
+                .await
+                .ctx("checking leases")?;
+            let mut held = std::collections::HashMap::new();
+            for row in &rows {
+                let id: i64 = get(row, "id")?;
+                let row_owner: Option<String> = get(row, "owner")?;
+                let epoch: i64 = get(row, "epoch")?;
+                held.insert(id, (row_owner, epoch));
+            }
+            for (id, epoch) in chunk {
+                match held.get(&id.0) {
+                    Some((Some(o), e)) if o == owner && e == epoch => {}
+                    _ => lost.push(*id),
+                }
+            }
+        }
+        Ok(lost)
+    }
+
+    /// Queues a command again, for the master `target` (a stop that reached a master that does
+    /// not own the instance).
+    pub async fn forward_command(
+        &mut self,
+        kind: CommandKind,
+        instance: WorkflowInstanceId,
+        target: &str,
+    ) -> Result<(), StoreError> {
+        crate::instances::insert_command(
+            &mut self.tx,
+            kind,
+            instance,
+            Some(target),
+            crate::now_us(),
+        )
+        .await
+    }
+
+    /// Takes over the running instances whose owner is not among `live_masters`, each with a
+    /// higher epoch. Returns them with their new epochs.
+    pub async fn adopt_orphans(
+        &mut self,
+        owner: &str,
+        live_masters: &[String],
+    ) -> Result<Vec<(WorkflowInstanceId, i64)>, StoreError> {
+        let mut sql = String::from(
+            "UPDATE workflow_instance SET owner = $1, epoch = epoch + 1 \
+             WHERE state IN ('running', 'stopping') AND owner <> $1",
+        );
+        if !live_masters.is_empty() {
+            let list: Vec<String> = (0..live_masters.len())
+                .map(|i| format!("${}", i + 2))
+                .collect();
+            sql.push_str(&format!(" AND owner NOT IN ({})", list.join(", ")));
+        }
+        sql.push_str(" RETURNING id, epoch");
+        let mut query = sqlx::query(&sql).bind(owner);
+        for m in live_masters {
+            query = query.bind(m.as_str());
+        }
+        let rows = query
+            .fetch_all(&mut *self.tx)
+            .await
+            .ctx("adopting instances")?;
+        let adopted: Vec<(WorkflowInstanceId, i64)> = rows
+            .iter()
+            .map(|r| Ok((WorkflowInstanceId(get(r, "id")?), get(r, "epoch")?)))
+            .collect::<Result<_, StoreError>>()?;
+        // Commands meant for the old owner (stops) are now ours.
+        for chunk in adopted.chunks(CHUNK_PARAMS) {
+            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "UPDATE command SET target = $1 WHERE workflow_instance_id IN ({})",
+                list.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(owner);
+            for (id, _) in chunk {
+                query = query.bind(id.0);
+            }
+            query
+                .execute(&mut *self.tx)
+                .await
+                .ctx("taking over commands")?;
+        }
+        Ok(adopted)
     }
 
     /// Reserves `count` task instance ids for this master: the engine names rows before it

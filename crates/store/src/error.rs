@@ -35,6 +35,9 @@ pub enum StoreError {
         /// What.
         detail: String,
     },
+    /// A write about an instance this master no longer owns (another adopted it).
+    #[error("workflow instance {0} is owned by another master now")]
+    Fenced(baton_core::WorkflowInstanceId),
     /// The object asked for does not exist.
     #[error("{0} not found")]
     NotFound(String),

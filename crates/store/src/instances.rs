@@ -73,7 +73,7 @@ impl Store {
         .await
         .ctx("creating a workflow instance")?;
         let id = WorkflowInstanceId(get(&row, "id")?);
-        insert_command(&mut tx, CommandKind::Start, id, now).await?;
+        insert_command(&mut tx, CommandKind::Start, id, None, now).await?;
         tx.commit().await.ctx("committing a new instance")?;
         Ok(id)
     }
@@ -81,23 +81,14 @@ impl Store {
     /// Queues a stop for the master that runs the instance, unless it has ended.
     pub async fn request_stop(&self, id: WorkflowInstanceId) -> Result<StopRequest, StoreError> {
         let mut tx = self.write.begin().await.ctx("starting a stop")?;
-        let state: Option<String> =
-            sqlx::query_scalar("SELECT state FROM workflow_instance WHERE id = $1")
-                .bind(id.0)
-                .fetch_optional(&mut *tx)
-                .await
-                .ctx("reading an instance's state")?;
-        let state: WorkflowState = match state {
-            None => return Err(StoreError::NotFound(format!("workflow instance {id}"))),
-            Some(s) => s.parse().map_err(|detail| StoreError::Corrupt {
-                context: "workflow_instance.state",
-                detail,
-            })?,
+        let Some(instance) = select_instance(&mut *tx, id).await? else {
+            return Err(StoreError::NotFound(format!("workflow instance {id}")));
         };
-        if state.is_final() {
-            return Ok(StopRequest::AlreadyEnded(state));
+        if instance.state.is_final() {
+            return Ok(StopRequest::AlreadyEnded(instance.state));
         }
-        insert_command(&mut tx, CommandKind::Stop, id, now_us()).await?;
+        let target = instance.owner.as_deref();
+        insert_command(&mut tx, CommandKind::Stop, id, target, now_us()).await?;
         tx.commit().await.ctx("committing a stop")?;
         Ok(StopRequest::Requested)
     }
@@ -210,14 +201,19 @@ pub(crate) async fn insert_command(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     kind: CommandKind,
     id: WorkflowInstanceId,
+    target: Option<&str>,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO command (kind, workflow_instance_id, created_at) VALUES ($1, $2, $3)")
-        .bind(kind.as_str())
-        .bind(id.0)
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .ctx("queueing a command")?;
+    sqlx::query(
+        "INSERT INTO command (kind, workflow_instance_id, target, created_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(kind.as_str())
+    .bind(id.0)
+    .bind(target)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .ctx("queueing a command")?;
     Ok(())
 }

@@ -18,7 +18,7 @@ mod workflows;
 mod tests;
 
 pub use connect::{redact as redact_url, Backend, Store};
-pub use engine::{Command, CommandKind, EngineTx};
+pub use engine::{Command, CommandKind, EngineTx, Lease};
 pub use error::StoreError;
 pub use instances::{InstanceFilter, NewInstance, StopRequest};
 pub use records::{

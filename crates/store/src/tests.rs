@@ -97,10 +97,10 @@ async fn commands_are_taken_once_and_only_on_commit(db: &TestDb) {
 
     // Taken but not committed: still there.
     let mut tx = store.begin_engine().await.unwrap();
-    assert_eq!(tx.take_commands(10).await.unwrap().len(), 1);
+    assert_eq!(tx.take_commands("m1", 10).await.unwrap().len(), 1);
     tx.rollback().await.unwrap();
     let mut tx = store.begin_engine().await.unwrap();
-    let cmds = tx.take_commands(10).await.unwrap();
+    let cmds = tx.take_commands("m1", 10).await.unwrap();
     assert_eq!(
         cmds,
         vec![Command {
@@ -111,7 +111,7 @@ async fn commands_are_taken_once_and_only_on_commit(db: &TestDb) {
     );
     tx.commit().await.unwrap();
     let mut tx = store.begin_engine().await.unwrap();
-    assert!(tx.take_commands(10).await.unwrap().is_empty());
+    assert!(tx.take_commands("m1", 10).await.unwrap().is_empty());
     tx.rollback().await.unwrap();
 
     assert_eq!(
@@ -120,10 +120,10 @@ async fn commands_are_taken_once_and_only_on_commit(db: &TestDb) {
     );
     let mut tx = store.begin_engine().await.unwrap();
     assert_eq!(
-        tx.take_commands(10).await.unwrap()[0].kind,
+        tx.take_commands("m1", 10).await.unwrap()[0].kind,
         CommandKind::Stop
     );
-    tx.finish_instance(id, WorkflowState::Stopped, now_us())
+    tx.finish_instance(id, WorkflowState::Stopped, now_us(), None)
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -137,6 +137,11 @@ async fn commands_are_taken_once_and_only_on_commit(db: &TestDb) {
     assert!(matches!(missing, Err(StoreError::NotFound(_))));
 }
 on_both!(commands_are_taken_once_and_only_on_commit);
+
+const M1: Lease = Lease {
+    owner: "m1",
+    epoch: 1,
+};
 
 fn task_row(id: i64, instance: baton_core::WorkflowInstanceId) -> TaskInstanceRecord {
     TaskInstanceRecord {
@@ -190,7 +195,11 @@ async fn task_lifecycle_and_history(db: &TestDb) {
     assert_eq!(ids.end - ids.start, 10);
     let again = tx.reserve_task_ids(5).await.unwrap();
     assert_eq!(again.start, ids.end, "blocks never overlap");
-    tx.start_instance(id, "m1", 1, 10).await.unwrap();
+    assert!(tx.start_instance(id, M1, 10).await.unwrap());
+    assert!(
+        !tx.start_instance(id, M1, 10).await.unwrap(),
+        "started once"
+    );
     let mut row = task_row(ids.start, id);
     tx.upsert_tasks(&[row.clone()]).await.unwrap();
     row.state = TaskState::Running;
@@ -242,7 +251,7 @@ async fn task_lifecycle_and_history(db: &TestDb) {
     tx.insert_attempts(&[attempt_row(&row, TaskState::Succeeded)])
         .await
         .unwrap();
-    tx.finish_instance(id, WorkflowState::Succeeded, 30)
+    tx.finish_instance(id, WorkflowState::Succeeded, 30, Some(M1))
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -388,3 +397,108 @@ async fn unknown_url_is_refused_clearly() {
         "{err}"
     );
 }
+
+async fn leases_fence_out_a_master_whose_instances_were_adopted(db: &TestDb) {
+    let store = db.store().await;
+    store.apply_workflow(&spec(V1), V1).await.unwrap();
+    let wf = store
+        .get_workflow("default", "etl", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(
+            store
+                .create_instance(NewInstance {
+                    workflow: &wf,
+                    params: BTreeMap::new(),
+                })
+                .await
+                .unwrap(),
+        );
+    }
+    let m2 = Lease {
+        owner: "m2",
+        epoch: 1,
+    };
+    let mut tx = store.begin_engine().await.unwrap();
+    assert_eq!(
+        tx.take_commands("m1", 10).await.unwrap().len(),
+        3,
+        "the starts"
+    );
+    tx.start_instance(ids[0], M1, 1).await.unwrap();
+    tx.start_instance(ids[1], M1, 1).await.unwrap();
+    tx.start_instance(ids[2], m2, 1).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // A stop of m1's instance is for m1 only.
+    assert_eq!(
+        store.request_stop(ids[1]).await.unwrap(),
+        StopRequest::Requested
+    );
+    let mut tx = store.begin_engine().await.unwrap();
+    assert!(tx.take_commands("m3", 10).await.unwrap().is_empty());
+    tx.rollback().await.unwrap();
+
+    // m1 dies; m3 adopts what m1 owned, not m2's, and the stop meant for m1.
+    let mut tx = store.begin_engine().await.unwrap();
+    let adopted = tx
+        .adopt_orphans("m3", &["m2".into(), "m3".into()])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut adopted_ids: Vec<_> = adopted.iter().map(|(id, _)| *id).collect();
+    adopted_ids.sort();
+    assert_eq!(adopted_ids, vec![ids[0], ids[1]]);
+    assert!(adopted.iter().all(|(_, epoch)| *epoch == 2));
+    let inst = store.get_instance(ids[0]).await.unwrap().unwrap();
+    assert_eq!((inst.owner.as_deref(), inst.epoch), (Some("m3"), 2));
+    let mut tx = store.begin_engine().await.unwrap();
+    let stops = tx.take_commands("m3", 10).await.unwrap();
+    assert_eq!(stops.len(), 1);
+    assert_eq!(
+        (stops[0].kind, stops[0].instance),
+        (CommandKind::Stop, ids[1])
+    );
+    tx.commit().await.unwrap();
+
+    // m1 comes back: its writes are refused, and it learns what it lost.
+    let mut tx = store.begin_engine().await.unwrap();
+    let lost = tx
+        .verify_leases("m1", &[(ids[0], 1), (ids[1], 1)])
+        .await
+        .unwrap();
+    assert_eq!(lost, vec![ids[0], ids[1]]);
+    let err = tx
+        .set_instance_state(ids[0], WorkflowState::Stopping, M1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Fenced(id) if id == ids[0]),
+        "{err}"
+    );
+    tx.rollback().await.unwrap();
+    let mut tx = store.begin_engine().await.unwrap();
+    let m3 = Lease {
+        owner: "m3",
+        epoch: 2,
+    };
+    assert!(tx
+        .verify_leases("m3", &[(ids[0], 2)])
+        .await
+        .unwrap()
+        .is_empty());
+    tx.finish_instance(ids[0], WorkflowState::Succeeded, 5, Some(m3))
+        .await
+        .unwrap();
+    // Nothing is left to adopt while m2 and m3 live.
+    assert!(tx
+        .adopt_orphans("m2", &["m2".into(), "m3".into()])
+        .await
+        .unwrap()
+        .is_empty());
+    tx.commit().await.unwrap();
+}
+on_both!(leases_fence_out_a_master_whose_instances_were_adopted);

@@ -50,7 +50,14 @@ impl Master for Recorder {
         for event in request.into_inner().events {
             let _ = self.0.send(event);
         }
-        Ok(Response::new(ReportReply {}))
+        Ok(Response::new(ReportReply::default()))
+    }
+
+    async fn heartbeat(
+        &self,
+        _request: Request<baton_proto::HeartbeatRequest>,
+    ) -> Result<Response<baton_proto::HeartbeatReply>, Status> {
+        Err(Status::unimplemented("not in tests"))
     }
 }
 

@@ -1,7 +1,7 @@
 //! The workflow file as written: every field optional, unknown fields refused, so that serde
 //! reports a misspelt field or a bad value with its line and column.
 
-use super::{FailureStrategy, Priority, Problem};
+use super::{FailoverPolicy, FailureStrategy, Priority, Problem};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -62,6 +62,7 @@ pub(super) struct RawTask {
     pub params: BTreeMap<String, Scalar>,
     pub worker_group: Option<String>,
     pub priority: Option<Priority>,
+    pub failover: Option<FailoverPolicy>,
 }
 
 /// Parses the text, or explains (with line and column, and the task's name where the

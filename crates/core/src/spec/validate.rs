@@ -200,6 +200,7 @@ fn check_task(index: usize, raw: RawTask) -> Result<TaskSpec, Vec<Problem>> {
             params: strings(raw.params),
             worker_group,
             priority: raw.priority.unwrap_or_default(),
+            failover: raw.failover.unwrap_or_default(),
         }),
         _ => Err(problems),
     }

@@ -69,6 +69,8 @@ CREATE TABLE command (
     id                   INTEGER PRIMARY KEY AUTOINCREMENT,
     kind                 TEXT   NOT NULL,
     workflow_instance_id BIGINT NOT NULL REFERENCES workflow_instance (id),
+    -- The master that must take it (the owner of its instance); NULL: any master.
+    target               TEXT,
     created_at           BIGINT NOT NULL
 );
 

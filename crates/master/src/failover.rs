@@ -1,0 +1,125 @@
+//! What a master does when the cluster changes: it adopts the instances of masters that
+//! left, and runs again (or fails) the attempts of workers that left.
+
+use crate::engine::{End, Engine, Tick};
+use baton_core::{FailoverPolicy, TaskState, WorkflowInstanceId};
+use baton_store::{now_us, EngineTx, StoreError};
+
+impl Engine {
+    /// Takes over every running instance whose owner is not a live master, each under a higher
+    /// epoch, so that the old owner (if it is only paused) can no longer write about it.
+    pub(crate) async fn adopt_orphans(
+        &mut self,
+        tx: &mut EngineTx,
+        t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        let Some(masters) = &self.masters else {
+            return Ok(());
+        };
+        // Until the registry shows us, others may not count us as live either.
+        if !self.config.cluster || !masters.contains(&self.config.id) {
+            return Ok(());
+        }
+        let live: Vec<String> = masters.iter().cloned().collect();
+        for (id, epoch) in tx.adopt_orphans(&self.config.id, &live).await? {
+            let Some(record) = tx.instance(id).await? else {
+                continue;
+            };
+            tracing::warn!("adopted workflow instance {id} under epoch {epoch}");
+            t.adopted += 1;
+            self.load_instance(tx, record, false, t).await?;
+        }
+        Ok(())
+    }
+
+    /// Attempts dispatched to workers that are no longer in the cluster are lost.
+    pub(crate) async fn fail_over_lost_workers(
+        &mut self,
+        tx: &mut EngineTx,
+        t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        if self.masters.is_none() {
+            return Ok(());
+        }
+        let mut lost: Vec<(WorkflowInstanceId, usize)> = Vec::new();
+        for (id, inst) in &self.instances {
+            for (index, slot) in inst.slots.iter().enumerate() {
+                let Some(slot) = slot else { continue };
+                let on_worker = matches!(slot.state, TaskState::Dispatched | TaskState::Running);
+                if on_worker
+                    && slot
+                        .worker
+                        .as_ref()
+                        .is_some_and(|w| !self.dispatcher.is_live(w))
+                {
+                    lost.push((*id, index));
+                }
+            }
+        }
+        for (id, index) in lost {
+            self.lose_attempt(tx, id, index, t).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the current attempt off as lost with its worker, then queues a new attempt, or
+    /// fails the task when it says `failover: fail`.
+    async fn lose_attempt(
+        &mut self,
+        tx: &mut EngineTx,
+        id: WorkflowInstanceId,
+        index: usize,
+        t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        let Some(inst) = self.instances.get_mut(&id) else {
+            return Ok(());
+        };
+        let spec = &inst.version.spec.tasks[index];
+        let Some(slot) = inst.slots[index].as_mut() else {
+            return Ok(());
+        };
+        let fail = spec.failover == FailoverPolicy::Fail;
+        let message = if fail {
+            "lost with its worker; the task says `failover: fail`"
+        } else {
+            "lost with its worker; running it again elsewhere"
+        };
+        tracing::warn!(
+            "task instance {} attempt {} on {}: {message}",
+            slot.id,
+            slot.attempt,
+            slot.worker.as_deref().unwrap_or("?")
+        );
+        let retries_used = slot.retries_used;
+        self.writes.end_attempt(
+            slot,
+            End {
+                state: if fail {
+                    TaskState::Failed
+                } else {
+                    TaskState::NeedFailover
+                },
+                attempt_state: TaskState::NeedFailover,
+                worker: None,
+                started_at: None,
+                ended_at: now_us(),
+                exit_code: None,
+                message: Some(message),
+                retries_used,
+                next_retry_at: None,
+            },
+        );
+        t.failovers += 1;
+        if fail {
+            let task = slot.id;
+            self.tasks.remove(&task);
+            let steps = inst.run.failed(index);
+            return self.apply(tx, id, steps, t).await;
+        }
+        let next = slot.attempt + 1;
+        self.writes.requeue(slot, next);
+        let (task, group, own) = (slot.id, spec.worker_group.clone(), spec.priority);
+        self.dispatcher.enqueue(task, &group, inst.priority, own);
+        Ok(())
+    }
+}
