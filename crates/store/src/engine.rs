@@ -324,6 +324,7 @@ impl EngineTx {
     ) -> Result<(), StoreError> {
         crate::instances::insert_command(
             &mut self.tx,
+            self.backend,
             kind,
             instance,
             Some(target),

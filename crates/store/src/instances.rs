@@ -73,7 +73,7 @@ impl Store {
         .await
         .ctx("creating a workflow instance")?;
         let id = WorkflowInstanceId(get(&row, "id")?);
-        insert_command(&mut tx, CommandKind::Start, id, None, now).await?;
+        insert_command(&mut tx, self.backend, CommandKind::Start, id, None, now).await?;
         tx.commit().await.ctx("committing a new instance")?;
         Ok(id)
     }
@@ -88,7 +88,15 @@ impl Store {
             return Ok(StopRequest::AlreadyEnded(instance.state));
         }
         let target = instance.owner.as_deref();
-        insert_command(&mut tx, CommandKind::Stop, id, target, now_us()).await?;
+        insert_command(
+            &mut tx,
+            self.backend,
+            CommandKind::Stop,
+            id,
+            target,
+            now_us(),
+        )
+        .await?;
         tx.commit().await.ctx("committing a stop")?;
         Ok(StopRequest::Requested)
     }
@@ -197,8 +205,13 @@ where
     rows.iter().map(TaskInstanceRecord::from_row).collect()
 }
 
+/// The PostgreSQL channel on which masters hear of new commands.
+pub(crate) const COMMAND_CHANNEL: &str = "baton_commands";
+
+/// Queues a command; on PostgreSQL the masters listening are woken when it commits.
 pub(crate) async fn insert_command(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: crate::Backend,
     kind: CommandKind,
     id: WorkflowInstanceId,
     target: Option<&str>,
@@ -215,5 +228,12 @@ pub(crate) async fn insert_command(
     .execute(&mut **tx)
     .await
     .ctx("queueing a command")?;
+    if backend == crate::Backend::Postgres {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(COMMAND_CHANNEL)
+            .execute(&mut **tx)
+            .await
+            .ctx("waking the masters")?;
+    }
     Ok(())
 }

@@ -9,6 +9,7 @@ mod connect;
 mod engine;
 mod error;
 mod instances;
+mod listen;
 mod records;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -502,3 +502,34 @@ async fn leases_fence_out_a_master_whose_instances_were_adopted(db: &TestDb) {
     tx.commit().await.unwrap();
 }
 on_both!(leases_fence_out_a_master_whose_instances_were_adopted);
+
+#[tokio::test]
+async fn postgres_wakes_listeners_when_a_command_is_written() {
+    let db = TestDb::postgres().await;
+    let listener = db.store().await;
+    let writer = db.store().await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    listener.on_commands(&db.url, move || {
+        let _ = tx.send(());
+    });
+    // The listener wakes once when it starts listening.
+    tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .expect("listening");
+    writer.apply_workflow(&spec(V1), V1).await.unwrap();
+    let wf = writer
+        .get_workflow("default", "etl", None)
+        .await
+        .unwrap()
+        .unwrap();
+    writer
+        .create_instance(NewInstance {
+            workflow: &wf,
+            params: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .expect("a wake-up for the new start command");
+}

@@ -25,3 +25,23 @@ pub enum DispatchError {
         reason: String,
     },
 }
+
+/// Why a worker could not start: its outbox (the events of its previous life) is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Another worker (or another life of this one, still running) uses the same data
+    /// directory; two writers would corrupt each other's outbox.
+    #[error("the outbox {path} is in use by another worker")]
+    Locked {
+        /// The outbox directory.
+        path: std::path::PathBuf,
+    },
+    /// The outbox directory or one of its files cannot be read or written.
+    #[error("cannot use the outbox {path}: {source}")]
+    Io {
+        /// The outbox directory.
+        path: std::path::PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+}
