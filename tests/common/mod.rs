@@ -242,3 +242,5 @@ impl Drop for Standalone {
         let _ = self.child.wait();
     }
 }
+
+pub mod cluster;

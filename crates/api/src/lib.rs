@@ -18,21 +18,33 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// Called after a command is written, so that a master in this process takes it at once.
 pub type Notify = Arc<dyn Fn() + Send + Sync>;
 
+/// Where `GET /cluster` finds the members.
+#[derive(Clone)]
+pub enum Members {
+    /// A cluster's registry.
+    Registry(Arc<dyn baton_registry::Registry>),
+    /// A fixed list (standalone: the one process).
+    Fixed(Vec<baton_registry::Registration>),
+}
+
 /// What the handlers share.
 #[derive(Clone)]
 pub struct ApiState {
     store: Store,
     notify: Notify,
     logs: logs::LogReader,
+    members: Members,
 }
 
 impl ApiState {
-    /// An API over `store`; `notify` wakes the masters after a command is written.
-    pub fn new(store: Store, notify: Notify) -> ApiState {
+    /// An API over `store`; `notify` wakes the masters after a command is written;
+    /// `members` answers `GET /cluster`.
+    pub fn new(store: Store, notify: Notify, members: Members) -> ApiState {
         ApiState {
             store,
             notify,
             logs: logs::LogReader::default(),
+            members,
         }
     }
 }

@@ -22,6 +22,7 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/instances/{id}/stop", post(stop_instance))
         .route("/task-instances/{id}", get(show_task))
         .route("/task-instances/{id}/log", get(read_log))
+        .route("/cluster", get(cluster))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);
     Router::new().nest("/api/v1", api).fallback(not_found)
@@ -336,4 +337,22 @@ async fn read_log(
         chunk.complete = if reply.found { reply.complete } else { ended };
     }
     Ok(Json(chunk))
+}
+
+async fn cluster(State(state): State<ApiState>) -> ApiResult<Value> {
+    let members = match &state.members {
+        crate::Members::Fixed(list) => list.clone(),
+        crate::Members::Registry(registry) => registry
+            .members()
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?,
+    };
+    let mut owners: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (owner, id) in state.store.owners().await? {
+        owners
+            .entry(owner.unwrap_or_else(|| "-".into()))
+            .or_default()
+            .push(id.0);
+    }
+    Ok(Json(json!({ "members": members, "owners": owners })))
 }

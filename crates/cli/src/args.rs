@@ -28,12 +28,122 @@ pub enum Command {
     Instance(InstanceCommand),
     /// Print a task instance's log.
     Logs(LogsArgs),
+    /// Run the REST API of a cluster.
+    Api(ApiArgs),
+    /// Run a master of a cluster (run two or three).
+    Master(MasterArgs),
+    /// Run a worker of a cluster.
+    Worker(WorkerArgs),
+    /// The members of a cluster and what they run.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+/// Settings every cluster role takes (flags win over `BATON_…` variables, which win over the
+/// `--config` file).
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// A TOML config file.
+    #[arg(long, env = "BATON_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The metadata store: postgres://… (sqlite://… for one host).
+    #[arg(long, env = "BATON_DATABASE")]
+    pub database: Option<String>,
+    /// `db` (the metadata store) or `etcd://host:port[,host:port]`.
+    #[arg(long, env = "BATON_REGISTRY")]
+    pub registry: Option<String>,
+    /// How often to heartbeat (default 1s).
+    #[arg(long, env = "BATON_HEARTBEAT_INTERVAL", value_parser = parse_duration)]
+    pub heartbeat_interval: Option<std::time::Duration>,
+    /// A member silent this long is dead (default 10s).
+    #[arg(long, env = "BATON_SESSION_TIMEOUT", value_parser = parse_duration)]
+    pub session_timeout: Option<std::time::Duration>,
+    /// When this member cannot renew its session: stop its work, or wait.
+    #[arg(long, env = "BATON_REGISTRY_DISCONNECT")]
+    pub registry_disconnect: Option<crate::config::Disconnect>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Address of the REST API (default 127.0.0.1:12345).
+    #[arg(long, env = "BATON_API_LISTEN")]
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct MasterArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Address of the master's gRPC server (default 127.0.0.1:5680).
+    #[arg(long, env = "BATON_MASTER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// host:port workers use to reach this master (default: the listen address). It is also
+    /// the master's id: keep it stable across restarts.
+    #[arg(long, env = "BATON_MASTER_ADVERTISE")]
+    pub advertise: Option<String>,
+    /// How a worker of a group is chosen: random, round_robin, lowest_load (default).
+    #[arg(long, env = "BATON_DISPATCH_STRATEGY")]
+    pub strategy: Option<String>,
+    /// A dispatch not acknowledged within this goes to another worker (default 5s).
+    #[arg(long, env = "BATON_DISPATCH_TIMEOUT", value_parser = parse_duration)]
+    pub dispatch_timeout: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Address of the worker's gRPC server (default 127.0.0.1:5690).
+    #[arg(long, env = "BATON_WORKER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// host:port masters use to reach this worker (default: the listen address); also its id.
+    #[arg(long, env = "BATON_WORKER_ADVERTISE")]
+    pub advertise: Option<String>,
+    /// The worker group (default: default).
+    #[arg(long, env = "BATON_WORKER_GROUP")]
+    pub group: Option<String>,
+    /// Attempts that run at once (default: 2 × cores).
+    #[arg(long, env = "BATON_SLOTS")]
+    pub slots: Option<usize>,
+    /// Logs and work directories (default ./baton-worker).
+    #[arg(long, env = "BATON_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Masters to heartbeat through (with the db registry), comma-separated host:port.
+    #[arg(long, env = "BATON_MASTERS", value_delimiter = ',')]
+    pub masters: Option<Vec<String>>,
+    /// Cap on each attempt's log, in bytes (default 64 MiB).
+    #[arg(long, env = "BATON_LOG_MAX_BYTES")]
+    pub log_max_bytes: Option<u64>,
+    /// Time between SIGTERM and SIGKILL when a task is killed (default 5s).
+    #[arg(long, env = "BATON_KILL_GRACE", value_parser = parse_duration)]
+    pub kill_grace: Option<std::time::Duration>,
+    /// On SIGTERM, how long running tasks may finish (default 30s).
+    #[arg(long, env = "BATON_SHUTDOWN_GRACE", value_parser = parse_duration)]
+    pub shutdown_grace: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Every member with its address, role, version, state, heartbeat and load, and which
+    /// master owns which running instances.
+    Status {
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
 
 impl Command {
     /// Server roles log at info by default; client commands only warn.
     pub fn is_server(&self) -> bool {
-        matches!(self, Command::Standalone(_))
+        matches!(
+            self,
+            Command::Standalone(_) | Command::Api(_) | Command::Master(_) | Command::Worker(_)
+        )
     }
 }
 

@@ -7,9 +7,11 @@ mod args;
 mod bench;
 mod client;
 mod commands;
+mod config;
 mod embedded;
 mod exit;
 mod format;
+mod roles;
 mod run;
 mod standalone;
 

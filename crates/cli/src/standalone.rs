@@ -34,7 +34,13 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
             applied.version
         );
     }
-    let app = baton_api::router(ApiState::new(node.store.clone(), node.notify()));
+    let me = baton_registry::Registration {
+        member: crate::roles::member_standalone(&address_of(&args)),
+        heartbeat_at: baton_store::now_us(),
+        session: "standalone".into(),
+    };
+    let members = baton_api::Members::Fixed(vec![me]);
+    let app = baton_api::router(ApiState::new(node.store.clone(), node.notify(), members));
     let address = api_listener.local_addr()?;
     println!(
         "Baton {} standalone: API on http://{address}/api/v1, data in {}",
@@ -71,4 +77,8 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
+}
+
+fn address_of(args: &StandaloneArgs) -> String {
+    args.listen.to_string()
 }

@@ -185,6 +185,7 @@ impl Engine {
         self_tx: mpsc::UnboundedSender<Msg>,
     ) -> Engine {
         let dispatcher = Dispatcher::new(workers, config.strategy, config.dispatch_timeout);
+        let cluster = config.cluster;
         Engine {
             store,
             config,
@@ -199,7 +200,8 @@ impl Engine {
             self_tx,
             shutdown: None,
             masters: None,
-            session_alive: true,
+            // In a cluster, nothing is taken until the registry knows us.
+            session_alive: !cluster,
             view_changed: false,
         }
     }

@@ -148,6 +148,7 @@ pub(crate) enum Msg {
 }
 
 /// A running master. Dropping it does not stop the engine; call [`Master::shutdown`].
+#[derive(Clone)]
 pub struct Master {
     tx: mpsc::UnboundedSender<Msg>,
     events: broadcast::Sender<RunEvent>,

@@ -115,8 +115,7 @@ impl DbRegistry {
                 .await
                 .map_err(|e| unavailable(&format!("connecting to `{shown}`"), e))?;
             (Dialect::Sqlite, pool)
-        } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:")
-        {
+        } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
             let pool = AnyPoolOptions::new()
                 .max_connections(4)
                 .acquire_timeout(acquire)
@@ -244,13 +243,16 @@ impl Registry for DbRegistry {
     }
 
     async fn deregister(&self, id: &str, session: &str) -> Result<(), RegistryError> {
-        sqlx::query("DELETE FROM registry_member WHERE id = $1 AND session = $2")
+        let deleted = sqlx::query("DELETE FROM registry_member WHERE id = $1 AND session = $2")
             .bind(id)
             .bind(session)
             .execute(&self.pool)
             .await
-            .map_err(|e| unavailable(&format!("deregistering `{id}`"), e))?;
-        tracing::info!(%id, %session, "deregistered");
+            .map_err(|e| unavailable(&format!("deregistering `{id}`"), e))?
+            .rows_affected();
+        if deleted > 0 {
+            tracing::info!(%id, %session, "deregistered");
+        }
         Ok(())
     }
 

@@ -7,9 +7,12 @@
 //! protox, so that building needs no `protoc` (the `etcd-client` crate requires one).
 
 use crate::{now_micros, Member, Registration, Registry, RegistryError};
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
-use tonic::Code;
+use tonic::{Code, Status};
 
 /// Code generated from `proto/etcd.proto`.
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
@@ -33,8 +36,10 @@ pub const MEMBERS_PREFIX: &str = "/baton/members/";
 /// off the metadata database.
 #[derive(Debug, Clone)]
 pub struct EtcdRegistry {
-    kv: KvClient<Channel>,
-    lease: LeaseClient<Channel>,
+    /// One lazily connected channel per endpoint; a call that cannot reach one tries the next.
+    channels: Arc<[Channel]>,
+    /// The endpoint that answered last: calls start there.
+    current: Arc<AtomicUsize>,
     /// The lease TTL in whole seconds.
     ttl: i64,
     session_timeout: Duration,
@@ -82,7 +87,7 @@ impl EtcdRegistry {
         let ttl = session_timeout.as_secs() as i64 + i64::from(session_timeout.subsec_nanos() > 0);
         // A call must fail rather than hang past a session.
         let call_timeout = session_timeout.max(Duration::from_secs(1));
-        let mut parsed = Vec::with_capacity(endpoints.len());
+        let mut channels = Vec::with_capacity(endpoints.len());
         for endpoint in endpoints {
             let url = if endpoint.contains("://") {
                 endpoint.clone()
@@ -94,38 +99,66 @@ impl EtcdRegistry {
                     "etcd endpoint `{endpoint}`: only plain http:// endpoints are supported"
                 )));
             }
-            let parsed_endpoint = Endpoint::from_shared(url)
+            let channel = Endpoint::from_shared(url)
                 .map_err(|e| RegistryError::Config(format!("etcd endpoint `{endpoint}`: {e}")))?
                 .connect_timeout(call_timeout)
                 .timeout(call_timeout)
-                .tcp_nodelay(true);
-            parsed.push(parsed_endpoint);
+                .tcp_nodelay(true)
+                .connect_lazy();
+            channels.push(channel);
         }
-        let channel = if parsed.len() == 1 {
-            parsed.remove(0).connect_lazy()
-        } else {
-            Channel::balance_list(parsed.into_iter())
-        };
         let registry = EtcdRegistry {
-            kv: KvClient::new(channel.clone()),
-            lease: LeaseClient::new(channel),
+            channels: channels.into(),
+            current: Arc::new(AtomicUsize::new(0)),
             ttl: ttl.max(1),
             session_timeout,
             endpoints: endpoints.join(","),
         };
+        let probe = RangeRequest {
+            key: MEMBERS_PREFIX.as_bytes().to_vec(),
+            range_end: prefix_end(MEMBERS_PREFIX),
+            count_only: true,
+            ..Default::default()
+        };
         registry
-            .kv
-            .clone()
-            .range(RangeRequest {
-                key: MEMBERS_PREFIX.as_bytes().to_vec(),
-                range_end: prefix_end(MEMBERS_PREFIX),
-                count_only: true,
-                ..Default::default()
-            })
+            .range(probe)
             .await
             .map_err(|s| registry.unavailable("connecting", &s))?;
         tracing::debug!(endpoints = %registry.endpoints, ttl = registry.ttl, "etcd registry ready");
         Ok(registry)
+    }
+
+    /// Runs `rpc` on the endpoint that answered last, and on the others in turn while the
+    /// one tried cannot be reached. Every call the registry makes can be repeated safely.
+    async fn call<T, F, Fut>(&self, rpc: F) -> Result<T, Status>
+    where
+        F: Fn(Channel) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        let count = self.channels.len();
+        let first = self.current.load(Ordering::Relaxed) % count;
+        let mut failure = None;
+        for step in 0..count {
+            let at = (first + step) % count;
+            match rpc(self.channels[at].clone()).await {
+                Err(status)
+                    if matches!(
+                        status.code(),
+                        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled
+                    ) =>
+                {
+                    failure = Some(status);
+                }
+                answer => {
+                    if at != first {
+                        self.current.store(at, Ordering::Relaxed);
+                        tracing::info!(endpoint = at, endpoints = %self.endpoints, "using another etcd endpoint");
+                    }
+                    return answer;
+                }
+            }
+        }
+        Err(failure.unwrap_or_else(|| Status::unavailable("no etcd endpoint")))
     }
 
     fn unavailable(&self, what: &str, status: &tonic::Status) -> RegistryError {
@@ -147,14 +180,67 @@ impl EtcdRegistry {
         serde_json::to_vec(&registration).unwrap_or_default()
     }
 
+    async fn range(&self, request: RangeRequest) -> Result<rpc::RangeResponse, Status> {
+        self.call(|channel| {
+            let request = request.clone();
+            async move { Ok(KvClient::new(channel).range(request).await?.into_inner()) }
+        })
+        .await
+    }
+
+    async fn put(&self, request: PutRequest) -> Result<rpc::PutResponse, Status> {
+        self.call(|channel| {
+            let request = request.clone();
+            async move { Ok(KvClient::new(channel).put(request).await?.into_inner()) }
+        })
+        .await
+    }
+
+    async fn txn(&self, request: TxnRequest) -> Result<rpc::TxnResponse, Status> {
+        self.call(|channel| {
+            let request = request.clone();
+            async move { Ok(KvClient::new(channel).txn(request).await?.into_inner()) }
+        })
+        .await
+    }
+
+    async fn grant(&self) -> Result<rpc::LeaseGrantResponse, Status> {
+        let request = LeaseGrantRequest {
+            ttl: self.ttl,
+            id: 0,
+        };
+        self.call(|channel| async move {
+            Ok(LeaseClient::new(channel)
+                .lease_grant(request)
+                .await?
+                .into_inner())
+        })
+        .await
+    }
+
+    /// Renews a lease once; `None` if etcd closed the stream without answering.
+    async fn keep_alive(&self, lease: i64) -> Result<Option<rpc::LeaseKeepAliveResponse>, Status> {
+        self.call(|channel| async move {
+            let request = tokio_stream::once(LeaseKeepAliveRequest { id: lease });
+            let mut answers = LeaseClient::new(channel)
+                .lease_keep_alive(request)
+                .await?
+                .into_inner();
+            answers.message().await
+        })
+        .await
+    }
+
     /// Revokes a lease, ignoring one that is already gone.
     async fn revoke(&self, lease: i64) -> Result<(), RegistryError> {
-        match self
-            .lease
-            .clone()
-            .lease_revoke(LeaseRevokeRequest { id: lease })
-            .await
-        {
+        let revoked = self
+            .call(|channel| async move {
+                LeaseClient::new(channel)
+                    .lease_revoke(LeaseRevokeRequest { id: lease })
+                    .await
+            })
+            .await;
+        match revoked {
             Ok(_) => Ok(()),
             Err(s) if is_lease_gone(&s) => Ok(()),
             Err(s) => Err(self.unavailable(&format!("revoking lease {lease}"), &s)),
@@ -166,15 +252,9 @@ impl EtcdRegistry {
 impl Registry for EtcdRegistry {
     async fn register(&self, member: &Member) -> Result<String, RegistryError> {
         let grant = self
-            .lease
-            .clone()
-            .lease_grant(LeaseGrantRequest {
-                ttl: self.ttl,
-                id: 0,
-            })
+            .grant()
             .await
-            .map_err(|s| self.unavailable(&format!("granting a lease for `{}`", member.id), &s))?
-            .into_inner();
+            .map_err(|s| self.unavailable(&format!("granting a lease for `{}`", member.id), &s))?;
         if !grant.error.is_empty() {
             return Err(RegistryError::Unavailable(format!(
                 "etcd at {}, granting a lease for `{}`: {}",
@@ -183,8 +263,6 @@ impl Registry for EtcdRegistry {
         }
         let lease = grant.id;
         let put = self
-            .kv
-            .clone()
             .put(PutRequest {
                 key: key_of(&member.id),
                 value: Self::value(member, lease),
@@ -194,7 +272,7 @@ impl Registry for EtcdRegistry {
             })
             .await;
         let put = match put {
-            Ok(put) => put.into_inner(),
+            Ok(put) => put,
             Err(s) => {
                 let _ = self.revoke(lease).await;
                 return Err(self.unavailable(&format!("registering `{}`", member.id), &s));
@@ -214,15 +292,8 @@ impl Registry for EtcdRegistry {
     async fn heartbeat(&self, member: &Member, session: &str) -> Result<(), RegistryError> {
         let lost = || RegistryError::SessionLost(member.id.clone());
         let lease: i64 = session.parse().map_err(|_| lost())?;
-        let mut answers = self
-            .lease
-            .clone()
-            .lease_keep_alive(tokio_stream::once(LeaseKeepAliveRequest { id: lease }))
-            .await
-            .map_err(|s| self.unavailable(&format!("heartbeat of `{}`", member.id), &s))?
-            .into_inner();
-        let answer = answers
-            .message()
+        let answer = self
+            .keep_alive(lease)
             .await
             .map_err(|s| self.unavailable(&format!("heartbeat of `{}`", member.id), &s))?
             .ok_or_else(|| {
@@ -255,8 +326,8 @@ impl Registry for EtcdRegistry {
             }],
             failure: Vec::new(),
         };
-        match self.kv.clone().txn(txn).await {
-            Ok(reply) if reply.get_ref().succeeded => Ok(()),
+        match self.txn(txn).await {
+            Ok(reply) if reply.succeeded => Ok(()),
             Ok(_) => Err(lost()),
             Err(s) if is_lease_gone(&s) => Err(lost()),
             Err(s) => Err(self.unavailable(&format!("heartbeat of `{}`", member.id), &s)),
@@ -274,16 +345,13 @@ impl Registry for EtcdRegistry {
 
     async fn members(&self) -> Result<Vec<Registration>, RegistryError> {
         let range = self
-            .kv
-            .clone()
             .range(RangeRequest {
                 key: MEMBERS_PREFIX.as_bytes().to_vec(),
                 range_end: prefix_end(MEMBERS_PREFIX),
                 ..Default::default()
             })
             .await
-            .map_err(|s| self.unavailable("listing members", &s))?
-            .into_inner();
+            .map_err(|s| self.unavailable("listing members", &s))?;
         let mut members = Vec::with_capacity(range.kvs.len());
         for kv in range.kvs {
             match serde_json::from_slice::<Registration>(&kv.value) {

@@ -15,6 +15,8 @@ pub mod db;
 pub mod etcd;
 pub mod load;
 pub mod membership;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use db::DbRegistry;
 pub use etcd::EtcdRegistry;

@@ -34,7 +34,10 @@ fn memory_mb(meminfo: &str) -> Option<(u64, u64)> {
     };
     let total_kb = field("MemTotal:")?;
     let available_kb = field("MemAvailable:").or_else(|| field("MemFree:"))?;
-    Some((total_kb.saturating_sub(available_kb) / 1024, total_kb / 1024))
+    Some((
+        total_kb.saturating_sub(available_kb) / 1024,
+        total_kb / 1024,
+    ))
 }
 
 /// The one-minute load average from `/proc/loadavg`.
@@ -54,7 +57,10 @@ pub fn host_load() -> Load {
     if let Some((busy, total)) = cpu_ticks(&read("/proc/stat")) {
         let mut last = LAST_CPU.lock().unwrap_or_else(|p| p.into_inner());
         let (prev_busy, prev_total) = last.unwrap_or((0, 0));
-        let (d_busy, d_total) = (busy.saturating_sub(prev_busy), total.saturating_sub(prev_total));
+        let (d_busy, d_total) = (
+            busy.saturating_sub(prev_busy),
+            total.saturating_sub(prev_total),
+        );
         if d_total > 0 {
             load.cpu = (d_busy as f32 / d_total as f32).clamp(0.0, 1.0);
         }

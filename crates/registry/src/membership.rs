@@ -229,7 +229,9 @@ impl Heartbeater {
                         Ok(Err(e)) => {
                             tracing::debug!(id = %self.member.id, error = %e, "registering again failed")
                         }
-                        Err(_) => tracing::debug!(id = %self.member.id, "registering again timed out"),
+                        Err(_) => {
+                            tracing::debug!(id = %self.member.id, "registering again timed out")
+                        }
                     }
                 }
             }

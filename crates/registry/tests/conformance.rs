@@ -4,7 +4,8 @@
 mod support;
 
 use baton_registry::{
-    watch_members, Load, Membership, Registration, Registry, RegistryError, Role, SessionState,
+    registry_from_url, watch_members, Load, Membership, Registration, Registry, RegistryError,
+    Role, SessionState,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,9 +38,15 @@ async fn register_list_deregister(f: Fixture) {
     assert!(found.heartbeat_at > 0);
     // Others see it too.
     let other = f.open_another().await;
-    assert_eq!(find(&other, "w1").await.map(|r| r.session), Some(session.clone()));
+    assert_eq!(
+        find(&other, "w1").await.map(|r| r.session),
+        Some(session.clone())
+    );
     r.deregister("w1", &session).await.expect("deregister");
-    assert!(find(r, "w1").await.is_none(), "gone at once after deregistering");
+    assert!(
+        find(r, "w1").await.is_none(),
+        "gone at once after deregistering"
+    );
     assert!(lost(r.heartbeat(&me, &session).await));
 }
 
@@ -50,8 +57,8 @@ async fn heartbeat_renews(f: Fixture) {
     let session = r.register(&me).await.expect("register");
     let mut last_beat = find(r, "m1").await.expect("registered").heartbeat_at;
     let mut beats = 0u32;
-    // Renew several times a session, for longer than two session timeouts.
-    while start.elapsed() < TIMEOUT * 2 + TIMEOUT / 2 {
+    // Renew several times a session, for longer than a session timeout.
+    while start.elapsed() < TIMEOUT + TIMEOUT / 2 {
         tokio::time::sleep(TIMEOUT / 5).await;
         beats += 1;
         me.load = Load {
@@ -62,8 +69,14 @@ async fn heartbeat_renews(f: Fixture) {
         r.heartbeat(&me, &session).await.expect("heartbeat");
         let found = find(r, "m1").await.expect("still alive while heartbeating");
         assert_eq!(found.session, session);
-        assert_eq!(found.member.load.running, beats, "the heartbeat carries fresh data");
-        assert!(found.heartbeat_at >= last_beat, "heartbeat time never goes back");
+        assert_eq!(
+            found.member.load.running, beats,
+            "the heartbeat carries fresh data"
+        );
+        assert!(
+            found.heartbeat_at >= last_beat,
+            "heartbeat time never goes back"
+        );
         last_beat = found.heartbeat_at;
     }
 }
@@ -93,11 +106,19 @@ async fn heartbeat_after_expiry_is_session_lost(f: Fixture) {
         find(r, "w3").await.is_none().then_some(())
     })
     .await;
-    assert!(lost(r.heartbeat(&me, &old).await), "a late heartbeat is refused");
+    assert!(
+        lost(r.heartbeat(&me, &old).await),
+        "a late heartbeat is refused"
+    );
     let new = r.register(&me).await.expect("register again");
     assert_ne!(new, old, "a new registration is a new session");
-    r.heartbeat(&me, &new).await.expect("the new session renews");
-    assert!(lost(r.heartbeat(&me, &old).await), "the old session stays dead");
+    r.heartbeat(&me, &new)
+        .await
+        .expect("the new session renews");
+    assert!(
+        lost(r.heartbeat(&me, &old).await),
+        "the old session stays dead"
+    );
     assert_eq!(find(r, "w3").await.map(|r| r.session), Some(new));
 }
 
@@ -143,7 +164,13 @@ async fn members_of_different_roles(f: Fixture) {
     all.sort_by(|a, b| a.member.id.cmp(&b.member.id));
     let seen: Vec<_> = all
         .iter()
-        .map(|m| (m.member.id.as_str(), m.member.role, m.member.group.as_deref()))
+        .map(|m| {
+            (
+                m.member.id.as_str(),
+                m.member.role,
+                m.member.group.as_deref(),
+            )
+        })
         .collect();
     assert_eq!(
         seen,
@@ -220,7 +247,7 @@ async fn membership_join_load_leave(f: Fixture) {
     .expect("the new load is seen within the deadline")
     .expect("the view keeps running");
     // Alive for longer than a session timeout: the background heartbeats renew it.
-    let held = Instant::now() + TIMEOUT + TIMEOUT / 2;
+    let held = Instant::now() + TIMEOUT + TIMEOUT / 4;
     while Instant::now() < held {
         assert_eq!(membership.session().as_deref(), Some(session.as_str()));
         tokio::time::sleep(TIMEOUT / 4).await;
@@ -326,6 +353,47 @@ async fn membership_lost_when_registry_unreachable(mut f: Fixture) {
     .expect("the view shows the new session within the deadline")
     .expect("the view keeps running");
     membership.leave().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_from_url_picks_the_backend() {
+    let sqlite = Fixture::sqlite().await;
+    let db = registry_from_url("db", &sqlite.database_url(), TIMEOUT)
+        .await
+        .expect("the db registry");
+    let etcd_fixture = Fixture::etcd().await;
+    let host = etcd_fixture.etcd_host();
+    // A dead first endpoint: the client must move on to the live one.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let etcd = registry_from_url(&format!("etcd://{dead},{host}"), "unused", TIMEOUT)
+        .await
+        .expect("the etcd registry");
+    for (registry, on) in [(db, &sqlite), (etcd, &etcd_fixture)] {
+        let me = member("from-url", Role::Api, None);
+        for _ in 0..5 {
+            let session = registry.register(&me).await.expect("register");
+            assert_eq!(
+                find(&on.registry, "from-url").await.map(|r| r.session),
+                Some(session)
+            );
+        }
+        assert_eq!(registry.session_timeout(), TIMEOUT);
+    }
+    for bad in ["zookeeper://h:2181", "etcd://", "etcd://,", "", "https://h"] {
+        assert!(
+            matches!(
+                registry_from_url(bad, "sqlite:///nonexistent/x.db", TIMEOUT).await,
+                Err(RegistryError::Config(_))
+            ),
+            "`{bad}` is a configuration error"
+        );
+    }
+    assert!(matches!(
+        registry_from_url("db", "mysql://h/db", TIMEOUT).await,
+        Err(RegistryError::Config(_))
+    ));
 }
 
 /// One test module per backend, each running the listed cases.

@@ -101,6 +101,20 @@ impl Store {
         Ok(StopRequest::Requested)
     }
 
+    /// Running and stopping instances with their owning masters.
+    pub async fn owners(&self) -> Result<Vec<(Option<String>, WorkflowInstanceId)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT owner, id FROM workflow_instance WHERE state IN ('running', 'stopping') \
+             ORDER BY id",
+        )
+        .fetch_all(&self.read)
+        .await
+        .ctx("listing instance owners")?;
+        rows.iter()
+            .map(|r| Ok((get(r, "owner")?, WorkflowInstanceId(get(r, "id")?))))
+            .collect()
+    }
+
     /// One instance.
     pub async fn get_instance(
         &self,

@@ -139,9 +139,15 @@ async fn run_process(
     match ending {
         Ending::Exited => {}
         Ending::TimedOut(_) | Ending::Stopped(Stop::Kill) => {
-            proc.terminate(config.kill_grace).await
+            // A shutdown or session loss during the grace cuts it short.
+            let urgent = async {
+                let _ = stop
+                    .wait_for(|s| matches!(s, Some(Stop::Shutdown | Stop::SessionLost)))
+                    .await;
+            };
+            proc.terminate(config.kill_grace, urgent).await
         }
-        Ending::Stopped(Stop::Shutdown) => proc.signal_group(Signal::SIGKILL),
+        Ending::Stopped(Stop::Shutdown | Stop::SessionLost) => proc.signal_group(Signal::SIGKILL),
     }
     let status = proc.finish().await;
 
@@ -165,6 +171,11 @@ async fn run_process(
             Outcome::Killed,
             None,
             "killed: the worker is shutting down".into(),
+        ),
+        (Ending::Stopped(Stop::SessionLost), _) => (
+            Outcome::Killed,
+            None,
+            "killed: the worker lost its session; the attempt runs elsewhere".into(),
         ),
         (Ending::Exited, Err(e)) => (
             Outcome::Failed,

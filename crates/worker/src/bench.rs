@@ -101,3 +101,53 @@ async fn bench_chain_gap() {
         p(0.99)
     );
 }
+
+#[test]
+#[ignore]
+fn bench_outbox_cost_per_event() {
+    use baton_proto::{task_event, AttemptId, Finished, TaskEvent};
+
+    use crate::outbox::{Outbox, SEGMENT_BYTES};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (mut outbox, _) = Outbox::open(dir.path(), SEGMENT_BYTES).unwrap();
+    let event = |tid: i64| TaskEvent {
+        id: Some(AttemptId {
+            workflow_instance_id: 7,
+            task_instance_id: tid,
+            attempt: 1,
+            epoch: 1,
+        }),
+        worker: "127.0.0.1:7001".into(),
+        event: Some(task_event::Event::Finished(Finished {
+            started_at_us: 1_700_000_000_000_000,
+            ended_at_us: 1_700_000_000_001_000,
+            outcome: 1,
+            exit_code: Some(0),
+            message: String::new(),
+        })),
+    };
+    let total = 100_000;
+    let begun = Instant::now();
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    for tid in 0..total {
+        let (seq, written) = outbox.append("127.0.0.1:7000", &event(tid));
+        bytes += written.unwrap();
+        batch.push(seq);
+        // Acknowledged in batches of 4, like a worker with 4 slots under load.
+        if batch.len() == 4 {
+            outbox.ack(&batch, bytes).unwrap();
+            batch.clear();
+            bytes = 0;
+            if outbox.wants_compaction() {
+                outbox.compact(std::iter::empty()).unwrap();
+            }
+        }
+    }
+    let elapsed = begun.elapsed();
+    println!(
+        "outbox: {total} events appended and acknowledged in {elapsed:?}: {:.2} µs per event",
+        elapsed.as_secs_f64() * 1e6 / total as f64
+    );
+}

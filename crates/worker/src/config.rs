@@ -10,8 +10,9 @@ pub struct WorkerConfig {
     /// The worker's id as masters and history show it; the CLI uses the gRPC address
     /// (`127.0.0.1:PORT`) so that a master can reach the worker from the id alone.
     pub id: String,
-    /// Root of everything the worker writes: `logs/<workflow instance>/<task instance>/<attempt>.log`
-    /// and `work/<workflow instance>/<task instance>/<attempt>/` (removed when the attempt ends).
+    /// Root of everything the worker writes: `logs/<workflow instance>/<task instance>/<attempt>.log`,
+    /// `work/<workflow instance>-<task instance>-<attempt>/` (removed when the attempt ends) and
+    /// `outbox/` (task events not yet acknowledged by a master).
     pub data_dir: PathBuf,
     /// How many attempts may run at once; a dispatch beyond that is refused ("no free slot"), so
     /// the master can pick another worker instead of queueing blindly.
@@ -23,6 +24,13 @@ pub struct WorkerConfig {
     pub kill_grace: Duration,
     /// The interpreter python tasks run with.
     pub python: String,
+    /// How long the master an event is addressed to may stay unreachable before the event is
+    /// tried on the other known masters (which redirect it to the instance's owner), so that a
+    /// dead master's adopted instances still get their results.
+    pub reroute_after: Duration,
+    /// Longest wait for a master to answer one `Report` call; a master that hangs (paused,
+    /// overloaded) counts as unreachable after it.
+    pub report_timeout: Duration,
 }
 
 /// Default cap on one attempt's log: 64 MiB.
@@ -31,8 +39,15 @@ pub const DEFAULT_LOG_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Default time between SIGTERM and SIGKILL.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
 
+/// Default time before events for an unreachable master are tried on other masters.
+pub const DEFAULT_REROUTE_AFTER: Duration = Duration::from_secs(3);
+
+/// Default longest wait for a master's answer to a report.
+pub const DEFAULT_REPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl WorkerConfig {
-    /// A config with the defaults: two slots per core, 64 MiB logs, 5 s kill grace, `python3`.
+    /// A config with the defaults: two slots per core, 64 MiB logs, 5 s kill grace, `python3`,
+    /// rerouting after 3 s, 10 s report timeout.
     pub fn new(id: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -44,6 +59,8 @@ impl WorkerConfig {
             log_max_bytes: DEFAULT_LOG_MAX_BYTES,
             kill_grace: DEFAULT_KILL_GRACE,
             python: "python3".to_string(),
+            reroute_after: DEFAULT_REROUTE_AFTER,
+            report_timeout: DEFAULT_REPORT_TIMEOUT,
         }
     }
 }

@@ -10,6 +10,10 @@ pub enum DispatchError {
     /// The worker is shutting down and takes no new work.
     #[error("worker is stopping")]
     Stopping,
+    /// The attempt was killed when the worker lost its session and is not gone yet; a new
+    /// dispatch of it must wait.
+    #[error("the attempt is being killed after a session loss")]
+    BeingKilled,
     /// The request names no attempt.
     #[error("dispatch without an attempt id")]
     MissingId,

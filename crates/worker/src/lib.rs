@@ -2,8 +2,13 @@
 //! group with its own log and work directory, and reports what happens back to the master that
 //! owns the attempt, retrying until the master acknowledges.
 //!
-//! The CLI builds a [`WorkerConfig`], a [`Worker`], and mounts [`Worker::service`] on a tonic
-//! server (or calls [`serve`]); standalone mode does the same inside one process.
+//! Events go through an outbox on local disk (`data_dir/outbox/`), so that a restart loses
+//! none, to the master that owns their workflow instance, following the masters' redirects.
+//!
+//! The CLI builds a [`WorkerConfig`], a [`Worker`] (with [`Worker::open`]), and mounts
+//! [`Worker::service`] on a tonic server (or calls [`serve`]); standalone mode does the same
+//! inside one process. In a cluster it also passes on what heartbeats say:
+//! [`Worker::set_masters`] and [`Worker::session_lost`].
 
 #![warn(missing_docs)]
 
@@ -13,8 +18,10 @@ mod error;
 mod executors;
 mod logfile;
 mod orphans;
+mod outbox;
 mod process;
 mod reporter;
+mod routes;
 mod service;
 mod workdir;
 mod worker;
@@ -23,6 +30,8 @@ mod worker;
 mod bench;
 #[cfg(test)]
 mod testkit;
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
 
@@ -30,8 +39,11 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_stream::StreamExt;
 
-pub use config::{WorkerConfig, DEFAULT_KILL_GRACE, DEFAULT_LOG_MAX_BYTES};
-pub use error::DispatchError;
+pub use config::{
+    WorkerConfig, DEFAULT_KILL_GRACE, DEFAULT_LOG_MAX_BYTES, DEFAULT_REPORT_TIMEOUT,
+    DEFAULT_REROUTE_AFTER,
+};
+pub use error::{DispatchError, OpenError};
 pub use orphans::reap_orphans;
 pub use service::WorkerService;
 pub use worker::Worker;

@@ -91,15 +91,16 @@ impl Outbox {
         };
         std::fs::create_dir_all(dir).map_err(io_err)?;
         let lock_file = File::create(dir.join("LOCK")).map_err(io_err)?;
-        let lock = Flock::lock(lock_file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
-            if errno == nix::errno::Errno::EWOULDBLOCK {
-                OpenError::Locked {
-                    path: dir.to_path_buf(),
+        let lock =
+            Flock::lock(lock_file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+                if errno == nix::errno::Errno::EWOULDBLOCK {
+                    OpenError::Locked {
+                        path: dir.to_path_buf(),
+                    }
+                } else {
+                    io_err(errno.into())
                 }
-            } else {
-                io_err(errno.into())
-            }
-        })?;
+            })?;
 
         let old = segments(dir).map_err(io_err)?;
         let mut events = BTreeMap::new();
@@ -277,13 +278,17 @@ fn write_segment<'a>(
     for l in live {
         encode_event(&mut buf, l.seq, l.target, l.event);
     }
+    let path = segment_path(dir, generation);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    // Append mode: after a failed write is cut off, the next one still lands at the end.
     let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
+        .create_new(true)
         .append(true)
         .mode(0o600)
-        .open(segment_path(dir, generation))?;
+        .open(path)?;
     (&file).write_all(&buf)?;
     file.sync_data()?;
     File::open(dir)?.sync_all()?;
@@ -379,16 +384,25 @@ fn record(data: &[u8]) -> Option<(u8, &[u8])> {
 }
 
 fn decode(kind: u8, payload: &[u8], bytes: u64, parsed: &mut Parsed) -> bool {
-    let u64_at = |p: &[u8], i: usize| p.get(i..i + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap()));
+    let u64_at = |p: &[u8], i: usize| {
+        p.get(i..i + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+    };
     match kind {
         KIND_EVENT => {
             let Some(seq) = u64_at(payload, 0) else {
                 return false;
             };
-            let Some(len) = payload.get(8..10).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize) else {
+            let Some(len) = payload
+                .get(8..10)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+            else {
                 return false;
             };
-            let Some(target) = payload.get(10..10 + len).and_then(|t| std::str::from_utf8(t).ok()) else {
+            let Some(target) = payload
+                .get(10..10 + len)
+                .and_then(|t| std::str::from_utf8(t).ok())
+            else {
                 return false;
             };
             let Ok(event) = TaskEvent::decode(&payload[10 + len..]) else {
@@ -403,10 +417,11 @@ fn decode(kind: u8, payload: &[u8], bytes: u64, parsed: &mut Parsed) -> bool {
             true
         }
         _ => {
-            if payload.len() % 16 != 0 {
+            let pairs = payload.chunks_exact(16);
+            if !pairs.remainder().is_empty() {
                 return false;
             }
-            for pair in payload.chunks_exact(16) {
+            for pair in pairs {
                 let (first, last) = (u64_at(pair, 0).unwrap(), u64_at(pair, 8).unwrap());
                 parsed.acks.push((first, last));
             }
@@ -457,7 +472,8 @@ mod tests {
         assert!(loaded.is_empty());
         let mut seqs = Vec::new();
         for tid in 1..=5 {
-            let (seq, written) = outbox.append(if tid % 2 == 0 { "a:1" } else { "b:2" }, &event(tid));
+            let (seq, written) =
+                outbox.append(if tid % 2 == 0 { "a:1" } else { "b:2" }, &event(tid));
             written.unwrap();
             seqs.push(seq);
         }
@@ -510,7 +526,10 @@ mod tests {
         let mut zeros = whole.clone();
         zeros.extend_from_slice(&[0; 100]);
         std::fs::write(segment_path(dir.path(), 1), &zeros).unwrap();
-        assert_eq!(tids(&Outbox::open(dir.path(), SEGMENT_BYTES).unwrap().1), [1, 2, 3]);
+        assert_eq!(
+            tids(&Outbox::open(dir.path(), SEGMENT_BYTES).unwrap().1),
+            [1, 2, 3]
+        );
         let dir = tempfile::tempdir().unwrap();
         let mut flipped = whole.clone();
         flipped[whole.len() - 3] ^= 0x10;
@@ -520,7 +539,10 @@ mod tests {
         // The worker goes on in a fresh segment, readable to the end.
         outbox.append("m:1", &event(4)).1.unwrap();
         drop(outbox);
-        assert_eq!(tids(&Outbox::open(dir.path(), SEGMENT_BYTES).unwrap().1), [1, 2, 4]);
+        assert_eq!(
+            tids(&Outbox::open(dir.path(), SEGMENT_BYTES).unwrap().1),
+            [1, 2, 4]
+        );
     }
 
     #[test]

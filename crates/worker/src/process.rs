@@ -7,6 +7,7 @@
 //! not reap.
 
 use std::ffi::OsStr;
+use std::future::Future;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
@@ -135,10 +136,14 @@ impl TaskProcess {
         }
     }
 
-    /// SIGTERM to the group, up to `grace` for the leader to exit, then SIGKILL to the group.
-    pub(crate) async fn terminate(&mut self, grace: Duration) {
+    /// SIGTERM to the group, up to `grace` for the leader to exit (or until `urgent`
+    /// completes), then SIGKILL to the group.
+    pub(crate) async fn terminate(&mut self, grace: Duration, urgent: impl Future<Output = ()>) {
         self.signal_group(Signal::SIGTERM);
-        let _ = tokio::time::timeout(grace, self.exited()).await;
+        tokio::select! {
+            _ = tokio::time::timeout(grace, self.exited()) => {}
+            _ = urgent => {}
+        }
         self.signal_group(Signal::SIGKILL);
     }
 

@@ -1,15 +1,17 @@
 //! Test helpers: a real (tiny) master gRPC server that records the events it receives, and
 //! ways to wait on conditions with deadlines instead of sleeping and hoping.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baton_proto::master_server::{Master, MasterServer};
 use baton_proto::{
     dispatch_request::Kind, task_event, AttemptId, DispatchRequest, Finished, NoopTask, PythonTask,
-    ReportReply, ReportRequest, ShellTask, Started, TaskEvent,
+    Redirect, ReportReply, ReportRequest, ShellTask, Started, TaskEvent,
 };
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -39,7 +41,15 @@ pub(crate) async fn until(what: &str, mut cond: impl FnMut() -> bool) {
     .await
 }
 
-struct Recorder(mpsc::UnboundedSender<TaskEvent>);
+/// How a test master answers for workflow instances it does not own: redirect to this
+/// address (empty: nobody owns it yet).
+type Rules = Arc<Mutex<HashMap<i64, String>>>;
+
+struct Recorder {
+    events: mpsc::UnboundedSender<TaskEvent>,
+    rules: Rules,
+    redirects: Arc<AtomicU64>,
+}
 
 #[tonic::async_trait]
 impl Master for Recorder {
@@ -47,10 +57,26 @@ impl Master for Recorder {
         &self,
         request: Request<ReportRequest>,
     ) -> Result<Response<ReportReply>, Status> {
+        let rules = self.rules.lock().unwrap().clone();
+        let mut redirected = HashSet::new();
         for event in request.into_inner().events {
-            let _ = self.0.send(event);
+            let wfi = event.id.expect("event without an id").workflow_instance_id;
+            if rules.contains_key(&wfi) {
+                redirected.insert(wfi);
+            } else {
+                let _ = self.events.send(event);
+            }
         }
-        Ok(Response::new(ReportReply::default()))
+        self.redirects
+            .fetch_add(redirected.len() as u64, Ordering::SeqCst);
+        let redirects = redirected
+            .into_iter()
+            .map(|wfi| Redirect {
+                workflow_instance_id: wfi,
+                master_addr: rules[&wfi].clone(),
+            })
+            .collect();
+        Ok(Response::new(ReportReply { redirects }))
     }
 
     async fn heartbeat(
@@ -61,12 +87,15 @@ impl Master for Recorder {
     }
 }
 
-/// A master that records every event reported to it.
+/// A master that records every event reported to it, except those of instances it was told
+/// to redirect.
 pub(crate) struct TestMaster {
     pub addr: String,
     events: mpsc::UnboundedReceiver<TaskEvent>,
     /// Every event received so far, in order.
     pub seen: Vec<TaskEvent>,
+    rules: Rules,
+    redirects: Arc<AtomicU64>,
     _stop: oneshot::Sender<()>,
 }
 
@@ -82,9 +111,16 @@ impl TestMaster {
         let addr = listener.local_addr().unwrap().to_string();
         let (tx, events) = mpsc::unbounded_channel();
         let (stop, stopped) = oneshot::channel::<()>();
+        let rules = Rules::default();
+        let redirects = Arc::new(AtomicU64::new(0));
+        let recorder = Recorder {
+            events: tx,
+            rules: rules.clone(),
+            redirects: redirects.clone(),
+        };
         tokio::spawn(
             tonic::transport::Server::builder()
-                .add_service(MasterServer::new(Recorder(tx)))
+                .add_service(MasterServer::new(recorder))
                 .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
                     let _ = stopped.await;
                 }),
@@ -93,8 +129,36 @@ impl TestMaster {
             addr,
             events,
             seen: Vec::new(),
+            rules,
+            redirects,
             _stop: stop,
         }
+    }
+
+    /// From now on, answers events of instance `wfi` with a redirect to `to` ("" for "nobody
+    /// owns it yet").
+    pub(crate) fn redirect(&self, wfi: i64, to: &str) {
+        self.rules.lock().unwrap().insert(wfi, to.to_string());
+    }
+
+    /// From now on, takes the events of instance `wfi`.
+    pub(crate) fn accept(&self, wfi: i64) {
+        self.rules.lock().unwrap().remove(&wfi);
+    }
+
+    /// How many instance redirects it has answered with.
+    pub(crate) fn redirects(&self) -> u64 {
+        self.redirects.load(Ordering::SeqCst)
+    }
+
+    /// The events received and not yet looked at, without waiting.
+    pub(crate) fn drain(&mut self) -> Vec<TaskEvent> {
+        let mut fresh = Vec::new();
+        while let Ok(event) = self.events.try_recv() {
+            self.seen.push(event.clone());
+            fresh.push(event);
+        }
+        fresh
     }
 
     /// The next event received.
@@ -191,6 +255,49 @@ pub(crate) fn python(script: &str) -> Kind {
 
 pub(crate) fn noop() -> Kind {
     Kind::Noop(NoopTask {})
+}
+
+/// A loopback address nothing listens on (yet).
+pub(crate) fn free_addr() -> std::net::SocketAddr {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    port.local_addr().unwrap()
+}
+
+/// A dispatch of a shell task that waits until the file `go` exists, so that a test decides
+/// when it ends.
+pub(crate) fn waiting(tid: i64, go: &Path, master: &str) -> DispatchRequest {
+    let mut req = request(
+        tid,
+        shell("while [ ! -e \"$GO\" ]; do sleep 0.01; done"),
+        master,
+    );
+    req.env.insert("GO".into(), go.display().to_string());
+    req
+}
+
+/// Drops `worker` once nothing else holds its state (attempt tasks end just after their
+/// Finished event is queued), so that its outbox is free for the next worker.
+pub(crate) async fn close(worker: Worker) {
+    until("the worker's tasks to let go of it", || {
+        Arc::strong_count(worker.inner()) == 1
+    })
+    .await;
+    drop(worker);
+}
+
+/// Task instance id and kind of each event, e.g. `(3, "started")`.
+pub(crate) fn summary(events: &[TaskEvent]) -> Vec<(i64, &'static str)> {
+    events
+        .iter()
+        .map(|e| {
+            let kind = match e.event {
+                Some(task_event::Event::Started(_)) => "started",
+                Some(task_event::Event::Finished(_)) => "finished",
+                None => "empty",
+            };
+            (e.id.unwrap().task_instance_id, kind)
+        })
+        .collect()
 }
 
 /// The attempt id `request` builds for `tid`.

@@ -1,7 +1,7 @@
 //! The worker's state: which attempts run, where their events go, and the operations the gRPC
 //! service and the embedding process call.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,10 +14,11 @@ use tokio::sync::watch;
 
 use crate::attempt::{self, Job};
 use crate::config::WorkerConfig;
-use crate::error::DispatchError;
+use crate::error::{DispatchError, OpenError};
 use crate::executors;
 use crate::logfile::{self, LogIndex};
-use crate::reporter::Reporters;
+use crate::outbox::SEGMENT_BYTES;
+use crate::reporter::{Reporter, Settings};
 use crate::service::WorkerService;
 use crate::workdir::WorkDirs;
 
@@ -38,6 +39,9 @@ pub(crate) enum Stop {
     Kill,
     /// The worker is going away: SIGKILL now.
     Shutdown,
+    /// The cluster gave this worker up and runs the attempt elsewhere: SIGKILL now, and no
+    /// event about it any more.
+    SessionLost,
 }
 
 /// A running attempt as the worker tracks it.
@@ -49,6 +53,8 @@ struct Entry {
     master_addr: String,
     started: Option<Started>,
     stop: watch::Sender<Option<Stop>>,
+    /// Killed on a session loss: its events are no longer wanted.
+    lost: bool,
 }
 
 /// Shared by every clone of a [`Worker`] and every attempt task.
@@ -58,7 +64,7 @@ pub(crate) struct Inner {
     /// Number of running attempts, watched by `shutdown` and `kill_all`.
     running: watch::Sender<usize>,
     stopping: AtomicBool,
-    pub(crate) reporters: Reporters,
+    pub(crate) reporter: Reporter,
     index: Mutex<LogIndex>,
     pub(crate) workdirs: WorkDirs,
 }
@@ -77,8 +83,10 @@ impl Inner {
         let mut attempts = self.attempts.lock().expect("attempt table poisoned");
         if let Some(entry) = attempts.get_mut(&key) {
             entry.started = Some(started);
-            let event = self.event(entry.id, task_event::Event::Started(started));
-            self.reporters.send(&entry.master_addr, event);
+            if !entry.lost {
+                let event = self.event(entry.id, task_event::Event::Started(started));
+                self.reporter.send(&entry.master_addr, event);
+            }
         }
     }
 
@@ -87,10 +95,19 @@ impl Inner {
     pub(crate) fn finish(&self, key: Key, finished: Finished) {
         let mut attempts = self.attempts.lock().expect("attempt table poisoned");
         if let Some(entry) = attempts.remove(&key) {
-            let event = self.event(entry.id, task_event::Event::Finished(finished));
-            self.reporters.send(&entry.master_addr, event);
+            if !entry.lost {
+                let event = self.event(entry.id, task_event::Event::Finished(finished));
+                self.reporter.send(&entry.master_addr, event);
+            }
         }
         self.running.send_replace(attempts.len());
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Lets a new worker open the outbox at once; what is pending stays in it.
+        self.reporter.close();
     }
 }
 
@@ -102,19 +119,42 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A worker with nothing running. Directories are created when the first attempt needs them.
+    /// Starts a worker with nothing running: opens its outbox (`data_dir/outbox/`, locked
+    /// against a second worker on the same data directory) and starts sending again the
+    /// events a previous life left unacknowledged, each to the master recorded with it. Other
+    /// directories are created when the first attempt needs them. Must be called inside a
+    /// Tokio runtime.
+    pub fn open(config: WorkerConfig) -> Result<Worker, OpenError> {
+        Worker::open_with(config, SEGMENT_BYTES)
+    }
+
+    /// Like [`Worker::open`], for callers that cannot handle the error: panics when the
+    /// outbox cannot be opened (unwritable data directory, or another worker using it).
     pub fn new(config: WorkerConfig) -> Worker {
-        Worker {
+        Worker::open(config).unwrap_or_else(|e| panic!("cannot start the worker: {e}"))
+    }
+
+    /// [`Worker::open`] with the outbox compacting past `segment_bytes` (tests use less).
+    pub(crate) fn open_with(config: WorkerConfig, segment_bytes: u64) -> Result<Worker, OpenError> {
+        let reporter = Reporter::open(
+            &config.data_dir.join("outbox"),
+            Settings {
+                reroute_after: config.reroute_after,
+                report_timeout: config.report_timeout,
+                segment_bytes,
+            },
+        )?;
+        Ok(Worker {
             inner: Arc::new(Inner {
                 attempts: Mutex::new(HashMap::new()),
                 running: watch::Sender::new(0),
                 stopping: AtomicBool::new(false),
-                reporters: Reporters::new(),
+                reporter,
                 index: Mutex::new(LogIndex::new(LOG_INDEX_CAPACITY)),
                 workdirs: WorkDirs::new(&config.data_dir),
                 config,
             }),
-        }
+        })
     }
 
     /// The tonic service to mount, e.g. `Server::builder().add_service(worker.service())`.
@@ -133,8 +173,10 @@ impl Worker {
     }
 
     /// Stops taking dispatches, lets running attempts end on their own for up to `grace`, kills
-    /// what is still running then, and waits (within the same grace) for their events to be
-    /// acknowledged. Used for an orderly stop, so that short tasks are not cut off needlessly.
+    /// what is still running then, and waits (within the same grace) for every event in the
+    /// outbox to be acknowledged. Used for an orderly stop, so that short tasks are not cut off
+    /// needlessly. What is still unacknowledged at the end stays in the outbox (synced to disk)
+    /// for the next start.
     pub async fn shutdown(&self, grace: Duration) {
         self.inner.stopping.store(true, Ordering::SeqCst);
         let deadline = tokio::time::Instant::now() + grace;
@@ -149,15 +191,44 @@ impl Worker {
             self.kill_all().await;
         }
         let flush_until = deadline.max(tokio::time::Instant::now() + FLUSH_AFTER_KILL);
-        if tokio::time::timeout_at(flush_until, self.inner.reporters.flushed())
+        if tokio::time::timeout_at(flush_until, self.inner.reporter.flushed())
             .await
             .is_err()
         {
             tracing::warn!(
-                pending = self.inner.reporters.pending(),
-                "stopping with task events not yet acknowledged by their master"
+                pending = self.inner.reporter.pending(),
+                "stopping with task events not yet acknowledged by their master; they stay in the outbox for the next start"
             );
         }
+        self.inner.reporter.sync().await;
+    }
+
+    /// Tells the worker which masters are alive (as heartbeats report them), so that events
+    /// whose master is unreachable, or whose instance has no owner yet, have somewhere to go.
+    /// Replaces the previous list; masters seen in dispatches are used only while it is empty.
+    pub fn set_masters(&self, addrs: Vec<String>) {
+        self.inner.reporter.set_masters(addrs);
+    }
+
+    /// The cluster considers this worker dead (its session expired) and runs its attempts
+    /// elsewhere, so none of them may go on: each running attempt's process group gets SIGKILL
+    /// at once, and their events not yet sent (and any they would still produce) are dropped,
+    /// since the masters would refuse them. Events of attempts that ended before stay queued.
+    /// Dispatches are taken again right away (the caller registers anew).
+    pub fn session_lost(&self) {
+        let attempts = &mut *self.inner.attempts.lock().expect("attempt table poisoned");
+        let mut lost = HashSet::new();
+        for (key, entry) in attempts.iter_mut() {
+            entry.lost = true;
+            entry.stop.send_replace(Some(Stop::SessionLost));
+            lost.insert(*key);
+        }
+        let dropped = self.inner.reporter.drop_attempts(&lost);
+        tracing::warn!(
+            killed = lost.len(),
+            dropped_events = dropped,
+            "session lost: killed the running attempts and dropped their events"
+        );
     }
 
     /// Kills every running attempt at once (SIGKILL to each process group) and waits until
@@ -168,7 +239,9 @@ impl Worker {
         {
             let attempts = self.inner.attempts.lock().expect("attempt table poisoned");
             for entry in attempts.values() {
-                entry.stop.send_replace(Some(Stop::Shutdown));
+                if !entry.lost {
+                    entry.stop.send_replace(Some(Stop::Shutdown));
+                }
             }
         }
         self.idle().await;
@@ -186,18 +259,23 @@ impl Worker {
     pub(crate) fn dispatch(&self, request: DispatchRequest) -> Result<(), DispatchError> {
         let id = request.id.ok_or(DispatchError::MissingId)?;
         let kind = request.kind.as_ref().ok_or(DispatchError::MissingKind)?;
-        self.inner.reporters.ensure(&request.master_addr)?;
+        self.inner
+            .reporter
+            .dispatched(id.workflow_instance_id, &request.master_addr)?;
         let key = (id.task_instance_id, id.attempt);
         let stop_rx = {
             let mut attempts = self.inner.attempts.lock().expect("attempt table poisoned");
             if let Some(entry) = attempts.get_mut(&key) {
+                if entry.lost {
+                    return Err(DispatchError::BeingKilled);
+                }
                 if entry.id != id || entry.master_addr != request.master_addr {
                     tracing::info!(?id, master = %request.master_addr, "attempt re-dispatched by a new owner; rerouting its events");
                     entry.id = id;
                     entry.master_addr = request.master_addr.clone();
                     if let Some(started) = entry.started {
                         let event = self.inner.event(id, task_event::Event::Started(started));
-                        self.inner.reporters.send(&entry.master_addr, event);
+                        self.inner.reporter.send(&entry.master_addr, event);
                     }
                 }
                 return Ok(());
@@ -217,6 +295,7 @@ impl Worker {
                     master_addr: request.master_addr.clone(),
                     started: None,
                     stop: stop_tx,
+                    lost: false,
                 },
             );
             self.inner.running.send_replace(attempts.len());
@@ -382,6 +461,7 @@ mod tests {
         assert!(!worker.read_log(other_attempt).await.unwrap().found);
 
         // After a restart the log is found by its path alone, and it is complete.
+        close(worker).await;
         let restarted = crate::testkit::worker(dir.path());
         let r = restarted.read_log(read(1, 0, 0)).await.unwrap();
         assert!(r.found && r.complete);

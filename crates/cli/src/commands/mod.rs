@@ -1,5 +1,6 @@
 //! One module per command group; this one routes and holds what they share.
 
+mod cluster;
 mod instance;
 mod logs;
 mod workflow;
@@ -22,6 +23,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Workflow(cmd) => workflow::run(cmd).await,
         Command::Instance(cmd) => instance::run(cmd).await,
         Command::Logs(args) => logs::run(args).await,
+        Command::Api(args) => crate::roles::api(args).await,
+        Command::Master(args) => crate::roles::master(args).await,
+        Command::Worker(args) => crate::roles::worker(args).await,
+        Command::Cluster(cmd) => cluster::run(cmd).await,
     }
 }
 

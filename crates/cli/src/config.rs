@@ -1,0 +1,200 @@
+//! Settings of the cluster roles (`api`, `master`, `worker`): a TOML file (`--config`),
+//! overridden by `BATON_…` environment variables, overridden by flags. Unknown keys in the
+//! file are errors, so a typo does not silently fall back to a default.
+
+use crate::exit::Exit;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// The metadata store (`postgres://…`; `sqlite://…` for a single host).
+    pub database: Option<String>,
+    /// `db` (default) or `etcd://host:port[,host:port]`.
+    pub registry: Option<String>,
+    /// How often members heartbeat.
+    #[serde(default, with = "baton_core::duration::option")]
+    pub heartbeat_interval: Option<Duration>,
+    /// A member silent for this long is dead.
+    #[serde(default, with = "baton_core::duration::option")]
+    pub session_timeout: Option<Duration>,
+    /// What a member does when it cannot renew its session: `stop` its work (default) or `wait`.
+    pub registry_disconnect: Option<Disconnect>,
+    /// The api role.
+    #[serde(default)]
+    pub api: ApiSection,
+    /// The master role.
+    #[serde(default)]
+    pub master: MasterSection,
+    /// The worker role.
+    #[serde(default)]
+    pub worker: WorkerSection,
+}
+
+/// `[api]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    pub listen: Option<SocketAddr>,
+}
+
+/// `[master]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MasterSection {
+    pub listen: Option<SocketAddr>,
+    pub advertise: Option<String>,
+    pub strategy: Option<String>,
+    #[serde(default, with = "baton_core::duration::option")]
+    pub dispatch_timeout: Option<Duration>,
+}
+
+/// `[worker]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSection {
+    pub listen: Option<SocketAddr>,
+    pub advertise: Option<String>,
+    pub group: Option<String>,
+    pub slots: Option<usize>,
+    pub data_dir: Option<PathBuf>,
+    pub masters: Option<Vec<String>>,
+    pub log_max_bytes: Option<u64>,
+    #[serde(default, with = "baton_core::duration::option")]
+    pub kill_grace: Option<Duration>,
+    #[serde(default, with = "baton_core::duration::option")]
+    pub shutdown_grace: Option<Duration>,
+}
+
+/// What a member does when its registry session cannot be renewed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Disconnect {
+    /// Act as dead: a worker kills its attempts, a master drops its instances (the others
+    /// are re-running them). Keeps a partitioned node from running a task twice.
+    #[default]
+    Stop,
+    /// Keep working and wait for the registry (risks duplicates after a partition).
+    Wait,
+}
+
+impl FileConfig {
+    /// Reads the file, or the empty config when none is given.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+        let Some(path) = path else {
+            return Ok(FileConfig::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Exit::BadInput(format!("{}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| Exit::BadInput(format!("{}: {e}", path.display())).into())
+    }
+}
+
+/// Settings every cluster role shares, resolved.
+#[derive(Debug, Clone)]
+pub struct Common {
+    pub database: Option<String>,
+    pub registry: String,
+    pub heartbeat_interval: Duration,
+    pub session_timeout: Duration,
+    pub disconnect: Disconnect,
+}
+
+impl Common {
+    /// Flags and environment (`args`) over the file over the defaults.
+    pub fn resolve(args: &crate::args::ClusterArgs, file: &FileConfig) -> anyhow::Result<Common> {
+        let common = Common {
+            database: args.database.clone().or(file.database.clone()),
+            registry: args
+                .registry
+                .clone()
+                .or(file.registry.clone())
+                .unwrap_or_else(|| "db".into()),
+            heartbeat_interval: args
+                .heartbeat_interval
+                .or(file.heartbeat_interval)
+                .unwrap_or(Duration::from_secs(1)),
+            session_timeout: args
+                .session_timeout
+                .or(file.session_timeout)
+                .unwrap_or(Duration::from_secs(10)),
+            disconnect: args
+                .registry_disconnect
+                .or(file.registry_disconnect)
+                .unwrap_or_default(),
+        };
+        if common.heartbeat_interval >= common.session_timeout {
+            return Err(Exit::BadInput(format!(
+                "heartbeat_interval ({:?}) must be shorter than session_timeout ({:?})",
+                common.heartbeat_interval, common.session_timeout
+            ))
+            .into());
+        }
+        Ok(common)
+    }
+
+    /// The database, which the api and masters need.
+    pub fn database(&self) -> anyhow::Result<&str> {
+        self.database.as_deref().ok_or_else(|| {
+            Exit::BadInput(
+                "no database: set `database` in the config file, BATON_DATABASE or --database"
+                    .into(),
+            )
+            .into()
+        })
+    }
+
+    /// The registry, opened.
+    pub async fn open_registry(
+        &self,
+    ) -> anyhow::Result<std::sync::Arc<dyn baton_registry::Registry>> {
+        let database = self.database.clone().unwrap_or_default();
+        baton_registry::registry_from_url(&self.registry, &database, self.session_timeout)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the registry `{}`: {e}", self.registry))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_file_parses() {
+        let file: FileConfig = toml::from_str(
+            r#"
+database = "postgres://u@h/db"
+registry = "etcd://127.0.0.1:2379"
+heartbeat_interval = "500ms"
+session_timeout = "5s"
+registry_disconnect = "wait"
+[api]
+listen = "127.0.0.1:12345"
+[master]
+listen = "127.0.0.1:5680"
+strategy = "round_robin"
+[worker]
+group = "gpu"
+slots = 8
+masters = ["127.0.0.1:5680"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(file.session_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(file.registry_disconnect, Some(Disconnect::Wait));
+        assert_eq!(file.worker.slots, Some(8));
+        assert_eq!(file.master.strategy.as_deref(), Some("round_robin"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = toml::from_str::<FileConfig>("[worker]\nslot = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `slot`"), "{err}");
+    }
+}

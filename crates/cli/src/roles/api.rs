@@ -1,0 +1,42 @@
+//! `baton api`: the REST API of a cluster.
+
+use crate::args::ApiArgs;
+use crate::config::{Common, FileConfig};
+use anyhow::Context;
+use baton_api::{ApiState, Members};
+use baton_registry::{Membership, Role};
+use std::sync::Arc;
+
+pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
+    let file = FileConfig::load(args.cluster.config.as_deref())?;
+    let common = Common::resolve(&args.cluster, &file)?;
+    let database = common.database()?.to_string();
+    let listen = args
+        .listen
+        .or(file.api.listen)
+        .unwrap_or_else(|| "127.0.0.1:12345".parse().expect("a literal address"));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (API)"))?;
+    let store = baton_store::Store::connect(&database).await?;
+    let registry = common.open_registry().await?;
+    let address = listener.local_addr()?.to_string();
+    let membership = Membership::join(
+        registry.clone(),
+        super::member(Role::Api, &address, None),
+        common.heartbeat_interval,
+    )
+    .await?;
+    // Masters learn of commands by NOTIFY (PostgreSQL) or by their poll.
+    let state = ApiState::new(store.clone(), Arc::new(|| {}), Members::Registry(registry));
+    println!(
+        "Baton {} api on http://{address}/api/v1",
+        env!("CARGO_PKG_VERSION")
+    );
+    axum::serve(listener, baton_api::router(state))
+        .with_graceful_shutdown(crate::standalone::shutdown_signal())
+        .await?;
+    membership.leave().await;
+    store.close().await;
+    Ok(())
+}

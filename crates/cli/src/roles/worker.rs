@@ -1,0 +1,223 @@
+//! `baton worker`: runs task attempts for the masters. It needs no database: with the etcd
+//! registry it keeps its own session; with the database registry it heartbeats through the
+//! masters, which renew its session for it.
+
+use crate::args::WorkerArgs;
+use crate::config::{Common, Disconnect, FileConfig};
+use crate::exit::Exit;
+use anyhow::Context;
+use baton_proto::master_client::MasterClient;
+use baton_proto::HeartbeatRequest;
+use baton_registry::{host_load, Load, Membership, Role, SessionState};
+use baton_worker::{Worker, WorkerConfig};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+
+pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
+    let file = FileConfig::load(args.cluster.config.as_deref())?;
+    let common = Common::resolve(&args.cluster, &file)?;
+    let w = &file.worker;
+    let listen = args
+        .listen
+        .or(w.listen)
+        .unwrap_or_else(|| "127.0.0.1:5690".parse().expect("a literal address"));
+    let group = args
+        .group
+        .or(w.group.clone())
+        .unwrap_or_else(|| "default".into());
+    if !baton_core::spec::valid_name(&group) {
+        return Err(Exit::BadInput(format!("bad worker group `{group}`")).into());
+    }
+    let masters = args.masters.or(w.masters.clone()).unwrap_or_default();
+    let via_masters = common.registry == "db";
+    if via_masters && masters.is_empty() {
+        return Err(Exit::BadInput(
+            "with the db registry a worker needs the masters to heartbeat through: \
+             `masters` in [worker], BATON_MASTERS or --masters host:port,host:port"
+                .into(),
+        )
+        .into());
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (worker gRPC)"))?;
+    let address = super::advertised(args.advertise.or(w.advertise.clone()), &listener)?;
+    let reaped = baton_worker::reap_orphans(&address);
+    if reaped > 0 {
+        tracing::warn!("killed {reaped} task process groups left over from a previous run");
+    }
+
+    let data_dir = args
+        .data_dir
+        .or(w.data_dir.clone())
+        .unwrap_or_else(|| "./baton-worker".into());
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let mut config = WorkerConfig::new(address.clone(), &data_dir);
+    if let Some(slots) = args.slots.or(w.slots) {
+        config.slots = slots.max(1);
+    }
+    if let Some(bytes) = args.log_max_bytes.or(w.log_max_bytes) {
+        config.log_max_bytes = bytes;
+    }
+    if let Some(grace) = args.kill_grace.or(w.kill_grace) {
+        config.kill_grace = grace;
+    }
+    let shutdown_grace = args
+        .shutdown_grace
+        .or(w.shutdown_grace)
+        .unwrap_or(Duration::from_secs(30));
+    let worker = Worker::new(config);
+    worker.set_masters(masters.clone());
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(baton_worker::serve(worker.clone(), listener, async move {
+        let _ = stop_rx.await;
+    }));
+    let member = super::member(Role::Worker, &address, Some(group.clone()));
+    let presence = if via_masters {
+        let worker = worker.clone();
+        let common = common.clone();
+        tokio::spawn(
+            async move { heartbeat_through_masters(worker, member, masters, common).await },
+        );
+        None
+    } else {
+        let registry = common.open_registry().await?;
+        let membership = std::sync::Arc::new(
+            Membership::join(registry, member, common.heartbeat_interval).await?,
+        );
+        Some(keep_direct_session(
+            worker.clone(),
+            membership,
+            common.clone(),
+        ))
+    };
+    println!(
+        "Baton {} worker {address} (group {group}, {} slots)",
+        env!("CARGO_PKG_VERSION"),
+        worker.config().slots
+    );
+    crate::standalone::shutdown_signal().await;
+    tracing::info!("stopping: letting running tasks finish (up to {shutdown_grace:?})");
+    worker.shutdown(shutdown_grace).await;
+    if let Some((task, membership)) = presence {
+        task.abort();
+        if let Ok(m) = std::sync::Arc::try_unwrap(membership) {
+            m.leave().await;
+        }
+    }
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    Ok(())
+}
+
+/// The load a worker reports: its host's, with its own slots and running attempts.
+fn load_of(worker: &Worker) -> Load {
+    Load {
+        running: worker.running() as u32,
+        slots: worker.config().slots as u32,
+        ..host_load()
+    }
+}
+
+/// etcd: the worker holds its own session; losing it means the masters are re-running its
+/// attempts, so (by default) it kills them.
+fn keep_direct_session(
+    worker: Worker,
+    membership: std::sync::Arc<Membership>,
+    common: Common,
+) -> (tokio::task::JoinHandle<()>, std::sync::Arc<Membership>) {
+    let m = membership.clone();
+    let task = tokio::spawn(async move {
+        let mut state = m.state();
+        let mut tick = tokio::time::interval(common.heartbeat_interval);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => m.set_load(load_of(&worker)),
+                changed = state.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let lost = matches!(*state.borrow_and_update(), SessionState::Lost);
+                    if lost && common.disconnect == Disconnect::Stop {
+                        tracing::warn!("registry session lost: killing running attempts (they run elsewhere now)");
+                        worker.session_lost();
+                    }
+                }
+            }
+        }
+    });
+    (task, membership)
+}
+
+/// The database registry: heartbeat through any reachable master, which renews our session.
+/// No answer from any master for a session timeout means the cluster counts us dead.
+async fn heartbeat_through_masters(
+    worker: Worker,
+    mut member: baton_registry::Member,
+    configured: Vec<String>,
+    common: Common,
+) {
+    let mut clients: HashMap<String, MasterClient<Channel>> = HashMap::new();
+    let mut known = configured.clone();
+    let mut session = String::new();
+    let mut last_ok = Instant::now();
+    let mut written_off = false;
+    let mut turn = 0usize;
+    loop {
+        member.load = load_of(&worker);
+        let json = serde_json::to_string(&member).expect("a member serializes");
+        let mut answered = false;
+        for i in 0..known.len() {
+            let addr = known[(turn + i) % known.len()].clone();
+            let client = clients.entry(addr.clone()).or_insert_with(|| {
+                let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                    .expect("a master address is a valid URI")
+                    .connect_timeout(common.heartbeat_interval)
+                    .timeout(common.heartbeat_interval);
+                MasterClient::new(endpoint.connect_lazy())
+            });
+            let request = HeartbeatRequest {
+                member_json: json.clone(),
+                session: session.clone(),
+            };
+            let Ok(reply) = client.heartbeat(request).await else {
+                continue;
+            };
+            let reply = reply.into_inner();
+            if reply.session_lost && common.disconnect == Disconnect::Stop && !written_off {
+                tracing::warn!("our registry session had expired: killing running attempts");
+                worker.session_lost();
+            }
+            session = reply.session;
+            let mut all = configured.clone();
+            for m in reply.masters {
+                if !all.contains(&m) {
+                    all.push(m);
+                }
+            }
+            worker.set_masters(all.clone());
+            known = all;
+            turn = (turn + i) % known.len().max(1);
+            answered = true;
+            break;
+        }
+        if answered {
+            last_ok = Instant::now();
+            written_off = false;
+        } else if !written_off && last_ok.elapsed() >= common.session_timeout {
+            written_off = true;
+            session.clear();
+            if common.disconnect == Disconnect::Stop {
+                tracing::warn!(
+                    "no master answered for {:?}: killing running attempts",
+                    common.session_timeout
+                );
+                worker.session_lost();
+            }
+        }
+        tokio::time::sleep(common.heartbeat_interval).await;
+    }
+}

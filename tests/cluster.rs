@@ -1,0 +1,186 @@
+//! A cluster of real processes (api, masters, workers) on one PostgreSQL database: work is
+//! spread, and it survives masters and workers killed with SIGKILL.
+
+mod common;
+use common::cluster::{Cluster, Options};
+use common::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// A chain of three tasks, each writing its start and end to a sink outside Baton.
+fn chain(dir: &Path) -> std::path::PathBuf {
+    let sink = dir.join("sink");
+    let step = |name: &str, deps: &str| {
+        format!(
+            "  - name: {name}\n    type: shell\n    depends_on: [{deps}]\n    script: |\n      echo \"$BATON_TASK_INSTANCE_ID $BATON_ATTEMPT start\" >> {s}\n      sleep 0.3\n      echo \"$BATON_TASK_INSTANCE_ID $BATON_ATTEMPT end\" >> {s}\n",
+            s = sink.display()
+        )
+    };
+    let text = format!(
+        "name: chain\ntasks:\n{}{}{}",
+        step("a", ""),
+        step("b", "a"),
+        step("c", "b")
+    );
+    write(dir, "chain.yaml", &text)
+}
+
+/// (task instance, attempt) → how many times each event was written to the sink.
+fn sink(dir: &Path) -> BTreeMap<(i64, i64), (usize, usize)> {
+    let mut seen: BTreeMap<(i64, i64), (usize, usize)> = BTreeMap::new();
+    for line in std::fs::read_to_string(dir.join("sink"))
+        .unwrap_or_default()
+        .lines()
+    {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let key = (f[0].parse().unwrap(), f[1].parse().unwrap());
+        let e = seen.entry(key).or_default();
+        if f[2] == "start" {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+        }
+    }
+    seen
+}
+
+fn start_many(c: &Cluster, n: usize) -> Vec<i64> {
+    (0..n)
+        .map(|_| {
+            c.ok(&["workflow", "start", "chain"])
+                .trim()
+                .parse()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Every succeeded attempt in Baton's history ran exactly once in the sink.
+fn check_history(c: &Cluster, ids: &[i64], dir: &Path) {
+    let sink = sink(dir);
+    for id in ids {
+        let v = c.get(&format!("/instances/{id}")).unwrap();
+        assert_eq!(v["instance"]["state"], "succeeded", "{v:#}\n{}", c.logs());
+        for a in v["attempts"].as_array().unwrap() {
+            let key = (
+                a["task_instance_id"].as_i64().unwrap(),
+                a["attempt"].as_i64().unwrap(),
+            );
+            if a["state"] == "succeeded" {
+                assert_eq!(
+                    sink.get(&key),
+                    Some(&(1, 1)),
+                    "attempt {key:?} ran once: {a}"
+                );
+            }
+        }
+    }
+}
+
+fn run_cluster(registry: &str) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(baton_store::testing::TestDb::postgres());
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(
+        dir.path(),
+        Options {
+            database: &db.url,
+            registry,
+            masters: 2,
+            workers: 2,
+            session_timeout: "3s",
+            heartbeat_interval: "500ms",
+        },
+    );
+    let status = c.ok(&["cluster", "status"]);
+    assert_eq!(status.matches("master ").count(), 2, "{status}");
+    assert_eq!(status.matches("worker ").count(), 2, "{status}");
+
+    let file = chain(dir.path());
+    c.ok(&["workflow", "apply", "-f", file.to_str().unwrap()]);
+    let first = start_many(&c, 20);
+    // Both masters own some instances before one dies.
+    wait_for(
+        "both masters to own instances",
+        Duration::from_secs(30),
+        || {
+            let v = c.get("/cluster").ok()?;
+            let owners = v["owners"].as_object()?;
+            (owners.len() >= 2).then_some(())
+        },
+    );
+    c.masters[0].kill();
+    let states = c.wait_all(&first, Duration::from_secs(120));
+    assert!(
+        states.values().all(|s| s == "succeeded"),
+        "{states:?}\n{}",
+        c.logs()
+    );
+    assert!(
+        c.masters[1]
+            .log_text()
+            .contains("adopted workflow instance"),
+        "the surviving master adopted the dead one's instances\n{}",
+        c.logs()
+    );
+
+    let second = start_many(&c, 10);
+    wait_for(
+        "a task running on worker 0",
+        Duration::from_secs(30),
+        || {
+            let v = c.get("/cluster").ok()?;
+            let w0 = &c.workers[0].address;
+            v["members"]
+                .as_array()?
+                .iter()
+                .any(|m| {
+                    m["member"]["id"] == *w0 && m["member"]["load"]["running"].as_u64() > Some(0)
+                })
+                .then_some(())
+        },
+    );
+    c.workers[0].kill();
+    let states = c.wait_all(&second, Duration::from_secs(120));
+    assert!(
+        states.values().all(|s| s == "succeeded"),
+        "{states:?}\n{}",
+        c.logs()
+    );
+
+    let all: Vec<i64> = first.iter().chain(&second).copied().collect();
+    check_history(&c, &all, dir.path());
+    let failovers: usize = second
+        .iter()
+        .map(|id| {
+            let v = c.get(&format!("/instances/{id}")).unwrap();
+            v["attempts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["state"] == "need_failover")
+                .count()
+        })
+        .sum();
+    assert!(
+        failovers > 0,
+        "the worker's attempts show as failovers\n{}",
+        c.logs()
+    );
+    drop(c);
+    drop(db);
+}
+
+#[test]
+fn cluster_on_the_db_registry_survives_a_master_and_a_worker_kill() {
+    run_cluster("db");
+}
+
+#[test]
+fn cluster_on_the_etcd_registry_survives_a_master_and_a_worker_kill() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let etcd = rt.block_on(baton_registry::testing::EtcdServer::start());
+    run_cluster(&format!("etcd://{}", etcd.host()));
+    drop(etcd);
+}
