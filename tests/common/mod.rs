@@ -244,3 +244,4 @@ impl Drop for Standalone {
 }
 
 pub mod cluster;
+pub mod pg;

@@ -77,6 +77,7 @@ impl Node {
             slots,
             cpu: 0.0,
             load1: 0.0,
+            session: String::new(),
         };
         let master = Master::start(
             store.clone(),

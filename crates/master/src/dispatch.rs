@@ -67,18 +67,25 @@ impl Dispatcher {
     }
 
     /// Replaces the worker list (from the registry). `in_flight` counts, per worker id, the
-    /// attempts this master has on it; clients of known workers are kept.
+    /// attempts this master has on it; clients of known workers are kept. Returns the workers
+    /// whose session changed (they restarted, or were cut off and came back).
     pub fn set_workers(
         &mut self,
         endpoints: Vec<WorkerEndpoint>,
         in_flight: &HashMap<String, usize>,
-    ) {
+    ) -> Vec<String> {
         let mut old: HashMap<String, WorkerSlots> = self
             .workers
             .drain(..)
             .map(|w| (w.endpoint.id.clone(), w))
             .collect();
+        let mut renewed = Vec::new();
         for endpoint in endpoints {
+            if let Some(w) = old.get(&endpoint.id) {
+                if !w.endpoint.session.is_empty() && w.endpoint.session != endpoint.session {
+                    renewed.push(endpoint.id.clone());
+                }
+            }
             let used = in_flight.get(&endpoint.id).copied().unwrap_or(0);
             let slots = match old.remove(&endpoint.id) {
                 Some(mut w) if w.endpoint.address == endpoint.address => {
@@ -94,6 +101,15 @@ impl Dispatcher {
                 },
             };
             self.workers.push(slots);
+        }
+        renewed
+    }
+
+    /// A client for any worker address (probes may go to workers not in the list yet).
+    pub fn client_for(&self, address: &str) -> WorkerClient<Channel> {
+        match self.workers.iter().find(|w| w.endpoint.address == address) {
+            Some(w) => w.client.clone(),
+            None => client(address, self.timeout),
         }
     }
 
@@ -289,6 +305,7 @@ mod tests {
             slots,
             cpu: 0.0,
             load1: 0.0,
+            session: String::new(),
         }
     }
 
@@ -358,6 +375,7 @@ mod strategy_tests {
             slots,
             cpu,
             load1: 0.0,
+            session: String::new(),
         }
     }
 

@@ -145,6 +145,8 @@ pub(crate) struct Tick {
     pub adopted: usize,
     /// Attempts written off with their workers.
     pub failovers: usize,
+    /// Attempts to ask their workers about, by worker address.
+    pub probes: Vec<(String, Vec<AttemptId>)>,
 }
 
 pub(crate) struct Engine {
@@ -170,6 +172,12 @@ pub(crate) struct Engine {
     session_alive: bool,
     /// A new cluster view arrived: look for orphaned instances and lost workers.
     view_changed: bool,
+    /// Workers to ask about the attempts this master believes they have (after an adoption,
+    /// a restart of this master, or a new session of the worker).
+    pub probe_workers: HashSet<String>,
+    /// When each attempt on a worker was dispatched by this process (a probe must not race
+    /// its own dispatch).
+    pub dispatched_at: HashMap<TaskInstanceId, Instant>,
 }
 
 const COMMAND_BATCH: i64 = 256;
@@ -203,6 +211,8 @@ impl Engine {
             // In a cluster, nothing is taken until the registry knows us.
             session_alive: !cluster,
             view_changed: false,
+            probe_workers: HashSet::new(),
+            dispatched_at: HashMap::new(),
         }
     }
 
@@ -231,7 +241,8 @@ impl Engine {
 
     fn set_view(&mut self, view: ClusterView) {
         let counts = self.in_flight();
-        self.dispatcher.set_workers(view.workers, &counts);
+        let renewed = self.dispatcher.set_workers(view.workers, &counts);
+        self.probe_workers.extend(renewed);
         self.masters = Some(view.masters.into_iter().collect());
         self.view_changed = true;
     }
@@ -275,6 +286,7 @@ impl Engine {
             let mut reports = Vec::new();
             let mut acks = Vec::new();
             let mut failed = Vec::new();
+            let mut probed = Vec::new();
             for m in batch {
                 match m {
                     Msg::Wake => take_commands = true,
@@ -283,6 +295,7 @@ impl Engine {
                         acks.push(ack);
                     }
                     Msg::View(view) => self.set_view(view),
+                    Msg::Probed { worker, answers } => probed.push((worker, answers)),
                     Msg::Session(alive) => {
                         if self.session_alive && !alive {
                             // Others consider us dead and adopt our instances: let go of
@@ -309,7 +322,7 @@ impl Engine {
             }
             let mut tick = Tick::default();
             let take = take_commands && self.shutdown.is_none() && self.session_alive;
-            match self.tick(take, reports, failed, &mut tick).await {
+            match self.tick(take, reports, failed, probed, &mut tick).await {
                 Ok(redirects) => {
                     take_commands = tick.more_commands;
                     for (ack, redirect) in acks.into_iter().zip(redirects) {
@@ -341,6 +354,8 @@ impl Engine {
 
     /// Drops every instance from memory (the store keeps them).
     fn forget_all(&mut self) {
+        self.dispatched_at.clear();
+        self.probe_workers.clear();
         self.instances.clear();
         self.tasks.clear();
         self.retries.clear();
@@ -370,6 +385,7 @@ impl Engine {
         take_commands: bool,
         reports: Vec<Vec<TaskEvent>>,
         failed: Vec<(TaskInstanceId, i64, String, String)>,
+        probed: Vec<crate::failover::Probed>,
         t: &mut Tick,
     ) -> Result<Vec<Vec<Redirect>>, StoreError> {
         self.writes.clear();
@@ -379,6 +395,10 @@ impl Engine {
             self.adopt_orphans(&mut tx, t).await?;
             self.fail_over_lost_workers(&mut tx, t).await?;
         }
+        for answer in probed {
+            self.probed(&mut tx, answer, t).await?;
+        }
+        self.collect_probes(t);
         if take_commands {
             let commands = tx.take_commands(&self.config.id, COMMAND_BATCH).await?;
             t.more_commands = commands.len() as i64 == COMMAND_BATCH;
@@ -481,6 +501,37 @@ impl Engine {
                         Err(status) => tracing::warn!("kill on {worker}: {}", status.message()),
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            });
+        }
+        for (worker, ids) in tick.probes {
+            let mut client = self.dispatcher.client_for(&worker);
+            let tx = self.self_tx.clone();
+            let address = self.config.address.clone();
+            tokio::spawn(async move {
+                let request = baton_proto::ProbeRequest {
+                    ids: ids.clone(),
+                    master_addr: address,
+                };
+                match client.probe(request).await {
+                    Ok(reply) => {
+                        let answers = ids
+                            .iter()
+                            .zip(reply.into_inner().statuses)
+                            .map(|(id, status)| {
+                                let status = baton_proto::AttemptStatus::try_from(status)
+                                    .unwrap_or(baton_proto::AttemptStatus::Unknown);
+                                (
+                                    TaskInstanceId(id.task_instance_id),
+                                    id.attempt as i64,
+                                    status,
+                                )
+                            })
+                            .collect();
+                        let _ = tx.send(Msg::Probed { worker, answers });
+                    }
+                    // Unreachable: if it is gone, the registry will say so.
+                    Err(status) => tracing::warn!("probe of {worker}: {}", status.message()),
                 }
             });
         }
@@ -836,6 +887,7 @@ impl Engine {
                 if let Some(w) = &slot.worker {
                     self.dispatcher.release(w);
                 }
+                self.dispatched_at.remove(&task);
                 self.writes.end_attempt(
                     slot,
                     End {
@@ -882,6 +934,7 @@ impl Engine {
     /// A dispatch did not arrive. Refused: queue the same attempt again. Unreachable: the
     /// worker may have it after all, so the attempt is written off and a new one queued.
     fn dispatch_failed(&mut self, task: TaskInstanceId, attempt: i64, worker: &str, reason: &str) {
+        self.dispatched_at.remove(&task);
         self.dispatcher.release(worker);
         self.dispatcher.rest(worker, Duration::from_millis(200));
         let Some(&(id, index)) = self.tasks.get(&task) else {
@@ -994,6 +1047,7 @@ impl Engine {
             slot.state = TaskState::Dispatched;
             slot.worker = Some(worker_id);
             slot.message = None;
+            self.dispatched_at.insert(task, Instant::now());
             self.writes.touch(slot);
             let kind = match resolved.kind {
                 TaskKind::Shell { command } => {

@@ -2,8 +2,10 @@
 //! left, and runs again (or fails) the attempts of workers that left.
 
 use crate::engine::{End, Engine, Tick};
-use baton_core::{FailoverPolicy, TaskState, WorkflowInstanceId};
+use baton_core::{FailoverPolicy, TaskInstanceId, TaskState, WorkflowInstanceId};
+use baton_proto::{AttemptId, AttemptStatus};
 use baton_store::{now_us, EngineTx, StoreError};
+use std::time::Duration;
 
 impl Engine {
     /// Takes over every running instance whose owner is not a live master, each under a higher
@@ -91,6 +93,7 @@ impl Engine {
             slot.worker.as_deref().unwrap_or("?")
         );
         let retries_used = slot.retries_used;
+        self.dispatched_at.remove(&slot.id);
         self.writes.end_attempt(
             slot,
             End {
@@ -122,4 +125,84 @@ impl Engine {
         self.dispatcher.enqueue(task, &group, inst.priority, own);
         Ok(())
     }
+
+    /// Asks each worker in `probe_workers` about the attempts this master believes it has,
+    /// except those this process dispatched too recently for the dispatch to have landed.
+    pub(crate) fn collect_probes(&mut self, t: &mut Tick) {
+        if self.probe_workers.is_empty() {
+            return;
+        }
+        let settle = self.config.dispatch_timeout + Duration::from_secs(1);
+        let mut keep = std::collections::HashSet::new();
+        for worker in std::mem::take(&mut self.probe_workers) {
+            let mut ids = Vec::new();
+            for (id, inst) in &self.instances {
+                for slot in inst.slots.iter().flatten() {
+                    let on_it = matches!(slot.state, TaskState::Dispatched | TaskState::Running)
+                        && slot.worker.as_deref() == Some(worker.as_str());
+                    if !on_it {
+                        continue;
+                    }
+                    if self
+                        .dispatched_at
+                        .get(&slot.id)
+                        .is_some_and(|t| t.elapsed() < settle)
+                    {
+                        keep.insert(worker.clone());
+                        continue;
+                    }
+                    ids.push(AttemptId {
+                        workflow_instance_id: id.0,
+                        task_instance_id: slot.id.0,
+                        attempt: slot.attempt as u32,
+                        epoch: inst.epoch as u64,
+                    });
+                }
+            }
+            if !ids.is_empty() {
+                t.probes.push((worker, ids));
+            }
+        }
+        // Recent dispatches are asked about on a later tick.
+        self.probe_workers = keep;
+    }
+
+    /// A worker answered a probe: an attempt it does not know was lost on the way (or with
+    /// a previous life of the worker), so it runs again.
+    pub(crate) async fn probed(
+        &mut self,
+        tx: &mut EngineTx,
+        (worker, answers): Probed,
+        t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        for (task, attempt, status) in answers {
+            if status != AttemptStatus::Unknown {
+                continue;
+            }
+            let Some(&(id, index)) = self.tasks.get(&task) else {
+                continue;
+            };
+            let Some(slot) = self
+                .instances
+                .get(&id)
+                .and_then(|i| i.slots[index].as_ref())
+            else {
+                continue;
+            };
+            let same = slot.attempt == attempt
+                && slot.worker.as_deref() == Some(worker.as_str())
+                && matches!(slot.state, TaskState::Dispatched | TaskState::Running);
+            if same {
+                tracing::warn!(
+                    "worker {worker} does not know task instance {task} attempt {attempt}"
+                );
+                self.dispatcher.release(&worker);
+                self.lose_attempt(tx, id, index, t).await?;
+            }
+        }
+        Ok(())
+    }
 }
+
+/// A worker's answers to a probe.
+pub(crate) type Probed = (String, Vec<(TaskInstanceId, i64, AttemptStatus)>);

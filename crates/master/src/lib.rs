@@ -107,6 +107,9 @@ pub struct WorkerEndpoint {
     pub cpu: f32,
     /// One-minute load average of its host.
     pub load1: f32,
+    /// Its registry session: a new one means the worker restarted or was cut off, and lost
+    /// what it ran before.
+    pub session: String,
 }
 
 /// A master failure.
@@ -139,6 +142,11 @@ pub(crate) enum Msg {
         attempt: i64,
         worker: String,
         reason: String,
+    },
+    /// What a worker said of attempts this master believed were on it.
+    Probed {
+        worker: String,
+        answers: Vec<(baton_core::TaskInstanceId, i64, baton_proto::AttemptStatus)>,
     },
     /// Stop dispatching, let running attempts end (up to the deadline), then stop.
     Shutdown {

@@ -75,6 +75,9 @@ impl Engine {
                     TaskState::Dispatched | TaskState::Running if !lost_in_flight => {
                         if let Some(w) = &task.worker {
                             self.dispatcher.occupy(w);
+                            // Dispatched by another master (or our previous life): make sure
+                            // the worker has it.
+                            self.probe_workers.insert(w.clone());
                         }
                         Node::Active
                     }

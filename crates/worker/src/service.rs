@@ -1,8 +1,8 @@
 //! The gRPC face of a [`Worker`]: turns requests into calls on it.
 
 use baton_proto::{
-    DispatchReply, DispatchRequest, KillReply, KillRequest, PingReply, PingRequest, ReadLogReply,
-    ReadLogRequest,
+    DispatchReply, DispatchRequest, KillReply, KillRequest, PingReply, PingRequest, ProbeReply,
+    ProbeRequest, ReadLogReply, ReadLogRequest,
 };
 use tonic::{Request, Response, Status};
 
@@ -67,5 +67,12 @@ impl baton_proto::worker_server::Worker for WorkerService {
 
     async fn ping(&self, _request: Request<PingRequest>) -> Result<Response<PingReply>, Status> {
         Ok(Response::new(self.worker.ping()))
+    }
+
+    async fn probe(&self, request: Request<ProbeRequest>) -> Result<Response<ProbeReply>, Status> {
+        let statuses = self.worker.probe(request.into_inner());
+        Ok(Response::new(ProbeReply {
+            statuses: statuses.into_iter().map(|s| s as i32).collect(),
+        }))
     }
 }

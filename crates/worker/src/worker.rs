@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baton_proto::{
-    task_event, AttemptId, DispatchRequest, Finished, PingReply, ReadLogReply, ReadLogRequest,
-    Started, TaskEvent,
+    task_event, AttemptId, AttemptStatus, DispatchRequest, Finished, PingReply, ProbeRequest,
+    ReadLogReply, ReadLogRequest, Started, TaskEvent,
 };
 use tokio::sync::watch;
 
@@ -18,7 +18,7 @@ use crate::error::{DispatchError, OpenError};
 use crate::executors;
 use crate::logfile::{self, LogIndex};
 use crate::outbox::SEGMENT_BYTES;
-use crate::reporter::{Reporter, Settings};
+use crate::reporter::{Reporter, Settings, Trace};
 use crate::service::WorkerService;
 use crate::workdir::WorkDirs;
 
@@ -255,7 +255,9 @@ impl Worker {
 
     /// Accepts an attempt and starts it in the background. A second dispatch of an attempt
     /// that is running is accepted without starting it again; if it comes from a new owner
-    /// (epoch or master changed), later events go to that owner.
+    /// (epoch or master changed), later events go to that owner. So is a dispatch of an
+    /// attempt that ended here (its Finished event waits, or was acknowledged and is still
+    /// remembered): it is not run again, and its events still waiting go to the dispatcher.
     pub(crate) fn dispatch(&self, request: DispatchRequest) -> Result<(), DispatchError> {
         let id = request.id.ok_or(DispatchError::MissingId)?;
         let kind = request.kind.as_ref().ok_or(DispatchError::MissingKind)?;
@@ -279,6 +281,20 @@ impl Worker {
                     }
                 }
                 return Ok(());
+            }
+            // Checked under the attempt table's lock, which `finish` holds while it queues the
+            // Finished event: an attempt that is not in the table has ended or never ran.
+            match self.inner.reporter.trace(key) {
+                Trace::Ended => {
+                    tracing::info!(?id, master = %request.master_addr, "attempt dispatched again after it ended here; not run again");
+                    return Ok(());
+                }
+                Trace::Unfinished => {
+                    // Events of a run that died (with a previous life of this worker, or on a
+                    // session loss): that run is over, and this one starts afresh.
+                    self.inner.reporter.drop_attempts(&HashSet::from([key]));
+                }
+                Trace::None => {}
             }
             if self.inner.stopping.load(Ordering::SeqCst) {
                 return Err(DispatchError::Stopping);
@@ -334,6 +350,69 @@ impl Worker {
             }
             None => false,
         }
+    }
+
+    /// What this worker knows of each attempt in `request` (see `ProbeRequest`), in order:
+    ///
+    /// - `Running` while its process runs here (not once a session loss killed it);
+    /// - `Ended` when its Finished event was queued here, in this life or a previous one:
+    ///   the event waits in the outbox, or a master acknowledged it (the last 100 000 such
+    ///   attempts are remembered; one whose event waits is never forgotten);
+    /// - `Unknown` otherwise. Events of it that still wait (a Started event of a run that died
+    ///   with a previous life, or was killed on a session loss) are dropped then, as on a
+    ///   session loss: the prober runs it again, and only a report already in flight may still
+    ///   bring one of them.
+    ///
+    /// With a `master_addr`, the prober is taken for the owner of the workflow instances of the
+    /// attempts found running or ended, as a dispatch from it would: their events go to it.
+    pub(crate) fn probe(&self, request: ProbeRequest) -> Vec<AttemptStatus> {
+        let addr = request.master_addr.as_str();
+        let route = match self.inner.reporter.check_addr(addr) {
+            _ if addr.is_empty() => None,
+            Ok(()) => Some(addr),
+            Err(e) => {
+                tracing::warn!(error = %e, "probe from an unusable master address; events are not rerouted to it");
+                None
+            }
+        };
+        let mut attempts = self.inner.attempts.lock().expect("attempt table poisoned");
+        let mut statuses = Vec::with_capacity(request.ids.len());
+        for id in &request.ids {
+            let key = (id.task_instance_id, id.attempt);
+            let status = match attempts.get_mut(&key) {
+                Some(entry) if entry.lost => AttemptStatus::Unknown,
+                Some(entry) => {
+                    if let Some(addr) = route {
+                        if entry.master_addr != addr {
+                            addr.clone_into(&mut entry.master_addr);
+                        }
+                    }
+                    AttemptStatus::Running
+                }
+                None => match self.inner.reporter.trace(key) {
+                    Trace::Ended => AttemptStatus::Ended,
+                    Trace::Unfinished => {
+                        let dropped = self.inner.reporter.drop_attempts(&HashSet::from([key]));
+                        tracing::info!(?id, dropped_events = dropped, "probed attempt did not end here and does not run; dropped its leftover events");
+                        AttemptStatus::Unknown
+                    }
+                    Trace::None => AttemptStatus::Unknown,
+                },
+            };
+            if status != AttemptStatus::Unknown {
+                if let Some(addr) = route {
+                    if let Err(e) = self
+                        .inner
+                        .reporter
+                        .dispatched(id.workflow_instance_id, addr)
+                    {
+                        tracing::warn!(error = %e, "rerouting events to a prober failed");
+                    }
+                }
+            }
+            statuses.push(status);
+        }
+        statuses
     }
 
     /// Reads part of an attempt's log (see `ReadLogRequest`).

@@ -126,6 +126,7 @@ fn view_of(members: &[Registration]) -> ClusterView {
                 slots: r.member.load.slots as usize,
                 cpu: r.member.load.cpu,
                 load1: r.member.load.load1,
+                session: r.session.clone(),
             }),
             Role::Api => {}
         }

@@ -15,6 +15,7 @@
 mod lane;
 mod queue;
 mod routing;
+mod traces;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -32,6 +33,9 @@ use crate::worker::Key;
 
 use lane::{endpoint, sync_loop, sync_once, Lane};
 use queue::{Done, Instance, Queued};
+use traces::{Traces, ENDED_CAP};
+
+pub(crate) use traces::Trace;
 
 /// Most events sent in one `Report` call.
 const MAX_BATCH: usize = 500;
@@ -81,6 +85,8 @@ struct State {
     lanes: HashMap<String, Lane>,
     owners: Owners,
     masters: Masters,
+    /// Which attempts have events waiting, and which ended here.
+    traces: Traces,
     /// Events queued and not yet acknowledged.
     pending: watch::Sender<usize>,
     /// The last outbox write failed (said once, until writes work again).
@@ -103,6 +109,7 @@ impl Reporter {
                 lanes: HashMap::new(),
                 owners: Owners::new(),
                 masters: Masters::default(),
+                traces: Traces::new(ENDED_CAP),
                 pending: watch::Sender::new(0),
                 write_failing: false,
                 compact_after: None,
@@ -116,17 +123,19 @@ impl Reporter {
             for l in loaded {
                 st.masters.saw(&l.target);
                 let wfi = Queued::wfi(&l.event);
-                let instance = st.instances.entry(wfi).or_default();
-                if instance.queue.is_empty() {
-                    wfis.push(wfi);
-                }
-                instance.queue.push_back(Queued {
+                let queued = Queued {
                     seq: l.seq,
                     bytes: l.bytes,
                     target: l.target,
                     event: l.event,
                     doomed: false,
-                });
+                };
+                st.traces.queued(wfi, queued.key(), queued.is_finished());
+                let instance = st.instances.entry(wfi).or_default();
+                if instance.queue.is_empty() {
+                    wfis.push(wfi);
+                }
+                instance.queue.push_back(queued);
             }
             for wfi in wfis {
                 st.schedule(wfi);
@@ -137,15 +146,26 @@ impl Reporter {
     }
 
     /// Checks that events can be sent to `addr` (so that a bad address is refused at dispatch
-    /// time rather than discovered when the attempt ends), and notes that `addr` owns `wfi`.
+    /// time rather than discovered when the attempt ends), and notes that `addr` owns `wfi`:
+    /// the events of `wfi` go there from now on, including those already waiting.
     pub(crate) fn dispatched(&self, wfi: i64, addr: &str) -> Result<(), DispatchError> {
         let mut st = self.shared.lock();
-        if !st.lanes.contains_key(addr) {
-            st.lane(addr)?;
-        }
+        st.lane(addr)?;
         st.masters.saw(addr);
-        st.owners.set(wfi, addr);
+        st.route(wfi, addr);
         Ok(())
+    }
+
+    /// Checks that events could be sent to `addr`.
+    pub(crate) fn check_addr(&self, addr: &str) -> Result<(), DispatchError> {
+        let settings = self.shared.lock().settings;
+        endpoint(addr, &settings).map(|_| ())
+    }
+
+    /// What is known here of the attempt `key`: whether its Finished event was queued (and
+    /// is waiting, or was acknowledged and is still remembered), or other events of it wait.
+    pub(crate) fn trace(&self, key: Key) -> Trace {
+        self.shared.lock().traces.trace(key)
     }
 
     /// Writes `event` (addressed to `addr` by its dispatch) to the outbox and queues it.
@@ -170,17 +190,15 @@ impl Reporter {
             }
         };
         let wfi = Queued::wfi(&event);
-        st.instances
-            .entry(wfi)
-            .or_default()
-            .queue
-            .push_back(Queued {
-                seq,
-                bytes,
-                target: addr.to_string(),
-                event,
-                doomed: false,
-            });
+        let queued = Queued {
+            seq,
+            bytes,
+            target: addr.to_string(),
+            event,
+            doomed: false,
+        };
+        st.traces.queued(wfi, queued.key(), queued.is_finished());
+        st.instances.entry(wfi).or_default().queue.push_back(queued);
         st.pending.send_modify(|n| *n += 1);
         st.schedule(wfi);
         st.maybe_compact();
@@ -204,11 +222,20 @@ impl Reporter {
     }
 
     /// Forgets the events of the attempts `keys` that have not been sent, and those sent but
-    /// not acknowledged yet should they need sending again. Returns how many were dropped.
+    /// not acknowledged yet should they need sending again, and that they ended here, if they
+    /// did. Returns how many events were dropped.
     pub(crate) fn drop_attempts(&self, keys: &HashSet<Key>) -> usize {
         let mut st = self.shared.lock();
+        let mut wfis = HashSet::new();
+        for key in keys {
+            st.traces.forget(*key);
+            wfis.extend(st.traces.waiting_in(*key));
+        }
         let mut done = Done::default();
-        for instance in st.instances.values_mut() {
+        for wfi in wfis {
+            let Some(instance) = st.instances.get_mut(&wfi) else {
+                continue;
+            };
             let in_flight = instance.in_flight;
             let mut at = 0;
             instance.queue.retain_mut(|q| {
@@ -224,9 +251,10 @@ impl Reporter {
                 at += 1;
                 keep
             });
+            if instance.queue.is_empty() && instance.in_flight == 0 {
+                st.instances.remove(&wfi);
+            }
         }
-        st.instances
-            .retain(|_, i| !i.queue.is_empty() || i.in_flight > 0);
         let dropped = done.seqs.len();
         st.done(done);
         dropped

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use baton_proto::TaskEvent;
+use baton_proto::{task_event, TaskEvent};
 
 use super::FIRST_HOLD;
 use crate::worker::Key;
@@ -29,6 +29,10 @@ impl Queued {
     pub(super) fn key(&self) -> Key {
         let id = self.event.id.unwrap_or_default();
         (id.task_instance_id, id.attempt)
+    }
+
+    pub(super) fn is_finished(&self) -> bool {
+        matches!(self.event.event, Some(task_event::Event::Finished(_)))
     }
 }
 
@@ -76,12 +80,15 @@ pub(super) struct Batch {
 pub(super) struct Done {
     pub(super) seqs: Vec<u64>,
     pub(super) bytes: u64,
+    /// Attempt of each event, and whether it was a Finished event.
+    pub(super) keys: Vec<(Key, bool)>,
 }
 
 impl Done {
     pub(super) fn add(&mut self, q: &Queued) {
         self.seqs.push(q.seq);
         self.bytes += q.bytes;
+        self.keys.push((q.key(), q.is_finished()));
     }
 }
 

@@ -82,6 +82,22 @@ impl State {
         }
     }
 
+    /// Makes `addr` the owner of `wfi`. Events of it waiting in another master's lane move to
+    /// the lane of `addr` at once (events in flight follow once their call is answered).
+    pub(super) fn route(&mut self, wfi: i64, addr: &str) {
+        if self.owners.get(wfi) == Some(addr) {
+            return;
+        }
+        self.owners.set(wfi, addr);
+        if let Some(instance) = self.instances.get_mut(&wfi) {
+            if instance.place == Place::Ready && instance.in_flight == 0 {
+                // The entry left in the old lane is skipped there (see `take_batch`).
+                instance.place = Place::Idle;
+                self.schedule(wfi);
+            }
+        }
+    }
+
     /// Removes `wfi` when it has nothing left to send, schedules it otherwise.
     pub(super) fn settle(&mut self, wfi: i64) {
         if let Some(instance) = self.instances.get(&wfi) {
@@ -293,6 +309,9 @@ impl State {
         }
         done.seqs.sort_unstable();
         let count = done.seqs.len();
+        for (key, finished) in done.keys {
+            self.traces.done(key, finished);
+        }
         if let Some(outbox) = self.outbox.as_mut() {
             if let Err(e) = outbox.ack(&done.seqs, done.bytes) {
                 self.write_error(e);
