@@ -68,7 +68,8 @@ impl Node {
         worker_config.log_max_bytes = options.node.log_max_bytes;
         worker_config.kill_grace = options.node.kill_grace;
         let slots = worker_config.slots;
-        let worker = Worker::new(worker_config);
+        let worker = Worker::open(worker_config)?;
+        worker.set_masters(vec![address.clone()]);
 
         let endpoint = WorkerEndpoint {
             id: address.clone(),

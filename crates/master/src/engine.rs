@@ -476,7 +476,17 @@ impl Engine {
                 let failure = match client.dispatch(request).await {
                     Ok(reply) if reply.get_ref().accepted => return,
                     Ok(reply) => format!("refused: {}", reply.get_ref().reason),
-                    Err(status) => format!("unreachable: {}", status.message()),
+                    Err(status) => {
+                        // It may have arrived after all: the attempt is written off, so make
+                        // sure it does not run (best effort; a worker cut off for longer loses
+                        // its session and kills it anyway).
+                        let kill = baton_proto::KillRequest { id: Some(id) };
+                        let mut killer = client.clone();
+                        tokio::spawn(async move {
+                            let _ = killer.kill(kill).await;
+                        });
+                        format!("unreachable: {}", status.message())
+                    }
                 };
                 let _ = tx.send(Msg::DispatchFailed {
                     task: TaskInstanceId(id.task_instance_id),

@@ -68,7 +68,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
         .shutdown_grace
         .or(w.shutdown_grace)
         .unwrap_or(Duration::from_secs(30));
-    let worker = Worker::new(config);
+    let worker = Worker::open(config)?;
     worker.set_masters(masters.clone());
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
