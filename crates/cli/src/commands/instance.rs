@@ -151,6 +151,7 @@ fn describe(r: &Value) -> String {
                     .as_i64()
                     .map(|c| c.to_string())
                     .unwrap_or_else(|| "-".into()),
+                t["message"].as_str().unwrap_or("").to_string(),
             ]
         })
         .collect();
@@ -166,6 +167,7 @@ fn describe(r: &Value) -> String {
             "ENDED",
             "DURATION",
             "EXIT",
+            "MESSAGE",
         ],
         &rows,
     ));
