@@ -184,3 +184,112 @@ fn cluster_on_the_etcd_registry_survives_a_master_and_a_worker_kill() {
     run_cluster(&format!("etcd://{}", etcd.host()));
     drop(etcd);
 }
+
+/// The worker running the only task of instance `id`, once it runs.
+fn running_on(c: &Cluster, id: i64) -> String {
+    wait_for("the task to run", Duration::from_secs(60), || {
+        let v = c.get(&format!("/instances/{id}")).ok()?;
+        let t = v["tasks"].as_array()?.first()?.clone();
+        (t["state"] == "running").then(|| t["worker"].as_str().unwrap().to_string())
+    })
+}
+
+fn exit_status(p: &mut common::cluster::Proc) -> std::process::ExitStatus {
+    let child = p.child.as_mut().expect("running");
+    wait_for(
+        &format!("{} to exit", p.name),
+        Duration::from_secs(60),
+        || child.try_wait().unwrap(),
+    )
+}
+
+#[test]
+fn graceful_stops_hand_work_over_and_failover_fail_is_honoured() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(baton_store::testing::TestDb::postgres());
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(
+        dir.path(),
+        Options {
+            database: &db.url,
+            registry: "db",
+            masters: 2,
+            workers: 2,
+            session_timeout: "3s",
+            heartbeat_interval: "500ms",
+        },
+    );
+    let slow = write(
+        dir.path(),
+        "slow.yaml",
+        "name: slow\ntasks:\n  - {name: t, type: shell, command: 'sleep 2; echo done'}\n",
+    );
+    let once = write(
+        dir.path(),
+        "once.yaml",
+        "name: once\ntasks:\n  - {name: t, type: shell, command: 'sleep 30', failover: fail}\n",
+    );
+    c.ok(&[
+        "workflow",
+        "apply",
+        "-f",
+        slow.to_str().unwrap(),
+        "-f",
+        once.to_str().unwrap(),
+    ]);
+
+    // A worker stopped with SIGTERM finishes its task and reports it.
+    let id: i64 = c.ok(&["workflow", "start", "slow"]).trim().parse().unwrap();
+    let worker = running_on(&c, id);
+    let w = c.workers.iter().position(|p| p.address == worker).unwrap();
+    c.workers[w].signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(exit_status(&mut c.workers[w]).success(), "{}", c.logs());
+    let v = c.wait_all(&[id], Duration::from_secs(60));
+    assert_eq!(v[&id], "succeeded");
+    let view = c.get(&format!("/instances/{id}")).unwrap();
+    assert_eq!(
+        view["tasks"][0]["attempt"], 1,
+        "finished where it started: {view:#}"
+    );
+    c.workers[w].restart();
+
+    // A master stopped with SIGTERM hands its instance over; the task is not run again.
+    let id: i64 = c.ok(&["workflow", "start", "slow"]).trim().parse().unwrap();
+    running_on(&c, id);
+    let owner = c.get(&format!("/instances/{id}")).unwrap()["instance"]["owner"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let m = c.masters.iter().position(|p| p.address == owner).unwrap();
+    c.masters[m].signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(exit_status(&mut c.masters[m]).success(), "{}", c.logs());
+    let v = c.wait_all(&[id], Duration::from_secs(60));
+    assert_eq!(v[&id], "succeeded", "{}", c.logs());
+    let view = c.get(&format!("/instances/{id}")).unwrap();
+    assert_ne!(
+        view["instance"]["owner"].as_str(),
+        Some(owner.as_str()),
+        "adopted"
+    );
+    assert_eq!(view["tasks"][0]["attempt"], 1);
+
+    // A task that says `failover: fail` fails when its worker dies.
+    let id: i64 = c.ok(&["workflow", "start", "once"]).trim().parse().unwrap();
+    let worker = running_on(&c, id);
+    let w = c.workers.iter().position(|p| p.address == worker).unwrap();
+    c.workers[w].kill();
+    let v = c.wait_all(&[id], Duration::from_secs(60));
+    assert_eq!(v[&id], "failed", "{}", c.logs());
+    let view = c.get(&format!("/instances/{id}")).unwrap();
+    let t = &view["tasks"][0];
+    assert_eq!(
+        (t["state"].as_str(), t["attempt"].as_i64()),
+        (Some("failed"), Some(1))
+    );
+    assert!(
+        t["message"].as_str().unwrap().contains("failover: fail"),
+        "{t}"
+    );
+    drop(c);
+    drop(db);
+}
