@@ -138,7 +138,7 @@ async fn start_workflow(
     for key in req.params.keys() {
         params::parse_assignment(&format!("{key}=")).map_err(|e| ApiError::bad("bad_param", e))?;
     }
-    let undefined = params::check_all(&workflow.spec, &req.params);
+    let undefined = params::check(&workflow.spec, &req.params, &Default::default());
     if !undefined.is_empty() {
         let message = undefined
             .iter()

@@ -16,7 +16,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let file = args.file.display().to_string();
     let (text, spec) = read_spec(&args.file).map_err(Exit::BadInput)?;
     let params = parse_params(&args.params)?;
-    let undefined = baton_core::params::check_all(&spec, &params);
+    let undefined = baton_core::params::check(&spec, &params, &Default::default());
     if !undefined.is_empty() {
         let lines: Vec<String> = undefined.iter().map(|e| format!("{file}: {e}")).collect();
         return Err(Exit::BadInput(lines.join("\n")).into());

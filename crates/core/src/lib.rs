@@ -10,6 +10,7 @@ pub mod duration;
 pub mod ids;
 pub mod params;
 pub mod run;
+pub mod schedule;
 pub mod spec;
 pub mod state;
 

@@ -200,6 +200,10 @@ pub struct WorkflowSpec {
     /// Priority of the workflow's instances.
     #[serde(default)]
     pub priority: Priority,
+    /// IANA time zone of the workflow's dates: `$[yyyyMMdd]` and the business date are
+    /// computed in it. UTC when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
     /// The DAG's nodes, in file order.
     pub tasks: Vec<TaskSpec>,
 }
@@ -292,6 +296,14 @@ impl WorkflowSpec {
     /// definition is told from an unchanged one.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a workflow spec always serializes")
+    }
+
+    /// The workflow's time zone (UTC unless the file names one; checked when parsed).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone
+            .as_deref()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(chrono_tz::UTC)
     }
 
     /// The task of that name.

@@ -130,8 +130,58 @@ pub(crate) struct Inst {
     pub state: WorkflowState,
     /// The epoch under which this master owns the instance.
     pub epoch: i64,
+    /// The time it stands for (µs): `$[...]` and the business date are relative to it.
+    pub schedule_time: i64,
+    /// When it started (µs).
+    pub started_at: i64,
     pub run: InstanceRun,
     pub slots: Vec<Option<Slot>>,
+}
+
+impl Inst {
+    /// The output params the task at `index` sees: those its upstream tasks (direct or not)
+    /// set, a later-ending task's value winning.
+    fn upstream_outputs(&self, index: TaskIndex) -> BTreeMap<String, String> {
+        let dag = &self.version.dag;
+        let mut seen = vec![false; dag.len()];
+        let mut stack: Vec<TaskIndex> = dag.predecessors(index).to_vec();
+        let mut found: Vec<(i64, &BTreeMap<String, String>)> = Vec::new();
+        while let Some(i) = stack.pop() {
+            if std::mem::replace(&mut seen[i], true) {
+                continue;
+            }
+            if let Some(slot) = &self.slots[i] {
+                if !slot.outputs.is_empty() {
+                    found.push((slot.ended_at.unwrap_or(0), &slot.outputs));
+                }
+            }
+            stack.extend_from_slice(dag.predecessors(i));
+        }
+        found.sort_by_key(|(at, _)| *at);
+        let mut merged = BTreeMap::new();
+        for (_, outputs) in found {
+            merged.extend(outputs.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        merged
+    }
+
+    /// What the system params and time expressions of one attempt resolve against.
+    fn context(&self, id: WorkflowInstanceId, slot: &Slot) -> params::SystemContext {
+        let tz = self.version.spec.tz();
+        let at = |us: i64| {
+            chrono::DateTime::from_timestamp_micros(us)
+                .unwrap_or_default()
+                .with_timezone(&tz)
+        };
+        params::SystemContext {
+            schedule_time: at(self.schedule_time),
+            start_time: at(self.started_at),
+            workflow_name: self.name.clone(),
+            workflow_instance_id: id,
+            task_instance_id: slot.id,
+            attempt: slot.attempt as u32,
+        }
+    }
 }
 
 /// What a tick decided to do once its transaction is committed.
@@ -574,7 +624,8 @@ impl Engine {
                     .get(&self.store, record.workflow_id, record.version)
                     .await?;
                 let epoch = record.epoch + 1;
-                if !tx.start_instance(id, self.lease(epoch), now_us()).await? {
+                let now = now_us();
+                if !tx.start_instance(id, self.lease(epoch), now).await? {
                     return Ok(());
                 }
                 let run = InstanceRun::new(version.dag.clone(), version.spec.failure_strategy);
@@ -589,6 +640,8 @@ impl Engine {
                         priority: record.priority,
                         state: WorkflowState::Running,
                         epoch,
+                        schedule_time: record.schedule_time.unwrap_or(now),
+                        started_at: now,
                         run,
                         slots,
                     },
@@ -686,6 +739,7 @@ impl Engine {
                         exit_code: None,
                         message: None,
                         next_retry_at: None,
+                        outputs: BTreeMap::new(),
                     };
                     self.writes.touch(&row);
                     inst.slots[index] = Some(row);
@@ -898,6 +952,10 @@ impl Engine {
                     self.dispatcher.release(w);
                 }
                 self.dispatched_at.remove(&task);
+                if state == TaskState::Succeeded {
+                    // Output params pass to the downstream tasks (with the row, in this tick).
+                    slot.outputs = f.outputs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                }
                 self.writes.end_attempt(
                     slot,
                     End {
@@ -1023,11 +1081,19 @@ impl Engine {
                 .instances
                 .get_mut(&id)
                 .expect("active tasks belong to live instances");
+            let upstream = inst.upstream_outputs(index);
+            let ctx = inst.context(id, inst.slots[index].as_ref().expect("queued tasks have a slot"));
             let slot = inst.slots[index]
                 .as_mut()
                 .expect("queued tasks have a slot");
             let spec = &inst.version.spec.tasks[index];
-            let resolved = match params::resolve(&inst.version.spec, spec, &inst.params) {
+            let resolved = match params::resolve_task(
+                &inst.version.spec,
+                spec,
+                &inst.params,
+                &upstream,
+                &ctx,
+            ) {
                 Ok(r) => r,
                 Err(e) => {
                     // Checked when the instance was created; only a hand-edited store gets here.

@@ -131,6 +131,11 @@ impl Engine {
                 priority: record.priority,
                 state: record.state,
                 epoch: record.epoch,
+                schedule_time: record
+                    .schedule_time
+                    .or(record.started_at)
+                    .unwrap_or(record.submitted_at),
+                started_at: record.started_at.unwrap_or(record.submitted_at),
                 run,
                 slots,
             };

@@ -398,7 +398,7 @@ impl EngineTx {
     /// Writes task instances as they are now: new ones are inserted, known ones overwritten
     /// (everything but their identity).
     pub async fn upsert_tasks(&mut self, rows: &[TaskInstanceRecord]) -> Result<(), StoreError> {
-        const COLUMNS: usize = 13;
+        const COLUMNS: usize = 14;
         for chunk in rows.chunks(CHUNK_PARAMS / COLUMNS) {
             let sql = format!(
                 "INSERT INTO task_instance ({TASK_COLUMNS}) VALUES {} ON CONFLICT (id) DO UPDATE SET \
@@ -406,7 +406,7 @@ impl EngineTx {
                  retries_used = excluded.retries_used, worker = excluded.worker, \
                  started_at = excluded.started_at, ended_at = excluded.ended_at, \
                  exit_code = excluded.exit_code, message = excluded.message, \
-                 next_retry_at = excluded.next_retry_at",
+                 next_retry_at = excluded.next_retry_at, outputs = excluded.outputs",
                 placeholders(self.backend, chunk.len(), COLUMNS)
             );
             let mut query = sqlx::query(&sql);
@@ -424,7 +424,12 @@ impl EngineTx {
                     .bind(r.ended_at)
                     .bind(r.exit_code)
                     .bind(r.message.as_deref())
-                    .bind(r.next_retry_at);
+                    .bind(r.next_retry_at)
+                    .bind(if r.outputs.is_empty() {
+                        None
+                    } else {
+                        Some(serde_json::to_string(&r.outputs).expect("outputs serialize"))
+                    });
             }
             query
                 .execute(&mut *self.tx)

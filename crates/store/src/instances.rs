@@ -43,9 +43,10 @@ pub enum StopRequest {
 
 pub(crate) const INSTANCE_COLUMNS: &str =
     "id, workflow_id, version, project, name, state, params, priority, \
-     owner, epoch, submitted_at, started_at, ended_at";
+     owner, epoch, submitted_at, started_at, ended_at, schedule_time";
 pub(crate) const TASK_COLUMNS: &str = "id, workflow_instance_id, task_name, state, attempt, \
-     retries_used, worker, submitted_at, started_at, ended_at, exit_code, message, next_retry_at";
+     retries_used, worker, submitted_at, started_at, ended_at, exit_code, message, next_retry_at, \
+     outputs";
 
 impl Store {
     /// Creates a workflow instance in state `submitted` and the command that makes a master
@@ -54,12 +55,23 @@ impl Store {
         &self,
         new: NewInstance<'_>,
     ) -> Result<WorkflowInstanceId, StoreError> {
+        self.create_instance_at(new, None).await
+    }
+
+    /// Like [`Store::create_instance`], for an instance that stands for `schedule_time` (µs):
+    /// a schedule's fire time or a back-filled date.
+    pub async fn create_instance_at(
+        &self,
+        new: NewInstance<'_>,
+        schedule_time: Option<i64>,
+    ) -> Result<WorkflowInstanceId, StoreError> {
         let now = now_us();
         let params = serde_json::to_string(&new.params).expect("params serialize");
         let mut tx = self.write.begin().await.ctx("starting an instance")?;
         let row = sqlx::query(
             "INSERT INTO workflow_instance (workflow_id, version, project, name, state, params, \
-             priority, submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+             priority, submitted_at, schedule_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             RETURNING id",
         )
         .bind(new.workflow.id.0)
         .bind(new.workflow.version)
@@ -69,6 +81,7 @@ impl Store {
         .bind(params)
         .bind(new.workflow.spec.priority.as_str())
         .bind(now)
+        .bind(schedule_time)
         .fetch_one(&mut *tx)
         .await
         .ctx("creating a workflow instance")?;

@@ -108,6 +108,9 @@ pub struct InstanceRecord {
     pub started_at: Option<i64>,
     /// When it ended.
     pub ended_at: Option<i64>,
+    /// The time it stands for (a schedule's fire time, a back-filled date); `None` for a
+    /// manual start, which stands for its own start time.
+    pub schedule_time: Option<i64>,
 }
 
 impl InstanceRecord {
@@ -134,6 +137,7 @@ impl InstanceRecord {
             submitted_at: get(row, "submitted_at")?,
             started_at: get(row, "started_at")?,
             ended_at: get(row, "ended_at")?,
+            schedule_time: get(row, "schedule_time")?,
         })
     }
 }
@@ -167,6 +171,9 @@ pub struct TaskInstanceRecord {
     pub message: Option<String>,
     /// When the next attempt is due, while waiting for a retry.
     pub next_retry_at: Option<i64>,
+    /// Output params it set (`${setValue(key=value)}`), passed to its downstream tasks.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, String>,
 }
 
 impl TaskInstanceRecord {
@@ -188,6 +195,14 @@ impl TaskInstanceRecord {
             exit_code: get(row, "exit_code")?,
             message: get(row, "message")?,
             next_retry_at: get(row, "next_retry_at")?,
+            outputs: {
+                let text: Option<String> = get(row, "outputs")?;
+                match text {
+                    Some(t) => serde_json::from_str(&t)
+                        .map_err(|e| corrupt("task_instance.outputs", e))?,
+                    None => BTreeMap::new(),
+                }
+            },
         })
     }
 }

@@ -158,6 +158,7 @@ fn task_row(id: i64, instance: baton_core::WorkflowInstanceId) -> TaskInstanceRe
         exit_code: None,
         message: None,
         next_retry_at: None,
+        outputs: BTreeMap::new(),
     }
 }
 
@@ -234,6 +235,7 @@ async fn task_lifecycle_and_history(db: &TestDb) {
 
     let mut tx = store.begin_engine().await.unwrap();
     row = TaskInstanceRecord {
+        outputs: BTreeMap::from([("rows".to_string(), "42".to_string())]),
         attempt: 2,
         state: TaskState::Succeeded,
         worker: Some("w2".into()),
@@ -263,6 +265,7 @@ async fn task_lifecycle_and_history(db: &TestDb) {
         (TaskState::Succeeded, 2)
     );
     assert_eq!(tasks[0].worker.as_deref(), Some("w2"));
+    assert_eq!(tasks[0].outputs["rows"], "42");
     assert_eq!(tasks[1].task_name, "b");
     let attempts = store.attempts(id).await.unwrap();
     let states: Vec<_> = attempts.iter().map(|a| (a.attempt, a.state)).collect();

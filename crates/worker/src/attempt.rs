@@ -1,5 +1,10 @@
 //! One attempt from acceptance to its Finished event: log and work directory, the process (or
-//! none), timeout and kill, and the outcome.
+//! none), timeout and kill, and the outcome with its output params.
+//!
+//! Output params (`${setValue(key=value)}` lines, see [`crate::outputs`]) are scanned in all of
+//! the attempt's output, stdout and stderr alike, but reported only when the attempt succeeded:
+//! a failed, killed or timed out attempt (or one that could not start, or a noop) reports
+//! none, so downstream tasks never see values from a run that did not complete.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,6 +17,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::executors::Plan;
 use crate::logfile::{self, Copied, LazyLog};
+use crate::outputs::{self, Scanner};
 use crate::process::{self, ProcessSpec};
 use crate::worker::{Inner, Key, Stop};
 
@@ -71,6 +77,7 @@ fn noop() -> Finished {
         outcome: Outcome::Succeeded as i32,
         exit_code: None,
         message: String::new(),
+        outputs: HashMap::new(),
     }
 }
 
@@ -112,6 +119,7 @@ async fn run_process(
         log,
         config.log_max_bytes,
         give_up_rx,
+        Scanner::new(),
     ));
 
     let timeout = async {
@@ -186,10 +194,21 @@ async fn run_process(
     };
     let exit_code = exit_code.or_else(|| status.as_ref().ok().and_then(|s| s.code()));
 
+    let mut outputs = HashMap::new();
     match copied {
-        Ok(Copied { mut log, abandoned }) => {
+        Ok(Copied {
+            mut log,
+            abandoned,
+            scanned,
+        }) => {
             if abandoned {
                 log.write(b"\n[baton] output still open after the task's process group was killed (did a process leave the group?); stopped reading\n").await;
+            }
+            if scanned.over_limit {
+                log.write(outputs::limit_warning().as_bytes()).await;
+            }
+            if outcome == Outcome::Succeeded {
+                outputs = scanned.outputs;
             }
             if outcome == Outcome::TimedOut || outcome == Outcome::Killed {
                 log.write(format!("\n[baton] {message}\n").as_bytes()).await;
@@ -205,6 +224,7 @@ async fn run_process(
         outcome: outcome as i32,
         exit_code,
         message,
+        outputs,
     }
 }
 
@@ -235,6 +255,7 @@ async fn failed_to_start(mut log: LazyLog, message: String) -> Finished {
         outcome: Outcome::Failed as i32,
         exit_code: None,
         message,
+        outputs: HashMap::new(),
     }
 }
 
@@ -266,6 +287,7 @@ fn env(job: &Job, worker: &str) -> Vec<(String, String)> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
     use std::time::{Duration, Instant};
 
     use baton_proto::{Outcome, ReadLogRequest};
@@ -349,13 +371,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let worker = worker_with(dir.path(), |c| c.kill_grace = Duration::from_secs(20));
         let mut master = TestMaster::start().await;
-        let mut req = request(1, shell("echo begun; sleep 1000"), &master.addr);
+        let mut req = request(
+            1,
+            shell("echo begun; echo '${setValue(a=1)}'; sleep 1000"),
+            &master.addr,
+        );
         req.timeout_ms = 300;
         let begun = Instant::now();
         worker.dispatch(req).unwrap();
         let finished = master.finished(1).await;
         assert_eq!(finished.outcome, Outcome::TimedOut as i32);
         assert_eq!(finished.message, "timed out after 300ms");
+        assert!(finished.outputs.is_empty(), "{:?}", finished.outputs);
         assert!(
             begun.elapsed() < Duration::from_secs(15),
             "SIGTERM should do"
@@ -563,6 +590,7 @@ mod tests {
         };
         assert_eq!(finished.outcome, Outcome::Succeeded as i32);
         assert_eq!(finished.started_at_us, finished.ended_at_us);
+        assert!(finished.outputs.is_empty());
         let reply = worker
             .read_log(ReadLogRequest {
                 task_instance_id: 1,
@@ -573,5 +601,171 @@ mod tests {
             .await
             .unwrap();
         assert!(reply.found && reply.complete && reply.data.is_empty());
+    }
+
+    fn outputs(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn set_value_lines_become_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        worker
+            .dispatch(request(
+                1,
+                shell(r#"echo '${setValue(rows=42)}'; echo "x \${setValue(a=1)} \${setValue(b=two words)}""#),
+                &master.addr,
+            ))
+            .unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Succeeded as i32);
+        assert_eq!(
+            finished.outputs,
+            outputs(&[("rows", "42"), ("a", "1"), ("b", "two words")])
+        );
+        // The lines stay in the log.
+        assert_eq!(
+            log_of(&worker, 1).await,
+            "${setValue(rows=42)}\nx ${setValue(a=1)} ${setValue(b=two words)}\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn python_tasks_set_outputs_on_stdout_and_stderr() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        worker
+            .dispatch(request(
+                1,
+                python("import sys\nn = 6 * 7\nprint(f'${{setValue(rows={n})}}')\nprint('${setValue(err=on stderr)}', file=sys.stderr)\nsys.stdout.write('${setValue(last=no newline)}')"),
+                &master.addr,
+            ))
+            .unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(
+            finished.outcome,
+            Outcome::Succeeded as i32,
+            "{}",
+            finished.message
+        );
+        assert_eq!(
+            finished.outputs,
+            outputs(&[("rows", "42"), ("err", "on stderr"), ("last", "no newline")])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_key_set_twice_keeps_its_last_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        worker
+            .dispatch(request(
+                1,
+                shell("echo '${setValue(k=first)}'; echo other; echo '${setValue(k=second)} ${setValue(k=third)}'"),
+                &master.addr,
+            ))
+            .unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outputs, outputs(&[("k", "third")]));
+    }
+
+    #[tokio::test]
+    async fn a_failed_attempt_reports_no_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        worker
+            .dispatch(request(
+                1,
+                shell("echo '${setValue(rows=42)}'; exit 2"),
+                &master.addr,
+            ))
+            .unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Failed as i32);
+        assert!(finished.outputs.is_empty(), "{:?}", finished.outputs);
+    }
+
+    #[tokio::test]
+    async fn lines_longer_than_the_scan_cap_are_survived() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        // A 1 MB line (with a pair at its start and one far past the scan cap), a 1 MB line
+        // of `$`, then ordinary lines.
+        worker
+            .dispatch(request(
+                1,
+                shell(
+                    "printf '${setValue(early=1)}'; head -c 1000000 /dev/zero | tr '\\0' x; \
+                     echo '${setValue(late=1)}'; head -c 1000000 /dev/zero | tr '\\0' '$'; echo; \
+                     echo '${setValue(after=2)}'",
+                ),
+                &master.addr,
+            ))
+            .unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(
+            finished.outcome,
+            Outcome::Succeeded as i32,
+            "{}",
+            finished.message
+        );
+        assert_eq!(finished.outputs, outputs(&[("early", "1"), ("after", "2")]));
+    }
+
+    #[tokio::test]
+    async fn output_past_the_log_cap_is_still_scanned() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker_with(dir.path(), |c| c.log_max_bytes = 1000);
+        let mut master = TestMaster::start().await;
+        worker
+            .dispatch(request(
+                1,
+                shell(
+                    "head -c 300000 /dev/zero | tr '\\0' x; echo; echo '${setValue(rows=42)}' >&2",
+                ),
+                &master.addr,
+            ))
+            .unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Succeeded as i32);
+        assert_eq!(finished.outputs, outputs(&[("rows", "42")]));
+        let log = log_of(&worker, 1).await;
+        assert!(!log.contains("setValue"), "{log}");
+        assert!(log.ends_with(&crate::logfile::truncation_marker(1000)));
+    }
+
+    #[tokio::test]
+    async fn outputs_past_the_limits_are_ignored_with_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        worker
+            .dispatch(request(
+                1,
+                shell("i=0; while [ $i -le 1000 ]; do echo \"\\${setValue(k$i=$i)}\"; i=$((i+1)); done"),
+                &master.addr,
+            ))
+            .unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Succeeded as i32);
+        assert_eq!(finished.outputs.len(), crate::outputs::MAX_KEYS);
+        assert_eq!(finished.outputs["k999"], "999");
+        assert!(!finished.outputs.contains_key("k1000"));
+        let log = log_of(&worker, 1).await;
+        assert!(
+            log.ends_with(&crate::outputs::limit_warning()),
+            "{}",
+            &log[log.len() - 200..]
+        );
+        assert_eq!(log.matches("[baton]").count(), 1);
     }
 }

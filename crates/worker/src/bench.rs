@@ -125,6 +125,7 @@ fn bench_outbox_cost_per_event() {
             outcome: 1,
             exit_code: Some(0),
             message: String::new(),
+            outputs: Default::default(),
         })),
     };
     let total = 100_000;
@@ -150,4 +151,27 @@ fn bench_outbox_cost_per_event() {
         "outbox: {total} events appended and acknowledged in {elapsed:?}: {:.2} µs per event",
         elapsed.as_secs_f64() * 1e6 / total as f64
     );
+}
+
+#[test]
+#[ignore]
+fn bench_output_scan() {
+    use crate::outputs::Scanner;
+    // Typical log text (no `$`), and text with a `$` on every line.
+    let plain = "2024-01-01 12:00:00 INFO processed 1000 rows of the input table\n".repeat(512);
+    let dollars = "cost $12.50 for ${HOME} and the rest of this line is plain\n".repeat(600);
+    for (what, text) in [("plain", &plain), ("dollars", &dollars)] {
+        let chunk = &text.as_bytes()[..32 * 1024];
+        let rounds = 20_000;
+        let begun = Instant::now();
+        let mut scanner = Scanner::new();
+        for _ in 0..rounds {
+            scanner.feed(std::hint::black_box(chunk));
+        }
+        let found = scanner.finish();
+        assert!(found.outputs.is_empty());
+        let secs = begun.elapsed().as_secs_f64();
+        let mb = (rounds * chunk.len()) as f64 / 1e6;
+        println!("output scan, {what}: {:.0} MB/s", mb / secs);
+    }
 }

@@ -19,6 +19,7 @@ mod executors;
 mod logfile;
 mod orphans;
 mod outbox;
+mod outputs;
 mod process;
 mod reporter;
 mod routes;

@@ -1,5 +1,6 @@
 //! Attempt logs: where they live, how a process's output gets into one (capped, in arrival
-//! order, never blocking the process), and how a range of one is read back.
+//! order, never blocking the process, scanned for output params on the way), and how a range
+//! of one is read back.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -9,6 +10,8 @@ use std::path::{Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
 use tokio::sync::oneshot;
+
+use crate::outputs::{Scanned, Scanner};
 
 /// Most bytes one `ReadLog` returns, whatever the caller asks for.
 pub(crate) const MAX_READ: u64 = 1024 * 1024;
@@ -102,16 +105,20 @@ pub(crate) struct Copied {
     pub log: LazyLog,
     /// True when the output went on after the process group was gone and reading was abandoned.
     pub abandoned: bool,
+    /// The output params found in everything read (the part past the cap included).
+    pub scanned: Scanned,
 }
 
 /// Copies everything read from `output` into `log` until the pipe closes (every writer is
 /// gone) or `give_up` fires. Past `limit` bytes it writes the truncation marker once and from
-/// then on reads and discards, so the process never blocks on a full pipe.
+/// then on reads and discards, so the process never blocks on a full pipe. Everything read,
+/// discarded or not, goes through `scanner`.
 pub(crate) async fn copy_output(
     mut output: pipe::Receiver,
     mut log: LazyLog,
     limit: u64,
     mut give_up: oneshot::Receiver<()>,
+    mut scanner: Scanner,
 ) -> Copied {
     let mut buf = vec![0u8; CHUNK];
     let mut written = 0u64;
@@ -134,6 +141,7 @@ pub(crate) async fn copy_output(
                 break;
             }
         };
+        scanner.feed(&buf[..n]);
         if discarding {
             continue;
         }
@@ -151,7 +159,11 @@ pub(crate) async fn copy_output(
             discarding = true;
         }
     }
-    Copied { log, abandoned }
+    Copied {
+        log,
+        abandoned,
+        scanned: scanner.finish(),
+    }
 }
 
 /// A piece of a log read back.

@@ -120,7 +120,8 @@ impl TestMaster {
         };
         tokio::spawn(
             tonic::transport::Server::builder()
-                .add_service(MasterServer::new(recorder))
+                // The real master's limit.
+                .add_service(MasterServer::new(recorder).max_decoding_message_size(64 << 20))
                 .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
                     let _ = stopped.await;
                 }),

@@ -37,6 +37,7 @@ pub(super) struct RawWorkflow {
     pub params: BTreeMap<String, Scalar>,
     pub failure_strategy: Option<FailureStrategy>,
     pub priority: Option<Priority>,
+    pub timezone: Option<String>,
     #[serde(default)]
     pub tasks: Vec<RawTask>,
 }

@@ -52,6 +52,13 @@ pub(super) fn check(raw: RawWorkflow) -> Result<WorkflowSpec, Vec<Problem>> {
             "project `{project}` may only use letters, digits, `_`, `-` and `.` (at most 100)"
         )));
     }
+    if let Some(tz) = &raw.timezone {
+        if tz.parse::<chrono_tz::Tz>().is_err() {
+            problems.push(general(format!(
+                "unknown time zone `{tz}` (use an IANA name such as `UTC` or `Asia/Shanghai`)"
+            )));
+        }
+    }
     if raw.tasks.is_empty() {
         problems.push(general("the workflow has no `tasks`".into()));
     }
@@ -88,6 +95,7 @@ pub(super) fn check(raw: RawWorkflow) -> Result<WorkflowSpec, Vec<Problem>> {
         params: strings(raw.params),
         failure_strategy: raw.failure_strategy.unwrap_or_default(),
         priority: raw.priority.unwrap_or_default(),
+        timezone: raw.timezone,
         tasks,
     })
 }

@@ -39,6 +39,10 @@ pub(crate) use traces::Trace;
 
 /// Most events sent in one `Report` call.
 const MAX_BATCH: usize = 500;
+/// Most outbox bytes of events sent in one `Report` call (one event more may go over it): a
+/// Finished event carries up to 1 MiB of output params, and the master refuses requests over
+/// 64 MiB.
+const MAX_BATCH_BYTES: u64 = 16 * 1024 * 1024;
 /// First pause after a failed report; doubles up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 use super::lane::{endpoint, run_lane, Lane};
 use super::queue::{take_doomed, Batch, Done, Place};
-use super::{State, COMPACTION_RETRY, FIRST_HOLD, MAX_BATCH, MAX_HOLD};
+use super::{State, COMPACTION_RETRY, FIRST_HOLD, MAX_BATCH, MAX_BATCH_BYTES, MAX_HOLD};
 use crate::error::DispatchError;
 use crate::outbox::Live;
 
@@ -154,10 +154,11 @@ impl State {
     pub(super) fn take_batch(&mut self, addr: &str) -> Batch {
         let mut batch = Batch::default();
         let mut moved = Vec::new();
+        let mut bytes = 0;
         let Some(lane) = self.lanes.get_mut(addr) else {
             return batch;
         };
-        while batch.events.len() < MAX_BATCH {
+        while batch.events.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
             let Some(wfi) = lane.ready.pop_front() else {
                 break;
             };
@@ -177,7 +178,17 @@ impl State {
                 moved.push(wfi);
                 continue;
             }
-            let n = instance.queue.len().min(MAX_BATCH - batch.events.len());
+            // At least one event, then as many as fit.
+            let mut n = 0;
+            for q in instance.queue.iter() {
+                if batch.events.len() + n == MAX_BATCH
+                    || (n > 0 && bytes + q.bytes > MAX_BATCH_BYTES)
+                {
+                    break;
+                }
+                bytes += q.bytes;
+                n += 1;
+            }
             batch
                 .events
                 .extend(instance.queue.iter().take(n).map(|q| q.event.clone()));

@@ -124,3 +124,32 @@ async fn the_order_of_an_instance_holds_across_a_change_of_master() {
     }
     assert!(!b.seen.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_events_are_sent_in_batches_the_master_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker = worker_with(dir.path(), |c| c.slots = 100);
+    // The master comes up once every event waits, so that they would all go in one request.
+    let addr = free_addr();
+    // About 1 MiB of output params each: 70 of them in one request would be past the master's
+    // 64 MiB limit.
+    let script = "v=$(head -c 61000 /dev/zero | tr '\\0' v); i=0; \
+                  while [ $i -lt 17 ]; do echo \"\\${setValue(k$i=$v)}\"; i=$((i+1)); done";
+    let total = 70;
+    for tid in 1..=total {
+        let req = request(tid, shell(script), &addr.to_string());
+        worker.dispatch(req).unwrap();
+    }
+    until("the attempts to end", || worker.running() == 0).await;
+    until("every event to wait", || {
+        worker.inner().reporter.pending() == 2 * total as usize
+    })
+    .await;
+    let mut master = TestMaster::start_on(TcpListener::bind(addr).await.unwrap());
+    for tid in 1..=total {
+        let finished = master.finished(tid).await;
+        assert_eq!(finished.outputs.len(), 17, "{}", finished.message);
+        assert_eq!(finished.outputs["k16"].len(), 61000);
+    }
+    within("delivery", worker.inner().reporter.flushed()).await;
+}

@@ -1,0 +1,74 @@
+//! Checks before a run: every task must resolve, so that a typo in `${name}` or `$[...]`
+//! is refused at submit time instead of failing a task hours later.
+//!
+//! Output params are only known once upstream tasks run, so a name counts as defined when an
+//! upstream task (direct or not) has `setValue(NAME=` in its text, or when the caller lists
+//! it in `may_set` (for keys computed at run time). The schedule time is a placeholder:
+//! expressions are checked for form, not for their values.
+
+use super::output::declared_outputs;
+use super::resolve::{ParamError, Resolver};
+use super::system::SystemContext;
+use crate::ids::{TaskInstanceId, WorkflowInstanceId};
+use crate::spec::{TaskSpec, WorkflowSpec};
+use chrono::TimeZone;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Every problem that would stop a task of `workflow` from resolving with these start-time
+/// params, task by task in file order. `may_set` adds output param names upstream tasks may
+/// set beyond those found in their text.
+pub fn check(
+    workflow: &WorkflowSpec,
+    start: &BTreeMap<String, String>,
+    may_set: &BTreeSet<String>,
+) -> Vec<ParamError> {
+    let ctx = placeholder_context(workflow);
+    workflow
+        .tasks
+        .iter()
+        .flat_map(|task| {
+            let upstream: BTreeMap<String, String> = upstream_outputs(workflow, task)
+                .into_iter()
+                .chain(may_set.iter().cloned())
+                .map(|name| (name, String::new()))
+                .collect();
+            let mut r = Resolver::new(workflow, task, start, &upstream, &ctx);
+            r.task(task);
+            r.finish()
+        })
+        .collect()
+}
+
+/// The names the tasks `task` depends on, directly or not, set according to their text.
+pub fn upstream_outputs(workflow: &WorkflowSpec, task: &TaskSpec) -> BTreeSet<String> {
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut todo: Vec<&str> = task.depends_on.iter().map(String::as_str).collect();
+    let mut names = BTreeSet::new();
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name) {
+            continue;
+        }
+        if let Some(up) = workflow.task(name) {
+            if let Some(body) = up.kind.body() {
+                names.extend(declared_outputs(body));
+            }
+            todo.extend(up.depends_on.iter().map(String::as_str));
+        }
+    }
+    names
+}
+
+fn placeholder_context(workflow: &WorkflowSpec) -> SystemContext {
+    let at = chrono_tz::UTC
+        .with_ymd_and_hms(2000, 1, 1, 0, 0, 0)
+        .single()
+        .expect("a fixed valid time");
+    SystemContext {
+        schedule_time: at,
+        start_time: at,
+        workflow_name: workflow.name.clone(),
+        workflow_instance_id: WorkflowInstanceId(0),
+        task_instance_id: TaskInstanceId(0),
+        attempt: 1,
+    }
+}

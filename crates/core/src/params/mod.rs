@@ -1,0 +1,177 @@
+//! Params: `${name}` references and `$[...]` time expressions in commands, scripts and env
+//! values, where their values come from, and the output params tasks set for their
+//! downstream tasks. Everything here is a pure function: the caller supplies the times.
+//!
+//! - [`resolve_task`] is what the master calls for each attempt: start-time params win over
+//!   the task's (local), which win over upstream output params, which win over the
+//!   workflow's (global); `${system.*}` ([`SystemContext`]) and `$[...]` ([`eval_time_expr`])
+//!   are resolved too, and param values may use both.
+//! - [`check`] lists, before anything runs, every reference and expression that would fail.
+//! - [`parse_set_values`] is what the worker calls on each line of task output.
+//! - [`references`], [`substitute`], [`merged`], [`resolve`] and [`check_all`] are the
+//!   earlier `${name}`-only API, kept for its callers.
+//!
+//! Only `${identifier}` is a reference (letters, digits, `_`, `.`); other shell forms such as
+//! `${var:-x}`, `${#arr[@]}` or `$HOME` are left to bash. `$${name}` writes a literal `${name}`.
+//! In resolved text every `$[...]` (up to the first `]` on its line) is a time expression,
+//! so bash's obsolete `$[1+2]` arithmetic must be written `$((1+2))`; `$$[x]` writes a
+//! literal `$[x]`.
+
+mod check;
+mod expr;
+mod output;
+mod pattern;
+mod resolve;
+mod system;
+mod text;
+
+pub use check::{check, upstream_outputs};
+pub use expr::{eval_time_expr, ExprError};
+pub use output::{declared_outputs, parse_set_values};
+pub use resolve::{resolve_task, resolve_text, task_params, ParamError};
+pub use system::{is_system_param, system_params, SystemContext, SYSTEM_PARAMS};
+
+use crate::spec::{TaskSpec, WorkflowSpec};
+use std::collections::{BTreeMap, BTreeSet};
+use text::{is_ident, pieces, Piece};
+
+/// The param names referenced in `text`, in order, without repeats.
+pub fn references(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for p in pieces(text, false) {
+        if let Piece::Ref(name) = p {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names
+}
+
+/// Replaces every reference by its value; the error lists the names that have none.
+pub fn substitute(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, Vec<String>> {
+    let mut out = String::with_capacity(text.len());
+    let mut missing: Vec<String> = Vec::new();
+    for p in pieces(text, false) {
+        match p {
+            Piece::Text(t) | Piece::Expr(t) => out.push_str(t),
+            Piece::Ref(name) => match lookup(name) {
+                Some(v) => out.push_str(&v),
+                None => {
+                    if !missing.iter().any(|m| m == name) {
+                        missing.push(name.to_string())
+                    }
+                }
+            },
+        }
+    }
+    if missing.is_empty() {
+        Ok(out)
+    } else {
+        Err(missing)
+    }
+}
+
+/// The params a task sees: workflow, then task, then start-time values, later winning.
+pub fn merged(
+    workflow: &WorkflowSpec,
+    task: &TaskSpec,
+    start: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut all = workflow.params.clone();
+    all.extend(task.params.iter().map(|(k, v)| (k.clone(), v.clone())));
+    all.extend(start.iter().map(|(k, v)| (k.clone(), v.clone())));
+    all
+}
+
+/// A task with every reference replaced, ready to hand to a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedTask {
+    /// The task's kind with its command or script substituted.
+    pub kind: crate::spec::TaskKind,
+    /// The task's env with values substituted.
+    pub env: BTreeMap<String, String>,
+}
+
+/// An undefined `${name}` in a task.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("task `{task}`: undefined param{} {} (define it under `params`, pass `--param NAME=VALUE`, or write `$${{NAME}}` for a literal)", if names.len() > 1 { "s" } else { "" }, names.iter().map(|n| format!("`${{{n}}}`")).collect::<Vec<_>>().join(", "))]
+pub struct UndefinedParams {
+    /// The task whose text refers to them.
+    pub task: String,
+    /// The names without a value.
+    pub names: Vec<String>,
+}
+
+/// Substitutes `${name}` in a task's command, script and env values from the workflow's,
+/// the task's and the start-time params only: no system params, no upstream outputs, and
+/// `$[...]` left as written. Kept for callers without a run context; prefer
+/// [`resolve_task`].
+pub fn resolve(
+    workflow: &WorkflowSpec,
+    task: &TaskSpec,
+    start: &BTreeMap<String, String>,
+) -> Result<ResolvedTask, UndefinedParams> {
+    let params = merged(workflow, task, start);
+    let lookup = |name: &str| params.get(name).cloned();
+    let mut missing: Vec<String> = Vec::new();
+    let mut note = |r: Result<String, Vec<String>>| match r {
+        Ok(s) => s,
+        Err(names) => {
+            for n in names {
+                if !missing.contains(&n) {
+                    missing.push(n);
+                }
+            }
+            String::new()
+        }
+    };
+    let kind = match task.kind.body() {
+        Some(body) => task.kind.with_body(note(substitute(body, lookup))),
+        None => task.kind.clone(),
+    };
+    let env = task
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), note(substitute(v, lookup))))
+        .collect();
+    if missing.is_empty() {
+        Ok(ResolvedTask { kind, env })
+    } else {
+        Err(UndefinedParams {
+            task: task.name.clone(),
+            names: missing,
+        })
+    }
+}
+
+/// Checks, before anything runs, that every `${name}` of every task of the workflow has a
+/// value with these start-time params. System params count as defined, and so do output
+/// params an upstream task sets in its text (see [`check`]). Returns one error per task
+/// that has undefined names; [`check`] also reports bad `$[...]` expressions and loops.
+pub fn check_all(
+    workflow: &WorkflowSpec,
+    start: &BTreeMap<String, String>,
+) -> Vec<UndefinedParams> {
+    check(workflow, start, &BTreeSet::new())
+        .into_iter()
+        .filter_map(|e| match e {
+            ParamError::Undefined(u) => Some(u),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Parses `KEY=VALUE` as given to `--param`.
+pub fn parse_assignment(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if is_ident(k) => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("bad param `{text}`: write it as NAME=VALUE")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,303 @@
+//! `resolve_task`: precedence, system params, expressions in texts and in values, errors.
+
+use super::{at, map};
+use crate::ids::{TaskInstanceId, WorkflowInstanceId};
+use crate::params::{resolve_task, resolve_text, task_params, ParamError, SystemContext};
+use crate::spec::{TaskKind, WorkflowSpec};
+use chrono_tz::Asia::Shanghai;
+use std::collections::BTreeMap;
+
+/// Schedule 2024-03-01 02:00 (Friday) in Shanghai; started five seconds later.
+fn ctx() -> SystemContext {
+    SystemContext {
+        schedule_time: at(Shanghai, 2024, 3, 1, 2, 0, 0),
+        start_time: at(Shanghai, 2024, 3, 1, 2, 0, 5),
+        workflow_name: "w".into(),
+        workflow_instance_id: WorkflowInstanceId(42),
+        task_instance_id: TaskInstanceId(7),
+        attempt: 1,
+    }
+}
+
+/// A one-task workflow: global params `global`, the task's `local`, command `command`,
+/// parsed from YAML and then given its params (YAML flow style and `$[` do not mix well).
+fn spec(global: &str, local: &str, command: &str) -> WorkflowSpec {
+    let yaml = "name: w\ntasks:\n  - name: t\n    type: shell\n    command: x\n    env: {E: '${system.task.attempt}-$[yyyy]'}\n";
+    let mut spec = WorkflowSpec::from_yaml(yaml, "w.yaml").unwrap();
+    spec.params = pairs(global);
+    spec.tasks[0].params = pairs(local);
+    spec.tasks[0].kind = TaskKind::Shell {
+        command: command.to_string(),
+    };
+    spec
+}
+
+/// `"a: 1, b: 2"` as a map (values must not contain `, `).
+fn pairs(text: &str) -> BTreeMap<String, String> {
+    text.split(", ")
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once(": ").expect("NAME: VALUE");
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+fn command(r: &crate::params::ResolvedTask) -> &str {
+    match &r.kind {
+        TaskKind::Shell { command } => command,
+        other => panic!("not a shell task: {other:?}"),
+    }
+}
+
+fn run(
+    global: &str,
+    local: &str,
+    command_text: &str,
+    start: &BTreeMap<String, String>,
+    upstream: &BTreeMap<String, String>,
+) -> Result<String, ParamError> {
+    let s = spec(global, local, command_text);
+    resolve_task(&s, &s.tasks[0], start, upstream, &ctx()).map(|r| command(&r).to_string())
+}
+
+#[test]
+fn precedence_start_local_upstream_global() {
+    // Which sources define `x`, and which value the task sees.
+    let cases: &[(&[&str], &str)] = &[
+        (&["global"], "global"),
+        (&["upstream"], "upstream"),
+        (&["upstream", "global"], "upstream"),
+        (&["local", "global"], "local"),
+        (&["local", "upstream"], "local"),
+        (&["local", "upstream", "global"], "local"),
+        (&["start", "global"], "start"),
+        (&["start", "upstream"], "start"),
+        (&["start", "local"], "start"),
+        (&["start", "local", "upstream", "global"], "start"),
+    ];
+    for (sources, want) in cases {
+        let has = |s: &str| sources.contains(&s);
+        let pair = |s: &str| {
+            if has(s) {
+                format!("x: {s}")
+            } else {
+                String::new()
+            }
+        };
+        let start = if has("start") {
+            map(&[("x", "start")])
+        } else {
+            map(&[])
+        };
+        let upstream = if has("upstream") {
+            map(&[("x", "upstream")])
+        } else {
+            map(&[])
+        };
+        let got = run(
+            &pair("global"),
+            &pair("local"),
+            "echo ${x}",
+            &start,
+            &upstream,
+        );
+        assert_eq!(got.unwrap(), format!("echo {want}"), "{sources:?}");
+    }
+}
+
+#[test]
+fn system_params_in_commands_and_they_cannot_be_shadowed() {
+    let got = run(
+        "system.biz.date: mine",
+        "",
+        "${system.biz.date} ${system.biz.curdate} ${system.datetime} ${system.schedule.time} ${system.workflow.name} ${system.workflow.instance.id} ${system.task.instance.id} ${system.task.attempt}",
+        &map(&[("system.task.attempt", "9")]),
+        &map(&[]),
+    );
+    assert_eq!(
+        got.unwrap(),
+        "20240229 20240301 20240301020005 20240301020000 w 42 7 1"
+    );
+}
+
+#[test]
+fn expressions_in_commands_values_and_env() {
+    // (global, local, start, upstream, command, expected command); params as "k: v, k: v".
+    let cases: &[[&str; 6]] = &[
+        ["", "", "", "", "ls /d/$[yyyyMMdd-1]", "ls /d/20240229"],
+        ["", "", "", "", "$[yyyy-MM-dd] $$[x]", "2024-03-01 $[x]"],
+        [
+            "dt: $[yyyyMMdd-1]",
+            "",
+            "",
+            "",
+            "echo ${dt}",
+            "echo 20240229",
+        ],
+        [
+            "",
+            "dt: $[month_end(yyyyMMdd,-1)]",
+            "",
+            "",
+            "${dt}",
+            "20240229",
+        ],
+        [
+            "",
+            "",
+            "dt: $[add_months(yyyyMMdd,-1)]",
+            "",
+            "${dt}",
+            "20240201",
+        ],
+        // Upstream outputs are verbatim.
+        [
+            "",
+            "",
+            "",
+            "dt: $[yyyy] ${x}",
+            "echo ${dt}",
+            "echo $[yyyy] ${x}",
+        ],
+        // Values may refer to other params, across sources.
+        [
+            "dt: $[yyyyMMdd], p: /d/${dt}",
+            "",
+            "dt: x",
+            "",
+            "ls ${p}",
+            "ls /d/x",
+        ],
+        [
+            "p: /d/${system.task.attempt}",
+            "",
+            "",
+            "",
+            "ls ${p}",
+            "ls /d/1",
+        ],
+        [
+            "base: /b",
+            "p: ${base}/${up}",
+            "",
+            "up: u",
+            "ls ${p}",
+            "ls /b/u",
+        ],
+        // A value in a shadowed source is never looked at.
+        ["x: ${nope}", "x: ok", "", "", "echo ${x}", "echo ok"],
+        // Shell forms stay.
+        [
+            "",
+            "",
+            "",
+            "",
+            "${HOME:-h} $((1+2)) ${#a[@]}",
+            "${HOME:-h} $((1+2)) ${#a[@]}",
+        ],
+    ];
+    for [global, local, start, upstream, cmd, want] in cases {
+        let got = run(global, local, cmd, &pairs(start), &pairs(upstream));
+        assert_eq!(got.unwrap(), *want, "{cmd:?} with {global:?} / {local:?}");
+    }
+}
+
+#[test]
+fn env_values_are_resolved() {
+    let s = spec("", "", "true");
+    let r = resolve_task(&s, &s.tasks[0], &map(&[]), &map(&[]), &ctx()).unwrap();
+    assert_eq!(r.env["E"], "1-2024");
+}
+
+#[test]
+fn errors() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        // (global, local, command, message)
+        (
+            "",
+            "",
+            "echo $[yyyyMMdd-x]",
+            "task `t`: $[yyyyMMdd-x]: unknown letter `x`",
+        ),
+        (
+            "dt: $[bad_fn(yyyy)]",
+            "",
+            "echo ${dt}",
+            "task `t`: $[bad_fn(yyyy)]: unknown function `bad_fn`",
+        ),
+        (
+            "",
+            "",
+            "echo ${a} ${b} ${a}",
+            "task `t`: undefined params `${a}`, `${b}`",
+        ),
+        (
+            "p: /d/${q}",
+            "",
+            "echo ${p}",
+            "task `t`: undefined param `${q}`",
+        ),
+        (
+            "a: ${b}, b: ${a}",
+            "",
+            "echo ${a}",
+            "task `t`: param `a` refers to itself: ${a} -> ${b} -> ${a}",
+        ),
+        (
+            "",
+            "p: ${p}/x",
+            "echo ${p}",
+            "task `t`: param `p` refers to itself: ${p} -> ${p}",
+        ),
+    ];
+    for (global, local, cmd, want) in cases {
+        let err = run(global, local, cmd, &map(&[]), &map(&[])).unwrap_err();
+        assert!(err.to_string().starts_with(want), "{cmd:?}: {err}");
+    }
+}
+
+#[test]
+fn bad_expression_comes_before_undefined_names() {
+    let err = run("", "", "${nope} $[q]", &map(&[]), &map(&[])).unwrap_err();
+    assert!(matches!(err, ParamError::BadExpression { .. }), "{err}");
+}
+
+#[test]
+fn unused_broken_params_do_not_fail_a_task_but_fail_task_params() {
+    let s = spec("broken: $[zz], ok: $[yyyy]", "", "echo ${ok}");
+    let t = &s.tasks[0];
+    assert!(resolve_task(&s, t, &map(&[]), &map(&[]), &ctx()).is_ok());
+    assert!(task_params(&s, t, &map(&[]), &map(&[]), &ctx()).is_err());
+}
+
+#[test]
+fn task_params_lists_every_visible_param_expanded() {
+    let s = spec("g: $[yyyyMMdd], x: g", "x: l", "true");
+    let all = task_params(&s, &s.tasks[0], &map(&[]), &map(&[("u", "1")]), &ctx()).unwrap();
+    assert_eq!(all["g"], "20240301");
+    assert_eq!(all["x"], "l");
+    assert_eq!(all["u"], "1");
+    assert_eq!(all["system.biz.date"], "20240229");
+}
+
+#[test]
+fn resolve_text_for_conditions() {
+    let s = spec("", "", "true");
+    let got = resolve_text(
+        &s,
+        &s.tasks[0],
+        &map(&[]),
+        &map(&[("rows", "150")]),
+        &ctx(),
+        "${rows} > 100 && '$[yyyyMMdd]' != ''",
+    );
+    assert_eq!(got.unwrap(), "150 > 100 && '20240301' != ''");
+}
+
+#[test]
+fn noop_has_no_body() {
+    let s = WorkflowSpec::from_yaml("name: w\ntasks:\n  - {name: n, type: noop}\n", "w").unwrap();
+    let r = resolve_task(&s, &s.tasks[0], &map(&[]), &map(&[]), &ctx()).unwrap();
+    assert_eq!(r.kind, TaskKind::Noop);
+}
