@@ -176,6 +176,26 @@ fn describe(r: &Value) -> String {
         let names: Vec<&str> = names.iter().filter_map(|n| n.as_str()).collect();
         out.push_str(&format!("\nnot run: {}\n", names.join(", ")));
     }
+    let outputs: Vec<String> = r["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            let o = t["outputs"].as_object().filter(|o| !o.is_empty())?;
+            let pairs: Vec<String> = o
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect();
+            Some(format!(
+                "  {}: {}",
+                t["task_name"].as_str().unwrap_or(""),
+                pairs.join(" ")
+            ))
+        })
+        .collect();
+    if !outputs.is_empty() {
+        out.push_str(&format!("\noutput params:\n{}\n", outputs.join("\n")));
+    }
     let history: Vec<&Value> = r["attempts"].as_array().into_iter().flatten().collect();
     if !history.is_empty() {
         out.push_str("\nattempts:\n");
