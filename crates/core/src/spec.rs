@@ -6,7 +6,10 @@
 //! every problem it finds, each naming the file and the task.
 
 mod file;
+pub mod schedule;
 mod validate;
+
+pub use schedule::{Concurrency, Misfire, ScheduleSpec, Trigger};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -204,6 +207,9 @@ pub struct WorkflowSpec {
     /// computed in it. UTC when not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+    /// When the workflow fires by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleSpec>,
     /// The DAG's nodes, in file order.
     pub tasks: Vec<TaskSpec>,
 }

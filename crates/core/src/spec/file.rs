@@ -38,6 +38,7 @@ pub(super) struct RawWorkflow {
     pub failure_strategy: Option<FailureStrategy>,
     pub priority: Option<Priority>,
     pub timezone: Option<String>,
+    pub schedule: Option<super::ScheduleSpec>,
     #[serde(default)]
     pub tasks: Vec<RawTask>,
 }

@@ -59,6 +59,9 @@ pub(super) fn check(raw: RawWorkflow) -> Result<WorkflowSpec, Vec<Problem>> {
             )));
         }
     }
+    if let Some(schedule) = &raw.schedule {
+        problems.extend(schedule.check(raw.timezone.as_deref()).into_iter().map(general));
+    }
     if raw.tasks.is_empty() {
         problems.push(general("the workflow has no `tasks`".into()));
     }
@@ -96,6 +99,7 @@ pub(super) fn check(raw: RawWorkflow) -> Result<WorkflowSpec, Vec<Problem>> {
         failure_strategy: raw.failure_strategy.unwrap_or_default(),
         priority: raw.priority.unwrap_or_default(),
         timezone: raw.timezone,
+        schedule: raw.schedule,
         tasks,
     })
 }
