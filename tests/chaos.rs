@@ -106,6 +106,53 @@ fn progress(c: &Cluster, ids: &[i64], more: usize) {
     );
 }
 
+/// Waits until a task runs on the worker at `address` (so that its loss loses something),
+/// starting more chains while none does (the earlier ones may all be done).
+fn busy(c: &Cluster, address: &str, ids: &mut Vec<i64>) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let attempt_until = std::time::Instant::now() + Duration::from_secs(3);
+        while std::time::Instant::now() < attempt_until {
+            if running_on(c, address) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no task ever ran on {address}\n{}",
+            c.logs()
+        );
+        for _ in 0..6 {
+            ids.push(
+                c.ok(&["workflow", "start", "chain"])
+                    .trim()
+                    .parse()
+                    .unwrap(),
+            );
+        }
+    }
+}
+
+fn running_on(c: &Cluster, address: &str) -> bool {
+    let Ok(list) = c.get("/instances?state=running&limit=50") else {
+        return false;
+    };
+    for i in list["instances"].as_array().into_iter().flatten() {
+        let Ok(v) = c.get(&format!("/instances/{}", i["id"])) else {
+            continue;
+        };
+        let tasks = v["tasks"].as_array().cloned().unwrap_or_default();
+        if tasks
+            .iter()
+            .any(|t| t["state"] == "running" && t["worker"] == address)
+        {
+            return true;
+        }
+    }
+    false
+}
+
 fn member_gone(c: &Cluster, address: &str) {
     wait_for(
         &format!("{address} to leave the registry"),
@@ -171,6 +218,7 @@ fn chaos(registry: &str, pg: &OwnPostgres) {
     c.masters[0].restart();
     member_back(&c, &c.masters[0].address.clone());
     // A worker crashes, and comes back.
+    busy(&c, &c.workers[0].address.clone(), &mut ids);
     c.workers[0].kill();
     progress(&c, &ids, 10);
     c.workers[0].restart();
@@ -182,6 +230,7 @@ fn chaos(registry: &str, pg: &OwnPostgres) {
     c.masters[1].signal(Signal::SIGCONT);
     member_back(&c, &c.masters[1].address.clone());
     // A worker pauses past its session timeout.
+    busy(&c, &c.workers[1].address.clone(), &mut ids);
     c.workers[1].signal(Signal::SIGSTOP);
     member_gone(&c, &c.workers[1].address.clone());
     progress(&c, &ids, 5);

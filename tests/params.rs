@@ -31,7 +31,10 @@ tasks:
     let out = baton(&["run", file.to_str().unwrap(), "--logs"], &[]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("rows=42 label=two words wf=out attempt=1"), "{stdout}");
+    assert!(
+        stdout.contains("rows=42 label=two words wf=out attempt=1"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -75,9 +78,20 @@ fn a_bad_time_expression_is_refused_before_anything_runs() {
     let out = baton(&["run", file.to_str().unwrap()], &[]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
-    assert!(stderr.contains("bad.yaml: task `a`: $[yyyyMMdd-x]"), "{stderr}");
-    let tz = write(dir.path(), "tz.yaml", "name: tz\ntimezone: Mars/Olympus\ntasks:\n  - {name: a, type: noop}\n");
+    assert!(
+        stderr.contains("bad.yaml: task `a`: $[yyyyMMdd-x]"),
+        "{stderr}"
+    );
+    let tz = write(
+        dir.path(),
+        "tz.yaml",
+        "name: tz\ntimezone: Mars/Olympus\ntasks:\n  - {name: a, type: noop}\n",
+    );
     let out = baton(&["run", tz.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).1.contains("unknown time zone `Mars/Olympus`"), "{:?}", text(&out));
+    assert!(
+        text(&out).1.contains("unknown time zone `Mars/Olympus`"),
+        "{:?}",
+        text(&out)
+    );
 }

@@ -134,6 +134,8 @@ pub(crate) struct Inst {
     pub schedule_time: i64,
     /// When it started (µs).
     pub started_at: i64,
+    /// The schedule whose fire started it.
+    pub schedule_id: Option<baton_core::WorkflowId>,
     pub run: InstanceRun,
     pub slots: Vec<Option<Slot>>,
 }
@@ -222,6 +224,8 @@ pub(crate) struct Engine {
     session_alive: bool,
     /// A new cluster view arrived: look for orphaned instances and lost workers.
     view_changed: bool,
+    /// The earliest fire due of any schedule (µs), for the timer.
+    next_fire: Option<i64>,
     /// Workers to ask about the attempts this master believes they have (after an adoption,
     /// a restart of this master, or a new session of the worker).
     pub probe_workers: HashSet<String>,
@@ -261,6 +265,7 @@ impl Engine {
             // In a cluster, nothing is taken until the registry knows us.
             session_alive: !cluster,
             view_changed: false,
+            next_fire: None,
             probe_workers: HashSet::new(),
             dispatched_at: HashMap::new(),
         }
@@ -307,9 +312,14 @@ impl Engine {
                 let wait = (*due - now_us()).max(0) as u64;
                 Instant::now() + Duration::from_micros(wait)
             });
+            let next_fire = self.next_fire.map(|due| {
+                let wait = (due - now_us()).max(0) as u64;
+                Instant::now() + Duration::from_micros(wait)
+            });
             let wake_at = [
                 next_retry,
                 self.dispatcher.next_wake().map(Instant::from_std),
+                next_fire,
             ]
             .into_iter()
             .flatten()
@@ -324,7 +334,11 @@ impl Engine {
                     None => return,
                 },
                 _ = poll.tick() => take_commands = true,
-                _ = tokio::time::sleep_until(wake_at) => {}
+                _ = tokio::time::sleep_until(wake_at) => {
+                    if self.next_fire.is_some_and(|due| due <= now_us()) {
+                        take_commands = true;
+                    }
+                }
                 _ = tokio::time::sleep_until(deadline) => {}
             }
             while batch.len() < MESSAGE_BATCH {
@@ -375,6 +389,16 @@ impl Engine {
             match self.tick(take, reports, failed, probed, &mut tick).await {
                 Ok(redirects) => {
                     take_commands = tick.more_commands;
+                    if take {
+                        // The schedules changed: when is the next fire due?
+                        // A fire still due now waits (queued): the poll looks again, no spin.
+                        self.next_fire = self
+                            .store
+                            .next_fire_due()
+                            .await
+                            .unwrap_or(None)
+                            .filter(|due| *due > now_us());
+                    }
                     for (ack, redirect) in acks.into_iter().zip(redirects) {
                         let _ = ack.send(redirect);
                     }
@@ -450,6 +474,7 @@ impl Engine {
         }
         self.collect_probes(t);
         if take_commands {
+            self.fire_due(&mut tx, t).await?;
             let commands = tx.take_commands(&self.config.id, COMMAND_BATCH).await?;
             t.more_commands = commands.len() as i64 == COMMAND_BATCH;
             for c in commands {
@@ -642,6 +667,7 @@ impl Engine {
                         epoch,
                         schedule_time: record.schedule_time.unwrap_or(now),
                         started_at: now,
+                        schedule_id: record.schedule_id,
                         run,
                         slots,
                     },
@@ -803,6 +829,10 @@ impl Engine {
                     }
                 }
                 Step::Finish(state) => {
+                    self.after_scheduled_end(tx, id).await?;
+                    let Some(inst) = self.instances.get_mut(&id) else {
+                        return Ok(());
+                    };
                     let lease = Lease {
                         owner: &self.config.id,
                         epoch: inst.epoch,
@@ -954,7 +984,11 @@ impl Engine {
                 self.dispatched_at.remove(&task);
                 if state == TaskState::Succeeded {
                     // Output params pass to the downstream tasks (with the row, in this tick).
-                    slot.outputs = f.outputs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    slot.outputs = f
+                        .outputs
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
                 }
                 self.writes.end_attempt(
                     slot,
@@ -1082,44 +1116,45 @@ impl Engine {
                 .get_mut(&id)
                 .expect("active tasks belong to live instances");
             let upstream = inst.upstream_outputs(index);
-            let ctx = inst.context(id, inst.slots[index].as_ref().expect("queued tasks have a slot"));
+            let ctx = inst.context(
+                id,
+                inst.slots[index]
+                    .as_ref()
+                    .expect("queued tasks have a slot"),
+            );
             let slot = inst.slots[index]
                 .as_mut()
                 .expect("queued tasks have a slot");
             let spec = &inst.version.spec.tasks[index];
-            let resolved = match params::resolve_task(
-                &inst.version.spec,
-                spec,
-                &inst.params,
-                &upstream,
-                &ctx,
-            ) {
-                Ok(r) => r,
-                Err(e) => {
-                    // Checked when the instance was created; only a hand-edited store gets here.
-                    let message = e.to_string();
-                    self.dispatcher.release(&worker_id);
-                    let retries_used = slot.retries_used;
-                    self.writes.end_attempt(
-                        slot,
-                        End {
-                            state: TaskState::Failed,
-                            attempt_state: TaskState::Failed,
-                            worker: None,
-                            started_at: None,
-                            ended_at: now_us(),
-                            exit_code: None,
-                            message: Some(&message),
-                            retries_used,
-                            next_retry_at: None,
-                        },
-                    );
-                    self.tasks.remove(&task);
-                    let steps = inst.run.failed(index);
-                    self.apply(tx, id, steps, t).await?;
-                    continue;
-                }
-            };
+            let resolved =
+                match params::resolve_task(&inst.version.spec, spec, &inst.params, &upstream, &ctx)
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        // Checked when the instance was created; only a hand-edited store gets here.
+                        let message = e.to_string();
+                        self.dispatcher.release(&worker_id);
+                        let retries_used = slot.retries_used;
+                        self.writes.end_attempt(
+                            slot,
+                            End {
+                                state: TaskState::Failed,
+                                attempt_state: TaskState::Failed,
+                                worker: None,
+                                started_at: None,
+                                ended_at: now_us(),
+                                exit_code: None,
+                                message: Some(&message),
+                                retries_used,
+                                next_retry_at: None,
+                            },
+                        );
+                        self.tasks.remove(&task);
+                        let steps = inst.run.failed(index);
+                        self.apply(tx, id, steps, t).await?;
+                        continue;
+                    }
+                };
             slot.state = TaskState::Dispatched;
             slot.worker = Some(worker_id);
             slot.message = None;
@@ -1147,6 +1182,10 @@ impl Engine {
                 env: resolved.env.into_iter().collect(),
                 timeout_ms: spec.timeout.map(|d| d.as_millis() as u64).unwrap_or(0),
                 master_addr: self.config.address.clone(),
+                // Half the dispatch timeout: a dispatch still in flight when the master writes
+                // the attempt off (after the whole timeout) is refused by the worker, with room
+                // for clocks that disagree by less than half the timeout.
+                deadline_us: now_us() + self.config.dispatch_timeout.as_micros() as i64 / 2,
             };
             t.dispatches.push((worker, request));
         }

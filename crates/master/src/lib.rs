@@ -15,6 +15,7 @@ mod failover;
 mod recovery;
 mod service;
 mod specs;
+mod trigger;
 
 use baton_store::Store;
 use std::time::Duration;

@@ -136,6 +136,7 @@ impl Engine {
                     .or(record.started_at)
                     .unwrap_or(record.submitted_at),
                 started_at: record.started_at.unwrap_or(record.submitted_at),
+                schedule_id: record.schedule_id,
                 run,
                 slots,
             };

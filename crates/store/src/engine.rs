@@ -123,6 +123,18 @@ impl Store {
 }
 
 impl EngineTx {
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+
+    pub(crate) fn tx_mut(&mut self) -> &mut Transaction<'static, Any> {
+        &mut self.tx
+    }
+
     /// Takes up to `limit` commands, oldest first; they are gone once this commits. On
     /// PostgreSQL, commands another master is taking are skipped, not waited for.
     pub async fn take_commands(

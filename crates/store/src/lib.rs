@@ -11,6 +11,7 @@ mod error;
 mod instances;
 mod listen;
 mod records;
+mod schedules;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod workflows;
@@ -25,6 +26,7 @@ pub use instances::{InstanceFilter, NewInstance, StopRequest};
 pub use records::{
     AttemptRecord, InstanceRecord, TaskInstanceRecord, WorkflowRecord, WorkflowSummary,
 };
+pub use schedules::ScheduleRecord;
 pub use workflows::Applied;
 
 /// Microseconds since the Unix epoch, the unit of every time in the store.

@@ -111,6 +111,8 @@ pub struct InstanceRecord {
     /// The time it stands for (a schedule's fire time, a back-filled date); `None` for a
     /// manual start, which stands for its own start time.
     pub schedule_time: Option<i64>,
+    /// The schedule (its workflow's id) whose fire started it, if any.
+    pub schedule_id: Option<WorkflowId>,
 }
 
 impl InstanceRecord {
@@ -138,6 +140,7 @@ impl InstanceRecord {
             started_at: get(row, "started_at")?,
             ended_at: get(row, "ended_at")?,
             schedule_time: get(row, "schedule_time")?,
+            schedule_id: get::<Option<i64>>(row, "schedule_id")?.map(WorkflowId),
         })
     }
 }
@@ -198,8 +201,9 @@ impl TaskInstanceRecord {
             outputs: {
                 let text: Option<String> = get(row, "outputs")?;
                 match text {
-                    Some(t) => serde_json::from_str(&t)
-                        .map_err(|e| corrupt("task_instance.outputs", e))?,
+                    Some(t) => {
+                        serde_json::from_str(&t).map_err(|e| corrupt("task_instance.outputs", e))?
+                    }
                     None => BTreeMap::new(),
                 }
             },

@@ -96,6 +96,7 @@ impl Store {
                 }
             }
         };
+        crate::schedules::sync_schedule(&mut tx, applied.id, spec).await?;
         tx.commit().await.ctx("committing an apply")?;
         Ok(applied)
     }

@@ -14,6 +14,9 @@ pub enum DispatchError {
     /// dispatch of it must wait.
     #[error("the attempt is being killed after a session loss")]
     BeingKilled,
+    /// The dispatch arrived after its deadline; the master may have run the attempt elsewhere.
+    #[error("the dispatch arrived after its deadline")]
+    TooLate,
     /// The request names no attempt.
     #[error("dispatch without an attempt id")]
     MissingId,

@@ -239,6 +239,7 @@ pub(crate) fn request(tid: i64, kind: Kind, master: &str) -> DispatchRequest {
         env: HashMap::new(),
         timeout_ms: 0,
         master_addr: master.into(),
+        deadline_us: 0,
     }
 }
 

@@ -261,6 +261,9 @@ impl Worker {
     pub(crate) fn dispatch(&self, request: DispatchRequest) -> Result<(), DispatchError> {
         let id = request.id.ok_or(DispatchError::MissingId)?;
         let kind = request.kind.as_ref().ok_or(DispatchError::MissingKind)?;
+        if request.deadline_us > 0 && baton_proto::now_us() > request.deadline_us {
+            return Err(DispatchError::TooLate);
+        }
         self.inner
             .reporter
             .dispatched(id.workflow_instance_id, &request.master_addr)?;

@@ -101,9 +101,14 @@ impl ScheduleSpec {
     /// Checks the block; each problem is a message for the user.
     pub fn check(&self, workflow_tz: Option<&str>) -> Vec<String> {
         let mut problems = Vec::new();
-        let kinds = [self.cron.is_some(), self.fixed_rate.is_some(), self.fixed_delay.is_some()];
+        let kinds = [
+            self.cron.is_some(),
+            self.fixed_rate.is_some(),
+            self.fixed_delay.is_some(),
+        ];
         if kinds.iter().filter(|k| **k).count() != 1 {
-            problems.push("schedule: give exactly one of `cron`, `fixed_rate`, `fixed_delay`".into());
+            problems
+                .push("schedule: give exactly one of `cron`, `fixed_rate`, `fixed_delay`".into());
         }
         if let Some(c) = &self.cron {
             if let Err(e) = Cron::parse(c) {
@@ -181,4 +186,231 @@ pub fn parse_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
         .earliest()
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| format!("`{text}` does not exist in {tz}"))
+}
+
+/// How long after its time a fire still counts as on time; later, it was missed (no master
+/// ran) and the misfire policy decides.
+pub const MISFIRE_GRACE_US: i64 = 10_000_000;
+
+/// What a master does with a schedule whose fire is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirePlan {
+    /// Fire times (µs) to start an instance for, oldest first.
+    pub fire: Vec<i64>,
+    /// Stop the schedule's running instances first (`concurrency: replace`).
+    pub stop_running: bool,
+    /// The next fire due after this; `None` waits for an instance to end (fixed delay) or
+    /// for nothing (the schedule has ended).
+    pub next_fire_at: Option<i64>,
+}
+
+fn us(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn utc(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or_default()
+}
+
+impl ScheduleSpec {
+    /// The first fire after `now` (µs) of a schedule that was just created or changed.
+    pub fn first_fire(&self, workflow_tz: Option<&str>, now: i64) -> Option<i64> {
+        if !self.online {
+            return None;
+        }
+        match self.trigger(workflow_tz).ok()? {
+            Trigger::Cron(s) => s.next_after(utc(now)).map(us),
+            Trigger::FixedRate(d) | Trigger::FixedDelay(d) => {
+                let (start, end) = self.bounds(self.zone(workflow_tz).ok()?);
+                let first = (now + d.as_micros() as i64).max(start.map(us).unwrap_or(i64::MIN));
+                (end.is_none_or(|e| first <= us(e))).then_some(first)
+            }
+        }
+    }
+
+    /// Decides what a due schedule does now: `due` is its stored next fire (≤ `now`), and
+    /// `running` the number of its instances not yet ended.
+    pub fn plan(&self, workflow_tz: Option<&str>, due: i64, now: i64, running: usize) -> FirePlan {
+        let Ok(trigger) = self.trigger(workflow_tz) else {
+            return FirePlan {
+                fire: Vec::new(),
+                stop_running: false,
+                next_fire_at: None,
+            };
+        };
+        let cap = self.max_catchup.max(1) as usize;
+        // Every fire time from `due` up to now (the ones a master missed included).
+        let mut missed: Vec<i64> = vec![due];
+        let mut next = match &trigger {
+            Trigger::Cron(s) => {
+                let mut it = s.fires_after(utc(due)).map(us).peekable();
+                while let Some(t) = it.next_if(|t| *t <= now) {
+                    missed.push(t);
+                    if missed.len() > cap + 1 {
+                        missed.remove(0);
+                    }
+                }
+                it.next()
+            }
+            Trigger::FixedRate(d) => {
+                let step = d.as_micros().max(1) as i64;
+                let mut t = due + step;
+                while t <= now {
+                    missed.push(t);
+                    if missed.len() > cap + 1 {
+                        missed.remove(0);
+                    }
+                    t += step;
+                }
+                Some(t)
+            }
+            Trigger::FixedDelay(_) => None,
+        };
+        if let (Trigger::FixedRate(_), Some(t)) = (&trigger, next) {
+            let (_, end) = self.bounds(self.zone(workflow_tz).unwrap_or(chrono_tz::UTC));
+            if end.is_some_and(|e| t > us(e)) {
+                next = None;
+            }
+        }
+        let last = *missed.last().expect("at least the due fire");
+        let late = missed.len() > 1 || now - last > MISFIRE_GRACE_US;
+        let mut fire = if !late {
+            missed
+        } else {
+            match self.misfire {
+                Misfire::Skip => missed
+                    .into_iter()
+                    .filter(|t| now - t <= MISFIRE_GRACE_US)
+                    .collect(),
+                Misfire::FireOnce => vec![last],
+                Misfire::FireAll => {
+                    let skip = missed.len().saturating_sub(cap);
+                    missed.into_iter().skip(skip).collect()
+                }
+            }
+        };
+        let mut stop_running = false;
+        match self.concurrency {
+            Concurrency::Allow => {}
+            Concurrency::Skip if running > 0 => fire.clear(),
+            Concurrency::Skip => {}
+            Concurrency::Replace => stop_running = running > 0 && !fire.is_empty(),
+            Concurrency::Queue if running > 0 => {
+                // Wait: the fire stays due and goes once the running instances have ended.
+                return FirePlan {
+                    fire: Vec::new(),
+                    stop_running: false,
+                    next_fire_at: Some(due),
+                };
+            }
+            Concurrency::Queue => {
+                if let Some(first) = fire.first().copied() {
+                    // One at a time; the others follow as each ends.
+                    let rest: Vec<i64> = fire.drain(..).skip(1).collect();
+                    fire = vec![first];
+                    if let Some(n) = rest.first() {
+                        next = Some(*n);
+                    }
+                }
+            }
+        }
+        if let Trigger::FixedDelay(d) = trigger {
+            // The next fire is set when this instance ends (or, if none starts, a delay from now).
+            next = fire.is_empty().then_some(now + d.as_micros() as i64);
+        }
+        FirePlan {
+            fire,
+            stop_running,
+            next_fire_at: next,
+        }
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    const S: i64 = 1_000_000;
+    // 2026-01-01T00:00:00Z
+    const T0: i64 = 1_767_225_600 * S;
+
+    fn every_minute(misfire: Misfire, concurrency: Concurrency) -> ScheduleSpec {
+        ScheduleSpec {
+            cron: Some("0 * * * * *".into()),
+            fixed_rate: None,
+            fixed_delay: None,
+            timezone: None,
+            start: None,
+            end: None,
+            online: true,
+            misfire,
+            max_catchup: 3,
+            concurrency,
+        }
+    }
+
+    #[test]
+    fn an_on_time_fire_fires_once_and_moves_on() {
+        let s = every_minute(Misfire::FireOnce, Concurrency::Allow);
+        let p = s.plan(None, T0, T0 + S, 0);
+        assert_eq!(
+            p,
+            FirePlan {
+                fire: vec![T0],
+                stop_running: false,
+                next_fire_at: Some(T0 + 60 * S)
+            }
+        );
+    }
+
+    #[test]
+    fn misfire_policies_after_ten_missed_minutes() {
+        let now = T0 + 10 * 60 * S + 5 * S;
+        let once = every_minute(Misfire::FireOnce, Concurrency::Allow).plan(None, T0, now, 0);
+        assert_eq!(once.fire, vec![T0 + 600 * S]);
+        assert_eq!(once.next_fire_at, Some(T0 + 660 * S));
+        let skip = every_minute(Misfire::Skip, Concurrency::Allow).plan(None, T0, now, 0);
+        assert_eq!(skip.fire, vec![T0 + 600 * S], "only the one still on time");
+        let all = every_minute(Misfire::FireAll, Concurrency::Allow).plan(None, T0, now, 0);
+        assert_eq!(
+            all.fire,
+            vec![T0 + 480 * S, T0 + 540 * S, T0 + 600 * S],
+            "the latest max_catchup"
+        );
+        let stale = every_minute(Misfire::Skip, Concurrency::Allow).plan(None, T0, T0 + 30 * S, 0);
+        assert!(stale.fire.is_empty(), "a single fire 30s late was missed");
+    }
+
+    #[test]
+    fn concurrency_policies_with_an_instance_running() {
+        let plan = |c| every_minute(Misfire::FireOnce, c).plan(None, T0, T0 + S, 1);
+        assert_eq!(plan(Concurrency::Allow).fire, vec![T0]);
+        assert!(plan(Concurrency::Skip).fire.is_empty());
+        assert_eq!(plan(Concurrency::Skip).next_fire_at, Some(T0 + 60 * S));
+        let replace = plan(Concurrency::Replace);
+        assert!(replace.stop_running && replace.fire == vec![T0]);
+        let queue = plan(Concurrency::Queue);
+        assert!(queue.fire.is_empty());
+        assert_eq!(queue.next_fire_at, Some(T0), "stays due");
+    }
+
+    #[test]
+    fn fixed_rate_and_delay() {
+        let mut s = every_minute(Misfire::FireOnce, Concurrency::Allow);
+        s.cron = None;
+        s.fixed_rate = Some(Duration::from_secs(30));
+        assert_eq!(s.first_fire(None, T0), Some(T0 + 30 * S));
+        let p = s.plan(None, T0, T0 + S, 0);
+        assert_eq!((p.fire, p.next_fire_at), (vec![T0], Some(T0 + 30 * S)));
+        s.fixed_rate = None;
+        s.fixed_delay = Some(Duration::from_secs(30));
+        let p = s.plan(None, T0, T0 + S, 0);
+        assert_eq!(
+            (p.fire, p.next_fire_at),
+            (vec![T0], None),
+            "waits for the instance to end"
+        );
+        s.online = false;
+        assert_eq!(s.first_fire(None, T0), None);
+    }
 }

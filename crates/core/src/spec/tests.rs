@@ -163,24 +163,41 @@ fn schedule_block_parses_with_defaults() {
     .unwrap();
     let s = spec.schedule.unwrap();
     assert!(s.online);
-    assert_eq!((s.misfire, s.concurrency, s.max_catchup), (Misfire::FireOnce, Concurrency::Allow, 10));
+    assert_eq!(
+        (s.misfire, s.concurrency, s.max_catchup),
+        (Misfire::FireOnce, Concurrency::Allow, 10)
+    );
     let Trigger::Cron(schedule) = s.trigger(spec.timezone.as_deref()).unwrap() else {
         panic!("a cron trigger")
     };
     assert_eq!(schedule.tz, chrono_tz::Asia::Shanghai);
-    assert_eq!(schedule.end.unwrap().to_rfc3339(), "2026-12-31T16:00:00+00:00");
+    assert_eq!(
+        schedule.end.unwrap().to_rfc3339(),
+        "2026-12-31T16:00:00+00:00"
+    );
 }
 
 #[test]
 fn schedule_errors_name_the_problem() {
     let e = error("name: x\nschedule: {cron: '0 0 25 * * *'}\ntasks:\n  - {name: a, type: noop}\n");
-    assert!(e.contains("schedule: cron `0 0 25 * * *`: hour field: 25 is out of range 0-23"), "{e}");
+    assert!(
+        e.contains("schedule: cron `0 0 25 * * *`: hour field: 25 is out of range 0-23"),
+        "{e}"
+    );
     let e = error("name: x\nschedule: {cron: '* * * * *', fixed_rate: 30s}\ntasks:\n  - {name: a, type: noop}\n");
-    assert!(e.contains("exactly one of `cron`, `fixed_rate`, `fixed_delay`"), "{e}");
+    assert!(
+        e.contains("exactly one of `cron`, `fixed_rate`, `fixed_delay`"),
+        "{e}"
+    );
     let e = error("name: x\nschedule: {cron: '* * * * *', misfire: sometimes}\ntasks:\n  - {name: a, type: noop}\n");
     assert!(e.contains("unknown variant `sometimes`"), "{e}");
-    let e = error("name: x\nschedule: {cron: '* * * * *', crontab: x}\ntasks:\n  - {name: a, type: noop}\n");
+    let e = error(
+        "name: x\nschedule: {cron: '* * * * *', crontab: x}\ntasks:\n  - {name: a, type: noop}\n",
+    );
     assert!(e.contains("unknown field `crontab`"), "{e}");
     let e = error("name: x\nschedule: {fixed_rate: 30s, start: tomorrow}\ntasks:\n  - {name: a, type: noop}\n");
-    assert!(e.contains("schedule: start: `tomorrow` is neither a date"), "{e}");
+    assert!(
+        e.contains("schedule: start: `tomorrow` is neither a date"),
+        "{e}"
+    );
 }

@@ -60,7 +60,12 @@ pub(super) fn check(raw: RawWorkflow) -> Result<WorkflowSpec, Vec<Problem>> {
         }
     }
     if let Some(schedule) = &raw.schedule {
-        problems.extend(schedule.check(raw.timezone.as_deref()).into_iter().map(general));
+        problems.extend(
+            schedule
+                .check(raw.timezone.as_deref())
+                .into_iter()
+                .map(general),
+        );
     }
     if raw.tasks.is_empty() {
         problems.push(general("the workflow has no `tasks`".into()));

@@ -282,3 +282,16 @@ fn the_leftovers_of_a_run_that_died_with_the_previous_life_are_unknown_and_dropp
         assert_eq!(probe(&worker, &[1]), [Ended]);
     });
 }
+
+#[tokio::test]
+async fn a_dispatch_arriving_after_its_deadline_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker = crate::testkit::worker_with(dir.path(), |_| {});
+    let mut late = crate::testkit::request(91, crate::testkit::shell("true"), "127.0.0.1:1");
+    late.deadline_us = baton_proto::now_us() - 1;
+    let err = worker.dispatch(late).unwrap_err();
+    assert!(matches!(err, crate::DispatchError::TooLate), "{err}");
+    let mut on_time = crate::testkit::request(92, crate::testkit::shell("true"), "127.0.0.1:1");
+    on_time.deadline_us = baton_proto::now_us() + 10_000_000;
+    assert!(worker.dispatch(on_time).is_ok());
+}
