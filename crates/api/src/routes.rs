@@ -23,6 +23,10 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/task-instances/{id}", get(show_task))
         .route("/task-instances/{id}/log", get(read_log))
         .route("/cluster", get(cluster))
+        .route("/schedules", get(list_schedules))
+        .route("/workflows/{name}/schedule/preview", get(preview_schedule))
+        .route("/workflows/{name}/schedule/online", post(schedule_online))
+        .route("/workflows/{name}/schedule/offline", post(schedule_offline))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);
     Router::new().nest("/api/v1", api).fallback(not_found)
@@ -355,4 +359,93 @@ async fn cluster(State(state): State<ApiState>) -> ApiResult<Value> {
             .push(id.0);
     }
     Ok(Json(json!({ "members": members, "owners": owners })))
+}
+
+async fn list_schedules(State(state): State<ApiState>) -> ApiResult<Value> {
+    Ok(Json(
+        json!({ "schedules": state.store.list_schedules().await? }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct PreviewQuery {
+    project: Option<String>,
+    count: Option<usize>,
+    after: Option<String>,
+}
+
+/// The next fire times of a workflow's schedule (RFC 3339 with the schedule's offset).
+async fn preview_schedule(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(q): Query<PreviewQuery>,
+) -> ApiResult<Value> {
+    let project = q
+        .project
+        .unwrap_or_else(|| baton_core::spec::DEFAULT_PROJECT.to_string());
+    let workflow = state
+        .store
+        .get_workflow(&project, &name, None)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(workflow_missing(&project, &name, None)))?;
+    let Some(schedule) = &workflow.spec.schedule else {
+        return Err(ApiError::NotFound(format!(
+            "workflow `{name}` has no schedule"
+        )));
+    };
+    let tz = schedule
+        .zone(workflow.spec.timezone.as_deref())
+        .map_err(|e| ApiError::bad("bad_schedule", e))?;
+    let after = match &q.after {
+        Some(t) => baton_core::spec::schedule::parse_instant(t, tz)
+            .map_err(|e| ApiError::bad("bad_time", e))?,
+        None => chrono::Utc::now(),
+    };
+    let count = q.count.unwrap_or(10).min(1000);
+    let fires: Vec<String> = match schedule.trigger(workflow.spec.timezone.as_deref()) {
+        Ok(baton_core::spec::Trigger::Cron(s)) => s
+            .preview(after, count)
+            .iter()
+            .map(|t| t.to_rfc3339())
+            .collect(),
+        Ok(baton_core::spec::Trigger::FixedRate(d)) => (1..=count as u32)
+            .map(|i| (after + d * i).with_timezone(&tz).to_rfc3339())
+            .collect(),
+        Ok(baton_core::spec::Trigger::FixedDelay(_)) => Vec::new(),
+        Err(e) => return Err(ApiError::bad("bad_schedule", e)),
+    };
+    Ok(Json(json!({ "fires": fires })))
+}
+
+async fn switch_schedule(
+    state: ApiState,
+    name: String,
+    project: Option<String>,
+    online: bool,
+) -> ApiResult<Value> {
+    let project = project.unwrap_or_else(|| baton_core::spec::DEFAULT_PROJECT.to_string());
+    let workflow = state
+        .store
+        .get_workflow(&project, &name, None)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(workflow_missing(&project, &name, None)))?;
+    state.store.set_schedule_online(workflow.id, online).await?;
+    (state.notify)();
+    Ok(Json(json!({ "name": name, "online": online })))
+}
+
+async fn schedule_online(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(q): Query<ProjectQuery>,
+) -> ApiResult<Value> {
+    switch_schedule(state, name, q.project, true).await
+}
+
+async fn schedule_offline(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(q): Query<ProjectQuery>,
+) -> ApiResult<Value> {
+    switch_schedule(state, name, q.project, false).await
 }

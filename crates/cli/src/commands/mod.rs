@@ -3,6 +3,7 @@
 mod cluster;
 mod instance;
 mod logs;
+mod schedule;
 mod workflow;
 
 use crate::args::{Cli, Command};
@@ -27,6 +28,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Master(args) => crate::roles::master(args).await,
         Command::Worker(args) => crate::roles::worker(args).await,
         Command::Cluster(cmd) => cluster::run(cmd).await,
+        Command::Schedule(cmd) => schedule::run(cmd).await,
     }
 }
 
