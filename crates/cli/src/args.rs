@@ -18,7 +18,7 @@ pub enum Command {
     Standalone(StandaloneArgs),
     /// Run one workflow file to the end on a throwaway embedded instance.
     Run(RunArgs),
-    /// Measure the engine: a fan-out or a chain of tasks on an embedded instance.
+    /// Measure: a fan-out or a chain of tasks (embedded or on a cluster), or failover times.
     Bench(BenchArgs),
     /// Apply, list, show and start workflow definitions.
     #[command(subcommand)]
@@ -37,6 +37,53 @@ pub enum Command {
     /// The members of a cluster and what they run.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Workflow schedules: list, preview fire times, put online or offline.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Every schedule with its next fire.
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// The next fire times of a workflow's schedule, or of a cron expression (no server needed).
+    Preview {
+        /// A workflow name, or a cron expression such as '0 0 2 * * *'.
+        target: String,
+        /// How many fire times.
+        #[arg(long, default_value_t = 10)]
+        count: usize,
+        /// Time zone of a cron expression (IANA name; default UTC).
+        #[arg(long)]
+        timezone: Option<String>,
+        /// Fires after this time (RFC 3339 or YYYY-MM-DD; default now).
+        #[arg(long)]
+        after: Option<String>,
+        /// The workflow's project.
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Put a workflow's schedule online (it fires from now on).
+    Online {
+        name: String,
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Put a workflow's schedule offline (it stops firing).
+    Offline {
+        name: String,
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
 
 /// Settings every cluster role takes (flags win over `BATON_…` variables, which win over the
@@ -206,6 +253,9 @@ pub enum BenchShape {
     Fanout,
     /// N tasks one after the other.
     Chain,
+    /// On a cluster: SIGKILL a master, then a worker, and time until their work is taken
+    /// over (an instance adopted, a task re-dispatched), over `--kills` rounds.
+    Failover,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -226,9 +276,34 @@ pub struct BenchArgs {
     /// What each task runs.
     #[arg(long, default_value = "shell")]
     pub executor: BenchExecutor,
-    /// Metadata store URL; default: SQLite in a temporary directory.
+    /// Metadata store URL; default: SQLite in a temporary directory. With `--cluster` and for
+    /// `failover`: a PostgreSQL server (postgres://user@host:port/db), on which the bench
+    /// creates a database of its own and drops it at the end.
     #[arg(long)]
     pub database: Option<String>,
+    /// Run on a cluster of real processes (an api, 2 masters, 2 workers, all children of
+    /// this one) instead of an embedded node. Needs `--database postgres://…`.
+    #[arg(long)]
+    pub cluster: bool,
+    /// The cluster's registry: `db` or `etcd://host:port`.
+    #[arg(long, default_value = "db")]
+    pub registry: String,
+    /// The cluster members' session timeout.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub session_timeout: std::time::Duration,
+    /// The cluster members' heartbeat interval.
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+    pub heartbeat_interval: std::time::Duration,
+    /// The masters' dispatch strategy: random, round_robin, lowest_load (default:
+    /// lowest_load; failover: round_robin, so that every instance has tasks on both workers).
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// failover: how many rounds (each kills a master, then a worker).
+    #[arg(long, default_value_t = 5)]
+    pub kills: usize,
+    /// Keep the cluster's logs (they are kept anyway when the bench fails) and print where.
+    #[arg(long)]
+    pub keep_logs: bool,
     #[command(flatten)]
     pub node: NodeArgs,
 }
