@@ -9,6 +9,7 @@ pub mod dag;
 pub mod duration;
 pub mod ids;
 pub mod params;
+pub mod redact;
 pub mod run;
 pub mod schedule;
 pub mod spec;

@@ -57,16 +57,7 @@ fn unavailable(what: &str, e: sqlx::Error) -> RegistryError {
     RegistryError::Unavailable(format!("registry database, {what}: {e}"))
 }
 
-/// A database URL fit for logs and errors: the password, if any, hidden.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
-            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-            None => url.to_string(),
-        },
-        _ => url.to_string(),
-    }
-}
+use baton_core::redact::redact_url as redact;
 
 impl DbRegistry {
     /// Opens the registry on the metadata database at `database_url` (`sqlite://PATH` or

@@ -27,19 +27,7 @@ pub struct Store {
     pub(crate) read: AnyPool,
 }
 
-/// A database URL fit to print: the password, if any, replaced by `***`.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
+pub use baton_core::redact::redact_url as redact;
 
 impl Store {
     /// Opens (creating if needed) the database at `url` (`sqlite://PATH` or `postgres://…`)
@@ -125,20 +113,5 @@ impl Store {
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn passwords_are_not_shown() {
-        assert_eq!(
-            redact("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(redact("postgres://h/db"), "postgres://h/db");
-        assert_eq!(redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
     }
 }
