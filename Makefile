@@ -31,10 +31,20 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-# The benchmark figures quoted in the README.
+# The PostgreSQL server of the cluster benchmarks: each run creates a database of its own on
+# it (with psql) and drops it at the end.
+BENCH_DATABASE ?= postgres://postgres@127.0.0.1:5432/postgres
+
+# The benchmark figures quoted in the README: embedded, then on a cluster of 2 masters and
+# 2 workers (real processes) on PostgreSQL, then failover times.
 bench:
 	$(CARGO) build --release --bin baton
 	./target/release/baton bench fanout --tasks 10000 --executor shell
 	./target/release/baton bench fanout --tasks 10000 --executor noop
 	./target/release/baton bench chain --tasks 1000 --executor shell
 	./target/release/baton bench chain --tasks 1000 --executor noop
+	./target/release/baton bench fanout --cluster --tasks 10000 --executor shell --database $(BENCH_DATABASE)
+	./target/release/baton bench fanout --cluster --tasks 10000 --executor noop --database $(BENCH_DATABASE)
+	./target/release/baton bench chain --cluster --tasks 1000 --executor shell --database $(BENCH_DATABASE)
+	./target/release/baton bench chain --cluster --tasks 1000 --executor noop --database $(BENCH_DATABASE)
+	./target/release/baton bench failover --kills 5 --database $(BENCH_DATABASE)

@@ -60,6 +60,9 @@ impl IntoResponse for ApiError {
             ApiError::Store(baton_store::StoreError::NotFound(_)) => {
                 (StatusCode::NOT_FOUND, "not_found")
             }
+            ApiError::Store(baton_store::StoreError::Conflict(_)) => {
+                (StatusCode::CONFLICT, "conflict")
+            }
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),

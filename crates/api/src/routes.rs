@@ -20,6 +20,9 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/instances", get(list_instances))
         .route("/instances/{id}", get(show_instance))
         .route("/instances/{id}/stop", post(stop_instance))
+        .route("/instances/{id}/recover", post(recover_instance))
+        .route("/instances/{id}/rerun", post(rerun_instance))
+        .route("/task-instances/{id}/mark-success", post(mark_success))
         .route("/task-instances/{id}", get(show_task))
         .route("/task-instances/{id}/log", get(read_log))
         .route("/cluster", get(cluster))
@@ -448,4 +451,55 @@ async fn schedule_offline(
     Query(q): Query<ProjectQuery>,
 ) -> ApiResult<Value> {
     switch_schedule(state, name, q.project, false).await
+}
+
+async fn recover_instance(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = WorkflowInstanceId(id);
+    state.store.request_recover(id).await?;
+    (state.notify)();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "id": id, "state": "recovering" })),
+    ))
+}
+
+/// The whole instance again, as a new instance of the same version and params.
+async fn rerun_instance(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = WorkflowInstanceId(id);
+    let instance = state
+        .store
+        .get_instance(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("workflow instance {id} not found")))?;
+    let workflow = state
+        .store
+        .get_workflow_version(instance.workflow_id, instance.version)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("the version of workflow instance {id}")))?;
+    let new = state
+        .store
+        .create_instance_at(
+            NewInstance {
+                workflow: &workflow,
+                params: instance.params,
+            },
+            instance.schedule_time,
+        )
+        .await?;
+    (state.notify)();
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": new, "rerun_of": id })),
+    ))
+}
+
+async fn mark_success(State(state): State<ApiState>, Path(id): Path<i64>) -> ApiResult<Value> {
+    state.store.mark_success(TaskInstanceId(id)).await?;
+    Ok(Json(json!({ "id": id, "state": "succeeded" })))
 }

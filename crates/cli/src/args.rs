@@ -37,6 +37,9 @@ pub enum Command {
     /// The members of a cluster and what they run.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Act on one task instance.
+    #[command(subcommand)]
+    Task(TaskCommand),
     /// Workflow schedules: list, preview fire times, put online or offline.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
@@ -409,6 +412,28 @@ pub enum InstanceCommand {
     /// Block until an instance ends; exit 0 only if it succeeded.
     Wait {
         id: i64,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Run a failed or stopped instance on: only what failed, was killed or did not run.
+    Recover {
+        id: i64,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Run the whole instance again, as a new instance (same version and params).
+    Rerun {
+        id: i64,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Mark a failed task of a failed or stopped instance as succeeded (then `instance recover`).
+    MarkSuccess {
+        task_instance: i64,
         #[command(flatten)]
         server: ServerArgs,
     },

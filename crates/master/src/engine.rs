@@ -675,6 +675,7 @@ impl Engine {
                 )
                 .await
             }
+            CommandKind::Recover => self.recover_instance(tx, id, t).await,
             CommandKind::Stop => {
                 let lease = Lease {
                     owner: &self.config.id,

@@ -144,4 +144,49 @@ impl Engine {
         }
         Ok(())
     }
+
+    /// `recover`: an ended (failed or stopped) instance runs again what failed, was killed or
+    /// did not run; what succeeded stays, outputs included. Each task run again gets a new
+    /// attempt and a fresh retry budget.
+    pub(crate) async fn recover_instance(
+        &mut self,
+        tx: &mut EngineTx,
+        id: baton_core::WorkflowInstanceId,
+        t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        let Some(record) = tx.instance(id).await? else {
+            return Ok(());
+        };
+        let lease = baton_store::Lease {
+            owner: &self.config.id,
+            epoch: record.epoch + 1,
+        };
+        if !tx.reopen_instance(id, lease).await? {
+            tracing::warn!("recover of instance {id} ignored: it is {}", record.state);
+            return Ok(());
+        }
+        let mut again = Vec::new();
+        for mut task in tx.task_instances(id).await? {
+            if matches!(
+                task.state,
+                TaskState::Failed | TaskState::Killed | TaskState::NeedFailover
+            ) {
+                task.state = TaskState::Submitted;
+                task.attempt += 1;
+                task.retries_used = 0;
+                task.worker = None;
+                task.started_at = None;
+                task.ended_at = None;
+                task.exit_code = None;
+                task.message = None;
+                task.next_retry_at = None;
+                again.push(task);
+            }
+        }
+        tx.upsert_tasks(&again).await?;
+        let Some(record) = tx.instance(id).await? else {
+            return Ok(());
+        };
+        self.load_instance(tx, record, false, t).await
+    }
 }

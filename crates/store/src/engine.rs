@@ -43,6 +43,8 @@ pub enum CommandKind {
     Start,
     /// Stop a running instance.
     Stop,
+    /// Run again what failed, was killed or did not run in an ended instance.
+    Recover,
 }
 
 impl CommandKind {
@@ -51,6 +53,7 @@ impl CommandKind {
         match self {
             CommandKind::Start => "start",
             CommandKind::Stop => "stop",
+            CommandKind::Recover => "recover",
         }
     }
 }
@@ -163,6 +166,7 @@ impl EngineTx {
             let kind = match kind.as_str() {
                 "start" => CommandKind::Start,
                 "stop" => CommandKind::Stop,
+                "recover" => CommandKind::Recover,
                 other => {
                     return Err(StoreError::Corrupt {
                         context: "command.kind",
@@ -227,6 +231,26 @@ impl EngineTx {
         .execute(&mut *self.tx)
         .await
         .ctx("starting an instance")?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Opens an ended (failed or stopped) instance again, owned by `lease`. False when it is
+    /// not failed or stopped.
+    pub async fn reopen_instance(
+        &mut self,
+        id: WorkflowInstanceId,
+        lease: Lease<'_>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE workflow_instance SET state = 'running', owner = $1, epoch = $2, \
+             ended_at = NULL WHERE id = $3 AND state IN ('failed', 'stopped')",
+        )
+        .bind(lease.owner)
+        .bind(lease.epoch)
+        .bind(id.0)
+        .execute(&mut *self.tx)
+        .await
+        .ctx("reopening an instance")?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -38,6 +38,9 @@ pub enum StoreError {
     /// A write about an instance this master no longer owns (another adopted it).
     #[error("workflow instance {0} is owned by another master now")]
     Fenced(baton_core::WorkflowInstanceId),
+    /// The request does not fit the object's state.
+    #[error("{0}")]
+    Conflict(String),
     /// The object asked for does not exist.
     #[error("{0} not found")]
     NotFound(String),

@@ -114,6 +114,60 @@ impl Store {
         Ok(StopRequest::Requested)
     }
 
+    /// Asks a master to recover an ended instance: run again what failed, was killed or did
+    /// not run, keeping what succeeded.
+    pub async fn request_recover(&self, id: WorkflowInstanceId) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await.ctx("starting a recover")?;
+        let Some(instance) = select_instance(&mut *tx, id).await? else {
+            return Err(StoreError::NotFound(format!("workflow instance {id}")));
+        };
+        if !matches!(
+            instance.state,
+            WorkflowState::Failed | WorkflowState::Stopped
+        ) {
+            return Err(StoreError::Conflict(format!(
+                "workflow instance {id} is {}: only a failed or stopped instance can be recovered",
+                instance.state
+            )));
+        }
+        insert_command(
+            &mut tx,
+            self.backend,
+            CommandKind::Recover,
+            id,
+            None,
+            now_us(),
+        )
+        .await?;
+        tx.commit().await.ctx("committing a recover")?;
+        Ok(())
+    }
+
+    /// Marks a failed or killed task of an ended instance as succeeded, so that a recover
+    /// goes on past it.
+    pub async fn mark_success(&self, id: TaskInstanceId) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE task_instance SET state = 'succeeded', message = 'marked succeeded by a user' \
+             WHERE id = $1 AND state IN ('failed', 'killed') AND workflow_instance_id IN \
+             (SELECT id FROM workflow_instance WHERE state IN ('failed', 'stopped'))",
+        )
+        .bind(id.0)
+        .execute(&self.write)
+        .await
+        .ctx("marking a task succeeded")?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        match self.task_instance(id).await? {
+            None => Err(StoreError::NotFound(format!("task instance {id}"))),
+            Some(t) => Err(StoreError::Conflict(format!(
+                "task instance {id} is {}: only a failed or killed task of a failed or stopped \
+                 instance can be marked succeeded",
+                t.state
+            ))),
+        }
+    }
+
     /// Running and stopping instances with their owning masters.
     pub async fn owners(&self) -> Result<Vec<(Option<String>, WorkflowInstanceId)>, StoreError> {
         let rows = sqlx::query(

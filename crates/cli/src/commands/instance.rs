@@ -87,6 +87,22 @@ pub async fn run(cmd: InstanceCommand) -> anyhow::Result<()> {
             println!("instance {id} stopping");
             Ok(())
         }
+        InstanceCommand::Recover { id, server } => {
+            let client = Client::new(&server.server);
+            let _: Value = client
+                .post(&format!("/instances/{id}/recover"), &json!({}))
+                .await?;
+            println!("instance {id} recovering");
+            Ok(())
+        }
+        InstanceCommand::Rerun { id, server } => {
+            let client = Client::new(&server.server);
+            let r: Value = client
+                .post(&format!("/instances/{id}/rerun"), &json!({}))
+                .await?;
+            println!("{}", r["id"]);
+            Ok(())
+        }
         InstanceCommand::Wait { id, server } => {
             let client = Client::new(&server.server);
             wait_for(&client, id).await

@@ -29,6 +29,20 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => crate::roles::worker(args).await,
         Command::Cluster(cmd) => cluster::run(cmd).await,
         Command::Schedule(cmd) => schedule::run(cmd).await,
+        Command::Task(crate::args::TaskCommand::MarkSuccess {
+            task_instance,
+            server,
+        }) => {
+            let client = crate::client::Client::new(&server.server);
+            let _: serde_json::Value = client
+                .post(
+                    &format!("/task-instances/{task_instance}/mark-success"),
+                    &serde_json::json!({}),
+                )
+                .await?;
+            println!("task instance {task_instance} marked succeeded");
+            Ok(())
+        }
     }
 }
 

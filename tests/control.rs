@@ -1,0 +1,94 @@
+//! Control of ended instances: recover runs only what failed or did not run, mark-success lets
+//! a recover go past a failed task, rerun runs everything again as a new instance.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn count(dir: &std::path::Path, what: &str) -> usize {
+    std::fs::read_to_string(dir.join("runs"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| *l == what)
+        .count()
+}
+
+#[test]
+fn recover_mark_success_and_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let server = Standalone::start(&dir.path().join("data"), None, &[]);
+    let file = write(
+        dir.path(),
+        "flaky.yaml",
+        &format!(
+            "name: flaky\ntasks:\n  - name: a\n    type: shell\n    command: |\n      echo a >> {d}/runs; echo '${{setValue(n=7)}}'\n  - {{name: b, type: shell, depends_on: [a], command: 'echo b >> {d}/runs; test -f {d}/ok'}}\n  - {{name: c, type: shell, depends_on: [b], command: 'echo c-${{n}} >> {d}/runs'}}\n"
+        ),
+    );
+    let id = server.start_workflow(&file, "flaky", &[]);
+    assert_eq!(server.wait_end(id, LONG)["instance"]["state"], "failed");
+    let out = server.cli(&["instance", "recover", "999999"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    // The cause is fixed: recover runs b (attempt 2) and c, not a; a's output still flows.
+    std::fs::write(dir.path().join("ok"), "").unwrap();
+    assert!(server
+        .ok(&["instance", "recover", &id.to_string()])
+        .contains("recovering"));
+    // The recover is a command for the master: the instance is `failed` until it is taken.
+    let view = wait_for("the recovered instance to succeed", LONG, || {
+        let v = server.instance(id);
+        (v["instance"]["state"] == "succeeded").then_some(v)
+    });
+    assert_eq!(
+        (
+            count(dir.path(), "a"),
+            count(dir.path(), "b"),
+            count(dir.path(), "c-7")
+        ),
+        (1, 2, 1)
+    );
+    assert_eq!(Standalone::task(&view, "b")["attempt"], 2);
+    let again = server.cli(&["instance", "recover", &id.to_string()]);
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "a succeeded instance cannot be recovered"
+    );
+    assert!(text(&again).1.contains("only a failed or stopped instance"));
+
+    // Mark-success: b fails again in a new instance; marked, the recover runs only c.
+    std::fs::remove_file(dir.path().join("ok")).unwrap();
+    let id2: i64 = server
+        .ok(&["workflow", "start", "flaky"])
+        .trim()
+        .parse()
+        .unwrap();
+    let v = server.wait_end(id2, LONG);
+    let b = Standalone::task(&v, "b")["id"].to_string();
+    server.ok(&["task", "mark-success", &b]);
+    server.ok(&["instance", "recover", &id2.to_string()]);
+    wait_for("the second instance to succeed", LONG, || {
+        (server.instance(id2)["instance"]["state"] == "succeeded").then_some(())
+    });
+    assert_eq!(
+        (
+            count(dir.path(), "a"),
+            count(dir.path(), "b"),
+            count(dir.path(), "c-7")
+        ),
+        (2, 3, 2)
+    );
+
+    // Rerun: a new instance runs everything.
+    let id3: i64 = server
+        .ok(&["instance", "rerun", &id2.to_string()])
+        .trim()
+        .parse()
+        .unwrap();
+    assert_ne!(id3, id2);
+    server.wait_end(id3, LONG);
+    assert_eq!((count(dir.path(), "a"), count(dir.path(), "b")), (3, 4));
+}
