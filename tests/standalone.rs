@@ -456,3 +456,45 @@ fn sigterm_stops_gracefully() {
     );
     assert!(server.log_text().contains("stopped"));
 }
+
+#[test]
+fn export_round_trips_through_apply_and_versions_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Standalone::start(&dir.path().join("data"), None, &[]);
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    server.ok(&["workflow", "apply", "-f", examples]);
+    let scheduled = write(
+        dir.path(),
+        "nightly.yaml",
+        "name: nightly\ntimezone: Europe/Berlin\nschedule: {cron: '0 0 2 * * *', misfire: skip, online: false}\ntasks:\n  - {name: a, type: shell, command: 'echo ${x}', params: {x: '$[yyyyMMdd-1]'}, timeout: 90s, retries: 2}\n  - {name: b, type: python, script: 'print(1)', depends_on: [a], failover: fail}\n",
+    );
+    server.ok(&["workflow", "apply", "-f", scheduled.to_str().unwrap()]);
+    for (project, name) in [
+        ("demo", "etl-retry"),
+        ("default", "fan-out-in"),
+        ("default", "hello"),
+        ("default", "nightly"),
+    ] {
+        let yaml = server.ok(&["workflow", "export", name, "--project", project]);
+        let file = write(dir.path(), &format!("{name}.exported.yaml"), &yaml);
+        let out = server.ok(&["workflow", "apply", "-f", file.to_str().unwrap()]);
+        assert!(
+            out.contains("unchanged (version 1)"),
+            "{name}: {out}\n{yaml}"
+        );
+    }
+    let changed = std::fs::read_to_string(&scheduled)
+        .unwrap()
+        .replace("print(1)", "print(2)");
+    write(dir.path(), "nightly.yaml", &changed);
+    server.ok(&["workflow", "apply", "-f", scheduled.to_str().unwrap()]);
+    let versions = server.ok(&["workflow", "versions", "nightly"]);
+    assert_eq!(
+        versions.lines().count(),
+        3,
+        "a header and two versions: {versions}"
+    );
+    assert!(server
+        .ok(&["workflow", "export", "nightly", "--version", "1"])
+        .contains("print(1)"));
+}

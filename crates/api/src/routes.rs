@@ -17,6 +17,7 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/workflows", get(list_workflows).post(apply_workflow))
         .route("/workflows/{name}", get(show_workflow))
         .route("/workflows/{name}/start", post(start_workflow))
+        .route("/workflows/{name}/versions", get(workflow_versions))
         .route("/instances", get(list_instances))
         .route("/instances/{id}", get(show_instance))
         .route("/instances/{id}/stop", post(stop_instance))
@@ -502,4 +503,23 @@ async fn rerun_instance(
 async fn mark_success(State(state): State<ApiState>, Path(id): Path<i64>) -> ApiResult<Value> {
     state.store.mark_success(TaskInstanceId(id)).await?;
     Ok(Json(json!({ "id": id, "state": "succeeded" })))
+}
+
+async fn workflow_versions(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(q): Query<ProjectQuery>,
+) -> ApiResult<Value> {
+    let project = q
+        .project
+        .unwrap_or_else(|| baton_core::spec::DEFAULT_PROJECT.to_string());
+    let versions = state.store.workflow_versions(&project, &name).await?;
+    if versions.is_empty() {
+        return Err(ApiError::NotFound(workflow_missing(&project, &name, None)));
+    }
+    let list: Vec<Value> = versions
+        .into_iter()
+        .map(|(version, created_at)| json!({ "version": version, "created_at": created_at }))
+        .collect();
+    Ok(Json(json!({ "versions": list })))
 }

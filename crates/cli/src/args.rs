@@ -356,6 +356,25 @@ pub enum WorkflowCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Every version of a workflow.
+    Versions {
+        name: String,
+        #[arg(long, default_value = "default")]
+        project: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Print a version as a workflow file (it applies back unchanged).
+    Export {
+        name: String,
+        #[arg(long, default_value = "default")]
+        project: String,
+        /// A version other than the latest.
+        #[arg(long)]
+        version: Option<i64>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Start an instance; prints its id.
     Start {
         name: String,

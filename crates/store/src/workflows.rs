@@ -148,6 +148,26 @@ impl Store {
         row.as_ref().map(WorkflowRecord::from_row).transpose()
     }
 
+    /// Every version of a workflow (number and time made), newest first.
+    pub async fn workflow_versions(
+        &self,
+        project: &str,
+        name: &str,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT v.version, v.created_at FROM workflow w JOIN workflow_version v \
+             ON v.workflow_id = w.id WHERE w.project = $1 AND w.name = $2 ORDER BY v.version DESC",
+        )
+        .bind(project)
+        .bind(name)
+        .fetch_all(&self.read)
+        .await
+        .ctx("listing versions")?;
+        rows.iter()
+            .map(|r| Ok((get(r, "version")?, get(r, "created_at")?)))
+            .collect()
+    }
+
     /// One version of a workflow by id (what an instance runs).
     pub async fn get_workflow_version(
         &self,

@@ -82,6 +82,48 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
             print!("{}", r["source"].as_str().unwrap_or(""));
             Ok(())
         }
+        WorkflowCommand::Versions {
+            name,
+            project,
+            server,
+        } => {
+            let client = Client::new(&server.server);
+            let path = format!(
+                "/workflows/{}/versions?project={}",
+                encode(&name),
+                encode(&project)
+            );
+            let r: Value = client.get(&path).await?;
+            let rows: Vec<Vec<String>> = r["versions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| {
+                    vec![
+                        v["version"].to_string(),
+                        format::time(v["created_at"].as_i64()),
+                    ]
+                })
+                .collect();
+            println!("{}", format::table(&["VERSION", "CREATED"], &rows));
+            Ok(())
+        }
+        WorkflowCommand::Export {
+            name,
+            project,
+            version,
+            server,
+        } => {
+            let client = Client::new(&server.server);
+            let mut path = format!("/workflows/{}?project={}", encode(&name), encode(&project));
+            if let Some(v) = version {
+                path.push_str(&format!("&version={v}"));
+            }
+            let r: Value = client.get(&path).await?;
+            let spec: baton_core::WorkflowSpec = serde_json::from_value(r["spec"].clone())?;
+            print!("{}", serde_yaml::to_string(&spec)?);
+            Ok(())
+        }
         WorkflowCommand::Start {
             name,
             project,
