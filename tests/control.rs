@@ -92,3 +92,47 @@ fn recover_mark_success_and_rerun() {
     server.wait_end(id3, LONG);
     assert_eq!((count(dir.path(), "a"), count(dir.path(), "b")), (3, 4));
 }
+
+#[test]
+fn pause_lets_running_tasks_finish_and_resume_runs_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let server = Standalone::start(&dir.path().join("data"), None, &[]);
+    let file = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "name: p\ntasks:\n  - {{name: a, type: shell, command: 'while [ ! -f {d}/go ]; do sleep 0.05; done; echo a >> {d}/runs'}}\n  - {{name: b, type: shell, depends_on: [a], command: 'echo b >> {d}/runs'}}\n"
+        ),
+    );
+    let id = server.start_workflow(&file, "p", &[]);
+    wait_for("a to run", LONG, || {
+        (server.instance(id)["tasks"][0]["state"] == "running").then_some(())
+    });
+    assert!(server
+        .ok(&["instance", "pause", &id.to_string()])
+        .contains("pausing"));
+    wait_for("pausing", LONG, || {
+        (server.instance(id)["instance"]["state"] == "pausing").then_some(())
+    });
+    std::fs::write(dir.path().join("go"), "").unwrap();
+    let v = wait_for("paused", LONG, || {
+        let v = server.instance(id);
+        (v["instance"]["state"] == "paused").then_some(v)
+    });
+    assert_eq!(
+        Standalone::task(&v, "a")["state"],
+        "succeeded",
+        "the running task finished"
+    );
+    assert_eq!(
+        v["not_started"],
+        serde_json::json!(["b"]),
+        "nothing new started"
+    );
+    let again = server.cli(&["instance", "pause", &id.to_string()]);
+    assert_eq!(again.status.code(), Some(1));
+    server.ok(&["instance", "resume", &id.to_string()]);
+    assert_eq!(server.wait_end(id, LONG)["instance"]["state"], "succeeded");
+    assert_eq!(count(dir.path(), "b"), 1);
+}

@@ -22,6 +22,8 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/instances/{id}", get(show_instance))
         .route("/instances/{id}/stop", post(stop_instance))
         .route("/instances/{id}/recover", post(recover_instance))
+        .route("/instances/{id}/pause", post(pause_instance))
+        .route("/instances/{id}/resume", post(resume_instance))
         .route("/instances/{id}/rerun", post(rerun_instance))
         .route("/task-instances/{id}/mark-success", post(mark_success))
         .route("/task-instances/{id}", get(show_task))
@@ -522,4 +524,34 @@ async fn workflow_versions(
         .map(|(version, created_at)| json!({ "version": version, "created_at": created_at }))
         .collect();
     Ok(Json(json!({ "versions": list })))
+}
+
+async fn pause_instance(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    state
+        .store
+        .request_pause(WorkflowInstanceId(id), true)
+        .await?;
+    (state.notify)();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "id": id, "state": "pausing" })),
+    ))
+}
+
+async fn resume_instance(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    state
+        .store
+        .request_pause(WorkflowInstanceId(id), false)
+        .await?;
+    (state.notify)();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "id": id, "state": "running" })),
+    ))
 }

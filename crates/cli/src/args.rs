@@ -440,6 +440,18 @@ pub enum InstanceCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Pause an instance: running tasks finish, nothing new starts.
+    Pause {
+        id: i64,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Resume a paused instance.
+    Resume {
+        id: i64,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Run the whole instance again, as a new instance (same version and params).
     Rerun {
         id: i64,

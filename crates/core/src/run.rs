@@ -31,6 +31,8 @@ pub enum Step {
     Kill(TaskIndex),
     /// The instance is over, in this state.
     Finish(WorkflowState),
+    /// A pausing instance has nothing running any more: it is paused.
+    Paused,
 }
 
 /// Why the instance is winding down, if it is.
@@ -54,6 +56,8 @@ pub struct InstanceRun {
     active: usize,
     ending: Option<Ending>,
     finished: bool,
+    /// Paused (or pausing): nothing new starts until resumed.
+    paused: bool,
 }
 
 impl InstanceRun {
@@ -82,6 +86,7 @@ impl InstanceRun {
             active,
             ending: None,
             finished: false,
+            paused: false,
         }
     }
 
@@ -135,7 +140,7 @@ impl InstanceRun {
         let mut steps = Vec::new();
         if self.ending.is_some() {
             steps.extend(self.kill_active());
-        } else {
+        } else if !self.paused {
             for task in 0..self.nodes.len() {
                 if self.nodes[task] == Node::Waiting && self.unmet[task] == 0 {
                     self.activate(task);
@@ -156,7 +161,11 @@ impl InstanceRun {
         for i in 0..self.dag.successors(task).len() {
             let next = self.dag.successors(task)[i];
             self.unmet[next] -= 1;
-            if self.ending.is_none() && self.nodes[next] == Node::Waiting && self.unmet[next] == 0 {
+            if self.ending.is_none()
+                && !self.paused
+                && self.nodes[next] == Node::Waiting
+                && self.unmet[next] == 0
+            {
                 self.activate(next);
                 steps.push(Step::Run(next));
             }
@@ -196,6 +205,34 @@ impl InstanceRun {
         steps
     }
 
+    /// A user asked to pause: running tasks finish, nothing new starts.
+    pub fn pause(&mut self) -> Vec<Step> {
+        if self.finished || self.paused || self.ending.is_some() {
+            return Vec::new();
+        }
+        self.paused = true;
+        self.settle()
+    }
+
+    /// A paused instance runs on: every task whose dependencies have succeeded starts.
+    pub fn resume(&mut self) -> Vec<Step> {
+        if self.finished || !self.paused {
+            return Vec::new();
+        }
+        self.paused = false;
+        self.start()
+    }
+
+    /// Marks a restored instance as paused (it was pausing or paused when the store was read).
+    pub fn restore_paused(&mut self) {
+        self.paused = true;
+    }
+
+    /// True while paused or pausing.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
     /// A user asked to stop: kill everything active, start nothing new.
     pub fn stop(&mut self) -> Vec<Step> {
         if self.finished || self.ending == Some(Ending::Stop) {
@@ -232,6 +269,11 @@ impl InstanceRun {
     fn settle(&mut self) -> Vec<Step> {
         if self.finished || self.active > 0 {
             return Vec::new();
+        }
+        let runnable =
+            || (0..self.nodes.len()).any(|t| self.nodes[t] == Node::Waiting && self.unmet[t] == 0);
+        if self.paused && self.ending.is_none() && runnable() {
+            return vec![Step::Paused];
         }
         self.finished = true;
         let outcome = if self.ending == Some(Ending::Stop) {
@@ -331,6 +373,30 @@ mod tests {
         assert_eq!(r.node(D), Node::Waiting);
         r.succeeded(A);
         assert_eq!(r.succeeded(A), vec![], "a duplicate end changes nothing");
+    }
+
+    #[test]
+    fn pause_lets_running_tasks_finish_and_starts_nothing_until_resumed() {
+        let mut r = diamond("end");
+        r.start();
+        assert_eq!(r.pause(), vec![]);
+        assert_eq!(r.succeeded(A), vec![], "b and c wait");
+        assert_eq!(r.succeeded(E), vec![Step::Paused]);
+        assert!(!r.is_finished());
+        assert_eq!(r.resume(), vec![Step::Run(B), Step::Run(C)]);
+        r.succeeded(B);
+        r.succeeded(C);
+        assert_eq!(r.succeeded(D), vec![Step::Finish(WorkflowState::Succeeded)]);
+    }
+
+    #[test]
+    fn a_paused_instance_can_be_stopped() {
+        let mut r = diamond("end");
+        r.start();
+        r.pause();
+        r.succeeded(A);
+        assert_eq!(r.succeeded(E), vec![Step::Paused]);
+        assert_eq!(r.stop(), vec![Step::Finish(WorkflowState::Stopped)]);
     }
 
     #[test]

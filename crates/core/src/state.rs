@@ -60,6 +60,10 @@ pub enum WorkflowState {
     Running,
     /// A stop was asked; running tasks are being killed.
     Stopping,
+    /// A pause was asked; running tasks finish, nothing new starts.
+    Pausing,
+    /// Paused: nothing runs until it is resumed.
+    Paused,
     /// Ended by a stop.
     Stopped,
     /// Every task succeeded.
@@ -72,6 +76,8 @@ string_enum!(WorkflowState {
     Submitted => "submitted",
     Running => "running",
     Stopping => "stopping",
+    Pausing => "pausing",
+    Paused => "paused",
     Stopped => "stopped",
     Succeeded => "succeeded",
     Failed => "failed",
@@ -102,8 +108,34 @@ impl WorkflowState {
     /// A stop is asked for.
     pub fn stop(self) -> Result<Self, IllegalTransition> {
         match self {
-            Self::Submitted | Self::Running | Self::Stopping => Ok(Self::Stopping),
+            Self::Submitted | Self::Running | Self::Stopping | Self::Pausing | Self::Paused => {
+                Ok(Self::Stopping)
+            }
             _ => Err(self.illegal("stop")),
+        }
+    }
+
+    /// A pause is asked for.
+    pub fn pause(self) -> Result<Self, IllegalTransition> {
+        match self {
+            Self::Running | Self::Pausing => Ok(Self::Pausing),
+            _ => Err(self.illegal("pause")),
+        }
+    }
+
+    /// The running tasks of a pausing instance have ended.
+    pub fn paused(self) -> Result<Self, IllegalTransition> {
+        match self {
+            Self::Pausing | Self::Paused => Ok(Self::Paused),
+            _ => Err(self.illegal("paused")),
+        }
+    }
+
+    /// A pausing or paused instance runs on.
+    pub fn resume(self) -> Result<Self, IllegalTransition> {
+        match self {
+            Self::Pausing | Self::Paused => Ok(Self::Running),
+            _ => Err(self.illegal("resume")),
         }
     }
 

@@ -676,6 +676,38 @@ impl Engine {
                 .await
             }
             CommandKind::Recover => self.recover_instance(tx, id, t).await,
+            CommandKind::Pause | CommandKind::Resume => {
+                let pause = command.kind == CommandKind::Pause;
+                let Some(inst) = self.instances.get_mut(&id) else {
+                    // Not ours (any more): the owner gets it.
+                    if let Some(owner) = tx.instance(id).await?.and_then(|r| r.owner) {
+                        if owner != self.config.id {
+                            tx.forward_command(command.kind, id, &owner).await?;
+                        }
+                    }
+                    return Ok(());
+                };
+                let to = if pause {
+                    inst.state.pause()
+                } else {
+                    inst.state.resume()
+                };
+                let Ok(to) = to else {
+                    return Ok(());
+                };
+                inst.state = to;
+                let lease = Lease {
+                    owner: &self.config.id,
+                    epoch: inst.epoch,
+                };
+                tx.set_instance_state(id, to, lease).await?;
+                let steps = if pause {
+                    inst.run.pause()
+                } else {
+                    inst.run.resume()
+                };
+                self.apply(tx, id, steps, t).await
+            }
             CommandKind::Stop => {
                 let lease = Lease {
                     owner: &self.config.id,
@@ -828,6 +860,15 @@ impl Engine {
                         }
                         _ => {}
                     }
+                }
+                Step::Paused => {
+                    inst.state = WorkflowState::Paused;
+                    let lease = Lease {
+                        owner: &self.config.id,
+                        epoch: inst.epoch,
+                    };
+                    tx.set_instance_state(id, WorkflowState::Paused, lease)
+                        .await?;
                 }
                 Step::Finish(state) => {
                     self.after_scheduled_end(tx, id).await?;

@@ -113,7 +113,10 @@ impl Engine {
                 slots[index] = Some(slot);
             }
             let stopping = record.state == WorkflowState::Stopping;
-            let run = InstanceRun::restore(dag, version.spec.failure_strategy, nodes, stopping);
+            let mut run = InstanceRun::restore(dag, version.spec.failure_strategy, nodes, stopping);
+            if matches!(record.state, WorkflowState::Pausing | WorkflowState::Paused) {
+                run.restore_paused();
+            }
             for index in queue {
                 let spec = &version.spec.tasks[index];
                 let slot = slots[index].as_ref().expect("queued tasks have a slot");

@@ -45,6 +45,10 @@ pub enum CommandKind {
     Stop,
     /// Run again what failed, was killed or did not run in an ended instance.
     Recover,
+    /// Let running tasks finish and start nothing new.
+    Pause,
+    /// Run a paused instance on.
+    Resume,
 }
 
 impl CommandKind {
@@ -54,6 +58,8 @@ impl CommandKind {
             CommandKind::Start => "start",
             CommandKind::Stop => "stop",
             CommandKind::Recover => "recover",
+            CommandKind::Pause => "pause",
+            CommandKind::Resume => "resume",
         }
     }
 }
@@ -114,7 +120,8 @@ impl Store {
     ) -> Result<Vec<InstanceRecord>, StoreError> {
         let sql = format!(
             "SELECT {INSTANCE_COLUMNS} FROM workflow_instance \
-             WHERE state IN ('running', 'stopping') AND ($1 = '' OR owner = $1) ORDER BY id"
+             WHERE state IN ('running', 'stopping', 'pausing', 'paused') \
+             AND ($1 = '' OR owner = $1) ORDER BY id"
         );
         let rows = sqlx::query(&sql)
             .bind(owner.unwrap_or(""))
@@ -167,6 +174,8 @@ impl EngineTx {
                 "start" => CommandKind::Start,
                 "stop" => CommandKind::Stop,
                 "recover" => CommandKind::Recover,
+                "pause" => CommandKind::Pause,
+                "resume" => CommandKind::Resume,
                 other => {
                     return Err(StoreError::Corrupt {
                         context: "command.kind",
@@ -378,7 +387,7 @@ impl EngineTx {
     ) -> Result<Vec<(WorkflowInstanceId, i64)>, StoreError> {
         let mut sql = String::from(
             "UPDATE workflow_instance SET owner = $1, epoch = epoch + 1 \
-             WHERE state IN ('running', 'stopping') AND owner <> $1",
+             WHERE state IN ('running', 'stopping', 'pausing', 'paused') AND owner <> $1",
         );
         if !live_masters.is_empty() {
             let list: Vec<String> = (0..live_masters.len())

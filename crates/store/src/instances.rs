@@ -143,6 +143,43 @@ impl Store {
         Ok(())
     }
 
+    /// Asks the owning master to pause (running tasks finish, nothing new starts) or to
+    /// resume an instance.
+    pub async fn request_pause(
+        &self,
+        id: WorkflowInstanceId,
+        pause: bool,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await.ctx("starting a pause")?;
+        let Some(instance) = select_instance(&mut *tx, id).await? else {
+            return Err(StoreError::NotFound(format!("workflow instance {id}")));
+        };
+        let (kind, allowed): (CommandKind, &[WorkflowState]) = if pause {
+            (CommandKind::Pause, &[WorkflowState::Running])
+        } else {
+            (
+                CommandKind::Resume,
+                &[WorkflowState::Pausing, WorkflowState::Paused],
+            )
+        };
+        if !allowed.contains(&instance.state) {
+            return Err(StoreError::Conflict(format!(
+                "workflow instance {id} is {}: only a {} instance can be {}",
+                instance.state,
+                if pause {
+                    "running"
+                } else {
+                    "pausing or paused"
+                },
+                if pause { "paused" } else { "resumed" }
+            )));
+        }
+        let target = instance.owner.as_deref();
+        insert_command(&mut tx, self.backend, kind, id, target, now_us()).await?;
+        tx.commit().await.ctx("committing a pause")?;
+        Ok(())
+    }
+
     /// Marks a failed or killed task of an ended instance as succeeded, so that a recover
     /// goes on past it.
     pub async fn mark_success(&self, id: TaskInstanceId) -> Result<(), StoreError> {
@@ -171,7 +208,8 @@ impl Store {
     /// Running and stopping instances with their owning masters.
     pub async fn owners(&self) -> Result<Vec<(Option<String>, WorkflowInstanceId)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT owner, id FROM workflow_instance WHERE state IN ('running', 'stopping') \
+            "SELECT owner, id FROM workflow_instance \
+             WHERE state IN ('running', 'stopping', 'pausing', 'paused') \
              ORDER BY id",
         )
         .fetch_all(&self.read)

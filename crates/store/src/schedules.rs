@@ -231,7 +231,7 @@ impl EngineTx {
     ) -> Result<Vec<(WorkflowInstanceId, Option<String>)>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, owner FROM workflow_instance WHERE schedule_id = $1 \
-             AND state IN ('submitted', 'running', 'stopping')",
+             AND state IN ('submitted', 'running', 'stopping', 'pausing', 'paused')",
         )
         .bind(workflow.0)
         .fetch_all(self.conn())

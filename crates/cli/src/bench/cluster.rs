@@ -435,7 +435,7 @@ impl Cluster {
 
     /// Waits (at most a minute) until every role is in the registry, and, if `fresh` is
     /// given, until that member's registration is from a process started after that time
-    /// (µs since the epoch).
+    /// (µs since the epoch); then two heartbeat intervals more, for the masters' views.
     pub async fn wait_members(&mut self, fresh: Option<(&str, i64)>) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(60);
         let expected: Vec<String> = std::iter::once(&self.api)
@@ -465,6 +465,9 @@ impl Cluster {
                     let stale = fresh
                         .is_some_and(|(id, after)| started.get(id).is_none_or(|at| *at < after));
                     if missing.is_empty() && !stale {
+                        // The masters learn of members by polling the registry once a
+                        // heartbeat interval: give them two to see every worker.
+                        tokio::time::sleep(self.options.heartbeat_interval * 2).await;
                         return Ok(());
                     }
                     format!("not registered yet: {missing:?}")

@@ -302,7 +302,8 @@ async fn rounds(
 }
 
 /// Starts instances until both masters own a running one (or [`MAX_INSTANCES`] are started)
-/// and every worker runs a task; returns their ids.
+/// and every worker runs a task (a master that saw only one worker when it dispatched puts
+/// all of an instance's tasks there); returns their ids.
 async fn start_round(c: &mut Cluster) -> anyhow::Result<Vec<i64>> {
     let mut ids = Vec::new();
     for _ in 0..2 {
@@ -331,7 +332,7 @@ async fn start_round(c: &mut Cluster) -> anyhow::Result<Vec<i64>> {
             }
             return Ok(ids);
         }
-        if !all_masters
+        if !(all_masters && all_workers)
             && settled
             && ids.len() < MAX_INSTANCES
             && last_start.elapsed() > Duration::from_secs(1)

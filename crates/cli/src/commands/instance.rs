@@ -95,6 +95,22 @@ pub async fn run(cmd: InstanceCommand) -> anyhow::Result<()> {
             println!("instance {id} recovering");
             Ok(())
         }
+        InstanceCommand::Pause { id, server } => {
+            let client = Client::new(&server.server);
+            let _: Value = client
+                .post(&format!("/instances/{id}/pause"), &json!({}))
+                .await?;
+            println!("instance {id} pausing");
+            Ok(())
+        }
+        InstanceCommand::Resume { id, server } => {
+            let client = Client::new(&server.server);
+            let _: Value = client
+                .post(&format!("/instances/{id}/resume"), &json!({}))
+                .await?;
+            println!("instance {id} resumed");
+            Ok(())
+        }
         InstanceCommand::Rerun { id, server } => {
             let client = Client::new(&server.server);
             let r: Value = client
