@@ -136,3 +136,65 @@ fn pause_lets_running_tasks_finish_and_resume_runs_the_rest() {
     assert_eq!(server.wait_end(id, LONG)["instance"]["state"], "succeeded");
     assert_eq!(count(dir.path(), "b"), 1);
 }
+
+#[test]
+fn start_from_a_task_runs_only_its_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let server = Standalone::start(&dir.path().join("data"), None, &[]);
+    let step = |n: &str, deps: &str| {
+        format!("  - {{name: {n}, type: shell, depends_on: [{deps}], command: 'echo {n} >> {d}/runs'}}\n")
+    };
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        &format!(
+            "name: s\ntasks:\n{}{}{}{}",
+            step("a", ""),
+            step("b", "a"),
+            step("c", "b"),
+            step("d", "a")
+        ),
+    );
+    server.ok(&["workflow", "apply", "-f", file.to_str().unwrap()]);
+    let run = |extra: &[&str]| {
+        let mut args = vec!["workflow", "start", "s", "--wait"];
+        args.extend_from_slice(extra);
+        server.ok(&args);
+    };
+    run(&["--from-task", "b"]);
+    assert_eq!(
+        (
+            count(dir.path(), "a"),
+            count(dir.path(), "b"),
+            count(dir.path(), "c"),
+            count(dir.path(), "d")
+        ),
+        (0, 1, 1, 0)
+    );
+    run(&["--from-task", "b", "--scope", "self"]);
+    assert_eq!((count(dir.path(), "b"), count(dir.path(), "c")), (2, 1));
+    run(&["--from-task", "c", "--scope", "upstream"]);
+    assert_eq!(
+        (
+            count(dir.path(), "a"),
+            count(dir.path(), "b"),
+            count(dir.path(), "c"),
+            count(dir.path(), "d")
+        ),
+        (1, 3, 2, 0)
+    );
+    let out = server.cli(&["workflow", "start", "s", "--from-task", "zz"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("workflow `s` has no task `zz`"));
+    let out = server.cli(&[
+        "workflow",
+        "start",
+        "s",
+        "--from-task",
+        "b",
+        "--scope",
+        "sideways",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -128,6 +128,12 @@ pub struct StartRequest {
     /// Start-time params; they win over the task's and the workflow's.
     #[serde(default)]
     pub params: BTreeMap<String, String>,
+    /// Run only from this task…
+    #[serde(default)]
+    pub from_task: Option<String>,
+    /// …this far (default: the task and its downstream).
+    #[serde(default)]
+    pub scope: Option<baton_core::dag::Scope>,
 }
 
 async fn start_workflow(
@@ -148,6 +154,25 @@ async fn start_workflow(
     for key in req.params.keys() {
         params::parse_assignment(&format!("{key}=")).map_err(|e| ApiError::bad("bad_param", e))?;
     }
+    let only = match &req.from_task {
+        None => None,
+        Some(task) => {
+            let dag = baton_core::Dag::new(&workflow.spec);
+            let index = dag.index_of(task).ok_or_else(|| {
+                ApiError::bad(
+                    "bad_task",
+                    format!("workflow `{name}` has no task `{task}`"),
+                )
+            })?;
+            let scope = req.scope.unwrap_or_default();
+            Some(
+                dag.select(index, scope)
+                    .into_iter()
+                    .map(|t| dag.name(t).to_string())
+                    .collect(),
+            )
+        }
+    };
     let undefined = params::check(&workflow.spec, &req.params, &Default::default());
     if !undefined.is_empty() {
         let message = undefined
@@ -159,10 +184,14 @@ async fn start_workflow(
     }
     let id = state
         .store
-        .create_instance(NewInstance {
-            workflow: &workflow,
-            params: req.params,
-        })
+        .create_instance_scoped(
+            NewInstance {
+                workflow: &workflow,
+                params: req.params,
+            },
+            None,
+            only,
+        )
         .await?;
     (state.notify)();
     Ok((

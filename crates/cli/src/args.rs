@@ -386,6 +386,12 @@ pub enum WorkflowCommand {
         /// Wait for the instance to end (exit code as `baton run`).
         #[arg(long)]
         wait: bool,
+        /// Run only from this task (the others count as done).
+        #[arg(long)]
+        from_task: Option<String>,
+        /// With --from-task: self, downstream (default) or upstream.
+        #[arg(long, requires = "from_task")]
+        scope: Option<String>,
         #[command(flatten)]
         server: ServerArgs,
     },

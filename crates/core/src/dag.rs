@@ -6,6 +6,32 @@ use std::collections::HashMap;
 /// Index of a task within its workflow (the order of the file).
 pub type TaskIndex = usize;
 
+/// Which tasks a start from one task runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// The task and everything downstream of it.
+    #[default]
+    Downstream,
+    /// The task alone.
+    #[serde(rename = "self")]
+    Only,
+    /// The task and everything upstream of it.
+    Upstream,
+}
+
+impl std::str::FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "downstream" => Ok(Scope::Downstream),
+            "self" => Ok(Scope::Only),
+            "upstream" => Ok(Scope::Upstream),
+            _ => Err(format!("unknown scope `{s}` (self, downstream, upstream)")),
+        }
+    }
+}
+
 /// Predecessors and successors of every task, by index. Built only from a checked
 /// [`WorkflowSpec`], so every name resolves and there is no cycle.
 #[derive(Debug, Clone)]
@@ -67,8 +93,46 @@ impl Dag {
         &self.preds[task]
     }
 
+    /// The tasks a start from `task` runs under `scope`.
+    pub fn select(&self, task: TaskIndex, scope: Scope) -> Vec<TaskIndex> {
+        let mut chosen = vec![false; self.len()];
+        let mut stack = vec![task];
+        while let Some(t) = stack.pop() {
+            if std::mem::replace(&mut chosen[t], true) {
+                continue;
+            }
+            match scope {
+                Scope::Only => {}
+                Scope::Downstream => stack.extend_from_slice(&self.succs[t]),
+                Scope::Upstream => stack.extend_from_slice(&self.preds[t]),
+            }
+        }
+        (0..self.len()).filter(|t| chosen[*t]).collect()
+    }
+
     /// Tasks that wait on `task`.
     pub fn successors(&self, task: TaskIndex) -> &[TaskIndex] {
         &self.succs[task]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_select_the_right_tasks() {
+        // a -> b -> c, a -> d
+        let spec = WorkflowSpec::from_yaml(
+            "name: w\ntasks:\n  - {name: a, type: noop}\n  - {name: b, type: noop, depends_on: [a]}\n  - {name: c, type: noop, depends_on: [b]}\n  - {name: d, type: noop, depends_on: [a]}\n",
+            "t",
+        )
+        .unwrap();
+        let dag = Dag::new(&spec);
+        assert_eq!(dag.select(1, Scope::Downstream), vec![1, 2]);
+        assert_eq!(dag.select(1, Scope::Only), vec![1]);
+        assert_eq!(dag.select(2, Scope::Upstream), vec![0, 1, 2]);
+        assert_eq!("self".parse::<Scope>().unwrap(), Scope::Only);
+        assert!("sideways".parse::<Scope>().is_err());
     }
 }

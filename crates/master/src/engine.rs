@@ -186,6 +186,20 @@ impl Inst {
     }
 }
 
+/// The nodes of a run limited to `only`: the others count as succeeded.
+pub(crate) fn outside_scope(dag: &baton_core::Dag, only: &[String]) -> Vec<baton_core::run::Node> {
+    use baton_core::run::Node;
+    (0..dag.len())
+        .map(|t| {
+            if only.iter().any(|n| n == dag.name(t)) {
+                Node::Waiting
+            } else {
+                Node::Succeeded
+            }
+        })
+        .collect()
+}
+
 /// What a tick decided to do once its transaction is committed.
 #[derive(Default)]
 pub(crate) struct Tick {
@@ -653,7 +667,16 @@ impl Engine {
                 if !tx.start_instance(id, self.lease(epoch), now).await? {
                     return Ok(());
                 }
-                let run = InstanceRun::new(version.dag.clone(), version.spec.failure_strategy);
+                let run = match &record.only_tasks {
+                    None => InstanceRun::new(version.dag.clone(), version.spec.failure_strategy),
+                    // Started from a task: the others count as done.
+                    Some(only) => InstanceRun::restore(
+                        version.dag.clone(),
+                        version.spec.failure_strategy,
+                        outside_scope(&version.dag, only),
+                        false,
+                    ),
+                };
                 let slots = vec![None; version.dag.len()];
                 self.resume(
                     tx,

@@ -55,7 +55,10 @@ impl Engine {
                 .get(&self.store, record.workflow_id, record.version)
                 .await?;
             let dag = version.dag.clone();
-            let mut nodes = vec![Node::Waiting; dag.len()];
+            let mut nodes = match &record.only_tasks {
+                Some(only) => crate::engine::outside_scope(&dag, only),
+                None => vec![Node::Waiting; dag.len()],
+            };
             let mut slots: Vec<Option<Slot>> = vec![None; dag.len()];
             let mut queue = Vec::new();
             for task in tx.task_instances(id).await? {

@@ -43,7 +43,7 @@ pub enum StopRequest {
 
 pub(crate) const INSTANCE_COLUMNS: &str =
     "id, workflow_id, version, project, name, state, params, priority, \
-     owner, epoch, submitted_at, started_at, ended_at, schedule_time, schedule_id";
+     owner, epoch, submitted_at, started_at, ended_at, schedule_time, schedule_id, only_tasks";
 pub(crate) const TASK_COLUMNS: &str = "id, workflow_instance_id, task_name, state, attempt, \
      retries_used, worker, submitted_at, started_at, ended_at, exit_code, message, next_retry_at, \
      outputs";
@@ -65,12 +65,25 @@ impl Store {
         new: NewInstance<'_>,
         schedule_time: Option<i64>,
     ) -> Result<WorkflowInstanceId, StoreError> {
+        self.create_instance_scoped(new, schedule_time, None).await
+    }
+
+    /// Like [`Store::create_instance_at`], running only the tasks named (`start --from-task`);
+    /// the others count as done.
+    pub async fn create_instance_scoped(
+        &self,
+        new: NewInstance<'_>,
+        schedule_time: Option<i64>,
+        only_tasks: Option<Vec<String>>,
+    ) -> Result<WorkflowInstanceId, StoreError> {
+        let only = only_tasks.map(|t| serde_json::to_string(&t).expect("names serialize"));
         let now = now_us();
         let params = serde_json::to_string(&new.params).expect("params serialize");
         let mut tx = self.write.begin().await.ctx("starting an instance")?;
         let row = sqlx::query(
             "INSERT INTO workflow_instance (workflow_id, version, project, name, state, params, \
-             priority, submitted_at, schedule_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             priority, submitted_at, schedule_time, only_tasks) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              RETURNING id",
         )
         .bind(new.workflow.id.0)
@@ -82,6 +95,7 @@ impl Store {
         .bind(new.workflow.spec.priority.as_str())
         .bind(now)
         .bind(schedule_time)
+        .bind(only)
         .fetch_one(&mut *tx)
         .await
         .ctx("creating a workflow instance")?;

@@ -113,6 +113,9 @@ pub struct InstanceRecord {
     pub schedule_time: Option<i64>,
     /// The schedule (its workflow's id) whose fire started it, if any.
     pub schedule_id: Option<WorkflowId>,
+    /// The only tasks it runs (started from a task); `None`: all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only_tasks: Option<Vec<String>>,
 }
 
 impl InstanceRecord {
@@ -141,6 +144,10 @@ impl InstanceRecord {
             ended_at: get(row, "ended_at")?,
             schedule_time: get(row, "schedule_time")?,
             schedule_id: get::<Option<i64>>(row, "schedule_id")?.map(WorkflowId),
+            only_tasks: get::<Option<String>>(row, "only_tasks")?
+                .map(|t| serde_json::from_str(&t))
+                .transpose()
+                .map_err(|e| corrupt("workflow_instance.only_tasks", e))?,
         })
     }
 }

@@ -129,8 +129,14 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
             project,
             params,
             wait,
+            from_task,
+            scope,
             server,
         } => {
+            if let Some(s) = &scope {
+                s.parse::<baton_core::dag::Scope>()
+                    .map_err(crate::Exit::BadInput)?;
+            }
             let client = Client::new(&server.server);
             let params = super::parse_params(&params)?;
             let path = format!(
@@ -138,7 +144,8 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
                 encode(&name),
                 encode(&project)
             );
-            let r: Value = client.post(&path, &json!({ "params": params })).await?;
+            let body = json!({ "params": params, "from_task": from_task, "scope": scope });
+            let r: Value = client.post(&path, &body).await?;
             let id = r["id"].as_i64().unwrap_or_default();
             println!("{id}");
             if wait {
