@@ -30,6 +30,10 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/task-instances/{id}/log", get(read_log))
         .route("/cluster", get(cluster))
         .route("/schedules", get(list_schedules))
+        .route("/workflows/{name}/backfill", post(create_backfill))
+        .route("/backfills", get(list_backfills))
+        .route("/backfills/{id}", get(show_backfill))
+        .route("/backfills/{id}/stop", post(stop_backfill))
         .route("/workflows/{name}/schedule/preview", get(preview_schedule))
         .route("/workflows/{name}/schedule/online", post(schedule_online))
         .route("/workflows/{name}/schedule/offline", post(schedule_offline))
@@ -583,4 +587,164 @@ async fn resume_instance(
         StatusCode::ACCEPTED,
         Json(json!({ "id": id, "state": "running" })),
     ))
+}
+
+/// Body of `POST /workflows/{name}/backfill`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct BackfillRequest {
+    /// First date (YYYY-MM-DD), inclusive.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Last date, inclusive.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Or exactly these dates.
+    #[serde(default)]
+    pub dates: Vec<String>,
+    /// Instances at once (default 1: serially).
+    #[serde(default)]
+    pub parallel: Option<i64>,
+    /// Newest date first.
+    #[serde(default)]
+    pub reverse: bool,
+}
+
+/// At most this many instances in one backfill.
+const MAX_BACKFILL: usize = 10_000;
+
+async fn create_backfill(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(q): Query<ProjectQuery>,
+    Json(req): Json<BackfillRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    use baton_core::spec::schedule::parse_instant;
+    let project = q
+        .project
+        .unwrap_or_else(|| baton_core::spec::DEFAULT_PROJECT.to_string());
+    let workflow = state
+        .store
+        .get_workflow(&project, &name, None)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(workflow_missing(&project, &name, None)))?;
+    let spec = &workflow.spec;
+    let tz = match &spec.schedule {
+        Some(s) => s
+            .zone(spec.timezone.as_deref())
+            .map_err(|e| ApiError::bad("bad_schedule", e))?,
+        None => spec.tz(),
+    };
+    let day = |text: &str| parse_instant(text, tz).map_err(|e| ApiError::bad("bad_date", e));
+    // Whole days, [start, end), from the range or each date given.
+    let mut days: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> = Vec::new();
+    let next_day = |t: chrono::DateTime<chrono::Utc>| {
+        let local = t.with_timezone(&tz).date_naive() + chrono::Days::new(1);
+        parse_instant(&local.format("%Y-%m-%d").to_string(), tz)
+            .map_err(|e| ApiError::bad("bad_date", e))
+    };
+    if !req.dates.is_empty() {
+        for d in &req.dates {
+            let start = day(d)?;
+            days.push((start, next_day(start)?));
+        }
+    } else {
+        let (Some(from), Some(to)) = (&req.from, &req.to) else {
+            return Err(ApiError::bad(
+                "bad_range",
+                "give `from` and `to`, or `dates`",
+            ));
+        };
+        let (start, last) = (day(from)?, day(to)?);
+        if last < start {
+            return Err(ApiError::bad(
+                "bad_range",
+                format!("`to` ({to}) is before `from` ({from})"),
+            ));
+        }
+        days.push((start, next_day(last)?));
+    }
+    let cron = match spec
+        .schedule
+        .as_ref()
+        .map(|s| s.trigger(spec.timezone.as_deref()))
+    {
+        Some(Ok(baton_core::spec::Trigger::Cron(s))) => Some(s),
+        _ => None,
+    };
+    let mut times: Vec<i64> = Vec::new();
+    for (start, end) in days {
+        match &cron {
+            Some(schedule) => {
+                let before =
+                    |t: chrono::DateTime<chrono::Utc>| t - chrono::Duration::microseconds(1);
+                let mut unbounded = schedule.clone();
+                unbounded.start = None;
+                unbounded.end = None;
+                for t in unbounded.fires_between(before(start), before(end), MAX_BACKFILL + 1) {
+                    times.push(t.timestamp_micros());
+                }
+            }
+            None => {
+                let mut t = start;
+                while t < end {
+                    times.push(t.timestamp_micros());
+                    t = next_day(t)?;
+                }
+            }
+        }
+    }
+    times.sort_unstable();
+    times.dedup();
+    if times.is_empty() {
+        return Err(ApiError::bad(
+            "empty_backfill",
+            "no fire time in that range",
+        ));
+    }
+    if times.len() > MAX_BACKFILL {
+        return Err(ApiError::bad(
+            "too_many",
+            format!("more than {MAX_BACKFILL} instances in one backfill"),
+        ));
+    }
+    if req.reverse {
+        times.reverse();
+    }
+    let parallel = req.parallel.unwrap_or(1);
+    if parallel < 1 {
+        return Err(ApiError::bad(
+            "bad_parallel",
+            "`parallel` must be at least 1",
+        ));
+    }
+    let id = state
+        .store
+        .create_backfill(workflow.id, &times, parallel)
+        .await?;
+    (state.notify)();
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "instances": times.len() })),
+    ))
+}
+
+async fn list_backfills(State(state): State<ApiState>) -> ApiResult<Value> {
+    Ok(Json(
+        json!({ "backfills": state.store.list_backfills().await? }),
+    ))
+}
+
+async fn show_backfill(State(state): State<ApiState>, Path(id): Path<i64>) -> ApiResult<Value> {
+    let b = state
+        .store
+        .get_backfill(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("backfill {id} not found")))?;
+    Ok(Json(json!(b)))
+}
+
+async fn stop_backfill(State(state): State<ApiState>, Path(id): Path<i64>) -> ApiResult<Value> {
+    state.store.stop_backfill(id).await?;
+    (state.notify)();
+    Ok(Json(json!({ "id": id, "state": "stopped" })))
 }

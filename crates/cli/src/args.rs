@@ -40,6 +40,8 @@ pub enum Command {
     /// Act on one task instance.
     #[command(subcommand)]
     Task(TaskCommand),
+    /// Run a workflow over a date range: one instance per fire time (or day), as one backfill.
+    Backfill(BackfillArgs),
     /// Workflow schedules: list, preview fire times, put online or offline.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
@@ -460,6 +462,56 @@ pub enum InstanceCommand {
     },
     /// Run the whole instance again, as a new instance (same version and params).
     Rerun {
+        id: i64,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BackfillArgs {
+    #[command(subcommand)]
+    pub command: Option<BackfillCommand>,
+    /// The workflow.
+    pub name: Option<String>,
+    /// First date (YYYY-MM-DD), inclusive.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last date, inclusive.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Exactly these dates (comma-separated), instead of a range.
+    #[arg(long, value_delimiter = ',')]
+    pub dates: Vec<String>,
+    /// Instances at once (default: one after the other).
+    #[arg(long, default_value_t = 1)]
+    pub parallel: i64,
+    /// Newest date first.
+    #[arg(long)]
+    pub reverse: bool,
+    /// The workflow's project.
+    #[arg(long, default_value = "default")]
+    pub project: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackfillCommand {
+    /// Every backfill.
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// A backfill's progress: done, failed, running, waiting.
+    Show {
+        id: i64,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Stop a backfill: no new instance starts; running ones are stopped.
+    Stop {
         id: i64,
         #[command(flatten)]
         server: ServerArgs,

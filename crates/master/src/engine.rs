@@ -489,6 +489,7 @@ impl Engine {
         self.collect_probes(t);
         if take_commands {
             self.fire_due(&mut tx, t).await?;
+            self.feed_backfills(&mut tx, t).await?;
             let commands = tx.take_commands(&self.config.id, COMMAND_BATCH).await?;
             t.more_commands = commands.len() as i64 == COMMAND_BATCH;
             for c in commands {

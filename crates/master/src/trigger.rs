@@ -82,4 +82,39 @@ impl Engine {
         }
         Ok(())
     }
+
+    /// Starts the next instances of each running backfill while fewer than its `parallel`
+    /// run, and marks it done when all have ended.
+    pub(crate) async fn feed_backfills(
+        &mut self,
+        tx: &mut EngineTx,
+        t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        for backfill in tx.running_backfills().await? {
+            let running = tx.backfill_running(backfill.id).await?;
+            let total = backfill.times.len() as i64;
+            if backfill.started >= total {
+                if running == 0 {
+                    tx.update_backfill(backfill.id, backfill.started, "done")
+                        .await?;
+                }
+                continue;
+            }
+            let Some(workflow) = self.store.get_latest_workflow(backfill.workflow_id).await? else {
+                continue;
+            };
+            let mut started = backfill.started;
+            let mut free = backfill.parallel - running;
+            while free > 0 && started < total {
+                let at = backfill.times[started as usize];
+                let id = tx.backfill_instance(backfill.id, &workflow, at).await?;
+                tracing::info!("backfill {} started instance {id}", backfill.id);
+                started += 1;
+                free -= 1;
+                t.more_commands = true;
+            }
+            tx.update_backfill(backfill.id, started, "running").await?;
+        }
+        Ok(())
+    }
 }

@@ -5,6 +5,7 @@
 //! sqlx's `Any` driver: plain integers and text only, times as microseconds since the epoch,
 //! and `$N` placeholders, which both backends accept. Migrations are kept per backend.
 
+mod backfills;
 mod connect;
 mod engine;
 mod error;
@@ -19,6 +20,7 @@ mod workflows;
 #[cfg(test)]
 mod tests;
 
+pub use backfills::BackfillRecord;
 pub use connect::{redact as redact_url, Backend, Store};
 pub use engine::{Command, CommandKind, EngineTx, Lease};
 pub use error::StoreError;

@@ -168,6 +168,20 @@ impl Store {
             .collect()
     }
 
+    /// The latest version of a workflow by id.
+    pub async fn get_latest_workflow(
+        &self,
+        id: WorkflowId,
+    ) -> Result<Option<WorkflowRecord>, StoreError> {
+        let sql = format!("{SELECT_VERSION} WHERE w.id = $1 AND v.version = w.latest_version");
+        let row = sqlx::query(&sql)
+            .bind(id.0)
+            .fetch_optional(&self.read)
+            .await
+            .ctx("reading a workflow")?;
+        row.as_ref().map(WorkflowRecord::from_row).transpose()
+    }
+
     /// One version of a workflow by id (what an instance runs).
     pub async fn get_workflow_version(
         &self,

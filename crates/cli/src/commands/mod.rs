@@ -1,5 +1,6 @@
 //! One module per command group; this one routes and holds what they share.
 
+mod backfill;
 mod cluster;
 mod instance;
 mod logs;
@@ -29,6 +30,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => crate::roles::worker(args).await,
         Command::Cluster(cmd) => cluster::run(cmd).await,
         Command::Schedule(cmd) => schedule::run(cmd).await,
+        Command::Backfill(args) => backfill::run(args).await,
         Command::Task(crate::args::TaskCommand::MarkSuccess {
             task_instance,
             server,
