@@ -30,6 +30,7 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/task-instances/{id}/log", get(read_log))
         .route("/cluster", get(cluster))
         .route("/schedules", get(list_schedules))
+        .route("/task-groups", get(list_task_groups).post(put_task_group))
         .route("/workflows/{name}/backfill", post(create_backfill))
         .route("/backfills", get(list_backfills))
         .route("/backfills/{id}", get(show_backfill))
@@ -747,4 +748,40 @@ async fn stop_backfill(State(state): State<ApiState>, Path(id): Path<i64>) -> Ap
     state.store.stop_backfill(id).await?;
     (state.notify)();
     Ok(Json(json!({ "id": id, "state": "stopped" })))
+}
+
+/// Body of `POST /task-groups`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TaskGroupRequest {
+    /// The group's name.
+    pub name: String,
+    /// Attempts of the group on workers at once, cluster-wide.
+    pub slots: i64,
+}
+
+async fn put_task_group(
+    State(state): State<ApiState>,
+    Json(req): Json<TaskGroupRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if !baton_core::spec::valid_name(&req.name) {
+        return Err(ApiError::bad(
+            "bad_name",
+            format!("bad task group name `{}`", req.name),
+        ));
+    }
+    if req.slots < 1 {
+        return Err(ApiError::bad("bad_slots", "`slots` must be at least 1"));
+    }
+    state.store.put_task_group(&req.name, req.slots).await?;
+    (state.notify)();
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "name": req.name, "slots": req.slots })),
+    ))
+}
+
+async fn list_task_groups(State(state): State<ApiState>) -> ApiResult<Value> {
+    Ok(Json(
+        json!({ "task_groups": state.store.list_task_groups().await? }),
+    ))
 }

@@ -40,6 +40,9 @@ pub enum Command {
     /// Act on one task instance.
     #[command(subcommand)]
     Task(TaskCommand),
+    /// Task groups: pools with a cluster-wide limit of tasks running at once.
+    #[command(subcommand)]
+    Taskgroup(TaskGroupCommand),
     /// Run a workflow over a date range: one instance per fire time (or day), as one backfill.
     Backfill(BackfillArgs),
     /// Workflow schedules: list, preview fire times, put online or offline.
@@ -513,6 +516,24 @@ pub enum BackfillCommand {
     /// Stop a backfill: no new instance starts; running ones are stopped.
     Stop {
         id: i64,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskGroupCommand {
+    /// Create a task group (or change its slots).
+    Create {
+        name: String,
+        /// Tasks of the group running at once, cluster-wide.
+        #[arg(long)]
+        slots: i64,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Every task group with its use.
+    List {
         #[command(flatten)]
         server: ServerArgs,
     },

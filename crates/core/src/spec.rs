@@ -166,6 +166,12 @@ pub struct TaskSpec {
     /// What happens when the worker running an attempt is lost.
     #[serde(default, skip_serializing_if = "is_default")]
     pub failover: FailoverPolicy,
+    /// A pool with a cluster-wide limit of attempts running at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_group: Option<String>,
+    /// Order among the group's waiting tasks (default: the task's priority).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_group_priority: Option<Priority>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -181,6 +187,17 @@ pub enum FailoverPolicy {
     Rerun,
     /// Fail the task (for work that must not run twice).
     Fail,
+}
+
+impl TaskSpec {
+    /// Its place among waiting tasks: `task_group_priority` for a task of a task group, else
+    /// its priority.
+    pub fn queue_priority(&self) -> Priority {
+        match (&self.task_group, self.task_group_priority) {
+            (Some(_), Some(p)) => p,
+            _ => self.priority,
+        }
+    }
 }
 
 /// A whole workflow definition, checked: names valid and unique, dependencies known, no cycle.

@@ -823,12 +823,17 @@ impl Engine {
                         message: None,
                         next_retry_at: None,
                         outputs: BTreeMap::new(),
+                        task_group: spec.task_group.clone(),
                     };
                     self.writes.touch(&row);
                     inst.slots[index] = Some(row);
                     self.tasks.insert(task, (id, index));
-                    self.dispatcher
-                        .enqueue(task, &spec.worker_group, inst.priority, spec.priority);
+                    self.dispatcher.enqueue(
+                        task,
+                        &spec.worker_group,
+                        inst.priority,
+                        spec.queue_priority(),
+                    );
                 }
                 Step::Kill(index) => {
                     let Some(slot) = inst.slots[index].as_mut() else {
@@ -1140,8 +1145,12 @@ impl Engine {
         };
         self.writes.requeue(slot, next_attempt);
         let spec = &inst.version.spec.tasks[index];
-        self.dispatcher
-            .enqueue(task, &spec.worker_group, inst.priority, spec.priority);
+        self.dispatcher.enqueue(
+            task,
+            &spec.worker_group,
+            inst.priority,
+            spec.queue_priority(),
+        );
     }
 
     fn due_retries(&mut self) {
@@ -1165,18 +1174,46 @@ impl Engine {
             }
             self.writes.requeue(slot, attempt + 1);
             let spec = &inst.version.spec.tasks[index];
-            self.dispatcher
-                .enqueue(task, &spec.worker_group, inst.priority, spec.priority);
+            self.dispatcher.enqueue(
+                task,
+                &spec.worker_group,
+                inst.priority,
+                spec.queue_priority(),
+            );
         }
     }
 
     async fn dispatch(&mut self, tx: &mut EngineTx, t: &mut Tick) -> Result<(), StoreError> {
+        // Free slots of the task groups met in this tick (read under their row locks).
+        let mut group_free: HashMap<String, i64> = HashMap::new();
+        let mut held: Vec<(TaskInstanceId, String)> = Vec::new();
         while let Some((task, worker)) = self.dispatcher.next() {
             let worker_id = self.dispatcher.worker(worker).endpoint.id.clone();
             let Some(&(id, index)) = self.tasks.get(&task) else {
                 self.dispatcher.release(&worker_id);
                 continue;
             };
+            let group = self.instances[&id].version.spec.tasks[index]
+                .task_group
+                .clone();
+            if let Some(group) = group {
+                if !group_free.contains_key(&group) {
+                    let free = tx.task_group_free(std::slice::from_ref(&group)).await?;
+                    group_free.insert(group.clone(), free.get(&group).copied().unwrap_or(-1));
+                }
+                let free = group_free.get_mut(&group).expect("just read");
+                if *free <= 0 {
+                    let message = if *free < 0 {
+                        format!("waiting: task group `{group}` does not exist")
+                    } else {
+                        format!("waiting: task group `{group}` is full")
+                    };
+                    self.dispatcher.release(&worker_id);
+                    held.push((task, message));
+                    continue;
+                }
+                *free -= 1;
+            }
             let inst = self
                 .instances
                 .get_mut(&id)
@@ -1254,6 +1291,28 @@ impl Engine {
                 deadline_us: now_us() + self.config.dispatch_timeout.as_micros() as i64 / 2,
             };
             t.dispatches.push((worker, request));
+        }
+        // Tasks held by a full task group wait in the queue for a later tick.
+        for (task, message) in held {
+            let Some(&(id, index)) = self.tasks.get(&task) else {
+                continue;
+            };
+            let Some(inst) = self.instances.get_mut(&id) else {
+                continue;
+            };
+            let spec = &inst.version.spec.tasks[index];
+            self.dispatcher.enqueue(
+                task,
+                &spec.worker_group,
+                inst.priority,
+                spec.queue_priority(),
+            );
+            if let Some(slot) = inst.slots[index].as_mut() {
+                if slot.message.as_deref() != Some(message.as_str()) {
+                    slot.message = Some(message);
+                    self.writes.touch(slot);
+                }
+            }
         }
         self.mark_starved();
         Ok(())

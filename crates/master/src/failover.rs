@@ -121,7 +121,7 @@ impl Engine {
         }
         let next = slot.attempt + 1;
         self.writes.requeue(slot, next);
-        let (task, group, own) = (slot.id, spec.worker_group.clone(), spec.priority);
+        let (task, group, own) = (slot.id, spec.worker_group.clone(), spec.queue_priority());
         self.dispatcher.enqueue(task, &group, inst.priority, own);
         Ok(())
     }

@@ -127,7 +127,7 @@ impl Engine {
                     slot.id,
                     &spec.worker_group,
                     record.priority,
-                    spec.priority,
+                    spec.queue_priority(),
                 );
             }
             let inst = Inst {

@@ -443,7 +443,7 @@ impl EngineTx {
     /// Writes task instances as they are now: new ones are inserted, known ones overwritten
     /// (everything but their identity).
     pub async fn upsert_tasks(&mut self, rows: &[TaskInstanceRecord]) -> Result<(), StoreError> {
-        const COLUMNS: usize = 14;
+        const COLUMNS: usize = 15;
         for chunk in rows.chunks(CHUNK_PARAMS / COLUMNS) {
             let sql = format!(
                 "INSERT INTO task_instance ({TASK_COLUMNS}) VALUES {} ON CONFLICT (id) DO UPDATE SET \
@@ -474,7 +474,8 @@ impl EngineTx {
                         None
                     } else {
                         Some(serde_json::to_string(&r.outputs).expect("outputs serialize"))
-                    });
+                    })
+                    .bind(r.task_group.as_deref());
             }
             query
                 .execute(&mut *self.tx)

@@ -46,7 +46,7 @@ pub(crate) const INSTANCE_COLUMNS: &str =
      owner, epoch, submitted_at, started_at, ended_at, schedule_time, schedule_id, only_tasks";
 pub(crate) const TASK_COLUMNS: &str = "id, workflow_instance_id, task_name, state, attempt, \
      retries_used, worker, submitted_at, started_at, ended_at, exit_code, message, next_retry_at, \
-     outputs";
+     outputs, task_group";
 
 impl Store {
     /// Creates a workflow instance in state `submitted` and the command that makes a master

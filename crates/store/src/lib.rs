@@ -13,6 +13,7 @@ mod instances;
 mod listen;
 mod records;
 mod schedules;
+mod task_groups;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod workflows;
@@ -29,6 +30,7 @@ pub use records::{
     AttemptRecord, InstanceRecord, TaskInstanceRecord, WorkflowRecord, WorkflowSummary,
 };
 pub use schedules::ScheduleRecord;
+pub use task_groups::TaskGroupRecord;
 pub use workflows::Applied;
 
 /// Microseconds since the Unix epoch, the unit of every time in the store.

@@ -184,6 +184,9 @@ pub struct TaskInstanceRecord {
     /// Output params it set (`${setValue(key=value)}`), passed to its downstream tasks.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub outputs: BTreeMap<String, String>,
+    /// The task group whose slots it takes while on a worker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_group: Option<String>,
 }
 
 impl TaskInstanceRecord {
@@ -214,6 +217,7 @@ impl TaskInstanceRecord {
                     None => BTreeMap::new(),
                 }
             },
+            task_group: get(row, "task_group")?,
         })
     }
 }

@@ -159,6 +159,7 @@ fn task_row(id: i64, instance: baton_core::WorkflowInstanceId) -> TaskInstanceRe
         message: None,
         next_retry_at: None,
         outputs: BTreeMap::new(),
+        task_group: None,
     }
 }
 

@@ -5,6 +5,7 @@ mod cluster;
 mod instance;
 mod logs;
 mod schedule;
+mod taskgroup;
 mod workflow;
 
 use crate::args::{Cli, Command};
@@ -31,6 +32,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Cluster(cmd) => cluster::run(cmd).await,
         Command::Schedule(cmd) => schedule::run(cmd).await,
         Command::Backfill(args) => backfill::run(args).await,
+        Command::Taskgroup(cmd) => taskgroup::run(cmd).await,
         Command::Task(crate::args::TaskCommand::MarkSuccess {
             task_instance,
             server,

@@ -65,6 +65,8 @@ pub(super) struct RawTask {
     pub worker_group: Option<String>,
     pub priority: Option<Priority>,
     pub failover: Option<FailoverPolicy>,
+    pub task_group: Option<String>,
+    pub task_group_priority: Option<Priority>,
 }
 
 /// Parses the text, or explains (with line and column, and the task's name where the

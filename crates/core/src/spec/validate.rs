@@ -191,6 +191,11 @@ fn check_task(index: usize, raw: RawTask) -> Result<TaskSpec, Vec<Problem>> {
     if !valid_name(&worker_group) {
         problems.push(at_task(&name, format!("bad worker_group `{worker_group}`")));
     }
+    if let Some(g) = &raw.task_group {
+        if !valid_name(g) {
+            problems.push(at_task(&name, format!("bad task_group `{g}`")));
+        }
+    }
     for key in raw.env.keys() {
         if key.is_empty() || key.contains('=') || key.contains('\0') {
             problems.push(at_task(
@@ -218,6 +223,8 @@ fn check_task(index: usize, raw: RawTask) -> Result<TaskSpec, Vec<Problem>> {
             worker_group,
             priority: raw.priority.unwrap_or_default(),
             failover: raw.failover.unwrap_or_default(),
+            task_group: raw.task_group,
+            task_group_priority: raw.task_group_priority,
         }),
         _ => Err(problems),
     }
