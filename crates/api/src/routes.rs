@@ -112,12 +112,22 @@ async fn show_workflow(
     let project = q
         .project
         .unwrap_or_else(|| baton_core::spec::DEFAULT_PROJECT.to_string());
-    let record = state
-        .store
-        .get_workflow(&project, &name, q.version)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(workflow_missing(&project, &name, q.version)))?;
+    let record = workflow_of(&state, &project, &name, q.version).await?;
     Ok(Json(json!(record)))
+}
+
+/// The workflow `project/name` at `version` (or its latest), or a 404 that says which.
+async fn workflow_of(
+    state: &ApiState,
+    project: &str,
+    name: &str,
+    version: Option<i64>,
+) -> Result<baton_store::WorkflowRecord, ApiError> {
+    state
+        .store
+        .get_workflow(project, name, version)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(workflow_missing(project, name, version)))
 }
 
 fn workflow_missing(project: &str, name: &str, version: Option<i64>) -> String {
@@ -151,11 +161,7 @@ async fn start_workflow(
     let project = q
         .project
         .unwrap_or_else(|| baton_core::spec::DEFAULT_PROJECT.to_string());
-    let workflow = state
-        .store
-        .get_workflow(&project, &name, q.version)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(workflow_missing(&project, &name, q.version)))?;
+    let workflow = workflow_of(&state, &project, &name, q.version).await?;
     for key in req.params.keys() {
         params::parse_assignment(&format!("{key}=")).map_err(|e| ApiError::bad("bad_param", e))?;
     }
@@ -423,11 +429,7 @@ async fn preview_schedule(
     let project = q
         .project
         .unwrap_or_else(|| baton_core::spec::DEFAULT_PROJECT.to_string());
-    let workflow = state
-        .store
-        .get_workflow(&project, &name, None)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(workflow_missing(&project, &name, None)))?;
+    let workflow = workflow_of(&state, &project, &name, None).await?;
     let Some(schedule) = &workflow.spec.schedule else {
         return Err(ApiError::NotFound(format!(
             "workflow `{name}` has no schedule"
@@ -464,11 +466,7 @@ async fn switch_schedule(
     online: bool,
 ) -> ApiResult<Value> {
     let project = project.unwrap_or_else(|| baton_core::spec::DEFAULT_PROJECT.to_string());
-    let workflow = state
-        .store
-        .get_workflow(&project, &name, None)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(workflow_missing(&project, &name, None)))?;
+    let workflow = workflow_of(&state, &project, &name, None).await?;
     state.store.set_schedule_online(workflow.id, online).await?;
     (state.notify)();
     Ok(Json(json!({ "name": name, "online": online })))
@@ -623,11 +621,7 @@ async fn create_backfill(
     let project = q
         .project
         .unwrap_or_else(|| baton_core::spec::DEFAULT_PROJECT.to_string());
-    let workflow = state
-        .store
-        .get_workflow(&project, &name, None)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(workflow_missing(&project, &name, None)))?;
+    let workflow = workflow_of(&state, &project, &name, None).await?;
     let spec = &workflow.spec;
     let tz = match &spec.schedule {
         Some(s) => s
