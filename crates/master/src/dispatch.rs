@@ -164,7 +164,9 @@ impl Dispatcher {
                     let score = |i: usize| {
                         let w = &self.workers[i];
                         let busy = w.used as f32 / w.endpoint.slots.max(1) as f32;
-                        busy + w.endpoint.cpu + w.endpoint.load1 / 16.0
+                        // This master's own count leads; the heartbeat's cpu and load (stale
+                        // between heartbeats) only break near-ties, so a burst spreads.
+                        busy + 0.1 * w.endpoint.cpu + 0.01 * w.endpoint.load1
                     };
                     score(**a).total_cmp(&score(**b))
                 })
@@ -412,6 +414,22 @@ mod strategy_tests {
             3,
         );
         assert!(got.iter().all(|w| w == "bb"), "{got:?}");
+    }
+
+    #[tokio::test]
+    async fn lowest_load_spreads_a_burst() {
+        let mut d = Dispatcher::new(
+            vec![endpoint("a", 4, 0.3), endpoint("bb", 4, 0.1)],
+            Strategy::LowestLoad,
+            Duration::from_secs(1),
+        );
+        let mut on = HashMap::new();
+        for i in 0..4 {
+            d.enqueue(TaskInstanceId(i), "g", Priority::Medium, Priority::Medium);
+            let (_, w) = d.next().unwrap();
+            *on.entry(d.worker(w).endpoint.id.clone()).or_insert(0) += 1;
+        }
+        assert_eq!((on["a"], on["bb"]), (2, 2), "{on:?}");
     }
 
     #[tokio::test]
