@@ -268,6 +268,8 @@ impl Dispatcher {
                     .is_some_and(|q| !q.is_empty())
             })
             .filter_map(|w| w.resting_until)
+            // A rest already over needs no wake-up (and must not make the engine spin).
+            .filter(|t| *t > Instant::now())
             .min()
     }
 
@@ -414,6 +416,25 @@ mod strategy_tests {
             3,
         );
         assert!(got.iter().all(|w| w == "bb"), "{got:?}");
+    }
+
+    #[tokio::test]
+    async fn a_rest_that_is_over_asks_for_no_wake_up() {
+        let mut d = Dispatcher::new(
+            vec![endpoint("a", 4, 0.0)],
+            Strategy::LowestLoad,
+            Duration::from_secs(1),
+        );
+        d.enqueue(TaskInstanceId(1), "g", Priority::Medium, Priority::Medium);
+        d.rest("a", Duration::from_millis(50));
+        assert!(d.next_wake().is_some());
+        assert!(d.next().is_none(), "resting");
+        let until = Instant::now() + Duration::from_millis(60);
+        while Instant::now() < until {
+            std::thread::yield_now();
+        }
+        assert!(d.next_wake().is_none(), "the rest is over");
+        assert!(d.next().is_some());
     }
 
     #[tokio::test]
