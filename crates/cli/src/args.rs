@@ -6,7 +6,11 @@ use std::path::PathBuf;
 
 /// Baton: a DAG workflow and job scheduler.
 #[derive(Debug, Parser)]
-#[command(name = "baton", version, about)]
+#[command(
+    name = "baton",
+    version,
+    about = "Baton: a DAG workflow and job scheduler (standalone or as a cluster)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -20,10 +24,10 @@ pub enum Command {
     Run(RunArgs),
     /// Measure: a fan-out or a chain of tasks (embedded or on a cluster), or failover times.
     Bench(BenchArgs),
-    /// Apply, list, show and start workflow definitions.
+    /// Apply, list, show, export and start workflow definitions.
     #[command(subcommand)]
     Workflow(WorkflowCommand),
-    /// List, show, stop and wait for workflow instances.
+    /// List, show, stop, wait for, pause, resume, recover and rerun workflow instances.
     #[command(subcommand)]
     Instance(InstanceCommand),
     /// Print a task instance's log.
