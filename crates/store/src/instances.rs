@@ -131,30 +131,15 @@ impl Store {
     /// Asks a master to recover an ended instance: run again what failed, was killed or did
     /// not run, keeping what succeeded.
     pub async fn request_recover(&self, id: WorkflowInstanceId) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await.ctx("starting a recover")?;
-        let Some(instance) = select_instance(&mut *tx, id).await? else {
-            return Err(StoreError::NotFound(format!("workflow instance {id}")));
-        };
-        if !matches!(
-            instance.state,
-            WorkflowState::Failed | WorkflowState::Stopped
-        ) {
-            return Err(StoreError::Conflict(format!(
-                "workflow instance {id} is {}: only a failed or stopped instance can be recovered",
-                instance.state
-            )));
-        }
-        insert_command(
-            &mut tx,
-            self.backend,
-            CommandKind::Recover,
+        use WorkflowState::{Failed, Stopped};
+        self.queue_for(
             id,
-            None,
-            now_us(),
+            CommandKind::Recover,
+            &[Failed, Stopped],
+            "failed or stopped",
+            "recovered",
         )
-        .await?;
-        tx.commit().await.ctx("committing a recover")?;
-        Ok(())
+        .await
     }
 
     /// Asks the owning master to pause (running tasks finish, nothing new starts) or to
@@ -164,33 +149,49 @@ impl Store {
         id: WorkflowInstanceId,
         pause: bool,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await.ctx("starting a pause")?;
+        use WorkflowState::{Paused, Pausing, Running};
+        if pause {
+            self.queue_for(id, CommandKind::Pause, &[Running], "running", "paused")
+                .await
+        } else {
+            self.queue_for(
+                id,
+                CommandKind::Resume,
+                &[Pausing, Paused],
+                "pausing or paused",
+                "resumed",
+            )
+            .await
+        }
+    }
+
+    /// Queues `kind` when the instance is in one of `allowed` (otherwise a conflict that says
+    /// which states would do): for the instance's owner while it runs, for any master once it
+    /// has ended (its last owner may be gone).
+    async fn queue_for(
+        &self,
+        id: WorkflowInstanceId,
+        kind: CommandKind,
+        allowed: &[WorkflowState],
+        allowed_text: &str,
+        done_text: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await.ctx("starting a command")?;
         let Some(instance) = select_instance(&mut *tx, id).await? else {
             return Err(StoreError::NotFound(format!("workflow instance {id}")));
         };
-        let (kind, allowed): (CommandKind, &[WorkflowState]) = if pause {
-            (CommandKind::Pause, &[WorkflowState::Running])
-        } else {
-            (
-                CommandKind::Resume,
-                &[WorkflowState::Pausing, WorkflowState::Paused],
-            )
-        };
         if !allowed.contains(&instance.state) {
             return Err(StoreError::Conflict(format!(
-                "workflow instance {id} is {}: only a {} instance can be {}",
-                instance.state,
-                if pause {
-                    "running"
-                } else {
-                    "pausing or paused"
-                },
-                if pause { "paused" } else { "resumed" }
+                "workflow instance {id} is {}: only a {allowed_text} instance can be {done_text}",
+                instance.state
             )));
         }
-        let target = instance.owner.as_deref();
+        let target = instance
+            .owner
+            .as_deref()
+            .filter(|_| !instance.state.is_final());
         insert_command(&mut tx, self.backend, kind, id, target, now_us()).await?;
-        tx.commit().await.ctx("committing a pause")?;
+        tx.commit().await.ctx("committing a command")?;
         Ok(())
     }
 
