@@ -99,11 +99,15 @@ fn ended(c: &Cluster, ids: &[i64]) -> usize {
 fn progress(c: &Cluster, ids: &[i64], more: usize) {
     let base = ended(c, ids);
     let target = (base + more).min(ids.len());
-    wait_for(
-        &format!("{target} instances to end"),
-        Duration::from_secs(120),
-        || (ended(c, ids) >= target).then_some(()),
-    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while ended(c, ids) < target {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{target} instances did not end\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Waits until a task runs on the worker at `address` (so that its loss loses something),

@@ -478,29 +478,55 @@ impl Engine {
     ) -> Result<Vec<Vec<Redirect>>, StoreError> {
         self.writes.clear();
         let mut tx = self.store.begin_engine().await?;
+        match self
+            .tick_in(&mut tx, take_commands, reports, failed, probed, t)
+            .await
+        {
+            Ok(redirects) => {
+                tx.commit().await?;
+                Ok(redirects)
+            }
+            Err(e) => {
+                // Roll back now: a dropped transaction keeps its row locks until its pooled
+                // connection is used again, and other masters (or our rebuild) would wait.
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn tick_in(
+        &mut self,
+        tx: &mut EngineTx,
+        take_commands: bool,
+        reports: Vec<Vec<TaskEvent>>,
+        failed: Vec<(TaskInstanceId, i64, String, String)>,
+        probed: Vec<crate::failover::Probed>,
+        t: &mut Tick,
+    ) -> Result<Vec<Vec<Redirect>>, StoreError> {
         if self.view_changed && self.session_alive {
             self.view_changed = false;
-            self.adopt_orphans(&mut tx, t).await?;
-            self.fail_over_lost_workers(&mut tx, t).await?;
+            self.adopt_orphans(tx, t).await?;
+            self.fail_over_lost_workers(tx, t).await?;
         }
         for answer in probed {
-            self.probed(&mut tx, answer, t).await?;
+            self.probed(tx, answer, t).await?;
         }
         self.collect_probes(t);
         if take_commands {
-            self.fire_due(&mut tx, t).await?;
-            self.feed_backfills(&mut tx, t).await?;
+            self.fire_due(tx, t).await?;
+            self.feed_backfills(tx, t).await?;
             let commands = tx.take_commands(&self.config.id, COMMAND_BATCH).await?;
             t.more_commands = commands.len() as i64 == COMMAND_BATCH;
             for c in commands {
-                self.command(&mut tx, c, t).await?;
+                self.command(tx, c, t).await?;
             }
         }
         let mut redirects = Vec::with_capacity(reports.len());
         for events in reports {
             let mut theirs: Vec<Redirect> = Vec::new();
             for event in events {
-                if let Some(r) = self.report(&mut tx, event, t).await? {
+                if let Some(r) = self.report(tx, event, t).await? {
                     if !theirs
                         .iter()
                         .any(|x| x.workflow_instance_id == r.workflow_instance_id)
@@ -516,11 +542,10 @@ impl Engine {
         }
         self.due_retries();
         if self.shutdown.is_none() && self.session_alive {
-            self.dispatch(&mut tx, t).await?;
+            self.dispatch(tx, t).await?;
         }
-        self.verify_leases(&mut tx).await?;
-        self.writes.flush(&mut tx).await?;
-        tx.commit().await?;
+        self.verify_leases(tx).await?;
+        self.writes.flush(tx).await?;
         Ok(redirects)
     }
 

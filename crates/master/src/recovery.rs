@@ -22,11 +22,23 @@ impl Engine {
         let records = self.store.active_instances(Some(&self.config.id)).await?;
         let mut tx = self.store.begin_engine().await?;
         let mut tick = Tick::default();
+        let mut loaded = Ok(());
         for record in records {
-            self.load_instance(&mut tx, record, lost_in_flight, &mut tick)
-                .await?;
+            loaded = self
+                .load_instance(&mut tx, record, lost_in_flight, &mut tick)
+                .await;
+            if loaded.is_err() {
+                break;
+            }
         }
-        self.writes.flush(&mut tx).await?;
+        if loaded.is_ok() {
+            loaded = self.writes.flush(&mut tx).await;
+        }
+        if let Err(e) = loaded {
+            // Release the row locks now, not when the pooled connection is next used.
+            let _ = tx.rollback().await;
+            return Err(e);
+        }
         tx.commit().await?;
         if !tick.kills.is_empty() || !tick.published.is_empty() {
             tracing::info!(
