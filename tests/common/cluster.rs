@@ -69,6 +69,8 @@ pub struct Cluster {
     pub masters: Vec<Proc>,
     pub workers: Vec<Proc>,
     pub api_url: String,
+    /// The metadata database, for a snapshot of its sessions in failure messages.
+    pub database: String,
 }
 
 /// How to build a cluster.
@@ -153,12 +155,25 @@ impl Cluster {
             masters,
             workers,
             api_url: format!("http://{api_addr}"),
+            database: o.database.to_string(),
         };
         let expected = 1 + o.masters + o.workers;
-        wait_for("every member to register", Duration::from_secs(60), || {
-            let v = cluster.get("/cluster").ok()?;
-            (v["members"].as_array()?.len() == expected).then_some(())
-        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let members = cluster
+                .get("/cluster")
+                .ok()
+                .and_then(|v| Some(v["members"].as_array()?.len()));
+            if members == Some(expected) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{expected} members did not all register (seen: {members:?})\n{}",
+                cluster.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         cluster
     }
 
@@ -202,6 +217,9 @@ impl Cluster {
                 .join("\n");
             out.push_str(&format!("\n===== {} =====\n{tail}\n", p.name));
         }
+        if self.database.starts_with("postgres") {
+            out.push_str(&pg_sessions(&self.database));
+        }
         out
     }
 
@@ -232,5 +250,22 @@ impl Cluster {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+}
+
+/// What every session of a PostgreSQL database is doing: a stalled cluster shows here who
+/// waits on whose lock, or who sits idle inside a transaction.
+fn pg_sessions(url: &str) -> String {
+    let sql = "select pid, application_name, state, wait_event_type, wait_event, \
+               now() - xact_start as in_xact, pg_blocking_pids(pid) as blocked_by, \
+               left(query, 160) as query \
+               from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()";
+    match Command::new("psql").args([url, "-X", "-c", sql]).output() {
+        Ok(out) => format!(
+            "\n===== postgres sessions =====\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => format!("\n(psql failed: {e})\n"),
     }
 }

@@ -3,6 +3,7 @@
 //! client commands are built on it.
 
 mod error;
+mod events;
 mod logs;
 mod routes;
 

@@ -3,7 +3,7 @@
 use crate::{ApiError, ApiState, MAX_BODY_BYTES};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use baton_core::{params, TaskInstanceId, WorkflowInstanceId, WorkflowSpec, WorkflowState};
 use baton_store::{InstanceFilter, NewInstance, StopRequest};
@@ -29,12 +29,17 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/task-instances/{id}", get(show_task))
         .route("/task-instances/{id}/log", get(read_log))
         .route("/cluster", get(cluster))
+        .route("/events", get(crate::events::list_events))
         .route("/schedules", get(list_schedules))
         .route("/task-groups", get(list_task_groups).post(put_task_group))
         .route("/workflows/{name}/backfill", post(create_backfill))
         .route("/backfills", get(list_backfills))
         .route("/backfills/{id}", get(show_backfill))
         .route("/backfills/{id}/stop", post(stop_backfill))
+        .route(
+            "/workflows/{name}/schedule",
+            put(set_schedule).delete(delete_schedule),
+        )
         .route("/workflows/{name}/schedule/preview", get(preview_schedule))
         .route("/workflows/{name}/schedule/online", post(schedule_online))
         .route("/workflows/{name}/schedule/offline", post(schedule_offline))
@@ -250,6 +255,7 @@ async fn show_instance(State(state): State<ApiState>, Path(id): Path<i64>) -> Ap
         .ok_or_else(|| ApiError::NotFound(format!("workflow instance {id} not found")))?;
     let tasks = state.store.task_instances(id).await?;
     let attempts = state.store.attempts(id).await?;
+    let events = state.store.instance_events(id).await?;
     let workflow = state
         .store
         .get_workflow_version(instance.workflow_id, instance.version)
@@ -270,6 +276,7 @@ async fn show_instance(State(state): State<ApiState>, Path(id): Path<i64>) -> Ap
         "tasks": tasks,
         "attempts": attempts,
         "not_started": not_started,
+        "events": events,
     })))
 }
 
@@ -457,6 +464,84 @@ async fn preview_schedule(
         Err(e) => return Err(ApiError::bad("bad_schedule", e)),
     };
     Ok(Json(json!({ "fires": fires })))
+}
+
+/// `PUT /workflows/{name}/schedule`: the body is the `schedule:` block of a workflow file,
+/// as JSON. The workflow gets a new version whose definition has that block.
+async fn set_schedule(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(q): Query<ProjectQuery>,
+    body: Result<Json<baton_core::spec::ScheduleSpec>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Value> {
+    let Json(schedule) = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::bad("invalid_schedule", format!("schedule: {}", e.body_text()))
+        }
+    })?;
+    put_schedule(&state, q.project, &name, Some(schedule)).await
+}
+
+/// `DELETE /workflows/{name}/schedule`: a new version without the block.
+async fn delete_schedule(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(q): Query<ProjectQuery>,
+) -> ApiResult<Value> {
+    put_schedule(&state, q.project, &name, None).await
+}
+
+/// Makes the workflow's new version with `schedule` as its block, the way `workflow apply`
+/// does: the version, its exported file and the masters' trigger all say the same. A bad
+/// block is refused (400) before anything is written.
+async fn put_schedule(
+    state: &ApiState,
+    project: Option<String>,
+    name: &str,
+    schedule: Option<baton_core::spec::ScheduleSpec>,
+) -> ApiResult<Value> {
+    let project = project.unwrap_or_else(|| baton_core::spec::DEFAULT_PROJECT.to_string());
+    // A version made meanwhile (another apply) is not overwritten: derive from it instead.
+    for _ in 0..5 {
+        let workflow = workflow_of(state, &project, name, None).await?;
+        if schedule.is_none() && workflow.spec.schedule.is_none() {
+            return Err(ApiError::NotFound(format!(
+                "workflow `{name}` has no schedule"
+            )));
+        }
+        let (spec, source) = workflow
+            .spec
+            .with_schedule(schedule.clone(), &format!("schedule of `{name}`"))
+            .map_err(|e| ApiError::BadRequest {
+                code: "invalid_schedule",
+                message: e.to_string(),
+                problems: e.problems.clone(),
+            })?;
+        match state
+            .store
+            .apply_workflow_on(&spec, &source, workflow.version)
+            .await
+        {
+            Ok(applied) => {
+                (state.notify)();
+                return Ok(Json(json!({
+                    "project": spec.project,
+                    "name": spec.name,
+                    "id": applied.id,
+                    "version": applied.version,
+                    "outcome": applied.outcome,
+                    "schedule": spec.schedule,
+                })));
+            }
+            Err(baton_store::StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict(format!(
+        "workflow `{name}` keeps changing; try again"
+    )))
 }
 
 async fn switch_schedule(

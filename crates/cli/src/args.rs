@@ -49,9 +49,11 @@ pub enum Command {
     Taskgroup(TaskGroupCommand),
     /// Run a workflow over a date range: one instance per fire time (or day), as one backfill.
     Backfill(BackfillArgs),
-    /// Workflow schedules: list, preview fire times, put online or offline.
+    /// Workflow schedules: list, preview fire times, set, delete, put online or offline.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// Alerting events (tasks past their timeout), oldest first; `--follow` waits for more.
+    Events(EventsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,6 +77,58 @@ pub enum ScheduleCommand {
         #[arg(long)]
         after: Option<String>,
         /// The workflow's project.
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Create or replace a workflow's schedule (a new version of the workflow, as if its
+    /// file's `schedule:` block said so). Fields not given take their defaults.
+    #[command(group(clap::ArgGroup::new("when").required(true).args(["cron", "fixed_rate", "fixed_delay"])))]
+    Set {
+        name: String,
+        /// A cron expression, e.g. '0 0 2 * * *' (seconds optional).
+        #[arg(long)]
+        cron: Option<String>,
+        /// Or fire every interval (e.g. 30s).
+        #[arg(long)]
+        fixed_rate: Option<String>,
+        /// Or fire the interval after each instance ends.
+        #[arg(long)]
+        fixed_delay: Option<String>,
+        /// IANA zone of the cron expression (default: the workflow's, else UTC).
+        #[arg(long)]
+        timezone: Option<String>,
+        /// No fire before (YYYY-MM-DD or RFC 3339).
+        #[arg(long)]
+        start: Option<String>,
+        /// No fire after.
+        #[arg(long)]
+        end: Option<String>,
+        /// Fires missed while no master ran: skip | fire_once | fire_all.
+        #[arg(long)]
+        misfire: Option<String>,
+        /// With fire_all, at most this many catch-up instances.
+        #[arg(long)]
+        max_catchup: Option<u32>,
+        /// A fire while an earlier instance runs: allow | skip | queue | replace.
+        #[arg(long)]
+        concurrency: Option<String>,
+        /// Priority of the instances it fires: highest | high | medium | low | lowest
+        /// (default: the workflow's).
+        #[arg(long)]
+        priority: Option<String>,
+        /// Store it offline (it does not fire until `schedule online`).
+        #[arg(long)]
+        offline: bool,
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Remove a workflow's schedule (a new version of the workflow without it).
+    Delete {
+        name: String,
         #[arg(long)]
         project: Option<String>,
         #[command(flatten)]
@@ -563,6 +617,31 @@ pub struct LogsArgs {
     /// Keep printing as the task writes, until the attempt ends.
     #[arg(long, short = 'f')]
     pub follow: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only events since then: a duration back from now (30m, 2h), an RFC 3339 time or a
+    /// date (YYYY-MM-DD).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events of this kind (task_timeout).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only events of this workflow instance.
+    #[arg(long)]
+    pub instance: Option<i64>,
+    /// At most this many of the newest (before following).
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
+    /// Keep printing new events as they are recorded.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// One JSON object a line.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub server: ServerArgs,
 }

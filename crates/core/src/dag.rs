@@ -40,6 +40,14 @@ pub struct Dag {
     index: HashMap<String, TaskIndex>,
     preds: Vec<Vec<TaskIndex>>,
     succs: Vec<Vec<TaskIndex>>,
+    /// Per task, the branches it chooses among (`conditions`, `switch`); empty otherwise.
+    branches: Vec<Vec<Vec<TaskIndex>>>,
+    /// Per task, whether it runs once its upstream tasks have ended, failed ones included
+    /// (`conditions`), rather than once they have succeeded.
+    after_end: Vec<bool>,
+    /// Per task, whether a pause of the instance passes into it (`sub_workflow`): the
+    /// instance counts as paused while only such tasks are active.
+    passes_pause: Vec<bool>,
 }
 
 impl Dag {
@@ -60,11 +68,35 @@ impl Dag {
                 succs[d].push(i);
             }
         }
+        let branches = spec
+            .tasks
+            .iter()
+            .map(|t| {
+                t.kind
+                    .branches()
+                    .into_iter()
+                    .map(|(_, b)| b.iter().map(|n| index[n]).collect())
+                    .collect()
+            })
+            .collect();
+        let after_end = spec
+            .tasks
+            .iter()
+            .map(|t| matches!(t.kind, crate::TaskKind::Conditions { .. }))
+            .collect();
+        let passes_pause = spec
+            .tasks
+            .iter()
+            .map(|t| matches!(t.kind, crate::TaskKind::SubWorkflow { .. }))
+            .collect();
         Dag {
             names,
             index,
             preds,
             succs,
+            branches,
+            after_end,
+            passes_pause,
         }
     }
 
@@ -108,6 +140,28 @@ impl Dag {
             }
         }
         (0..self.len()).filter(|t| chosen[*t]).collect()
+    }
+
+    /// The branches `task` chooses among, in order (empty for a task that does not branch).
+    pub fn branches(&self, task: TaskIndex) -> &[Vec<TaskIndex>] {
+        &self.branches[task]
+    }
+
+    /// True when `task` runs after its upstream tasks end, however they end.
+    pub fn runs_after_end(&self, task: TaskIndex) -> bool {
+        self.after_end[task]
+    }
+
+    /// True when a pause of the instance passes into `task` (a child instance).
+    pub fn passes_pause(&self, task: TaskIndex) -> bool {
+        self.passes_pause[task]
+    }
+
+    /// True when a failure of `task` is handled: every task after it runs after its end
+    /// (a `conditions` task), so the failure takes a branch rather than failing the run.
+    pub fn failure_is_handled(&self, task: TaskIndex) -> bool {
+        let succs = &self.succs[task];
+        !succs.is_empty() && succs.iter().all(|s| self.after_end[*s])
     }
 
     /// Tasks that wait on `task`.

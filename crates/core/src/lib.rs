@@ -6,7 +6,9 @@
 //! or a process, and every role (master, worker, api, cli) agrees on them.
 
 pub mod dag;
+pub mod dependence;
 pub mod duration;
+pub mod expr;
 pub mod ids;
 pub mod params;
 pub mod redact;

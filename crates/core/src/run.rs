@@ -20,6 +20,8 @@ pub enum Node {
     Failed,
     /// Killed by a stop or the failure strategy.
     Killed,
+    /// Not run: on a branch not taken, or after tasks that were all skipped.
+    Skipped,
 }
 
 /// What the engine must do next.
@@ -29,6 +31,8 @@ pub enum Step {
     Run(TaskIndex),
     /// Kill the task's current attempt (or cancel it if it is not on a worker).
     Kill(TaskIndex),
+    /// Record the task as skipped: on a branch not taken, or after skipped tasks only.
+    Skip(TaskIndex),
     /// The instance is over, in this state.
     Finish(WorkflowState),
     /// A pausing instance has nothing running any more: it is paused.
@@ -50,8 +54,12 @@ pub struct InstanceRun {
     dag: Arc<Dag>,
     strategy: FailureStrategy,
     nodes: Vec<Node>,
-    /// Per task, how many of its dependencies have not succeeded yet.
+    /// Per task, how many of its dependencies are not met yet (succeeded or skipped; for a
+    /// task that runs after its upstream ends, failed too).
     unmet: Vec<usize>,
+    /// Per task, how many of its dependencies were not skipped: a task after only skipped
+    /// tasks is skipped too.
+    live: Vec<usize>,
     /// How many nodes are active.
     active: usize,
     ending: Option<Ending>,
@@ -71,10 +79,13 @@ impl InstanceRun {
         let unmet = (0..nodes.len())
             .map(|t| {
                 let preds = dag.predecessors(t);
-                preds
-                    .iter()
-                    .filter(|p| nodes[**p] != Node::Succeeded)
-                    .count()
+                preds.iter().filter(|p| !met(&dag, nodes[**p], t)).count()
+            })
+            .collect();
+        let live = (0..nodes.len())
+            .map(|t| {
+                let preds = dag.predecessors(t);
+                preds.iter().filter(|p| nodes[**p] != Node::Skipped).count()
             })
             .collect();
         let active = nodes.iter().filter(|n| **n == Node::Active).count();
@@ -83,6 +94,7 @@ impl InstanceRun {
             strategy,
             nodes,
             unmet,
+            live,
             active,
             ending: None,
             finished: false,
@@ -142,10 +154,7 @@ impl InstanceRun {
             steps.extend(self.kill_active());
         } else if !self.paused {
             for task in 0..self.nodes.len() {
-                if self.nodes[task] == Node::Waiting && self.unmet[task] == 0 {
-                    self.activate(task);
-                    steps.push(Step::Run(task));
-                }
+                self.try_ready(task, &mut steps);
             }
         }
         steps.extend(self.settle());
@@ -158,20 +167,81 @@ impl InstanceRun {
             return Vec::new();
         }
         let mut steps = Vec::new();
-        for i in 0..self.dag.successors(task).len() {
-            let next = self.dag.successors(task)[i];
-            self.unmet[next] -= 1;
-            if self.ending.is_none()
-                && !self.paused
-                && self.nodes[next] == Node::Waiting
-                && self.unmet[next] == 0
-            {
-                self.activate(next);
-                steps.push(Step::Run(next));
-            }
-        }
+        self.release(task, |_| true, &mut steps);
         steps.extend(self.settle());
         steps
+    }
+
+    /// A branching task (`conditions`, `switch`) decided: it succeeded, the tasks of branch
+    /// `chosen` may run, and those of the other branches (and of none, for `None`) are
+    /// skipped, with what comes after only them.
+    pub fn branch(&mut self, task: TaskIndex, chosen: Option<usize>) -> Vec<Step> {
+        if !self.end_active(task, Node::Succeeded) {
+            return Vec::new();
+        }
+        let dag = self.dag.clone();
+        let branches = dag.branches(task);
+        let taken: &[TaskIndex] = chosen.and_then(|c| branches.get(c)).map_or(&[], |b| b);
+        let mut steps = Vec::new();
+        for (i, branch) in branches.iter().enumerate() {
+            if Some(i) == chosen {
+                continue;
+            }
+            for &x in branch {
+                if !taken.contains(&x) && self.nodes[x] == Node::Waiting {
+                    self.skip(x, &mut steps);
+                }
+            }
+        }
+        self.release(task, |_| true, &mut steps);
+        steps.extend(self.settle());
+        steps
+    }
+
+    /// `task` is done for the tasks after it that `counts`: they may be ready now.
+    fn release(
+        &mut self,
+        task: TaskIndex,
+        counts: impl Fn(TaskIndex) -> bool,
+        steps: &mut Vec<Step>,
+    ) {
+        let dag = self.dag.clone();
+        for &next in dag.successors(task) {
+            if counts(next) {
+                self.unmet[next] -= 1;
+                self.try_ready(next, steps);
+            }
+        }
+    }
+
+    /// Runs (or skips, if everything before it was skipped) a waiting task whose
+    /// dependencies are met, unless the instance is ending or paused.
+    fn try_ready(&mut self, task: TaskIndex, steps: &mut Vec<Step>) {
+        if self.ending.is_some()
+            || self.paused
+            || self.nodes[task] != Node::Waiting
+            || self.unmet[task] != 0
+        {
+            return;
+        }
+        if self.live[task] == 0 && !self.dag.predecessors(task).is_empty() {
+            self.skip(task, steps);
+        } else {
+            self.activate(task);
+            steps.push(Step::Run(task));
+        }
+    }
+
+    /// Marks a waiting task skipped; what comes after it may be ready (or skipped) now.
+    fn skip(&mut self, task: TaskIndex, steps: &mut Vec<Step>) {
+        self.nodes[task] = Node::Skipped;
+        steps.push(Step::Skip(task));
+        let dag = self.dag.clone();
+        for &next in dag.successors(task) {
+            self.unmet[next] -= 1;
+            self.live[next] -= 1;
+            self.try_ready(next, steps);
+        }
     }
 
     /// The task failed and has no retry left.
@@ -180,10 +250,14 @@ impl InstanceRun {
             return Vec::new();
         }
         let mut steps = Vec::new();
-        if self.strategy == FailureStrategy::End && self.ending.is_none() {
+        let handled = self.dag.failure_is_handled(task);
+        if self.strategy == FailureStrategy::End && self.ending.is_none() && !handled {
             self.ending = Some(Ending::FailFast);
             steps.extend(self.kill_active());
         }
+        // Tasks that run after their upstream ends (conditions) count a failure as an end.
+        let dag = self.dag.clone();
+        self.release(task, |next| dag.runs_after_end(next), &mut steps);
         steps.extend(self.settle());
         steps
     }
@@ -267,7 +341,17 @@ impl InstanceRun {
 
     /// Ends the instance when nothing is active any more.
     fn settle(&mut self) -> Vec<Step> {
-        if self.finished || self.active > 0 {
+        if self.finished {
+            return Vec::new();
+        }
+        if self.active > 0 {
+            // A pause that passed into every active task (child instances) is a pause.
+            let passed = (0..self.nodes.len())
+                .filter(|t| self.nodes[*t] == Node::Active)
+                .all(|t| self.dag.passes_pause(t));
+            if self.paused && self.ending.is_none() && passed {
+                return vec![Step::Paused];
+            }
             return Vec::new();
         }
         let runnable =
@@ -278,7 +362,12 @@ impl InstanceRun {
         self.finished = true;
         let outcome = if self.ending == Some(Ending::Stop) {
             WorkflowState::Stopped
-        } else if self.nodes.iter().all(|n| *n == Node::Succeeded) {
+        } else if (0..self.nodes.len()).all(|t| match self.nodes[t] {
+            Node::Succeeded | Node::Skipped => true,
+            // A failure that took a conditions branch was handled.
+            Node::Failed => self.dag.failure_is_handled(t),
+            _ => false,
+        }) {
             WorkflowState::Succeeded
         } else {
             WorkflowState::Failed
@@ -286,6 +375,18 @@ impl InstanceRun {
         vec![Step::Finish(outcome)]
     }
 }
+
+/// Whether a dependency in state `node` is met for `task`.
+fn met(dag: &Dag, node: Node, task: TaskIndex) -> bool {
+    match node {
+        Node::Succeeded | Node::Skipped => true,
+        Node::Failed => dag.runs_after_end(task),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod logic_tests;
 
 #[cfg(test)]
 mod tests {

@@ -6,9 +6,11 @@
 //! every problem it finds, each naming the file and the task.
 
 mod file;
+pub mod logic;
 pub mod schedule;
 mod validate;
 
+pub use logic::{Condition, DependItem, Dependence, Expect, Relation, SwitchCase};
 pub use schedule::{Concurrency, Misfire, ScheduleSpec, Trigger};
 
 use serde::{Deserialize, Serialize};
@@ -93,11 +95,60 @@ pub enum TaskKind {
     },
     /// Does nothing and succeeds: a join point, and the engine's own cost in benchmarks.
     Noop,
+    /// Runs another workflow as a child instance; ends as the child ends, with its outputs.
+    SubWorkflow {
+        /// The child workflow's name (same project).
+        workflow: String,
+        /// A pinned version (default: the latest when the task starts).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<i64>,
+    },
+    /// Waits until other workflows have succeeded for a date cycle; fails at its `timeout`.
+    Dependent {
+        /// What must have succeeded.
+        dependence: Dependence,
+        /// How often to look again.
+        #[serde(
+            with = "crate::duration::required",
+            default = "logic::default_check_interval"
+        )]
+        check_interval: Duration,
+    },
+    /// After its upstream tasks end (well or not), takes the `success` or `failure` branch;
+    /// the other branch is skipped.
+    Conditions {
+        /// When to take `success` (default: every upstream task succeeded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        condition: Option<Condition>,
+        /// Tasks that run when the condition holds.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        success: Vec<String>,
+        /// Tasks that run when it does not.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        failure: Vec<String>,
+    },
+    /// Takes the branch of the first case whose condition holds, or the default; the other
+    /// branches are skipped.
+    Switch {
+        /// Conditions and their branches, in order.
+        cases: Vec<SwitchCase>,
+        /// The branch when no case holds (none: every branch is skipped).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        default: Vec<String>,
+    },
 }
 
 impl TaskKind {
     /// The task types a workflow file may name.
-    pub const TYPES: &'static [&'static str] = &["shell", "python", "noop"];
+    pub const TYPES: &'static [&'static str] = &[
+        "shell",
+        "python",
+        "noop",
+        "sub_workflow",
+        "dependent",
+        "conditions",
+        "switch",
+    ];
 
     /// The name of the type, as written in the file.
     pub fn type_name(&self) -> &'static str {
@@ -105,6 +156,10 @@ impl TaskKind {
             TaskKind::Shell { .. } => "shell",
             TaskKind::Python { .. } => "python",
             TaskKind::Noop => "noop",
+            TaskKind::SubWorkflow { .. } => "sub_workflow",
+            TaskKind::Dependent { .. } => "dependent",
+            TaskKind::Conditions { .. } => "conditions",
+            TaskKind::Switch { .. } => "switch",
         }
     }
 
@@ -113,7 +168,7 @@ impl TaskKind {
         match self {
             TaskKind::Shell { command } => Some(command),
             TaskKind::Python { script } => Some(script),
-            TaskKind::Noop => None,
+            _ => None,
         }
     }
 
@@ -122,7 +177,7 @@ impl TaskKind {
         match self {
             TaskKind::Shell { .. } => TaskKind::Shell { command: body },
             TaskKind::Python { .. } => TaskKind::Python { script: body },
-            TaskKind::Noop => TaskKind::Noop,
+            other => other.clone(),
         }
     }
 }
@@ -151,6 +206,10 @@ pub struct TaskSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub timeout: Option<Duration>,
+    /// What reaching the timeout does: fail the attempt (default), only record a warning
+    /// event while the task goes on, or both.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub timeout_strategy: TimeoutStrategy,
     /// Extra environment variables (values may use `${param}`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
@@ -187,6 +246,40 @@ pub enum FailoverPolicy {
     Rerun,
     /// Fail the task (for work that must not run twice).
     Fail,
+}
+
+/// What an attempt running past its task's `timeout` leads to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeoutStrategy {
+    /// Kill the attempt; it fails (and is retried if the task has retries left).
+    #[default]
+    Fail,
+    /// Let it run on; a `task_timeout` event is recorded for alerting.
+    Warn,
+    /// Record the `task_timeout` event, then kill the attempt, which fails.
+    Both,
+}
+
+impl TimeoutStrategy {
+    /// The name used in files and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeoutStrategy::Fail => "fail",
+            TimeoutStrategy::Warn => "warn",
+            TimeoutStrategy::Both => "both",
+        }
+    }
+
+    /// Whether a timeout records a warning event.
+    pub fn warns(self) -> bool {
+        matches!(self, TimeoutStrategy::Warn | TimeoutStrategy::Both)
+    }
+
+    /// Whether a timeout kills the attempt.
+    pub fn kills(self) -> bool {
+        matches!(self, TimeoutStrategy::Fail | TimeoutStrategy::Both)
+    }
 }
 
 impl TaskSpec {

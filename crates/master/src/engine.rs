@@ -32,6 +32,8 @@ pub(crate) type Slot = TaskInstanceRecord;
 pub(crate) struct Writes {
     tasks: HashMap<TaskInstanceId, TaskInstanceRecord>,
     attempts: Vec<AttemptRecord>,
+    /// Alerting events (see `alerts`).
+    events: Vec<baton_store::NewEvent>,
 }
 
 impl Writes {
@@ -84,17 +86,20 @@ impl Writes {
         tx.upsert_tasks(&rows).await?;
         tx.insert_attempts(&self.attempts).await?;
         self.attempts.clear();
+        tx.insert_events(&self.events).await?;
+        self.events.clear();
         Ok(())
     }
 
     pub fn clear(&mut self) {
         self.tasks.clear();
         self.attempts.clear();
+        self.events.clear();
     }
 
     /// Nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty() && self.attempts.is_empty()
+        self.tasks.is_empty() && self.attempts.is_empty() && self.events.is_empty()
     }
 
     /// The instances whose task rows are to be written.
@@ -102,6 +107,7 @@ impl Writes {
         self.tasks
             .values()
             .map(|r| r.workflow_instance_id)
+            .chain(self.events.iter().map(|e| e.workflow_instance_id))
             .collect()
     }
 }
@@ -136,6 +142,8 @@ pub(crate) struct Inst {
     pub started_at: i64,
     /// The schedule whose fire started it.
     pub schedule_id: Option<baton_core::WorkflowId>,
+    /// For a child instance of a sub_workflow task, its parent (told when it ends).
+    pub parent: Option<WorkflowInstanceId>,
     pub run: InstanceRun,
     pub slots: Vec<Option<Slot>>,
 }
@@ -143,7 +151,7 @@ pub(crate) struct Inst {
 impl Inst {
     /// The output params the task at `index` sees: those its upstream tasks (direct or not)
     /// set, a later-ending task's value winning.
-    fn upstream_outputs(&self, index: TaskIndex) -> BTreeMap<String, String> {
+    pub(crate) fn upstream_outputs(&self, index: TaskIndex) -> BTreeMap<String, String> {
         let dag = &self.version.dag;
         let mut seen = vec![false; dag.len()];
         let mut stack: Vec<TaskIndex> = dag.predecessors(index).to_vec();
@@ -168,7 +176,7 @@ impl Inst {
     }
 
     /// What the system params and time expressions of one attempt resolve against.
-    fn context(&self, id: WorkflowInstanceId, slot: &Slot) -> params::SystemContext {
+    pub(crate) fn context(&self, id: WorkflowInstanceId, slot: &Slot) -> params::SystemContext {
         let tz = self.version.spec.tz();
         let at = |us: i64| {
             chrono::DateTime::from_timestamp_micros(us)
@@ -225,6 +233,8 @@ pub(crate) struct Engine {
     pub dispatcher: Dispatcher,
     /// Due retries: (due, task, attempt).
     pub retries: BinaryHeap<Reverse<(i64, TaskInstanceId, i64)>>,
+    /// Due checks of dependent tasks: (due, task, attempt).
+    pub checks: BinaryHeap<Reverse<(i64, TaskInstanceId, i64)>>,
     /// Task instance ids reserved in the store and not used yet.
     ids: std::ops::Range<i64>,
     /// What this tick changed, written before its commit.
@@ -270,6 +280,7 @@ impl Engine {
             tasks: HashMap::new(),
             dispatcher,
             retries: BinaryHeap::new(),
+            checks: BinaryHeap::new(),
             ids: 0..0,
             writes: Writes::default(),
             events,
@@ -330,8 +341,13 @@ impl Engine {
                 let wait = (due - now_us()).max(0) as u64;
                 Instant::now() + Duration::from_micros(wait)
             });
+            let next_check = self.checks.peek().map(|Reverse((due, _, _))| {
+                let wait = (*due - now_us()).max(0) as u64;
+                Instant::now() + Duration::from_micros(wait)
+            });
             let wake_at = [
                 next_retry,
+                next_check,
                 self.dispatcher.next_wake().map(Instant::from_std),
                 next_fire,
             ]
@@ -447,6 +463,7 @@ impl Engine {
         self.instances.clear();
         self.tasks.clear();
         self.retries.clear();
+        self.checks.clear();
         self.dispatcher.clear();
         self.writes.clear();
     }
@@ -541,6 +558,7 @@ impl Engine {
             self.dispatch_failed(task, attempt, &worker, &reason);
         }
         self.due_retries();
+        self.due_checks(tx, t).await?;
         if self.shutdown.is_none() && self.session_alive {
             self.dispatch(tx, t).await?;
         }
@@ -717,6 +735,7 @@ impl Engine {
                         schedule_time: record.schedule_time.unwrap_or(now),
                         started_at: now,
                         schedule_id: record.schedule_id,
+                        parent: record.parent_instance_id,
                         run,
                         slots,
                     },
@@ -725,6 +744,17 @@ impl Engine {
                 .await
             }
             CommandKind::Recover => self.recover_instance(tx, id, t).await,
+            CommandKind::ChildEnded => {
+                if self.instances.contains_key(&id) {
+                    return self.children_ended(tx, id, t).await;
+                }
+                if let Some(owner) = tx.instance(id).await?.and_then(|r| r.owner) {
+                    if owner != self.config.id {
+                        tx.forward_command(command.kind, id, &owner).await?;
+                    }
+                }
+                Ok(())
+            }
             CommandKind::Pause | CommandKind::Resume => {
                 let pause = command.kind == CommandKind::Pause;
                 let Some(inst) = self.instances.get_mut(&id) else {
@@ -755,6 +785,7 @@ impl Engine {
                 } else {
                     inst.run.resume()
                 };
+                self.pass_to_children(tx, id, command.kind).await?;
                 self.apply(tx, id, steps, t).await
             }
             CommandKind::Stop => {
@@ -823,7 +854,7 @@ impl Engine {
         let mut pending: VecDeque<Step> = steps.into();
         while let Some(step) = pending.pop_front() {
             let new_id = match step {
-                Step::Run(_) => Some(self.next_task_id(tx).await?),
+                Step::Run(_) | Step::Skip(_) => Some(self.next_task_id(tx).await?),
                 _ => None,
             };
             let Some(inst) = self.instances.get_mut(&id) else {
@@ -853,6 +884,11 @@ impl Engine {
                     self.writes.touch(&row);
                     inst.slots[index] = Some(row);
                     self.tasks.insert(task, (id, index));
+                    if spec.kind.is_logic() {
+                        let steps = self.start_logic(tx, id, index, t).await?;
+                        pending.extend(steps);
+                        continue;
+                    }
                     self.dispatcher.enqueue(
                         task,
                         &spec.worker_group,
@@ -861,6 +897,15 @@ impl Engine {
                     );
                 }
                 Step::Kill(index) => {
+                    if inst.version.spec.tasks[index].kind.is_logic() {
+                        if let Some(steps) = self.kill_logic(tx, id, index, t).await? {
+                            pending.extend(steps);
+                            continue;
+                        }
+                    }
+                    let Some(inst) = self.instances.get_mut(&id) else {
+                        return Ok(());
+                    };
                     let Some(slot) = inst.slots[index].as_mut() else {
                         continue;
                     };
@@ -915,6 +960,28 @@ impl Engine {
                         _ => {}
                     }
                 }
+                Step::Skip(index) => {
+                    let now = now_us();
+                    let row = TaskInstanceRecord {
+                        id: new_id.expect("allocated above"),
+                        workflow_instance_id: id,
+                        task_name: inst.version.spec.tasks[index].name.clone(),
+                        state: TaskState::Skipped,
+                        attempt: 0,
+                        retries_used: 0,
+                        worker: None,
+                        submitted_at: now,
+                        started_at: None,
+                        ended_at: Some(now),
+                        exit_code: None,
+                        message: Some("not run: on a branch not taken".into()),
+                        next_retry_at: None,
+                        outputs: BTreeMap::new(),
+                        task_group: None,
+                    };
+                    self.writes.touch(&row);
+                    inst.slots[index] = Some(row);
+                }
                 Step::Paused => {
                     inst.state = WorkflowState::Paused;
                     let lease = Lease {
@@ -925,6 +992,9 @@ impl Engine {
                         .await?;
                 }
                 Step::Finish(state) => {
+                    if let Some(parent) = inst.parent {
+                        tx.queue_command(CommandKind::ChildEnded, parent).await?;
+                    }
                     self.after_scheduled_end(tx, id).await?;
                     let Some(inst) = self.instances.get_mut(&id) else {
                         return Ok(());
@@ -1125,6 +1195,21 @@ impl Engine {
                 self.tasks.remove(&task);
                 self.apply(tx, id, steps, t).await
             }
+            Some(task_event::Event::TimedOut(timed_out)) => {
+                let spec = &inst.version.spec;
+                match crate::alerts::task_timeout(
+                    id,
+                    &spec.project,
+                    &spec.name,
+                    slot,
+                    &event.worker,
+                    &timed_out,
+                ) {
+                    Ok(e) => self.writes.events.push(e),
+                    Err(why) => stale(why),
+                }
+                Ok(())
+            }
             None => Ok(()),
         }
     }
@@ -1295,7 +1380,8 @@ impl Engine {
                 TaskKind::Python { script } => {
                     dispatch_request::Kind::Python(baton_proto::PythonTask { script })
                 }
-                TaskKind::Noop => dispatch_request::Kind::Noop(baton_proto::NoopTask {}),
+                // Logic tasks run in the engine and never reach the dispatcher.
+                _ => dispatch_request::Kind::Noop(baton_proto::NoopTask {}),
             };
             let request = DispatchRequest {
                 id: Some(AttemptId {
@@ -1309,6 +1395,7 @@ impl Engine {
                 kind: Some(kind),
                 env: resolved.env.into_iter().collect(),
                 timeout_ms: spec.timeout.map(|d| d.as_millis() as u64).unwrap_or(0),
+                timeout_strategy: crate::alerts::strategy(spec.timeout_strategy),
                 master_addr: self.config.address.clone(),
                 // Half the dispatch timeout: a dispatch still in flight when the master writes
                 // the attempt off (after the whole timeout) is refused by the worker, with room

@@ -8,10 +8,12 @@
 //! reports. A task's end therefore makes its successors ready, durable and dispatched in the
 //! same tick, and a crash at any point leaves the store consistent with what was done.
 
+mod alerts;
 mod dispatch;
 mod engine;
 mod events;
 mod failover;
+mod logic;
 mod recovery;
 mod service;
 mod specs;

@@ -73,13 +73,31 @@ impl Engine {
             };
             let mut slots: Vec<Option<Slot>> = vec![None; dag.len()];
             let mut queue = Vec::new();
+            // Logic tasks to start (queued again by a recover), and whether a sub-workflow
+            // may have a child that ended while nobody listened.
+            let mut logic_starts = Vec::new();
+            let mut children = false;
             for task in tx.task_instances(id).await? {
                 let Some(index) = dag.index_of(&task.task_name) else {
                     continue;
                 };
                 let mut slot = task.clone();
+                let kind = &version.spec.tasks[index].kind;
                 nodes[index] = match task.state {
-                    TaskState::Succeeded | TaskState::Skipped => Node::Succeeded,
+                    TaskState::Succeeded => Node::Succeeded,
+                    TaskState::Skipped => Node::Skipped,
+                    TaskState::Running if kind.is_logic() => {
+                        if matches!(kind, baton_core::TaskKind::Dependent { .. }) {
+                            self.checks.push(Reverse((now_us(), task.id, task.attempt)));
+                        } else {
+                            children = true;
+                        }
+                        Node::Active
+                    }
+                    state if kind.is_logic() && state.is_active() => {
+                        logic_starts.push(index);
+                        Node::Active
+                    }
                     TaskState::Failed => Node::Failed,
                     TaskState::Killed => Node::Killed,
                     TaskState::RetryWait => {
@@ -155,10 +173,18 @@ impl Engine {
                     .unwrap_or(record.submitted_at),
                 started_at: record.started_at.unwrap_or(record.submitted_at),
                 schedule_id: record.schedule_id,
+                parent: record.parent_instance_id,
                 run,
                 slots,
             };
             self.resume(tx, id, inst, tick).await?;
+            for index in logic_starts {
+                let steps = self.start_logic(tx, id, index, tick).await?;
+                self.apply(tx, id, steps, tick).await?;
+            }
+            if children {
+                self.children_ended(tx, id, tick).await?;
+            }
         }
         Ok(())
     }

@@ -202,7 +202,7 @@ impl EngineTx {
         .bind(&workflow.project)
         .bind(&workflow.name)
         .bind(WorkflowState::Submitted.as_str())
-        .bind(workflow.spec.priority.as_str())
+        .bind(crate::schedules::fire_priority(&workflow.spec).as_str())
         .bind(now_us())
         .bind(schedule_time)
         .bind(backfill)

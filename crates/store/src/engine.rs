@@ -49,6 +49,8 @@ pub enum CommandKind {
     Pause,
     /// Run a paused instance on.
     Resume,
+    /// A child instance of one of the instance's `sub_workflow` tasks has ended.
+    ChildEnded,
 }
 
 impl CommandKind {
@@ -60,6 +62,7 @@ impl CommandKind {
             CommandKind::Recover => "recover",
             CommandKind::Pause => "pause",
             CommandKind::Resume => "resume",
+            CommandKind::ChildEnded => "child_ended",
         }
     }
 }
@@ -176,6 +179,7 @@ impl EngineTx {
                 "recover" => CommandKind::Recover,
                 "pause" => CommandKind::Pause,
                 "resume" => CommandKind::Resume,
+                "child_ended" => CommandKind::ChildEnded,
                 other => {
                     return Err(StoreError::Corrupt {
                         context: "command.kind",

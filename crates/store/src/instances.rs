@@ -43,7 +43,8 @@ pub enum StopRequest {
 
 pub(crate) const INSTANCE_COLUMNS: &str =
     "id, workflow_id, version, project, name, state, params, priority, \
-     owner, epoch, submitted_at, started_at, ended_at, schedule_time, schedule_id, only_tasks";
+     owner, epoch, submitted_at, started_at, ended_at, schedule_time, schedule_id, only_tasks, \
+     parent_instance_id, parent_task_instance_id";
 pub(crate) const TASK_COLUMNS: &str = "id, workflow_instance_id, task_name, state, attempt, \
      retries_used, worker, submitted_at, started_at, ended_at, exit_code, message, next_retry_at, \
      outputs, task_group";

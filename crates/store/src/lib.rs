@@ -9,8 +9,10 @@ mod backfills;
 mod connect;
 mod engine;
 mod error;
+mod events;
 mod instances;
 mod listen;
+mod logic;
 mod records;
 mod schedules;
 mod task_groups;
@@ -25,7 +27,9 @@ pub use backfills::BackfillRecord;
 pub use connect::{redact as redact_url, Backend, Store};
 pub use engine::{Command, CommandKind, EngineTx, Lease};
 pub use error::StoreError;
+pub use events::{EventFilter, EventRecord, NewEvent, TASK_TIMEOUT};
 pub use instances::{InstanceFilter, NewInstance, StopRequest};
+pub use logic::{DependencyQuery, NewChild};
 pub use records::{
     AttemptRecord, InstanceRecord, TaskInstanceRecord, WorkflowRecord, WorkflowSummary,
 };

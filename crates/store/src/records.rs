@@ -116,6 +116,12 @@ pub struct InstanceRecord {
     /// The only tasks it runs (started from a task); `None`: all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub only_tasks: Option<Vec<String>>,
+    /// For a child instance of a `sub_workflow` task: the parent instance…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_instance_id: Option<WorkflowInstanceId>,
+    /// …and its task instance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_task_instance_id: Option<TaskInstanceId>,
 }
 
 impl InstanceRecord {
@@ -148,6 +154,10 @@ impl InstanceRecord {
                 .map(|t| serde_json::from_str(&t))
                 .transpose()
                 .map_err(|e| corrupt("workflow_instance.only_tasks", e))?,
+            parent_instance_id: get::<Option<i64>>(row, "parent_instance_id")?
+                .map(WorkflowInstanceId),
+            parent_task_instance_id: get::<Option<i64>>(row, "parent_task_instance_id")?
+                .map(TaskInstanceId),
         })
     }
 }

@@ -60,6 +60,15 @@ impl ScheduleRecord {
     }
 }
 
+/// The priority of the instances a workflow's schedule fires (and of its backfills): the
+/// schedule's own, else the workflow's.
+pub(crate) fn fire_priority(spec: &baton_core::WorkflowSpec) -> baton_core::Priority {
+    match &spec.schedule {
+        Some(s) => s.instance_priority(spec.priority),
+        None => spec.priority,
+    }
+}
+
 /// Creates, changes or removes the schedule of a workflow, as its new definition says.
 pub(crate) async fn sync_schedule(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -261,7 +270,7 @@ impl EngineTx {
         .bind(&workflow.name)
         .bind(WorkflowState::Submitted.as_str())
         .bind(params)
-        .bind(workflow.spec.priority.as_str())
+        .bind(fire_priority(&workflow.spec).as_str())
         .bind(now_us())
         .bind(fire_time)
         .fetch_optional(self.conn())

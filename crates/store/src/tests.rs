@@ -537,3 +537,104 @@ async fn postgres_wakes_listeners_when_a_command_is_written() {
         .await
         .expect("a wake-up for the new start command");
 }
+
+/// A schedule set or removed through the API is a new version of its workflow, made from the
+/// version it was derived from; the schedules table follows, and fired (and backfilled)
+/// instances take the schedule's priority.
+async fn schedule_set_and_delete_make_versions(db: &TestDb) {
+    use baton_core::spec::ScheduleSpec;
+    use baton_core::Priority;
+    let store = db.store().await;
+    let v1 = "name: etl\npriority: low\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
+    store.apply_workflow(&spec(v1), v1).await.unwrap();
+    let current = store
+        .get_workflow("default", "etl", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let block: ScheduleSpec =
+        serde_json::from_str(r#"{"cron": "* * * * * *", "priority": "high"}"#).unwrap();
+    let (with, source) = current
+        .spec
+        .with_schedule(Some(block.clone()), "schedule of `etl`")
+        .unwrap();
+    let set = store.apply_workflow_on(&with, &source, 1).await.unwrap();
+    assert_eq!((set.version, set.outcome), (2, "updated"));
+    let again = store.apply_workflow_on(&with, &source, 2).await.unwrap();
+    assert_eq!((again.version, again.outcome), (2, "unchanged"));
+    // Derived from a version that is no longer the latest: refused, nothing written.
+    let stale = store.apply_workflow_on(&spec(v1), v1, 1).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    let missing = store
+        .apply_workflow_on(
+            &spec("name: nope\ntasks:\n  - {name: a, type: noop}\n"),
+            "",
+            1,
+        )
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+    assert!(store
+        .get_workflow("default", "nope", None)
+        .await
+        .unwrap()
+        .is_none());
+
+    let latest = store
+        .get_workflow("default", "etl", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (latest.version, latest.source.as_str()),
+        (2, source.as_str())
+    );
+    assert_eq!(latest.spec.schedule, Some(block.clone()));
+    let schedules = store.list_schedules().await.unwrap();
+    assert_eq!(schedules.len(), 1);
+    assert_eq!(schedules[0].spec, block);
+    assert!(schedules[0].online && schedules[0].next_fire_at.is_some());
+
+    // A fire's instance, and a backfill's, have the schedule's priority, not the workflow's.
+    let mut tx = store.begin_engine().await.unwrap();
+    let due = tx.due_schedules(now_us() + 5_000_000, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    let fired = tx
+        .fire(&latest, due[0].next_fire_at.unwrap())
+        .await
+        .unwrap()
+        .expect("an instance for the fire");
+    tx.commit().await.unwrap();
+    let backfill = store
+        .create_backfill(latest.id, &[1_000_000], 1)
+        .await
+        .unwrap();
+    let mut tx = store.begin_engine().await.unwrap();
+    let filled = tx
+        .backfill_instance(backfill, &latest, 1_000_000)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    for id in [fired, filled] {
+        let instance = store.get_instance(id).await.unwrap().unwrap();
+        assert_eq!(instance.priority, Priority::High, "instance {id}");
+    }
+
+    // Removed: a new version without the block, and no schedule left.
+    let (without, source) = latest
+        .spec
+        .with_schedule(None, "schedule of `etl`")
+        .unwrap();
+    let deleted = store.apply_workflow_on(&without, &source, 2).await.unwrap();
+    assert_eq!((deleted.version, deleted.outcome), (3, "updated"));
+    assert!(store.list_schedules().await.unwrap().is_empty());
+    let v3 = store
+        .get_workflow("default", "etl", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v3.spec, spec(v1), "the definition as first applied");
+}
+on_both!(schedule_set_and_delete_make_versions);

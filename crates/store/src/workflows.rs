@@ -29,6 +29,28 @@ impl Store {
         spec: &WorkflowSpec,
         source: &str,
     ) -> Result<Applied, StoreError> {
+        self.apply(spec, source, None).await
+    }
+
+    /// Applies a definition derived from version `base` of an existing workflow (e.g. its
+    /// schedule changed through the API), like [`Store::apply_workflow`]; refused with
+    /// [`StoreError::Conflict`] when another version was made since `base`, so that no
+    /// change is lost, and [`StoreError::NotFound`] when the workflow does not exist.
+    pub async fn apply_workflow_on(
+        &self,
+        spec: &WorkflowSpec,
+        source: &str,
+        base: i64,
+    ) -> Result<Applied, StoreError> {
+        self.apply(spec, source, Some(base)).await
+    }
+
+    async fn apply(
+        &self,
+        spec: &WorkflowSpec,
+        source: &str,
+        base: Option<i64>,
+    ) -> Result<Applied, StoreError> {
         let now = now_us();
         let json = spec.to_json();
         let mut tx = self.write.begin().await.ctx("starting an apply")?;
@@ -39,6 +61,27 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await
                 .ctx("looking up the workflow")?;
+        if let Some(base) = base {
+            let latest: Option<i64> = match &existing {
+                Some(row) => Some(get(row, "latest_version")?),
+                None => None,
+            };
+            match latest {
+                None => {
+                    return Err(StoreError::NotFound(format!(
+                        "workflow `{}` in project `{}`",
+                        spec.name, spec.project
+                    )))
+                }
+                Some(latest) if latest != base => {
+                    return Err(StoreError::Conflict(format!(
+                        "workflow `{}` changed (version {latest}, not {base}) meanwhile",
+                        spec.name
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
         let applied = match existing {
             None => {
                 let row = sqlx::query(

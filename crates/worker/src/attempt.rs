@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_proto::{now_us, Finished, Outcome, Started};
+use baton_proto::{now_us, Finished, Outcome, Started, TimedOut, TimeoutStrategy};
 use nix::sys::signal::Signal;
 use tokio::sync::{oneshot, watch};
 
@@ -36,6 +36,8 @@ pub(crate) struct Job {
     pub task_name: String,
     pub env: HashMap<String, String>,
     pub timeout: Option<Duration>,
+    /// What reaching `timeout` does.
+    pub timeout_strategy: TimeoutStrategy,
     pub plan: Plan,
 }
 
@@ -122,27 +124,40 @@ async fn run_process(
         Scanner::new(),
     ));
 
-    let timeout = async {
-        match job.timeout {
-            Some(t) => {
-                tokio::time::sleep(t).await;
-                t
+    // Armed until it goes off; with the `warn` strategy the attempt then runs on unbounded.
+    let mut timeout = job.timeout.map(|t| (tokio::time::Instant::now() + t, t));
+    let ending = loop {
+        let timer = async {
+            match timeout {
+                Some((at, t)) => {
+                    tokio::time::sleep_until(at).await;
+                    t
+                }
+                None => std::future::pending().await,
             }
-            None => std::future::pending().await,
+        };
+        let stopped = async {
+            let why = stop.wait_for(Option::is_some).await.map(|why| *why);
+            match why {
+                Ok(why) => why.expect("checked by wait_for"),
+                // The sender lives in the attempt table until this attempt ends.
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = proc.exited() => break Ending::Exited,
+            t = timer => {
+                timeout = None;
+                let strategy = job.timeout_strategy;
+                if strategy != TimeoutStrategy::Fail {
+                    inner.timed_out(job.key, timed_out_event(t, strategy));
+                }
+                if strategy != TimeoutStrategy::Warn {
+                    break Ending::TimedOut(t);
+                }
+            }
+            why = stopped => break Ending::Stopped(why),
         }
-    };
-    let stopped = async {
-        let why = stop.wait_for(Option::is_some).await.map(|why| *why);
-        match why {
-            Ok(why) => why.expect("checked by wait_for"),
-            // The sender lives in the attempt table until this attempt ends.
-            Err(_) => std::future::pending().await,
-        }
-    };
-    let ending = tokio::select! {
-        _ = proc.exited() => Ending::Exited,
-        t = timeout => Ending::TimedOut(t),
-        why = stopped => Ending::Stopped(why),
     };
     match ending {
         Ending::Exited => {}
@@ -225,6 +240,21 @@ async fn run_process(
         exit_code,
         message,
         outputs,
+    }
+}
+
+/// The TimedOut event of an attempt that reached its timeout `t` (strategy warn or both).
+fn timed_out_event(t: Duration, strategy: TimeoutStrategy) -> TimedOut {
+    let after = baton_core::duration::format(t);
+    let message = if strategy == TimeoutStrategy::Warn {
+        format!("timed out after {after}; the task goes on (timeout_strategy: warn)")
+    } else {
+        format!("timed out after {after}; the task is killed (timeout_strategy: both)")
+    };
+    TimedOut {
+        at_us: now_us(),
+        timeout_ms: t.as_millis() as u64,
+        message,
     }
 }
 
@@ -390,6 +420,65 @@ mod tests {
         let log = log_of(&worker, 1).await;
         assert!(log.starts_with("begun\n"), "{log}");
         assert!(log.contains("[baton] timed out after 300ms"), "{log}");
+    }
+
+    #[tokio::test]
+    async fn a_warn_timeout_reports_the_event_and_the_task_runs_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        let mut req = request(1, shell("sleep 0.6; echo done"), &master.addr);
+        req.timeout_ms = 100;
+        req.timeout_strategy = baton_proto::TimeoutStrategy::Warn as i32;
+        worker.dispatch(req).unwrap();
+        let timed_out = master.timed_out(1).await;
+        assert_eq!(timed_out.timeout_ms, 100);
+        assert_eq!(
+            timed_out.message,
+            "timed out after 100ms; the task goes on (timeout_strategy: warn)"
+        );
+        assert_eq!(worker.running(), 1, "still running after the timeout");
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Succeeded as i32);
+        assert_eq!(finished.exit_code, Some(0));
+        assert!(timed_out.at_us < finished.ended_at_us);
+        assert_eq!(
+            summary(&master.seen),
+            vec![(1, "started"), (1, "timed_out"), (1, "finished")]
+        );
+        assert_eq!(log_of(&worker, 1).await, "done\n");
+    }
+
+    #[tokio::test]
+    async fn a_both_timeout_reports_the_event_then_kills() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        let mut req = request(1, shell("sleep 1000"), &master.addr);
+        req.timeout_ms = 100;
+        req.timeout_strategy = baton_proto::TimeoutStrategy::Both as i32;
+        worker.dispatch(req).unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::TimedOut as i32);
+        assert_eq!(finished.message, "timed out after 100ms");
+        assert_eq!(
+            summary(&master.seen),
+            vec![(1, "started"), (1, "timed_out"), (1, "finished")]
+        );
+        let timed_out = master.timed_out(1).await;
+        assert!(timed_out.message.ends_with("(timeout_strategy: both)"));
+    }
+
+    #[tokio::test]
+    async fn a_fail_timeout_reports_no_timed_out_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        let mut req = request(1, shell("sleep 1000"), &master.addr);
+        req.timeout_ms = 100;
+        worker.dispatch(req).unwrap();
+        master.finished(1).await;
+        assert_eq!(summary(&master.seen), vec![(1, "started"), (1, "finished")]);
     }
 
     #[tokio::test]

@@ -201,6 +201,15 @@ impl TestMaster {
         .await
     }
 
+    /// Waits for the TimedOut event of task instance `tid`.
+    pub(crate) async fn timed_out(&mut self, tid: i64) -> baton_proto::TimedOut {
+        self.find(tid, |e| match e {
+            task_event::Event::TimedOut(t) => Some(t.clone()),
+            _ => None,
+        })
+        .await
+    }
+
     /// Waits for the Started event of task instance `tid`.
     pub(crate) async fn started(&mut self, tid: i64) -> Started {
         self.find(tid, |e| match e {
@@ -240,6 +249,7 @@ pub(crate) fn request(tid: i64, kind: Kind, master: &str) -> DispatchRequest {
         timeout_ms: 0,
         master_addr: master.into(),
         deadline_us: 0,
+        timeout_strategy: 0,
     }
 }
 
@@ -295,6 +305,7 @@ pub(crate) fn summary(events: &[TaskEvent]) -> Vec<(i64, &'static str)> {
             let kind = match e.event {
                 Some(task_event::Event::Started(_)) => "started",
                 Some(task_event::Event::Finished(_)) => "finished",
+                Some(task_event::Event::TimedOut(_)) => "timed_out",
                 None => "empty",
             };
             (e.id.unwrap().task_instance_id, kind)

@@ -90,6 +90,18 @@ impl Inner {
         }
     }
 
+    /// Tells the attempt's master that it ran past its timeout (strategy warn or both). Goes
+    /// through the outbox like every event, so it is not lost.
+    pub(crate) fn timed_out(&self, key: Key, timed_out: baton_proto::TimedOut) {
+        let attempts = self.attempts.lock().expect("attempt table poisoned");
+        if let Some(entry) = attempts.get(&key) {
+            if !entry.lost {
+                let event = self.event(entry.id, task_event::Event::TimedOut(timed_out));
+                self.reporter.send(&entry.master_addr, event);
+            }
+        }
+    }
+
     /// Ends the attempt: queues its Finished event and frees its slot in one step, so that a
     /// master reacting to the event already finds the slot free.
     pub(crate) fn finish(&self, key: Key, finished: Finished) {
@@ -335,6 +347,9 @@ impl Worker {
             task_name: request.task_name,
             env: request.env,
             timeout: (request.timeout_ms > 0).then(|| Duration::from_millis(request.timeout_ms)),
+            // An unknown value (a newer master) counts as the default.
+            timeout_strategy: baton_proto::TimeoutStrategy::try_from(request.timeout_strategy)
+                .unwrap_or_default(),
             plan,
         };
         tracing::debug!(?id, task = %job.task_name, "attempt accepted");

@@ -228,6 +228,13 @@ fn describe(r: &Value) -> String {
     if !outputs.is_empty() {
         out.push_str(&format!("\noutput params:\n{}\n", outputs.join("\n")));
     }
+    let events: Vec<&Value> = r["events"].as_array().into_iter().flatten().collect();
+    if !events.is_empty() {
+        out.push_str("\nevents:\n");
+        for e in events {
+            out.push_str(&format!("  {}\n", super::events::line(e)));
+        }
+    }
     let history: Vec<&Value> = r["attempts"].as_array().into_iter().flatten().collect();
     if !history.is_empty() {
         out.push_str("\nattempts:\n");

@@ -2,6 +2,7 @@
 
 mod backfill;
 mod cluster;
+mod events;
 mod instance;
 mod logs;
 mod schedule;
@@ -33,6 +34,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Schedule(cmd) => schedule::run(cmd).await,
         Command::Backfill(args) => backfill::run(args).await,
         Command::Taskgroup(cmd) => taskgroup::run(cmd).await,
+        Command::Events(args) => events::run(args).await,
         Command::Task(crate::args::TaskCommand::MarkSuccess {
             task_instance,
             server,

@@ -1,10 +1,12 @@
-//! `baton schedule …`: list schedules, preview fire times, switch them on and off.
+//! `baton schedule …`: list schedules, preview fire times, set and delete them, switch them
+//! on and off.
 
 use crate::args::ScheduleCommand;
 use crate::client::{encode, Client};
 use crate::exit::Exit;
 use crate::format;
 use baton_core::schedule::{parse_timezone, Cron, Schedule};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 pub async fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
@@ -96,6 +98,67 @@ pub async fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        ScheduleCommand::Set {
+            name,
+            cron,
+            fixed_rate,
+            fixed_delay,
+            timezone,
+            start,
+            end,
+            misfire,
+            max_catchup,
+            concurrency,
+            priority,
+            offline,
+            project,
+            server,
+        } => {
+            // The `schedule:` block of a workflow file, as JSON: the server checks it.
+            let mut block = serde_json::Map::new();
+            for (key, value) in [
+                ("cron", cron),
+                ("fixed_rate", fixed_rate),
+                ("fixed_delay", fixed_delay),
+                ("timezone", timezone),
+                ("start", start),
+                ("end", end),
+                ("misfire", misfire),
+                ("concurrency", concurrency),
+                ("priority", priority),
+            ] {
+                if let Some(v) = value {
+                    block.insert(key.into(), Value::String(v));
+                }
+            }
+            if let Some(n) = max_catchup {
+                block.insert("max_catchup".into(), n.into());
+            }
+            block.insert("online".into(), Value::Bool(!offline));
+            let path = schedule_path(&name, project.as_deref());
+            let r: Value = Client::new(&server.server)
+                .call(Method::PUT, &path, Some(&Value::Object(block)))
+                .await?;
+            match r["outcome"].as_str() {
+                Some("unchanged") => {
+                    println!("schedule of {name} unchanged (version {})", r["version"])
+                }
+                _ => println!("schedule of {name} set (version {})", r["version"]),
+            }
+            Ok(())
+        }
+        ScheduleCommand::Delete {
+            name,
+            project,
+            server,
+        } => {
+            let path = schedule_path(&name, project.as_deref());
+            let r: Value = Client::new(&server.server)
+                .call(Method::DELETE, &path, None)
+                .await?;
+            println!("schedule of {name} deleted (version {})", r["version"]);
+            Ok(())
+        }
         ScheduleCommand::Online {
             name,
             project,
@@ -107,6 +170,14 @@ pub async fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             server,
         } => switch(&server.server, &name, project, "offline").await,
     }
+}
+
+fn schedule_path(name: &str, project: Option<&str>) -> String {
+    let mut path = format!("/workflows/{}/schedule", encode(name));
+    if let Some(p) = project {
+        path.push_str(&format!("?project={}", encode(p)));
+    }
+    path
 }
 
 async fn switch(server: &str, name: &str, project: Option<String>, to: &str) -> anyhow::Result<()> {

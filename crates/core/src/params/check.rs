@@ -34,9 +34,37 @@ pub fn check(
                 .collect();
             let mut r = Resolver::new(workflow, task, start, &upstream, &ctx);
             r.task(task);
-            r.finish()
+            if let crate::TaskKind::Switch { cases, .. } = &task.kind {
+                for case in cases {
+                    r.text(&case.when);
+                }
+            }
+            let mut problems = r.finish();
+            // A child instance may pass back any output param: names cannot be checked.
+            if after_sub_workflow(workflow, task) {
+                problems.retain(|p| !matches!(p, ParamError::Undefined(_)));
+            }
+            problems
         })
         .collect()
+}
+
+/// True when a sub_workflow task is upstream of `task`, directly or not.
+fn after_sub_workflow(workflow: &WorkflowSpec, task: &TaskSpec) -> bool {
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut todo: Vec<&str> = task.depends_on.iter().map(String::as_str).collect();
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name) {
+            continue;
+        }
+        if let Some(up) = workflow.task(name) {
+            if matches!(up.kind, crate::TaskKind::SubWorkflow { .. }) {
+                return true;
+            }
+            todo.extend(up.depends_on.iter().map(String::as_str));
+        }
+    }
+    false
 }
 
 /// The names the tasks `task` depends on, directly or not, set according to their text.

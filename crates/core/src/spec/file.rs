@@ -1,7 +1,7 @@
 //! The workflow file as written: every field optional, unknown fields refused, so that serde
 //! reports a misspelt field or a bad value with its line and column.
 
-use super::{FailoverPolicy, FailureStrategy, Priority, Problem};
+use super::{FailoverPolicy, FailureStrategy, Priority, Problem, TimeoutStrategy};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -58,6 +58,7 @@ pub(super) struct RawTask {
     pub retry_interval: Option<Duration>,
     #[serde(default, with = "crate::duration::option")]
     pub timeout: Option<Duration>,
+    pub timeout_strategy: Option<TimeoutStrategy>,
     #[serde(default)]
     pub env: BTreeMap<String, Scalar>,
     #[serde(default)]
@@ -67,6 +68,20 @@ pub(super) struct RawTask {
     pub failover: Option<FailoverPolicy>,
     pub task_group: Option<String>,
     pub task_group_priority: Option<Priority>,
+    // Logic task types (see logic.rs).
+    pub workflow: Option<String>,
+    pub version: Option<i64>,
+    pub dependence: Option<super::Dependence>,
+    #[serde(default, with = "crate::duration::option")]
+    pub check_interval: Option<Duration>,
+    pub condition: Option<super::Condition>,
+    #[serde(default, deserialize_with = "super::logic::opt_one_or_many")]
+    pub success: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "super::logic::opt_one_or_many")]
+    pub failure: Option<Vec<String>>,
+    pub cases: Option<Vec<super::SwitchCase>>,
+    #[serde(default, deserialize_with = "super::logic::opt_one_or_many")]
+    pub default: Option<Vec<String>>,
 }
 
 /// Parses the text, or explains (with line and column, and the task's name where the

@@ -2,6 +2,7 @@
 
 use crate::duration;
 use crate::schedule::{parse_timezone, Cron, Schedule};
+use crate::spec::Priority;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -77,6 +78,10 @@ pub struct ScheduleSpec {
     /// A fire while an earlier instance still runs.
     #[serde(default)]
     pub concurrency: Concurrency,
+    /// Priority of the instances this schedule fires (and of its backfills); default: the
+    /// workflow's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
 }
 
 fn yes() -> bool {
@@ -139,6 +144,11 @@ impl ScheduleSpec {
         problems
     }
 
+    /// The priority of the instances it fires: its own, else the workflow's.
+    pub fn instance_priority(&self, workflow: Priority) -> Priority {
+        self.priority.unwrap_or(workflow)
+    }
+
     /// The zone of the schedule.
     pub fn zone(&self, workflow_tz: Option<&str>) -> Result<Tz, String> {
         match self.timezone.as_deref().or(workflow_tz) {
@@ -171,6 +181,44 @@ impl ScheduleSpec {
             return Ok(Trigger::FixedDelay(d));
         }
         Err("schedule: no `cron`, `fixed_rate` or `fixed_delay`".into())
+    }
+}
+
+impl crate::spec::WorkflowSpec {
+    /// The definition with its `schedule:` block replaced (or removed, with `None`), and the
+    /// workflow file that says so: what setting a schedule through the API or the CLI stores
+    /// as the workflow's new version. A bad block is refused with the same messages as in a
+    /// file, naming `source_name`.
+    pub fn with_schedule(
+        &self,
+        schedule: Option<ScheduleSpec>,
+        source_name: &str,
+    ) -> Result<(crate::spec::WorkflowSpec, String), crate::spec::SpecError> {
+        let fail = |messages: Vec<String>| crate::spec::SpecError {
+            source_name: source_name.to_string(),
+            problems: messages
+                .into_iter()
+                .map(|message| crate::spec::Problem {
+                    task: None,
+                    line: None,
+                    column: None,
+                    message,
+                })
+                .collect(),
+        };
+        if let Some(s) = &schedule {
+            let problems = s.check(self.timezone.as_deref());
+            if !problems.is_empty() {
+                return Err(fail(problems));
+            }
+        }
+        let mut changed = self.clone();
+        changed.schedule = schedule;
+        let source = serde_yaml::to_string(&changed)
+            .map_err(|e| fail(vec![format!("cannot write the workflow file: {e}")]))?;
+        // The same checks as `workflow apply`: what is stored is a file that applies back.
+        let checked = crate::spec::WorkflowSpec::from_yaml(&source, source_name)?;
+        Ok((checked, source))
     }
 }
 
@@ -346,6 +394,7 @@ mod plan_tests {
             misfire,
             max_catchup: 3,
             concurrency,
+            priority: None,
         }
     }
 
@@ -392,6 +441,74 @@ mod plan_tests {
         let queue = plan(Concurrency::Queue);
         assert!(queue.fire.is_empty());
         assert_eq!(queue.next_fire_at, Some(T0), "stays due");
+    }
+
+    #[test]
+    fn a_schedule_priority_wins_over_the_workflow_s() {
+        let yaml = "name: x\npriority: low\nschedule: {cron: '0 0 2 * * *', priority: high}\n\
+                    tasks:\n  - {name: a, type: noop}\n";
+        let spec = crate::WorkflowSpec::from_yaml(yaml, "x.yaml").unwrap();
+        let s = spec.schedule.clone().unwrap();
+        assert_eq!(s.priority, Some(Priority::High));
+        assert_eq!(s.instance_priority(spec.priority), Priority::High);
+        let json = spec.to_json();
+        assert!(json.contains(r#""priority":"high""#), "{json}");
+        assert_eq!(crate::WorkflowSpec::from_json(&json).unwrap(), spec);
+        // Without one, the workflow's, and the stored form is as before (no `priority` key).
+        let plain = every_minute(Misfire::FireOnce, Concurrency::Allow);
+        assert_eq!(plain.instance_priority(Priority::Low), Priority::Low);
+        let text = serde_json::to_string(&plain).unwrap();
+        assert!(!text.contains("priority"), "{text}");
+        let e = crate::WorkflowSpec::from_yaml(
+            "name: x\nschedule: {cron: '* * * * *', priority: urgent}\ntasks:\n  - {name: a, type: noop}\n",
+            "x.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown variant `urgent`"), "{e}");
+    }
+
+    #[test]
+    fn with_schedule_makes_a_file_that_applies_back() {
+        let spec = crate::WorkflowSpec::from_yaml(
+            "name: x\ntimezone: Asia/Shanghai\ntasks:\n  - {name: a, type: shell, command: 'echo ${dt}'}\n\
+             params: {dt: '1'}\n",
+            "x.yaml",
+        )
+        .unwrap();
+        let mut block = every_minute(Misfire::Skip, Concurrency::Queue);
+        block.priority = Some(Priority::Highest);
+        let (set, source) = spec
+            .with_schedule(Some(block.clone()), "schedule of `x`")
+            .unwrap();
+        assert_eq!(set.schedule, Some(block.clone()));
+        assert_eq!(set.tasks, spec.tasks);
+        assert_eq!(
+            crate::WorkflowSpec::from_yaml(&source, "again").unwrap(),
+            set,
+            "{source}"
+        );
+        let (removed, _) = set.with_schedule(None, "schedule of `x`").unwrap();
+        assert_eq!(removed, spec);
+
+        block.cron = Some("0 0 25 * * *".into());
+        let e = spec
+            .with_schedule(Some(block.clone()), "schedule of `x`")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "schedule of `x`: schedule: cron `0 0 25 * * *`: hour field: 25 is out of range 0-23"
+        );
+        block.cron = None;
+        let e = spec
+            .with_schedule(Some(block), "schedule of `x`")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("exactly one of `cron`, `fixed_rate`, `fixed_delay`"),
+            "{e}"
+        );
     }
 
     #[test]

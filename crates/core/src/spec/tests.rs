@@ -201,3 +201,169 @@ fn schedule_errors_name_the_problem() {
         "{e}"
     );
 }
+
+#[test]
+fn timeout_strategy_parses_defaults_to_fail_and_round_trips() {
+    let spec = parse(
+        "name: x\ntasks:\n  - {name: a, type: shell, command: 'true', timeout: 1s, timeout_strategy: warn}\n  - {name: b, type: shell, command: 'true', timeout: 1s, timeout_strategy: both}\n  - {name: c, type: shell, command: 'true', timeout: 1s}\n",
+    )
+    .unwrap();
+    assert_eq!(spec.tasks[0].timeout_strategy, TimeoutStrategy::Warn);
+    assert_eq!(spec.tasks[1].timeout_strategy, TimeoutStrategy::Both);
+    assert_eq!(spec.tasks[2].timeout_strategy, TimeoutStrategy::Fail);
+    assert!(TimeoutStrategy::Warn.warns() && !TimeoutStrategy::Warn.kills());
+    assert!(TimeoutStrategy::Both.warns() && TimeoutStrategy::Both.kills());
+    assert!(!TimeoutStrategy::Fail.warns() && TimeoutStrategy::Fail.kills());
+    // The default is not written out: exported files stay as they were.
+    let json = spec.to_json();
+    assert_eq!(json.matches("timeout_strategy").count(), 2, "{json}");
+    let yaml = serde_yaml::to_string(&spec).unwrap();
+    let back = WorkflowSpec::from_yaml(&yaml, "exported.yaml").unwrap();
+    assert_eq!(back, spec);
+    assert_eq!(WorkflowSpec::from_json(&json).unwrap(), spec);
+}
+
+#[test]
+fn timeout_strategy_without_timeout_or_unknown_is_refused() {
+    let e = error(
+        "name: x\ntasks:\n  - {name: lonely, type: shell, command: 'true', timeout_strategy: warn}\n",
+    );
+    assert_eq!(
+        e,
+        "wf.yaml: task `lonely`: `timeout_strategy: warn` needs a `timeout`"
+    );
+    let e = error(
+        "name: x\ntasks:\n  - name: odd\n    type: shell\n    command: 'true'\n    timeout: 1s\n    timeout_strategy: shout\n",
+    );
+    assert!(e.contains("task `odd`"), "{e}");
+    assert!(e.contains("unknown variant `shout`"), "{e}");
+    assert!(e.contains("line 7"), "{e}");
+}
+
+const LOGIC: &str = r#"
+name: logic
+tasks:
+  - {name: count, type: shell, command: "echo '${setValue(rows=1)}'"}
+  - name: route
+    type: switch
+    depends_on: [count]
+    cases:
+      - {when: "${rows} > 100", then: big}
+      - {when: "${rows} > 0", then: [small, report]}
+    default: none
+  - {name: big, type: noop}
+  - {name: small, type: noop}
+  - {name: report, type: noop}
+  - {name: none, type: noop}
+  - {name: check, type: conditions, depends_on: [big, small], condition: {relation: or, tasks: {big: success, small: success}}, success: ok, failure: [bad]}
+  - {name: ok, type: sub_workflow, workflow: child, version: 2}
+  - {name: bad, type: noop}
+  - name: wait
+    type: dependent
+    check_interval: 30s
+    timeout: 1h
+    dependence:
+      and:
+        - {workflow: etl, date: today}
+        - or: [{workflow: a, task: load, date: last_1_days}, {workflow: b, project: other, date: last_week}]
+"#;
+
+#[test]
+fn logic_tasks_parse_with_their_branches_as_dependencies() {
+    let spec = parse(LOGIC).unwrap();
+    let small = spec.task("small").unwrap();
+    assert_eq!(
+        small.depends_on,
+        vec!["route"],
+        "a branch waits on its switch"
+    );
+    let check = spec.task("check").unwrap();
+    assert!(
+        matches!(&check.kind, TaskKind::Conditions { success, failure, .. }
+        if success == &["ok"] && failure == &["bad"])
+    );
+    let wait = spec.task("wait").unwrap();
+    let TaskKind::Dependent {
+        dependence,
+        check_interval,
+    } = &wait.kind
+    else {
+        panic!("{:?}", wait.kind)
+    };
+    assert_eq!(*check_interval, Duration::from_secs(30));
+    let items: Vec<_> = dependence
+        .items()
+        .iter()
+        .map(|i| i.workflow.clone())
+        .collect();
+    assert_eq!(items, ["etl", "a", "b"]);
+    assert!(dependence.met(&mut [true, false, true].into_iter()));
+    assert!(!dependence.met(&mut [false, true, true].into_iter()));
+    assert!(!dependence.met(&mut [true, false, false].into_iter()));
+}
+
+#[test]
+fn logic_tasks_round_trip_through_export() {
+    let spec = parse(LOGIC).unwrap();
+    let yaml = serde_yaml::to_string(&spec).unwrap();
+    assert_eq!(parse(&yaml).unwrap(), spec, "{yaml}");
+    assert_eq!(WorkflowSpec::from_json(&spec.to_json()).unwrap(), spec);
+}
+
+#[test]
+fn logic_task_errors_name_the_task_and_the_problem() {
+    let cases = [
+        (
+            "tasks:\n  - {name: s, type: sub_workflow}\n",
+            "task `s`: a sub_workflow task needs `workflow`",
+        ),
+        (
+            "tasks:\n  - {name: s, type: sub_workflow, workflow: w}\n",
+            "task `s`: a workflow cannot run itself",
+        ),
+        (
+            "tasks:\n  - {name: s, type: switch, command: x, cases: [{when: 'true', then: a}]}\n  - {name: a, type: noop}\n",
+            "task `s`: a switch task does not take `command`",
+        ),
+        (
+            "tasks:\n  - {name: s, type: switch, cases: []}\n",
+            "task `s`: a switch task needs `cases`",
+        ),
+        (
+            "tasks:\n  - {name: a, type: noop}\n  - {name: c, type: conditions, depends_on: [a], success: b}\n  - {name: b, type: noop}\n  - {name: x, type: noop, depends_on: [c]}\n",
+            "task `x`: depends on the conditions task `c` but is on none of its branches",
+        ),
+        (
+            "tasks:\n  - {name: a, type: noop}\n  - {name: c, type: conditions, depends_on: [a], condition: {tasks: {z: failure}}, success: b}\n  - {name: b, type: noop}\n",
+            "task `c`: the condition names `z`, which is not in its `depends_on`",
+        ),
+        (
+            "tasks:\n  - {name: c, type: conditions}\n",
+            "task `c`: a conditions task needs a `success` or a `failure` branch",
+        ),
+        (
+            "tasks:\n  - {name: d, type: dependent}\n",
+            "task `d`: a dependent task needs `dependence`",
+        ),
+        (
+            "tasks:\n  - {name: d, type: dependent, dependence: {workflow: x}}\n",
+            "a dependency needs `date`",
+        ),
+        (
+            "tasks:\n  - {name: d, type: dependent, dependence: {workflow: x, date: tomorrow}}\n",
+            "unknown date `tomorrow`",
+        ),
+        (
+            "tasks:\n  - {name: d, type: dependent, dependence: {and: [], workflow: x}}\n",
+            "either `and: [...]`, `or: [...]`, or one dependency",
+        ),
+        (
+            "tasks:\n  - {name: s, type: switch, cases: [{when: 'true', then: b}]}\n  - {name: b, type: noop, depends_on: [s2]}\n  - {name: s2, type: noop, depends_on: [b]}\n",
+            "cycle",
+        ),
+    ];
+    for (tasks, expected) in cases {
+        let e = error(&format!("name: w\n{tasks}"));
+        assert!(e.contains(expected), "expected `{expected}` in:\n{e}");
+    }
+}

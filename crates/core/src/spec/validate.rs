@@ -91,6 +91,9 @@ pub(super) fn check(raw: RawWorkflow) -> Result<WorkflowSpec, Vec<Problem>> {
         problems.extend(check_dependencies(&tasks));
     }
     if problems.is_empty() {
+        problems.extend(super::logic::check_workflow(&name, &mut tasks));
+    }
+    if problems.is_empty() {
         problems.extend(find_cycles(&tasks));
     }
     if !problems.is_empty() {
@@ -113,9 +116,9 @@ fn strings(map: BTreeMap<String, super::file::Scalar>) -> BTreeMap<String, Strin
     map.into_iter().map(|(k, v)| (k, v.into_string())).collect()
 }
 
-fn check_task(index: usize, raw: RawTask) -> Result<TaskSpec, Vec<Problem>> {
+fn check_task(index: usize, mut raw: RawTask) -> Result<TaskSpec, Vec<Problem>> {
     let mut problems = Vec::new();
-    let name = match raw.name {
+    let name = match raw.name.take() {
         Some(n) if valid_name(&n) => n,
         Some(n) => {
             return Err(vec![at_task(
@@ -125,7 +128,8 @@ fn check_task(index: usize, raw: RawTask) -> Result<TaskSpec, Vec<Problem>> {
         }
         None => return Err(vec![general(format!("task #{} has no `name`", index + 1))]),
     };
-    let kind = match raw.kind.as_deref() {
+    let type_name = raw.kind.take();
+    let kind = match type_name.as_deref() {
         None => {
             problems.push(at_task(
                 &name,
@@ -176,6 +180,16 @@ fn check_task(index: usize, raw: RawTask) -> Result<TaskSpec, Vec<Problem>> {
             }
             Some(TaskKind::Noop)
         }
+        Some(logic) if super::logic::LOGIC_TYPES.contains(&logic) => {
+            let logic = logic.to_string();
+            match super::logic::kind(&name, &logic, &mut raw) {
+                Ok(kind) => Some(kind),
+                Err(mut p) => {
+                    problems.append(&mut p);
+                    None
+                }
+            }
+        }
         Some(other) => {
             problems.push(at_task(
                 &name,
@@ -204,6 +218,15 @@ fn check_task(index: usize, raw: RawTask) -> Result<TaskSpec, Vec<Problem>> {
             ));
         }
     }
+    if let (Some(strategy), None) = (raw.timeout_strategy, raw.timeout) {
+        problems.push(at_task(
+            &name,
+            format!(
+                "`timeout_strategy: {}` needs a `timeout`",
+                strategy.as_str()
+            ),
+        ));
+    }
     let mut depends_on: Vec<String> = Vec::new();
     for d in raw.depends_on {
         if !depends_on.contains(&d) {
@@ -218,6 +241,7 @@ fn check_task(index: usize, raw: RawTask) -> Result<TaskSpec, Vec<Problem>> {
             retries: raw.retries.unwrap_or(0),
             retry_interval: raw.retry_interval.unwrap_or_else(default_retry_interval),
             timeout: raw.timeout,
+            timeout_strategy: raw.timeout_strategy.unwrap_or_default(),
             env: strings(raw.env),
             params: strings(raw.params),
             worker_group,

@@ -1,0 +1,524 @@
+//! Logic tasks in the engine. `conditions` and `switch` decide their branch the moment they
+//! are ready; `sub_workflow` starts a child instance and ends as the child ends (told by a
+//! `child_ended` command); `dependent` looks in the store at each check interval until its
+//! dependencies are met or its timeout passes. None of them goes to a worker.
+
+use crate::engine::{End, Engine, Tick};
+use crate::events::RunEvent;
+use baton_core::dag::TaskIndex;
+use baton_core::run::{Node, Step};
+use baton_core::spec::{Expect, Relation};
+use baton_core::{params, TaskInstanceId, TaskKind, TaskState, WorkflowInstanceId, WorkflowState};
+use baton_store::{now_us, CommandKind, DependencyQuery, EngineTx, NewChild, StoreError};
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+
+/// How a logic task ended.
+enum LogicEnd {
+    /// A branching task chose (a branch index, or none).
+    Branch(Option<usize>),
+    Succeeded(BTreeMap<String, String>),
+    Failed,
+    Killed,
+}
+
+impl Engine {
+    /// The first step of a logic task whose row was just queued (or queued again by a
+    /// recover). Returns the steps of the instance it leads to.
+    pub(crate) async fn start_logic(
+        &mut self,
+        tx: &mut EngineTx,
+        id: WorkflowInstanceId,
+        index: TaskIndex,
+        t: &mut Tick,
+    ) -> Result<Vec<Step>, StoreError> {
+        let Some(inst) = self.instances.get(&id) else {
+            return Ok(Vec::new());
+        };
+        let spec = inst.version.spec.tasks[index].clone();
+        match &spec.kind {
+            TaskKind::Conditions { condition, .. } => {
+                let dag = &inst.version.dag;
+                let ended_as = |name: &str, expect: Expect| {
+                    let node = dag.index_of(name).map(|i| inst.run.node(i));
+                    match expect {
+                        Expect::Success => matches!(node, Some(Node::Succeeded | Node::Skipped)),
+                        Expect::Failure => matches!(node, Some(Node::Failed)),
+                    }
+                };
+                let holds = match condition {
+                    None => dag
+                        .predecessors(index)
+                        .iter()
+                        .all(|p| ended_as(dag.name(*p), Expect::Success)),
+                    Some(c) => {
+                        let mut each = c.tasks.iter().map(|(n, e)| ended_as(n, *e));
+                        match c.relation {
+                            Relation::And => each.all(|b| b),
+                            Relation::Or => each.any(|b| b),
+                        }
+                    }
+                };
+                let (chosen, label) = if holds {
+                    (0, "success")
+                } else {
+                    (1, "failure")
+                };
+                let message = format!(
+                    "the condition {}: took the {label} branch",
+                    if holds { "holds" } else { "does not hold" }
+                );
+                Ok(self.end_logic(id, index, LogicEnd::Branch(Some(chosen)), &message, t))
+            }
+            TaskKind::Switch { cases, default } => {
+                let Some(slot) = inst.slots[index].as_ref() else {
+                    return Ok(Vec::new());
+                };
+                let upstream = inst.upstream_outputs(index);
+                let ctx = inst.context(id, slot);
+                let mut decision: Result<Option<(usize, String)>, String> = Ok(None);
+                for (i, case) in cases.iter().enumerate() {
+                    let resolved = params::resolve_text(
+                        &inst.version.spec,
+                        &spec,
+                        &inst.params,
+                        &upstream,
+                        &ctx,
+                        &case.when,
+                    )
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| {
+                        baton_core::expr::eval_condition(&text).map(|holds| (holds, text))
+                    });
+                    match resolved {
+                        Ok((true, text)) => {
+                            decision = Ok(Some((i, text)));
+                            break;
+                        }
+                        Ok((false, _)) => {}
+                        Err(e) => {
+                            decision = Err(format!("case {}: {e}", i + 1));
+                            break;
+                        }
+                    }
+                }
+                let (end, message) = match decision {
+                    Ok(Some((i, text))) => (
+                        LogicEnd::Branch(Some(i)),
+                        format!(
+                            "case {} holds (`{text}`): runs {}",
+                            i + 1,
+                            cases[i].then.join(", ")
+                        ),
+                    ),
+                    Ok(None) if default.is_empty() => (
+                        LogicEnd::Branch(None),
+                        "no case holds and there is no default: every branch is skipped".into(),
+                    ),
+                    Ok(None) => (
+                        LogicEnd::Branch(Some(cases.len())),
+                        format!("no case holds: runs the default {}", default.join(", ")),
+                    ),
+                    Err(e) => (LogicEnd::Failed, e),
+                };
+                Ok(self.end_logic(id, index, end, &message, t))
+            }
+            TaskKind::SubWorkflow { workflow, version } => {
+                self.start_child(tx, id, index, workflow, *version, t).await
+            }
+            TaskKind::Dependent { .. } => {
+                let attempt = self.begin_logic(id, index, "checking its dependencies", t);
+                if let Some((task, attempt)) = attempt {
+                    self.checks.push(Reverse((now_us(), task, attempt)));
+                }
+                Ok(Vec::new())
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Marks a long-running logic task as running; returns its id and attempt.
+    fn begin_logic(
+        &mut self,
+        id: WorkflowInstanceId,
+        index: TaskIndex,
+        message: &str,
+        t: &mut Tick,
+    ) -> Option<(TaskInstanceId, i64)> {
+        let inst = self.instances.get_mut(&id)?;
+        let name = inst.version.spec.tasks[index].name.clone();
+        let slot = inst.slots[index].as_mut()?;
+        let now = now_us();
+        slot.state = TaskState::Running;
+        slot.started_at = Some(now);
+        slot.message = Some(message.to_string());
+        self.writes.touch(slot);
+        t.published.push(RunEvent::TaskStarted {
+            instance: id,
+            task: slot.id,
+            name,
+            attempt: slot.attempt,
+            worker: "master".into(),
+            at_us: now,
+        });
+        Some((slot.id, slot.attempt))
+    }
+
+    async fn start_child(
+        &mut self,
+        tx: &mut EngineTx,
+        id: WorkflowInstanceId,
+        index: TaskIndex,
+        workflow: &str,
+        version: Option<i64>,
+        t: &mut Tick,
+    ) -> Result<Vec<Step>, StoreError> {
+        let Some(inst) = self.instances.get(&id) else {
+            return Ok(Vec::new());
+        };
+        let project = inst.version.spec.project.clone();
+        let fail = |this: &mut Engine, t: &mut Tick, message: String| {
+            Ok(this.end_logic(id, index, LogicEnd::Failed, &message, t))
+        };
+        let Some(child) = self.store.get_workflow(&project, workflow, version).await? else {
+            let which = match version {
+                Some(v) => format!("version {v} of workflow `{workflow}`"),
+                None => format!("workflow `{workflow}`"),
+            };
+            return fail(
+                self,
+                t,
+                format!("{which} does not exist in project `{project}`"),
+            );
+        };
+        let mut ancestry = tx.ancestry(id).await?;
+        let Some(inst) = self.instances.get(&id) else {
+            return Ok(Vec::new());
+        };
+        ancestry.insert(0, inst.name.clone());
+        if ancestry.contains(&child.name) {
+            ancestry.reverse();
+            return fail(
+                self,
+                t,
+                format!(
+                    "`{}` would run inside itself ({} -> {})",
+                    child.name,
+                    ancestry.join(" -> "),
+                    child.name
+                ),
+            );
+        }
+        let spec = &inst.version.spec.tasks[index];
+        let Some(slot) = inst.slots[index].as_ref() else {
+            return Ok(Vec::new());
+        };
+        let upstream = inst.upstream_outputs(index);
+        let ctx = inst.context(id, slot);
+        let visible =
+            match params::task_params(&inst.version.spec, spec, &inst.params, &upstream, &ctx) {
+                Ok(p) => p,
+                Err(e) => return fail(self, t, e.to_string()),
+            };
+        // Down go the task's own params and those the child declares.
+        let passed: BTreeMap<String, String> = visible
+            .into_iter()
+            .filter(|(k, _)| spec.params.contains_key(k) || child.spec.params.contains_key(k))
+            .collect();
+        let new = NewChild {
+            workflow: &child,
+            params: passed,
+            priority: inst.priority,
+            schedule_time: inst.schedule_time,
+            parent: id,
+            parent_task: slot.id,
+        };
+        let child_id = tx.create_child(new).await?;
+        let message = format!(
+            "runs child instance {child_id} (`{}` version {})",
+            child.name, child.version
+        );
+        self.begin_logic(id, index, &message, t);
+        Ok(Vec::new())
+    }
+
+    /// Ends a logic task's attempt and returns the steps its end leads to.
+    fn end_logic(
+        &mut self,
+        id: WorkflowInstanceId,
+        index: TaskIndex,
+        end: LogicEnd,
+        message: &str,
+        t: &mut Tick,
+    ) -> Vec<Step> {
+        let Some(inst) = self.instances.get_mut(&id) else {
+            return Vec::new();
+        };
+        let name = inst.version.spec.tasks[index].name.clone();
+        let Some(slot) = inst.slots[index].as_mut() else {
+            return Vec::new();
+        };
+        let now = now_us();
+        let state = match &end {
+            LogicEnd::Branch(_) | LogicEnd::Succeeded(_) => TaskState::Succeeded,
+            LogicEnd::Failed => TaskState::Failed,
+            LogicEnd::Killed => TaskState::Killed,
+        };
+        if let LogicEnd::Succeeded(outputs) = &end {
+            slot.outputs = outputs.clone();
+        }
+        let started_at = slot.started_at.or(Some(now));
+        let retries_used = slot.retries_used;
+        self.writes.end_attempt(
+            slot,
+            End {
+                state,
+                attempt_state: state,
+                worker: None,
+                started_at,
+                ended_at: now,
+                exit_code: None,
+                message: Some(message),
+                retries_used,
+                next_retry_at: None,
+            },
+        );
+        self.tasks.remove(&slot.id);
+        t.published.push(RunEvent::TaskEnded {
+            instance: id,
+            task: slot.id,
+            name,
+            attempt: slot.attempt,
+            state,
+            will_retry: false,
+            started_at,
+            ended_at: now,
+            exit_code: None,
+            message: Some(message.to_string()),
+        });
+        match end {
+            LogicEnd::Branch(chosen) => inst.run.branch(index, chosen),
+            LogicEnd::Succeeded(_) => inst.run.succeeded(index),
+            LogicEnd::Failed => inst.run.failed(index),
+            LogicEnd::Killed => inst.run.killed(index),
+        }
+    }
+
+    /// The running logic tasks of an instance of this master: (index, task instance, kind).
+    fn running_logic(&self, id: WorkflowInstanceId) -> Vec<(TaskIndex, TaskInstanceId, bool)> {
+        let Some(inst) = self.instances.get(&id) else {
+            return Vec::new();
+        };
+        inst.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, slot)| {
+                let slot = slot.as_ref()?;
+                let kind = &inst.version.spec.tasks[i].kind;
+                (slot.state == TaskState::Running && kind.is_logic()).then_some((
+                    i,
+                    slot.id,
+                    matches!(kind, TaskKind::SubWorkflow { .. }),
+                ))
+            })
+            .collect()
+    }
+
+    /// A kill of a logic task: a child instance is asked to stop (the task ends when it
+    /// has); a dependent task ends at once. `None`: not a logic task.
+    pub(crate) async fn kill_logic(
+        &mut self,
+        tx: &mut EngineTx,
+        id: WorkflowInstanceId,
+        index: TaskIndex,
+        t: &mut Tick,
+    ) -> Result<Option<Vec<Step>>, StoreError> {
+        let Some((_, task, sub)) = self
+            .running_logic(id)
+            .into_iter()
+            .find(|(i, _, _)| *i == index)
+        else {
+            return Ok(None);
+        };
+        if !sub {
+            let message = "stopped while waiting for its dependencies";
+            return Ok(Some(self.end_logic(
+                id,
+                index,
+                LogicEnd::Killed,
+                message,
+                t,
+            )));
+        }
+        match tx.child_of(task).await? {
+            Some((child, state)) if !state.is_final() => {
+                tx.queue_command(CommandKind::Stop, child).await?;
+                Ok(Some(Vec::new()))
+            }
+            // Ended already: its child_ended command is on its way.
+            Some(_) => Ok(Some(Vec::new())),
+            None => Ok(Some(self.end_logic(
+                id,
+                index,
+                LogicEnd::Killed,
+                "stopped before its child started",
+                t,
+            ))),
+        }
+    }
+
+    /// A pause or resume of an instance passes into its child instances.
+    pub(crate) async fn pass_to_children(
+        &mut self,
+        tx: &mut EngineTx,
+        id: WorkflowInstanceId,
+        kind: CommandKind,
+    ) -> Result<(), StoreError> {
+        for (_, task, sub) in self.running_logic(id) {
+            if !sub {
+                continue;
+            }
+            if let Some((child, state)) = tx.child_of(task).await? {
+                if !state.is_final() {
+                    tx.queue_command(kind, child).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A child of one of the instance's sub_workflow tasks may have ended: each task whose
+    /// child has ended ends the same way, with the child's output params.
+    pub(crate) async fn children_ended(
+        &mut self,
+        tx: &mut EngineTx,
+        id: WorkflowInstanceId,
+        t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        for (index, task, sub) in self.running_logic(id) {
+            if !sub {
+                continue;
+            }
+            let Some((child, state)) = tx.child_of(task).await? else {
+                continue;
+            };
+            let (end, message) = match state {
+                WorkflowState::Succeeded => (
+                    LogicEnd::Succeeded(tx.instance_outputs(child).await?),
+                    format!("child instance {child} succeeded"),
+                ),
+                WorkflowState::Failed => {
+                    (LogicEnd::Failed, format!("child instance {child} failed"))
+                }
+                WorkflowState::Stopped => (
+                    LogicEnd::Killed,
+                    format!("child instance {child} was stopped"),
+                ),
+                _ => continue,
+            };
+            let steps = self.end_logic(id, index, end, &message, t);
+            self.apply(tx, id, steps, t).await?;
+        }
+        Ok(())
+    }
+
+    /// The checks of dependent tasks that are due.
+    pub(crate) async fn due_checks(
+        &mut self,
+        tx: &mut EngineTx,
+        t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        let now = now_us();
+        while let Some(Reverse((due, task, attempt))) = self.checks.peek().copied() {
+            if due > now {
+                break;
+            }
+            self.checks.pop();
+            let Some(&(id, index)) = self.tasks.get(&task) else {
+                continue;
+            };
+            let Some(inst) = self.instances.get(&id) else {
+                continue;
+            };
+            let Some(slot) = inst.slots[index].as_ref() else {
+                continue;
+            };
+            if slot.attempt != attempt || slot.state != TaskState::Running {
+                continue;
+            }
+            let spec = &inst.version.spec.tasks[index];
+            let TaskKind::Dependent {
+                dependence,
+                check_interval,
+            } = &spec.kind
+            else {
+                continue;
+            };
+            let dependence = dependence.clone();
+            let interval = check_interval.as_micros() as i64;
+            let deadline = spec
+                .timeout
+                .map(|d| slot.started_at.unwrap_or(now) + d.as_micros() as i64);
+            let tz = inst.version.spec.tz();
+            let project = inst.version.spec.project.clone();
+            let at = chrono::DateTime::from_timestamp_micros(inst.schedule_time)
+                .unwrap_or_default()
+                .with_timezone(&tz);
+            let mut results = Vec::new();
+            let mut missing = Vec::new();
+            for item in dependence.items() {
+                let (from, to) = item.date.window(at);
+                let query = DependencyQuery {
+                    project: item.project.as_deref().unwrap_or(&project),
+                    workflow: &item.workflow,
+                    task: item.task.as_deref(),
+                    from: from.timestamp_micros(),
+                    to: to.timestamp_micros(),
+                };
+                let met = tx.dependency_met(&query).await?;
+                if !met {
+                    let what = match &item.task {
+                        Some(task) => format!("task `{task}` of `{}`", item.workflow),
+                        None => format!("`{}`", item.workflow),
+                    };
+                    missing.push(format!(
+                        "{what} succeeded for {} ({} to {})",
+                        item.date,
+                        from.format("%Y-%m-%d %H:%M %Z"),
+                        to.format("%Y-%m-%d %H:%M %Z")
+                    ));
+                }
+                results.push(met);
+            }
+            if dependence.met(&mut results.into_iter()) {
+                let steps = self.end_logic(
+                    id,
+                    index,
+                    LogicEnd::Succeeded(BTreeMap::new()),
+                    "every dependency is met",
+                    t,
+                );
+                self.apply(tx, id, steps, t).await?;
+            } else if deadline.is_some_and(|d| d <= now) {
+                let message = format!("timed out; not met: {}", missing.join("; "));
+                let steps = self.end_logic(id, index, LogicEnd::Failed, &message, t);
+                self.apply(tx, id, steps, t).await?;
+            } else {
+                let message = format!("waiting for {}", missing.join("; "));
+                if let Some(slot) = self
+                    .instances
+                    .get_mut(&id)
+                    .and_then(|inst| inst.slots[index].as_mut())
+                {
+                    if slot.message.as_deref() != Some(message.as_str()) {
+                        slot.message = Some(message);
+                        self.writes.touch(slot);
+                    }
+                }
+                let next = (now + interval).min(deadline.unwrap_or(i64::MAX));
+                self.checks.push(Reverse((next, task, attempt)));
+            }
+        }
+        Ok(())
+    }
+}
