@@ -73,6 +73,18 @@ impl Store {
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(30))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        // A lock held by a stuck peer, or a transaction left open by a bug,
+                        // becomes an error the engine recovers from, not a silent stall.
+                        conn.execute(
+                            "SET lock_timeout = '30s'; \
+                             SET idle_in_transaction_session_timeout = '120s'",
+                        )
+                        .await?;
+                        Ok(())
+                    })
+                })
                 .connect(url)
                 .await
                 .map_err(open_err)?;
