@@ -138,6 +138,47 @@ fn pause_lets_running_tasks_finish_and_resume_runs_the_rest() {
 }
 
 #[test]
+fn a_pause_holds_a_retry_until_the_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let server = Standalone::start(&dir.path().join("data"), None, &[]);
+    // Attempt 1 waits for a gate, then fails; attempt 2 succeeds.
+    let file = write(
+        dir.path(),
+        "retry.yaml",
+        &format!(
+            "name: retry\ntasks:\n  - name: a\n    type: shell\n    retries: 2\n    retry_interval: 200ms\n    command: |\n      echo a$BATON_ATTEMPT >> {d}/runs\n      if [ $BATON_ATTEMPT = 1 ]; then while [ ! -f {d}/gate ]; do sleep 0.05; done; exit 1; fi\n"
+        ),
+    );
+    let id = server.start_workflow(&file, "retry", &[]);
+    wait_for("attempt 1 to run", LONG, || {
+        (count(dir.path(), "a1") == 1).then_some(())
+    });
+    server.ok(&["instance", "pause", &id.to_string()]);
+    wait_for("pausing", LONG, || {
+        (server.instance(id)["instance"]["state"] == "pausing").then_some(())
+    });
+    std::fs::write(dir.path().join("gate"), "").unwrap();
+    // The failure's retry is held: the instance is paused, not pausing with a retry running.
+    let v = wait_for("paused", LONG, || {
+        let v = server.instance(id);
+        (v["instance"]["state"] == "paused").then_some(v)
+    });
+    let a = Standalone::task(&v, "a");
+    assert_eq!(
+        (a["state"].as_str(), a["attempt"].as_i64()),
+        (Some("paused"), Some(1)),
+        "{a}"
+    );
+    assert_eq!(count(dir.path(), "a2"), 0);
+    server.ok(&["instance", "resume", &id.to_string()]);
+    let v = server.wait_end(id, LONG);
+    assert_eq!(v["instance"]["state"], "succeeded", "{v:#}");
+    assert_eq!(Standalone::task(&v, "a")["attempt"], 2);
+    assert_eq!((count(dir.path(), "a1"), count(dir.path(), "a2")), (1, 1));
+}
+
+#[test]
 fn start_from_a_task_runs_only_its_scope() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();

@@ -66,6 +66,9 @@ pub struct InstanceRun {
     finished: bool,
     /// Paused (or pausing): nothing new starts until resumed.
     paused: bool,
+    /// Per task, whether a pause holds it (active, but not on a worker: queued, or waiting
+    /// for a retry). The instance is paused once every active task is held.
+    held: Vec<bool>,
 }
 
 impl InstanceRun {
@@ -89,6 +92,7 @@ impl InstanceRun {
             })
             .collect();
         let active = nodes.iter().filter(|n| **n == Node::Active).count();
+        let held = vec![false; nodes.len()];
         InstanceRun {
             dag,
             strategy,
@@ -99,6 +103,7 @@ impl InstanceRun {
             ending: None,
             finished: false,
             paused: false,
+            held,
         }
     }
 
@@ -297,6 +302,28 @@ impl InstanceRun {
         self.start()
     }
 
+    /// A pause holds an active task that is not on a worker (the engine keeps it off the
+    /// queue): the instance may be paused now.
+    pub fn hold(&mut self, task: TaskIndex) -> Vec<Step> {
+        if !self.paused || self.nodes[task] != Node::Active || self.held[task] {
+            return Vec::new();
+        }
+        self.held[task] = true;
+        self.settle()
+    }
+
+    /// The tasks held by the pause, released (on resume, the engine queues them again).
+    pub fn release_held(&mut self) -> Vec<TaskIndex> {
+        let held: Vec<TaskIndex> = (0..self.held.len()).filter(|t| self.held[*t]).collect();
+        self.held.iter_mut().for_each(|h| *h = false);
+        held
+    }
+
+    /// True when a pause holds the task.
+    pub fn is_held(&self, task: TaskIndex) -> bool {
+        self.held[task]
+    }
+
     /// Marks a restored instance as paused (it was pausing or paused when the store was read).
     pub fn restore_paused(&mut self) {
         self.paused = true;
@@ -322,6 +349,7 @@ impl InstanceRun {
         if self.finished || self.nodes[task] != Node::Active {
             return false;
         }
+        self.held[task] = false;
         self.nodes[task] = to;
         self.active -= 1;
         true
@@ -345,10 +373,10 @@ impl InstanceRun {
             return Vec::new();
         }
         if self.active > 0 {
-            // A pause that passed into every active task (child instances) is a pause.
+            // Every active task held, or a child instance the pause passed into: paused.
             let passed = (0..self.nodes.len())
                 .filter(|t| self.nodes[*t] == Node::Active)
-                .all(|t| self.dag.passes_pause(t));
+                .all(|t| self.held[t] || self.dag.passes_pause(t));
             if self.paused && self.ending.is_none() && passed {
                 return vec![Step::Paused];
             }

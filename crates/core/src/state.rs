@@ -270,12 +270,22 @@ impl TaskState {
         }
     }
 
-    /// A new attempt is queued: after a retry wait, or after a failover.
+    /// A pause holds a task that is not on a worker: queued, or waiting for its retry.
+    pub fn hold(self) -> Result<Self, IllegalTransition> {
+        match self {
+            Self::Submitted | Self::RetryWait | Self::Paused => Ok(Self::Paused),
+            _ => Err(self.illegal("hold")),
+        }
+    }
+
+    /// A new attempt is queued: after a retry wait, a failover, or a pause.
     pub fn requeue(self) -> Result<Self, IllegalTransition> {
         match self {
-            Self::RetryWait | Self::NeedFailover | Self::Submitted | Self::Dispatched => {
-                Ok(Self::Submitted)
-            }
+            Self::RetryWait
+            | Self::NeedFailover
+            | Self::Submitted
+            | Self::Dispatched
+            | Self::Paused => Ok(Self::Submitted),
             _ => Err(self.illegal("requeue")),
         }
     }
@@ -309,6 +319,15 @@ mod tests {
         assert_eq!(s, TaskState::RetryWait);
         assert_eq!(s.requeue().unwrap(), TaskState::Submitted);
         assert_eq!(TaskState::Running.fail(false).unwrap(), TaskState::Failed);
+    }
+
+    #[test]
+    fn a_pause_holds_queued_and_retrying_tasks_only() {
+        assert_eq!(TaskState::RetryWait.hold().unwrap(), TaskState::Paused);
+        assert_eq!(TaskState::Submitted.hold().unwrap(), TaskState::Paused);
+        assert!(TaskState::Running.hold().is_err(), "running tasks finish");
+        assert_eq!(TaskState::Paused.requeue().unwrap(), TaskState::Submitted);
+        assert_eq!(TaskState::Paused.kill().unwrap(), TaskState::Killed);
     }
 
     #[test]

@@ -557,7 +557,9 @@ impl Engine {
         for (task, attempt, worker, reason) in failed {
             self.dispatch_failed(task, attempt, &worker, &reason);
         }
-        self.due_retries();
+        for (id, steps) in self.due_retries() {
+            self.apply(tx, id, steps, t).await?;
+        }
         self.due_checks(tx, t).await?;
         if self.shutdown.is_none() && self.session_alive {
             self.dispatch(tx, t).await?;
@@ -780,11 +782,16 @@ impl Engine {
                     epoch: inst.epoch,
                 };
                 tx.set_instance_state(id, to, lease).await?;
-                let steps = if pause {
+                let mut steps = if pause {
                     inst.run.pause()
                 } else {
                     inst.run.resume()
                 };
+                if pause {
+                    steps.extend(self.hold_waiting(id));
+                } else {
+                    self.release_held(id);
+                }
                 self.pass_to_children(tx, id, command.kind).await?;
                 self.apply(tx, id, steps, t).await
             }
@@ -923,7 +930,7 @@ impl Engine {
                                 ));
                             }
                         }
-                        state if state.is_active() => {
+                        state if state.is_active() || state == TaskState::Paused => {
                             // Not on a worker: cancel it here.
                             self.dispatcher.dequeue(slot.id);
                             let now = now_us();
@@ -1186,7 +1193,9 @@ impl Engine {
                     TaskState::RetryWait => {
                         self.retries
                             .push(Reverse((next_retry_at.unwrap_or(0), task, attempt)));
-                        return Ok(());
+                        // A pause holds the retry until the instance is resumed.
+                        let steps = self.hold(id, index);
+                        return self.apply(tx, id, steps, t).await;
                     }
                     TaskState::Succeeded => inst.run.succeeded(index),
                     TaskState::Killed => inst.run.killed(index),
@@ -1263,7 +1272,10 @@ impl Engine {
         );
     }
 
-    fn due_retries(&mut self) {
+    /// Queues the retries that are due; those of paused instances are held instead (the
+    /// steps that follow are returned).
+    fn due_retries(&mut self) -> Vec<(WorkflowInstanceId, Vec<Step>)> {
+        let mut held = Vec::new();
         let now = now_us();
         while let Some(Reverse((due, task, attempt))) = self.retries.peek().copied() {
             if due > now {
@@ -1282,6 +1294,10 @@ impl Engine {
             if slot.attempt != attempt || slot.state != TaskState::RetryWait {
                 continue;
             }
+            if inst.run.is_paused() {
+                held.push((id, self.hold(id, index)));
+                continue;
+            }
             self.writes.requeue(slot, attempt + 1);
             let spec = &inst.version.spec.tasks[index];
             self.dispatcher.enqueue(
@@ -1291,6 +1307,7 @@ impl Engine {
                 spec.queue_priority(),
             );
         }
+        held
     }
 
     async fn dispatch(&mut self, tx: &mut EngineTx, t: &mut Tick) -> Result<(), StoreError> {
@@ -1303,6 +1320,13 @@ impl Engine {
                 self.dispatcher.release(&worker_id);
                 continue;
             };
+            if self.instances[&id].run.is_paused() {
+                // Queued before the pause (a requeue after a lost worker, say): held.
+                self.dispatcher.release(&worker_id);
+                let steps = self.hold(id, index);
+                self.apply(tx, id, steps, t).await?;
+                continue;
+            }
             let group = self.instances[&id].version.spec.tasks[index]
                 .task_group
                 .clone();

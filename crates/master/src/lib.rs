@@ -14,6 +14,7 @@ mod engine;
 mod events;
 mod failover;
 mod logic;
+mod pause;
 mod recovery;
 mod service;
 mod specs;

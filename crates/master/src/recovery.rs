@@ -152,7 +152,20 @@ impl Engine {
             }
             for index in queue {
                 let spec = &version.spec.tasks[index];
-                let slot = slots[index].as_ref().expect("queued tasks have a slot");
+                let slot = slots[index].as_mut().expect("queued tasks have a slot");
+                if run.is_paused() {
+                    // Held by the pause until a resume.
+                    if slot.state != TaskState::Paused {
+                        slot.state = TaskState::Paused;
+                        self.writes.touch(slot);
+                    }
+                    run.hold(index);
+                    continue;
+                }
+                if slot.state == TaskState::Paused {
+                    let attempt = slot.attempt + i64::from(slot.ended_at.is_some());
+                    self.writes.requeue(slot, attempt);
+                }
                 self.dispatcher.enqueue(
                     slot.id,
                     &spec.worker_group,
