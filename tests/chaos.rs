@@ -292,7 +292,10 @@ fn verify(c: &Cluster, ids: &[i64], sink: &Sink) {
                 // Nothing started after its instance was done.
                 assert!(
                     starts.iter().all(|s| *s <= ended_at),
-                    "task instance {tid} attempt {attempt} started after instance {id} ended"
+                    "task instance {tid} attempt {attempt} ({state}) started at {starts:?} (ended \
+                     {ends:?}), after instance {id} ended at {ended_at}; its attempts: {:#}\n{}",
+                    v["attempts"],
+                    c.logs()
                 );
                 if state == "succeeded" {
                     assert_eq!(

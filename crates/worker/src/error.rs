@@ -17,6 +17,10 @@ pub enum DispatchError {
     /// The dispatch arrived after its deadline; the master may have run the attempt elsewhere.
     #[error("the dispatch arrived after its deadline")]
     TooLate,
+    /// A probe was told this worker does not know the attempt, so the master wrote it off
+    /// and runs a new one: this dispatch of it arrived late and must not run.
+    #[error("the attempt was written off after a probe")]
+    WrittenOff,
     /// The request names no attempt.
     #[error("dispatch without an attempt id")]
     MissingId,

@@ -61,6 +61,9 @@ struct Entry {
 pub(crate) struct Inner {
     pub(crate) config: WorkerConfig,
     attempts: Mutex<HashMap<Key, Entry>>,
+    /// Attempts this worker told a probe it does not know (locked after `attempts`): their
+    /// masters run new attempts instead, so a late dispatch of one is refused.
+    written_off: Mutex<HashMap<Key, std::time::Instant>>,
     /// Number of running attempts, watched by `shutdown` and `kill_all`.
     running: watch::Sender<usize>,
     stopping: AtomicBool,
@@ -159,6 +162,7 @@ impl Worker {
         Ok(Worker {
             inner: Arc::new(Inner {
                 attempts: Mutex::new(HashMap::new()),
+                written_off: Mutex::new(HashMap::new()),
                 running: watch::Sender::new(0),
                 stopping: AtomicBool::new(false),
                 reporter,
@@ -282,6 +286,9 @@ impl Worker {
         let key = (id.task_instance_id, id.attempt);
         let stop_rx = {
             let mut attempts = self.inner.attempts.lock().expect("attempt table poisoned");
+            if self.is_written_off(key) {
+                return Err(DispatchError::WrittenOff);
+            }
             if let Some(entry) = attempts.get_mut(&key) {
                 if entry.lost {
                     return Err(DispatchError::BeingKilled);
@@ -417,6 +424,9 @@ impl Worker {
                     Trace::None => AttemptStatus::Unknown,
                 },
             };
+            if status == AttemptStatus::Unknown {
+                self.write_off(key);
+            }
             if status != AttemptStatus::Unknown {
                 if let Some(addr) = route {
                     if let Err(e) = self
@@ -431,6 +441,30 @@ impl Worker {
             statuses.push(status);
         }
         statuses
+    }
+
+    fn is_written_off(&self, key: Key) -> bool {
+        let written_off = self
+            .inner
+            .written_off
+            .lock()
+            .expect("written-off table poisoned");
+        written_off.contains_key(&key)
+    }
+
+    /// Remembers an attempt answered as unknown; entries go after 10 minutes, far past any
+    /// dispatch deadline.
+    fn write_off(&self, key: Key) {
+        let mut written_off = self
+            .inner
+            .written_off
+            .lock()
+            .expect("written-off table poisoned");
+        let now = std::time::Instant::now();
+        if written_off.len() >= 4096 {
+            written_off.retain(|_, at| now.duration_since(*at) < Duration::from_secs(600));
+        }
+        written_off.insert(key, now);
     }
 
     /// Reads part of an attempt's log (see `ReadLogRequest`).

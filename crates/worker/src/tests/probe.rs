@@ -27,6 +27,18 @@ fn probe(worker: &Worker, tids: &[i64]) -> Vec<AttemptStatus> {
     worker.probe(probe_request(&ids, ""))
 }
 
+/// The same dispatch for the task's attempt 2 (what a master sends after a write-off).
+fn next_attempt(mut req: baton_proto::DispatchRequest) -> baton_proto::DispatchRequest {
+    req.id.as_mut().expect("requests carry an id").attempt = 2;
+    req
+}
+
+fn probe_attempt(worker: &Worker, tid: i64, attempt: u32) -> Vec<AttemptStatus> {
+    let mut id = attempt_id(tid);
+    id.attempt = attempt;
+    worker.probe(probe_request(&[id], ""))
+}
+
 /// A dispatch of a shell task that appends a line to `runs` each time it runs.
 fn counted(tid: i64, runs: &Path, master: &str) -> baton_proto::DispatchRequest {
     let mut req = request(tid, shell("echo run >> \"$RUNS\""), master);
@@ -151,13 +163,14 @@ async fn an_attempt_killed_on_a_session_loss_is_unknown_and_runs_again() {
     until("the slot to be free", || worker.running() == 0).await;
     assert_eq!(probe(&worker, &[1]), [Unknown]);
 
-    // So the master dispatches it again, and it runs.
+    // So the master runs a new attempt, and it runs; the old one stays written off.
     worker
-        .dispatch(request(1, shell("true"), &master.addr))
+        .dispatch(next_attempt(request(1, shell("true"), &master.addr)))
         .unwrap();
     let finished = master.finished(1).await;
     assert_eq!(finished.outcome, baton_proto::Outcome::Succeeded as i32);
-    assert_eq!(probe(&worker, &[1]), [Ended]);
+    assert_eq!(probe_attempt(&worker, 1, 2), [Ended]);
+    assert_eq!(probe(&worker, &[1]), [Unknown]);
 }
 
 #[tokio::test]
@@ -271,15 +284,15 @@ fn the_leftovers_of_a_run_that_died_with_the_previous_life_are_unknown_and_dropp
         )
         .await;
 
-        // The master runs it again; only the new run is reported.
+        // The master runs a new attempt; only the new run is reported.
         let mut master = TestMaster::start_on(TcpListener::bind(addr).await.unwrap());
         worker
-            .dispatch(request(1, shell("true"), &addr.to_string()))
+            .dispatch(next_attempt(request(1, shell("true"), &addr.to_string())))
             .unwrap();
         master.finished(1).await;
         within("delivery", worker.inner().reporter.flushed()).await;
         assert_eq!(summary(&master.seen), [(1, "started"), (1, "finished")]);
-        assert_eq!(probe(&worker, &[1]), [Ended]);
+        assert_eq!(probe_attempt(&worker, 1, 2), [Ended]);
     });
 }
 
@@ -294,4 +307,19 @@ async fn a_dispatch_arriving_after_its_deadline_is_refused() {
     let mut on_time = crate::testkit::request(92, crate::testkit::shell("true"), "127.0.0.1:1");
     on_time.deadline_us = baton_proto::now_us() + 10_000_000;
     assert!(worker.dispatch(on_time).is_ok());
+}
+
+#[tokio::test]
+async fn a_dispatch_of_an_attempt_a_probe_was_told_unknown_is_refused() {
+    // The master writes off what the worker does not know and runs a new attempt: the old
+    // one's dispatch, overtaken by the probe, must not run as well.
+    let dir = tempfile::tempdir().unwrap();
+    let worker = crate::testkit::worker_with(dir.path(), |_| {});
+    assert_eq!(probe(&worker, &[93]), [AttemptStatus::Unknown]);
+    let late = crate::testkit::request(93, crate::testkit::shell("true"), "127.0.0.1:1");
+    let err = worker.dispatch(late).unwrap_err();
+    assert!(matches!(err, crate::DispatchError::WrittenOff), "{err}");
+    assert_eq!(probe(&worker, &[93]), [AttemptStatus::Unknown]);
+    let other = crate::testkit::request(94, crate::testkit::shell("true"), "127.0.0.1:1");
+    assert!(worker.dispatch(other).is_ok());
 }
