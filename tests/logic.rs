@@ -252,3 +252,93 @@ fn dependent_waits_for_another_workflow_and_times_out_naming_it() {
         "{message}"
     );
 }
+
+/// The state of the task of that name, if it has a row yet.
+fn task_state(view: &serde_json::Value, task: &str) -> Option<String> {
+    view["tasks"]
+        .as_array()?
+        .iter()
+        .find(|t| t["task_name"] == task)
+        .map(|t| t["state"].as_str().unwrap_or("").to_string())
+}
+
+#[test]
+fn pausing_a_parent_pauses_its_running_child_and_resuming_resumes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let server = Standalone::start(&dir.path().join("data"), None, &[]);
+    // The child's first task waits for a gate file; its second runs after it.
+    let child = write(
+        dir.path(),
+        "gated.yaml",
+        &format!(
+            "name: gated\ntasks:\n  - name: first\n    type: shell\n    command: |\n      while [ ! -e {d}/gate ]; do sleep 0.05; done\n      echo first >> {d}/runs\n  - name: second\n    type: shell\n    depends_on: [first]\n    command: |\n      echo second >> {d}/runs\n      echo '${{setValue(total=9)}}'\n"
+        ),
+    );
+    server.ok(&["workflow", "apply", "-f", child.to_str().unwrap()]);
+    let holder = write(
+        dir.path(),
+        "holder.yaml",
+        &format!(
+            "name: holder\ntasks:\n  - {{name: run_child, type: sub_workflow, workflow: gated}}\n  - {{name: after, type: shell, depends_on: [run_child], command: 'echo after total=${{total}} >> {d}/runs'}}\n"
+        ),
+    );
+    let id = server.start_workflow(&holder, "holder", &[]);
+    let child_id = wait_for("the child to run", LONG, || {
+        let list = server.get("/instances?workflow=gated&state=running");
+        list["instances"][0]["id"].as_i64()
+    });
+    wait_for("the child's first task to run", LONG, || {
+        let v = server.instance(child_id);
+        (task_state(&v, "first")? == "running").then_some(())
+    });
+
+    // Pause the parent: it is paused at once (its only running task is the child, which
+    // takes the pause); the child is pausing while its running task goes on.
+    server.ok(&["instance", "pause", &id.to_string()]);
+    wait_for("the parent to be paused", LONG, || {
+        (server.instance(id)["instance"]["state"] == "paused").then_some(())
+    });
+    wait_for("the child to be pausing", LONG, || {
+        let state = server.instance(child_id)["instance"]["state"].clone();
+        assert_ne!(state, "paused", "the child paused with a task running");
+        (state == "pausing").then_some(())
+    });
+    let v = server.instance(child_id);
+    assert_eq!(task_state(&v, "first").as_deref(), Some("running"), "{v:#}");
+    assert_eq!(task_state(&v, "second"), None, "{v:#}");
+
+    // The running task finishes; nothing new starts: the child is paused.
+    write(dir.path(), "gate", "");
+    let v = wait_for("the child to be paused", LONG, || {
+        let v = server.instance(child_id);
+        (v["instance"]["state"] == "paused").then_some(v)
+    });
+    assert_eq!(
+        task_state(&v, "first").as_deref(),
+        Some("succeeded"),
+        "{v:#}"
+    );
+    assert_eq!(task_state(&v, "second"), None, "nothing new started: {v:#}");
+    assert_eq!(runs(dir.path()), ["first"]);
+    let parent = server.instance(id);
+    assert_eq!(parent["instance"]["state"], "paused", "{parent:#}");
+    assert_eq!(state(&parent, "run_child"), "running");
+    assert_eq!(task_state(&parent, "after"), None, "{parent:#}");
+
+    // Resume the parent: the child resumes, and both succeed.
+    server.ok(&["instance", "resume", &id.to_string()]);
+    let view = server.wait_end(id, LONG);
+    assert_eq!(view["instance"]["state"], "succeeded", "{view:#}");
+    let child_view = server.wait_end(child_id, LONG);
+    assert_eq!(
+        child_view["instance"]["state"], "succeeded",
+        "{child_view:#}"
+    );
+    assert_eq!(runs(dir.path()), ["first", "second", "after total=9"]);
+    assert_eq!(
+        Standalone::task(&view, "run_child")["outputs"]["total"],
+        "9",
+        "{view:#}"
+    );
+}
