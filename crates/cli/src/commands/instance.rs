@@ -245,7 +245,7 @@ fn describe(r: &Value) -> String {
                 .and_then(|t| t["task_name"].as_str())
                 .unwrap_or("?");
             out.push_str(&format!(
-                "  {} {} attempt {}: {}{}{} on {} ({})\n",
+                "  {} {} attempt {}: {}{}{}{} ({})\n",
                 a["task_instance_id"],
                 task,
                 a["attempt"],
@@ -258,7 +258,11 @@ fn describe(r: &Value) -> String {
                     .as_str()
                     .map(|m| format!(", {m}"))
                     .unwrap_or_default(),
-                a["worker"].as_str().unwrap_or("-"),
+                // Logic tasks, and attempts cancelled before they ran, had no worker.
+                a["worker"]
+                    .as_str()
+                    .map(|w| format!(" on {w}"))
+                    .unwrap_or_default(),
                 format::span(a["started_at"].as_i64(), a["ended_at"].as_i64()),
             ));
         }
