@@ -114,3 +114,45 @@ fn a_stop_survives_a_crash() {
     let view = server.wait_end(id, Duration::from_secs(60));
     assert_eq!(view["instance"]["state"], "stopped");
 }
+
+#[test]
+fn a_sub_workflow_survives_a_crash_of_its_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let mut server = Standalone::start(&dir.path().join("data"), None, &[]);
+    // The child's task waits for a gate, so that the crash finds it running.
+    let child = write(
+        dir.path(),
+        "child.yaml",
+        &format!(
+            "name: child\ntasks:\n  - name: work\n    type: shell\n    command: |\n      while [ ! -f {d}/gate ]; do sleep 0.05; done\n      echo '${{setValue(total=9)}}'\n"
+        ),
+    );
+    server.ok(&["workflow", "apply", "-f", child.to_str().unwrap()]);
+    let parent = write(
+        dir.path(),
+        "parent.yaml",
+        &format!(
+            "name: parent\ntasks:\n  - {{name: run_child, type: sub_workflow, workflow: child}}\n  - {{name: after, type: shell, depends_on: [run_child], command: 'echo total=${{total}} >> {d}/runs'}}\n"
+        ),
+    );
+    let id = server.start_workflow(&parent, "parent", &[]);
+    wait_for("the child's task to run", Duration::from_secs(60), || {
+        let list = server.get("/instances?workflow=child&state=running");
+        let child = list["instances"][0]["id"].as_i64()?;
+        let v = server.instance(child);
+        (Standalone::task(&v, "work")["state"] == "running").then_some(())
+    });
+    server.kill();
+    server.restart();
+    std::fs::write(dir.path().join("gate"), "").unwrap();
+    let view = server.wait_end(id, Duration::from_secs(60));
+    assert_eq!(view["instance"]["state"], "succeeded", "{view:#}");
+    assert_eq!(lines(&dir.path().join("runs")), ["total=9"]);
+    let children = server.get("/instances?workflow=child");
+    assert_eq!(
+        children["instances"].as_array().unwrap().len(),
+        1,
+        "one child"
+    );
+}
