@@ -761,10 +761,18 @@ impl Engine {
                 let pause = command.kind == CommandKind::Pause;
                 let Some(inst) = self.instances.get_mut(&id) else {
                     // Not ours (any more): the owner gets it.
-                    if let Some(owner) = tx.instance(id).await?.and_then(|r| r.owner) {
-                        if owner != self.config.id {
+                    let Some(record) = tx.instance(id).await? else {
+                        return Ok(());
+                    };
+                    match record.owner {
+                        Some(owner) if owner != self.config.id => {
                             tx.forward_command(command.kind, id, &owner).await?;
                         }
+                        // A child whose start another master is taking right now: again later.
+                        None if record.state == WorkflowState::Submitted => {
+                            tx.queue_command(command.kind, id).await?;
+                        }
+                        _ => {}
                     }
                     return Ok(());
                 };
