@@ -69,6 +69,10 @@ pub struct InstanceRun {
     /// Per task, whether a pause holds it (active, but not on a worker: queued, or waiting
     /// for a retry). The instance is paused once every active task is held.
     held: Vec<bool>,
+    /// How many tasks are held.
+    held_count: usize,
+    /// How many active tasks a pause passes into (child instances).
+    pass_active: usize,
 }
 
 impl InstanceRun {
@@ -93,6 +97,9 @@ impl InstanceRun {
             .collect();
         let active = nodes.iter().filter(|n| **n == Node::Active).count();
         let held = vec![false; nodes.len()];
+        let pass_active = (0..nodes.len())
+            .filter(|t| nodes[*t] == Node::Active && dag.passes_pause(*t))
+            .count();
         InstanceRun {
             dag,
             strategy,
@@ -104,6 +111,8 @@ impl InstanceRun {
             finished: false,
             paused: false,
             held,
+            held_count: 0,
+            pass_active,
         }
     }
 
@@ -309,6 +318,7 @@ impl InstanceRun {
             return Vec::new();
         }
         self.held[task] = true;
+        self.held_count += 1;
         self.settle()
     }
 
@@ -316,6 +326,7 @@ impl InstanceRun {
     pub fn release_held(&mut self) -> Vec<TaskIndex> {
         let held: Vec<TaskIndex> = (0..self.held.len()).filter(|t| self.held[*t]).collect();
         self.held.iter_mut().for_each(|h| *h = false);
+        self.held_count = 0;
         held
     }
 
@@ -349,7 +360,12 @@ impl InstanceRun {
         if self.finished || self.nodes[task] != Node::Active {
             return false;
         }
-        self.held[task] = false;
+        if std::mem::replace(&mut self.held[task], false) {
+            self.held_count -= 1;
+        }
+        if self.dag.passes_pause(task) {
+            self.pass_active -= 1;
+        }
         self.nodes[task] = to;
         self.active -= 1;
         true
@@ -358,6 +374,9 @@ impl InstanceRun {
     fn activate(&mut self, task: TaskIndex) {
         self.nodes[task] = Node::Active;
         self.active += 1;
+        if self.dag.passes_pause(task) {
+            self.pass_active += 1;
+        }
     }
 
     fn kill_active(&self) -> Vec<Step> {
@@ -374,10 +393,11 @@ impl InstanceRun {
         }
         if self.active > 0 {
             // Every active task held, or a child instance the pause passed into: paused.
-            let passed = (0..self.nodes.len())
-                .filter(|t| self.nodes[*t] == Node::Active)
-                .all(|t| self.held[t] || self.dag.passes_pause(t));
-            if self.paused && self.ending.is_none() && passed {
+            // (Counted, not scanned: this runs after every event of a large instance.)
+            if self.paused
+                && self.ending.is_none()
+                && self.active == self.held_count + self.pass_active
+            {
                 return vec![Step::Paused];
             }
             return Vec::new();
