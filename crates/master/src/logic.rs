@@ -504,7 +504,7 @@ impl Engine {
                 let steps = self.end_logic(id, index, LogicEnd::Failed, &message, t);
                 self.apply(tx, id, steps, t).await?;
             } else {
-                let message = format!("waiting for {}", missing.join("; "));
+                let message = format!("waiting for: {}", missing.join("; "));
                 if let Some(slot) = self
                     .instances
                     .get_mut(&id)
