@@ -1,4 +1,4 @@
-//! `baton run`: every example succeeds; exit codes; validation errors name the file and task.
+//! `baton run`: every self-contained example succeeds; exit codes; validation errors name the file and task.
 
 mod common;
 use common::*;
@@ -9,6 +9,11 @@ fn every_example_succeeds() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        // Sub-workflows and dependencies need the other workflows of a server's store.
+        .filter(|p| {
+            let text = std::fs::read_to_string(p).unwrap();
+            !text.contains("type: sub_workflow") && !text.contains("type: dependent")
+        })
         .collect();
     names.sort();
     assert!(names.len() >= 3, "the examples are there");

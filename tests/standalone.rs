@@ -471,6 +471,8 @@ fn export_round_trips_through_apply_and_versions_are_listed() {
     server.ok(&["workflow", "apply", "-f", scheduled.to_str().unwrap()]);
     for (project, name) in [
         ("demo", "etl-retry"),
+        ("demo", "branching"),
+        ("demo", "nightly"),
         ("default", "fan-out-in"),
         ("default", "hello"),
         ("default", "nightly"),
