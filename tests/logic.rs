@@ -64,6 +64,9 @@ tasks:
         "{route}"
     );
     assert_eq!(runs(dir.path()), ["small", "report"]);
+    // It ran in the master: no log, but `baton logs` says what it did.
+    let log = server.ok(&["logs", &route["id"].to_string()]);
+    assert!(log.contains("[baton] no log: case 2 holds"), "{log}");
 
     // A start-time param wins over the upstream output: no case holds, the default runs,
     // and the join after the two skipped branches is skipped too.

@@ -383,6 +383,14 @@ async fn read_log(
         complete: ended && worker.is_none(),
         state: task.state.to_string(),
     };
+    if worker.is_none() && ended && offset == 0 {
+        // Logic tasks run in the master, and a cancelled attempt never ran: no log file,
+        // but the task's message says what happened.
+        if let Some(message) = task.message.as_deref().filter(|_| attempt == task.attempt) {
+            chunk.data = format!("[baton] no log: {message}\n");
+            chunk.next_offset = 0;
+        }
+    }
     if let Some(worker) = worker {
         let limit = q.limit.unwrap_or(256 << 10).min(1 << 20);
         let reply = state
