@@ -1280,28 +1280,35 @@ impl Engine {
         );
     }
 
+    /// Where a task instance is, if its current attempt is `attempt` and in `state` (a timer
+    /// set for an attempt that has moved on since is stale).
+    pub(crate) fn current(
+        &self,
+        task: TaskInstanceId,
+        attempt: i64,
+        state: TaskState,
+    ) -> Option<(WorkflowInstanceId, TaskIndex)> {
+        let &(id, index) = self.tasks.get(&task)?;
+        let slot = self.instances.get(&id)?.slots[index].as_ref()?;
+        (slot.attempt == attempt && slot.state == state).then_some((id, index))
+    }
+
     /// Queues the retries that are due; those of paused instances are held instead (the
     /// steps that follow are returned).
     fn due_retries(&mut self) -> Vec<(WorkflowInstanceId, Vec<Step>)> {
         let mut held = Vec::new();
         let now = now_us();
-        while let Some(Reverse((due, task, attempt))) = self.retries.peek().copied() {
-            if due > now {
-                break;
-            }
-            self.retries.pop();
-            let Some(&(id, index)) = self.tasks.get(&task) else {
+        while let Some((task, attempt)) = pop_due(&mut self.retries, now) {
+            let Some((id, index)) = self.current(task, attempt, TaskState::RetryWait) else {
                 continue;
             };
-            let Some(inst) = self.instances.get_mut(&id) else {
-                continue;
-            };
-            let Some(slot) = inst.slots[index].as_mut() else {
-                continue;
-            };
-            if slot.attempt != attempt || slot.state != TaskState::RetryWait {
-                continue;
-            }
+            let inst = self
+                .instances
+                .get_mut(&id)
+                .expect("a current task has its instance and slot");
+            let slot = inst.slots[index]
+                .as_mut()
+                .expect("a current task has its instance and slot");
             if inst.run.is_paused() {
                 held.push((id, self.hold(id, index)));
                 continue;
@@ -1485,4 +1492,17 @@ impl Engine {
             }
         }
     }
+}
+
+/// Takes the earliest timer of `heap` (due, task instance, attempt) if it is due at `now`.
+pub(crate) fn pop_due(
+    heap: &mut BinaryHeap<Reverse<(i64, TaskInstanceId, i64)>>,
+    now: i64,
+) -> Option<(TaskInstanceId, i64)> {
+    let Reverse((due, task, attempt)) = *heap.peek()?;
+    if due > now {
+        return None;
+    }
+    heap.pop();
+    Some((task, attempt))
 }

@@ -429,23 +429,14 @@ impl Engine {
         t: &mut Tick,
     ) -> Result<(), StoreError> {
         let now = now_us();
-        while let Some(Reverse((due, task, attempt))) = self.checks.peek().copied() {
-            if due > now {
-                break;
-            }
-            self.checks.pop();
-            let Some(&(id, index)) = self.tasks.get(&task) else {
+        while let Some((task, attempt)) = crate::engine::pop_due(&mut self.checks, now) {
+            let Some((id, index)) = self.current(task, attempt, TaskState::Running) else {
                 continue;
             };
-            let Some(inst) = self.instances.get(&id) else {
-                continue;
-            };
-            let Some(slot) = inst.slots[index].as_ref() else {
-                continue;
-            };
-            if slot.attempt != attempt || slot.state != TaskState::Running {
-                continue;
-            }
+            let inst = &self.instances[&id];
+            let slot = inst.slots[index]
+                .as_ref()
+                .expect("a current task has its instance and slot");
             let spec = &inst.version.spec.tasks[index];
             let TaskKind::Dependent {
                 dependence,

@@ -210,16 +210,7 @@ impl EngineTx {
         .await
         .ctx("starting a backfill instance")?;
         let id = WorkflowInstanceId(get(&row, "id")?);
-        let backend = self.backend();
-        insert_command(
-            self.tx_mut(),
-            backend,
-            CommandKind::Start,
-            id,
-            None,
-            now_us(),
-        )
-        .await?;
+        self.queue_command(CommandKind::Start, id).await?;
         Ok(id)
     }
 

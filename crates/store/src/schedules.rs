@@ -5,7 +5,6 @@
 
 use crate::engine::EngineTx;
 use crate::error::{Context, StoreError};
-use crate::instances::insert_command;
 use crate::records::{get, WorkflowRecord};
 use crate::{now_us, Backend, CommandKind, Store};
 use baton_core::spec::ScheduleSpec;
@@ -278,16 +277,7 @@ impl EngineTx {
         .ctx("starting a fire's instance")?;
         let Some(row) = row else { return Ok(None) };
         let id = WorkflowInstanceId(get(&row, "id")?);
-        let backend = self.backend();
-        insert_command(
-            self.tx_mut(),
-            backend,
-            CommandKind::Start,
-            id,
-            None,
-            now_us(),
-        )
-        .await?;
+        self.queue_command(CommandKind::Start, id).await?;
         Ok(Some(id))
     }
 }
