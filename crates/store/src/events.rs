@@ -20,26 +20,9 @@ pub const TASK_TIMEOUT: &str = "task_timeout";
 pub struct EventRecord {
     /// Its id: events are numbered in the order they were recorded.
     pub id: i64,
-    /// What happened (`task_timeout`).
-    pub kind: String,
-    /// The workflow instance.
-    pub workflow_instance_id: WorkflowInstanceId,
-    /// The workflow's project.
-    pub project: String,
-    /// The workflow's name.
-    pub workflow: String,
-    /// The task instance, for task events.
-    pub task_instance_id: Option<TaskInstanceId>,
-    /// The task's name, for task events.
-    pub task_name: Option<String>,
-    /// The attempt, for task events.
-    pub attempt: Option<i64>,
-    /// The worker that reported it.
-    pub worker: Option<String>,
-    /// For people.
-    pub message: String,
-    /// When it happened (µs; the reporter's clock).
-    pub at: i64,
+    /// What was recorded (its fields appear at the top level in JSON).
+    #[serde(flatten)]
+    pub event: NewEvent,
     /// When it was recorded (µs).
     pub recorded_at: i64,
 }
@@ -48,23 +31,25 @@ impl EventRecord {
     fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         Ok(EventRecord {
             id: get(row, "id")?,
-            kind: get(row, "kind")?,
-            workflow_instance_id: WorkflowInstanceId(get(row, "workflow_instance_id")?),
-            project: get(row, "project")?,
-            workflow: get(row, "workflow")?,
-            task_instance_id: get::<Option<i64>>(row, "task_instance_id")?.map(TaskInstanceId),
-            task_name: get(row, "task_name")?,
-            attempt: get(row, "attempt")?,
-            worker: get(row, "worker")?,
-            message: get(row, "message")?,
-            at: get(row, "at")?,
+            event: NewEvent {
+                kind: get(row, "kind")?,
+                workflow_instance_id: WorkflowInstanceId(get(row, "workflow_instance_id")?),
+                project: get(row, "project")?,
+                workflow: get(row, "workflow")?,
+                task_instance_id: get::<Option<i64>>(row, "task_instance_id")?.map(TaskInstanceId),
+                task_name: get(row, "task_name")?,
+                attempt: get(row, "attempt")?,
+                worker: get(row, "worker")?,
+                message: get(row, "message")?,
+                at: get(row, "at")?,
+            },
             recorded_at: get(row, "recorded_at")?,
         })
     }
 }
 
 /// An event to record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewEvent {
     /// What happened.
     pub kind: String,
@@ -250,12 +235,18 @@ mod tests {
         let all = store.list_events(&EventFilter::default()).await.unwrap();
         let keys: Vec<_> = all
             .iter()
-            .map(|e| (e.task_instance_id.unwrap().0, e.attempt.unwrap(), e.at))
+            .map(|e| {
+                (
+                    e.event.task_instance_id.unwrap().0,
+                    e.event.attempt.unwrap(),
+                    e.event.at,
+                )
+            })
             .collect();
         assert_eq!(keys, vec![(20, 1, 300), (10, 2, 200), (10, 1, 100)]);
-        assert_eq!(all[2].message, "timed out (10/1)");
-        assert_eq!(all[2].kind, TASK_TIMEOUT);
-        assert_eq!(all[2].workflow, "etl");
+        assert_eq!(all[2].event.message, "timed out (10/1)");
+        assert_eq!(all[2].event.kind, TASK_TIMEOUT);
+        assert_eq!(all[2].event.workflow, "etl");
         assert!(all[2].recorded_at > 0);
 
         let page = |f: EventFilter| {
@@ -266,7 +257,7 @@ mod tests {
                     .await
                     .unwrap()
                     .iter()
-                    .map(|e| e.at)
+                    .map(|e| e.event.at)
                     .collect::<Vec<_>>()
             }
         };
@@ -304,7 +295,7 @@ mod tests {
 
         let mine = store.instance_events(i1).await.unwrap();
         assert_eq!(
-            mine.iter().map(|e| e.at).collect::<Vec<_>>(),
+            mine.iter().map(|e| e.event.at).collect::<Vec<_>>(),
             vec![100, 200]
         );
     }
