@@ -61,11 +61,9 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
             server,
         } => {
             let client = Client::new(&server.server);
-            let mut path = format!("/workflows/{}?project={}", encode(&name), encode(&project));
-            if let Some(v) = version {
-                path.push_str(&format!("&version={v}"));
-            }
-            let r: Value = client.get(&path).await?;
+            let r: Value = client
+                .get(&definition_path(&name, &project, version))
+                .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
                 return Ok(());
@@ -115,11 +113,9 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
             server,
         } => {
             let client = Client::new(&server.server);
-            let mut path = format!("/workflows/{}?project={}", encode(&name), encode(&project));
-            if let Some(v) = version {
-                path.push_str(&format!("&version={v}"));
-            }
-            let r: Value = client.get(&path).await?;
+            let r: Value = client
+                .get(&definition_path(&name, &project, version))
+                .await?;
             let spec: baton_core::WorkflowSpec = serde_json::from_value(r["spec"].clone())?;
             print!("{}", serde_yaml::to_string(&spec)?);
             Ok(())
@@ -154,4 +150,13 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The API path of a workflow's definition, at `version` or the latest.
+fn definition_path(name: &str, project: &str, version: Option<i64>) -> String {
+    let mut path = format!("/workflows/{}?project={}", encode(name), encode(project));
+    if let Some(v) = version {
+        path.push_str(&format!("&version={v}"));
+    }
+    path
 }
