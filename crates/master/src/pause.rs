@@ -1,7 +1,7 @@
 //! Pauses in the engine: a pause lets running attempts finish and holds everything else of
 //! the instance (queued attempts, retries waiting for their interval) until it is resumed.
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Slot};
 use baton_core::dag::TaskIndex;
 use baton_core::run::Step;
 use baton_core::{TaskState, WorkflowInstanceId};
@@ -57,12 +57,7 @@ impl Engine {
             if slot.state != TaskState::Paused {
                 continue;
             }
-            // An attempt that ended (a failure waiting for its retry) is followed by the next.
-            let attempt = if slot.ended_at.is_some() {
-                slot.attempt + 1
-            } else {
-                slot.attempt
-            };
+            let attempt = attempt_after_hold(slot);
             self.writes.requeue(slot, attempt);
             let spec = &inst.version.spec.tasks[index];
             self.dispatcher.enqueue(
@@ -73,4 +68,10 @@ impl Engine {
             );
         }
     }
+}
+
+/// The attempt a held task runs when it is queued again: after a failure that was waiting
+/// for its retry (its attempt has ended), the next one; a queued attempt that never ran, itself.
+pub(crate) fn attempt_after_hold(slot: &Slot) -> i64 {
+    slot.attempt + i64::from(slot.ended_at.is_some())
 }

@@ -163,7 +163,7 @@ impl Engine {
                     continue;
                 }
                 if slot.state == TaskState::Paused {
-                    let attempt = slot.attempt + i64::from(slot.ended_at.is_some());
+                    let attempt = crate::pause::attempt_after_hold(slot);
                     self.writes.requeue(slot, attempt);
                 }
                 self.dispatcher.enqueue(
