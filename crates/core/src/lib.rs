@@ -8,6 +8,7 @@
 pub mod dag;
 pub mod dependence;
 pub mod duration;
+pub mod event;
 pub mod expr;
 pub mod ids;
 pub mod params;
@@ -18,6 +19,7 @@ pub mod spec;
 pub mod state;
 
 pub use dag::Dag;
+pub use event::EventKind;
 pub use ids::{TaskInstanceId, WorkflowId, WorkflowInstanceId};
 pub use spec::{
     FailoverPolicy, FailureStrategy, Priority, SpecError, TaskKind, TaskSpec, WorkflowSpec,
