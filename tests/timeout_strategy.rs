@@ -102,8 +102,14 @@ fn warn_records_an_event_and_the_task_runs_on_while_both_fails_it() {
     let stuck = Standalone::task(&view, "stuck");
     assert_eq!(stuck["state"], "failed");
     assert_eq!(stuck["message"], "timed out after 1s");
+    // The instance's notable events: the timeout, then the task's and the instance's failure.
     let events = events_of(&view);
-    assert_eq!(events.len(), 1, "{view:#}");
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        vec!["task_timeout", "task_failed", "instance_failed"],
+        "{view:#}"
+    );
     assert_eq!(events[0]["task_name"], "stuck");
     assert!(events[0]["message"]
         .as_str()
@@ -119,17 +125,20 @@ fn warn_records_an_event_and_the_task_runs_on_while_both_fails_it() {
         .map(|e| e["task_name"].as_str().unwrap())
         .collect();
     assert_eq!(names, vec!["stuck", "slow"]);
-    let page = server.get("/events?limit=1");
+    let page = server.get("/events?kind=task_timeout&limit=1");
     assert_eq!(page["events"].as_array().unwrap().len(), 1);
-    let next = server.get(&format!("/events?limit=1&before={}", page["next_before"]));
+    let next = server.get(&format!(
+        "/events?kind=task_timeout&limit=1&before={}",
+        page["next_before"]
+    ));
     assert_eq!(next["events"][0]["task_name"], "slow");
-    assert!(server.get("/events?kind=other")["events"]
+    assert!(server.get("/events?kind=worker_lost")["events"]
         .as_array()
         .unwrap()
         .is_empty());
 
     // The CLI: `baton events`, and the instance's events in `instance show`.
-    let printed = server.ok(&["events", "--since", "10m"]);
+    let printed = server.ok(&["events", "--since", "10m", "--kind", "task_timeout"]);
     let printed: Vec<&str> = printed.lines().collect();
     assert_eq!(printed.len(), 2, "{printed:?}");
     assert!(

@@ -4,7 +4,7 @@
 use crate::{ApiError, ApiState};
 use axum::extract::{Query, State};
 use axum::Json;
-use baton_core::WorkflowInstanceId;
+use baton_core::{EventKind, WorkflowInstanceId};
 use baton_store::EventFilter;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -41,8 +41,17 @@ pub(crate) async fn list_events(
     if q.limit.is_some_and(|l| l < 1) {
         return Err(ApiError::bad("bad_query", "`limit` must be at least 1"));
     }
+    let kind = match q.kind.as_deref().filter(|k| !k.is_empty()) {
+        Some(k) => Some(
+            k.parse::<EventKind>()
+                .map_err(|e| ApiError::bad("bad_query", e.to_string()))?,
+        ),
+        None => None,
+    };
     let filter = EventFilter {
-        kind: q.kind.filter(|k| !k.is_empty()),
+        kind,
+        project: None,
+        workflow: None,
         since: q.since,
         instance: q.instance.map(WorkflowInstanceId),
         before: q.before,

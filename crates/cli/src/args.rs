@@ -202,6 +202,9 @@ pub struct MasterArgs {
     /// A dispatch not acknowledged within this goes to another worker (default 5s).
     #[arg(long, env = "BATON_DISPATCH_TIMEOUT", value_parser = parse_duration)]
     pub dispatch_timeout: Option<std::time::Duration>,
+    /// How long lifecycle events are kept (default 30d); older ones are removed.
+    #[arg(long, env = "BATON_EVENT_RETENTION", value_parser = parse_retention)]
+    pub event_retention: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -272,6 +275,9 @@ pub struct NodeArgs {
     /// Time between SIGTERM and SIGKILL when a task is killed (e.g. 5s).
     #[arg(long, env = "BATON_KILL_GRACE", default_value = "5s", value_parser = parse_duration)]
     pub kill_grace: std::time::Duration,
+    /// How long lifecycle events are kept (older ones are removed in the background).
+    #[arg(long, env = "BATON_EVENT_RETENTION", default_value = "30d", value_parser = parse_retention)]
+    pub event_retention: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -644,6 +650,19 @@ pub struct EventsArgs {
     pub json: bool,
     #[command(flatten)]
     pub server: ServerArgs,
+}
+
+/// A retention period: at least an hour (shorter would remove what a live view still reads),
+/// at most 100 years.
+pub fn parse_retention(text: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(text)?;
+    let (min, max) = (3600, 100 * 365 * 24 * 3600);
+    if d.as_secs() < min || d.as_secs() > max {
+        return Err(format!(
+            "`{text}` is not a retention period: give between 1h and 100y (e.g. 30d)"
+        ));
+    }
+    Ok(d)
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

@@ -51,6 +51,8 @@ pub struct MasterSection {
     pub strategy: Option<String>,
     #[serde(default, with = "baton_core::duration::option")]
     pub dispatch_timeout: Option<Duration>,
+    #[serde(default, with = "baton_core::duration::option")]
+    pub event_retention: Option<Duration>,
 }
 
 /// `[worker]`

@@ -80,12 +80,11 @@ impl Node {
             load1: 0.0,
             session: String::new(),
         };
-        let master = Master::start(
-            store.clone(),
-            MasterConfig::new("standalone", address.clone()),
-            vec![endpoint],
-        )
-        .await?;
+        let master_config = MasterConfig {
+            event_retention: options.node.event_retention,
+            ..MasterConfig::new("standalone", address.clone())
+        };
+        let master = Master::start(store.clone(), master_config, vec![endpoint]).await?;
 
         let (grpc_stop, stopped) = oneshot::channel::<()>();
         let incoming = TcpListenerStream::new(listener).map(|conn| {

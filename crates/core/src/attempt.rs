@@ -75,6 +75,12 @@ pub enum DispatchFailure {
 pub enum TaskEnd {
     /// Its last attempt succeeded.
     Succeeded,
+    /// A branching task (`conditions`, `switch`) succeeded and took branch `chosen` (an index
+    /// into its branches; `None`: none of them).
+    Branched {
+        /// The branch taken.
+        chosen: Option<usize>,
+    },
     /// It failed and has no retry left (or it was lost under `failover: fail`).
     Failed,
     /// It was killed or cancelled.
@@ -85,7 +91,7 @@ impl TaskEnd {
     /// The task state it ends in.
     pub fn state(self) -> TaskState {
         match self {
-            TaskEnd::Succeeded => TaskState::Succeeded,
+            TaskEnd::Succeeded | TaskEnd::Branched { .. } => TaskState::Succeeded,
             TaskEnd::Failed => TaskState::Failed,
             TaskEnd::Killed => TaskState::Killed,
         }
@@ -139,6 +145,11 @@ pub enum Change {
     /// A new attempt (numbered `number`) is queued: after a retry interval, a pause, or a
     /// dispatch the worker refused (then the number is the same).
     Queued {
+        /// The number of the queued attempt.
+        number: i64,
+    },
+    /// A recover queues attempt `number` of an ended task, with a fresh retry budget.
+    Reopened {
         /// The number of the queued attempt.
         number: i64,
     },
@@ -227,7 +238,7 @@ impl Attempt {
     /// Ends the attempt for good in the state `to` gives.
     fn end_final(&self, to: Result<TaskState, IllegalTransition>, end: TaskEnd) -> Change {
         let (failure, event) = match end {
-            TaskEnd::Succeeded => (false, EventKind::TaskSucceeded),
+            TaskEnd::Succeeded | TaskEnd::Branched { .. } => (false, EventKind::TaskSucceeded),
             TaskEnd::Failed => (true, EventKind::TaskFailed),
             TaskEnd::Killed => (false, EventKind::TaskKilled),
         };
@@ -301,6 +312,59 @@ impl Attempt {
             return Change::Stale("the attempt is not queued");
         }
         self.end_final(self.state.fail(false), TaskEnd::Failed)
+    }
+
+    /// A logic task (run by the master, not a worker) begins its attempt.
+    pub fn begin_in_master(&self) -> Change {
+        match via(self.state.run(), "the attempt is not queued") {
+            Ok(state) if self.state == TaskState::Submitted => {
+                Change::moved(state, Some(EventKind::TaskStarted))
+            }
+            Ok(_) | Err(_) => Change::Stale("the attempt is not queued"),
+        }
+    }
+
+    /// A logic task's attempt ends, as the master decided.
+    pub fn end_in_master(&self, end: TaskEnd) -> Change {
+        if !self.state.is_active() {
+            return Change::Stale("the attempt has ended already");
+        }
+        let to = match end {
+            TaskEnd::Succeeded | TaskEnd::Branched { .. } => self.state.succeed(),
+            TaskEnd::Failed => self.state.fail(false),
+            TaskEnd::Killed => self.state.kill(),
+        };
+        let change = self.end_final(to, end);
+        match change {
+            // A logic task's failure is its verdict, not a failed try: it does not retry.
+            Change::Ended {
+                attempt_state,
+                state,
+                after,
+                event,
+                ..
+            } => Change::Ended {
+                attempt_state,
+                state,
+                retries_used: self.retries_used,
+                after,
+                event,
+            },
+            other => other,
+        }
+    }
+
+    /// A recover runs an ended task again: a new attempt with a fresh retry budget.
+    pub fn reopen(&self) -> Change {
+        match via(
+            self.state.reopen(),
+            "the task did not fail, was not killed or lost",
+        ) {
+            Ok(_) => Change::Reopened {
+                number: self.number + 1,
+            },
+            Err(stale) => stale,
+        }
     }
 
     /// The retry interval of a failed attempt is over: the next attempt is queued.

@@ -91,6 +91,36 @@ impl EventKind {
         }
     }
 
+    /// True for what a person looking at an instance wants to hear of without asking (a
+    /// timeout, a retry, a failure, a lost worker, an adoption); false for the routine steps
+    /// every run takes (dispatched, started, succeeded), which the full log still has.
+    pub fn is_notable(self) -> bool {
+        match self {
+            EventKind::TaskTimeout
+            | EventKind::TaskFailed
+            | EventKind::TaskRetrying
+            | EventKind::TaskKilled
+            | EventKind::TaskNeedFailover
+            | EventKind::InstanceFailed
+            | EventKind::InstanceAdopted
+            | EventKind::InstanceRecovered
+            | EventKind::WorkerLost
+            | EventKind::ScheduleMisfired => true,
+            EventKind::InstanceSubmitted
+            | EventKind::InstanceStarted
+            | EventKind::InstanceSucceeded
+            | EventKind::InstanceStopped
+            | EventKind::InstancePaused
+            | EventKind::InstanceResumed
+            | EventKind::TaskDispatched
+            | EventKind::TaskStarted
+            | EventKind::TaskSucceeded
+            | EventKind::ScheduleFired
+            | EventKind::BackfillStarted
+            | EventKind::BackfillEnded => false,
+        }
+    }
+
     /// The kind recorded when an instance ends in `state`, if it is a final state.
     pub fn of_instance_end(state: crate::WorkflowState) -> Option<EventKind> {
         use crate::WorkflowState as S;

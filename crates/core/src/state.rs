@@ -278,6 +278,14 @@ impl TaskState {
         }
     }
 
+    /// A recover runs an ended task again (it failed, was killed, or was lost).
+    pub fn reopen(self) -> Result<Self, IllegalTransition> {
+        match self {
+            Self::Failed | Self::Killed | Self::NeedFailover => Ok(Self::Submitted),
+            _ => Err(self.illegal("reopen")),
+        }
+    }
+
     /// A new attempt is queued: after a retry wait, a failover, or a pause.
     pub fn requeue(self) -> Result<Self, IllegalTransition> {
         match self {

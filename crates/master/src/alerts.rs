@@ -4,8 +4,9 @@
 
 use crate::engine::Slot;
 use baton_core::spec::TimeoutStrategy;
+use baton_core::EventKind;
 use baton_core::{TaskState, WorkflowInstanceId};
-use baton_store::{NewEvent, TASK_TIMEOUT};
+use baton_store::NewEvent;
 
 /// The dispatch's form of a task's timeout strategy.
 pub(crate) fn strategy(s: TimeoutStrategy) -> i32 {
@@ -37,22 +38,18 @@ pub(crate) fn task_timeout(
     } else {
         report.message.clone()
     };
-    Ok(NewEvent {
-        kind: TASK_TIMEOUT.to_string(),
-        workflow_instance_id: instance,
-        project: project.to_string(),
-        workflow: workflow.to_string(),
-        task_instance_id: Some(slot.id),
-        task_name: Some(slot.task_name.clone()),
-        attempt: Some(slot.attempt),
-        worker: Some(worker.to_string()),
-        message,
-        at: if report.at_us > 0 {
-            report.at_us
-        } else {
-            baton_store::now_us()
-        },
-    })
+    let at = if report.at_us > 0 {
+        report.at_us
+    } else {
+        baton_store::now_us()
+    };
+    // A worker re-sends an event it got no acknowledgement for: recorded once per attempt.
+    let once = format!("task_timeout:{}:{}", slot.id, slot.attempt);
+    Ok(NewEvent::new(EventKind::TaskTimeout, at, message)
+        .instance(instance, project, workflow)
+        .task(slot.id, &slot.task_name, slot.attempt)
+        .worker(Some(worker))
+        .once(once))
 }
 
 #[cfg(test)]
@@ -97,13 +94,16 @@ mod tests {
             &report,
         )
         .unwrap();
-        assert_eq!(e.kind, "task_timeout");
+        assert_eq!(e.kind, EventKind::TaskTimeout);
         assert_eq!(
             (e.task_instance_id, e.attempt, e.at),
             (Some(TaskInstanceId(5)), Some(3), 42)
         );
         assert_eq!(e.task_name.as_deref(), Some("slow"));
-        assert_eq!((e.project.as_str(), e.workflow.as_str()), ("demo", "etl"));
+        assert_eq!(
+            (e.project.as_deref(), e.workflow.as_deref()),
+            (Some("demo"), Some("etl"))
+        );
         assert_eq!(e.worker.as_deref(), Some("w1"));
         assert_eq!(e.message, report.message);
 

@@ -105,6 +105,14 @@ impl Dispatcher {
         renewed
     }
 
+    /// The known workers and their registry sessions.
+    pub fn sessions(&self) -> Vec<(String, String)> {
+        self.workers
+            .iter()
+            .map(|w| (w.endpoint.id.clone(), w.endpoint.session.clone()))
+            .collect()
+    }
+
     /// A client for any worker address (probes may go to workers not in the list yet).
     pub fn client_for(&self, address: &str) -> WorkerClient<Channel> {
         match self.workers.iter().find(|w| w.endpoint.address == address) {

@@ -1,22 +1,24 @@
 //! The engine: one task owning every running instance of this master. See the crate docs for
 //! the tick discipline (decide, commit, then act).
 
+use crate::attempts::{self, Facts};
 use crate::dispatch::Dispatcher;
 use crate::events::RunEvent;
+use crate::lifecycle;
 use crate::specs::{SpecCache, Version};
 use crate::{ClusterView, MasterConfig, Msg, WorkerEndpoint};
+use baton_core::attempt::{self, DispatchFailure, Rules};
 use baton_core::dag::TaskIndex;
 use baton_core::params;
 use baton_core::run::{InstanceRun, Step};
 use baton_core::{
-    Priority, TaskInstanceId, TaskKind, TaskState, WorkflowInstanceId, WorkflowState,
+    EventKind, Priority, TaskInstanceId, TaskKind, TaskState, WorkflowInstanceId, WorkflowState,
 };
 use baton_proto::{
     dispatch_request, task_event, AttemptId, DispatchRequest, Outcome, Redirect, TaskEvent,
 };
 use baton_store::{
-    now_us, AttemptRecord, Command, CommandKind, EngineTx, Lease, Store, StoreError,
-    TaskInstanceRecord,
+    AttemptRecord, Command, CommandKind, EngineTx, Lease, Store, StoreError, TaskInstanceRecord,
 };
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
@@ -32,8 +34,8 @@ pub(crate) type Slot = TaskInstanceRecord;
 pub(crate) struct Writes {
     tasks: HashMap<TaskInstanceId, TaskInstanceRecord>,
     attempts: Vec<AttemptRecord>,
-    /// Alerting events (see `alerts`).
-    events: Vec<baton_store::NewEvent>,
+    /// Lifecycle events, recorded with the changes they describe.
+    pub(crate) events: Vec<baton_store::NewEvent>,
 }
 
 impl Writes {
@@ -107,7 +109,7 @@ impl Writes {
         self.tasks
             .values()
             .map(|r| r.workflow_instance_id)
-            .chain(self.events.iter().map(|e| e.workflow_instance_id))
+            .chain(self.events.iter().filter_map(|e| e.workflow_instance_id))
             .collect()
     }
 }
@@ -245,7 +247,7 @@ pub(crate) struct Engine {
     /// Live masters, once the registry has been heard from (cluster mode).
     pub masters: Option<HashSet<String>>,
     /// Whether this master's registry session is alive (always, standalone).
-    session_alive: bool,
+    pub(crate) session_alive: bool,
     /// A new cluster view arrived: look for orphaned instances and lost workers.
     view_changed: bool,
     /// The earliest fire due of any schedule (µs), for the timer.
@@ -256,6 +258,8 @@ pub(crate) struct Engine {
     /// When each attempt on a worker was dispatched by this process (a probe must not race
     /// its own dispatch).
     pub dispatched_at: HashMap<TaskInstanceId, Instant>,
+    /// Lifecycle events learnt between ticks (a worker lost), recorded with the next tick.
+    pub pending_events: Vec<baton_store::NewEvent>,
 }
 
 const COMMAND_BATCH: i64 = 256;
@@ -293,7 +297,13 @@ impl Engine {
             next_fire: None,
             probe_workers: HashSet::new(),
             dispatched_at: HashMap::new(),
+            pending_events: Vec::new(),
         }
+    }
+
+    /// The time now (µs), from the configured clock.
+    pub(crate) fn now(&self) -> i64 {
+        self.config.clock.now_us()
     }
 
     /// The lease under which this master writes about an instance.
@@ -319,7 +329,20 @@ impl Engine {
         counts
     }
 
-    fn set_view(&mut self, view: ClusterView) {
+    pub(crate) fn set_view(&mut self, view: ClusterView) {
+        let lost: Vec<(String, String)> = self
+            .dispatcher
+            .sessions()
+            .into_iter()
+            .filter(|(id, session)| {
+                !session.is_empty()
+                    && !view
+                        .workers
+                        .iter()
+                        .any(|w| &w.id == id && &w.session == session)
+            })
+            .collect();
+        self.workers_lost(lost);
         let counts = self.in_flight();
         let renewed = self.dispatcher.set_workers(view.workers, &counts);
         self.probe_workers.extend(renewed);
@@ -334,15 +357,15 @@ impl Engine {
         loop {
             let far = Instant::now() + Duration::from_secs(3600);
             let next_retry = self.retries.peek().map(|Reverse((due, _, _))| {
-                let wait = (*due - now_us()).max(0) as u64;
+                let wait = (*due - self.now()).max(0) as u64;
                 Instant::now() + Duration::from_micros(wait)
             });
             let next_fire = self.next_fire.map(|due| {
-                let wait = (due - now_us()).max(0) as u64;
+                let wait = (due - self.now()).max(0) as u64;
                 Instant::now() + Duration::from_micros(wait)
             });
             let next_check = self.checks.peek().map(|Reverse((due, _, _))| {
-                let wait = (*due - now_us()).max(0) as u64;
+                let wait = (*due - self.now()).max(0) as u64;
                 Instant::now() + Duration::from_micros(wait)
             });
             let wake_at = [
@@ -365,7 +388,7 @@ impl Engine {
                 },
                 _ = poll.tick() => take_commands = true,
                 _ = tokio::time::sleep_until(wake_at) => {
-                    if self.next_fire.is_some_and(|due| due <= now_us()) {
+                    if self.next_fire.is_some_and(|due| due <= self.now()) {
                         take_commands = true;
                     }
                 }
@@ -407,8 +430,8 @@ impl Engine {
                         task,
                         attempt,
                         worker,
-                        reason,
-                    } => failed.push((task, attempt, worker, reason)),
+                        failure,
+                    } => failed.push((task, attempt, worker, failure)),
                     Msg::Shutdown { grace, done } => {
                         self.shutdown = Some((Instant::now() + grace, done));
                     }
@@ -427,7 +450,7 @@ impl Engine {
                             .next_fire_due()
                             .await
                             .unwrap_or(None)
-                            .filter(|due| *due > now_us());
+                            .filter(|due| *due > self.now());
                     }
                     for (ack, redirect) in acks.into_iter().zip(redirects) {
                         let _ = ack.send(redirect);
@@ -485,15 +508,19 @@ impl Engine {
     }
 
     /// One tick; returns, per report, the redirects of the events it did not take.
-    async fn tick(
+    pub(crate) async fn tick(
         &mut self,
         take_commands: bool,
         reports: Vec<Vec<TaskEvent>>,
-        failed: Vec<(TaskInstanceId, i64, String, String)>,
+        failed: Vec<(TaskInstanceId, i64, String, DispatchFailure)>,
         probed: Vec<crate::failover::Probed>,
         t: &mut Tick,
     ) -> Result<Vec<Vec<Redirect>>, StoreError> {
         self.writes.clear();
+        // Kept for the next tick if this one fails: they describe what happened anyway.
+        self.writes
+            .events
+            .extend(self.pending_events.iter().cloned());
         let mut tx = self.store.begin_engine().await?;
         match self
             .tick_in(&mut tx, take_commands, reports, failed, probed, t)
@@ -501,6 +528,7 @@ impl Engine {
         {
             Ok(redirects) => {
                 tx.commit().await?;
+                self.pending_events.clear();
                 Ok(redirects)
             }
             Err(e) => {
@@ -517,7 +545,7 @@ impl Engine {
         tx: &mut EngineTx,
         take_commands: bool,
         reports: Vec<Vec<TaskEvent>>,
-        failed: Vec<(TaskInstanceId, i64, String, String)>,
+        failed: Vec<(TaskInstanceId, i64, String, DispatchFailure)>,
         probed: Vec<crate::failover::Probed>,
         t: &mut Tick,
     ) -> Result<Vec<Vec<Redirect>>, StoreError> {
@@ -554,10 +582,10 @@ impl Engine {
             }
             redirects.push(theirs);
         }
-        for (task, attempt, worker, reason) in failed {
-            self.dispatch_failed(task, attempt, &worker, &reason);
+        for (task, attempt, worker, failure) in failed {
+            self.dispatch_failed(task, attempt, &worker, &failure, t);
         }
-        for (id, steps) in self.due_retries() {
+        for (id, steps) in self.due_retries(t) {
             self.apply(tx, id, steps, t).await?;
         }
         self.due_checks(tx, t).await?;
@@ -610,7 +638,7 @@ impl Engine {
                 let id = request.id.expect("dispatches carry an attempt id");
                 let failure = match client.dispatch(request).await {
                     Ok(reply) if reply.get_ref().accepted => return,
-                    Ok(reply) => format!("refused: {}", reply.get_ref().reason),
+                    Ok(reply) => DispatchFailure::Refused(reply.into_inner().reason),
                     Err(status) => {
                         // It may have arrived after all: the attempt is written off, so make
                         // sure it does not run (best effort; a worker cut off for longer loses
@@ -620,14 +648,14 @@ impl Engine {
                         tokio::spawn(async move {
                             let _ = killer.kill(kill).await;
                         });
-                        format!("unreachable: {}", status.message())
+                        DispatchFailure::Unreachable(status.message().to_string())
                     }
                 };
                 let _ = tx.send(Msg::DispatchFailed {
                     task: TaskInstanceId(id.task_instance_id),
-                    attempt: id.attempt as i64,
+                    attempt: i64::from(id.attempt),
                     worker: worker_id,
-                    reason: failure,
+                    failure,
                 });
             });
         }
@@ -709,7 +737,7 @@ impl Engine {
                     .get(&self.store, record.workflow_id, record.version)
                     .await?;
                 let epoch = record.epoch + 1;
-                let now = now_us();
+                let now = self.now();
                 if !tx.start_instance(id, self.lease(epoch), now).await? {
                     return Ok(());
                 }
@@ -724,6 +752,10 @@ impl Engine {
                     ),
                 };
                 let slots = vec![None; version.dag.len()];
+                let started = format!("workflow {} instance {id} started", record.name);
+                let event =
+                    lifecycle::of_record(&record, EventKind::InstanceStarted, self.now(), started);
+                self.writes.events.push(event);
                 self.resume(
                     tx,
                     id,
@@ -784,12 +816,20 @@ impl Engine {
                 let Ok(to) = to else {
                     return Ok(());
                 };
+                let resumed = !pause && inst.state != to;
                 inst.state = to;
                 let lease = Lease {
                     owner: &self.config.id,
                     epoch: inst.epoch,
                 };
                 tx.set_instance_state(id, to, lease).await?;
+                if resumed {
+                    let message = format!("workflow instance {id} resumed");
+                    self.instance_event(id, EventKind::InstanceResumed, message, None);
+                }
+                let Some(inst) = self.instances.get_mut(&id) else {
+                    return Ok(());
+                };
                 let mut steps = if pause {
                     inst.run.pause()
                 } else {
@@ -826,10 +866,18 @@ impl Engine {
                 let Some(record) = tx.instance(id).await? else {
                     return Ok(());
                 };
-                match (record.state, record.owner) {
+                match (record.state, record.owner.clone()) {
                     (WorkflowState::Submitted, _) => {
-                        tx.finish_instance(id, WorkflowState::Stopped, now_us(), None)
+                        tx.finish_instance(id, WorkflowState::Stopped, self.now(), None)
                             .await?;
+                        let message = "stopped before it started".to_string();
+                        let event = lifecycle::of_record(
+                            &record,
+                            EventKind::InstanceStopped,
+                            self.now(),
+                            message,
+                        );
+                        self.writes.events.push(event);
                         t.published.push(RunEvent::InstanceFinished {
                             instance: id,
                             state: WorkflowState::Stopped,
@@ -868,6 +916,7 @@ impl Engine {
     ) -> Result<(), StoreError> {
         let mut pending: VecDeque<Step> = steps.into();
         while let Some(step) = pending.pop_front() {
+            let now = self.now();
             let new_id = match step {
                 Step::Run(_) | Step::Skip(_) => Some(self.next_task_id(tx).await?),
                 _ => None,
@@ -887,7 +936,7 @@ impl Engine {
                         attempt: 1,
                         retries_used: 0,
                         worker: None,
-                        submitted_at: now_us(),
+                        submitted_at: now,
                         started_at: None,
                         ended_at: None,
                         exit_code: None,
@@ -918,65 +967,23 @@ impl Engine {
                             continue;
                         }
                     }
-                    let Some(inst) = self.instances.get_mut(&id) else {
-                        return Ok(());
-                    };
-                    let Some(slot) = inst.slots[index].as_mut() else {
+                    let Some(attempt) = self.attempt(id, index) else {
                         continue;
                     };
-                    match slot.state {
-                        TaskState::Dispatched | TaskState::Running => {
-                            if let Some(worker) = &slot.worker {
-                                t.kills.push((
-                                    worker.clone(),
-                                    AttemptId {
-                                        workflow_instance_id: id.0,
-                                        task_instance_id: slot.id.0,
-                                        attempt: slot.attempt as u32,
-                                        epoch: inst.epoch as u64,
-                                    },
-                                ));
-                            }
-                        }
-                        state if state.is_active() || state == TaskState::Paused => {
-                            // Not on a worker: cancel it here.
+                    let change = attempt.kill();
+                    if matches!(change, attempt::Change::Ended { .. }) {
+                        // Not on a worker: cancelled here.
+                        if let Some(slot) = self.instances[&id].slots[index].as_ref() {
                             self.dispatcher.dequeue(slot.id);
-                            let now = now_us();
-                            let retries_used = slot.retries_used;
-                            self.writes.end_attempt(
-                                slot,
-                                End {
-                                    state: TaskState::Killed,
-                                    attempt_state: TaskState::Killed,
-                                    worker: None,
-                                    started_at: None,
-                                    ended_at: now,
-                                    exit_code: None,
-                                    message: Some("cancelled before it ran"),
-                                    retries_used,
-                                    next_retry_at: None,
-                                },
-                            );
-                            self.tasks.remove(&slot.id);
-                            t.published.push(RunEvent::TaskEnded {
-                                instance: id,
-                                task: slot.id,
-                                name: inst.version.spec.tasks[index].name.clone(),
-                                attempt: slot.attempt,
-                                state: TaskState::Killed,
-                                will_retry: false,
-                                started_at: None,
-                                ended_at: now,
-                                exit_code: None,
-                                message: Some("cancelled before it ran".into()),
-                            });
-                            pending.extend(inst.run.killed(index));
                         }
-                        _ => {}
                     }
+                    let facts = Facts {
+                        message: Some("cancelled before it ran"),
+                        ..Facts::default()
+                    };
+                    pending.extend(self.carry_out(id, index, change, facts, t));
                 }
                 Step::Skip(index) => {
-                    let now = now_us();
                     let row = TaskInstanceRecord {
                         id: new_id.expect("allocated above"),
                         workflow_instance_id: id,
@@ -998,13 +1005,17 @@ impl Engine {
                     inst.slots[index] = Some(row);
                 }
                 Step::Paused => {
-                    inst.state = WorkflowState::Paused;
+                    let Ok(to) = inst.state.paused() else {
+                        continue;
+                    };
+                    inst.state = to;
                     let lease = Lease {
                         owner: &self.config.id,
                         epoch: inst.epoch,
                     };
-                    tx.set_instance_state(id, WorkflowState::Paused, lease)
-                        .await?;
+                    tx.set_instance_state(id, to, lease).await?;
+                    let message = format!("workflow instance {id} paused");
+                    self.instance_event(id, EventKind::InstancePaused, message, None);
                 }
                 Step::Finish(state) => {
                     if let Some(parent) = inst.parent {
@@ -1018,7 +1029,9 @@ impl Engine {
                         owner: &self.config.id,
                         epoch: inst.epoch,
                     };
-                    tx.finish_instance(id, state, now_us(), Some(lease)).await?;
+                    tx.finish_instance(id, state, self.now(), Some(lease))
+                        .await?;
+                    self.instance_ended(id, state);
                     self.instances.remove(&id);
                     t.published.push(RunEvent::InstanceFinished {
                         instance: id,
@@ -1111,105 +1124,41 @@ impl Engine {
             stale("another attempt is current");
             return Ok(());
         }
+        let attempt_now = attempts::attempt_of(slot);
+        let worker = event.worker.as_str();
         match event.event {
             Some(task_event::Event::Started(started)) => {
-                if !matches!(slot.state, TaskState::Dispatched) {
-                    return Ok(());
-                }
-                slot.state = TaskState::Running;
-                slot.started_at = Some(started.at_us);
-                slot.worker = Some(event.worker.clone());
-                self.writes.touch(slot);
-                t.published.push(RunEvent::TaskStarted {
-                    instance: id,
-                    task,
-                    name: inst.version.spec.tasks[index].name.clone(),
-                    attempt,
-                    worker: event.worker,
-                    at_us: started.at_us,
-                });
-                Ok(())
+                let facts = Facts {
+                    worker: Some(worker),
+                    at: Some(started.at_us),
+                    ..Facts::default()
+                };
+                let steps = self.carry_out(id, index, attempt_now.start(), facts, t);
+                self.apply(tx, id, steps, t).await
             }
             Some(task_event::Event::Finished(f)) => {
                 if !matches!(slot.state, TaskState::Dispatched | TaskState::Running) {
                     stale("the attempt has ended already");
                     return Ok(());
                 }
-                let spec = &inst.version.spec.tasks[index];
-                let outcome = Outcome::try_from(f.outcome).unwrap_or(Outcome::Failed);
-                let (attempt_state, state, retries_used) = match outcome {
-                    Outcome::Succeeded => (
-                        TaskState::Succeeded,
-                        TaskState::Succeeded,
-                        slot.retries_used,
-                    ),
-                    Outcome::Killed => (TaskState::Killed, TaskState::Killed, slot.retries_used),
-                    _ => {
-                        let retry =
-                            !inst.run.is_ending() && slot.retries_used < spec.retries as i64;
-                        let next = if retry {
-                            TaskState::RetryWait
-                        } else {
-                            TaskState::Failed
-                        };
-                        (TaskState::Failed, next, slot.retries_used + 1)
-                    }
-                };
-                let next_retry_at = (state == TaskState::RetryWait)
-                    .then(|| f.ended_at_us + spec.retry_interval.as_micros() as i64);
-                let started_at = Some(f.started_at_us).filter(|s| *s > 0).or(slot.started_at);
-                let message = Some(f.message.as_str()).filter(|m| !m.is_empty());
                 if let Some(w) = &slot.worker {
                     self.dispatcher.release(w);
                 }
-                self.dispatched_at.remove(&task);
-                if state == TaskState::Succeeded {
-                    // Output params pass to the downstream tasks (with the row, in this tick).
-                    slot.outputs = f
-                        .outputs
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
-                }
-                self.writes.end_attempt(
-                    slot,
-                    End {
-                        state,
-                        attempt_state,
-                        worker: Some(&event.worker),
-                        started_at,
-                        ended_at: f.ended_at_us,
-                        exit_code: f.exit_code.map(i64::from),
-                        message,
-                        retries_used,
-                        next_retry_at,
-                    },
-                );
-                t.published.push(RunEvent::TaskEnded {
-                    instance: id,
-                    task,
-                    name: spec.name.clone(),
-                    attempt,
-                    state: attempt_state,
-                    will_retry: state == TaskState::RetryWait,
-                    started_at,
-                    ended_at: f.ended_at_us,
+                let rules = Rules::of(&inst.version.spec.tasks[index]);
+                let outcome = worker_outcome(f.outcome);
+                let change =
+                    attempt_now.finish(outcome, &rules, inst.run.is_ending(), f.ended_at_us);
+                let succeeded = outcome == attempt::Outcome::Succeeded;
+                let facts = Facts {
+                    worker: Some(worker),
+                    at: Some(f.ended_at_us),
+                    started_at: Some(f.started_at_us).filter(|s| *s > 0),
                     exit_code: f.exit_code.map(i64::from),
-                    message: message.map(str::to_string),
-                });
-                let steps = match state {
-                    TaskState::RetryWait => {
-                        self.retries
-                            .push(Reverse((next_retry_at.unwrap_or(0), task, attempt)));
-                        // A pause holds the retry until the instance is resumed.
-                        let steps = self.hold(id, index);
-                        return self.apply(tx, id, steps, t).await;
-                    }
-                    TaskState::Succeeded => inst.run.succeeded(index),
-                    TaskState::Killed => inst.run.killed(index),
-                    _ => inst.run.failed(index),
+                    message: Some(f.message.as_str()).filter(|m| !m.is_empty()),
+                    // Output params pass to the downstream tasks (with the row, in this tick).
+                    outputs: succeeded.then(|| f.outputs.into_iter().collect()),
                 };
-                self.tasks.remove(&task);
+                let steps = self.carry_out(id, index, change, facts, t);
                 self.apply(tx, id, steps, t).await
             }
             Some(task_event::Event::TimedOut(timed_out)) => {
@@ -1231,53 +1180,38 @@ impl Engine {
         }
     }
 
-    /// A dispatch did not arrive. Refused: queue the same attempt again. Unreachable: the
-    /// worker may have it after all, so the attempt is written off and a new one queued.
-    fn dispatch_failed(&mut self, task: TaskInstanceId, attempt: i64, worker: &str, reason: &str) {
+    /// A dispatch did not arrive: the attempt rules decide (a refused one is queued again as
+    /// it is; an unreachable worker may have it after all, so it is written off and a new
+    /// attempt queued).
+    fn dispatch_failed(
+        &mut self,
+        task: TaskInstanceId,
+        attempt: i64,
+        worker: &str,
+        failure: &DispatchFailure,
+        t: &mut Tick,
+    ) {
         self.dispatched_at.remove(&task);
         self.dispatcher.release(worker);
         self.dispatcher.rest(worker, Duration::from_millis(200));
-        let Some(&(id, index)) = self.tasks.get(&task) else {
+        let Some((id, index)) = self.current(task, attempt, TaskState::Dispatched) else {
             return;
         };
-        let Some(inst) = self.instances.get_mut(&id) else {
-            return;
+        let reason = match failure {
+            DispatchFailure::Refused(why) => format!("refused: {why}"),
+            DispatchFailure::Unreachable(why) => format!("unreachable: {why}"),
         };
-        let Some(slot) = inst.slots[index].as_mut() else {
-            return;
-        };
-        if slot.attempt != attempt || slot.state != TaskState::Dispatched {
-            return;
-        }
         tracing::warn!("dispatch of task instance {task} attempt {attempt} to {worker} {reason}");
-        let next_attempt = if reason.starts_with("refused") {
-            attempt
-        } else {
-            let retries_used = slot.retries_used;
-            self.writes.end_attempt(
-                slot,
-                End {
-                    state: TaskState::NeedFailover,
-                    attempt_state: TaskState::NeedFailover,
-                    worker: Some(worker),
-                    started_at: None,
-                    ended_at: now_us(),
-                    exit_code: None,
-                    message: Some(reason),
-                    retries_used,
-                    next_retry_at: None,
-                },
-            );
-            attempt + 1
+        let Some(now) = self.attempt(id, index) else {
+            return;
         };
-        self.writes.requeue(slot, next_attempt);
-        let spec = &inst.version.spec.tasks[index];
-        self.dispatcher.enqueue(
-            task,
-            &spec.worker_group,
-            inst.priority,
-            spec.queue_priority(),
-        );
+        let facts = Facts {
+            worker: Some(worker),
+            message: Some(&reason),
+            ..Facts::default()
+        };
+        let steps = self.carry_out(id, index, now.dispatch_failed(failure), facts, t);
+        debug_assert!(steps.is_empty(), "a failed dispatch does not end a task");
     }
 
     /// Where a task instance is, if its current attempt is `attempt` and in `state` (a timer
@@ -1295,32 +1229,22 @@ impl Engine {
 
     /// Queues the retries that are due; those of paused instances are held instead (the
     /// steps that follow are returned).
-    fn due_retries(&mut self) -> Vec<(WorkflowInstanceId, Vec<Step>)> {
+    fn due_retries(&mut self, t: &mut Tick) -> Vec<(WorkflowInstanceId, Vec<Step>)> {
         let mut held = Vec::new();
-        let now = now_us();
+        let now = self.now();
         while let Some((task, attempt)) = pop_due(&mut self.retries, now) {
             let Some((id, index)) = self.current(task, attempt, TaskState::RetryWait) else {
                 continue;
             };
-            let inst = self
-                .instances
-                .get_mut(&id)
-                .expect("a current task has its instance and slot");
-            let slot = inst.slots[index]
-                .as_mut()
-                .expect("a current task has its instance and slot");
-            if inst.run.is_paused() {
+            if self.instances[&id].run.is_paused() {
                 held.push((id, self.hold(id, index)));
                 continue;
             }
-            self.writes.requeue(slot, attempt + 1);
-            let spec = &inst.version.spec.tasks[index];
-            self.dispatcher.enqueue(
-                task,
-                &spec.worker_group,
-                inst.priority,
-                spec.queue_priority(),
-            );
+            let Some(waiting) = self.attempt(id, index) else {
+                continue;
+            };
+            let steps = self.carry_out(id, index, waiting.retry_due(), Facts::default(), t);
+            held.push((id, steps));
         }
         held
     }
@@ -1386,60 +1310,54 @@ impl Engine {
                         // Checked when the instance was created; only a hand-edited store gets here.
                         let message = e.to_string();
                         self.dispatcher.release(&worker_id);
-                        let retries_used = slot.retries_used;
-                        self.writes.end_attempt(
-                            slot,
-                            End {
-                                state: TaskState::Failed,
-                                attempt_state: TaskState::Failed,
-                                worker: None,
-                                started_at: None,
-                                ended_at: now_us(),
-                                exit_code: None,
-                                message: Some(&message),
-                                retries_used,
-                                next_retry_at: None,
-                            },
-                        );
-                        self.tasks.remove(&task);
-                        let steps = inst.run.failed(index);
+                        let change = attempts::attempt_of(slot).fail_to_prepare();
+                        let facts = Facts {
+                            message: Some(&message),
+                            ..Facts::default()
+                        };
+                        let steps = self.carry_out(id, index, change, facts, t);
                         self.apply(tx, id, steps, t).await?;
                         continue;
                     }
                 };
-            slot.state = TaskState::Dispatched;
-            slot.worker = Some(worker_id);
-            slot.message = None;
-            self.dispatched_at.insert(task, Instant::now());
-            self.writes.touch(slot);
-            let kind = match resolved.kind {
-                TaskKind::Shell { command } => {
-                    dispatch_request::Kind::Shell(baton_proto::ShellTask { command })
-                }
-                TaskKind::Python { script } => {
-                    dispatch_request::Kind::Python(baton_proto::PythonTask { script })
-                }
-                // Logic tasks run in the engine and never reach the dispatcher.
-                _ => dispatch_request::Kind::Noop(baton_proto::NoopTask {}),
+            let change = attempts::attempt_of(slot).dispatch();
+            let facts = Facts {
+                worker: Some(&worker_id),
+                ..Facts::default()
+            };
+            let _ = self.carry_out(id, index, change, facts, t);
+            let inst = &self.instances[&id];
+            let spec = &inst.version.spec.tasks[index];
+            let slot = inst.slots[index]
+                .as_ref()
+                .expect("queued tasks have a slot");
+            let Some(kind) = dispatch_kind(resolved.kind) else {
+                tracing::error!(
+                    "task {} of instance {id} runs in the master: a bug",
+                    spec.name
+                );
+                continue;
             };
             let request = DispatchRequest {
                 id: Some(AttemptId {
                     workflow_instance_id: id.0,
                     task_instance_id: task.0,
-                    attempt: slot.attempt as u32,
-                    epoch: inst.epoch as u64,
+                    attempt: u32::try_from(slot.attempt).unwrap_or(u32::MAX),
+                    epoch: u64::try_from(inst.epoch).unwrap_or(0),
                 }),
                 workflow_name: inst.name.clone(),
                 task_name: spec.name.clone(),
                 kind: Some(kind),
                 env: resolved.env.into_iter().collect(),
-                timeout_ms: spec.timeout.map(|d| d.as_millis() as u64).unwrap_or(0),
+                timeout_ms: spec.timeout.map(millis).unwrap_or(0),
                 timeout_strategy: crate::alerts::strategy(spec.timeout_strategy),
                 master_addr: self.config.address.clone(),
                 // Half the dispatch timeout: a dispatch still in flight when the master writes
                 // the attempt off (after the whole timeout) is refused by the worker, with room
                 // for clocks that disagree by less than half the timeout.
-                deadline_us: now_us() + self.config.dispatch_timeout.as_micros() as i64 / 2,
+                deadline_us: self
+                    .now()
+                    .saturating_add(millis(self.config.dispatch_timeout) as i64 * 500),
             };
             t.dispatches.push((worker, request));
         }
@@ -1492,6 +1410,46 @@ impl Engine {
             }
         }
     }
+}
+
+/// How a worker says an attempt ended, for the attempt rules. A timeout that killed the
+/// attempt is a failure; an outcome this master does not know (a newer worker) too.
+fn worker_outcome(outcome: i32) -> attempt::Outcome {
+    match Outcome::try_from(outcome) {
+        Ok(Outcome::Succeeded) => attempt::Outcome::Succeeded,
+        Ok(Outcome::Killed) => attempt::Outcome::Killed,
+        Ok(Outcome::Failed | Outcome::TimedOut | Outcome::Unspecified) | Err(_) => {
+            attempt::Outcome::Failed
+        }
+    }
+}
+
+/// The dispatch's form of a task that runs on a worker; `None` for a task the master runs
+/// itself (a logic task). Exhaustive: a new task type must say where it runs.
+fn dispatch_kind(kind: TaskKind) -> Option<dispatch_request::Kind> {
+    match kind {
+        TaskKind::Shell { command } => {
+            Some(dispatch_request::Kind::Shell(baton_proto::ShellTask {
+                command,
+            }))
+        }
+        TaskKind::Python { script } => {
+            Some(dispatch_request::Kind::Python(baton_proto::PythonTask {
+                script,
+            }))
+        }
+        TaskKind::Noop => Some(dispatch_request::Kind::Noop(baton_proto::NoopTask {})),
+        TaskKind::SubWorkflow { .. }
+        | TaskKind::Dependent { .. }
+        | TaskKind::Conditions { .. }
+        | TaskKind::Switch { .. } => None,
+    }
+}
+
+/// A duration in whole milliseconds, saturating (durations are bounded where they are parsed;
+/// this keeps the conversion from wrapping whatever they are).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Takes the earliest timer of `heap` (due, task instance, attempt) if it is due at `now`.

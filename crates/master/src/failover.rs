@@ -1,10 +1,12 @@
 //! What a master does when the cluster changes: it adopts the instances of masters that
 //! left, and runs again (or fails) the attempts of workers that left.
 
-use crate::engine::{End, Engine, Tick};
-use baton_core::{FailoverPolicy, TaskInstanceId, TaskState, WorkflowInstanceId};
+use crate::attempts::{attempt_of, Facts};
+use crate::engine::{Engine, Tick};
+use baton_core::attempt::Rules;
+use baton_core::{EventKind, FailoverPolicy, TaskInstanceId, TaskState, WorkflowInstanceId};
 use baton_proto::{AttemptId, AttemptStatus};
-use baton_store::{now_us, EngineTx, StoreError};
+use baton_store::{EngineTx, StoreError};
 use std::time::Duration;
 
 impl Engine {
@@ -23,12 +25,25 @@ impl Engine {
             return Ok(());
         }
         let live: Vec<String> = masters.iter().cloned().collect();
-        for (id, epoch) in tx.adopt_orphans(&self.config.id, &live).await? {
+        for adopted in tx.adopt_orphans(&self.config.id, &live).await? {
+            let (id, epoch) = (adopted.id, adopted.epoch);
             let Some(record) = tx.instance(id).await? else {
                 continue;
             };
             tracing::warn!("adopted workflow instance {id} under epoch {epoch}");
             t.adopted += 1;
+            let from = adopted.previous_owner.unwrap_or_default();
+            let message = format!("adopted by {} from {from} (epoch {epoch})", self.config.id);
+            let mut event = crate::lifecycle::of_record(
+                &record,
+                EventKind::InstanceAdopted,
+                self.now(),
+                message,
+            );
+            event.detail = Some(serde_json::json!({
+                "from": from, "to": self.config.id, "epoch": epoch,
+            }));
+            self.writes.events.push(event);
             self.load_instance(tx, record, false, t).await?;
         }
         Ok(())
@@ -65,7 +80,7 @@ impl Engine {
     }
 
     /// Writes the current attempt off as lost with its worker, then queues a new attempt, or
-    /// fails the task when it says `failover: fail`.
+    /// fails the task when it says `failover: fail` (the attempt rules decide).
     async fn lose_attempt(
         &mut self,
         tx: &mut EngineTx,
@@ -73,18 +88,16 @@ impl Engine {
         index: usize,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
-        let Some(inst) = self.instances.get_mut(&id) else {
+        let Some(inst) = self.instances.get(&id) else {
             return Ok(());
         };
         let spec = &inst.version.spec.tasks[index];
-        let Some(slot) = inst.slots[index].as_mut() else {
+        let Some(slot) = inst.slots[index].as_ref() else {
             return Ok(());
         };
-        let fail = spec.failover == FailoverPolicy::Fail;
-        let message = if fail {
-            "lost with its worker; the task says `failover: fail`"
-        } else {
-            "lost with its worker; running it again elsewhere"
+        let message = match spec.failover {
+            FailoverPolicy::Fail => "lost with its worker; the task says `failover: fail`",
+            FailoverPolicy::Rerun => "lost with its worker; running it again elsewhere",
         };
         tracing::warn!(
             "task instance {} attempt {} on {}: {message}",
@@ -92,38 +105,14 @@ impl Engine {
             slot.attempt,
             slot.worker.as_deref().unwrap_or("?")
         );
-        let retries_used = slot.retries_used;
-        self.dispatched_at.remove(&slot.id);
-        self.writes.end_attempt(
-            slot,
-            End {
-                state: if fail {
-                    TaskState::Failed
-                } else {
-                    TaskState::NeedFailover
-                },
-                attempt_state: TaskState::NeedFailover,
-                worker: None,
-                started_at: None,
-                ended_at: now_us(),
-                exit_code: None,
-                message: Some(message),
-                retries_used,
-                next_retry_at: None,
-            },
-        );
+        let change = attempt_of(slot).lose(&Rules::of(spec));
+        let facts = Facts {
+            message: Some(message),
+            ..Facts::default()
+        };
         t.failovers += 1;
-        if fail {
-            let task = slot.id;
-            self.tasks.remove(&task);
-            let steps = inst.run.failed(index);
-            return self.apply(tx, id, steps, t).await;
-        }
-        let next = slot.attempt + 1;
-        self.writes.requeue(slot, next);
-        let (task, group, own) = (slot.id, spec.worker_group.clone(), spec.queue_priority());
-        self.dispatcher.enqueue(task, &group, inst.priority, own);
-        Ok(())
+        let steps = self.carry_out(id, index, change, facts, t);
+        self.apply(tx, id, steps, t).await
     }
 
     /// Asks each worker in `probe_workers` about the attempts this master believes it has,

@@ -9,23 +9,58 @@
 //! same tick, and a crash at any point leaves the store consistent with what was done.
 
 mod alerts;
+mod attempts;
 mod dispatch;
 mod engine;
 mod events;
 mod failover;
+mod lifecycle;
 mod logic;
 mod pause;
 mod recovery;
+mod retention;
 mod service;
 mod specs;
 mod trigger;
+
+#[cfg(test)]
+mod tests;
 
 use baton_store::Store;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use events::RunEvent;
+pub use retention::DEFAULT_EVENT_RETENTION;
 pub use service::{Registrar, ReportService};
+
+/// Where the engine reads the time (µs since the epoch): the system clock, or in tests one that
+/// moves only when told, so that retry intervals and timers are tested without waiting.
+#[derive(Clone)]
+pub struct Clock(std::sync::Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(std::sync::Arc::new(baton_store::now_us))
+    }
+
+    /// A clock that reads `read`.
+    pub fn from_fn(read: impl Fn() -> i64 + Send + Sync + 'static) -> Clock {
+        Clock(std::sync::Arc::new(read))
+    }
+
+    /// The time now, in µs since the epoch.
+    pub fn now_us(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now_us())
+    }
+}
 
 /// How a master identifies itself and where workers reach it.
 #[derive(Debug, Clone)]
@@ -44,6 +79,10 @@ pub struct MasterConfig {
     pub strategy: Strategy,
     /// A dispatch not acknowledged within this goes to another worker.
     pub dispatch_timeout: Duration,
+    /// Events of the lifecycle log older than this are removed.
+    pub event_retention: Duration,
+    /// Where the engine reads the time.
+    pub clock: Clock,
 }
 
 /// How the dispatcher picks a worker of the task's group.
@@ -83,7 +122,7 @@ pub struct ClusterView {
 
 impl MasterConfig {
     /// A standalone config with the defaults (commands polled every second, lowest-load
-    /// dispatch, 5 s dispatch timeout).
+    /// dispatch, 5 s dispatch timeout, events kept 30 days).
     pub fn new(id: impl Into<String>, address: impl Into<String>) -> Self {
         MasterConfig {
             id: id.into(),
@@ -92,6 +131,8 @@ impl MasterConfig {
             cluster: false,
             strategy: Strategy::default(),
             dispatch_timeout: Duration::from_secs(5),
+            event_retention: DEFAULT_EVENT_RETENTION,
+            clock: Clock::system(),
         }
     }
 }
@@ -140,12 +181,12 @@ pub(crate) enum Msg {
     View(ClusterView),
     /// This master's own registry session: alive, or lost (others consider it dead).
     Session(bool),
-    /// A dispatch did not reach its worker (or was refused): queue it again.
+    /// A dispatch did not reach its worker (or was refused).
     DispatchFailed {
         task: baton_core::TaskInstanceId,
         attempt: i64,
         worker: String,
-        reason: String,
+        failure: baton_core::attempt::DispatchFailure,
     },
     /// What a worker said of attempts this master believed were on it.
     Probed {
@@ -186,6 +227,7 @@ impl Master {
     ) -> Result<Master, MasterError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(1 << 16);
+        retention::spawn(store.clone(), config.event_retention);
         let mut engine = engine::Engine::new(store, config, workers, events.clone(), tx.clone());
         engine.recover().await?;
         tokio::spawn(engine.run(rx));

@@ -3,13 +3,14 @@
 //! `child_ended` command); `dependent` looks in the store at each check interval until its
 //! dependencies are met or its timeout passes. None of them goes to a worker.
 
-use crate::engine::{End, Engine, Tick};
-use crate::events::RunEvent;
+use crate::attempts::{attempt_of, Facts};
+use crate::engine::{Engine, Tick};
+use baton_core::attempt::TaskEnd;
 use baton_core::dag::TaskIndex;
 use baton_core::run::{Node, Step};
 use baton_core::spec::{Expect, Relation};
 use baton_core::{params, TaskInstanceId, TaskKind, TaskState, WorkflowInstanceId, WorkflowState};
-use baton_store::{now_us, CommandKind, DependencyQuery, EngineTx, NewChild, StoreError};
+use baton_store::{CommandKind, DependencyQuery, EngineTx, NewChild, StoreError};
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
@@ -129,7 +130,7 @@ impl Engine {
             TaskKind::Dependent { .. } => {
                 let attempt = self.begin_logic(id, index, "checking its dependencies", t);
                 if let Some((task, attempt)) = attempt {
-                    self.checks.push(Reverse((now_us(), task, attempt)));
+                    self.checks.push(Reverse((self.now(), task, attempt)));
                 }
                 Ok(Vec::new())
             }
@@ -145,22 +146,13 @@ impl Engine {
         message: &str,
         t: &mut Tick,
     ) -> Option<(TaskInstanceId, i64)> {
-        let inst = self.instances.get_mut(&id)?;
-        let name = inst.version.spec.tasks[index].name.clone();
-        let slot = inst.slots[index].as_mut()?;
-        let now = now_us();
-        slot.state = TaskState::Running;
-        slot.started_at = Some(now);
-        slot.message = Some(message.to_string());
-        self.writes.touch(slot);
-        t.published.push(RunEvent::TaskStarted {
-            instance: id,
-            task: slot.id,
-            name,
-            attempt: slot.attempt,
-            worker: "master".into(),
-            at_us: now,
-        });
+        let now = self.attempt(id, index)?;
+        let facts = Facts {
+            message: Some(message),
+            ..Facts::default()
+        };
+        let _ = self.carry_out(id, index, now.begin_in_master(), facts, t);
+        let slot = self.instances.get(&id)?.slots[index].as_ref()?;
         Some((slot.id, slot.attempt))
     }
 
@@ -234,6 +226,13 @@ impl Engine {
             parent_task: slot.id,
         };
         let child_id = tx.create_child(new).await?;
+        let submitted = baton_store::NewEvent::new(
+            baton_core::EventKind::InstanceSubmitted,
+            self.now(),
+            format!("child of instance {id} (task {})", spec.name),
+        )
+        .instance(child_id, &child.project, &child.name);
+        self.writes.events.push(submitted);
         let message = format!(
             "runs child instance {child_id} (`{}` version {})",
             child.name, child.version
@@ -251,57 +250,29 @@ impl Engine {
         message: &str,
         t: &mut Tick,
     ) -> Vec<Step> {
-        let Some(inst) = self.instances.get_mut(&id) else {
+        let Some(slot) = self
+            .instances
+            .get(&id)
+            .and_then(|i| i.slots[index].as_ref())
+        else {
             return Vec::new();
         };
-        let name = inst.version.spec.tasks[index].name.clone();
-        let Some(slot) = inst.slots[index].as_mut() else {
-            return Vec::new();
+        let now = self.now();
+        let (end, outputs) = match end {
+            LogicEnd::Branch(chosen) => (TaskEnd::Branched { chosen }, None),
+            LogicEnd::Succeeded(outputs) => (TaskEnd::Succeeded, Some(outputs)),
+            LogicEnd::Failed => (TaskEnd::Failed, None),
+            LogicEnd::Killed => (TaskEnd::Killed, None),
         };
-        let now = now_us();
-        let state = match &end {
-            LogicEnd::Branch(_) | LogicEnd::Succeeded(_) => TaskState::Succeeded,
-            LogicEnd::Failed => TaskState::Failed,
-            LogicEnd::Killed => TaskState::Killed,
+        let facts = Facts {
+            at: Some(now),
+            started_at: slot.started_at.or(Some(now)),
+            message: Some(message),
+            outputs,
+            ..Facts::default()
         };
-        if let LogicEnd::Succeeded(outputs) = &end {
-            slot.outputs = outputs.clone();
-        }
-        let started_at = slot.started_at.or(Some(now));
-        let retries_used = slot.retries_used;
-        self.writes.end_attempt(
-            slot,
-            End {
-                state,
-                attempt_state: state,
-                worker: None,
-                started_at,
-                ended_at: now,
-                exit_code: None,
-                message: Some(message),
-                retries_used,
-                next_retry_at: None,
-            },
-        );
-        self.tasks.remove(&slot.id);
-        t.published.push(RunEvent::TaskEnded {
-            instance: id,
-            task: slot.id,
-            name,
-            attempt: slot.attempt,
-            state,
-            will_retry: false,
-            started_at,
-            ended_at: now,
-            exit_code: None,
-            message: Some(message.to_string()),
-        });
-        match end {
-            LogicEnd::Branch(chosen) => inst.run.branch(index, chosen),
-            LogicEnd::Succeeded(_) => inst.run.succeeded(index),
-            LogicEnd::Failed => inst.run.failed(index),
-            LogicEnd::Killed => inst.run.killed(index),
-        }
+        let change = attempt_of(slot).end_in_master(end);
+        self.carry_out(id, index, change, facts, t)
     }
 
     /// The running logic tasks of an instance of this master: (index, task instance, kind).
@@ -428,7 +399,7 @@ impl Engine {
         tx: &mut EngineTx,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
-        let now = now_us();
+        let now = self.now();
         while let Some((task, attempt)) = crate::engine::pop_due(&mut self.checks, now) {
             let Some((id, index)) = self.current(task, attempt, TaskState::Running) else {
                 continue;

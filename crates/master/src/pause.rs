@@ -1,7 +1,9 @@
 //! Pauses in the engine: a pause lets running attempts finish and holds everything else of
 //! the instance (queued attempts, retries waiting for their interval) until it is resumed.
 
-use crate::engine::{Engine, Slot};
+use crate::attempts::{attempt_of, Facts};
+use crate::engine::{Engine, Tick};
+use baton_core::attempt::Change;
 use baton_core::dag::TaskIndex;
 use baton_core::run::Step;
 use baton_core::{TaskState, WorkflowInstanceId};
@@ -11,26 +13,26 @@ impl Engine {
     /// and is recorded as paused. Returns the steps that follow (the instance may be
     /// paused now).
     pub(crate) fn hold(&mut self, id: WorkflowInstanceId, index: TaskIndex) -> Vec<Step> {
-        let Some(inst) = self.instances.get_mut(&id) else {
+        let Some(inst) = self.instances.get(&id) else {
             return Vec::new();
         };
         if !inst.run.is_paused() || inst.version.spec.tasks[index].kind.is_logic() {
             return Vec::new();
         }
-        let Some(slot) = inst.slots[index].as_mut() else {
+        let Some(slot) = inst.slots[index].as_ref() else {
             return Vec::new();
         };
-        let Ok(held) = slot.state.hold() else {
+        let now = attempt_of(slot);
+        if now.state != TaskState::Paused {
+            let change = now.hold();
+            if !matches!(change, Change::Moved { .. }) {
+                return Vec::new();
+            }
+            self.carry_out(id, index, change, Facts::default(), &mut Tick::default());
+        }
+        let Some(inst) = self.instances.get_mut(&id) else {
             return Vec::new();
         };
-        if slot.state == TaskState::Submitted {
-            self.dispatcher.dequeue(slot.id);
-        }
-        if slot.state != held {
-            slot.state = held;
-            slot.message = Some("held by a pause".into());
-            self.writes.touch(slot);
-        }
         inst.run.hold(index)
     }
 
@@ -51,27 +53,16 @@ impl Engine {
             return;
         };
         for index in inst.run.release_held() {
-            let Some(slot) = inst.slots[index].as_mut() else {
+            let Some(now) = self.attempt(id, index) else {
                 continue;
             };
-            if slot.state != TaskState::Paused {
-                continue;
-            }
-            let attempt = attempt_after_hold(slot);
-            self.writes.requeue(slot, attempt);
-            let spec = &inst.version.spec.tasks[index];
-            self.dispatcher.enqueue(
-                slot.id,
-                &spec.worker_group,
-                inst.priority,
-                spec.queue_priority(),
+            let _ = self.carry_out(
+                id,
+                index,
+                now.release(),
+                Facts::default(),
+                &mut Tick::default(),
             );
         }
     }
-}
-
-/// The attempt a held task runs when it is queued again: after a failure that was waiting
-/// for its retry (its attempt has ended), the next one; a queued attempt that never ran, itself.
-pub(crate) fn attempt_after_hold(slot: &Slot) -> i64 {
-    slot.attempt + i64::from(slot.ended_at.is_some())
 }

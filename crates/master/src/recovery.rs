@@ -1,10 +1,12 @@
 //! Rebuilding the engine from the store: at start-up (after a crash or a clean stop) and after
 //! a tick the store refused. The store is the truth; memory is only a cache of it.
 
-use crate::engine::{End, Engine, Inst, Slot, Tick};
+use crate::attempts::{apply_to_row, attempt_of, Facts};
+use crate::engine::{Engine, Inst, Slot, Tick};
 use crate::MasterError;
+use baton_core::attempt::{Change, Rules};
 use baton_core::run::{InstanceRun, Node};
-use baton_core::{TaskState, WorkflowState};
+use baton_core::{EventKind, TaskState, WorkflowState};
 use baton_store::{now_us, EngineTx, InstanceRecord, StoreError};
 use std::cmp::Reverse;
 
@@ -88,7 +90,8 @@ impl Engine {
                     TaskState::Skipped => Node::Skipped,
                     TaskState::Running if kind.is_logic() => {
                         if matches!(kind, baton_core::TaskKind::Dependent { .. }) {
-                            self.checks.push(Reverse((now_us(), task.id, task.attempt)));
+                            self.checks
+                                .push(Reverse((self.now(), task.id, task.attempt)));
                         } else {
                             children = true;
                         }
@@ -119,23 +122,23 @@ impl Engine {
                         Node::Active
                     }
                     TaskState::Dispatched | TaskState::Running | TaskState::NeedFailover => {
-                        if task.state != TaskState::NeedFailover {
-                            self.writes.end_attempt(
-                                &mut slot,
-                                End {
-                                    state: TaskState::NeedFailover,
-                                    attempt_state: TaskState::NeedFailover,
-                                    worker: None,
-                                    started_at: None,
-                                    ended_at: now_us(),
-                                    exit_code: None,
-                                    message: Some("lost: its worker stopped while it ran"),
-                                    retries_used: task.retries_used,
-                                    next_retry_at: None,
-                                },
-                            );
-                        }
-                        self.writes.requeue(&mut slot, task.attempt + 1);
+                        // Its worker stopped with this node: run it again.
+                        let rerun = Rules {
+                            failover: baton_core::FailoverPolicy::Rerun,
+                            ..Rules::of(&version.spec.tasks[index])
+                        };
+                        let lost = attempt_of(&slot).lose(&rerun);
+                        let change = match lost {
+                            Change::Stale(_) => Change::Queued {
+                                number: task.attempt + 1,
+                            },
+                            lost => lost,
+                        };
+                        let facts = Facts {
+                            message: Some("lost: its worker stopped while it ran"),
+                            ..Facts::default()
+                        };
+                        apply_to_row(&mut self.writes, &mut slot, &change, &facts);
                         queue.push(index);
                         Node::Active
                     }
@@ -155,17 +158,13 @@ impl Engine {
                 let slot = slots[index].as_mut().expect("queued tasks have a slot");
                 if run.is_paused() {
                     // Held by the pause until a resume.
-                    if slot.state != TaskState::Paused {
-                        slot.state = TaskState::Paused;
-                        self.writes.touch(slot);
-                    }
+                    let held = attempt_of(slot).hold();
+                    apply_to_row(&mut self.writes, slot, &held, &Facts::default());
                     run.hold(index);
                     continue;
                 }
-                if slot.state == TaskState::Paused {
-                    let attempt = crate::pause::attempt_after_hold(slot);
-                    self.writes.requeue(slot, attempt);
-                }
+                let release = attempt_of(slot).release();
+                apply_to_row(&mut self.writes, slot, &release, &Facts::default());
                 self.dispatcher.enqueue(
                     slot.id,
                     &spec.worker_group,
@@ -224,19 +223,7 @@ impl Engine {
         }
         let mut again = Vec::new();
         for mut task in tx.task_instances(id).await? {
-            if matches!(
-                task.state,
-                TaskState::Failed | TaskState::Killed | TaskState::NeedFailover
-            ) {
-                task.state = TaskState::Submitted;
-                task.attempt += 1;
-                task.retries_used = 0;
-                task.worker = None;
-                task.started_at = None;
-                task.ended_at = None;
-                task.exit_code = None;
-                task.message = None;
-                task.next_retry_at = None;
+            if crate::attempts::reopen(&mut task) {
                 again.push(task);
             }
         }
@@ -244,6 +231,10 @@ impl Engine {
         let Some(record) = tx.instance(id).await? else {
             return Ok(());
         };
+        let message = format!("recovered: {} task(s) run again", again.len());
+        let event =
+            crate::lifecycle::of_record(&record, EventKind::InstanceRecovered, self.now(), message);
+        self.writes.events.push(event);
         self.load_instance(tx, record, false, t).await
     }
 }

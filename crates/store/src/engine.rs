@@ -11,11 +11,11 @@ use sqlx::{Any, Transaction};
 use std::ops::Range;
 
 /// Bind parameters per statement: below SQLite's and PostgreSQL's limits.
-const CHUNK_PARAMS: usize = 6000;
+pub(crate) const CHUNK_PARAMS: usize = 6000;
 
 /// `($1, $2), ($3, $4)` for `rows` rows of `columns` values; plain `?` on SQLite, whose
 /// lookup of numbered parameters makes a long statement cost quadratic time.
-fn placeholders(backend: Backend, rows: usize, columns: usize) -> String {
+pub(crate) fn placeholders(backend: Backend, rows: usize, columns: usize) -> String {
     let mut out = String::with_capacity(rows * columns * 5);
     for r in 0..rows {
         if r > 0 {
@@ -93,6 +93,17 @@ fn fenced(rows: u64, id: WorkflowInstanceId) -> Result<(), StoreError> {
     } else {
         Err(StoreError::Fenced(id))
     }
+}
+
+/// An instance a master took over from one that left the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adopted {
+    /// The instance.
+    pub id: WorkflowInstanceId,
+    /// The epoch under which the adopter owns it now.
+    pub epoch: i64,
+    /// The master that owned it before, as last read.
+    pub previous_owner: Option<String>,
 }
 
 /// One engine tick's transaction. Dropped without [`EngineTx::commit`], nothing is written.
@@ -383,12 +394,13 @@ impl EngineTx {
     }
 
     /// Takes over the running instances whose owner is not among `live_masters`, each with a
-    /// higher epoch. Returns them with their new epochs.
+    /// higher epoch. Returns them with their new epochs and their previous owners.
     pub async fn adopt_orphans(
         &mut self,
         owner: &str,
         live_masters: &[String],
-    ) -> Result<Vec<(WorkflowInstanceId, i64)>, StoreError> {
+    ) -> Result<Vec<Adopted>, StoreError> {
+        let previous = self.orphans(owner, live_masters).await?;
         let mut sql = String::from(
             "UPDATE workflow_instance SET owner = $1, epoch = epoch + 1 \
              WHERE state IN ('running', 'stopping', 'pausing', 'paused') AND owner <> $1",
@@ -408,9 +420,16 @@ impl EngineTx {
             .fetch_all(&mut *self.tx)
             .await
             .ctx("adopting instances")?;
-        let adopted: Vec<(WorkflowInstanceId, i64)> = rows
+        let adopted: Vec<Adopted> = rows
             .iter()
-            .map(|r| Ok((WorkflowInstanceId(get(r, "id")?), get(r, "epoch")?)))
+            .map(|r| {
+                let id = WorkflowInstanceId(get(r, "id")?);
+                Ok(Adopted {
+                    id,
+                    epoch: get(r, "epoch")?,
+                    previous_owner: previous.get(&id).cloned().flatten(),
+                })
+            })
             .collect::<Result<_, StoreError>>()?;
         // Commands meant for the old owner (stops) are now ours.
         for chunk in adopted.chunks(CHUNK_PARAMS) {
@@ -420,8 +439,8 @@ impl EngineTx {
                 list.join(", ")
             );
             let mut query = sqlx::query(&sql).bind(owner);
-            for (id, _) in chunk {
-                query = query.bind(id.0);
+            for a in chunk {
+                query = query.bind(a.id.0);
             }
             query
                 .execute(&mut *self.tx)
@@ -429,6 +448,35 @@ impl EngineTx {
                 .ctx("taking over commands")?;
         }
         Ok(adopted)
+    }
+
+    /// The running instances an adoption by `owner` would take, with their owners now.
+    async fn orphans(
+        &mut self,
+        owner: &str,
+        live_masters: &[String],
+    ) -> Result<std::collections::HashMap<WorkflowInstanceId, Option<String>>, StoreError> {
+        let mut sql = String::from(
+            "SELECT id, owner FROM workflow_instance \
+             WHERE state IN ('running', 'stopping', 'pausing', 'paused') AND owner <> $1",
+        );
+        if !live_masters.is_empty() {
+            let list: Vec<String> = (0..live_masters.len())
+                .map(|i| format!("${}", i + 2))
+                .collect();
+            sql.push_str(&format!(" AND owner NOT IN ({})", list.join(", ")));
+        }
+        let mut query = sqlx::query(&sql).bind(owner);
+        for m in live_masters {
+            query = query.bind(m.as_str());
+        }
+        let rows = query
+            .fetch_all(&mut *self.tx)
+            .await
+            .ctx("looking for instances to adopt")?;
+        rows.iter()
+            .map(|r| Ok((WorkflowInstanceId(get(r, "id")?), get(r, "owner")?)))
+            .collect()
     }
 
     /// Reserves `count` task instance ids for this master: the engine names rows before it

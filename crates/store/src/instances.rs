@@ -3,9 +3,10 @@
 
 use crate::engine::CommandKind;
 use crate::error::{Context, StoreError};
+use crate::events::{record_events, NewEvent};
 use crate::records::{get, AttemptRecord, InstanceRecord, TaskInstanceRecord, WorkflowRecord};
 use crate::{now_us, Store};
-use baton_core::{TaskInstanceId, WorkflowInstanceId, WorkflowState};
+use baton_core::{EventKind, TaskInstanceId, WorkflowInstanceId, WorkflowState};
 use std::collections::BTreeMap;
 
 /// What is needed to start a workflow instance.
@@ -102,6 +103,16 @@ impl Store {
         .ctx("creating a workflow instance")?;
         let id = WorkflowInstanceId(get(&row, "id")?);
         insert_command(&mut tx, self.backend, CommandKind::Start, id, None, now).await?;
+        let why = match schedule_time {
+            Some(_) => "submitted for its schedule time",
+            None => "submitted",
+        };
+        let submitted = NewEvent::new(EventKind::InstanceSubmitted, now, why).instance(
+            id,
+            &new.workflow.project,
+            &new.workflow.name,
+        );
+        record_events(&mut tx, self.backend, &[submitted]).await?;
         tx.commit().await.ctx("committing a new instance")?;
         Ok(id)
     }

@@ -25,9 +25,9 @@ mod tests;
 
 pub use backfills::BackfillRecord;
 pub use connect::{redact as redact_url, Backend, Store};
-pub use engine::{Command, CommandKind, EngineTx, Lease};
+pub use engine::{Adopted, Command, CommandKind, EngineTx, Lease};
 pub use error::StoreError;
-pub use events::{EventFilter, EventRecord, NewEvent, TASK_TIMEOUT};
+pub use events::{EventFilter, EventRecord, NewEvent, EVENTS_CHANNEL};
 pub use instances::{InstanceFilter, NewInstance, StopRequest};
 pub use logic::{DependencyQuery, NewChild};
 pub use records::{

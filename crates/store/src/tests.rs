@@ -453,10 +453,13 @@ async fn leases_fence_out_a_master_whose_instances_were_adopted(db: &TestDb) {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let mut adopted_ids: Vec<_> = adopted.iter().map(|(id, _)| *id).collect();
+    let mut adopted_ids: Vec<_> = adopted.iter().map(|a| a.id).collect();
     adopted_ids.sort();
     assert_eq!(adopted_ids, vec![ids[0], ids[1]]);
-    assert!(adopted.iter().all(|(_, epoch)| *epoch == 2));
+    assert!(adopted.iter().all(|a| a.epoch == 2));
+    assert!(adopted
+        .iter()
+        .all(|a| a.previous_owner.as_deref() == Some("m1")));
     let inst = store.get_instance(ids[0]).await.unwrap().unwrap();
     assert_eq!((inst.owner.as_deref(), inst.epoch), (Some("m3"), 2));
     let mut tx = store.begin_engine().await.unwrap();

@@ -39,6 +39,10 @@ pub async fn run(args: MasterArgs) -> anyhow::Result<()> {
             .dispatch_timeout
             .or(file.master.dispatch_timeout)
             .unwrap_or(Duration::from_secs(5)),
+        event_retention: match args.event_retention.or(file.master.event_retention) {
+            Some(keep) => keep,
+            None => baton_master::DEFAULT_EVENT_RETENTION,
+        },
         ..MasterConfig::new(address.clone(), address.clone())
     };
     let master = Master::start(store.clone(), config, Vec::new()).await?;

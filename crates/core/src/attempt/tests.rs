@@ -255,3 +255,42 @@ fn a_huge_retry_interval_saturates_instead_of_wrapping() {
         }
     ));
 }
+
+#[test]
+fn a_logic_task_runs_in_the_master_and_its_failure_is_not_a_retry() {
+    let queued = at(TaskState::Submitted, 1, 0);
+    assert_eq!(
+        queued.begin_in_master(),
+        Change::moved(TaskState::Running, Some(EventKind::TaskStarted))
+    );
+    let running = at(TaskState::Running, 1, 0);
+    assert!(matches!(
+        running.end_in_master(TaskEnd::Failed),
+        Change::Ended {
+            state: TaskState::Failed,
+            retries_used: 0,
+            after: After::Final(TaskEnd::Failed),
+            event: EventKind::TaskFailed,
+            ..
+        }
+    ));
+    assert!(matches!(
+        at(TaskState::Succeeded, 1, 0).end_in_master(TaskEnd::Killed),
+        Change::Stale(_)
+    ));
+}
+
+#[test]
+fn a_recover_reopens_failed_killed_and_lost_tasks_only() {
+    for state in [
+        TaskState::Failed,
+        TaskState::Killed,
+        TaskState::NeedFailover,
+    ] {
+        assert_eq!(at(state, 2, 1).reopen(), Change::Reopened { number: 3 });
+    }
+    assert!(matches!(
+        at(TaskState::Succeeded, 1, 0).reopen(),
+        Change::Stale(_)
+    ));
+}
