@@ -1,27 +1,20 @@
 //! The engine: one task owning every running instance of this master. See the crate docs for
 //! the tick discipline (decide, commit, then act).
 
-use crate::attempts::{self, Facts};
+use crate::attempts::Facts;
 use crate::dispatch::Dispatcher;
 use crate::events::RunEvent;
-use crate::lifecycle;
 use crate::specs::{SpecCache, Version};
 use crate::{ClusterView, MasterConfig, Msg, WorkerEndpoint};
-use baton_core::attempt::{self, DispatchFailure, Rules};
+use baton_core::attempt::DispatchFailure;
 use baton_core::dag::TaskIndex;
 use baton_core::params;
 use baton_core::run::{InstanceRun, Step};
-use baton_core::{
-    EventKind, Priority, TaskInstanceId, TaskKind, TaskState, WorkflowInstanceId, WorkflowState,
-};
-use baton_proto::{
-    dispatch_request, task_event, AttemptId, DispatchRequest, Outcome, Redirect, TaskEvent,
-};
-use baton_store::{
-    AttemptRecord, Command, CommandKind, EngineTx, Lease, Store, StoreError, TaskInstanceRecord,
-};
+use baton_core::{Priority, TaskInstanceId, TaskState, WorkflowInstanceId, WorkflowState};
+use baton_proto::{AttemptId, DispatchRequest, Redirect, TaskEvent};
+use baton_store::{AttemptRecord, EngineTx, Store, StoreError, TaskInstanceRecord};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
@@ -210,6 +203,17 @@ pub(crate) fn outside_scope(dag: &baton_core::Dag, only: &[String]) -> Vec<baton
         .collect()
 }
 
+/// The messages of one batch, sorted for the tick.
+#[derive(Default)]
+struct Gathered {
+    /// Commands may be waiting.
+    wake: bool,
+    reports: Vec<Vec<TaskEvent>>,
+    acks: Vec<oneshot::Sender<Vec<Redirect>>>,
+    failed: Vec<(TaskInstanceId, i64, String, DispatchFailure)>,
+    probed: Vec<crate::failover::Probed>,
+}
+
 /// What a tick decided to do once its transaction is committed.
 #[derive(Default)]
 pub(crate) struct Tick {
@@ -241,8 +245,8 @@ pub(crate) struct Engine {
     ids: std::ops::Range<i64>,
     /// What this tick changed, written before its commit.
     pub writes: Writes,
-    events: broadcast::Sender<RunEvent>,
-    self_tx: mpsc::UnboundedSender<Msg>,
+    pub(crate) events: broadcast::Sender<RunEvent>,
+    pub(crate) self_tx: mpsc::UnboundedSender<Msg>,
     shutdown: Option<(Instant, oneshot::Sender<()>)>,
     /// Live masters, once the registry has been heard from (cluster mode).
     pub masters: Option<HashSet<String>>,
@@ -306,14 +310,6 @@ impl Engine {
         self.config.clock.now_us()
     }
 
-    /// The lease under which this master writes about an instance.
-    fn lease(&self, epoch: i64) -> Lease<'_> {
-        Lease {
-            owner: &self.config.id,
-            epoch,
-        }
-    }
-
     /// Attempts on workers, per worker id (for the dispatcher's slot counts).
     fn in_flight(&self) -> HashMap<String, usize> {
         let mut counts = HashMap::new();
@@ -356,28 +352,7 @@ impl Engine {
         let mut take_commands = true;
         loop {
             let far = Instant::now() + Duration::from_secs(3600);
-            let next_retry = self.retries.peek().map(|Reverse((due, _, _))| {
-                let wait = (*due - self.now()).max(0) as u64;
-                Instant::now() + Duration::from_micros(wait)
-            });
-            let next_fire = self.next_fire.map(|due| {
-                let wait = (due - self.now()).max(0) as u64;
-                Instant::now() + Duration::from_micros(wait)
-            });
-            let next_check = self.checks.peek().map(|Reverse((due, _, _))| {
-                let wait = (*due - self.now()).max(0) as u64;
-                Instant::now() + Duration::from_micros(wait)
-            });
-            let wake_at = [
-                next_retry,
-                next_check,
-                self.dispatcher.next_wake().map(Instant::from_std),
-                next_fire,
-            ]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(far);
+            let wake_at = self.wake_at().unwrap_or(far);
             let deadline = self.shutdown.as_ref().map(|(d, _)| *d).unwrap_or(far);
             let mut batch = Vec::new();
             tokio::select! {
@@ -400,83 +375,128 @@ impl Engine {
                     Err(_) => break,
                 }
             }
-            let mut reports = Vec::new();
-            let mut acks = Vec::new();
-            let mut failed = Vec::new();
-            let mut probed = Vec::new();
-            for m in batch {
-                match m {
-                    Msg::Wake => take_commands = true,
-                    Msg::Report(events, ack) => {
-                        reports.push(events);
-                        acks.push(ack);
-                    }
-                    Msg::View(view) => self.set_view(view),
-                    Msg::Probed { worker, answers } => probed.push((worker, answers)),
-                    Msg::Session(alive) => {
-                        if self.session_alive && !alive {
-                            // Others consider us dead and adopt our instances: let go of
-                            // everything; nothing we would write now would be accepted.
-                            tracing::warn!("registry session lost: dropping every instance");
-                            self.forget_all();
-                        }
-                        if !self.session_alive && alive {
-                            tracing::info!("registry session back: resuming what is still ours");
-                            self.rebuild().await;
-                        }
-                        self.session_alive = alive;
-                    }
-                    Msg::DispatchFailed {
-                        task,
-                        attempt,
-                        worker,
-                        failure,
-                    } => failed.push((task, attempt, worker, failure)),
-                    Msg::Shutdown { grace, done } => {
-                        self.shutdown = Some((Instant::now() + grace, done));
-                    }
-                }
+            let mut gathered = self.gather(batch).await;
+            take_commands |= std::mem::take(&mut gathered.wake);
+            take_commands = self.tick_and_act(take_commands, gathered).await;
+            if self.shutdown_done() {
+                return;
             }
-            let mut tick = Tick::default();
-            let take = take_commands && self.shutdown.is_none() && self.session_alive;
-            match self.tick(take, reports, failed, probed, &mut tick).await {
-                Ok(redirects) => {
-                    take_commands = tick.more_commands;
-                    if take {
-                        // The schedules changed: when is the next fire due?
-                        // A fire still due now waits (queued): the poll looks again, no spin.
-                        self.next_fire = self
-                            .store
-                            .next_fire_due()
-                            .await
-                            .unwrap_or(None)
-                            .filter(|due| *due > self.now());
-                    }
-                    for (ack, redirect) in acks.into_iter().zip(redirects) {
-                        let _ = ack.send(redirect);
-                    }
-                    self.act(tick);
+        }
+    }
+
+    /// When the engine must look again without being told: the earliest due retry,
+    /// dependent check, resting worker or schedule fire.
+    fn wake_at(&self) -> Option<Instant> {
+        let now = self.now();
+        let at = |due: i64| {
+            let wait = u64::try_from(due.saturating_sub(now)).unwrap_or(0);
+            Instant::now() + Duration::from_micros(wait)
+        };
+        let next_retry = self.retries.peek().map(|Reverse((due, _, _))| at(*due));
+        let next_check = self.checks.peek().map(|Reverse((due, _, _))| at(*due));
+        let next_fire = self.next_fire.map(at);
+        let resting = self.dispatcher.next_wake().map(Instant::from_std);
+        [next_retry, next_check, resting, next_fire]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Sorts a batch of messages into what the next tick takes.
+    async fn gather(&mut self, batch: Vec<Msg>) -> Gathered {
+        let mut g = Gathered::default();
+        for m in batch {
+            match m {
+                Msg::Wake => g.wake = true,
+                Msg::Report(events, ack) => {
+                    g.reports.push(events);
+                    g.acks.push(ack);
                 }
-                Err(e) => {
-                    // The store refused this tick: nothing of it happened. Workers re-send
-                    // their reports (not acknowledged); rebuild the state from the store.
-                    tracing::error!("engine tick failed, rebuilding from the store: {e}");
-                    drop(acks);
-                    self.rebuild().await;
-                    take_commands = true;
-                }
-            }
-            if let Some((deadline, _)) = &self.shutdown {
-                // In a cluster, running attempts report to whoever adopts the instances.
-                let drained = self.config.cluster || self.dispatcher.in_flight() == 0;
-                if drained || Instant::now() >= *deadline {
-                    if let Some((_, done)) = self.shutdown.take() {
-                        let _ = done.send(());
-                    }
-                    return;
+                Msg::View(view) => self.set_view(view),
+                Msg::Probed { worker, answers } => g.probed.push((worker, answers)),
+                Msg::Session(alive) => self.session_changed(alive).await,
+                Msg::DispatchFailed {
+                    task,
+                    attempt,
+                    worker,
+                    failure,
+                } => g.failed.push((task, attempt, worker, failure)),
+                Msg::Shutdown { grace, done } => {
+                    self.shutdown = Some((Instant::now() + grace, done));
                 }
             }
         }
+        g
+    }
+
+    /// This master's registry session was lost or came back.
+    async fn session_changed(&mut self, alive: bool) {
+        if self.session_alive && !alive {
+            // Others consider us dead and adopt our instances: let go of everything;
+            // nothing we would write now would be accepted.
+            tracing::warn!("registry session lost: dropping every instance");
+            self.forget_all();
+        }
+        if !self.session_alive && alive {
+            tracing::info!("registry session back: resuming what is still ours");
+            self.rebuild().await;
+        }
+        self.session_alive = alive;
+    }
+
+    /// Runs one tick on what was gathered, then acts on what it decided (or rebuilds from
+    /// the store when the store refused it). Returns whether commands are still waiting.
+    async fn tick_and_act(&mut self, take_commands: bool, g: Gathered) -> bool {
+        let mut tick = Tick::default();
+        let take = take_commands && self.shutdown.is_none() && self.session_alive;
+        match self
+            .tick(take, g.reports, g.failed, g.probed, &mut tick)
+            .await
+        {
+            Ok(redirects) => {
+                if take {
+                    // The schedules changed: when is the next fire due?
+                    // A fire still due now waits (queued): the poll looks again, no spin.
+                    let now = self.now();
+                    self.next_fire = self
+                        .store
+                        .next_fire_due()
+                        .await
+                        .unwrap_or(None)
+                        .filter(|due| *due > now);
+                }
+                for (ack, redirect) in g.acks.into_iter().zip(redirects) {
+                    let _ = ack.send(redirect);
+                }
+                let more = tick.more_commands;
+                self.act(tick);
+                more
+            }
+            Err(e) => {
+                // The store refused this tick: nothing of it happened. Workers re-send
+                // their reports (not acknowledged); rebuild the state from the store.
+                tracing::error!("engine tick failed, rebuilding from the store: {e}");
+                drop(g.acks);
+                self.rebuild().await;
+                true
+            }
+        }
+    }
+
+    /// During a shutdown: true once running attempts have ended (or the grace is over).
+    fn shutdown_done(&mut self) -> bool {
+        let Some((deadline, _)) = &self.shutdown else {
+            return false;
+        };
+        // In a cluster, running attempts report to whoever adopts the instances.
+        let drained = self.config.cluster || self.dispatcher.in_flight() == 0;
+        if !drained && Instant::now() < *deadline {
+            return false;
+        }
+        if let Some((_, done)) = self.shutdown.take() {
+            let _ = done.send(());
+        }
+        true
     }
 
     /// Drops every instance from memory (the store keeps them).
@@ -618,279 +638,16 @@ impl Engine {
     }
 
     /// A new task instance id, from the block reserved in the store.
-    async fn next_task_id(&mut self, tx: &mut EngineTx) -> Result<TaskInstanceId, StoreError> {
+    pub(crate) async fn next_task_id(
+        &mut self,
+        tx: &mut EngineTx,
+    ) -> Result<TaskInstanceId, StoreError> {
         if self.ids.is_empty() {
             self.ids = tx.reserve_task_ids(ID_BLOCK).await?;
         }
         let id = self.ids.start;
         self.ids.start += 1;
         Ok(TaskInstanceId(id))
-    }
-
-    /// Performs what a committed tick decided.
-    fn act(&mut self, tick: Tick) {
-        for (worker, request) in tick.dispatches {
-            let w = self.dispatcher.worker(worker);
-            let mut client = w.client.clone();
-            let worker_id = w.endpoint.id.clone();
-            let tx = self.self_tx.clone();
-            tokio::spawn(async move {
-                let id = request.id.expect("dispatches carry an attempt id");
-                let failure = match client.dispatch(request).await {
-                    Ok(reply) if reply.get_ref().accepted => return,
-                    Ok(reply) => DispatchFailure::Refused(reply.into_inner().reason),
-                    Err(status) => {
-                        // It may have arrived after all: the attempt is written off, so make
-                        // sure it does not run (best effort; a worker cut off for longer loses
-                        // its session and kills it anyway).
-                        let kill = baton_proto::KillRequest { id: Some(id) };
-                        let mut killer = client.clone();
-                        tokio::spawn(async move {
-                            let _ = killer.kill(kill).await;
-                        });
-                        DispatchFailure::Unreachable(status.message().to_string())
-                    }
-                };
-                let _ = tx.send(Msg::DispatchFailed {
-                    task: TaskInstanceId(id.task_instance_id),
-                    attempt: i64::from(id.attempt),
-                    worker: worker_id,
-                    failure,
-                });
-            });
-        }
-        for (worker, id) in tick.kills {
-            let Some(w) = self.dispatcher.worker_by_id(&worker) else {
-                continue;
-            };
-            let mut client = w.client.clone();
-            tokio::spawn(async move {
-                // A kill can overtake its own dispatch; try again briefly if the worker does
-                // not know the attempt yet.
-                for _ in 0..10 {
-                    match client.kill(baton_proto::KillRequest { id: Some(id) }).await {
-                        Ok(reply) if reply.get_ref().found => return,
-                        Ok(_) => {}
-                        Err(status) => tracing::warn!("kill on {worker}: {}", status.message()),
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            });
-        }
-        for (worker, ids) in tick.probes {
-            let mut client = self.dispatcher.client_for(&worker);
-            let tx = self.self_tx.clone();
-            let address = self.config.address.clone();
-            tokio::spawn(async move {
-                let request = baton_proto::ProbeRequest {
-                    ids: ids.clone(),
-                    master_addr: address,
-                };
-                match client.probe(request).await {
-                    Ok(reply) => {
-                        let answers = ids
-                            .iter()
-                            .zip(reply.into_inner().statuses)
-                            .map(|(id, status)| {
-                                let status = baton_proto::AttemptStatus::try_from(status)
-                                    .unwrap_or(baton_proto::AttemptStatus::Unknown);
-                                (
-                                    TaskInstanceId(id.task_instance_id),
-                                    id.attempt as i64,
-                                    status,
-                                )
-                            })
-                            .collect();
-                        let _ = tx.send(Msg::Probed { worker, answers });
-                    }
-                    // Unreachable: if it is gone, the registry will say so.
-                    Err(status) => tracing::warn!("probe of {worker}: {}", status.message()),
-                }
-            });
-        }
-        if tick.more_commands {
-            let _ = self.self_tx.send(Msg::Wake);
-        }
-        for event in tick.published {
-            let _ = self.events.send(event);
-        }
-    }
-
-    async fn command(
-        &mut self,
-        tx: &mut EngineTx,
-        command: Command,
-        t: &mut Tick,
-    ) -> Result<(), StoreError> {
-        let id = command.instance;
-        match command.kind {
-            CommandKind::Start => {
-                let Some(record) = tx.instance(id).await? else {
-                    return Ok(());
-                };
-                if record.state != WorkflowState::Submitted {
-                    tracing::warn!("start of instance {id} ignored: it is {}", record.state);
-                    return Ok(());
-                }
-                let version = self
-                    .specs
-                    .get(&self.store, record.workflow_id, record.version)
-                    .await?;
-                let epoch = record.epoch + 1;
-                let now = self.now();
-                if !tx.start_instance(id, self.lease(epoch), now).await? {
-                    return Ok(());
-                }
-                let run = match &record.only_tasks {
-                    None => InstanceRun::new(version.dag.clone(), version.spec.failure_strategy),
-                    // Started from a task: the others count as done.
-                    Some(only) => InstanceRun::restore(
-                        version.dag.clone(),
-                        version.spec.failure_strategy,
-                        outside_scope(&version.dag, only),
-                        false,
-                    ),
-                };
-                let slots = vec![None; version.dag.len()];
-                let started = format!("workflow {} instance {id} started", record.name);
-                let event =
-                    lifecycle::of_record(&record, EventKind::InstanceStarted, self.now(), started);
-                self.writes.events.push(event);
-                self.resume(
-                    tx,
-                    id,
-                    Inst {
-                        name: record.name,
-                        version,
-                        params: record.params,
-                        priority: record.priority,
-                        state: WorkflowState::Running,
-                        epoch,
-                        schedule_time: record.schedule_time.unwrap_or(now),
-                        started_at: now,
-                        schedule_id: record.schedule_id,
-                        parent: record.parent_instance_id,
-                        run,
-                        slots,
-                    },
-                    t,
-                )
-                .await
-            }
-            CommandKind::Recover => self.recover_instance(tx, id, t).await,
-            CommandKind::ChildEnded => {
-                if self.instances.contains_key(&id) {
-                    return self.children_ended(tx, id, t).await;
-                }
-                if let Some(owner) = tx.instance(id).await?.and_then(|r| r.owner) {
-                    if owner != self.config.id {
-                        tx.forward_command(command.kind, id, &owner).await?;
-                    }
-                }
-                Ok(())
-            }
-            CommandKind::Pause | CommandKind::Resume => {
-                let pause = command.kind == CommandKind::Pause;
-                let Some(inst) = self.instances.get_mut(&id) else {
-                    // Not ours (any more): the owner gets it.
-                    let Some(record) = tx.instance(id).await? else {
-                        return Ok(());
-                    };
-                    match record.owner {
-                        Some(owner) if owner != self.config.id => {
-                            tx.forward_command(command.kind, id, &owner).await?;
-                        }
-                        // A child whose start another master is taking right now: again later.
-                        None if record.state == WorkflowState::Submitted => {
-                            tx.queue_command(command.kind, id).await?;
-                        }
-                        _ => {}
-                    }
-                    return Ok(());
-                };
-                let to = if pause {
-                    inst.state.pause()
-                } else {
-                    inst.state.resume()
-                };
-                let Ok(to) = to else {
-                    return Ok(());
-                };
-                let resumed = !pause && inst.state != to;
-                inst.state = to;
-                let lease = Lease {
-                    owner: &self.config.id,
-                    epoch: inst.epoch,
-                };
-                tx.set_instance_state(id, to, lease).await?;
-                if resumed {
-                    let message = format!("workflow instance {id} resumed");
-                    self.instance_event(id, EventKind::InstanceResumed, message, None);
-                }
-                let Some(inst) = self.instances.get_mut(&id) else {
-                    return Ok(());
-                };
-                let mut steps = if pause {
-                    inst.run.pause()
-                } else {
-                    inst.run.resume()
-                };
-                if pause {
-                    steps.extend(self.hold_waiting(id));
-                } else {
-                    self.release_held(id);
-                }
-                self.pass_to_children(tx, id, command.kind).await?;
-                self.apply(tx, id, steps, t).await
-            }
-            CommandKind::Stop => {
-                let lease = Lease {
-                    owner: &self.config.id,
-                    epoch: 0,
-                };
-                if let Some(inst) = self.instances.get_mut(&id) {
-                    if inst.state != WorkflowState::Stopping {
-                        inst.state = WorkflowState::Stopping;
-                        let lease = Lease {
-                            epoch: inst.epoch,
-                            ..lease
-                        };
-                        tx.set_instance_state(id, WorkflowState::Stopping, lease)
-                            .await?;
-                    }
-                    let steps = inst.run.stop();
-                    return self.apply(tx, id, steps, t).await;
-                }
-                // Not running here: a submitted instance can be stopped before it starts; one
-                // that another master runs gets the stop forwarded.
-                let Some(record) = tx.instance(id).await? else {
-                    return Ok(());
-                };
-                match (record.state, record.owner.clone()) {
-                    (WorkflowState::Submitted, _) => {
-                        tx.finish_instance(id, WorkflowState::Stopped, self.now(), None)
-                            .await?;
-                        let message = "stopped before it started".to_string();
-                        let event = lifecycle::of_record(
-                            &record,
-                            EventKind::InstanceStopped,
-                            self.now(),
-                            message,
-                        );
-                        self.writes.events.push(event);
-                        t.published.push(RunEvent::InstanceFinished {
-                            instance: id,
-                            state: WorkflowState::Stopped,
-                        });
-                    }
-                    (state, Some(owner)) if !state.is_final() && owner != self.config.id => {
-                        tx.forward_command(CommandKind::Stop, id, &owner).await?;
-                    }
-                    _ => {}
-                }
-                Ok(())
-            }
-        }
     }
 
     /// Takes charge of an instance (new, or rebuilt from the store) and starts or resumes its run.
@@ -904,280 +661,6 @@ impl Engine {
         let inst = self.instances.entry(id).insert_entry(inst).into_mut();
         let steps = inst.run.start();
         self.apply(tx, id, steps, t).await
-    }
-
-    /// Carries out the steps of an instance's state machine, and those they lead to.
-    pub(crate) async fn apply(
-        &mut self,
-        tx: &mut EngineTx,
-        id: WorkflowInstanceId,
-        steps: Vec<Step>,
-        t: &mut Tick,
-    ) -> Result<(), StoreError> {
-        let mut pending: VecDeque<Step> = steps.into();
-        while let Some(step) = pending.pop_front() {
-            let now = self.now();
-            let new_id = match step {
-                Step::Run(_) | Step::Skip(_) => Some(self.next_task_id(tx).await?),
-                _ => None,
-            };
-            let Some(inst) = self.instances.get_mut(&id) else {
-                return Ok(());
-            };
-            match step {
-                Step::Run(index) => {
-                    let spec = &inst.version.spec.tasks[index];
-                    let task = new_id.expect("allocated above");
-                    let row = TaskInstanceRecord {
-                        id: task,
-                        workflow_instance_id: id,
-                        task_name: spec.name.clone(),
-                        state: TaskState::Submitted,
-                        attempt: 1,
-                        retries_used: 0,
-                        worker: None,
-                        submitted_at: now,
-                        started_at: None,
-                        ended_at: None,
-                        exit_code: None,
-                        message: None,
-                        next_retry_at: None,
-                        outputs: BTreeMap::new(),
-                        task_group: spec.task_group.clone(),
-                    };
-                    self.writes.touch(&row);
-                    inst.slots[index] = Some(row);
-                    self.tasks.insert(task, (id, index));
-                    if spec.kind.is_logic() {
-                        let steps = self.start_logic(tx, id, index, t).await?;
-                        pending.extend(steps);
-                        continue;
-                    }
-                    self.dispatcher.enqueue(
-                        task,
-                        &spec.worker_group,
-                        inst.priority,
-                        spec.queue_priority(),
-                    );
-                }
-                Step::Kill(index) => {
-                    if inst.version.spec.tasks[index].kind.is_logic() {
-                        if let Some(steps) = self.kill_logic(tx, id, index, t).await? {
-                            pending.extend(steps);
-                            continue;
-                        }
-                    }
-                    let Some(attempt) = self.attempt(id, index) else {
-                        continue;
-                    };
-                    let change = attempt.kill();
-                    if matches!(change, attempt::Change::Ended { .. }) {
-                        // Not on a worker: cancelled here.
-                        if let Some(slot) = self.instances[&id].slots[index].as_ref() {
-                            self.dispatcher.dequeue(slot.id);
-                        }
-                    }
-                    let facts = Facts {
-                        message: Some("cancelled before it ran"),
-                        ..Facts::default()
-                    };
-                    pending.extend(self.carry_out(id, index, change, facts, t));
-                }
-                Step::Skip(index) => {
-                    let row = TaskInstanceRecord {
-                        id: new_id.expect("allocated above"),
-                        workflow_instance_id: id,
-                        task_name: inst.version.spec.tasks[index].name.clone(),
-                        state: TaskState::Skipped,
-                        attempt: 0,
-                        retries_used: 0,
-                        worker: None,
-                        submitted_at: now,
-                        started_at: None,
-                        ended_at: Some(now),
-                        exit_code: None,
-                        message: Some("not run: on a branch not taken".into()),
-                        next_retry_at: None,
-                        outputs: BTreeMap::new(),
-                        task_group: None,
-                    };
-                    self.writes.touch(&row);
-                    inst.slots[index] = Some(row);
-                }
-                Step::Paused => {
-                    let Ok(to) = inst.state.paused() else {
-                        continue;
-                    };
-                    inst.state = to;
-                    let lease = Lease {
-                        owner: &self.config.id,
-                        epoch: inst.epoch,
-                    };
-                    tx.set_instance_state(id, to, lease).await?;
-                    let message = format!("workflow instance {id} paused");
-                    self.instance_event(id, EventKind::InstancePaused, message, None);
-                }
-                Step::Finish(state) => {
-                    if let Some(parent) = inst.parent {
-                        tx.queue_command(CommandKind::ChildEnded, parent).await?;
-                    }
-                    self.after_scheduled_end(tx, id).await?;
-                    let Some(inst) = self.instances.get_mut(&id) else {
-                        return Ok(());
-                    };
-                    let lease = Lease {
-                        owner: &self.config.id,
-                        epoch: inst.epoch,
-                    };
-                    tx.finish_instance(id, state, self.now(), Some(lease))
-                        .await?;
-                    self.instance_ended(id, state);
-                    self.instances.remove(&id);
-                    t.published.push(RunEvent::InstanceFinished {
-                        instance: id,
-                        state,
-                    });
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Takes a worker's event, or says where it belongs.
-    async fn report(
-        &mut self,
-        tx: &mut EngineTx,
-        event: TaskEvent,
-        t: &mut Tick,
-    ) -> Result<Option<Redirect>, StoreError> {
-        let Some(aid) = &event.id else {
-            return Ok(None);
-        };
-        let instance = WorkflowInstanceId(aid.workflow_instance_id);
-        if !self.instances.contains_key(&instance) {
-            if let Some(redirect) = self.redirect(tx, instance).await? {
-                return Ok(Some(redirect));
-            }
-        }
-        self.take_report(tx, event, t).await?;
-        Ok(None)
-    }
-
-    /// Where the events of an instance this master does not run should go: its owner, or
-    /// (empty address) nobody yet. `None`: nobody will want them (the instance has ended).
-    async fn redirect(
-        &mut self,
-        tx: &mut EngineTx,
-        instance: WorkflowInstanceId,
-    ) -> Result<Option<Redirect>, StoreError> {
-        let Some(record) = tx.instance(instance).await? else {
-            return Ok(None);
-        };
-        if record.state.is_final() {
-            return Ok(None);
-        }
-        let master_addr = match record.owner {
-            Some(owner) if owner != self.config.id => {
-                let live = self.masters.as_ref().is_none_or(|m| m.contains(&owner));
-                if live {
-                    owner
-                } else {
-                    String::new()
-                }
-            }
-            // Ours in the store but not in memory (a rebuild or a lost session): later.
-            _ => String::new(),
-        };
-        Ok(Some(Redirect {
-            workflow_instance_id: instance.0,
-            master_addr,
-        }))
-    }
-
-    async fn take_report(
-        &mut self,
-        tx: &mut EngineTx,
-        event: TaskEvent,
-        t: &mut Tick,
-    ) -> Result<(), StoreError> {
-        let _ = tx;
-        let Some(aid) = event.id else { return Ok(()) };
-        let task = TaskInstanceId(aid.task_instance_id);
-        let attempt = aid.attempt as i64;
-        let stale = |why: &str| {
-            tracing::info!(
-                "stale report for task instance {task} attempt {attempt} from {} ignored: {why}",
-                event.worker
-            );
-        };
-        let Some(&(id, index)) = self.tasks.get(&task) else {
-            stale("the task instance is not active here");
-            return Ok(());
-        };
-        let Some(inst) = self.instances.get_mut(&id) else {
-            return Ok(());
-        };
-        let Some(slot) = inst.slots[index].as_mut() else {
-            return Ok(());
-        };
-        if slot.attempt != attempt {
-            stale("another attempt is current");
-            return Ok(());
-        }
-        let attempt_now = attempts::attempt_of(slot);
-        let worker = event.worker.as_str();
-        match event.event {
-            Some(task_event::Event::Started(started)) => {
-                let facts = Facts {
-                    worker: Some(worker),
-                    at: Some(started.at_us),
-                    ..Facts::default()
-                };
-                let steps = self.carry_out(id, index, attempt_now.start(), facts, t);
-                self.apply(tx, id, steps, t).await
-            }
-            Some(task_event::Event::Finished(f)) => {
-                if !matches!(slot.state, TaskState::Dispatched | TaskState::Running) {
-                    stale("the attempt has ended already");
-                    return Ok(());
-                }
-                if let Some(w) = &slot.worker {
-                    self.dispatcher.release(w);
-                }
-                let rules = Rules::of(&inst.version.spec.tasks[index]);
-                let outcome = worker_outcome(f.outcome);
-                let change =
-                    attempt_now.finish(outcome, &rules, inst.run.is_ending(), f.ended_at_us);
-                let succeeded = outcome == attempt::Outcome::Succeeded;
-                let facts = Facts {
-                    worker: Some(worker),
-                    at: Some(f.ended_at_us),
-                    started_at: Some(f.started_at_us).filter(|s| *s > 0),
-                    exit_code: f.exit_code.map(i64::from),
-                    message: Some(f.message.as_str()).filter(|m| !m.is_empty()),
-                    // Output params pass to the downstream tasks (with the row, in this tick).
-                    outputs: succeeded.then(|| f.outputs.into_iter().collect()),
-                };
-                let steps = self.carry_out(id, index, change, facts, t);
-                self.apply(tx, id, steps, t).await
-            }
-            Some(task_event::Event::TimedOut(timed_out)) => {
-                let spec = &inst.version.spec;
-                match crate::alerts::task_timeout(
-                    id,
-                    &spec.project,
-                    &spec.name,
-                    slot,
-                    &event.worker,
-                    &timed_out,
-                ) {
-                    Ok(e) => self.writes.events.push(e),
-                    Err(why) => stale(why),
-                }
-                Ok(())
-            }
-            None => Ok(()),
-        }
     }
 
     /// A dispatch did not arrive: the attempt rules decide (a refused one is queued again as
@@ -1248,208 +731,6 @@ impl Engine {
         }
         held
     }
-
-    async fn dispatch(&mut self, tx: &mut EngineTx, t: &mut Tick) -> Result<(), StoreError> {
-        // Free slots of the task groups met in this tick (read under their row locks).
-        let mut group_free: HashMap<String, i64> = HashMap::new();
-        let mut held: Vec<(TaskInstanceId, String)> = Vec::new();
-        while let Some((task, worker)) = self.dispatcher.next() {
-            let worker_id = self.dispatcher.worker(worker).endpoint.id.clone();
-            let Some(&(id, index)) = self.tasks.get(&task) else {
-                self.dispatcher.release(&worker_id);
-                continue;
-            };
-            if self.instances[&id].run.is_paused() {
-                // Queued before the pause (a requeue after a lost worker, say): held.
-                self.dispatcher.release(&worker_id);
-                let steps = self.hold(id, index);
-                self.apply(tx, id, steps, t).await?;
-                continue;
-            }
-            let group = self.instances[&id].version.spec.tasks[index]
-                .task_group
-                .clone();
-            if let Some(group) = group {
-                if !group_free.contains_key(&group) {
-                    let free = tx.task_group_free(std::slice::from_ref(&group)).await?;
-                    group_free.insert(group.clone(), free.get(&group).copied().unwrap_or(-1));
-                }
-                let free = group_free.get_mut(&group).expect("just read");
-                if *free <= 0 {
-                    let message = if *free < 0 {
-                        format!("waiting: task group `{group}` does not exist")
-                    } else {
-                        format!("waiting: task group `{group}` is full")
-                    };
-                    self.dispatcher.release(&worker_id);
-                    held.push((task, message));
-                    continue;
-                }
-                *free -= 1;
-            }
-            let inst = self
-                .instances
-                .get_mut(&id)
-                .expect("active tasks belong to live instances");
-            let upstream = inst.upstream_outputs(index);
-            let ctx = inst.context(
-                id,
-                inst.slots[index]
-                    .as_ref()
-                    .expect("queued tasks have a slot"),
-            );
-            let slot = inst.slots[index]
-                .as_mut()
-                .expect("queued tasks have a slot");
-            let spec = &inst.version.spec.tasks[index];
-            let resolved =
-                match params::resolve_task(&inst.version.spec, spec, &inst.params, &upstream, &ctx)
-                {
-                    Ok(r) => r,
-                    Err(e) => {
-                        // Checked when the instance was created; only a hand-edited store gets here.
-                        let message = e.to_string();
-                        self.dispatcher.release(&worker_id);
-                        let change = attempts::attempt_of(slot).fail_to_prepare();
-                        let facts = Facts {
-                            message: Some(&message),
-                            ..Facts::default()
-                        };
-                        let steps = self.carry_out(id, index, change, facts, t);
-                        self.apply(tx, id, steps, t).await?;
-                        continue;
-                    }
-                };
-            let change = attempts::attempt_of(slot).dispatch();
-            let facts = Facts {
-                worker: Some(&worker_id),
-                ..Facts::default()
-            };
-            let _ = self.carry_out(id, index, change, facts, t);
-            let inst = &self.instances[&id];
-            let spec = &inst.version.spec.tasks[index];
-            let slot = inst.slots[index]
-                .as_ref()
-                .expect("queued tasks have a slot");
-            let Some(kind) = dispatch_kind(resolved.kind) else {
-                tracing::error!(
-                    "task {} of instance {id} runs in the master: a bug",
-                    spec.name
-                );
-                continue;
-            };
-            let request = DispatchRequest {
-                id: Some(AttemptId {
-                    workflow_instance_id: id.0,
-                    task_instance_id: task.0,
-                    attempt: u32::try_from(slot.attempt).unwrap_or(u32::MAX),
-                    epoch: u64::try_from(inst.epoch).unwrap_or(0),
-                }),
-                workflow_name: inst.name.clone(),
-                task_name: spec.name.clone(),
-                kind: Some(kind),
-                env: resolved.env.into_iter().collect(),
-                timeout_ms: spec.timeout.map(millis).unwrap_or(0),
-                timeout_strategy: crate::alerts::strategy(spec.timeout_strategy),
-                master_addr: self.config.address.clone(),
-                // Half the dispatch timeout: a dispatch still in flight when the master writes
-                // the attempt off (after the whole timeout) is refused by the worker, with room
-                // for clocks that disagree by less than half the timeout.
-                deadline_us: self
-                    .now()
-                    .saturating_add(millis(self.config.dispatch_timeout) as i64 * 500),
-            };
-            t.dispatches.push((worker, request));
-        }
-        // Tasks held by a full task group wait in the queue for a later tick.
-        for (task, message) in held {
-            let Some(&(id, index)) = self.tasks.get(&task) else {
-                continue;
-            };
-            let Some(inst) = self.instances.get_mut(&id) else {
-                continue;
-            };
-            let spec = &inst.version.spec.tasks[index];
-            self.dispatcher.enqueue(
-                task,
-                &spec.worker_group,
-                inst.priority,
-                spec.queue_priority(),
-            );
-            if let Some(slot) = inst.slots[index].as_mut() {
-                if slot.message.as_deref() != Some(message.as_str()) {
-                    slot.message = Some(message);
-                    self.writes.touch(slot);
-                }
-            }
-        }
-        self.mark_starved();
-        Ok(())
-    }
-
-    /// Queued attempts of a group without any live worker say so (a visible wait, not a
-    /// silent hang).
-    fn mark_starved(&mut self) {
-        for group in self.dispatcher.starved_groups() {
-            let message = format!("waiting: no live worker in group `{group}`");
-            for task in self.dispatcher.queued_in(&group) {
-                let Some(&(id, index)) = self.tasks.get(&task) else {
-                    continue;
-                };
-                let Some(slot) = self
-                    .instances
-                    .get_mut(&id)
-                    .and_then(|i| i.slots[index].as_mut())
-                else {
-                    continue;
-                };
-                if slot.message.as_deref() != Some(message.as_str()) {
-                    slot.message = Some(message.clone());
-                    self.writes.touch(slot);
-                }
-            }
-        }
-    }
-}
-
-/// How a worker says an attempt ended, for the attempt rules. A timeout that killed the
-/// attempt is a failure; an outcome this master does not know (a newer worker) too.
-fn worker_outcome(outcome: i32) -> attempt::Outcome {
-    match Outcome::try_from(outcome) {
-        Ok(Outcome::Succeeded) => attempt::Outcome::Succeeded,
-        Ok(Outcome::Killed) => attempt::Outcome::Killed,
-        Ok(Outcome::Failed | Outcome::TimedOut | Outcome::Unspecified) | Err(_) => {
-            attempt::Outcome::Failed
-        }
-    }
-}
-
-/// The dispatch's form of a task that runs on a worker; `None` for a task the master runs
-/// itself (a logic task). Exhaustive: a new task type must say where it runs.
-fn dispatch_kind(kind: TaskKind) -> Option<dispatch_request::Kind> {
-    match kind {
-        TaskKind::Shell { command } => {
-            Some(dispatch_request::Kind::Shell(baton_proto::ShellTask {
-                command,
-            }))
-        }
-        TaskKind::Python { script } => {
-            Some(dispatch_request::Kind::Python(baton_proto::PythonTask {
-                script,
-            }))
-        }
-        TaskKind::Noop => Some(dispatch_request::Kind::Noop(baton_proto::NoopTask {})),
-        TaskKind::SubWorkflow { .. }
-        | TaskKind::Dependent { .. }
-        | TaskKind::Conditions { .. }
-        | TaskKind::Switch { .. } => None,
-    }
-}
-
-/// A duration in whole milliseconds, saturating (durations are bounded where they are parsed;
-/// this keeps the conversion from wrapping whatever they are).
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Takes the earliest timer of `heap` (due, task instance, attempt) if it is due at `now`.

@@ -10,7 +10,9 @@
 
 mod alerts;
 mod attempts;
+mod commands;
 mod dispatch;
+mod dispatching;
 mod engine;
 mod events;
 mod failover;
@@ -18,9 +20,12 @@ mod lifecycle;
 mod logic;
 mod pause;
 mod recovery;
+mod reports;
 mod retention;
+mod sending;
 mod service;
 mod specs;
+mod steps;
 mod trigger;
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! dependencies are met or its timeout passes. None of them goes to a worker.
 
 use crate::attempts::{attempt_of, Facts};
-use crate::engine::{Engine, Tick};
+use crate::engine::{Engine, Inst, Tick};
 use baton_core::attempt::TaskEnd;
 use baton_core::dag::TaskIndex;
 use baton_core::run::{Node, Step};
@@ -39,88 +39,12 @@ impl Engine {
         let spec = inst.version.spec.tasks[index].clone();
         match &spec.kind {
             TaskKind::Conditions { condition, .. } => {
-                let dag = &inst.version.dag;
-                let ended_as = |name: &str, expect: Expect| {
-                    let node = dag.index_of(name).map(|i| inst.run.node(i));
-                    match expect {
-                        Expect::Success => matches!(node, Some(Node::Succeeded | Node::Skipped)),
-                        Expect::Failure => matches!(node, Some(Node::Failed)),
-                    }
-                };
-                let holds = match condition {
-                    None => dag
-                        .predecessors(index)
-                        .iter()
-                        .all(|p| ended_as(dag.name(*p), Expect::Success)),
-                    Some(c) => {
-                        let mut each = c.tasks.iter().map(|(n, e)| ended_as(n, *e));
-                        match c.relation {
-                            Relation::And => each.all(|b| b),
-                            Relation::Or => each.any(|b| b),
-                        }
-                    }
-                };
-                let (chosen, label) = if holds {
-                    (0, "success")
-                } else {
-                    (1, "failure")
-                };
-                let message = format!(
-                    "the condition {}: took the {label} branch",
-                    if holds { "holds" } else { "does not hold" }
-                );
-                Ok(self.end_logic(id, index, LogicEnd::Branch(Some(chosen)), &message, t))
+                let (end, message) = decide_conditions(inst, index, condition.as_ref());
+                Ok(self.end_logic(id, index, end, &message, t))
             }
             TaskKind::Switch { cases, default } => {
-                let Some(slot) = inst.slots[index].as_ref() else {
+                let Some((end, message)) = decide_switch(inst, id, index, cases, default) else {
                     return Ok(Vec::new());
-                };
-                let upstream = inst.upstream_outputs(index);
-                let ctx = inst.context(id, slot);
-                let mut decision: Result<Option<(usize, String)>, String> = Ok(None);
-                for (i, case) in cases.iter().enumerate() {
-                    let resolved = params::resolve_text(
-                        &inst.version.spec,
-                        &spec,
-                        &inst.params,
-                        &upstream,
-                        &ctx,
-                        &case.when,
-                    )
-                    .map_err(|e| e.to_string())
-                    .and_then(|text| {
-                        baton_core::expr::eval_condition(&text).map(|holds| (holds, text))
-                    });
-                    match resolved {
-                        Ok((true, text)) => {
-                            decision = Ok(Some((i, text)));
-                            break;
-                        }
-                        Ok((false, _)) => {}
-                        Err(e) => {
-                            decision = Err(format!("case {}: {e}", i + 1));
-                            break;
-                        }
-                    }
-                }
-                let (end, message) = match decision {
-                    Ok(Some((i, text))) => (
-                        LogicEnd::Branch(Some(i)),
-                        format!(
-                            "case {} holds (`{text}`): runs {}",
-                            i + 1,
-                            cases[i].then.join(", ")
-                        ),
-                    ),
-                    Ok(None) if default.is_empty() => (
-                        LogicEnd::Branch(None),
-                        "no case holds and there is no default: every branch is skipped".into(),
-                    ),
-                    Ok(None) => (
-                        LogicEnd::Branch(Some(cases.len())),
-                        format!("no case holds: runs the default {}", default.join(", ")),
-                    ),
-                    Err(e) => (LogicEnd::Failed, e),
                 };
                 Ok(self.end_logic(id, index, end, &message, t))
             }
@@ -134,7 +58,8 @@ impl Engine {
                 }
                 Ok(Vec::new())
             }
-            _ => Ok(Vec::new()),
+            // Not logic tasks: they go to workers.
+            TaskKind::Shell { .. } | TaskKind::Python { .. } | TaskKind::Noop => Ok(Vec::new()),
         }
     }
 
@@ -483,4 +408,77 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// Which branch a `conditions` task takes, and why.
+fn decide_conditions(
+    inst: &Inst,
+    index: TaskIndex,
+    condition: Option<&baton_core::spec::Condition>,
+) -> (LogicEnd, String) {
+    let dag = &inst.version.dag;
+    let ended_as = |name: &str, expect: Expect| {
+        let node = dag.index_of(name).map(|i| inst.run.node(i));
+        match expect {
+            Expect::Success => matches!(node, Some(Node::Succeeded | Node::Skipped)),
+            Expect::Failure => matches!(node, Some(Node::Failed)),
+        }
+    };
+    let holds = match condition {
+        None => dag
+            .predecessors(index)
+            .iter()
+            .all(|p| ended_as(dag.name(*p), Expect::Success)),
+        Some(c) => {
+            let mut each = c.tasks.iter().map(|(n, e)| ended_as(n, *e));
+            match c.relation {
+                Relation::And => each.all(|b| b),
+                Relation::Or => each.any(|b| b),
+            }
+        }
+    };
+    let (chosen, label, verdict) = if holds {
+        (0, "success", "holds")
+    } else {
+        (1, "failure", "does not hold")
+    };
+    let message = format!("the condition {verdict}: took the {label} branch");
+    (LogicEnd::Branch(Some(chosen)), message)
+}
+
+/// Which branch a `switch` task takes (the first case whose condition holds, else the
+/// default), and why; a case that cannot be read fails the task. `None`: the task has no row.
+fn decide_switch(
+    inst: &Inst,
+    id: WorkflowInstanceId,
+    index: TaskIndex,
+    cases: &[baton_core::spec::SwitchCase],
+    default: &[String],
+) -> Option<(LogicEnd, String)> {
+    let slot = inst.slots[index].as_ref()?;
+    let spec = &inst.version.spec.tasks[index];
+    let upstream = inst.upstream_outputs(index);
+    let ctx = inst.context(id, slot);
+    let wf = &inst.version.spec;
+    for (i, case) in cases.iter().enumerate() {
+        let resolved = params::resolve_text(wf, spec, &inst.params, &upstream, &ctx, &case.when)
+            .map_err(|e| e.to_string())
+            .and_then(|text| baton_core::expr::eval_condition(&text).map(|holds| (holds, text)));
+        match resolved {
+            Ok((true, text)) => {
+                let runs = cases[i].then.join(", ");
+                let message = format!("case {} holds (`{text}`): runs {runs}", i + 1);
+                return Some((LogicEnd::Branch(Some(i)), message));
+            }
+            Ok((false, _)) => {}
+            Err(e) => return Some((LogicEnd::Failed, format!("case {}: {e}", i + 1))),
+        }
+    }
+    Some(if default.is_empty() {
+        let message = "no case holds and there is no default: every branch is skipped";
+        (LogicEnd::Branch(None), message.to_string())
+    } else {
+        let message = format!("no case holds: runs the default {}", default.join(", "));
+        (LogicEnd::Branch(Some(cases.len())), message)
+    })
 }

@@ -3,12 +3,41 @@
 
 use crate::attempts::{apply_to_row, attempt_of, Facts};
 use crate::engine::{Engine, Inst, Slot, Tick};
+use crate::specs::Version;
 use crate::MasterError;
 use baton_core::attempt::{Change, Rules};
 use baton_core::run::{InstanceRun, Node};
 use baton_core::{EventKind, TaskState, WorkflowState};
-use baton_store::{now_us, EngineTx, InstanceRecord, StoreError};
+use baton_store::{EngineTx, InstanceRecord, StoreError};
 use std::cmp::Reverse;
+
+/// An instance being rebuilt from its stored rows.
+struct Restored {
+    nodes: Vec<Node>,
+    slots: Vec<Option<Slot>>,
+    /// Tasks to queue (or hold, if the instance is paused).
+    queue: Vec<usize>,
+    /// Logic tasks to start (queued again by a recover).
+    logic_starts: Vec<usize>,
+    /// A sub-workflow may have a child that ended while nobody listened.
+    children: bool,
+}
+
+impl Restored {
+    fn new(version: &Version, record: &InstanceRecord) -> Restored {
+        let dag = &version.dag;
+        Restored {
+            nodes: match &record.only_tasks {
+                Some(only) => crate::engine::outside_scope(dag, only),
+                None => vec![Node::Waiting; dag.len()],
+            },
+            slots: vec![None; dag.len()],
+            queue: Vec::new(),
+            logic_starts: Vec::new(),
+            children: false,
+        }
+    }
+}
 
 impl Engine {
     /// Resumes every running or stopping instance after a start-up. Attempts that were on a
@@ -62,143 +91,151 @@ impl Engine {
         lost_in_flight: bool,
         tick: &mut Tick,
     ) -> Result<(), StoreError> {
-        {
-            let id = record.id;
-            let version = self
-                .specs
-                .get(&self.store, record.workflow_id, record.version)
-                .await?;
-            let dag = version.dag.clone();
-            let mut nodes = match &record.only_tasks {
-                Some(only) => crate::engine::outside_scope(&dag, only),
-                None => vec![Node::Waiting; dag.len()],
+        let id = record.id;
+        let version = self
+            .specs
+            .get(&self.store, record.workflow_id, record.version)
+            .await?;
+        let mut r = Restored::new(&version, &record);
+        for task in tx.task_instances(id).await? {
+            self.restore_task(&mut r, &version, id, task, lost_in_flight);
+        }
+        let stopping = record.state == WorkflowState::Stopping;
+        let (dag, strategy) = (version.dag.clone(), version.spec.failure_strategy);
+        let mut run = InstanceRun::restore(dag, strategy, r.nodes, stopping);
+        if matches!(record.state, WorkflowState::Pausing | WorkflowState::Paused) {
+            run.restore_paused();
+        }
+        for index in std::mem::take(&mut r.queue) {
+            let Some(slot) = r.slots[index].as_mut() else {
+                continue;
             };
-            let mut slots: Vec<Option<Slot>> = vec![None; dag.len()];
-            let mut queue = Vec::new();
-            // Logic tasks to start (queued again by a recover), and whether a sub-workflow
-            // may have a child that ended while nobody listened.
-            let mut logic_starts = Vec::new();
-            let mut children = false;
-            for task in tx.task_instances(id).await? {
-                let Some(index) = dag.index_of(&task.task_name) else {
-                    continue;
-                };
-                let mut slot = task.clone();
-                let kind = &version.spec.tasks[index].kind;
-                nodes[index] = match task.state {
-                    TaskState::Succeeded => Node::Succeeded,
-                    TaskState::Skipped => Node::Skipped,
-                    TaskState::Running if kind.is_logic() => {
-                        if matches!(kind, baton_core::TaskKind::Dependent { .. }) {
-                            self.checks
-                                .push(Reverse((self.now(), task.id, task.attempt)));
-                        } else {
-                            children = true;
-                        }
-                        Node::Active
-                    }
-                    state if kind.is_logic() && state.is_active() => {
-                        logic_starts.push(index);
-                        Node::Active
-                    }
-                    TaskState::Failed => Node::Failed,
-                    TaskState::Killed => Node::Killed,
-                    TaskState::RetryWait => {
-                        let due = task.next_retry_at.unwrap_or_else(now_us);
-                        self.retries.push(Reverse((due, task.id, task.attempt)));
-                        Node::Active
-                    }
-                    TaskState::Dispatched | TaskState::Running if !lost_in_flight => {
-                        if let Some(w) = &task.worker {
-                            self.dispatcher.occupy(w);
-                            // Dispatched by another master (or our previous life): make sure
-                            // the worker has it.
-                            self.probe_workers.insert(w.clone());
-                        }
-                        Node::Active
-                    }
-                    TaskState::Submitted | TaskState::Paused => {
-                        queue.push(index);
-                        Node::Active
-                    }
-                    TaskState::Dispatched | TaskState::Running | TaskState::NeedFailover => {
-                        // Its worker stopped with this node: run it again.
-                        let rerun = Rules {
-                            failover: baton_core::FailoverPolicy::Rerun,
-                            ..Rules::of(&version.spec.tasks[index])
-                        };
-                        let lost = attempt_of(&slot).lose(&rerun);
-                        let change = match lost {
-                            Change::Stale(_) => Change::Queued {
-                                number: task.attempt + 1,
-                            },
-                            lost => lost,
-                        };
-                        let facts = Facts {
-                            message: Some("lost: its worker stopped while it ran"),
-                            ..Facts::default()
-                        };
-                        apply_to_row(&mut self.writes, &mut slot, &change, &facts);
-                        queue.push(index);
-                        Node::Active
-                    }
-                };
-                if nodes[index] == Node::Active {
-                    self.tasks.insert(task.id, (id, index));
-                }
-                slots[index] = Some(slot);
+            if run.is_paused() {
+                // Held by the pause until a resume.
+                let held = attempt_of(slot).hold();
+                apply_to_row(&mut self.writes, slot, &held, &Facts::default());
+                run.hold(index);
+                continue;
             }
-            let stopping = record.state == WorkflowState::Stopping;
-            let mut run = InstanceRun::restore(dag, version.spec.failure_strategy, nodes, stopping);
-            if matches!(record.state, WorkflowState::Pausing | WorkflowState::Paused) {
-                run.restore_paused();
-            }
-            for index in queue {
-                let spec = &version.spec.tasks[index];
-                let slot = slots[index].as_mut().expect("queued tasks have a slot");
-                if run.is_paused() {
-                    // Held by the pause until a resume.
-                    let held = attempt_of(slot).hold();
-                    apply_to_row(&mut self.writes, slot, &held, &Facts::default());
-                    run.hold(index);
-                    continue;
-                }
-                let release = attempt_of(slot).release();
-                apply_to_row(&mut self.writes, slot, &release, &Facts::default());
-                self.dispatcher.enqueue(
-                    slot.id,
-                    &spec.worker_group,
-                    record.priority,
-                    spec.queue_priority(),
-                );
-            }
-            let inst = Inst {
-                name: record.name,
-                version,
-                params: record.params,
-                priority: record.priority,
-                state: record.state,
-                epoch: record.epoch,
-                schedule_time: record
-                    .schedule_time
-                    .or(record.started_at)
-                    .unwrap_or(record.submitted_at),
-                started_at: record.started_at.unwrap_or(record.submitted_at),
-                schedule_id: record.schedule_id,
-                parent: record.parent_instance_id,
-                run,
-                slots,
-            };
-            self.resume(tx, id, inst, tick).await?;
-            for index in logic_starts {
-                let steps = self.start_logic(tx, id, index, tick).await?;
-                self.apply(tx, id, steps, tick).await?;
-            }
-            if children {
-                self.children_ended(tx, id, tick).await?;
-            }
+            let release = attempt_of(slot).release();
+            apply_to_row(&mut self.writes, slot, &release, &Facts::default());
+            let spec = &version.spec.tasks[index];
+            let (group, own) = (&spec.worker_group, spec.queue_priority());
+            self.dispatcher
+                .enqueue(slot.id, group, record.priority, own);
+        }
+        let inst = Inst {
+            name: record.name,
+            version,
+            params: record.params,
+            priority: record.priority,
+            state: record.state,
+            epoch: record.epoch,
+            schedule_time: record
+                .schedule_time
+                .or(record.started_at)
+                .unwrap_or(record.submitted_at),
+            started_at: record.started_at.unwrap_or(record.submitted_at),
+            schedule_id: record.schedule_id,
+            parent: record.parent_instance_id,
+            run,
+            slots: r.slots,
+        };
+        self.resume(tx, id, inst, tick).await?;
+        for index in r.logic_starts {
+            let steps = self.start_logic(tx, id, index, tick).await?;
+            self.apply(tx, id, steps, tick).await?;
+        }
+        if r.children {
+            self.children_ended(tx, id, tick).await?;
         }
         Ok(())
+    }
+
+    /// Takes one stored task row into a restored instance: where its node stands, and what
+    /// its attempt needs (a timer, a probe, the queue, or a new attempt if it was lost).
+    fn restore_task(
+        &mut self,
+        r: &mut Restored,
+        version: &Version,
+        id: baton_core::WorkflowInstanceId,
+        task: Slot,
+        lost_in_flight: bool,
+    ) {
+        let Some(index) = version.dag.index_of(&task.task_name) else {
+            return;
+        };
+        let mut slot = task.clone();
+        let kind = &version.spec.tasks[index].kind;
+        let node = match task.state {
+            TaskState::Succeeded => Node::Succeeded,
+            TaskState::Skipped => Node::Skipped,
+            TaskState::Running if kind.is_logic() => {
+                if matches!(kind, baton_core::TaskKind::Dependent { .. }) {
+                    let now = self.now();
+                    self.checks.push(Reverse((now, task.id, task.attempt)));
+                } else {
+                    r.children = true;
+                }
+                Node::Active
+            }
+            state if kind.is_logic() && state.is_active() => {
+                r.logic_starts.push(index);
+                Node::Active
+            }
+            TaskState::Failed => Node::Failed,
+            TaskState::Killed => Node::Killed,
+            TaskState::RetryWait => {
+                let due = task.next_retry_at.unwrap_or_else(|| self.now());
+                self.retries.push(Reverse((due, task.id, task.attempt)));
+                Node::Active
+            }
+            TaskState::Dispatched | TaskState::Running if !lost_in_flight => {
+                if let Some(w) = &task.worker {
+                    self.dispatcher.occupy(w);
+                    // Dispatched by another master (or our previous life): make sure the
+                    // worker has it.
+                    self.probe_workers.insert(w.clone());
+                }
+                Node::Active
+            }
+            TaskState::Submitted | TaskState::Paused => {
+                r.queue.push(index);
+                Node::Active
+            }
+            TaskState::Dispatched | TaskState::Running | TaskState::NeedFailover => {
+                self.rerun_lost(&mut slot, Rules::of(&version.spec.tasks[index]));
+                r.queue.push(index);
+                Node::Active
+            }
+        };
+        if node == Node::Active {
+            self.tasks.insert(task.id, (id, index));
+        }
+        r.nodes[index] = node;
+        r.slots[index] = Some(slot);
+    }
+
+    /// An attempt that was on a worker that stopped with this node: written off, and the
+    /// next one queued (whatever the task's failover policy: the node, not the task, failed).
+    fn rerun_lost(&mut self, slot: &mut Slot, rules: Rules) {
+        let rerun = Rules {
+            failover: baton_core::FailoverPolicy::Rerun,
+            ..rules
+        };
+        let change = match attempt_of(slot).lose(&rerun) {
+            // Written off already (need_failover): only the new attempt is left to queue.
+            Change::Stale(_) => Change::Queued {
+                number: slot.attempt + 1,
+            },
+            lost => lost,
+        };
+        let facts = Facts {
+            at: Some(self.now()),
+            message: Some("lost: its worker stopped while it ran"),
+            ..Facts::default()
+        };
+        apply_to_row(&mut self.writes, slot, &change, &facts);
     }
 
     /// `recover`: an ended (failed or stopped) instance runs again what failed, was killed or

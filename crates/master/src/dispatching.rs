@@ -1,0 +1,257 @@
+//! The engine's side of dispatch: each attempt the queue hands out (by priority, to a worker
+//! with a free slot) takes a slot of its task group, has its params resolved, is recorded as
+//! dispatched and becomes a request sent after the commit.
+
+use crate::attempts::Facts;
+use crate::engine::{Engine, Tick};
+use baton_core::dag::TaskIndex;
+use baton_core::params::{self, ResolvedTask};
+use baton_core::{TaskInstanceId, TaskKind, WorkflowInstanceId};
+use baton_proto::{dispatch_request, AttemptId, DispatchRequest};
+use baton_store::{EngineTx, StoreError};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// What became of one attempt the queue handed out.
+enum Handed {
+    /// Recorded as dispatched; the request goes after the commit.
+    Sent(DispatchRequest),
+    /// Not sent, and nothing to do (its instance ended or paused, or it failed at once).
+    Dropped,
+    /// Its task group has no free slot: it waits in the queue, with this message.
+    Waiting(String),
+}
+
+impl Engine {
+    /// Hands queued attempts to workers while slots last.
+    pub(crate) async fn dispatch(
+        &mut self,
+        tx: &mut EngineTx,
+        t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        // Free slots of the task groups met in this tick (read under their row locks).
+        let mut group_free: HashMap<String, i64> = HashMap::new();
+        let mut waiting: Vec<(TaskInstanceId, String)> = Vec::new();
+        while let Some((task, worker)) = self.dispatcher.next() {
+            let worker_id = self.dispatcher.worker(worker).endpoint.id.clone();
+            match self
+                .hand_out(tx, task, &worker_id, &mut group_free, t)
+                .await?
+            {
+                Handed::Sent(request) => t.dispatches.push((worker, request)),
+                Handed::Dropped => self.dispatcher.release(&worker_id),
+                Handed::Waiting(message) => {
+                    self.dispatcher.release(&worker_id);
+                    waiting.push((task, message));
+                }
+            }
+        }
+        for (task, message) in waiting {
+            self.wait_in_queue(task, message);
+        }
+        self.mark_starved();
+        Ok(())
+    }
+
+    /// One attempt the queue handed out for `worker`.
+    async fn hand_out(
+        &mut self,
+        tx: &mut EngineTx,
+        task: TaskInstanceId,
+        worker: &str,
+        group_free: &mut HashMap<String, i64>,
+        t: &mut Tick,
+    ) -> Result<Handed, StoreError> {
+        let Some(&(id, index)) = self.tasks.get(&task) else {
+            return Ok(Handed::Dropped);
+        };
+        if self.instances[&id].run.is_paused() {
+            // Queued before the pause (a requeue after a lost worker, say): held.
+            let steps = self.hold(id, index);
+            self.apply(tx, id, steps, t).await?;
+            return Ok(Handed::Dropped);
+        }
+        let group = self.instances[&id].version.spec.tasks[index]
+            .task_group
+            .clone();
+        if let Some(group) = group {
+            if let Err(message) = take_group_slot(tx, group_free, group).await? {
+                return Ok(Handed::Waiting(message));
+            }
+        }
+        let resolved = match self.resolve(id, index) {
+            Ok(resolved) => resolved,
+            Err(message) => {
+                // Checked when the instance was created; only a hand-edited store gets here.
+                let Some(now) = self.attempt(id, index) else {
+                    return Ok(Handed::Dropped);
+                };
+                let facts = Facts {
+                    message: Some(&message),
+                    ..Facts::default()
+                };
+                let steps = self.carry_out(id, index, now.fail_to_prepare(), facts, t);
+                self.apply(tx, id, steps, t).await?;
+                return Ok(Handed::Dropped);
+            }
+        };
+        Ok(self.send(id, index, worker, resolved, t))
+    }
+
+    /// The task's params, env and command, resolved for its current attempt.
+    fn resolve(&self, id: WorkflowInstanceId, index: TaskIndex) -> Result<ResolvedTask, String> {
+        let inst = &self.instances[&id];
+        let slot = inst.slots[index].as_ref().ok_or("the task has no row")?;
+        let upstream = inst.upstream_outputs(index);
+        let ctx = inst.context(id, slot);
+        let spec = &inst.version.spec;
+        params::resolve_task(spec, &spec.tasks[index], &inst.params, &upstream, &ctx)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Records the attempt as dispatched to `worker` and builds its request.
+    fn send(
+        &mut self,
+        id: WorkflowInstanceId,
+        index: TaskIndex,
+        worker: &str,
+        resolved: ResolvedTask,
+        t: &mut Tick,
+    ) -> Handed {
+        let Some(kind) = dispatch_kind(resolved.kind) else {
+            tracing::error!("task {index} of instance {id} runs in the master: a bug");
+            return Handed::Dropped;
+        };
+        let Some(now) = self.attempt(id, index) else {
+            return Handed::Dropped;
+        };
+        let facts = Facts {
+            worker: Some(worker),
+            ..Facts::default()
+        };
+        let _ = self.carry_out(id, index, now.dispatch(), facts, t);
+        let inst = &self.instances[&id];
+        let spec = &inst.version.spec.tasks[index];
+        let Some(slot) = inst.slots[index].as_ref() else {
+            return Handed::Dropped;
+        };
+        Handed::Sent(DispatchRequest {
+            id: Some(AttemptId {
+                workflow_instance_id: id.0,
+                task_instance_id: slot.id.0,
+                attempt: u32::try_from(slot.attempt).unwrap_or(u32::MAX),
+                epoch: u64::try_from(inst.epoch).unwrap_or(0),
+            }),
+            workflow_name: inst.name.clone(),
+            task_name: spec.name.clone(),
+            kind: Some(kind),
+            env: resolved.env.into_iter().collect(),
+            timeout_ms: spec.timeout.map(millis).unwrap_or(0),
+            timeout_strategy: crate::alerts::strategy(spec.timeout_strategy),
+            master_addr: self.config.address.clone(),
+            // Half the dispatch timeout: a dispatch still in flight when the master writes
+            // the attempt off (after the whole timeout) is refused by the worker, with room
+            // for clocks that disagree by less than half the timeout.
+            deadline_us: self
+                .now()
+                .saturating_add(micros(self.config.dispatch_timeout) / 2),
+        })
+    }
+
+    /// A task whose group is full waits in the queue for a later tick, saying why.
+    fn wait_in_queue(&mut self, task: TaskInstanceId, message: String) {
+        let Some(&(id, index)) = self.tasks.get(&task) else {
+            return;
+        };
+        self.enqueue(id, index);
+        let Some(slot) = self
+            .instances
+            .get_mut(&id)
+            .and_then(|inst| inst.slots[index].as_mut())
+        else {
+            return;
+        };
+        if slot.message.as_deref() != Some(message.as_str()) {
+            slot.message = Some(message);
+            self.writes.touch(slot);
+        }
+    }
+
+    /// Queued attempts of a group without any live worker say so (a visible wait, not a
+    /// silent hang).
+    fn mark_starved(&mut self) {
+        for group in self.dispatcher.starved_groups() {
+            let message = format!("waiting: no live worker in group `{group}`");
+            for task in self.dispatcher.queued_in(&group) {
+                let Some(&(id, index)) = self.tasks.get(&task) else {
+                    continue;
+                };
+                let Some(slot) = self
+                    .instances
+                    .get_mut(&id)
+                    .and_then(|i| i.slots[index].as_mut())
+                else {
+                    continue;
+                };
+                if slot.message.as_deref() != Some(message.as_str()) {
+                    slot.message = Some(message.clone());
+                    self.writes.touch(slot);
+                }
+            }
+        }
+    }
+}
+
+/// Takes a slot of the task group, or says why the task must wait.
+async fn take_group_slot(
+    tx: &mut EngineTx,
+    group_free: &mut HashMap<String, i64>,
+    group: String,
+) -> Result<Result<(), String>, StoreError> {
+    if !group_free.contains_key(&group) {
+        let free = tx.task_group_free(std::slice::from_ref(&group)).await?;
+        group_free.insert(group.clone(), free.get(&group).copied().unwrap_or(-1));
+    }
+    let free = group_free.get_mut(&group).expect("just read");
+    if *free < 0 {
+        return Ok(Err(format!("waiting: task group `{group}` does not exist")));
+    }
+    if *free == 0 {
+        return Ok(Err(format!("waiting: task group `{group}` is full")));
+    }
+    *free -= 1;
+    Ok(Ok(()))
+}
+
+/// The dispatch's form of a task that runs on a worker; `None` for a task the master runs
+/// itself (a logic task). Exhaustive: a new task type must say where it runs.
+fn dispatch_kind(kind: TaskKind) -> Option<dispatch_request::Kind> {
+    match kind {
+        TaskKind::Shell { command } => {
+            Some(dispatch_request::Kind::Shell(baton_proto::ShellTask {
+                command,
+            }))
+        }
+        TaskKind::Python { script } => {
+            Some(dispatch_request::Kind::Python(baton_proto::PythonTask {
+                script,
+            }))
+        }
+        TaskKind::Noop => Some(dispatch_request::Kind::Noop(baton_proto::NoopTask {})),
+        TaskKind::SubWorkflow { .. }
+        | TaskKind::Dependent { .. }
+        | TaskKind::Conditions { .. }
+        | TaskKind::Switch { .. } => None,
+    }
+}
+
+/// A duration in whole milliseconds, saturating (durations are bounded where they are parsed;
+/// this keeps the conversion from wrapping whatever they are).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A duration in whole microseconds, saturating.
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
