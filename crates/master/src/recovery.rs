@@ -8,7 +8,7 @@ use crate::MasterError;
 use baton_core::attempt::{Change, Rules};
 use baton_core::run::{InstanceRun, Node};
 use baton_core::{EventKind, TaskState, WorkflowState};
-use baton_store::{EngineTx, InstanceRecord, StoreError};
+use baton_store::{EngineTx, InstanceRecord, NewEvent, StoreError};
 use std::cmp::Reverse;
 
 /// An instance being rebuilt from its stored rows.
@@ -21,6 +21,9 @@ struct Restored {
     logic_starts: Vec<usize>,
     /// A sub-workflow may have a child that ended while nobody listened.
     children: bool,
+    /// The instance's project and workflow, for the events.
+    project: String,
+    workflow: String,
 }
 
 impl Restored {
@@ -35,6 +38,8 @@ impl Restored {
             queue: Vec::new(),
             logic_starts: Vec::new(),
             children: false,
+            project: record.project.clone(),
+            workflow: record.name.clone(),
         }
     }
 }
@@ -204,7 +209,17 @@ impl Engine {
                 Node::Active
             }
             TaskState::Dispatched | TaskState::Running | TaskState::NeedFailover => {
-                self.rerun_lost(&mut slot, Rules::of(&version.spec.tasks[index]));
+                if self.rerun_lost(&mut slot, Rules::of(&version.spec.tasks[index])) {
+                    let event = NewEvent::new(
+                        EventKind::TaskNeedFailover,
+                        self.now(),
+                        "lost: its worker stopped while it ran",
+                    )
+                    .instance(id, &r.project, &r.workflow)
+                    .task(task.id, &task.task_name, task.attempt)
+                    .worker(task.worker.as_deref());
+                    self.writes.events.push(event);
+                }
                 r.queue.push(index);
                 Node::Active
             }
@@ -218,17 +233,19 @@ impl Engine {
 
     /// An attempt that was on a worker that stopped with this node: written off, and the
     /// next one queued (whatever the task's failover policy: the node, not the task, failed).
-    fn rerun_lost(&mut self, slot: &mut Slot, rules: Rules) {
+    /// Returns whether an attempt was written off now (not earlier).
+    fn rerun_lost(&mut self, slot: &mut Slot, rules: Rules) -> bool {
         let rerun = Rules {
             failover: baton_core::FailoverPolicy::Rerun,
             ..rules
         };
-        let change = match attempt_of(slot).lose(&rerun) {
+        let (change, now) = match attempt_of(slot).lose(&rerun) {
             // Written off already (need_failover): only the new attempt is left to queue.
-            Change::Stale(_) => Change::Queued {
-                number: slot.attempt + 1,
-            },
-            lost => lost,
+            Change::Stale(_) => {
+                let number = slot.attempt + 1;
+                (Change::Queued { number }, false)
+            }
+            lost => (lost, true),
         };
         let facts = Facts {
             at: Some(self.now()),
@@ -236,6 +253,7 @@ impl Engine {
             ..Facts::default()
         };
         apply_to_row(&mut self.writes, slot, &change, &facts);
+        now
     }
 
     /// `recover`: an ended (failed or stopped) instance runs again what failed, was killed or

@@ -95,6 +95,18 @@ fn fenced(rows: u64, id: WorkflowInstanceId) -> Result<(), StoreError> {
     }
 }
 
+/// The condition of a running instance that `$1` would adopt: owned by another master that is
+/// not one of the `live` masters bound as `$2`, `$3`, ...
+fn orphaned(live: usize) -> String {
+    let mut sql =
+        String::from("state IN ('running', 'stopping', 'pausing', 'paused') AND owner <> $1");
+    if live > 0 {
+        let list: Vec<String> = (0..live).map(|i| format!("${}", i + 2)).collect();
+        sql.push_str(&format!(" AND owner NOT IN ({})", list.join(", ")));
+    }
+    sql
+}
+
 /// An instance a master took over from one that left the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Adopted {
@@ -401,17 +413,11 @@ impl EngineTx {
         live_masters: &[String],
     ) -> Result<Vec<Adopted>, StoreError> {
         let previous = self.orphans(owner, live_masters).await?;
-        let mut sql = String::from(
-            "UPDATE workflow_instance SET owner = $1, epoch = epoch + 1 \
-             WHERE state IN ('running', 'stopping', 'pausing', 'paused') AND owner <> $1",
+        let sql = format!(
+            "UPDATE workflow_instance SET owner = $1, epoch = epoch + 1 WHERE {} \
+             RETURNING id, epoch",
+            orphaned(live_masters.len())
         );
-        if !live_masters.is_empty() {
-            let list: Vec<String> = (0..live_masters.len())
-                .map(|i| format!("${}", i + 2))
-                .collect();
-            sql.push_str(&format!(" AND owner NOT IN ({})", list.join(", ")));
-        }
-        sql.push_str(" RETURNING id, epoch");
         let mut query = sqlx::query(&sql).bind(owner);
         for m in live_masters {
             query = query.bind(m.as_str());
@@ -456,16 +462,10 @@ impl EngineTx {
         owner: &str,
         live_masters: &[String],
     ) -> Result<std::collections::HashMap<WorkflowInstanceId, Option<String>>, StoreError> {
-        let mut sql = String::from(
-            "SELECT id, owner FROM workflow_instance \
-             WHERE state IN ('running', 'stopping', 'pausing', 'paused') AND owner <> $1",
+        let sql = format!(
+            "SELECT id, owner FROM workflow_instance WHERE {}",
+            orphaned(live_masters.len())
         );
-        if !live_masters.is_empty() {
-            let list: Vec<String> = (0..live_masters.len())
-                .map(|i| format!("${}", i + 2))
-                .collect();
-            sql.push_str(&format!(" AND owner NOT IN ({})", list.join(", ")));
-        }
         let mut query = sqlx::query(&sql).bind(owner);
         for m in live_masters {
             query = query.bind(m.as_str());
