@@ -104,14 +104,65 @@ impl Store {
         Ok(Some(record))
     }
 
-    /// Every backfill, newest first.
-    pub async fn list_backfills(&self) -> Result<Vec<BackfillRecord>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM backfill ORDER BY id DESC LIMIT 200");
+    /// A page of backfills, newest first: those with an id below `before` (all without it),
+    /// at most `limit` (1 to 1000).
+    pub async fn list_backfills(
+        &self,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<BackfillRecord>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM backfill WHERE id < $1 ORDER BY id DESC LIMIT $2");
         let rows = sqlx::query(&sql)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit.clamp(1, 1000))
             .fetch_all(&self.read)
             .await
             .ctx("listing backfills")?;
         rows.iter().map(BackfillRecord::from_row).collect()
+    }
+
+    /// The instances a backfill started, in the order of their schedule times: id, schedule
+    /// time (µs) and state.
+    pub async fn backfill_instances(
+        &self,
+        id: i64,
+    ) -> Result<Vec<(WorkflowInstanceId, i64, WorkflowState)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, schedule_time, state FROM workflow_instance WHERE backfill_id = $1 \
+             ORDER BY schedule_time, id",
+        )
+        .bind(id)
+        .fetch_all(&self.read)
+        .await
+        .ctx("listing a backfill's instances")?;
+        rows.iter()
+            .map(|r| {
+                let state: String = get(r, "state")?;
+                let state = state.parse().map_err(|e| StoreError::Corrupt {
+                    context: "workflow_instance.state",
+                    detail: format!("{e}"),
+                })?;
+                Ok((
+                    WorkflowInstanceId(get(r, "id")?),
+                    get(r, "schedule_time")?,
+                    state,
+                ))
+            })
+            .collect()
+    }
+
+    /// The project and name of a workflow, by id (`None` if there is no such workflow).
+    pub async fn workflow_name(
+        &self,
+        id: WorkflowId,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query("SELECT project, name FROM workflow WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.read)
+            .await
+            .ctx("reading a workflow's name")?;
+        row.map(|r| Ok((get(&r, "project")?, get(&r, "name")?)))
+            .transpose()
     }
 
     /// Stops a backfill: no new instance starts, and its running ones are stopped.

@@ -288,6 +288,22 @@ impl Store {
         row.as_ref().map(TaskInstanceRecord::from_row).transpose()
     }
 
+    /// The commands queued for a workflow instance that no master has taken yet, oldest
+    /// first: what the instance is about to do (a recover just accepted, a stop on its way).
+    pub async fn pending_commands(
+        &self,
+        id: WorkflowInstanceId,
+    ) -> Result<Vec<CommandKind>, StoreError> {
+        let kinds: Vec<String> = sqlx::query_scalar(
+            "SELECT kind FROM command WHERE workflow_instance_id = $1 ORDER BY id",
+        )
+        .bind(id.0)
+        .fetch_all(&self.read)
+        .await
+        .ctx("listing an instance's pending commands")?;
+        kinds.iter().map(|k| command_kind(k)).collect()
+    }
+
     /// The ended attempts of every task of a workflow instance, by task and attempt.
     pub async fn attempts(&self, id: WorkflowInstanceId) -> Result<Vec<AttemptRecord>, StoreError> {
         let rows = sqlx::query(
@@ -338,6 +354,25 @@ where
         .await
         .ctx("listing task instances")?;
     rows.iter().map(TaskInstanceRecord::from_row).collect()
+}
+
+/// A stored command kind.
+fn command_kind(text: &str) -> Result<CommandKind, StoreError> {
+    use CommandKind as K;
+    [
+        K::Start,
+        K::Stop,
+        K::Recover,
+        K::Pause,
+        K::Resume,
+        K::ChildEnded,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == text)
+    .ok_or_else(|| StoreError::Corrupt {
+        context: "command.kind",
+        detail: format!("unknown command kind `{text}`"),
+    })
 }
 
 /// The PostgreSQL channel on which masters hear of new commands.

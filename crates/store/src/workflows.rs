@@ -140,6 +140,7 @@ impl Store {
             }
         };
         crate::schedules::sync_schedule(&mut tx, applied.id, spec).await?;
+        follow_online(&mut tx, applied.id, spec).await?;
         tx.commit().await.ctx("committing an apply")?;
         Ok(applied)
     }
@@ -262,5 +263,31 @@ async fn insert_version(
     .execute(&mut **tx)
     .await
     .ctx("storing a workflow version")?;
+    Ok(())
+}
+
+/// An apply sets the schedule's online state to the file's `online:` (default true), even
+/// when the definition is unchanged: a file re-applied (an export) describes the state it
+/// leaves, whatever `schedule online|offline` did since.
+async fn follow_online(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    workflow: WorkflowId,
+    spec: &WorkflowSpec,
+) -> Result<(), StoreError> {
+    let Some(schedule) = &spec.schedule else {
+        return Ok(());
+    };
+    let now = now_us();
+    sqlx::query(
+        "UPDATE schedule SET online = $1, next_fire_at = $2, updated_at = $3 \
+         WHERE workflow_id = $4 AND online <> $1",
+    )
+    .bind(i64::from(schedule.online))
+    .bind(schedule.first_fire(spec.timezone.as_deref(), now))
+    .bind(now)
+    .bind(workflow.0)
+    .execute(&mut **tx)
+    .await
+    .ctx("setting a schedule online or offline as its file says")?;
     Ok(())
 }
