@@ -135,9 +135,7 @@ fn run_cluster(registry: &str) {
             v["members"]
                 .as_array()?
                 .iter()
-                .any(|m| {
-                    m["member"]["id"] == *w0 && m["member"]["load"]["running"].as_u64() > Some(0)
-                })
+                .any(|m| m["id"] == *w0 && m["load"]["running"].as_u64() > Some(0))
                 .then_some(())
         },
     );

@@ -336,7 +336,7 @@ fn sub_workflows_spread_over_two_masters_and_survive_a_master_kill() {
         let parent = view(&c, *id)["instance"].clone();
         let kid = by_parent[id][0].clone();
         for i in [parent, kid] {
-            if i["ended_at"].as_i64().unwrap() > killed_at {
+            if common::time_us(&i["ended_at"]).unwrap() > killed_at {
                 assert_eq!(
                     i["owner"].as_str(),
                     Some(survivor.as_str()),
