@@ -71,11 +71,8 @@ fn wake_streams_on_run_events(master: &baton_master::Master, waker: baton_api::E
     let mut events = master.subscribe();
     tokio::spawn(async move {
         use tokio::sync::broadcast::error::RecvError;
-        loop {
-            match events.recv().await {
-                Ok(_) | Err(RecvError::Lagged(_)) => waker.wake(),
-                Err(RecvError::Closed) => break,
-            }
+        while let Ok(_) | Err(RecvError::Lagged(_)) = events.recv().await {
+            waker.wake();
         }
     });
 }

@@ -138,10 +138,12 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let state: String = get(r, "state")?;
-                let state = state.parse().map_err(|e| StoreError::Corrupt {
-                    context: "workflow_instance.state",
-                    detail: format!("{e}"),
-                })?;
+                let state = state
+                    .parse::<WorkflowState>()
+                    .map_err(|e| StoreError::Corrupt {
+                        context: "workflow_instance.state",
+                        detail: e.to_string(),
+                    })?;
                 Ok((
                     WorkflowInstanceId(get(r, "id")?),
                     get(r, "schedule_time")?,

@@ -115,8 +115,11 @@ fn fire_times(
     Ok(times)
 }
 
+/// A span of whole days: its first midnight, and the midnight after its last day.
+type Days = (DateTime<Utc>, DateTime<Utc>);
+
 /// Whole days, [start, end), from the range or from each date given.
-fn days(req: &BackfillRequest, tz: Tz) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, ApiError> {
+fn days(req: &BackfillRequest, tz: Tz) -> Result<Vec<Days>, ApiError> {
     let day = |text: &str| parse_instant(text, tz).map_err(|e| ApiError::bad("bad_date", e));
     if !req.dates.is_empty() {
         return req

@@ -726,6 +726,12 @@ async fn measure(
     Ok((wall, super::gaps(spec, &times), (cpu_before, cpu_after)))
 }
 
+/// A time of the API (RFC 3339) in µs since the epoch.
+fn api_time_us(v: &Value) -> Option<i64> {
+    let t = chrono::DateTime::parse_from_rfc3339(v.as_str()?).ok()?;
+    Some(t.timestamp_micros())
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;
@@ -743,10 +749,4 @@ mod tests {
         );
         assert_eq!(w("postgresql://h:5432"), "postgresql://h:5432/b");
     }
-}
-
-/// A time of the API (RFC 3339) in µs since the epoch.
-fn api_time_us(v: &Value) -> Option<i64> {
-    let t = chrono::DateTime::parse_from_rfc3339(v.as_str()?).ok()?;
-    Some(t.timestamp_micros())
 }
