@@ -189,3 +189,96 @@ fn the_api_serves_its_reference_and_pages_with_cursors() {
     let bad = server.get("/instances?cursor=nonsense");
     assert_eq!(bad["error"]["code"], "bad_query", "{bad}");
 }
+
+/// The lines of a Server-Sent Events stream, read in a thread; dropped with the receiver.
+fn sse_lines(url: &str, last_event_id: Option<i64>) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let client = reqwest::blocking::Client::builder()
+        .timeout(None)
+        .build()
+        .unwrap();
+    let mut request = client.get(url);
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id.to_string());
+    }
+    let response = request.send().unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(response).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The next event of a stream: its `id:` and its `data:` as JSON.
+fn next_event(lines: &std::sync::mpsc::Receiver<String>) -> (i64, serde_json::Value) {
+    let mut id = None;
+    loop {
+        let line = lines
+            .recv_timeout(LONG)
+            .expect("an event within the deadline");
+        if let Some(v) = line.strip_prefix("id:") {
+            id = Some(v.trim().parse().unwrap());
+        } else if let Some(data) = line.strip_prefix("data:") {
+            return (id.expect("`id:` before `data:`"), serde_json::from_str(data.trim()).unwrap());
+        }
+    }
+}
+
+#[test]
+fn the_event_stream_sends_each_event_with_its_id_and_resumes_after_the_last_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Standalone::start(&dir.path().join("data"), None, &[]);
+    let file = write(
+        dir.path(),
+        "slow.yaml",
+        "name: slow\ntasks:\n  - {name: t, type: shell, command: 'sleep 1.5', timeout: 500ms, timeout_strategy: warn}\n",
+    );
+    let stream = format!("{}/api/v1/events/stream?kind=task_timeout", server.api);
+    let live = sse_lines(&stream, None);
+    let first = server.start_workflow(&file, "slow", &[]);
+    let (id1, e1) = next_event(&live);
+    assert_eq!((e1["id"].as_i64(), e1["kind"].as_str()), (Some(id1), Some("task_timeout")));
+    assert_eq!(e1["workflow_instance_id"].as_i64(), Some(first), "{e1}");
+    let second = server.start_workflow(&file, "slow", &[]);
+    let (id2, e2) = next_event(&live);
+    assert!(id2 > id1);
+    assert_eq!(e2["workflow_instance_id"].as_i64(), Some(second), "{e2}");
+    drop(live);
+
+    // A reconnect with `Last-Event-ID` (or `?after=`) starts just after that event.
+    let resumed = sse_lines(&stream, Some(id1));
+    assert_eq!(next_event(&resumed).0, id2);
+    let after = sse_lines(&format!("{stream}&after={id1}"), None);
+    assert_eq!(next_event(&after).0, id2);
+    // Filters: another instance's events are not sent.
+    let other = sse_lines(
+        &format!("{}/api/v1/events/stream?kind=task_timeout&instance={second}&after=0", server.api),
+        None,
+    );
+    assert_eq!(next_event(&other).0, id2);
+    // An unknown kind is refused before the stream opens.
+    let refused = reqwest::blocking::get(format!(
+        "{}/api/v1/events/stream?kind=task_faild",
+        server.api
+    ))
+    .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    let body: serde_json::Value = refused.json().unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected one of: instance_submitted"),
+        "{body}"
+    );
+}
