@@ -229,7 +229,10 @@ fn next_event(lines: &std::sync::mpsc::Receiver<String>) -> (i64, serde_json::Va
         if let Some(v) = line.strip_prefix("id:") {
             id = Some(v.trim().parse().unwrap());
         } else if let Some(data) = line.strip_prefix("data:") {
-            return (id.expect("`id:` before `data:`"), serde_json::from_str(data.trim()).unwrap());
+            return (
+                id.expect("`id:` before `data:`"),
+                serde_json::from_str(data.trim()).unwrap(),
+            );
         }
     }
 }
@@ -247,7 +250,10 @@ fn the_event_stream_sends_each_event_with_its_id_and_resumes_after_the_last_one(
     let live = sse_lines(&stream, None);
     let first = server.start_workflow(&file, "slow", &[]);
     let (id1, e1) = next_event(&live);
-    assert_eq!((e1["id"].as_i64(), e1["kind"].as_str()), (Some(id1), Some("task_timeout")));
+    assert_eq!(
+        (e1["id"].as_i64(), e1["kind"].as_str()),
+        (Some(id1), Some("task_timeout"))
+    );
     assert_eq!(e1["workflow_instance_id"].as_i64(), Some(first), "{e1}");
     let second = server.start_workflow(&file, "slow", &[]);
     let (id2, e2) = next_event(&live);
@@ -262,7 +268,10 @@ fn the_event_stream_sends_each_event_with_its_id_and_resumes_after_the_last_one(
     assert_eq!(next_event(&after).0, id2);
     // Filters: another instance's events are not sent.
     let other = sse_lines(
-        &format!("{}/api/v1/events/stream?kind=task_timeout&instance={second}&after=0", server.api),
+        &format!(
+            "{}/api/v1/events/stream?kind=task_timeout&instance={second}&after=0",
+            server.api
+        ),
         None,
     );
     assert_eq!(next_event(&other).0, id2);

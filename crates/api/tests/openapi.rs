@@ -156,3 +156,56 @@ fn the_document_is_valid_openapi_3_1() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn malformed_requests_get_the_api_error_shape() {
+    let db = TestDb::sqlite();
+    let state = ApiState::new(
+        db.store().await,
+        Arc::new(|| {}),
+        Members::Fixed(Vec::new()),
+    );
+    let app = baton_api::router(state);
+    for (method, uri, code, says) in [
+        (Method::GET, "/api/v1/instances/abc", "bad_path", "abc"),
+        (
+            Method::GET,
+            "/api/v1/events?since=yesterday",
+            "bad_query",
+            "since",
+        ),
+        (
+            Method::GET,
+            "/api/v1/events?kind=task_faild",
+            "bad_kind",
+            "task_failed",
+        ),
+        (
+            Method::GET,
+            "/api/v1/instances?state=faild",
+            "bad_state",
+            "faild",
+        ),
+        (
+            Method::GET,
+            "/api/v1/workflows?limit=0",
+            "bad_query",
+            "limit",
+        ),
+        (
+            Method::POST,
+            "/api/v1/task-groups",
+            "bad_request",
+            "task group",
+        ),
+    ] {
+        let (status, body) = call(&app, method.clone(), uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {uri}: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("a JSON error");
+        assert_eq!(v["error"]["code"], code, "{method} {uri}: {body}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(says),
+            "{method} {uri}: {body}"
+        );
+    }
+}

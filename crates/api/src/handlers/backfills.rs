@@ -1,8 +1,9 @@
 //! `/backfills` and `/workflows/{name}/backfill`: run a workflow for past schedule times.
 
 use super::{project_or_default, workflow_of, ApiResult};
+use super::{Path, Query};
 use crate::{paging, ApiError, ApiState};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use baton_api_model::time::from_us;
@@ -32,8 +33,9 @@ pub(crate) async fn create_backfill(
     State(state): State<ApiState>,
     Path(name): Path<String>,
     Query(q): Query<WorkflowQuery>,
-    Json(req): Json<BackfillRequest>,
+    req: Result<Json<BackfillRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<BackfillCreated>), ApiError> {
+    let req = super::body(req, "bad_request", "backfill: ")?;
     let project = project_or_default(q.project);
     let workflow = workflow_of(&state, &project, &name, None).await?;
     let parallel = req.parallel.unwrap_or(1);

@@ -2,8 +2,9 @@
 //! Events (`GET /events/stream`, resumable with `Last-Event-ID`).
 
 use super::ApiResult;
+use super::Query;
 use crate::{convert, ApiError, ApiState};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use baton_api_model::{Cursor, ErrorBody, Event, EventList, EventQuery, PageQuery};

@@ -2,8 +2,9 @@
 //! resume), and a rerun as a new instance.
 
 use super::{instance_of, ApiResult};
+use super::{Path, Query};
 use crate::{convert, paging, ApiError, ApiState};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use baton_api_model::{

@@ -1,8 +1,9 @@
 //! `GET /task-instances/{id}/log`: a byte range of one attempt's log, read from the worker
 //! that holds it; as JSON text cut at a character boundary, or as the raw bytes.
 
+use super::{Path, Query};
 use crate::{ApiError, ApiState};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;

@@ -1,9 +1,10 @@
 //! `/schedules` and `/workflows/{name}/schedule…`: list, preview, set, delete, switch.
 
 use super::{body, project_or_default, workflow_of, ApiResult};
+use super::{Path, Query};
 use crate::{convert, paging, ApiError, ApiState};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use baton_api_model::{
     ErrorBody, PageQuery, Preview, PreviewQuery, Schedule, ScheduleApplied, ScheduleList,

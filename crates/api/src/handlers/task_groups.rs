@@ -1,8 +1,9 @@
 //! `/task-groups`: pools of slots shared cluster-wide.
 
 use super::ApiResult;
+use super::Query;
 use crate::{convert, paging, ApiError, ApiState};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use baton_api_model::{ErrorBody, PageQuery, TaskGroup, TaskGroupList, TaskGroupRequest};
@@ -13,8 +14,9 @@ use baton_api_model::{ErrorBody, PageQuery, TaskGroup, TaskGroupList, TaskGroupR
         (status = 400, description = "A bad name or slots", body = ErrorBody)))]
 pub(crate) async fn put_task_group(
     State(state): State<ApiState>,
-    Json(req): Json<TaskGroupRequest>,
+    req: Result<Json<TaskGroupRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<TaskGroupRequest>), ApiError> {
+    let req = super::body(req, "bad_request", "task group: ")?;
     if !baton_core::spec::valid_name(&req.name) {
         return Err(ApiError::bad(
             "bad_name",

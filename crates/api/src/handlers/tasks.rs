@@ -1,8 +1,9 @@
 //! `/task-instances` and the tasks of an instance: show, page, mark succeeded.
 
 use super::ApiResult;
+use super::{Path, Query};
 use crate::{convert, paging, ApiError, ApiState};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use baton_api_model::{Cursor, ErrorBody, MarkedSuccess, PageQuery, TaskDetail, TaskList};
 use baton_core::{TaskInstanceId, TaskState, WorkflowInstanceId};

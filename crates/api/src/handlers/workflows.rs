@@ -1,9 +1,10 @@
 //! `/workflows`: apply a file, list, show a version, list versions, start an instance.
 
 use super::{body, project_or_default, workflow_missing, workflow_of, ApiResult};
+use super::{Path, Query};
 use crate::{convert, paging, ApiError, ApiState};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use baton_api_model::{
