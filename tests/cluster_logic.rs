@@ -53,7 +53,7 @@ fn task<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
 /// Parent instance id → its child instances (as listed), for every instance of `child`.
 fn children(c: &Cluster) -> BTreeMap<i64, Vec<Value>> {
     let list = c
-        .get("/instances?workflow=child&limit=10000")
+        .get("/instances?workflow=child&limit=1000")
         .unwrap_or_else(|e| panic!("listing children: {e}"));
     let mut by_parent: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
     for i in list["instances"].as_array().unwrap() {
