@@ -304,6 +304,32 @@ impl Store {
         kinds.iter().map(|k| command_kind(k)).collect()
     }
 
+    /// [`Store::pending_commands`] of every instance with an id from `low` to `high`, in one
+    /// query (for a page of instances): instance → its commands, oldest first.
+    pub async fn pending_commands_between(
+        &self,
+        low: WorkflowInstanceId,
+        high: WorkflowInstanceId,
+    ) -> Result<BTreeMap<WorkflowInstanceId, Vec<CommandKind>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT workflow_instance_id, kind FROM command \
+             WHERE workflow_instance_id >= $1 AND workflow_instance_id <= $2 ORDER BY id",
+        )
+        .bind(low.0)
+        .bind(high.0)
+        .fetch_all(&self.read)
+        .await
+        .ctx("listing pending commands")?;
+        let mut out: BTreeMap<WorkflowInstanceId, Vec<CommandKind>> = BTreeMap::new();
+        for row in &rows {
+            let kind: String = get(row, "kind")?;
+            out.entry(WorkflowInstanceId(get(row, "workflow_instance_id")?))
+                .or_default()
+                .push(command_kind(&kind)?);
+        }
+        Ok(out)
+    }
+
     /// The ended attempts of every task of a workflow instance, by task and attempt.
     pub async fn attempts(&self, id: WorkflowInstanceId) -> Result<Vec<AttemptRecord>, StoreError> {
         let rows = sqlx::query(

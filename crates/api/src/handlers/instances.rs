@@ -8,22 +8,22 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use baton_api_model::{
-    CommandAccepted, ErrorBody, Instance, InstanceDetail, InstanceList, InstanceQuery, PageQuery,
+    CommandAccepted, ErrorBody, InstanceDetail, InstanceList, InstanceQuery, PageQuery,
     PendingCommand, Rerun,
 };
 use baton_core::{WorkflowInstanceId, WorkflowState};
-use baton_store::{InstanceFilter, InstanceRecord, NewInstance, StopRequest};
+use baton_store::{InstanceFilter, NewInstance, StopRequest};
 
-/// An instance as the API shows it: with the commands accepted for it and not yet taken.
-pub(crate) async fn with_pending(
+/// The commands of an instance accepted and not yet taken. Read them BEFORE the instance:
+/// a master takes a command and changes the instance in one transaction, so whatever that
+/// transaction's timing, the pair read this way never shows the old state without the
+/// command that is about to change it.
+async fn pending_of(
     state: &ApiState,
-    record: InstanceRecord,
-) -> Result<Instance, ApiError> {
-    let pending = state.store.pending_commands(record.id).await?;
-    Ok(convert::instance(
-        record,
-        pending.into_iter().map(convert::command).collect(),
-    ))
+    id: WorkflowInstanceId,
+) -> Result<Vec<PendingCommand>, ApiError> {
+    let pending = state.store.pending_commands(id).await?;
+    Ok(pending.into_iter().map(convert::command).collect())
 }
 
 /// `GET /instances`: newest first.
@@ -50,12 +50,21 @@ pub(crate) async fn list_instances(
         before: page.cursor()?.map(|c| c.id()).transpose()?,
         limit: Some(i64::from(limit)),
     };
+    // The pending commands first (see `pending_of`), of every instance the page may hold.
+    let below = WorkflowInstanceId(filter.before.unwrap_or(i64::MAX).saturating_sub(1));
+    let mut pending = state
+        .store
+        .pending_commands_between(WorkflowInstanceId(i64::MIN), below)
+        .await?;
     let records = state.store.list_instances(&filter).await?;
     let next_cursor = paging::next_by_id(records.len(), limit, records.last().map(|r| r.id.0));
-    let mut instances = Vec::with_capacity(records.len());
-    for r in records {
-        instances.push(with_pending(&state, r).await?);
-    }
+    let instances = records
+        .into_iter()
+        .map(|r| {
+            let commands = pending.remove(&r.id).unwrap_or_default();
+            convert::instance(r, commands.into_iter().map(convert::command).collect())
+        })
+        .collect();
     Ok(Json(InstanceList {
         instances,
         next_cursor,
@@ -72,6 +81,7 @@ pub(crate) async fn show_instance(
     Path(id): Path<i64>,
 ) -> ApiResult<InstanceDetail> {
     let id = WorkflowInstanceId(id);
+    let pending = pending_of(&state, id).await?;
     let record = instance_of(&state, id).await?;
     let tasks = state.store.task_instances(id).await?;
     let attempts = state.store.attempts(id).await?;
@@ -91,7 +101,7 @@ pub(crate) async fn show_instance(
         })
         .unwrap_or_default();
     Ok(Json(InstanceDetail {
-        instance: with_pending(&state, record).await?,
+        instance: convert::instance(record, pending),
         tasks: tasks.into_iter().map(convert::task).collect(),
         attempts: attempts.into_iter().map(convert::attempt).collect(),
         not_started,
