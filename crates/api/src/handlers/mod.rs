@@ -99,10 +99,17 @@ where
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("").to_string();
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Query(q.0))
-            .map_err(|e| ApiError::bad("bad_query", e.body_text()))
+            .map_err(|e| {
+                let text = e.body_text();
+                let detail = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                ApiError::bad("bad_query", format!("bad query `{query}`: {detail}"))
+            })
     }
 }
 
@@ -120,9 +127,15 @@ where
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, ApiError> {
+        let path = parts.uri.path().to_string();
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| Path(p.0))
-            .map_err(|e| ApiError::bad("bad_path", e.body_text()))
+            .map_err(|_| {
+                ApiError::bad(
+                    "bad_path",
+                    format!("bad path `{path}`: an id there must be a whole number"),
+                )
+            })
     }
 }
