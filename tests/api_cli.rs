@@ -291,3 +291,56 @@ fn the_event_stream_sends_each_event_with_its_id_and_resumes_after_the_last_one(
         "{body}"
     );
 }
+
+#[test]
+fn events_follow_resumes_after_the_last_event_when_the_server_comes_back() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Standalone::start(&dir.path().join("data"), None, &[]);
+    let mut follower = Command::new(baton_bin())
+        .args(["events", "--follow", "--kind", "task_timeout", "--json"])
+        .env("BATON_SERVER", &server.api)
+        .env("BATON_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    let stdout = follower.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || -> serde_json::Value {
+        let line = lines.recv_timeout(LONG).expect("a followed event");
+        serde_json::from_str(&line).unwrap()
+    };
+    let file = write(
+        dir.path(),
+        "slow.yaml",
+        "name: slow\ntasks:\n  - {name: t, type: shell, command: 'sleep 1.5', timeout: 500ms, timeout_strategy: warn}\n",
+    );
+    let first = server.start_workflow(&file, "slow", &[]);
+    assert_eq!(next()["workflow_instance_id"].as_i64(), Some(first));
+    server.wait_end(first, LONG);
+
+    // The server dies and comes back: the follower reconnects by itself, after the last
+    // event it printed (nothing twice, nothing lost).
+    server.kill();
+    server.restart();
+    let second = server.start_workflow(&file, "slow", &[]);
+    assert_eq!(next()["workflow_instance_id"].as_i64(), Some(second));
+    assert!(
+        lines.recv_timeout(Duration::from_millis(500)).is_err(),
+        "nothing else"
+    );
+    let _ = follower.kill();
+    let _ = follower.wait();
+}
