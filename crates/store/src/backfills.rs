@@ -284,3 +284,61 @@ impl EngineTx {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::TestDb;
+    use baton_core::WorkflowState;
+
+    async fn backfills_page_and_list_their_instances(db: &TestDb) {
+        let store = db.store().await;
+        let text = "name: etl\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
+        let spec = baton_core::WorkflowSpec::from_yaml(text, "t.yaml").unwrap();
+        store.apply_workflow(&spec, text).await.unwrap();
+        let wf = store
+            .get_workflow("default", "etl", None)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(store.create_backfill(wf.id, &[20, 10], 1).await.unwrap());
+        }
+        let page = store.list_backfills(None, 2).await.unwrap();
+        assert_eq!(
+            page.iter().map(|b| b.id).collect::<Vec<_>>(),
+            [ids[2], ids[1]]
+        );
+        let rest = store.list_backfills(Some(ids[1]), 2).await.unwrap();
+        assert_eq!(rest.iter().map(|b| b.id).collect::<Vec<_>>(), [ids[0]]);
+
+        let mut tx = store.begin_engine().await.unwrap();
+        let late = tx.backfill_instance(ids[0], &wf, 20).await.unwrap();
+        let early = tx.backfill_instance(ids[0], &wf, 10).await.unwrap();
+        tx.commit().await.unwrap();
+        let listed = store.backfill_instances(ids[0]).await.unwrap();
+        assert_eq!(
+            listed,
+            [
+                (early, 10, WorkflowState::Submitted),
+                (late, 20, WorkflowState::Submitted)
+            ],
+            "in the order of their times"
+        );
+        assert!(store.backfill_instances(ids[1]).await.unwrap().is_empty());
+        assert_eq!(
+            store.workflow_name(wf.id).await.unwrap(),
+            Some(("default".into(), "etl".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        backfills_page_and_list_their_instances(&TestDb::sqlite()).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        backfills_page_and_list_their_instances(&TestDb::postgres().await).await;
+    }
+}

@@ -433,3 +433,62 @@ pub(crate) async fn insert_command(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::TestDb;
+    use crate::{CommandKind, NewInstance};
+    use baton_core::WorkflowInstanceId;
+    use std::collections::BTreeMap;
+
+    async fn pending_commands_are_listed_until_taken(db: &TestDb) {
+        let store = db.store().await;
+        let text = "name: etl\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
+        let spec = baton_core::WorkflowSpec::from_yaml(text, "t.yaml").unwrap();
+        store.apply_workflow(&spec, text).await.unwrap();
+        let wf = store
+            .get_workflow("default", "etl", None)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let new = NewInstance {
+                workflow: &wf,
+                params: BTreeMap::new(),
+            };
+            ids.push(store.create_instance(new).await.unwrap());
+        }
+        store.request_stop(ids[0]).await.unwrap();
+        assert_eq!(
+            store.pending_commands(ids[0]).await.unwrap(),
+            vec![CommandKind::Start, CommandKind::Stop]
+        );
+        let page = store
+            .pending_commands_between(WorkflowInstanceId(i64::MIN), ids[1])
+            .await
+            .unwrap();
+        assert_eq!(page[&ids[1]], vec![CommandKind::Start]);
+        assert_eq!(page[&ids[0]].len(), 2);
+        let only_first = store
+            .pending_commands_between(ids[0], ids[0])
+            .await
+            .unwrap();
+        assert!(!only_first.contains_key(&ids[1]));
+        // A master takes them: none pending.
+        let mut tx = store.begin_engine().await.unwrap();
+        tx.take_commands("m", 100).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(store.pending_commands(ids[0]).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        pending_commands_are_listed_until_taken(&TestDb::sqlite()).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        pending_commands_are_listed_until_taken(&TestDb::postgres().await).await;
+    }
+}
