@@ -54,6 +54,7 @@ pub struct EventList {
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// Only events of this kind (one of the event kinds; an unknown kind is refused).
+    #[param(schema_with = crate::schemas::event_kind)]
     pub kind: Option<String>,
     /// Only events of this workflow instance.
     pub instance: Option<i64>,

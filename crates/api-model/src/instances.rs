@@ -105,6 +105,7 @@ pub struct InstanceQuery {
     /// Only this workflow (by name).
     pub workflow: Option<String>,
     /// Only in this state.
+    #[param(schema_with = crate::schemas::workflow_state)]
     pub state: Option<String>,
 }
 

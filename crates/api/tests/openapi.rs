@@ -209,3 +209,31 @@ async fn malformed_requests_get_the_api_error_shape() {
         );
     }
 }
+
+#[test]
+fn the_document_lists_the_event_kinds_and_states_a_filter_takes() {
+    let doc = serde_json::to_value(baton_api::openapi()).unwrap();
+    let param = |path: &str, name: &str| {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{path} has no `{name}`"))
+            .clone()
+    };
+    let kinds: Vec<String> = baton_core::event::EventKind::ALL
+        .iter()
+        .map(|k| k.as_str().to_string())
+        .collect();
+    for path in ["/api/v1/events", "/api/v1/events/stream"] {
+        let listed: Vec<String> =
+            serde_json::from_value(param(path, "kind")["schema"]["enum"].clone()).unwrap();
+        assert_eq!(listed, kinds, "{path}");
+    }
+    let states = param("/api/v1/instances", "state")["schema"]["enum"].clone();
+    assert!(
+        states.as_array().unwrap().iter().any(|s| s == "succeeded"),
+        "{states}"
+    );
+}
