@@ -63,3 +63,39 @@ pub(crate) fn listen(url: &str, waker: EventWaker) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection;
+
+    #[tokio::test]
+    async fn a_notify_on_the_events_channel_wakes_the_streams() {
+        let db = baton_store::testing::TestDb::postgres().await;
+        let waker = EventWaker::default();
+        let mut woken = waker.subscribe();
+        listen(&db.url, waker.clone());
+        let limit = Duration::from_secs(10);
+        // Once listening, it wakes for what it may have missed.
+        tokio::time::timeout(limit, woken.changed())
+            .await
+            .expect("listening within the deadline")
+            .unwrap();
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(EVENTS_CHANNEL)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        tokio::time::timeout(limit, woken.changed())
+            .await
+            .expect("woken by the NOTIFY within the deadline")
+            .unwrap();
+    }
+
+    #[test]
+    fn a_sqlite_url_listens_to_nothing() {
+        // No runtime needed: nothing is spawned.
+        listen("sqlite:///tmp/x.db", EventWaker::default());
+    }
+}
