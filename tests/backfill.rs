@@ -115,6 +115,71 @@ fn backfill_runs_each_day_with_its_date_and_can_be_stopped() {
         (b["state"].as_str(), b["started"].as_i64()),
         (Some("stopped"), Some(1))
     );
+    // Every date is counted once: the one stopped, the 30 that will never start.
+    let p = &b["progress"];
+    let counted: i64 = [
+        "succeeded",
+        "failed",
+        "stopped",
+        "running",
+        "waiting",
+        "cancelled",
+    ]
+    .iter()
+    .map(|k| p[k].as_i64().unwrap())
+    .sum();
+    assert_eq!(counted, 31, "{b:#}");
+    assert_eq!(p["cancelled"].as_i64(), Some(30), "{b:#}");
+    let shown = server.ok(&["backfill", "show", &id3]);
+    assert!(shown.contains("stopped 1  cancelled 30"), "{shown}");
+    // Its instance, by id and the schedule time it stands for.
+    let instance = b["instances"][0]["id"].as_i64().unwrap();
+    assert!(shown.contains(&format!("\n{instance} ")), "{shown}");
+    let listed = server.ok(&["backfill", "list"]);
+    let row = listed.lines().find(|l| l.starts_with(&id3)).unwrap();
+    assert!(
+        row.contains("default/slow"),
+        "the workflow's name: {listed}"
+    );
+    let first_day = common::time_us(&b["instances"][0]["schedule_time"]).unwrap();
+    assert_eq!(
+        Some(first_day),
+        common::time_us(&server.instance(instance)["instance"]["schedule_time"])
+    );
+    let env = [("TZ", "UTC")];
+    let show = common::baton(
+        &[
+            "instance",
+            "show",
+            &instance.to_string(),
+            "--server",
+            &server.api,
+        ],
+        &env,
+    );
+    assert!(
+        text(&show)
+            .0
+            .contains("schedule time 2026-01-01 00:00:00.000 +00:00"),
+        "{:?}",
+        text(&show)
+    );
+    let list = common::baton(
+        &[
+            "instance",
+            "list",
+            "--workflow",
+            "slow",
+            "--server",
+            &server.api,
+        ],
+        &env,
+    );
+    assert!(
+        text(&list).0.contains("2026-01-01 00:00:00.000 +00:00"),
+        "{:?}",
+        text(&list)
+    );
 
     let bad = server.cli(&[
         "backfill",

@@ -163,11 +163,7 @@ fn member_gone(c: &Cluster, address: &str) {
         Duration::from_secs(60),
         || {
             let v = c.get("/cluster").ok()?;
-            (!v["members"]
-                .as_array()?
-                .iter()
-                .any(|m| m["member"]["id"] == address))
-            .then_some(())
+            (!v["members"].as_array()?.iter().any(|m| m["id"] == address)).then_some(())
         },
     );
 }
@@ -181,7 +177,7 @@ fn member_back(c: &Cluster, address: &str) {
             v["members"]
                 .as_array()?
                 .iter()
-                .any(|m| m["member"]["id"] == address)
+                .any(|m| m["id"] == address)
                 .then_some(())
         },
     );
@@ -258,7 +254,7 @@ fn verify(c: &Cluster, ids: &[i64], sink: &Sink) {
     let mut failovers = 0;
     for id in ids {
         let v: Value = c.get(&format!("/instances/{id}")).unwrap();
-        let ended_at = v["instance"]["ended_at"].as_i64().unwrap();
+        let ended_at = common::time_us(&v["instance"]["ended_at"]).unwrap();
         let mut history: HashMap<i64, Vec<(i64, String)>> = HashMap::new();
         for a in v["attempts"].as_array().unwrap() {
             history

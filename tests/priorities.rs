@@ -80,7 +80,7 @@ fn started(view: &Value) -> Vec<(String, i64)> {
         .map(|t| {
             (
                 t["task_name"].as_str().unwrap().to_string(),
-                t["started_at"].as_i64().expect("a started task"),
+                common::time_us(&t["started_at"]).expect("a started task"),
             )
         })
         .collect()

@@ -17,9 +17,7 @@ fn fire_times(instances: &Value, workflow: &str) -> Vec<i64> {
         .iter()
         .filter(|i| i["name"] == workflow)
         .map(|i| {
-            i["schedule_time"]
-                .as_i64()
-                .expect("scheduled instances have a schedule time")
+            common::time_us(&i["schedule_time"]).expect("scheduled instances have a schedule time")
         })
         .collect();
     v.sort();
@@ -194,7 +192,7 @@ fn a_schedule_is_set_and_deleted_through_the_api_and_the_cli() {
             server.get("/instances?workflow=nightly")["instances"]
                 .as_array()?
                 .iter()
-                .find(|i| i["schedule_time"].is_i64())
+                .find(|i| i["schedule_time"].is_string())
                 .cloned()
         },
     );

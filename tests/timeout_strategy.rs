@@ -127,15 +127,36 @@ fn warn_records_an_event_and_the_task_runs_on_while_both_fails_it() {
     assert_eq!(names, vec!["stuck", "slow"]);
     let page = server.get("/events?kind=task_timeout&limit=1");
     assert_eq!(page["events"].as_array().unwrap().len(), 1);
+    let cursor = page["next_cursor"]
+        .as_str()
+        .expect("a full page has a next cursor");
     let next = server.get(&format!(
-        "/events?kind=task_timeout&limit=1&before={}",
-        page["next_before"]
+        "/events?kind=task_timeout&limit=1&cursor={cursor}"
     ));
     assert_eq!(next["events"][0]["task_name"], "slow");
-    assert!(server.get("/events?kind=worker_lost")["events"]
-        .as_array()
-        .unwrap()
-        .is_empty());
+    let last = server.get(&format!(
+        "/events?kind=task_timeout&limit=1&cursor={}",
+        next["next_cursor"].as_str().unwrap()
+    ));
+    assert!(last["events"].as_array().unwrap().is_empty(), "{last}");
+    assert!(last.get("next_cursor").is_none(), "the end: {last}");
+    // An unknown kind is refused, naming the known ones.
+    let refused = server.get("/events?kind=other");
+    assert_eq!(refused["error"]["code"], "bad_kind", "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("task_timeout"),
+        "{refused}"
+    );
+    let out = server.cli(&["events", "--kind", "task_faild"]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    assert!(
+        text(&out).1.contains("unknown event kind `task_faild`"),
+        "{:?}",
+        text(&out)
+    );
 
     // The CLI: `baton events`, and the instance's events in `instance show`.
     let printed = server.ok(&["events", "--since", "10m", "--kind", "task_timeout"]);

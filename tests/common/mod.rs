@@ -243,5 +243,11 @@ impl Drop for Standalone {
     }
 }
 
+/// A time of the API (an RFC 3339 string) as µs since the epoch; `None` when absent.
+pub fn time_us(v: &Value) -> Option<i64> {
+    let t = chrono::DateTime::parse_from_rfc3339(v.as_str()?).expect("an RFC 3339 time");
+    Some(t.timestamp_micros())
+}
+
 pub mod cluster;
 pub mod pg;

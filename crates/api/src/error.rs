@@ -1,11 +1,11 @@
 //! API errors: a status code and a JSON body `{"error": {"code", "message", "problems"?}}`
-//! that says what went wrong and where.
+//! ([`baton_api_model::ErrorBody`]) that says what went wrong and where.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use baton_api_model::{CursorError, ErrorBody, ErrorDetail};
 use baton_core::spec::Problem;
-use serde_json::json;
 
 /// An error answer.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +27,7 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(String),
     /// The store failed.
-    #[error("store: {0}")]
+    #[error("the database failed: {0}")]
     Store(#[from] baton_store::StoreError),
     /// The request body is larger than [`crate::MAX_BODY_BYTES`].
     #[error(
@@ -49,11 +49,9 @@ impl ApiError {
             problems: Vec::new(),
         }
     }
-}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = match &self {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
@@ -66,16 +64,46 @@ impl IntoResponse for ApiError {
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-        };
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            // A store's own not-found and conflict say what, without a prefix.
+            ApiError::Store(
+                e @ (baton_store::StoreError::NotFound(_) | baton_store::StoreError::Conflict(_)),
+            ) => e.to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<CursorError> for ApiError {
+    fn from(e: CursorError) -> Self {
+        ApiError::bad("bad_query", e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
         if status.is_server_error() {
             tracing::error!("api: {self}");
         }
-        let mut body = json!({ "error": { "code": code, "message": self.to_string() } });
-        if let ApiError::BadRequest { problems, .. } = &self {
-            if !problems.is_empty() {
-                body["error"]["problems"] = json!(problems);
-            }
-        }
+        let problems = match &self {
+            ApiError::BadRequest { problems, .. } => problems
+                .iter()
+                .filter_map(|p| serde_json::to_value(p).ok())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.to_string(),
+                message: self.message(),
+                problems,
+            },
+        };
         (status, Json(body)).into_response()
     }
 }

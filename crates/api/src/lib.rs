@@ -1,17 +1,25 @@
 //! Baton's REST API (`/api/v1/…`, JSON): apply and read workflow definitions, start, list,
-//! inspect and stop instances, and read task logs from the workers that wrote them. The CLI's
-//! client commands are built on it.
+//! inspect and stop instances, read task logs from the workers that wrote them, and page or
+//! follow the lifecycle event log. The CLI's client commands are built on it.
+//!
+//! The request and response types live in `baton-api-model`; the OpenAPI 3.1 document is
+//! generated from them and the handlers' annotations (`GET /api/v1/openapi.json`), and
+//! `/api/docs` serves an interactive reference to it.
 
+mod convert;
 mod error;
-mod events;
+mod handlers;
 mod logs;
-mod routes;
+mod paging;
+mod router;
+mod wake;
 
 use baton_store::Store;
 use std::sync::Arc;
 
 pub use error::ApiError;
-pub use routes::{ApplyRequest, LogChunk, StartRequest};
+pub use router::openapi;
+pub use wake::EventWaker;
 
 /// Largest request body accepted (a workflow file, start params).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -24,7 +32,7 @@ pub type Notify = Arc<dyn Fn() + Send + Sync>;
 pub enum Members {
     /// A cluster's registry.
     Registry(Arc<dyn baton_registry::Registry>),
-    /// A fixed list (standalone: the one process).
+    /// A fixed list (standalone: the one process), whose load is sampled at each request.
     Fixed(Vec<baton_registry::Registration>),
 }
 
@@ -35,6 +43,7 @@ pub struct ApiState {
     notify: Notify,
     logs: logs::LogReader,
     members: Members,
+    events: EventWaker,
 }
 
 impl ApiState {
@@ -46,11 +55,25 @@ impl ApiState {
             notify,
             logs: logs::LogReader::default(),
             members,
+            events: EventWaker::default(),
         }
+    }
+
+    /// The handle that tells the event streams new events may have been recorded (in
+    /// standalone, the master in this process calls it after each tick that recorded some).
+    pub fn event_waker(&self) -> EventWaker {
+        self.events.clone()
+    }
+
+    /// Wakes the event streams on PostgreSQL's `NOTIFY baton_events`, sent by the masters in
+    /// each transaction that records events (a cluster's `api` process). Runs in the
+    /// background; the streams' slow poll covers what a broken connection misses.
+    pub fn listen_events(&self, database_url: &str) {
+        wake::listen(database_url, self.events.clone());
     }
 }
 
-/// The axum router serving `/api/v1`.
+/// The axum router serving `/api/v1`, `/api/v1/openapi.json` and `/api/docs`.
 pub fn router(state: ApiState) -> axum::Router {
-    routes::router(state)
+    router::router(state)
 }

@@ -1,16 +1,24 @@
-//! The REST client behind the client commands.
+//! The REST client behind the client commands: typed calls that decode the API's models,
+//! raw byte reads (logs), and the event stream.
 
 use crate::exit::Exit;
 use anyhow::Context;
-use reqwest::{Method, StatusCode};
+use baton_api_model::ErrorBody;
+use reqwest::{Method, Response, StatusCode};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::Serialize;
 
 /// A connection to a running Baton's API.
 pub struct Client {
     base: String,
     http: reqwest::Client,
+    /// Without a whole-request timeout, for streams that stay open.
+    streaming: reqwest::Client,
 }
+
+/// No body (a command without parameters).
+#[derive(Serialize)]
+pub struct Empty {}
 
 impl Client {
     /// A client for the server at `base` (e.g. `http://127.0.0.1:12345`).
@@ -19,61 +27,111 @@ impl Client {
             .timeout(std::time::Duration::from_secs(60))
             .build()
             .expect("an HTTP client");
+        let streaming = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .expect("an HTTP client");
         Client {
             base: base.trim_end_matches('/').to_string(),
             http,
+            streaming,
         }
     }
 
-    /// Calls `path` (under `/api/v1`) and decodes the answer; an error answer becomes an
-    /// [`Exit`] carrying the server's message (exit 2 for a 400, 1 otherwise).
-    pub async fn call<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> anyhow::Result<T> {
-        let url = format!("{}/api/v1{}", self.base, path);
-        let mut request = self.http.request(method, &url);
-        if let Some(body) = body {
-            request = request.json(body);
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{}", self.base, path)
+    }
+
+    /// Sends a request and turns a failed one, or an error answer, into an [`Exit`] with
+    /// the server's message (exit 2 for a 400, 1 otherwise).
+    async fn send(&self, request: reqwest::RequestBuilder, url: &str) -> anyhow::Result<Response> {
+        let response = request.send().await.map_err(|e| self.unreachable(e, url))?;
+        if response.status().is_success() {
+            return Ok(response);
         }
-        let response = request.send().await.map_err(|e| {
-            if e.is_connect() || e.is_timeout() {
-                anyhow::Error::new(Exit::Failed(format!(
-                    "cannot reach Baton at {} ({}); is `baton standalone` running? (set --server or BATON_SERVER)",
-                    self.base,
-                    root_cause(&e)
-                )))
-            } else {
-                anyhow::Error::new(e).context(format!("calling {url}"))
-            }
-        })?;
         let status = response.status();
         let text = response
             .text()
             .await
             .with_context(|| format!("reading the answer of {url}"))?;
-        if !status.is_success() {
-            let message = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-                .unwrap_or_else(|| format!("{status}: {text}"));
-            return Err(if status == StatusCode::BAD_REQUEST {
-                Exit::BadInput(message).into()
-            } else {
-                Exit::Failed(message).into()
-            });
+        let message = serde_json::from_str::<ErrorBody>(&text)
+            .map(|b| b.error.message)
+            .unwrap_or_else(|_| format!("{status}: {text}"));
+        Err(if status == StatusCode::BAD_REQUEST {
+            Exit::BadInput(message).into()
+        } else {
+            Exit::Failed(message).into()
+        })
+    }
+
+    fn unreachable(&self, e: reqwest::Error, url: &str) -> anyhow::Error {
+        if e.is_connect() || e.is_timeout() {
+            anyhow::Error::new(Exit::Failed(format!(
+                "cannot reach Baton at {} ({}); is `baton standalone` running? (set --server or BATON_SERVER)",
+                self.base,
+                root_cause(&e)
+            )))
+        } else {
+            anyhow::Error::new(e).context(format!("calling {url}"))
         }
+    }
+
+    /// Calls `path` (under `/api/v1`) with an optional JSON body and decodes the answer.
+    pub async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> anyhow::Result<T> {
+        let url = self.url(path);
+        let mut request = self.http.request(method, &url);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = self.send(request, &url).await?;
+        let text = response
+            .text()
+            .await
+            .with_context(|| format!("reading the answer of {url}"))?;
         serde_json::from_str(&text).with_context(|| format!("decoding the answer of {url}"))
     }
 
+    /// `GET path`, decoded.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
-        self.call(Method::GET, path, None).await
+        self.call::<Empty, T>(Method::GET, path, None).await
     }
 
-    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> anyhow::Result<T> {
+    /// `POST path` with a JSON body, decoded.
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
         self.call(Method::POST, path, Some(body)).await
+    }
+
+    /// `GET path` asking for raw bytes (`application/octet-stream`): the answer, whose
+    /// headers carry what else there is to know.
+    pub async fn get_raw(&self, path: &str) -> anyhow::Result<Response> {
+        let url = self.url(path);
+        let request = self
+            .http
+            .get(&url)
+            .header(reqwest::header::ACCEPT, "application/octet-stream");
+        self.send(request, &url).await
+    }
+
+    /// Opens a Server-Sent Events stream at `path`, resuming after `last_id` if given.
+    pub async fn stream(&self, path: &str, last_id: Option<i64>) -> anyhow::Result<Response> {
+        let url = self.url(path);
+        let mut request = self
+            .streaming
+            .get(&url)
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        if let Some(id) = last_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        self.send(request, &url).await
     }
 }
 

@@ -1,11 +1,32 @@
-//! Human output: times, durations and aligned tables.
+//! Human output: times, durations and aligned tables. Times are printed in local time with
+//! their UTC offset (`2026-01-02 09:00:00.000 +08:00`), so a reader never has to guess the
+//! zone; `TZ=UTC` prints UTC.
 
-use chrono::{Local, TimeZone};
+use chrono::{DateTime, Local, TimeZone, Utc};
 
-/// A time in microseconds since the epoch, in local time with milliseconds.
-pub fn time(us: Option<i64>) -> String {
-    match us.and_then(|us| Local.timestamp_micros(us).single()) {
-        Some(t) => t.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+/// A time of the API in local time, with milliseconds and its offset; `-` when absent.
+pub fn at(t: Option<DateTime<Utc>>) -> String {
+    match t {
+        Some(t) => t
+            .with_timezone(&Local)
+            .format("%Y-%m-%d %H:%M:%S%.3f %:z")
+            .to_string(),
+        None => "-".to_string(),
+    }
+}
+
+/// A duration in milliseconds, short; `-` when absent.
+pub fn took(ms: Option<i64>) -> String {
+    match ms {
+        Some(ms) => duration_us(ms.saturating_mul(1000)),
+        None => "-".to_string(),
+    }
+}
+
+/// How long ago `t` was, short (`850ms ago`); `-` when absent.
+pub fn ago(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    match t {
+        Some(t) => format!("{} ago", took(Some((now - t).num_milliseconds().max(0)))),
         None => "-".to_string(),
     }
 }
@@ -82,6 +103,17 @@ mod tests {
         assert_eq!(duration_us(12_345_000), "12.3s");
         assert_eq!(duration_us(245_000_000), "4m05s");
         assert_eq!(span(Some(5), None), "-");
+    }
+
+    #[test]
+    fn times_carry_their_offset() {
+        let t = DateTime::from_timestamp(1_767_323_045, 0).unwrap();
+        let printed = at(Some(t));
+        let offset = t.with_timezone(&Local).format("%:z").to_string();
+        assert!(printed.ends_with(&offset), "{printed}");
+        assert!(printed.contains(':'), "{printed}");
+        assert_eq!(at(None), "-");
+        assert_eq!(took(Some(1500)), "1.5s");
     }
 
     #[test]

@@ -40,7 +40,12 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         session: "standalone".into(),
     };
     let members = baton_api::Members::Fixed(vec![me]);
-    let app = baton_api::router(ApiState::new(node.store.clone(), node.notify(), members));
+    let state = ApiState::new(node.store.clone(), node.notify(), members);
+    wake_streams_on_run_events(&node.master, state.event_waker());
+    if let Some(database) = &args.database {
+        state.listen_events(database);
+    }
+    let app = baton_api::router(state);
     let address = api_listener.local_addr()?;
     println!(
         "Baton {} standalone: API on http://{address}/api/v1, data in {}",
@@ -58,6 +63,18 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     node.stop(args.shutdown_grace).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The master in this process records events as it runs instances: each of its run events
+/// wakes the API's event streams, which then read what was recorded.
+fn wake_streams_on_run_events(master: &baton_master::Master, waker: baton_api::EventWaker) {
+    let mut events = master.subscribe();
+    tokio::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        while let Ok(_) | Err(RecvError::Lagged(_)) = events.recv().await {
+            waker.wake();
+        }
+    });
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

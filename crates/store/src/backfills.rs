@@ -104,14 +104,67 @@ impl Store {
         Ok(Some(record))
     }
 
-    /// Every backfill, newest first.
-    pub async fn list_backfills(&self) -> Result<Vec<BackfillRecord>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM backfill ORDER BY id DESC LIMIT 200");
+    /// A page of backfills, newest first: those with an id below `before` (all without it),
+    /// at most `limit` (1 to 1000).
+    pub async fn list_backfills(
+        &self,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<BackfillRecord>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM backfill WHERE id < $1 ORDER BY id DESC LIMIT $2");
         let rows = sqlx::query(&sql)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit.clamp(1, 1000))
             .fetch_all(&self.read)
             .await
             .ctx("listing backfills")?;
         rows.iter().map(BackfillRecord::from_row).collect()
+    }
+
+    /// The instances a backfill started, in the order of their schedule times: id, schedule
+    /// time (µs) and state.
+    pub async fn backfill_instances(
+        &self,
+        id: i64,
+    ) -> Result<Vec<(WorkflowInstanceId, i64, WorkflowState)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, schedule_time, state FROM workflow_instance WHERE backfill_id = $1 \
+             ORDER BY schedule_time, id",
+        )
+        .bind(id)
+        .fetch_all(&self.read)
+        .await
+        .ctx("listing a backfill's instances")?;
+        rows.iter()
+            .map(|r| {
+                let state: String = get(r, "state")?;
+                let state = state
+                    .parse::<WorkflowState>()
+                    .map_err(|e| StoreError::Corrupt {
+                        context: "workflow_instance.state",
+                        detail: e.to_string(),
+                    })?;
+                Ok((
+                    WorkflowInstanceId(get(r, "id")?),
+                    get(r, "schedule_time")?,
+                    state,
+                ))
+            })
+            .collect()
+    }
+
+    /// The project and name of a workflow, by id (`None` if there is no such workflow).
+    pub async fn workflow_name(
+        &self,
+        id: WorkflowId,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query("SELECT project, name FROM workflow WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.read)
+            .await
+            .ctx("reading a workflow's name")?;
+        row.map(|r| Ok((get(&r, "project")?, get(&r, "name")?)))
+            .transpose()
     }
 
     /// Stops a backfill: no new instance starts, and its running ones are stopped.
@@ -229,5 +282,63 @@ impl EngineTx {
             .await
             .ctx("advancing a backfill")?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::TestDb;
+    use baton_core::WorkflowState;
+
+    async fn backfills_page_and_list_their_instances(db: &TestDb) {
+        let store = db.store().await;
+        let text = "name: etl\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
+        let spec = baton_core::WorkflowSpec::from_yaml(text, "t.yaml").unwrap();
+        store.apply_workflow(&spec, text).await.unwrap();
+        let wf = store
+            .get_workflow("default", "etl", None)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(store.create_backfill(wf.id, &[20, 10], 1).await.unwrap());
+        }
+        let page = store.list_backfills(None, 2).await.unwrap();
+        assert_eq!(
+            page.iter().map(|b| b.id).collect::<Vec<_>>(),
+            [ids[2], ids[1]]
+        );
+        let rest = store.list_backfills(Some(ids[1]), 2).await.unwrap();
+        assert_eq!(rest.iter().map(|b| b.id).collect::<Vec<_>>(), [ids[0]]);
+
+        let mut tx = store.begin_engine().await.unwrap();
+        let late = tx.backfill_instance(ids[0], &wf, 20).await.unwrap();
+        let early = tx.backfill_instance(ids[0], &wf, 10).await.unwrap();
+        tx.commit().await.unwrap();
+        let listed = store.backfill_instances(ids[0]).await.unwrap();
+        assert_eq!(
+            listed,
+            [
+                (early, 10, WorkflowState::Submitted),
+                (late, 20, WorkflowState::Submitted)
+            ],
+            "in the order of their times"
+        );
+        assert!(store.backfill_instances(ids[1]).await.unwrap().is_empty());
+        assert_eq!(
+            store.workflow_name(wf.id).await.unwrap(),
+            Some(("default".into(), "etl".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        backfills_page_and_list_their_instances(&TestDb::sqlite()).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        backfills_page_and_list_their_instances(&TestDb::postgres().await).await;
     }
 }

@@ -299,6 +299,48 @@ impl Store {
         row.as_ref().map(TaskInstanceRecord::from_row).transpose()
     }
 
+    /// The commands queued for a workflow instance that no master has taken yet, oldest
+    /// first: what the instance is about to do (a recover just accepted, a stop on its way).
+    pub async fn pending_commands(
+        &self,
+        id: WorkflowInstanceId,
+    ) -> Result<Vec<CommandKind>, StoreError> {
+        let kinds: Vec<String> = sqlx::query_scalar(
+            "SELECT kind FROM command WHERE workflow_instance_id = $1 ORDER BY id",
+        )
+        .bind(id.0)
+        .fetch_all(&self.read)
+        .await
+        .ctx("listing an instance's pending commands")?;
+        kinds.iter().map(|k| command_kind(k)).collect()
+    }
+
+    /// [`Store::pending_commands`] of every instance with an id from `low` to `high`, in one
+    /// query (for a page of instances): instance → its commands, oldest first.
+    pub async fn pending_commands_between(
+        &self,
+        low: WorkflowInstanceId,
+        high: WorkflowInstanceId,
+    ) -> Result<BTreeMap<WorkflowInstanceId, Vec<CommandKind>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT workflow_instance_id, kind FROM command \
+             WHERE workflow_instance_id >= $1 AND workflow_instance_id <= $2 ORDER BY id",
+        )
+        .bind(low.0)
+        .bind(high.0)
+        .fetch_all(&self.read)
+        .await
+        .ctx("listing pending commands")?;
+        let mut out: BTreeMap<WorkflowInstanceId, Vec<CommandKind>> = BTreeMap::new();
+        for row in &rows {
+            let kind: String = get(row, "kind")?;
+            out.entry(WorkflowInstanceId(get(row, "workflow_instance_id")?))
+                .or_default()
+                .push(command_kind(&kind)?);
+        }
+        Ok(out)
+    }
+
     /// The ended attempts of every task of a workflow instance, by task and attempt.
     pub async fn attempts(&self, id: WorkflowInstanceId) -> Result<Vec<AttemptRecord>, StoreError> {
         let rows = sqlx::query(
@@ -351,6 +393,25 @@ where
     rows.iter().map(TaskInstanceRecord::from_row).collect()
 }
 
+/// A stored command kind.
+fn command_kind(text: &str) -> Result<CommandKind, StoreError> {
+    use CommandKind as K;
+    [
+        K::Start,
+        K::Stop,
+        K::Recover,
+        K::Pause,
+        K::Resume,
+        K::ChildEnded,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == text)
+    .ok_or_else(|| StoreError::Corrupt {
+        context: "command.kind",
+        detail: format!("unknown command kind `{text}`"),
+    })
+}
+
 /// The PostgreSQL channel on which masters hear of new commands.
 pub(crate) const COMMAND_CHANNEL: &str = "baton_commands";
 
@@ -382,4 +443,63 @@ pub(crate) async fn insert_command(
             .ctx("waking the masters")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::TestDb;
+    use crate::{CommandKind, NewInstance};
+    use baton_core::WorkflowInstanceId;
+    use std::collections::BTreeMap;
+
+    async fn pending_commands_are_listed_until_taken(db: &TestDb) {
+        let store = db.store().await;
+        let text = "name: etl\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
+        let spec = baton_core::WorkflowSpec::from_yaml(text, "t.yaml").unwrap();
+        store.apply_workflow(&spec, text).await.unwrap();
+        let wf = store
+            .get_workflow("default", "etl", None)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let new = NewInstance {
+                workflow: &wf,
+                params: BTreeMap::new(),
+            };
+            ids.push(store.create_instance(new).await.unwrap());
+        }
+        store.request_stop(ids[0]).await.unwrap();
+        assert_eq!(
+            store.pending_commands(ids[0]).await.unwrap(),
+            vec![CommandKind::Start, CommandKind::Stop]
+        );
+        let page = store
+            .pending_commands_between(WorkflowInstanceId(i64::MIN), ids[1])
+            .await
+            .unwrap();
+        assert_eq!(page[&ids[1]], vec![CommandKind::Start]);
+        assert_eq!(page[&ids[0]].len(), 2);
+        let only_first = store
+            .pending_commands_between(ids[0], ids[0])
+            .await
+            .unwrap();
+        assert!(!only_first.contains_key(&ids[1]));
+        // A master takes them: none pending.
+        let mut tx = store.begin_engine().await.unwrap();
+        tx.take_commands("m", 100).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(store.pending_commands(ids[0]).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        pending_commands_are_listed_until_taken(&TestDb::sqlite()).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        pending_commands_are_listed_until_taken(&TestDb::postgres().await).await;
+    }
 }

@@ -140,6 +140,7 @@ impl Store {
             }
         };
         crate::schedules::sync_schedule(&mut tx, applied.id, spec).await?;
+        follow_online(&mut tx, applied.id, spec).await?;
         tx.commit().await.ctx("committing an apply")?;
         Ok(applied)
     }
@@ -263,4 +264,78 @@ async fn insert_version(
     .await
     .ctx("storing a workflow version")?;
     Ok(())
+}
+
+/// An apply sets the schedule's online state to the file's `online:` (default true), even
+/// when the definition is unchanged: a file re-applied (an export) describes the state it
+/// leaves, whatever `schedule online|offline` did since.
+async fn follow_online(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    workflow: WorkflowId,
+    spec: &WorkflowSpec,
+) -> Result<(), StoreError> {
+    let Some(schedule) = &spec.schedule else {
+        return Ok(());
+    };
+    let now = now_us();
+    sqlx::query(
+        "UPDATE schedule SET online = $1, next_fire_at = $2, updated_at = $3 \
+         WHERE workflow_id = $4 AND online <> $1",
+    )
+    .bind(i64::from(schedule.online))
+    .bind(schedule.first_fire(spec.timezone.as_deref(), now))
+    .bind(now)
+    .bind(workflow.0)
+    .execute(&mut **tx)
+    .await
+    .ctx("setting a schedule online or offline as its file says")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::TestDb;
+    use baton_core::WorkflowSpec;
+
+    async fn apply_sets_the_schedule_online_as_the_file_says(db: &TestDb) {
+        let store = db.store().await;
+        let file = |online: bool| {
+            format!(
+                "name: nightly\nschedule:\n  cron: '0 0 2 * * *'\n  online: {online}\ntasks:\n  - {{name: a, type: shell, command: 'true'}}\n"
+            )
+        };
+        let apply = |text: String| {
+            let store = store.clone();
+            async move {
+                let spec = WorkflowSpec::from_yaml(&text, "nightly.yaml").unwrap();
+                store.apply_workflow(&spec, &text).await.unwrap()
+            }
+        };
+        let online = |id| {
+            let store = store.clone();
+            async move { store.get_schedule(id).await.unwrap().unwrap() }
+        };
+        let first = apply(file(true)).await;
+        assert!(online(first.id).await.online);
+        store.set_schedule_online(first.id, false).await.unwrap();
+        // The same file again: unchanged as a definition, but the schedule follows it.
+        let again = apply(file(true)).await;
+        assert_eq!(again.outcome, "unchanged");
+        let s = online(first.id).await;
+        assert!(s.online && s.next_fire_at.is_some(), "{s:?}");
+        // A file that says offline: offline, with no fire due.
+        apply(file(false)).await;
+        let s = online(first.id).await;
+        assert!(!s.online && s.next_fire_at.is_none(), "{s:?}");
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        apply_sets_the_schedule_online_as_the_file_says(&TestDb::sqlite()).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        apply_sets_the_schedule_online_as_the_file_says(&TestDb::postgres().await).await;
+    }
 }

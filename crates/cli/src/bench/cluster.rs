@@ -452,8 +452,8 @@ impl Cluster {
                         .iter()
                         .filter_map(|m| {
                             Some((
-                                m["member"]["id"].as_str()?,
-                                m["member"]["started_at"].as_i64().unwrap_or(0),
+                                m["id"].as_str()?,
+                                api_time_us(&m["started_at"]).unwrap_or(0),
                             ))
                         })
                         .collect();
@@ -713,7 +713,7 @@ async fn measure(
         .filter_map(|t| {
             Some((
                 t["task_name"].as_str()?,
-                (t["started_at"].as_i64()?, t["ended_at"].as_i64()?),
+                (api_time_us(&t["started_at"])?, api_time_us(&t["ended_at"])?),
             ))
         })
         .collect();
@@ -724,6 +724,12 @@ async fn measure(
         spec.tasks.len()
     );
     Ok((wall, super::gaps(spec, &times), (cpu_before, cpu_after)))
+}
+
+/// A time of the API (RFC 3339) in µs since the epoch.
+fn api_time_us(v: &Value) -> Option<i64> {
+    let t = chrono::DateTime::parse_from_rfc3339(v.as_str()?).ok()?;
+    Some(t.timestamp_micros())
 }
 
 #[cfg(test)]

@@ -1,61 +1,48 @@
 //! `baton backfill`: run a workflow over a date range, and watch or stop it.
 
 use crate::args::{BackfillArgs, BackfillCommand};
-use crate::client::{encode, Client};
+use crate::client::{encode, Client, Empty};
 use crate::exit::Exit;
 use crate::format;
-use serde_json::{json, Value};
+use baton_api_model::{
+    Backfill, BackfillCreated, BackfillList, BackfillRequest, BackfillState, BackfillStopped,
+};
 
 pub async fn run(args: BackfillArgs) -> anyhow::Result<()> {
     match args.command {
         Some(BackfillCommand::List { server }) => {
-            let r: Value = Client::new(&server.server).get("/backfills").await?;
-            let rows: Vec<Vec<String>> = r["backfills"]
-                .as_array()
-                .into_iter()
-                .flatten()
+            let r: BackfillList = Client::new(&server.server)
+                .get("/backfills?limit=200")
+                .await?;
+            let rows: Vec<Vec<String>> = r
+                .backfills
+                .iter()
                 .map(|b| {
                     vec![
-                        b["id"].to_string(),
-                        b["workflow_id"].to_string(),
-                        b["state"].as_str().unwrap_or("").to_string(),
-                        format!(
-                            "{}/{}",
-                            b["started"],
-                            b["times"].as_array().map(|t| t.len()).unwrap_or(0)
-                        ),
-                        format::time(b["created_at"].as_i64()),
+                        b.id.to_string(),
+                        format!("{}/{}", b.project, b.workflow),
+                        state_name(b.state).to_string(),
+                        format!("{}/{}", b.started, b.times.len()),
+                        format::at(Some(b.created_at)),
                     ]
                 })
                 .collect();
             println!(
                 "{}",
-                format::table(&["ID", "WORKFLOW ID", "STATE", "STARTED", "CREATED"], &rows)
+                format::table(&["ID", "WORKFLOW", "STATE", "STARTED", "CREATED"], &rows)
             );
             Ok(())
         }
         Some(BackfillCommand::Show { id, server }) => {
-            let b: Value = Client::new(&server.server)
+            let b: Backfill = Client::new(&server.server)
                 .get(&format!("/backfills/{id}"))
                 .await?;
-            let progress = &b["progress"];
-            let n = |k: &str| progress[k].as_i64().unwrap_or(0);
-            println!(
-                "backfill {id}: {}  {} instances, parallel {}\ndone {}  failed {}  running {}  waiting {}  stopped {}",
-                b["state"].as_str().unwrap_or(""),
-                b["times"].as_array().map(|t| t.len()).unwrap_or(0),
-                b["parallel"],
-                n("succeeded"),
-                n("failed"),
-                n("running") + n("submitted") + n("pausing") + n("paused") + n("stopping"),
-                n("waiting"),
-                n("stopped"),
-            );
+            print!("{}", describe(&b));
             Ok(())
         }
         Some(BackfillCommand::Stop { id, server }) => {
-            let _: Value = Client::new(&server.server)
-                .post(&format!("/backfills/{id}/stop"), &json!({}))
+            let _: BackfillStopped = Client::new(&server.server)
+                .post(&format!("/backfills/{id}/stop"), &Empty {})
                 .await?;
             println!("backfill {id} stopped");
             Ok(())
@@ -67,25 +54,71 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<()> {
                 )
                 .into());
             };
-            let body = json!({
-                "from": args.from,
-                "to": args.to,
-                "dates": args.dates,
-                "parallel": args.parallel,
-                "reverse": args.reverse,
-            });
+            let body = BackfillRequest {
+                from: args.from,
+                to: args.to,
+                dates: args.dates,
+                parallel: Some(args.parallel),
+                reverse: args.reverse,
+            };
             let path = format!(
                 "/workflows/{}/backfill?project={}",
                 encode(&name),
                 encode(&args.project)
             );
-            let r: Value = Client::new(&args.server.server).post(&path, &body).await?;
-            println!("{}", r["id"]);
-            eprintln!(
-                "backfill {} of {name}: {} instances",
-                r["id"], r["instances"]
-            );
+            let r: BackfillCreated = Client::new(&args.server.server).post(&path, &body).await?;
+            println!("{}", r.id);
+            eprintln!("backfill {} of {name}: {} instances", r.id, r.instances);
             Ok(())
         }
     }
+}
+
+fn state_name(s: BackfillState) -> &'static str {
+    match s {
+        BackfillState::Running => "running",
+        BackfillState::Stopped => "stopped",
+        BackfillState::Done => "done",
+    }
+}
+
+/// The text of `baton backfill show`: every schedule time counted once, then each instance.
+fn describe(b: &Backfill) -> String {
+    let p = &b.progress;
+    let mut out = format!(
+        "backfill {}: {}/{}  {}  {} instances, parallel {}\n\
+         done {}  failed {}  running {}  waiting {}  stopped {}  cancelled {}\n",
+        b.id,
+        b.project,
+        b.workflow,
+        state_name(b.state),
+        b.times.len(),
+        b.parallel,
+        p.succeeded,
+        p.failed,
+        p.running,
+        p.waiting,
+        p.stopped,
+        p.cancelled,
+    );
+    if !b.instances.is_empty() {
+        let rows: Vec<Vec<String>> = b
+            .instances
+            .iter()
+            .map(|i| {
+                vec![
+                    i.id.to_string(),
+                    format::at(Some(i.schedule_time)),
+                    i.state.to_string(),
+                ]
+            })
+            .collect();
+        out.push('\n');
+        out.push_str(&format::table(
+            &["INSTANCE", "SCHEDULE TIME", "STATE"],
+            &rows,
+        ));
+        out.push('\n');
+    }
+    out
 }

@@ -3,64 +3,49 @@
 use crate::args::ClusterCommand;
 use crate::client::Client;
 use crate::format;
-use serde_json::Value;
+use baton_api_model::{Cluster, MemberRole};
+use chrono::{DateTime, Utc};
 
 pub async fn run(cmd: ClusterCommand) -> anyhow::Result<()> {
     match cmd {
         ClusterCommand::Status { json, server } => {
-            let client = Client::new(&server.server);
-            let r: Value = client.get("/cluster").await?;
+            let r: Cluster = Client::new(&server.server).get("/cluster").await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
                 return Ok(());
             }
-            print!("{}", describe(&r, baton_store::now_us()));
+            print!("{}", describe(&r, Utc::now()));
             Ok(())
         }
     }
 }
 
-fn describe(r: &Value, now: i64) -> String {
-    let owners = &r["owners"];
-    let mut rows: Vec<Vec<String>> = r["members"]
-        .as_array()
-        .into_iter()
-        .flatten()
+fn describe(r: &Cluster, now: DateTime<Utc>) -> String {
+    let mut rows: Vec<Vec<String>> = r
+        .members
+        .iter()
         .map(|m| {
-            let member = &m["member"];
-            let load = &member["load"];
-            let id = member["id"].as_str().unwrap_or("");
-            let role = member["role"].as_str().unwrap_or("");
-            let owned = owners[id].as_array().map(|a| a.len()).unwrap_or(0);
-            let running = if role == "master" {
-                owned.to_string()
-            } else {
-                load["running"].to_string()
+            let load = &m.load;
+            let owned = r.owners.get(&m.id).map(Vec::len).unwrap_or(0);
+            let running = match m.role {
+                MemberRole::Master => owned.to_string(),
+                MemberRole::Worker | MemberRole::Api => load.running.to_string(),
             };
-            let age = m["heartbeat_at"]
-                .as_i64()
-                .map(|t| format::duration_us((now - t).max(0)));
             vec![
-                role.to_string(),
-                member["address"].as_str().unwrap_or("").to_string(),
-                member["version"].as_str().unwrap_or("").to_string(),
+                m.role.as_str().to_string(),
+                m.address.clone(),
+                m.version.clone(),
                 "alive".to_string(),
-                age.map(|a| format!("{a} ago"))
-                    .unwrap_or_else(|| "-".into()),
-                format!("{:.0}%", load["cpu"].as_f64().unwrap_or(0.0) * 100.0),
-                format!(
-                    "{}/{} MiB",
-                    load["memory_used_mb"].as_u64().unwrap_or(0),
-                    load["memory_total_mb"].as_u64().unwrap_or(0)
-                ),
-                format!("{:.2}", load["load1"].as_f64().unwrap_or(0.0)),
+                format::ago(Some(m.heartbeat_at), now),
+                format!("{:.0}%", load.cpu * 100.0),
+                format!("{}/{} MiB", load.memory_used_mb, load.memory_total_mb),
+                format!("{:.2}", load.load1),
                 running,
-                if role == "worker" {
-                    load["slots"].to_string()
-                } else {
-                    "-".into()
+                match m.role {
+                    MemberRole::Worker => load.slots.to_string(),
+                    MemberRole::Master | MemberRole::Api => "-".into(),
                 },
-                member["group"].as_str().unwrap_or("-").to_string(),
+                m.group.clone().unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
@@ -82,15 +67,10 @@ fn describe(r: &Value, now: i64) -> String {
         &rows,
     );
     out.push('\n');
-    if let Some(map) = owners.as_object().filter(|m| !m.is_empty()) {
+    if !r.owners.is_empty() {
         out.push_str("\nrunning instances by owner:\n");
-        for (owner, ids) in map {
-            let ids: Vec<String> = ids
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|i| i.to_string())
-                .collect();
+        for (owner, ids) in &r.owners {
+            let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
             out.push_str(&format!("  {owner}: {}\n", ids.join(", ")));
         }
     }

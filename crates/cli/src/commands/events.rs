@@ -1,66 +1,86 @@
-//! `baton events`: the alerting events (tasks past their timeout, …), and with `--follow` the
-//! new ones as they are recorded.
+//! `baton events`: the lifecycle event log, and with `--follow` the new events as they are
+//! recorded, from the server's event stream (a dropped connection resumes after the last
+//! event printed).
 
 use crate::args::EventsArgs;
 use crate::client::{encode, Client};
 use crate::exit::Exit;
 use crate::format;
-use serde_json::Value;
+use baton_api_model::{Event, EventList};
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
 use std::time::Duration;
-
-/// How often `--follow` asks for new events.
-const FOLLOW_EVERY: Duration = Duration::from_secs(1);
 
 pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.server.server);
-    let mut query = Vec::new();
-    if let Some(since) = &args.since {
-        let us = since_us(since, chrono::Utc::now()).map_err(Exit::BadInput)?;
-        query.push(format!("since={us}"));
-    }
-    if let Some(kind) = &args.kind {
-        query.push(format!("kind={}", encode(kind)));
-    }
-    if let Some(instance) = args.instance {
-        query.push(format!("instance={instance}"));
-    }
-    let path = |extra: String| {
-        let mut q = query.clone();
-        q.push(extra);
-        format!("/events?{}", q.join("&"))
-    };
+    let filters = filters(&args)?;
+    let limit = args.limit.clamp(1, 1000);
     // The newest page, printed oldest first.
-    let r: Value = client.get(&path(format!("limit={}", args.limit))).await?;
-    let mut events: Vec<Value> = r["events"].as_array().cloned().unwrap_or_default();
+    let r: EventList = client
+        .get(&format!("/events?{}limit={limit}", filters))
+        .await?;
+    let mut events = r.events;
     events.reverse();
-    let mut last = events.last().and_then(|e| e["id"].as_i64()).unwrap_or(0);
     for e in &events {
         print_event(e, args.json)?;
     }
     if !args.follow {
         return Ok(());
     }
-    if last == 0 {
-        // Nothing yet: follow from the newest event of any time (the filter may hide it).
-        let r: Value = client.get("/events?limit=1").await?;
-        last = r["events"][0]["id"].as_i64().unwrap_or(0);
+    let last = match events.last() {
+        Some(e) => e.id,
+        // Nothing yet: follow from the newest event of any kind (the filter may hide it).
+        None => {
+            let newest: EventList = client.get("/events?limit=1").await?;
+            newest.events.first().map(|e| e.id).unwrap_or(0)
+        }
+    };
+    follow(&client, &filters, last, args.json).await
+}
+
+/// The query filters (each followed by `&`).
+fn filters(args: &EventsArgs) -> anyhow::Result<String> {
+    let mut query = String::new();
+    if let Some(since) = &args.since {
+        let us = since_us(since, chrono::Utc::now()).map_err(Exit::BadInput)?;
+        let t = baton_api_model::time::from_us(us).to_rfc3339();
+        query.push_str(&format!("since={}&", encode(&t)));
     }
+    if let Some(kind) = &args.kind {
+        query.push_str(&format!("kind={}&", encode(kind)));
+    }
+    if let Some(instance) = args.instance {
+        query.push_str(&format!("instance={instance}&"));
+    }
+    Ok(query)
+}
+
+/// Prints the stream's events after `last`, reconnecting (after the last one printed) when
+/// the connection drops.
+async fn follow(client: &Client, filters: &str, mut last: i64, json: bool) -> anyhow::Result<()> {
+    let path = format!("/events/stream?{filters}");
+    let mut pause = Duration::from_millis(200);
     loop {
-        let r: Value = client
-            .get(&path(format!("after={last}&limit=1000")))
-            .await?;
-        let fresh = r["events"].as_array().cloned().unwrap_or_default();
-        for e in &fresh {
-            print_event(e, args.json)?;
-            last = last.max(e["id"].as_i64().unwrap_or(last));
+        match client.stream(&path, Some(last)).await {
+            Ok(response) => {
+                pause = Duration::from_millis(200);
+                let mut stream = response.bytes_stream().eventsource();
+                while let Some(Ok(message)) = stream.next().await {
+                    let event: Event = serde_json::from_str(&message.data)?;
+                    last = event.id;
+                    print_event(&event, json)?;
+                }
+            }
+            // A refused request (a bad filter) will not get better.
+            Err(e) if matches!(e.downcast_ref::<Exit>(), Some(Exit::BadInput(_))) => return Err(e),
+            Err(e) => tracing::debug!("event stream: {e}"),
         }
-        if fresh.len() < 1000 {
-            tokio::time::sleep(FOLLOW_EVERY).await;
-        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
     }
 }
 
-fn print_event(e: &Value, json: bool) -> anyhow::Result<()> {
+fn print_event(e: &Event, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string(e)?);
     } else {
@@ -70,28 +90,31 @@ fn print_event(e: &Value, json: bool) -> anyhow::Result<()> {
 }
 
 /// One event as a line: time, kind, where, message.
-pub(crate) fn line(e: &Value) -> String {
-    let mut place = format!(
-        "instance {} {}/{}",
-        e["workflow_instance_id"],
-        e["project"].as_str().unwrap_or(""),
-        e["workflow"].as_str().unwrap_or("")
-    );
-    if let Some(task) = e["task_name"].as_str() {
+pub(crate) fn line(e: &Event) -> String {
+    let mut place = String::new();
+    if let Some(instance) = e.workflow_instance_id {
         place.push_str(&format!(
-            " task {task} (task instance {}, attempt {})",
-            e["task_instance_id"], e["attempt"]
+            "instance {instance} {}/{}",
+            e.project.as_deref().unwrap_or(""),
+            e.workflow.as_deref().unwrap_or("")
         ));
     }
-    if let Some(worker) = e["worker"].as_str() {
+    if let Some(task) = &e.task_name {
+        place.push_str(&format!(
+            " task {task} (task instance {}, attempt {})",
+            e.task_instance_id.unwrap_or_default(),
+            e.attempt.unwrap_or_default()
+        ));
+    }
+    if let Some(worker) = &e.worker {
         place.push_str(&format!(" on {worker}"));
     }
     format!(
         "{}  {}  {}: {}",
-        format::time(e["at"].as_i64()),
-        e["kind"].as_str().unwrap_or(""),
-        place,
-        e["message"].as_str().unwrap_or("")
+        format::at(Some(e.at)),
+        e.kind,
+        place.trim_start(),
+        e.message
     )
 }
 
@@ -142,15 +165,28 @@ mod tests {
 
     #[test]
     fn an_event_line_names_where_it_happened() {
-        let e = serde_json::json!({
-            "id": 1, "kind": "task_timeout", "workflow_instance_id": 3, "project": "demo",
-            "workflow": "etl", "task_instance_id": 7, "task_name": "slow", "attempt": 1,
-            "worker": "127.0.0.1:5690", "message": "timed out after 1s; the task goes on",
-            "at": null, "recorded_at": 5
-        });
+        let at = chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 0, 0).unwrap();
+        let e = Event {
+            id: 1,
+            kind: baton_core::event::EventKind::TaskTimeout,
+            workflow_instance_id: Some(3),
+            project: Some("demo".into()),
+            workflow: Some("etl".into()),
+            task_instance_id: Some(7),
+            task_name: Some("slow".into()),
+            attempt: Some(1),
+            worker: Some("127.0.0.1:5690".into()),
+            message: "timed out after 1s; the task goes on".into(),
+            detail: None,
+            at,
+            recorded_at: at,
+        };
         assert_eq!(
             line(&e),
-            "-  task_timeout  instance 3 demo/etl task slow (task instance 7, attempt 1) on 127.0.0.1:5690: timed out after 1s; the task goes on"
+            format!(
+                "{}  task_timeout  instance 3 demo/etl task slow (task instance 7, attempt 1) on 127.0.0.1:5690: timed out after 1s; the task goes on",
+                format::at(Some(at))
+            )
         );
     }
 }

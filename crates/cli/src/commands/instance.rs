@@ -1,10 +1,12 @@
-//! `baton instance …`: list, show, stop, wait.
+//! `baton instance …`: list, show, stop, recover, pause, resume, rerun, wait.
 
 use crate::args::InstanceCommand;
-use crate::client::{encode, Client};
+use crate::client::{encode, Client, Empty};
 use crate::exit::Exit;
 use crate::format;
-use serde_json::{json, Value};
+use baton_api_model::{
+    CommandAccepted, Instance, InstanceDetail, InstanceList, PendingCommand, Rerun,
+};
 use std::time::Duration;
 
 pub async fn run(cmd: InstanceCommand) -> anyhow::Result<()> {
@@ -17,61 +19,32 @@ pub async fn run(cmd: InstanceCommand) -> anyhow::Result<()> {
             before,
             server,
         } => {
-            let client = Client::new(&server.server);
             let mut query = vec![format!("limit={limit}")];
-            if let Some(w) = workflow {
-                query.push(format!("workflow={}", encode(&w)));
-            }
-            if let Some(p) = project {
-                query.push(format!("project={}", encode(&p)));
-            }
-            if let Some(s) = state {
-                query.push(format!("state={}", encode(&s)));
+            for (key, value) in [
+                ("workflow", workflow),
+                ("project", project),
+                ("state", state),
+            ] {
+                if let Some(v) = value {
+                    query.push(format!("{key}={}", encode(&v)));
+                }
             }
             if let Some(b) = before {
-                query.push(format!("before={b}"));
+                query.push(format!(
+                    "cursor={}",
+                    baton_api_model::Cursor::Id(b).encode()
+                ));
             }
-            let r: Value = client
+            let r: InstanceList = Client::new(&server.server)
                 .get(&format!("/instances?{}", query.join("&")))
                 .await?;
-            let rows: Vec<Vec<String>> = r["instances"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|i| {
-                    vec![
-                        i["id"].to_string(),
-                        format!(
-                            "{}/{}",
-                            i["project"].as_str().unwrap_or(""),
-                            i["name"].as_str().unwrap_or("")
-                        ),
-                        i["version"].to_string(),
-                        i["state"].as_str().unwrap_or("").to_string(),
-                        format::time(i["submitted_at"].as_i64()),
-                        format::span(i["started_at"].as_i64(), i["ended_at"].as_i64()),
-                    ]
-                })
-                .collect();
-            println!(
-                "{}",
-                format::table(
-                    &[
-                        "ID",
-                        "WORKFLOW",
-                        "VERSION",
-                        "STATE",
-                        "SUBMITTED",
-                        "DURATION"
-                    ],
-                    &rows
-                )
-            );
+            print!("{}", list_table(&r.instances));
             Ok(())
         }
         InstanceCommand::Show { id, json, server } => {
-            let client = Client::new(&server.server);
-            let r: Value = client.get(&format!("/instances/{id}")).await?;
+            let r: InstanceDetail = Client::new(&server.server)
+                .get(&format!("/instances/{id}"))
+                .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
@@ -79,44 +52,15 @@ pub async fn run(cmd: InstanceCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        InstanceCommand::Stop { id, server } => {
-            let client = Client::new(&server.server);
-            let _: Value = client
-                .post(&format!("/instances/{id}/stop"), &json!({}))
-                .await?;
-            println!("instance {id} stopping");
-            Ok(())
-        }
-        InstanceCommand::Recover { id, server } => {
-            let client = Client::new(&server.server);
-            let _: Value = client
-                .post(&format!("/instances/{id}/recover"), &json!({}))
-                .await?;
-            println!("instance {id} recovering");
-            Ok(())
-        }
-        InstanceCommand::Pause { id, server } => {
-            let client = Client::new(&server.server);
-            let _: Value = client
-                .post(&format!("/instances/{id}/pause"), &json!({}))
-                .await?;
-            println!("instance {id} pausing");
-            Ok(())
-        }
-        InstanceCommand::Resume { id, server } => {
-            let client = Client::new(&server.server);
-            let _: Value = client
-                .post(&format!("/instances/{id}/resume"), &json!({}))
-                .await?;
-            println!("instance {id} resumed");
-            Ok(())
-        }
+        InstanceCommand::Stop { id, server } => command(&server.server, id, "stop").await,
+        InstanceCommand::Recover { id, server } => command(&server.server, id, "recover").await,
+        InstanceCommand::Pause { id, server } => command(&server.server, id, "pause").await,
+        InstanceCommand::Resume { id, server } => command(&server.server, id, "resume").await,
         InstanceCommand::Rerun { id, server } => {
-            let client = Client::new(&server.server);
-            let r: Value = client
-                .post(&format!("/instances/{id}/rerun"), &json!({}))
+            let r: Rerun = Client::new(&server.server)
+                .post(&format!("/instances/{id}/rerun"), &Empty {})
                 .await?;
-            println!("{}", r["id"]);
+            println!("{}", r.id);
             Ok(())
         }
         InstanceCommand::Wait { id, server } => {
@@ -126,14 +70,32 @@ pub async fn run(cmd: InstanceCommand) -> anyhow::Result<()> {
     }
 }
 
-/// Polls until the instance ends; prints its final state; fails (exit 1) unless it succeeded.
+/// Sends a command (`stop`, `recover`, `pause`, `resume`) and says it was accepted.
+async fn command(server: &str, id: i64, verb: &str) -> anyhow::Result<()> {
+    let r: CommandAccepted = Client::new(server)
+        .post(&format!("/instances/{id}/{verb}"), &Empty {})
+        .await?;
+    let doing = match r.command {
+        PendingCommand::Stop => "stopping",
+        PendingCommand::Recover => "recovering",
+        PendingCommand::Pause => "pausing",
+        PendingCommand::Resume => "resumed",
+        PendingCommand::Start | PendingCommand::ChildEnded => "accepted",
+    };
+    println!("instance {id} {doing}");
+    Ok(())
+}
+
+/// Polls until the instance has ended and no command accepted for it is still to be carried
+/// out (a recover just sent makes it run again); prints its final state; fails (exit 1)
+/// unless it succeeded.
 pub(crate) async fn wait_for(client: &Client, id: i64) -> anyhow::Result<()> {
     loop {
-        let r: Value = client.get(&format!("/instances/{id}")).await?;
-        let state = r["instance"]["state"].as_str().unwrap_or("").to_string();
-        if matches!(state.as_str(), "succeeded" | "failed" | "stopped") {
+        let r: InstanceDetail = client.get(&format!("/instances/{id}")).await?;
+        if r.instance.settled() {
+            let state = r.instance.state;
             println!("instance {id} {state}");
-            return if state == "succeeded" {
+            return if state == baton_core::WorkflowState::Succeeded {
                 Ok(())
             } else {
                 Err(Exit::Code(1).into())
@@ -143,52 +105,117 @@ pub(crate) async fn wait_for(client: &Client, id: i64) -> anyhow::Result<()> {
     }
 }
 
-/// The text of `baton instance show`.
-fn describe(r: &Value) -> String {
-    let i = &r["instance"];
-    let mut out = format!(
-        "instance {}  workflow {}/{} version {}  state {}\nsubmitted {}  started {}  ended {}  duration {}\n",
-        i["id"],
-        i["project"].as_str().unwrap_or(""),
-        i["name"].as_str().unwrap_or(""),
-        i["version"],
-        i["state"].as_str().unwrap_or(""),
-        format::time(i["submitted_at"].as_i64()),
-        format::time(i["started_at"].as_i64()),
-        format::time(i["ended_at"].as_i64()),
-        format::span(i["started_at"].as_i64(), i["ended_at"].as_i64()),
-    );
-    if let Some(params) = i["params"].as_object().filter(|p| !p.is_empty()) {
-        let list: Vec<String> = params
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-            .collect();
-        out.push_str(&format!("params {}\n", list.join(" ")));
-    }
-    let rows: Vec<Vec<String>> = r["tasks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|t| {
+/// The table of `baton instance list`.
+fn list_table(instances: &[Instance]) -> String {
+    let rows: Vec<Vec<String>> = instances
+        .iter()
+        .map(|i| {
             vec![
-                t["id"].to_string(),
-                t["task_name"].as_str().unwrap_or("").to_string(),
-                t["state"].as_str().unwrap_or("").to_string(),
-                t["attempt"].to_string(),
-                t["worker"].as_str().unwrap_or("-").to_string(),
-                format::time(t["started_at"].as_i64()),
-                format::time(t["ended_at"].as_i64()),
-                format::span(t["started_at"].as_i64(), t["ended_at"].as_i64()),
-                t["exit_code"]
-                    .as_i64()
-                    .map(|c| c.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                t["message"].as_str().unwrap_or("").to_string(),
+                i.id.to_string(),
+                format!("{}/{}", i.project, i.name),
+                i.version.to_string(),
+                state_of(i),
+                format::at(i.schedule_time),
+                format::at(Some(i.submitted_at)),
+                format::took(i.duration_ms),
             ]
         })
         .collect();
+    let header = [
+        "ID",
+        "WORKFLOW",
+        "VERSION",
+        "STATE",
+        "SCHEDULE TIME",
+        "SUBMITTED",
+        "DURATION",
+    ];
+    format!("{}\n", format::table(&header, &rows))
+}
+
+/// The state, with the commands about to change it (`stopped (recover pending)`).
+fn state_of(i: &Instance) -> String {
+    if i.pending_commands.is_empty() {
+        return i.state.to_string();
+    }
+    let pending: Vec<String> = i
+        .pending_commands
+        .iter()
+        .map(|c| {
+            serde_json::to_value(c)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        })
+        .collect();
+    format!("{} ({} pending)", i.state, pending.join(", "))
+}
+
+/// The text of `baton instance show`.
+fn describe(r: &InstanceDetail) -> String {
+    let i = &r.instance;
+    let mut out = format!(
+        "instance {}  workflow {}/{} version {}  state {}\nsubmitted {}  started {}  ended {}  duration {}\n",
+        i.id,
+        i.project,
+        i.name,
+        i.version,
+        state_of(i),
+        format::at(Some(i.submitted_at)),
+        format::at(i.started_at),
+        format::at(i.ended_at),
+        format::took(i.duration_ms),
+    );
+    out.push_str(&format!(
+        "schedule time {}\n",
+        match i.schedule_time {
+            Some(t) => format::at(Some(t)),
+            None => "- (a manual start: it stands for its start time)".into(),
+        }
+    ));
+    if !i.params.is_empty() {
+        let list: Vec<String> = i.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        out.push_str(&format!("params {}\n", list.join(" ")));
+    }
     out.push('\n');
-    out.push_str(&format::table(
+    out.push_str(&tasks_table(r));
+    out.push('\n');
+    if !r.not_started.is_empty() {
+        out.push_str(&format!("\nnot run: {}\n", r.not_started.join(", ")));
+    }
+    out.push_str(&outputs(r));
+    if !r.events.is_empty() {
+        out.push_str("\nevents:\n");
+        for e in &r.events {
+            out.push_str(&format!("  {}\n", super::events::line(e)));
+        }
+    }
+    out.push_str(&history(r));
+    out
+}
+
+fn tasks_table(r: &InstanceDetail) -> String {
+    let rows: Vec<Vec<String>> = r
+        .tasks
+        .iter()
+        .map(|t| {
+            vec![
+                t.id.to_string(),
+                t.task_name.clone(),
+                t.state.to_string(),
+                t.attempt.to_string(),
+                t.worker.clone().unwrap_or_else(|| "-".into()),
+                format::at(t.started_at),
+                format::at(t.ended_at),
+                format::took(t.duration_ms),
+                t.exit_code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                t.message.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    format::table(
         &[
             "TASK INSTANCE",
             "TASK",
@@ -202,70 +229,57 @@ fn describe(r: &Value) -> String {
             "MESSAGE",
         ],
         &rows,
-    ));
-    out.push('\n');
-    if let Some(names) = r["not_started"].as_array().filter(|n| !n.is_empty()) {
-        let names: Vec<&str> = names.iter().filter_map(|n| n.as_str()).collect();
-        out.push_str(&format!("\nnot run: {}\n", names.join(", ")));
-    }
-    let outputs: Vec<String> = r["tasks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| {
-            let o = t["outputs"].as_object().filter(|o| !o.is_empty())?;
-            let pairs: Vec<String> = o
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                .collect();
-            Some(format!(
-                "  {}: {}",
-                t["task_name"].as_str().unwrap_or(""),
-                pairs.join(" ")
-            ))
+    )
+}
+
+fn outputs(r: &InstanceDetail) -> String {
+    let lines: Vec<String> = r
+        .tasks
+        .iter()
+        .filter(|t| !t.outputs.is_empty())
+        .map(|t| {
+            let pairs: Vec<String> = t.outputs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("  {}: {}", t.task_name, pairs.join(" "))
         })
         .collect();
-    if !outputs.is_empty() {
-        out.push_str(&format!("\noutput params:\n{}\n", outputs.join("\n")));
+    if lines.is_empty() {
+        return String::new();
     }
-    let events: Vec<&Value> = r["events"].as_array().into_iter().flatten().collect();
-    if !events.is_empty() {
-        out.push_str("\nevents:\n");
-        for e in events {
-            out.push_str(&format!("  {}\n", super::events::line(e)));
-        }
+    format!("\noutput params:\n{}\n", lines.join("\n"))
+}
+
+fn history(r: &InstanceDetail) -> String {
+    if r.attempts.is_empty() {
+        return String::new();
     }
-    let history: Vec<&Value> = r["attempts"].as_array().into_iter().flatten().collect();
-    if !history.is_empty() {
-        out.push_str("\nattempts:\n");
-        for a in history {
-            let task = r["tasks"]
-                .as_array()
-                .and_then(|ts| ts.iter().find(|t| t["id"] == a["task_instance_id"]))
-                .and_then(|t| t["task_name"].as_str())
-                .unwrap_or("?");
-            out.push_str(&format!(
-                "  {} {} attempt {}: {}{}{}{} ({})\n",
-                a["task_instance_id"],
-                task,
-                a["attempt"],
-                a["state"].as_str().unwrap_or(""),
-                a["exit_code"]
-                    .as_i64()
-                    .map(|c| format!(", exit {c}"))
-                    .unwrap_or_default(),
-                a["message"]
-                    .as_str()
-                    .map(|m| format!(", {m}"))
-                    .unwrap_or_default(),
-                // Logic tasks, and attempts cancelled before they ran, had no worker.
-                a["worker"]
-                    .as_str()
-                    .map(|w| format!(" on {w}"))
-                    .unwrap_or_default(),
-                format::span(a["started_at"].as_i64(), a["ended_at"].as_i64()),
-            ));
-        }
+    let mut out = String::from("\nattempts:\n");
+    for a in &r.attempts {
+        let task = r
+            .tasks
+            .iter()
+            .find(|t| t.id == a.task_instance_id)
+            .map(|t| t.task_name.as_str())
+            .unwrap_or("?");
+        out.push_str(&format!(
+            "  {} {} attempt {}: {}{}{}{} ({})\n",
+            a.task_instance_id,
+            task,
+            a.attempt,
+            a.state,
+            a.exit_code
+                .map(|c| format!(", exit {c}"))
+                .unwrap_or_default(),
+            a.message
+                .as_deref()
+                .map(|m| format!(", {m}"))
+                .unwrap_or_default(),
+            // Logic tasks, and attempts cancelled before they ran, had no worker.
+            a.worker
+                .as_deref()
+                .map(|w| format!(" on {w}"))
+                .unwrap_or_default(),
+            format::took(a.duration_ms),
+        ));
     }
     out
 }

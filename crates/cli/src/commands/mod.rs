@@ -40,10 +40,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             server,
         }) => {
             let client = crate::client::Client::new(&server.server);
-            let _: serde_json::Value = client
+            let _: baton_api_model::MarkedSuccess = client
                 .post(
                     &format!("/task-instances/{task_instance}/mark-success"),
-                    &serde_json::json!({}),
+                    &crate::client::Empty {},
                 )
                 .await?;
             println!("task instance {task_instance} marked succeeded");

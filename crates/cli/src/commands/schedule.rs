@@ -2,47 +2,31 @@
 //! on and off.
 
 use crate::args::ScheduleCommand;
-use crate::client::{encode, Client};
+use crate::client::{encode, Client, Empty};
 use crate::exit::Exit;
 use crate::format;
+use baton_api_model::{ApplyOutcome, Preview, ScheduleApplied, ScheduleList, ScheduleSwitched};
 use baton_core::schedule::{parse_timezone, Cron, Schedule};
+use baton_core::spec::ScheduleSpec;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub async fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
     match cmd {
         ScheduleCommand::List { server } => {
-            let r: Value = Client::new(&server.server).get("/schedules").await?;
-            let rows: Vec<Vec<String>> = r["schedules"]
-                .as_array()
-                .into_iter()
-                .flatten()
+            let r: ScheduleList = Client::new(&server.server)
+                .get("/schedules?limit=1000")
+                .await?;
+            let rows: Vec<Vec<String>> = r
+                .schedules
+                .iter()
                 .map(|s| {
-                    let spec = &s["spec"];
-                    let when = spec["cron"]
-                        .as_str()
-                        .map(|c| format!("cron {c}"))
-                        .or_else(|| spec["fixed_rate"].as_str().map(|d| format!("every {d}")))
-                        .or_else(|| {
-                            spec["fixed_delay"]
-                                .as_str()
-                                .map(|d| format!("{d} after each end"))
-                        })
-                        .unwrap_or_default();
                     vec![
-                        format!(
-                            "{}/{}",
-                            s["project"].as_str().unwrap_or(""),
-                            s["name"].as_str().unwrap_or("")
-                        ),
-                        when,
-                        if s["online"] == true {
-                            "online".into()
-                        } else {
-                            "offline".into()
-                        },
-                        format::time(s["next_fire_at"].as_i64()),
-                        format::time(s["last_fire_at"].as_i64()),
+                        format!("{}/{}", s.project, s.name),
+                        when(&s.spec),
+                        if s.online { "online" } else { "offline" }.into(),
+                        format::at(s.next_fire_at),
+                        format::at(s.last_fire_at),
                     ]
                 })
                 .collect();
@@ -92,9 +76,9 @@ pub async fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             if let Some(a) = after {
                 path.push_str(&format!("&after={}", encode(&a)));
             }
-            let r: Value = Client::new(&server.server).get(&path).await?;
-            for t in r["fires"].as_array().into_iter().flatten() {
-                println!("{}", t.as_str().unwrap_or(""));
+            let r: Preview = Client::new(&server.server).get(&path).await?;
+            for t in r.fires {
+                println!("{}", t.to_rfc3339());
             }
             Ok(())
         }
@@ -136,14 +120,17 @@ pub async fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             }
             block.insert("online".into(), Value::Bool(!offline));
             let path = schedule_path(&name, project.as_deref());
-            let r: Value = Client::new(&server.server)
+            let r: ScheduleApplied = Client::new(&server.server)
                 .call(Method::PUT, &path, Some(&Value::Object(block)))
                 .await?;
-            match r["outcome"].as_str() {
-                Some("unchanged") => {
-                    println!("schedule of {name} unchanged (version {})", r["version"])
+            let version = r.applied.version;
+            match r.applied.outcome {
+                ApplyOutcome::Unchanged => {
+                    println!("schedule of {name} unchanged (version {version})")
                 }
-                _ => println!("schedule of {name} set (version {})", r["version"]),
+                ApplyOutcome::Created | ApplyOutcome::Updated => {
+                    println!("schedule of {name} set (version {version})")
+                }
             }
             Ok(())
         }
@@ -153,10 +140,10 @@ pub async fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             server,
         } => {
             let path = schedule_path(&name, project.as_deref());
-            let r: Value = Client::new(&server.server)
-                .call(Method::DELETE, &path, None)
+            let r: ScheduleApplied = Client::new(&server.server)
+                .call::<Empty, _>(Method::DELETE, &path, None)
                 .await?;
-            println!("schedule of {name} deleted (version {})", r["version"]);
+            println!("schedule of {name} deleted (version {})", r.applied.version);
             Ok(())
         }
         ScheduleCommand::Online {
@@ -185,7 +172,21 @@ async fn switch(server: &str, name: &str, project: Option<String>, to: &str) -> 
     if let Some(p) = project {
         path.push_str(&format!("?project={}", encode(&p)));
     }
-    let _: Value = Client::new(server).post(&path, &json!({})).await?;
+    let _: ScheduleSwitched = Client::new(server).post(&path, &Empty {}).await?;
     println!("schedule of {name} {to}");
     Ok(())
+}
+
+/// What makes a schedule fire, in words.
+fn when(spec: &ScheduleSpec) -> String {
+    if let Some(cron) = &spec.cron {
+        return format!("cron {cron}");
+    }
+    if let Some(d) = spec.fixed_rate {
+        return format!("every {}", baton_core::duration::format(d));
+    }
+    match spec.fixed_delay {
+        Some(d) => format!("{} after each end", baton_core::duration::format(d)),
+        None => String::new(),
+    }
 }

@@ -3,7 +3,7 @@
 use crate::args::TaskGroupCommand;
 use crate::client::Client;
 use crate::format;
-use serde_json::{json, Value};
+use baton_api_model::{TaskGroupList, TaskGroupRequest};
 
 pub async fn run(cmd: TaskGroupCommand) -> anyhow::Result<()> {
     match cmd {
@@ -12,26 +12,24 @@ pub async fn run(cmd: TaskGroupCommand) -> anyhow::Result<()> {
             slots,
             server,
         } => {
-            let body = json!({ "name": name, "slots": slots });
-            let _: Value = Client::new(&server.server)
+            let body = TaskGroupRequest {
+                name: name.clone(),
+                slots,
+            };
+            let _: TaskGroupRequest = Client::new(&server.server)
                 .post("/task-groups", &body)
                 .await?;
             println!("task group {name}: {slots} slots");
             Ok(())
         }
         TaskGroupCommand::List { server } => {
-            let r: Value = Client::new(&server.server).get("/task-groups").await?;
-            let rows: Vec<Vec<String>> = r["task_groups"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|g| {
-                    vec![
-                        g["name"].as_str().unwrap_or("").to_string(),
-                        g["slots"].to_string(),
-                        g["used"].to_string(),
-                    ]
-                })
+            let r: TaskGroupList = Client::new(&server.server)
+                .get("/task-groups?limit=1000")
+                .await?;
+            let rows: Vec<Vec<String>> = r
+                .task_groups
+                .iter()
+                .map(|g| vec![g.name.clone(), g.slots.to_string(), g.used.to_string()])
                 .collect();
             println!("{}", format::table(&["NAME", "SLOTS", "USED"], &rows));
             Ok(())

@@ -1,57 +1,19 @@
-//! `baton workflow …`: apply, list, show, start.
+//! `baton workflow …`: apply, list, show, versions, export, start.
 
 use crate::args::WorkflowCommand;
 use crate::client::{encode, Client};
 use crate::format;
-use serde_json::{json, Value};
+use baton_api_model::{
+    Applied, ApplyRequest, StartRequest, Started, VersionList, Workflow, WorkflowList,
+};
 
 pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
     match cmd {
         WorkflowCommand::Apply { files, server } => {
-            let client = Client::new(&server.server);
-            // Check everything first: one bad file means nothing is applied.
-            let specs = super::load_specs(&files)?;
-            if specs.is_empty() {
-                return Err(crate::Exit::BadInput("no workflow files found".into()).into());
-            }
-            for (file, text, _) in specs {
-                let body = json!({ "source": text, "file": file.display().to_string() });
-                let r: Value = client.post("/workflows", &body).await?;
-                println!(
-                    "workflow {}/{} {} (version {})",
-                    r["project"].as_str().unwrap_or(""),
-                    r["name"].as_str().unwrap_or(""),
-                    r["outcome"].as_str().unwrap_or(""),
-                    r["version"]
-                );
-            }
-            Ok(())
+            apply(&Client::new(&server.server), &files).await
         }
         WorkflowCommand::List { project, server } => {
-            let client = Client::new(&server.server);
-            let path = match project {
-                Some(p) => format!("/workflows?project={}", encode(&p)),
-                None => "/workflows".to_string(),
-            };
-            let r: Value = client.get(&path).await?;
-            let rows: Vec<Vec<String>> = r["workflows"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|w| {
-                    vec![
-                        w["project"].as_str().unwrap_or("").to_string(),
-                        w["name"].as_str().unwrap_or("").to_string(),
-                        w["latest_version"].to_string(),
-                        format::time(w["updated_at"].as_i64()),
-                    ]
-                })
-                .collect();
-            println!(
-                "{}",
-                format::table(&["PROJECT", "NAME", "VERSION", "UPDATED"], &rows)
-            );
-            Ok(())
+            list(&Client::new(&server.server), project.as_deref()).await
         }
         WorkflowCommand::Show {
             name,
@@ -61,23 +23,26 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
             server,
         } => {
             let client = Client::new(&server.server);
-            let r: Value = client
+            let w: Workflow = client
                 .get(&definition_path(&name, &project, version))
                 .await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                println!("{}", serde_json::to_string_pretty(&w)?);
                 return Ok(());
             }
             println!(
                 "workflow {}/{}  version {} of {}  created {}",
-                r["project"].as_str().unwrap_or(""),
-                r["name"].as_str().unwrap_or(""),
-                r["version"],
-                r["latest_version"],
-                format::time(r["created_at"].as_i64())
+                w.project,
+                w.name,
+                w.version,
+                w.latest_version,
+                format::at(Some(w.created_at))
             );
+            if let Some(online) = w.schedule_online {
+                println!("schedule {}", if online { "online" } else { "offline" });
+            }
             println!("---");
-            print!("{}", r["source"].as_str().unwrap_or(""));
+            print!("{}", w.source);
             Ok(())
         }
         WorkflowCommand::Versions {
@@ -85,23 +50,16 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
             project,
             server,
         } => {
-            let client = Client::new(&server.server);
             let path = format!(
                 "/workflows/{}/versions?project={}",
                 encode(&name),
                 encode(&project)
             );
-            let r: Value = client.get(&path).await?;
-            let rows: Vec<Vec<String>> = r["versions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|v| {
-                    vec![
-                        v["version"].to_string(),
-                        format::time(v["created_at"].as_i64()),
-                    ]
-                })
+            let r: VersionList = Client::new(&server.server).get(&path).await?;
+            let rows: Vec<Vec<String>> = r
+                .versions
+                .iter()
+                .map(|v| vec![v.version.to_string(), format::at(Some(v.created_at))])
                 .collect();
             println!("{}", format::table(&["VERSION", "CREATED"], &rows));
             Ok(())
@@ -113,11 +71,10 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
             server,
         } => {
             let client = Client::new(&server.server);
-            let r: Value = client
+            let w: Workflow = client
                 .get(&definition_path(&name, &project, version))
                 .await?;
-            let spec: baton_core::WorkflowSpec = serde_json::from_value(r["spec"].clone())?;
-            print!("{}", serde_yaml::to_string(&spec)?);
+            print!("{}", serde_yaml::to_string(&exported(w))?);
             Ok(())
         }
         WorkflowCommand::Start {
@@ -129,10 +86,11 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
             scope,
             server,
         } => {
-            if let Some(s) = &scope {
-                s.parse::<baton_core::dag::Scope>()
-                    .map_err(crate::Exit::BadInput)?;
-            }
+            let scope = scope
+                .as_deref()
+                .map(str::parse::<baton_core::dag::Scope>)
+                .transpose()
+                .map_err(crate::Exit::BadInput)?;
             let client = Client::new(&server.server);
             let params = super::parse_params(&params)?;
             let path = format!(
@@ -140,16 +98,89 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
                 encode(&name),
                 encode(&project)
             );
-            let body = json!({ "params": params, "from_task": from_task, "scope": scope });
-            let r: Value = client.post(&path, &body).await?;
-            let id = r["id"].as_i64().unwrap_or_default();
-            println!("{id}");
+            let body = StartRequest {
+                params,
+                from_task,
+                scope,
+            };
+            let r: Started = client.post(&path, &body).await?;
+            println!("{}", r.id);
             if wait {
-                super::wait_for(&client, id).await?;
+                super::wait_for(&client, r.id).await?;
             }
             Ok(())
         }
     }
+}
+
+async fn apply(client: &Client, files: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    // Check everything first: one bad file means nothing is applied.
+    let specs = super::load_specs(files)?;
+    if specs.is_empty() {
+        return Err(crate::Exit::BadInput("no workflow files found".into()).into());
+    }
+    for (file, text, _) in specs {
+        let body = ApplyRequest {
+            source: text,
+            file: Some(file.display().to_string()),
+        };
+        let r: Applied = client.post("/workflows", &body).await?;
+        println!(
+            "workflow {}/{} {} (version {})",
+            r.project,
+            r.name,
+            r.outcome.as_str(),
+            r.version
+        );
+    }
+    Ok(())
+}
+
+async fn list(client: &Client, project: Option<&str>) -> anyhow::Result<()> {
+    let filter = project
+        .map(|p| format!("project={}&", encode(p)))
+        .unwrap_or_default();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let after = cursor
+            .as_deref()
+            .map(|c| format!("&cursor={}", encode(c)))
+            .unwrap_or_default();
+        let r: WorkflowList = client
+            .get(&format!("/workflows?{filter}limit=1000{after}"))
+            .await?;
+        rows.extend(r.workflows.iter().map(|w| {
+            vec![
+                w.project.clone(),
+                w.name.clone(),
+                w.latest_version.to_string(),
+                format::at(Some(w.updated_at)),
+            ]
+        }));
+        match r.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    println!(
+        "{}",
+        format::table(&["PROJECT", "NAME", "VERSION", "UPDATED"], &rows)
+    );
+    Ok(())
+}
+
+/// The definition as a file that, applied, describes the workflow as it is: the schedule's
+/// `online` is its live state (switched by `schedule online|offline`), not the one of the
+/// file it was last applied from.
+fn exported(w: Workflow) -> baton_core::WorkflowSpec {
+    let mut spec = w.spec;
+    if w.version == w.latest_version {
+        if let (Some(schedule), Some(online)) = (spec.schedule.as_mut(), w.schedule_online) {
+            schedule.online = online;
+        }
+    }
+    spec
 }
 
 /// The API path of a workflow's definition, at `version` or the latest.

@@ -4,7 +4,7 @@ use crate::args::ApiArgs;
 use crate::config::{Common, FileConfig};
 use anyhow::Context;
 use baton_api::{ApiState, Members};
-use baton_registry::{Membership, Role};
+use baton_registry::{host_load, Membership, Role};
 use std::sync::Arc;
 
 pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
@@ -29,13 +29,26 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
     .await?;
     // Masters learn of commands by NOTIFY (PostgreSQL) or by their poll.
     let state = ApiState::new(store.clone(), Arc::new(|| {}), Members::Registry(registry));
+    // Event streams wake on the masters' NOTIFY.
+    state.listen_events(&database);
     println!(
         "Baton {} api on http://{address}/api/v1",
         env!("CARGO_PKG_VERSION")
     );
-    axum::serve(listener, baton_api::router(state))
-        .with_graceful_shutdown(crate::standalone::shutdown_signal())
-        .await?;
+    let serve = axum::serve(listener, baton_api::router(state))
+        .with_graceful_shutdown(crate::standalone::shutdown_signal());
+    // The load sent with each heartbeat is sampled anew, not the one of the start.
+    let sample_load = async {
+        let mut tick = tokio::time::interval(common.heartbeat_interval);
+        loop {
+            tick.tick().await;
+            membership.set_load(host_load());
+        }
+    };
+    tokio::select! {
+        served = serve => served?,
+        () = sample_load => {}
+    }
     membership.leave().await;
     store.close().await;
     Ok(())

@@ -1,0 +1,53 @@
+//! OpenAPI schemas for the core types the models carry (states, kinds, definitions), which
+//! live in `baton-core` and do not derive `ToSchema` themselves.
+
+use baton_core::event::EventKind;
+use baton_core::{TaskState, WorkflowState};
+use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
+
+fn string_enum<'a>(description: &str, values: impl IntoIterator<Item = &'a str>) -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .description(Some(description))
+        .enum_values(Some(values))
+        .build()
+}
+
+/// The states of a workflow instance.
+pub fn workflow_state() -> Object {
+    string_enum(
+        "The state of a workflow instance.",
+        WorkflowState::ALL.iter().map(|s| s.as_str()),
+    )
+}
+
+/// The states of a task instance or attempt.
+pub fn task_state() -> Object {
+    string_enum(
+        "The state of a task instance or attempt.",
+        TaskState::ALL.iter().map(|s| s.as_str()),
+    )
+}
+
+/// The kinds of lifecycle events.
+pub fn event_kind() -> Object {
+    string_enum("What happened.", EventKind::ALL.iter().map(|k| k.as_str()))
+}
+
+/// A priority.
+pub fn priority() -> Object {
+    string_enum(
+        "A priority.",
+        ["highest", "high", "medium", "low", "lowest"],
+    )
+}
+
+/// A workflow definition, or a schedule block, as JSON (the fields of a workflow file).
+pub fn definition() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Object))
+        .description(Some(
+            "The checked definition as JSON: the same fields as the YAML file.",
+        ))
+        .build()
+}

@@ -1,0 +1,197 @@
+//! `GET /task-instances/{id}/log`: a byte range of one attempt's log, read from the worker
+//! that holds it; as JSON text cut at a character boundary, or as the raw bytes.
+
+use super::{Path, Query};
+use crate::{ApiError, ApiState};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use baton_api_model::{headers, ErrorBody, LogChunk, LogQuery};
+use baton_core::TaskInstanceId;
+use baton_store::TaskInstanceRecord;
+
+/// The media type of the raw form.
+const OCTET_STREAM: &str = "application/octet-stream";
+
+/// A read piece of a log, before it is put in the asked form.
+struct Piece {
+    attempt: i64,
+    bytes: Vec<u8>,
+    next_offset: u64,
+    complete: bool,
+    task: TaskInstanceRecord,
+}
+
+/// `GET /task-instances/{id}/log`.
+#[utoipa::path(get, path = "/task-instances/{id}/log", tag = "tasks",
+    params(("id" = i64, Path, description = "The task instance"), LogQuery),
+    responses(
+        (status = 200, description = "A piece of the log", content(
+            (LogChunk = "application/json"),
+            (Vec<u8> = "application/octet-stream"))),
+        (status = 404, description = "No such task instance or attempt", body = ErrorBody),
+        (status = 503, description = "The worker holding the log cannot be reached", body = ErrorBody)))]
+pub(crate) async fn read_log(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+    Query(q): Query<LogQuery>,
+    request: HeaderMap,
+) -> Result<Response, ApiError> {
+    let piece = read(&state, TaskInstanceId(id), &q).await?;
+    let raw = request
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains(OCTET_STREAM));
+    Ok(if raw {
+        raw_answer(piece)
+    } else {
+        json_answer(id, piece)
+    })
+}
+
+async fn read(state: &ApiState, tid: TaskInstanceId, q: &LogQuery) -> Result<Piece, ApiError> {
+    let task = state
+        .store
+        .task_instance(tid)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("task instance {tid} not found")))?;
+    let attempt = q.attempt.unwrap_or(task.attempt);
+    if attempt < 1 || attempt > task.attempt {
+        return Err(ApiError::NotFound(format!(
+            "task instance {tid} has no attempt {attempt} (it has attempts 1 to {})",
+            task.attempt
+        )));
+    }
+    let worker = worker_of(state, &task, attempt).await?;
+    let offset = q.offset.unwrap_or(0);
+    let ended = attempt < task.attempt || task.state.is_final() || !task.state.is_active();
+    let mut piece = Piece {
+        attempt,
+        bytes: Vec::new(),
+        next_offset: offset,
+        complete: ended && worker.is_none(),
+        task,
+    };
+    match worker {
+        Some(worker) => {
+            let limit = q.limit.unwrap_or(256 << 10).min(1 << 20);
+            let attempt_no = u32::try_from(attempt).map_err(|_| {
+                ApiError::NotFound(format!("task instance {tid} has no attempt {attempt}"))
+            })?;
+            let reply = state
+                .logs
+                .read(&worker, tid.0, attempt_no, offset, limit)
+                .await?;
+            piece.bytes = reply.data;
+            piece.next_offset = reply.next_offset;
+            piece.complete = if reply.found { reply.complete } else { ended };
+        }
+        None if ended && offset == 0 && attempt == piece.task.attempt => {
+            // Logic tasks run in the master, and a cancelled attempt never ran: no log file,
+            // but the task's message says what happened.
+            if let Some(message) = piece.task.message.as_deref() {
+                piece.bytes = format!("[baton] no log: {message}\n").into_bytes();
+            }
+        }
+        None => {}
+    }
+    Ok(piece)
+}
+
+/// The worker that ran `attempt` of `task`, if any did.
+async fn worker_of(
+    state: &ApiState,
+    task: &TaskInstanceRecord,
+    attempt: i64,
+) -> Result<Option<String>, ApiError> {
+    if attempt == task.attempt {
+        return Ok(task.worker.clone());
+    }
+    Ok(state
+        .store
+        .attempts(task.workflow_instance_id)
+        .await?
+        .into_iter()
+        .find(|a| a.task_instance_id == task.id && a.attempt == attempt)
+        .and_then(|a| a.worker))
+}
+
+/// The bytes as they are, the rest in headers.
+fn raw_answer(piece: Piece) -> Response {
+    let value = |s: String| HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static("-"));
+    let mut h = HeaderMap::new();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM));
+    h.insert(headers::ATTEMPT, value(piece.attempt.to_string()));
+    h.insert(headers::NEXT_OFFSET, value(piece.next_offset.to_string()));
+    h.insert(headers::COMPLETE, value(piece.complete.to_string()));
+    h.insert(headers::STATE, value(piece.task.state.to_string()));
+    (h, piece.bytes).into_response()
+}
+
+/// The text, cut before a character that the range split (the next page starts with it).
+fn json_answer(id: i64, piece: Piece) -> Response {
+    let (text, next_offset) = whole_chars(&piece.bytes, piece.next_offset);
+    let complete = piece.complete && next_offset == piece.next_offset;
+    Json(LogChunk {
+        task_instance_id: id,
+        attempt: piece.attempt,
+        data: text,
+        next_offset,
+        complete,
+        state: piece.task.state,
+    })
+    .into_response()
+}
+
+/// `bytes` as text without a UTF-8 character cut at its end: the cut bytes are left for the
+/// next read (the returned offset moves back by as many). Invalid bytes elsewhere become
+/// U+FFFD.
+fn whole_chars(bytes: &[u8], next_offset: u64) -> (String, u64) {
+    let cut = incomplete_tail(bytes);
+    let kept = &bytes[..bytes.len() - cut];
+    let back = u64::try_from(cut).unwrap_or(0);
+    (
+        String::from_utf8_lossy(kept).into_owned(),
+        next_offset.saturating_sub(back),
+    )
+}
+
+/// How many bytes at the end of `bytes` begin a UTF-8 character that is not complete.
+fn incomplete_tail(bytes: &[u8]) -> usize {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => 0,
+        Err(e) if e.error_len().is_none() => bytes.len() - e.valid_up_to(),
+        Err(_) => {
+            // Invalid bytes inside; look only at the last (at most 3) bytes.
+            let start = bytes.len().saturating_sub(3);
+            (start..bytes.len())
+                .find(|&i| {
+                    let b = bytes[i];
+                    b >= 0xC0
+                        && matches!(std::str::from_utf8(&bytes[i..]), Err(e) if e.error_len().is_none())
+                })
+                .map(|i| bytes.len() - i)
+                .unwrap_or(0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_never_ends_inside_a_character() {
+        let text = "日志".as_bytes(); // two characters of three bytes each
+        for cut in 0..=text.len() {
+            let (first, next) = whole_chars(&text[..cut], cut as u64);
+            let (rest, end) = whole_chars(&text[next as usize..], text.len() as u64);
+            assert_eq!(format!("{first}{rest}"), "日志", "cut at {cut}");
+            assert_eq!(end, text.len() as u64);
+        }
+        let mut bad = vec![0xFF, b'a'];
+        bad.extend_from_slice(&"日".as_bytes()[..2]);
+        assert_eq!(whole_chars(&bad, 4), ("\u{FFFD}a".to_string(), 2));
+    }
+}

@@ -1,0 +1,85 @@
+//! `/task-instances` and the tasks of an instance: show, page, mark succeeded.
+
+use super::ApiResult;
+use super::{Path, Query};
+use crate::{convert, paging, ApiError, ApiState};
+use axum::extract::State;
+use axum::Json;
+use baton_api_model::{Cursor, ErrorBody, MarkedSuccess, PageQuery, TaskDetail, TaskList};
+use baton_core::{TaskInstanceId, TaskState, WorkflowInstanceId};
+
+/// `GET /task-instances/{id}`: a task instance and its ended attempts.
+#[utoipa::path(get, path = "/task-instances/{id}", tag = "tasks",
+    params(("id" = i64, Path, description = "The task instance")),
+    responses((status = 200, description = "The task instance", body = TaskDetail),
+        (status = 404, description = "No such task instance", body = ErrorBody)))]
+pub(crate) async fn show_task(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+) -> ApiResult<TaskDetail> {
+    let id = TaskInstanceId(id);
+    let task = state
+        .store
+        .task_instance(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("task instance {id} not found")))?;
+    let attempts = state
+        .store
+        .attempts(task.workflow_instance_id)
+        .await?
+        .into_iter()
+        .filter(|a| a.task_instance_id == id)
+        .map(convert::attempt)
+        .collect();
+    Ok(Json(TaskDetail {
+        task: convert::task(task),
+        attempts,
+    }))
+}
+
+/// `GET /instances/{id}/tasks`: the task instances of a workflow instance, in the order
+/// they became ready.
+#[utoipa::path(get, path = "/instances/{id}/tasks", tag = "tasks",
+    params(("id" = i64, Path, description = "The workflow instance"), PageQuery),
+    responses((status = 200, description = "A page of its task instances", body = TaskList),
+        (status = 400, description = "A bad cursor or limit", body = ErrorBody),
+        (status = 404, description = "No such instance", body = ErrorBody)))]
+pub(crate) async fn list_tasks(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<TaskList> {
+    let id = WorkflowInstanceId(id);
+    super::instance_of(&state, id).await?;
+    let limit = page.limit()?;
+    let after = page.cursor()?.map(Cursor::id).transpose()?.unwrap_or(0);
+    let tasks: Vec<_> = state
+        .store
+        .task_instances(id)
+        .await?
+        .into_iter()
+        .filter(|t| t.id.0 > after)
+        .take(limit as usize)
+        .map(convert::task)
+        .collect();
+    let next_cursor = paging::next_by_id(tasks.len(), limit, tasks.last().map(|t| t.id));
+    Ok(Json(TaskList { tasks, next_cursor }))
+}
+
+/// `POST /task-instances/{id}/mark-success`: a failed or killed task counts as succeeded
+/// (for a later recover).
+#[utoipa::path(post, path = "/task-instances/{id}/mark-success", tag = "tasks",
+    params(("id" = i64, Path, description = "The task instance")),
+    responses((status = 200, description = "Marked", body = MarkedSuccess),
+        (status = 404, description = "No such task instance", body = ErrorBody),
+        (status = 409, description = "Its instance or the task is not in a state that allows it", body = ErrorBody)))]
+pub(crate) async fn mark_success(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+) -> ApiResult<MarkedSuccess> {
+    state.store.mark_success(TaskInstanceId(id)).await?;
+    Ok(Json(MarkedSuccess {
+        id,
+        state: TaskState::Succeeded,
+    }))
+}

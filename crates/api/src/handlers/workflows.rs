@@ -1,0 +1,183 @@
+//! `/workflows`: apply a file, list, show a version, list versions, start an instance.
+
+use super::{body, project_or_default, workflow_missing, workflow_of, ApiResult};
+use super::{Path, Query};
+use crate::{convert, paging, ApiError, ApiState};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use baton_api_model::{
+    Applied, ApplyRequest, ErrorBody, PageQuery, StartRequest, Started, VersionList,
+    VersionSummary, Workflow, WorkflowList, WorkflowQuery,
+};
+use baton_core::{params, WorkflowSpec};
+use baton_store::NewInstance;
+
+/// `POST /workflows`: checks a workflow file and stores it as a new version (or the first).
+#[utoipa::path(post, path = "/workflows", tag = "workflows", request_body = ApplyRequest,
+    responses(
+        (status = 200, description = "Applied", body = Applied),
+        (status = 400, description = "The file is invalid: every problem, with where", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody)))]
+pub(crate) async fn apply_workflow(
+    State(state): State<ApiState>,
+    req: Result<Json<ApplyRequest>, JsonRejection>,
+) -> ApiResult<Applied> {
+    let req = body(req, "bad_request", "")?;
+    let file = req.file.unwrap_or_else(|| "request".to_string());
+    let spec = WorkflowSpec::from_yaml(&req.source, &file).map_err(|e| ApiError::BadRequest {
+        code: "invalid_workflow",
+        message: e.to_string(),
+        problems: e.problems.clone(),
+    })?;
+    let applied = state.store.apply_workflow(&spec, &req.source).await?;
+    if applied.outcome != "unchanged" {
+        (state.notify)();
+    }
+    Ok(Json(convert::applied(&spec.project, &spec.name, &applied)))
+}
+
+/// `GET /workflows`: every workflow (of a project), by project and name.
+#[utoipa::path(get, path = "/workflows", tag = "workflows",
+    params(("project" = Option<String>, Query, description = "Only this project"), PageQuery),
+    responses((status = 200, description = "A page of workflows", body = WorkflowList),
+        (status = 400, description = "A bad cursor or limit", body = ErrorBody)))]
+pub(crate) async fn list_workflows(
+    State(state): State<ApiState>,
+    Query(q): Query<WorkflowQuery>,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<WorkflowList> {
+    let mut list = state.store.list_workflows(q.project.as_deref()).await?;
+    list.sort_by(|a, b| (&a.project, &a.name).cmp(&(&b.project, &b.name)));
+    let key = |w: &baton_store::WorkflowSummary| format!("{}/{}", w.project, w.name);
+    let (list, next_cursor) = paging::by_key(list, key, &page)?;
+    Ok(Json(WorkflowList {
+        workflows: list.into_iter().map(convert::workflow_summary).collect(),
+        next_cursor,
+    }))
+}
+
+/// `GET /workflows/{name}`: one version of a workflow (default the latest).
+#[utoipa::path(get, path = "/workflows/{name}", tag = "workflows",
+    params(("name" = String, Path, description = "The workflow's name"), WorkflowQuery),
+    responses((status = 200, description = "The version", body = Workflow),
+        (status = 404, description = "No such workflow or version", body = ErrorBody)))]
+pub(crate) async fn show_workflow(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(q): Query<WorkflowQuery>,
+) -> ApiResult<Workflow> {
+    let project = project_or_default(q.project);
+    let record = workflow_of(&state, &project, &name, q.version).await?;
+    let online = match record.spec.schedule {
+        Some(_) => state.store.get_schedule(record.id).await?.map(|s| s.online),
+        None => None,
+    };
+    Ok(Json(convert::workflow(record, online)))
+}
+
+/// `GET /workflows/{name}/versions`: every version, oldest first.
+#[utoipa::path(get, path = "/workflows/{name}/versions", tag = "workflows",
+    params(("name" = String, Path, description = "The workflow's name"),
+        ("project" = Option<String>, Query, description = "The project (default `default`)")),
+    responses((status = 200, description = "Its versions", body = VersionList),
+        (status = 404, description = "No such workflow", body = ErrorBody)))]
+pub(crate) async fn workflow_versions(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(q): Query<WorkflowQuery>,
+) -> ApiResult<VersionList> {
+    let project = project_or_default(q.project);
+    let versions = state.store.workflow_versions(&project, &name).await?;
+    if versions.is_empty() {
+        return Err(ApiError::NotFound(workflow_missing(&project, &name, None)));
+    }
+    let versions = versions
+        .into_iter()
+        .map(|(version, created_at)| VersionSummary {
+            version,
+            created_at: baton_api_model::time::from_us(created_at),
+        })
+        .collect();
+    Ok(Json(VersionList { versions }))
+}
+
+/// `POST /workflows/{name}/start`: a new instance of the workflow (or of one version).
+#[utoipa::path(post, path = "/workflows/{name}/start", tag = "workflows",
+    params(("name" = String, Path, description = "The workflow's name"), WorkflowQuery),
+    request_body(content = Option<StartRequest>, description = "Params and where to start; may be empty"),
+    responses((status = 201, description = "Started", body = Started),
+        (status = 400, description = "An undefined param, an unknown task", body = ErrorBody),
+        (status = 404, description = "No such workflow", body = ErrorBody)))]
+pub(crate) async fn start_workflow(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(q): Query<WorkflowQuery>,
+    req: Option<Json<StartRequest>>,
+) -> Result<(StatusCode, Json<Started>), ApiError> {
+    let req = req.map(|b| b.0).unwrap_or_default();
+    let project = project_or_default(q.project);
+    let workflow = workflow_of(&state, &project, &name, q.version).await?;
+    for key in req.params.keys() {
+        params::parse_assignment(&format!("{key}=")).map_err(|e| ApiError::bad("bad_param", e))?;
+    }
+    let only = only_tasks(&workflow.spec, &name, &req)?;
+    check_params(&workflow.spec, &req)?;
+    let id = state
+        .store
+        .create_instance_scoped(
+            NewInstance {
+                workflow: &workflow,
+                params: req.params,
+            },
+            None,
+            only,
+        )
+        .await?;
+    (state.notify)();
+    let started = Started {
+        id: id.0,
+        version: workflow.version,
+    };
+    Ok((StatusCode::CREATED, Json(started)))
+}
+
+/// The tasks a start from `from_task` runs, or `None` for all.
+fn only_tasks(
+    spec: &WorkflowSpec,
+    name: &str,
+    req: &StartRequest,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(task) = &req.from_task else {
+        return Ok(None);
+    };
+    let dag = baton_core::Dag::new(spec);
+    let index = dag.index_of(task).ok_or_else(|| {
+        ApiError::bad(
+            "bad_task",
+            format!("workflow `{name}` has no task `{task}`"),
+        )
+    })?;
+    let scope = req.scope.unwrap_or_default();
+    Ok(Some(
+        dag.select(index, scope)
+            .into_iter()
+            .map(|t| dag.name(t).to_string())
+            .collect(),
+    ))
+}
+
+/// Refuses a start that leaves a `${param}` undefined, naming each.
+fn check_params(spec: &WorkflowSpec, req: &StartRequest) -> Result<(), ApiError> {
+    let undefined = params::check(spec, &req.params, &Default::default());
+    if undefined.is_empty() {
+        return Ok(());
+    }
+    let message = undefined
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    Err(ApiError::bad("undefined_params", message))
+}

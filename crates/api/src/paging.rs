@@ -1,0 +1,60 @@
+//! Paging of lists the store hands over whole (workflows, schedules, task groups, the tasks
+//! of an instance): the page after the cursor's key, and the cursor of the next one.
+
+use crate::ApiError;
+use baton_api_model::{Cursor, PageQuery};
+
+/// The page of `items` (sorted by `key`, ascending) that follows the query's cursor, with
+/// the `next_cursor` to give out (none on the last page).
+pub(crate) fn by_key<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> String,
+    query: &PageQuery,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let limit = query.limit()? as usize;
+    let after = query.cursor()?.map(Cursor::key).transpose()?;
+    let mut page: Vec<T> = items
+        .into_iter()
+        .filter(|item| after.as_deref().is_none_or(|a| key(item).as_str() > a))
+        .take(limit + 1)
+        .collect();
+    let next = if page.len() > limit {
+        page.truncate(limit);
+        page.last().map(|last| Cursor::Key(key(last)).encode())
+    } else {
+        None
+    };
+    Ok((page, next))
+}
+
+/// For lists ordered by id: the cursor of the next page when `page` came back full.
+pub(crate) fn next_by_id(page_len: usize, limit: u32, last_id: Option<i64>) -> Option<String> {
+    (page_len >= limit as usize)
+        .then_some(last_id)
+        .flatten()
+        .map(|id| Cursor::Id(id).encode())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_pages_follow_each_other_to_the_end() {
+        let items: Vec<String> = ["a", "b", "c", "d", "e"].map(String::from).to_vec();
+        let mut query = PageQuery {
+            cursor: None,
+            limit: Some(2),
+        };
+        let mut seen = Vec::new();
+        loop {
+            let (page, next) = by_key(items.clone(), |s| s.clone(), &query).unwrap();
+            seen.extend(page);
+            match next {
+                Some(c) => query.cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen, items);
+    }
+}

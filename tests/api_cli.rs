@@ -1,0 +1,346 @@
+//! The API and CLI as a new user meets them: logs come out byte for byte, a command the API
+//! accepted is seen by the next read, an export describes the schedule as it is, and times
+//! say their zone.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn logs_come_out_byte_for_byte_where_pages_meet() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Standalone::start(&data, None, &[]);
+    // 1,100 lines of 99 three-byte characters (328 KB): the page size, 262,144 bytes, falls
+    // inside a character.
+    let file = write(
+        dir.path(),
+        "chinese.yaml",
+        "name: chinese\ntasks:\n  - name: talk\n    type: python\n    script: |\n      for i in range(1100):\n          print('调' * 99)\n",
+    );
+    let id = server.start_workflow(&file, "chinese", &[]);
+    let view = server.wait_end(id, LONG);
+    assert_eq!(view["instance"]["state"], "succeeded", "{view:#}");
+    let task = Standalone::task(&view, "talk")["id"].as_i64().unwrap();
+    let on_disk = std::fs::read(data.join(format!("logs/{id}/{task}/1.log"))).unwrap();
+    assert!(on_disk.len() > 300_000, "{}", on_disk.len());
+    assert!(
+        std::str::from_utf8(&on_disk[..262_144]).is_err(),
+        "the page ends mid-character"
+    );
+    for args in [
+        vec!["logs", &*task.to_string()],
+        vec!["logs", &*task.to_string(), "--follow"],
+    ] {
+        let out = server.cli(&args);
+        assert!(out.status.success(), "{:?}", text(&out));
+        let differs = out.stdout.iter().zip(&on_disk).position(|(a, b)| a != b);
+        assert_eq!(differs, None, "{args:?}: first difference");
+        assert_eq!(out.stdout.len(), on_disk.len(), "{args:?}");
+    }
+    // The JSON form never cuts a character either: its pages join up to the same text.
+    let mut text_read = String::new();
+    let mut offset = 0;
+    loop {
+        let chunk = server.get(&format!("/task-instances/{task}/log?offset={offset}"));
+        text_read.push_str(chunk["data"].as_str().unwrap());
+        let next = chunk["next_offset"].as_u64().unwrap();
+        if next == offset {
+            break;
+        }
+        offset = next;
+    }
+    assert_eq!(text_read.as_bytes(), &on_disk[..]);
+}
+
+#[test]
+fn wait_after_recover_waits_for_the_recovered_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Standalone::start(&dir.path().join("data"), None, &[]);
+    let marker = dir.path().join("second-time");
+    let file = write(
+        dir.path(),
+        "flaky.yaml",
+        &format!(
+            "name: flaky\ntasks:\n  - {{name: t, type: shell, command: 'test -e {m} || {{ touch {m}; exit 1; }}'}}\n",
+            m = marker.display()
+        ),
+    );
+    let id = server.start_workflow(&file, "flaky", &[]).to_string();
+    let out = server.cli(&["instance", "wait", &id]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    server.ok(&["instance", "recover", &id]);
+    // At once: the accepted recover is part of what the next read sees.
+    let view = server.instance(id.parse().unwrap());
+    let pending = view["instance"]["pending_commands"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let state = view["instance"]["state"].as_str().unwrap();
+    assert!(
+        pending.iter().any(|c| c == "recover") || state != "failed",
+        "the recover is neither pending nor carried out: {view:#}"
+    );
+    let out = server.cli(&["instance", "wait", &id]);
+    assert_eq!(
+        (out.status.code(), text(&out).0.trim()),
+        (Some(0), &*format!("instance {id} succeeded")),
+        "{:?}",
+        text(&out)
+    );
+}
+
+#[test]
+fn an_export_says_whether_the_schedule_is_online_and_apply_restores_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Standalone::start(&dir.path().join("data"), None, &[]);
+    let file = write(
+        dir.path(),
+        "nightly.yaml",
+        "name: nightly\nschedule:\n  cron: '0 0 2 * * *'\n  timezone: Asia/Shanghai\ntasks:\n  - {name: t, type: shell, command: 'true'}\n",
+    );
+    server.ok(&["workflow", "apply", "-f", path(&file)]);
+    let online = || {
+        server.get("/schedules")["schedules"][0]["online"]
+            .as_bool()
+            .unwrap()
+    };
+    server.ok(&["schedule", "offline", "nightly"]);
+    let exported = server.ok(&["workflow", "export", "nightly"]);
+    assert!(exported.contains("online: false"), "{exported}");
+    let offline_file = write(dir.path(), "exported.yaml", &exported);
+
+    server.ok(&["schedule", "online", "nightly"]);
+    assert!(online());
+    // Applying the export makes the schedule what the file says: offline.
+    server.ok(&["workflow", "apply", "-f", path(&offline_file)]);
+    assert!(!online(), "apply follows the file's `online: false`");
+    // And the original file (online by default) puts it back online, unchanged as it is.
+    server.ok(&["workflow", "apply", "-f", path(&file)]);
+    assert!(online(), "apply follows the file's default `online: true`");
+    server.ok(&["schedule", "offline", "nightly"]);
+    let out = server.ok(&["workflow", "apply", "-f", path(&file)]);
+    assert!(online(), "{out}");
+
+    // Times say their zone: the list in local time with its offset, like the preview.
+    let env = [
+        ("TZ", "Asia/Shanghai"),
+        ("BATON_SERVER", server.api.as_str()),
+    ];
+    let list = baton(&["schedule", "list"], &env);
+    let listed = text(&list).0;
+    let row = listed.lines().find(|l| l.contains("nightly")).unwrap();
+    assert!(row.contains(" 02:00:00.000 +08:00"), "{listed}");
+    let preview = baton(&["schedule", "preview", "nightly", "--count", "1"], &env);
+    assert!(
+        text(&preview).0.trim().ends_with("T02:00:00+08:00"),
+        "{:?}",
+        text(&preview)
+    );
+}
+
+#[test]
+fn the_api_serves_its_reference_and_pages_with_cursors() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Standalone::start(&dir.path().join("data"), None, &[]);
+    let doc = server.get("/openapi.json");
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{doc}");
+    let docs = reqwest::blocking::get(format!("{}/api/docs/", server.api)).unwrap();
+    assert!(docs.status().is_success());
+    assert!(docs.text().unwrap().contains("swagger-ui"));
+
+    let file = write(
+        dir.path(),
+        "quick.yaml",
+        "name: quick\ntasks:\n  - {name: t, type: noop}\n",
+    );
+    let mut ids: Vec<i64> = (0..5)
+        .map(|_| server.start_workflow(&file, "quick", &[]))
+        .collect();
+    ids.reverse();
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = server.get(&format!("/instances?workflow=quick&limit=2{cursor}"));
+        let list = page["instances"].as_array().unwrap();
+        assert!(list.len() <= 2);
+        seen.extend(list.iter().map(|i| i["id"].as_i64().unwrap()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids, "newest first, each once");
+    let view = server.instance(ids[0]);
+    let submitted = view["instance"]["submitted_at"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(submitted).is_ok() && submitted.ends_with('Z'),
+        "{submitted}"
+    );
+    let bad = server.get("/instances?limit=5000");
+    assert_eq!(bad["error"]["code"], "bad_query", "{bad}");
+    let bad = server.get("/instances?cursor=nonsense");
+    assert_eq!(bad["error"]["code"], "bad_query", "{bad}");
+}
+
+/// The lines of a Server-Sent Events stream, read in a thread; dropped with the receiver.
+fn sse_lines(url: &str, last_event_id: Option<i64>) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let client = reqwest::blocking::Client::builder()
+        .timeout(None)
+        .build()
+        .unwrap();
+    let mut request = client.get(url);
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id.to_string());
+    }
+    let response = request.send().unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(response).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The next event of a stream: its `id:` and its `data:` as JSON.
+fn next_event(lines: &std::sync::mpsc::Receiver<String>) -> (i64, serde_json::Value) {
+    let mut id = None;
+    loop {
+        let line = lines
+            .recv_timeout(LONG)
+            .expect("an event within the deadline");
+        if let Some(v) = line.strip_prefix("id:") {
+            id = Some(v.trim().parse().unwrap());
+        } else if let Some(data) = line.strip_prefix("data:") {
+            return (
+                id.expect("`id:` before `data:`"),
+                serde_json::from_str(data.trim()).unwrap(),
+            );
+        }
+    }
+}
+
+#[test]
+fn the_event_stream_sends_each_event_with_its_id_and_resumes_after_the_last_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Standalone::start(&dir.path().join("data"), None, &[]);
+    let file = write(
+        dir.path(),
+        "slow.yaml",
+        "name: slow\ntasks:\n  - {name: t, type: shell, command: 'sleep 1.5', timeout: 500ms, timeout_strategy: warn}\n",
+    );
+    let stream = format!("{}/api/v1/events/stream?kind=task_timeout", server.api);
+    let live = sse_lines(&stream, None);
+    let first = server.start_workflow(&file, "slow", &[]);
+    let (id1, e1) = next_event(&live);
+    assert_eq!(
+        (e1["id"].as_i64(), e1["kind"].as_str()),
+        (Some(id1), Some("task_timeout"))
+    );
+    assert_eq!(e1["workflow_instance_id"].as_i64(), Some(first), "{e1}");
+    let second = server.start_workflow(&file, "slow", &[]);
+    let (id2, e2) = next_event(&live);
+    assert!(id2 > id1);
+    assert_eq!(e2["workflow_instance_id"].as_i64(), Some(second), "{e2}");
+    drop(live);
+
+    // A reconnect with `Last-Event-ID` (or `?after=`) starts just after that event.
+    let resumed = sse_lines(&stream, Some(id1));
+    assert_eq!(next_event(&resumed).0, id2);
+    let after = sse_lines(&format!("{stream}&after={id1}"), None);
+    assert_eq!(next_event(&after).0, id2);
+    // Filters: another instance's events are not sent.
+    let other = sse_lines(
+        &format!(
+            "{}/api/v1/events/stream?kind=task_timeout&instance={second}&after=0",
+            server.api
+        ),
+        None,
+    );
+    assert_eq!(next_event(&other).0, id2);
+    // An unknown kind is refused before the stream opens.
+    let refused = reqwest::blocking::get(format!(
+        "{}/api/v1/events/stream?kind=task_faild",
+        server.api
+    ))
+    .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    let body: serde_json::Value = refused.json().unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected one of: instance_submitted"),
+        "{body}"
+    );
+}
+
+#[test]
+fn events_follow_resumes_after_the_last_event_when_the_server_comes_back() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Standalone::start(&dir.path().join("data"), None, &[]);
+    let mut follower = Command::new(baton_bin())
+        .args(["events", "--follow", "--kind", "task_timeout", "--json"])
+        .env("BATON_SERVER", &server.api)
+        .env("BATON_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    let stdout = follower.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || -> serde_json::Value {
+        let line = lines.recv_timeout(LONG).expect("a followed event");
+        serde_json::from_str(&line).unwrap()
+    };
+    let file = write(
+        dir.path(),
+        "slow.yaml",
+        "name: slow\ntasks:\n  - {name: t, type: shell, command: 'sleep 1.5', timeout: 500ms, timeout_strategy: warn}\n",
+    );
+    let first = server.start_workflow(&file, "slow", &[]);
+    assert_eq!(next()["workflow_instance_id"].as_i64(), Some(first));
+    server.wait_end(first, LONG);
+
+    // The server dies and comes back: the follower reconnects by itself, after the last
+    // event it printed (nothing twice, nothing lost).
+    server.kill();
+    server.restart();
+    let second = server.start_workflow(&file, "slow", &[]);
+    assert_eq!(next()["workflow_instance_id"].as_i64(), Some(second));
+    assert!(
+        lines.recv_timeout(Duration::from_millis(500)).is_err(),
+        "nothing else"
+    );
+    let _ = follower.kill();
+    let _ = follower.wait();
+}
