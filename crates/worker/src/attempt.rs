@@ -100,7 +100,12 @@ async fn run_process(
 ) -> Finished {
     let config = &inner.config;
     let started_at_us = now_us();
-    let (mut proc, output) = match process::spawn(spec, work, env(job, &inner.config.id)) {
+    let (mut proc, output) = match process::spawn(
+        spec,
+        work,
+        env(job, &inner.config.id),
+        inner.watchdog.clone(),
+    ) {
         Ok(p) => p,
         Err(e) => {
             let message = format!("could not start `{}`: {e}", spec.program);

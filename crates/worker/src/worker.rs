@@ -20,6 +20,7 @@ use crate::logfile::{self, LogIndex};
 use crate::outbox::SEGMENT_BYTES;
 use crate::reporter::{Reporter, Settings, Trace};
 use crate::service::WorkerService;
+use crate::watchdog::Watchdog;
 use crate::workdir::WorkDirs;
 
 /// How long `shutdown` keeps trying to deliver events of attempts it had to kill, when its
@@ -70,6 +71,8 @@ pub(crate) struct Inner {
     pub(crate) reporter: Reporter,
     index: Mutex<LogIndex>,
     pub(crate) workdirs: WorkDirs,
+    /// Kills the attempts' process groups if this worker dies; `None` where it cannot run.
+    pub(crate) watchdog: Option<Arc<Watchdog>>,
 }
 
 impl Inner {
@@ -168,6 +171,7 @@ impl Worker {
                 reporter,
                 index: Mutex::new(LogIndex::new(LOG_INDEX_CAPACITY)),
                 workdirs: WorkDirs::new(&config.data_dir),
+                watchdog: Watchdog::start(&config.id).map(Arc::new),
                 config,
             }),
         })
