@@ -465,7 +465,7 @@ mod plan_tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("unknown variant `urgent`"), "{e}");
+        assert!(e.contains("unknown value `urgent`"), "{e}");
     }
 
     #[test]
