@@ -325,6 +325,10 @@ pub struct WorkflowSpec {
     pub tasks: Vec<TaskSpec>,
 }
 
+/// The most retries a task may have: its attempt numbers then always fit the protocol's and
+/// the store's integers.
+pub const MAX_RETRIES: u32 = 10_000;
+
 /// The project used when a file names none.
 pub const DEFAULT_PROJECT: &str = "default";
 /// The worker group used when a task names none.

@@ -258,7 +258,7 @@ fn timed_out_event(t: Duration, strategy: TimeoutStrategy) -> TimedOut {
     };
     TimedOut {
         at_us: now_us(),
-        timeout_ms: t.as_millis() as u64,
+        timeout_ms: u64::try_from(t.as_millis()).unwrap_or(u64::MAX),
         message,
     }
 }

@@ -420,3 +420,29 @@ fn a_value_of_the_wrong_kind_does_not_hide_the_rest_of_the_task() {
     assert!(e.contains("task `a`: depends on `nowhere`"), "{e}");
     assert_eq!(e.lines().count(), 3, "{e}");
 }
+
+#[test]
+fn counts_and_durations_from_the_file_are_bounded() {
+    let e = error(
+        "name: x\nschedule: {fixed_rate: 18446744073709551615, max_catchup: 4000000000}\ntasks:\n  - {name: a, type: noop, retries: 4294967295, timeout: 99999999999999999999 years}\n",
+    );
+    assert!(
+        e.contains("`schedule`: `18446744073709551615` is too long for a duration"),
+        "{e}"
+    );
+    assert!(
+        e.contains("task `a`: `timeout`: `99999999999999999999 years` is too long"),
+        "{e}"
+    );
+    assert!(
+        e.contains("task `a`: retries: 4294967295 is too many: at most 10000"),
+        "{e}"
+    );
+    let e = error(
+        "name: x\nschedule: {fixed_rate: 1m, max_catchup: 4000000000}\ntasks:\n  - {name: a, type: noop}\n",
+    );
+    assert!(
+        e.contains("max_catchup 4000000000 is too many: at most 10000"),
+        "{e}"
+    );
+}

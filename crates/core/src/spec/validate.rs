@@ -272,6 +272,12 @@ fn check_task(index: usize, mut raw: RawTask) -> Result<TaskSpec, Vec<Problem>> 
             ),
         ));
     }
+    if let Some(n) = raw.retries.filter(|n| *n > super::MAX_RETRIES) {
+        problems.push(at_task(
+            &name,
+            format!("retries: {n} is too many: at most {}", super::MAX_RETRIES),
+        ));
+    }
     let mut depends_on: Vec<String> = Vec::new();
     for d in raw.depends_on {
         if !depends_on.contains(&d) {
