@@ -29,7 +29,7 @@ use tokio::sync::watch;
 use crate::error::{DispatchError, OpenError};
 use crate::outbox::Outbox;
 use crate::routes::{Masters, Owners};
-use crate::worker::Key;
+use baton_core::AttemptKey;
 
 use lane::{endpoint, sync_loop, sync_once, Lane};
 use queue::{Done, Instance, Queued};
@@ -168,7 +168,7 @@ impl Reporter {
 
     /// What is known here of the attempt `key`: whether its Finished event was queued (and
     /// is waiting, or was acknowledged and is still remembered), or other events of it wait.
-    pub(crate) fn trace(&self, key: Key) -> Trace {
+    pub(crate) fn trace(&self, key: AttemptKey) -> Trace {
         self.shared.lock().traces.trace(key)
     }
 
@@ -228,7 +228,7 @@ impl Reporter {
     /// Forgets the events of the attempts `keys` that have not been sent, and those sent but
     /// not acknowledged yet should they need sending again, and that they ended here, if they
     /// did. Returns how many events were dropped.
-    pub(crate) fn drop_attempts(&self, keys: &HashSet<Key>) -> usize {
+    pub(crate) fn drop_attempts(&self, keys: &HashSet<AttemptKey>) -> usize {
         let mut st = self.shared.lock();
         let mut wfis = HashSet::new();
         for key in keys {

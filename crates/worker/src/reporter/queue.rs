@@ -7,7 +7,7 @@ use std::time::Duration;
 use baton_proto::{task_event, TaskEvent};
 
 use super::FIRST_HOLD;
-use crate::worker::Key;
+use baton_core::AttemptKey;
 
 /// An event waiting for its acknowledgement.
 pub(super) struct Queued {
@@ -26,9 +26,8 @@ impl Queued {
         event.id.map(|id| id.workflow_instance_id).unwrap_or(0)
     }
 
-    pub(super) fn key(&self) -> Key {
-        let id = self.event.id.unwrap_or_default();
-        (id.task_instance_id, id.attempt)
+    pub(super) fn key(&self) -> AttemptKey {
+        crate::worker::key_of(&self.event.id.unwrap_or_default())
     }
 
     pub(super) fn is_finished(&self) -> bool {
@@ -81,7 +80,7 @@ pub(super) struct Done {
     pub(super) seqs: Vec<u64>,
     pub(super) bytes: u64,
     /// Attempt of each event, and whether it was a Finished event.
-    pub(super) keys: Vec<(Key, bool)>,
+    pub(super) keys: Vec<(AttemptKey, bool)>,
 }
 
 impl Done {
