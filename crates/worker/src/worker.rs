@@ -408,7 +408,7 @@ impl Worker {
         let mut attempts = self.inner.attempts.lock().expect("attempt table poisoned");
         let mut statuses = Vec::with_capacity(request.ids.len());
         for id in &request.ids {
-            let key = key_of(&id);
+            let key = key_of(id);
             let status = match attempts.get_mut(&key) {
                 Some(entry) if entry.lost => AttemptStatus::Unknown,
                 Some(entry) => {
