@@ -8,7 +8,8 @@
 //! pipe reaches end of file (every copy of the write end is closed, which the kernel does when
 //! the worker process dies, whichever thread was running), the watchdog kills every group still
 //! registered with SIGKILL, then every process that carries this worker's `BATON_WORKER`
-//! marker (see [`crate::orphans`]), and exits.
+//! marker (see [`crate::orphans`]) and started before that moment (not those of a new life of
+//! the worker, restarted on the same id meanwhile), and exits.
 //!
 //! Why one watchdog per worker and not a supervisor process per attempt: the same guarantee
 //! without a second exec on every attempt's start, which is the worker's hot path. Why not
@@ -65,7 +66,7 @@ pub fn run_if_invoked() -> Option<ExitCode> {
         let _ = unsafe { signal(sig, SigHandler::SigIgn) };
     }
     let groups = watch(std::io::stdin().lock());
-    let killed = kill_groups(&groups) + crate::orphans::reap_orphans(&worker_id);
+    let killed = kill_groups(&groups) + crate::orphans::reap_orphans_started_until_now(&worker_id);
     if killed > 0 {
         let _ = writeln!(
             std::io::stderr(),
