@@ -3,7 +3,7 @@
 //!
 //! It also makes a closed standard output (`baton … | head -1`) end the program quietly, as
 //! it ends other Unix tools: Rust ignores SIGPIPE, so printing to a closed pipe panics, and
-//! that one panic is turned into death by SIGPIPE, without a message.
+//! that one panic is turned into death by SIGPIPE, at once and without a message.
 
 use std::any::Any;
 use std::process::ExitCode;
@@ -14,15 +14,13 @@ fn main() -> ExitCode {
     }
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if !is_broken_pipe(info.payload()) {
-            default_hook(info);
+        if is_broken_pipe(info.payload()) {
+            // At once: unwinding would stop the runtime's tasks, which would log about it.
+            die_of_sigpipe();
         }
+        default_hook(info);
     }));
-    match std::panic::catch_unwind(baton_cli::main) {
-        Ok(code) => code,
-        Err(payload) if is_broken_pipe(payload.as_ref()) => die_of_sigpipe(),
-        Err(payload) => std::panic::resume_unwind(payload),
-    }
+    baton_cli::main()
 }
 
 /// Whether a panic is the standard library's "failed printing to stdout: Broken pipe" (its
@@ -40,10 +38,10 @@ fn is_broken_pipe(payload: &(dyn Any + Send)) -> bool {
 }
 
 /// Ends the process the way a tool that does not ignore SIGPIPE ends (status 141 in a shell).
-fn die_of_sigpipe() -> ExitCode {
+fn die_of_sigpipe() -> ! {
     use nix::sys::signal::{raise, signal, SigHandler, Signal};
     // SAFETY: restoring the default action installs no handler code.
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
     let _ = raise(Signal::SIGPIPE);
-    ExitCode::from(141)
+    std::process::exit(141)
 }
