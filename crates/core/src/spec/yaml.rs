@@ -118,14 +118,16 @@ struct Builder {
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, event: Event, mark: Marker) {
         match event {
-            Event::Scalar(text, style, anchor, _tag) => {
+            Event::Scalar(text, style, anchor, tag) => {
                 self.begin_node();
                 let at = Pos::from(mark);
                 for path in self.awaiting.drain(..) {
                     self.positions.entry(path).or_insert(at);
                 }
+                // `!!str 123` is text, as a quoted scalar is.
+                let as_text = tag.is_some_and(|t| t.suffix == "str");
                 let value = match style {
-                    TScalarStyle::Plain => plain(&text),
+                    TScalarStyle::Plain if !as_text => plain(&text),
                     _ => Value::String(text),
                 };
                 self.end_node(value, anchor, Some(at));
@@ -279,7 +281,7 @@ mod tests {
 
     #[test]
     fn values_are_typed_as_serde_yaml_types_them() {
-        let text = "a: 1\nb: '1'\nc: true\nd: ~\ne: 2026-01-01\nf: [x, 1.5]\ng: {h: -3}\n";
+        let text = "a: 1\nb: '1'\nc: true\nd: ~\ne: 2026-01-01\nf: [x, 1.5]\ng: {h: -3}\ni: !!str 7\n";
         let doc = read(text).unwrap();
         let direct: Value = serde_yaml::from_str(text).unwrap();
         assert_eq!(doc.value, direct);
