@@ -236,6 +236,11 @@ impl Reader<'_> {
         path: &[Step],
         task: Option<&str>,
     ) -> (T, Vec<String>) {
+        // Most files are right: one read of the whole mapping, one field at a time only when
+        // it fails.
+        if let Ok(raw) = serde_yaml::from_value::<T>(Value::Mapping(map.clone())) {
+            return (raw, Vec::new());
+        }
         let mut good = Mapping::new();
         let mut broken = Vec::new();
         for (key, value) in map {

@@ -87,6 +87,10 @@ pub(super) fn read(text: &str) -> Result<Document, SyntaxError> {
     })
 }
 
+/// How deep positions are kept (`tasks[3].schedule.cron` is 4 deep); a problem deeper down is
+/// reported at its closest ancestor that has one.
+const MAX_DEPTH: usize = 4;
+
 /// A collection being built.
 enum Frame {
     Seq {
@@ -119,7 +123,7 @@ impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, event: Event, mark: Marker) {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
-                self.begin_node();
+                self.begin_item();
                 let at = Pos::from(mark);
                 for path in self.awaiting.drain(..) {
                     self.positions.entry(path).or_insert(at);
@@ -133,7 +137,7 @@ impl MarkedEventReceiver for Builder {
                 self.end_node(value, anchor, Some(at));
             }
             Event::Alias(id) => {
-                self.begin_node();
+                self.begin_item();
                 let value = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
                 self.end_node(value, 0, Some(Pos::from(mark)));
             }
@@ -173,6 +177,13 @@ impl MarkedEventReceiver for Builder {
 }
 
 impl Builder {
+    /// A scalar or alias begins: only a sequence item needs its path (for its position).
+    fn begin_item(&mut self) {
+        if matches!(self.stack.last(), Some(Frame::Seq { .. })) {
+            self.begin_node();
+        }
+    }
+
     /// A node begins: returns its path (a sequence item's position is taken from the next
     /// scalar; a mapping value's is its key's).
     fn begin_node(&mut self) -> Vec<Step> {
@@ -181,7 +192,9 @@ impl Builder {
             Some(Frame::Seq { path, items, .. }) => {
                 let mut path = path.clone();
                 path.push(Step::Index(items.len()));
-                self.awaiting.push(path.clone());
+                if path.len() <= MAX_DEPTH {
+                    self.awaiting.push(path.clone());
+                }
                 path
             }
             Some(Frame::Map { path, key, .. }) => {
@@ -227,10 +240,12 @@ impl Builder {
                             true
                         }
                         None => {
-                            seen.insert(text.clone(), at);
-                            let mut entry = path.clone();
-                            entry.push(Step::Key(text));
-                            self.positions.insert(entry, at);
+                            if path.len() < MAX_DEPTH {
+                                let mut entry = path.clone();
+                                entry.push(Step::Key(text.clone()));
+                                self.positions.insert(entry, at);
+                            }
+                            seen.insert(text, at);
                             false
                         }
                     };
@@ -251,13 +266,20 @@ fn key_text(key: &Value) -> String {
     }
 }
 
-/// The value of a plain (unquoted) scalar: typed as serde_yaml types it.
+/// The value of a plain (unquoted) scalar: typed as serde_yaml types it (YAML 1.2's core
+/// schema). Only what may be a number goes to serde_yaml itself; the rest is decided here.
 fn plain(text: &str) -> Value {
-    let may_be_typed = match text.as_bytes().first() {
-        None => true,
-        Some(b) => b"0123456789-+.~nNtTfF".contains(b),
-    };
-    if !may_be_typed {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    let may_be_number = text
+        .as_bytes()
+        .first()
+        .is_some_and(|b| b.is_ascii_digit() || b"-+.".contains(b));
+    if !may_be_number {
         return Value::String(text.to_string());
     }
     match serde_yaml::from_str::<Value>(text) {
@@ -281,7 +303,8 @@ mod tests {
 
     #[test]
     fn values_are_typed_as_serde_yaml_types_them() {
-        let text = "a: 1\nb: '1'\nc: true\nd: ~\ne: 2026-01-01\nf: [x, 1.5]\ng: {h: -3}\ni: !!str 7\n";
+        let text = "a: 1\nb: '1'\nc: true\nd: ~\ne: 2026-01-01\nf: [x, 1.5]\ng: {h: -3}\ni: !!str 7\n\
+                    j: [null, Null, NULL, '', True, FALSE, yes, no, .inf, -.5, +1, 0o17, 1e3, nan]\n";
         let doc = read(text).unwrap();
         let direct: Value = serde_yaml::from_str(text).unwrap();
         assert_eq!(doc.value, direct);
