@@ -287,9 +287,10 @@ impl Worker {
         if request.deadline_us > 0 && baton_proto::now_us() > request.deadline_us {
             return Err(DispatchError::TooLate);
         }
-        self.inner
-            .reporter
-            .dispatched(id.workflow_instance_id, &request.master_addr)?;
+        self.inner.reporter.dispatched(
+            WorkflowInstanceId(id.workflow_instance_id),
+            &request.master_addr,
+        )?;
         let key = key_of(&id);
         let stop_rx = {
             let mut attempts = self.inner.attempts.lock().expect("attempt table poisoned");
@@ -437,7 +438,7 @@ impl Worker {
                     if let Err(e) = self
                         .inner
                         .reporter
-                        .dispatched(id.workflow_instance_id, addr)
+                        .dispatched(WorkflowInstanceId(id.workflow_instance_id), addr)
                     {
                         tracing::warn!(error = %e, "rerouting events to a prober failed");
                     }

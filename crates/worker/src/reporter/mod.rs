@@ -17,6 +17,7 @@ mod queue;
 mod routing;
 mod traces;
 
+use baton_core::WorkflowInstanceId;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
@@ -85,7 +86,7 @@ struct State {
     settings: Settings,
     /// None once closed: nothing is written or sent any more.
     outbox: Option<Outbox>,
-    instances: HashMap<i64, Instance>,
+    instances: HashMap<WorkflowInstanceId, Instance>,
     lanes: HashMap<String, Lane>,
     owners: Owners,
     masters: Masters,
@@ -152,7 +153,11 @@ impl Reporter {
     /// Checks that events can be sent to `addr` (so that a bad address is refused at dispatch
     /// time rather than discovered when the attempt ends), and notes that `addr` owns `wfi`:
     /// the events of `wfi` go there from now on, including those already waiting.
-    pub(crate) fn dispatched(&self, wfi: i64, addr: &str) -> Result<(), DispatchError> {
+    pub(crate) fn dispatched(
+        &self,
+        wfi: WorkflowInstanceId,
+        addr: &str,
+    ) -> Result<(), DispatchError> {
         let mut st = self.shared.lock();
         st.lane(addr)?;
         st.masters.saw(addr);

@@ -1,6 +1,7 @@
 //! The events of one workflow instance waiting for their acknowledgement, and how a batch
 //! of them is accounted for.
 
+use baton_core::WorkflowInstanceId;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -22,8 +23,8 @@ pub(super) struct Queued {
 }
 
 impl Queued {
-    pub(super) fn wfi(event: &TaskEvent) -> i64 {
-        event.id.map(|id| id.workflow_instance_id).unwrap_or(0)
+    pub(super) fn wfi(event: &TaskEvent) -> WorkflowInstanceId {
+        WorkflowInstanceId(event.id.map(|id| id.workflow_instance_id).unwrap_or(0))
     }
 
     pub(super) fn key(&self) -> AttemptKey {
@@ -71,7 +72,7 @@ impl Default for Instance {
 #[derive(Default)]
 pub(super) struct Batch {
     pub(super) events: Vec<TaskEvent>,
-    pub(super) parts: Vec<(i64, usize)>,
+    pub(super) parts: Vec<(WorkflowInstanceId, usize)>,
 }
 
 /// Events done with (acknowledged or dropped), to be recorded as such.

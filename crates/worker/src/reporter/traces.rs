@@ -2,6 +2,7 @@
 //! an attempt that ended here from a new one: which attempts have events waiting, and which
 //! ended here (their Finished event was queued, in this life or loaded from the previous one).
 
+use baton_core::WorkflowInstanceId;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 
@@ -26,7 +27,7 @@ pub(crate) enum Trace {
 /// The events of one attempt that wait for their acknowledgement.
 struct Pending {
     /// Its workflow instance, where its events queue.
-    wfi: i64,
+    wfi: WorkflowInstanceId,
     events: usize,
     finished: usize,
 }
@@ -54,7 +55,7 @@ impl Traces {
     }
 
     /// An event of `key` (in instance `wfi`) was queued.
-    pub(super) fn queued(&mut self, wfi: i64, key: AttemptKey, finished: bool) {
+    pub(super) fn queued(&mut self, wfi: WorkflowInstanceId, key: AttemptKey, finished: bool) {
         let pending = self.pending.entry(key).or_insert(Pending {
             wfi,
             events: 0,
@@ -87,7 +88,7 @@ impl Traces {
     }
 
     /// The instance where events of `key` wait, if any do.
-    pub(super) fn waiting_in(&self, key: AttemptKey) -> Option<i64> {
+    pub(super) fn waiting_in(&self, key: AttemptKey) -> Option<WorkflowInstanceId> {
         self.pending.get(&key).map(|p| p.wfi)
     }
 
@@ -132,10 +133,10 @@ mod tests {
     #[test]
     fn pending_finished_events_are_known_beyond_the_cap() {
         let mut traces = Traces::new(2);
-        traces.queued(7, key(1, 1), false);
+        traces.queued(WorkflowInstanceId(7), key(1, 1), false);
         assert_eq!(traces.trace(key(1, 1)), Trace::Unfinished);
-        assert_eq!(traces.waiting_in(key(1, 1)), Some(7));
-        traces.queued(7, key(1, 1), true);
+        assert_eq!(traces.waiting_in(key(1, 1)), Some(WorkflowInstanceId(7)));
+        traces.queued(WorkflowInstanceId(7), key(1, 1), true);
         assert_eq!(traces.trace(key(1, 1)), Trace::Ended);
         traces.done(key(1, 1), false);
         traces.done(key(1, 1), true);
@@ -143,9 +144,9 @@ mod tests {
         assert_eq!(traces.trace(key(1, 1)), Trace::Ended, "acknowledged");
 
         // key(2, 1) stays pending while newer ones push it out of the memory.
-        traces.queued(7, key(2, 1), true);
+        traces.queued(WorkflowInstanceId(7), key(2, 1), true);
         for tid in 3..10 {
-            traces.queued(7, key(tid, 1), true);
+            traces.queued(WorkflowInstanceId(7), key(tid, 1), true);
             traces.done(key(tid, 1), true);
         }
         assert_eq!(traces.trace(key(1, 1)), Trace::None, "forgotten");
