@@ -114,6 +114,10 @@ pub(super) fn parse(text: &str) -> Result<(RawWorkflow, Vec<Problem>), Vec<Probl
     let raw = reader.workflow();
     let mut problems = duplicates(&doc);
     problems.append(&mut reader.problems);
+    // Not even a mapping: nothing else can be checked.
+    let Some(raw) = raw else {
+        return Err(problems);
+    };
     problems.sort_by_key(|p| (p.line.unwrap_or(usize::MAX), p.column));
     Ok((raw, problems))
 }
@@ -179,14 +183,14 @@ struct Reader<'d> {
 }
 
 impl Reader<'_> {
-    fn workflow(&mut self) -> RawWorkflow {
+    fn workflow(&mut self) -> Option<RawWorkflow> {
         let Value::Mapping(mut map) = self.doc.value.clone() else {
             self.problems.push(problem(
                 None,
                 self.doc.position(&[]),
                 "a workflow file is a mapping of fields (`name:`, `tasks:`, ...)".into(),
             ));
-            return RawWorkflow::default();
+            return None;
         };
         let tasks = map.remove("tasks");
         let (mut raw, _) = self.fields::<RawWorkflow>(map, &[], None);
@@ -206,7 +210,7 @@ impl Reader<'_> {
                 Vec::new()
             }
         };
-        raw
+        Some(raw)
     }
 
     fn task(&mut self, index: usize, item: Value) -> RawTask {
@@ -219,7 +223,7 @@ impl Reader<'_> {
                 "a task is a mapping of fields (`name:`, `type:`, ...)".into(),
             ));
             return RawTask {
-                broken: vec!["name".into()],
+                broken: vec!["name".into(), "type".into()],
                 ..RawTask::default()
             };
         };

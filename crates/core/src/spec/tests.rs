@@ -446,3 +446,29 @@ fn counts_and_durations_from_the_file_are_bounded() {
         "{e}"
     );
 }
+
+#[test]
+fn a_file_of_the_wrong_shape_says_what_shape_is_expected() {
+    let e = error("- a\n- b\n");
+    assert!(
+        e.contains("line 1, column 3: a workflow file is a mapping of fields"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1, "{e}");
+    let e = error("name: x\ntasks: 5\n");
+    assert!(
+        e.contains("line 2, column 1: `tasks` is a list of tasks"),
+        "{e}"
+    );
+    let e = error("name: x\ntasks:\n  - {name: a, type: noop}\n  - just text\n");
+    assert!(
+        e.contains("line 4, column 5: task `#2`: a task is a mapping of fields"),
+        "{e}"
+    );
+    assert!(!e.contains("has no `name`"), "reported once: {e}");
+    let e = error("name: x\nschedule: {cron: '* * * * *', cron: '0 * * * *'}\ntasks:\n  - {name: a, type: noop}\n");
+    assert!(
+        e.contains("line 2, column 31: `schedule.cron` is given twice (first at line 2)"),
+        "{e}"
+    );
+}

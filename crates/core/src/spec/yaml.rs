@@ -179,7 +179,7 @@ impl MarkedEventReceiver for Builder {
 impl Builder {
     /// A scalar or alias begins: only a sequence item needs its path (for its position).
     fn begin_item(&mut self) {
-        if matches!(self.stack.last(), Some(Frame::Seq { .. })) {
+        if matches!(self.stack.last(), None | Some(Frame::Seq { .. })) {
             self.begin_node();
         }
     }
@@ -188,7 +188,11 @@ impl Builder {
     /// scalar; a mapping value's is its key's).
     fn begin_node(&mut self) -> Vec<Step> {
         match self.stack.last() {
-            None => Vec::new(),
+            None => {
+                // The document's own position is that of its first scalar.
+                self.awaiting.push(Vec::new());
+                Vec::new()
+            }
             Some(Frame::Seq { path, items, .. }) => {
                 let mut path = path.clone();
                 path.push(Step::Index(items.len()));
