@@ -5,7 +5,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:12345
 DATA_DIR ?= ./baton-data
 
-.PHONY: run test build lint bench fmt etcd
+.PHONY: run test build lint deny tools bench fmt etcd
 
 run:
 	$(CARGO) build --release --bin baton
@@ -14,7 +14,7 @@ run:
 build:
 	$(CARGO) build --workspace --all-targets
 
-test: etcd build lint
+test: etcd build lint deny
 	$(CARGO) test --workspace --all-targets --no-fail-fast
 
 # The etcd server that the registry's etcd tests start (Debian's etcd-server), if missing.
@@ -30,6 +30,32 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+# Tools the checks use, installed from crates.io into the project's own .tools/ (gitignored)
+# when missing, so that nothing needs installing on the machine by hand.
+TOOLS_DIR := $(CURDIR)/.tools
+CARGO_DENY_VERSION := 0.20.2
+CARGO_DENY := $(TOOLS_DIR)/bin/cargo-deny
+
+tools: $(CARGO_DENY)
+
+$(CARGO_DENY):
+	$(CARGO) install --locked cargo-deny --version $(CARGO_DENY_VERSION) --root $(TOOLS_DIR)
+
+# The dependency policy of deny.toml: licenses, bans and sources always. Advisories need the
+# RustSec database, which is fetched from GitHub: where that cannot be reached (and no copy of
+# it was fetched before), they are NOT checked, and this says so.
+ADVISORY_DBS = $${CARGO_HOME:-$$HOME/.cargo}/advisory-dbs
+deny: $(CARGO_DENY)
+	$(CARGO_DENY) check --hide-inclusion-graph licenses bans sources
+	@if timeout 120 $(CARGO_DENY) fetch db >/dev/null 2>&1; then \
+		$(CARGO_DENY) check --hide-inclusion-graph advisories; \
+	elif ls -d $(ADVISORY_DBS)/advisory-db-*/.git >/dev/null 2>&1; then \
+		echo "cargo deny: the advisory database cannot be fetched; checking against the copy fetched before"; \
+		$(CARGO_DENY) --offline check --hide-inclusion-graph advisories; \
+	else \
+		echo "cargo deny: advisories NOT checked: the RustSec advisory database cannot be fetched from this network"; \
+	fi
 
 # The PostgreSQL server of the cluster benchmarks: each run creates a database of its own on
 # it (with psql) and drops it at the end.

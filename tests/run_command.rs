@@ -111,7 +111,7 @@ fn validation_errors_exit_2_with_a_clear_message() {
         (
             "duration.yaml",
             "name: x\ntasks:\n  - {name: a, type: noop, timeout: 5 parsecs}\n",
-            &["duration.yaml: line", "task `a`", "bad duration `5 parsecs`"],
+            &["duration.yaml: line", "task `a`", "`5 parsecs` is not a duration"],
         ),
         (
             "param.yaml",

@@ -251,3 +251,21 @@ pub fn time_us(v: &Value) -> Option<i64> {
 
 pub mod cluster;
 pub mod pg;
+
+/// The live processes whose environment holds `var=value` (zombies excluded): a task's
+/// processes, found through a variable set in its `env`.
+pub fn processes_with_env(var: &str, value: &str) -> Vec<i32> {
+    let needle = format!("{var}={value}");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|environ| environ.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
+        })
+        .filter(|pid| alive(*pid))
+        .collect()
+}

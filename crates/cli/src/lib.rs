@@ -53,8 +53,11 @@ fn init_tracing(cli: &args::Cli) {
     let filter = EnvFilter::try_from_env("BATON_LOG").unwrap_or_else(|_| {
         EnvFilter::new(format!("{default},sqlx=warn,h2=warn,tower=warn,hyper=warn"))
     });
+    // Colour only for a person at a terminal: a log file or a pipe gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .try_init();
 }

@@ -21,7 +21,7 @@ pub mod state;
 
 pub use dag::Dag;
 pub use event::EventKind;
-pub use ids::{TaskInstanceId, WorkflowId, WorkflowInstanceId};
+pub use ids::{Attempt, AttemptKey, TaskInstanceId, WorkflowId, WorkflowInstanceId};
 pub use spec::{
     FailoverPolicy, FailureStrategy, Priority, SpecError, TaskKind, TaskSpec, WorkflowSpec,
 };

@@ -9,6 +9,7 @@ mod file;
 pub mod logic;
 pub mod schedule;
 mod validate;
+mod yaml;
 
 pub use logic::{Condition, DependItem, Dependence, Expect, Relation, SwitchCase};
 pub use schedule::{Concurrency, Misfire, ScheduleSpec, Trigger};
@@ -324,6 +325,10 @@ pub struct WorkflowSpec {
     pub tasks: Vec<TaskSpec>,
 }
 
+/// The most retries a task may have: its attempt numbers then always fit the protocol's and
+/// the store's integers.
+pub const MAX_RETRIES: u32 = 10_000;
+
 /// The project used when a file names none.
 pub const DEFAULT_PROJECT: &str = "default";
 /// The worker group used when a task names none.
@@ -393,11 +398,11 @@ impl WorkflowSpec {
     /// Parses and checks a workflow file. `source_name` (usually the path) starts every
     /// message. Nothing is accepted unless everything is right.
     pub fn from_yaml(text: &str, source_name: &str) -> Result<WorkflowSpec, SpecError> {
-        let raw = file::parse(text).map_err(|problems| SpecError {
+        let (raw, problems) = file::parse(text).map_err(|problems| SpecError {
             source_name: source_name.to_string(),
             problems,
         })?;
-        validate::check(raw).map_err(|problems| SpecError {
+        validate::check(raw, problems).map_err(|problems| SpecError {
             source_name: source_name.to_string(),
             problems,
         })

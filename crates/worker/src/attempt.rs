@@ -19,7 +19,8 @@ use crate::executors::Plan;
 use crate::logfile::{self, Copied, LazyLog};
 use crate::outputs::{self, Scanner};
 use crate::process::{self, ProcessSpec};
-use crate::worker::{Inner, Key, Stop};
+use crate::worker::{Inner, Stop};
+use baton_core::{AttemptKey, WorkflowInstanceId};
 
 /// How long output may keep flowing after the task's process group was killed (only a process
 /// that left the group, e.g. with `setsid`, can still hold the pipe) before the worker stops
@@ -28,10 +29,8 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// Everything an attempt needs, taken from its dispatch.
 pub(crate) struct Job {
-    pub key: Key,
-    pub workflow_instance_id: i64,
-    pub task_instance_id: i64,
-    pub attempt: u32,
+    pub key: AttemptKey,
+    pub workflow_instance: WorkflowInstanceId,
     pub workflow_name: String,
     pub task_name: String,
     pub env: HashMap<String, String>,
@@ -47,9 +46,12 @@ pub(crate) async fn run(inner: Arc<Inner>, job: Job, stop: watch::Receiver<Optio
         inner.finish(job.key, noop());
         return;
     };
-    let (wfi, tid, attempt) = (job.workflow_instance_id, job.task_instance_id, job.attempt);
-    let log = LazyLog::new(logfile::log_path(&inner.config.data_dir, wfi, tid, attempt));
-    let work = inner.workdirs.path(wfi, tid, attempt);
+    let log = LazyLog::new(logfile::log_path(
+        &inner.config.data_dir,
+        job.workflow_instance,
+        job.key,
+    ));
+    let work = inner.workdirs.path(job.workflow_instance, job.key);
     if let Err(e) = inner.workdirs.acquire(&work) {
         let message = format!(
             "could not create the work directory {}: {e}",
@@ -60,8 +62,8 @@ pub(crate) async fn run(inner: Arc<Inner>, job: Job, stop: watch::Receiver<Optio
     }
     let finished = run_process(&inner, &job, spec, log, &work, stop).await;
     tracing::debug!(
-        task_instance = tid,
-        attempt,
+        task_instance = %job.key.task_instance,
+        attempt = %job.key.attempt,
         outcome = ?Outcome::try_from(finished.outcome).unwrap_or_default(),
         "attempt ended"
     );
@@ -100,7 +102,12 @@ async fn run_process(
 ) -> Finished {
     let config = &inner.config;
     let started_at_us = now_us();
-    let (mut proc, output) = match process::spawn(spec, work, env(job, &inner.config.id)) {
+    let (mut proc, output) = match process::spawn(
+        spec,
+        work,
+        env(job, &inner.config.id),
+        inner.watchdog.clone(),
+    ) {
         Ok(p) => p,
         Err(e) => {
             let message = format!("could not start `{}`: {e}", spec.program);
@@ -253,7 +260,7 @@ fn timed_out_event(t: Duration, strategy: TimeoutStrategy) -> TimedOut {
     };
     TimedOut {
         at_us: now_us(),
-        timeout_ms: t.as_millis() as u64,
+        timeout_ms: u64::try_from(t.as_millis()).unwrap_or(u64::MAX),
         message,
     }
 }
@@ -301,13 +308,13 @@ fn env(job: &Job, worker: &str) -> Vec<(String, String)> {
     vars.extend([
         (
             "BATON_WORKFLOW_INSTANCE_ID".to_string(),
-            job.workflow_instance_id.to_string(),
+            job.workflow_instance.to_string(),
         ),
         (
             "BATON_TASK_INSTANCE_ID".to_string(),
-            job.task_instance_id.to_string(),
+            job.key.task_instance.to_string(),
         ),
-        ("BATON_ATTEMPT".to_string(), job.attempt.to_string()),
+        ("BATON_ATTEMPT".to_string(), job.key.attempt.to_string()),
         ("BATON_TASK_NAME".to_string(), job.task_name.clone()),
         ("BATON_WORKFLOW_NAME".to_string(), job.workflow_name.clone()),
         (crate::orphans::MARKER.to_string(), worker.to_string()),

@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use baton_core::{AttemptKey, WorkflowInstanceId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
 use tokio::sync::oneshot;
@@ -20,12 +21,12 @@ pub(crate) const MAX_READ: u64 = 1024 * 1024;
 const CHUNK: usize = 32 * 1024;
 
 /// `data_dir/logs/<wfi>/<tid>/<attempt>.log`.
-pub(crate) fn log_path(data_dir: &Path, wfi: i64, tid: i64, attempt: u32) -> PathBuf {
+pub(crate) fn log_path(data_dir: &Path, wfi: WorkflowInstanceId, key: AttemptKey) -> PathBuf {
     data_dir
         .join("logs")
         .join(wfi.to_string())
-        .join(tid.to_string())
-        .join(format!("{attempt}.log"))
+        .join(key.task_instance.to_string())
+        .join(format!("{}.log", key.attempt))
 }
 
 /// Creates (or empties, for a rerun of the same attempt) an attempt's log file.
@@ -199,17 +200,17 @@ pub(crate) fn read_range(path: &Path, offset: u64, limit: u64) -> io::Result<Opt
 
 /// Finds an attempt's log without knowing its workflow instance, by looking in every workflow
 /// instance's directory (blocking). Used after a restart, when the in-memory index is empty.
-pub(crate) fn scan(data_dir: &Path, tid: i64, attempt: u32) -> Option<(i64, PathBuf)> {
+pub(crate) fn scan(data_dir: &Path, key: AttemptKey) -> Option<(WorkflowInstanceId, PathBuf)> {
     let entries = std::fs::read_dir(data_dir.join("logs")).ok()?;
     for entry in entries.flatten() {
         let Some(wfi) = entry
             .file_name()
             .to_str()
-            .and_then(|n| n.parse::<i64>().ok())
+            .and_then(|n| n.parse::<WorkflowInstanceId>().ok())
         else {
             continue;
         };
-        let path = log_path(data_dir, wfi, tid, attempt);
+        let path = log_path(data_dir, wfi, key);
         if path.is_file() {
             return Some((wfi, path));
         }
@@ -222,8 +223,8 @@ pub(crate) fn scan(data_dir: &Path, tid: i64, attempt: u32) -> Option<(i64, Path
 /// printed nothing. Bounded: the oldest entries are forgotten (their logs are then found by a
 /// scan).
 pub(crate) struct LogIndex {
-    by_attempt: HashMap<(i64, u32), i64>,
-    order: VecDeque<(i64, u32)>,
+    by_attempt: HashMap<AttemptKey, WorkflowInstanceId>,
+    order: VecDeque<AttemptKey>,
     capacity: usize,
 }
 
@@ -236,7 +237,7 @@ impl LogIndex {
         }
     }
 
-    pub(crate) fn insert(&mut self, key: (i64, u32), wfi: i64) {
+    pub(crate) fn insert(&mut self, key: AttemptKey, wfi: WorkflowInstanceId) {
         if self.by_attempt.insert(key, wfi).is_none() {
             self.order.push_back(key);
             while self.order.len() > self.capacity {
@@ -247,7 +248,7 @@ impl LogIndex {
         }
     }
 
-    pub(crate) fn get(&self, key: (i64, u32)) -> Option<i64> {
+    pub(crate) fn get(&self, key: AttemptKey) -> Option<WorkflowInstanceId> {
         self.by_attempt.get(&key).copied()
     }
 }
@@ -255,11 +256,16 @@ impl LogIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use baton_core::{Attempt, TaskInstanceId};
+
+    fn key(tid: i64, attempt: u32) -> AttemptKey {
+        AttemptKey::new(TaskInstanceId(tid), Attempt(attempt))
+    }
 
     #[test]
     fn reads_ranges_and_reports_missing_files() {
         let dir = tempfile::tempdir().unwrap();
-        let path = log_path(dir.path(), 1, 2, 3);
+        let path = log_path(dir.path(), WorkflowInstanceId(1), key(2, 3));
         assert!(read_range(&path, 0, 10).unwrap().is_none());
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, b"0123456789").unwrap();
@@ -272,19 +278,22 @@ mod tests {
         let r = read_range(&path, 50, 100).unwrap().unwrap();
         assert!(r.data.is_empty());
         assert_eq!(r.next_offset, 10);
-        assert_eq!(scan(dir.path(), 2, 3), Some((1, path)));
-        assert_eq!(scan(dir.path(), 2, 4), None);
+        assert_eq!(
+            scan(dir.path(), key(2, 3)),
+            Some((WorkflowInstanceId(1), path))
+        );
+        assert_eq!(scan(dir.path(), key(2, 4)), None);
     }
 
     #[test]
     fn index_forgets_the_oldest() {
         let mut index = LogIndex::new(2);
-        index.insert((1, 1), 10);
-        index.insert((2, 1), 20);
-        index.insert((2, 1), 20);
-        index.insert((3, 1), 30);
-        assert_eq!(index.get((1, 1)), None);
-        assert_eq!(index.get((2, 1)), Some(20));
-        assert_eq!(index.get((3, 1)), Some(30));
+        index.insert(key(1, 1), WorkflowInstanceId(10));
+        index.insert(key(2, 1), WorkflowInstanceId(20));
+        index.insert(key(2, 1), WorkflowInstanceId(20));
+        index.insert(key(3, 1), WorkflowInstanceId(30));
+        assert_eq!(index.get(key(1, 1)), None);
+        assert_eq!(index.get(key(2, 1)), Some(WorkflowInstanceId(20)));
+        assert_eq!(index.get(key(3, 1)), Some(WorkflowInstanceId(30)));
     }
 }

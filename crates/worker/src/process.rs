@@ -12,6 +12,7 @@ use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -21,6 +22,8 @@ use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
 use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
+
+use crate::watchdog::Watchdog;
 
 /// What to run: a program and its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,15 +39,19 @@ pub(crate) struct TaskProcess {
     /// Becomes readable when the leader exits (None on kernels without pidfd).
     pidfd: Option<AsyncFd<OwnedFd>>,
     exited: bool,
+    /// Holds the group while the leader is not reaped, to kill it if the worker dies.
+    watchdog: Option<Arc<Watchdog>>,
 }
 
 /// Starts `spec` in a new process group, in `cwd`, with the worker's environment plus `env`,
 /// stdin from /dev/null, and stdout and stderr both writing into the returned pipe (one pipe, so
-/// the log keeps the order the process wrote in).
+/// the log keeps the order the process wrote in). The group is registered with `watchdog`
+/// until the leader is reaped.
 pub(crate) fn spawn<I, K, V>(
     spec: &ProcessSpec,
     cwd: &Path,
     env: I,
+    watchdog: Option<Arc<Watchdog>>,
 ) -> io::Result<(TaskProcess, pipe::Receiver)>
 where
     I: IntoIterator<Item = (K, V)>,
@@ -71,6 +78,9 @@ where
         .id()
         .ok_or_else(|| io::Error::other("the child has no pid right after spawning"))?
         as i32;
+    if let Some(w) = &watchdog {
+        w.watch(pid);
+    }
     let pidfd = match pidfd_open(pid) {
         Ok(fd) => Some(fd),
         Err(e) => {
@@ -84,6 +94,7 @@ where
             pid,
             pidfd,
             exited: false,
+            watchdog,
         },
         reader,
     ))
@@ -151,6 +162,10 @@ impl TaskProcess {
     pub(crate) async fn finish(mut self) -> io::Result<ExitStatus> {
         self.exited().await;
         self.signal_group(Signal::SIGKILL);
+        // Before reaping: once reaped, the group id may be reused by an unrelated process.
+        if let Some(w) = &self.watchdog {
+            w.unwatch(self.pid);
+        }
         self.child.wait().await
     }
 }

@@ -2,6 +2,7 @@
 //! dispatches, acknowledgements and redirects), and which masters exist at all (from heartbeats
 //! and dispatches), to send to when an instance's owner is unknown or unreachable.
 
+use baton_core::WorkflowInstanceId;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Most instance owners remembered; the oldest are forgotten first (their events then go to
@@ -13,9 +14,9 @@ const SEEN_CAP: usize = 64;
 
 /// The master believed to own each workflow instance.
 pub(crate) struct Owners {
-    map: HashMap<i64, String>,
+    map: HashMap<WorkflowInstanceId, String>,
     /// Insertion order, for forgetting the oldest; may hold keys removed since.
-    order: VecDeque<i64>,
+    order: VecDeque<WorkflowInstanceId>,
     cap: usize,
 }
 
@@ -32,11 +33,11 @@ impl Owners {
         }
     }
 
-    pub(crate) fn get(&self, wfi: i64) -> Option<&str> {
+    pub(crate) fn get(&self, wfi: WorkflowInstanceId) -> Option<&str> {
         self.map.get(&wfi).map(String::as_str)
     }
 
-    pub(crate) fn set(&mut self, wfi: i64, addr: &str) {
+    pub(crate) fn set(&mut self, wfi: WorkflowInstanceId, addr: &str) {
         if let Some(known) = self.map.get_mut(&wfi) {
             if known != addr {
                 addr.clone_into(known);
@@ -62,7 +63,7 @@ impl Owners {
         }
     }
 
-    pub(crate) fn remove(&mut self, wfi: i64) {
+    pub(crate) fn remove(&mut self, wfi: WorkflowInstanceId) {
         self.map.remove(&wfi);
     }
 }
@@ -129,20 +130,20 @@ mod tests {
     fn owners_forget_the_oldest_beyond_their_cap() {
         let mut owners = Owners::with_cap(3);
         for wfi in 1..=3 {
-            owners.set(wfi, "a");
+            owners.set(WorkflowInstanceId(wfi), "a");
         }
-        owners.set(1, "b");
-        assert_eq!(owners.get(1), Some("b"));
-        owners.set(4, "a");
-        assert_eq!(owners.get(1), None);
-        assert_eq!(owners.get(4), Some("a"));
+        owners.set(WorkflowInstanceId(1), "b");
+        assert_eq!(owners.get(WorkflowInstanceId(1)), Some("b"));
+        owners.set(WorkflowInstanceId(4), "a");
+        assert_eq!(owners.get(WorkflowInstanceId(1)), None);
+        assert_eq!(owners.get(WorkflowInstanceId(4)), Some("a"));
         for _ in 0..100 {
-            owners.remove(4);
-            owners.set(4, "c");
+            owners.remove(WorkflowInstanceId(4));
+            owners.set(WorkflowInstanceId(4), "c");
         }
         assert!(owners.order.len() <= 6);
-        assert_eq!(owners.get(4), Some("c"));
-        assert_eq!(owners.get(2), Some("a"));
+        assert_eq!(owners.get(WorkflowInstanceId(4)), Some("c"));
+        assert_eq!(owners.get(WorkflowInstanceId(2)), Some("a"));
     }
 
     #[test]

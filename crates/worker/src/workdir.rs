@@ -6,6 +6,7 @@
 //! starting the task's process. So a directory left empty by its attempt is not deleted but
 //! parked in `work/.pool` and renamed into place for a later attempt: a rename is cheap.
 
+use baton_core::{AttemptKey, WorkflowInstanceId};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,8 +40,9 @@ impl WorkDirs {
     }
 
     /// Where the attempt's working directory lives.
-    pub(crate) fn path(&self, wfi: i64, tid: i64, attempt: u32) -> PathBuf {
-        self.root.join(format!("{wfi}-{tid}-{attempt}"))
+    pub(crate) fn path(&self, wfi: WorkflowInstanceId, key: AttemptKey) -> PathBuf {
+        self.root
+            .join(format!("{wfi}-{}-{}", key.task_instance, key.attempt))
     }
 
     /// Provides an empty directory at `path` (blocking, but only a few cheap calls).
@@ -129,12 +131,16 @@ fn remove_all(path: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use baton_core::{Attempt, TaskInstanceId};
 
     #[tokio::test]
     async fn empty_directories_are_reused_and_dirty_ones_removed() {
         let data = tempfile::tempdir().unwrap();
         let dirs = WorkDirs::new(data.path());
-        let a = dirs.path(1, 2, 3);
+        let a = dirs.path(
+            WorkflowInstanceId(1),
+            AttemptKey::new(TaskInstanceId(2), Attempt(3)),
+        );
         assert!(a.ends_with("work/1-2-3"));
         dirs.acquire(&a).unwrap();
         assert!(is_empty_dir(&a));
@@ -143,7 +149,10 @@ mod tests {
         assert_eq!(dirs.free.lock().unwrap().len(), 1);
 
         // The parked directory becomes the next attempt's, empty.
-        let b = dirs.path(1, 2, 4);
+        let b = dirs.path(
+            WorkflowInstanceId(1),
+            AttemptKey::new(TaskInstanceId(2), Attempt(4)),
+        );
         dirs.acquire(&b).unwrap();
         assert!(dirs.free.lock().unwrap().is_empty());
         std::fs::write(b.join("junk"), b"x").unwrap();
@@ -152,7 +161,10 @@ mod tests {
         assert!(dirs.free.lock().unwrap().is_empty());
 
         // A leftover at the attempt's path is cleared first.
-        let c = dirs.path(1, 2, 5);
+        let c = dirs.path(
+            WorkflowInstanceId(1),
+            AttemptKey::new(TaskInstanceId(2), Attempt(5)),
+        );
         std::fs::create_dir_all(c.join("old")).unwrap();
         dirs.acquire(&c).unwrap();
         assert!(is_empty_dir(&c));

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use baton_core::{Attempt, AttemptKey, TaskInstanceId, WorkflowInstanceId};
 use baton_proto::{
     task_event, AttemptId, AttemptStatus, DispatchRequest, Finished, PingReply, ProbeRequest,
     ReadLogReply, ReadLogRequest, Started, TaskEvent,
@@ -20,6 +21,7 @@ use crate::logfile::{self, LogIndex};
 use crate::outbox::SEGMENT_BYTES;
 use crate::reporter::{Reporter, Settings, Trace};
 use crate::service::WorkerService;
+use crate::watchdog::Watchdog;
 use crate::workdir::WorkDirs;
 
 /// How long `shutdown` keeps trying to deliver events of attempts it had to kill, when its
@@ -29,8 +31,10 @@ const FLUSH_AFTER_KILL: Duration = Duration::from_secs(1);
 /// How many attempts the log index remembers before it falls back to directory scans.
 const LOG_INDEX_CAPACITY: usize = 100_000;
 
-/// One attempt is one (task instance, attempt number).
-pub(crate) type Key = (i64, u32);
+/// The key of the attempt a protocol message is about.
+pub(crate) fn key_of(id: &AttemptId) -> AttemptKey {
+    AttemptKey::new(TaskInstanceId(id.task_instance_id), Attempt(id.attempt))
+}
 
 /// Why a running attempt is asked to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +50,7 @@ pub(crate) enum Stop {
 
 /// A running attempt as the worker tracks it.
 struct Entry {
-    wfi: i64,
+    wfi: WorkflowInstanceId,
     /// Identity (with the owner's epoch) and master the events go to; a re-dispatch by a new
     /// owner changes both.
     id: AttemptId,
@@ -60,16 +64,18 @@ struct Entry {
 /// Shared by every clone of a [`Worker`] and every attempt task.
 pub(crate) struct Inner {
     pub(crate) config: WorkerConfig,
-    attempts: Mutex<HashMap<Key, Entry>>,
+    attempts: Mutex<HashMap<AttemptKey, Entry>>,
     /// Attempts this worker told a probe it does not know (locked after `attempts`): their
     /// masters run new attempts instead, so a late dispatch of one is refused.
-    written_off: Mutex<HashMap<Key, std::time::Instant>>,
+    written_off: Mutex<HashMap<AttemptKey, std::time::Instant>>,
     /// Number of running attempts, watched by `shutdown` and `kill_all`.
     running: watch::Sender<usize>,
     stopping: AtomicBool,
     pub(crate) reporter: Reporter,
     index: Mutex<LogIndex>,
     pub(crate) workdirs: WorkDirs,
+    /// Kills the attempts' process groups if this worker dies; `None` where it cannot run.
+    pub(crate) watchdog: Option<Arc<Watchdog>>,
 }
 
 impl Inner {
@@ -82,7 +88,7 @@ impl Inner {
     }
 
     /// Records that the attempt's process started and tells its master.
-    pub(crate) fn started(&self, key: Key, started: Started) {
+    pub(crate) fn started(&self, key: AttemptKey, started: Started) {
         let mut attempts = self.attempts.lock().expect("attempt table poisoned");
         if let Some(entry) = attempts.get_mut(&key) {
             entry.started = Some(started);
@@ -95,7 +101,7 @@ impl Inner {
 
     /// Tells the attempt's master that it ran past its timeout (strategy warn or both). Goes
     /// through the outbox like every event, so it is not lost.
-    pub(crate) fn timed_out(&self, key: Key, timed_out: baton_proto::TimedOut) {
+    pub(crate) fn timed_out(&self, key: AttemptKey, timed_out: baton_proto::TimedOut) {
         let attempts = self.attempts.lock().expect("attempt table poisoned");
         if let Some(entry) = attempts.get(&key) {
             if !entry.lost {
@@ -107,7 +113,7 @@ impl Inner {
 
     /// Ends the attempt: queues its Finished event and frees its slot in one step, so that a
     /// master reacting to the event already finds the slot free.
-    pub(crate) fn finish(&self, key: Key, finished: Finished) {
+    pub(crate) fn finish(&self, key: AttemptKey, finished: Finished) {
         let mut attempts = self.attempts.lock().expect("attempt table poisoned");
         if let Some(entry) = attempts.remove(&key) {
             if !entry.lost {
@@ -168,6 +174,7 @@ impl Worker {
                 reporter,
                 index: Mutex::new(LogIndex::new(LOG_INDEX_CAPACITY)),
                 workdirs: WorkDirs::new(&config.data_dir),
+                watchdog: Watchdog::start(&config.id).map(Arc::new),
                 config,
             }),
         })
@@ -280,10 +287,11 @@ impl Worker {
         if request.deadline_us > 0 && baton_proto::now_us() > request.deadline_us {
             return Err(DispatchError::TooLate);
         }
-        self.inner
-            .reporter
-            .dispatched(id.workflow_instance_id, &request.master_addr)?;
-        let key = (id.task_instance_id, id.attempt);
+        self.inner.reporter.dispatched(
+            WorkflowInstanceId(id.workflow_instance_id),
+            &request.master_addr,
+        )?;
+        let key = key_of(&id);
         let stop_rx = {
             let mut attempts = self.inner.attempts.lock().expect("attempt table poisoned");
             if self.is_written_off(key) {
@@ -328,7 +336,7 @@ impl Worker {
             attempts.insert(
                 key,
                 Entry {
-                    wfi: id.workflow_instance_id,
+                    wfi: WorkflowInstanceId(id.workflow_instance_id),
                     id,
                     master_addr: request.master_addr.clone(),
                     started: None,
@@ -343,13 +351,11 @@ impl Worker {
             .index
             .lock()
             .expect("log index poisoned")
-            .insert(key, id.workflow_instance_id);
+            .insert(key, WorkflowInstanceId(id.workflow_instance_id));
         let plan = executors::plan(kind, &self.inner.config);
         let job = Job {
             key,
-            workflow_instance_id: id.workflow_instance_id,
-            task_instance_id: id.task_instance_id,
-            attempt: id.attempt,
+            workflow_instance: WorkflowInstanceId(id.workflow_instance_id),
             workflow_name: request.workflow_name,
             task_name: request.task_name,
             env: request.env,
@@ -368,7 +374,7 @@ impl Worker {
     /// does not run here.
     pub(crate) fn kill(&self, id: AttemptId) -> bool {
         let attempts = self.inner.attempts.lock().expect("attempt table poisoned");
-        match attempts.get(&(id.task_instance_id, id.attempt)) {
+        match attempts.get(&key_of(&id)) {
             Some(entry) => {
                 entry.stop.send_replace(Some(Stop::Kill));
                 true
@@ -403,7 +409,7 @@ impl Worker {
         let mut attempts = self.inner.attempts.lock().expect("attempt table poisoned");
         let mut statuses = Vec::with_capacity(request.ids.len());
         for id in &request.ids {
-            let key = (id.task_instance_id, id.attempt);
+            let key = key_of(id);
             let status = match attempts.get_mut(&key) {
                 Some(entry) if entry.lost => AttemptStatus::Unknown,
                 Some(entry) => {
@@ -432,7 +438,7 @@ impl Worker {
                     if let Err(e) = self
                         .inner
                         .reporter
-                        .dispatched(id.workflow_instance_id, addr)
+                        .dispatched(WorkflowInstanceId(id.workflow_instance_id), addr)
                     {
                         tracing::warn!(error = %e, "rerouting events to a prober failed");
                     }
@@ -443,7 +449,7 @@ impl Worker {
         statuses
     }
 
-    fn is_written_off(&self, key: Key) -> bool {
+    fn is_written_off(&self, key: AttemptKey) -> bool {
         let written_off = self
             .inner
             .written_off
@@ -454,7 +460,7 @@ impl Worker {
 
     /// Remembers an attempt answered as unknown; entries go after 10 minutes, far past any
     /// dispatch deadline.
-    fn write_off(&self, key: Key) {
+    fn write_off(&self, key: AttemptKey) {
         let mut written_off = self
             .inner
             .written_off
@@ -470,7 +476,7 @@ impl Worker {
     /// Reads part of an attempt's log (see `ReadLogRequest`).
     pub(crate) async fn read_log(&self, request: ReadLogRequest) -> std::io::Result<ReadLogReply> {
         let (tid, attempt) = (request.task_instance_id, request.attempt);
-        let key = (tid, attempt);
+        let key = AttemptKey::new(TaskInstanceId(tid), Attempt(attempt));
         // Whether it runs is decided before reading: if it had ended then, what is read is final.
         let (running, known_wfi) = {
             let attempts = self.inner.attempts.lock().expect("attempt table poisoned");
@@ -494,10 +500,10 @@ impl Worker {
         let data_dir = self.inner.config.data_dir.clone();
         let (found_wfi, range) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
             if let Some(wfi) = known_wfi {
-                let path = logfile::log_path(&data_dir, wfi, tid, attempt);
+                let path = logfile::log_path(&data_dir, wfi, key);
                 return Ok((None, logfile::read_range(&path, offset, limit)?));
             }
-            match logfile::scan(&data_dir, tid, attempt) {
+            match logfile::scan(&data_dir, key) {
                 Some((wfi, path)) => Ok((Some(wfi), logfile::read_range(&path, offset, limit)?)),
                 None => Ok((None, None)),
             }

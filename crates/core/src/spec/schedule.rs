@@ -87,6 +87,9 @@ pub struct ScheduleSpec {
 fn yes() -> bool {
     true
 }
+/// The most catch-up instances a schedule may ask for.
+pub const MAX_CATCHUP: u32 = 10_000;
+
 fn ten() -> u32 {
     10
 }
@@ -124,6 +127,12 @@ impl ScheduleSpec {
             if d < Duration::from_secs(1) {
                 problems.push("schedule: a fixed rate or delay must be at least 1s".into());
             }
+        }
+        if self.max_catchup > MAX_CATCHUP {
+            problems.push(format!(
+                "schedule: max_catchup {} is too many: at most {MAX_CATCHUP}",
+                self.max_catchup
+            ));
         }
         let tz = match self.zone(workflow_tz) {
             Ok(tz) => Some(tz),
@@ -465,7 +474,7 @@ mod plan_tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("unknown variant `urgent`"), "{e}");
+        assert!(e.contains("unknown value `urgent`"), "{e}");
     }
 
     #[test]

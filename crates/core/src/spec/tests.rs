@@ -120,9 +120,11 @@ fn self_dependency() {
 #[test]
 fn bad_duration_has_location_and_task() {
     let e = error("name: x\ntasks:\n  - name: a\n    type: noop\n    timeout: 10 minuts\n");
-    assert!(e.contains("line 3"), "{e}");
-    assert!(e.contains("task `a`"), "{e}");
-    assert!(e.contains("bad duration `10 minuts`"), "{e}");
+    assert_eq!(
+        e,
+        "wf.yaml: line 5, column 5: task `a`: `timeout`: `10 minuts` is not a duration: \
+         write 250ms, 30s, 10m, 1h 30m or a number of seconds"
+    );
 }
 
 #[test]
@@ -141,7 +143,7 @@ fn several_problems_are_all_reported() {
 #[test]
 fn bad_failure_strategy_lists_choices() {
     let e = error("name: x\nfailure_strategy: stop\ntasks:\n  - {name: a, type: noop}\n");
-    assert!(e.contains("unknown variant `stop`"), "{e}");
+    assert!(e.contains("unknown value `stop`"), "{e}");
     assert!(e.contains("line 2"), "{e}");
 }
 
@@ -190,7 +192,7 @@ fn schedule_errors_name_the_problem() {
         "{e}"
     );
     let e = error("name: x\nschedule: {cron: '* * * * *', misfire: sometimes}\ntasks:\n  - {name: a, type: noop}\n");
-    assert!(e.contains("unknown variant `sometimes`"), "{e}");
+    assert!(e.contains("unknown value `sometimes`"), "{e}");
     let e = error(
         "name: x\nschedule: {cron: '* * * * *', crontab: x}\ntasks:\n  - {name: a, type: noop}\n",
     );
@@ -236,7 +238,7 @@ fn timeout_strategy_without_timeout_or_unknown_is_refused() {
         "name: x\ntasks:\n  - name: odd\n    type: shell\n    command: 'true'\n    timeout: 1s\n    timeout_strategy: shout\n",
     );
     assert!(e.contains("task `odd`"), "{e}");
-    assert!(e.contains("unknown variant `shout`"), "{e}");
+    assert!(e.contains("unknown value `shout`"), "{e}");
     assert!(e.contains("line 7"), "{e}");
 }
 
@@ -366,4 +368,107 @@ fn logic_task_errors_name_the_task_and_the_problem() {
         let e = error(&format!("name: w\n{tasks}"));
         assert!(e.contains(expected), "expected `{expected}` in:\n{e}");
     }
+}
+
+#[test]
+fn six_mistakes_are_reported_in_one_pass() {
+    let e = error(
+        "name: six
+tasks:
+  - name: a
+    type: noop
+    timeout: 10x
+  - {name: bad name, type: noop}
+  - {name: b, type: noop}
+  - {name: b, type: noop}
+  - {name: c, type: shel, command: 'true'}
+  - {name: d, type: noop, depends_on: [ghost]}
+  - name: e
+    type: noop
+    retries: 1
+    retries: 2
+",
+    );
+    let lines: Vec<&str> = e.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "wf.yaml: line 5, column 5: task `a`: `timeout`: `10x` is not a duration: write 250ms, 30s, 10m, 1h 30m or a number of seconds",
+            "wf.yaml: line 14, column 5: task `e`: `retries` is given twice (first at line 13); only the first is used",
+            "wf.yaml: task `bad name`: task names may only use letters, digits, `_`, `-` and `.` (at most 100)",
+            "wf.yaml: task `b`: the name is used by another task",
+            "wf.yaml: task `c`: unknown type `shel` (known types: shell, python, noop, sub_workflow, dependent, conditions, switch)",
+            "wf.yaml: task `d`: depends on `ghost`, which is not a task of this workflow",
+        ],
+        "{e}"
+    );
+}
+
+#[test]
+fn a_value_of_the_wrong_kind_does_not_hide_the_rest_of_the_task() {
+    let e = error(
+        "name: x\ntasks:\n  - {name: a, type: shell, command: 'true', retries: many, priority: urgent, depends_on: [nowhere]}\n",
+    );
+    assert!(
+        e.contains("task `a`: `retries`: invalid type: string \"many\", expected a whole number"),
+        "{e}"
+    );
+    assert!(
+        e.contains("task `a`: `priority`: unknown value `urgent`"),
+        "{e}"
+    );
+    assert!(e.contains("task `a`: depends on `nowhere`"), "{e}");
+    assert_eq!(e.lines().count(), 3, "{e}");
+}
+
+#[test]
+fn counts_and_durations_from_the_file_are_bounded() {
+    let e = error(
+        "name: x\nschedule: {fixed_rate: 18446744073709551615, max_catchup: 4000000000}\ntasks:\n  - {name: a, type: noop, retries: 4294967295, timeout: 99999999999999999999 years}\n",
+    );
+    assert!(
+        e.contains("`schedule`: `18446744073709551615` is too long for a duration"),
+        "{e}"
+    );
+    assert!(
+        e.contains("task `a`: `timeout`: `99999999999999999999 years` is too long"),
+        "{e}"
+    );
+    assert!(
+        e.contains("task `a`: retries: 4294967295 is too many: at most 10000"),
+        "{e}"
+    );
+    let e = error(
+        "name: x\nschedule: {fixed_rate: 1m, max_catchup: 4000000000}\ntasks:\n  - {name: a, type: noop}\n",
+    );
+    assert!(
+        e.contains("max_catchup 4000000000 is too many: at most 10000"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_file_of_the_wrong_shape_says_what_shape_is_expected() {
+    let e = error("- a\n- b\n");
+    assert!(
+        e.contains("line 1, column 3: a workflow file is a mapping of fields"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1, "{e}");
+    let e = error("name: x\ntasks: 5\n");
+    assert!(
+        e.contains("line 2, column 1: `tasks` is a list of tasks"),
+        "{e}"
+    );
+    let e = error("name: x\ntasks:\n  - {name: a, type: noop}\n  - just text\n");
+    assert!(
+        e.contains("line 4, column 5: task `#2`: a task is a mapping of fields"),
+        "{e}"
+    );
+    assert!(!e.contains("has no `name`"), "reported once: {e}");
+    let e = error("name: x\nschedule: {cron: '* * * * *', cron: '0 * * * *'}\ntasks:\n  - {name: a, type: noop}\n");
+    assert!(
+        e.contains("line 2, column 31: `schedule.cron` is given twice (first at line 2)"),
+        "{e}"
+    );
 }

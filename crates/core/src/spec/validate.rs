@@ -36,8 +36,12 @@ fn general(message: String) -> Problem {
     }
 }
 
-pub(super) fn check(raw: RawWorkflow) -> Result<WorkflowSpec, Vec<Problem>> {
-    let mut problems = Vec::new();
+/// Checks the file as a whole, adding to the `problems` found while reading it; the checks
+/// between tasks (dependencies, branches, cycles) run as far as the tasks allow.
+pub(super) fn check(
+    raw: RawWorkflow,
+    mut problems: Vec<Problem>,
+) -> Result<WorkflowSpec, Vec<Problem>> {
     let name = raw.name.unwrap_or_default();
     if name.is_empty() {
         problems.push(general("the workflow has no `name`".into()));
@@ -71,30 +75,41 @@ pub(super) fn check(raw: RawWorkflow) -> Result<WorkflowSpec, Vec<Problem>> {
         problems.push(general("the workflow has no `tasks`".into()));
     }
 
+    // Every task named counts as known, even one with problems of its own, so that its
+    // dependents are not reported as well.
+    let known: HashSet<String> = raw.tasks.iter().filter_map(|t| t.name.clone()).collect();
+    let edges: Vec<(String, Vec<String>)> = raw
+        .tasks
+        .iter()
+        .filter_map(|t| Some((t.name.clone()?, t.depends_on.clone())))
+        .collect();
     let mut tasks = Vec::with_capacity(raw.tasks.len());
+    let mut all_read = true;
     let mut seen = HashSet::new();
     for (index, raw_task) in raw.tasks.into_iter().enumerate() {
-        match check_task(index, raw_task) {
-            Ok(task) => {
-                if !seen.insert(task.name.clone()) {
-                    problems.push(at_task(
-                        &task.name,
-                        "the name is used by another task".into(),
-                    ));
-                }
-                tasks.push(task);
+        if let Some(name) = &raw_task.name {
+            if !seen.insert(name.clone()) {
+                problems.push(at_task(name, "the name is used by another task".into()));
             }
-            Err(mut p) => problems.append(&mut p),
+        }
+        match check_task(index, raw_task) {
+            Ok(task) => tasks.push(task),
+            Err(mut p) => {
+                all_read = false;
+                problems.append(&mut p);
+            }
         }
     }
-    if problems.is_empty() {
-        problems.extend(check_dependencies(&tasks));
-    }
-    if problems.is_empty() {
-        problems.extend(super::logic::check_workflow(&name, &mut tasks));
-    }
-    if problems.is_empty() {
-        problems.extend(find_cycles(&tasks));
+    let dependency_problems = check_dependencies(&edges, &known);
+    let dependencies_known = dependency_problems.is_empty();
+    problems.extend(dependency_problems);
+    if all_read && dependencies_known && seen.len() == tasks.len() {
+        let logic = super::logic::check_workflow(&name, &mut tasks);
+        let branches_known = logic.is_empty();
+        problems.extend(logic);
+        if branches_known {
+            problems.extend(find_cycles(&tasks));
+        }
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -116,20 +131,50 @@ fn strings(map: BTreeMap<String, super::file::Scalar>) -> BTreeMap<String, Strin
     map.into_iter().map(|(k, v)| (k, v.into_string())).collect()
 }
 
+/// The fields that make a task's kind: when one could not be read, the kind is not checked.
+const KIND_FIELDS: &[&str] = &[
+    "type",
+    "command",
+    "script",
+    "workflow",
+    "version",
+    "dependence",
+    "check_interval",
+    "condition",
+    "success",
+    "failure",
+    "cases",
+    "default",
+];
+
 fn check_task(index: usize, mut raw: RawTask) -> Result<TaskSpec, Vec<Problem>> {
     let mut problems = Vec::new();
+    let unnamed = format!("#{}", index + 1);
     let name = match raw.name.take() {
-        Some(n) if valid_name(&n) => n,
         Some(n) => {
-            return Err(vec![at_task(
-                &n,
-                "task names may only use letters, digits, `_`, `-` and `.` (at most 100)".into(),
-            )])
+            if !valid_name(&n) {
+                problems.push(at_task(
+                    &n,
+                    "task names may only use letters, digits, `_`, `-` and `.` (at most 100)"
+                        .into(),
+                ));
+            }
+            n
         }
-        None => return Err(vec![general(format!("task #{} has no `name`", index + 1))]),
+        None => {
+            if !raw.broken.iter().any(|b| b == "name") {
+                problems.push(general(format!("task {unnamed} has no `name`")));
+            }
+            unnamed
+        }
     };
     let type_name = raw.kind.take();
+    // A field that could not be read was reported already: no derived complaint about it.
+    let broken_fields = std::mem::take(&mut raw.broken);
+    let broken = |field: &str| broken_fields.iter().any(|b| b == field);
+    let kind_fields_read = !KIND_FIELDS.iter().any(|f| broken(f));
     let kind = match type_name.as_deref() {
+        _ if !kind_fields_read => None,
         None => {
             problems.push(at_task(
                 &name,
@@ -218,13 +263,19 @@ fn check_task(index: usize, mut raw: RawTask) -> Result<TaskSpec, Vec<Problem>> 
             ));
         }
     }
-    if let (Some(strategy), None) = (raw.timeout_strategy, raw.timeout) {
+    if let (Some(strategy), None, false) = (raw.timeout_strategy, raw.timeout, broken("timeout")) {
         problems.push(at_task(
             &name,
             format!(
                 "`timeout_strategy: {}` needs a `timeout`",
                 strategy.as_str()
             ),
+        ));
+    }
+    if let Some(n) = raw.retries.filter(|n| *n > super::MAX_RETRIES) {
+        problems.push(at_task(
+            &name,
+            format!("retries: {n} is too many: at most {}", super::MAX_RETRIES),
         ));
     }
     let mut depends_on: Vec<String> = Vec::new();
@@ -234,7 +285,7 @@ fn check_task(index: usize, mut raw: RawTask) -> Result<TaskSpec, Vec<Problem>> 
         }
     }
     match kind {
-        Some(kind) if problems.is_empty() => Ok(TaskSpec {
+        Some(kind) if problems.is_empty() && broken_fields.is_empty() => Ok(TaskSpec {
             name,
             kind,
             depends_on,
@@ -254,16 +305,16 @@ fn check_task(index: usize, mut raw: RawTask) -> Result<TaskSpec, Vec<Problem>> 
     }
 }
 
-fn check_dependencies(tasks: &[TaskSpec]) -> Vec<Problem> {
-    let names: HashSet<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+/// Each task's `depends_on` (of every task named, read or not) against the names known.
+fn check_dependencies(edges: &[(String, Vec<String>)], names: &HashSet<String>) -> Vec<Problem> {
     let mut problems = Vec::new();
-    for task in tasks {
-        for dep in &task.depends_on {
-            if dep == &task.name {
-                problems.push(at_task(&task.name, "depends on itself".into()));
-            } else if !names.contains(dep.as_str()) {
+    for (task, depends_on) in edges {
+        for dep in depends_on {
+            if dep == task {
+                problems.push(at_task(task, "depends on itself".into()));
+            } else if !names.contains(dep) {
                 problems.push(at_task(
-                    &task.name,
+                    task,
                     format!("depends on `{dep}`, which is not a task of this workflow"),
                 ));
             }

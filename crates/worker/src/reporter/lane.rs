@@ -1,6 +1,7 @@
 //! The network side of delivery: one lane (a background task) per master address, sending
 //! batched `Report` calls; and the background sync of the outbox.
 
+use baton_core::WorkflowInstanceId;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
@@ -18,7 +19,7 @@ use crate::outbox::Outbox;
 /// One master's sending side.
 pub(super) struct Lane {
     /// Instances with events to send to this master.
-    pub(super) ready: VecDeque<i64>,
+    pub(super) ready: VecDeque<WorkflowInstanceId>,
     pub(super) wake: Arc<Notify>,
     /// Start of the first of the calls that have failed in a row.
     pub(super) down_since: Option<Instant>,

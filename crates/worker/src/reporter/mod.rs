@@ -17,6 +17,7 @@ mod queue;
 mod routing;
 mod traces;
 
+use baton_core::WorkflowInstanceId;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
@@ -29,7 +30,7 @@ use tokio::sync::watch;
 use crate::error::{DispatchError, OpenError};
 use crate::outbox::Outbox;
 use crate::routes::{Masters, Owners};
-use crate::worker::Key;
+use baton_core::AttemptKey;
 
 use lane::{endpoint, sync_loop, sync_once, Lane};
 use queue::{Done, Instance, Queued};
@@ -85,7 +86,7 @@ struct State {
     settings: Settings,
     /// None once closed: nothing is written or sent any more.
     outbox: Option<Outbox>,
-    instances: HashMap<i64, Instance>,
+    instances: HashMap<WorkflowInstanceId, Instance>,
     lanes: HashMap<String, Lane>,
     owners: Owners,
     masters: Masters,
@@ -152,7 +153,11 @@ impl Reporter {
     /// Checks that events can be sent to `addr` (so that a bad address is refused at dispatch
     /// time rather than discovered when the attempt ends), and notes that `addr` owns `wfi`:
     /// the events of `wfi` go there from now on, including those already waiting.
-    pub(crate) fn dispatched(&self, wfi: i64, addr: &str) -> Result<(), DispatchError> {
+    pub(crate) fn dispatched(
+        &self,
+        wfi: WorkflowInstanceId,
+        addr: &str,
+    ) -> Result<(), DispatchError> {
         let mut st = self.shared.lock();
         st.lane(addr)?;
         st.masters.saw(addr);
@@ -168,7 +173,7 @@ impl Reporter {
 
     /// What is known here of the attempt `key`: whether its Finished event was queued (and
     /// is waiting, or was acknowledged and is still remembered), or other events of it wait.
-    pub(crate) fn trace(&self, key: Key) -> Trace {
+    pub(crate) fn trace(&self, key: AttemptKey) -> Trace {
         self.shared.lock().traces.trace(key)
     }
 
@@ -228,7 +233,7 @@ impl Reporter {
     /// Forgets the events of the attempts `keys` that have not been sent, and those sent but
     /// not acknowledged yet should they need sending again, and that they ended here, if they
     /// did. Returns how many events were dropped.
-    pub(crate) fn drop_attempts(&self, keys: &HashSet<Key>) -> usize {
+    pub(crate) fn drop_attempts(&self, keys: &HashSet<AttemptKey>) -> usize {
         let mut st = self.shared.lock();
         let mut wfis = HashSet::new();
         for key in keys {

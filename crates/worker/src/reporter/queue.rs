@@ -1,13 +1,14 @@
 //! The events of one workflow instance waiting for their acknowledgement, and how a batch
 //! of them is accounted for.
 
+use baton_core::WorkflowInstanceId;
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use baton_proto::{task_event, TaskEvent};
 
 use super::FIRST_HOLD;
-use crate::worker::Key;
+use baton_core::AttemptKey;
 
 /// An event waiting for its acknowledgement.
 pub(super) struct Queued {
@@ -22,13 +23,12 @@ pub(super) struct Queued {
 }
 
 impl Queued {
-    pub(super) fn wfi(event: &TaskEvent) -> i64 {
-        event.id.map(|id| id.workflow_instance_id).unwrap_or(0)
+    pub(super) fn wfi(event: &TaskEvent) -> WorkflowInstanceId {
+        WorkflowInstanceId(event.id.map(|id| id.workflow_instance_id).unwrap_or(0))
     }
 
-    pub(super) fn key(&self) -> Key {
-        let id = self.event.id.unwrap_or_default();
-        (id.task_instance_id, id.attempt)
+    pub(super) fn key(&self) -> AttemptKey {
+        crate::worker::key_of(&self.event.id.unwrap_or_default())
     }
 
     pub(super) fn is_finished(&self) -> bool {
@@ -72,7 +72,7 @@ impl Default for Instance {
 #[derive(Default)]
 pub(super) struct Batch {
     pub(super) events: Vec<TaskEvent>,
-    pub(super) parts: Vec<(i64, usize)>,
+    pub(super) parts: Vec<(WorkflowInstanceId, usize)>,
 }
 
 /// Events done with (acknowledged or dropped), to be recorded as such.
@@ -81,7 +81,7 @@ pub(super) struct Done {
     pub(super) seqs: Vec<u64>,
     pub(super) bytes: u64,
     /// Attempt of each event, and whether it was a Finished event.
-    pub(super) keys: Vec<(Key, bool)>,
+    pub(super) keys: Vec<(AttemptKey, bool)>,
 }
 
 impl Done {

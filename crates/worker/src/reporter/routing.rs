@@ -1,6 +1,7 @@
 //! Routing decisions: which lane an instance's events wait in, what a master's answer (or
 //! silence) changes, and when the outbox is acknowledged and compacted.
 
+use baton_core::WorkflowInstanceId;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,7 +49,7 @@ impl State {
     }
 
     /// Where the events of `wfi` go next: its known owner, else the master of its oldest event.
-    pub(super) fn target(&self, wfi: i64) -> Option<String> {
+    pub(super) fn target(&self, wfi: WorkflowInstanceId) -> Option<String> {
         let instance = self.instances.get(&wfi)?;
         let front = instance.queue.front()?;
         Some(self.owners.get(wfi).unwrap_or(&front.target).to_string())
@@ -56,7 +57,7 @@ impl State {
 
     /// Puts `wfi` in the ready list of its target's lane, unless it is there, held, in flight,
     /// or has nothing to send.
-    pub(super) fn schedule(&mut self, wfi: i64) {
+    pub(super) fn schedule(&mut self, wfi: WorkflowInstanceId) {
         let Some(instance) = self.instances.get(&wfi) else {
             return;
         };
@@ -75,7 +76,7 @@ impl State {
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, workflow_instance = wfi, "unusable master address");
+                tracing::warn!(error = %e, workflow_instance = %wfi, "unusable master address");
                 self.owners.remove(wfi);
                 self.hold(wfi);
             }
@@ -84,7 +85,7 @@ impl State {
 
     /// Makes `addr` the owner of `wfi`. Events of it waiting in another master's lane move to
     /// the lane of `addr` at once (events in flight follow once their call is answered).
-    pub(super) fn route(&mut self, wfi: i64, addr: &str) {
+    pub(super) fn route(&mut self, wfi: WorkflowInstanceId, addr: &str) {
         if self.owners.get(wfi) == Some(addr) {
             return;
         }
@@ -99,7 +100,7 @@ impl State {
     }
 
     /// Removes `wfi` when it has nothing left to send, schedules it otherwise.
-    pub(super) fn settle(&mut self, wfi: i64) {
+    pub(super) fn settle(&mut self, wfi: WorkflowInstanceId) {
         if let Some(instance) = self.instances.get(&wfi) {
             if instance.queue.is_empty() && instance.in_flight == 0 {
                 self.instances.remove(&wfi);
@@ -110,7 +111,7 @@ impl State {
     }
 
     /// Sends the events of `wfi` again after a backoff, to any known master.
-    pub(super) fn hold(&mut self, wfi: i64) {
+    pub(super) fn hold(&mut self, wfi: WorkflowInstanceId) {
         let Some(instance) = self.instances.get_mut(&wfi) else {
             return;
         };
@@ -132,7 +133,7 @@ impl State {
 
     /// The end of a hold: the instance goes to a known master, in turn, unless a dispatch
     /// named its owner meanwhile.
-    pub(super) fn release(&mut self, wfi: i64) {
+    pub(super) fn release(&mut self, wfi: WorkflowInstanceId) {
         if self.closed() {
             return;
         }
@@ -205,7 +206,7 @@ impl State {
     pub(super) fn delivered(
         &mut self,
         addr: &str,
-        parts: &[(i64, usize)],
+        parts: &[(WorkflowInstanceId, usize)],
         redirects: Vec<Redirect>,
     ) {
         if self.closed() {
@@ -214,9 +215,9 @@ impl State {
         if let Some(lane) = self.lanes.get_mut(addr) {
             lane.down_since = None;
         }
-        let redirects: HashMap<i64, String> = redirects
+        let redirects: HashMap<WorkflowInstanceId, String> = redirects
             .into_iter()
-            .map(|r| (r.workflow_instance_id, r.master_addr))
+            .map(|r| (WorkflowInstanceId(r.workflow_instance_id), r.master_addr))
             .collect();
         let mut done = Done::default();
         for &(wfi, n) in parts {
@@ -236,11 +237,11 @@ impl State {
                 Some(to) => {
                     take_doomed(instance, n, &mut done);
                     if to.is_empty() || to == addr {
-                        tracing::debug!(master = %addr, workflow_instance = wfi, "no master owns the instance yet; holding its events");
+                        tracing::debug!(master = %addr, workflow_instance = %wfi, "no master owns the instance yet; holding its events");
                         self.owners.remove(wfi);
                         self.hold(wfi);
                     } else {
-                        tracing::debug!(master = %addr, workflow_instance = wfi, owner = %to, "events redirected to the instance's owner");
+                        tracing::debug!(master = %addr, workflow_instance = %wfi, owner = %to, "events redirected to the instance's owner");
                         self.masters.saw(to);
                         self.owners.set(wfi, to);
                         self.settle(wfi);
@@ -256,7 +257,7 @@ impl State {
     pub(super) fn failed(
         &mut self,
         addr: &str,
-        parts: &[(i64, usize)],
+        parts: &[(WorkflowInstanceId, usize)],
         began: Instant,
         backoff: Duration,
     ) -> Duration {
@@ -269,7 +270,7 @@ impl State {
         };
         let since = *lane.down_since.get_or_insert(began);
         let reroute = since.elapsed() >= reroute_after;
-        let mut wfis: Vec<i64> = parts.iter().map(|(wfi, _)| *wfi).collect();
+        let mut wfis: Vec<WorkflowInstanceId> = parts.iter().map(|(wfi, _)| *wfi).collect();
         if reroute {
             wfis.extend(lane.ready.drain(..));
         }

@@ -2,10 +2,11 @@
 //! an attempt that ended here from a new one: which attempts have events waiting, and which
 //! ended here (their Finished event was queued, in this life or loaded from the previous one).
 
+use baton_core::WorkflowInstanceId;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 
-use crate::worker::Key;
+use baton_core::AttemptKey;
 
 /// Most ended attempts remembered; the oldest are forgotten first. An attempt whose Finished
 /// event is still waiting is known however many there are.
@@ -26,18 +27,18 @@ pub(crate) enum Trace {
 /// The events of one attempt that wait for their acknowledgement.
 struct Pending {
     /// Its workflow instance, where its events queue.
-    wfi: i64,
+    wfi: WorkflowInstanceId,
     events: usize,
     finished: usize,
 }
 
 pub(super) struct Traces {
-    pending: HashMap<Key, Pending>,
+    pending: HashMap<AttemptKey, Pending>,
     /// Attempts whose Finished event was queued, with the number of that insertion.
-    ended: HashMap<Key, u64>,
+    ended: HashMap<AttemptKey, u64>,
     /// Insertion order of `ended`, for forgetting the oldest; entries whose number no longer
     /// matches were removed (or inserted again) since.
-    order: VecDeque<(Key, u64)>,
+    order: VecDeque<(AttemptKey, u64)>,
     next: u64,
     cap: usize,
 }
@@ -54,7 +55,7 @@ impl Traces {
     }
 
     /// An event of `key` (in instance `wfi`) was queued.
-    pub(super) fn queued(&mut self, wfi: i64, key: Key, finished: bool) {
+    pub(super) fn queued(&mut self, wfi: WorkflowInstanceId, key: AttemptKey, finished: bool) {
         let pending = self.pending.entry(key).or_insert(Pending {
             wfi,
             events: 0,
@@ -68,7 +69,7 @@ impl Traces {
     }
 
     /// An event of `key` was acknowledged or dropped.
-    pub(super) fn done(&mut self, key: Key, finished: bool) {
+    pub(super) fn done(&mut self, key: AttemptKey, finished: bool) {
         if let Entry::Occupied(mut entry) = self.pending.entry(key) {
             let pending = entry.get_mut();
             pending.events = pending.events.saturating_sub(1);
@@ -82,16 +83,16 @@ impl Traces {
     }
 
     /// The attempt `key` is given up (its events are dropped): it did not end here.
-    pub(super) fn forget(&mut self, key: Key) {
+    pub(super) fn forget(&mut self, key: AttemptKey) {
         self.ended.remove(&key);
     }
 
     /// The instance where events of `key` wait, if any do.
-    pub(super) fn waiting_in(&self, key: Key) -> Option<i64> {
+    pub(super) fn waiting_in(&self, key: AttemptKey) -> Option<WorkflowInstanceId> {
         self.pending.get(&key).map(|p| p.wfi)
     }
 
-    pub(super) fn trace(&self, key: Key) -> Trace {
+    pub(super) fn trace(&self, key: AttemptKey) -> Trace {
         match self.pending.get(&key) {
             Some(p) if p.finished > 0 => Trace::Ended,
             _ if self.ended.contains_key(&key) => Trace::Ended,
@@ -100,7 +101,7 @@ impl Traces {
         }
     }
 
-    fn remember(&mut self, key: Key) {
+    fn remember(&mut self, key: AttemptKey) {
         let n = self.next;
         self.next += 1;
         self.ended.insert(key, n);
@@ -123,33 +124,38 @@ impl Traces {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use baton_core::{Attempt, TaskInstanceId};
+
+    fn key(tid: i64, attempt: u32) -> AttemptKey {
+        AttemptKey::new(TaskInstanceId(tid), Attempt(attempt))
+    }
 
     #[test]
     fn pending_finished_events_are_known_beyond_the_cap() {
         let mut traces = Traces::new(2);
-        traces.queued(7, (1, 1), false);
-        assert_eq!(traces.trace((1, 1)), Trace::Unfinished);
-        assert_eq!(traces.waiting_in((1, 1)), Some(7));
-        traces.queued(7, (1, 1), true);
-        assert_eq!(traces.trace((1, 1)), Trace::Ended);
-        traces.done((1, 1), false);
-        traces.done((1, 1), true);
-        assert_eq!(traces.waiting_in((1, 1)), None);
-        assert_eq!(traces.trace((1, 1)), Trace::Ended, "acknowledged");
+        traces.queued(WorkflowInstanceId(7), key(1, 1), false);
+        assert_eq!(traces.trace(key(1, 1)), Trace::Unfinished);
+        assert_eq!(traces.waiting_in(key(1, 1)), Some(WorkflowInstanceId(7)));
+        traces.queued(WorkflowInstanceId(7), key(1, 1), true);
+        assert_eq!(traces.trace(key(1, 1)), Trace::Ended);
+        traces.done(key(1, 1), false);
+        traces.done(key(1, 1), true);
+        assert_eq!(traces.waiting_in(key(1, 1)), None);
+        assert_eq!(traces.trace(key(1, 1)), Trace::Ended, "acknowledged");
 
-        // (2, 1) stays pending while newer ones push it out of the memory.
-        traces.queued(7, (2, 1), true);
+        // key(2, 1) stays pending while newer ones push it out of the memory.
+        traces.queued(WorkflowInstanceId(7), key(2, 1), true);
         for tid in 3..10 {
-            traces.queued(7, (tid, 1), true);
-            traces.done((tid, 1), true);
+            traces.queued(WorkflowInstanceId(7), key(tid, 1), true);
+            traces.done(key(tid, 1), true);
         }
-        assert_eq!(traces.trace((1, 1)), Trace::None, "forgotten");
-        assert_eq!(traces.trace((2, 1)), Trace::Ended);
-        assert_eq!(traces.trace((9, 1)), Trace::Ended);
+        assert_eq!(traces.trace(key(1, 1)), Trace::None, "forgotten");
+        assert_eq!(traces.trace(key(2, 1)), Trace::Ended);
+        assert_eq!(traces.trace(key(9, 1)), Trace::Ended);
         assert!(traces.order.len() <= 4);
 
-        traces.forget((9, 1));
-        assert_eq!(traces.trace((9, 1)), Trace::None);
-        assert_eq!(traces.trace((10, 1)), Trace::None);
+        traces.forget(key(9, 1));
+        assert_eq!(traces.trace(key(9, 1)), Trace::None);
+        assert_eq!(traces.trace(key(10, 1)), Trace::None);
     }
 }
