@@ -56,18 +56,15 @@ impl Engine {
         ));
         let since = self.trigger.scan(now, gap);
         let began = Instant::now();
-        let mut after = None;
+        // Schedules decided about in this tick that stay due (a queued fire waiting).
+        let mut still_due = Vec::new();
         let mut taken = 0;
         loop {
-            let due = tx.due_schedules(now, after, DUE_BATCH).await?;
+            let due = tx.due_schedules(now, &still_due, DUE_BATCH).await?;
             let full = due.len() as i64 == DUE_BATCH;
-            after = due.last().map(|d| {
-                (
-                    d.schedule.next_fire_at.unwrap_or(now),
-                    d.schedule.workflow_id,
-                )
-            });
-            let outcomes = self.fire_batch(tx, &due, now, since).await?;
+            let outcomes = self
+                .fire_batch(tx, &due, now, since, &mut still_due)
+                .await?;
             taken += due.len();
             // Lifecycle events (schedule_fired / schedule_misfired) are recorded from here.
             for outcome in &outcomes {
@@ -83,7 +80,8 @@ impl Engine {
                     ),
                 }
             }
-            if !full || began.elapsed() > FIRE_BUDGET {
+            let many_waiting = still_due.len() as i64 > DUE_BATCH;
+            if !full || many_waiting || began.elapsed() > FIRE_BUDGET {
                 if taken > 0 {
                     tracing::debug!("trigger: {taken} due schedule(s) in {:?}", began.elapsed());
                 }
@@ -94,13 +92,15 @@ impl Engine {
         }
     }
 
-    /// Plans one batch of due schedules and writes it; returns what became of each fire.
+    /// Plans one batch of due schedules and writes it; returns what became of each fire, and
+    /// adds to `still_due` the schedules that stay due.
     async fn fire_batch(
         &mut self,
         tx: &mut EngineTx,
         due: &[baton_store::DueSchedule],
         now: i64,
         since: i64,
+        still_due: &mut Vec<baton_core::WorkflowId>,
     ) -> Result<Vec<FireOutcome>, StoreError> {
         let watched: Vec<_> = due
             .iter()
@@ -121,6 +121,9 @@ impl Engine {
                     let target = owner.clone().unwrap_or_else(|| self.config.id.clone());
                     tx.forward_command(CommandKind::Stop, *id, &target).await?;
                 }
+            }
+            if plan.next_fire_at.is_some_and(|next| next <= now) {
+                still_due.push(s.workflow_id);
             }
             plans.push(PlannedFire {
                 due: d,

@@ -281,33 +281,36 @@ const NOT_ENDED: &str = "('submitted', 'running', 'stopping', 'pausing', 'paused
 
 impl EngineTx {
     /// Online schedules whose next fire is due at `now`, oldest due first, at most `limit`,
-    /// after `after` (the last (next fire, workflow) of the previous batch of this tick),
-    /// locked for this transaction (on PostgreSQL, those another master is firing are skipped
-    /// rather than waited for).
+    /// but none of `exclude` (those this tick has already decided about and that stay due,
+    /// such as a queued fire waiting for its running instance), locked for this transaction
+    /// (on PostgreSQL, those another master is firing are skipped rather than waited for).
     pub async fn due_schedules(
         &mut self,
         now: i64,
-        after: Option<(i64, WorkflowId)>,
+        exclude: &[WorkflowId],
         limit: i64,
     ) -> Result<Vec<DueSchedule>, StoreError> {
         let lock = match self.backend() {
             Backend::Postgres => " FOR UPDATE OF s SKIP LOCKED",
             Backend::Sqlite => "",
         };
+        let excluded = match exclude.len() {
+            0 => String::new(),
+            n => {
+                let list: Vec<String> = (0..n).map(|i| format!("${}", i + 3)).collect();
+                format!(" AND s.workflow_id NOT IN ({})", list.join(", "))
+            }
+        };
+        // By the index on the next fire alone: a batch costs its own rows, not the backlog's.
         let sql = format!(
-            "{SELECT_DUE} WHERE s.online = 1 AND s.next_fire_at <= $1 \
-             AND (s.next_fire_at > $2 OR (s.next_fire_at = $2 AND s.workflow_id > $3)) \
-             ORDER BY s.next_fire_at, s.workflow_id LIMIT $4{lock}"
+            "{SELECT_DUE} WHERE s.online = 1 AND s.next_fire_at <= $1{excluded} \
+             ORDER BY s.next_fire_at LIMIT $2{lock}"
         );
-        let (at, id) = after.map_or((i64::MIN, i64::MIN), |(at, id)| (at, id.0));
-        let rows = sqlx::query(&sql)
-            .bind(now)
-            .bind(at)
-            .bind(id)
-            .bind(limit)
-            .fetch_all(self.conn())
-            .await
-            .ctx("taking due schedules")?;
+        let mut q = sqlx::query(&sql).bind(now).bind(limit);
+        for id in exclude {
+            q = q.bind(id.0);
+        }
+        let rows = q.fetch_all(self.conn()).await.ctx("taking due schedules")?;
         rows.iter()
             .map(|row| {
                 let (schedule, workflow) = ScheduleRecord::with_workflow(row)?;

@@ -600,7 +600,7 @@ async fn schedule_set_and_delete_make_versions(db: &TestDb) {
     // A fire's instance, and a backfill's, have the schedule's priority, not the workflow's.
     let mut tx = store.begin_engine().await.unwrap();
     let due = tx
-        .due_schedules(now_us() + 5_000_000, None, 10)
+        .due_schedules(now_us() + 5_000_000, &[], 10)
         .await
         .unwrap();
     assert_eq!(due.len(), 1);
@@ -658,7 +658,8 @@ async fn fire_all(tx: &mut EngineTx, due: &[DueSchedule]) -> Vec<FireOutcome> {
     tx.fire_batch(&plans).await.unwrap()
 }
 
-/// `n` workflows whose schedules fire every minute; returns the latest first fire due.
+/// `n` workflows whose schedules fire every minute, all due next at one minute boundary
+/// (applying them may take past a minute's end); returns it.
 async fn every_minute(store: &Store, n: usize) -> i64 {
     for i in 0..n {
         let text = format!(
@@ -667,12 +668,13 @@ async fn every_minute(store: &Store, n: usize) -> i64 {
         );
         store.apply_workflow(&spec(&text), &text).await.unwrap();
     }
-    let schedules = store.list_schedules().await.unwrap();
-    schedules
-        .iter()
-        .filter_map(|s| s.next_fire_at)
-        .max()
-        .unwrap()
+    let due_at = (now_us() / 60_000_000 + 1) * 60_000_000;
+    sqlx::query("UPDATE schedule SET next_fire_at = $1")
+        .bind(due_at)
+        .execute(&store.write)
+        .await
+        .unwrap();
+    due_at
 }
 
 async fn count(store: &Store, sql: &str) -> i64 {
@@ -690,7 +692,7 @@ async fn a_batch_of_due_schedules_fires_each_once(db: &TestDb) {
     let n = 700; // more than one statement's worth of rows
     let due_at = every_minute(&store, n).await;
     let mut tx = store.begin_engine().await.unwrap();
-    let due = tx.due_schedules(due_at, None, 10_000).await.unwrap();
+    let due = tx.due_schedules(due_at, &[], 10_000).await.unwrap();
     assert_eq!(due.len(), n);
     let first = fire_all(&mut tx, &due).await;
     tx.commit().await.unwrap();
@@ -714,19 +716,26 @@ async fn a_batch_of_due_schedules_fires_each_once(db: &TestDb) {
     let advanced = format!("SELECT COUNT(*) FROM schedule WHERE next_fire_at > {due_at}");
     assert_eq!(count(&store, &advanced).await, n as i64);
 
-    // The next fire of every schedule, taken by two masters at once.
+    // The next fire of every schedule, but those a tick has already decided about.
     let next = due_at + 60_000_000;
+    let mut tx = store.begin_engine().await.unwrap();
+    let decided = [due[0].schedule.workflow_id, due[1].schedule.workflow_id];
+    let rest = tx.due_schedules(next, &decided, 10_000).await.unwrap();
+    assert_eq!(rest.len(), n - 2);
+    assert!(rest
+        .iter()
+        .all(|d| !decided.contains(&d.schedule.workflow_id)));
+    tx.rollback().await.unwrap();
+
+    // The next fire of every schedule, taken by two masters at once.
     let master = || async {
         let mut tx = store.begin_engine().await.unwrap();
         let mut outcomes = Vec::new();
-        let mut after = None;
         loop {
-            let due = tx.due_schedules(next, after, 100).await.unwrap();
-            let Some(last) = due.last() else { break };
-            after = Some((
-                last.schedule.next_fire_at.unwrap(),
-                last.schedule.workflow_id,
-            ));
+            let due = tx.due_schedules(next, &[], 100).await.unwrap();
+            if due.is_empty() {
+                break;
+            }
             outcomes.extend(fire_all(&mut tx, &due).await);
         }
         tx.commit().await.unwrap();
@@ -753,18 +762,12 @@ on_both!(a_batch_of_due_schedules_fires_each_once);
 /// made it; fires missed while no master ran are reported as misfires and start nothing.
 async fn backlog_is_not_a_misfire(db: &TestDb) {
     let store = db.store().await;
-    every_minute(&store, 2).await;
-    // Both were due at a minute boundary, and are five minutes overdue when the trigger
-    // gets to them.
-    let due_at = (now_us() / 60_000_000 - 10) * 60_000_000;
+    // Both are due at a minute boundary, and five minutes overdue when the trigger gets to
+    // them.
+    let due_at = every_minute(&store, 2).await;
     let now = due_at + 5 * 60_000_000;
-    sqlx::query("UPDATE schedule SET next_fire_at = $1")
-        .bind(due_at)
-        .execute(&store.write)
-        .await
-        .unwrap();
     let mut tx = store.begin_engine().await.unwrap();
-    let due = tx.due_schedules(now, None, 10).await.unwrap();
+    let due = tx.due_schedules(now, &[], 10).await.unwrap();
     assert_eq!(due.len(), 2);
     // The first master has been taking work since before the fires were due (a backlog);
     // for the second, none ran until now: the fires before now were missed.
