@@ -1,6 +1,6 @@
 //! The command line, as clap reads it.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -22,8 +22,6 @@ pub enum Command {
     Standalone(StandaloneArgs),
     /// Run one workflow file to the end on a throwaway embedded instance.
     Run(RunArgs),
-    /// Measure: a fan-out or a chain of tasks (embedded or on a cluster), or failover times.
-    Bench(BenchArgs),
     /// Apply, list, show, export and start workflow definitions.
     #[command(subcommand)]
     Workflow(WorkflowCommand),
@@ -315,67 +313,6 @@ pub struct RunArgs {
     /// Also print each task's output when it ends.
     #[arg(long)]
     pub logs: bool,
-    #[command(flatten)]
-    pub node: NodeArgs,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BenchShape {
-    /// One task, then N in parallel, then one.
-    Fanout,
-    /// N tasks one after the other.
-    Chain,
-    /// On a cluster: SIGKILL a master, then a worker, and time until their work is taken
-    /// over (an instance adopted, a task re-dispatched), over `--kills` rounds.
-    Failover,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BenchExecutor {
-    /// `true` run by bash: includes process start-up.
-    Shell,
-    /// The built-in no-op: the engine's own cost.
-    Noop,
-}
-
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// The workload.
-    pub shape: BenchShape,
-    /// How many tasks (fan-out: the width; chain: the length).
-    #[arg(long, default_value_t = 1000)]
-    pub tasks: usize,
-    /// What each task runs.
-    #[arg(long, default_value = "shell")]
-    pub executor: BenchExecutor,
-    /// Metadata store URL; default: SQLite in a temporary directory. With `--cluster` and for
-    /// `failover`: a PostgreSQL server (postgres://user@host:port/db), on which the bench
-    /// creates a database of its own and drops it at the end.
-    #[arg(long)]
-    pub database: Option<String>,
-    /// Run on a cluster of real processes (an api, 2 masters, 2 workers, all children of
-    /// this one) instead of an embedded node. Needs `--database postgres://…`.
-    #[arg(long)]
-    pub cluster: bool,
-    /// The cluster's registry: `db` or `etcd://host:port`.
-    #[arg(long, default_value = "db")]
-    pub registry: String,
-    /// The cluster members' session timeout.
-    #[arg(long, default_value = "3s", value_parser = parse_duration)]
-    pub session_timeout: std::time::Duration,
-    /// The cluster members' heartbeat interval.
-    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
-    pub heartbeat_interval: std::time::Duration,
-    /// The masters' dispatch strategy: random, round_robin, lowest_load (default:
-    /// lowest_load; failover: round_robin, so that every instance has tasks on both workers).
-    #[arg(long)]
-    pub strategy: Option<String>,
-    /// failover: how many rounds (each kills a master, then a worker).
-    #[arg(long, default_value_t = 5)]
-    pub kills: usize,
-    /// Keep the cluster's logs (they are kept anyway when the bench fails) and print where.
-    #[arg(long)]
-    pub keep_logs: bool,
     #[command(flatten)]
     pub node: NodeArgs,
 }

@@ -1,5 +1,5 @@
 //! An embedded node: store, master and worker in this process, master and worker talking gRPC
-//! over loopback exactly as they would across hosts. `standalone`, `run` and `bench` use it.
+//! over loopback exactly as they would across hosts. `standalone` and `run` use it.
 
 use crate::args::NodeArgs;
 use anyhow::Context;

@@ -1,10 +1,9 @@
-//! The `baton` command line: server roles (`standalone`, `run`, `bench`) and client commands
+//! The `baton` command line: server roles (`standalone`, `run`) and client commands
 //! (`workflow`, `instance`, `logs`) that talk to a running server's REST API.
 //!
 //! Exit codes: 0 success, 1 a workflow failed or the server refused, 2 bad input.
 
 mod args;
-mod bench;
 mod client;
 mod commands;
 mod config;

@@ -256,6 +256,8 @@ pub(crate) struct Engine {
     view_changed: bool,
     /// The earliest fire due of any schedule (µs), for the timer.
     next_fire: Option<i64>,
+    /// Since when this master's trigger has been taking work (for misfires).
+    pub(crate) trigger: crate::trigger::TriggerClock,
     /// Workers to ask about the attempts this master believes they have (after an adoption,
     /// a restart of this master, or a new session of the worker).
     pub probe_workers: HashSet<String>,
@@ -299,6 +301,7 @@ impl Engine {
             session_alive: !cluster,
             view_changed: false,
             next_fire: None,
+            trigger: Default::default(),
             probe_workers: HashSet::new(),
             dispatched_at: HashMap::new(),
             pending_events: Vec::new(),

@@ -1,64 +1,128 @@
-//! The trigger: fires the schedules that are due. Each due schedule is taken under a row lock
-//! (skipped by the other masters), its fires are planned by `ScheduleSpec::plan` (misfire and
-//! concurrency policies), and each fire's instance is created under the unique key (schedule,
-//! fire time), in the tick's transaction: one instance per fire, however many masters run.
+//! The trigger: fires the schedules that are due, in batches. Each batch of due schedules is
+//! taken under row locks (skipped by the other masters), each schedule's fires are planned by
+//! `ScheduleSpec::plan` (misfire and concurrency policies), and the batch is written in a few
+//! statements (its instances under the unique key (schedule, fire time), their starts, the
+//! schedules' next fires) in the tick's transaction: one instance per fire, however many
+//! masters run. It goes on batch after batch while schedules are due, within a time budget;
+//! past it, the next tick follows at once.
 
 use crate::engine::{Engine, Tick};
-use baton_core::spec::Trigger;
+use baton_core::spec::{Concurrency, Trigger};
+use baton_core::EventKind;
 use baton_core::WorkflowInstanceId;
-use baton_store::{now_us, CommandKind, EngineTx, StoreError};
+use baton_store::{now_us, CommandKind, EngineTx, FireOutcome, NewEvent, PlannedFire, StoreError};
+use std::time::{Duration, Instant};
 
-/// Schedules taken per tick.
-const DUE_BATCH: i64 = 64;
+/// Schedules taken per batch.
+const DUE_BATCH: i64 = 1000;
+
+/// How long one tick fires batches before it lets the rest of the tick run (the next tick
+/// follows at once). Long enough that a burst of thousands of fires is written before the
+/// tick starts any of their instances (starting them costs more than firing them), short
+/// enough that a backlog of a hundred thousand does not hold up the engine's other work.
+const FIRE_BUDGET: Duration = Duration::from_secs(2);
+
+/// When this master has been taking work without a break: the fires due since then became
+/// due while a master ran, and are never misfires however late a backlog makes them.
+#[derive(Debug, Default)]
+pub(crate) struct TriggerClock {
+    since: i64,
+    last_scan: Option<i64>,
+}
+
+impl TriggerClock {
+    /// Notes a scan at `now`; a scan more than `gap` after the previous one (or the first)
+    /// begins a new run of taking work.
+    fn scan(&mut self, now: i64, gap: Duration) -> i64 {
+        let gap = i64::try_from(gap.as_micros()).unwrap_or(i64::MAX);
+        if self.last_scan.is_none_or(|last| now - last > gap) {
+            self.since = now;
+        }
+        self.last_scan = Some(now);
+        self.since
+    }
+}
 
 impl Engine {
-    /// Starts the instances of every due fire.
+    /// Starts the instances of every due fire, batch after batch, within [`FIRE_BUDGET`].
     pub(crate) async fn fire_due(
         &mut self,
         tx: &mut EngineTx,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
         let now = now_us();
-        for schedule in tx.due_schedules(now, DUE_BATCH).await? {
-            let Some(workflow) = self
-                .store
-                .get_workflow(&schedule.project, &schedule.name, None)
-                .await?
-            else {
-                continue;
-            };
-            let running = tx.running_of_schedule(schedule.workflow_id).await?;
-            let due = schedule.next_fire_at.unwrap_or(now);
-            let plan = schedule.spec.plan(
-                schedule.workflow_timezone.as_deref(),
-                due,
-                now,
-                running.len(),
-            );
+        // Scans happen at least once a command poll while this master takes work.
+        let gap = (self.config.command_poll * 3).max(Duration::from_micros(
+            baton_core::spec::schedule::MISFIRE_GRACE_US.unsigned_abs(),
+        ));
+        let since = self.trigger.scan(now, gap);
+        let began = Instant::now();
+        // Schedules decided about in this tick that stay due (a queued fire waiting).
+        let mut still_due = Vec::new();
+        let mut taken = 0;
+        loop {
+            let due = tx.due_schedules(now, &still_due, DUE_BATCH).await?;
+            let full = due.len() as i64 == DUE_BATCH;
+            let outcomes = self
+                .fire_batch(tx, &due, now, since, &mut still_due)
+                .await?;
+            taken += due.len();
+            for outcome in &outcomes {
+                self.record_fire(outcome, t);
+            }
+            let many_waiting = still_due.len() as i64 > DUE_BATCH;
+            if !full || many_waiting || began.elapsed() > FIRE_BUDGET {
+                if taken > 0 {
+                    tracing::debug!("trigger: {taken} due schedule(s) in {:?}", began.elapsed());
+                }
+                // Past the budget with more due, the next tick goes on at once.
+                t.more_commands |= full;
+                return Ok(());
+            }
+        }
+    }
+
+    /// Plans one batch of due schedules and writes it; returns what became of each fire, and
+    /// adds to `still_due` the schedules that stay due.
+    async fn fire_batch(
+        &mut self,
+        tx: &mut EngineTx,
+        due: &[baton_store::DueSchedule],
+        now: i64,
+        since: i64,
+        still_due: &mut Vec<baton_core::WorkflowId>,
+    ) -> Result<Vec<FireOutcome>, StoreError> {
+        let watched: Vec<_> = due
+            .iter()
+            .filter(|d| d.schedule.spec.concurrency != Concurrency::Allow)
+            .map(|d| d.schedule.workflow_id)
+            .collect();
+        let running = tx.running_of_schedules(&watched).await?;
+        let mut plans = Vec::with_capacity(due.len());
+        for d in due {
+            let s = &d.schedule;
+            let theirs = running.get(&s.workflow_id).map_or(&[][..], Vec::as_slice);
+            let tz = s.workflow_timezone.as_deref();
+            let plan = s
+                .spec
+                .plan(tz, s.next_fire_at.unwrap_or(now), now, since, theirs.len());
             if plan.stop_running {
-                for (id, owner) in &running {
+                for (id, owner) in theirs {
                     let target = owner.clone().unwrap_or_else(|| self.config.id.clone());
                     tx.forward_command(CommandKind::Stop, *id, &target).await?;
                 }
             }
-            for fire in &plan.fire {
-                if let Some(id) = tx.fire(&workflow, *fire).await? {
-                    tracing::info!(
-                        "schedule of {}/{} fired instance {id}",
-                        schedule.project,
-                        schedule.name
-                    );
-                    t.more_commands = true;
-                }
+            if plan.next_fire_at.is_some_and(|next| next <= now) {
+                still_due.push(s.workflow_id);
             }
-            tx.advance_schedule(
-                schedule.workflow_id,
-                plan.next_fire_at,
-                plan.fire.last().copied(),
-            )
-            .await?;
+            plans.push(PlannedFire {
+                due: d,
+                fire: plan.fire,
+                missed: plan.missed,
+                next_fire_at: plan.next_fire_at,
+            });
         }
-        Ok(())
+        tx.fire_batch(&plans).await
     }
 
     /// After an instance of a fixed-delay schedule ends, its next fire is the delay later.
@@ -116,5 +180,45 @@ impl Engine {
             tx.update_backfill(backfill.id, started, "running").await?;
         }
         Ok(())
+    }
+}
+
+impl Engine {
+    /// Records the lifecycle event of one fire (a fire and its instance, or missed fires).
+    fn record_fire(&mut self, outcome: &FireOutcome, t: &mut Tick) {
+        let now = self.now();
+        let event = match outcome {
+            FireOutcome::Fired {
+                workflow,
+                fire_time,
+                instance,
+            } => {
+                t.more_commands = true;
+                let mut e = NewEvent::new(
+                    EventKind::ScheduleFired,
+                    now,
+                    format!("the schedule of workflow {workflow} fired instance {instance}"),
+                )
+                .detail(serde_json::json!({"workflow_id": workflow.0, "fire_time_us": fire_time}));
+                e.workflow_instance_id = Some(*instance);
+                e
+            }
+            FireOutcome::AlreadyFired { .. } => return,
+            FireOutcome::Misfired { workflow, missed } => NewEvent::new(
+                EventKind::ScheduleMisfired,
+                now,
+                format!(
+                    "the schedule of workflow {workflow}: {} fire(s) missed while no master ran",
+                    missed.count
+                ),
+            )
+            .detail(serde_json::json!({
+                "workflow_id": workflow.0,
+                "count": missed.count,
+                "first_us": missed.first,
+                "last_us": missed.last,
+            })),
+        };
+        self.writes.events.push(event);
     }
 }

@@ -33,7 +33,7 @@ pub use logic::{DependencyQuery, NewChild};
 pub use records::{
     AttemptRecord, InstanceRecord, TaskInstanceRecord, WorkflowRecord, WorkflowSummary,
 };
-pub use schedules::ScheduleRecord;
+pub use schedules::{DueSchedule, FireOutcome, PlannedFire, ScheduleRecord};
 pub use task_groups::TaskGroupRecord;
 pub use workflows::Applied;
 

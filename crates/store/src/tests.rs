@@ -602,13 +602,18 @@ async fn schedule_set_and_delete_make_versions(db: &TestDb) {
 
     // A fire's instance, and a backfill's, have the schedule's priority, not the workflow's.
     let mut tx = store.begin_engine().await.unwrap();
-    let due = tx.due_schedules(now_us() + 5_000_000, 10).await.unwrap();
-    assert_eq!(due.len(), 1);
-    let fired = tx
-        .fire(&latest, due[0].next_fire_at.unwrap())
+    let due = tx
+        .due_schedules(now_us() + 5_000_000, &[], 10)
         .await
-        .unwrap()
-        .expect("an instance for the fire");
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    let fired = fire_all(&mut tx, &due).await;
+    let [FireOutcome::Fired {
+        instance: fired, ..
+    }] = fired[..]
+    else {
+        panic!("one instance for the fire: {fired:?}");
+    };
     tx.commit().await.unwrap();
     let backfill = store
         .create_backfill(latest.id, &[1_000_000], 1)
@@ -641,3 +646,175 @@ async fn schedule_set_and_delete_make_versions(db: &TestDb) {
     assert_eq!(v3.spec, spec(v1), "the definition as first applied");
 }
 on_both!(schedule_set_and_delete_make_versions);
+
+/// Plans every due schedule to fire once, at its due time, and writes the batch.
+async fn fire_all(tx: &mut EngineTx, due: &[DueSchedule]) -> Vec<FireOutcome> {
+    let plans: Vec<PlannedFire> = due
+        .iter()
+        .map(|d| PlannedFire {
+            due: d,
+            fire: vec![d.schedule.next_fire_at.unwrap()],
+            missed: None,
+            next_fire_at: d.schedule.next_fire_at.map(|t| t + 60_000_000),
+        })
+        .collect();
+    tx.fire_batch(&plans).await.unwrap()
+}
+
+/// `n` workflows whose schedules fire every minute, all due next at one minute boundary
+/// (applying them may take past a minute's end); returns it.
+async fn every_minute(store: &Store, n: usize) -> i64 {
+    for i in 0..n {
+        let text = format!(
+            "name: s{i}\nschedule: {{cron: '0 * * * * *', misfire: skip}}\n\
+             tasks:\n  - {{name: a, type: noop}}\n"
+        );
+        store.apply_workflow(&spec(&text), &text).await.unwrap();
+    }
+    let due_at = (now_us() / 60_000_000 + 1) * 60_000_000;
+    sqlx::query("UPDATE schedule SET next_fire_at = $1")
+        .bind(due_at)
+        .execute(&store.write)
+        .await
+        .unwrap();
+    due_at
+}
+
+async fn count(store: &Store, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&store.read)
+        .await
+        .unwrap()
+}
+
+/// A batch of due schedules fires each exactly once: a second writer of the same fires (a
+/// master that read them before the first committed) creates nothing, and two masters taking
+/// due schedules at once fire each schedule once between them.
+async fn a_batch_of_due_schedules_fires_each_once(db: &TestDb) {
+    let store = db.store().await;
+    let n = 700; // more than one statement's worth of rows
+    let due_at = every_minute(&store, n).await;
+    let mut tx = store.begin_engine().await.unwrap();
+    let due = tx.due_schedules(due_at, &[], 10_000).await.unwrap();
+    assert_eq!(due.len(), n);
+    let first = fire_all(&mut tx, &due).await;
+    tx.commit().await.unwrap();
+    let fired = |o: &[FireOutcome]| {
+        o.iter()
+            .filter(|o| matches!(o, FireOutcome::Fired { .. }))
+            .count()
+    };
+    assert_eq!(fired(&first), n);
+    let mut tx = store.begin_engine().await.unwrap();
+    let again = fire_all(&mut tx, &due).await;
+    tx.commit().await.unwrap();
+    assert_eq!(fired(&again), 0, "the same fires again create nothing");
+    assert!(again
+        .iter()
+        .all(|o| matches!(o, FireOutcome::AlreadyFired { .. })));
+    let instances = "SELECT COUNT(*) FROM workflow_instance WHERE schedule_id IS NOT NULL";
+    assert_eq!(count(&store, instances).await, n as i64);
+    let starts = "SELECT COUNT(*) FROM command WHERE kind = 'start'";
+    assert_eq!(count(&store, starts).await, n as i64);
+    let advanced = format!("SELECT COUNT(*) FROM schedule WHERE next_fire_at > {due_at}");
+    assert_eq!(count(&store, &advanced).await, n as i64);
+
+    // The next fire of every schedule, but those a tick has already decided about.
+    let next = due_at + 60_000_000;
+    let mut tx = store.begin_engine().await.unwrap();
+    let decided = [due[0].schedule.workflow_id, due[1].schedule.workflow_id];
+    let rest = tx.due_schedules(next, &decided, 10_000).await.unwrap();
+    assert_eq!(rest.len(), n - 2);
+    assert!(rest
+        .iter()
+        .all(|d| !decided.contains(&d.schedule.workflow_id)));
+    tx.rollback().await.unwrap();
+
+    // The next fire of every schedule, taken by two masters at once.
+    let master = || async {
+        let mut tx = store.begin_engine().await.unwrap();
+        let mut outcomes = Vec::new();
+        loop {
+            let due = tx.due_schedules(next, &[], 100).await.unwrap();
+            if due.is_empty() {
+                break;
+            }
+            outcomes.extend(fire_all(&mut tx, &due).await);
+        }
+        tx.commit().await.unwrap();
+        outcomes
+    };
+    let (a, b) = tokio::join!(master(), master());
+    let mut schedules: Vec<baton_core::WorkflowId> = a
+        .iter()
+        .chain(&b)
+        .filter_map(|o| match o {
+            FireOutcome::Fired { workflow, .. } => Some(*workflow),
+            _ => None,
+        })
+        .collect();
+    schedules.sort();
+    schedules.dedup();
+    assert_eq!(schedules.len(), n, "each schedule fired");
+    assert_eq!(fired(&a) + fired(&b), n, "and once");
+    assert_eq!(count(&store, instances).await, 2 * n as i64);
+}
+on_both!(a_batch_of_due_schedules_fires_each_once);
+
+/// A fire that became due while a master was taking work fires, however late the backlog
+/// made it; fires missed while no master ran are reported as misfires and start nothing.
+async fn backlog_is_not_a_misfire(db: &TestDb) {
+    let store = db.store().await;
+    // Both are due at a minute boundary, and five minutes overdue when the trigger gets to
+    // them.
+    let due_at = every_minute(&store, 2).await;
+    let now = due_at + 5 * 60_000_000;
+    let mut tx = store.begin_engine().await.unwrap();
+    let due = tx.due_schedules(now, &[], 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    // The first master has been taking work since before the fires were due (a backlog);
+    // for the second, none ran until now: the fires before now were missed.
+    let plans: Vec<PlannedFire> = due
+        .iter()
+        .zip([due_at - 1, now])
+        .map(|(d, since)| {
+            let plan = d.schedule.spec.plan(None, due_at, now, since, 0);
+            PlannedFire {
+                due: d,
+                fire: plan.fire,
+                missed: plan.missed,
+                next_fire_at: plan.next_fire_at,
+            }
+        })
+        .collect();
+    let outcomes = tx.fire_batch(&plans).await.unwrap();
+    tx.commit().await.unwrap();
+    let (backlogged, missed) = (due[0].schedule.workflow_id, due[1].schedule.workflow_id);
+    let fired: Vec<i64> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            FireOutcome::Fired {
+                workflow,
+                fire_time,
+                ..
+            } if *workflow == backlogged => Some(*fire_time),
+            _ => None,
+        })
+        .collect();
+    let every: Vec<i64> = (0..=5).map(|m| due_at + m * 60_000_000).collect();
+    assert_eq!(fired, every, "every fire of the backlog: {outcomes:?}");
+    let misfired: Vec<_> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            FireOutcome::Misfired { workflow, missed } => Some((*workflow, missed.count)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(misfired, vec![(missed, 5)], "{outcomes:?}");
+    let of_missed = format!(
+        "SELECT COUNT(*) FROM workflow_instance WHERE schedule_id = {}",
+        missed.0
+    );
+    assert_eq!(count(&store, &of_missed).await, 1, "only the fire due now");
+}
+on_both!(backlog_is_not_a_misfire);

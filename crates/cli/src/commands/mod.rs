@@ -23,7 +23,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Standalone(args) => crate::standalone::run(args).await,
         Command::Run(args) => crate::run::run(args).await,
-        Command::Bench(args) => crate::bench::run(args).await,
         Command::Workflow(cmd) => workflow::run(cmd).await,
         Command::Instance(cmd) => instance::run(cmd).await,
         Command::Logs(args) => logs::run(args).await,

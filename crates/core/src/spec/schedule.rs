@@ -249,11 +249,44 @@ pub fn parse_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
 /// ran) and the misfire policy decides.
 pub const MISFIRE_GRACE_US: i64 = 10_000_000;
 
+/// Fire times of a schedule that were missed while no master ran and that the misfire
+/// policy dropped (they start no instance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Missed {
+    /// How many were dropped.
+    pub count: u64,
+    /// The first dropped (µs).
+    pub first: i64,
+    /// The last dropped (µs).
+    pub last: i64,
+}
+
+impl Missed {
+    fn add(this: &mut Option<Missed>, t: i64) {
+        match this {
+            Some(m) => {
+                m.count += 1;
+                m.first = m.first.min(t);
+                m.last = m.last.max(t);
+            }
+            None => {
+                *this = Some(Missed {
+                    count: 1,
+                    first: t,
+                    last: t,
+                })
+            }
+        }
+    }
+}
+
 /// What a master does with a schedule whose fire is due.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FirePlan {
     /// Fire times (µs) to start an instance for, oldest first.
     pub fire: Vec<i64>,
+    /// The fires the misfire policy dropped, if any.
+    pub missed: Option<Missed>,
     /// Stop the schedule's running instances first (`concurrency: replace`).
     pub stop_running: bool,
     /// The next fire due after this; `None` waits for an instance to end (fixed delay) or
@@ -286,26 +319,34 @@ impl ScheduleSpec {
     }
 
     /// Decides what a due schedule does now: `due` is its stored next fire (≤ `now`), and
-    /// `running` the number of its instances not yet ended.
-    pub fn plan(&self, workflow_tz: Option<&str>, due: i64, now: i64, running: usize) -> FirePlan {
+    /// `running` the number of its instances not yet ended. `taking_since` is when the master
+    /// deciding began taking work without a break: a fire at or after it became due while a
+    /// master ran, so it fires however late the backlog made it. Only the fires before it
+    /// were missed while no master ran, and the misfire policy decides about those.
+    pub fn plan(
+        &self,
+        workflow_tz: Option<&str>,
+        due: i64,
+        now: i64,
+        taking_since: i64,
+        running: usize,
+    ) -> FirePlan {
         let Ok(trigger) = self.trigger(workflow_tz) else {
             return FirePlan {
                 fire: Vec::new(),
+                missed: None,
                 stop_running: false,
                 next_fire_at: None,
             };
         };
-        let cap = self.max_catchup.max(1) as usize;
+        let mut fires = Fires::new(self.max_catchup.max(1) as usize, taking_since);
         // Every fire time from `due` up to now (the ones a master missed included).
-        let mut missed: Vec<i64> = vec![due];
+        fires.push(due);
         let mut next = match &trigger {
             Trigger::Cron(s) => {
                 let mut it = s.fires_after(utc(due)).map(us).peekable();
                 while let Some(t) = it.next_if(|t| *t <= now) {
-                    missed.push(t);
-                    if missed.len() > cap + 1 {
-                        missed.remove(0);
-                    }
+                    fires.push(t);
                 }
                 it.next()
             }
@@ -313,10 +354,7 @@ impl ScheduleSpec {
                 let step = d.as_micros().max(1) as i64;
                 let mut t = due + step;
                 while t <= now {
-                    missed.push(t);
-                    if missed.len() > cap + 1 {
-                        missed.remove(0);
-                    }
+                    fires.push(t);
                     t += step;
                 }
                 Some(t)
@@ -329,23 +367,7 @@ impl ScheduleSpec {
                 next = None;
             }
         }
-        let last = *missed.last().expect("at least the due fire");
-        let late = missed.len() > 1 || now - last > MISFIRE_GRACE_US;
-        let mut fire = if !late {
-            missed
-        } else {
-            match self.misfire {
-                Misfire::Skip => missed
-                    .into_iter()
-                    .filter(|t| now - t <= MISFIRE_GRACE_US)
-                    .collect(),
-                Misfire::FireOnce => vec![last],
-                Misfire::FireAll => {
-                    let skip = missed.len().saturating_sub(cap);
-                    missed.into_iter().skip(skip).collect()
-                }
-            }
-        };
+        let (mut fire, missed) = fires.decide(self.misfire, now);
         let mut stop_running = false;
         match self.concurrency {
             Concurrency::Allow => {}
@@ -356,6 +378,7 @@ impl ScheduleSpec {
                 // Wait: the fire stays due and goes once the running instances have ended.
                 return FirePlan {
                     fire: Vec::new(),
+                    missed,
                     stop_running: false,
                     next_fire_at: Some(due),
                 };
@@ -377,9 +400,81 @@ impl ScheduleSpec {
         }
         FirePlan {
             fire,
+            missed,
             stop_running,
             next_fire_at: next,
         }
+    }
+}
+
+/// The fire times of one plan, split at the moment the deciding master began taking work.
+struct Fires {
+    /// Before it (missed while no master ran): the latest `cap + 1` only.
+    before: Vec<i64>,
+    /// How many fell before it and were not kept.
+    dropped: Option<Missed>,
+    /// At or after it: every one.
+    during: Vec<i64>,
+    cap: usize,
+    since: i64,
+}
+
+impl Fires {
+    fn new(cap: usize, since: i64) -> Fires {
+        Fires {
+            before: Vec::new(),
+            dropped: None,
+            during: Vec::new(),
+            cap,
+            since,
+        }
+    }
+
+    fn push(&mut self, t: i64) {
+        if t >= self.since {
+            self.during.push(t);
+            return;
+        }
+        self.before.push(t);
+        if self.before.len() > self.cap + 1 {
+            Missed::add(&mut self.dropped, self.before.remove(0));
+        }
+    }
+
+    /// The fires to start, oldest first, and those the misfire policy dropped.
+    fn decide(self, misfire: Misfire, now: i64) -> (Vec<i64>, Option<Missed>) {
+        let Fires {
+            before,
+            mut dropped,
+            during,
+            cap,
+            ..
+        } = self;
+        let late = match before.last() {
+            Some(last) => before.len() > 1 || now - last > MISFIRE_GRACE_US,
+            None => false,
+        };
+        let kept: Vec<i64> = if !late {
+            before
+        } else {
+            let keep: Vec<i64> = match misfire {
+                Misfire::Skip => before
+                    .iter()
+                    .copied()
+                    .filter(|t| now - t <= MISFIRE_GRACE_US)
+                    .collect(),
+                Misfire::FireOnce => before.last().copied().into_iter().collect(),
+                Misfire::FireAll => {
+                    let skip = before.len().saturating_sub(cap);
+                    before.iter().copied().skip(skip).collect()
+                }
+            };
+            for t in before.iter().filter(|t| !keep.contains(t)) {
+                Missed::add(&mut dropped, *t);
+            }
+            keep
+        };
+        (kept.into_iter().chain(during).collect(), dropped)
     }
 }
 
@@ -410,11 +505,12 @@ mod plan_tests {
     #[test]
     fn an_on_time_fire_fires_once_and_moves_on() {
         let s = every_minute(Misfire::FireOnce, Concurrency::Allow);
-        let p = s.plan(None, T0, T0 + S, 0);
+        let p = s.plan(None, T0, T0 + S, T0 + S, 0);
         assert_eq!(
             p,
             FirePlan {
                 fire: vec![T0],
+                missed: None,
                 stop_running: false,
                 next_fire_at: Some(T0 + 60 * S)
             }
@@ -424,24 +520,66 @@ mod plan_tests {
     #[test]
     fn misfire_policies_after_ten_missed_minutes() {
         let now = T0 + 10 * 60 * S + 5 * S;
-        let once = every_minute(Misfire::FireOnce, Concurrency::Allow).plan(None, T0, now, 0);
+        let once = every_minute(Misfire::FireOnce, Concurrency::Allow).plan(None, T0, now, now, 0);
         assert_eq!(once.fire, vec![T0 + 600 * S]);
         assert_eq!(once.next_fire_at, Some(T0 + 660 * S));
-        let skip = every_minute(Misfire::Skip, Concurrency::Allow).plan(None, T0, now, 0);
+        let skip = every_minute(Misfire::Skip, Concurrency::Allow).plan(None, T0, now, now, 0);
         assert_eq!(skip.fire, vec![T0 + 600 * S], "only the one still on time");
-        let all = every_minute(Misfire::FireAll, Concurrency::Allow).plan(None, T0, now, 0);
+        let all = every_minute(Misfire::FireAll, Concurrency::Allow).plan(None, T0, now, now, 0);
         assert_eq!(
             all.fire,
             vec![T0 + 480 * S, T0 + 540 * S, T0 + 600 * S],
             "the latest max_catchup"
         );
-        let stale = every_minute(Misfire::Skip, Concurrency::Allow).plan(None, T0, T0 + 30 * S, 0);
+        let stale = every_minute(Misfire::Skip, Concurrency::Allow).plan(
+            None,
+            T0,
+            T0 + 30 * S,
+            T0 + 30 * S,
+            0,
+        );
         assert!(stale.fire.is_empty(), "a single fire 30s late was missed");
+        assert_eq!(
+            stale.missed,
+            Some(Missed {
+                count: 1,
+                first: T0,
+                last: T0
+            })
+        );
+        assert_eq!(skip.missed.map(|m| m.count), Some(10));
+        assert_eq!(
+            all.missed.map(|m| (m.count, m.last)),
+            Some((8, T0 + 420 * S))
+        );
+    }
+
+    #[test]
+    fn a_backlog_while_a_master_ran_is_not_a_misfire() {
+        // Due at T0 while the master was taking work (since T0 - 1 h), decided 10 minutes late.
+        let now = T0 + 10 * 60 * S + 5 * S;
+        let since = T0 - 3600 * S;
+        for misfire in [Misfire::Skip, Misfire::FireOnce, Misfire::FireAll] {
+            let p = every_minute(misfire, Concurrency::Allow).plan(None, T0, now, since, 0);
+            let every: Vec<i64> = (0..=10).map(|m| T0 + m * 60 * S).collect();
+            assert_eq!(p.fire, every, "{misfire:?}: every fire, none dropped");
+            assert_eq!(p.missed, None);
+            assert_eq!(p.next_fire_at, Some(T0 + 660 * S));
+        }
+        // Missed for five minutes with no master, then one started: only those five decide.
+        let since = T0 + 5 * 60 * S;
+        let p = every_minute(Misfire::Skip, Concurrency::Allow).plan(None, T0, now, since, 0);
+        let after: Vec<i64> = (5..=10).map(|m| T0 + m * 60 * S).collect();
+        assert_eq!(p.fire, after);
+        assert_eq!(
+            p.missed.map(|m| (m.count, m.first, m.last)),
+            Some((5, T0, T0 + 240 * S))
+        );
     }
 
     #[test]
     fn concurrency_policies_with_an_instance_running() {
-        let plan = |c| every_minute(Misfire::FireOnce, c).plan(None, T0, T0 + S, 1);
+        let plan = |c| every_minute(Misfire::FireOnce, c).plan(None, T0, T0 + S, T0 + S, 1);
         assert_eq!(plan(Concurrency::Allow).fire, vec![T0]);
         assert!(plan(Concurrency::Skip).fire.is_empty());
         assert_eq!(plan(Concurrency::Skip).next_fire_at, Some(T0 + 60 * S));
@@ -526,11 +664,11 @@ mod plan_tests {
         s.cron = None;
         s.fixed_rate = Some(Duration::from_secs(30));
         assert_eq!(s.first_fire(None, T0), Some(T0 + 30 * S));
-        let p = s.plan(None, T0, T0 + S, 0);
+        let p = s.plan(None, T0, T0 + S, T0 + S, 0);
         assert_eq!((p.fire, p.next_fire_at), (vec![T0], Some(T0 + 30 * S)));
         s.fixed_rate = None;
         s.fixed_delay = Some(Duration::from_secs(30));
-        let p = s.plan(None, T0, T0 + S, 0);
+        let p = s.plan(None, T0, T0 + S, T0 + S, 0);
         assert_eq!(
             (p.fire, p.next_fire_at),
             (vec![T0], None),

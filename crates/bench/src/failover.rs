@@ -1,4 +1,4 @@
-//! `baton bench failover`: on the bench's cluster, each round starts long workflows (8 tasks of
+//! `baton-bench failover`: on the bench's cluster, each round starts long workflows (8 tasks of
 //! `sleep` in parallel) until both masters own instances and both workers run tasks, then
 //!
 //! 1. SIGKILLs a master and times, from the kill, until one of its instances is adopted (the
@@ -10,16 +10,19 @@
 //! then stops the round's instances. Times are wall clock in the bench process, polled every
 //! 50 ms through the REST API.
 
-use super::cluster::{Cluster, Options, Role, POLL};
-use super::Figures;
-use crate::args::BenchArgs;
+use crate::args::FailoverArgs;
+use crate::figures::{quantile, Figures};
+use crate::target::{Role, Running};
 use anyhow::{bail, Context};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The workflow every round starts.
 const WORKFLOW: &str = "failover";
+/// How often the bench polls the API while it waits for a failover.
+const POLL: Duration = Duration::from_millis(50);
 /// Tasks per instance.
 const WIDTH: usize = 8;
 /// At most this many instances a round, while waiting for both masters to own one.
@@ -34,26 +37,28 @@ struct Samples {
     worker_missed: usize,
 }
 
-pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    let mut options = Options::from_args(args)?;
-    if args.strategy.is_none() {
-        options.strategy = "round_robin".into();
-    }
+/// Runs the rounds on a cluster and prints the times.
+pub async fn run(baton: &Path, args: &FailoverArgs) -> anyhow::Result<()> {
+    let mut target = args.target.clone();
+    target.cluster = true;
     // Room on either worker for every task of a round: a re-dispatched task must not wait
     // for a slot (that would time the tasks, not the failover).
-    if args.node.slots.is_none() {
-        options.slots = MAX_INSTANCES * WIDTH;
-    }
-    let kills = args.kills.max(1);
+    target.slots = Some(target.slots.unwrap_or(MAX_INSTANCES * WIDTH));
+    let strategy = target
+        .strategy
+        .clone()
+        .unwrap_or_else(|| "round_robin".into());
+    let kills = args.kills as usize;
     // Long enough to outlast a round, whatever the session timeout.
-    let sleep_s = (options.session_timeout.as_secs() * 10).max(60);
-    let mut cluster = Cluster::start(options).await?;
+    let sleep_s = (target.session_timeout.as_secs() * 10).max(60);
+    let mut cluster = Running::start(baton, &target, &strategy).await?;
     let mut samples = Samples::default();
-    let result = rounds(&mut cluster, kills, sleep_s, &mut samples).await;
+    let give_up = target.session_timeout * 10 + Duration::from_secs(30);
+    let result = rounds(&mut cluster, kills, sleep_s, give_up, &mut samples).await;
     let mut f = Figures::default();
     f.add("workload", "failover");
     cluster.describe(&mut f);
-    if result.is_err() || args.keep_logs {
+    if result.is_err() || target.keep_logs {
         cluster.keep_logs();
     }
     drop(cluster);
@@ -71,21 +76,21 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     f.add("kills", kills);
     f.add(
         "master_failover_p50_s",
-        format!("{:.2}", super::quantile(&master, 0.5)),
+        format!("{:.2}", quantile(&master, 0.5)),
     );
     f.add(
         "master_failover_max_s",
-        format!("{:.2}", super::quantile(&master, 1.0)),
+        format!("{:.2}", quantile(&master, 1.0)),
     );
     f.add("master_failover_missed", samples.master_missed);
     f.add("master_failover_samples_s", list(&samples.master));
     f.add(
         "worker_failover_p50_s",
-        format!("{:.2}", super::quantile(&worker, 0.5)),
+        format!("{:.2}", quantile(&worker, 0.5)),
     );
     f.add(
         "worker_failover_max_s",
-        format!("{:.2}", super::quantile(&worker, 1.0)),
+        format!("{:.2}", quantile(&worker, 1.0)),
     );
     f.add("worker_failover_missed", samples.worker_missed);
     f.add("worker_failover_samples_s", list(&samples.worker));
@@ -120,8 +125,8 @@ struct Instance {
     tasks: Vec<Task>,
 }
 
-async fn instance(c: &Cluster, id: i64) -> anyhow::Result<Instance> {
-    let v = c.get(&format!("/instances/{id}")).await?;
+async fn instance(c: &Running, id: i64) -> anyhow::Result<Instance> {
+    let v = c.api.get(&format!("/instances/{id}")).await?;
     let text = |v: &Value| v.as_str().map(str::to_string);
     let tasks = v["tasks"]
         .as_array()
@@ -141,7 +146,7 @@ async fn instance(c: &Cluster, id: i64) -> anyhow::Result<Instance> {
     })
 }
 
-async fn instances(c: &Cluster, ids: &[i64]) -> anyhow::Result<BTreeMap<i64, Instance>> {
+async fn instances(c: &Running, ids: &[i64]) -> anyhow::Result<BTreeMap<i64, Instance>> {
     let mut out = BTreeMap::new();
     for id in ids {
         out.insert(*id, instance(c, *id).await?);
@@ -180,30 +185,30 @@ fn running(views: &BTreeMap<i64, Instance>) -> BTreeMap<String, Vec<(i64, i64, i
 }
 
 async fn rounds(
-    c: &mut Cluster,
+    c: &mut Running,
     kills: usize,
     sleep_s: u64,
+    give_up: Duration,
     samples: &mut Samples,
 ) -> anyhow::Result<()> {
-    c.apply(&workflow(sleep_s)).await?;
-    // Past this, a round's failover counts as missed (and the bench goes on).
-    let give_up = c.options.session_timeout * 10 + Duration::from_secs(30);
+    c.api.apply(&workflow(sleep_s)).await?;
+    let (masters, workers) = c.addresses();
     for round in 0..kills {
         let ids = start_round(c).await?;
 
         // A master.
         let views = instances(c, &ids).await?;
         let owners = owners(&views);
-        let preferred = round % c.masters.len();
+        let preferred = round % masters.len();
         let victim = std::iter::once(preferred)
-            .chain(0..c.masters.len())
-            .find(|i| owners.contains_key(&c.masters[*i].address))
+            .chain(0..masters.len())
+            .find(|i| owners.contains_key(&masters[*i]))
             .context("no master owns a running instance")?;
-        let victim_id = c.masters[victim].address.clone();
+        let victim_id = masters[victim].clone();
         let theirs = owners[&victim_id].clone();
         let killed_at = baton_store::now_us();
         let t0 = Instant::now();
-        c.masters[victim].kill();
+        c.role(Role::Master, victim)?.kill();
         let mut adopted = None;
         while t0.elapsed() < give_up {
             tokio::time::sleep(POLL).await;
@@ -235,29 +240,27 @@ async fn rounds(
                 );
             }
         }
-        c.restart(Role::Master, victim)?;
-        c.wait_members(Some((&victim_id, killed_at))).await?;
+        restart(c, Role::Master, victim, killed_at).await?;
 
         // A worker.
         let views = instances(c, &ids).await?;
         let running = running(&views);
-        let preferred = round % c.workers.len();
+        let preferred = round % workers.len();
         let victim = std::iter::once(preferred)
-            .chain(0..c.workers.len())
-            .find(|i| running.contains_key(&c.workers[*i].address))
+            .chain(0..workers.len())
+            .find(|i| running.contains_key(&workers[*i]))
             .context("no task is running on a worker")?;
-        let victim_id = c.workers[victim].address.clone();
-        let others: BTreeSet<String> = c
-            .workers
+        let victim_id = workers[victim].clone();
+        let others: BTreeSet<String> = workers
             .iter()
-            .map(|w| w.address.clone())
-            .filter(|a| *a != victim_id)
+            .filter(|a| **a != victim_id)
+            .cloned()
             .collect();
         let theirs = running[&victim_id].clone();
         let holders: BTreeSet<i64> = theirs.iter().map(|(i, _, _)| *i).collect();
         let killed_at = baton_store::now_us();
         let t0 = Instant::now();
-        c.workers[victim].kill();
+        c.role(Role::Worker, victim)?.kill();
         let mut redispatched = None;
         'poll: while t0.elapsed() < give_up {
             tokio::time::sleep(POLL).await;
@@ -293,8 +296,7 @@ async fn rounds(
                 );
             }
         }
-        c.restart(Role::Worker, victim)?;
-        c.wait_members(Some((&victim_id, killed_at))).await?;
+        restart(c, Role::Worker, victim, killed_at).await?;
 
         stop_all(c, &ids).await?;
     }
@@ -304,10 +306,10 @@ async fn rounds(
 /// Starts instances until both masters own a running one (or [`MAX_INSTANCES`] are started)
 /// and every worker runs a task (a master that saw only one worker when it dispatched puts
 /// all of an instance's tasks there); returns their ids.
-async fn start_round(c: &mut Cluster) -> anyhow::Result<Vec<i64>> {
+async fn start_round(c: &mut Running) -> anyhow::Result<Vec<i64>> {
     let mut ids = Vec::new();
     for _ in 0..2 {
-        ids.push(c.start_instance(WORKFLOW).await?);
+        ids.push(c.api.start_instance(WORKFLOW).await?);
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut last_start = Instant::now();
@@ -317,8 +319,9 @@ async fn start_round(c: &mut Cluster) -> anyhow::Result<Vec<i64>> {
         let views = instances(c, &ids).await?;
         let owned = owners(&views);
         let running = running(&views);
-        let all_masters = c.masters.iter().all(|m| owned.contains_key(&m.address));
-        let all_workers = c.workers.iter().all(|w| running.contains_key(&w.address));
+        let (masters, workers) = c.addresses();
+        let all_masters = masters.iter().all(|m| owned.contains_key(m));
+        let all_workers = workers.iter().all(|w| running.contains_key(w));
         let settled = views
             .values()
             .all(|v| v.state == "running" && v.owner.is_some());
@@ -337,7 +340,7 @@ async fn start_round(c: &mut Cluster) -> anyhow::Result<Vec<i64>> {
             && ids.len() < MAX_INSTANCES
             && last_start.elapsed() > Duration::from_secs(1)
         {
-            ids.push(c.start_instance(WORKFLOW).await?);
+            ids.push(c.api.start_instance(WORKFLOW).await?);
             last_start = Instant::now();
         }
         if Instant::now() > deadline {
@@ -354,9 +357,10 @@ async fn start_round(c: &mut Cluster) -> anyhow::Result<Vec<i64>> {
 }
 
 /// Stops the instances and waits until they have ended, so that the cluster stays small.
-async fn stop_all(c: &mut Cluster, ids: &[i64]) -> anyhow::Result<()> {
+async fn stop_all(c: &mut Running, ids: &[i64]) -> anyhow::Result<()> {
     for id in ids {
         let (status, v) = c
+            .api
             .post(&format!("/instances/{id}/stop"), &Value::Null)
             .await?;
         // 409: it has already ended.
@@ -378,4 +382,17 @@ async fn stop_all(c: &mut Cluster, ids: &[i64]) -> anyhow::Result<()> {
         c.check_alive()?;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Starts a killed role again (same address, same data directory) and waits until its new
+/// registration shows, then two heartbeat intervals more, for the masters' views.
+async fn restart(c: &mut Running, role: Role, i: usize, killed_at: i64) -> anyhow::Result<()> {
+    let heartbeat = c.heartbeat_interval();
+    let p = c.role(role, i)?;
+    let id = p.address.clone();
+    p.spawn()?;
+    let cluster = c.cluster().context("failover runs on a cluster")?;
+    tokio::task::block_in_place(|| cluster.wait_registered(Some((&id, killed_at))))?;
+    tokio::time::sleep(heartbeat * 2).await;
+    Ok(())
 }
