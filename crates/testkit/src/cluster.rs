@@ -174,8 +174,12 @@ impl Cluster {
                         .into_iter()
                         .flatten()
                         .filter_map(|m| {
-                            let id = m["member"]["id"].as_str()?.to_string();
-                            Some((id, m["member"]["started_at"].as_i64().unwrap_or(0)))
+                            let id = m["id"].as_str()?.to_string();
+                            let started = m["started_at"]
+                                .as_str()
+                                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                                .map_or(0, |t| t.timestamp_micros());
+                            Some((id, started))
                         })
                         .collect();
                     let missing: Vec<&String> = expected
