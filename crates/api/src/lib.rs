@@ -69,7 +69,8 @@ impl ApiState {
     /// each transaction that records events (a cluster's `api` process). Runs in the
     /// background; the streams' slow poll covers what a broken connection misses.
     pub fn listen_events(&self, database_url: &str) {
-        wake::listen(database_url, self.events.clone());
+        let waker = self.events.clone();
+        self.store.on_events(database_url, move || waker.wake());
     }
 }
 

@@ -1,12 +1,9 @@
 //! Waking the event streams when events are recorded: in-process (standalone), or by
-//! PostgreSQL's LISTEN on [`EVENTS_CHANNEL`] (a cluster's `api` process).
+//! PostgreSQL's LISTEN on the store's events channel (a cluster's `api` process, through
+//! [`baton_store::Store::on_events`]).
 
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::watch;
-
-/// The PostgreSQL channel the masters `NOTIFY` in each transaction that records events.
-pub const EVENTS_CHANNEL: &str = "baton_events";
 
 /// Tells every open event stream to look for new events. Cheap to clone; never blocks.
 #[derive(Clone)]
@@ -34,47 +31,21 @@ impl EventWaker {
     }
 }
 
-/// LISTENs on [`EVENTS_CHANNEL`] in the background (PostgreSQL URLs only), waking `waker` at
-/// each notification and after each reconnect.
-pub(crate) fn listen(url: &str, waker: EventWaker) {
-    if !url.starts_with("postgres") {
-        return;
-    }
-    let url = url.to_string();
-    tokio::spawn(async move {
-        let mut pause = Duration::from_millis(200);
-        loop {
-            match sqlx::postgres::PgListener::connect(&url).await {
-                Ok(mut listener) => match listener.listen(EVENTS_CHANNEL).await {
-                    Ok(()) => {
-                        pause = Duration::from_millis(200);
-                        // Whatever came while we were not listening.
-                        waker.wake();
-                        while listener.recv().await.is_ok() {
-                            waker.wake();
-                        }
-                    }
-                    Err(e) => tracing::warn!("cannot LISTEN for events: {e}"),
-                },
-                Err(e) => tracing::warn!("cannot connect to listen for events: {e}"),
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(5));
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use baton_store::EVENTS_CHANNEL;
     use sqlx::Connection;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn a_notify_on_the_events_channel_wakes_the_streams() {
         let db = baton_store::testing::TestDb::postgres().await;
         let waker = EventWaker::default();
         let mut woken = waker.subscribe();
-        listen(&db.url, waker.clone());
+        let store = db.store().await;
+        let wakes = waker.clone();
+        store.on_events(&db.url, move || wakes.wake());
         let limit = Duration::from_secs(10);
         // Once listening, it wakes for what it may have missed.
         tokio::time::timeout(limit, woken.changed())
@@ -91,11 +62,5 @@ mod tests {
             .await
             .expect("woken by the NOTIFY within the deadline")
             .unwrap();
-    }
-
-    #[test]
-    fn a_sqlite_url_listens_to_nothing() {
-        // No runtime needed: nothing is spawned.
-        listen("sqlite:///tmp/x.db", EventWaker::default());
     }
 }
