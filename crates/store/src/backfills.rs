@@ -292,14 +292,11 @@ mod tests {
 
     async fn backfills_page_and_list_their_instances(db: &TestDb) {
         let store = db.store().await;
-        let text = "name: etl\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
-        let spec = baton_core::WorkflowSpec::from_yaml(text, "t.yaml").unwrap();
-        store.apply_workflow(&spec, text).await.unwrap();
-        let wf = store
-            .get_workflow("default", "etl", None)
-            .await
-            .unwrap()
-            .unwrap();
+        let text = "name: etl
+tasks:
+  - {name: a, type: shell, command: 'true'}
+";
+        let wf = crate::testing::applied(&store, text).await;
         let mut ids = Vec::new();
         for _ in 0..3 {
             ids.push(store.create_backfill(wf.id, &[20, 10], 1).await.unwrap());

@@ -454,14 +454,11 @@ mod tests {
 
     async fn pending_commands_are_listed_until_taken(db: &TestDb) {
         let store = db.store().await;
-        let text = "name: etl\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
-        let spec = baton_core::WorkflowSpec::from_yaml(text, "t.yaml").unwrap();
-        store.apply_workflow(&spec, text).await.unwrap();
-        let wf = store
-            .get_workflow("default", "etl", None)
-            .await
-            .unwrap()
-            .unwrap();
+        let text = "name: etl
+tasks:
+  - {name: a, type: shell, command: 'true'}
+";
+        let wf = crate::testing::applied(&store, text).await;
         let mut ids = Vec::new();
         for _ in 0..2 {
             let new = NewInstance {

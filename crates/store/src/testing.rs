@@ -10,6 +10,17 @@ pub fn postgres_server() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
 }
 
+/// Applies a workflow file to `store` and returns the stored workflow (its latest version).
+pub async fn applied(store: &Store, yaml: &str) -> crate::WorkflowRecord {
+    let spec = baton_core::WorkflowSpec::from_yaml(yaml, "test.yaml").expect("a valid workflow");
+    store.apply_workflow(&spec, yaml).await.expect("applied");
+    store
+        .get_workflow(&spec.project, &spec.name, None)
+        .await
+        .expect("read back")
+        .expect("the workflow just applied")
+}
+
 /// A database that exists for one test.
 pub struct TestDb {
     /// The URL to give to [`Store::connect`] or `--database`.

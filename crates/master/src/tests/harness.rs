@@ -3,7 +3,7 @@
 use crate::engine::{Engine, Tick};
 use crate::{Clock, ClusterView, MasterConfig, Msg, WorkerEndpoint};
 use baton_core::attempt::DispatchFailure;
-use baton_core::{TaskInstanceId, WorkflowInstanceId, WorkflowSpec};
+use baton_core::{TaskInstanceId, WorkflowInstanceId};
 use baton_proto::{task_event, AttemptId, DispatchRequest, Outcome, TaskEvent};
 use baton_store::testing::TestDb;
 use baton_store::{NewInstance, Store, TaskInstanceRecord};
@@ -98,14 +98,7 @@ impl Harness {
 
     /// Applies a workflow file and submits an instance of it.
     pub async fn start(&self, yaml: &str) -> WorkflowInstanceId {
-        let spec = WorkflowSpec::from_yaml(yaml, "test.yaml").expect("a valid workflow");
-        self.store.apply_workflow(&spec, yaml).await.unwrap();
-        let workflow = self
-            .store
-            .get_workflow(&spec.project, &spec.name, None)
-            .await
-            .unwrap()
-            .unwrap();
+        let workflow = baton_store::testing::applied(&self.store, yaml).await;
         let new = NewInstance {
             workflow: &workflow,
             params: BTreeMap::new(),
