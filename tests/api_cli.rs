@@ -294,30 +294,10 @@ fn the_event_stream_sends_each_event_with_its_id_and_resumes_after_the_last_one(
 
 #[test]
 fn events_follow_resumes_after_the_last_event_when_the_server_comes_back() {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let mut server = Standalone::start(&dir.path().join("data"), None, &[]);
-    let mut follower = Command::new(baton_bin())
-        .args(["events", "--follow", "--kind", "task_timeout", "--json"])
-        .env("BATON_SERVER", &server.api)
-        .env("BATON_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, lines) = std::sync::mpsc::channel::<String>();
-    let stdout = follower.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let follower = server.follow(&["events", "--follow", "--kind", "task_timeout", "--json"]);
+    let lines = &follower.lines;
     let next = || -> serde_json::Value {
         let line = lines.recv_timeout(LONG).expect("a followed event");
         serde_json::from_str(&line).unwrap()
@@ -341,6 +321,5 @@ fn events_follow_resumes_after_the_last_event_when_the_server_comes_back() {
         lines.recv_timeout(Duration::from_millis(500)).is_err(),
         "nothing else"
     );
-    let _ = follower.kill();
-    let _ = follower.wait();
+    drop(follower);
 }

@@ -6,9 +6,7 @@
 mod common;
 use common::*;
 use serde_json::Value;
-use std::io::BufRead;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(60);
@@ -27,26 +25,8 @@ fn warn_records_an_event_and_the_task_runs_on_while_both_fails_it() {
     let server = Standalone::start(&dir.path().join("data"), None, &["--kill-grace", "1s"]);
 
     // Follow the events from before anything happens.
-    let mut follower = Command::new(baton_bin())
-        .args(["events", "--follow", "--kind", "task_timeout"])
-        .env("BATON_SERVER", &server.api)
-        .env("BATON_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
-    let stdout = follower.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let follower = server.follow(&["events", "--follow", "--kind", "task_timeout"]);
+    let lines = &follower.lines;
 
     let warn = write(
         dir.path(),
@@ -185,8 +165,7 @@ fn warn_records_an_event_and_the_task_runs_on_while_both_fails_it() {
     }
     assert!(followed[0].contains("task slow"), "{followed:?}");
     assert!(followed[1].contains("task stuck"), "{followed:?}");
-    let _ = follower.kill();
-    let _ = follower.wait();
+    drop(follower);
 }
 
 #[test]

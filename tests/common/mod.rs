@@ -86,7 +86,48 @@ pub struct Standalone {
     log: PathBuf,
 }
 
+/// A client command that keeps running (`events --follow`, `logs --follow`), with its stdout
+/// read line by line on a thread of its own; killed when dropped.
+pub struct Follower {
+    child: Child,
+    /// Its stdout, a line at a time.
+    pub lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Standalone {
+    /// Starts a client command against this server that keeps running (`--follow`).
+    pub fn follow(&self, args: &[&str]) -> Follower {
+        use std::io::BufRead;
+        let mut child = Command::new(baton_bin())
+            .args(args)
+            .env("BATON_SERVER", &self.api)
+            .env("BATON_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the follower starts");
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        let stdout = child.stdout.take().expect("a piped stdout");
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Follower { child, lines }
+    }
+
     /// Starts on free ports in `data_dir` and waits until the API answers.
     pub fn start(data_dir: &Path, database: Option<&str>, extra: &[&str]) -> Standalone {
         let listen = format!("127.0.0.1:{}", free_port());
