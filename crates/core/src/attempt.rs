@@ -87,17 +87,6 @@ pub enum TaskEnd {
     Killed,
 }
 
-impl TaskEnd {
-    /// The task state it ends in.
-    pub fn state(self) -> TaskState {
-        match self {
-            TaskEnd::Succeeded | TaskEnd::Branched { .. } => TaskState::Succeeded,
-            TaskEnd::Failed => TaskState::Failed,
-            TaskEnd::Killed => TaskState::Killed,
-        }
-    }
-}
-
 /// What the instance does after an attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum After {
@@ -225,7 +214,8 @@ impl Attempt {
                     Err(stale) => return stale,
                 };
                 let (after, event) = if retry {
-                    let due_us = ended_us.saturating_add(micros(rules.retry_interval));
+                    let due_us =
+                        ended_us.saturating_add(crate::duration::micros(rules.retry_interval));
                     (After::RetryAt { due_us }, EventKind::TaskRetrying)
                 } else {
                     (After::Final(TaskEnd::Failed), EventKind::TaskFailed)
@@ -402,12 +392,6 @@ impl Attempt {
             Err(stale) => stale,
         }
     }
-}
-
-/// A duration in whole microseconds, saturating (a retry interval is bounded when parsed;
-/// this keeps the arithmetic from wrapping whatever it is).
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -51,6 +51,19 @@ fn too_long(text: &str) -> String {
     format!("`{text}` is too long for a duration: at most 100 years (36500 days)")
 }
 
+/// A duration in whole microseconds, saturating at `i64::MAX`: the unit of every stored time.
+/// Durations from users are bounded where they are parsed; this keeps the arithmetic on them
+/// from wrapping whatever they are.
+pub fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// A duration in whole milliseconds, saturating at `u64::MAX` (the unit of the protocol's
+/// timeouts).
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Formats a duration the way the workflow file writes it.
 pub fn format(d: Duration) -> String {
     humantime::format_duration(d).to_string()

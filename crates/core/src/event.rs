@@ -76,21 +76,6 @@ event_kinds! {
 }
 
 impl EventKind {
-    /// The kind recorded when an attempt ends as `attempt_state` (`will_retry`: another
-    /// attempt follows after the retry interval); `None` for a state that is not an end.
-    pub fn of_attempt_end(attempt_state: crate::TaskState, will_retry: bool) -> Option<EventKind> {
-        use crate::TaskState as S;
-        match attempt_state {
-            S::Succeeded => Some(EventKind::TaskSucceeded),
-            S::Failed | S::RetryWait if will_retry => Some(EventKind::TaskRetrying),
-            S::Failed => Some(EventKind::TaskFailed),
-            S::RetryWait => Some(EventKind::TaskRetrying),
-            S::Killed => Some(EventKind::TaskKilled),
-            S::NeedFailover => Some(EventKind::TaskNeedFailover),
-            S::Submitted | S::Dispatched | S::Running | S::Skipped | S::Paused => None,
-        }
-    }
-
     /// True for what a person looking at an instance wants to hear of without asking (a
     /// timeout, a retry, a failure, a lost worker, an adoption); false for the routine steps
     /// every run takes (dispatched, started, succeeded), which the full log still has.

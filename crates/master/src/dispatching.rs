@@ -5,12 +5,12 @@
 use crate::attempts::Facts;
 use crate::engine::{Engine, Tick};
 use baton_core::dag::TaskIndex;
+use baton_core::duration::{micros, millis};
 use baton_core::params::{self, ResolvedTask};
 use baton_core::{TaskInstanceId, TaskKind, WorkflowInstanceId};
 use baton_proto::{dispatch_request, AttemptId, DispatchRequest};
 use baton_store::{EngineTx, StoreError};
 use std::collections::HashMap;
-use std::time::Duration;
 
 /// What became of one attempt the queue handed out.
 enum Handed {
@@ -243,15 +243,4 @@ fn dispatch_kind(kind: TaskKind) -> Option<dispatch_request::Kind> {
         | TaskKind::Conditions { .. }
         | TaskKind::Switch { .. } => None,
     }
-}
-
-/// A duration in whole milliseconds, saturating (durations are bounded where they are parsed;
-/// this keeps the conversion from wrapping whatever they are).
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// A duration in whole microseconds, saturating.
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }

@@ -29,7 +29,7 @@ pub(crate) fn spawn(store: Store, keep: Duration) -> tokio::task::JoinHandle<()>
 
 /// Removes every event older than `keep`, a batch at a time; returns how many.
 pub(crate) async fn prune(store: &Store, keep: Duration) -> Result<u64, baton_store::StoreError> {
-    let keep_us = i64::try_from(keep.as_micros()).unwrap_or(i64::MAX);
+    let keep_us = baton_core::duration::micros(keep);
     let before = now_us().saturating_sub(keep_us);
     let mut removed = 0;
     loop {

@@ -34,7 +34,7 @@ impl TriggerClock {
     /// Notes a scan at `now`; a scan more than `gap` after the previous one (or the first)
     /// begins a new run of taking work.
     fn scan(&mut self, now: i64, gap: Duration) -> i64 {
-        let gap = i64::try_from(gap.as_micros()).unwrap_or(i64::MAX);
+        let gap = baton_core::duration::micros(gap);
         if self.last_scan.is_none_or(|last| now - last > gap) {
             self.since = now;
         }

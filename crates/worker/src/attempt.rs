@@ -260,7 +260,7 @@ fn timed_out_event(t: Duration, strategy: TimeoutStrategy) -> TimedOut {
     };
     TimedOut {
         at_us: now_us(),
-        timeout_ms: u64::try_from(t.as_millis()).unwrap_or(u64::MAX),
+        timeout_ms: baton_core::duration::millis(t),
         message,
     }
 }
