@@ -127,21 +127,21 @@ struct Instance {
 
 async fn instance(c: &Running, id: i64) -> anyhow::Result<Instance> {
     let v = c.api.get(&format!("/instances/{id}")).await?;
-    let text = |v: &Value| v.as_str().map(str::to_string);
-    let tasks = v["tasks"]
-        .as_array()
-        .context("an instance without tasks")?
-        .iter()
+    let detail: baton_api_model::InstanceDetail =
+        serde_json::from_value(v).context("an instance as the API shows it")?;
+    let tasks = detail
+        .tasks
+        .into_iter()
         .map(|t| Task {
-            id: t["id"].as_i64().unwrap_or_default(),
-            state: text(&t["state"]).unwrap_or_default(),
-            attempt: t["attempt"].as_i64().unwrap_or_default(),
-            worker: text(&t["worker"]),
+            id: t.id,
+            state: t.state.as_str().to_string(),
+            attempt: t.attempt,
+            worker: t.worker,
         })
         .collect();
     Ok(Instance {
-        state: text(&v["instance"]["state"]).unwrap_or_default(),
-        owner: text(&v["instance"]["owner"]),
+        state: detail.instance.state.as_str().to_string(),
+        owner: detail.instance.owner,
         tasks,
     })
 }
