@@ -62,12 +62,30 @@ pub enum Outcome {
 /// Why a dispatch did not reach its worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DispatchFailure {
-    /// The worker answered and did not take the attempt (no free slot, stopping, too late,
-    /// ...): the same attempt goes back to the queue.
-    Refused(String),
+    /// The worker answered and did not take the attempt.
+    Refused {
+        /// What the rules make of it.
+        refusal: Refusal,
+        /// The worker's words, for people.
+        reason: String,
+    },
     /// The worker could not be reached, or did not answer in time: it may have the attempt
     /// after all, so the attempt is written off and a new one is queued.
     Unreachable(String),
+}
+
+/// Why a worker that answered did not take an attempt, by what the rules do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No free slot, or the worker is stopping: the same attempt goes back to the queue, for
+    /// another worker or a later tick.
+    Busy,
+    /// This dispatch of it must not run now (it came too late, it was written off after a
+    /// probe, a previous run of it is still being killed): the same attempt is queued again.
+    Stale,
+    /// The worker cannot run the request at all (a task kind it does not know, say): sent
+    /// again it would be refused again, so the attempt fails, as a failed run does.
+    Unrunnable,
 }
 
 /// How a task instance ended for good, as the instance's state machine hears of it.
@@ -238,18 +256,32 @@ impl Attempt {
         }
     }
 
-    /// A dispatch of this attempt did not reach its worker.
-    pub fn dispatch_failed(&self, failure: &DispatchFailure) -> Change {
+    /// A dispatch of this attempt did not reach its worker (noticed at `at_us`). `ending` as
+    /// for [`Attempt::finish`], which an unrunnable request ends the attempt by.
+    pub fn dispatch_failed(
+        &self,
+        failure: &DispatchFailure,
+        rules: &Rules,
+        ending: bool,
+        at_us: i64,
+    ) -> Change {
         if self.state != TaskState::Dispatched {
             return Change::Stale("the attempt is no longer being dispatched");
         }
         match failure {
-            DispatchFailure::Refused(_) => match via(self.state.requeue(), "not dispatched") {
+            DispatchFailure::Refused {
+                refusal: Refusal::Busy | Refusal::Stale,
+                ..
+            } => match via(self.state.requeue(), "not dispatched") {
                 Ok(_) => Change::Queued {
                     number: self.number,
                 },
                 Err(stale) => stale,
             },
+            DispatchFailure::Refused {
+                refusal: Refusal::Unrunnable,
+                ..
+            } => self.finish(Outcome::Failed, rules, ending, at_us),
             DispatchFailure::Unreachable(_) => self.lose_to(FailoverPolicy::Rerun),
         }
     }

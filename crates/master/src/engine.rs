@@ -6,7 +6,7 @@ use crate::dispatch::Dispatcher;
 use crate::events::RunEvent;
 use crate::specs::{SpecCache, Version};
 use crate::{ClusterView, MasterConfig, Msg, WorkerEndpoint};
-use baton_core::attempt::DispatchFailure;
+use baton_core::attempt::{DispatchFailure, Refusal, Rules};
 use baton_core::dag::TaskIndex;
 use baton_core::params;
 use baton_core::run::{InstanceRun, Step};
@@ -606,7 +606,9 @@ impl Engine {
             redirects.push(theirs);
         }
         for (task, attempt, worker, failure) in failed {
-            self.dispatch_failed(task, attempt, &worker, &failure, t);
+            for (id, steps) in self.dispatch_failed(task, attempt, &worker, &failure, t) {
+                self.apply(tx, id, steps, t).await?;
+            }
         }
         for (id, steps) in self.due_retries(t) {
             self.apply(tx, id, steps, t).await?;
@@ -668,7 +670,7 @@ impl Engine {
 
     /// A dispatch did not arrive: the attempt rules decide (a refused one is queued again as
     /// it is; an unreachable worker may have it after all, so it is written off and a new
-    /// attempt queued).
+    /// attempt queued; one the worker cannot run fails). Returns the steps that follow.
     fn dispatch_failed(
         &mut self,
         task: TaskInstanceId,
@@ -676,28 +678,35 @@ impl Engine {
         worker: &str,
         failure: &DispatchFailure,
         t: &mut Tick,
-    ) {
+    ) -> Vec<(WorkflowInstanceId, Vec<Step>)> {
         self.dispatched_at.remove(&task);
         self.dispatcher.release(worker);
         self.dispatcher.rest(worker, Duration::from_millis(200));
         let Some((id, index)) = self.current(task, attempt, TaskState::Dispatched) else {
-            return;
+            return Vec::new();
         };
         let reason = match failure {
-            DispatchFailure::Refused(why) => format!("refused: {why}"),
+            DispatchFailure::Refused {
+                refusal: Refusal::Unrunnable,
+                reason,
+            } => format!("worker {worker} cannot run this task: {reason}"),
+            DispatchFailure::Refused { reason, .. } => format!("refused: {reason}"),
             DispatchFailure::Unreachable(why) => format!("unreachable: {why}"),
         };
-        tracing::warn!("dispatch of task instance {task} attempt {attempt} to {worker} {reason}");
+        tracing::warn!("dispatch of task instance {task} attempt {attempt} to {worker}: {reason}");
         let Some(now) = self.attempt(id, index) else {
-            return;
+            return Vec::new();
         };
+        let inst = &self.instances[&id];
+        let rules = Rules::of(&inst.version.spec.tasks[index]);
+        let change = now.dispatch_failed(failure, &rules, inst.run.is_ending(), self.now());
         let facts = Facts {
             worker: Some(worker),
             message: Some(&reason),
             ..Facts::default()
         };
-        let steps = self.carry_out(id, index, now.dispatch_failed(failure), facts, t);
-        debug_assert!(steps.is_empty(), "a failed dispatch does not end a task");
+        let steps = self.carry_out(id, index, change, facts, t);
+        vec![(id, steps)]
     }
 
     /// Where a task instance is, if its current attempt is `attempt` and in `state` (a timer

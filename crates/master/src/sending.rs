@@ -3,7 +3,7 @@
 
 use crate::engine::{Engine, Tick};
 use crate::Msg;
-use baton_core::attempt::DispatchFailure;
+use baton_core::attempt::{DispatchFailure, Refusal};
 use baton_core::TaskInstanceId;
 use baton_proto::{AttemptId, DispatchRequest};
 use std::time::Duration;
@@ -38,7 +38,13 @@ impl Engine {
             let id = request.id.expect("dispatches carry an attempt id");
             let failure = match client.dispatch(request).await {
                 Ok(reply) if reply.get_ref().accepted => return,
-                Ok(reply) => DispatchFailure::Refused(reply.into_inner().reason),
+                Ok(reply) => {
+                    let reply = reply.into_inner();
+                    DispatchFailure::Refused {
+                        refusal: refusal_of(reply.refusal()),
+                        reason: reply.reason,
+                    }
+                }
                 Err(status) => {
                     // It may have arrived after all: the attempt is written off, so make
                     // sure it does not run (best effort; a worker cut off for longer loses
@@ -107,5 +113,16 @@ impl Engine {
                 Err(status) => tracing::warn!("probe of {worker}: {}", status.message()),
             }
         });
+    }
+}
+
+/// The rules' reading of a worker's refusal; a worker too old to say why counts as busy (what
+/// every refusal meant before workers said why).
+fn refusal_of(refusal: baton_proto::DispatchRefusal) -> Refusal {
+    use baton_proto::DispatchRefusal as Proto;
+    match refusal {
+        Proto::Unspecified | Proto::Busy => Refusal::Busy,
+        Proto::Stale => Refusal::Stale,
+        Proto::Unrunnable => Refusal::Unrunnable,
     }
 }

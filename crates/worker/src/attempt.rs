@@ -1,22 +1,26 @@
-//! One attempt from acceptance to its Finished event: log and work directory, the process (or
-//! none), timeout and kill, and the outcome with its output params.
+//! One attempt from acceptance to its Finished event: log and work directory, the process or
+//! the in-process run, timeout and kill, and the outcome with its output params.
 //!
 //! Output params (`${setValue(key=value)}` lines, see [`crate::outputs`]) are scanned in all of
-//! the attempt's output, stdout and stderr alike, but reported only when the attempt succeeded:
-//! a failed, killed or timed out attempt (or one that could not start, or a noop) reports
-//! none, so downstream tasks never see values from a run that did not complete.
+//! a process's output, stdout and stderr alike; an in-process task returns its own. Either way
+//! they are reported only when the attempt succeeded: a failed, killed or timed out attempt (or
+//! one that could not start) reports none, so downstream tasks never see values from a run that
+//! did not complete.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use baton_proto::{now_us, Finished, Outcome, Started, TimedOut, TimeoutStrategy};
 use nix::sys::signal::Signal;
 use tokio::sync::{oneshot, watch};
 
-use crate::executors::Plan;
-use crate::logfile::{self, Copied, LazyLog};
+use crate::executors::{InProcess, InProcessEnd, Plan};
+use crate::logfile::{self, CappedLog, Copied, LazyLog};
 use crate::outputs::{self, Scanner};
 use crate::process::{self, ProcessSpec};
 use crate::worker::{Inner, Stop};
@@ -27,7 +31,7 @@ use baton_core::{AttemptKey, WorkflowInstanceId};
 /// reading and ends the attempt anyway.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
-/// Everything an attempt needs, taken from its dispatch.
+/// Everything an attempt needs besides its plan, taken from its dispatch.
 pub(crate) struct Job {
     pub key: AttemptKey,
     pub workflow_instance: WorkflowInstanceId,
@@ -37,30 +41,24 @@ pub(crate) struct Job {
     pub timeout: Option<Duration>,
     /// What reaching `timeout` does.
     pub timeout_strategy: TimeoutStrategy,
-    pub plan: Plan,
 }
 
 /// Runs the attempt and reports its end; the slot is freed when Finished is queued.
-pub(crate) async fn run(inner: Arc<Inner>, job: Job, stop: watch::Receiver<Option<Stop>>) {
-    let Plan::Process(spec) = &job.plan else {
-        inner.finish(job.key, noop());
-        return;
-    };
+pub(crate) async fn run(
+    inner: Arc<Inner>,
+    job: Job,
+    plan: Plan,
+    stop: watch::Receiver<Option<Stop>>,
+) {
     let log = LazyLog::new(logfile::log_path(
         &inner.config.data_dir,
         job.workflow_instance,
         job.key,
     ));
-    let work = inner.workdirs.path(job.workflow_instance, job.key);
-    if let Err(e) = inner.workdirs.acquire(&work) {
-        let message = format!(
-            "could not create the work directory {}: {e}",
-            work.display()
-        );
-        inner.finish(job.key, failed_to_start(log, message).await);
-        return;
-    }
-    let finished = run_process(&inner, &job, spec, log, &work, stop).await;
+    let finished = match plan {
+        Plan::Process(spec) => in_work_dir(&inner, &job, &spec, log, stop).await,
+        Plan::InProcess(executor) => run_in_process(&inner, &job, executor, log, stop).await,
+    };
     tracing::debug!(
         task_instance = %job.key.task_instance,
         attempt = %job.key.attempt,
@@ -68,28 +66,175 @@ pub(crate) async fn run(inner: Arc<Inner>, job: Job, stop: watch::Receiver<Optio
         "attempt ended"
     );
     inner.finish(job.key, finished);
-    inner.workdirs.release(work);
 }
 
-/// A noop succeeds at once. It has no log file: `ReadLog` knows from the log index that the
-/// attempt ran here and answers with an empty, complete log.
-fn noop() -> Finished {
-    let at = now_us();
-    Finished {
-        started_at_us: at,
-        ended_at_us: at,
-        outcome: Outcome::Succeeded as i32,
-        exit_code: None,
-        message: String::new(),
-        outputs: HashMap::new(),
+/// Runs a process in the attempt's own work directory, removed when it ends.
+async fn in_work_dir(
+    inner: &Inner,
+    job: &Job,
+    spec: &ProcessSpec,
+    log: LazyLog,
+    stop: watch::Receiver<Option<Stop>>,
+) -> Finished {
+    let work = inner.workdirs.path(job.workflow_instance, job.key);
+    if let Err(e) = inner.workdirs.acquire(&work) {
+        let message = format!(
+            "could not create the work directory {}: {e}",
+            work.display()
+        );
+        return failed_to_start(log, message).await;
+    }
+    let finished = run_process(inner, job, spec, log, &work, stop).await;
+    inner.workdirs.release(work);
+    finished
+}
+
+/// What cut an attempt short.
+#[derive(Debug, Clone, Copy)]
+enum Interrupted {
+    /// It reached its timeout (strategy fail or both).
+    TimedOut(Duration),
+    /// It was asked to stop.
+    Stopped(Stop),
+}
+
+impl Interrupted {
+    /// The outcome and message it ends the attempt with.
+    fn outcome(self) -> (Outcome, String) {
+        match self {
+            Interrupted::TimedOut(t) => (
+                Outcome::TimedOut,
+                format!("timed out after {}", baton_core::duration::format(t)),
+            ),
+            Interrupted::Stopped(Stop::Kill) => (Outcome::Killed, "killed on request".into()),
+            Interrupted::Stopped(Stop::Shutdown) => (
+                Outcome::Killed,
+                "killed: the worker is shutting down".into(),
+            ),
+            Interrupted::Stopped(Stop::SessionLost) => (
+                Outcome::Killed,
+                "killed: the worker lost its session; the attempt runs elsewhere".into(),
+            ),
+        }
     }
 }
 
-/// How the wait for the process ended.
-enum Ending {
-    Exited,
-    TimedOut(Duration),
-    Stopped(Stop),
+/// What can interrupt a running attempt: its timeout and a stop request.
+struct Interrupts {
+    /// Armed until it goes off; with the `warn` strategy the attempt then runs on unbounded.
+    timeout: Option<(tokio::time::Instant, Duration)>,
+    stop: watch::Receiver<Option<Stop>>,
+}
+
+impl Interrupts {
+    fn new(job: &Job, stop: watch::Receiver<Option<Stop>>) -> Self {
+        Interrupts {
+            timeout: job.timeout.map(|t| (tokio::time::Instant::now() + t, t)),
+            stop,
+        }
+    }
+
+    /// Waits for the next interruption. A timeout under `warn` (or `both`) reports a TimedOut
+    /// event; under `warn` the attempt goes on, and this returns `None`.
+    async fn next(&mut self, inner: &Inner, job: &Job) -> Option<Interrupted> {
+        let timer = async {
+            match self.timeout {
+                Some((at, t)) => {
+                    tokio::time::sleep_until(at).await;
+                    t
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let stopped = async {
+            match self.stop.wait_for(Option::is_some).await.map(|why| *why) {
+                Ok(why) => why.expect("checked by wait_for"),
+                // The sender lives in the attempt table until this attempt ends.
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let reached = tokio::select! {
+            t = timer => t,
+            why = stopped => return Some(Interrupted::Stopped(why)),
+        };
+        self.timeout = None;
+        let strategy = job.timeout_strategy;
+        if strategy != TimeoutStrategy::Fail {
+            inner.timed_out(job.key, timed_out_event(reached, strategy));
+        }
+        (strategy != TimeoutStrategy::Warn).then_some(Interrupted::TimedOut(reached))
+    }
+
+    /// Waits until a shutdown or session loss cuts a kill's grace short.
+    async fn urgent(&mut self) {
+        let _ = self
+            .stop
+            .wait_for(|s| matches!(s, Some(Stop::Shutdown | Stop::SessionLost)))
+            .await;
+    }
+}
+
+/// Runs an in-process task. One that completes without waiting (a noop) reports only its end;
+/// one that waits reports Started first. A kill or a timeout drops the run at once.
+async fn run_in_process(
+    inner: &Inner,
+    job: &Job,
+    executor: Box<dyn InProcess>,
+    log: LazyLog,
+    stop: watch::Receiver<Option<Stop>>,
+) -> Finished {
+    let started_at_us = now_us();
+    let mut log = CappedLog::new(log, inner.config.log_max_bytes);
+    let mut interrupts = Interrupts::new(job, stop);
+    let ended = {
+        let mut run = executor.run(&mut log);
+        match poll_once(&mut run).await {
+            Some(end) => Ok(end),
+            None => {
+                let started = Started {
+                    at_us: started_at_us,
+                    pid: 0,
+                };
+                inner.started(job.key, started);
+                loop {
+                    tokio::select! {
+                        end = &mut run => break Ok(end),
+                        i = interrupts.next(inner, job) => if let Some(i) = i { break Err(i) },
+                    }
+                }
+            }
+        }
+    };
+    let (outcome, message, outputs) = match ended {
+        Ok(InProcessEnd::Succeeded(outputs)) => (Outcome::Succeeded, String::new(), outputs),
+        Ok(InProcessEnd::Failed(message)) => (Outcome::Failed, message, HashMap::new()),
+        Err(interrupted) => {
+            let (outcome, message) = interrupted.outcome();
+            (outcome, message, HashMap::new())
+        }
+    };
+    let mut log = log.into_inner();
+    if outcome != Outcome::Succeeded {
+        log.write(format!("\n[baton] {message}\n").as_bytes()).await;
+    }
+    log.close().await;
+    Finished {
+        started_at_us,
+        ended_at_us: now_us(),
+        outcome: outcome as i32,
+        exit_code: None,
+        message,
+        outputs,
+    }
+}
+
+/// Polls `run` once: its output if it is ready without waiting.
+async fn poll_once<F: Future + Unpin>(run: &mut F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| match Pin::new(&mut *run).poll(cx) {
+        Poll::Ready(end) => Poll::Ready(Some(end)),
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await
 }
 
 async fn run_process(
@@ -98,7 +243,7 @@ async fn run_process(
     spec: &ProcessSpec,
     log: LazyLog,
     work: &Path,
-    mut stop: watch::Receiver<Option<Stop>>,
+    stop: watch::Receiver<Option<Stop>>,
 ) -> Finished {
     let config = &inner.config;
     let started_at_us = now_us();
@@ -125,59 +270,26 @@ async fn run_process(
     let (give_up, give_up_rx) = oneshot::channel();
     let mut copier = tokio::spawn(logfile::copy_output(
         output,
-        log,
-        config.log_max_bytes,
+        CappedLog::new(log, config.log_max_bytes),
         give_up_rx,
         Scanner::new(),
     ));
 
-    // Armed until it goes off; with the `warn` strategy the attempt then runs on unbounded.
-    let mut timeout = job.timeout.map(|t| (tokio::time::Instant::now() + t, t));
-    let ending = loop {
-        let timer = async {
-            match timeout {
-                Some((at, t)) => {
-                    tokio::time::sleep_until(at).await;
-                    t
-                }
-                None => std::future::pending().await,
-            }
-        };
-        let stopped = async {
-            let why = stop.wait_for(Option::is_some).await.map(|why| *why);
-            match why {
-                Ok(why) => why.expect("checked by wait_for"),
-                // The sender lives in the attempt table until this attempt ends.
-                Err(_) => std::future::pending().await,
-            }
-        };
+    let mut interrupts = Interrupts::new(job, stop);
+    let interrupted = loop {
         tokio::select! {
-            _ = proc.exited() => break Ending::Exited,
-            t = timer => {
-                timeout = None;
-                let strategy = job.timeout_strategy;
-                if strategy != TimeoutStrategy::Fail {
-                    inner.timed_out(job.key, timed_out_event(t, strategy));
-                }
-                if strategy != TimeoutStrategy::Warn {
-                    break Ending::TimedOut(t);
-                }
-            }
-            why = stopped => break Ending::Stopped(why),
+            _ = proc.exited() => break None,
+            i = interrupts.next(inner, job) => if let Some(i) = i { break Some(i) },
         }
     };
-    match ending {
-        Ending::Exited => {}
-        Ending::TimedOut(_) | Ending::Stopped(Stop::Kill) => {
-            // A shutdown or session loss during the grace cuts it short.
-            let urgent = async {
-                let _ = stop
-                    .wait_for(|s| matches!(s, Some(Stop::Shutdown | Stop::SessionLost)))
-                    .await;
-            };
-            proc.terminate(config.kill_grace, urgent).await
+    match interrupted {
+        None => {}
+        Some(Interrupted::TimedOut(_) | Interrupted::Stopped(Stop::Kill)) => {
+            proc.terminate(config.kill_grace, interrupts.urgent()).await
         }
-        Ending::Stopped(Stop::Shutdown | Stop::SessionLost) => proc.signal_group(Signal::SIGKILL),
+        Some(Interrupted::Stopped(Stop::Shutdown | Stop::SessionLost)) => {
+            proc.signal_group(Signal::SIGKILL)
+        }
     }
     let status = proc.finish().await;
 
@@ -190,29 +302,17 @@ async fn run_process(
         }
     };
 
-    let (outcome, exit_code, message) = match (&ending, &status) {
-        (Ending::TimedOut(t), _) => (
-            Outcome::TimedOut,
-            None,
-            format!("timed out after {}", baton_core::duration::format(*t)),
-        ),
-        (Ending::Stopped(Stop::Kill), _) => (Outcome::Killed, None, "killed on request".into()),
-        (Ending::Stopped(Stop::Shutdown), _) => (
-            Outcome::Killed,
-            None,
-            "killed: the worker is shutting down".into(),
-        ),
-        (Ending::Stopped(Stop::SessionLost), _) => (
-            Outcome::Killed,
-            None,
-            "killed: the worker lost its session; the attempt runs elsewhere".into(),
-        ),
-        (Ending::Exited, Err(e)) => (
+    let (outcome, exit_code, message) = match (interrupted, &status) {
+        (Some(i), _) => {
+            let (outcome, message) = i.outcome();
+            (outcome, None, message)
+        }
+        (None, Err(e)) => (
             Outcome::Failed,
             None,
             format!("lost track of the process: {e}"),
         ),
-        (Ending::Exited, Ok(status)) => exit_outcome(*status),
+        (None, Ok(status)) => exit_outcome(*status),
     };
     let exit_code = exit_code.or_else(|| status.as_ref().ok().and_then(|s| s.code()));
 
@@ -685,7 +785,7 @@ mod tests {
             panic!("a noop reports only Finished, got {event:?}");
         };
         assert_eq!(finished.outcome, Outcome::Succeeded as i32);
-        assert_eq!(finished.started_at_us, finished.ended_at_us);
+        assert!(finished.ended_at_us >= finished.started_at_us);
         assert!(finished.outputs.is_empty());
         let reply = worker
             .read_log(ReadLogRequest {

@@ -1,7 +1,7 @@
 //! Why the worker refuses a dispatch.
 
-/// Why a dispatch was refused; its text is the `reason` of the reply, so the master (and the
-/// person reading history) can tell a full worker from a malformed request.
+/// Why a dispatch was refused; its text is the `reason` of the reply (for the person reading
+/// history) and [`DispatchError::refusal`] its `refusal` (for the master's rules).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DispatchError {
     /// Every slot is taken; the master should try another worker.
@@ -35,6 +35,22 @@ pub enum DispatchError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+impl DispatchError {
+    /// What the master should make of this refusal.
+    pub fn refusal(&self) -> baton_proto::DispatchRefusal {
+        use baton_proto::DispatchRefusal;
+        match self {
+            DispatchError::NoFreeSlot | DispatchError::Stopping => DispatchRefusal::Busy,
+            DispatchError::BeingKilled | DispatchError::TooLate | DispatchError::WrittenOff => {
+                DispatchRefusal::Stale
+            }
+            DispatchError::MissingId
+            | DispatchError::MissingKind
+            | DispatchError::BadMasterAddr { .. } => DispatchRefusal::Unrunnable,
+        }
+    }
 }
 
 /// Why a worker could not start: its outbox (the events of its previous life) is unusable.

@@ -100,6 +100,57 @@ impl LazyLog {
     }
 }
 
+/// A log that keeps its first `limit` bytes, then writes the truncation marker once and
+/// drops the rest: what a process prints and what an in-process task writes are capped alike.
+pub(crate) struct CappedLog {
+    log: LazyLog,
+    limit: u64,
+    written: u64,
+    full: bool,
+}
+
+impl CappedLog {
+    /// Caps `log` at `limit` bytes.
+    pub(crate) fn new(log: LazyLog, limit: u64) -> Self {
+        CappedLog {
+            log,
+            limit,
+            written: 0,
+            full: false,
+        }
+    }
+
+    /// Appends what fits of `data`; false once nothing more is kept (the cap was reached, or
+    /// writing the file failed).
+    pub(crate) async fn write(&mut self, data: &[u8]) -> bool {
+        if self.full {
+            return false;
+        }
+        let room = usize::try_from(self.limit.saturating_sub(self.written)).unwrap_or(usize::MAX);
+        let take = room.min(data.len());
+        let mut ok = true;
+        if take > 0 {
+            ok = self.log.write(&data[..take]).await;
+            self.written = self.written.saturating_add(take as u64);
+        }
+        if ok && take < data.len() {
+            self.log
+                .write(truncation_marker(self.limit).as_bytes())
+                .await;
+            self.full = true;
+        }
+        if !ok {
+            self.full = true;
+        }
+        !self.full
+    }
+
+    /// The log itself, for the attempt's own notes (which the cap does not apply to).
+    pub(crate) fn into_inner(self) -> LazyLog {
+        self.log
+    }
+}
+
 /// What copying a process's output produced.
 pub(crate) struct Copied {
     /// The log, still open so the attempt can append its own notes.
@@ -111,18 +162,15 @@ pub(crate) struct Copied {
 }
 
 /// Copies everything read from `output` into `log` until the pipe closes (every writer is
-/// gone) or `give_up` fires. Past `limit` bytes it writes the truncation marker once and from
-/// then on reads and discards, so the process never blocks on a full pipe. Everything read,
-/// discarded or not, goes through `scanner`.
+/// gone) or `give_up` fires. Past the log's cap it reads and discards, so the process never
+/// blocks on a full pipe. Everything read, discarded or not, goes through `scanner`.
 pub(crate) async fn copy_output(
     mut output: pipe::Receiver,
-    mut log: LazyLog,
-    limit: u64,
+    mut log: CappedLog,
     mut give_up: oneshot::Receiver<()>,
     mut scanner: Scanner,
 ) -> Copied {
     let mut buf = vec![0u8; CHUNK];
-    let mut written = 0u64;
     let mut discarding = false;
     let mut abandoned = false;
     loop {
@@ -143,25 +191,12 @@ pub(crate) async fn copy_output(
             }
         };
         scanner.feed(&buf[..n]);
-        if discarding {
-            continue;
-        }
-        let take = (n as u64).min(limit.saturating_sub(written)) as usize;
-        let mut ok = true;
-        if take > 0 {
-            ok = log.write(&buf[..take]).await;
-            written += take as u64;
-        }
-        if ok && take < n {
-            log.write(truncation_marker(limit).as_bytes()).await;
-            discarding = true;
-        }
-        if !ok {
-            discarding = true;
+        if !discarding {
+            discarding = !log.write(&buf[..n]).await;
         }
     }
     Copied {
-        log,
+        log: log.into_inner(),
         abandoned,
         scanned: scanner.finish(),
     }

@@ -32,12 +32,14 @@ impl baton_proto::worker_server::Worker for WorkerService {
             Ok(()) => DispatchReply {
                 accepted: true,
                 reason: String::new(),
+                refusal: baton_proto::DispatchRefusal::Unspecified as i32,
             },
             Err(e) => {
                 tracing::debug!(reason = %e, "dispatch refused");
                 DispatchReply {
                     accepted: false,
                     reason: e.to_string(),
+                    refusal: e.refusal() as i32,
                 }
             }
         };

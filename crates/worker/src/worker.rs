@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use baton_core::{Attempt, AttemptKey, TaskInstanceId, WorkflowInstanceId};
 use baton_proto::{
-    task_event, AttemptId, AttemptStatus, DispatchRequest, Finished, PingReply, ProbeRequest,
-    ReadLogReply, ReadLogRequest, Started, TaskEvent,
+    dispatch_request, task_event, AttemptId, AttemptStatus, DispatchRequest, Finished, PingReply,
+    ProbeRequest, ReadLogReply, ReadLogRequest, Started, TaskEvent,
 };
 use tokio::sync::watch;
 
@@ -282,6 +282,27 @@ impl Worker {
     /// attempt that ended here (its Finished event waits, or was acknowledged and is still
     /// remembered): it is not run again, and its events still waiting go to the dispatcher.
     pub(crate) fn dispatch(&self, request: DispatchRequest) -> Result<(), DispatchError> {
+        let config = &self.inner.config;
+        self.accept(request, |kind| executors::plan(kind, config))
+    }
+
+    /// Dispatches an attempt that runs `plan`, whatever its kind says: for tests of how
+    /// attempts run, with executors that only tests have.
+    #[cfg(test)]
+    pub(crate) fn dispatch_plan(
+        &self,
+        request: DispatchRequest,
+        plan: executors::Plan,
+    ) -> Result<(), DispatchError> {
+        self.accept(request, |_| plan)
+    }
+
+    /// [`Worker::dispatch`], with the plan of the task's kind from `plan_of`.
+    fn accept(
+        &self,
+        request: DispatchRequest,
+        plan_of: impl FnOnce(&dispatch_request::Kind) -> executors::Plan,
+    ) -> Result<(), DispatchError> {
         let id = request.id.ok_or(DispatchError::MissingId)?;
         let kind = request.kind.as_ref().ok_or(DispatchError::MissingKind)?;
         if request.deadline_us > 0 && baton_proto::now_us() > request.deadline_us {
@@ -352,7 +373,20 @@ impl Worker {
             .lock()
             .expect("log index poisoned")
             .insert(key, WorkflowInstanceId(id.workflow_instance_id));
-        let plan = executors::plan(kind, &self.inner.config);
+        let plan = plan_of(kind);
+        self.start(id, request, plan, stop_rx);
+        Ok(())
+    }
+
+    /// Starts an accepted attempt in the background.
+    pub(crate) fn start(
+        &self,
+        id: AttemptId,
+        request: DispatchRequest,
+        plan: executors::Plan,
+        stop_rx: watch::Receiver<Option<Stop>>,
+    ) {
+        let key = key_of(&id);
         let job = Job {
             key,
             workflow_instance: WorkflowInstanceId(id.workflow_instance_id),
@@ -363,11 +397,9 @@ impl Worker {
             // An unknown value (a newer master) counts as the default.
             timeout_strategy: baton_proto::TimeoutStrategy::try_from(request.timeout_strategy)
                 .unwrap_or_default(),
-            plan,
         };
         tracing::debug!(?id, task = %job.task_name, "attempt accepted");
-        tokio::spawn(attempt::run(self.inner.clone(), job, stop_rx));
-        Ok(())
+        tokio::spawn(attempt::run(self.inner.clone(), job, plan, stop_rx));
     }
 
     /// Asks a running attempt to stop (SIGTERM, grace, SIGKILL to its group); false when it

@@ -125,15 +125,29 @@ fn a_report_about_an_ended_attempt_is_stale() {
     }
 }
 
+fn refused(refusal: Refusal) -> DispatchFailure {
+    DispatchFailure::Refused {
+        refusal,
+        reason: "as the worker says".into(),
+    }
+}
+
 #[test]
 fn a_refused_dispatch_queues_the_same_attempt_and_an_unreachable_one_the_next() {
     let a = at(TaskState::Dispatched, 4, 1);
+    for refusal in [Refusal::Busy, Refusal::Stale] {
+        assert_eq!(
+            a.dispatch_failed(&refused(refusal), &rules(0), false, 5),
+            Change::Queued { number: 4 }
+        );
+    }
     assert_eq!(
-        a.dispatch_failed(&DispatchFailure::Refused("no free slot".into())),
-        Change::Queued { number: 4 }
-    );
-    assert_eq!(
-        a.dispatch_failed(&DispatchFailure::Unreachable("timed out".into())),
+        a.dispatch_failed(
+            &DispatchFailure::Unreachable("timed out".into()),
+            &rules(0),
+            false,
+            5
+        ),
         Change::Ended {
             attempt_state: TaskState::NeedFailover,
             state: TaskState::NeedFailover,
@@ -144,8 +158,34 @@ fn a_refused_dispatch_queues_the_same_attempt_and_an_unreachable_one_the_next() 
     );
     let running = at(TaskState::Running, 4, 1);
     assert!(matches!(
-        running.dispatch_failed(&DispatchFailure::Refused("late".into())),
+        running.dispatch_failed(&refused(Refusal::Stale), &rules(0), false, 5),
         Change::Stale(_)
+    ));
+}
+
+#[test]
+fn an_unrunnable_dispatch_fails_the_attempt_under_its_retries() {
+    let a = at(TaskState::Dispatched, 1, 0);
+    let unrunnable = refused(Refusal::Unrunnable);
+    assert_eq!(
+        a.dispatch_failed(&unrunnable, &rules(1), false, 5),
+        a.finish(Outcome::Failed, &rules(1), false, 5)
+    );
+    assert!(matches!(
+        a.dispatch_failed(&unrunnable, &rules(1), false, 5),
+        Change::Ended {
+            after: After::RetryAt { .. },
+            event: EventKind::TaskRetrying,
+            ..
+        }
+    ));
+    assert!(matches!(
+        a.dispatch_failed(&unrunnable, &rules(0), false, 5),
+        Change::Ended {
+            after: After::Final(TaskEnd::Failed),
+            event: EventKind::TaskFailed,
+            ..
+        }
     ));
 }
 

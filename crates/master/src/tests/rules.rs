@@ -1,7 +1,7 @@
 //! Each rule of the engine, one tick at a time.
 
 use super::harness::*;
-use baton_core::attempt::DispatchFailure;
+use baton_core::attempt::{DispatchFailure, Refusal};
 use baton_core::{TaskState, WorkflowState};
 use baton_proto::Outcome;
 use std::time::Duration;
@@ -190,7 +190,10 @@ async fn a_refused_dispatch_is_sent_again_and_an_unreachable_one_is_written_off(
     let mut h = Harness::standalone().await;
     let id = h.start(CHAIN).await;
     let a = dispatched(&h.tick().await, "a").clone();
-    let refused = DispatchFailure::Refused("no free slot".into());
+    let refused = DispatchFailure::Refused {
+        refusal: Refusal::Busy,
+        reason: "no free slot".into(),
+    };
     h.tick_failed(vec![(&a, refused)]).await;
     // The worker rests briefly after a failed send; once it is usable, the same attempt goes.
     let again = wait_dispatch(&mut h, "a").await;
@@ -203,6 +206,32 @@ async fn a_refused_dispatch_is_sent_again_and_an_unreachable_one_is_written_off(
     let history = h.store.attempts(id).await.unwrap();
     let states: Vec<_> = history.iter().map(|a| (a.attempt, a.state)).collect();
     assert_eq!(states, vec![(1, TaskState::NeedFailover)]);
+}
+
+#[tokio::test]
+async fn a_dispatch_the_worker_cannot_run_fails_under_the_retries() {
+    let mut h = Harness::standalone().await;
+    let yaml = "name: u\ntasks:\n  - {name: a, type: shell, command: 'true', retries: 1, retry_interval: 5s}\n";
+    let id = h.start(yaml).await;
+    let unrunnable = || DispatchFailure::Refused {
+        refusal: Refusal::Unrunnable,
+        reason: "dispatch without a task kind".into(),
+    };
+    let first = dispatched(&h.tick().await, "a").clone();
+    h.tick_failed(vec![(&first, unrunnable())]).await;
+    let a = h.task(id, "a").await;
+    assert_eq!((a.state, a.retries_used), (TaskState::RetryWait, 1));
+    assert_eq!(
+        a.message.as_deref(),
+        Some("worker 127.0.0.1:1 cannot run this task: dispatch without a task kind")
+    );
+
+    h.advance(Duration::from_secs(5));
+    let second = wait_dispatch(&mut h, "a").await;
+    assert_eq!(second.id.unwrap().attempt, 2);
+    h.tick_failed(vec![(&second, unrunnable())]).await;
+    assert_eq!(h.task(id, "a").await.state, TaskState::Failed);
+    assert_eq!(h.state(id).await, WorkflowState::Failed);
 }
 
 #[tokio::test]

@@ -20,18 +20,20 @@ mod tests {
 
     #[test]
     fn runs_unbuffered_with_the_configured_interpreter() {
-        let plan = plan(
+        let Plan::Process(spec) = plan(
             &PythonTask {
                 script: "print(1)".into(),
             },
             "/opt/py/bin/python3",
-        );
+        ) else {
+            panic!("a python task runs a process");
+        };
         assert_eq!(
-            plan,
-            Plan::Process(ProcessSpec {
+            spec,
+            ProcessSpec {
                 program: "/opt/py/bin/python3".into(),
                 args: vec!["-u".into(), "-c".into(), "print(1)".into()],
-            })
+            }
         );
     }
 }
