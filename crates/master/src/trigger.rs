@@ -9,8 +9,11 @@
 use crate::engine::{Engine, Tick};
 use baton_core::spec::{Concurrency, Trigger};
 use baton_core::EventKind;
-use baton_core::WorkflowInstanceId;
-use baton_store::{CommandKind, EngineTx, FireOutcome, NewEvent, PlannedFire, StoreError};
+use baton_core::{WorkflowId, WorkflowInstanceId};
+use baton_store::{
+    CommandKind, DueSchedule, EngineTx, FireOutcome, NewEvent, PlannedFire, StoreError,
+};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Schedules taken per batch.
@@ -72,9 +75,7 @@ impl Engine {
                 .fire_batch(tx, &due, now, since, &mut still_due)
                 .await?;
             taken += due.len();
-            for outcome in &outcomes {
-                self.record_fire(outcome, t);
-            }
+            self.record_fires(&due, &outcomes, t);
             let many_waiting = count(still_due.len()) > DUE_BATCH;
             if !full || many_waiting || began.elapsed() > FIRE_BUDGET {
                 if taken > 0 {
@@ -92,10 +93,10 @@ impl Engine {
     async fn fire_batch(
         &mut self,
         tx: &mut EngineTx,
-        due: &[baton_store::DueSchedule],
+        due: &[DueSchedule],
         now: i64,
         since: i64,
-        still_due: &mut Vec<baton_core::WorkflowId>,
+        still_due: &mut Vec<WorkflowId>,
     ) -> Result<Vec<FireOutcome>, StoreError> {
         let watched: Vec<_> = due
             .iter()
@@ -194,41 +195,67 @@ impl Engine {
 }
 
 impl Engine {
-    /// Records the lifecycle event of one fire (a fire and its instance, or missed fires).
-    fn record_fire(&mut self, outcome: &FireOutcome, t: &mut Tick) {
+    /// Records the lifecycle events of a batch's fires (a fire and its instance, or missed
+    /// fires), each about its schedule's workflow.
+    fn record_fires(&mut self, due: &[DueSchedule], outcomes: &[FireOutcome], t: &mut Tick) {
         let now = self.now();
-        let event = match outcome {
-            FireOutcome::Fired {
-                workflow,
-                fire_time,
-                instance,
-            } => {
+        let names: HashMap<WorkflowId, (&str, &str)> = due
+            .iter()
+            .map(|d| {
+                let s = &d.schedule;
+                (s.workflow_id, (s.project.as_str(), s.name.as_str()))
+            })
+            .collect();
+        for outcome in outcomes {
+            let workflow = match outcome {
+                FireOutcome::Fired { workflow, .. }
+                | FireOutcome::AlreadyFired { workflow, .. }
+                | FireOutcome::Misfired { workflow, .. } => workflow,
+            };
+            // Every outcome is of a schedule of the batch.
+            let Some(&(project, name)) = names.get(workflow) else {
+                continue;
+            };
+            if matches!(outcome, FireOutcome::Fired { .. }) {
                 t.more_commands = true;
-                let mut e = NewEvent::new(
-                    EventKind::ScheduleFired,
-                    now,
-                    format!("the schedule of workflow {workflow} fired instance {instance}"),
-                )
-                .detail(serde_json::json!({"workflow_id": workflow.0, "fire_time_us": fire_time}));
-                e.workflow_instance_id = Some(*instance);
-                e
             }
-            FireOutcome::AlreadyFired { .. } => return,
-            FireOutcome::Misfired { workflow, missed } => NewEvent::new(
-                EventKind::ScheduleMisfired,
-                now,
-                format!(
-                    "the schedule of workflow {workflow}: {} fire(s) missed while no master ran",
-                    missed.count
-                ),
-            )
-            .detail(serde_json::json!({
-                "workflow_id": workflow.0,
-                "count": missed.count,
-                "first_us": missed.first,
-                "last_us": missed.last,
-            })),
-        };
-        self.writes.events.push(event);
+            if let Some(event) = fire_event(outcome, project, name, now) {
+                self.writes.events.push(event);
+            }
+        }
     }
+}
+
+/// The lifecycle event of one fire of the schedule of `project`/`name`, if it has one.
+fn fire_event(outcome: &FireOutcome, project: &str, name: &str, now: i64) -> Option<NewEvent> {
+    let event = match outcome {
+        FireOutcome::Fired {
+            workflow,
+            fire_time,
+            instance,
+        } => NewEvent::new(
+            EventKind::ScheduleFired,
+            now,
+            format!("the schedule of workflow {workflow} fired instance {instance}"),
+        )
+        .instance(*instance, project, name)
+        .detail(serde_json::json!({"workflow_id": workflow.0, "fire_time_us": fire_time})),
+        FireOutcome::AlreadyFired { .. } => return None,
+        FireOutcome::Misfired { workflow, missed } => NewEvent::new(
+            EventKind::ScheduleMisfired,
+            now,
+            format!(
+                "the schedule of workflow {workflow}: {} fire(s) missed while no master ran",
+                missed.count
+            ),
+        )
+        .workflow(project, name)
+        .detail(serde_json::json!({
+            "workflow_id": workflow.0,
+            "count": missed.count,
+            "first_us": missed.first,
+            "last_us": missed.last,
+        })),
+    };
+    Some(event)
 }

@@ -44,6 +44,12 @@ async fn a_schedule_fire_submits_its_instance_at_the_engine_time() {
         .event
         .workflow_instance_id
         .expect("the fired instance");
+    let about = (&fired[0].event.project, &fired[0].event.workflow);
+    assert_eq!(
+        about,
+        (&Some("default".into()), &Some("tick".into())),
+        "a fire is about its workflow"
+    );
     let submitted = of_kind(&h, EventKind::InstanceSubmitted).await;
     assert_eq!(submitted.len(), 1);
     let e = &submitted[0].event;
