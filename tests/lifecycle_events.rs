@@ -1,7 +1,8 @@
 //! The lifecycle event log end to end on `baton standalone`: every change in the life of an
 //! instance and of each task attempt (submitted, started, dispatched, retrying, succeeded,
 //! killed, stopped, paused, resumed) is an event, in the order it happened, and an unknown
-//! kind is refused.
+//! kind is refused; a schedule fire and a backfill (its start, each instance, its end) are
+//! events too.
 
 mod common;
 use common::*;
@@ -121,4 +122,128 @@ fn pause_resume_and_stop_are_events() {
     assert!(at("instance_resumed") < at("task_killed"), "{events:?}");
     assert_eq!(k.last(), Some(&"instance_stopped"), "{events:?}");
     assert_eq!(events[at("task_killed")].1, "long");
+}
+
+/// The events of a workflow (by name), oldest first, of one kind or every kind.
+fn events_of_workflow(server: &Standalone, workflow: &str, kind: Option<&str>) -> Vec<Value> {
+    let kind = kind.map(|k| format!("&kind={k}")).unwrap_or_default();
+    let page = server.get(&format!(
+        "/events?workflow={workflow}&after=0&limit=1000{kind}"
+    ));
+    page["events"].as_array().expect("a page of events").clone()
+}
+
+#[test]
+fn a_schedule_fire_submits_an_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Standalone::start(&dir.path().join("data"), None, &[]);
+    let file = write(
+        dir.path(),
+        "tick.yaml",
+        "name: tick\nschedule: {cron: '* * * * * *'}\ntasks:\n  - {name: t, type: noop}\n",
+    );
+    server.ok(&["workflow", "apply", "-f", file.to_str().unwrap()]);
+    let fired = wait_for("a fire", LONG, || {
+        let fired = events_of_workflow(&server, "tick", Some("schedule_fired"));
+        fired.first().cloned()
+    });
+    server.ok(&["schedule", "offline", "tick"]);
+    let id = fired["workflow_instance_id"]
+        .as_i64()
+        .expect("a fire names its instance");
+    let view = server.wait_end(id, LONG);
+    assert_eq!(view["instance"]["state"], "succeeded", "{view:#}");
+    let events = events_of(&server, id);
+    assert_eq!(
+        kinds(&events)[..3],
+        ["instance_submitted", "schedule_fired", "instance_started"],
+        "{events:?}"
+    );
+    let page = server.get(&format!("/events?instance={id}&kind=instance_submitted"));
+    let submitted = &page["events"][0];
+    assert_eq!(submitted["message"], "submitted, fired by its schedule");
+    assert_eq!(submitted["workflow"], "tick");
+    assert_eq!(
+        submitted["detail"]["schedule_time_us"].as_i64(),
+        common::time_us(&view["instance"]["schedule_time"]),
+        "{submitted:#}"
+    );
+}
+
+#[test]
+fn a_backfill_starts_submits_each_instance_and_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Standalone::start(&dir.path().join("data"), None, &[]);
+    let file = write(
+        dir.path(),
+        "daily.yaml",
+        "name: daily\ntasks:\n  - {name: t, type: noop}\n",
+    );
+    server.ok(&["workflow", "apply", "-f", file.to_str().unwrap()]);
+    let id: i64 = server
+        .ok(&[
+            "backfill",
+            "daily",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-03",
+            "--parallel",
+            "2",
+        ])
+        .trim()
+        .parse()
+        .expect("the backfill's id");
+    wait_for("the backfill to finish", LONG, || {
+        (server.get(&format!("/backfills/{id}"))["state"] == "done").then_some(())
+    });
+    let events = events_of_workflow(&server, "daily", None);
+    let of = |kind: &str| -> Vec<&Value> { events.iter().filter(|e| e["kind"] == kind).collect() };
+    let (started, ended) = (of("backfill_started"), of("backfill_ended"));
+    assert_eq!((started.len(), ended.len()), (1, 1), "{events:#?}");
+    assert_eq!(started[0]["detail"]["backfill_id"], id);
+    assert_eq!(started[0]["detail"]["instances"], 3);
+    assert_eq!(ended[0]["detail"]["backfill_id"], id);
+    assert_eq!(ended[0]["detail"]["state"], "done");
+    assert_eq!(
+        ended[0]["detail"]["by_state"]["succeeded"], 3,
+        "{:#}",
+        ended[0]
+    );
+
+    let submitted = of("instance_submitted");
+    assert_eq!(submitted.len(), 3, "{events:#?}");
+    let filled: Vec<i64> = server.get(&format!("/backfills/{id}"))["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    let mut named: Vec<i64> = submitted
+        .iter()
+        .map(|e| e["workflow_instance_id"].as_i64().unwrap())
+        .collect();
+    named.sort();
+    let mut expected = filled.clone();
+    expected.sort();
+    assert_eq!(named, expected, "one per instance of the backfill");
+    let id_of = |e: &Value| e["id"].as_i64().unwrap();
+    for e in &submitted {
+        assert_eq!(e["message"], format!("submitted by backfill {id}"));
+        assert_eq!(e["detail"]["backfill_id"], id);
+        assert!(
+            id_of(started[0]) < id_of(e) && id_of(e) < id_of(ended[0]),
+            "{events:#?}"
+        );
+    }
+    let last_end = events
+        .iter()
+        .filter(|e| e["kind"] == "instance_succeeded")
+        .map(id_of)
+        .max()
+        .unwrap();
+    assert!(
+        last_end < id_of(ended[0]),
+        "it ends after its last instance"
+    );
 }

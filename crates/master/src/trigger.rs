@@ -9,12 +9,20 @@
 use crate::engine::{Engine, Tick};
 use baton_core::spec::{Concurrency, Trigger};
 use baton_core::EventKind;
-use baton_core::WorkflowInstanceId;
-use baton_store::{now_us, CommandKind, EngineTx, FireOutcome, NewEvent, PlannedFire, StoreError};
+use baton_core::{WorkflowId, WorkflowInstanceId};
+use baton_store::{
+    CommandKind, DueSchedule, EngineTx, FireOutcome, NewEvent, PlannedFire, StoreError,
+};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Schedules taken per batch.
 const DUE_BATCH: i64 = 1000;
+
+/// A length as a count the store takes (saturating: a length never comes near `i64::MAX`).
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
 
 /// How long one tick fires batches before it lets the rest of the tick run (the next tick
 /// follows at once). Long enough that a burst of thousands of fires is written before the
@@ -50,7 +58,7 @@ impl Engine {
         tx: &mut EngineTx,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
-        let now = now_us();
+        let now = self.now();
         // Scans happen at least once a command poll while this master takes work.
         let gap = (self.config.command_poll * 3).max(Duration::from_micros(
             baton_core::spec::schedule::MISFIRE_GRACE_US.unsigned_abs(),
@@ -62,15 +70,13 @@ impl Engine {
         let mut taken = 0;
         loop {
             let due = tx.due_schedules(now, &still_due, DUE_BATCH).await?;
-            let full = due.len() as i64 == DUE_BATCH;
+            let full = count(due.len()) >= DUE_BATCH;
             let outcomes = self
                 .fire_batch(tx, &due, now, since, &mut still_due)
                 .await?;
             taken += due.len();
-            for outcome in &outcomes {
-                self.record_fire(outcome, t);
-            }
-            let many_waiting = still_due.len() as i64 > DUE_BATCH;
+            self.record_fires(&due, &outcomes, t);
+            let many_waiting = count(still_due.len()) > DUE_BATCH;
             if !full || many_waiting || began.elapsed() > FIRE_BUDGET {
                 if taken > 0 {
                     tracing::debug!("trigger: {taken} due schedule(s) in {:?}", began.elapsed());
@@ -87,10 +93,10 @@ impl Engine {
     async fn fire_batch(
         &mut self,
         tx: &mut EngineTx,
-        due: &[baton_store::DueSchedule],
+        due: &[DueSchedule],
         now: i64,
         since: i64,
-        still_due: &mut Vec<baton_core::WorkflowId>,
+        still_due: &mut Vec<WorkflowId>,
     ) -> Result<Vec<FireOutcome>, StoreError> {
         let watched: Vec<_> = due
             .iter()
@@ -122,7 +128,7 @@ impl Engine {
                 next_fire_at: plan.next_fire_at,
             });
         }
-        tx.fire_batch(&plans).await
+        tx.fire_batch(&plans, now).await
     }
 
     /// After an instance of a fixed-delay schedule ends, its next fire is the delay later.
@@ -141,84 +147,115 @@ impl Engine {
         };
         if let Ok(Trigger::FixedDelay(delay)) = spec.trigger(inst.version.spec.timezone.as_deref())
         {
-            tx.delay_schedule(schedule_id, now_us() + delay.as_micros() as i64)
-                .await?;
+            let at = self
+                .now()
+                .saturating_add(baton_core::duration::micros(delay));
+            tx.delay_schedule(schedule_id, at).await?;
         }
         Ok(())
     }
 
     /// Starts the next instances of each running backfill while fewer than its `parallel`
-    /// run, and marks it done when all have ended.
+    /// run, and marks it done (its `backfill_ended` event) when all have ended.
     pub(crate) async fn feed_backfills(
         &mut self,
         tx: &mut EngineTx,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
+        let now = self.now();
         for backfill in tx.running_backfills().await? {
             let running = tx.backfill_running(backfill.id).await?;
-            let total = backfill.times.len() as i64;
-            if backfill.started >= total {
-                if running == 0 {
-                    tx.update_backfill(backfill.id, backfill.started, "done")
-                        .await?;
+            let waiting = backfill.waiting();
+            if waiting.is_empty() {
+                if running == 0 && tx.finish_backfill(backfill.id, now).await? {
+                    tracing::info!("backfill {} done", backfill.id);
                 }
+                continue;
+            }
+            let free = usize::try_from(backfill.parallel.saturating_sub(running)).unwrap_or(0);
+            let next = &waiting[..free.min(waiting.len())];
+            if next.is_empty() {
                 continue;
             }
             let Some(workflow) = self.store.get_latest_workflow(backfill.workflow_id).await? else {
                 continue;
             };
-            let mut started = backfill.started;
-            let mut free = backfill.parallel - running;
-            while free > 0 && started < total {
-                let at = backfill.times[started as usize];
-                let id = tx.backfill_instance(backfill.id, &workflow, at).await?;
+            for at in next {
+                let id = tx
+                    .backfill_instance(backfill.id, &workflow, *at, now)
+                    .await?;
                 tracing::info!("backfill {} started instance {id}", backfill.id);
-                started += 1;
-                free -= 1;
-                t.more_commands = true;
             }
-            tx.update_backfill(backfill.id, started, "running").await?;
+            t.more_commands = true;
+            let started = backfill.started.saturating_add(count(next.len()));
+            tx.advance_backfill(backfill.id, started).await?;
         }
         Ok(())
     }
 }
 
 impl Engine {
-    /// Records the lifecycle event of one fire (a fire and its instance, or missed fires).
-    fn record_fire(&mut self, outcome: &FireOutcome, t: &mut Tick) {
+    /// Records the lifecycle events of a batch's fires (a fire and its instance, or missed
+    /// fires), each about its schedule's workflow.
+    fn record_fires(&mut self, due: &[DueSchedule], outcomes: &[FireOutcome], t: &mut Tick) {
         let now = self.now();
-        let event = match outcome {
-            FireOutcome::Fired {
-                workflow,
-                fire_time,
-                instance,
-            } => {
+        let names: HashMap<WorkflowId, (&str, &str)> = due
+            .iter()
+            .map(|d| {
+                let s = &d.schedule;
+                (s.workflow_id, (s.project.as_str(), s.name.as_str()))
+            })
+            .collect();
+        for outcome in outcomes {
+            let workflow = match outcome {
+                FireOutcome::Fired { workflow, .. }
+                | FireOutcome::AlreadyFired { workflow, .. }
+                | FireOutcome::Misfired { workflow, .. } => workflow,
+            };
+            // Every outcome is of a schedule of the batch.
+            let Some(&(project, name)) = names.get(workflow) else {
+                continue;
+            };
+            if matches!(outcome, FireOutcome::Fired { .. }) {
                 t.more_commands = true;
-                let mut e = NewEvent::new(
-                    EventKind::ScheduleFired,
-                    now,
-                    format!("the schedule of workflow {workflow} fired instance {instance}"),
-                )
-                .detail(serde_json::json!({"workflow_id": workflow.0, "fire_time_us": fire_time}));
-                e.workflow_instance_id = Some(*instance);
-                e
             }
-            FireOutcome::AlreadyFired { .. } => return,
-            FireOutcome::Misfired { workflow, missed } => NewEvent::new(
-                EventKind::ScheduleMisfired,
-                now,
-                format!(
-                    "the schedule of workflow {workflow}: {} fire(s) missed while no master ran",
-                    missed.count
-                ),
-            )
-            .detail(serde_json::json!({
-                "workflow_id": workflow.0,
-                "count": missed.count,
-                "first_us": missed.first,
-                "last_us": missed.last,
-            })),
-        };
-        self.writes.events.push(event);
+            if let Some(event) = fire_event(outcome, project, name, now) {
+                self.writes.events.push(event);
+            }
+        }
     }
+}
+
+/// The lifecycle event of one fire of the schedule of `project`/`name`, if it has one.
+fn fire_event(outcome: &FireOutcome, project: &str, name: &str, now: i64) -> Option<NewEvent> {
+    let event = match outcome {
+        FireOutcome::Fired {
+            workflow,
+            fire_time,
+            instance,
+        } => NewEvent::new(
+            EventKind::ScheduleFired,
+            now,
+            format!("the schedule of workflow {workflow} fired instance {instance}"),
+        )
+        .instance(*instance, project, name)
+        .detail(serde_json::json!({"workflow_id": workflow.0, "fire_time_us": fire_time})),
+        FireOutcome::AlreadyFired { .. } => return None,
+        FireOutcome::Misfired { workflow, missed } => NewEvent::new(
+            EventKind::ScheduleMisfired,
+            now,
+            format!(
+                "the schedule of workflow {workflow}: {} fire(s) missed while no master ran",
+                missed.count
+            ),
+        )
+        .workflow(project, name)
+        .detail(serde_json::json!({
+            "workflow_id": workflow.0,
+            "count": missed.count,
+            "first_us": missed.first,
+            "last_us": missed.last,
+        })),
+    };
+    Some(event)
 }

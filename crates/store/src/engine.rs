@@ -122,6 +122,11 @@ pub struct Adopted {
 pub struct EngineTx {
     tx: Transaction<'static, Any>,
     backend: Backend,
+    /// Lifecycle events of the store's own writes in this transaction (an instance a fire or a
+    /// backfill created, a backfill's end), recorded with the engine's events or at the
+    /// commit: recording takes the `event_order` lock (PostgreSQL), which must be the last
+    /// lock a transaction takes (see [`crate::events::record_events`]).
+    pub(crate) events: Vec<crate::NewEvent>,
 }
 
 impl Store {
@@ -135,6 +140,7 @@ impl Store {
         Ok(EngineTx {
             tx,
             backend: self.backend,
+            events: Vec::new(),
         })
     }
 
@@ -577,8 +583,11 @@ impl EngineTx {
             .ctx("rolling back an engine transaction")
     }
 
-    /// Makes everything in this transaction durable.
-    pub async fn commit(self) -> Result<(), StoreError> {
+    /// Makes everything in this transaction durable, with the lifecycle events of the store's
+    /// own writes not recorded yet.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        let events = std::mem::take(&mut self.events);
+        crate::events::record_events(&mut self.tx, self.backend, &events).await?;
         self.tx
             .commit()
             .await

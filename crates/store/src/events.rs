@@ -135,6 +135,13 @@ impl NewEvent {
         self
     }
 
+    /// About a workflow, not one of its instances (a backfill's start and end).
+    pub fn workflow(mut self, project: &str, workflow: &str) -> Self {
+        self.project = Some(project.to_string());
+        self.workflow = Some(workflow.to_string());
+        self
+    }
+
     /// About a worker.
     pub fn worker(mut self, worker: Option<&str>) -> Self {
         self.worker = worker.map(str::to_string);
@@ -255,7 +262,11 @@ impl Store {
 /// held until its commit, so that event ids become visible in the order they were given (two
 /// masters committing at once cannot make a smaller id appear after a larger one was read),
 /// and readers listening on [`EVENTS_CHANNEL`] are notified at the commit. Call it last in a
-/// transaction, just before the commit, so that the lock is held only for the commit.
+/// transaction, just before the commit, so that the lock is held only for the commit, and
+/// is the last lock taken: a transaction that went on to lock rows (the task id block, an
+/// instance's lease) while holding it could deadlock with another master's tick. In an
+/// [`EngineTx`], the store's own writes keep their events for the end
+/// ([`EngineTx::record_later`]).
 pub(crate) async fn record_events(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -307,10 +318,19 @@ pub(crate) async fn record_events(
 }
 
 impl EngineTx {
-    /// Records events in this tick's transaction (see [`record_events`]).
+    /// Records events in this tick's transaction (see [`record_events`]), after those of the
+    /// store's own writes earlier in it (they happened first).
     pub async fn insert_events(&mut self, events: &[NewEvent]) -> Result<(), StoreError> {
         let backend = self.backend();
-        record_events(self.conn(), backend, events).await
+        let mut all = std::mem::take(&mut self.events);
+        all.extend_from_slice(events);
+        record_events(self.conn(), backend, &all).await
+    }
+
+    /// Keeps the events of a write of the store's own to record with the engine's events (or
+    /// at the commit), so that recording stays last in the transaction.
+    pub(crate) fn record_later(&mut self, events: impl IntoIterator<Item = NewEvent>) {
+        self.events.extend(events);
     }
 }
 

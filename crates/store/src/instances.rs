@@ -33,6 +33,68 @@ pub struct InstanceFilter {
     pub limit: Option<i64>,
 }
 
+/// Why an instance was created: what its `instance_submitted` event says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Submission {
+    /// Started through the API, for a schedule time or not.
+    Start {
+        /// The time it stands for (µs), when given.
+        schedule_time: Option<i64>,
+    },
+    /// Fired by its workflow's schedule.
+    Fire {
+        /// The fire time (µs): the instance's schedule time.
+        fire_time: i64,
+    },
+    /// Started by a backfill.
+    Backfill {
+        /// The backfill.
+        backfill: i64,
+        /// The schedule time (µs) it runs for.
+        schedule_time: i64,
+    },
+}
+
+/// The `instance_submitted` event of a new instance, in one shape whoever creates it (the
+/// API, a schedule's fire, a backfill): the message says why, the detail gives the schedule
+/// time it stands for and the backfill that started it, when there are.
+pub(crate) fn submitted_event(
+    id: WorkflowInstanceId,
+    project: &str,
+    workflow: &str,
+    at: i64,
+    why: Submission,
+) -> NewEvent {
+    let (message, detail) = match why {
+        Submission::Start {
+            schedule_time: None,
+        } => ("submitted".to_string(), None),
+        Submission::Start {
+            schedule_time: Some(t),
+        } => (
+            "submitted for its schedule time".to_string(),
+            Some(serde_json::json!({"schedule_time_us": t})),
+        ),
+        Submission::Fire { fire_time } => (
+            "submitted, fired by its schedule".to_string(),
+            Some(serde_json::json!({"schedule_time_us": fire_time})),
+        ),
+        Submission::Backfill {
+            backfill,
+            schedule_time,
+        } => (
+            format!("submitted by backfill {backfill}"),
+            Some(serde_json::json!({"backfill_id": backfill, "schedule_time_us": schedule_time})),
+        ),
+    };
+    let event =
+        NewEvent::new(EventKind::InstanceSubmitted, at, message).instance(id, project, workflow);
+    match detail {
+        Some(detail) => event.detail(detail),
+        None => event,
+    }
+}
+
 /// The answer to a stop request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopRequest {
@@ -103,15 +165,8 @@ impl Store {
         .ctx("creating a workflow instance")?;
         let id = WorkflowInstanceId(get(&row, "id")?);
         insert_command(&mut tx, self.backend, CommandKind::Start, id, None, now).await?;
-        let why = match schedule_time {
-            Some(_) => "submitted for its schedule time",
-            None => "submitted",
-        };
-        let submitted = NewEvent::new(EventKind::InstanceSubmitted, now, why).instance(
-            id,
-            &new.workflow.project,
-            &new.workflow.name,
-        );
+        let why = Submission::Start { schedule_time };
+        let submitted = submitted_event(id, &new.workflow.project, &new.workflow.name, now, why);
         record_events(&mut tx, self.backend, &[submitted]).await?;
         tx.commit().await.ctx("committing a new instance")?;
         Ok(id)

@@ -5,6 +5,7 @@
 
 use crate::engine::EngineTx;
 use crate::error::{Context, StoreError};
+use crate::instances::{submitted_event, Submission};
 use crate::records::get;
 use crate::{now_us, Backend, CommandKind, Store};
 use baton_core::spec::schedule::Missed;
@@ -357,12 +358,14 @@ impl EngineTx {
     /// whatever its size: one instance per fire (none when the fire already has one: the
     /// unique key on schedule and fire time makes a fire create exactly one instance, however
     /// many masters run), their start commands, and every schedule moved on to its next
-    /// fire. Returns what became of each fire, and the misfires, in the order planned.
+    /// fire, at `now` (µs, the master's clock). Each instance created has its
+    /// `instance_submitted` event, recorded in this transaction. Returns what became of each
+    /// fire, and the misfires, in the order planned.
     pub async fn fire_batch(
         &mut self,
         plans: &[PlannedFire<'_>],
+        now: i64,
     ) -> Result<Vec<FireOutcome>, StoreError> {
-        let now = now_us();
         let fires: Vec<(&DueSchedule, i64)> = plans
             .iter()
             .flat_map(|p| p.fire.iter().map(move |t| (p.due, *t)))
@@ -386,6 +389,7 @@ impl EngineTx {
         for chunk in plans.chunks(MAX_PARAMS / ADVANCE_COLUMNS) {
             self.advance_schedules(chunk).await?;
         }
+        self.record_later(submitted_events(&fires, &created, now));
         Ok(outcomes(plans, &created))
     }
 
@@ -488,6 +492,25 @@ impl EngineTx {
         .ctx("delaying a schedule")?;
         Ok(())
     }
+}
+
+/// The `instance_submitted` events of the fires that created an instance, in the order planned.
+fn submitted_events(
+    fires: &[(&DueSchedule, i64)],
+    created: &HashMap<(WorkflowId, i64), WorkflowInstanceId>,
+    now: i64,
+) -> Vec<crate::NewEvent> {
+    fires
+        .iter()
+        .filter_map(|(due, fire_time)| {
+            let s = &due.schedule;
+            let id = created.get(&(s.workflow_id, *fire_time))?;
+            let why = Submission::Fire {
+                fire_time: *fire_time,
+            };
+            Some(submitted_event(*id, &s.project, &s.name, now, why))
+        })
+        .collect()
 }
 
 /// Each planned fire's outcome (and each plan's misfires), in the order planned.

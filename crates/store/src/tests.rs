@@ -621,7 +621,7 @@ async fn schedule_set_and_delete_make_versions(db: &TestDb) {
         .unwrap();
     let mut tx = store.begin_engine().await.unwrap();
     let filled = tx
-        .backfill_instance(backfill, &latest, 1_000_000)
+        .backfill_instance(backfill, &latest, 1_000_000, now_us())
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -649,6 +649,11 @@ on_both!(schedule_set_and_delete_make_versions);
 
 /// Plans every due schedule to fire once, at its due time, and writes the batch.
 async fn fire_all(tx: &mut EngineTx, due: &[DueSchedule]) -> Vec<FireOutcome> {
+    fire_all_at(tx, due, now_us()).await
+}
+
+/// [`fire_all`] at `now` (µs) by the master's clock.
+async fn fire_all_at(tx: &mut EngineTx, due: &[DueSchedule], now: i64) -> Vec<FireOutcome> {
     let plans: Vec<PlannedFire> = due
         .iter()
         .map(|d| PlannedFire {
@@ -658,7 +663,7 @@ async fn fire_all(tx: &mut EngineTx, due: &[DueSchedule]) -> Vec<FireOutcome> {
             next_fire_at: d.schedule.next_fire_at.map(|t| t + 60_000_000),
         })
         .collect();
-    tx.fire_batch(&plans).await.unwrap()
+    tx.fire_batch(&plans, now).await.unwrap()
 }
 
 /// `n` workflows whose schedules fire every minute, all due next at one minute boundary
@@ -761,6 +766,84 @@ async fn a_batch_of_due_schedules_fires_each_once(db: &TestDb) {
 }
 on_both!(a_batch_of_due_schedules_fires_each_once);
 
+/// Every instance a batch of fires creates has its `instance_submitted` event, in the
+/// batch's transaction, at the master's time, in the shape of an instance started through
+/// the API for a schedule time; a fire that had its instance already records nothing.
+async fn fires_record_their_instances_submission(db: &TestDb) {
+    let store = db.store().await;
+    let n = 3;
+    let due_at = every_minute(&store, n).await;
+    let submitted = EventFilter {
+        kind: Some(baton_core::EventKind::InstanceSubmitted),
+        after: Some(0),
+        ..Default::default()
+    };
+    let mut tx = store.begin_engine().await.unwrap();
+    let due = tx.due_schedules(due_at, &[], 10).await.unwrap();
+    fire_all_at(&mut tx, &due, due_at + 7).await;
+    tx.rollback().await.unwrap();
+    assert!(store.list_events(&submitted).await.unwrap().is_empty());
+
+    let mut tx = store.begin_engine().await.unwrap();
+    let due = tx.due_schedules(due_at, &[], 10).await.unwrap();
+    let outcomes = fire_all_at(&mut tx, &due, due_at + 7).await;
+    tx.commit().await.unwrap();
+    let fired: Vec<(Option<baton_core::WorkflowInstanceId>, String)> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            FireOutcome::Fired { instance, .. } => Some(*instance),
+            _ => None,
+        })
+        .zip(&due)
+        .map(|(id, d)| (Some(id), d.schedule.name.clone()))
+        .collect();
+    assert_eq!(fired.len(), n);
+    let events = store.list_events(&submitted).await.unwrap();
+    let shown: Vec<_> = events
+        .iter()
+        .map(|e| {
+            let e = &e.event;
+            (
+                e.workflow_instance_id,
+                e.workflow.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(shown, fired, "one for each instance, in the order planned");
+    for e in &events {
+        assert_eq!(e.event.message, "submitted, fired by its schedule");
+        assert_eq!(e.event.at, due_at + 7, "the master's time");
+        assert_eq!(e.event.project.as_deref(), Some("default"));
+        assert_eq!(
+            e.event.detail,
+            Some(serde_json::json!({"schedule_time_us": due_at}))
+        );
+    }
+
+    let mut tx = store.begin_engine().await.unwrap();
+    fire_all_at(&mut tx, &due, due_at + 8).await;
+    tx.commit().await.unwrap();
+    assert_eq!(store.list_events(&submitted).await.unwrap().len(), n);
+
+    // Started through the API for a schedule time: the same detail.
+    let workflow = store
+        .get_workflow("default", "s0", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let new = NewInstance {
+        workflow: &workflow,
+        params: BTreeMap::new(),
+    };
+    let id = store.create_instance_at(new, Some(due_at)).await.unwrap();
+    let events = store.list_events(&submitted).await.unwrap();
+    let last = &events.last().unwrap().event;
+    assert_eq!(last.workflow_instance_id, Some(id));
+    assert_eq!(last.message, "submitted for its schedule time");
+    assert_eq!(last.detail, events[0].event.detail);
+}
+on_both!(fires_record_their_instances_submission);
+
 /// A fire that became due while a master was taking work fires, however late the backlog
 /// made it; fires missed while no master ran are reported as misfires and start nothing.
 async fn backlog_is_not_a_misfire(db: &TestDb) {
@@ -787,7 +870,7 @@ async fn backlog_is_not_a_misfire(db: &TestDb) {
             }
         })
         .collect();
-    let outcomes = tx.fire_batch(&plans).await.unwrap();
+    let outcomes = tx.fire_batch(&plans, now_us()).await.unwrap();
     tx.commit().await.unwrap();
     let (backlogged, missed) = (due[0].schedule.workflow_id, due[1].schedule.workflow_id);
     let fired: Vec<i64> = outcomes

@@ -91,6 +91,12 @@ impl Harness {
         self.clock.fetch_add(us, Ordering::SeqCst);
     }
 
+    /// Sets the engine's clock to `at` (µs): for a test that needs a given time, such as the
+    /// next fire of a schedule applied on the system clock.
+    pub fn set_now(&self, at: i64) {
+        self.clock.store(at, Ordering::SeqCst);
+    }
+
     /// The time now by the engine's clock (µs).
     pub fn now(&self) -> i64 {
         self.clock.load(Ordering::SeqCst)

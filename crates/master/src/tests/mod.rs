@@ -5,3 +5,4 @@
 
 mod harness;
 mod rules;
+mod trigger;
