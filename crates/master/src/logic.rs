@@ -461,9 +461,10 @@ fn decide_switch(
     let ctx = inst.context(id, slot);
     let wf = &inst.version.spec;
     for (i, case) in cases.iter().enumerate() {
-        let resolved = params::resolve_text(wf, spec, &inst.params, &upstream, &ctx, &case.when)
-            .map_err(|e| e.to_string())
-            .and_then(|text| baton_core::expr::eval_condition(&text).map(|holds| (holds, text)));
+        let resolved =
+            params::resolve_condition(wf, spec, &inst.params, &upstream, &ctx, &case.when)
+                .map_err(|e| e.to_string())
+                .and_then(|c| baton_core::expr::eval(&c).map(|holds| (holds, c.shown)));
         match resolved {
             Ok((true, text)) => {
                 let runs = cases[i].then.join(", ");

@@ -58,7 +58,19 @@ fn run(
     upstream: &BTreeMap<String, String>,
 ) -> Result<String, ParamError> {
     let s = spec(global, local, command_text);
-    resolve_task(&s, &s.tasks[0], start, upstream, &ctx()).map(|r| command(&r).to_string())
+    resolve_task(&s, &s.tasks[0], start, upstream, &ctx()).map(|r| as_bash_expands(&r))
+}
+
+/// The command with the param variables it refers to replaced by their values, as bash
+/// expands them (the values reach the task through its environment).
+fn as_bash_expands(r: &crate::params::ResolvedTask) -> String {
+    let mut text = command(r).to_string();
+    for (var, value) in r.env.iter().filter(|(k, _)| k.starts_with("BATON_PARAM_")) {
+        text = text
+            .replace(&format!("\"${{{var}}}\""), value)
+            .replace(&format!("${{{var}}}"), value);
+    }
+    text
 }
 
 #[test]
