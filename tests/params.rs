@@ -221,3 +221,37 @@ tasks:
     assert!(!out.contains("case 2 holds"), "{out}");
     assert_ne!(code, Some(0), "{out}");
 }
+
+#[test]
+fn a_task_sees_only_the_allowlisted_environment_of_its_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "env.yaml",
+        "name: env\ntasks:\n  - {name: show, type: shell, command: 'echo \"secret=${DB_PASSWORD:-unset} db=${BATON_DATABASE:-unset} home=${HOME:+set}\"'}\n",
+    );
+    let secrets = [
+        ("DB_PASSWORD", "hunter2"),
+        ("BATON_DATABASE", "postgres://u:pw@h/db"),
+    ];
+    let out = baton(&["run", file.to_str().unwrap(), "--logs"], &secrets);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("secret=unset db=unset home=set"),
+        "{stdout}"
+    );
+    let out = baton(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--logs",
+            "--task-env-pass",
+            "DB_PASSWORD",
+        ],
+        &secrets,
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("secret=hunter2 db=unset"), "{stdout}");
+}

@@ -236,6 +236,10 @@ pub struct WorkerArgs {
     /// On SIGTERM, how long running tasks may finish (default 30s).
     #[arg(long, env = "BATON_SHUTDOWN_GRACE", value_parser = parse_duration)]
     pub shutdown_grace: Option<std::time::Duration>,
+    /// Environment variables of the worker that tasks also see, comma-separated, beyond PATH,
+    /// HOME, USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ, TMPDIR and TERM.
+    #[arg(long, env = "BATON_TASK_ENV_PASS", value_delimiter = ',')]
+    pub task_env_pass: Option<Vec<String>>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -276,6 +280,10 @@ pub struct NodeArgs {
     /// How long lifecycle events are kept (older ones are removed in the background).
     #[arg(long, env = "BATON_EVENT_RETENTION", default_value = "30d", value_parser = parse_retention)]
     pub event_retention: std::time::Duration,
+    /// Environment variables of this process that tasks also see, comma-separated, beyond
+    /// PATH, HOME, USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ, TMPDIR and TERM.
+    #[arg(long, env = "BATON_TASK_ENV_PASS", value_delimiter = ',')]
+    pub task_env_pass: Vec<String>,
 }
 
 #[derive(Debug, Args)]

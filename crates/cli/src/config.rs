@@ -70,6 +70,7 @@ pub struct WorkerSection {
     pub kill_grace: Option<Duration>,
     #[serde(default, with = "baton_core::duration::option")]
     pub shutdown_grace: Option<Duration>,
+    pub task_env_pass: Option<Vec<String>>,
 }
 
 /// What a member does when its registry session cannot be renewed.

@@ -43,7 +43,7 @@ use tokio_stream::StreamExt;
 
 pub use config::{
     WorkerConfig, DEFAULT_KILL_GRACE, DEFAULT_LOG_MAX_BYTES, DEFAULT_REPORT_TIMEOUT,
-    DEFAULT_REROUTE_AFTER,
+    DEFAULT_REROUTE_AFTER, TASK_ENV_ALLOWLIST,
 };
 pub use error::{DispatchError, OpenError};
 pub use orphans::reap_orphans;

@@ -76,6 +76,8 @@ pub(crate) struct Inner {
     pub(crate) workdirs: WorkDirs,
     /// Kills the attempts' process groups if this worker dies; `None` where it cannot run.
     pub(crate) watchdog: Option<Arc<Watchdog>>,
+    /// What every task inherits of this process's environment (read once).
+    pub(crate) base_env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
 }
 
 impl Inner {
@@ -175,6 +177,7 @@ impl Worker {
                 index: Mutex::new(LogIndex::new(LOG_INDEX_CAPACITY)),
                 workdirs: WorkDirs::new(&config.data_dir),
                 watchdog: Watchdog::start(&config.id).map(Arc::new),
+                base_env: config.task_base_env(),
                 config,
             }),
         })

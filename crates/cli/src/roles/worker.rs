@@ -64,6 +64,9 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     if let Some(grace) = args.kill_grace.or(w.kill_grace) {
         config.kill_grace = grace;
     }
+    if let Some(names) = args.task_env_pass.clone().or(w.task_env_pass.clone()) {
+        config.pass_env = names;
+    }
     let shutdown_grace = args
         .shutdown_grace
         .or(w.shutdown_grace)
