@@ -53,10 +53,17 @@ impl ApiState {
         ApiState {
             store,
             notify,
-            logs: logs::LogReader::default(),
+            logs: logs::LogReader::new(baton_proto::auth::ClusterKey::fresh()),
             members,
             events: EventWaker::default(),
         }
+    }
+
+    /// The same API, reading logs from workers with the cluster's secret (without it, the
+    /// workers refuse its calls).
+    pub fn with_cluster_key(mut self, key: baton_proto::auth::ClusterKey) -> ApiState {
+        self.logs = logs::LogReader::new(key);
+        self
     }
 
     /// The handle that tells the event streams new events may have been recorded (in

@@ -172,6 +172,10 @@ pub struct ClusterArgs {
     /// When this member cannot renew its session: stop its work, or wait.
     #[arg(long, env = "BATON_REGISTRY_DISCONNECT")]
     pub registry_disconnect: Option<crate::config::Disconnect>,
+    /// A file holding the cluster secret, the same on every member (`baton cluster secret`
+    /// makes one). The secret itself may instead be in BATON_CLUSTER_SECRET; it is never a flag.
+    #[arg(long, env = "BATON_CLUSTER_SECRET_FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -244,6 +248,9 @@ pub struct WorkerArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ClusterCommand {
+    /// Prints a new random cluster secret, to save in a file (mode 0600) that every member
+    /// reads with --cluster-secret-file.
+    Secret,
     /// Every member with its address, role, version, state, heartbeat and load, and which
     /// master owns which running instances.
     Status {

@@ -40,7 +40,8 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         session: "standalone".into(),
     };
     let members = baton_api::Members::Fixed(vec![me]);
-    let state = ApiState::new(node.store.clone(), node.notify(), members);
+    let state = ApiState::new(node.store.clone(), node.notify(), members)
+        .with_cluster_key(node.worker.config().cluster_key.clone());
     wake_streams_on_run_events(&node.master, state.event_waker());
     if let Some(database) = &args.database {
         state.listen_events(database);

@@ -4,11 +4,11 @@
 
 use crate::{Strategy, WorkerEndpoint};
 use baton_core::{Priority, TaskInstanceId};
+use baton_proto::auth::{ClusterKey, MemberChannel, Prove};
 use baton_proto::worker_client::WorkerClient;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
@@ -20,7 +20,7 @@ struct Key {
 /// A worker and how many of its slots this master uses.
 pub(crate) struct WorkerSlots {
     pub endpoint: WorkerEndpoint,
-    pub client: WorkerClient<Channel>,
+    pub client: WorkerClient<MemberChannel>,
     pub used: usize,
     /// After a failed send, the worker is left alone until then.
     pub resting_until: Option<Instant>,
@@ -32,34 +32,39 @@ pub(crate) struct Dispatcher {
     workers: Vec<WorkerSlots>,
     seq: u64,
     strategy: Strategy,
-    timeout: Duration,
+    link: Link,
     /// Round-robin position per group.
     turn: HashMap<String, usize>,
 }
 
-fn client(address: &str, timeout: Duration) -> WorkerClient<Channel> {
+/// How the master's calls reach workers.
+#[derive(Debug, Clone)]
+pub(crate) struct Link {
+    /// Longest wait to connect, and for an answer.
+    pub timeout: Duration,
+    /// Proves the calls come from a member.
+    pub key: ClusterKey,
+}
+
+fn client(address: &str, link: &Link) -> WorkerClient<MemberChannel> {
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
         .expect("a worker address is a valid URI")
-        .connect_timeout(timeout)
-        .timeout(timeout)
+        .connect_timeout(link.timeout)
+        .timeout(link.timeout)
         .tcp_nodelay(true)
         .connect_lazy();
-    WorkerClient::new(channel)
+    WorkerClient::with_interceptor(channel, Prove(link.key.clone()))
 }
 
 impl Dispatcher {
-    pub fn new(
-        endpoints: Vec<WorkerEndpoint>,
-        strategy: Strategy,
-        timeout: Duration,
-    ) -> Dispatcher {
+    pub fn new(endpoints: Vec<WorkerEndpoint>, strategy: Strategy, link: Link) -> Dispatcher {
         let mut d = Dispatcher {
             queues: HashMap::new(),
             queued: HashMap::new(),
             workers: Vec::new(),
             seq: 0,
             strategy,
-            timeout,
+            link,
             turn: HashMap::new(),
         };
         d.set_workers(endpoints, &HashMap::new());
@@ -94,7 +99,7 @@ impl Dispatcher {
                     w
                 }
                 _ => WorkerSlots {
-                    client: client(&endpoint.address, self.timeout),
+                    client: client(&endpoint.address, &self.link),
                     endpoint,
                     used,
                     resting_until: None,
@@ -114,10 +119,10 @@ impl Dispatcher {
     }
 
     /// A client for any worker address (probes may go to workers not in the list yet).
-    pub fn client_for(&self, address: &str) -> WorkerClient<Channel> {
+    pub fn client_for(&self, address: &str) -> WorkerClient<MemberChannel> {
         match self.workers.iter().find(|w| w.endpoint.address == address) {
             Some(w) => w.client.clone(),
-            None => client(address, self.timeout),
+            None => client(address, &self.link),
         }
     }
 
@@ -309,6 +314,13 @@ impl Dispatcher {
 mod tests {
     use super::*;
 
+    pub(super) fn link() -> Link {
+        Link {
+            timeout: Duration::from_secs(1),
+            key: ClusterKey::fresh(),
+        }
+    }
+
     fn endpoint(id: &str, group: &str, slots: usize) -> WorkerEndpoint {
         WorkerEndpoint {
             id: id.into(),
@@ -326,7 +338,7 @@ mod tests {
         let mut d = Dispatcher::new(
             vec![endpoint("w", "default", 10)],
             Strategy::LowestLoad,
-            Duration::from_secs(1),
+            link(),
         );
         let t = TaskInstanceId;
         d.enqueue(t(1), "default", Priority::Medium, Priority::Medium);
@@ -342,7 +354,7 @@ mod tests {
         let mut d = Dispatcher::new(
             vec![endpoint("a", "default", 1), endpoint("b", "default", 1)],
             Strategy::LowestLoad,
-            Duration::from_secs(1),
+            link(),
         );
         d.enqueue(
             TaskInstanceId(1),
@@ -377,6 +389,7 @@ mod tests {
 
 #[cfg(test)]
 mod strategy_tests {
+    use super::tests::link;
     use super::*;
 
     fn endpoint(id: &str, slots: usize, cpu: f32) -> WorkerEndpoint {
@@ -392,7 +405,7 @@ mod strategy_tests {
     }
 
     fn picks(strategy: Strategy, workers: Vec<WorkerEndpoint>, n: usize) -> Vec<String> {
-        let mut d = Dispatcher::new(workers, strategy, Duration::from_secs(1));
+        let mut d = Dispatcher::new(workers, strategy, link());
         (0..n as i64)
             .map(|i| {
                 d.enqueue(TaskInstanceId(i), "g", Priority::Medium, Priority::Medium);
@@ -428,11 +441,7 @@ mod strategy_tests {
 
     #[tokio::test]
     async fn a_rest_that_is_over_asks_for_no_wake_up() {
-        let mut d = Dispatcher::new(
-            vec![endpoint("a", 4, 0.0)],
-            Strategy::LowestLoad,
-            Duration::from_secs(1),
-        );
+        let mut d = Dispatcher::new(vec![endpoint("a", 4, 0.0)], Strategy::LowestLoad, link());
         d.enqueue(TaskInstanceId(1), "g", Priority::Medium, Priority::Medium);
         d.rest("a", Duration::from_millis(50));
         assert!(d.next_wake().is_some());
@@ -450,7 +459,7 @@ mod strategy_tests {
         let mut d = Dispatcher::new(
             vec![endpoint("a", 4, 0.3), endpoint("bb", 4, 0.1)],
             Strategy::LowestLoad,
-            Duration::from_secs(1),
+            link(),
         );
         let mut on = HashMap::new();
         for i in 0..4 {
@@ -473,11 +482,7 @@ mod strategy_tests {
 
     #[tokio::test]
     async fn set_workers_keeps_counts_and_drops_the_gone() {
-        let mut d = Dispatcher::new(
-            vec![endpoint("a", 1, 0.0)],
-            Strategy::LowestLoad,
-            Duration::from_secs(1),
-        );
+        let mut d = Dispatcher::new(vec![endpoint("a", 1, 0.0)], Strategy::LowestLoad, link());
         d.enqueue(TaskInstanceId(1), "g", Priority::Medium, Priority::Medium);
         assert!(d.next().is_some());
         d.set_workers(

@@ -280,7 +280,11 @@ impl Engine {
         events: broadcast::Sender<RunEvent>,
         self_tx: mpsc::UnboundedSender<Msg>,
     ) -> Engine {
-        let dispatcher = Dispatcher::new(workers, config.strategy, config.dispatch_timeout);
+        let link = crate::dispatch::Link {
+            timeout: config.dispatch_timeout,
+            key: config.cluster_key.clone(),
+        };
+        let dispatcher = Dispatcher::new(workers, config.strategy, link);
         let cluster = config.cluster;
         Engine {
             store,

@@ -1,14 +1,15 @@
 //! The gRPC protocol between masters and workers, generated from `proto/baton.proto` at build
 //! time by protox and tonic (no `protoc` needed).
 
-#![allow(missing_docs, clippy::all)]
-
 /// Version 1 of the protocol.
 pub mod v1 {
+    #![allow(missing_docs, clippy::all)]
     tonic::include_proto!("baton.v1");
 }
 
 pub use v1::*;
+
+pub mod auth;
 
 /// Microseconds since the Unix epoch: the clock used in events and the store.
 pub fn now_us() -> i64 {

@@ -35,6 +35,9 @@ pub struct WorkerConfig {
     /// [`TASK_ENV_ALLOWLIST`]: a task never inherits the worker's whole environment, which may
     /// hold the database URL, the cluster secret or a cloud credential.
     pub pass_env: Vec<String>,
+    /// The cluster secret: every call to this worker must prove it, and its reports to
+    /// masters do.
+    pub cluster_key: baton_proto::auth::ClusterKey,
 }
 
 /// The worker's environment variables every task sees (with those named `LC_*`): what
@@ -72,6 +75,7 @@ impl WorkerConfig {
             reroute_after: DEFAULT_REROUTE_AFTER,
             report_timeout: DEFAULT_REPORT_TIMEOUT,
             pass_env: Vec::new(),
+            cluster_key: baton_proto::auth::ClusterKey::fresh(),
         }
     }
 }

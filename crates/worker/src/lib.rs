@@ -48,7 +48,7 @@ pub use config::{
 pub use error::{DispatchError, OpenError};
 pub use orphans::reap_orphans;
 pub use service::WorkerService;
-pub use worker::Worker;
+pub use worker::{Worker, WorkerGrpc};
 
 /// Serves `worker` on an already bound listener until `shutdown` completes, so callers can bind
 /// port 0 and learn the address before serving. Only the gRPC server stops; call

@@ -28,7 +28,8 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
     )
     .await?;
     // Masters learn of commands by NOTIFY (PostgreSQL) or by their poll.
-    let state = ApiState::new(store.clone(), Arc::new(|| {}), Members::Registry(registry));
+    let state = ApiState::new(store.clone(), Arc::new(|| {}), Members::Registry(registry))
+        .with_cluster_key(common.cluster_key.clone());
     // Event streams wake on the masters' NOTIFY.
     state.listen_events(&database);
     println!(
