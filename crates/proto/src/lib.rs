@@ -1,9 +1,8 @@
 //! The gRPC protocol between masters and workers, generated from `proto/baton.proto` at build
 //! time by protox and tonic (no `protoc` needed).
 
-#![allow(missing_docs, clippy::all)]
-
-/// Version 1 of the protocol.
+/// Version 1 of the protocol (generated code: not documented item by item, nor linted).
+#[allow(missing_docs, clippy::all)]
 pub mod v1 {
     tonic::include_proto!("baton.v1");
 }
