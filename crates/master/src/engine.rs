@@ -184,7 +184,7 @@ impl Inst {
             workflow_name: self.name.clone(),
             workflow_instance_id: id,
             task_instance_id: slot.id,
-            attempt: slot.attempt as u32,
+            attempt: u32::try_from(slot.attempt).unwrap_or(u32::MAX),
         }
     }
 }

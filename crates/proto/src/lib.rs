@@ -1,9 +1,9 @@
 //! The gRPC protocol between masters and workers, generated from `proto/baton.proto` at build
 //! time by protox and tonic (no `protoc` needed).
 
-/// Version 1 of the protocol.
+/// Version 1 of the protocol (generated code: not documented item by item, nor linted).
+#[allow(missing_docs, clippy::all)]
 pub mod v1 {
-    #![allow(missing_docs, clippy::all)]
     tonic::include_proto!("baton.v1");
 }
 
@@ -15,6 +15,6 @@ pub mod auth;
 pub fn now_us() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }

@@ -10,8 +10,6 @@
 //! inside one process. In a cluster it also passes on what heartbeats say:
 //! [`Worker::set_masters`] and [`Worker::session_lost`].
 
-#![warn(missing_docs)]
-
 mod attempt;
 mod config;
 mod error;
