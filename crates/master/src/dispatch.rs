@@ -46,14 +46,36 @@ pub(crate) struct Link {
     pub key: ClusterKey,
 }
 
-fn client(address: &str, link: &Link) -> WorkerClient<MemberChannel> {
+/// Why `address` is not a member's `host:port` (`None`: it is one). A registry entry is only
+/// data: a bad one must cost its member its work, never the master its engine.
+pub(crate) fn bad_address(address: &str) -> Option<String> {
+    let uri: tonic::codegen::http::Uri = match format!("http://{address}").parse() {
+        Ok(uri) => uri,
+        Err(e) => return Some(format!("`{address}` is not host:port ({e})")),
+    };
+    let plain = uri.host().is_some_and(|h| !h.is_empty())
+        && uri.port_u16().is_some()
+        && uri.path() == "/"
+        && uri.query().is_none()
+        && !address.contains(['/', '@', '?', '#']);
+    (!plain).then(|| format!("`{address}` is not host:port"))
+}
+
+fn client(address: &str, link: &Link) -> Option<WorkerClient<MemberChannel>> {
+    if let Some(why) = bad_address(address) {
+        tracing::warn!("worker address refused: {why}");
+        return None;
+    }
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
-        .expect("a worker address is a valid URI")
+        .ok()?
         .connect_timeout(link.timeout)
         .timeout(link.timeout)
         .tcp_nodelay(true)
         .connect_lazy();
-    WorkerClient::with_interceptor(channel, Prove(link.key.clone()))
+    Some(WorkerClient::with_interceptor(
+        channel,
+        Prove(link.key.clone()),
+    ))
 }
 
 impl Dispatcher {
@@ -98,11 +120,14 @@ impl Dispatcher {
                     w.used = used;
                     w
                 }
-                _ => WorkerSlots {
-                    client: client(&endpoint.address, &self.link),
-                    endpoint,
-                    used,
-                    resting_until: None,
+                _ => match client(&endpoint.address, &self.link) {
+                    Some(client) => WorkerSlots {
+                        client,
+                        endpoint,
+                        used,
+                        resting_until: None,
+                    },
+                    None => continue,
                 },
             };
             self.workers.push(slots);
@@ -118,10 +143,11 @@ impl Dispatcher {
             .collect()
     }
 
-    /// A client for any worker address (probes may go to workers not in the list yet).
-    pub fn client_for(&self, address: &str) -> WorkerClient<MemberChannel> {
+    /// A client for any worker address (probes may go to workers not in the list yet);
+    /// `None` for an address that is not `host:port`.
+    pub fn client_for(&self, address: &str) -> Option<WorkerClient<MemberChannel>> {
         match self.workers.iter().find(|w| w.endpoint.address == address) {
-            Some(w) => w.client.clone(),
+            Some(w) => Some(w.client.clone()),
             None => client(address, &self.link),
         }
     }
@@ -331,6 +357,47 @@ mod tests {
             load1: 0.0,
             session: String::new(),
         }
+    }
+
+    #[test]
+    fn only_host_and_port_is_a_member_address() {
+        for good in ["127.0.0.1:5690", "worker-3.example:80", "[::1]:5690"] {
+            assert_eq!(bad_address(good), None, "{good}");
+        }
+        for bad in [
+            "bad host",
+            "",
+            "host",
+            "host:",
+            "host:99999",
+            "h:1/x",
+            "u@h:1",
+            "h:1?x",
+            ":1",
+        ] {
+            assert!(bad_address(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_worker_with_a_bad_address_is_left_out_not_a_crash() {
+        let mut bad = endpoint("bad", "default", 1);
+        bad.address = "bad host".into();
+        let mut d = Dispatcher::new(
+            vec![bad, endpoint("w", "default", 1)],
+            Strategy::LowestLoad,
+            link(),
+        );
+        assert!(!d.is_live("bad"));
+        assert!(d.is_live("w"));
+        assert!(d.client_for("also bad").is_none());
+        d.enqueue(
+            TaskInstanceId(1),
+            "default",
+            Priority::Medium,
+            Priority::Medium,
+        );
+        assert!(d.next().is_some());
     }
 
     #[tokio::test]

@@ -26,6 +26,11 @@ use chrono::DateTime;
 use chrono_tz::Tz;
 use std::collections::BTreeMap;
 
+/// Most bytes a text may expand to (a param's value, an env value): values that refer to
+/// others twice over (`a1: ${a2}${a2}`, `a2: ${a3}${a3}`, …) double at each level, and must
+/// not take the master's memory with them.
+pub const MAX_EXPANDED_BYTES: usize = 1 << 20;
+
 /// Why a task's params cannot be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamError {
@@ -50,6 +55,14 @@ pub enum ParamError {
         param: String,
         /// Why, and what to write instead.
         reason: String,
+    },
+    /// A text that expands to more than [`MAX_EXPANDED_BYTES`].
+    #[error("task `{task}`: a param or env value expands to more than {limit} bytes (do its params refer to each other many times over?)")]
+    TooLarge {
+        /// The task being resolved.
+        task: String,
+        /// The limit.
+        limit: usize,
     },
     /// A param whose value refers, directly or not, to itself.
     #[error("task `{task}`: param `{}` refers to itself: {}", chain[0], chain.iter().map(|n| format!("${{{n}}}")).collect::<Vec<_>>().join(" -> "))]
@@ -161,6 +174,13 @@ impl<'a> Resolver<'a> {
                 Piece::Text(t) => out.push_str(t),
                 Piece::Ref(name) => out.push_str(&self.reference(name)),
                 Piece::Expr(e) => out.push_str(&self.expression(e)),
+            }
+            if out.len() > MAX_EXPANDED_BYTES {
+                self.note(ParamError::TooLarge {
+                    task: self.task.to_string(),
+                    limit: MAX_EXPANDED_BYTES,
+                });
+                return String::new();
             }
         }
         out

@@ -313,3 +313,19 @@ fn noop_has_no_body() {
     let r = resolve_task(&s, &s.tasks[0], &map(&[]), &map(&[]), &ctx()).unwrap();
     assert_eq!(r.kind, TaskKind::Noop);
 }
+
+#[test]
+fn values_that_double_at_each_level_are_refused_not_expanded() {
+    let global: Vec<String> = (1..40)
+        .map(|i| format!("a{i}: ${{a{}}}${{a{}}}", i + 1, i + 1))
+        .chain(std::iter::once("a40: xxxxxxxxxxxxxxxx".to_string()))
+        .collect();
+    let got = run(&global.join(", "), "", "echo ${a1}", &map(&[]), &map(&[]));
+    let err = got.unwrap_err();
+    assert!(matches!(err, ParamError::TooLarge { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("expands to more than 1048576 bytes"),
+        "{err}"
+    );
+}
