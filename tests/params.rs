@@ -255,3 +255,42 @@ fn a_task_sees_only_the_allowlisted_environment_of_its_server() {
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("secret=hunter2 db=unset"), "{stdout}");
 }
+
+#[test]
+fn logs_outbox_and_secret_are_for_the_service_user_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = write(
+        dir.path(),
+        "log.yaml",
+        "name: log\ntasks:\n  - {name: a, type: shell, command: 'echo private'}\n",
+    );
+    let server = Standalone::start(&data, None, &[]);
+    let id = server.start_workflow(&file, "log", &[]);
+    let end = server.wait_end(id, std::time::Duration::from_secs(30));
+    assert_eq!(end["instance"]["state"], "succeeded", "{end}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data.join("logs")), 0o700);
+    assert_eq!(mode(&data.join("outbox")), 0o700);
+    assert_eq!(mode(&data.join("cluster.secret")), 0o600);
+    let logs: Vec<_> = walk(&data.join("logs"));
+    assert!(!logs.is_empty(), "the task wrote a log");
+    for log in logs {
+        assert_eq!(mode(&log), 0o600, "{}", log.display());
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

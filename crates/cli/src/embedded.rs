@@ -64,7 +64,7 @@ pub fn default_database(data_dir: &std::path::Path) -> String {
 impl Node {
     /// Opens the store, resumes what was running, and starts serving gRPC.
     pub async fn start(options: NodeOptions) -> anyhow::Result<Node> {
-        std::fs::create_dir_all(&options.data_dir).with_context(|| {
+        baton_worker::create_private_dir(&options.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {}",
                 options.data_dir.display()

@@ -48,6 +48,16 @@ pub use orphans::reap_orphans;
 pub use service::WorkerService;
 pub use worker::{Worker, WorkerGrpc};
 
+/// Creates `path` and its missing parents with mode 0700 (this user only): a worker's data
+/// directory, logs and outbox hold what tasks printed and what they reported.
+pub fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+}
+
 /// Serves `worker` on an already bound listener until `shutdown` completes, so callers can bind
 /// port 0 and learn the address before serving. Only the gRPC server stops; call
 /// [`Worker::shutdown`] to stop the attempts.

@@ -29,12 +29,19 @@ pub(crate) fn log_path(data_dir: &Path, wfi: WorkflowInstanceId, key: AttemptKey
         .join(format!("{}.log", key.attempt))
 }
 
-/// Creates (or empties, for a rerun of the same attempt) an attempt's log file.
+/// Creates (or empties, for a rerun of the same attempt) an attempt's log file, readable by
+/// this user only (a log may hold what a task printed of its data).
 pub(crate) fn create(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        crate::create_private_dir(dir)?;
     }
-    File::create(path)
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
 }
 
 /// The line written once when an attempt's output reaches the cap.

@@ -89,7 +89,7 @@ impl Outbox {
             path: dir.to_path_buf(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(io_err)?;
+        crate::create_private_dir(dir).map_err(io_err)?;
         let lock_file = File::create(dir.join("LOCK")).map_err(io_err)?;
         let lock =
             Flock::lock(lock_file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {

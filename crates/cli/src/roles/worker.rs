@@ -52,7 +52,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
         .data_dir
         .or(w.data_dir.clone())
         .unwrap_or_else(|| "./baton-worker".into());
-    std::fs::create_dir_all(&data_dir)
+    baton_worker::create_private_dir(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     let mut config = WorkerConfig::new(address.clone(), &data_dir);
     if let Some(slots) = args.slots.or(w.slots) {
