@@ -431,21 +431,6 @@ mod tests {
     use baton_proto::{Outcome, ReadLogRequest};
 
     use crate::testkit::*;
-    use crate::Worker;
-
-    async fn log_of(worker: &Worker, tid: i64) -> String {
-        let reply = worker
-            .read_log(ReadLogRequest {
-                task_instance_id: tid,
-                attempt: 1,
-                offset: 0,
-                limit: 0,
-            })
-            .await
-            .unwrap();
-        assert!(reply.found);
-        String::from_utf8(reply.data).unwrap()
-    }
 
     #[tokio::test]
     async fn shell_output_goes_to_the_log_and_success_is_reported() {

@@ -361,3 +361,18 @@ pub(crate) async fn member_client(
         baton_proto::auth::Prove(worker.config().cluster_key.clone()),
     )
 }
+
+/// The whole log of attempt 1 of task instance `tid`, which must exist.
+pub(crate) async fn log_of(worker: &Worker, tid: i64) -> String {
+    let reply = worker
+        .read_log(baton_proto::ReadLogRequest {
+            task_instance_id: tid,
+            attempt: 1,
+            offset: 0,
+            limit: 0,
+        })
+        .await
+        .unwrap();
+    assert!(reply.found);
+    String::from_utf8(reply.data).unwrap()
+}

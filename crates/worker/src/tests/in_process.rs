@@ -5,26 +5,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use baton_proto::{Outcome, ReadLogRequest, TimeoutStrategy};
+use baton_proto::{Outcome, TimeoutStrategy};
 
 use crate::executors::testing::Scripted;
 use crate::executors::InProcessEnd;
 use crate::testkit::*;
-use crate::Worker;
-
-async fn log_of(worker: &Worker, tid: i64) -> String {
-    let reply = worker
-        .read_log(ReadLogRequest {
-            task_instance_id: tid,
-            attempt: 1,
-            offset: 0,
-            limit: 0,
-        })
-        .await
-        .unwrap();
-    assert!(reply.found);
-    String::from_utf8(reply.data).unwrap()
-}
 
 fn scripted(log: &str, wait: Duration, end: InProcessEnd) -> Scripted {
     Scripted {
