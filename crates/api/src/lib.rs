@@ -6,6 +6,8 @@
 //! generated from them and the handlers' annotations (`GET /api/v1/openapi.json`), and
 //! `/api/docs` serves an interactive reference to it.
 
+mod access;
+mod bootstrap;
 mod convert;
 mod error;
 mod handlers;
@@ -17,8 +19,10 @@ mod wake;
 use baton_store::Store;
 use std::sync::Arc;
 
+pub use access::{Access, RouteAccess, Scope};
+pub use bootstrap::{ensure_admin, FirstAdmin, ADMIN_USER};
 pub use error::ApiError;
-pub use router::openapi;
+pub use router::{openapi, route_table};
 pub use wake::EventWaker;
 
 /// Largest request body accepted (a workflow file, start params).

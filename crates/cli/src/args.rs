@@ -321,13 +321,17 @@ pub struct RunArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
     /// Base URL of a running Baton.
-    #[arg(
-        long,
-        env = "BATON_SERVER",
-        default_value = "http://127.0.0.1:12345",
-        global = true
-    )]
-    pub server: String,
+    /// (Default: the current context's server, see `baton context`, else
+    /// http://127.0.0.1:12345.)
+    #[arg(long = "server", env = "BATON_SERVER", global = true)]
+    pub server_flag: Option<String>,
+}
+
+impl ServerArgs {
+    /// The server's base URL.
+    pub fn url(&self) -> String {
+        crate::contexts::server_url(self.server_flag.as_deref())
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -52,7 +52,12 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION"),
         args.data_dir.display()
     );
-    let server = axum::serve(api_listener, app).with_graceful_shutdown(shutdown_signal());
+    first_admin(&node.store, &format!("http://{address}")).await?;
+    let server = axum::serve(
+        api_listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal());
     if let Err(e) = server.await {
         tracing::error!("API server: {e}");
     }
@@ -62,6 +67,31 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     );
     node.stop(args.shutdown_grace).await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// With no user yet, creates `admin` (password from `BATON_ADMIN_PASSWORD`, else a random
+/// one printed once to stderr), and says how to log in.
+pub async fn first_admin(store: &baton_store::Store, url: &str) -> anyhow::Result<()> {
+    let given = std::env::var("BATON_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let login = format!(
+        "baton login --server {url} --username {}",
+        baton_api::ADMIN_USER
+    );
+    match baton_api::ensure_admin(store, given).await? {
+        baton_api::FirstAdmin::Existing => {}
+        baton_api::FirstAdmin::Given => {
+            eprintln!("Created user `admin` with the password in BATON_ADMIN_PASSWORD.");
+        }
+        baton_api::FirstAdmin::Generated(password) => {
+            eprintln!(
+                "Created user `admin` (a global admin). Its password, shown only this once:\n\n    {password}\n\nChange it with `baton user passwd admin`."
+            );
+        }
+    }
+    eprintln!("Log in with: {login}");
     Ok(())
 }
 

@@ -35,8 +35,13 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
         "Baton {} api on http://{address}/api/v1",
         env!("CARGO_PKG_VERSION")
     );
-    let serve = axum::serve(listener, baton_api::router(state))
-        .with_graceful_shutdown(crate::standalone::shutdown_signal());
+    crate::standalone::first_admin(&store, &format!("http://{address}")).await?;
+    let app = baton_api::router(state);
+    let serve = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(crate::standalone::shutdown_signal());
     // The load sent with each heartbeat is sampled anew, not the one of the start.
     let sample_load = async {
         let mut tick = tokio::time::interval(common.heartbeat_interval);

@@ -34,6 +34,18 @@ impl Store {
             .collect()
     }
 
+    /// The project of a workflow, if the workflow exists (the API finds a backfill's so).
+    pub async fn project_of_workflow(
+        &self,
+        id: baton_core::WorkflowId,
+    ) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT project FROM workflow WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.read)
+            .await
+            .ctx("reading a workflow's project")
+    }
+
     /// Whether the project exists.
     pub async fn project_exists(&self, name: &str) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM project WHERE name = $1")

@@ -1,0 +1,395 @@
+//! Default deny, walked over the router's own route list: every operation × every role ×
+//! {no credentials, malformed, expired, revoked, a token of another project} gets 401, 403
+//! or through, as its declared rule says. A route registered without a rule is not in the
+//! list and fails the first test; one with the wrong rule fails the walk.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use baton_api::{ApiState, Members, Scope};
+use baton_auth::{token, Role, Rule, UserId};
+use baton_store::testing::{applied, TestDb};
+use baton_store::{NewInstance, NewToken, Store};
+use http_body_util::BodyExt;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const WORKFLOW: &str = "project: p\nname: w\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
+const OTHER: &str = "project: q\nname: w\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
+const FAR: i64 = 4_000_000_000_000_000;
+
+/// Who calls: a user with a role on `p` (or a global admin, or none), through a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Member(Role),
+    GlobalAdmin,
+    /// Admin of `q` only.
+    Outsider,
+}
+
+/// How the credential is broken (or not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cred {
+    Fresh,
+    None,
+    Malformed,
+    Expired,
+    Revoked,
+    /// An API token of an admin of both `p` and `q`, narrowed to `q`.
+    OtherProject,
+}
+
+/// The expected answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Through,
+    Unauthenticated,
+    Forbidden,
+}
+
+struct World {
+    app: axum::Router,
+    store: Store,
+    users: Vec<(Who, UserId)>,
+    both_admin: UserId,
+    instance: i64,
+    other_instance: i64,
+    _db: TestDb,
+}
+
+async fn user(store: &Store, name: &str, global: bool, roles: &[(&str, Role)]) -> UserId {
+    let id = store.create_user(name, "unused", global).await.unwrap();
+    for (project, role) in roles {
+        store.set_member(project, id, *role).await.unwrap();
+    }
+    id
+}
+
+async fn world() -> World {
+    let db = TestDb::sqlite();
+    let store = db.store().await;
+    store.create_project("p").await.unwrap();
+    store.create_project("q").await.unwrap();
+    let wf = applied(&store, WORKFLOW).await;
+    let other = applied(&store, OTHER).await;
+    let new = |w| NewInstance {
+        workflow: w,
+        params: Default::default(),
+    };
+    let instance = store.create_instance(new(&wf)).await.unwrap().0;
+    let other_instance = store.create_instance(new(&other)).await.unwrap().0;
+    let mut users = Vec::new();
+    for role in Role::ALL {
+        let id = user(&store, &format!("p-{role}"), false, &[("p", role)]).await;
+        users.push((Who::Member(role), id));
+    }
+    users.push((Who::GlobalAdmin, user(&store, "root", true, &[]).await));
+    let outsider = user(&store, "q-admin", false, &[("q", Role::Admin)]).await;
+    users.push((Who::Outsider, outsider));
+    let both = [("p", Role::Admin), ("q", Role::Admin)];
+    let both_admin = user(&store, "pq-admin", false, &both).await;
+    let state = ApiState::new(store.clone(), Arc::new(|| {}), Members::Fixed(Vec::new()));
+    World {
+        app: baton_api::router(state),
+        store,
+        users,
+        both_admin,
+        instance,
+        other_instance,
+        _db: db,
+    }
+}
+
+impl World {
+    /// A new login session of `user` (each request gets its own: a logout ends one).
+    async fn session(&self, user: UserId) -> String {
+        let s = token::generate();
+        self.store
+            .create_session(user, &s.hash, None, FAR)
+            .await
+            .unwrap();
+        s.plain
+    }
+
+    async fn api_token(&self, user: UserId, project: Option<&str>, expires: i64) -> String {
+        let s = token::generate();
+        let t = NewToken {
+            user,
+            name: "t",
+            secret_hash: &s.hash,
+            project,
+            role: None,
+            expires_at: Some(expires),
+        };
+        self.store.create_token(t).await.unwrap();
+        s.plain
+    }
+
+    /// The `Authorization` header for `who` with `cred`.
+    async fn header(&self, who: UserId, cred: Cred) -> Option<String> {
+        let bearer = |t: String| Some(format!("Bearer {t}"));
+        match cred {
+            Cred::Fresh => bearer(self.session(who).await),
+            Cred::None => None,
+            Cred::Malformed => Some("Bearer not-a-token".into()),
+            Cred::Expired => bearer(self.api_token(who, None, 1).await),
+            Cred::Revoked => {
+                let t = self.api_token(who, None, FAR).await;
+                let id = self.store.list_tokens(Some(who)).await.unwrap()[0].id;
+                self.store.revoke_token(id, None).await.unwrap();
+                bearer(t)
+            }
+            Cred::OtherProject => bearer(self.api_token(self.both_admin, Some("q"), FAR).await),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        auth: Option<String>,
+        body: &str,
+    ) -> (StatusCode, String) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json");
+        if let Some(a) = auth {
+            request = request.header("authorization", a);
+        }
+        let request = request.body(Body::from(body.to_string())).unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let sse = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|c| c.as_bytes().starts_with(b"text/event-stream"));
+        if sse {
+            return (status, String::new());
+        }
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// A concrete URL for a route: its ids are the instance of `p`, or (tasks, backfills,
+    /// tokens) ids that do not exist; `?project=p` on each.
+    fn url(&self, path: &str) -> String {
+        let id = if path.starts_with("/api/v1/instances/") {
+            self.instance
+        } else {
+            999_999
+        };
+        let path = path
+            .replace("{id}", &id.to_string())
+            .replace("{name}", "w")
+            .replace("{project}", "p")
+            .replace("{user}", "nobody");
+        format!("{path}?project=p")
+    }
+}
+
+/// The role the caller acts with on `p`, and whether it acts as a global admin.
+fn rights(who: Who, cred: Cred) -> (Option<Role>, bool) {
+    match (cred, who) {
+        (Cred::OtherProject, _) => (None, false),
+        (_, Who::GlobalAdmin) => (Some(Role::Admin), true),
+        (_, Who::Member(r)) => (Some(r), false),
+        (_, Who::Outsider) => (None, false),
+    }
+}
+
+/// What the rule must answer, worked out independently of the server's code.
+fn want(rule: Rule, scope: Scope, who: Who, cred: Cred) -> Want {
+    if rule == Rule::Public {
+        return Want::Through;
+    }
+    if cred != Cred::Fresh && cred != Cred::OtherProject {
+        return Want::Unauthenticated;
+    }
+    let (on_p, global) = rights(who, cred);
+    let yes = match rule {
+        Rule::Public | Rule::Authenticated => true,
+        Rule::GlobalAdmin => global,
+        // These routes' objects do not exist: only a global admin gets past (to a 404).
+        Rule::Project(_) if matches!(scope, Scope::TaskInstance | Scope::Backfill) => global,
+        Rule::Project(need) => on_p.is_some_and(|r| r >= need),
+    };
+    if yes {
+        Want::Through
+    } else {
+        Want::Forbidden
+    }
+}
+
+fn got(status: StatusCode) -> Want {
+    match status {
+        StatusCode::UNAUTHORIZED => Want::Unauthenticated,
+        StatusCode::FORBIDDEN => Want::Forbidden,
+        _ => Want::Through,
+    }
+}
+
+#[test]
+fn every_documented_operation_has_a_rule_and_only_health_and_login_are_public() {
+    let table = baton_api::route_table();
+    let doc = serde_json::to_value(baton_api::openapi()).unwrap();
+    let mut documented = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, _) in item.as_object().unwrap() {
+            documented += 1;
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let rules = table
+                .iter()
+                .filter(|r| r.method == m && r.path == *path)
+                .count();
+            assert_eq!(rules, 1, "{m} {path} has {rules} rules");
+        }
+    }
+    assert_eq!(documented, table.len());
+    let mut public: Vec<String> = table
+        .iter()
+        .filter(|r| r.access.rule == Rule::Public)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    public.sort();
+    assert_eq!(public, ["GET /api/v1/health", "POST /api/v1/auth/login"]);
+}
+
+#[tokio::test]
+async fn every_route_answers_every_role_and_credential_as_its_rule_says() {
+    let w = world().await;
+    let creds = [
+        Cred::Fresh,
+        Cred::None,
+        Cred::Malformed,
+        Cred::Expired,
+        Cred::Revoked,
+        Cred::OtherProject,
+    ];
+    let mut checked = 0;
+    for route in baton_api::route_table() {
+        let body = if route.access.scope == Scope::ApplyBody {
+            serde_json::json!({ "source": WORKFLOW }).to_string()
+        } else {
+            "{}".to_string()
+        };
+        for (who, id) in &w.users {
+            for cred in creds {
+                let auth = w.header(*id, cred).await;
+                let url = w.url(&route.path);
+                let (status, text) = w.call(route.method.clone(), &url, auth, &body).await;
+                let mut expected = want(route.access.rule, route.access.scope, *who, cred);
+                // Only a login session makes API tokens (a token cannot mint a wider one).
+                let mints = route.method == Method::POST && route.path == "/api/v1/tokens";
+                if mints && cred == Cred::OtherProject {
+                    expected = Want::Forbidden;
+                }
+                assert_eq!(
+                    got(status),
+                    expected,
+                    "{} {url} as {who:?} with {cred:?}: {status} {text}",
+                    route.method
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 300, "{checked}");
+}
+
+#[tokio::test]
+async fn another_projects_object_and_a_missing_one_get_the_same_answer() {
+    let w = world().await;
+    let viewer = w.users[0].1;
+    let mut answers = Vec::new();
+    for id in [w.other_instance, 424_242] {
+        let auth = w.header(viewer, Cred::Fresh).await;
+        let uri = format!("/api/v1/instances/{id}");
+        answers.push(w.call(Method::GET, &uri, auth, "").await);
+    }
+    assert_eq!(answers[0].0, StatusCode::FORBIDDEN, "{}", answers[0].1);
+    assert_eq!(answers[0], answers[1]);
+    let auth = w.header(viewer, Cred::Fresh).await;
+    let uri = format!("/api/v1/instances/{}", w.instance);
+    assert_eq!(w.call(Method::GET, &uri, auth, "").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn listings_show_a_member_only_their_projects() {
+    let w = world().await;
+    let viewer = w.users[0].1;
+    for (uri, key) in [
+        ("/api/v1/instances", "instances"),
+        ("/api/v1/workflows", "workflows"),
+        ("/api/v1/projects", "projects"),
+    ] {
+        let auth = w.header(viewer, Cred::Fresh).await;
+        let (status, text) = w.call(Method::GET, uri, auth, "").await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let projects: Vec<&str> = v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                o.get("project")
+                    .or(o.get("name"))
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+            })
+            .collect();
+        assert!(
+            !projects.is_empty() && projects.iter().all(|p| *p == "p"),
+            "{uri}: {v}"
+        );
+    }
+    let admin = w.users[4].1;
+    let auth = w.header(admin, Cred::Fresh).await;
+    let (_, text) = w.call(Method::GET, "/api/v1/instances", auth, "").await;
+    assert!(
+        text.contains("\"q\""),
+        "a global admin sees every project: {text}"
+    );
+}
+
+#[tokio::test]
+async fn state_changes_are_audited_allowed_or_refused() {
+    let w = world().await;
+    let viewer = w.users[0].1;
+    let uri = format!("/api/v1/instances/{}/stop", w.instance);
+    let auth = w.header(viewer, Cred::Fresh).await;
+    assert_eq!(
+        w.call(Method::POST, &uri, auth, "").await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        w.call(Method::POST, &uri, None, "").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let operator = w.users[1].1;
+    let auth = w.header(operator, Cred::Fresh).await;
+    assert_eq!(
+        w.call(Method::POST, &uri, auth, "").await.0,
+        StatusCode::ACCEPTED
+    );
+    let filter = baton_store::AuditFilter {
+        limit: 10,
+        ..Default::default()
+    };
+    let rows = w.store.list_audit(&filter).await.unwrap();
+    let seen: Vec<(Option<&str>, &str, i64)> = rows
+        .iter()
+        .map(|r| (r.user_name.as_deref(), r.outcome.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (Some("p-operator"), "allowed", 202),
+            (None, "denied", 401),
+            (Some("p-viewer"), "denied", 403),
+        ]
+    );
+    assert!(rows
+        .iter()
+        .all(|r| r.action == "POST /api/v1/instances/{id}/stop"));
+}
