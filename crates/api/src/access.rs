@@ -247,6 +247,11 @@ async fn authenticate(
             "unknown, expired or revoked credentials",
         ));
     };
+    if cookie && changes_state(method) && !is_json(headers) {
+        return Err(Refusal::Forbidden(
+            "a change made with a session cookie must be sent as `application/json`".into(),
+        ));
+    }
     if cookie && changes_state(method) {
         let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
         let ok = match (sent, &found.csrf_hash) {
@@ -286,6 +291,67 @@ fn credential(headers: &HeaderMap) -> Result<Option<(String, bool)>, Refusal> {
         .find(|(k, _)| *k == SESSION_COOKIE)
         .map(|(_, v)| (v.to_string(), true));
     Ok(cookie)
+}
+
+/// Whether the body is declared JSON (a cross-site form cannot declare it).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"))
+}
+
+/// The host part of `host`, `host:port`, `[v6]:port` or a URL's authority.
+fn host_name(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+}
+
+/// Whether a `Host` (or an `Origin`'s authority) names this API: a loopback name, or one of
+/// the configured public hosts (a bare name allows any port).
+fn host_allowed(state: &ApiState, authority: &str) -> bool {
+    let name = host_name(authority).to_ascii_lowercase();
+    let loopback = name == "localhost"
+        || name.ends_with(".localhost")
+        || name == "::1"
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    loopback
+        || state.public_hosts.iter().any(|h| {
+            let h = h.to_ascii_lowercase();
+            h == authority.to_ascii_lowercase() || (!h.contains(':') && h == name)
+        })
+}
+
+/// The `Host` and `Origin` checks; the refusal names the flag that allows another name.
+fn check_origin(state: &ApiState, headers: &HeaderMap) -> Result<(), Refusal> {
+    let text = |n| {
+        headers
+            .get(n)
+            .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+    };
+    let refuse = |what: &str, value: &str| {
+        Refusal::Forbidden(format!(
+            "{what} `{value}` is not a name of this server: reach it by a loopback name, or \
+             start it with `--public-host {}`",
+            host_name(value)
+        ))
+    };
+    if let Some(host) = text(header::HOST) {
+        if !host_allowed(state, host) {
+            return Err(refuse("host", host));
+        }
+    }
+    if let Some(origin) = text(header::ORIGIN) {
+        let authority = origin.split_once("://").map_or(origin, |(_, a)| a);
+        if origin == "null" || !host_allowed(state, authority) {
+            return Err(refuse("origin", origin));
+        }
+    }
+    Ok(())
 }
 
 /// Whether a method changes state (and so is audited, and needs the CSRF token).
@@ -459,6 +525,9 @@ async fn admit(
     access: Access,
     req: Request,
 ) -> Result<(Option<Caller>, Request), (Option<Caller>, Refusal)> {
+    if let Err(r) = check_origin(state, req.headers()) {
+        return Err((None, r));
+    }
     // A public route ignores credentials: a stale cookie must not keep anyone from logging in.
     let caller = if access.rule == Rule::Public {
         None

@@ -48,6 +48,8 @@ pub struct ApiState {
     logs: logs::LogReader,
     members: Members,
     events: EventWaker,
+    /// Host names (and `host:port`s) the API answers to besides loopback ones.
+    public_hosts: Arc<Vec<String>>,
 }
 
 impl ApiState {
@@ -60,7 +62,16 @@ impl ApiState {
             logs: logs::LogReader::default(),
             members,
             events: EventWaker::default(),
+            public_hosts: Arc::new(Vec::new()),
         }
+    }
+
+    /// The names the API may be reached by besides `localhost`, `127.0.0.1` and `[::1]`
+    /// (`--public-host`): a request whose `Host` or `Origin` names another is refused, which
+    /// closes DNS rebinding and cross-site requests from web pages.
+    pub fn with_public_hosts(mut self, hosts: Vec<String>) -> ApiState {
+        self.public_hosts = Arc::new(hosts);
+        self
     }
 
     /// The handle that tells the event streams new events may have been recorded (in

@@ -393,3 +393,191 @@ async fn state_changes_are_audited_allowed_or_refused() {
         .iter()
         .all(|r| r.action == "POST /api/v1/instances/{id}/stop"));
 }
+
+/// A request with the given headers; its status and body.
+async fn raw(
+    w: &World,
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = w
+        .app
+        .clone()
+        .oneshot(request.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_browser_session_is_an_httponly_cookie_whose_changes_need_the_csrf_token() {
+    let w = world().await;
+    let hash = baton_auth::password::hash("operator-password").unwrap();
+    w.store.set_password("p-operator", &hash).await.unwrap();
+    let login = serde_json::json!({"username": "p-operator", "password": "operator-password", "session": "cookie"});
+    let json = [("content-type", "application/json")];
+    let (status, headers, text) = raw(
+        &w,
+        Method::POST,
+        "/api/v1/auth/login",
+        &json,
+        &login.to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let cookie = headers["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        answer.get("token").is_none(),
+        "no bearer token for a browser: {answer}"
+    );
+    let csrf = answer["csrf_token"].as_str().unwrap().to_string();
+    let session = cookie.split(';').next().unwrap().to_string();
+
+    let (status, _, _) = raw(
+        &w,
+        Method::GET,
+        "/api/v1/auth/me",
+        &[("cookie", &session)],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "a read needs no CSRF token");
+    let stop = format!("/api/v1/instances/{}/stop", w.instance);
+    let with = |extra: &[(&'static str, &str)]| {
+        let mut h = vec![("cookie", session.as_str())];
+        h.extend_from_slice(extra);
+        h.into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    for headers in [
+        with(&[("content-type", "application/json")]),
+        with(&[("content-type", "text/plain"), ("x-csrf-token", &csrf)]),
+        with(&[
+            ("content-type", "application/json"),
+            ("x-csrf-token", "baton_wrong"),
+        ]),
+    ] {
+        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, _, text) = raw(&w, Method::POST, &stop, &h, "{}").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{h:?}: {text}");
+    }
+    let ok = with(&[
+        ("content-type", "application/json"),
+        ("x-csrf-token", &csrf),
+    ]);
+    let h: Vec<(&str, &str)> = ok.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, text) = raw(&w, Method::POST, &stop, &h, "{}").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+
+    // Logout ends the session; a new login is a new session id.
+    let (status, _, _) = raw(&w, Method::POST, "/api/v1/auth/logout", &h, "").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = raw(
+        &w,
+        Method::GET,
+        "/api/v1/auth/me",
+        &[("cookie", &session)],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, again, _) = raw(
+        &w,
+        Method::POST,
+        "/api/v1/auth/login",
+        &json,
+        &login.to_string(),
+    )
+    .await;
+    assert_ne!(again["set-cookie"].to_str().unwrap(), cookie);
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_user_get_the_same_401() {
+    let w = world().await;
+    let json = [("content-type", "application/json")];
+    let mut answers = Vec::new();
+    for user in ["p-viewer", "nobody"] {
+        let body = serde_json::json!({"username": user, "password": "wrong-password"});
+        let (status, _, text) = raw(
+            &w,
+            Method::POST,
+            "/api/v1/auth/login",
+            &json,
+            &body.to_string(),
+        )
+        .await;
+        answers.push((status, text));
+    }
+    assert_eq!(answers[0].0, StatusCode::UNAUTHORIZED);
+    assert_eq!(answers[0], answers[1]);
+}
+
+#[tokio::test]
+async fn a_request_naming_another_host_or_origin_is_refused() {
+    let w = world().await;
+    let auth = format!("Bearer {}", w.session(w.users[4].1).await);
+    let me = "/api/v1/auth/me";
+    for (name, value) in [
+        ("host", "127.0.0.1:12345"),
+        ("host", "localhost:8080"),
+        ("host", "[::1]:12345"),
+        ("origin", "http://localhost:3000"),
+    ] {
+        let (status, _, text) = raw(
+            &w,
+            Method::GET,
+            me,
+            &[("authorization", &auth), (name, value)],
+            "",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {value}: {text}");
+    }
+    for (name, value) in [
+        ("host", "evil.example:12345"),
+        ("origin", "http://evil.example"),
+        ("origin", "null"),
+    ] {
+        let (status, _, text) = raw(
+            &w,
+            Method::GET,
+            me,
+            &[("authorization", &auth), (name, value)],
+            "",
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}: {value}: {text}");
+        assert!(text.contains("--public-host"), "{text}");
+    }
+    // A configured public name is allowed.
+    let state = ApiState::new(w.store.clone(), Arc::new(|| {}), Members::Fixed(Vec::new()))
+        .with_public_hosts(vec!["baton.internal".into()]);
+    let app = baton_api::router(state);
+    let request = Request::builder()
+        .uri(me)
+        .header("authorization", &auth)
+        .header("host", "baton.internal:12345")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.oneshot(request).await.unwrap().status(), StatusCode::OK);
+}

@@ -140,11 +140,6 @@ impl Client {
         self.call(Method::PUT, path, Some(body)).await
     }
 
-    /// The server's base URL.
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
     /// `GET path`, decoded.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.call::<Empty, T>(Method::GET, path, None).await

@@ -40,7 +40,8 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         session: "standalone".into(),
     };
     let members = baton_api::Members::Fixed(vec![me]);
-    let state = ApiState::new(node.store.clone(), node.notify(), members);
+    let state = ApiState::new(node.store.clone(), node.notify(), members)
+        .with_public_hosts(public_hosts(&args.public_hosts, args.listen));
     wake_streams_on_run_events(&node.master, state.event_waker());
     if let Some(database) = &args.database {
         state.listen_events(database);
@@ -68,6 +69,16 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     node.stop(args.shutdown_grace).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The names the API answers to besides loopback ones: those given, and the address it
+/// listens on when that is a specific one.
+pub fn public_hosts(given: &[String], listen: std::net::SocketAddr) -> Vec<String> {
+    let mut hosts = given.to_vec();
+    if !listen.ip().is_unspecified() {
+        hosts.push(listen.to_string());
+    }
+    hosts
 }
 
 /// With no user yet, creates `admin` (password from `BATON_ADMIN_PASSWORD`, else a random

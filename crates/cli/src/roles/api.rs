@@ -28,7 +28,11 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
     )
     .await?;
     // Masters learn of commands by NOTIFY (PostgreSQL) or by their poll.
-    let state = ApiState::new(store.clone(), Arc::new(|| {}), Members::Registry(registry));
+    let state = ApiState::new(store.clone(), Arc::new(|| {}), Members::Registry(registry))
+        .with_public_hosts(crate::standalone::public_hosts(
+            &args.public_hosts,
+            listener.local_addr()?,
+        ));
     // Event streams wake on the masters' NOTIFY.
     state.listen_events(&database);
     println!(
