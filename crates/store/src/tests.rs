@@ -1056,3 +1056,50 @@ async fn audit_rows_filter_and_page(db: &TestDb) {
     assert!(store.list_audit(&later).await.unwrap().is_empty());
 }
 on_both!(audit_rows_filter_and_page);
+
+/// A database at schema version 10 (before identity and access), with workflows in two
+/// projects, then opened by this store: the migration makes both projects.
+async fn the_migration_makes_a_project_of_every_workflows_project(db: &TestDb) {
+    sqlx::any::install_default_drivers();
+    let sqlite = db.url.starts_with("sqlite:");
+    let url = if sqlite {
+        format!("{}?mode=rwc", db.url)
+    } else {
+        db.url.clone()
+    };
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let mut migrator = if sqlite {
+        sqlx::migrate!("./migrations/sqlite")
+    } else {
+        sqlx::migrate!("./migrations/postgres")
+    };
+    let before: Vec<_> = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version < 11)
+        .cloned()
+        .collect();
+    migrator.migrations = std::borrow::Cow::Owned(before);
+    migrator.run(&pool).await.unwrap();
+    for project in ["legacy", "default"] {
+        sqlx::query(
+            "INSERT INTO workflow (project, name, latest_version, created_at, updated_at) \
+             VALUES ($1, 'w', 1, 0, 0)",
+        )
+        .bind(project)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+    let store = db.store().await;
+    let names: Vec<String> = store
+        .list_projects()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names, ["default", "legacy"]);
+}
+on_both!(the_migration_makes_a_project_of_every_workflows_project);
