@@ -155,10 +155,51 @@ fn other_routes(g: Guarded) -> Guarded {
 /// The routes, the document generated with them, and each operation's access.
 fn parts() -> (Router<ApiState>, utoipa::openapi::OpenApi, Vec<RouteAccess>) {
     let (api, table) = other_routes(run_routes(access_routes(Guarded::new()))).finish();
-    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .split_for_parts();
+    document_security(&mut doc, &table);
     (router, doc, table)
+}
+
+/// The document says, from the same table the middleware enforces, which operations need
+/// credentials (a bearer token, or the session cookie), so that `/api/docs` can send them.
+fn document_security(doc: &mut utoipa::openapi::OpenApi, table: &[RouteAccess]) {
+    use utoipa::openapi::security::{
+        ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+    };
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+    );
+    let cookie = ApiKeyValue::new(baton_api_model::SESSION_COOKIE);
+    components.add_security_scheme(
+        "session_cookie",
+        SecurityScheme::ApiKey(ApiKey::Cookie(cookie)),
+    );
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            (axum::http::Method::GET, &mut item.get),
+            (axum::http::Method::POST, &mut item.post),
+            (axum::http::Method::PUT, &mut item.put),
+            (axum::http::Method::DELETE, &mut item.delete),
+            (axum::http::Method::PATCH, &mut item.patch),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op.as_mut() else { continue };
+            let public = table.iter().any(|r| {
+                r.method == method && r.path == *path && r.access.rule == baton_auth::Rule::Public
+            });
+            if !public {
+                let none: [&str; 0] = [];
+                op.security = Some(vec![
+                    SecurityRequirement::new("bearer", none),
+                    SecurityRequirement::new("session_cookie", none),
+                ]);
+            }
+        }
+    }
 }
 
 /// The OpenAPI 3.1 document of the API (what `GET /api/v1/openapi.json` serves).
