@@ -70,6 +70,13 @@ pub enum UserCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Enable a disabled user again.
+    Enable {
+        /// The user.
+        name: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Set a user's password (their sessions end).
     Passwd {
         /// The user.
@@ -328,6 +335,11 @@ pub async fn user(cmd: UserCommand) -> anyhow::Result<()> {
             let path = format!("/users/{}/disable", encode(&name));
             let () = Client::new(&server.url()).post(&path, &Empty {}).await?;
             eprintln!("user {name} disabled");
+        }
+        UserCommand::Enable { name, server } => {
+            let path = format!("/users/{}/enable", encode(&name));
+            let () = Client::new(&server.url()).post(&path, &Empty {}).await?;
+            eprintln!("user {name} enabled");
         }
         UserCommand::Passwd {
             name,
