@@ -59,7 +59,7 @@ impl ApiState {
         ApiState {
             store,
             notify,
-            logs: logs::LogReader::default(),
+            logs: logs::LogReader::new(baton_proto::auth::ClusterKey::fresh()),
             members,
             events: EventWaker::default(),
             public_hosts: Arc::new(Vec::new()),
@@ -71,6 +71,13 @@ impl ApiState {
     /// closes DNS rebinding and cross-site requests from web pages.
     pub fn with_public_hosts(mut self, hosts: Vec<String>) -> ApiState {
         self.public_hosts = Arc::new(hosts);
+        self
+    }
+
+    /// The same API, reading logs from workers with the cluster's secret (without it, the
+    /// workers refuse its calls).
+    pub fn with_cluster_key(mut self, key: baton_proto::auth::ClusterKey) -> ApiState {
+        self.logs = logs::LogReader::new(key);
         self
     }
 

@@ -1,21 +1,31 @@
 //! Reading task logs from the worker that holds them, through its `ReadLog` RPC.
 
 use crate::ApiError;
+use baton_proto::auth::{ClusterKey, MemberChannel, Prove};
 use baton_proto::worker_client::WorkerClient;
 use baton_proto::{ReadLogReply, ReadLogRequest};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tonic::transport::Channel;
 
 /// gRPC clients by worker address, made once.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct LogReader {
-    clients: Arc<Mutex<HashMap<String, WorkerClient<Channel>>>>,
+    clients: Arc<Mutex<HashMap<String, WorkerClient<MemberChannel>>>>,
+    /// Proves to workers that the API is a member of their cluster.
+    key: ClusterKey,
 }
 
 impl LogReader {
-    fn client(&self, address: &str) -> Result<WorkerClient<Channel>, ApiError> {
+    /// A reader whose calls prove `key`.
+    pub(crate) fn new(key: ClusterKey) -> LogReader {
+        LogReader {
+            clients: Arc::default(),
+            key,
+        }
+    }
+
+    fn client(&self, address: &str) -> Result<WorkerClient<MemberChannel>, ApiError> {
         let mut clients = self.clients.lock().expect("log client map");
         if let Some(c) = clients.get(address) {
             return Ok(c.clone());
@@ -24,7 +34,9 @@ impl LogReader {
             .map_err(|e| ApiError::Unavailable(format!("bad worker address `{address}`: {e}")))?
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(10));
-        let client = WorkerClient::new(endpoint.connect_lazy()).max_decoding_message_size(8 << 20);
+        let client =
+            WorkerClient::with_interceptor(endpoint.connect_lazy(), Prove(self.key.clone()))
+                .max_decoding_message_size(8 << 20);
         clients.insert(address.to_string(), client.clone());
         Ok(client)
     }

@@ -11,7 +11,7 @@ pub(crate) fn by_key<T>(
     key: impl Fn(&T) -> String,
     query: &PageQuery,
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
-    let limit = query.limit()? as usize;
+    let limit = page_len(query.limit()?);
     let after = query.cursor()?.map(Cursor::key).transpose()?;
     let mut page: Vec<T> = items
         .into_iter()
@@ -29,10 +29,16 @@ pub(crate) fn by_key<T>(
 
 /// For lists ordered by id: the cursor of the next page when `page` came back full.
 pub(crate) fn next_by_id(page_len: usize, limit: u32, last_id: Option<i64>) -> Option<String> {
-    (page_len >= limit as usize)
+    (page_len >= self::page_len(limit))
         .then_some(last_id)
         .flatten()
         .map(|id| Cursor::Id(id).encode())
+}
+
+/// A page's length limit as a count of items (saturating: a limit is at most `MAX_LIMIT`
+/// anyway), without an `as` cast that could wrap.
+pub(crate) fn page_len(limit: u32) -> usize {
+    usize::try_from(limit).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]

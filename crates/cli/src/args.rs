@@ -199,6 +199,10 @@ pub struct ClusterArgs {
     /// When this member cannot renew its session: stop its work, or wait.
     #[arg(long, env = "BATON_REGISTRY_DISCONNECT")]
     pub registry_disconnect: Option<crate::config::Disconnect>,
+    /// A file holding the cluster secret, the same on every member (`baton cluster secret`
+    /// makes one). The secret itself may instead be in BATON_CLUSTER_SECRET; it is never a flag.
+    #[arg(long, env = "BATON_CLUSTER_SECRET_FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -271,10 +275,17 @@ pub struct WorkerArgs {
     /// On SIGTERM, how long running tasks may finish (default 30s).
     #[arg(long, env = "BATON_SHUTDOWN_GRACE", value_parser = parse_duration)]
     pub shutdown_grace: Option<std::time::Duration>,
+    /// Environment variables of the worker that tasks also see, comma-separated, beyond PATH,
+    /// HOME, USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ, TMPDIR and TERM.
+    #[arg(long, env = "BATON_TASK_ENV_PASS", value_delimiter = ',')]
+    pub task_env_pass: Option<Vec<String>>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ClusterCommand {
+    /// Prints a new random cluster secret, to save in a file (mode 0600) that every member
+    /// reads with --cluster-secret-file.
+    Secret,
     /// Every member with its address, role, version, state, heartbeat and load, and which
     /// master owns which running instances.
     Status {
@@ -311,6 +322,10 @@ pub struct NodeArgs {
     /// How long lifecycle events are kept (older ones are removed in the background).
     #[arg(long, env = "BATON_EVENT_RETENTION", default_value = "30d", value_parser = parse_retention)]
     pub event_retention: std::time::Duration,
+    /// Environment variables of this process that tasks also see, comma-separated, beyond
+    /// PATH, HOME, USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ, TMPDIR and TERM.
+    #[arg(long, env = "BATON_TASK_ENV_PASS", value_delimiter = ',')]
+    pub task_env_pass: Vec<String>,
 }
 
 #[derive(Debug, Args)]

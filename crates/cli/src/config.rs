@@ -24,6 +24,8 @@ pub struct FileConfig {
     pub session_timeout: Option<Duration>,
     /// What a member does when it cannot renew its session: `stop` its work (default) or `wait`.
     pub registry_disconnect: Option<Disconnect>,
+    /// A file holding the cluster secret.
+    pub cluster_secret_file: Option<std::path::PathBuf>,
     /// The api role.
     #[serde(default)]
     pub api: ApiSection,
@@ -70,6 +72,7 @@ pub struct WorkerSection {
     pub kill_grace: Option<Duration>,
     #[serde(default, with = "baton_core::duration::option")]
     pub shutdown_grace: Option<Duration>,
+    pub task_env_pass: Option<Vec<String>>,
 }
 
 /// What a member does when its registry session cannot be renewed.
@@ -104,6 +107,8 @@ pub struct Common {
     pub heartbeat_interval: Duration,
     pub session_timeout: Duration,
     pub disconnect: Disconnect,
+    /// Proof of membership on every gRPC call between members.
+    pub cluster_key: baton_proto::auth::ClusterKey,
 }
 
 impl Common {
@@ -128,6 +133,11 @@ impl Common {
                 .registry_disconnect
                 .or(file.registry_disconnect)
                 .unwrap_or_default(),
+            cluster_key: cluster_key(
+                args.cluster_secret_file
+                    .as_deref()
+                    .or(file.cluster_secret_file.as_deref()),
+            )?,
         };
         if common.heartbeat_interval >= common.session_timeout {
             return Err(Exit::BadInput(format!(
@@ -159,6 +169,33 @@ impl Common {
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the registry `{}`: {e}", self.registry))
     }
+}
+
+/// The environment variable that may hold the cluster secret itself.
+pub const CLUSTER_SECRET_ENV: &str = "BATON_CLUSTER_SECRET";
+
+/// The cluster's key: from `BATON_CLUSTER_SECRET`, else from the secret file. A cluster role
+/// without one does not start: its gRPC port would take any caller's calls.
+pub fn cluster_key(
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<baton_proto::auth::ClusterKey> {
+    use baton_proto::auth::ClusterKey;
+    let key = match (std::env::var(CLUSTER_SECRET_ENV), file) {
+        (Ok(secret), _) => ClusterKey::from_secret(&secret)
+            .map_err(|e| anyhow::anyhow!("{CLUSTER_SECRET_ENV}: {e}"))?,
+        (Err(_), Some(path)) => ClusterKey::read(path)?,
+        (Err(_), None) => {
+            return Err(Exit::BadInput(format!(
+                "no cluster secret: members prove to each other that they belong to the cluster \
+                 with a secret they share; put one in a file (`baton cluster secret > FILE`, \
+                 mode 0600) and give it with --cluster-secret-file FILE, \
+                 BATON_CLUSTER_SECRET_FILE or `cluster_secret_file` in the config file, or set \
+                 {CLUSTER_SECRET_ENV}"
+            ))
+            .into())
+        }
+    };
+    Ok(key)
 }
 
 #[cfg(test)]

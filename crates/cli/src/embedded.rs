@@ -31,6 +31,31 @@ pub struct Node {
     grpc_task: tokio::task::JoinHandle<()>,
 }
 
+/// Where an embedded node keeps its cluster secret.
+pub fn secret_path(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("cluster.secret")
+}
+
+/// The node's cluster secret, made at its first start (mode 0600): its master and worker
+/// prove it to each other, and a worker added to it later can be given the file.
+fn data_dir_secret(data_dir: &std::path::Path) -> anyhow::Result<baton_proto::auth::ClusterKey> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = secret_path(data_dir);
+    if !path.exists() {
+        let secret = baton_proto::auth::ClusterKey::generate_secret()?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot create the cluster secret {}", path.display()))?;
+        writeln!(file, "{secret}")
+            .with_context(|| format!("cannot write the cluster secret {}", path.display()))?;
+    }
+    Ok(baton_proto::auth::ClusterKey::read(&path)?)
+}
+
 /// The default store of a data directory.
 pub fn default_database(data_dir: &std::path::Path) -> String {
     format!("sqlite://{}", data_dir.join("baton.db").display())
@@ -61,12 +86,15 @@ impl Node {
             tracing::warn!("killed {reaped} task process groups left over from before a crash");
         }
 
+        let cluster_key = data_dir_secret(&options.data_dir)?;
         let mut worker_config = WorkerConfig::new(address.clone(), &options.data_dir);
+        worker_config.cluster_key = cluster_key.clone();
         if let Some(slots) = options.node.slots {
             worker_config.slots = slots.max(1);
         }
         worker_config.log_max_bytes = options.node.log_max_bytes;
         worker_config.kill_grace = options.node.kill_grace;
+        worker_config.pass_env = options.node.task_env_pass.clone();
         let slots = worker_config.slots;
         let worker = Worker::open(worker_config)?;
         worker.set_masters(vec![address.clone()]);
@@ -82,6 +110,7 @@ impl Node {
         };
         let master_config = MasterConfig {
             event_retention: options.node.event_retention,
+            cluster_key,
             ..MasterConfig::new("standalone", address.clone())
         };
         let master = Master::start(store.clone(), master_config, vec![endpoint]).await?;

@@ -41,7 +41,8 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     };
     let members = baton_api::Members::Fixed(vec![me]);
     let state = ApiState::new(node.store.clone(), node.notify(), members)
-        .with_public_hosts(public_hosts(&args.public_hosts, args.listen));
+        .with_public_hosts(public_hosts(&args.public_hosts, args.listen))
+        .with_cluster_key(node.worker.config().cluster_key.clone());
     wake_streams_on_run_events(&node.master, state.event_waker());
     if let Some(database) = &args.database {
         state.listen_events(database);

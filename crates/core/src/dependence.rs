@@ -145,7 +145,7 @@ impl DateCycle {
         let day = local.date();
         let midnight = |d: NaiveDate| instant(tz, d.and_hms_opt(0, 0, 0).expect("midnight"));
         let days = |from: NaiveDate, to: NaiveDate| (midnight(from), midnight(to));
-        let monday = day - Duration::days(day.weekday().num_days_from_monday() as i64);
+        let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
         match self {
             DateCycle::CurrentHour | DateCycle::LastHours(_) => {
                 // Hours are real hours, counted back from the start of the current one.
@@ -155,16 +155,16 @@ impl DateCycle {
                     .and_then(|t| t.with_nanosecond(0))
                     .unwrap_or(at);
                 match self {
-                    DateCycle::LastHours(n) => (hour - Duration::hours(n as i64), hour),
+                    DateCycle::LastHours(n) => (hour - Duration::hours(i64::from(n)), hour),
                     _ => (hour, hour + Duration::hours(1)),
                 }
             }
             DateCycle::Today => days(day, day + Duration::days(1)),
-            DateCycle::LastDays(n) => days(day - Duration::days(n as i64), day),
+            DateCycle::LastDays(n) => days(day - Duration::days(i64::from(n)), day),
             DateCycle::ThisWeek => days(monday, monday + Duration::days(7)),
             DateCycle::LastWeek => days(monday - Duration::days(7), monday),
             DateCycle::LastWeekday(d) => {
-                let that = monday - Duration::days(7 - d.num_days_from_monday() as i64);
+                let that = monday - Duration::days(7 - i64::from(d.num_days_from_monday()));
                 days(that, that + Duration::days(1))
             }
             DateCycle::ThisMonth => days(month_start(day), next_month_start(day)),

@@ -169,16 +169,11 @@ impl TaskKind {
         match self {
             TaskKind::Shell { command } => Some(command),
             TaskKind::Python { script } => Some(script),
-            _ => None,
-        }
-    }
-
-    /// The same kind with its body replaced (after substitution).
-    pub fn with_body(&self, body: String) -> TaskKind {
-        match self {
-            TaskKind::Shell { .. } => TaskKind::Shell { command: body },
-            TaskKind::Python { .. } => TaskKind::Python { script: body },
-            other => other.clone(),
+            TaskKind::Noop
+            | TaskKind::SubWorkflow { .. }
+            | TaskKind::Dependent { .. }
+            | TaskKind::Conditions { .. }
+            | TaskKind::Switch { .. } => None,
         }
     }
 }

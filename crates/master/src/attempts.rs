@@ -211,35 +211,11 @@ impl Engine {
     ) -> Vec<Step> {
         let inst = self.instances.get_mut(&id).expect("checked by the caller");
         let slot = inst.slots[index].as_ref().expect("checked by the caller");
-        let (task, attempt) = (slot.id, slot.attempt);
+        let task = slot.id;
         match *change {
             Change::Stale(_) | Change::SendKill => Vec::new(),
             Change::Moved { state, event } => {
-                match state {
-                    TaskState::Dispatched => {
-                        self.dispatched_at.insert(task, Instant::now());
-                    }
-                    TaskState::Running => t.published.push(RunEvent::TaskStarted {
-                        instance: id,
-                        task,
-                        name: slot.task_name.clone(),
-                        attempt,
-                        worker: facts.worker.unwrap_or("master").to_string(),
-                        at_us: slot.started_at.unwrap_or_else(now_us),
-                    }),
-                    TaskState::Paused => {
-                        if before == TaskState::Submitted {
-                            self.dispatcher.dequeue(task);
-                        }
-                    }
-                    TaskState::Submitted
-                    | TaskState::Succeeded
-                    | TaskState::Failed
-                    | TaskState::RetryWait
-                    | TaskState::Killed
-                    | TaskState::Skipped
-                    | TaskState::NeedFailover => {}
-                }
+                self.after_move(id, index, before, state, facts, t);
                 if let Some(kind) = event {
                     self.record_task_event(id, index, kind, facts);
                 }
@@ -263,6 +239,48 @@ impl Engine {
                 self.enqueue(id, index);
                 Vec::new()
             }
+        }
+    }
+
+    /// What follows a task's move to `state` in memory: a dispatch is timed, a start is
+    /// published to the live event stream, a pause takes a queued task off the queue.
+    fn after_move(
+        &mut self,
+        id: WorkflowInstanceId,
+        index: TaskIndex,
+        before: TaskState,
+        state: TaskState,
+        facts: &Facts<'_>,
+        t: &mut Tick,
+    ) {
+        let slot = self.instances[&id].slots[index]
+            .as_ref()
+            .expect("checked by the caller");
+        let task = slot.id;
+        match state {
+            TaskState::Dispatched => {
+                self.dispatched_at.insert(task, Instant::now());
+            }
+            TaskState::Running => t.published.push(RunEvent::TaskStarted {
+                instance: id,
+                task,
+                name: slot.task_name.clone(),
+                attempt: slot.attempt,
+                worker: facts.worker.unwrap_or("master").to_string(),
+                at_us: slot.started_at.unwrap_or_else(now_us),
+            }),
+            TaskState::Paused => {
+                if before == TaskState::Submitted {
+                    self.dispatcher.dequeue(task);
+                }
+            }
+            TaskState::Submitted
+            | TaskState::Succeeded
+            | TaskState::Failed
+            | TaskState::RetryWait
+            | TaskState::Killed
+            | TaskState::Skipped
+            | TaskState::NeedFailover => {}
         }
     }
 

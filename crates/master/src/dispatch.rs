@@ -4,11 +4,11 @@
 
 use crate::{Strategy, WorkerEndpoint};
 use baton_core::{Priority, TaskInstanceId};
+use baton_proto::auth::{ClusterKey, MemberChannel, Prove};
 use baton_proto::worker_client::WorkerClient;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
@@ -20,7 +20,7 @@ struct Key {
 /// A worker and how many of its slots this master uses.
 pub(crate) struct WorkerSlots {
     pub endpoint: WorkerEndpoint,
-    pub client: WorkerClient<Channel>,
+    pub client: WorkerClient<MemberChannel>,
     pub used: usize,
     /// After a failed send, the worker is left alone until then.
     pub resting_until: Option<Instant>,
@@ -32,34 +32,61 @@ pub(crate) struct Dispatcher {
     workers: Vec<WorkerSlots>,
     seq: u64,
     strategy: Strategy,
-    timeout: Duration,
+    link: Link,
     /// Round-robin position per group.
     turn: HashMap<String, usize>,
 }
 
-fn client(address: &str, timeout: Duration) -> WorkerClient<Channel> {
+/// How the master's calls reach workers.
+#[derive(Debug, Clone)]
+pub(crate) struct Link {
+    /// Longest wait to connect, and for an answer.
+    pub timeout: Duration,
+    /// Proves the calls come from a member.
+    pub key: ClusterKey,
+}
+
+/// Why `address` is not a member's `host:port` (`None`: it is one). A registry entry is only
+/// data: a bad one must cost its member its work, never the master its engine.
+pub(crate) fn bad_address(address: &str) -> Option<String> {
+    let uri: tonic::codegen::http::Uri = match format!("http://{address}").parse() {
+        Ok(uri) => uri,
+        Err(e) => return Some(format!("`{address}` is not host:port ({e})")),
+    };
+    let plain = uri.host().is_some_and(|h| !h.is_empty())
+        && uri.port_u16().is_some()
+        && uri.path() == "/"
+        && uri.query().is_none()
+        && !address.contains(['/', '@', '?', '#']);
+    (!plain).then(|| format!("`{address}` is not host:port"))
+}
+
+fn client(address: &str, link: &Link) -> Option<WorkerClient<MemberChannel>> {
+    if let Some(why) = bad_address(address) {
+        tracing::warn!("worker address refused: {why}");
+        return None;
+    }
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
-        .expect("a worker address is a valid URI")
-        .connect_timeout(timeout)
-        .timeout(timeout)
+        .ok()?
+        .connect_timeout(link.timeout)
+        .timeout(link.timeout)
         .tcp_nodelay(true)
         .connect_lazy();
-    WorkerClient::new(channel)
+    Some(WorkerClient::with_interceptor(
+        channel,
+        Prove(link.key.clone()),
+    ))
 }
 
 impl Dispatcher {
-    pub fn new(
-        endpoints: Vec<WorkerEndpoint>,
-        strategy: Strategy,
-        timeout: Duration,
-    ) -> Dispatcher {
+    pub fn new(endpoints: Vec<WorkerEndpoint>, strategy: Strategy, link: Link) -> Dispatcher {
         let mut d = Dispatcher {
             queues: HashMap::new(),
             queued: HashMap::new(),
             workers: Vec::new(),
             seq: 0,
             strategy,
-            timeout,
+            link,
             turn: HashMap::new(),
         };
         d.set_workers(endpoints, &HashMap::new());
@@ -93,11 +120,14 @@ impl Dispatcher {
                     w.used = used;
                     w
                 }
-                _ => WorkerSlots {
-                    client: client(&endpoint.address, self.timeout),
-                    endpoint,
-                    used,
-                    resting_until: None,
+                _ => match client(&endpoint.address, &self.link) {
+                    Some(client) => WorkerSlots {
+                        client,
+                        endpoint,
+                        used,
+                        resting_until: None,
+                    },
+                    None => continue,
                 },
             };
             self.workers.push(slots);
@@ -113,11 +143,12 @@ impl Dispatcher {
             .collect()
     }
 
-    /// A client for any worker address (probes may go to workers not in the list yet).
-    pub fn client_for(&self, address: &str) -> WorkerClient<Channel> {
+    /// A client for any worker address (probes may go to workers not in the list yet);
+    /// `None` for an address that is not `host:port`.
+    pub fn client_for(&self, address: &str) -> Option<WorkerClient<MemberChannel>> {
         match self.workers.iter().find(|w| w.endpoint.address == address) {
-            Some(w) => w.client.clone(),
-            None => client(address, self.timeout),
+            Some(w) => Some(w.client.clone()),
+            None => client(address, &self.link),
         }
     }
 
@@ -309,6 +340,13 @@ impl Dispatcher {
 mod tests {
     use super::*;
 
+    pub(super) fn link() -> Link {
+        Link {
+            timeout: Duration::from_secs(1),
+            key: ClusterKey::fresh(),
+        }
+    }
+
     fn endpoint(id: &str, group: &str, slots: usize) -> WorkerEndpoint {
         WorkerEndpoint {
             id: id.into(),
@@ -321,12 +359,53 @@ mod tests {
         }
     }
 
+    #[test]
+    fn only_host_and_port_is_a_member_address() {
+        for good in ["127.0.0.1:5690", "worker-3.example:80", "[::1]:5690"] {
+            assert_eq!(bad_address(good), None, "{good}");
+        }
+        for bad in [
+            "bad host",
+            "",
+            "host",
+            "host:",
+            "host:99999",
+            "h:1/x",
+            "u@h:1",
+            "h:1?x",
+            ":1",
+        ] {
+            assert!(bad_address(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_worker_with_a_bad_address_is_left_out_not_a_crash() {
+        let mut bad = endpoint("bad", "default", 1);
+        bad.address = "bad host".into();
+        let mut d = Dispatcher::new(
+            vec![bad, endpoint("w", "default", 1)],
+            Strategy::LowestLoad,
+            link(),
+        );
+        assert!(!d.is_live("bad"));
+        assert!(d.is_live("w"));
+        assert!(d.client_for("also bad").is_none());
+        d.enqueue(
+            TaskInstanceId(1),
+            "default",
+            Priority::Medium,
+            Priority::Medium,
+        );
+        assert!(d.next().is_some());
+    }
+
     #[tokio::test]
     async fn priority_then_task_priority_then_order() {
         let mut d = Dispatcher::new(
             vec![endpoint("w", "default", 10)],
             Strategy::LowestLoad,
-            Duration::from_secs(1),
+            link(),
         );
         let t = TaskInstanceId;
         d.enqueue(t(1), "default", Priority::Medium, Priority::Medium);
@@ -342,7 +421,7 @@ mod tests {
         let mut d = Dispatcher::new(
             vec![endpoint("a", "default", 1), endpoint("b", "default", 1)],
             Strategy::LowestLoad,
-            Duration::from_secs(1),
+            link(),
         );
         d.enqueue(
             TaskInstanceId(1),
@@ -377,6 +456,7 @@ mod tests {
 
 #[cfg(test)]
 mod strategy_tests {
+    use super::tests::link;
     use super::*;
 
     fn endpoint(id: &str, slots: usize, cpu: f32) -> WorkerEndpoint {
@@ -392,7 +472,7 @@ mod strategy_tests {
     }
 
     fn picks(strategy: Strategy, workers: Vec<WorkerEndpoint>, n: usize) -> Vec<String> {
-        let mut d = Dispatcher::new(workers, strategy, Duration::from_secs(1));
+        let mut d = Dispatcher::new(workers, strategy, link());
         (0..n as i64)
             .map(|i| {
                 d.enqueue(TaskInstanceId(i), "g", Priority::Medium, Priority::Medium);
@@ -428,11 +508,7 @@ mod strategy_tests {
 
     #[tokio::test]
     async fn a_rest_that_is_over_asks_for_no_wake_up() {
-        let mut d = Dispatcher::new(
-            vec![endpoint("a", 4, 0.0)],
-            Strategy::LowestLoad,
-            Duration::from_secs(1),
-        );
+        let mut d = Dispatcher::new(vec![endpoint("a", 4, 0.0)], Strategy::LowestLoad, link());
         d.enqueue(TaskInstanceId(1), "g", Priority::Medium, Priority::Medium);
         d.rest("a", Duration::from_millis(50));
         assert!(d.next_wake().is_some());
@@ -450,7 +526,7 @@ mod strategy_tests {
         let mut d = Dispatcher::new(
             vec![endpoint("a", 4, 0.3), endpoint("bb", 4, 0.1)],
             Strategy::LowestLoad,
-            Duration::from_secs(1),
+            link(),
         );
         let mut on = HashMap::new();
         for i in 0..4 {
@@ -473,11 +549,7 @@ mod strategy_tests {
 
     #[tokio::test]
     async fn set_workers_keeps_counts_and_drops_the_gone() {
-        let mut d = Dispatcher::new(
-            vec![endpoint("a", 1, 0.0)],
-            Strategy::LowestLoad,
-            Duration::from_secs(1),
-        );
+        let mut d = Dispatcher::new(vec![endpoint("a", 1, 0.0)], Strategy::LowestLoad, link());
         d.enqueue(TaskInstanceId(1), "g", Priority::Medium, Priority::Medium);
         assert!(d.next().is_some());
         d.set_workers(

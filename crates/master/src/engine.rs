@@ -184,7 +184,7 @@ impl Inst {
             workflow_name: self.name.clone(),
             workflow_instance_id: id,
             task_instance_id: slot.id,
-            attempt: slot.attempt as u32,
+            attempt: u32::try_from(slot.attempt).unwrap_or(u32::MAX),
         }
     }
 }
@@ -280,7 +280,11 @@ impl Engine {
         events: broadcast::Sender<RunEvent>,
         self_tx: mpsc::UnboundedSender<Msg>,
     ) -> Engine {
-        let dispatcher = Dispatcher::new(workers, config.strategy, config.dispatch_timeout);
+        let link = crate::dispatch::Link {
+            timeout: config.dispatch_timeout,
+            key: config.cluster_key.clone(),
+        };
+        let dispatcher = Dispatcher::new(workers, config.strategy, link);
         let cluster = config.cluster;
         Engine {
             store,

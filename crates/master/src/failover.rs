@@ -143,8 +143,8 @@ impl Engine {
                     ids.push(AttemptId {
                         workflow_instance_id: id.0,
                         task_instance_id: slot.id.0,
-                        attempt: slot.attempt as u32,
-                        epoch: inst.epoch as u64,
+                        attempt: u32::try_from(slot.attempt).unwrap_or(u32::MAX),
+                        epoch: u64::try_from(inst.epoch).unwrap_or(0),
                     });
                 }
             }

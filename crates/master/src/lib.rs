@@ -88,6 +88,9 @@ pub struct MasterConfig {
     pub event_retention: Duration,
     /// Where the engine reads the time.
     pub clock: Clock,
+    /// The cluster secret: workers' calls to this master must prove it, and its calls to
+    /// workers do.
+    pub cluster_key: baton_proto::auth::ClusterKey,
 }
 
 /// How the dispatcher picks a worker of the task's group.
@@ -138,9 +141,16 @@ impl MasterConfig {
             dispatch_timeout: Duration::from_secs(5),
             event_retention: DEFAULT_EVENT_RETENTION,
             clock: Clock::system(),
+            cluster_key: baton_proto::auth::ClusterKey::fresh(),
         }
     }
 }
+
+/// The master's gRPC service, behind the check of membership.
+pub type MasterGrpc = tonic::service::interceptor::InterceptedService<
+    baton_proto::master_server::MasterServer<ReportService>,
+    baton_proto::auth::Check,
+>;
 
 /// A worker the master may dispatch to.
 #[derive(Debug, Clone)]
@@ -210,6 +220,8 @@ pub(crate) enum Msg {
 pub struct Master {
     tx: mpsc::UnboundedSender<Msg>,
     events: broadcast::Sender<RunEvent>,
+    /// Checks the proof of membership of the calls its gRPC service takes.
+    check: baton_proto::auth::Check,
 }
 
 /// Tells the engine that commands are waiting (cheap to clone, never blocks).
@@ -233,10 +245,11 @@ impl Master {
         let (tx, rx) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(1 << 16);
         retention::spawn(store.clone(), config.event_retention);
+        let check = baton_proto::auth::Check::new(config.cluster_key.clone());
         let mut engine = engine::Engine::new(store, config, workers, events.clone(), tx.clone());
         engine.recover().await?;
         tokio::spawn(engine.run(rx));
-        Ok(Master { tx, events })
+        Ok(Master { tx, events, check })
     }
 
     /// Tells the engine what the registry sees (cluster mode).
@@ -260,16 +273,15 @@ impl Master {
         self.events.subscribe()
     }
 
-    /// The gRPC service workers report to.
-    pub fn service(
-        &self,
-        registrar: Option<Registrar>,
-    ) -> baton_proto::master_server::MasterServer<ReportService> {
-        baton_proto::master_server::MasterServer::new(ReportService::new(
+    /// The gRPC service workers report to; it refuses every call that does not prove
+    /// membership of the cluster (see [`baton_proto::auth`]).
+    pub fn service(&self, registrar: Option<Registrar>) -> MasterGrpc {
+        let server = baton_proto::master_server::MasterServer::new(ReportService::new(
             self.tx.clone(),
             registrar,
         ))
-        .max_decoding_message_size(64 << 20)
+        .max_decoding_message_size(64 << 20);
+        tonic::service::interceptor::InterceptedService::new(server, self.check.clone())
     }
 
     /// Stops dispatching, waits up to `grace` for running attempts to report, then stops the

@@ -7,10 +7,11 @@ use crate::attempts::{attempt_of, Facts};
 use crate::engine::{Engine, Inst, Tick};
 use baton_core::attempt::TaskEnd;
 use baton_core::dag::TaskIndex;
+use baton_core::duration::micros;
 use baton_core::run::{Node, Step};
-use baton_core::spec::{Expect, Relation};
+use baton_core::spec::{Dependence, Expect, Relation};
 use baton_core::{params, TaskInstanceId, TaskKind, TaskState, WorkflowInstanceId, WorkflowState};
-use baton_store::{CommandKind, DependencyQuery, EngineTx, NewChild, StoreError};
+use baton_store::{CommandKind, DependencyQuery, EngineTx, NewChild, StoreError, WorkflowRecord};
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
@@ -81,6 +82,8 @@ impl Engine {
         Some((slot.id, slot.attempt))
     }
 
+    /// Starts the child instance of a `sub_workflow` task, or fails the task when no child can
+    /// run: the workflow does not exist, it would run inside itself, or its params are wrong.
     async fn start_child(
         &mut self,
         tx: &mut EngineTx,
@@ -94,76 +97,109 @@ impl Engine {
             return Ok(Vec::new());
         };
         let project = inst.version.spec.project.clone();
-        let fail = |this: &mut Engine, t: &mut Tick, message: String| {
-            Ok(this.end_logic(id, index, LogicEnd::Failed, &message, t))
-        };
         let Some(child) = self.store.get_workflow(&project, workflow, version).await? else {
-            let which = match version {
-                Some(v) => format!("version {v} of workflow `{workflow}`"),
-                None => format!("workflow `{workflow}`"),
-            };
-            return fail(
-                self,
-                t,
-                format!("{which} does not exist in project `{project}`"),
-            );
+            let message = no_such_workflow(&project, workflow, version);
+            return Ok(self.end_logic(id, index, LogicEnd::Failed, &message, t));
         };
-        let mut ancestry = tx.ancestry(id).await?;
-        let Some(inst) = self.instances.get(&id) else {
-            return Ok(Vec::new());
-        };
-        ancestry.insert(0, inst.name.clone());
-        if ancestry.contains(&child.name) {
-            ancestry.reverse();
-            return fail(
-                self,
-                t,
-                format!(
-                    "`{}` would run inside itself ({} -> {})",
-                    child.name,
-                    ancestry.join(" -> "),
-                    child.name
-                ),
-            );
+        if let Some(message) = self.runs_inside_itself(tx, id, &child.name).await? {
+            return Ok(self.end_logic(id, index, LogicEnd::Failed, &message, t));
         }
-        let spec = &inst.version.spec.tasks[index];
-        let Some(slot) = inst.slots[index].as_ref() else {
-            return Ok(Vec::new());
-        };
-        let upstream = inst.upstream_outputs(index);
-        let ctx = inst.context(id, slot);
-        let visible =
-            match params::task_params(&inst.version.spec, spec, &inst.params, &upstream, &ctx) {
-                Ok(p) => p,
-                Err(e) => return fail(self, t, e.to_string()),
-            };
-        // Down go the task's own params and those the child declares.
-        let passed: BTreeMap<String, String> = visible
-            .into_iter()
-            .filter(|(k, _)| spec.params.contains_key(k) || child.spec.params.contains_key(k))
-            .collect();
-        let new = NewChild {
-            workflow: &child,
-            params: passed,
-            priority: inst.priority,
-            schedule_time: inst.schedule_time,
-            parent: id,
-            parent_task: slot.id,
+        let new = match self.new_child(id, index, &child) {
+            None => return Ok(Vec::new()),
+            Some(Err(message)) => {
+                return Ok(self.end_logic(id, index, LogicEnd::Failed, &message, t));
+            }
+            Some(Ok(new)) => new,
         };
         let child_id = tx.create_child(new).await?;
-        let submitted = baton_store::NewEvent::new(
-            baton_core::EventKind::InstanceSubmitted,
-            self.now(),
-            format!("child of instance {id} (task {})", spec.name),
-        )
-        .instance(child_id, &child.project, &child.name);
-        self.writes.events.push(submitted);
+        self.record_child_submitted(id, index, child_id, &child);
         let message = format!(
             "runs child instance {child_id} (`{}` version {})",
             child.name, child.version
         );
         self.begin_logic(id, index, &message, t);
         Ok(Vec::new())
+    }
+
+    /// Why a child named `child` cannot start under instance `id`: it is already one of the
+    /// instance's ancestors (or the instance itself), and would start itself again without end.
+    async fn runs_inside_itself(
+        &self,
+        tx: &mut EngineTx,
+        id: WorkflowInstanceId,
+        child: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut ancestry = tx.ancestry(id).await?;
+        let Some(inst) = self.instances.get(&id) else {
+            return Ok(None);
+        };
+        ancestry.insert(0, inst.name.clone());
+        if !ancestry.iter().any(|name| name == child) {
+            return Ok(None);
+        }
+        ancestry.reverse();
+        Ok(Some(format!(
+            "`{child}` would run inside itself ({} -> {child})",
+            ancestry.join(" -> ")
+        )))
+    }
+
+    /// The child instance a `sub_workflow` task asks for, with the params it passes down
+    /// (the task's own and those the child declares); the error says why its params cannot
+    /// be resolved. `None`: the task has no row (nothing to start).
+    fn new_child<'c>(
+        &self,
+        id: WorkflowInstanceId,
+        index: TaskIndex,
+        child: &'c WorkflowRecord,
+    ) -> Option<Result<NewChild<'c>, String>> {
+        let inst = self.instances.get(&id)?;
+        let spec = &inst.version.spec.tasks[index];
+        let slot = inst.slots[index].as_ref()?;
+        let upstream = inst.upstream_outputs(index);
+        let ctx = inst.context(id, slot);
+        let visible =
+            match params::task_params(&inst.version.spec, spec, &inst.params, &upstream, &ctx) {
+                Ok(p) => p,
+                Err(e) => return Some(Err(e.to_string())),
+            };
+        // Down go the task's own params and those the child declares.
+        let passed: BTreeMap<String, String> = visible
+            .into_iter()
+            .filter(|(k, _)| spec.params.contains_key(k) || child.spec.params.contains_key(k))
+            .collect();
+        Some(Ok(NewChild {
+            workflow: child,
+            params: passed,
+            priority: inst.priority,
+            schedule_time: inst.schedule_time,
+            parent: id,
+            parent_task: slot.id,
+        }))
+    }
+
+    /// Records the child's submission in the event log, as the store does for an instance it
+    /// creates itself, so that a reader of the log sees where the child came from.
+    fn record_child_submitted(
+        &mut self,
+        id: WorkflowInstanceId,
+        index: TaskIndex,
+        child_id: WorkflowInstanceId,
+        child: &WorkflowRecord,
+    ) {
+        let Some(inst) = self.instances.get(&id) else {
+            return;
+        };
+        let submitted = baton_store::NewEvent::new(
+            baton_core::EventKind::InstanceSubmitted,
+            self.now(),
+            format!(
+                "child of instance {id} (task {})",
+                inst.version.spec.tasks[index].name
+            ),
+        )
+        .instance(child_id, &child.project, &child.name);
+        self.writes.events.push(submitted);
     }
 
     /// Ends a logic task's attempt and returns the steps its end leads to.
@@ -341,43 +377,12 @@ impl Engine {
             else {
                 continue;
             };
-            let dependence = dependence.clone();
-            let interval = check_interval.as_micros() as i64;
+            let interval = micros(*check_interval);
             let deadline = spec
                 .timeout
-                .map(|d| slot.started_at.unwrap_or(now) + d.as_micros() as i64);
-            let tz = inst.version.spec.tz();
-            let project = inst.version.spec.project.clone();
-            let at = chrono::DateTime::from_timestamp_micros(inst.schedule_time)
-                .unwrap_or_default()
-                .with_timezone(&tz);
-            let mut results = Vec::new();
-            let mut missing = Vec::new();
-            for item in dependence.items() {
-                let (from, to) = item.date.window(at);
-                let query = DependencyQuery {
-                    project: item.project.as_deref().unwrap_or(&project),
-                    workflow: &item.workflow,
-                    task: item.task.as_deref(),
-                    from: from.timestamp_micros(),
-                    to: to.timestamp_micros(),
-                };
-                let met = tx.dependency_met(&query).await?;
-                if !met {
-                    let what = match &item.task {
-                        Some(task) => format!("task `{task}` of `{}`", item.workflow),
-                        None => format!("`{}`", item.workflow),
-                    };
-                    missing.push(format!(
-                        "{what} succeeded for {} ({} to {})",
-                        item.date,
-                        from.format("%Y-%m-%d %H:%M %Z"),
-                        to.format("%Y-%m-%d %H:%M %Z")
-                    ));
-                }
-                results.push(met);
-            }
-            if dependence.met(&mut results.into_iter()) {
+                .map(|d| slot.started_at.unwrap_or(now).saturating_add(micros(d)));
+            let (met, missing) = look_up_dependencies(tx, inst, dependence).await?;
+            if met {
                 let steps = self.end_logic(
                     id,
                     index,
@@ -391,23 +396,80 @@ impl Engine {
                 let steps = self.end_logic(id, index, LogicEnd::Failed, &message, t);
                 self.apply(tx, id, steps, t).await?;
             } else {
-                let message = format!("waiting for: {}", missing.join("; "));
-                if let Some(slot) = self
-                    .instances
-                    .get_mut(&id)
-                    .and_then(|inst| inst.slots[index].as_mut())
-                {
-                    if slot.message.as_deref() != Some(message.as_str()) {
-                        slot.message = Some(message);
-                        self.writes.touch(slot);
-                    }
-                }
-                let next = (now + interval).min(deadline.unwrap_or(i64::MAX));
+                self.show_waiting(id, index, format!("waiting for: {}", missing.join("; ")));
+                let next = now
+                    .saturating_add(interval)
+                    .min(deadline.unwrap_or(i64::MAX));
                 self.checks.push(Reverse((next, task, attempt)));
             }
         }
         Ok(())
     }
+
+    /// Puts what a dependent task still waits for on its row, so that a user sees it, writing
+    /// the row only when that changed.
+    fn show_waiting(&mut self, id: WorkflowInstanceId, index: TaskIndex, message: String) {
+        if let Some(slot) = self
+            .instances
+            .get_mut(&id)
+            .and_then(|inst| inst.slots[index].as_mut())
+        {
+            if slot.message.as_deref() != Some(message.as_str()) {
+                slot.message = Some(message);
+                self.writes.touch(slot);
+            }
+        }
+    }
+}
+
+/// Asks the store about each dependency of a dependent task of `inst`, in the window around
+/// the instance's schedule time: whether the whole of `dependence` is met, and in words each
+/// single dependency that is not.
+async fn look_up_dependencies(
+    tx: &mut EngineTx,
+    inst: &Inst,
+    dependence: &Dependence,
+) -> Result<(bool, Vec<String>), StoreError> {
+    let project = &inst.version.spec.project;
+    let at = chrono::DateTime::from_timestamp_micros(inst.schedule_time)
+        .unwrap_or_default()
+        .with_timezone(&inst.version.spec.tz());
+    let mut results = Vec::new();
+    let mut missing = Vec::new();
+    for item in dependence.items() {
+        let (from, to) = item.date.window(at);
+        let query = DependencyQuery {
+            project: item.project.as_deref().unwrap_or(project),
+            workflow: &item.workflow,
+            task: item.task.as_deref(),
+            from: from.timestamp_micros(),
+            to: to.timestamp_micros(),
+        };
+        let met = tx.dependency_met(&query).await?;
+        if !met {
+            let what = match &item.task {
+                Some(task) => format!("task `{task}` of `{}`", item.workflow),
+                None => format!("`{}`", item.workflow),
+            };
+            missing.push(format!(
+                "{what} succeeded for {} ({} to {})",
+                item.date,
+                from.format("%Y-%m-%d %H:%M %Z"),
+                to.format("%Y-%m-%d %H:%M %Z")
+            ));
+        }
+        results.push(met);
+    }
+    Ok((dependence.met(&mut results.into_iter()), missing))
+}
+
+/// Why a `sub_workflow` task fails when the workflow it names is not in its project.
+fn no_such_workflow(project: &str, workflow: &str, version: Option<i64>) -> String {
+    let which = match version {
+        Some(v) => format!("version {v} of workflow `{workflow}`"),
+        None => format!("workflow `{workflow}`"),
+    };
+    format!("{which} does not exist in project `{project}`")
 }
 
 /// Which branch a `conditions` task takes, and why.
@@ -461,9 +523,10 @@ fn decide_switch(
     let ctx = inst.context(id, slot);
     let wf = &inst.version.spec;
     for (i, case) in cases.iter().enumerate() {
-        let resolved = params::resolve_text(wf, spec, &inst.params, &upstream, &ctx, &case.when)
-            .map_err(|e| e.to_string())
-            .and_then(|text| baton_core::expr::eval_condition(&text).map(|holds| (holds, text)));
+        let resolved =
+            params::resolve_condition(wf, spec, &inst.params, &upstream, &ctx, &case.when)
+                .map_err(|e| e.to_string())
+                .and_then(|c| baton_core::expr::eval(&c).map(|holds| (holds, c.shown)));
         match resolved {
             Ok((true, text)) => {
                 let runs = cases[i].then.join(", ");

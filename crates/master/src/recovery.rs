@@ -7,7 +7,7 @@ use crate::specs::Version;
 use crate::MasterError;
 use baton_core::attempt::{Change, Rules};
 use baton_core::run::{InstanceRun, Node};
-use baton_core::{EventKind, TaskState, WorkflowState};
+use baton_core::{EventKind, Priority, TaskState, WorkflowState};
 use baton_store::{EngineTx, InstanceRecord, NewEvent, StoreError};
 use std::cmp::Reverse;
 
@@ -111,8 +111,32 @@ impl Engine {
         if matches!(record.state, WorkflowState::Pausing | WorkflowState::Paused) {
             run.restore_paused();
         }
-        for index in std::mem::take(&mut r.queue) {
-            let Some(slot) = r.slots[index].as_mut() else {
+        let queue = std::mem::take(&mut r.queue);
+        self.requeue_restored(&queue, &mut r.slots, &mut run, &version, record.priority);
+        let inst = restored_inst(record, version, run, r.slots);
+        self.resume(tx, id, inst, tick).await?;
+        for index in r.logic_starts {
+            let steps = self.start_logic(tx, id, index, tick).await?;
+            self.apply(tx, id, steps, tick).await?;
+        }
+        if r.children {
+            self.children_ended(tx, id, tick).await?;
+        }
+        Ok(())
+    }
+
+    /// Puts the restored instance's waiting tasks back where they wait: held, if the
+    /// instance is paused, or else on the dispatch queue, by priority.
+    fn requeue_restored(
+        &mut self,
+        queue: &[usize],
+        slots: &mut [Option<Slot>],
+        run: &mut InstanceRun,
+        version: &Version,
+        priority: Priority,
+    ) {
+        for &index in queue {
+            let Some(slot) = slots[index].as_mut() else {
                 continue;
             };
             if run.is_paused() {
@@ -126,35 +150,8 @@ impl Engine {
             apply_to_row(&mut self.writes, slot, &release, &Facts::default());
             let spec = &version.spec.tasks[index];
             let (group, own) = (&spec.worker_group, spec.queue_priority());
-            self.dispatcher
-                .enqueue(slot.id, group, record.priority, own);
+            self.dispatcher.enqueue(slot.id, group, priority, own);
         }
-        let inst = Inst {
-            name: record.name,
-            version,
-            params: record.params,
-            priority: record.priority,
-            state: record.state,
-            epoch: record.epoch,
-            schedule_time: record
-                .schedule_time
-                .or(record.started_at)
-                .unwrap_or(record.submitted_at),
-            started_at: record.started_at.unwrap_or(record.submitted_at),
-            schedule_id: record.schedule_id,
-            parent: record.parent_instance_id,
-            run,
-            slots: r.slots,
-        };
-        self.resume(tx, id, inst, tick).await?;
-        for index in r.logic_starts {
-            let steps = self.start_logic(tx, id, index, tick).await?;
-            self.apply(tx, id, steps, tick).await?;
-        }
-        if r.children {
-            self.children_ended(tx, id, tick).await?;
-        }
-        Ok(())
     }
 
     /// Takes one stored task row into a restored instance: where its node stands, and what
@@ -196,12 +193,7 @@ impl Engine {
                 Node::Active
             }
             TaskState::Dispatched | TaskState::Running if !lost_in_flight => {
-                if let Some(w) = &task.worker {
-                    self.dispatcher.occupy(w);
-                    // Dispatched by another master (or our previous life): make sure the
-                    // worker has it.
-                    self.probe_workers.insert(w.clone());
-                }
+                self.await_on_worker(&task);
                 Node::Active
             }
             TaskState::Submitted | TaskState::Paused => {
@@ -209,17 +201,7 @@ impl Engine {
                 Node::Active
             }
             TaskState::Dispatched | TaskState::Running | TaskState::NeedFailover => {
-                if self.rerun_lost(&mut slot, Rules::of(&version.spec.tasks[index])) {
-                    let event = NewEvent::new(
-                        EventKind::TaskNeedFailover,
-                        self.now(),
-                        "lost: its worker stopped while it ran",
-                    )
-                    .instance(id, &r.project, &r.workflow)
-                    .task(task.id, &task.task_name, task.attempt)
-                    .worker(task.worker.as_deref());
-                    self.writes.events.push(event);
-                }
+                self.write_off_lost(r, version, id, index, &mut slot);
                 r.queue.push(index);
                 Node::Active
             }
@@ -229,6 +211,41 @@ impl Engine {
         }
         r.nodes[index] = node;
         r.slots[index] = Some(slot);
+    }
+
+    /// A restored attempt left on its worker, whose report is awaited: it holds its place on
+    /// the worker, and the worker is probed to make sure it has it (it was dispatched by
+    /// another master, or by this one before a restart).
+    fn await_on_worker(&mut self, task: &Slot) {
+        if let Some(w) = &task.worker {
+            self.dispatcher.occupy(w);
+            self.probe_workers.insert(w.clone());
+        }
+    }
+
+    /// A restored attempt that was on a worker when this node stopped: written off (with a
+    /// `task_need_failover` event the first time), so that the next attempt is queued.
+    fn write_off_lost(
+        &mut self,
+        r: &Restored,
+        version: &Version,
+        id: baton_core::WorkflowInstanceId,
+        index: usize,
+        slot: &mut Slot,
+    ) {
+        let (task, name, attempt) = (slot.id, slot.task_name.clone(), slot.attempt);
+        let worker = slot.worker.clone();
+        if self.rerun_lost(slot, Rules::of(&version.spec.tasks[index])) {
+            let event = NewEvent::new(
+                EventKind::TaskNeedFailover,
+                self.now(),
+                "lost: its worker stopped while it ran",
+            )
+            .instance(id, &r.project, &r.workflow)
+            .task(task, &name, attempt)
+            .worker(worker.as_deref());
+            self.writes.events.push(event);
+        }
     }
 
     /// An attempt that was on a worker that stopped with this node: written off, and the
@@ -291,5 +308,31 @@ impl Engine {
             crate::lifecycle::of_record(&record, EventKind::InstanceRecovered, self.now(), message);
         self.writes.events.push(event);
         self.load_instance(tx, record, false, t).await
+    }
+}
+
+/// The instance in memory, as its stored record, version, state machine and rows make it.
+fn restored_inst(
+    record: InstanceRecord,
+    version: Version,
+    run: InstanceRun,
+    slots: Vec<Option<Slot>>,
+) -> Inst {
+    Inst {
+        name: record.name,
+        version,
+        params: record.params,
+        priority: record.priority,
+        state: record.state,
+        epoch: record.epoch,
+        schedule_time: record
+            .schedule_time
+            .or(record.started_at)
+            .unwrap_or(record.submitted_at),
+        started_at: record.started_at.unwrap_or(record.submitted_at),
+        schedule_id: record.schedule_id,
+        parent: record.parent_instance_id,
+        run,
+        slots,
     }
 }

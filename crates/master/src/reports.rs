@@ -115,6 +115,11 @@ impl Engine {
             stale("another attempt is current");
             return None;
         }
+        // Only the worker the attempt was dispatched to speaks for it.
+        if slot.worker.as_deref().is_some_and(|w| w != event.worker) {
+            stale("the attempt was dispatched to another worker");
+            return None;
+        }
         Some((id, index))
     }
 

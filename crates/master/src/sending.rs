@@ -87,7 +87,9 @@ impl Engine {
 
     /// Asks a worker about attempts; its answers come back as `Probed`.
     fn send_probe(&self, worker: String, ids: Vec<AttemptId>) {
-        let mut client = self.dispatcher.client_for(&worker);
+        let Some(mut client) = self.dispatcher.client_for(&worker) else {
+            return;
+        };
         let tx = self.self_tx.clone();
         let address = self.config.address.clone();
         tokio::spawn(async move {

@@ -76,6 +76,13 @@ impl Master for ReportService {
                 "only workers heartbeat through a master",
             ));
         }
+        for (what, value) in [("id", &member.id), ("address", &member.address)] {
+            if let Some(why) = crate::dispatch::bad_address(value) {
+                return Err(Status::invalid_argument(format!(
+                    "bad member {what}: {why}"
+                )));
+            }
+        }
         let registry = &registrar.registry;
         let (session, session_lost) = if request.session.is_empty() {
             (

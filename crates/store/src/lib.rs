@@ -46,6 +46,6 @@ pub use workflows::Applied;
 pub fn now_us() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
+        .map(baton_core::duration::micros)
         .unwrap_or(0)
 }

@@ -5,6 +5,7 @@ use crate::records::{get, WorkflowRecord, WorkflowSummary};
 use crate::{now_us, Store};
 use baton_core::{WorkflowId, WorkflowSpec};
 use serde::Serialize;
+use sqlx::any::AnyRow;
 
 /// What an apply did.
 #[derive(Debug, Clone, Serialize)]
@@ -45,6 +46,8 @@ impl Store {
         self.apply(spec, source, Some(base)).await
     }
 
+    /// Applies a definition in one transaction: checks it against `base` (when given), makes
+    /// the workflow or a new version of it, and follows its schedule.
     async fn apply(
         &self,
         spec: &WorkflowSpec,
@@ -72,82 +75,16 @@ impl Store {
                 .await
                 .ctx("looking up the workflow")?;
         if let Some(base) = base {
-            let latest: Option<i64> = match &existing {
-                Some(row) => Some(get(row, "latest_version")?),
-                None => None,
-            };
-            match latest {
-                None => {
-                    return Err(StoreError::NotFound(format!(
-                        "workflow `{}` in project `{}`",
-                        spec.name, spec.project
-                    )))
-                }
-                Some(latest) if latest != base => {
-                    return Err(StoreError::Conflict(format!(
-                        "workflow `{}` changed (version {latest}, not {base}) meanwhile",
-                        spec.name
-                    )))
-                }
-                Some(_) => {}
-            }
+            check_base(existing.as_ref(), base, spec)?;
         }
+        let new = NewVersion {
+            json: &json,
+            source,
+            now,
+        };
         let applied = match existing {
-            None => {
-                let row = sqlx::query(
-                    "INSERT INTO workflow (project, name, latest_version, created_at, updated_at) \
-                     VALUES ($1, $2, 1, $3, $3) RETURNING id",
-                )
-                .bind(&spec.project)
-                .bind(&spec.name)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await
-                .ctx("creating the workflow")?;
-                let id = WorkflowId(get(&row, "id")?);
-                insert_version(&mut tx, id, 1, &json, source, now).await?;
-                Applied {
-                    id,
-                    version: 1,
-                    outcome: "created",
-                }
-            }
-            Some(row) => {
-                let id = WorkflowId(get(&row, "id")?);
-                let latest: i64 = get(&row, "latest_version")?;
-                let current: String = sqlx::query_scalar(
-                    "SELECT spec FROM workflow_version WHERE workflow_id = $1 AND version = $2",
-                )
-                .bind(id.0)
-                .bind(latest)
-                .fetch_one(&mut *tx)
-                .await
-                .ctx("reading the current version")?;
-                if current == json {
-                    Applied {
-                        id,
-                        version: latest,
-                        outcome: "unchanged",
-                    }
-                } else {
-                    let version = latest + 1;
-                    insert_version(&mut tx, id, version, &json, source, now).await?;
-                    sqlx::query(
-                        "UPDATE workflow SET latest_version = $1, updated_at = $2 WHERE id = $3",
-                    )
-                    .bind(version)
-                    .bind(now)
-                    .bind(id.0)
-                    .execute(&mut *tx)
-                    .await
-                    .ctx("advancing the workflow's version")?;
-                    Applied {
-                        id,
-                        version,
-                        outcome: "updated",
-                    }
-                }
-            }
+            None => create_workflow(&mut tx, spec, &new).await?,
+            Some(row) => update_workflow(&mut tx, &row, &new).await?,
         };
         crate::schedules::sync_schedule(&mut tx, applied.id, spec).await?;
         follow_online(&mut tx, applied.id, spec).await?;
@@ -251,6 +188,99 @@ impl Store {
             .ctx("reading a workflow version")?;
         row.as_ref().map(WorkflowRecord::from_row).transpose()
     }
+}
+
+/// A definition being applied, as it is stored: its spec as JSON, the file it came from, and
+/// when.
+struct NewVersion<'a> {
+    json: &'a str,
+    source: &'a str,
+    now: i64,
+}
+
+/// Refuses an apply derived from version `base` when the workflow is gone or has a newer
+/// version, so that a change made meanwhile is not overwritten.
+fn check_base(existing: Option<&AnyRow>, base: i64, spec: &WorkflowSpec) -> Result<(), StoreError> {
+    let latest: Option<i64> = match existing {
+        Some(row) => Some(get(row, "latest_version")?),
+        None => None,
+    };
+    match latest {
+        None => Err(StoreError::NotFound(format!(
+            "workflow `{}` in project `{}`",
+            spec.name, spec.project
+        ))),
+        Some(latest) if latest != base => Err(StoreError::Conflict(format!(
+            "workflow `{}` changed (version {latest}, not {base}) meanwhile",
+            spec.name
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Stores a workflow seen for the first time, with its first version.
+async fn create_workflow(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    spec: &WorkflowSpec,
+    new: &NewVersion<'_>,
+) -> Result<Applied, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO workflow (project, name, latest_version, created_at, updated_at) \
+         VALUES ($1, $2, 1, $3, $3) RETURNING id",
+    )
+    .bind(&spec.project)
+    .bind(&spec.name)
+    .bind(new.now)
+    .fetch_one(&mut **tx)
+    .await
+    .ctx("creating the workflow")?;
+    let id = WorkflowId(get(&row, "id")?);
+    insert_version(tx, id, 1, new.json, new.source, new.now).await?;
+    Ok(Applied {
+        id,
+        version: 1,
+        outcome: "created",
+    })
+}
+
+/// Makes a new version of the stored workflow `row` when the definition differs from its
+/// current one; an unchanged definition makes none, so that re-applying a file is harmless.
+async fn update_workflow(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    row: &AnyRow,
+    new: &NewVersion<'_>,
+) -> Result<Applied, StoreError> {
+    let id = WorkflowId(get(row, "id")?);
+    let latest: i64 = get(row, "latest_version")?;
+    let current: String = sqlx::query_scalar(
+        "SELECT spec FROM workflow_version WHERE workflow_id = $1 AND version = $2",
+    )
+    .bind(id.0)
+    .bind(latest)
+    .fetch_one(&mut **tx)
+    .await
+    .ctx("reading the current version")?;
+    if current == new.json {
+        return Ok(Applied {
+            id,
+            version: latest,
+            outcome: "unchanged",
+        });
+    }
+    let version = latest + 1;
+    insert_version(tx, id, version, new.json, new.source, new.now).await?;
+    sqlx::query("UPDATE workflow SET latest_version = $1, updated_at = $2 WHERE id = $3")
+        .bind(version)
+        .bind(new.now)
+        .bind(id.0)
+        .execute(&mut **tx)
+        .await
+        .ctx("advancing the workflow's version")?;
+    Ok(Applied {
+        id,
+        version,
+        outcome: "updated",
+    })
 }
 
 async fn insert_version(

@@ -58,6 +58,7 @@ impl Launch {
     }
 
     fn common(&self, role: &str) -> Vec<String> {
+        let secret = self.secret_file().display().to_string();
         [
             role,
             "--database",
@@ -68,9 +69,40 @@ impl Launch {
             &self.session_timeout,
             "--heartbeat-interval",
             &self.heartbeat_interval,
+            "--cluster-secret-file",
+            &secret,
         ]
         .map(str::to_string)
         .to_vec()
+    }
+
+    /// The cluster secret every member reads.
+    pub fn secret_file(&self) -> PathBuf {
+        self.dir.join("cluster.secret")
+    }
+
+    /// Writes a secret of this cluster's own (mode 0600), where every member reads it.
+    fn write_secret(&self) -> Result<(), LaunchError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let path = self.secret_file();
+        let err = |source| LaunchError::Spawn {
+            what: format!("writing {}", path.display()),
+            source,
+        };
+        std::fs::create_dir_all(&self.dir).map_err(err)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(err)?;
+        writeln!(file, "testkit-{}-{nanos}", std::process::id()).map_err(err)
     }
 }
 
@@ -98,6 +130,7 @@ pub struct Cluster {
 impl Cluster {
     /// Starts every role and waits until all are in the registry.
     pub fn start(l: Launch) -> Result<Cluster, LaunchError> {
+        l.write_secret()?;
         let mut addresses = reserve_addresses(1 + l.masters + l.workers)?.into_iter();
         let mut next = || addresses.next().expect("one address per role");
         let role = |name: String, address: String, mut args: Vec<String>| {

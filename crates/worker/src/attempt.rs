@@ -8,6 +8,7 @@
 //! did not complete.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
@@ -247,18 +248,14 @@ async fn run_process(
 ) -> Finished {
     let config = &inner.config;
     let started_at_us = now_us();
-    let (mut proc, output) = match process::spawn(
-        spec,
-        work,
-        env(job, &inner.config.id),
-        inner.watchdog.clone(),
-    ) {
-        Ok(p) => p,
-        Err(e) => {
-            let message = format!("could not start `{}`: {e}", spec.program);
-            return failed_to_start(log, message).await;
-        }
-    };
+    let (mut proc, output) =
+        match process::spawn(spec, work, env(job, inner), inner.watchdog.clone()) {
+            Ok(p) => p,
+            Err(e) => {
+                let message = format!("could not start `{}`: {e}", spec.program);
+                return failed_to_start(log, message).await;
+            }
+        };
     inner.started(
         job.key,
         Started {
@@ -396,29 +393,33 @@ async fn failed_to_start(mut log: LazyLog, message: String) -> Finished {
     }
 }
 
-/// The process environment: the worker's own (inherited), the dispatch's variables, and the
-/// attempt's identity, which a dispatch cannot override. `BATON_WORKER` marks the process as
-/// this worker's, so that a restarted worker can find what its previous life left running.
-fn env(job: &Job, worker: &str) -> Vec<(String, String)> {
-    let mut vars: Vec<(String, String)> = job
-        .env
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    vars.extend([
+/// The process environment: the allowlisted part of the worker's own, the dispatch's
+/// variables, and the attempt's identity, which a dispatch cannot override. `BATON_WORKER`
+/// marks the process as this worker's, so that a restarted worker can find what its previous
+/// life left running.
+fn env(job: &Job, inner: &Inner) -> Vec<(OsString, OsString)> {
+    let mut vars = inner.base_env.clone();
+    vars.extend(
+        job.env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+    );
+    let identity = [
         (
-            "BATON_WORKFLOW_INSTANCE_ID".to_string(),
+            "BATON_WORKFLOW_INSTANCE_ID",
             job.workflow_instance.to_string(),
         ),
-        (
-            "BATON_TASK_INSTANCE_ID".to_string(),
-            job.key.task_instance.to_string(),
-        ),
-        ("BATON_ATTEMPT".to_string(), job.key.attempt.to_string()),
-        ("BATON_TASK_NAME".to_string(), job.task_name.clone()),
-        ("BATON_WORKFLOW_NAME".to_string(), job.workflow_name.clone()),
-        (crate::orphans::MARKER.to_string(), worker.to_string()),
-    ]);
+        ("BATON_TASK_INSTANCE_ID", job.key.task_instance.to_string()),
+        ("BATON_ATTEMPT", job.key.attempt.to_string()),
+        ("BATON_TASK_NAME", job.task_name.clone()),
+        ("BATON_WORKFLOW_NAME", job.workflow_name.clone()),
+        (crate::orphans::MARKER, inner.config.id.clone()),
+    ];
+    vars.extend(
+        identity
+            .into_iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+    );
     vars
 }
 
@@ -772,6 +773,35 @@ mod tests {
             "the work directory is gone after the attempt"
         );
         assert!(cwd.ends_with("work/7-42-1"), "{}", cwd.display());
+    }
+
+    #[tokio::test]
+    async fn tasks_inherit_only_the_allowlisted_part_of_the_workers_env() {
+        // Cargo sets it for the test process; it is not on the allowlist.
+        let name = "CARGO_MANIFEST_DIR";
+        let value = std::env::var(name).expect("cargo sets it for tests");
+        let script = format!("echo \"path=${{PATH:+set}} other=${{{name}:-unset}}\"");
+        let dir = tempfile::tempdir().unwrap();
+        let mut master = TestMaster::start().await;
+
+        let plain = worker(dir.path().join("plain").as_path());
+        plain
+            .dispatch(request(1, shell(&script), &master.addr))
+            .unwrap();
+        master.finished(1).await;
+        assert_eq!(log_of(&plain, 1).await, "path=set other=unset\n");
+
+        let passing = worker_with(dir.path().join("passing").as_path(), |c| {
+            c.pass_env = vec![name.to_string()]
+        });
+        passing
+            .dispatch(request(2, shell(&script), &master.addr))
+            .unwrap();
+        master.finished(2).await;
+        assert_eq!(
+            log_of(&passing, 2).await,
+            format!("path=set other={value}\n")
+        );
     }
 
     #[tokio::test]

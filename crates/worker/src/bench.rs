@@ -6,11 +6,15 @@ use std::time::{Duration, Instant};
 use baton_proto::task_event::Event;
 use baton_proto::worker_client::WorkerClient;
 use tokio::net::TcpListener;
-use tonic::transport::Channel;
 
 use crate::testkit::*;
 
-async fn start_worker(dir: &std::path::Path) -> (crate::Worker, WorkerClient<Channel>) {
+async fn start_worker(
+    dir: &std::path::Path,
+) -> (
+    crate::Worker,
+    WorkerClient<baton_proto::auth::MemberChannel>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let worker = worker(dir);
@@ -19,9 +23,7 @@ async fn start_worker(dir: &std::path::Path) -> (crate::Worker, WorkerClient<Cha
         listener,
         std::future::pending(),
     ));
-    let client = WorkerClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
+    let client = crate::testkit::member_client(&worker, addr).await;
     (worker, client)
 }
 

@@ -31,7 +31,20 @@ pub struct WorkerConfig {
     /// Longest wait for a master to answer one `Report` call; a master that hangs (paused,
     /// overloaded) counts as unreachable after it.
     pub report_timeout: Duration,
+    /// Names of the worker's own environment variables its tasks also see, beyond
+    /// [`TASK_ENV_ALLOWLIST`]: a task never inherits the worker's whole environment, which may
+    /// hold the database URL, the cluster secret or a cloud credential.
+    pub pass_env: Vec<String>,
+    /// The cluster secret: every call to this worker must prove it, and its reports to
+    /// masters do.
+    pub cluster_key: baton_proto::auth::ClusterKey,
 }
+
+/// The worker's environment variables every task sees (with those named `LC_*`): what
+/// programs need to find each other and speak the user's language, and nothing secret.
+pub const TASK_ENV_ALLOWLIST: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM",
+];
 
 /// Default cap on one attempt's log: 64 MiB.
 pub const DEFAULT_LOG_MAX_BYTES: u64 = 64 * 1024 * 1024;
@@ -61,6 +74,25 @@ impl WorkerConfig {
             python: "python3".to_string(),
             reroute_after: DEFAULT_REROUTE_AFTER,
             report_timeout: DEFAULT_REPORT_TIMEOUT,
+            pass_env: Vec::new(),
+            cluster_key: baton_proto::auth::ClusterKey::fresh(),
         }
+    }
+}
+
+impl WorkerConfig {
+    /// The part of this process's environment tasks inherit: the allowlist, `LC_*`, and the
+    /// names in [`WorkerConfig::pass_env`].
+    pub(crate) fn task_base_env(&self) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+        std::env::vars_os()
+            .filter(|(name, _)| {
+                let Some(name) = name.to_str() else {
+                    return false;
+                };
+                TASK_ENV_ALLOWLIST.contains(&name)
+                    || name.starts_with("LC_")
+                    || self.pass_env.iter().any(|p| p == name)
+            })
+            .collect()
     }
 }

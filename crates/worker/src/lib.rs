@@ -10,8 +10,6 @@
 //! inside one process. In a cluster it also passes on what heartbeats say:
 //! [`Worker::set_masters`] and [`Worker::session_lost`].
 
-#![warn(missing_docs)]
-
 mod attempt;
 mod config;
 mod error;
@@ -43,12 +41,12 @@ use tokio_stream::StreamExt;
 
 pub use config::{
     WorkerConfig, DEFAULT_KILL_GRACE, DEFAULT_LOG_MAX_BYTES, DEFAULT_REPORT_TIMEOUT,
-    DEFAULT_REROUTE_AFTER,
+    DEFAULT_REROUTE_AFTER, TASK_ENV_ALLOWLIST,
 };
 pub use error::{DispatchError, OpenError};
 pub use orphans::reap_orphans;
 pub use service::WorkerService;
-pub use worker::Worker;
+pub use worker::{Worker, WorkerGrpc};
 
 /// Serves `worker` on an already bound listener until `shutdown` completes, so callers can bind
 /// port 0 and learn the address before serving. Only the gRPC server stops; call

@@ -43,7 +43,8 @@ pub(crate) struct TaskProcess {
     watchdog: Option<Arc<Watchdog>>,
 }
 
-/// Starts `spec` in a new process group, in `cwd`, with the worker's environment plus `env`,
+/// Starts `spec` in a new process group, in `cwd`, with exactly the environment `env` (nothing
+/// inherited),
 /// stdin from /dev/null, and stdout and stderr both writing into the returned pipe (one pipe, so
 /// the log keeps the order the process wrote in). The group is registered with `watchdog`
 /// until the leader is reaped.
@@ -64,6 +65,7 @@ where
     let write_err = write.try_clone()?;
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
+        .env_clear()
         .envs(env)
         .current_dir(cwd)
         .stdin(Stdio::null())

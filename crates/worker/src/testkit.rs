@@ -347,3 +347,17 @@ pub(crate) async fn read_pid(path: &Path) -> i32 {
     .await;
     pid.unwrap()
 }
+
+/// A client of `worker`'s gRPC server at `addr`, proving membership with the worker's own
+/// cluster key, as the worker's masters do.
+pub(crate) async fn member_client(
+    worker: &Worker,
+    addr: std::net::SocketAddr,
+) -> baton_proto::worker_client::WorkerClient<baton_proto::auth::MemberChannel> {
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap();
+    let channel = within("connecting", endpoint.connect()).await.unwrap();
+    baton_proto::worker_client::WorkerClient::with_interceptor(
+        channel,
+        baton_proto::auth::Prove(worker.config().cluster_key.clone()),
+    )
+}

@@ -24,6 +24,12 @@ use crate::service::WorkerService;
 use crate::watchdog::Watchdog;
 use crate::workdir::WorkDirs;
 
+/// The worker's gRPC service, behind the check of membership.
+pub type WorkerGrpc = tonic::service::interceptor::InterceptedService<
+    baton_proto::worker_server::WorkerServer<WorkerService>,
+    baton_proto::auth::Check,
+>;
+
 /// How long `shutdown` keeps trying to deliver events of attempts it had to kill, when its
 /// grace was already used up waiting for them.
 const FLUSH_AFTER_KILL: Duration = Duration::from_secs(1);
@@ -76,6 +82,8 @@ pub(crate) struct Inner {
     pub(crate) workdirs: WorkDirs,
     /// Kills the attempts' process groups if this worker dies; `None` where it cannot run.
     pub(crate) watchdog: Option<Arc<Watchdog>>,
+    /// What every task inherits of this process's environment (read once).
+    pub(crate) base_env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
 }
 
 impl Inner {
@@ -163,6 +171,7 @@ impl Worker {
                 reroute_after: config.reroute_after,
                 report_timeout: config.report_timeout,
                 segment_bytes,
+                key: config.cluster_key.clone(),
             },
         )?;
         Ok(Worker {
@@ -175,14 +184,21 @@ impl Worker {
                 index: Mutex::new(LogIndex::new(LOG_INDEX_CAPACITY)),
                 workdirs: WorkDirs::new(&config.data_dir),
                 watchdog: Watchdog::start(&config.id).map(Arc::new),
+                base_env: config.task_base_env(),
                 config,
             }),
         })
     }
 
-    /// The tonic service to mount, e.g. `Server::builder().add_service(worker.service())`.
-    pub fn service(&self) -> baton_proto::worker_server::WorkerServer<WorkerService> {
-        baton_proto::worker_server::WorkerServer::new(WorkerService::new(self.clone()))
+    /// The tonic service to mount, e.g. `Server::builder().add_service(worker.service())`:
+    /// it refuses every call that does not prove membership of the cluster (see
+    /// [`baton_proto::auth`]).
+    pub fn service(&self) -> WorkerGrpc {
+        let check = baton_proto::auth::Check::new(self.inner.config.cluster_key.clone());
+        baton_proto::worker_server::WorkerServer::with_interceptor(
+            WorkerService::new(self.clone()),
+            check,
+        )
     }
 
     /// The settings this worker runs with.
@@ -816,13 +832,30 @@ mod tests {
             let _ = stopped.await;
         }));
         let mut master = TestMaster::start().await;
-        let mut client = within(
+        // A caller that proves nothing, or proves another cluster's secret, is refused.
+        let mut stranger = within(
             "connecting",
             WorkerClient::connect(format!("http://{addr}")),
         )
         .await
         .unwrap();
+        let refused = stranger.ping(PingRequest {}).await.unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+        let refused = stranger
+            .dispatch(request(9, shell("echo pwned"), &master.addr))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+        let other = worker_with(&dir.path().join("other"), |_| {});
+        let mut impostor = member_client(&other, addr).await;
+        let refused = impostor.ping(PingRequest {}).await.unwrap_err();
+        assert!(
+            refused.message().contains("wrong cluster secret"),
+            "{refused:?}"
+        );
+        assert_eq!(worker.running(), 0, "nothing refused ran");
 
+        let mut client = member_client(&worker, addr).await;
         let ping = client.ping(PingRequest {}).await.unwrap().into_inner();
         assert_eq!(ping.worker_id, addr.to_string());
         assert_eq!(ping.running, 0);

@@ -108,7 +108,7 @@ async fn scan(
             Direction::Forward(after) => f.store(None, Some(after), BATCH),
         };
         let batch = state.store.list_events(&filter).await?;
-        let exhausted = batch.len() < BATCH as usize;
+        let exhausted = batch.len() < crate::paging::page_len(BATCH);
         for record in batch {
             let id = record.id;
             let event = convert::event(record)?;
@@ -119,7 +119,7 @@ async fn scan(
             };
             if f.keeps(&event) {
                 found.push(event);
-                if found.len() >= limit as usize {
+                if found.len() >= crate::paging::page_len(limit) {
                     return Ok((found, last, false));
                 }
             }

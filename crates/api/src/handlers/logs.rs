@@ -59,8 +59,8 @@ async fn read(state: &ApiState, tid: TaskInstanceId, q: &LogQuery) -> Result<Pie
     let attempt = q.attempt.unwrap_or(task.attempt);
     if attempt < 1 || attempt > task.attempt {
         return Err(ApiError::NotFound(format!(
-            "task instance {tid} has no attempt {attempt} (it has attempts 1 to {})",
-            task.attempt
+            "task instance {tid} has no attempt {attempt} ({})",
+            attempts_in_words(task.attempt)
         )));
     }
     let worker = worker_of(state, &task, attempt).await?;
@@ -177,9 +177,25 @@ fn incomplete_tail(bytes: &[u8]) -> usize {
     }
 }
 
+/// Which attempts a task has, in words, for a user who asked for one it does not have.
+fn attempts_in_words(last: i64) -> String {
+    match last {
+        i64::MIN..=0 => "it has not run yet".to_string(),
+        1 => "it has only attempt 1".to_string(),
+        n => format!("attempt must be between 1 and {n}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_attempts_are_explained_in_words() {
+        assert_eq!(attempts_in_words(0), "it has not run yet");
+        assert_eq!(attempts_in_words(1), "it has only attempt 1");
+        assert_eq!(attempts_in_words(3), "attempt must be between 1 and 3");
+    }
 
     #[test]
     fn a_page_never_ends_inside_a_character() {

@@ -59,7 +59,7 @@ pub(crate) async fn list_tasks(
         .await?
         .into_iter()
         .filter(|t| t.id.0 > after)
-        .take(limit as usize)
+        .take(paging::page_len(limit))
         .map(convert::task)
         .collect();
     let next_cursor = paging::next_by_id(tasks.len(), limit, tasks.last().map(|t| t.id));

@@ -8,6 +8,10 @@ use chrono::{DateTime, Utc};
 
 pub async fn run(cmd: ClusterCommand) -> anyhow::Result<()> {
     match cmd {
+        ClusterCommand::Secret => {
+            println!("{}", baton_proto::auth::ClusterKey::generate_secret()?);
+            Ok(())
+        }
         ClusterCommand::Status { json, server } => {
             let r: Cluster = Client::new(&server.url()).get("/cluster").await?;
             if json {

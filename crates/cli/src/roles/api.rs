@@ -32,7 +32,8 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
         .with_public_hosts(crate::standalone::public_hosts(
             &args.public_hosts,
             listener.local_addr()?,
-        ));
+        ))
+        .with_cluster_key(common.cluster_key.clone());
     // Event streams wake on the masters' NOTIFY.
     state.listen_events(&database);
     println!(

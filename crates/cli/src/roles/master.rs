@@ -43,6 +43,7 @@ pub async fn run(args: MasterArgs) -> anyhow::Result<()> {
             Some(keep) => keep,
             None => baton_master::DEFAULT_EVENT_RETENTION,
         },
+        cluster_key: common.cluster_key.clone(),
         ..MasterConfig::new(address.clone(), address.clone())
     };
     let master = Master::start(store.clone(), config, Vec::new()).await?;

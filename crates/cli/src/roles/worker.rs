@@ -6,13 +6,13 @@ use crate::args::WorkerArgs;
 use crate::config::{Common, Disconnect, FileConfig};
 use crate::exit::Exit;
 use anyhow::Context;
+use baton_proto::auth::{MemberChannel, Prove};
 use baton_proto::master_client::MasterClient;
 use baton_proto::HeartbeatRequest;
 use baton_registry::{host_load, Load, Membership, Role, SessionState};
 use baton_worker::{Worker, WorkerConfig};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
 
 pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let file = FileConfig::load(args.cluster.config.as_deref())?;
@@ -64,6 +64,10 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     if let Some(grace) = args.kill_grace.or(w.kill_grace) {
         config.kill_grace = grace;
     }
+    if let Some(names) = args.task_env_pass.clone().or(w.task_env_pass.clone()) {
+        config.pass_env = names;
+    }
+    config.cluster_key = common.cluster_key.clone();
     let shutdown_grace = args
         .shutdown_grace
         .or(w.shutdown_grace)
@@ -160,7 +164,7 @@ async fn heartbeat_through_masters(
     configured: Vec<String>,
     common: Common,
 ) {
-    let mut clients: HashMap<String, MasterClient<Channel>> = HashMap::new();
+    let mut clients: HashMap<String, MasterClient<MemberChannel>> = HashMap::new();
     let mut known = configured.clone();
     let mut session = String::new();
     let mut last_ok = Instant::now();
@@ -177,14 +181,25 @@ async fn heartbeat_through_masters(
                     .expect("a master address is a valid URI")
                     .connect_timeout(common.heartbeat_interval)
                     .timeout(common.heartbeat_interval);
-                MasterClient::new(endpoint.connect_lazy())
+                MasterClient::with_interceptor(
+                    endpoint.connect_lazy(),
+                    Prove(common.cluster_key.clone()),
+                )
             });
             let request = HeartbeatRequest {
                 member_json: json.clone(),
                 session: session.clone(),
             };
-            let Ok(reply) = client.heartbeat(request).await else {
-                continue;
+            let reply = match client.heartbeat(request).await {
+                Ok(reply) => reply,
+                Err(status) if status.code() == tonic::Code::Unauthenticated => {
+                    tracing::warn!(
+                        "master {addr} refused our heartbeat: {} (is the cluster secret the same on every member?)",
+                        status.message()
+                    );
+                    continue;
+                }
+                Err(_) => continue,
             };
             let reply = reply.into_inner();
             if reply.session_lost && common.disconnect == Disconnect::Stop && !written_off {

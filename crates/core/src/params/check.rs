@@ -36,7 +36,7 @@ pub fn check(
             r.task(task);
             if let crate::TaskKind::Switch { cases, .. } = &task.kind {
                 for case in cases {
-                    r.text(&case.when);
+                    r.condition(&case.when);
                 }
             }
             let mut problems = r.finish();

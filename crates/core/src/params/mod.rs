@@ -8,8 +8,12 @@
 //!   are resolved too, and param values may use both.
 //! - [`check`] lists, before anything runs, every reference and expression that would fail.
 //! - [`parse_set_values`] is what the worker calls on each line of task output.
-//! - [`references`], [`substitute`], [`merged`], [`resolve`] and [`check_all`] are the
-//!   earlier `${name}`-only API, kept for its callers.
+//! - [`references`], [`substitute`] and [`check_all`] are the earlier `${name}`-only API,
+//!   kept for its callers.
+//!
+//! A value is data wherever it goes: in a shell command, a python script or a `switch`
+//! condition a reference is embedded so that the language never reads the value as code
+//! ([`embed`]); in env values and in other params' values it is replaced by its text.
 //!
 //! Only `${identifier}` is a reference (letters, digits, `_`, `.`); other shell forms such as
 //! `${var:-x}`, `${#arr[@]}` or `$HOME` are left to bash. `$${name}` writes a literal `${name}`.
@@ -18,6 +22,7 @@
 //! literal `$[x]`.
 
 mod check;
+pub mod embed;
 mod expr;
 mod output;
 mod pattern;
@@ -26,12 +31,13 @@ mod system;
 mod text;
 
 pub use check::{check, upstream_outputs};
+pub use embed::cel::Binding;
 pub use expr::{eval_time_expr, ExprError};
 pub use output::{declared_outputs, parse_set_values};
-pub use resolve::{resolve_task, resolve_text, task_params, ParamError};
+pub use resolve::{resolve_condition, resolve_task, resolve_text, task_params, ParamError};
 pub use system::{is_system_param, system_params, SystemContext, SYSTEM_PARAMS};
 
-use crate::spec::{TaskSpec, WorkflowSpec};
+use crate::spec::WorkflowSpec;
 use std::collections::{BTreeMap, BTreeSet};
 use text::{is_ident, pieces, Piece};
 
@@ -75,25 +81,26 @@ pub fn substitute(
     }
 }
 
-/// The params a task sees: workflow, then task, then start-time values, later winning.
-pub fn merged(
-    workflow: &WorkflowSpec,
-    task: &TaskSpec,
-    start: &BTreeMap<String, String>,
-) -> BTreeMap<String, String> {
-    let mut all = workflow.params.clone();
-    all.extend(task.params.iter().map(|(k, v)| (k.clone(), v.clone())));
-    all.extend(start.iter().map(|(k, v)| (k.clone(), v.clone())));
-    all
-}
-
-/// A task with every reference replaced, ready to hand to a worker.
+/// A task with every reference resolved, ready to hand to a worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedTask {
-    /// The task's kind with its command or script substituted.
+    /// The task's kind, its command or script with references embedded as data.
     pub kind: crate::spec::TaskKind,
-    /// The task's env with values substituted.
+    /// The task's env with values substituted, and the values its program refers to (as
+    /// `BATON_PARAM_<name>`, see [`embed::env_name`]).
     pub env: BTreeMap<String, String>,
+}
+
+/// A `switch` condition ready to evaluate: the values it refers to are variables, never
+/// part of the program.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// The CEL program.
+    pub program: String,
+    /// Its variables and their values.
+    pub bindings: Vec<(String, Binding)>,
+    /// The condition with the values written in, for people (never evaluated).
+    pub shown: String,
 }
 
 /// An undefined `${name}` in a task.
@@ -104,48 +111,6 @@ pub struct UndefinedParams {
     pub task: String,
     /// The names without a value.
     pub names: Vec<String>,
-}
-
-/// Substitutes `${name}` in a task's command, script and env values from the workflow's,
-/// the task's and the start-time params only: no system params, no upstream outputs, and
-/// `$[...]` left as written. Kept for callers without a run context; prefer
-/// [`resolve_task`].
-pub fn resolve(
-    workflow: &WorkflowSpec,
-    task: &TaskSpec,
-    start: &BTreeMap<String, String>,
-) -> Result<ResolvedTask, UndefinedParams> {
-    let params = merged(workflow, task, start);
-    let lookup = |name: &str| params.get(name).cloned();
-    let mut missing: Vec<String> = Vec::new();
-    let mut note = |r: Result<String, Vec<String>>| match r {
-        Ok(s) => s,
-        Err(names) => {
-            for n in names {
-                if !missing.contains(&n) {
-                    missing.push(n);
-                }
-            }
-            String::new()
-        }
-    };
-    let kind = match task.kind.body() {
-        Some(body) => task.kind.with_body(note(substitute(body, lookup))),
-        None => task.kind.clone(),
-    };
-    let env = task
-        .env
-        .iter()
-        .map(|(k, v)| (k.clone(), note(substitute(v, lookup))))
-        .collect();
-    if missing.is_empty() {
-        Ok(ResolvedTask { kind, env })
-    } else {
-        Err(UndefinedParams {
-            task: task.name.clone(),
-            names: missing,
-        })
-    }
 }
 
 /// Checks, before anything runs, that every `${name}` of every task of the workflow has a

@@ -1,6 +1,8 @@
 //! Resolution of a task's text for one run: `${name}` from the four param sources and the
 //! system params, `$[...]` against the schedule time. The master calls [`resolve_task`] once
-//! per attempt and hands the result to a worker.
+//! per attempt and hands the result to a worker. In a shell command, a python script and a
+//! `switch` condition a reference is embedded as data ([`super::embed`]); in env values and
+//! in param values it is replaced by its text.
 //!
 //! # Where a name's value comes from
 //! `system.*` names always take the system's value. Any other name takes the first value
@@ -8,19 +10,26 @@
 //! workflow's (global) params.
 //!
 //! # Values are expanded
-//! A start-time, local or global value may itself use `${other}` and `$[...]`
-//! (`dt: "$[yyyyMMdd-1]"`, `path: "/data/${dt}"`); it is expanded when first used, and a
-//! name that refers back to itself is an error. Upstream output values are taken verbatim:
-//! they were printed by a task that has already run.
+//! A local or global value (written by the workflow's author) may itself use `${other}` and
+//! `$[...]` (`dt: "$[yyyyMMdd-1]"`, `path: "/data/${dt}"`); it is expanded when first used,
+//! and a name that refers back to itself is an error. A start-time value (the caller's data)
+//! has only its `$[...]` evaluated: a `${name}` in it is text. Upstream output values are
+//! taken verbatim: they were printed by a task that has already run.
 
+use super::embed::{bash, cel, env_name, python, MARK};
 use super::expr::{eval_time_expr, ExprError};
 use super::system::{is_system_param, system_params, SystemContext};
 use super::text::{pieces, Piece};
-use super::{ResolvedTask, UndefinedParams};
-use crate::spec::{TaskSpec, WorkflowSpec};
+use super::{Condition, ResolvedTask, UndefinedParams};
+use crate::spec::{TaskKind, TaskSpec, WorkflowSpec};
 use chrono::DateTime;
 use chrono_tz::Tz;
 use std::collections::BTreeMap;
+
+/// Most bytes a text may expand to (a param's value, an env value): values that refer to
+/// others twice over (`a1: ${a2}${a2}`, `a2: ${a3}${a3}`, …) double at each level, and must
+/// not take the master's memory with them.
+pub const MAX_EXPANDED_BYTES: usize = 1 << 20;
 
 /// Why a task's params cannot be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +45,25 @@ pub enum ParamError {
         /// The expression and what is wrong with it.
         error: ExprError,
     },
+    /// A reference that cannot be written into the task's program so that its value stays
+    /// data (see [`super::embed`]).
+    #[error("task `{task}`: `${{{param}}}` cannot be substituted here: {reason}")]
+    Unsafe {
+        /// The task whose program holds it.
+        task: String,
+        /// The param.
+        param: String,
+        /// Why, and what to write instead.
+        reason: String,
+    },
+    /// A text that expands to more than [`MAX_EXPANDED_BYTES`].
+    #[error("task `{task}`: a param or env value expands to more than {limit} bytes (do its params refer to each other many times over?)")]
+    TooLarge {
+        /// The task being resolved.
+        task: String,
+        /// The limit.
+        limit: usize,
+    },
     /// A param whose value refers, directly or not, to itself.
     #[error("task `{task}`: param `{}` refers to itself: {}", chain[0], chain.iter().map(|n| format!("${{{n}}}")).collect::<Vec<_>>().join(" -> "))]
     Cycle {
@@ -46,11 +74,23 @@ pub enum ParamError {
     },
 }
 
+/// How the values of a param source are expanded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expand {
+    /// `${name}` and `$[...]` (the workflow's and the task's own params).
+    All,
+    /// Only `$[...]`: a start-time value is the caller's data, and a `${name}` in it is
+    /// text, not a reference to another param.
+    TimeOnly,
+    /// Nothing (output params: printed by a task that has run).
+    Nothing,
+}
+
 /// Expands texts for one task, memoising param values and collecting every problem.
 pub(crate) struct Resolver<'a> {
     task: &'a str,
-    /// The sources in precedence order, each with whether its values are expanded.
-    layers: [(&'a BTreeMap<String, String>, bool); 4],
+    /// The sources in precedence order, each with how its values are expanded.
+    layers: [(&'a BTreeMap<String, String>, Expand); 4],
     system: BTreeMap<String, String>,
     at: DateTime<Tz>,
     done: BTreeMap<String, String>,
@@ -70,10 +110,10 @@ impl<'a> Resolver<'a> {
         Resolver {
             task: &task.name,
             layers: [
-                (start, true),
-                (&task.params, true),
-                (upstream, false),
-                (&workflow.params, true),
+                (start, Expand::TimeOnly),
+                (&task.params, Expand::All),
+                (upstream, Expand::Nothing),
+                (&workflow.params, Expand::All),
             ],
             system: system_params(ctx),
             at: ctx.schedule_time,
@@ -96,8 +136,14 @@ impl<'a> Resolver<'a> {
             .layers
             .iter()
             .find_map(|(map, expand)| map.get(name).map(|v| (v.clone(), *expand)))?;
-        if !expand {
-            return Some(raw);
+        match expand {
+            Expand::Nothing => return Some(raw),
+            Expand::TimeOnly => {
+                let value = self.times_only(&raw);
+                self.done.insert(name.to_string(), value.clone());
+                return Some(value);
+            }
+            Expand::All => {}
         }
         if let Some(pos) = self.visiting.iter().position(|n| n == name) {
             let mut chain = self.visiting[pos..].to_vec();
@@ -118,36 +164,168 @@ impl<'a> Resolver<'a> {
         Some(value)
     }
 
-    /// `text` with every reference and expression replaced. Problems are recorded, not
-    /// returned, so that one pass finds them all; what cannot be resolved becomes empty.
+    /// `text` with every reference and expression replaced by its text (for env values and
+    /// param values: places where the result is data). Problems are recorded, not returned,
+    /// so that one pass finds them all; what cannot be resolved becomes empty.
     pub(crate) fn text(&mut self, text: &str) -> String {
         let mut out = String::with_capacity(text.len());
         for piece in pieces(text, true) {
             match piece {
                 Piece::Text(t) => out.push_str(t),
-                Piece::Ref(name) => match self.value(name) {
-                    Some(v) => out.push_str(&v),
-                    None => {
-                        if !self.missing.iter().any(|m| m == name) {
-                            self.missing.push(name.to_string());
-                        }
-                    }
-                },
-                Piece::Expr(e) => match eval_time_expr(e, &self.at) {
-                    Ok(v) => out.push_str(&v),
-                    Err(error) => {
-                        let error = ParamError::BadExpression {
-                            task: self.task.to_string(),
-                            error,
-                        };
-                        if !self.problems.contains(&error) {
-                            self.problems.push(error);
-                        }
-                    }
-                },
+                Piece::Ref(name) => out.push_str(&self.reference(name)),
+                Piece::Expr(e) => out.push_str(&self.expression(e)),
+            }
+            if out.len() > MAX_EXPANDED_BYTES {
+                self.note(ParamError::TooLarge {
+                    task: self.task.to_string(),
+                    limit: MAX_EXPANDED_BYTES,
+                });
+                return String::new();
             }
         }
         out
+    }
+
+    /// `text` with its time expressions replaced and everything else, `${name}` included,
+    /// as it is.
+    fn times_only(&mut self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        for piece in pieces(text, true) {
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Ref(name) => {
+                    out.push_str("${");
+                    out.push_str(name);
+                    out.push('}');
+                }
+                Piece::Expr(e) => out.push_str(&self.expression(e)),
+            }
+        }
+        out
+    }
+
+    /// The value of `name`, or empty with the name noted as missing.
+    fn reference(&mut self, name: &str) -> String {
+        self.value(name).unwrap_or_else(|| {
+            if !self.missing.iter().any(|m| m == name) {
+                self.missing.push(name.to_string());
+            }
+            String::new()
+        })
+    }
+
+    /// The value of a time expression, or empty with the problem noted.
+    fn expression(&mut self, e: &str) -> String {
+        eval_time_expr(e, &self.at).unwrap_or_else(|error| {
+            self.note(ParamError::BadExpression {
+                task: self.task.to_string(),
+                error,
+            });
+            String::new()
+        })
+    }
+
+    fn note(&mut self, problem: ParamError) {
+        if !self.problems.contains(&problem) {
+            self.problems.push(problem);
+        }
+    }
+
+    /// `program` (of a task or a condition) with its time expressions replaced by their
+    /// text and every reference by a [`MARK`], and the references' names and values in order.
+    fn skeleton(&mut self, program: &str) -> (String, Vec<(String, String)>) {
+        let mut skeleton = String::with_capacity(program.len());
+        let mut refs = Vec::new();
+        if program.contains(MARK) {
+            self.note(ParamError::Unsafe {
+                task: self.task.to_string(),
+                param: String::new(),
+                reason: format!(
+                    "the text holds the character U+{:04X}, which Baton reserves",
+                    u32::from(MARK)
+                ),
+            });
+        }
+        for piece in pieces(program, true) {
+            match piece {
+                Piece::Text(t) => skeleton.push_str(t),
+                Piece::Ref(name) => {
+                    let value = self.reference(name);
+                    refs.push((name.to_string(), value));
+                    skeleton.push(MARK);
+                }
+                Piece::Expr(e) => skeleton.push_str(&self.expression(e)),
+            }
+        }
+        (skeleton, refs)
+    }
+
+    /// A shell command with each reference written as its environment variable, quoted for
+    /// where it stands; the variables go to `exports`.
+    fn bash(&mut self, command: &str, exports: &mut BTreeMap<String, String>) -> String {
+        let (skeleton, refs) = self.skeleton(command);
+        let contexts = bash::contexts(&skeleton);
+        let mut out = String::with_capacity(skeleton.len());
+        for (i, part) in skeleton.split(MARK).enumerate() {
+            out.push_str(part);
+            let (Some((name, value)), Some(&context)) = (refs.get(i), contexts.get(i)) else {
+                continue;
+            };
+            let var = env_name(name);
+            match bash::embed(context, &var, value) {
+                Ok(text) => out.push_str(&text),
+                Err(reason) => self.note(ParamError::Unsafe {
+                    task: self.task.to_string(),
+                    param: name.clone(),
+                    reason: reason.to_string(),
+                }),
+            }
+            exports.insert(var, value.clone());
+        }
+        out
+    }
+
+    /// A python script with each reference written as a string literal of its value; the
+    /// values go to `exports` too, for scripts that read them from the environment.
+    fn python(&mut self, script: &str, exports: &mut BTreeMap<String, String>) -> String {
+        let (skeleton, refs) = self.skeleton(script);
+        let contexts = python::contexts(&skeleton);
+        let mut out = String::with_capacity(skeleton.len());
+        for (i, part) in skeleton.split(MARK).enumerate() {
+            out.push_str(part);
+            let (Some((name, value)), Some(context)) = (refs.get(i), contexts.get(i)) else {
+                continue;
+            };
+            out.push_str(&python::embed(context, value));
+            exports.insert(env_name(name), value.clone());
+        }
+        out
+    }
+
+    /// A `switch` condition with each reference written as a variable bound to its value.
+    pub(crate) fn condition(&mut self, text: &str) -> Condition {
+        let (skeleton, refs) = self.skeleton(text);
+        let contexts = cel::contexts(&skeleton);
+        let mut program = String::with_capacity(skeleton.len());
+        let mut shown = String::with_capacity(skeleton.len());
+        let mut bindings = Vec::new();
+        for (i, part) in skeleton.split(MARK).enumerate() {
+            program.push_str(part);
+            shown.push_str(part);
+            let (Some((_, value)), Some(context)) = (refs.get(i), contexts.get(i)) else {
+                continue;
+            };
+            let var = format!("baton_param_{i}");
+            let (text, binding) = cel::embed(context, &var, value);
+            program.push_str(&text);
+            shown.push_str(value);
+            bindings.push((var, binding));
+        }
+        Condition {
+            program,
+            bindings,
+            shown,
+        }
     }
 
     /// Every param the task can see, expanded, system params included.
@@ -188,18 +366,52 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// The task's kind and env with every text resolved.
+    /// The task's kind and env with every text resolved: the program of a shell or python
+    /// task with its references embedded as data, its env values substituted, and the
+    /// values its program refers to exported (which win over an env entry of the same name).
     pub(crate) fn task(&mut self, task: &TaskSpec) -> ResolvedTask {
-        let kind = match task.kind.body() {
-            Some(body) => task.kind.with_body(self.text(body)),
-            None => task.kind.clone(),
+        let mut exports = BTreeMap::new();
+        let kind = match &task.kind {
+            TaskKind::Shell { command } => TaskKind::Shell {
+                command: self.bash(command, &mut exports),
+            },
+            TaskKind::Python { script } => TaskKind::Python {
+                script: self.python(script, &mut exports),
+            },
+            TaskKind::Noop
+            | TaskKind::SubWorkflow { .. }
+            | TaskKind::Dependent { .. }
+            | TaskKind::Conditions { .. }
+            | TaskKind::Switch { .. } => task.kind.clone(),
         };
-        let env = task
+        self.export_start_params(&mut exports);
+        let mut env: BTreeMap<String, String> = task
             .env
             .iter()
             .map(|(k, v)| (k.clone(), self.text(v)))
             .collect();
+        env.extend(exports);
         ResolvedTask { kind, env }
+    }
+
+    /// Adds every start-time param to `exports`, referenced or not, so that a program can
+    /// read any value it was started with from its environment. One that cannot be resolved
+    /// and is not referenced is left out, without failing the task.
+    fn export_start_params(&mut self, exports: &mut BTreeMap<String, String>) {
+        let start = self.layers[0].0;
+        for name in start.keys() {
+            let var = env_name(name);
+            if exports.contains_key(&var) || is_system_param(name) {
+                continue;
+            }
+            let known = self.problems.len();
+            if let Some(value) = self.value(name) {
+                if self.problems.len() == known {
+                    exports.insert(var, value);
+                }
+            }
+            self.problems.truncate(known);
+        }
     }
 }
 
@@ -231,6 +443,21 @@ pub fn resolve_text(
 ) -> Result<String, ParamError> {
     let mut r = Resolver::new(workflow, task, start, upstream, ctx);
     let out = r.text(text);
+    r.into_result(out)
+}
+
+/// A `switch` condition as `task` would evaluate it: its CEL program, with each reference a
+/// variable bound to the value (see [`super::embed::cel`]).
+pub fn resolve_condition(
+    workflow: &WorkflowSpec,
+    task: &TaskSpec,
+    start: &BTreeMap<String, String>,
+    upstream: &BTreeMap<String, String>,
+    ctx: &SystemContext,
+    text: &str,
+) -> Result<Condition, ParamError> {
+    let mut r = Resolver::new(workflow, task, start, upstream, ctx);
+    let out = r.condition(text);
     r.into_result(out)
 }
 

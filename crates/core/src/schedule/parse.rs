@@ -291,8 +291,10 @@ fn item_bits(item: &str, spec: &Spec) -> Result<u64, FieldProblem> {
 fn step_value(text: &str, item: &str, spec: &Spec) -> Result<u32, FieldProblem> {
     let max = spec.top - spec.min;
     match number(text) {
-        Some(step) if (1..=u64::from(max)).contains(&step) => Ok(step as u32),
-        Some(step) => Err(FieldProblem::StepOutOfRange { step, max }),
+        Some(step) => match u32::try_from(step) {
+            Ok(s) if (1..=max).contains(&s) => Ok(s),
+            _ => Err(FieldProblem::StepOutOfRange { step, max }),
+        },
         None => Err(FieldProblem::NotAValue {
             token: if text.is_empty() { item } else { text }.to_string(),
             expected: "a step of 1 or more",
@@ -303,14 +305,13 @@ fn step_value(text: &str, item: &str, spec: &Spec) -> Result<u32, FieldProblem> 
 /// A number or a name within the field's range.
 fn value(token: &str, item: &str, spec: &Spec) -> Result<u32, FieldProblem> {
     if let Some(v) = number(token) {
-        return if (u64::from(spec.min)..=u64::from(spec.max)).contains(&v) {
-            Ok(v as u32)
-        } else {
-            Err(FieldProblem::OutOfRange {
+        return match u32::try_from(v) {
+            Ok(v) if (spec.min..=spec.max).contains(&v) => Ok(v),
+            _ => Err(FieldProblem::OutOfRange {
                 value: v,
                 min: spec.min,
                 max: spec.max,
-            })
+            }),
         };
     }
     match spec

@@ -312,7 +312,9 @@ impl ScheduleSpec {
             Trigger::Cron(s) => s.next_after(utc(now)).map(us),
             Trigger::FixedRate(d) | Trigger::FixedDelay(d) => {
                 let (start, end) = self.bounds(self.zone(workflow_tz).ok()?);
-                let first = (now + d.as_micros() as i64).max(start.map(us).unwrap_or(i64::MIN));
+                let first = now
+                    .saturating_add(duration::micros(d))
+                    .max(start.map(us).unwrap_or(i64::MIN));
                 (end.is_none_or(|e| first <= us(e))).then_some(first)
             }
         }
@@ -339,7 +341,8 @@ impl ScheduleSpec {
                 next_fire_at: None,
             };
         };
-        let mut fires = Fires::new(self.max_catchup.max(1) as usize, taking_since);
+        let cap = usize::try_from(self.max_catchup.max(1)).unwrap_or(usize::MAX);
+        let mut fires = Fires::new(cap, taking_since);
         // Every fire time from `due` up to now (the ones a master missed included).
         fires.push(due);
         let mut next = match &trigger {
@@ -351,7 +354,7 @@ impl ScheduleSpec {
                 it.next()
             }
             Trigger::FixedRate(d) => {
-                let step = d.as_micros().max(1) as i64;
+                let step = duration::micros(*d).max(1);
                 let mut t = due + step;
                 while t <= now {
                     fires.push(t);
@@ -396,7 +399,9 @@ impl ScheduleSpec {
         }
         if let Trigger::FixedDelay(d) = trigger {
             // The next fire is set when this instance ends (or, if none starts, a delay from now).
-            next = fire.is_empty().then_some(now + d.as_micros() as i64);
+            next = fire
+                .is_empty()
+                .then_some(now.saturating_add(duration::micros(d)));
         }
         FirePlan {
             fire,
@@ -500,6 +505,21 @@ mod plan_tests {
             concurrency,
             priority: None,
         }
+    }
+
+    #[test]
+    fn fixed_times_saturate_instead_of_wrapping() {
+        let delay = ScheduleSpec {
+            cron: None,
+            fixed_delay: Some(duration::MAX),
+            ..every_minute(Misfire::FireOnce, Concurrency::Skip)
+        };
+        let late = i64::MAX - S;
+        assert_eq!(delay.first_fire(None, late), Some(i64::MAX));
+        // Skipped (one still runs): the next fire is a delay from now.
+        let p = delay.plan(None, late, late, late, 1);
+        assert!(p.fire.is_empty());
+        assert_eq!(p.next_fire_at, Some(i64::MAX));
     }
 
     #[test]

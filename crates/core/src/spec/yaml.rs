@@ -80,11 +80,38 @@ pub(super) fn read(text: &str) -> Result<Document, SyntaxError> {
             at: Pos::from(*e.marker()),
             message: e.info().to_string(),
         })?;
+    if let Some(at) = builder.too_big {
+        return Err(SyntaxError {
+            at,
+            message: format!(
+                "the aliases (`*name`) of this file expand to more than {MAX_ALIAS_WEIGHT} values; \
+                 a workflow needs far fewer"
+            ),
+        });
+    }
     Ok(Document {
         value: builder.root.unwrap_or(Value::Null),
         positions: builder.positions,
         duplicates: builder.duplicates,
     })
+}
+
+/// How much alias expansions may add to a document, in values (a string counts one per 16
+/// bytes): a few kilobytes of nested aliases can otherwise expand to gigabytes.
+pub(super) const MAX_ALIAS_WEIGHT: usize = 1_000_000;
+
+/// A value's weight against [`MAX_ALIAS_WEIGHT`].
+fn weight(value: &Value) -> usize {
+    match value {
+        Value::Sequence(items) => items.iter().map(weight).fold(1, usize::saturating_add),
+        Value::Mapping(map) => map
+            .iter()
+            .map(|(k, v)| weight(k).saturating_add(weight(v)))
+            .fold(1, usize::saturating_add),
+        Value::String(s) => 1 + s.len() / 16,
+        Value::Tagged(t) => 1 + weight(&t.value),
+        Value::Null | Value::Bool(_) | Value::Number(_) => 1,
+    }
 }
 
 /// How deep positions are kept (`tasks[3].schedule.cron` is 4 deep); a problem deeper down is
@@ -112,7 +139,10 @@ enum Frame {
 struct Builder {
     stack: Vec<Frame>,
     root: Option<Value>,
-    anchors: HashMap<usize, Value>,
+    anchors: HashMap<usize, (Value, usize)>,
+    /// What aliases have added so far, and where the first one past the limit is.
+    expanded: usize,
+    too_big: Option<Pos>,
     positions: HashMap<Vec<Step>, Pos>,
     /// Sequence items begun whose position is that of the next scalar.
     awaiting: Vec<Vec<Step>>,
@@ -138,7 +168,17 @@ impl MarkedEventReceiver for Builder {
             }
             Event::Alias(id) => {
                 self.begin_item();
-                let value = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
+                let value = match self.anchors.get(&id) {
+                    Some((value, w)) if self.expanded.saturating_add(*w) <= MAX_ALIAS_WEIGHT => {
+                        self.expanded += w;
+                        value.clone()
+                    }
+                    Some(_) => {
+                        self.too_big.get_or_insert(Pos::from(mark));
+                        Value::Null
+                    }
+                    None => Value::Null,
+                };
                 self.end_node(value, 0, Some(Pos::from(mark)));
             }
             Event::SequenceStart(anchor, _) => {
@@ -214,7 +254,7 @@ impl Builder {
     /// A node is complete: it becomes an item, a key or a value of its parent.
     fn end_node(&mut self, value: Value, anchor: usize, at: Option<Pos>) {
         if anchor > 0 {
-            self.anchors.insert(anchor, value.clone());
+            self.anchors.insert(anchor, (value.clone(), weight(&value)));
         }
         match self.stack.last_mut() {
             None => self.root = Some(value),
@@ -337,6 +377,26 @@ mod tests {
             }]
         );
         assert_eq!(doc.value["tasks"][0]["retries"], Value::from(1));
+    }
+
+    #[test]
+    fn aliases_that_expand_past_the_limit_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let Err(err) = read(&text) else {
+            panic!("a file whose aliases expand past the limit is refused");
+        };
+        assert!(
+            err.message.contains("expand to more than"),
+            "{}",
+            err.message
+        );
+        assert!(err.at.line > 1, "{:?}", err.at);
+        // A few aliases are fine.
+        assert!(read("a: &a [1, 2]\nb: [*a, *a]\n").is_ok());
     }
 
     #[test]

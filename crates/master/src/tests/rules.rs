@@ -348,3 +348,17 @@ async fn a_switch_runs_the_branch_whose_case_holds_and_skips_the_other() {
         .await;
     assert_eq!(h.state(id).await, WorkflowState::Succeeded);
 }
+
+#[tokio::test]
+async fn a_report_from_another_worker_than_the_attempts_is_ignored() {
+    let mut h = Harness::standalone().await;
+    let id = h.start(CHAIN).await;
+    let a = dispatched(&h.tick().await, "a").clone();
+    let mut forged = finished(&a, Outcome::Succeeded, h.now());
+    forged.worker = "127.0.0.1:9".into();
+    h.tick_with(vec![forged]).await;
+    assert_eq!(h.task(id, "a").await.state, TaskState::Dispatched);
+    h.tick_with(vec![finished(&a, Outcome::Succeeded, h.now())])
+        .await;
+    assert_eq!(h.task(id, "a").await.state, TaskState::Succeeded);
+}

@@ -7,10 +7,11 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use baton_proto::auth::MemberChannel;
 use baton_proto::master_client::MasterClient;
 use baton_proto::ReportRequest;
 use tokio::sync::Notify;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 use super::{Settings, Shared, FIRST_BACKOFF, MAX_BACKOFF, SYNC_EVERY};
 use crate::error::DispatchError;
@@ -54,7 +55,7 @@ pub(super) fn endpoint(addr: &str, settings: &Settings) -> Result<Endpoint, Disp
 pub(super) async fn run_lane(
     shared: Arc<Shared>,
     addr: String,
-    mut client: MasterClient<Channel>,
+    mut client: MasterClient<MemberChannel>,
     wake: Arc<Notify>,
 ) {
     let mut backoff = FIRST_BACKOFF;

@@ -57,11 +57,13 @@ const SYNC_EVERY: Duration = Duration::from_secs(1);
 const COMPACTION_RETRY: Duration = Duration::from_secs(5);
 
 /// How delivery behaves; from the worker's config.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub reroute_after: Duration,
     pub report_timeout: Duration,
     pub segment_bytes: u64,
+    /// Proves the worker's reports come from a member.
+    pub key: baton_proto::auth::ClusterKey,
 }
 
 /// The worker's event delivery: outbox, routes and lanes.
@@ -167,7 +169,7 @@ impl Reporter {
 
     /// Checks that events could be sent to `addr`.
     pub(crate) fn check_addr(&self, addr: &str) -> Result<(), DispatchError> {
-        let settings = self.shared.lock().settings;
+        let settings = self.shared.lock().settings.clone();
         endpoint(addr, &settings).map(|_| ())
     }
 
@@ -216,7 +218,7 @@ impl Reporter {
     /// Replaces the list of live masters (from heartbeats).
     pub(crate) fn set_masters(&self, addrs: Vec<String>) {
         let mut st = self.shared.lock();
-        let settings = st.settings;
+        let settings = st.settings.clone();
         let valid = addrs
             .into_iter()
             .filter(|a| match endpoint(a, &settings) {

@@ -33,7 +33,10 @@ impl State {
             tokio::spawn(run_lane(
                 shared,
                 addr.to_string(),
-                MasterClient::new(endpoint.connect_lazy()),
+                MasterClient::with_interceptor(
+                    endpoint.connect_lazy(),
+                    baton_proto::auth::Prove(self.settings.key.clone()),
+                ),
                 wake.clone(),
             ));
             self.lanes.insert(

@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use baton_proto::worker_client::WorkerClient;
 use baton_proto::{AttemptId, AttemptStatus, ProbeRequest};
 use tokio::net::TcpListener;
 
@@ -63,12 +62,7 @@ async fn probe_says_running_then_ended_and_unknown_for_what_it_never_saw() {
     let server = tokio::spawn(crate::serve(worker.clone(), listener, async {
         let _ = stopped.await;
     }));
-    let mut client = within(
-        "connecting",
-        WorkerClient::connect(format!("http://{addr}")),
-    )
-    .await
-    .unwrap();
+    let mut client = member_client(&worker, addr).await;
     let mut master = TestMaster::start().await;
     let go = dir.path().join("go");
     worker.dispatch(waiting(1, &go, &master.addr)).unwrap();

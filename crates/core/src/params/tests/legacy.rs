@@ -39,23 +39,6 @@ fn set_value_output_is_not_a_reference() {
 }
 
 #[test]
-fn precedence_start_over_task_over_workflow() {
-    let spec = WorkflowSpec::from_yaml(
-        "name: w\nparams: {a: wf, b: wf, c: wf}\ntasks:\n  - name: t\n    type: shell\n    command: echo ${a} ${b} ${c}\n    params: {b: task, c: task}\n    env: {V: '${a}'}\n",
-        "t",
-    )
-    .unwrap();
-    let r = resolve(&spec, &spec.tasks[0], &map(&[("c", "start")])).unwrap();
-    assert_eq!(
-        r.kind,
-        crate::spec::TaskKind::Shell {
-            command: "echo wf task start".into()
-        }
-    );
-    assert_eq!(r.env["V"], "wf");
-}
-
-#[test]
 fn check_all_names_task_and_param() {
     let spec = WorkflowSpec::from_yaml(
         "name: w\ntasks:\n  - {name: t, type: shell, command: 'echo ${nope}'}\n",

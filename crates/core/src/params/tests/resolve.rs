@@ -58,7 +58,19 @@ fn run(
     upstream: &BTreeMap<String, String>,
 ) -> Result<String, ParamError> {
     let s = spec(global, local, command_text);
-    resolve_task(&s, &s.tasks[0], start, upstream, &ctx()).map(|r| command(&r).to_string())
+    resolve_task(&s, &s.tasks[0], start, upstream, &ctx()).map(|r| as_bash_expands(&r))
+}
+
+/// The command with the param variables it refers to replaced by their values, as bash
+/// expands them (the values reach the task through its environment).
+fn as_bash_expands(r: &crate::params::ResolvedTask) -> String {
+    let mut text = command(r).to_string();
+    for (var, value) in r.env.iter().filter(|(k, _)| k.starts_with("BATON_PARAM_")) {
+        text = text
+            .replace(&format!("\"${{{var}}}\""), value)
+            .replace(&format!("${{{var}}}"), value);
+    }
+    text
 }
 
 #[test]
@@ -300,4 +312,20 @@ fn noop_has_no_body() {
     let s = WorkflowSpec::from_yaml("name: w\ntasks:\n  - {name: n, type: noop}\n", "w").unwrap();
     let r = resolve_task(&s, &s.tasks[0], &map(&[]), &map(&[]), &ctx()).unwrap();
     assert_eq!(r.kind, TaskKind::Noop);
+}
+
+#[test]
+fn values_that_double_at_each_level_are_refused_not_expanded() {
+    let global: Vec<String> = (1..40)
+        .map(|i| format!("a{i}: ${{a{}}}${{a{}}}", i + 1, i + 1))
+        .chain(std::iter::once("a40: xxxxxxxxxxxxxxxx".to_string()))
+        .collect();
+    let got = run(&global.join(", "), "", "echo ${a1}", &map(&[]), &map(&[]));
+    let err = got.unwrap_err();
+    assert!(matches!(err, ParamError::TooLarge { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("expands to more than 1048576 bytes"),
+        "{err}"
+    );
 }
