@@ -133,6 +133,7 @@ fn an_export_says_whether_the_schedule_is_online_and_apply_restores_it() {
     let env = [
         ("TZ", "Asia/Shanghai"),
         ("BATON_SERVER", server.api.as_str()),
+        ("BATON_TOKEN", server.token.as_str()),
     ];
     let list = baton(&["schedule", "list"], &env);
     let listed = text(&list).0;
@@ -191,13 +192,17 @@ fn the_api_serves_its_reference_and_pages_with_cursors() {
 }
 
 /// The lines of a Server-Sent Events stream, read in a thread; dropped with the receiver.
-fn sse_lines(url: &str, last_event_id: Option<i64>) -> std::sync::mpsc::Receiver<String> {
+fn sse_lines(
+    server: &Standalone,
+    url: &str,
+    last_event_id: Option<i64>,
+) -> std::sync::mpsc::Receiver<String> {
     use std::io::BufRead;
     let client = reqwest::blocking::Client::builder()
         .timeout(None)
         .build()
         .unwrap();
-    let mut request = client.get(url);
+    let mut request = client.get(url).bearer_auth(&server.token);
     if let Some(id) = last_event_id {
         request = request.header("Last-Event-ID", id.to_string());
     }
@@ -247,7 +252,7 @@ fn the_event_stream_sends_each_event_with_its_id_and_resumes_after_the_last_one(
         "name: slow\ntasks:\n  - {name: t, type: shell, command: 'sleep 1.5', timeout: 500ms, timeout_strategy: warn}\n",
     );
     let stream = format!("{}/api/v1/events/stream?kind=task_timeout", server.api);
-    let live = sse_lines(&stream, None);
+    let live = sse_lines(&server, &stream, None);
     let first = server.start_workflow(&file, "slow", &[]);
     let (id1, e1) = next_event(&live);
     assert_eq!(
@@ -262,12 +267,13 @@ fn the_event_stream_sends_each_event_with_its_id_and_resumes_after_the_last_one(
     drop(live);
 
     // A reconnect with `Last-Event-ID` (or `?after=`) starts just after that event.
-    let resumed = sse_lines(&stream, Some(id1));
+    let resumed = sse_lines(&server, &stream, Some(id1));
     assert_eq!(next_event(&resumed).0, id2);
-    let after = sse_lines(&format!("{stream}&after={id1}"), None);
+    let after = sse_lines(&server, &format!("{stream}&after={id1}"), None);
     assert_eq!(next_event(&after).0, id2);
     // Filters: another instance's events are not sent.
     let other = sse_lines(
+        &server,
         &format!(
             "{}/api/v1/events/stream?kind=task_timeout&instance={second}&after=0",
             server.api
@@ -276,11 +282,10 @@ fn the_event_stream_sends_each_event_with_its_id_and_resumes_after_the_last_one(
     );
     assert_eq!(next_event(&other).0, id2);
     // An unknown kind is refused before the stream opens.
-    let refused = reqwest::blocking::get(format!(
-        "{}/api/v1/events/stream?kind=task_faild",
-        server.api
-    ))
-    .unwrap();
+    let refused = server
+        .request(reqwest::Method::GET, "/events/stream?kind=task_faild")
+        .send()
+        .unwrap();
     assert_eq!(refused.status().as_u16(), 400);
     let body: serde_json::Value = refused.json().unwrap();
     assert!(

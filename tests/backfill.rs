@@ -146,7 +146,7 @@ fn backfill_runs_each_day_with_its_date_and_can_be_stopped() {
         Some(first_day),
         common::time_us(&server.instance(instance)["instance"]["schedule_time"])
     );
-    let env = [("TZ", "UTC")];
+    let env = [("TZ", "UTC"), ("BATON_TOKEN", server.token.as_str())];
     let show = common::baton(
         &[
             "instance",

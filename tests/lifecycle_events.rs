@@ -73,8 +73,10 @@ fn a_run_with_a_retry_records_every_step_in_order() {
         .collect();
     assert_eq!(shown, vec!["task_retrying"], "{view:#}");
 
-    let unknown =
-        reqwest::blocking::get(format!("{}/api/v1/events?kind=task_faild", server.api)).unwrap();
+    let unknown = server
+        .request(reqwest::Method::GET, "/events?kind=task_faild")
+        .send()
+        .unwrap();
     assert_eq!(unknown.status(), 400);
     let body: Value = unknown.json().unwrap();
     let message = body["error"]["message"]

@@ -142,7 +142,9 @@ fn two_masters_fire_each_time_exactly_once() {
 fn call(server: &Standalone, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let client = reqwest::blocking::Client::new();
     let url = format!("{}/api/v1{path}", server.api);
-    let mut request = client.request(method.parse().unwrap(), url);
+    let mut request = client
+        .request(method.parse().unwrap(), url)
+        .bearer_auth(&server.token);
     if let Some(body) = body {
         request = request.json(&body);
     }

@@ -147,12 +147,18 @@ fn api_rejects_oversize_and_malformed_requests() {
     let client = reqwest::blocking::Client::new();
     let url = format!("{}/api/v1/workflows", server.api);
     let huge = serde_json::json!({ "source": "x".repeat(2 << 20) });
-    let r = client.post(&url).json(&huge).send().unwrap();
+    let r = client
+        .post(&url)
+        .bearer_auth(&server.token)
+        .json(&huge)
+        .send()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 413);
     // The server answers before reading the whole body and closes that connection.
     let client = reqwest::blocking::Client::new();
     let r = client
         .post(&url)
+        .bearer_auth(&server.token)
         .header("content-type", "application/json")
         .body("{")
         .send()
@@ -161,7 +167,12 @@ fn api_rejects_oversize_and_malformed_requests() {
     let body: serde_json::Value = r.json().unwrap();
     assert_eq!(body["error"]["code"], "bad_request");
     let bad = serde_json::json!({ "source": "name: x\ntasks:\n  - {name: a, type: nope}\n", "file": "x.yaml" });
-    let r = client.post(&url).json(&bad).send().unwrap();
+    let r = client
+        .post(&url)
+        .bearer_auth(&server.token)
+        .json(&bad)
+        .send()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400);
     let body: serde_json::Value = r.json().unwrap();
     assert_eq!(body["error"]["code"], "invalid_workflow");
@@ -390,6 +401,7 @@ fn logs_follow_prints_while_the_task_runs() {
     let mut child = std::process::Command::new(baton_bin())
         .args(["logs", &tid, "--follow"])
         .env("BATON_SERVER", &server.api)
+        .env("BATON_TOKEN", &server.token)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();

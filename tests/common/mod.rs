@@ -83,6 +83,8 @@ pub struct Standalone {
     pub data_dir: PathBuf,
     pub database: Option<String>,
     pub extra: Vec<String>,
+    /// The test `admin`'s session token, sent by [`Standalone::cli`] and [`Standalone::get`].
+    pub token: String,
     log: PathBuf,
 }
 
@@ -108,6 +110,7 @@ impl Standalone {
         let mut child = Command::new(baton_bin())
             .args(args)
             .env("BATON_SERVER", &self.api)
+            .env("BATON_TOKEN", &self.token)
             .env("BATON_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -140,9 +143,12 @@ impl Standalone {
             data_dir: data_dir.to_path_buf(),
             database: database.map(str::to_string),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            token: String::new(),
             log: data_dir.join("standalone.log"),
         };
         s.spawn();
+        s.token = baton_testkit::login_admin(&s.api, Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("log in to the test server: {e}\n{}", s.log_text()));
         s
     }
 
@@ -165,6 +171,7 @@ impl Standalone {
         .arg(&self.data_dir)
         .args(&self.extra)
         .env("BATON_LOG", "info")
+        .env("BATON_ADMIN_PASSWORD", baton_testkit::TEST_ADMIN_PASSWORD)
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log));
         if let Some(db) = &self.database {
@@ -216,7 +223,21 @@ impl Standalone {
 
     /// Runs a client command against this server.
     pub fn cli(&self, args: &[&str]) -> Output {
-        baton(args, &[("BATON_SERVER", &self.api)])
+        baton(
+            args,
+            &[("BATON_SERVER", &self.api), ("BATON_TOKEN", &self.token)],
+        )
+    }
+
+    /// A blocking HTTP request to the API (`path` under `/api/v1`) with the admin's token.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::blocking::RequestBuilder {
+        reqwest::blocking::Client::new()
+            .request(method, format!("{}/api/v1{path}", self.api))
+            .bearer_auth(&self.token)
     }
 
     /// Runs a client command that must succeed; returns its stdout.
@@ -232,7 +253,8 @@ impl Standalone {
 
     /// GET on the API, as JSON.
     pub fn get(&self, path: &str) -> Value {
-        reqwest::blocking::get(format!("{}/api/v1{path}", self.api))
+        self.request(reqwest::Method::GET, path)
+            .send()
             .unwrap()
             .json()
             .unwrap()

@@ -6,6 +6,7 @@
 //! are whole milliseconds in fields named `…_ms`; list answers carry `next_cursor`, an opaque
 //! string to pass back as `?cursor=` for the next page (absent on the last page).
 
+pub mod access;
 pub mod backfills;
 pub mod cluster;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod tasks;
 pub mod time;
 pub mod workflows;
 
+pub use access::*;
 pub use backfills::*;
 pub use cluster::*;
 pub use error::*;

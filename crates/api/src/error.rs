@@ -20,6 +20,12 @@ pub enum ApiError {
         /// Each problem in a workflow file.
         problems: Vec<Problem>,
     },
+    /// No valid credentials (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A known caller without the right (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// No such object.
     #[error("{0}")]
     NotFound(String),
@@ -53,6 +59,8 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Store(baton_store::StoreError::NotFound(_)) => {

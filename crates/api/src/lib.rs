@@ -6,6 +6,8 @@
 //! generated from them and the handlers' annotations (`GET /api/v1/openapi.json`), and
 //! `/api/docs` serves an interactive reference to it.
 
+mod access;
+mod bootstrap;
 mod convert;
 mod error;
 mod handlers;
@@ -17,8 +19,10 @@ mod wake;
 use baton_store::Store;
 use std::sync::Arc;
 
+pub use access::{Access, RouteAccess, Scope};
+pub use bootstrap::{ensure_admin, FirstAdmin, ADMIN_USER};
 pub use error::ApiError;
-pub use router::openapi;
+pub use router::{openapi, route_table};
 pub use wake::EventWaker;
 
 /// Largest request body accepted (a workflow file, start params).
@@ -44,6 +48,8 @@ pub struct ApiState {
     logs: logs::LogReader,
     members: Members,
     events: EventWaker,
+    /// Host names (and `host:port`s) the API answers to besides loopback ones.
+    public_hosts: Arc<Vec<String>>,
 }
 
 impl ApiState {
@@ -56,7 +62,16 @@ impl ApiState {
             logs: logs::LogReader::new(baton_proto::auth::ClusterKey::fresh()),
             members,
             events: EventWaker::default(),
+            public_hosts: Arc::new(Vec::new()),
         }
+    }
+
+    /// The names the API may be reached by besides `localhost`, `127.0.0.1` and `[::1]`
+    /// (`--public-host`): a request whose `Host` or `Origin` names another is refused, which
+    /// closes DNS rebinding and cross-site requests from web pages.
+    pub fn with_public_hosts(mut self, hosts: Vec<String>) -> ApiState {
+        self.public_hosts = Arc::new(hosts);
+        self
     }
 
     /// The same API, reading logs from workers with the cluster's secret (without it, the

@@ -34,13 +34,38 @@ fn documented() -> Vec<(Method, String)> {
 
 /// A concrete URL for a templated path.
 fn concrete(path: &str) -> String {
-    path.replace("{id}", "1").replace("{name}", "nope")
+    path.replace("{id}", "1")
+        .replace("{name}", "nope")
+        .replace("{project}", "nope")
+        .replace("{user}", "nope")
 }
 
-async fn call(app: &axum::Router, method: Method, uri: &str) -> (StatusCode, String) {
+/// An admin's API token on `store`, for calls that test what a route does, not who may.
+async fn admin_token(store: &baton_store::Store) -> String {
+    let user = store.create_user("admin", "unused", true).await.unwrap();
+    let secret = baton_auth::token::generate();
+    let token = baton_store::NewToken {
+        user,
+        name: "test",
+        secret_hash: &secret.hash,
+        project: None,
+        role: None,
+        expires_at: None,
+    };
+    store.create_token(token).await.unwrap();
+    secret.plain
+}
+
+/// A request with a JSON body `{}` and the token, to the router; its status and body.
+async fn call(
+    (app, token): &(axum::Router, String),
+    method: Method,
+    uri: &str,
+) -> (StatusCode, String) {
     let request = Request::builder()
         .method(method)
         .uri(uri)
+        .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/json")
         .body(Body::from("{}"))
         .unwrap();
@@ -60,12 +85,10 @@ async fn call(app: &axum::Router, method: Method, uri: &str) -> (StatusCode, Str
 #[tokio::test]
 async fn every_route_is_in_the_document_and_every_documented_route_is_served() {
     let db = TestDb::sqlite();
-    let state = ApiState::new(
-        db.store().await,
-        Arc::new(|| {}),
-        Members::Fixed(Vec::new()),
-    );
-    let app = baton_api::router(state);
+    let store = db.store().await;
+    let token = admin_token(&store).await;
+    let state = ApiState::new(store, Arc::new(|| {}), Members::Fixed(Vec::new()));
+    let app = (baton_api::router(state), token);
     let documented = documented();
     assert!(documented.len() >= 30, "{documented:?}");
     let paths: std::collections::BTreeSet<&String> = documented.iter().map(|(_, p)| p).collect();
@@ -160,12 +183,10 @@ fn the_document_is_valid_openapi_3_1() {
 #[tokio::test]
 async fn malformed_requests_get_the_api_error_shape() {
     let db = TestDb::sqlite();
-    let state = ApiState::new(
-        db.store().await,
-        Arc::new(|| {}),
-        Members::Fixed(Vec::new()),
-    );
-    let app = baton_api::router(state);
+    let store = db.store().await;
+    let token = admin_token(&store).await;
+    let state = ApiState::new(store, Arc::new(|| {}), Members::Fixed(Vec::new()));
+    let app = (baton_api::router(state), token);
     for (method, uri, code, says) in [
         (Method::GET, "/api/v1/instances/abc", "bad_path", "abc"),
         (

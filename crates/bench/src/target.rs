@@ -88,6 +88,13 @@ impl Running {
             running.keep_logs();
             return Err(e);
         }
+        running.api.token = match &running.processes {
+            Processes::Cluster(c) => c.token.clone(),
+            Processes::Standalone(_) => tokio::task::block_in_place(|| {
+                baton_testkit::login_admin(&api_url, Duration::from_secs(60))
+            })
+            .map_err(|e| anyhow::anyhow!("logging in to the bench's server: {e}"))?,
+        };
         Ok(running)
     }
 
@@ -266,6 +273,10 @@ fn start_standalone(
     // As quiet as the bench's embedded node always was: a line per task costs CPU.
     let filter = Some("warn".to_string());
     let mut proc = Proc::new(baton.into(), "standalone", &addresses[0], args, log, filter);
+    proc.env.push((
+        "BATON_ADMIN_PASSWORD".into(),
+        baton_testkit::TEST_ADMIN_PASSWORD.into(),
+    ));
     proc.spawn()?;
     Ok(proc)
 }
@@ -340,6 +351,8 @@ impl Cpu {
 pub struct Api {
     http: reqwest::Client,
     base: String,
+    /// The admin's session token, sent with every call but `/health`.
+    token: String,
 }
 
 impl Api {
@@ -349,12 +362,17 @@ impl Api {
                 .timeout(Duration::from_secs(60))
                 .build()?,
             base: format!("{url}/api/v1"),
+            token: String::new(),
         })
     }
 
     /// GET; fails on an error status.
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let r = self.http.get(format!("{}{path}", self.base)).send();
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send();
         let r = r.await.with_context(|| format!("GET {path}"))?;
         let status = r.status();
         let v: Value = r.json().await.with_context(|| format!("GET {path}"))?;
@@ -370,7 +388,11 @@ impl Api {
         path: &str,
         body: &Value,
     ) -> anyhow::Result<(reqwest::StatusCode, Value)> {
-        let r = self.http.post(format!("{}{path}", self.base)).json(body);
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body);
         let r = r.send().await.with_context(|| format!("POST {path}"))?;
         let status = r.status();
         let v: Value = r.json().await.with_context(|| format!("POST {path}"))?;

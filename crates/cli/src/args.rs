@@ -52,6 +52,33 @@ pub enum Command {
     Schedule(ScheduleCommand),
     /// Alerting events (tasks past their timeout), oldest first; `--follow` waits for more.
     Events(EventsArgs),
+    /// Log in to a server (prompts for the password); the session is stored as a context.
+    Login(crate::commands::access::LoginArgs),
+    /// End the session on a server and forget it.
+    Logout {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Who you are on the server, and your roles.
+    Whoami {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// The servers you are logged in to: list, use.
+    #[command(subcommand)]
+    Context(crate::commands::access::ContextCommand),
+    /// Users (global admins): create, list, disable, passwd.
+    #[command(subcommand)]
+    User(crate::commands::access::UserCommand),
+    /// Your API tokens: create, list, revoke.
+    #[command(subcommand)]
+    Token(crate::commands::access::TokenCommand),
+    /// Projects and their members.
+    #[command(subcommand)]
+    Project(crate::commands::access::ProjectCommand),
+    /// The audit log (global admins).
+    #[command(subcommand)]
+    Audit(crate::commands::access::AuditCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,6 +212,14 @@ pub struct ApiArgs {
     /// Address of the REST API (default 127.0.0.1:12345).
     #[arg(long, env = "BATON_API_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// A name (or `host:port`) the API is reached by besides loopback names, e.g. the host's
+    /// DNS name; requests whose `Host` or `Origin` names anything else are refused.
+    #[arg(
+        long = "public-host",
+        env = "BATON_PUBLIC_HOSTS",
+        value_delimiter = ','
+    )]
+    pub public_hosts: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -298,6 +333,14 @@ pub struct StandaloneArgs {
     /// Address of the REST API.
     #[arg(long, env = "BATON_LISTEN", default_value = "127.0.0.1:12345")]
     pub listen: SocketAddr,
+    /// A name (or `host:port`) the API is reached by besides loopback names, e.g. the host's
+    /// DNS name; requests whose `Host` or `Origin` names anything else are refused.
+    #[arg(
+        long = "public-host",
+        env = "BATON_PUBLIC_HOSTS",
+        value_delimiter = ','
+    )]
+    pub public_hosts: Vec<String>,
     /// Address of the internal gRPC server (master and worker). Keep it stable across
     /// restarts: history names workers by it, and old logs are read through it.
     #[arg(long, env = "BATON_GRPC_LISTEN", default_value = "127.0.0.1:12346")]
@@ -336,13 +379,17 @@ pub struct RunArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
     /// Base URL of a running Baton.
-    #[arg(
-        long,
-        env = "BATON_SERVER",
-        default_value = "http://127.0.0.1:12345",
-        global = true
-    )]
-    pub server: String,
+    /// (Default: the current context's server, see `baton context`, else
+    /// http://127.0.0.1:12345.)
+    #[arg(long = "server", env = "BATON_SERVER", global = true)]
+    pub server_flag: Option<String>,
+}
+
+impl ServerArgs {
+    /// The server's base URL.
+    pub fn url(&self) -> String {
+        crate::contexts::server_url(self.server_flag.as_deref())
+    }
 }
 
 #[derive(Debug, Subcommand)]

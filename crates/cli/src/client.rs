@@ -14,6 +14,8 @@ pub struct Client {
     http: reqwest::Client,
     /// Without a whole-request timeout, for streams that stay open.
     streaming: reqwest::Client,
+    /// Sent as `Authorization: Bearer` (`BATON_TOKEN`, or the login stored for this server).
+    token: Option<String>,
 }
 
 /// No body (a command without parameters).
@@ -23,6 +25,12 @@ pub struct Empty {}
 impl Client {
     /// A client for the server at `base` (e.g. `http://127.0.0.1:12345`).
     pub fn new(base: &str) -> Client {
+        let token = crate::contexts::token_for(base);
+        Client::with_token(base, token)
+    }
+
+    /// A client for `base` that sends `token` (none: no credentials, as for a login).
+    pub fn with_token(base: &str, token: Option<String>) -> Client {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
             .build()
@@ -35,6 +43,7 @@ impl Client {
             base: base.trim_end_matches('/').to_string(),
             http,
             streaming,
+            token,
         }
     }
 
@@ -45,6 +54,10 @@ impl Client {
     /// Sends a request and turns a failed one, or an error answer, into an [`Exit`] with
     /// the server's message (exit 2 for a 400, 1 otherwise).
     async fn send(&self, request: reqwest::RequestBuilder, url: &str) -> anyhow::Result<Response> {
+        let request = match &self.token {
+            Some(t) => request.bearer_auth(t),
+            None => request,
+        };
         let response = request.send().await.map_err(|e| self.unreachable(e, url))?;
         if response.status().is_success() {
             return Ok(response);
@@ -57,11 +70,26 @@ impl Client {
         let message = serde_json::from_str::<ErrorBody>(&text)
             .map(|b| b.error.message)
             .unwrap_or_else(|_| format!("{status}: {text}"));
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(Exit::Failed(self.login_hint(&message)).into());
+        }
         Err(if status == StatusCode::BAD_REQUEST {
             Exit::BadInput(message).into()
         } else {
             Exit::Failed(message).into()
         })
+    }
+
+    /// What to do about a 401.
+    fn login_hint(&self, message: &str) -> String {
+        let base = &self.base;
+        let what = if self.token.is_some() {
+            "the login or token used is not valid (expired, revoked, or the user is disabled)"
+        } else {
+            "not logged in"
+        };
+        let first = message.split(';').next().unwrap_or(message);
+        format!("{what} to {base} ({first}): run `baton login --server {base}`, or set BATON_TOKEN")
     }
 
     fn unreachable(&self, e: reqwest::Error, url: &str) -> anyhow::Error {
@@ -93,7 +121,23 @@ impl Client {
             .text()
             .await
             .with_context(|| format!("reading the answer of {url}"))?;
-        serde_json::from_str(&text).with_context(|| format!("decoding the answer of {url}"))
+        // A 204 has no body: it decodes as `()`.
+        let text = if text.is_empty() { "null" } else { &text };
+        serde_json::from_str(text).with_context(|| format!("decoding the answer of {url}"))
+    }
+
+    /// `DELETE path`, decoded.
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.call::<Empty, T>(Method::DELETE, path, None).await
+    }
+
+    /// `PUT path` with a JSON body, decoded.
+    pub async fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        self.call(Method::PUT, path, Some(body)).await
     }
 
     /// `GET path`, decoded.

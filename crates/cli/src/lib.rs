@@ -7,6 +7,7 @@ mod args;
 mod client;
 mod commands;
 mod config;
+mod contexts;
 mod embedded;
 mod exit;
 mod format;

@@ -41,6 +41,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     };
     let members = baton_api::Members::Fixed(vec![me]);
     let state = ApiState::new(node.store.clone(), node.notify(), members)
+        .with_public_hosts(public_hosts(&args.public_hosts, args.listen))
         .with_cluster_key(node.worker.config().cluster_key.clone());
     wake_streams_on_run_events(&node.master, state.event_waker());
     if let Some(database) = &args.database {
@@ -53,7 +54,12 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION"),
         args.data_dir.display()
     );
-    let server = axum::serve(api_listener, app).with_graceful_shutdown(shutdown_signal());
+    first_admin(&node.store, &format!("http://{address}")).await?;
+    let server = axum::serve(
+        api_listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal());
     if let Err(e) = server.await {
         tracing::error!("API server: {e}");
     }
@@ -63,6 +69,41 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     );
     node.stop(args.shutdown_grace).await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// The names the API answers to besides loopback ones: those given, and the address it
+/// listens on when that is a specific one.
+pub fn public_hosts(given: &[String], listen: std::net::SocketAddr) -> Vec<String> {
+    let mut hosts = given.to_vec();
+    if !listen.ip().is_unspecified() {
+        hosts.push(listen.to_string());
+    }
+    hosts
+}
+
+/// With no user yet, creates `admin` (password from `BATON_ADMIN_PASSWORD`, else a random
+/// one printed once to stderr), and says how to log in.
+pub async fn first_admin(store: &baton_store::Store, url: &str) -> anyhow::Result<()> {
+    let given = std::env::var("BATON_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let login = format!(
+        "baton login --server {url} --username {}",
+        baton_api::ADMIN_USER
+    );
+    match baton_api::ensure_admin(store, given).await? {
+        baton_api::FirstAdmin::Existing => {}
+        baton_api::FirstAdmin::Given => {
+            eprintln!("Created user `admin` with the password in BATON_ADMIN_PASSWORD.");
+        }
+        baton_api::FirstAdmin::Generated(password) => {
+            eprintln!(
+                "Created user `admin` (a global admin). Its password, shown only this once:\n\n    {password}\n\nChange it with `baton user passwd admin`."
+            );
+        }
+    }
+    eprintln!("Log in with: {login}");
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! sqlx's `Any` driver: plain integers and text only, times as microseconds since the epoch,
 //! and `$N` placeholders, which both backends accept. Migrations are kept per backend.
 
+mod auth;
 mod backfills;
 mod connect;
 mod engine;
@@ -23,6 +24,10 @@ mod workflows;
 #[cfg(test)]
 mod tests;
 
+pub use auth::{
+    AuditFilter, AuditRecord, Authenticated, MemberRecord, NewAudit, NewToken, ProjectRecord,
+    TokenRecord, UserRecord, TOUCH_EVERY_US,
+};
 pub use backfills::BackfillRecord;
 pub use connect::{redact as redact_url, Backend, Store};
 pub use engine::{Adopted, Command, CommandKind, EngineTx, Lease};

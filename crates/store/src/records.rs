@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::collections::BTreeMap;
 
-fn corrupt(context: &'static str, detail: impl ToString) -> StoreError {
+pub(crate) fn corrupt(context: &'static str, detail: impl ToString) -> StoreError {
     StoreError::Corrupt {
         context,
         detail: detail.to_string(),

@@ -901,3 +901,205 @@ async fn backlog_is_not_a_misfire(db: &TestDb) {
     assert_eq!(count(&store, &of_missed).await, 1, "only the fire due now");
 }
 on_both!(backlog_is_not_a_misfire);
+
+async fn users_tokens_sessions_and_roles(db: &TestDb) {
+    use baton_auth::{Credential, Role};
+    let store = db.store().await;
+    assert_eq!(store.user_count().await.unwrap(), 0);
+    // The migration made the default project.
+    let projects = store.list_projects().await.unwrap();
+    assert_eq!(projects[0].name, "default");
+    let alice = store
+        .create_user("alice", "$argon2id$x", false)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_user("alice", "h", false).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let (user, hash) = store.user_login("alice").await.unwrap().unwrap();
+    assert_eq!((user.id, hash.as_str()), (alice, "$argon2id$x"));
+    assert!(store.user_login("bob").await.unwrap().is_none());
+
+    store.create_project("etl").await.unwrap();
+    store.set_member("etl", alice, Role::Viewer).await.unwrap();
+    store
+        .set_member("etl", alice, Role::Operator)
+        .await
+        .unwrap();
+    let members = store.list_members("etl").await.unwrap();
+    assert_eq!((members.len(), members[0].role), (1, Role::Operator));
+
+    let id = store
+        .create_token(NewToken {
+            user: alice,
+            name: "ci",
+            secret_hash: "h1",
+            project: Some("etl"),
+            role: Some(Role::Viewer),
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    let found = store.authenticate("h1").await.unwrap().unwrap().principal;
+    assert_eq!(found.roles.get("etl"), Some(&Role::Operator));
+    assert!(matches!(
+        found.credential,
+        Credential::Token {
+            role: Some(Role::Viewer),
+            ..
+        }
+    ));
+    let listed = store.list_tokens(Some(alice)).await.unwrap();
+    assert!(listed[0].last_used_at.is_some(), "use is recorded");
+    assert!(store.authenticate("nope").await.unwrap().is_none());
+    store.revoke_token(id, Some(alice)).await.unwrap();
+    assert!(store.authenticate("h1").await.unwrap().is_none(), "revoked");
+
+    let past = now_us() - 1;
+    store
+        .create_token(NewToken {
+            user: alice,
+            name: "old",
+            secret_hash: "h2",
+            project: None,
+            role: None,
+            expires_at: Some(past),
+        })
+        .await
+        .unwrap();
+    assert!(store.authenticate("h2").await.unwrap().is_none(), "expired");
+
+    store
+        .create_session(alice, "s1", Some("c1"), now_us() + 60_000_000)
+        .await
+        .unwrap();
+    let s = store.authenticate("s1").await.unwrap().unwrap();
+    assert_eq!(s.csrf_hash.as_deref(), Some("c1"));
+    store.set_password("alice", "$argon2id$y").await.unwrap();
+    assert!(
+        store.authenticate("s1").await.unwrap().is_none(),
+        "a new password ends sessions"
+    );
+    store
+        .create_session(alice, "s2", None, now_us() + 60_000_000)
+        .await
+        .unwrap();
+    store.set_user_disabled("alice", true).await.unwrap();
+    assert!(
+        store.authenticate("s2").await.unwrap().is_none(),
+        "disabled"
+    );
+
+    store.remove_member("etl", alice).await.unwrap();
+    assert!(store.list_members("etl").await.unwrap().is_empty());
+    store.delete_project("etl").await.unwrap();
+    assert!(matches!(
+        store.delete_project("etl").await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.apply_workflow(&spec(V1), V1).await.unwrap();
+    assert!(matches!(
+        store.delete_project("default").await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+on_both!(users_tokens_sessions_and_roles);
+
+async fn audit_rows_filter_and_page(db: &TestDb) {
+    let store = db.store().await;
+    let admin = store.create_user("admin", "h", true).await.unwrap();
+    for (i, user) in [Some((admin, "admin")), None, Some((admin, "admin"))]
+        .iter()
+        .enumerate()
+    {
+        store
+            .record_audit(NewAudit {
+                user: *user,
+                action: "POST /api/v1/workflows",
+                target: &format!("t{i}"),
+                address: Some("127.0.0.1"),
+                outcome: if user.is_some() { "allowed" } else { "denied" },
+                status: if user.is_some() { 201 } else { 401 },
+            })
+            .await
+            .unwrap();
+    }
+    let all = store
+        .list_audit(&AuditFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|a| a.target.as_str()).collect::<Vec<_>>(),
+        ["t2", "t1", "t0"]
+    );
+    let mine = AuditFilter {
+        user: Some("admin".into()),
+        limit: 1,
+        ..Default::default()
+    };
+    let page = store.list_audit(&mine).await.unwrap();
+    assert_eq!(page[0].target, "t2");
+    let next = AuditFilter {
+        before: Some(page[0].id),
+        ..mine
+    };
+    assert_eq!(store.list_audit(&next).await.unwrap()[0].target, "t0");
+    let later = AuditFilter {
+        since: Some(now_us() + 1_000_000),
+        limit: 10,
+        ..Default::default()
+    };
+    assert!(store.list_audit(&later).await.unwrap().is_empty());
+}
+on_both!(audit_rows_filter_and_page);
+
+/// A database at schema version 10 (before identity and access), with workflows in two
+/// projects, then opened by this store: the migration makes both projects.
+async fn the_migration_makes_a_project_of_every_workflows_project(db: &TestDb) {
+    sqlx::any::install_default_drivers();
+    let sqlite = db.url.starts_with("sqlite:");
+    let url = if sqlite {
+        format!("{}?mode=rwc", db.url)
+    } else {
+        db.url.clone()
+    };
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let mut migrator = if sqlite {
+        sqlx::migrate!("./migrations/sqlite")
+    } else {
+        sqlx::migrate!("./migrations/postgres")
+    };
+    let before: Vec<_> = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version < 11)
+        .cloned()
+        .collect();
+    migrator.migrations = std::borrow::Cow::Owned(before);
+    migrator.run(&pool).await.unwrap();
+    for project in ["legacy", "default"] {
+        sqlx::query(
+            "INSERT INTO workflow (project, name, latest_version, created_at, updated_at) \
+             VALUES ($1, 'w', 1, 0, 0)",
+        )
+        .bind(project)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+    let store = db.store().await;
+    let names: Vec<String> = store
+        .list_projects()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names, ["default", "legacy"]);
+}
+on_both!(the_migration_makes_a_project_of_every_workflows_project);

@@ -57,6 +57,16 @@ impl Store {
         let now = now_us();
         let json = spec.to_json();
         let mut tx = self.write.begin().await.ctx("starting an apply")?;
+        // Every workflow belongs to a project that exists (a global admin's first apply to a
+        // new project creates it).
+        sqlx::query(
+            "INSERT INTO project (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(&spec.project)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .ctx("creating the workflow's project")?;
         let existing =
             sqlx::query("SELECT id, latest_version FROM workflow WHERE project = $1 AND name = $2")
                 .bind(&spec.project)

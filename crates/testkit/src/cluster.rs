@@ -121,6 +121,8 @@ pub struct Cluster {
     pub api_url: String,
     /// The metadata database, for a snapshot of its sessions in failure messages.
     pub database: String,
+    /// The test `admin`'s session token, sent with every call.
+    pub token: String,
     baton: PathBuf,
     register_within: Duration,
 }
@@ -143,7 +145,11 @@ impl Cluster {
                 l.log_filter.clone(),
             )
         };
-        let api = role("api".into(), next(), l.common("api"));
+        let mut api = role("api".into(), next(), l.common("api"));
+        api.env.push((
+            "BATON_ADMIN_PASSWORD".into(),
+            crate::TEST_ADMIN_PASSWORD.into(),
+        ));
         let masters: Vec<Proc> = (0..l.masters)
             .map(|i| {
                 let mut args = l.common("master");
@@ -170,12 +176,24 @@ impl Cluster {
             masters,
             workers,
             database: l.database.clone(),
+            token: String::new(),
             baton: l.baton.clone(),
             register_within: l.register_within,
         };
         for p in cluster.procs_mut() {
             p.spawn()?;
         }
+        cluster.token = match crate::login_admin(&cluster.api_url, l.register_within) {
+            Ok(t) => t,
+            Err(last) => {
+                cluster.check_alive()?;
+                return Err(LaunchError::NotRegistered {
+                    limit: l.register_within,
+                    last,
+                    logs: cluster.logs(),
+                });
+            }
+        };
         cluster.wait_registered(None)?;
         Ok(cluster)
     }
@@ -259,7 +277,10 @@ impl Cluster {
 
     /// GET on the API (`/cluster`), as JSON.
     pub fn get(&self, path: &str) -> Result<Value, String> {
-        let r = reqwest::blocking::get(format!("{}/api/v1{path}", self.api_url))
+        let r = reqwest::blocking::Client::new()
+            .get(format!("{}/api/v1{path}", self.api_url))
+            .bearer_auth(&self.token)
+            .send()
             .map_err(|e| e.to_string())?;
         r.json().map_err(|e| e.to_string())
     }
@@ -270,6 +291,7 @@ impl Cluster {
             .args(args)
             .env("BATON_LOG", "warn")
             .env("BATON_SERVER", &self.api_url)
+            .env("BATON_TOKEN", &self.token)
             .output()
             .expect("run the baton client")
     }

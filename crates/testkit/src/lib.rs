@@ -6,6 +6,37 @@
 mod cluster;
 mod proc;
 
+/// The password the test servers' first `admin` gets (`BATON_ADMIN_PASSWORD`).
+pub const TEST_ADMIN_PASSWORD: &str = "test-admin-password";
+
+/// Logs in to the API at `api_url` (`http://host:port`) and returns the session token.
+pub fn login(api_url: &str, user: &str, password: &str) -> Result<String, String> {
+    let body = serde_json::json!({"username": user, "password": password});
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{api_url}/api/v1/auth/login"))
+        .json(&body)
+        .send()
+        .map_err(|e| e.to_string())?;
+    let status = r.status();
+    let v: serde_json::Value = r.json().map_err(|e| e.to_string())?;
+    match v["token"].as_str() {
+        Some(t) if status.is_success() => Ok(t.to_string()),
+        _ => Err(format!("login as {user}: {status} {v}")),
+    }
+}
+
+/// Logs in as the test `admin`, retrying until `limit` (the server may still be starting).
+pub fn login_admin(api_url: &str, limit: std::time::Duration) -> Result<String, String> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match login(api_url, "admin", TEST_ADMIN_PASSWORD) {
+            Ok(t) => return Ok(t),
+            Err(e) if std::time::Instant::now() > deadline => return Err(e),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    }
+}
+
 pub use cluster::{Cluster, Launch};
 pub use proc::{reserve_addresses, Proc};
 

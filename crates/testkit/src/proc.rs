@@ -16,6 +16,8 @@ pub struct Proc {
     pub args: Vec<String>,
     /// The process while it runs.
     pub child: Option<Child>,
+    /// Set in its environment (the api's `BATON_ADMIN_PASSWORD`).
+    pub env: Vec<(String, String)>,
     baton: PathBuf,
     log: PathBuf,
     log_filter: Option<String>,
@@ -49,6 +51,7 @@ impl Proc {
             address: address.into(),
             args,
             child: None,
+            env: Vec::new(),
             baton,
             log,
             log_filter,
@@ -75,6 +78,7 @@ impl Proc {
             // Its own process group: a Ctrl-C at the terminal reaches only the caller, which
             // then kills its children itself.
             .process_group(0);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(filter) = &self.log_filter {
             cmd.env("BATON_LOG", filter);
         }

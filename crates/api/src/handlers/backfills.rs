@@ -241,6 +241,7 @@ fn progress(
         (status = 400, description = "A bad cursor or limit", body = ErrorBody)))]
 pub(crate) async fn list_backfills(
     State(state): State<ApiState>,
+    caller: crate::access::Caller,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<BackfillList> {
     let limit = page.limit()?;
@@ -249,7 +250,11 @@ pub(crate) async fn list_backfills(
     let next_cursor = paging::next_by_id(records.len(), limit, records.last().map(|r| r.id));
     let mut backfills = Vec::with_capacity(records.len());
     for r in records {
-        backfills.push(backfill(&state, r, false).await?);
+        let b = backfill(&state, r, false).await?;
+        // A page may come back shorter than `limit`: the cursor goes on past the hidden.
+        if caller.sees(&b.project) {
+            backfills.push(b);
+        }
     }
     Ok(Json(BackfillList {
         backfills,

@@ -31,10 +31,13 @@ struct Filters {
     project: Option<String>,
     workflow: Option<String>,
     since: Option<i64>,
+    /// Who asks: only events of projects they see pass (none without a project, for a
+    /// caller who is not a global admin).
+    caller: crate::access::Caller,
 }
 
 impl Filters {
-    fn of(q: &EventQuery) -> Result<Filters, ApiError> {
+    fn of(q: &EventQuery, caller: crate::access::Caller) -> Result<Filters, ApiError> {
         let kind = q
             .kind
             .as_deref()
@@ -48,6 +51,7 @@ impl Filters {
             project: q.project.clone().filter(|p| !p.is_empty()),
             workflow: q.workflow.clone().filter(|w| !w.is_empty()),
             since: q.since.map(baton_api_model::time::to_us),
+            caller,
         })
     }
 
@@ -70,7 +74,12 @@ impl Filters {
         let same = |want: &Option<String>, got: &Option<String>| {
             want.as_ref().is_none_or(|w| got.as_ref() == Some(w))
         };
-        same(&self.project, &e.project) && same(&self.workflow, &e.workflow)
+        let visible = match (self.caller.visible(), &e.project) {
+            (None, _) => true,
+            (Some(_), Some(p)) => self.caller.sees(p),
+            (Some(_), None) => false,
+        };
+        visible && same(&self.project, &e.project) && same(&self.workflow, &e.workflow)
     }
 }
 
@@ -128,10 +137,11 @@ async fn scan(
         (status = 400, description = "An unknown kind (the answer lists the known ones), a bad cursor or limit", body = ErrorBody)))]
 pub(crate) async fn list_events(
     State(state): State<ApiState>,
+    caller: crate::access::Caller,
     Query(q): Query<EventQuery>,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<EventList> {
-    let filters = Filters::of(&q)?;
+    let filters = Filters::of(&q, caller)?;
     let limit = page.limit()?;
     let dir = match (page.cursor()?, q.after) {
         (Some(Cursor::After(id)), _) | (None, Some(id)) => Direction::Forward(id),
@@ -165,10 +175,11 @@ pub(crate) async fn list_events(
         (status = 400, description = "An unknown kind (the answer lists the known ones)", body = ErrorBody)))]
 pub(crate) async fn stream_events(
     State(state): State<ApiState>,
+    caller: crate::access::Caller,
     Query(q): Query<EventQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let filters = Filters::of(&q)?;
+    let filters = Filters::of(&q, caller)?;
     let resume = headers
         .get("last-event-id")
         .map(|v| {

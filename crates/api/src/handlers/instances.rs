@@ -32,6 +32,7 @@ async fn pending_of(
         (status = 400, description = "An unknown state, a bad cursor or limit", body = ErrorBody)))]
 pub(crate) async fn list_instances(
     State(state): State<ApiState>,
+    caller: crate::access::Caller,
     Query(q): Query<InstanceQuery>,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<InstanceList> {
@@ -58,8 +59,10 @@ pub(crate) async fn list_instances(
         .await?;
     let records = state.store.list_instances(&filter).await?;
     let next_cursor = paging::next_by_id(records.len(), limit, records.last().map(|r| r.id.0));
+    // A page may come back shorter than `limit`: the cursor goes on past the hidden.
     let instances = records
         .into_iter()
+        .filter(|r| caller.sees(&r.project))
         .map(|r| {
             let commands = pending.remove(&r.id).unwrap_or_default();
             convert::instance(r, commands.into_iter().map(convert::command).collect())

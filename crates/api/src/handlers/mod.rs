@@ -3,6 +3,8 @@
 pub(crate) mod backfills;
 pub(crate) mod cluster;
 pub(crate) mod events;
+pub(crate) mod grants;
+pub(crate) mod identity;
 pub(crate) mod instances;
 pub(crate) mod logs;
 pub(crate) mod schedules;
@@ -27,6 +29,18 @@ pub(crate) async fn health() -> Json<baton_api_model::Health> {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),
     })
+}
+
+/// A user or project name: letters, digits, `_ - .`, at most 100.
+pub(crate) fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
+    if baton_core::spec::valid_name(name) {
+        Ok(())
+    } else {
+        Err(ApiError::bad(
+            "bad_name",
+            format!("bad {what} name `{name}`: use letters, digits, _ - . (at most 100)"),
+        ))
+    }
 }
 
 /// The project asked for, or the default one.

@@ -18,6 +18,7 @@ use baton_core::spec::{ScheduleSpec, Trigger};
         (status = 400, description = "A bad cursor or limit", body = ErrorBody)))]
 pub(crate) async fn list_schedules(
     State(state): State<ApiState>,
+    caller: crate::access::Caller,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<ScheduleList> {
     let mut list: Vec<Schedule> = state
@@ -26,6 +27,7 @@ pub(crate) async fn list_schedules(
         .await?
         .into_iter()
         .map(convert::schedule)
+        .filter(|s| caller.sees(&s.project))
         .collect();
     list.sort_by(|a, b| (&a.project, &a.name).cmp(&(&b.project, &b.name)));
     let key = |s: &Schedule| format!("{}/{}", s.project, s.name);

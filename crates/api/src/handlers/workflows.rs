@@ -45,10 +45,12 @@ pub(crate) async fn apply_workflow(
         (status = 400, description = "A bad cursor or limit", body = ErrorBody)))]
 pub(crate) async fn list_workflows(
     State(state): State<ApiState>,
+    caller: crate::access::Caller,
     Query(q): Query<WorkflowQuery>,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<WorkflowList> {
     let mut list = state.store.list_workflows(q.project.as_deref()).await?;
+    list.retain(|w| caller.sees(&w.project));
     list.sort_by(|a, b| (&a.project, &a.name).cmp(&(&b.project, &b.name)));
     let key = |w: &baton_store::WorkflowSummary| format!("{}/{}", w.project, w.name);
     let (list, next_cursor) = paging::by_key(list, key, &page)?;

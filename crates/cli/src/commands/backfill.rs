@@ -11,7 +11,7 @@ use baton_api_model::{
 pub async fn run(args: BackfillArgs) -> anyhow::Result<()> {
     match args.command {
         Some(BackfillCommand::List { server }) => {
-            let r: BackfillList = Client::new(&server.server)
+            let r: BackfillList = Client::new(&server.url())
                 .get("/backfills?limit=200")
                 .await?;
             let rows: Vec<Vec<String>> = r
@@ -34,14 +34,14 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<()> {
             Ok(())
         }
         Some(BackfillCommand::Show { id, server }) => {
-            let b: Backfill = Client::new(&server.server)
+            let b: Backfill = Client::new(&server.url())
                 .get(&format!("/backfills/{id}"))
                 .await?;
             print!("{}", describe(&b));
             Ok(())
         }
         Some(BackfillCommand::Stop { id, server }) => {
-            let _: BackfillStopped = Client::new(&server.server)
+            let _: BackfillStopped = Client::new(&server.url())
                 .post(&format!("/backfills/{id}/stop"), &Empty {})
                 .await?;
             println!("backfill {id} stopped");
@@ -66,7 +66,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<()> {
                 encode(&name),
                 encode(&args.project)
             );
-            let r: BackfillCreated = Client::new(&args.server.server).post(&path, &body).await?;
+            let r: BackfillCreated = Client::new(&args.server.url()).post(&path, &body).await?;
             println!("{}", r.id);
             eprintln!("backfill {} of {name}: {} instances", r.id, r.instances);
             Ok(())

@@ -13,7 +13,7 @@ pub async fn run(cmd: ClusterCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ClusterCommand::Status { json, server } => {
-            let r: Cluster = Client::new(&server.server).get("/cluster").await?;
+            let r: Cluster = Client::new(&server.url()).get("/cluster").await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
                 return Ok(());

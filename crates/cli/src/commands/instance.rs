@@ -35,14 +35,14 @@ pub async fn run(cmd: InstanceCommand) -> anyhow::Result<()> {
                     baton_api_model::Cursor::Id(b).encode()
                 ));
             }
-            let r: InstanceList = Client::new(&server.server)
+            let r: InstanceList = Client::new(&server.url())
                 .get(&format!("/instances?{}", query.join("&")))
                 .await?;
             print!("{}", list_table(&r.instances));
             Ok(())
         }
         InstanceCommand::Show { id, json, server } => {
-            let r: InstanceDetail = Client::new(&server.server)
+            let r: InstanceDetail = Client::new(&server.url())
                 .get(&format!("/instances/{id}"))
                 .await?;
             if json {
@@ -52,19 +52,19 @@ pub async fn run(cmd: InstanceCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        InstanceCommand::Stop { id, server } => command(&server.server, id, "stop").await,
-        InstanceCommand::Recover { id, server } => command(&server.server, id, "recover").await,
-        InstanceCommand::Pause { id, server } => command(&server.server, id, "pause").await,
-        InstanceCommand::Resume { id, server } => command(&server.server, id, "resume").await,
+        InstanceCommand::Stop { id, server } => command(&server.url(), id, "stop").await,
+        InstanceCommand::Recover { id, server } => command(&server.url(), id, "recover").await,
+        InstanceCommand::Pause { id, server } => command(&server.url(), id, "pause").await,
+        InstanceCommand::Resume { id, server } => command(&server.url(), id, "resume").await,
         InstanceCommand::Rerun { id, server } => {
-            let r: Rerun = Client::new(&server.server)
+            let r: Rerun = Client::new(&server.url())
                 .post(&format!("/instances/{id}/rerun"), &Empty {})
                 .await?;
             println!("{}", r.id);
             Ok(())
         }
         InstanceCommand::Wait { id, server } => {
-            let client = Client::new(&server.server);
+            let client = Client::new(&server.url());
             wait_for(&client, id).await
         }
     }

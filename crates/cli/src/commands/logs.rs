@@ -26,7 +26,7 @@ fn header<T: std::str::FromStr>(response: &reqwest::Response, name: &str) -> any
 }
 
 pub async fn run(args: LogsArgs) -> anyhow::Result<()> {
-    let client = Client::new(&args.server.server);
+    let client = Client::new(&args.server.url());
     let mut offset = 0u64;
     let mut attempt = args.attempt;
     loop {

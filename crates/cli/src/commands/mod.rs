@@ -1,5 +1,6 @@
 //! One module per command group; this one routes and holds what they share.
 
+pub(crate) mod access;
 mod backfill;
 mod cluster;
 mod events;
@@ -34,11 +35,19 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Backfill(args) => backfill::run(args).await,
         Command::Taskgroup(cmd) => taskgroup::run(cmd).await,
         Command::Events(args) => events::run(args).await,
+        Command::Login(args) => access::login(args).await,
+        Command::Logout { server } => access::logout(server).await,
+        Command::Whoami { server } => access::whoami(server).await,
+        Command::Context(cmd) => access::context(cmd),
+        Command::User(cmd) => access::user(cmd).await,
+        Command::Token(cmd) => access::token(cmd).await,
+        Command::Project(cmd) => access::project(cmd).await,
+        Command::Audit(cmd) => access::audit(cmd).await,
         Command::Task(crate::args::TaskCommand::MarkSuccess {
             task_instance,
             server,
         }) => {
-            let client = crate::client::Client::new(&server.server);
+            let client = crate::client::Client::new(&server.url());
             let _: baton_api_model::MarkedSuccess = client
                 .post(
                     &format!("/task-instances/{task_instance}/mark-success"),

@@ -14,7 +14,7 @@ use serde_json::Value;
 pub async fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
     match cmd {
         ScheduleCommand::List { server } => {
-            let r: ScheduleList = Client::new(&server.server)
+            let r: ScheduleList = Client::new(&server.url())
                 .get("/schedules?limit=1000")
                 .await?;
             let rows: Vec<Vec<String>> = r
@@ -76,7 +76,7 @@ pub async fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             if let Some(a) = after {
                 path.push_str(&format!("&after={}", encode(&a)));
             }
-            let r: Preview = Client::new(&server.server).get(&path).await?;
+            let r: Preview = Client::new(&server.url()).get(&path).await?;
             for t in r.fires {
                 println!("{}", t.to_rfc3339());
             }
@@ -120,7 +120,7 @@ pub async fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             }
             block.insert("online".into(), Value::Bool(!offline));
             let path = schedule_path(&name, project.as_deref());
-            let r: ScheduleApplied = Client::new(&server.server)
+            let r: ScheduleApplied = Client::new(&server.url())
                 .call(Method::PUT, &path, Some(&Value::Object(block)))
                 .await?;
             let version = r.applied.version;
@@ -140,7 +140,7 @@ pub async fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             server,
         } => {
             let path = schedule_path(&name, project.as_deref());
-            let r: ScheduleApplied = Client::new(&server.server)
+            let r: ScheduleApplied = Client::new(&server.url())
                 .call::<Empty, _>(Method::DELETE, &path, None)
                 .await?;
             println!("schedule of {name} deleted (version {})", r.applied.version);
@@ -150,12 +150,12 @@ pub async fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             name,
             project,
             server,
-        } => switch(&server.server, &name, project, "online").await,
+        } => switch(&server.url(), &name, project, "online").await,
         ScheduleCommand::Offline {
             name,
             project,
             server,
-        } => switch(&server.server, &name, project, "offline").await,
+        } => switch(&server.url(), &name, project, "offline").await,
     }
 }
 

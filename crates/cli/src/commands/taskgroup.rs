@@ -16,14 +16,14 @@ pub async fn run(cmd: TaskGroupCommand) -> anyhow::Result<()> {
                 name: name.clone(),
                 slots,
             };
-            let _: TaskGroupRequest = Client::new(&server.server)
+            let _: TaskGroupRequest = Client::new(&server.url())
                 .post("/task-groups", &body)
                 .await?;
             println!("task group {name}: {slots} slots");
             Ok(())
         }
         TaskGroupCommand::List { server } => {
-            let r: TaskGroupList = Client::new(&server.server)
+            let r: TaskGroupList = Client::new(&server.url())
                 .get("/task-groups?limit=1000")
                 .await?;
             let rows: Vec<Vec<String>> = r

@@ -10,10 +10,10 @@ use baton_api_model::{
 pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
     match cmd {
         WorkflowCommand::Apply { files, server } => {
-            apply(&Client::new(&server.server), &files).await
+            apply(&Client::new(&server.url()), &files).await
         }
         WorkflowCommand::List { project, server } => {
-            list(&Client::new(&server.server), project.as_deref()).await
+            list(&Client::new(&server.url()), project.as_deref()).await
         }
         WorkflowCommand::Show {
             name,
@@ -22,7 +22,7 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
             json,
             server,
         } => {
-            let client = Client::new(&server.server);
+            let client = Client::new(&server.url());
             let w: Workflow = client
                 .get(&definition_path(&name, &project, version))
                 .await?;
@@ -55,7 +55,7 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
                 encode(&name),
                 encode(&project)
             );
-            let r: VersionList = Client::new(&server.server).get(&path).await?;
+            let r: VersionList = Client::new(&server.url()).get(&path).await?;
             let rows: Vec<Vec<String>> = r
                 .versions
                 .iter()
@@ -70,7 +70,7 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
             version,
             server,
         } => {
-            let client = Client::new(&server.server);
+            let client = Client::new(&server.url());
             let w: Workflow = client
                 .get(&definition_path(&name, &project, version))
                 .await?;
@@ -91,7 +91,7 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
                 .map(str::parse::<baton_core::dag::Scope>)
                 .transpose()
                 .map_err(crate::Exit::BadInput)?;
-            let client = Client::new(&server.server);
+            let client = Client::new(&server.url());
             let params = super::parse_params(&params)?;
             let path = format!(
                 "/workflows/{}/start?project={}",

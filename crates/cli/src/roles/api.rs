@@ -29,6 +29,10 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
     .await?;
     // Masters learn of commands by NOTIFY (PostgreSQL) or by their poll.
     let state = ApiState::new(store.clone(), Arc::new(|| {}), Members::Registry(registry))
+        .with_public_hosts(crate::standalone::public_hosts(
+            &args.public_hosts,
+            listener.local_addr()?,
+        ))
         .with_cluster_key(common.cluster_key.clone());
     // Event streams wake on the masters' NOTIFY.
     state.listen_events(&database);
@@ -36,8 +40,13 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
         "Baton {} api on http://{address}/api/v1",
         env!("CARGO_PKG_VERSION")
     );
-    let serve = axum::serve(listener, baton_api::router(state))
-        .with_graceful_shutdown(crate::standalone::shutdown_signal());
+    crate::standalone::first_admin(&store, &format!("http://{address}")).await?;
+    let app = baton_api::router(state);
+    let serve = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(crate::standalone::shutdown_signal());
     // The load sent with each heartbeat is sampled anew, not the one of the start.
     let sample_load = async {
         let mut tick = tokio::time::interval(common.heartbeat_interval);
