@@ -109,6 +109,28 @@ fn apply_list_show_start_wait_and_logs() {
 }
 
 #[test]
+fn a_file_too_large_for_the_server_is_refused_with_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Standalone::start(&dir.path().join("data"), None, &[]);
+    let mut yaml = String::from("name: huge\ntasks:\n");
+    for i in 0..40_000 {
+        yaml.push_str(&format!("  - {{name: task{i}, type: noop}}\n"));
+    }
+    let file = write(dir.path(), "huge.yaml", &yaml);
+    let out = server.cli(&["workflow", "apply", "-f", path(&file)]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("more than the server accepts (1024 KiB)"),
+        "{stderr}"
+    );
+    assert!(server.get("/workflows")["workflows"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
 fn a_bad_file_means_nothing_is_applied() {
     let dir = tempfile::tempdir().unwrap();
     let server = Standalone::start(&dir.path().join("data"), None, &[]);

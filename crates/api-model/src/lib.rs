@@ -6,6 +6,10 @@
 //! are whole milliseconds in fields named `…_ms`; list answers carry `next_cursor`, an opaque
 //! string to pass back as `?cursor=` for the next page (absent on the last page).
 
+/// Largest request body the server accepts (a workflow file, start params): shared, so that
+/// the CLI can say so before sending one that is larger.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
 pub mod access;
 pub mod backfills;
 pub mod cluster;

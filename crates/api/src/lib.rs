@@ -25,8 +25,7 @@ pub use error::ApiError;
 pub use router::{openapi, route_table};
 pub use wake::EventWaker;
 
-/// Largest request body accepted (a workflow file, start params).
-pub const MAX_BODY_BYTES: usize = 1 << 20;
+pub use baton_api_model::MAX_BODY_BYTES;
 
 /// Called after a command is written, so that a master in this process takes it at once.
 pub type Notify = Arc<dyn Fn() + Send + Sync>;

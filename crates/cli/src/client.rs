@@ -114,7 +114,9 @@ impl Client {
         let url = self.url(path);
         let mut request = self.http.request(method, &url);
         if let Some(body) = body {
-            request = request.json(body);
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(sized_body(body)?);
         }
         let response = self.send(request, &url).await?;
         let text = response
@@ -198,4 +200,21 @@ pub fn encode(text: &str) -> String {
         }
     }
     out
+}
+
+/// `body` as JSON, refused here when the server would refuse it for its size (it closes the
+/// connection while the request is still being sent, which the client would only see as a
+/// broken pipe).
+fn sized_body<B: Serialize>(body: &B) -> anyhow::Result<Vec<u8>> {
+    let bytes = serde_json::to_vec(body).context("encoding the request")?;
+    let limit = baton_api_model::MAX_BODY_BYTES;
+    if bytes.len() > limit {
+        return Err(Exit::BadInput(format!(
+            "the request is {} KiB, more than the server accepts ({} KiB): split the workflow, or make it smaller",
+            bytes.len() / 1024,
+            limit / 1024
+        ))
+        .into());
+    }
+    Ok(bytes)
 }
