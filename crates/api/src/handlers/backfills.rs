@@ -93,15 +93,20 @@ fn fire_times(
             }
             None => {
                 let mut t = start;
-                while t < end {
+                while t < end && times.len() <= MAX_BACKFILL {
                     times.push(t.timestamp_micros());
                     t = next_day(t, tz)?;
                 }
             }
         }
+        // Checked as the times are computed, not after: a range of centuries must not be
+        // walked day by day first.
+        times.sort_unstable();
+        times.dedup();
+        if times.len() > MAX_BACKFILL {
+            break;
+        }
     }
-    times.sort_unstable();
-    times.dedup();
     if times.is_empty() {
         return Err(ApiError::bad(
             "empty_backfill",
@@ -298,4 +303,39 @@ pub(crate) async fn stop_backfill(
         id,
         state: BackfillState::Stopped,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(from: &str, to: &str) -> BackfillRequest {
+        BackfillRequest {
+            from: Some(from.into()),
+            to: Some(to.into()),
+            dates: Vec::new(),
+            parallel: None,
+            reverse: false,
+        }
+    }
+
+    #[test]
+    fn a_range_of_millennia_is_refused_as_too_many() {
+        let spec = baton_core::WorkflowSpec::from_yaml(
+            "name: w\ntasks:\n  - {name: a, type: noop}\n",
+            "w.yaml",
+        )
+        .unwrap();
+        let err = fire_times(&spec, &request("0001-01-01", "9999-12-31")).unwrap_err();
+        assert!(
+            err.to_string().contains("more than 10000 instances"),
+            "{err}"
+        );
+        assert_eq!(
+            fire_times(&spec, &request("2026-01-01", "2026-01-03"))
+                .unwrap()
+                .len(),
+            3
+        );
+    }
 }
