@@ -511,8 +511,11 @@ pub(crate) async fn enforce(
         Ok((caller, req)) => (caller.clone(), run(caller, req, next).await),
         Err((caller, refusal)) => (caller, refused(refusal)),
     };
-    if let Some(note) = audit {
+    if let Some(mut note) = audit {
         let actor = response.extensions().get::<AuditActor>().cloned();
+        if let Some(AuditDetail(detail)) = response.extensions().get::<AuditDetail>() {
+            note.target = format!("{} ({detail})", note.target);
+        }
         note.record(&state, caller.as_ref(), actor, response.status())
             .await;
     }
@@ -569,6 +572,26 @@ fn refused(r: Refusal) -> Response {
     }
 }
 
+/// What a handler adds to the target of its audit row (a login: the user name tried).
+#[derive(Debug, Clone)]
+pub(crate) struct AuditDetail(pub(crate) String);
+
+/// The address of the client (none when the server was not told, as in router tests).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientAddress(pub(crate) Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<ClientAddress, Self::Rejection> {
+        let address = parts.extensions.get::<ConnectInfo<SocketAddr>>();
+        Ok(ClientAddress(address.map(|c| c.0.ip())))
+    }
+}
+
 /// What the audit row of a state-changing request says, taken before the request is used.
 struct AuditNote {
     action: String,
@@ -604,7 +627,10 @@ impl AuditNote {
         actor: Option<AuditActor>,
         status: StatusCode,
     ) {
-        let outcome = if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        let outcome = if matches!(
+            status,
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
+        ) {
             "denied"
         } else if status.is_success() {
             "allowed"

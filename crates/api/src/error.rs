@@ -44,6 +44,9 @@ pub enum ApiError {
     /// A worker could not be reached.
     #[error("{0}")]
     Unavailable(String),
+    /// Too many attempts (of a login) in a short time; try again after the duration.
+    #[error("too many attempts: try again in {} s", .0.as_secs().max(1))]
+    TooManyRequests(std::time::Duration),
 }
 
 impl ApiError {
@@ -72,6 +75,7 @@ impl ApiError {
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
         }
     }
 
@@ -112,6 +116,14 @@ impl IntoResponse for ApiError {
                 problems,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::TooManyRequests(wait) = self {
+            // Whole seconds, rounded up, as `Retry-After` counts.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }

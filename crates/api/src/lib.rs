@@ -14,6 +14,7 @@ mod handlers;
 mod logs;
 mod paging;
 mod router;
+mod throttle;
 mod wake;
 
 use baton_store::Store;
@@ -23,6 +24,7 @@ pub use access::{Access, RouteAccess, Scope};
 pub use bootstrap::{ensure_admin, FirstAdmin, ADMIN_USER};
 pub use error::ApiError;
 pub use router::{openapi, route_table};
+pub use throttle::{LOGIN_ATTEMPTS_PER_ADDRESS, LOGIN_ATTEMPTS_PER_USER};
 pub use wake::EventWaker;
 
 pub use baton_api_model::MAX_BODY_BYTES;
@@ -49,6 +51,8 @@ pub struct ApiState {
     events: EventWaker,
     /// Host names (and `host:port`s) the API answers to besides loopback ones.
     public_hosts: Arc<Vec<String>>,
+    /// The rate limits of login attempts.
+    login_limits: Arc<throttle::LoginLimits>,
 }
 
 impl ApiState {
@@ -62,6 +66,7 @@ impl ApiState {
             members,
             events: EventWaker::default(),
             public_hosts: Arc::new(Vec::new()),
+            login_limits: Arc::default(),
         }
     }
 
@@ -93,7 +98,43 @@ impl ApiState {
         let waker = self.events.clone();
         self.store.on_events(database_url, move || waker.wake());
     }
+
+    /// Starts the API server's housekeeping, every [`TIDY_EVERY`]: ended login sessions and
+    /// long-dead API tokens are deleted, the login rate limits forget idle callers.
+    pub fn keep_tidy(&self) {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(TIDY_EVERY);
+            loop {
+                every.tick().await;
+                state.tidy().await;
+            }
+        });
+    }
+
+    async fn tidy(&self) {
+        self.login_limits.forget_idle();
+        match self
+            .store
+            .purge_credentials(baton_store::now_us(), KEEP_DEAD_TOKENS_US)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("removed {n} ended sessions and old tokens"),
+            Err(e) => tracing::warn!("cannot remove ended sessions: {e}"),
+        }
+    }
 }
+
+/// How often an event stream checks its credential again: a revoked token, an ended
+/// session or a disabled user ends the stream, and changed roles change what it shows,
+/// within this.
+pub const EVENT_STREAM_RECHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How often [`ApiState::keep_tidy`] tidies.
+pub const TIDY_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+/// How long an expired or revoked API token stays listed before it is deleted (30 days).
+pub const KEEP_DEAD_TOKENS_US: i64 = 30 * 24 * 3600 * 1_000_000;
 
 /// The axum router serving `/api/v1`, `/api/v1/openapi.json` and `/api/docs`.
 pub fn router(state: ApiState) -> axum::Router {

@@ -47,6 +47,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     if let Some(database) = &args.database {
         state.listen_events(database);
     }
+    state.keep_tidy();
     let app = baton_api::router(state);
     let address = api_listener.local_addr()?;
     println!(

@@ -193,19 +193,50 @@ impl Store {
             .transpose()
     }
 
-    /// Disables (or enables) a user; disabling ends their sessions.
+    /// Disables (or enables) a user; disabling ends their sessions. The last enabled global
+    /// admin cannot be disabled: nobody could then manage users or projects.
     pub async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<(), StoreError> {
         let id = self.user_id(name).await?;
-        sqlx::query("UPDATE app_user SET disabled = $1 WHERE id = $2")
-            .bind(i64::from(disabled))
-            .bind(id.0)
-            .execute(&self.write)
-            .await
-            .ctx("disabling a user")?;
+        // One statement, so that the check and the change cannot be told apart by a reader.
+        let changed = sqlx::query(
+            "UPDATE app_user SET disabled = $1 WHERE id = $2 AND ($1 = 0 OR global_admin = 0 \
+             OR EXISTS (SELECT 1 FROM app_user o WHERE o.global_admin = 1 AND o.disabled = 0 \
+             AND o.id <> $2))",
+        )
+        .bind(i64::from(disabled))
+        .bind(id.0)
+        .execute(&self.write)
+        .await
+        .ctx("disabling a user")?;
+        if changed.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "user `{name}` is the last enabled global admin: make another user a global \
+                 admin before disabling this one"
+            )));
+        }
         if disabled {
             self.end_sessions(id).await?;
         }
         Ok(())
+    }
+
+    /// Deletes the login sessions that can no longer be used (expired or ended), and the API
+    /// tokens that expired or were revoked more than `keep_us` ago (until then `token list`
+    /// still shows them). Returns how many rows went.
+    pub async fn purge_credentials(&self, now: i64, keep_us: i64) -> Result<u64, StoreError> {
+        let sessions = sqlx::query(
+            "DELETE FROM login_session WHERE expires_at <= $1 OR revoked_at IS NOT NULL",
+        )
+        .bind(now)
+        .execute(&self.write)
+        .await
+        .ctx("removing ended sessions")?;
+        let tokens = sqlx::query("DELETE FROM api_token WHERE revoked_at < $1 OR expires_at < $1")
+            .bind(now.saturating_sub(keep_us))
+            .execute(&self.write)
+            .await
+            .ctx("removing old tokens")?;
+        Ok(sessions.rows_affected() + tokens.rows_affected())
     }
 
     /// Sets a user's password hash and ends every session of theirs.

@@ -1006,6 +1006,94 @@ async fn users_tokens_sessions_and_roles(db: &TestDb) {
 }
 on_both!(users_tokens_sessions_and_roles);
 
+async fn the_last_enabled_global_admin_cannot_be_disabled(db: &TestDb) {
+    let store = db.store().await;
+    store.create_user("root", "h", true).await.unwrap();
+    store.create_user("alice", "h", false).await.unwrap();
+    assert!(matches!(
+        store.set_user_disabled("root", true).await,
+        Err(StoreError::Conflict(m)) if m.contains("last enabled global admin")
+    ));
+    store.set_user_disabled("alice", true).await.unwrap();
+    store.create_user("second", "h", true).await.unwrap();
+    store.set_user_disabled("root", true).await.unwrap();
+    assert!(
+        matches!(
+            store.set_user_disabled("second", true).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "a disabled admin does not count"
+    );
+    store.set_user_disabled("root", false).await.unwrap();
+    store.set_user_disabled("second", true).await.unwrap();
+    let disabled: Vec<_> = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.disabled)
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(disabled, ["alice", "second"]);
+}
+on_both!(the_last_enabled_global_admin_cannot_be_disabled);
+
+async fn purging_removes_only_unusable_credentials(db: &TestDb) {
+    let store = db.store().await;
+    let alice = store.create_user("alice", "h", false).await.unwrap();
+    let now = now_us();
+    let day = 86_400_000_000;
+    let session = |hash: &'static str, expires_at: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .create_session(alice, hash, None, expires_at)
+                .await
+                .unwrap()
+        }
+    };
+    session("live", now + day).await;
+    session("expired", now - 1).await;
+    session("ended", now + day).await;
+    store.end_session("ended").await.unwrap();
+    let token = |name: &'static str, expires_at: Option<i64>| NewToken {
+        user: alice,
+        name,
+        secret_hash: name,
+        project: None,
+        role: None,
+        expires_at,
+    };
+    store.create_token(token("forever", None)).await.unwrap();
+    store
+        .create_token(token("lately", Some(now - 1)))
+        .await
+        .unwrap();
+    store
+        .create_token(token("long-ago", Some(now - 40 * day)))
+        .await
+        .unwrap();
+
+    let removed = store.purge_credentials(now, 30 * day).await.unwrap();
+    assert_eq!(removed, 3, "two sessions and the token expired 40 days ago");
+    assert!(store.authenticate("live").await.unwrap().is_some());
+    assert!(store.authenticate("forever").await.unwrap().is_some());
+    let names: Vec<_> = store
+        .list_tokens(Some(alice))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(
+        names.iter().any(|n| n == "lately"),
+        "kept until 30 days: {names:?}"
+    );
+    assert_eq!(store.purge_credentials(now, 30 * day).await.unwrap(), 0);
+}
+on_both!(purging_removes_only_unusable_credentials);
+
 async fn audit_rows_filter_and_page(db: &TestDb) {
     let store = db.store().await;
     let admin = store.create_user("admin", "h", true).await.unwrap();

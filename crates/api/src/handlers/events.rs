@@ -22,6 +22,7 @@ const FALLBACK_POLL: Duration = Duration::from_secs(1);
 const BATCH: u32 = 1000;
 /// Batches a page scans for events that pass the filters the store does not apply.
 const MAX_SCANS: usize = 10;
+use crate::EVENT_STREAM_RECHECK as RECHECK_EVERY;
 
 /// The filters, checked: an unknown kind is refused with the known ones.
 #[derive(Debug, Clone)]
@@ -204,9 +205,10 @@ pub(crate) async fn stream_events(
         after,
         buffer: VecDeque::new(),
         wake: state.events.subscribe(),
+        checked: tokio::time::Instant::now(),
     };
     let stream = futures::stream::unfold(follow, |mut f| async move {
-        let event = f.next().await;
+        let event = f.next().await?;
         Some((Ok(event), f))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
@@ -231,15 +233,21 @@ struct Follow {
     after: i64,
     buffer: VecDeque<Event>,
     wake: tokio::sync::watch::Receiver<u64>,
+    /// When the credential was last checked.
+    checked: tokio::time::Instant,
 }
 
 impl Follow {
     /// The next event to send: from the buffer, else read after the last id, else wait for
-    /// a wake-up (or the fallback poll) and read again.
-    async fn next(&mut self) -> SseEvent {
+    /// a wake-up (or the fallback poll) and read again. None once the caller's credential
+    /// no longer holds: the stream ends.
+    async fn next(&mut self) -> Option<SseEvent> {
         loop {
+            if self.checked.elapsed() >= RECHECK_EVERY {
+                self.recheck().await?;
+            }
             if let Some(e) = self.buffer.pop_front() {
-                return sse(&e);
+                return Some(sse(&e));
             }
             self.wake.borrow_and_update();
             match scan(
@@ -260,6 +268,28 @@ impl Follow {
                 Err(e) => tracing::warn!("event stream: {e}"),
             }
             let _ = tokio::time::timeout(FALLBACK_POLL, self.wake.changed()).await;
+        }
+    }
+
+    /// Authenticates the stream's credential again and takes the principal's current roles;
+    /// None when it is revoked, expired or its user disabled. A store error keeps the
+    /// stream going on what it had (the next check tries again).
+    async fn recheck(&mut self) -> Option<()> {
+        self.checked = tokio::time::Instant::now();
+        let hash = self.filters.caller.secret_hash.clone()?;
+        match self.state.store.authenticate(&hash).await {
+            Ok(Some(found)) => {
+                self.filters.caller.principal = Some(std::sync::Arc::new(found.principal));
+                Some(())
+            }
+            Ok(None) => {
+                self.buffer.clear();
+                None
+            }
+            Err(e) => {
+                tracing::warn!("event stream: cannot check its credential: {e}");
+                Some(())
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `/auth` (login, logout, who am I, one's own password) and `/users` (a global admin's).
 
 use super::{body, ApiResult, Path};
-use crate::access::{AuditActor, Caller};
+use crate::access::{AuditActor, AuditDetail, Caller, ClientAddress};
+use crate::throttle::RetryAfter;
 use crate::{ApiError, ApiState};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
@@ -70,14 +71,38 @@ pub(crate) fn me(p: &Principal) -> Me {
 const BAD_LOGIN: &str = "wrong user name or password (or the user is disabled)";
 
 /// `POST /auth/login`: a session for the CLI (a bearer token) or a browser (a cookie).
+/// Attempts are rate limited per client address and per user name.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, description = "Logged in; a cookie session also sets `baton_session` (HttpOnly, SameSite=Strict)", body = LoginAnswer),
-        (status = 401, description = "Wrong name or password, or a disabled user", body = ErrorBody)))]
+        (status = 401, description = "Wrong name or password, or a disabled user", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address or for this user name; `Retry-After` says when to try again", body = ErrorBody)))]
 pub(crate) async fn login(
     State(state): State<ApiState>,
+    ClientAddress(address): ClientAddress,
     req: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let req = body(req, "bad_request", "login: ")?;
+    // The audit row names the user tried, cut short: it is the caller's text.
+    let tried: String = req.username.chars().take(64).collect();
+    let mut response = match log_in(&state, address, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    response
+        .extensions_mut()
+        .insert(AuditDetail(format!("user {tried:?}")));
+    Ok(response)
+}
+
+async fn log_in(
+    state: &ApiState,
+    address: Option<std::net::IpAddr>,
+    req: LoginRequest,
+) -> Result<Response, ApiError> {
+    state
+        .login_limits
+        .attempt(address, &req.username)
+        .map_err(|RetryAfter(wait)| ApiError::TooManyRequests(wait))?;
     let found = state.store.user_login(&req.username).await?;
     let stored = found.as_ref().map_or_else(decoy_hash, |(_, h)| h.clone());
     let matches = verify_password(req.password.clone(), stored).await;

@@ -36,6 +36,7 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
         .with_cluster_key(common.cluster_key.clone());
     // Event streams wake on the masters' NOTIFY.
     state.listen_events(&database);
+    state.keep_tidy();
     println!(
         "Baton {} api on http://{address}/api/v1",
         env!("CARGO_PKG_VERSION")
