@@ -81,7 +81,13 @@ impl ApiState {
     /// The same API, reading logs from workers with the cluster's secret (without it, the
     /// workers refuse its calls).
     pub fn with_cluster_key(mut self, key: baton_proto::auth::ClusterKey) -> ApiState {
-        self.logs = logs::LogReader::new(key);
+        self.logs.key = key;
+        self
+    }
+
+    /// The same API, reading logs from workers over the cluster's mutual TLS.
+    pub fn with_cluster_tls(mut self, tls: Option<baton_proto::tls::ClusterTls>) -> ApiState {
+        self.logs.tls = tls;
         self
     }
 

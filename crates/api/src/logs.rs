@@ -13,7 +13,9 @@ use std::time::Duration;
 pub(crate) struct LogReader {
     clients: Arc<Mutex<HashMap<String, WorkerClient<MemberChannel>>>>,
     /// Proves to workers that the API is a member of their cluster.
-    key: ClusterKey,
+    pub(crate) key: ClusterKey,
+    /// The cluster's mutual TLS, if it has it.
+    pub(crate) tls: Option<baton_proto::tls::ClusterTls>,
 }
 
 impl LogReader {
@@ -22,6 +24,7 @@ impl LogReader {
         LogReader {
             clients: Arc::default(),
             key,
+            tls: None,
         }
     }
 
@@ -30,7 +33,7 @@ impl LogReader {
         if let Some(c) = clients.get(address) {
             return Ok(c.clone());
         }
-        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        let endpoint = baton_proto::tls::endpoint(address, self.tls.as_ref())
             .map_err(|e| ApiError::Unavailable(format!("bad worker address `{address}`: {e}")))?
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(10));

@@ -203,6 +203,16 @@ pub struct ClusterArgs {
     /// makes one). The secret itself may instead be in BATON_CLUSTER_SECRET; it is never a flag.
     #[arg(long, env = "BATON_CLUSTER_SECRET_FILE")]
     pub cluster_secret_file: Option<PathBuf>,
+    /// Mutual TLS on the cluster's gRPC: this member's certificate (PEM), signed by the
+    /// cluster CA and naming the host the others reach it by. Give all three TLS files or none.
+    #[arg(long, env = "BATON_CLUSTER_TLS_CERT", requires_all = ["cluster_tls_key", "cluster_ca"])]
+    pub cluster_tls_cert: Option<PathBuf>,
+    /// This member's private key (PEM), for `--cluster-tls-cert`.
+    #[arg(long, env = "BATON_CLUSTER_TLS_KEY", requires_all = ["cluster_tls_cert", "cluster_ca"])]
+    pub cluster_tls_key: Option<PathBuf>,
+    /// The cluster CA's certificate (PEM): only members it signed are spoken to or answered.
+    #[arg(long, env = "BATON_CLUSTER_CA", requires_all = ["cluster_tls_cert", "cluster_tls_key"])]
+    pub cluster_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -26,6 +26,10 @@ pub struct FileConfig {
     pub registry_disconnect: Option<Disconnect>,
     /// A file holding the cluster secret.
     pub cluster_secret_file: Option<std::path::PathBuf>,
+    /// Mutual TLS on the cluster's gRPC: this member's certificate, its key and the cluster
+    /// CA (PEM files; all three or none).
+    #[serde(default)]
+    pub cluster_tls: Option<TlsFiles>,
     /// The api role.
     #[serde(default)]
     pub api: ApiSection,
@@ -109,6 +113,43 @@ pub struct Common {
     pub disconnect: Disconnect,
     /// Proof of membership on every gRPC call between members.
     pub cluster_key: baton_proto::auth::ClusterKey,
+    /// Mutual TLS of the cluster's gRPC, when configured.
+    pub cluster_tls: Option<baton_proto::tls::ClusterTls>,
+}
+
+/// The files of the cluster's mutual TLS (the config file's `[cluster_tls]`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// This member's certificate.
+    pub cert: std::path::PathBuf,
+    /// Its private key.
+    pub key: std::path::PathBuf,
+    /// The cluster CA's certificate.
+    pub ca: std::path::PathBuf,
+}
+
+/// The cluster's TLS from the flags (or environment), else the file; none when neither has it.
+fn cluster_tls(
+    args: &crate::args::ClusterArgs,
+    file: &FileConfig,
+) -> anyhow::Result<Option<baton_proto::tls::ClusterTls>> {
+    let files = match (
+        &args.cluster_tls_cert,
+        &args.cluster_tls_key,
+        &args.cluster_ca,
+    ) {
+        (Some(cert), Some(key), Some(ca)) => Some(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            ca: ca.clone(),
+        }),
+        _ => file.cluster_tls.clone(),
+    };
+    files
+        .map(|f| baton_proto::tls::ClusterTls::read(&f.cert, &f.key, &f.ca))
+        .transpose()
+        .map_err(|e| Exit::BadInput(e.to_string()).into())
 }
 
 impl Common {
@@ -138,6 +179,7 @@ impl Common {
                     .as_deref()
                     .or(file.cluster_secret_file.as_deref()),
             )?,
+            cluster_tls: cluster_tls(args, file)?,
         };
         if common.heartbeat_interval >= common.session_timeout {
             return Err(Exit::BadInput(format!(

@@ -44,6 +44,8 @@ pub(crate) struct Link {
     pub timeout: Duration,
     /// Proves the calls come from a member.
     pub key: ClusterKey,
+    /// The cluster's mutual TLS, if it has it.
+    pub tls: Option<baton_proto::tls::ClusterTls>,
 }
 
 /// Why `address` is not a member's `host:port` (`None`: it is one). A registry entry is only
@@ -66,8 +68,14 @@ fn client(address: &str, link: &Link) -> Option<WorkerClient<MemberChannel>> {
         tracing::warn!("worker address refused: {why}");
         return None;
     }
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
-        .ok()?
+    let endpoint = match baton_proto::tls::endpoint(address, link.tls.as_ref()) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!("worker {address}: {e}");
+            return None;
+        }
+    };
+    let channel = endpoint
         .connect_timeout(link.timeout)
         .timeout(link.timeout)
         .tcp_nodelay(true)
@@ -344,6 +352,7 @@ mod tests {
         Link {
             timeout: Duration::from_secs(1),
             key: ClusterKey::fresh(),
+            tls: None,
         }
     }
 

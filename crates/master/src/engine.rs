@@ -283,6 +283,7 @@ impl Engine {
         let link = crate::dispatch::Link {
             timeout: config.dispatch_timeout,
             key: config.cluster_key.clone(),
+            tls: config.cluster_tls.clone(),
         };
         let dispatcher = Dispatcher::new(workers, config.strategy, link);
         let cluster = config.cluster;

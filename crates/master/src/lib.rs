@@ -91,6 +91,9 @@ pub struct MasterConfig {
     /// The cluster secret: workers' calls to this master must prove it, and its calls to
     /// workers do.
     pub cluster_key: baton_proto::auth::ClusterKey,
+    /// Mutual TLS of the cluster's gRPC, when configured: the master's calls to workers go
+    /// over it (its own server is built by its caller with [`baton_proto::tls::server`]).
+    pub cluster_tls: Option<baton_proto::tls::ClusterTls>,
 }
 
 /// How the dispatcher picks a worker of the task's group.
@@ -142,6 +145,7 @@ impl MasterConfig {
             event_retention: DEFAULT_EVENT_RETENTION,
             clock: Clock::system(),
             cluster_key: baton_proto::auth::ClusterKey::fresh(),
+            cluster_tls: None,
         }
     }
 }

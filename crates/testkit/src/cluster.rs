@@ -27,6 +27,8 @@ pub struct Launch {
     pub session_timeout: String,
     /// Every member's heartbeat interval (`500ms`).
     pub heartbeat_interval: String,
+    /// Added to every role's command line (the cluster's TLS files).
+    pub common_args: Vec<String>,
     /// Added to each master's command line (`--strategy round_robin`).
     pub master_args: Vec<String>,
     /// Added to each worker's command line (`--slots 16`).
@@ -50,6 +52,7 @@ impl Launch {
             workers: 2,
             session_timeout: "3s".into(),
             heartbeat_interval: "500ms".into(),
+            common_args: Vec::new(),
             master_args: Vec::new(),
             worker_args: Vec::new(),
             log_filter: None,
@@ -73,7 +76,9 @@ impl Launch {
             &secret,
         ]
         .map(str::to_string)
-        .to_vec()
+        .into_iter()
+        .chain(self.common_args.iter().cloned())
+        .collect()
     }
 
     /// The cluster secret every member reads.

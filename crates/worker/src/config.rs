@@ -38,6 +38,9 @@ pub struct WorkerConfig {
     /// The cluster secret: every call to this worker must prove it, and its reports to
     /// masters do.
     pub cluster_key: baton_proto::auth::ClusterKey,
+    /// Mutual TLS of the cluster's gRPC, when configured: the worker serves over it and its
+    /// reports to masters go over it.
+    pub cluster_tls: Option<baton_proto::tls::ClusterTls>,
 }
 
 /// The worker's environment variables every task sees (with those named `LC_*`): what
@@ -76,6 +79,7 @@ impl WorkerConfig {
             report_timeout: DEFAULT_REPORT_TIMEOUT,
             pass_env: Vec::new(),
             cluster_key: baton_proto::auth::ClusterKey::fresh(),
+            cluster_tls: None,
         }
     }
 }

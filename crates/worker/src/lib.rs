@@ -60,12 +60,13 @@ pub fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
 
 /// Serves `worker` on an already bound listener until `shutdown` completes, so callers can bind
 /// port 0 and learn the address before serving. Only the gRPC server stops; call
-/// [`Worker::shutdown`] to stop the attempts.
+/// [`Worker::shutdown`] to stop the attempts. Over TLS when the worker's config has the
+/// cluster's.
 pub async fn serve(
     worker: Worker,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), tonic::transport::Error> {
+) -> Result<(), baton_proto::tls::TlsError> {
     // Small messages both ways: Nagle's algorithm would only add latency.
     let incoming = TcpListenerStream::new(listener).map(|conn| {
         if let Ok(stream) = &conn {
@@ -73,8 +74,9 @@ pub async fn serve(
         }
         conn
     });
-    tonic::transport::Server::builder()
+    baton_proto::tls::server(worker.config().cluster_tls.as_ref())?
         .add_service(worker.service())
         .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
+        .await?;
+    Ok(())
 }

@@ -172,6 +172,7 @@ impl Worker {
                 report_timeout: config.report_timeout,
                 segment_bytes,
                 key: config.cluster_key.clone(),
+                tls: config.cluster_tls.clone(),
             },
         )?;
         Ok(Worker {

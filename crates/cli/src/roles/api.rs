@@ -33,7 +33,8 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
             &args.public_hosts,
             listener.local_addr()?,
         ))
-        .with_cluster_key(common.cluster_key.clone());
+        .with_cluster_key(common.cluster_key.clone())
+        .with_cluster_tls(common.cluster_tls.clone());
     // Event streams wake on the masters' NOTIFY.
     state.listen_events(&database);
     state.keep_tidy();

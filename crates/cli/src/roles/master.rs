@@ -44,6 +44,7 @@ pub async fn run(args: MasterArgs) -> anyhow::Result<()> {
             None => baton_master::DEFAULT_EVENT_RETENTION,
         },
         cluster_key: common.cluster_key.clone(),
+        cluster_tls: common.cluster_tls.clone(),
         ..MasterConfig::new(address.clone(), address.clone())
     };
     let master = Master::start(store.clone(), config, Vec::new()).await?;
@@ -100,7 +101,7 @@ pub async fn run(args: MasterArgs) -> anyhow::Result<()> {
     };
     let incoming = TcpListenerStream::new(listener);
     println!("Baton {} master {address}", env!("CARGO_PKG_VERSION"));
-    tonic::transport::Server::builder()
+    baton_proto::tls::server(common.cluster_tls.as_ref())?
         .add_service(master.service(Some(registrar)))
         .serve_with_incoming_shutdown(incoming, crate::standalone::shutdown_signal())
         .await?;

@@ -68,6 +68,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
         config.pass_env = names;
     }
     config.cluster_key = common.cluster_key.clone();
+    config.cluster_tls = common.cluster_tls.clone();
     let shutdown_grace = args
         .shutdown_grace
         .or(w.shutdown_grace)
@@ -156,6 +157,24 @@ fn keep_direct_session(
     (task, membership)
 }
 
+/// A client of the master at `addr`; none (with a warning) when the address is not one.
+fn master_client(addr: &str, common: &Common) -> Option<MasterClient<MemberChannel>> {
+    let endpoint = match baton_proto::tls::endpoint(addr, common.cluster_tls.as_ref()) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!("master address `{addr}` skipped: {e}");
+            return None;
+        }
+    };
+    let endpoint = endpoint
+        .connect_timeout(common.heartbeat_interval)
+        .timeout(common.heartbeat_interval);
+    Some(MasterClient::with_interceptor(
+        endpoint.connect_lazy(),
+        Prove(common.cluster_key.clone()),
+    ))
+}
+
 /// The database registry: heartbeat through any reachable master, which renews our session.
 /// No answer from any master for a session timeout means the cluster counts us dead.
 async fn heartbeat_through_masters(
@@ -176,16 +195,13 @@ async fn heartbeat_through_masters(
         let mut answered = false;
         for i in 0..known.len() {
             let addr = known[(turn + i) % known.len()].clone();
-            let client = clients.entry(addr.clone()).or_insert_with(|| {
-                let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-                    .expect("a master address is a valid URI")
-                    .connect_timeout(common.heartbeat_interval)
-                    .timeout(common.heartbeat_interval);
-                MasterClient::with_interceptor(
-                    endpoint.connect_lazy(),
-                    Prove(common.cluster_key.clone()),
-                )
-            });
+            let client = match clients.get_mut(&addr) {
+                Some(c) => c,
+                None => match master_client(&addr, &common) {
+                    Some(c) => clients.entry(addr.clone()).or_insert(c),
+                    None => continue,
+                },
+            };
             let request = HeartbeatRequest {
                 member_json: json.clone(),
                 session: session.clone(),

@@ -26,24 +26,24 @@ pub(super) struct Lane {
     pub(super) down_since: Option<Instant>,
 }
 
-/// The URL of a master's gRPC server from its `host:port` (a full `http://` URL is accepted too).
+/// The endpoint of a master's gRPC server from its `host:port` (a `http://` or `https://`
+/// URL is accepted too: the cluster's TLS setting decides the scheme).
 pub(super) fn endpoint(addr: &str, settings: &Settings) -> Result<Endpoint, DispatchError> {
-    let url = if addr.starts_with("http://") || addr.starts_with("https://") {
-        addr.to_string()
-    } else {
-        format!("http://{addr}")
-    };
+    let host_port = ["http://", "https://"]
+        .iter()
+        .find_map(|scheme| addr.strip_prefix(scheme))
+        .unwrap_or(addr);
     let bad = |reason: String| DispatchError::BadMasterAddr {
         addr: addr.to_string(),
         reason,
     };
-    if addr.is_empty() {
+    if host_port.is_empty() {
         return Err(bad("empty".into()));
     }
     let connect_timeout = settings
         .reroute_after
         .clamp(Duration::from_millis(200), Duration::from_secs(5));
-    Ok(Endpoint::from_shared(url)
+    Ok(baton_proto::tls::endpoint(host_port, settings.tls.as_ref())
         .map_err(|e| bad(e.to_string()))?
         .tcp_nodelay(true)
         .connect_timeout(connect_timeout)

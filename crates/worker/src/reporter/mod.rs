@@ -64,6 +64,8 @@ pub(crate) struct Settings {
     pub segment_bytes: u64,
     /// Proves the worker's reports come from a member.
     pub key: baton_proto::auth::ClusterKey,
+    /// The cluster's mutual TLS, if it has it.
+    pub tls: Option<baton_proto::tls::ClusterTls>,
 }
 
 /// The worker's event delivery: outbox, routes and lanes.
