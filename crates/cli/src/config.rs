@@ -167,7 +167,10 @@ impl Common {
         let database = self.database.clone().unwrap_or_default();
         baton_registry::registry_from_url(&self.registry, &database, self.session_timeout)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot open the registry `{}`: {e}", self.registry))
+            .map_err(|e| {
+                let shown = baton_core::redact::redact_url(&self.registry);
+                anyhow::anyhow!("cannot open the registry `{shown}`: {e}")
+            })
     }
 }
 
