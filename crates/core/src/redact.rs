@@ -204,7 +204,14 @@ mod tests {
 
     #[test]
     fn secret_keys_are_recognised_after_decoding() {
-        for key in ["password", "sslpassword", "PASSWORD", "p%61ssword", "db_passwd", "token"] {
+        for key in [
+            "password",
+            "sslpassword",
+            "PASSWORD",
+            "p%61ssword",
+            "db_passwd",
+            "token",
+        ] {
             assert!(is_secret_key(key), "{key}");
         }
         for key in ["user", "sslmode", "sslkey", "pass", "application_name"] {
