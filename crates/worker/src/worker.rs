@@ -195,10 +195,11 @@ impl Worker {
     /// [`baton_proto::auth`]).
     pub fn service(&self) -> WorkerGrpc {
         let check = baton_proto::auth::Check::new(self.inner.config.cluster_key.clone());
-        baton_proto::worker_server::WorkerServer::with_interceptor(
-            WorkerService::new(self.clone()),
-            check,
-        )
+        let server =
+            baton_proto::worker_server::WorkerServer::new(WorkerService::new(self.clone()))
+                .max_decoding_message_size(baton_proto::sizes::MAX_DISPATCH_BYTES)
+                .max_encoding_message_size(baton_proto::sizes::MAX_REPLY_BYTES);
+        tonic::service::interceptor::InterceptedService::new(server, check)
     }
 
     /// The settings this worker runs with.

@@ -6,7 +6,7 @@ use crate::args::WorkerArgs;
 use crate::config::{Common, Disconnect, FileConfig};
 use crate::exit::Exit;
 use anyhow::Context;
-use baton_proto::auth::{MemberChannel, Prove};
+use baton_proto::auth::MemberChannel;
 use baton_proto::master_client::MasterClient;
 use baton_proto::HeartbeatRequest;
 use baton_registry::{host_load, Load, Membership, Role, SessionState};
@@ -181,9 +181,9 @@ async fn heartbeat_through_masters(
                     .expect("a master address is a valid URI")
                     .connect_timeout(common.heartbeat_interval)
                     .timeout(common.heartbeat_interval);
-                MasterClient::with_interceptor(
+                baton_proto::sizes::master_client(
                     endpoint.connect_lazy(),
-                    Prove(common.cluster_key.clone()),
+                    common.cluster_key.clone(),
                 )
             });
             let request = HeartbeatRequest {
