@@ -45,6 +45,15 @@ impl Engine {
                         reason: reply.reason,
                     }
                 }
+                // Too large for the worker's (or this client's) limit: it was never taken,
+                // and sending it again would be refused again. A dispatch is checked against
+                // the limit before it is sent, so only a worker built with a lower one gets here.
+                Err(status) if status.code() == tonic::Code::ResourceExhausted => {
+                    DispatchFailure::Refused {
+                        refusal: Refusal::Unrunnable,
+                        reason: format!("the dispatch is too large: {}", status.message()),
+                    }
+                }
                 Err(status) => {
                     // It may have arrived after all: the attempt is written off, so make
                     // sure it does not run (best effort; a worker cut off for longer loses
