@@ -7,7 +7,8 @@ use anyhow::Context;
 use baton_api::ApiState;
 
 pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
-    // Bad workflow files stop us before anything starts (exit 2).
+    // Bad input stops us before anything starts (exit 2).
+    let database = crate::config::standalone_database(&args)?;
     let specs = if args.apply.is_empty() {
         Vec::new()
     } else {
@@ -16,7 +17,6 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     let api_listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {} (API)", args.listen))?;
-    let database = crate::config::standalone_database(&args)?;
     let node = Node::start(NodeOptions {
         data_dir: args.data_dir.clone(),
         database: database.clone(),
