@@ -1,7 +1,7 @@
 //! Reading task logs from the worker that holds them, through its `ReadLog` RPC.
 
 use crate::ApiError;
-use baton_proto::auth::{ClusterKey, MemberChannel, Prove};
+use baton_proto::auth::{ClusterKey, MemberChannel};
 use baton_proto::worker_client::WorkerClient;
 use baton_proto::{ReadLogReply, ReadLogRequest};
 use std::collections::HashMap;
@@ -37,9 +37,7 @@ impl LogReader {
             .map_err(|e| ApiError::Unavailable(format!("bad worker address `{address}`: {e}")))?
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(10));
-        let client =
-            WorkerClient::with_interceptor(endpoint.connect_lazy(), Prove(self.key.clone()))
-                .max_decoding_message_size(8 << 20);
+        let client = baton_proto::sizes::worker_client(endpoint.connect_lazy(), self.key.clone());
         clients.insert(address.to_string(), client.clone());
         Ok(client)
     }

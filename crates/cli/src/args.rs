@@ -184,9 +184,15 @@ pub struct ClusterArgs {
     /// A TOML config file.
     #[arg(long, env = "BATON_CONFIG")]
     pub config: Option<PathBuf>,
-    /// The metadata store: postgres://… (sqlite://… for one host).
+    /// The metadata store: postgres://… (sqlite://… for one host). A flag is visible to every
+    /// user of the host (`ps`): give a URL with a password with --database-file or
+    /// BATON_DATABASE instead.
     #[arg(long, env = "BATON_DATABASE")]
     pub database: Option<String>,
+    /// A file holding the metadata store's URL (one line; readable by its owner only, or its
+    /// group too), so that its password is in neither argv nor the environment.
+    #[arg(long, env = "BATON_DATABASE_FILE", value_name = "FILE")]
+    pub database_file: Option<PathBuf>,
     /// `db` (the metadata store) or `etcd://host:port[,host:port]`.
     #[arg(long, env = "BATON_REGISTRY")]
     pub registry: Option<String>,
@@ -359,8 +365,14 @@ pub struct StandaloneArgs {
     #[arg(long, env = "BATON_DATA_DIR", default_value = "./baton-data")]
     pub data_dir: PathBuf,
     /// Metadata store URL (sqlite://PATH or postgres://…); default: SQLite in the data dir.
+    /// A flag is visible to every user of the host (`ps`): give a URL with a password with
+    /// --database-file or BATON_DATABASE instead.
     #[arg(long, env = "BATON_DATABASE")]
     pub database: Option<String>,
+    /// A file holding the metadata store's URL (one line; readable by its owner only, or its
+    /// group too).
+    #[arg(long, env = "BATON_DATABASE_FILE", value_name = "FILE")]
+    pub database_file: Option<PathBuf>,
     /// Workflow files or directories of them to apply at start (repeatable).
     #[arg(long = "apply", value_name = "PATH")]
     pub apply: Vec<PathBuf>,

@@ -14,6 +14,8 @@ use std::time::Duration;
 pub struct FileConfig {
     /// The metadata store (`postgres://…`; `sqlite://…` for a single host).
     pub database: Option<String>,
+    /// A file holding the metadata store's URL (instead of `database`).
+    pub database_file: Option<PathBuf>,
     /// `db` (default) or `etcd://host:port[,host:port]`.
     pub registry: Option<String>,
     /// How often members heartbeat.
@@ -156,7 +158,18 @@ impl Common {
     /// Flags and environment (`args`) over the file over the defaults.
     pub fn resolve(args: &crate::args::ClusterArgs, file: &FileConfig) -> anyhow::Result<Common> {
         let common = Common {
-            database: args.database.clone().or(file.database.clone()),
+            database: database(
+                Given::new(
+                    args.database.clone(),
+                    args.database_file.clone(),
+                    ARGS_NAMES,
+                ),
+                Given::new(
+                    file.database.clone(),
+                    file.database_file.clone(),
+                    FILE_NAMES,
+                ),
+            )?,
             registry: args
                 .registry
                 .clone()
@@ -195,7 +208,9 @@ impl Common {
     pub fn database(&self) -> anyhow::Result<&str> {
         self.database.as_deref().ok_or_else(|| {
             Exit::BadInput(
-                "no database: set `database` in the config file, BATON_DATABASE or --database"
+                "no database: give its URL in a file (--database-file FILE, BATON_DATABASE_FILE \
+                 or `database_file` in the config file), or set BATON_DATABASE, `database` in \
+                 the config file or --database"
                     .into(),
             )
             .into()
@@ -209,8 +224,114 @@ impl Common {
         let database = self.database.clone().unwrap_or_default();
         baton_registry::registry_from_url(&self.registry, &database, self.session_timeout)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot open the registry `{}`: {e}", self.registry))
+            .map_err(|e| {
+                let shown = baton_core::redact::redact_url(&self.registry);
+                anyhow::anyhow!("cannot open the registry `{shown}`: {e}")
+            })
     }
+}
+
+/// How the two ways of giving the database are named at one level, for errors.
+type Names = (&'static str, &'static str);
+const ARGS_NAMES: Names = (
+    "--database (or BATON_DATABASE)",
+    "--database-file (or BATON_DATABASE_FILE)",
+);
+const FILE_NAMES: Names = ("`database`", "`database_file`");
+
+/// The database as given at one level (flags and environment, or the config file): its URL,
+/// or a file holding it.
+pub struct Given {
+    url: Option<String>,
+    file: Option<PathBuf>,
+    names: Names,
+}
+
+impl Given {
+    fn new(url: Option<String>, file: Option<PathBuf>, names: Names) -> Given {
+        Given { url, file, names }
+    }
+
+    /// The URL this level gives, read from its file if need be; both ways at once is an error.
+    fn url(self) -> anyhow::Result<Option<String>> {
+        match (self.url, self.file) {
+            (Some(_), Some(_)) => Err(Exit::BadInput(format!(
+                "both {} and {} are set: give the database one way",
+                self.names.0, self.names.1
+            ))
+            .into()),
+            (Some(url), None) => Ok(Some(url)),
+            (None, Some(path)) => Ok(Some(read_database_file(&path)?)),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// The database URL: flags and environment win over the config file.
+pub fn database(args: Given, file: Given) -> anyhow::Result<Option<String>> {
+    match args.url()? {
+        Some(url) => Ok(Some(url)),
+        None => file.url(),
+    }
+}
+
+/// The database of `baton standalone` (flags and environment only; `None`: SQLite in its
+/// data directory).
+pub fn standalone_database(args: &crate::args::StandaloneArgs) -> anyhow::Result<Option<String>> {
+    Given::new(
+        args.database.clone(),
+        args.database_file.clone(),
+        ARGS_NAMES,
+    )
+    .url()
+}
+
+/// The database URL from `path`: its one line, surrounding whitespace (the final newline)
+/// dropped. A file other users may read is refused, since the URL holds the password; one its
+/// group may read is taken with a warning.
+pub fn read_database_file(path: &Path) -> Result<String, Exit> {
+    let shown = path.display();
+    let bad = |why: String| Exit::BadInput(format!("database file {shown}: {why}"));
+    let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
+    check_database_file_mode(path, &meta).map_err(bad)?;
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let url = text.trim();
+    if url.is_empty() {
+        return Err(bad("it is empty; it should hold the database URL".into()));
+    }
+    if url.lines().count() > 1 {
+        return Err(bad(
+            "it holds more than one line; it should hold only the database URL".into(),
+        ));
+    }
+    Ok(url.to_string())
+}
+
+/// Refuses a database file others may read; warns of one its group may read.
+#[cfg(unix)]
+fn check_database_file_mode(path: &Path, meta: &std::fs::Metadata) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o777;
+    let shown = path.display();
+    if mode & 0o004 != 0 {
+        return Err(format!(
+            "other users may read it (mode {mode:04o}), and it holds the database password: \
+             `chmod 600 {shown}` (or 640 for a group)"
+        ));
+    }
+    if mode & 0o040 != 0 {
+        tracing::warn!(
+            "database file {shown}: its group may read it (mode {mode:04o}), and with it the \
+             database password"
+        );
+    }
+    Ok(())
+}
+
+/// No permission bits to check.
+#[cfg(not(unix))]
+fn check_database_file_mode(_: &Path, _: &std::fs::Metadata) -> Result<(), String> {
+    Ok(())
 }
 
 /// The environment variable that may hold the cluster secret itself.
@@ -269,6 +390,110 @@ masters = ["127.0.0.1:5680"]
         assert_eq!(file.registry_disconnect, Some(Disconnect::Wait));
         assert_eq!(file.worker.slots, Some(8));
         assert_eq!(file.master.strategy.as_deref(), Some("round_robin"));
+    }
+
+    /// A database file holding `text`, with `mode`.
+    fn database_file(text: &str, mode: u32) -> (tempfile::TempDir, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("database");
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        (dir, path)
+    }
+
+    fn message(e: impl Into<anyhow::Error>) -> String {
+        let e = e.into();
+        match e.downcast_ref::<Exit>() {
+            Some(Exit::BadInput(m)) => m.clone(),
+            _ => panic!("not bad input: {e}"),
+        }
+    }
+
+    #[test]
+    fn the_database_url_is_read_from_its_file_without_the_final_newline() {
+        let (_dir, path) = database_file("postgres://u:pw@h/db\n", 0o600);
+        assert_eq!(read_database_file(&path).unwrap(), "postgres://u:pw@h/db");
+        let (_dir, path) = database_file("  postgres://h/db\r\n\n", 0o640);
+        assert_eq!(read_database_file(&path).unwrap(), "postgres://h/db");
+    }
+
+    #[test]
+    fn a_database_file_that_is_unsafe_or_not_one_url_is_refused_saying_why() {
+        let (_dir, path) = database_file("postgres://u:pw@h/db\n", 0o644);
+        let err = message(read_database_file(&path).unwrap_err());
+        assert!(err.contains("other users may read it (mode 0644)"), "{err}");
+        assert!(
+            err.contains(&format!("chmod 600 {}", path.display())),
+            "{err}"
+        );
+        assert!(!err.contains("pw"), "{err}");
+
+        let (_dir, path) = database_file("\n \n", 0o600);
+        let err = message(read_database_file(&path).unwrap_err());
+        assert!(
+            err.ends_with("it is empty; it should hold the database URL"),
+            "{err}"
+        );
+
+        let (_dir, path) = database_file("postgres://a/db\npostgres://b/db\n", 0o600);
+        let err = message(read_database_file(&path).unwrap_err());
+        assert!(err.contains("more than one line"), "{err}");
+        assert!(!err.contains("postgres"), "{err}");
+
+        let err = message(read_database_file(Path::new("/nonexistent/baton-db")).unwrap_err());
+        assert!(
+            err.starts_with("database file /nonexistent/baton-db: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn flags_and_environment_win_over_the_config_file_and_one_way_per_level() {
+        let (_dir, path) = database_file("postgres://from-file/db\n", 0o600);
+        let args = |url: Option<&str>, file: Option<&PathBuf>| {
+            Given::new(url.map(String::from), file.cloned(), ARGS_NAMES)
+        };
+        let config = |url: Option<&str>, file: Option<&PathBuf>| {
+            Given::new(url.map(String::from), file.cloned(), FILE_NAMES)
+        };
+        let got = database(
+            args(None, Some(&path)),
+            config(Some("postgres://config/db"), None),
+        );
+        assert_eq!(got.unwrap().as_deref(), Some("postgres://from-file/db"));
+        let got = database(args(None, None), config(None, Some(&path)));
+        assert_eq!(got.unwrap().as_deref(), Some("postgres://from-file/db"));
+        let got = database(
+            args(Some("postgres://flag/db"), None),
+            config(None, Some(&path)),
+        );
+        assert_eq!(got.unwrap().as_deref(), Some("postgres://flag/db"));
+        assert_eq!(
+            database(args(None, None), config(None, None)).unwrap(),
+            None
+        );
+
+        let err = message(database(args(Some("x"), Some(&path)), config(None, None)).unwrap_err());
+        assert_eq!(
+            err,
+            "both --database (or BATON_DATABASE) and --database-file (or BATON_DATABASE_FILE) \
+             are set: give the database one way"
+        );
+        let err = message(database(args(None, None), config(Some("x"), Some(&path))).unwrap_err());
+        assert!(
+            err.starts_with("both `database` and `database_file` are set"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_config_file_takes_a_database_file() {
+        let file: FileConfig = toml::from_str("database_file = \"/etc/baton/database\"\n").unwrap();
+        assert_eq!(
+            file.database_file,
+            Some(PathBuf::from("/etc/baton/database"))
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@ use anyhow::Context;
 use baton_api::ApiState;
 
 pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
-    // Bad workflow files stop us before anything starts (exit 2).
+    // Bad input stops us before anything starts (exit 2).
+    let database = crate::config::standalone_database(&args)?;
     let specs = if args.apply.is_empty() {
         Vec::new()
     } else {
@@ -18,7 +19,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {} (API)", args.listen))?;
     let node = Node::start(NodeOptions {
         data_dir: args.data_dir.clone(),
-        database: args.database.clone(),
+        database: database.clone(),
         grpc_listen: args.grpc_listen,
         node: args.node.clone(),
     })
@@ -44,7 +45,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         .with_public_hosts(public_hosts(&args.public_hosts, args.listen))
         .with_cluster_key(node.worker.config().cluster_key.clone());
     wake_streams_on_run_events(&node.master, state.event_waker());
-    if let Some(database) = &args.database {
+    if let Some(database) = &database {
         state.listen_events(database);
     }
     state.keep_tidy();

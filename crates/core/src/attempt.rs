@@ -88,6 +88,23 @@ pub enum Refusal {
     Unrunnable,
 }
 
+/// A dispatch larger than a worker accepts (`size` and `limit` in bytes). Its attempt fails
+/// before it is sent, without a retry ([`Attempt::fail_to_prepare`]): every attempt's dispatch
+/// would be as large, and sending it would only be refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the task's dispatch is {}, more than the {} a worker accepts: shorten the command or its \
+     params",
+    crate::size::format_bytes(*size),
+    crate::size::format_bytes(*limit)
+)]
+pub struct DispatchTooLarge {
+    /// The dispatch's encoded size.
+    pub size: usize,
+    /// The most a worker accepts.
+    pub limit: usize,
+}
+
 /// How a task instance ended for good, as the instance's state machine hears of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskEnd {
@@ -327,8 +344,9 @@ impl Attempt {
         }
     }
 
-    /// The attempt could not be prepared for dispatch (its params do not resolve): it fails
-    /// without a retry, since another attempt would fail the same way.
+    /// The attempt could not be prepared for dispatch (its params do not resolve, or its
+    /// dispatch is larger than a worker accepts: [`DispatchTooLarge`]): it fails without a
+    /// retry, since another attempt would fail the same way.
     pub fn fail_to_prepare(&self) -> Change {
         if self.state != TaskState::Submitted {
             return Change::Stale("the attempt is not queued");

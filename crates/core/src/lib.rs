@@ -16,6 +16,7 @@ pub mod params;
 pub mod redact;
 pub mod run;
 pub mod schedule;
+pub mod size;
 pub mod spec;
 pub mod state;
 

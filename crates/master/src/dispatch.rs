@@ -4,7 +4,7 @@
 
 use crate::{Strategy, WorkerEndpoint};
 use baton_core::{Priority, TaskInstanceId};
-use baton_proto::auth::{ClusterKey, MemberChannel, Prove};
+use baton_proto::auth::{ClusterKey, MemberChannel};
 use baton_proto::worker_client::WorkerClient;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
@@ -80,10 +80,7 @@ fn client(address: &str, link: &Link) -> Option<WorkerClient<MemberChannel>> {
         .timeout(link.timeout)
         .tcp_nodelay(true)
         .connect_lazy();
-    Some(WorkerClient::with_interceptor(
-        channel,
-        Prove(link.key.clone()),
-    ))
+    Some(baton_proto::sizes::worker_client(channel, link.key.clone()))
 }
 
 impl Dispatcher {

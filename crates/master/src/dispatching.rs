@@ -1,15 +1,19 @@
 //! The engine's side of dispatch: each attempt the queue hands out (by priority, to a worker
 //! with a free slot) takes a slot of its task group, has its params resolved, is recorded as
-//! dispatched and becomes a request sent after the commit.
+//! dispatched and becomes a request sent after the commit. A request larger than a worker
+//! accepts is not sent: its attempt fails at once, without a retry, saying its size.
 
 use crate::attempts::Facts;
 use crate::engine::{Engine, Tick};
+use baton_core::attempt::DispatchTooLarge;
 use baton_core::dag::TaskIndex;
 use baton_core::duration::{micros, millis};
 use baton_core::params::{self, ResolvedTask};
 use baton_core::{TaskInstanceId, TaskKind, WorkflowInstanceId};
+use baton_proto::sizes::MAX_DISPATCH_BYTES;
 use baton_proto::{dispatch_request, AttemptId, DispatchRequest};
 use baton_store::{EngineTx, StoreError};
+use prost::Message;
 use std::collections::HashMap;
 
 /// What became of one attempt the queue handed out.
@@ -81,21 +85,39 @@ impl Engine {
         }
         let resolved = match self.resolve(id, index) {
             Ok(resolved) => resolved,
-            Err(message) => {
-                // Checked when the instance was created; only a hand-edited store gets here.
-                let Some(now) = self.attempt(id, index) else {
-                    return Ok(Handed::Dropped);
-                };
-                let facts = Facts {
-                    message: Some(&message),
-                    ..Facts::default()
-                };
-                let steps = self.carry_out(id, index, now.fail_to_prepare(), facts, t);
-                self.apply(tx, id, steps, t).await?;
-                return Ok(Handed::Dropped);
-            }
+            // Checked when the instance was created; only a hand-edited store gets here.
+            Err(message) => return self.fail_to_prepare(tx, id, index, &message, t).await,
         };
-        Ok(self.send(id, index, worker, resolved, t))
+        match self.send(id, index, worker, resolved, t) {
+            Ok(handed) => Ok(handed),
+            Err(too_large) => {
+                let message = too_large.to_string();
+                tracing::warn!("task {index} of instance {id} not dispatched: {message}");
+                self.fail_to_prepare(tx, id, index, &message, t).await
+            }
+        }
+    }
+
+    /// Fails an attempt that cannot be dispatched at all, saying why (no retry: every attempt
+    /// would fail the same way).
+    async fn fail_to_prepare(
+        &mut self,
+        tx: &mut EngineTx,
+        id: WorkflowInstanceId,
+        index: TaskIndex,
+        message: &str,
+        t: &mut Tick,
+    ) -> Result<Handed, StoreError> {
+        let Some(now) = self.attempt(id, index) else {
+            return Ok(Handed::Dropped);
+        };
+        let facts = Facts {
+            message: Some(message),
+            ..Facts::default()
+        };
+        let steps = self.carry_out(id, index, now.fail_to_prepare(), facts, t);
+        self.apply(tx, id, steps, t).await?;
+        Ok(Handed::Dropped)
     }
 
     /// The task's params, env and command, resolved for its current attempt.
@@ -109,7 +131,8 @@ impl Engine {
             .map_err(|e| e.to_string())
     }
 
-    /// Records the attempt as dispatched to `worker` and builds its request.
+    /// Builds the attempt's request and records it as dispatched to `worker`; a request
+    /// larger than a worker accepts is not recorded, and the caller fails the attempt.
     fn send(
         &mut self,
         id: WorkflowInstanceId,
@@ -117,25 +140,43 @@ impl Engine {
         worker: &str,
         resolved: ResolvedTask,
         t: &mut Tick,
-    ) -> Handed {
-        let Some(kind) = dispatch_kind(resolved.kind) else {
-            tracing::error!("task {index} of instance {id} runs in the master: a bug");
-            return Handed::Dropped;
+    ) -> Result<Handed, DispatchTooLarge> {
+        let Some(request) = self.request(id, index, resolved) else {
+            return Ok(Handed::Dropped);
         };
+        let size = request.encoded_len();
+        if size > MAX_DISPATCH_BYTES {
+            return Err(DispatchTooLarge {
+                size,
+                limit: MAX_DISPATCH_BYTES,
+            });
+        }
         let Some(now) = self.attempt(id, index) else {
-            return Handed::Dropped;
+            return Ok(Handed::Dropped);
         };
         let facts = Facts {
             worker: Some(worker),
             ..Facts::default()
         };
         let _ = self.carry_out(id, index, now.dispatch(), facts, t);
+        Ok(Handed::Sent(request))
+    }
+
+    /// The dispatch of the task's current attempt.
+    fn request(
+        &self,
+        id: WorkflowInstanceId,
+        index: TaskIndex,
+        resolved: ResolvedTask,
+    ) -> Option<DispatchRequest> {
+        let Some(kind) = dispatch_kind(resolved.kind) else {
+            tracing::error!("task {index} of instance {id} runs in the master: a bug");
+            return None;
+        };
         let inst = &self.instances[&id];
         let spec = &inst.version.spec.tasks[index];
-        let Some(slot) = inst.slots[index].as_ref() else {
-            return Handed::Dropped;
-        };
-        Handed::Sent(DispatchRequest {
+        let slot = inst.slots[index].as_ref()?;
+        Some(DispatchRequest {
             id: Some(AttemptId {
                 workflow_instance_id: id.0,
                 task_instance_id: slot.id.0,

@@ -284,7 +284,8 @@ impl Master {
             self.tx.clone(),
             registrar,
         ))
-        .max_decoding_message_size(64 << 20);
+        .max_decoding_message_size(baton_proto::sizes::MAX_REPORT_BYTES)
+        .max_encoding_message_size(baton_proto::sizes::MAX_REPLY_BYTES);
         tonic::service::interceptor::InterceptedService::new(server, self.check.clone())
     }
 

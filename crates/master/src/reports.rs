@@ -5,6 +5,7 @@ use crate::attempts::{attempt_of, Facts};
 use crate::engine::{Engine, Tick};
 use baton_core::attempt::{Outcome, Rules};
 use baton_core::dag::TaskIndex;
+use baton_core::params::limits::check_outputs;
 use baton_core::run::Step;
 use baton_core::{TaskInstanceId, TaskState, WorkflowInstanceId};
 use baton_proto::{task_event, Outcome as Wire, Redirect, TaskEvent};
@@ -123,7 +124,9 @@ impl Engine {
         Some((id, index))
     }
 
-    /// The worker says the attempt ended: the attempt rules decide what follows.
+    /// The worker says the attempt ended: the attempt rules decide what follows. A success
+    /// whose output params are over the limits (a buggy or older worker; a worker fails such
+    /// a task itself) is taken as a failure, with the limit as its reason.
     fn finished(
         &mut self,
         id: WorkflowInstanceId,
@@ -141,7 +144,16 @@ impl Engine {
             return Vec::new();
         }
         let rules = Rules::of(&inst.version.spec.tasks[index]);
-        let outcome = worker_outcome(f.outcome);
+        let (outcome, message) = match (worker_outcome(f.outcome), check_outputs(&f.outputs)) {
+            (Outcome::Succeeded, Err(over)) => {
+                tracing::warn!(
+                    "task instance {} fails: its worker {worker} reported {over}",
+                    slot.id
+                );
+                (Outcome::Failed, over.to_string())
+            }
+            (outcome, _) => (outcome, f.message),
+        };
         let change = attempt_of(slot).finish(outcome, &rules, inst.run.is_ending(), f.ended_at_us);
         if let Some(w) = slot.worker.clone() {
             self.dispatcher.release(&w);
@@ -151,7 +163,7 @@ impl Engine {
             at: Some(f.ended_at_us),
             started_at: Some(f.started_at_us).filter(|s| *s > 0),
             exit_code: f.exit_code.map(i64::from),
-            message: Some(f.message.as_str()).filter(|m| !m.is_empty()),
+            message: Some(message.as_str()).filter(|m| !m.is_empty()),
             // Output params pass to the downstream tasks (with the row, in this tick).
             outputs: (outcome == Outcome::Succeeded).then(|| f.outputs.into_iter().collect()),
         };

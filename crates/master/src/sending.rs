@@ -45,6 +45,14 @@ impl Engine {
                         reason: reply.reason,
                     }
                 }
+                // Too large for the worker's (or this client's) limit (tonic says OUT_OF_RANGE;
+                // other servers RESOURCE_EXHAUSTED): it was never taken, and sending it again
+                // would be refused again. A dispatch is checked against the limit before it is
+                // sent, so only a worker built with a lower one gets here.
+                Err(status) if too_large(&status) => DispatchFailure::Refused {
+                    refusal: Refusal::Unrunnable,
+                    reason: format!("the dispatch is too large: {}", status.message()),
+                },
                 Err(status) => {
                     // It may have arrived after all: the attempt is written off, so make
                     // sure it does not run (best effort; a worker cut off for longer loses
@@ -116,6 +124,14 @@ impl Engine {
             }
         });
     }
+}
+
+/// True for a call refused for the size of its message, by either end.
+fn too_large(status: &tonic::Status) -> bool {
+    let code = status.code();
+    code == tonic::Code::ResourceExhausted
+        || (code == tonic::Code::OutOfRange
+            && status.message().contains("message length too large"))
 }
 
 /// The rules' reading of a worker's refusal; a worker too old to say why counts as busy (what

@@ -146,7 +146,8 @@ fn unix_now() -> u64 {
 pub type MemberChannel =
     tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Prove>;
 
-/// Adds a proof to every call a client makes (`WorkerClient::with_interceptor(channel, Prove(key))`).
+/// Adds a proof to every call a client makes (clients of members are built with it by
+/// [`crate::sizes`]).
 #[derive(Debug, Clone)]
 pub struct Prove(pub ClusterKey);
 

@@ -10,6 +10,7 @@ pub mod v1 {
 pub use v1::*;
 
 pub mod auth;
+pub mod sizes;
 pub mod tls;
 
 /// Microseconds since the Unix epoch: the clock used in events and the store.

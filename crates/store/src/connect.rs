@@ -39,7 +39,7 @@ impl Store {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             open_postgres(url).await?
         } else {
-            return Err(StoreError::UnsupportedUrl(url.to_string()));
+            return Err(StoreError::UnsupportedUrl(redact(url)));
         };
         store.migrate().await?;
         Ok(store)

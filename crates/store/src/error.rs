@@ -3,7 +3,7 @@
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database URL names no backend Baton knows.
+    /// The database URL names no backend Baton knows (the URL as shown, without secrets).
     #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
     /// Connecting or migrating failed.

@@ -400,6 +400,25 @@ async fn unknown_url_is_refused_clearly() {
         err.contains("unsupported database URL `mysql://x`"),
         "{err}"
     );
+    for url in [
+        "mysql://u:hunter2@h/db?password=hunter2",
+        "host=h password=hunter2",
+    ] {
+        let err = Store::connect(url).await.unwrap_err().to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_password_is_not_in_the_error_of_a_database_that_cannot_be_opened() {
+    // The local PostgreSQL (trust) answers at once that there is no such database.
+    let url = "postgres://postgres:hunter2@127.0.0.1:5432/baton_no_such_db?password=hunter2";
+    let err = Store::connect(url).await.unwrap_err().to_string();
+    assert!(
+        err.contains("postgres://postgres:***@127.0.0.1:5432/baton_no_such_db?password=***"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
 }
 
 async fn leases_fence_out_a_master_whose_instances_were_adopted(db: &TestDb) {

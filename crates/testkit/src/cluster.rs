@@ -4,7 +4,7 @@
 use crate::{reserve_addresses, LaunchError, Proc};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -60,12 +60,14 @@ impl Launch {
         }
     }
 
+    /// Every role's settings; the database URL is given in a file, as its password should be.
     fn common(&self, role: &str) -> Vec<String> {
         let secret = self.secret_file().display().to_string();
+        let database = self.database_file().display().to_string();
         [
             role,
-            "--database",
-            &self.database,
+            "--database-file",
+            &database,
             "--registry",
             &self.registry,
             "--session-timeout",
@@ -86,29 +88,43 @@ impl Launch {
         self.dir.join("cluster.secret")
     }
 
-    /// Writes a secret of this cluster's own (mode 0600), where every member reads it.
-    fn write_secret(&self) -> Result<(), LaunchError> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
+    /// The file holding the database URL every member reads (`--database-file`).
+    pub fn database_file(&self) -> PathBuf {
+        self.dir.join("database.url")
+    }
+
+    /// Writes the files every member reads (mode 0600): a secret of this cluster's own, and
+    /// the database URL.
+    fn write_files(&self) -> Result<(), LaunchError> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        let path = self.secret_file();
-        let err = |source| LaunchError::Spawn {
-            what: format!("writing {}", path.display()),
-            source,
-        };
-        std::fs::create_dir_all(&self.dir).map_err(err)?;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(err)?;
-        writeln!(file, "testkit-{}-{nanos}", std::process::id()).map_err(err)
+        let secret = format!("testkit-{}-{nanos}\n", std::process::id());
+        write_private(&self.secret_file(), &secret)?;
+        write_private(&self.database_file(), &format!("{}\n", self.database))
     }
+}
+
+/// Writes `text` to a new file at `path` that only its owner may read (mode 0600).
+fn write_private(path: &Path, text: &str) -> Result<(), LaunchError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |source| LaunchError::Spawn {
+        what: format!("writing {}", path.display()),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(err)?;
+    file.write_all(text.as_bytes()).map_err(err)
 }
 
 /// The processes of one cluster. Dropping it kills every one of them (and the task processes
@@ -135,7 +151,7 @@ pub struct Cluster {
 impl Cluster {
     /// Starts every role and waits until all are in the registry.
     pub fn start(l: Launch) -> Result<Cluster, LaunchError> {
-        l.write_secret()?;
+        l.write_files()?;
         let mut addresses = reserve_addresses(1 + l.masters + l.workers)?.into_iter();
         let mut next = || addresses.next().expect("one address per role");
         let role = |name: String, address: String, mut args: Vec<String>| {

@@ -207,7 +207,12 @@ async fn run_in_process(
         }
     };
     let (outcome, message, outputs) = match ended {
-        Ok(InProcessEnd::Succeeded(outputs)) => (Outcome::Succeeded, String::new(), outputs),
+        Ok(InProcessEnd::Succeeded(outputs)) => {
+            match baton_core::params::limits::check_outputs(&outputs) {
+                Ok(()) => (Outcome::Succeeded, String::new(), outputs),
+                Err(e) => (Outcome::Failed, e.to_string(), HashMap::new()),
+            }
+        }
         Ok(InProcessEnd::Failed(message)) => (Outcome::Failed, message, HashMap::new()),
         Err(interrupted) => {
             let (outcome, message) = interrupted.outcome();
@@ -313,30 +318,7 @@ async fn run_process(
     };
     let exit_code = exit_code.or_else(|| status.as_ref().ok().and_then(|s| s.code()));
 
-    let mut outputs = HashMap::new();
-    match copied {
-        Ok(Copied {
-            mut log,
-            abandoned,
-            scanned,
-        }) => {
-            if abandoned {
-                log.write(b"\n[baton] output still open after the task's process group was killed (did a process leave the group?); stopped reading\n").await;
-            }
-            if scanned.over_limit {
-                log.write(outputs::limit_warning().as_bytes()).await;
-            }
-            if outcome == Outcome::Succeeded {
-                outputs = scanned.outputs;
-            }
-            if outcome == Outcome::TimedOut || outcome == Outcome::Killed {
-                log.write(format!("\n[baton] {message}\n").as_bytes()).await;
-            }
-            log.close().await;
-        }
-        Err(e) => tracing::error!(error = %e, "the log copier failed"),
-    }
-
+    let (outcome, message, outputs) = close_output(copied, outcome, message).await;
     Finished {
         started_at_us,
         ended_at_us: now_us(),
@@ -345,6 +327,47 @@ async fn run_process(
         message,
         outputs,
     }
+}
+
+/// Ends the log of a process's attempt, and decides what its output makes of its outcome:
+/// output params over a limit fail a run that succeeded (the log and the message say which
+/// limit); only a success passes its output params on.
+async fn close_output(
+    copied: Result<Copied, tokio::task::JoinError>,
+    mut outcome: Outcome,
+    mut message: String,
+) -> (Outcome, String, HashMap<String, String>) {
+    let Copied {
+        mut log,
+        abandoned,
+        scanned,
+    } = match copied {
+        Ok(copied) => copied,
+        Err(e) => {
+            tracing::error!(error = %e, "the log copier failed");
+            return (outcome, message, HashMap::new());
+        }
+    };
+    if abandoned {
+        log.write(b"\n[baton] output still open after the task's process group was killed (did a process leave the group?); stopped reading\n").await;
+    }
+    if let Some(exceeded) = &scanned.exceeded {
+        log.write(outputs::limit_line(exceeded).as_bytes()).await;
+        if outcome == Outcome::Succeeded {
+            (outcome, message) = (Outcome::Failed, exceeded.to_string());
+        }
+    }
+    if outcome == Outcome::TimedOut || outcome == Outcome::Killed {
+        log.write(format!("\n[baton] {message}\n").as_bytes()).await;
+    }
+    log.close().await;
+    let outputs = match outcome {
+        Outcome::Succeeded => scanned.outputs,
+        Outcome::Failed | Outcome::TimedOut | Outcome::Killed | Outcome::Unspecified => {
+            HashMap::new()
+        }
+    };
+    (outcome, message, outputs)
 }
 
 /// The TimedOut event of an attempt that reached its timeout `t` (strategy warn or both).
@@ -955,7 +978,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn outputs_past_the_limits_are_ignored_with_a_warning() {
+    async fn outputs_past_the_limits_fail_the_attempt_saying_which_limit() {
         let dir = tempfile::tempdir().unwrap();
         let worker = worker(dir.path());
         let mut master = TestMaster::start().await;
@@ -967,16 +990,40 @@ mod tests {
             ))
             .unwrap();
         let finished = master.finished(1).await;
-        assert_eq!(finished.outcome, Outcome::Succeeded as i32);
-        assert_eq!(finished.outputs.len(), crate::outputs::MAX_KEYS);
-        assert_eq!(finished.outputs["k999"], "999");
-        assert!(!finished.outputs.contains_key("k1000"));
+        assert_eq!(finished.outcome, Outcome::Failed as i32);
+        assert_eq!(finished.exit_code, Some(0));
+        assert!(
+            finished.outputs.is_empty(),
+            "a failed attempt passes nothing on"
+        );
+        assert_eq!(
+            finished.message,
+            "the task set more than 1000 output params (the most one task may set); `k1000` is one too many"
+        );
         let log = log_of(&worker, 1).await;
         assert!(
-            log.ends_with(&crate::outputs::limit_warning()),
+            log.ends_with(&format!(
+                "[baton] {}: the task fails (see \"Output params\" in the README for the limits)\n",
+                finished.message
+            )),
             "{}",
-            &log[log.len() - 200..]
+            &log[log.len() - 300..]
         );
         assert_eq!(log.matches("[baton]").count(), 1);
+
+        // A value too large, in a python task's output.
+        worker
+            .dispatch(request(
+                2,
+                python("print('${setValue(big=' + 'x' * 70000 + ')}')"),
+                &master.addr,
+            ))
+            .unwrap();
+        let finished = master.finished(2).await;
+        assert_eq!(finished.outcome, Outcome::Failed as i32);
+        assert_eq!(
+            finished.message,
+            "output param `big` has a value of 70000 bytes or more, more than the 64 KiB a value may have"
+        );
     }
 }

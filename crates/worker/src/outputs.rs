@@ -6,13 +6,15 @@
 //! or not the log cap has been reached (the cap limits the log file, not the scan). stdout and
 //! stderr share one pipe, so a `setValue` printed on stderr counts too.
 //!
-//! Bounded, whatever the task prints:
-//! - only the first [`LINE_SCAN_MAX`] bytes of a line are scanned; a pair that is not complete
-//!   within them is not seen (a cut never yields a shortened value: a value ends at its `)}`);
-//! - at most [`MAX_KEYS`] keys, and [`MAX_BYTES`] of keys and values in all. A later value of a
-//!   key replaces the earlier one; a pair that would go over a limit is ignored as if it had
-//!   not been printed (a key keeps its earlier value), and the attempt appends one warning line
-//!   to its log.
+//! Bounded, whatever the task prints, by [`baton_core::params::limits`]:
+//! - only the first [`LINE_SCAN_MAX`] bytes of a line are scanned: twice the longest pair, so
+//!   that a pair beginning in the first half of them is read whole, or known to be too long. A
+//!   pair that begins later and does not end within them is not seen;
+//! - a pair over a limit (a name or value too long, one name too many, too many bytes in all),
+//!   and a value still open at the end of the scanned part of its line that is already longer
+//!   than a value may be, is an error: the first one is kept and the attempt fails with it (a
+//!   value is never cut short, a pair never dropped). A later value of a key replaces the
+//!   earlier one.
 //!
 //! Cheap when there is nothing to find: bytes are only looked at for `\n` and `$`, and nothing
 //! is copied or allocated for a line until it contains a `$`. A task printing nothing costs
@@ -23,20 +25,19 @@
 //! Only a succeeded attempt reports its outputs (see the attempt): a failed, killed or timed
 //! out attempt passes nothing on.
 
+use baton_core::params::limits::{
+    self, OutputLimitError, OutputSet, MAX_OUTPUT_NAME_BYTES, MAX_OUTPUT_VALUE_BYTES,
+};
+
 use std::collections::HashMap;
 
-/// Most bytes of one line that are scanned for `setValue`.
-pub(crate) const LINE_SCAN_MAX: usize = 64 * 1024;
-/// Most distinct keys one attempt sets.
-pub(crate) const MAX_KEYS: usize = 1000;
-/// Most bytes (keys plus values) of the outputs of one attempt.
-pub(crate) const MAX_BYTES: usize = 1024 * 1024;
+/// Most bytes of one line that are scanned for `setValue`: twice the longest name and value,
+/// so that a value too long is seen as such even after other text on its line.
+pub(crate) const LINE_SCAN_MAX: usize = 2 * (MAX_OUTPUT_VALUE_BYTES + MAX_OUTPUT_NAME_BYTES);
 
-/// The log line written when some pairs were ignored for the limits.
-pub(crate) fn limit_warning() -> String {
-    format!(
-        "\n[baton] output params beyond the limits ({MAX_KEYS} keys, {MAX_BYTES} bytes in all) were ignored\n"
-    )
+/// The log line of an attempt whose output params went over a limit (it then fails).
+pub(crate) fn limit_line(exceeded: &OutputLimitError) -> String {
+    format!("\n[baton] {exceeded}: the task fails (see \"Output params\" in the README for the limits)\n")
 }
 
 /// Scans a stream of output, fed in chunks, for `${setValue(key=value)}` pairs.
@@ -49,19 +50,17 @@ pub(crate) struct Scanner {
     /// While capturing: the current line from its first `$`, up to `LINE_SCAN_MAX` bytes of
     /// the line.
     pending: Vec<u8>,
-    outputs: HashMap<String, String>,
-    /// Bytes of keys and values in `outputs`.
-    bytes: usize,
-    /// True when a pair was ignored for the limits.
-    over_limit: bool,
+    outputs: OutputSet,
+    /// The first limit the output went over; scanning stops finding pairs after it.
+    exceeded: Option<OutputLimitError>,
 }
 
 /// What a scan found.
 #[derive(Debug, Default)]
 pub(crate) struct Scanned {
     pub outputs: HashMap<String, String>,
-    /// True when some pairs were ignored for the limits.
-    pub over_limit: bool,
+    /// The first limit the output went over: the attempt fails with it.
+    pub exceeded: Option<OutputLimitError>,
 }
 
 impl Scanner {
@@ -119,8 +118,8 @@ impl Scanner {
             self.end_line();
         }
         Scanned {
-            outputs: self.outputs,
-            over_limit: self.over_limit,
+            outputs: self.outputs.into_map(),
+            exceeded: self.exceeded,
         }
     }
 
@@ -133,36 +132,25 @@ impl Scanner {
     }
 
     fn end_line(&mut self) {
-        let line = String::from_utf8_lossy(&self.pending);
-        for (key, value) in baton_core::params::parse_set_values(&line) {
-            self.set(key, value);
+        if self.exceeded.is_none() {
+            let line = String::from_utf8_lossy(&self.pending);
+            let cut = self.line_len > LINE_SCAN_MAX;
+            self.exceeded = take_line(&mut self.outputs, &line, cut).err();
         }
         self.pending.clear();
         self.capturing = false;
         self.line_len = 0;
     }
+}
 
-    fn set(&mut self, key: String, value: String) {
-        let size = key.len() + value.len();
-        match self.outputs.get_mut(&key) {
-            Some(old) => {
-                let bytes = self.bytes - (key.len() + old.len()) + size;
-                if bytes > MAX_BYTES {
-                    self.over_limit = true;
-                    return;
-                }
-                self.bytes = bytes;
-                *old = value;
-            }
-            None => {
-                if self.outputs.len() >= MAX_KEYS || self.bytes + size > MAX_BYTES {
-                    self.over_limit = true;
-                    return;
-                }
-                self.bytes += size;
-                self.outputs.insert(key, value);
-            }
-        }
+/// Sets the pairs of a line (`cut`: only its first part was read), up to the first error.
+fn take_line(outputs: &mut OutputSet, line: &str, cut: bool) -> Result<(), OutputLimitError> {
+    for (key, value) in baton_core::params::parse_set_values(line) {
+        outputs.set(key, value)?;
+    }
+    match baton_core::params::unclosed_set_value(line) {
+        Some((key, seen)) if cut => limits::check_unfinished(key, seen),
+        Some(_) | None => Ok(()),
     }
 }
 
@@ -175,6 +163,7 @@ fn find(data: &[u8], hit: impl Fn(u8) -> bool) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use baton_core::params::limits::{MAX_OUTPUTS_BYTES, MAX_OUTPUT_PARAMS};
 
     fn scan(chunks: &[&[u8]]) -> Scanned {
         let mut scanner = Scanner::new();
@@ -199,7 +188,7 @@ mod tests {
             found.outputs,
             map(&[("x", "1"), ("y", "two words"), ("z", "")])
         );
-        assert!(!found.over_limit);
+        assert!(found.exceeded.is_none());
     }
 
     #[test]
@@ -237,48 +226,83 @@ mod tests {
         }
         assert_eq!(scanner.finish().outputs, map(&[("next", "2")]));
 
-        // A value that runs past the scanned part is not cut short: it is not seen at all.
-        let mut line = b"${setValue(v=".to_vec();
+        // A value that runs past the scanned part is not cut short: the output is over the
+        // limit, by that value.
+        let mut line = b"${setValue(early=1)} ${setValue(v=".to_vec();
         line.resize(LINE_SCAN_MAX + 100, b'v');
-        line.extend_from_slice(b")}\n");
+        line.extend_from_slice(b")}\n${setValue(next=1)}\n");
         let mut scanner = Scanner::new();
         scanner.feed(&line);
         assert!(scanner.pending.len() <= LINE_SCAN_MAX);
-        assert!(scanner.finish().outputs.is_empty());
+        let found = scanner.finish();
+        match found.exceeded {
+            Some(OutputLimitError::ValueTooLarge { name, len }) => {
+                assert_eq!(name, "v");
+                assert!(len > MAX_OUTPUT_VALUE_BYTES, "{len}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
-    fn the_number_of_keys_is_capped() {
+    fn a_value_over_its_limit_within_the_scanned_part_is_an_error() {
+        let value = "v".repeat(MAX_OUTPUT_VALUE_BYTES + 1);
+        let found =
+            scan(&[format!("${{setValue(ok=1)}}\n${{setValue(big={value})}}\n").as_bytes()]);
+        assert_eq!(
+            found.exceeded,
+            Some(OutputLimitError::ValueTooLarge {
+                name: "big".into(),
+                len: MAX_OUTPUT_VALUE_BYTES + 1
+            })
+        );
+        // Exactly at the limit, after other text on its line: kept whole.
+        let value = "v".repeat(MAX_OUTPUT_VALUE_BYTES);
+        let noise = "n".repeat(MAX_OUTPUT_VALUE_BYTES / 2);
+        let found = scan(&[format!("{noise} ${{setValue(big={value})}}\n").as_bytes()]);
+        assert_eq!(found.exceeded, None);
+        assert_eq!(found.outputs["big"], value);
+    }
+
+    #[test]
+    fn one_key_too_many_is_an_error_that_names_it() {
         let mut scanner = Scanner::new();
-        for i in 0..MAX_KEYS + 5 {
+        for i in 0..MAX_OUTPUT_PARAMS {
             scanner.feed(format!("${{setValue(k{i}={i})}}\n").as_bytes());
         }
         // Known keys can still change.
         scanner.feed(b"${setValue(k0=changed)}\n");
+        scanner.feed(format!("${{setValue(k{MAX_OUTPUT_PARAMS}=x)}}\n").as_bytes());
+        // What follows the first error is not looked at.
+        scanner.feed(b"${setValue(k1=later)}\n");
         let found = scanner.finish();
-        assert_eq!(found.outputs.len(), MAX_KEYS);
-        assert!(found.over_limit);
+        assert_eq!(
+            found.exceeded,
+            Some(OutputLimitError::TooMany {
+                name: format!("k{MAX_OUTPUT_PARAMS}")
+            })
+        );
         assert_eq!(found.outputs["k0"], "changed");
-        assert!(!found.outputs.contains_key(&format!("k{MAX_KEYS}")));
+        assert_eq!(found.outputs["k1"], "1");
     }
 
     #[test]
-    fn the_total_size_is_capped() {
+    fn the_total_size_is_an_error_past_its_limit() {
         let value = "v".repeat(60 * 1024);
         let mut scanner = Scanner::new();
-        for i in 0..20 {
+        // 17 such pairs fit in 1 MiB, the 18th does not.
+        for i in 0..18 {
             scanner.feed(format!("${{setValue(k{i:02}={value})}}\n").as_bytes());
         }
-        // Too big a new value for a known key: it keeps its earlier value.
-        scanner.feed(format!("${{setValue(k00={value}{value})}}\n").as_bytes());
-        scanner.feed(b"${setValue(k01=small)}\n");
         let found = scanner.finish();
-        assert!(found.over_limit);
+        assert!(
+            matches!(&found.exceeded, Some(OutputLimitError::TooLarge { name, .. }) if name == "k17"),
+            "{:?}",
+            found.exceeded
+        );
+        assert_eq!(found.outputs.len(), 17);
         let total: usize = found.outputs.iter().map(|(k, v)| k.len() + v.len()).sum();
-        assert!(total <= MAX_BYTES, "{total}");
-        assert_eq!(found.outputs.len(), MAX_BYTES / (60 * 1024 + 3));
-        assert_eq!(found.outputs["k00"], value);
-        assert_eq!(found.outputs["k01"], "small");
+        assert!(total <= MAX_OUTPUTS_BYTES, "{total}");
     }
 
     #[test]
@@ -290,7 +314,7 @@ mod tests {
         }
         assert!(scanner.pending.capacity() == 0);
         let found = scanner.finish();
-        assert!(found.outputs.is_empty() && !found.over_limit);
+        assert!(found.outputs.is_empty() && found.exceeded.is_none());
     }
 
     #[test]

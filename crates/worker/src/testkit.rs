@@ -121,7 +121,10 @@ impl TestMaster {
         tokio::spawn(
             tonic::transport::Server::builder()
                 // The real master's limit.
-                .add_service(MasterServer::new(recorder).max_decoding_message_size(64 << 20))
+                .add_service(
+                    MasterServer::new(recorder)
+                        .max_decoding_message_size(baton_proto::sizes::MAX_REPORT_BYTES),
+                )
                 .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
                     let _ = stopped.await;
                 }),
@@ -356,10 +359,7 @@ pub(crate) async fn member_client(
 ) -> baton_proto::worker_client::WorkerClient<baton_proto::auth::MemberChannel> {
     let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap();
     let channel = within("connecting", endpoint.connect()).await.unwrap();
-    baton_proto::worker_client::WorkerClient::with_interceptor(
-        channel,
-        baton_proto::auth::Prove(worker.config().cluster_key.clone()),
-    )
+    baton_proto::sizes::worker_client(channel, worker.config().cluster_key.clone())
 }
 
 /// The whole log of attempt 1 of task instance `tid`, which must exist.

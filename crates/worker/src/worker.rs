@@ -196,10 +196,11 @@ impl Worker {
     /// [`baton_proto::auth`]).
     pub fn service(&self) -> WorkerGrpc {
         let check = baton_proto::auth::Check::new(self.inner.config.cluster_key.clone());
-        baton_proto::worker_server::WorkerServer::with_interceptor(
-            WorkerService::new(self.clone()),
-            check,
-        )
+        let server =
+            baton_proto::worker_server::WorkerServer::new(WorkerService::new(self.clone()))
+                .max_decoding_message_size(baton_proto::sizes::MAX_DISPATCH_BYTES)
+                .max_encoding_message_size(baton_proto::sizes::MAX_REPLY_BYTES);
+        tonic::service::interceptor::InterceptedService::new(server, check)
     }
 
     /// The settings this worker runs with.
@@ -888,6 +889,62 @@ mod tests {
         let reply = client.dispatch(bad).await.unwrap().into_inner();
         assert!(!reply.accepted);
         assert_eq!(reply.reason, "dispatch without a task kind");
+
+        stop.send(()).unwrap();
+        within("the server to stop", server).await.unwrap().unwrap();
+    }
+    #[tokio::test]
+    async fn a_dispatch_over_the_size_limit_is_refused_before_it_is_read() {
+        use baton_proto::sizes::MAX_DISPATCH_BYTES;
+        let dir = tempfile::tempdir().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let worker = worker_with(dir.path(), |c| c.id = addr.to_string());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(crate::serve(worker.clone(), listener, async {
+            let _ = stopped.await;
+        }));
+        let mut master = TestMaster::start().await;
+        // A noop carrying `n` bytes of env (a process could not even be given that much).
+        let sized = |n: usize, tid: i64| {
+            let mut request = request(tid, noop(), &master.addr);
+            request.env.insert("BIG".into(), "x".repeat(n));
+            request
+        };
+
+        // A client without the limit (a member of an older build, say) sends it: the server
+        // refuses it whole, and nothing runs.
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_lazy();
+        let mut unbounded = WorkerClient::with_interceptor(
+            channel,
+            baton_proto::auth::Prove(worker.config().cluster_key.clone()),
+        );
+        let refused = unbounded
+            .dispatch(sized(MAX_DISPATCH_BYTES, 1))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::OutOfRange, "{refused:?}");
+        assert!(
+            refused
+                .message()
+                .contains("decoded message length too large"),
+            "{refused:?}"
+        );
+        // A member's client does not send it whole: tonic stops encoding it and resets the
+        // stream (the master checks the size before, so this is only the last guard).
+        let mut client = member_client(&worker, addr).await;
+        let refused = client.dispatch(sized(MAX_DISPATCH_BYTES, 2)).await;
+        assert!(refused.is_err(), "{refused:?}");
+        assert_eq!(worker.running(), 0);
+
+        // Just under the limit: taken.
+        let request = sized(MAX_DISPATCH_BYTES - 1024, 3);
+        assert!(prost::Message::encoded_len(&request) <= MAX_DISPATCH_BYTES);
+        let reply = client.dispatch(request).await.unwrap().into_inner();
+        assert!(reply.accepted, "{}", reply.reason);
+        assert_eq!(master.finished(3).await.outcome, Outcome::Succeeded as i32);
 
         stop.send(()).unwrap();
         within("the server to stop", server).await.unwrap().unwrap();

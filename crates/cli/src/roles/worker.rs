@@ -6,7 +6,7 @@ use crate::args::WorkerArgs;
 use crate::config::{Common, Disconnect, FileConfig};
 use crate::exit::Exit;
 use anyhow::Context;
-use baton_proto::auth::{MemberChannel, Prove};
+use baton_proto::auth::MemberChannel;
 use baton_proto::master_client::MasterClient;
 use baton_proto::HeartbeatRequest;
 use baton_registry::{host_load, Load, Membership, Role, SessionState};
@@ -169,9 +169,9 @@ fn master_client(addr: &str, common: &Common) -> Option<MasterClient<MemberChann
     let endpoint = endpoint
         .connect_timeout(common.heartbeat_interval)
         .timeout(common.heartbeat_interval);
-    Some(MasterClient::with_interceptor(
+    Some(baton_proto::sizes::master_client(
         endpoint.connect_lazy(),
-        Prove(common.cluster_key.clone()),
+        common.cluster_key.clone(),
     ))
 }
 

@@ -7,7 +7,8 @@
 //!   workflow's (global); `${system.*}` ([`SystemContext`]) and `$[...]` ([`eval_time_expr`])
 //!   are resolved too, and param values may use both.
 //! - [`check`] lists, before anything runs, every reference and expression that would fail.
-//! - [`parse_set_values`] is what the worker calls on each line of task output.
+//! - [`parse_set_values`] is what the worker calls on each line of task output, under the
+//!   [`limits`] on output params.
 //! - [`references`], [`substitute`] and [`check_all`] are the earlier `${name}`-only API,
 //!   kept for its callers.
 //!
@@ -24,6 +25,7 @@
 mod check;
 pub mod embed;
 mod expr;
+pub mod limits;
 mod output;
 mod pattern;
 mod resolve;
@@ -33,7 +35,7 @@ mod text;
 pub use check::{check, upstream_outputs};
 pub use embed::cel::Binding;
 pub use expr::{eval_time_expr, ExprError};
-pub use output::{declared_outputs, parse_set_values};
+pub use output::{declared_outputs, parse_set_values, unclosed_set_value};
 pub use resolve::{resolve_condition, resolve_task, resolve_text, task_params, ParamError};
 pub use system::{is_system_param, system_params, SystemContext, SYSTEM_PARAMS};
 

@@ -32,6 +32,32 @@ pub fn parse_set_values(line: &str) -> Vec<(String, String)> {
     out
 }
 
+/// A pair left open at the end of `line`: `${setValue(KEY=` with a valid KEY and no `)}`
+/// after it. Returns KEY and how many bytes of its value the line holds. A reader that reads
+/// only the first part of a long line calls this on that part: an open pair there is a value
+/// running past it (see [`super::limits::check_unfinished`]). In a whole line an open pair
+/// is just text, and is ignored.
+pub fn unclosed_set_value(line: &str) -> Option<(&str, usize)> {
+    let mut rest = line;
+    while let Some(start) = rest.find(OPEN) {
+        let body = &rest[start + OPEN.len()..];
+        rest = body;
+        let Some((key, after)) = body.split_once('=') else {
+            continue;
+        };
+        let key = key.trim();
+        if !is_ident(key) {
+            continue;
+        }
+        // Once a pair has no `)}` after it, no later one has either: this is the first.
+        match after.find(CLOSE) {
+            Some(end) => rest = &after[end + CLOSE.len()..],
+            None => return Some((key, after.len())),
+        }
+    }
+    None
+}
+
 /// The keys a task body may set, found by looking for `setValue(KEY=` in its text (so
 /// `echo '${setValue(rows=$n)}'` and Python's `f"${{setValue(rows={n})}}"` both count).
 /// Keys computed at run time are not found; checks accept extra names for them.
@@ -48,4 +74,29 @@ pub fn declared_outputs(body: &str) -> Vec<String> {
         }
     }
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_set_values, unclosed_set_value};
+
+    #[test]
+    fn an_open_pair_at_the_end_of_a_line_is_found() {
+        let line = "x ${setValue(a=1)} ${setValue(b=partial va";
+        assert_eq!(parse_set_values(line), vec![("a".into(), "1".into())]);
+        assert_eq!(unclosed_set_value(line), Some(("b", "partial va".len())));
+        // The first open one: the value of `c` runs over the second's opening.
+        assert_eq!(
+            unclosed_set_value("${setValue(c=12${setValue(d=3"),
+            Some(("c", "12${setValue(d=3".len()))
+        );
+        for closed in [
+            "${setValue(a=1)}",
+            "plain",
+            "${setValue(bad key=1",
+            "${setValue(x",
+        ] {
+            assert_eq!(unclosed_set_value(closed), None, "{closed}");
+        }
+    }
 }

@@ -277,3 +277,14 @@ pub fn timed_out(d: &DispatchRequest, at_us: i64) -> TaskEvent {
         }),
     )
 }
+
+/// A Finished report with these output params.
+pub fn with_outputs(mut event: TaskEvent, outputs: &[(&str, &str)]) -> TaskEvent {
+    if let Some(task_event::Event::Finished(f)) = &mut event.event {
+        f.outputs = outputs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    }
+    event
+}

@@ -362,3 +362,75 @@ async fn a_report_from_another_worker_than_the_attempts_is_ignored() {
         .await;
     assert_eq!(h.task(id, "a").await.state, TaskState::Succeeded);
 }
+
+#[tokio::test]
+async fn a_success_reported_with_outputs_over_the_limits_is_a_failure_with_the_reason() {
+    let mut h = Harness::standalone().await;
+    let yaml = "name: o\ntasks:\n  - {name: a, type: shell, command: 'true', retries: 1, retry_interval: 5s}\n  - {name: b, type: shell, command: 'true', depends_on: [a]}\n";
+    let id = h.start(yaml).await;
+    let first = dispatched(&h.tick().await, "a").clone();
+    let too_big = "x".repeat(baton_core::params::limits::MAX_OUTPUT_VALUE_BYTES + 1);
+    let report = with_outputs(
+        finished(&first, Outcome::Succeeded, h.now()),
+        &[("rows", "1"), ("blob", &too_big)],
+    );
+    let tick = h.tick_with(vec![report]).await;
+    assert!(
+        tick.dispatches.is_empty(),
+        "b does not run on refused outputs"
+    );
+    let a = h.task(id, "a").await;
+    assert_eq!((a.state, a.retries_used), (TaskState::RetryWait, 1));
+    assert_eq!(
+        a.message.as_deref(),
+        Some("output param `blob` has a value of 65537 bytes or more, more than the 64 KiB a value may have")
+    );
+    assert!(a.outputs.is_empty(), "{:?}", a.outputs);
+
+    // Its retry is an ordinary attempt: with outputs within the limits, b runs.
+    h.advance(Duration::from_secs(5));
+    let second = wait_dispatch(&mut h, "a").await;
+    let report = with_outputs(
+        finished(&second, Outcome::Succeeded, h.now()),
+        &[("rows", "1")],
+    );
+    let tick = h.tick_with(vec![report]).await;
+    assert_eq!(names(&tick), vec!["b"]);
+    assert_eq!(h.task(id, "a").await.state, TaskState::Succeeded);
+}
+
+#[tokio::test]
+async fn a_dispatch_larger_than_a_worker_accepts_fails_its_task_at_once() {
+    let mut h = Harness::standalone().await;
+    let limit = baton_proto::sizes::MAX_DISPATCH_BYTES;
+    let command = format!("echo {}", "x".repeat(limit + limit / 4));
+    let yaml = format!(
+        "name: big\nfailure_strategy: continue\ntasks:\n  - {{name: a, type: shell, command: '{command}', retries: 3}}\n  - {{name: small, type: shell, command: 'true'}}\n"
+    );
+    let id = h.start(&yaml).await;
+    let tick = h.tick().await;
+    assert_eq!(names(&tick), vec!["small"], "a is never sent");
+    let a = h.task(id, "a").await;
+    assert_eq!(
+        (a.state, a.retries_used),
+        (TaskState::Failed, 1),
+        "no retry"
+    );
+    assert_eq!(
+        a.message.as_deref(),
+        Some("the task's dispatch is 5 MiB, more than the 4 MiB a worker accepts: shorten the command or its params")
+    );
+
+    // The engine goes on: the other task runs and the instance ends, failed.
+    let small = dispatched(&tick, "small").clone();
+    h.tick_with(vec![finished(&small, Outcome::Succeeded, h.now())])
+        .await;
+    assert_eq!(h.state(id).await, WorkflowState::Failed);
+    let kinds = h.event_kinds(id).await;
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "task_dispatched").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert!(kinds.iter().any(|k| k == "task_failed"), "{kinds:?}");
+}

@@ -42,7 +42,7 @@ pub(crate) use traces::Trace;
 const MAX_BATCH: usize = 500;
 /// Most outbox bytes of events sent in one `Report` call (one event more may go over it): a
 /// Finished event carries up to 1 MiB of output params, and the master refuses requests over
-/// 64 MiB.
+/// [`baton_proto::sizes::MAX_REPORT_BYTES`].
 const MAX_BATCH_BYTES: u64 = 16 * 1024 * 1024;
 /// First pause after a failed report; doubles up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);

@@ -6,7 +6,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use baton_proto::master_client::MasterClient;
 use baton_proto::Redirect;
 use tokio::sync::Notify;
 
@@ -33,9 +32,9 @@ impl State {
             tokio::spawn(run_lane(
                 shared,
                 addr.to_string(),
-                MasterClient::with_interceptor(
+                baton_proto::sizes::master_client(
                     endpoint.connect_lazy(),
-                    baton_proto::auth::Prove(self.settings.key.clone()),
+                    self.settings.key.clone(),
                 ),
                 wake.clone(),
             ));
