@@ -5,6 +5,7 @@
 
 mod cluster;
 mod proc;
+pub mod tls;
 
 /// The password the test servers' first `admin` gets (`BATON_ADMIN_PASSWORD`).
 pub const TEST_ADMIN_PASSWORD: &str = "test-admin-password";
