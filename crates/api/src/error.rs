@@ -44,6 +44,19 @@ pub enum ApiError {
     /// A worker could not be reached.
     #[error("{0}")]
     Unavailable(String),
+    /// As many requests as the server takes at once are being answered (503): the caller
+    /// should try again shortly.
+    #[error(
+        "the server is answering as many requests as it takes at once ({0}); try again shortly"
+    )]
+    Overloaded(usize),
+    /// The request (its body included) took longer than the limit to arrive and be answered
+    /// (408); the server stopped it.
+    #[error(
+        "the request took longer than {} to arrive and be answered, so the server stopped it",
+        humantime::format_duration(*.0)
+    )]
+    RequestTimeout(std::time::Duration),
 }
 
 impl ApiError {
@@ -72,6 +85,8 @@ impl ApiError {
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
         }
     }
 
@@ -95,7 +110,8 @@ impl From<CursorError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        if status.is_server_error() {
+        // A shed request is the flood itself: logging each would add to it.
+        if status.is_server_error() && !matches!(self, ApiError::Overloaded(_)) {
             tracing::error!("api: {self}");
         }
         let problems = match &self {

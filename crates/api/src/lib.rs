@@ -14,6 +14,7 @@ mod handlers;
 mod logs;
 mod paging;
 mod router;
+pub mod serve;
 mod wake;
 
 use baton_store::Store;
@@ -49,6 +50,8 @@ pub struct ApiState {
     events: EventWaker,
     /// Host names (and `host:port`s) the API answers to besides loopback ones.
     public_hosts: Arc<Vec<String>>,
+    /// Whether the session cookie is marked `Secure` (the listener speaks https).
+    secure_cookies: bool,
 }
 
 impl ApiState {
@@ -62,7 +65,15 @@ impl ApiState {
             members,
             events: EventWaker::default(),
             public_hosts: Arc::new(Vec::new()),
+            secure_cookies: false,
         }
+    }
+
+    /// Marks the session cookie `Secure`, so that a browser sends it only over https: for
+    /// a listener that speaks TLS.
+    pub fn with_secure_cookies(mut self, secure: bool) -> ApiState {
+        self.secure_cookies = secure;
+        self
     }
 
     /// The names the API may be reached by besides `localhost`, `127.0.0.1` and `[::1]`
