@@ -65,6 +65,15 @@ pub enum LimitError {
     },
 }
 
+impl LimitError {
+    /// The setting out of range, as the config file names it (`max_requests`).
+    pub fn setting(&self) -> &'static str {
+        match self {
+            LimitError::Timeout { name, .. } | LimitError::Count { name, .. } => name,
+        }
+    }
+}
+
 impl Limits {
     /// Whether every limit is in its range (named as in the config file's `[api]` section).
     pub fn check(&self) -> Result<(), LimitError> {

@@ -59,7 +59,9 @@ pub async fn serve(
 ) {
     let guard = limits::Guard::new(&config.limits);
     let app = app.layer(axum::middleware::from_fn_with_state(guard, limits::guard));
-    let connections = Arc::new(Semaphore::new(limits::permits(config.limits.max_connections)));
+    let connections = Arc::new(Semaphore::new(limits::permits(
+        config.limits.max_connections,
+    )));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -78,7 +80,10 @@ pub async fn serve(
         tokio::spawn(connection.run(stream, config.tls.clone()));
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("API: requests still open after {DRAIN:?} were dropped");
     }
 }

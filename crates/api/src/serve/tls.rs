@@ -142,7 +142,10 @@ mod tests {
         let missing = dir.path().join("nope.pem");
         let err = Tls::from_pem_files(&missing, &c.server_key).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("TLS certificate") && text.contains("nope.pem"), "{text}");
+        assert!(
+            text.contains("TLS certificate") && text.contains("nope.pem"),
+            "{text}"
+        );
         let err = Tls::from_pem_files(&c.server_cert, &missing).unwrap_err();
         assert!(err.to_string().contains("TLS key"), "{err}");
     }
