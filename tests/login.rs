@@ -5,35 +5,11 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// `baton` with `stdin` fed in, `XDG_CONFIG_HOME` at `config`, and `env`.
-fn baton_in(config: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(baton_bin());
-    cmd.args(args)
-        .env("BATON_LOG", "warn")
-        .env("XDG_CONFIG_HOME", config)
-        .env_remove("BATON_TOKEN")
-        .env_remove("BATON_SERVER")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("run baton");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
 
 /// A standalone server without `BATON_ADMIN_PASSWORD`, its output in `data/server.log`.
 fn first_start(data: &Path, api: &str, grpc: &str) -> std::process::Child {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -46,6 +47,30 @@ pub fn baton(args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().expect("run baton")
 }
 
+/// `baton` with `stdin` fed in, `XDG_CONFIG_HOME` at `config`, and `env`.
+pub fn baton_in(config: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(baton_bin());
+    cmd.args(args)
+        .env("BATON_LOG", "warn")
+        .env("XDG_CONFIG_HOME", config)
+        .env_remove("BATON_TOKEN")
+        .env_remove("BATON_SERVER")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("run baton");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Output as text, for assertions and messages.
 pub fn text(out: &Output) -> (String, String) {
     (
@@ -74,6 +99,16 @@ pub fn alive(pid: i32) -> bool {
     }
 }
 
+/// A blocking HTTP client, trusting the CA certificate `ca` (PEM) if given.
+pub fn http_client(ca: Option<&Path>) -> reqwest::blocking::Client {
+    let mut builder = reqwest::blocking::Client::builder();
+    if let Some(ca) = ca {
+        let pem = std::fs::read(ca).unwrap();
+        builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+    }
+    builder.build().unwrap()
+}
+
 /// A `baton standalone` process.
 pub struct Standalone {
     pub child: Child,
@@ -85,6 +120,10 @@ pub struct Standalone {
     pub extra: Vec<String>,
     /// The test `admin`'s session token, sent by [`Standalone::cli`] and [`Standalone::get`].
     pub token: String,
+    /// The HTTP client of [`Standalone::request`] (trusting the test CA over https).
+    pub client: reqwest::blocking::Client,
+    /// The CA the clients trust, when the server speaks https.
+    pub ca: Option<PathBuf>,
     log: PathBuf,
 }
 
@@ -107,15 +146,17 @@ impl Standalone {
     /// Starts a client command against this server that keeps running (`--follow`).
     pub fn follow(&self, args: &[&str]) -> Follower {
         use std::io::BufRead;
-        let mut child = Command::new(baton_bin())
-            .args(args)
+        let mut cmd = Command::new(baton_bin());
+        cmd.args(args)
             .env("BATON_SERVER", &self.api)
             .env("BATON_TOKEN", &self.token)
             .env("BATON_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the follower starts");
+            .stderr(Stdio::null());
+        if let Some(ca) = &self.ca {
+            cmd.env("BATON_CA_CERT", ca);
+        }
+        let mut child = cmd.spawn().expect("the follower starts");
         let (tx, lines) = std::sync::mpsc::channel::<String>();
         let stdout = child.stdout.take().expect("a piped stdout");
         std::thread::spawn(move || {
@@ -133,21 +174,50 @@ impl Standalone {
 
     /// Starts on free ports in `data_dir` and waits until the API answers.
     pub fn start(data_dir: &Path, database: Option<&str>, extra: &[&str]) -> Standalone {
+        Standalone::launch(data_dir, database, extra, None)
+    }
+
+    /// Starts speaking https with the test certificates (`--tls-cert`, `--tls-key`); its
+    /// clients trust the test CA.
+    pub fn start_tls(
+        data_dir: &Path,
+        certs: &baton_testkit::tls::TestCerts,
+        extra: &[&str],
+    ) -> Standalone {
+        let mut args = vec![
+            "--tls-cert",
+            certs.server_cert.to_str().unwrap(),
+            "--tls-key",
+            certs.server_key.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        Standalone::launch(data_dir, None, &args, Some(&certs.ca_cert))
+    }
+
+    fn launch(
+        data_dir: &Path,
+        database: Option<&str>,
+        extra: &[&str],
+        ca: Option<&Path>,
+    ) -> Standalone {
         let listen = format!("127.0.0.1:{}", free_port());
         let grpc = format!("127.0.0.1:{}", free_port());
+        let scheme = if ca.is_some() { "https" } else { "http" };
         let mut s = Standalone {
             child: Command::new("true").spawn().unwrap(),
-            api: format!("http://{listen}"),
+            api: format!("{scheme}://{listen}"),
             listen,
             grpc,
             data_dir: data_dir.to_path_buf(),
             database: database.map(str::to_string),
             extra: extra.iter().map(|s| s.to_string()).collect(),
             token: String::new(),
+            client: http_client(ca),
+            ca: ca.map(Path::to_path_buf),
             log: data_dir.join("standalone.log"),
         };
         s.spawn();
-        s.token = baton_testkit::login_admin(&s.api, Duration::from_secs(30))
+        s.token = baton_testkit::login_admin_with(&s.client, &s.api, Duration::from_secs(30))
             .unwrap_or_else(|e| panic!("log in to the test server: {e}\n{}", s.log_text()));
         s
     }
@@ -187,7 +257,9 @@ impl Standalone {
                     self.log_text()
                 );
             }
-            reqwest::blocking::get(&url)
+            self.client
+                .get(&url)
+                .send()
                 .ok()
                 .filter(|r| r.status().is_success())
         });
@@ -223,10 +295,15 @@ impl Standalone {
 
     /// Runs a client command against this server.
     pub fn cli(&self, args: &[&str]) -> Output {
-        baton(
-            args,
-            &[("BATON_SERVER", &self.api), ("BATON_TOKEN", &self.token)],
-        )
+        let ca = self.ca.as_deref().map(|p| p.display().to_string());
+        let mut env = vec![
+            ("BATON_SERVER", self.api.as_str()),
+            ("BATON_TOKEN", &self.token),
+        ];
+        if let Some(ca) = &ca {
+            env.push(("BATON_CA_CERT", ca));
+        }
+        baton(args, &env)
     }
 
     /// A blocking HTTP request to the API (`path` under `/api/v1`) with the admin's token.
@@ -235,7 +312,7 @@ impl Standalone {
         method: reqwest::Method,
         path: &str,
     ) -> reqwest::blocking::RequestBuilder {
-        reqwest::blocking::Client::new()
+        self.client
             .request(method, format!("{}/api/v1{path}", self.api))
             .bearer_auth(&self.token)
     }

@@ -47,6 +47,19 @@ pub enum ApiError {
     /// Too many attempts (of a login) in a short time; try again after the duration.
     #[error("too many attempts: try again in {} s", .0.as_secs().max(1))]
     TooManyRequests(std::time::Duration),
+    /// As many requests as the server takes at once are being answered (503): the caller
+    /// should try again shortly.
+    #[error(
+        "the server is answering as many requests as it takes at once ({0}); try again shortly"
+    )]
+    Overloaded(usize),
+    /// The request (its body included) took longer than the limit to arrive and be answered
+    /// (408); the server stopped it.
+    #[error(
+        "the request took longer than {} to arrive and be answered, so the server stopped it",
+        humantime::format_duration(*.0)
+    )]
+    RequestTimeout(std::time::Duration),
 }
 
 impl ApiError {
@@ -76,6 +89,8 @@ impl ApiError {
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            ApiError::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
         }
     }
 
@@ -99,7 +114,8 @@ impl From<CursorError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        if status.is_server_error() {
+        // A shed request is the flood itself: logging each would add to it.
+        if status.is_server_error() && !matches!(self, ApiError::Overloaded(_)) {
             tracing::error!("api: {self}");
         }
         let problems = match &self {

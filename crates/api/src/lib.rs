@@ -14,6 +14,7 @@ mod handlers;
 mod logs;
 mod paging;
 mod router;
+pub mod serve;
 mod throttle;
 mod wake;
 
@@ -53,6 +54,8 @@ pub struct ApiState {
     public_hosts: Arc<Vec<String>>,
     /// The rate limits of login attempts.
     login_limits: Arc<throttle::LoginLimits>,
+    /// Whether the session cookie is marked `Secure` (the listener speaks https).
+    secure_cookies: bool,
 }
 
 impl ApiState {
@@ -67,7 +70,15 @@ impl ApiState {
             events: EventWaker::default(),
             public_hosts: Arc::new(Vec::new()),
             login_limits: Arc::default(),
+            secure_cookies: false,
         }
+    }
+
+    /// Marks the session cookie `Secure`, so that a browser sends it only over https: for
+    /// a listener that speaks TLS.
+    pub fn with_secure_cookies(mut self, secure: bool) -> ApiState {
+        self.secure_cookies = secure;
+        self
     }
 
     /// The names the API may be reached by besides `localhost`, `127.0.0.1` and `[::1]`

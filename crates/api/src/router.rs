@@ -21,6 +21,12 @@ use utoipa_axum::routes;
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 
+/// `GET /health`, answered whatever the load (see `serve`).
+pub(crate) const HEALTH_PATH: &str = "/api/v1/health";
+
+/// The event stream, which stays open as long as its client follows (see `serve`).
+pub(crate) const EVENT_STREAM_PATH: &str = "/api/v1/events/stream";
+
 #[derive(OpenApi)]
 #[openapi(
     info(

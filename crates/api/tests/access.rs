@@ -426,6 +426,53 @@ async fn raw(
 }
 
 #[tokio::test]
+async fn behind_tls_the_session_cookie_and_its_clearing_are_secure() {
+    let mut w = world().await;
+    let hash = baton_auth::password::hash("operator-password").unwrap();
+    w.store.set_password("p-operator", &hash).await.unwrap();
+    let state = ApiState::new(w.store.clone(), Arc::new(|| {}), Members::Fixed(Vec::new()))
+        .with_secure_cookies(true);
+    w.app = baton_api::router(state);
+    let login = serde_json::json!({"username": "p-operator", "password": "operator-password", "session": "cookie"});
+    let json = [("content-type", "application/json")];
+    let (status, headers, text) = raw(
+        &w,
+        Method::POST,
+        "/api/v1/auth/login",
+        &json,
+        &login.to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let cookie = headers["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let session = cookie.split(';').next().unwrap().to_string();
+    let csrf = answer["csrf_token"].as_str().unwrap();
+    let (status, headers, text) = raw(
+        &w,
+        Method::POST,
+        "/api/v1/auth/logout",
+        &[
+            ("cookie", &session),
+            ("x-csrf-token", csrf),
+            ("content-type", "application/json"),
+        ],
+        "{}",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{text}");
+    let cleared = headers["set-cookie"].to_str().unwrap();
+    assert!(
+        cleared.contains("Max-Age=0") && cleared.contains("; Secure"),
+        "{cleared}"
+    );
+}
+
+#[tokio::test]
 async fn a_browser_session_is_an_httponly_cookie_whose_changes_need_the_csrf_token() {
     let w = world().await;
     let hash = baton_auth::password::hash("operator-password").unwrap();
@@ -446,6 +493,7 @@ async fn a_browser_session_is_an_httponly_cookie_whose_changes_need_the_csrf_tok
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
         "{cookie}"
     );
+    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
     let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert!(
         answer.get("token").is_none(),

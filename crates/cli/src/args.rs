@@ -221,6 +221,34 @@ pub struct ClusterArgs {
     pub cluster_ca: Option<PathBuf>,
 }
 
+/// The HTTP listener of `api` and `standalone`: TLS and the limits on what clients hold
+/// (flags win over `BATON_…` variables, which win over the `[api]` section of `--config`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct HttpArgs {
+    /// The listener's certificate chain (PEM, the server's certificate first): it then
+    /// speaks https only. Give --tls-key with it.
+    #[arg(long, env = "BATON_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "BATON_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// A connection that has not sent a request's headers this long after it opened (or
+    /// after its last answer) is closed; also bounds the TLS handshake (default 30s).
+    #[arg(long, env = "BATON_HEADER_READ_TIMEOUT", value_parser = parse_duration)]
+    pub header_read_timeout: Option<std::time::Duration>,
+    /// A request whose body has not arrived and been answered this long after its headers
+    /// is answered 408 (default 60s; the event stream is not timed).
+    #[arg(long, env = "BATON_REQUEST_TIMEOUT", value_parser = parse_duration)]
+    pub request_timeout: Option<std::time::Duration>,
+    /// Open connections at most; more wait to be accepted (default 512).
+    #[arg(long, env = "BATON_MAX_CONNECTIONS")]
+    pub max_connections: Option<u32>,
+    /// Requests answered at once at most; more are answered 503 at once (default 128;
+    /// `GET /health` and the event stream are not counted).
+    #[arg(long, env = "BATON_MAX_REQUESTS")]
+    pub max_requests: Option<u32>,
+}
+
 #[derive(Debug, Args)]
 pub struct ApiArgs {
     #[command(flatten)]
@@ -236,6 +264,8 @@ pub struct ApiArgs {
         value_delimiter = ','
     )]
     pub public_hosts: Vec<String>,
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 #[derive(Debug, Args)]
@@ -380,6 +410,8 @@ pub struct StandaloneArgs {
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: std::time::Duration,
     #[command(flatten)]
+    pub http: HttpArgs,
+    #[command(flatten)]
     pub node: NodeArgs,
 }
 
@@ -405,12 +437,27 @@ pub struct ServerArgs {
     /// http://127.0.0.1:12345.)
     #[arg(long = "server", env = "BATON_SERVER", global = true)]
     pub server_flag: Option<String>,
+    /// A CA certificate (PEM) to trust for an https server, besides the system's: for a
+    /// server with a private or self-signed certificate. `baton login` keeps it in the
+    /// server's context. (Default: the context's, else the system's CAs only.)
+    #[arg(
+        long = "ca-cert",
+        env = "BATON_CA_CERT",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl ServerArgs {
     /// The server's base URL.
     pub fn url(&self) -> String {
         crate::contexts::server_url(self.server_flag.as_deref())
+    }
+
+    /// A client of the server, sending the token and trusting the CA kept for it.
+    pub fn client(&self) -> anyhow::Result<crate::client::Client> {
+        crate::client::Client::new(&self.url(), self.ca_cert.as_deref())
     }
 }
 

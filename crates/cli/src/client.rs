@@ -7,6 +7,8 @@ use baton_api_model::ErrorBody;
 use reqwest::{Method, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::path::Path;
+use tokio_rustls::rustls;
 
 /// A connection to a running Baton's API.
 pub struct Client {
@@ -23,28 +25,44 @@ pub struct Client {
 pub struct Empty {}
 
 impl Client {
-    /// A client for the server at `base` (e.g. `http://127.0.0.1:12345`).
-    pub fn new(base: &str) -> Client {
+    /// A client for the server at `base` (e.g. `https://127.0.0.1:12345`), sending the
+    /// token stored for it (or `BATON_TOKEN`) and trusting `ca` (else the CA kept in its
+    /// context, if any) besides the system's CAs.
+    pub fn new(base: &str, ca: Option<&Path>) -> anyhow::Result<Client> {
         let token = crate::contexts::token_for(base);
-        Client::with_token(base, token)
+        let ca = ca
+            .map(Path::to_path_buf)
+            .or_else(|| crate::contexts::ca_for(base));
+        Client::with_token(base, token, ca.as_deref())
     }
 
-    /// A client for `base` that sends `token` (none: no credentials, as for a login).
-    pub fn with_token(base: &str, token: Option<String>) -> Client {
-        let http = reqwest::Client::builder()
+    /// A client for `base` that sends `token` (none: no credentials, as for a login) and
+    /// trusts the CA certificates in the PEM file `ca` besides the system's.
+    pub fn with_token(
+        base: &str,
+        token: Option<String>,
+        ca: Option<&Path>,
+    ) -> anyhow::Result<Client> {
+        let roots = ca.map(ca_certificates).transpose()?.unwrap_or_default();
+        let builder = || {
+            roots.iter().fold(reqwest::Client::builder(), |b, c| {
+                b.add_root_certificate(c.clone())
+            })
+        };
+        let http = builder()
             .timeout(std::time::Duration::from_secs(60))
             .build()
-            .expect("an HTTP client");
-        let streaming = reqwest::Client::builder()
+            .context("setting up the HTTP client")?;
+        let streaming = builder()
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()
-            .expect("an HTTP client");
-        Client {
+            .context("setting up the HTTP client")?;
+        Ok(Client {
             base: base.trim_end_matches('/').to_string(),
             http,
             streaming,
             token,
-        }
+        })
     }
 
     fn url(&self, path: &str) -> String {
@@ -93,6 +111,18 @@ impl Client {
     }
 
     fn unreachable(&self, e: reqwest::Error, url: &str) -> anyhow::Error {
+        if let Some(tls) = tls_error(&e) {
+            let hint = if matches!(tls, rustls::Error::InvalidCertificate(_)) {
+                "if its certificate is signed by a private CA (or self-signed), trust that CA \
+                 with --ca-cert FILE or BATON_CA_CERT"
+            } else {
+                "does it speak https? (a server started without --tls-cert speaks http://)"
+            };
+            return anyhow::Error::new(Exit::Failed(format!(
+                "cannot talk TLS with Baton at {} ({tls}): {hint}",
+                self.base
+            )));
+        }
         if e.is_connect() || e.is_timeout() {
             anyhow::Error::new(Exit::Failed(format!(
                 "cannot reach Baton at {} ({}); is `baton standalone` running? (set --server or BATON_SERVER)",
@@ -179,6 +209,38 @@ impl Client {
         }
         self.send(request, &url).await
     }
+}
+
+/// The TLS failure under a failed request, if that is what it was.
+fn tls_error<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        cur = match err.downcast_ref::<std::io::Error>() {
+            // An I/O error's `source` skips the error it wraps, which is where rustls (and
+            // the I/O errors around it) put theirs.
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
+}
+
+/// The certificates of a PEM file given with `--ca-cert`.
+fn ca_certificates(path: &Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let bad =
+        |what: String| Exit::BadInput(format!("the CA certificate {}: {what}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| bad(format!("not PEM certificates: {}", root_cause(&e))))?;
+    if certs.is_empty() {
+        return Err(bad("it holds no `-----BEGIN CERTIFICATE-----`".into()).into());
+    }
+    Ok(certs)
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {

@@ -48,6 +48,75 @@ pub struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub struct ApiSection {
     pub listen: Option<SocketAddr>,
+    /// The listener's certificate chain (PEM); with `tls_key`, it speaks https.
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// A connection must send a request's headers within this (default 30s).
+    #[serde(default, with = "baton_core::duration::option")]
+    pub header_read_timeout: Option<Duration>,
+    /// A request must arrive and be answered within this (default 60s).
+    #[serde(default, with = "baton_core::duration::option")]
+    pub request_timeout: Option<Duration>,
+    /// Open connections at most (default 512).
+    pub max_connections: Option<u32>,
+    /// Requests answered at once at most (default 128).
+    pub max_requests: Option<u32>,
+}
+
+/// The HTTP listener's settings: flags and environment (`args`) over the file's `[api]`
+/// section (`file`, empty for standalone) over the defaults; a TLS certificate and key are
+/// given both or neither, and loaded here so that a bad file stops the start.
+pub fn http_config(
+    args: &crate::args::HttpArgs,
+    file: &ApiSection,
+) -> anyhow::Result<baton_api::serve::HttpConfig> {
+    use baton_api::serve::{HttpConfig, Limits, Tls};
+    let defaults = Limits::default();
+    let limits = Limits {
+        header_read_timeout: args
+            .header_read_timeout
+            .or(file.header_read_timeout)
+            .unwrap_or(defaults.header_read_timeout),
+        request_timeout: args
+            .request_timeout
+            .or(file.request_timeout)
+            .unwrap_or(defaults.request_timeout),
+        max_connections: args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(defaults.max_connections),
+        max_requests: args
+            .max_requests
+            .or(file.max_requests)
+            .unwrap_or(defaults.max_requests),
+    };
+    limits.check().map_err(|e| {
+        let flag = e.setting().replace('_', "-");
+        Exit::BadInput(format!(
+            "{e} (--{flag}, BATON_{}, or `{}` in the config file's [api] section)",
+            e.setting().to_uppercase(),
+            e.setting()
+        ))
+    })?;
+    let cert = args.tls_cert.as_ref().or(file.tls_cert.as_ref());
+    let key = args.tls_key.as_ref().or(file.tls_key.as_ref());
+    let tls = match (cert, key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => {
+            Some(Tls::from_pem_files(cert, key).map_err(|e| Exit::BadInput(e.to_string()))?)
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(Exit::BadInput(
+                "TLS needs both a certificate and its key: give --tls-cert FILE and \
+                 --tls-key FILE (BATON_TLS_CERT and BATON_TLS_KEY, or `tls_cert` and \
+                 `tls_key` in the config file's [api] section), or neither for plain http"
+                    .into(),
+            )
+            .into())
+        }
+    };
+    Ok(HttpConfig { tls, limits })
 }
 
 /// `[master]`
@@ -493,6 +562,50 @@ masters = ["127.0.0.1:5680"]
         assert_eq!(
             file.database_file,
             Some(PathBuf::from("/etc/baton/database"))
+        );
+    }
+
+    #[test]
+    fn the_http_listener_takes_flags_over_the_file_over_the_defaults() {
+        let file: FileConfig = toml::from_str(
+            "[api]\nheader_read_timeout = \"5s\"\nrequest_timeout = \"20s\"\nmax_requests = 7\n",
+        )
+        .unwrap();
+        let args = crate::args::HttpArgs {
+            request_timeout: Some(Duration::from_secs(9)),
+            ..Default::default()
+        };
+        let http = http_config(&args, &file.api).unwrap();
+        assert_eq!(http.limits.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(http.limits.request_timeout, Duration::from_secs(9));
+        assert_eq!(http.limits.max_requests, 7);
+        let defaults = baton_api::serve::Limits::default();
+        assert_eq!(http.limits.max_connections, defaults.max_connections);
+        assert_eq!(http.scheme(), "http");
+    }
+
+    #[test]
+    fn a_tls_key_without_its_certificate_is_refused_wherever_it_was_given() {
+        let file: FileConfig = toml::from_str("[api]\ntls_key = \"/k.pem\"\n").unwrap();
+        let err = http_config(&Default::default(), &file.api).unwrap_err();
+        assert!(err.to_string().contains("--tls-cert"), "{err}");
+        let args = crate::args::HttpArgs {
+            tls_cert: Some("/c.pem".into()),
+            ..Default::default()
+        };
+        let err = http_config(&args, &ApiSection::default()).unwrap_err();
+        assert!(err.to_string().contains("both"), "{err}");
+    }
+
+    #[test]
+    fn an_out_of_range_limit_names_its_flag_and_key() {
+        let file: FileConfig = toml::from_str("[api]\nmax_connections = 0\n").unwrap();
+        let err = http_config(&Default::default(), &file.api)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--max-connections") && err.contains("`max_connections`"),
+            "{err}"
         );
     }
 

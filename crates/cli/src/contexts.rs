@@ -1,7 +1,8 @@
 //! The client's logins, kubectl-style: one context per server (its URL, the user, the
 //! session token), and the current one, in `$XDG_CONFIG_HOME/baton/contexts.toml` (else
 //! `~/.config/baton/`), the directory 0700 and the file 0600. `BATON_TOKEN` overrides the
-//! stored token; `--server`/`BATON_SERVER` override the current context's server.
+//! stored token; `--server`/`BATON_SERVER` override the current context's server, and
+//! `--ca-cert`/`BATON_CA_CERT` the CA kept for it.
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,9 @@ pub struct Context {
     pub user: String,
     /// The session token (`baton_…`).
     pub token: String,
+    /// The CA certificate (PEM) trusted for this server, as given to `baton login --ca-cert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// The whole file.
@@ -127,6 +131,11 @@ pub fn server_url(flag: Option<&str>) -> String {
         .ok()
         .and_then(|c| c.current().map(|c| c.server.clone()))
         .unwrap_or_else(|| DEFAULT_SERVER.to_string())
+}
+
+/// The CA kept for `server` by `baton login --ca-cert`, if any.
+pub fn ca_for(server: &str) -> Option<PathBuf> {
+    Contexts::load().ok()?.for_server(server)?.ca_cert.clone()
 }
 
 /// The token to send to `server`: `BATON_TOKEN`, else the stored context's.

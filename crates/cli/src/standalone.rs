@@ -14,6 +14,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     } else {
         load_specs(&args.apply)?
     };
+    let http = crate::config::http_config(&args.http, &Default::default())?;
     let api_listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {} (API)", args.listen))?;
@@ -43,28 +44,22 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     let members = baton_api::Members::Fixed(vec![me]);
     let state = ApiState::new(node.store.clone(), node.notify(), members)
         .with_public_hosts(public_hosts(&args.public_hosts, args.listen))
-        .with_cluster_key(node.worker.config().cluster_key.clone());
+        .with_cluster_key(node.worker.config().cluster_key.clone())
+        .with_secure_cookies(http.tls.is_some());
     wake_streams_on_run_events(&node.master, state.event_waker());
     if let Some(database) = &database {
         state.listen_events(database);
     }
     state.keep_tidy();
     let app = baton_api::router(state);
-    let address = api_listener.local_addr()?;
+    let url = format!("{}://{}", http.scheme(), api_listener.local_addr()?);
     println!(
-        "Baton {} standalone: API on http://{address}/api/v1, data in {}",
+        "Baton {} standalone: API on {url}/api/v1, data in {}",
         env!("CARGO_PKG_VERSION"),
         args.data_dir.display()
     );
-    first_admin(&node.store, &format!("http://{address}")).await?;
-    let server = axum::serve(
-        api_listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal());
-    if let Err(e) = server.await {
-        tracing::error!("API server: {e}");
-    }
+    first_admin(&node.store, &url).await?;
+    baton_api::serve::serve(api_listener, app, http, shutdown_signal()).await;
     tracing::info!(
         "stopping: waiting up to {:?} for running tasks",
         args.shutdown_grace

@@ -12,8 +12,18 @@ pub const TEST_ADMIN_PASSWORD: &str = "test-admin-password";
 
 /// Logs in to the API at `api_url` (`http://host:port`) and returns the session token.
 pub fn login(api_url: &str, user: &str, password: &str) -> Result<String, String> {
+    login_with(&reqwest::blocking::Client::new(), api_url, user, password)
+}
+
+/// [`login`] through `client` (one that trusts a test CA, for an https server).
+pub fn login_with(
+    client: &reqwest::blocking::Client,
+    api_url: &str,
+    user: &str,
+    password: &str,
+) -> Result<String, String> {
     let body = serde_json::json!({"username": user, "password": password});
-    let r = reqwest::blocking::Client::new()
+    let r = client
         .post(format!("{api_url}/api/v1/auth/login"))
         .json(&body)
         .send()
@@ -28,9 +38,18 @@ pub fn login(api_url: &str, user: &str, password: &str) -> Result<String, String
 
 /// Logs in as the test `admin`, retrying until `limit` (the server may still be starting).
 pub fn login_admin(api_url: &str, limit: std::time::Duration) -> Result<String, String> {
+    login_admin_with(&reqwest::blocking::Client::new(), api_url, limit)
+}
+
+/// [`login_admin`] through `client`.
+pub fn login_admin_with(
+    client: &reqwest::blocking::Client,
+    api_url: &str,
+    limit: std::time::Duration,
+) -> Result<String, String> {
     let deadline = std::time::Instant::now() + limit;
     loop {
-        match login(api_url, "admin", TEST_ADMIN_PASSWORD) {
+        match login_with(client, api_url, "admin", TEST_ADMIN_PASSWORD) {
             Ok(t) => return Ok(t),
             Err(e) if std::time::Instant::now() > deadline => return Err(e),
             Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),

@@ -1,6 +1,8 @@
-//! Certificates made at test time: a private CA and certificates it signs for loopback
-//! (`localhost`, `127.0.0.1`), written as PEM files, for tests of TLS between real
-//! processes. Nothing here is fit for production: the keys sit in a test's directory.
+//! Certificates made at test time (rcgen): a private CA and certificates it signs for the
+//! loopback names (`localhost`, `127.0.0.1`), as PEM files, so that tests run real TLS
+//! between real processes and trust it the way a user trusts a private CA (`--ca-cert`,
+//! `--cluster-ca`), never by skipping verification. Nothing here is fit for production: the
+//! keys sit in a test's directory.
 
 use std::path::{Path, PathBuf};
 
@@ -86,6 +88,30 @@ impl TestCa {
             cert: write(dir.join(format!("{name}.pem")), &cert.pem())?,
             key: write(dir.join(format!("{name}.key")), &key.serialize_pem())?,
             ca: write(dir.join(format!("{name}-ca.pem")), &self.cert.pem())?,
+        })
+    }
+}
+
+/// A private CA and a server certificate (with its key) for `localhost` and `127.0.0.1`,
+/// written to a directory: what an HTTPS listener under test serves.
+pub struct TestCerts {
+    /// The CA's certificate (what a client trusts).
+    pub ca_cert: PathBuf,
+    /// The server's certificate, signed by the CA.
+    pub server_cert: PathBuf,
+    /// The server certificate's private key.
+    pub server_key: PathBuf,
+}
+
+impl TestCerts {
+    /// Makes a fresh CA and server certificate and writes `server.pem`, `server.key` and
+    /// `server-ca.pem` into `dir`.
+    pub fn generate(dir: &Path) -> Result<TestCerts, CertError> {
+        let files = TestCa::new("Baton test CA")?.issue(dir, "server")?;
+        Ok(TestCerts {
+            ca_cert: files.ca,
+            server_cert: files.cert,
+            server_key: files.key,
         })
     }
 }

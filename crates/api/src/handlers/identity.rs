@@ -68,6 +68,15 @@ pub(crate) fn me(p: &Principal) -> Me {
     }
 }
 
+/// The `Set-Cookie` value of the session cookie holding `value` for `max_age_s` seconds:
+/// HttpOnly, SameSite=Strict, and `Secure` when the listener speaks https.
+fn session_cookie(state: &ApiState, value: &str, max_age_s: i64) -> String {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    format!(
+        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_s}{secure}"
+    )
+}
+
 const BAD_LOGIN: &str = "wrong user name or password (or the user is disabled)";
 
 /// `POST /auth/login`: a session for the CLI (a bearer token) or a browser (a cookie).
@@ -135,11 +144,7 @@ async fn log_in(
     };
     let mut response = Json(answer).into_response();
     if req.session == SessionKind::Cookie {
-        let cookie = format!(
-            "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-            secret.plain,
-            life / 1_000_000
-        );
+        let cookie = session_cookie(state, &secret.plain, life / 1_000_000);
         let value = cookie
             .parse()
             .map_err(|_| ApiError::bad("bad_cookie", "cookie"))?;
@@ -164,7 +169,7 @@ pub(crate) async fn logout(
     {
         state.store.end_session(hash).await?;
     }
-    let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let clear = session_cookie(&state, "", 0);
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Ok(v) = clear.parse() {
         response.headers_mut().insert(header::SET_COOKIE, v);

@@ -231,7 +231,15 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
         password,
         session: SessionKind::Token,
     };
-    let answer: LoginAnswer = Client::with_token(&server, None)
+    // The CA given now, else the one kept from an earlier login to this server.
+    let ca_cert = match &args.server.ca_cert {
+        Some(path) => Some(
+            std::path::absolute(path)
+                .with_context(|| format!("the CA certificate {}", path.display()))?,
+        ),
+        None => crate::contexts::ca_for(&server),
+    };
+    let answer: LoginAnswer = Client::with_token(&server, None, ca_cert.as_deref())?
         .post("/auth/login", &request)
         .await?;
     let token = answer
@@ -243,6 +251,7 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
         server: server.clone(),
         user: args.username.clone(),
         token,
+        ca_cert,
     });
     let path = contexts.save()?;
     eprintln!(
@@ -261,9 +270,13 @@ pub async fn logout(server: ServerArgs) -> anyhow::Result<()> {
     let Some(context) = contexts.for_server(&url).cloned() else {
         return Err(Exit::Failed(format!("not logged in to {url}")).into());
     };
-    let ended: anyhow::Result<()> = Client::with_token(&url, Some(context.token.clone()))
-        .post("/auth/logout", &Empty {})
-        .await;
+    let ca = server.ca_cert.clone().or(context.ca_cert.clone());
+    let ended: anyhow::Result<()> = async {
+        Client::with_token(&url, Some(context.token.clone()), ca.as_deref())?
+            .post("/auth/logout", &Empty {})
+            .await
+    }
+    .await;
     contexts.remove(&context.name);
     contexts.save()?;
     if let Err(e) = ended {
@@ -324,21 +337,21 @@ pub async fn user(cmd: UserCommand) -> anyhow::Result<()> {
                 password,
                 global_admin,
             };
-            let u: User = Client::new(&server.url()).post("/users", &body).await?;
+            let u: User = server.client()?.post("/users", &body).await?;
             print_user(&u);
         }
         UserCommand::List { server } => {
-            let list: UserList = Client::new(&server.url()).get("/users").await?;
+            let list: UserList = server.client()?.get("/users").await?;
             list.users.iter().for_each(print_user);
         }
         UserCommand::Disable { name, server } => {
             let path = format!("/users/{}/disable", encode(&name));
-            let () = Client::new(&server.url()).post(&path, &Empty {}).await?;
+            let () = server.client()?.post(&path, &Empty {}).await?;
             eprintln!("user {name} disabled");
         }
         UserCommand::Enable { name, server } => {
             let path = format!("/users/{}/enable", encode(&name));
-            let () = Client::new(&server.url()).post(&path, &Empty {}).await?;
+            let () = server.client()?.post(&path, &Empty {}).await?;
             eprintln!("user {name} enabled");
         }
         UserCommand::Passwd {
@@ -348,7 +361,8 @@ pub async fn user(cmd: UserCommand) -> anyhow::Result<()> {
         } => {
             let password = read_password(&format!("New password for {name}: "), password_stdin)?;
             let path = format!("/users/{}/password", encode(&name));
-            let () = Client::new(&server.url())
+            let () = server
+                .client()?
                 .put(&path, &SetPassword { password })
                 .await?;
             eprintln!("password of {name} set; their sessions ended");
@@ -373,11 +387,11 @@ pub async fn token(cmd: TokenCommand) -> anyhow::Result<()> {
                 role,
                 expires_in_s: expires.map(|d| d.as_secs().max(1)),
             };
-            let t: TokenCreated = Client::new(&server.url()).post("/tokens", &body).await?;
+            let t: TokenCreated = server.client()?.post("/tokens", &body).await?;
             println!("{}", t.token);
         }
         TokenCommand::List { server } => {
-            let list: TokenList = Client::new(&server.url()).get("/tokens").await?;
+            let list: TokenList = server.client()?.get("/tokens").await?;
             for t in list.tokens {
                 let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
                 println!(
@@ -397,9 +411,7 @@ pub async fn token(cmd: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::Revoke { id, server } => {
-            let () = Client::new(&server.url())
-                .delete(&format!("/tokens/{id}"))
-                .await?;
+            let () = server.client()?.delete(&format!("/tokens/{id}")).await?;
             eprintln!("token {id} revoked");
         }
     }
@@ -410,19 +422,21 @@ pub async fn token(cmd: TokenCommand) -> anyhow::Result<()> {
 pub async fn project(cmd: ProjectCommand) -> anyhow::Result<()> {
     match cmd {
         ProjectCommand::Create { name, server } => {
-            let _: NewProject = Client::new(&server.url())
+            let _: NewProject = server
+                .client()?
                 .post("/projects", &NewProject { name: name.clone() })
                 .await?;
             eprintln!("project {name} created");
         }
         ProjectCommand::List { server } => {
-            let list: ProjectList = Client::new(&server.url()).get("/projects").await?;
+            let list: ProjectList = server.client()?.get("/projects").await?;
             for p in list.projects {
                 println!("{}\t{}", p.name, p.created_at);
             }
         }
         ProjectCommand::Delete { name, server } => {
-            let () = Client::new(&server.url())
+            let () = server
+                .client()?
                 .delete(&format!("/projects/{}", encode(&name)))
                 .await?;
             eprintln!("project {name} deleted");
@@ -441,7 +455,8 @@ async fn member(cmd: MemberCommand) -> anyhow::Result<()> {
             role,
             server,
         } => {
-            let m: ProjectMember = Client::new(&server.url())
+            let m: ProjectMember = server
+                .client()?
                 .put(&path(&project, &user), &SetMember { role })
                 .await?;
             eprintln!("{} is {} of {project}", m.user, m.role);
@@ -451,14 +466,12 @@ async fn member(cmd: MemberCommand) -> anyhow::Result<()> {
             user,
             server,
         } => {
-            let () = Client::new(&server.url())
-                .delete(&path(&project, &user))
-                .await?;
+            let () = server.client()?.delete(&path(&project, &user)).await?;
             eprintln!("{user} is no longer a member of {project}");
         }
         MemberCommand::List { project, server } => {
             let uri = format!("/projects/{}/members", encode(&project));
-            let list: MemberList = Client::new(&server.url()).get(&uri).await?;
+            let list: MemberList = server.client()?.get(&uri).await?;
             for m in list.members {
                 println!("{}\t{}", m.user, m.role);
             }
@@ -486,7 +499,7 @@ pub async fn audit(cmd: AuditCommand) -> anyhow::Result<()> {
     if let Some(user) = user {
         query.push_str(&format!("&user={}", encode(&user)));
     }
-    let list: AuditList = Client::new(&server.url()).get(&query).await?;
+    let list: AuditList = server.client()?.get(&query).await?;
     for e in list.entries {
         println!(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}",
@@ -508,7 +521,7 @@ pub async fn audit(cmd: AuditCommand) -> anyhow::Result<()> {
 
 /// `baton whoami`: who the stored login (or `BATON_TOKEN`) is on the server.
 pub async fn whoami(server: ServerArgs) -> anyhow::Result<()> {
-    let me: Me = Client::new(&server.url()).get("/auth/me").await?;
+    let me: Me = server.client()?.get("/auth/me").await?;
     let admin = if me.global_admin {
         " (global admin)"
     } else {

@@ -1,7 +1,7 @@
 //! `baton backfill`: run a workflow over a date range, and watch or stop it.
 
 use crate::args::{BackfillArgs, BackfillCommand};
-use crate::client::{encode, Client, Empty};
+use crate::client::{encode, Empty};
 use crate::exit::Exit;
 use crate::format;
 use baton_api_model::{
@@ -11,9 +11,7 @@ use baton_api_model::{
 pub async fn run(args: BackfillArgs) -> anyhow::Result<()> {
     match args.command {
         Some(BackfillCommand::List { server }) => {
-            let r: BackfillList = Client::new(&server.url())
-                .get("/backfills?limit=200")
-                .await?;
+            let r: BackfillList = server.client()?.get("/backfills?limit=200").await?;
             let rows: Vec<Vec<String>> = r
                 .backfills
                 .iter()
@@ -34,14 +32,13 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<()> {
             Ok(())
         }
         Some(BackfillCommand::Show { id, server }) => {
-            let b: Backfill = Client::new(&server.url())
-                .get(&format!("/backfills/{id}"))
-                .await?;
+            let b: Backfill = server.client()?.get(&format!("/backfills/{id}")).await?;
             print!("{}", describe(&b));
             Ok(())
         }
         Some(BackfillCommand::Stop { id, server }) => {
-            let _: BackfillStopped = Client::new(&server.url())
+            let _: BackfillStopped = server
+                .client()?
                 .post(&format!("/backfills/{id}/stop"), &Empty {})
                 .await?;
             println!("backfill {id} stopped");
@@ -66,7 +63,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<()> {
                 encode(&name),
                 encode(&args.project)
             );
-            let r: BackfillCreated = Client::new(&args.server.url()).post(&path, &body).await?;
+            let r: BackfillCreated = args.server.client()?.post(&path, &body).await?;
             println!("{}", r.id);
             eprintln!("backfill {} of {name}: {} instances", r.id, r.instances);
             Ok(())

@@ -1,7 +1,6 @@
 //! `baton cluster status`: the members and what they own.
 
 use crate::args::ClusterCommand;
-use crate::client::Client;
 use crate::format;
 use baton_api_model::{Cluster, MemberRole};
 use chrono::{DateTime, Utc};
@@ -13,7 +12,7 @@ pub async fn run(cmd: ClusterCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ClusterCommand::Status { json, server } => {
-            let r: Cluster = Client::new(&server.url()).get("/cluster").await?;
+            let r: Cluster = server.client()?.get("/cluster").await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
                 return Ok(());

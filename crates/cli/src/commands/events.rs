@@ -12,7 +12,7 @@ use futures::StreamExt;
 use std::time::Duration;
 
 pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
-    let client = Client::new(&args.server.url());
+    let client = args.server.client()?;
     let filters = filters(&args)?;
     let limit = args.limit.clamp(1, 1000);
     // The newest page, printed oldest first.

@@ -1,6 +1,6 @@
 //! `baton instance …`: list, show, stop, recover, pause, resume, rerun, wait.
 
-use crate::args::InstanceCommand;
+use crate::args::{InstanceCommand, ServerArgs};
 use crate::client::{encode, Client, Empty};
 use crate::exit::Exit;
 use crate::format;
@@ -35,16 +35,15 @@ pub async fn run(cmd: InstanceCommand) -> anyhow::Result<()> {
                     baton_api_model::Cursor::Id(b).encode()
                 ));
             }
-            let r: InstanceList = Client::new(&server.url())
+            let r: InstanceList = server
+                .client()?
                 .get(&format!("/instances?{}", query.join("&")))
                 .await?;
             print!("{}", list_table(&r.instances));
             Ok(())
         }
         InstanceCommand::Show { id, json, server } => {
-            let r: InstanceDetail = Client::new(&server.url())
-                .get(&format!("/instances/{id}"))
-                .await?;
+            let r: InstanceDetail = server.client()?.get(&format!("/instances/{id}")).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
@@ -52,27 +51,29 @@ pub async fn run(cmd: InstanceCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        InstanceCommand::Stop { id, server } => command(&server.url(), id, "stop").await,
-        InstanceCommand::Recover { id, server } => command(&server.url(), id, "recover").await,
-        InstanceCommand::Pause { id, server } => command(&server.url(), id, "pause").await,
-        InstanceCommand::Resume { id, server } => command(&server.url(), id, "resume").await,
+        InstanceCommand::Stop { id, server } => command(&server, id, "stop").await,
+        InstanceCommand::Recover { id, server } => command(&server, id, "recover").await,
+        InstanceCommand::Pause { id, server } => command(&server, id, "pause").await,
+        InstanceCommand::Resume { id, server } => command(&server, id, "resume").await,
         InstanceCommand::Rerun { id, server } => {
-            let r: Rerun = Client::new(&server.url())
+            let r: Rerun = server
+                .client()?
                 .post(&format!("/instances/{id}/rerun"), &Empty {})
                 .await?;
             println!("{}", r.id);
             Ok(())
         }
         InstanceCommand::Wait { id, server } => {
-            let client = Client::new(&server.url());
+            let client = server.client()?;
             wait_for(&client, id).await
         }
     }
 }
 
 /// Sends a command (`stop`, `recover`, `pause`, `resume`) and says it was accepted.
-async fn command(server: &str, id: i64, verb: &str) -> anyhow::Result<()> {
-    let r: CommandAccepted = Client::new(server)
+async fn command(server: &ServerArgs, id: i64, verb: &str) -> anyhow::Result<()> {
+    let r: CommandAccepted = server
+        .client()?
         .post(&format!("/instances/{id}/{verb}"), &Empty {})
         .await?;
     let doing = match r.command {

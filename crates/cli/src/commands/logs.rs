@@ -3,7 +3,6 @@
 //! splits a character, and output that is not UTF-8 comes out unchanged.
 
 use crate::args::LogsArgs;
-use crate::client::Client;
 use anyhow::Context;
 use baton_api_model::headers;
 use std::io::Write;
@@ -26,7 +25,7 @@ fn header<T: std::str::FromStr>(response: &reqwest::Response, name: &str) -> any
 }
 
 pub async fn run(args: LogsArgs) -> anyhow::Result<()> {
-    let client = Client::new(&args.server.url());
+    let client = args.server.client()?;
     let mut offset = 0u64;
     let mut attempt = args.attempt;
     loop {

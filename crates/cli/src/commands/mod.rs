@@ -47,7 +47,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             task_instance,
             server,
         }) => {
-            let client = crate::client::Client::new(&server.url());
+            let client = server.client()?;
             let _: baton_api_model::MarkedSuccess = client
                 .post(
                     &format!("/task-instances/{task_instance}/mark-success"),

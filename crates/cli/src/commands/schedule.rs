@@ -1,8 +1,8 @@
 //! `baton schedule …`: list schedules, preview fire times, set and delete them, switch them
 //! on and off.
 
-use crate::args::ScheduleCommand;
-use crate::client::{encode, Client, Empty};
+use crate::args::{ScheduleCommand, ServerArgs};
+use crate::client::{encode, Empty};
 use crate::exit::Exit;
 use crate::format;
 use baton_api_model::{ApplyOutcome, Preview, ScheduleApplied, ScheduleList, ScheduleSwitched};
@@ -14,9 +14,7 @@ use serde_json::Value;
 pub async fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
     match cmd {
         ScheduleCommand::List { server } => {
-            let r: ScheduleList = Client::new(&server.url())
-                .get("/schedules?limit=1000")
-                .await?;
+            let r: ScheduleList = server.client()?.get("/schedules?limit=1000").await?;
             let rows: Vec<Vec<String>> = r
                 .schedules
                 .iter()
@@ -76,7 +74,7 @@ pub async fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             if let Some(a) = after {
                 path.push_str(&format!("&after={}", encode(&a)));
             }
-            let r: Preview = Client::new(&server.url()).get(&path).await?;
+            let r: Preview = server.client()?.get(&path).await?;
             for t in r.fires {
                 println!("{}", t.to_rfc3339());
             }
@@ -120,7 +118,8 @@ pub async fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             }
             block.insert("online".into(), Value::Bool(!offline));
             let path = schedule_path(&name, project.as_deref());
-            let r: ScheduleApplied = Client::new(&server.url())
+            let r: ScheduleApplied = server
+                .client()?
                 .call(Method::PUT, &path, Some(&Value::Object(block)))
                 .await?;
             let version = r.applied.version;
@@ -140,7 +139,8 @@ pub async fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             server,
         } => {
             let path = schedule_path(&name, project.as_deref());
-            let r: ScheduleApplied = Client::new(&server.url())
+            let r: ScheduleApplied = server
+                .client()?
                 .call::<Empty, _>(Method::DELETE, &path, None)
                 .await?;
             println!("schedule of {name} deleted (version {})", r.applied.version);
@@ -150,12 +150,12 @@ pub async fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             name,
             project,
             server,
-        } => switch(&server.url(), &name, project, "online").await,
+        } => switch(&server, &name, project, "online").await,
         ScheduleCommand::Offline {
             name,
             project,
             server,
-        } => switch(&server.url(), &name, project, "offline").await,
+        } => switch(&server, &name, project, "offline").await,
     }
 }
 
@@ -167,12 +167,17 @@ fn schedule_path(name: &str, project: Option<&str>) -> String {
     path
 }
 
-async fn switch(server: &str, name: &str, project: Option<String>, to: &str) -> anyhow::Result<()> {
+async fn switch(
+    server: &ServerArgs,
+    name: &str,
+    project: Option<String>,
+    to: &str,
+) -> anyhow::Result<()> {
     let mut path = format!("/workflows/{}/schedule/{to}", encode(name));
     if let Some(p) = project {
         path.push_str(&format!("?project={}", encode(&p)));
     }
-    let _: ScheduleSwitched = Client::new(server).post(&path, &Empty {}).await?;
+    let _: ScheduleSwitched = server.client()?.post(&path, &Empty {}).await?;
     println!("schedule of {name} {to}");
     Ok(())
 }

@@ -1,7 +1,6 @@
 //! `baton taskgroup …`: pools with a cluster-wide limit of tasks running at once.
 
 use crate::args::TaskGroupCommand;
-use crate::client::Client;
 use crate::format;
 use baton_api_model::{TaskGroupList, TaskGroupRequest};
 
@@ -16,16 +15,12 @@ pub async fn run(cmd: TaskGroupCommand) -> anyhow::Result<()> {
                 name: name.clone(),
                 slots,
             };
-            let _: TaskGroupRequest = Client::new(&server.url())
-                .post("/task-groups", &body)
-                .await?;
+            let _: TaskGroupRequest = server.client()?.post("/task-groups", &body).await?;
             println!("task group {name}: {slots} slots");
             Ok(())
         }
         TaskGroupCommand::List { server } => {
-            let r: TaskGroupList = Client::new(&server.url())
-                .get("/task-groups?limit=1000")
-                .await?;
+            let r: TaskGroupList = server.client()?.get("/task-groups?limit=1000").await?;
             let rows: Vec<Vec<String>> = r
                 .task_groups
                 .iter()

@@ -9,11 +9,9 @@ use baton_api_model::{
 
 pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
     match cmd {
-        WorkflowCommand::Apply { files, server } => {
-            apply(&Client::new(&server.url()), &files).await
-        }
+        WorkflowCommand::Apply { files, server } => apply(&server.client()?, &files).await,
         WorkflowCommand::List { project, server } => {
-            list(&Client::new(&server.url()), project.as_deref()).await
+            list(&server.client()?, project.as_deref()).await
         }
         WorkflowCommand::Show {
             name,
@@ -22,7 +20,7 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
             json,
             server,
         } => {
-            let client = Client::new(&server.url());
+            let client = server.client()?;
             let w: Workflow = client
                 .get(&definition_path(&name, &project, version))
                 .await?;
@@ -55,7 +53,7 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
                 encode(&name),
                 encode(&project)
             );
-            let r: VersionList = Client::new(&server.url()).get(&path).await?;
+            let r: VersionList = server.client()?.get(&path).await?;
             let rows: Vec<Vec<String>> = r
                 .versions
                 .iter()
@@ -70,7 +68,7 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
             version,
             server,
         } => {
-            let client = Client::new(&server.url());
+            let client = server.client()?;
             let w: Workflow = client
                 .get(&definition_path(&name, &project, version))
                 .await?;
@@ -91,7 +89,7 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
                 .map(str::parse::<baton_core::dag::Scope>)
                 .transpose()
                 .map_err(crate::Exit::BadInput)?;
-            let client = Client::new(&server.url());
+            let client = server.client()?;
             let params = super::parse_params(&params)?;
             let path = format!(
                 "/workflows/{}/start?project={}",

@@ -15,6 +15,7 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
         .listen
         .or(file.api.listen)
         .unwrap_or_else(|| "127.0.0.1:12345".parse().expect("a literal address"));
+    let http = crate::config::http_config(&args.http, &file.api)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (API)"))?;
@@ -34,21 +35,16 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
             listener.local_addr()?,
         ))
         .with_cluster_key(common.cluster_key.clone())
-        .with_cluster_tls(common.cluster_tls.clone());
+        .with_cluster_tls(common.cluster_tls.clone())
+        .with_secure_cookies(http.tls.is_some());
     // Event streams wake on the masters' NOTIFY.
     state.listen_events(&database);
     state.keep_tidy();
-    println!(
-        "Baton {} api on http://{address}/api/v1",
-        env!("CARGO_PKG_VERSION")
-    );
-    crate::standalone::first_admin(&store, &format!("http://{address}")).await?;
+    let url = format!("{}://{address}", http.scheme());
+    println!("Baton {} api on {url}/api/v1", env!("CARGO_PKG_VERSION"));
+    crate::standalone::first_admin(&store, &url).await?;
     let app = baton_api::router(state);
-    let serve = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(crate::standalone::shutdown_signal());
+    let serve = baton_api::serve::serve(listener, app, http, crate::standalone::shutdown_signal());
     // The load sent with each heartbeat is sampled anew, not the one of the start.
     let sample_load = async {
         let mut tick = tokio::time::interval(common.heartbeat_interval);
@@ -58,7 +54,7 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
         }
     };
     tokio::select! {
-        served = serve => served?,
+        () = serve => {}
         () = sample_load => {}
     }
     membership.leave().await;
