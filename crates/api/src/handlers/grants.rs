@@ -110,7 +110,7 @@ pub(crate) async fn list_tokens(
     Query(page): Query<PageQuery>,
 ) -> ApiResult<TokenList> {
     let mut tokens = own_tokens(&state, &caller).await?;
-    tokens.sort_by(|a, b| b.id.cmp(&a.id));
+    tokens.sort_by_key(|t| std::cmp::Reverse(t.id));
     let (tokens, next_cursor) = paging::newest_first(tokens, |t| t.id, &page)?;
     Ok(Json(TokenList {
         tokens,
