@@ -113,6 +113,9 @@ pub struct User {
 pub struct UserList {
     /// By name.
     pub users: Vec<User>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// Body of `POST /users`.
@@ -189,8 +192,11 @@ pub struct TokenCreated {
 /// Answer of `GET /tokens`: the caller's tokens, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TokenList {
-    /// Their tokens.
+    /// This page of their tokens, newest first.
     pub tokens: Vec<Token>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// A project.
@@ -215,6 +221,9 @@ pub struct NewProject {
 pub struct ProjectList {
     /// By name.
     pub projects: Vec<Project>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// A member of a project.
@@ -231,6 +240,9 @@ pub struct ProjectMember {
 pub struct MemberList {
     /// By user name.
     pub members: Vec<ProjectMember>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// Body of `PUT /projects/{project}/members/{user}`.

@@ -117,8 +117,11 @@ pub struct VersionSummary {
 /// Answer of `GET /workflows/{name}/versions`, oldest first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct VersionList {
-    /// Every version.
+    /// This page of its versions, newest first.
     pub versions: Vec<VersionSummary>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// Body of `POST /workflows/{name}/start`.

@@ -1,5 +1,6 @@
 //! Paging of lists the store hands over whole (workflows, schedules, task groups, the tasks
-//! of an instance): the page after the cursor's key, and the cursor of the next one.
+//! of an instance, users, projects, members, tokens, versions): the page after the cursor's
+//! key or number, and the cursor of the next one.
 
 use crate::ApiError;
 use baton_api_model::{Cursor, PageQuery};
@@ -21,6 +22,29 @@ pub(crate) fn by_key<T>(
     let next = if page.len() > limit {
         page.truncate(limit);
         page.last().map(|last| Cursor::Key(key(last)).encode())
+    } else {
+        None
+    };
+    Ok((page, next))
+}
+
+/// The page of `items` (sorted by `number`, largest, i.e. newest, first) that follows the
+/// query's id cursor, with the `next_cursor` to give out (none on the last page).
+pub(crate) fn newest_first<T>(
+    items: Vec<T>,
+    number: impl Fn(&T) -> i64,
+    query: &PageQuery,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let limit = page_len(query.limit()?);
+    let after = query.cursor()?.map(Cursor::id).transpose()?;
+    let mut page: Vec<T> = items
+        .into_iter()
+        .filter(|item| after.is_none_or(|a| number(item) < a))
+        .take(limit + 1)
+        .collect();
+    let next = if page.len() > limit {
+        page.truncate(limit);
+        page.last().map(|last| Cursor::Id(number(last)).encode())
     } else {
         None
     };
@@ -62,5 +86,33 @@ mod tests {
             }
         }
         assert_eq!(seen, items);
+    }
+
+    #[test]
+    fn number_pages_follow_each_other_newest_first() {
+        let items: Vec<i64> = vec![12, 10, 9, 3, 1];
+        let mut query = PageQuery {
+            cursor: None,
+            limit: Some(2),
+        };
+        let mut pages = Vec::new();
+        loop {
+            let (page, next) = newest_first(items.clone(), |n| *n, &query).unwrap();
+            pages.push(page);
+            match next {
+                Some(c) => query.cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(pages, [vec![12, 10], vec![9, 3], vec![1]]);
+    }
+
+    #[test]
+    fn a_key_cursor_is_refused_by_a_numbered_list() {
+        let query = PageQuery {
+            cursor: Some(Cursor::Key("a".into()).encode()),
+            limit: None,
+        };
+        assert!(newest_first(vec![1_i64], |n| *n, &query).is_err());
     }
 }

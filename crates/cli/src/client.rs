@@ -186,6 +186,34 @@ impl Client {
         self.call(Method::POST, path, Some(body)).await
     }
 
+    /// Every item of the paged list at `path` (whose query has no `cursor` or `limit`),
+    /// page after page; `split` takes a page apart into its items and its `next_cursor`.
+    pub async fn all_pages<P: DeserializeOwned, T>(
+        &self,
+        path: &str,
+        split: impl Fn(P) -> (Vec<T>, Option<String>),
+    ) -> anyhow::Result<Vec<T>> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let limit = baton_api_model::MAX_LIMIT;
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let after = cursor
+                .as_deref()
+                .map(|c| format!("&cursor={}", encode(c)))
+                .unwrap_or_default();
+            let page: P = self
+                .get(&format!("{path}{sep}limit={limit}{after}"))
+                .await?;
+            let (mut got, next) = split(page);
+            items.append(&mut got);
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(items),
+            }
+        }
+    }
+
     /// `GET path` asking for raw bytes (`application/octet-stream`): the answer, whose
     /// headers carry what else there is to know.
     pub async fn get_raw(&self, path: &str) -> anyhow::Result<Response> {

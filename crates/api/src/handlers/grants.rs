@@ -100,15 +100,21 @@ async fn own_tokens(state: &ApiState, caller: &Caller) -> Result<Vec<Token>, Api
     Ok(list.into_iter().map(token_info).collect())
 }
 
-/// `GET /tokens`: the caller's tokens, newest first (never their secrets).
-#[utoipa::path(get, path = "/tokens", tag = "tokens",
-    responses((status = 200, description = "The caller's tokens", body = TokenList)))]
+/// `GET /tokens`: a page of the caller's tokens, newest first (never their secrets).
+#[utoipa::path(get, path = "/tokens", tag = "tokens", params(PageQuery),
+    responses((status = 200, description = "A page of the caller's tokens", body = TokenList),
+        (status = 400, description = "A bad cursor or limit", body = ErrorBody)))]
 pub(crate) async fn list_tokens(
     State(state): State<ApiState>,
     caller: Caller,
+    Query(page): Query<PageQuery>,
 ) -> ApiResult<TokenList> {
+    let mut tokens = own_tokens(&state, &caller).await?;
+    tokens.sort_by_key(|t| std::cmp::Reverse(t.id));
+    let (tokens, next_cursor) = paging::newest_first(tokens, |t| t.id, &page)?;
     Ok(Json(TokenList {
-        tokens: own_tokens(&state, &caller).await?,
+        tokens,
+        next_cursor,
     }))
 }
 
@@ -143,15 +149,17 @@ pub(crate) async fn create_project(
     Ok((StatusCode::CREATED, Json(req)))
 }
 
-/// `GET /projects`: those the caller has a role on (all, for a global admin).
-#[utoipa::path(get, path = "/projects", tag = "projects",
-    responses((status = 200, description = "The projects", body = ProjectList)))]
+/// `GET /projects`: a page of those the caller has a role on (all, for a global admin), by name.
+#[utoipa::path(get, path = "/projects", tag = "projects", params(PageQuery),
+    responses((status = 200, description = "A page of the projects", body = ProjectList),
+        (status = 400, description = "A bad cursor or limit", body = ErrorBody)))]
 pub(crate) async fn list_projects(
     State(state): State<ApiState>,
     caller: Caller,
+    Query(page): Query<PageQuery>,
 ) -> ApiResult<ProjectList> {
     let visible = caller.visible();
-    let projects = state
+    let projects: Vec<Project> = state
         .store
         .list_projects()
         .await?
@@ -162,7 +170,11 @@ pub(crate) async fn list_projects(
             created_at: from_us(p.created_at),
         })
         .collect();
-    Ok(Json(ProjectList { projects }))
+    let (projects, next_cursor) = paging::by_key(projects, |p| p.name.clone(), &page)?;
+    Ok(Json(ProjectList {
+        projects,
+        next_cursor,
+    }))
 }
 
 /// `DELETE /projects/{project}`: deletes an empty project.
@@ -179,15 +191,18 @@ pub(crate) async fn delete_project(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /projects/{project}/members`: by user name.
+/// `GET /projects/{project}/members`: a page of them, by user name.
 #[utoipa::path(get, path = "/projects/{project}/members", tag = "projects",
-    params(("project" = String, Path, description = "The project")),
-    responses((status = 200, description = "The members", body = MemberList)))]
+    params(("project" = String, Path, description = "The project"), PageQuery),
+    responses((status = 200, description = "A page of the members", body = MemberList),
+        (status = 400, description = "A bad cursor or limit", body = ErrorBody)))]
 pub(crate) async fn list_members(
     State(state): State<ApiState>,
     Path(project): Path<String>,
+    Query(page): Query<PageQuery>,
 ) -> ApiResult<MemberList> {
     let members = state.store.list_members(&project).await?;
+    let (members, next_cursor) = paging::by_key(members, |m| m.user_name.clone(), &page)?;
     Ok(Json(MemberList {
         members: members
             .into_iter()
@@ -196,6 +211,7 @@ pub(crate) async fn list_members(
                 role: m.role,
             })
             .collect(),
+        next_cursor,
     }))
 }
 

@@ -1,6 +1,6 @@
 //! `/auth` (login, logout, who am I, one's own password) and `/users` (a global admin's).
 
-use super::{body, ApiResult, Path};
+use super::{body, ApiResult, Path, Query};
 use crate::access::{AuditActor, AuditDetail, Caller, ClientAddress};
 use crate::throttle::RetryAfter;
 use crate::{ApiError, ApiState};
@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use baton_api_model::time::from_us;
 use baton_api_model::{
-    ChangePassword, ErrorBody, LoginAnswer, LoginRequest, Me, NewUser, ProjectRole, SessionKind,
-    SetPassword, User, UserList, SESSION_COOKIE,
+    ChangePassword, ErrorBody, LoginAnswer, LoginRequest, Me, NewUser, PageQuery, ProjectRole,
+    SessionKind, SetPassword, User, UserList, SESSION_COOKIE,
 };
 use baton_auth::{password, token, Credential, Principal};
 use std::sync::OnceLock;
@@ -246,13 +246,19 @@ pub(crate) async fn create_user(
     Ok((StatusCode::CREATED, Json(user(created))))
 }
 
-/// `GET /users`: every user, by name.
-#[utoipa::path(get, path = "/users", tag = "users",
-    responses((status = 200, description = "The users", body = UserList)))]
-pub(crate) async fn list_users(State(state): State<ApiState>) -> ApiResult<UserList> {
+/// `GET /users`: a page of the users, by name.
+#[utoipa::path(get, path = "/users", tag = "users", params(PageQuery),
+    responses((status = 200, description = "A page of the users", body = UserList),
+        (status = 400, description = "A bad cursor or limit", body = ErrorBody)))]
+pub(crate) async fn list_users(
+    State(state): State<ApiState>,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<UserList> {
     let users = state.store.list_users().await?;
+    let (users, next_cursor) = crate::paging::by_key(users, |u| u.name.clone(), &page)?;
     Ok(Json(UserList {
         users: users.into_iter().map(user).collect(),
+        next_cursor,
     }))
 }
 

@@ -79,22 +79,26 @@ pub(crate) async fn show_workflow(
     Ok(Json(convert::workflow(record, online)))
 }
 
-/// `GET /workflows/{name}/versions`: every version, oldest first.
+/// `GET /workflows/{name}/versions`: a page of its versions, newest first.
 #[utoipa::path(get, path = "/workflows/{name}/versions", tag = "workflows",
     params(("name" = String, Path, description = "The workflow's name"),
-        ("project" = Option<String>, Query, description = "The project (default `default`)")),
-    responses((status = 200, description = "Its versions", body = VersionList),
+        ("project" = Option<String>, Query, description = "The project (default `default`)"),
+        PageQuery),
+    responses((status = 200, description = "A page of its versions", body = VersionList),
+        (status = 400, description = "A bad cursor or limit", body = ErrorBody),
         (status = 404, description = "No such workflow", body = ErrorBody)))]
 pub(crate) async fn workflow_versions(
     State(state): State<ApiState>,
     Path(name): Path<String>,
     Query(q): Query<WorkflowQuery>,
+    Query(page): Query<PageQuery>,
 ) -> ApiResult<VersionList> {
     let project = project_or_default(q.project);
     let versions = state.store.workflow_versions(&project, &name).await?;
     if versions.is_empty() {
         return Err(ApiError::NotFound(workflow_missing(&project, &name, None)));
     }
+    let (versions, next_cursor) = paging::newest_first(versions, |(v, _)| *v, &page)?;
     let versions = versions
         .into_iter()
         .map(|(version, created_at)| VersionSummary {
@@ -102,7 +106,10 @@ pub(crate) async fn workflow_versions(
             created_at: baton_api_model::time::from_us(created_at),
         })
         .collect();
-    Ok(Json(VersionList { versions }))
+    Ok(Json(VersionList {
+        versions,
+        next_cursor,
+    }))
 }
 
 /// `POST /workflows/{name}/start`: a new instance of the workflow (or of one version).

@@ -341,8 +341,11 @@ pub async fn user(cmd: UserCommand) -> anyhow::Result<()> {
             print_user(&u);
         }
         UserCommand::List { server } => {
-            let list: UserList = server.client()?.get("/users").await?;
-            list.users.iter().for_each(print_user);
+            let users = server
+                .client()?
+                .all_pages("/users", |p: UserList| (p.users, p.next_cursor))
+                .await?;
+            users.iter().for_each(print_user);
         }
         UserCommand::Disable { name, server } => {
             let path = format!("/users/{}/disable", encode(&name));
@@ -391,8 +394,11 @@ pub async fn token(cmd: TokenCommand) -> anyhow::Result<()> {
             println!("{}", t.token);
         }
         TokenCommand::List { server } => {
-            let list: TokenList = server.client()?.get("/tokens").await?;
-            for t in list.tokens {
+            let tokens = server
+                .client()?
+                .all_pages("/tokens", |p: TokenList| (p.tokens, p.next_cursor))
+                .await?;
+            for t in tokens {
                 let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
                 println!(
                     "{}\t{}\t{}\t{}\texpires {}\tlast used {}{}",
@@ -429,8 +435,11 @@ pub async fn project(cmd: ProjectCommand) -> anyhow::Result<()> {
             eprintln!("project {name} created");
         }
         ProjectCommand::List { server } => {
-            let list: ProjectList = server.client()?.get("/projects").await?;
-            for p in list.projects {
+            let projects = server
+                .client()?
+                .all_pages("/projects", |p: ProjectList| (p.projects, p.next_cursor))
+                .await?;
+            for p in projects {
                 println!("{}\t{}", p.name, p.created_at);
             }
         }
@@ -471,8 +480,11 @@ async fn member(cmd: MemberCommand) -> anyhow::Result<()> {
         }
         MemberCommand::List { project, server } => {
             let uri = format!("/projects/{}/members", encode(&project));
-            let list: MemberList = server.client()?.get(&uri).await?;
-            for m in list.members {
+            let members = server
+                .client()?
+                .all_pages(&uri, |p: MemberList| (p.members, p.next_cursor))
+                .await?;
+            for m in members {
                 println!("{}\t{}", m.user, m.role);
             }
         }

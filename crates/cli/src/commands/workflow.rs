@@ -53,9 +53,11 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
                 encode(&name),
                 encode(&project)
             );
-            let r: VersionList = server.client()?.get(&path).await?;
-            let rows: Vec<Vec<String>> = r
-                .versions
+            let versions = server
+                .client()?
+                .all_pages(&path, |p: VersionList| (p.versions, p.next_cursor))
+                .await?;
+            let rows: Vec<Vec<String>> = versions
                 .iter()
                 .map(|v| vec![v.version.to_string(), format::at(Some(v.created_at))])
                 .collect();
