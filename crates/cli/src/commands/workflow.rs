@@ -137,32 +137,24 @@ async fn apply(client: &Client, files: &[std::path::PathBuf]) -> anyhow::Result<
 }
 
 async fn list(client: &Client, project: Option<&str>) -> anyhow::Result<()> {
-    let filter = project
-        .map(|p| format!("project={}&", encode(p)))
-        .unwrap_or_default();
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let after = cursor
-            .as_deref()
-            .map(|c| format!("&cursor={}", encode(c)))
-            .unwrap_or_default();
-        let r: WorkflowList = client
-            .get(&format!("/workflows?{filter}limit=1000{after}"))
-            .await?;
-        rows.extend(r.workflows.iter().map(|w| {
+    let path = match project {
+        Some(p) => format!("/workflows?project={}", encode(p)),
+        None => "/workflows".to_string(),
+    };
+    let workflows = client
+        .all_pages(&path, |p: WorkflowList| (p.workflows, p.next_cursor))
+        .await?;
+    let rows: Vec<Vec<String>> = workflows
+        .iter()
+        .map(|w| {
             vec![
                 w.project.clone(),
                 w.name.clone(),
                 w.latest_version.to_string(),
                 format::at(Some(w.updated_at)),
             ]
-        }));
-        match r.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+        })
+        .collect();
     println!(
         "{}",
         format::table(&["PROJECT", "NAME", "VERSION", "UPDATED"], &rows)
