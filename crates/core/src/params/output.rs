@@ -15,21 +15,12 @@ const CLOSE: &str = ")}";
 /// included; empty is allowed). Anything else (no `=`, a bad key, no closing `)}`) is not a
 /// pair and is ignored, and scanning goes on after it.
 pub fn parse_set_values(line: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut rest = line;
-    while let Some(start) = rest.find(OPEN) {
-        let body = &rest[start + OPEN.len()..];
-        rest = body;
-        let Some((key, after)) = body.split_once('=') else {
-            continue;
-        };
-        let key = key.trim();
-        if let Some(end) = after.find(CLOSE).filter(|_| is_ident(key)) {
-            out.push((key.to_string(), after[..end].to_string()));
-            rest = &after[end + CLOSE.len()..];
-        }
-    }
-    out
+    pieces(line)
+        .filter_map(|p| match p {
+            Piece::Pair(key, value) => Some((key.to_string(), value.to_string())),
+            Piece::Open(..) => None,
+        })
+        .collect()
 }
 
 /// A pair left open at the end of `line`: `${setValue(KEY=` with a valid KEY and no `)}`
@@ -38,10 +29,29 @@ pub fn parse_set_values(line: &str) -> Vec<(String, String)> {
 /// running past it (see [`super::limits::check_unfinished`]). In a whole line an open pair
 /// is just text, and is ignored.
 pub fn unclosed_set_value(line: &str) -> Option<(&str, usize)> {
-    let mut rest = line;
-    while let Some(start) = rest.find(OPEN) {
-        let body = &rest[start + OPEN.len()..];
-        rest = body;
+    pieces(line).find_map(|p| match p {
+        Piece::Open(key, held) => Some((key, held)),
+        Piece::Pair(..) => None,
+    })
+}
+
+/// What a scan of a line finds, in order: closed pairs, then at most one open pair (once a
+/// pair has no `)}` after it, no later one has either).
+enum Piece<'a> {
+    /// `${setValue(KEY=VALUE)}`.
+    Pair(&'a str, &'a str),
+    /// `${setValue(KEY=` and the length of what follows, with no `)}`.
+    Open(&'a str, usize),
+}
+
+/// The pairs of `line` with a valid key; text that is not one is skipped, and scanning goes
+/// on just after its `${setValue(`.
+fn pieces(line: &str) -> impl Iterator<Item = Piece<'_>> {
+    let mut rest = Some(line);
+    std::iter::from_fn(move || loop {
+        let text = rest?;
+        let body = &text[text.find(OPEN)? + OPEN.len()..];
+        rest = Some(body);
         let Some((key, after)) = body.split_once('=') else {
             continue;
         };
@@ -49,13 +59,17 @@ pub fn unclosed_set_value(line: &str) -> Option<(&str, usize)> {
         if !is_ident(key) {
             continue;
         }
-        // Once a pair has no `)}` after it, no later one has either: this is the first.
-        match after.find(CLOSE) {
-            Some(end) => rest = &after[end + CLOSE.len()..],
-            None => return Some((key, after.len())),
-        }
-    }
-    None
+        return Some(match after.find(CLOSE) {
+            Some(end) => {
+                rest = Some(&after[end + CLOSE.len()..]);
+                Piece::Pair(key, &after[..end])
+            }
+            None => {
+                rest = None;
+                Piece::Open(key, after.len())
+            }
+        });
+    })
 }
 
 /// The keys a task body may set, found by looking for `setValue(KEY=` in its text (so
