@@ -14,18 +14,10 @@ pub(crate) fn by_key<T>(
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
     let limit = page_len(query.limit()?);
     let after = query.cursor()?.map(Cursor::key).transpose()?;
-    let mut page: Vec<T> = items
+    let rest = items
         .into_iter()
-        .filter(|item| after.as_deref().is_none_or(|a| key(item).as_str() > a))
-        .take(limit + 1)
-        .collect();
-    let next = if page.len() > limit {
-        page.truncate(limit);
-        page.last().map(|last| Cursor::Key(key(last)).encode())
-    } else {
-        None
-    };
-    Ok((page, next))
+        .filter(|item| after.as_deref().is_none_or(|a| key(item).as_str() > a));
+    Ok(first_page(rest, limit, |last| Cursor::Key(key(last))))
 }
 
 /// The page of `items` (sorted by `number`, largest, i.e. newest, first) that follows the
@@ -37,18 +29,27 @@ pub(crate) fn newest_first<T>(
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
     let limit = page_len(query.limit()?);
     let after = query.cursor()?.map(Cursor::id).transpose()?;
-    let mut page: Vec<T> = items
+    let rest = items
         .into_iter()
-        .filter(|item| after.is_none_or(|a| number(item) < a))
-        .take(limit + 1)
-        .collect();
+        .filter(|item| after.is_none_or(|a| number(item) < a));
+    Ok(first_page(rest, limit, |last| Cursor::Id(number(last))))
+}
+
+/// The first `limit` of `rest` (the items after the cursor, in order), and the cursor of the
+/// next page, made from the page's last item, when more follow.
+fn first_page<T>(
+    rest: impl Iterator<Item = T>,
+    limit: usize,
+    cursor_of: impl Fn(&T) -> Cursor,
+) -> (Vec<T>, Option<String>) {
+    let mut page: Vec<T> = rest.take(limit + 1).collect();
     let next = if page.len() > limit {
         page.truncate(limit);
-        page.last().map(|last| Cursor::Id(number(last)).encode())
+        page.last().map(|last| cursor_of(last).encode())
     } else {
         None
     };
-    Ok((page, next))
+    (page, next)
 }
 
 /// For lists ordered by id: the cursor of the next page when `page` came back full.
