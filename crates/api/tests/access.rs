@@ -397,6 +397,26 @@ async fn state_changes_are_audited_allowed_or_refused() {
         .all(|r| r.action == "POST /api/v1/instances/{id}/stop"));
 }
 
+/// Gives `p-operator` a real password (the world's users have none), for a login.
+async fn give_the_operator_a_password(w: &World) {
+    let hash = baton_auth::password::hash("operator-password").unwrap();
+    w.store.set_password("p-operator", &hash).await.unwrap();
+}
+
+/// A browser (cookie) login as `p-operator`: its status, headers and body.
+async fn cookie_login(w: &World) -> (StatusCode, axum::http::HeaderMap, String) {
+    let login = serde_json::json!({"username": "p-operator", "password": "operator-password", "session": "cookie"});
+    let json = [("content-type", "application/json")];
+    raw(
+        w,
+        Method::POST,
+        "/api/v1/auth/login",
+        &json,
+        &login.to_string(),
+    )
+    .await
+}
+
 /// A request with the given headers; its status and body.
 async fn raw(
     w: &World,
@@ -428,21 +448,11 @@ async fn raw(
 #[tokio::test]
 async fn behind_tls_the_session_cookie_and_its_clearing_are_secure() {
     let mut w = world().await;
-    let hash = baton_auth::password::hash("operator-password").unwrap();
-    w.store.set_password("p-operator", &hash).await.unwrap();
+    give_the_operator_a_password(&w).await;
     let state = ApiState::new(w.store.clone(), Arc::new(|| {}), Members::Fixed(Vec::new()))
         .with_secure_cookies(true);
     w.app = baton_api::router(state);
-    let login = serde_json::json!({"username": "p-operator", "password": "operator-password", "session": "cookie"});
-    let json = [("content-type", "application/json")];
-    let (status, headers, text) = raw(
-        &w,
-        Method::POST,
-        "/api/v1/auth/login",
-        &json,
-        &login.to_string(),
-    )
-    .await;
+    let (status, headers, text) = cookie_login(&w).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     let cookie = headers["set-cookie"].to_str().unwrap().to_string();
     assert!(
@@ -475,18 +485,8 @@ async fn behind_tls_the_session_cookie_and_its_clearing_are_secure() {
 #[tokio::test]
 async fn a_browser_session_is_an_httponly_cookie_whose_changes_need_the_csrf_token() {
     let w = world().await;
-    let hash = baton_auth::password::hash("operator-password").unwrap();
-    w.store.set_password("p-operator", &hash).await.unwrap();
-    let login = serde_json::json!({"username": "p-operator", "password": "operator-password", "session": "cookie"});
-    let json = [("content-type", "application/json")];
-    let (status, headers, text) = raw(
-        &w,
-        Method::POST,
-        "/api/v1/auth/login",
-        &json,
-        &login.to_string(),
-    )
-    .await;
+    give_the_operator_a_password(&w).await;
+    let (status, headers, text) = cookie_login(&w).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     let cookie = headers["set-cookie"].to_str().unwrap().to_string();
     assert!(
@@ -551,14 +551,7 @@ async fn a_browser_session_is_an_httponly_cookie_whose_changes_need_the_csrf_tok
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (_, again, _) = raw(
-        &w,
-        Method::POST,
-        "/api/v1/auth/login",
-        &json,
-        &login.to_string(),
-    )
-    .await;
+    let (_, again, _) = cookie_login(&w).await;
     assert_ne!(again["set-cookie"].to_str().unwrap(), cookie);
 }
 

@@ -823,16 +823,38 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_grpc_service_answers_over_the_network() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A worker serving gRPC on a loopback port of its own, named by that address.
+    async fn serving(dir: &std::path::Path) -> (Worker, std::net::SocketAddr, Served) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let worker = worker_with(dir.path(), |c| c.id = addr.to_string());
+        let worker = worker_with(dir, |c| c.id = addr.to_string());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(crate::serve(worker.clone(), listener, async {
             let _ = stopped.await;
         }));
+        (worker, addr, Served { stop, server })
+    }
+
+    /// The gRPC server of [`serving`], until stopped.
+    struct Served {
+        stop: tokio::sync::oneshot::Sender<()>,
+        server: tokio::task::JoinHandle<Result<(), baton_proto::tls::TlsError>>,
+    }
+
+    impl Served {
+        async fn stop(self) {
+            self.stop.send(()).unwrap();
+            within("the server to stop", self.server)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn the_grpc_service_answers_over_the_network() {
+        let dir = tempfile::tempdir().unwrap();
+        let (worker, addr, served) = serving(dir.path()).await;
         let mut master = TestMaster::start().await;
         // A caller that proves nothing, or proves another cluster's secret, is refused.
         let mut stranger = within(
@@ -890,20 +912,14 @@ mod tests {
         assert!(!reply.accepted);
         assert_eq!(reply.reason, "dispatch without a task kind");
 
-        stop.send(()).unwrap();
-        within("the server to stop", server).await.unwrap().unwrap();
+        served.stop().await;
     }
+
     #[tokio::test]
     async fn a_dispatch_over_the_size_limit_is_refused_before_it_is_read() {
         use baton_proto::sizes::MAX_DISPATCH_BYTES;
         let dir = tempfile::tempdir().unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let worker = worker_with(dir.path(), |c| c.id = addr.to_string());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(crate::serve(worker.clone(), listener, async {
-            let _ = stopped.await;
-        }));
+        let (worker, addr, served) = serving(dir.path()).await;
         let mut master = TestMaster::start().await;
         // A noop carrying `n` bytes of env (a process could not even be given that much).
         let sized = |n: usize, tid: i64| {
@@ -946,7 +962,6 @@ mod tests {
         assert!(reply.accepted, "{}", reply.reason);
         assert_eq!(master.finished(3).await.outcome, Outcome::Succeeded as i32);
 
-        stop.send(()).unwrap();
-        within("the server to stop", server).await.unwrap().unwrap();
+        served.stop().await;
     }
 }
