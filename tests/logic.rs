@@ -31,6 +31,7 @@ fn switch_and_conditions_take_one_branch_and_skip_the_others() {
         "route.yaml",
         &format!(
             r#"name: route
+extra_params: allow
 tasks:
   - name: count
     type: shell
@@ -194,6 +195,30 @@ fn sub_workflows_pass_params_down_outputs_back_and_stops_through() {
         message.contains("workflow `nowhere` does not exist"),
         "{message}"
     );
+
+    // A param the parent passes must keep the child's rule: the task fails naming it, and no
+    // child instance is made.
+    let strict = write(
+        dir.path(),
+        "strict.yaml",
+        "name: strict\nparams:\n  day: {type: date, required: true}\ntasks:\n  - {name: a, type: noop}\n",
+    );
+    server.ok(&["workflow", "apply", "-f", strict.to_str().unwrap()]);
+    let caller = write(
+        dir.path(),
+        "caller.yaml",
+        "name: caller\ntasks:\n  - {name: run, type: sub_workflow, workflow: strict, params: {day: '31/01/2026'}}\n",
+    );
+    let id = server.start_workflow(&caller, "caller", &[]);
+    let view = server.wait_end(id, LONG);
+    assert_eq!(view["instance"]["state"], "failed", "{view:#}");
+    let message = Standalone::task(&view, "run")["message"].as_str().unwrap();
+    assert!(
+        message.contains("param `day`: `31/01/2026` is not a date written YYYY-MM-DD"),
+        "{message}"
+    );
+    let children = server.get("/instances?workflow=strict");
+    assert_eq!(children["instances"], serde_json::json!([]), "{children:#}");
 }
 
 #[test]

@@ -149,7 +149,10 @@ fn a_start_time_value_reaches_shell_and_python_tasks_as_exactly_that_string() {
     let file = write(
         dir.path(),
         "hostile.yaml",
-        &format!("name: hostile\ntasks:\n{}", tasks.concat()),
+        &format!(
+            "name: hostile\nparams: {{v: ''}}\ntasks:\n{}",
+            tasks.concat()
+        ),
     );
     let value = hostile(dir.path());
     let out = baton(

@@ -91,11 +91,73 @@ fn apply_list_show_start_wait_and_logs() {
         "{:?}",
         text(&out)
     );
-    assert!(server
-        .ok(&["workflow", "start", "needs", "-p", "dt=1"])
+    // A start param the workflow does not declare is refused, naming it.
+    let out = server.cli(&["workflow", "start", "needs", "-p", "dt=1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out)
+            .1
+            .contains("param `dt` is not declared by workflow `needs`"),
+        "{:?}",
+        text(&out)
+    );
+    // Declared params are checked against their rules, each problem named.
+    let typed = write(
+        dir.path(),
+        "typed.yaml",
+        "name: typed\nparams:\n  dt: {type: date, required: true}\n  rows: {type: int, max: 10, default: 1}\ntasks:\n  - {name: a, type: shell, command: 'echo ${dt} ${rows}'}\n",
+    );
+    server.ok(&["workflow", "apply", "-f", path(&typed)]);
+    for (args, expected) in [
+        (&[][..], "param `dt` is required (date (YYYY-MM-DD))"),
+        (
+            &["-p", "dt=1"][..],
+            "param `dt`: `1` is not a date written YYYY-MM-DD",
+        ),
+        (
+            &["-p", "dt=2026-01-31", "-p", "rows=11"][..],
+            "param `rows`: 11 is out of range (int, at most 10)",
+        ),
+        (
+            &["-p", "dt=2026-01-31", "-p", "dtt=1"][..],
+            "param `dtt` is not declared by workflow `typed` (it declares dt, rows)",
+        ),
+    ] {
+        let mut all = vec!["workflow", "start", "typed"];
+        all.extend_from_slice(args);
+        let out = server.cli(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {:?}", text(&out));
+        assert!(
+            text(&out).1.contains(expected),
+            "{args:?}: {:?}",
+            text(&out)
+        );
+    }
+    // A backfill passes no params: a required one makes it impossible.
+    let out = server.cli(&["backfill", "typed", "--dates", "2026-03-01"]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    assert!(
+        text(&out)
+            .1
+            .contains("a backfill passes no params: param `dt` is required"),
+        "{:?}",
+        text(&out)
+    );
+    let id: i64 = server
+        .ok(&[
+            "workflow",
+            "start",
+            "typed",
+            "-p",
+            "dt=2026-01-31",
+            "-p",
+            "rows=10",
+        ])
         .trim()
-        .parse::<i64>()
-        .is_ok());
+        .parse()
+        .unwrap();
+    let out = server.cli(&["instance", "wait", &id.to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert_eq!(
         server
             .cli(&["instance", "list", "--state", "bogus"])

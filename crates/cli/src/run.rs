@@ -16,10 +16,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let file = args.file.display().to_string();
     let (text, spec) = read_spec(&args.file).map_err(Exit::BadInput)?;
     let params = parse_params(&args.params)?;
-    let undefined = baton_core::params::check(&spec, &params, &Default::default());
-    if !undefined.is_empty() {
-        let lines: Vec<String> = undefined.iter().map(|e| format!("{file}: {e}")).collect();
-        return Err(Exit::BadInput(lines.join("\n")).into());
+    let refused: Vec<String> = baton_core::params::check_start(&spec, &params)
+        .iter()
+        .map(ToString::to_string)
+        .chain(
+            baton_core::params::check(&spec, &params, &Default::default())
+                .iter()
+                .map(ToString::to_string),
+        )
+        .map(|e| format!("{file}: {e}"))
+        .collect();
+    if !refused.is_empty() {
+        return Err(Exit::BadInput(refused.join("\n")).into());
     }
 
     let dir = tempfile::Builder::new().prefix("baton-run-").tempdir()?;

@@ -7,11 +7,13 @@
 
 mod file;
 pub mod logic;
+pub mod param_rule;
 pub mod schedule;
 mod validate;
 mod yaml;
 
 pub use logic::{Condition, DependItem, Dependence, Expect, Relation, SwitchCase};
+pub use param_rule::{ExtraParams, ParamDecl, ParamRule};
 pub use schedule::{Concurrency, Misfire, ScheduleSpec, Trigger};
 
 use serde::{Deserialize, Serialize};
@@ -300,9 +302,16 @@ pub struct WorkflowSpec {
     /// Free text for people.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
-    /// Global params.
+    /// Global params: each one's default value (a declared param without a default, such as
+    /// a required one, is not here).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, String>,
+    /// The params declared with a type or rule, checked at every start.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub param_rules: BTreeMap<String, ParamDecl>,
+    /// Whether a start may pass params this workflow does not declare.
+    #[serde(default, skip_serializing_if = "ExtraParams::is_refuse")]
+    pub extra_params: ExtraParams,
     /// What a failure does to the rest of the instance.
     #[serde(default)]
     pub failure_strategy: FailureStrategy,
@@ -401,6 +410,60 @@ impl WorkflowSpec {
             source_name: source_name.to_string(),
             problems,
         })
+    }
+
+    /// The definition as a workflow file that applies back to an equal spec (what `workflow
+    /// export` prints and what a schedule change stores as the new version's source):
+    /// declared params are written back as declarations under `params:`.
+    pub fn to_yaml(&self) -> Result<String, serde_yaml::Error> {
+        let mut file = serde_yaml::to_value(self)?;
+        if let serde_yaml::Value::Mapping(fields) = &mut file {
+            fields.remove("param_rules");
+            if !self.param_rules.is_empty() {
+                let params = self.params_as_written()?;
+                fields.insert("params".into(), params);
+            }
+        }
+        serde_yaml::to_string(&file)
+    }
+
+    /// `params:` as a file writes it: a plain default, or a declaration with its default.
+    fn params_as_written(&self) -> Result<serde_yaml::Value, serde_yaml::Error> {
+        use serde_yaml::{Mapping, Value};
+        let mut params = Mapping::new();
+        for (name, default) in &self.params {
+            if !self.param_rules.contains_key(name) {
+                params.insert(name.as_str().into(), default.as_str().into());
+            }
+        }
+        for (name, decl) in &self.param_rules {
+            let mut fields = match decl.rule.clone() {
+                // The file says `enum: [...]` with no type.
+                ParamRule::Enum { values } => {
+                    Mapping::from_iter([("enum".into(), serde_yaml::to_value(values)?)])
+                }
+                other => match serde_yaml::to_value(other)? {
+                    Value::Mapping(m) => m,
+                    _ => Mapping::new(),
+                },
+            };
+            if let Some(default) = self.params.get(name) {
+                fields.insert("default".into(), default.as_str().into());
+            }
+            if decl.required {
+                fields.insert("required".into(), true.into());
+            }
+            if !decl.description.is_empty() {
+                fields.insert("description".into(), decl.description.as_str().into());
+            }
+            params.insert(name.as_str().into(), Value::Mapping(fields));
+        }
+        Ok(Value::Mapping(params))
+    }
+
+    /// True when `name` is one of the workflow's params (with a default or a rule).
+    pub fn declares(&self, name: &str) -> bool {
+        self.params.contains_key(name) || self.param_rules.contains_key(name)
     }
 
     /// Reads a spec stored as JSON by [`WorkflowSpec::to_json`].

@@ -166,8 +166,13 @@ impl Engine {
         // Down go the task's own params and those the child declares.
         let passed: BTreeMap<String, String> = visible
             .into_iter()
-            .filter(|(k, _)| spec.params.contains_key(k) || child.spec.params.contains_key(k))
+            .filter(|(k, _)| spec.params.contains_key(k) || child.spec.declares(k))
             .collect();
+        let refused = params::check_start(&child.spec, &passed);
+        if !refused.is_empty() {
+            let reasons: Vec<String> = refused.iter().map(ToString::to_string).collect();
+            return Some(Err(reasons.join("; ")));
+        }
         Some(Ok(NewChild {
             workflow: child,
             params: passed,

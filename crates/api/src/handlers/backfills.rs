@@ -27,7 +27,7 @@ const MAX_BACKFILL: usize = 10_000;
         ("project" = Option<String>, Query, description = "The project (default `default`)")),
     request_body = BackfillRequest,
     responses((status = 201, description = "Created", body = BackfillCreated),
-        (status = 400, description = "A bad range, date or parallel", body = ErrorBody),
+        (status = 400, description = "A bad range, date or parallel; a required param", body = ErrorBody),
         (status = 404, description = "No such workflow", body = ErrorBody)))]
 pub(crate) async fn create_backfill(
     State(state): State<ApiState>,
@@ -38,6 +38,14 @@ pub(crate) async fn create_backfill(
     let req = super::body(req, "bad_request", "backfill: ")?;
     let project = project_or_default(q.project);
     let workflow = workflow_of(&state, &project, &name, None).await?;
+    // A backfill's instances run with no start-time params.
+    let missing = baton_core::params::check_start(&workflow.spec, &Default::default());
+    if let Some(first) = missing.first() {
+        return Err(ApiError::bad(
+            "bad_params",
+            format!("a backfill passes no params: {first}"),
+        ));
+    }
     let parallel = req.parallel.unwrap_or(1);
     if parallel < 1 {
         return Err(ApiError::bad(

@@ -117,7 +117,7 @@ pub(crate) async fn workflow_versions(
     params(("name" = String, Path, description = "The workflow's name"), WorkflowQuery),
     request_body(content = Option<StartRequest>, description = "Params and where to start; may be empty"),
     responses((status = 201, description = "Started", body = Started),
-        (status = 400, description = "An undefined param, an unknown task", body = ErrorBody),
+        (status = 400, description = "A param the workflow does not declare, a value that breaks its rule, a required param missing, an undefined param, an unknown task", body = ErrorBody),
         (status = 404, description = "No such workflow", body = ErrorBody)))]
 pub(crate) async fn start_workflow(
     State(state): State<ApiState>,
@@ -177,16 +177,24 @@ fn only_tasks(
     ))
 }
 
-/// Refuses a start that leaves a `${param}` undefined, naming each.
+/// Refuses a start whose params break the workflow's declarations, or leave a `${param}`
+/// undefined, naming each.
 fn check_params(spec: &WorkflowSpec, req: &StartRequest) -> Result<(), ApiError> {
-    let undefined = params::check(spec, &req.params, &Default::default());
-    if undefined.is_empty() {
-        return Ok(());
+    let refused = params::check_start(spec, &req.params);
+    if !refused.is_empty() {
+        return Err(ApiError::bad("bad_params", lines(&refused)));
     }
-    let message = undefined
+    let undefined = params::check(spec, &req.params, &Default::default());
+    if !undefined.is_empty() {
+        return Err(ApiError::bad("undefined_params", lines(&undefined)));
+    }
+    Ok(())
+}
+
+fn lines<E: ToString>(errors: &[E]) -> String {
+    errors
         .iter()
-        .map(|e| e.to_string())
+        .map(E::to_string)
         .collect::<Vec<_>>()
-        .join("\n");
-    Err(ApiError::bad("undefined_params", message))
+        .join("\n")
 }

@@ -74,7 +74,7 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
             let w: Workflow = client
                 .get(&definition_path(&name, &project, version))
                 .await?;
-            print!("{}", serde_yaml::to_string(&exported(w))?);
+            print!("{}", exported(w).to_yaml()?);
             Ok(())
         }
         WorkflowCommand::Start {

@@ -86,7 +86,7 @@ pub fn upstream_outputs(workflow: &WorkflowSpec, task: &TaskSpec) -> BTreeSet<St
     names
 }
 
-fn placeholder_context(workflow: &WorkflowSpec) -> SystemContext {
+pub(super) fn placeholder_context(workflow: &WorkflowSpec) -> SystemContext {
     let at = chrono_tz::UTC
         .with_ymd_and_hms(2000, 1, 1, 0, 0, 0)
         .single()

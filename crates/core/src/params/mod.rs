@@ -6,7 +6,8 @@
 //!   the task's (local), which win over upstream output params, which win over the
 //!   workflow's (global); `${system.*}` ([`SystemContext`]) and `$[...]` ([`eval_time_expr`])
 //!   are resolved too, and param values may use both.
-//! - [`check`] lists, before anything runs, every reference and expression that would fail.
+//! - [`check`] lists, before anything runs, every reference and expression that would fail;
+//!   [`check_start`] checks start-time values against the workflow's declared params.
 //! - [`parse_set_values`] is what the worker calls on each line of task output, under the
 //!   [`limits`] on output params.
 //! - [`references`], [`substitute`] and [`check_all`] are the earlier `${name}`-only API,
@@ -29,6 +30,7 @@ pub mod limits;
 mod output;
 mod pattern;
 mod resolve;
+mod start;
 mod system;
 mod text;
 
@@ -37,6 +39,7 @@ pub use embed::cel::Binding;
 pub use expr::{eval_time_expr, ExprError};
 pub use output::{declared_outputs, parse_set_values, unclosed_set_value};
 pub use resolve::{resolve_condition, resolve_task, resolve_text, task_params, ParamError};
+pub use start::{check_start, StartParamError};
 pub use system::{is_system_param, system_params, SystemContext, SYSTEM_PARAMS};
 
 use crate::spec::WorkflowSpec;

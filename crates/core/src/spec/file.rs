@@ -36,8 +36,10 @@ pub(super) struct RawWorkflow {
     pub name: Option<String>,
     pub project: Option<String>,
     pub description: Option<String>,
-    #[serde(default)]
-    pub params: BTreeMap<String, Scalar>,
+    /// Read entry by entry (see [`Reader::params`]).
+    #[serde(skip)]
+    pub params: BTreeMap<String, RawParam>,
+    pub extra_params: Option<super::ExtraParams>,
     pub failure_strategy: Option<FailureStrategy>,
     pub priority: Option<Priority>,
     pub timezone: Option<String>,
@@ -45,6 +47,44 @@ pub(super) struct RawWorkflow {
     /// Read item by item (see [`Reader::workflow`]).
     #[serde(skip)]
     pub tasks: Vec<RawTask>,
+}
+
+/// A workflow param as written: a default value, or a declaration with a rule.
+#[derive(Debug)]
+pub(super) enum RawParam {
+    /// `name: value`.
+    Value(Scalar),
+    /// `name: {type: …, …}`, with where it stands for the checks' messages.
+    Declared(RawParamDecl, Option<yaml::Pos>),
+    /// A declaration whose fields could not all be read (already reported).
+    Broken,
+}
+
+/// `name: {type: int, min: 1, default: 5, …}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawParamDecl {
+    #[serde(rename = "type")]
+    pub kind: Option<ParamType>,
+    pub default: Option<Scalar>,
+    pub required: Option<bool>,
+    #[serde(rename = "enum")]
+    pub one_of: Option<Vec<Scalar>>,
+    pub pattern: Option<String>,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    pub description: Option<String>,
+}
+
+/// The `type:` of a declared param.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum ParamType {
+    String,
+    Int,
+    Number,
+    Bool,
+    Date,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -193,7 +233,9 @@ impl Reader<'_> {
             return None;
         };
         let tasks = map.remove("tasks");
+        let params = map.remove("params");
         let (mut raw, _) = self.fields::<RawWorkflow>(map, &[], None);
+        raw.params = self.params(params);
         raw.tasks = match tasks {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Sequence(items)) => items
@@ -211,6 +253,63 @@ impl Reader<'_> {
             }
         };
         Some(raw)
+    }
+
+    /// The workflow's `params:`, entry by entry: a scalar is a default value, a mapping a
+    /// declaration read field by field.
+    fn params(&mut self, params: Option<Value>) -> BTreeMap<String, RawParam> {
+        let at = |name: &str| vec![Step::Key("params".into()), Step::Key(name.into())];
+        let entries = match params {
+            None | Some(Value::Null) => return BTreeMap::new(),
+            Some(Value::Mapping(entries)) => entries,
+            Some(_) => {
+                self.problems.push(problem(
+                    None,
+                    self.doc.position(&[Step::Key("params".into())]),
+                    "`params` is a mapping of names to values or declarations".into(),
+                ));
+                return BTreeMap::new();
+            }
+        };
+        let mut read = BTreeMap::new();
+        for (key, value) in entries {
+            let Some(name) = key.as_str().map(str::to_string) else {
+                self.problems.push(problem(
+                    None,
+                    self.doc.position(&[Step::Key("params".into())]),
+                    "a param's name is text".into(),
+                ));
+                continue;
+            };
+            let param = match value {
+                Value::Mapping(fields) => {
+                    let path = at(&name);
+                    let before = self.problems.len();
+                    let (decl, broken) = self.fields::<RawParamDecl>(fields, &path, None);
+                    for p in &mut self.problems[before..] {
+                        p.message = format!("param `{name}`: {}", p.message);
+                    }
+                    if broken.is_empty() {
+                        RawParam::Declared(decl, self.doc.position(&path))
+                    } else {
+                        RawParam::Broken
+                    }
+                }
+                other => match serde_yaml::from_value::<Scalar>(other) {
+                    Ok(v) => RawParam::Value(v),
+                    Err(_) => {
+                        self.problems.push(problem(
+                            None,
+                            self.doc.position(&at(&name)),
+                            format!("param `{name}`: a value is a string, a number or a bool, or a declaration such as `{{type: int, default: 1}}`"),
+                        ));
+                        RawParam::Broken
+                    }
+                },
+            };
+            read.insert(name, param);
+        }
+        read
     }
 
     fn task(&mut self, index: usize, item: Value) -> RawTask {

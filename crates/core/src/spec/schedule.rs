@@ -223,7 +223,8 @@ impl crate::spec::WorkflowSpec {
         }
         let mut changed = self.clone();
         changed.schedule = schedule;
-        let source = serde_yaml::to_string(&changed)
+        let source = changed
+            .to_yaml()
             .map_err(|e| fail(vec![format!("cannot write the workflow file: {e}")]))?;
         // The same checks as `workflow apply`: what is stored is a file that applies back.
         let checked = crate::spec::WorkflowSpec::from_yaml(&source, source_name)?;

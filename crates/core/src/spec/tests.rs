@@ -219,7 +219,7 @@ fn timeout_strategy_parses_defaults_to_fail_and_round_trips() {
     // The default is not written out: exported files stay as they were.
     let json = spec.to_json();
     assert_eq!(json.matches("timeout_strategy").count(), 2, "{json}");
-    let yaml = serde_yaml::to_string(&spec).unwrap();
+    let yaml = spec.to_yaml().unwrap();
     let back = WorkflowSpec::from_yaml(&yaml, "exported.yaml").unwrap();
     assert_eq!(back, spec);
     assert_eq!(WorkflowSpec::from_json(&json).unwrap(), spec);
@@ -307,7 +307,7 @@ fn logic_tasks_parse_with_their_branches_as_dependencies() {
 #[test]
 fn logic_tasks_round_trip_through_export() {
     let spec = parse(LOGIC).unwrap();
-    let yaml = serde_yaml::to_string(&spec).unwrap();
+    let yaml = spec.to_yaml().unwrap();
     assert_eq!(parse(&yaml).unwrap(), spec, "{yaml}");
     assert_eq!(WorkflowSpec::from_json(&spec.to_json()).unwrap(), spec);
 }
@@ -469,6 +469,99 @@ fn a_file_of_the_wrong_shape_says_what_shape_is_expected() {
     let e = error("name: x\nschedule: {cron: '* * * * *', cron: '0 * * * *'}\ntasks:\n  - {name: a, type: noop}\n");
     assert!(
         e.contains("line 2, column 31: `schedule.cron` is given twice (first at line 2)"),
+        "{e}"
+    );
+}
+
+const DECLARED: &str = r#"
+name: typed
+extra_params: allow
+params:
+  dt: $[yyyy-MM-dd]
+  day: {type: date, required: true, description: The business day}
+  rows: {type: int, min: 1, max: 1000, default: 100}
+  ratio: {type: number, default: 0.5}
+  full: {type: bool, default: false}
+  region: {enum: [eu, us], default: eu}
+  tag: {pattern: '[a-z]+'}
+tasks:
+  - {name: a, type: shell, command: 'echo ${day} ${rows}'}
+"#;
+
+#[test]
+fn declared_params_parse_into_defaults_and_rules() {
+    let spec = parse(DECLARED).unwrap();
+    assert_eq!(spec.extra_params, ExtraParams::Allow);
+    assert_eq!(spec.params["rows"], "100");
+    assert_eq!(spec.params["full"], "false");
+    assert_eq!(spec.params["dt"], "$[yyyy-MM-dd]");
+    assert!(
+        !spec.params.contains_key("day"),
+        "a required param has no default"
+    );
+    assert!(spec.param_rules["day"].required);
+    assert_eq!(spec.param_rules["day"].description, "The business day");
+    assert_eq!(
+        spec.param_rules["rows"].rule,
+        ParamRule::Int {
+            min: Some(1),
+            max: Some(1000)
+        }
+    );
+    assert_eq!(
+        spec.param_rules["region"].rule,
+        ParamRule::Enum {
+            values: vec!["eu".into(), "us".into()]
+        }
+    );
+    assert!(
+        !spec.param_rules.contains_key("dt"),
+        "a plain value has no rule"
+    );
+    assert!(spec.declares("dt") && spec.declares("day") && !spec.declares("other"));
+}
+
+#[test]
+fn declared_params_round_trip_through_export_and_storage() {
+    let spec = parse(DECLARED).unwrap();
+    let yaml = spec.to_yaml().unwrap();
+    assert!(!yaml.contains("param_rules"), "{yaml}");
+    assert_eq!(parse(&yaml).unwrap(), spec, "{yaml}");
+    assert_eq!(WorkflowSpec::from_json(&spec.to_json()).unwrap(), spec);
+    // A workflow without declarations is stored exactly as before they existed.
+    let plain = parse("name: p\nparams: {dt: '1'}\ntasks:\n  - {name: a, type: noop}\n").unwrap();
+    let json = plain.to_json();
+    assert!(
+        !json.contains("param_rules") && !json.contains("extra_params"),
+        "{json}"
+    );
+}
+
+#[test]
+fn a_bad_declaration_is_refused_at_its_line_with_what_is_wrong() {
+    let e = error(
+        "name: w\nparams:\n  rows: {type: int, default: lots}\n  region: {enum: []}\n  tag: {pattern: '('}\n  n: {type: bool, min: 1}\n  r: {type: date, required: true, default: 2026-01-01}\n  odd: {type: integer}\n  unknown: {type: int, maximum: 3}\ntasks:\n  - {name: a, type: noop}\n",
+    );
+    for expected in [
+        "line 3, column 3: param `rows`: the default `lots` is not a whole number (type: int)",
+        "line 4, column 3: param `region`: `enum` lists no value",
+        "line 5, column 3: param `tag`: `pattern` is not a valid regular expression: unclosed group",
+        "line 6, column 3: param `n`: `min` / `max` is for int params only",
+        "line 7, column 3: param `r`: a `required` param takes no `default`",
+        "line 8, column 9: param `odd`: `type`: unknown value `integer`",
+        "line 9, column 24: param `unknown`: unknown field `maximum`",
+    ] {
+        assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
+    }
+}
+
+#[test]
+fn a_scheduled_workflow_cannot_require_a_param() {
+    let e = error(
+        "name: w\nschedule: {cron: '0 0 * * *'}\nparams:\n  day: {type: date, required: true}\ntasks:\n  - {name: a, type: noop}\n",
+    );
+    assert!(
+        e.contains("param `day` is required, but a scheduled run passes no params"),
         "{e}"
     );
 }

@@ -39,7 +39,7 @@ fn general(message: String) -> Problem {
 /// Checks the file as a whole, adding to the `problems` found while reading it; the checks
 /// between tasks (dependencies, branches, cycles) run as far as the tasks allow.
 pub(super) fn check(
-    raw: RawWorkflow,
+    mut raw: RawWorkflow,
     mut problems: Vec<Problem>,
 ) -> Result<WorkflowSpec, Vec<Problem>> {
     let name = raw.name.unwrap_or_default();
@@ -73,6 +73,15 @@ pub(super) fn check(
     }
     if raw.tasks.is_empty() {
         problems.push(general("the workflow has no `tasks`".into()));
+    }
+    let params = super::param_rule::read_params(std::mem::take(&mut raw.params));
+    problems.extend(params.problems);
+    if raw.schedule.is_some() {
+        for (name, _) in params.declared.iter().filter(|(_, d)| d.required) {
+            problems.push(general(format!(
+                "param `{name}` is required, but a scheduled run passes no params: give it a `default`"
+            )));
+        }
     }
 
     // Every task named counts as known, even one with problems of its own, so that its
@@ -118,7 +127,9 @@ pub(super) fn check(
         name,
         project,
         description: raw.description.unwrap_or_default(),
-        params: strings(raw.params),
+        params: params.defaults,
+        param_rules: params.declared,
+        extra_params: raw.extra_params.unwrap_or_default(),
         failure_strategy: raw.failure_strategy.unwrap_or_default(),
         priority: raw.priority.unwrap_or_default(),
         timezone: raw.timezone,
