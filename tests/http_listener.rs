@@ -218,10 +218,19 @@ fn slow_headers_and_slow_bodies_are_cut_off_while_other_requests_are_served() {
                 .request(reqwest::Method::GET, "/workflows")
                 .send()
                 .unwrap();
-            (r.status() == 503).then(|| r.text().unwrap())
+            (r.status() == 503).then(|| {
+                let retry = r.headers().get("retry-after").cloned();
+                (retry, r.text().unwrap())
+            })
         },
     );
+    let (retry_after, refused) = refused;
     assert!(refused.contains("overloaded"), "{refused}");
+    assert_eq!(
+        retry_after.as_ref().and_then(|v| v.to_str().ok()),
+        Some("1"),
+        "a shed request says when to try again"
+    );
     let health = s
         .client
         .get(format!("{}/api/v1/health", s.api))

@@ -62,6 +62,9 @@ pub enum ApiError {
     RequestTimeout(std::time::Duration),
 }
 
+/// The `Retry-After` of a request shed because too many were in flight.
+pub const OVERLOADED_RETRY_AFTER_SECS: u64 = 1;
+
 impl ApiError {
     /// A plain bad request.
     pub fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -133,9 +136,24 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
-        if let ApiError::TooManyRequests(wait) = self {
+        let retry_after = match self {
             // Whole seconds, rounded up, as `Retry-After` counts.
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            ApiError::TooManyRequests(wait) => {
+                Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+            }
+            // Requests in flight end within moments: a client may try again soon.
+            ApiError::Overloaded(_) => Some(OVERLOADED_RETRY_AFTER_SECS),
+            ApiError::BadRequest { .. }
+            | ApiError::Unauthorized(_)
+            | ApiError::Forbidden(_)
+            | ApiError::NotFound(_)
+            | ApiError::Conflict(_)
+            | ApiError::Store(_)
+            | ApiError::Unavailable(_)
+            | ApiError::TooLarge
+            | ApiError::RequestTimeout(_) => None,
+        };
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, secs.into());

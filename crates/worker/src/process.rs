@@ -25,11 +25,58 @@ use tokio::process::{Child, Command};
 
 use crate::watchdog::Watchdog;
 
-/// What to run: a program and its arguments.
+/// What to run: a program, its arguments, and the program text it interprets (a shell
+/// command, a python script).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ProcessSpec {
     pub program: String,
     pub args: Vec<String>,
+    pub text: ProgramText,
+}
+
+/// The text an interpreter runs. Up to [`INLINE_TEXT_MAX`] bytes it is passed inline after
+/// `inline_flag` (`bash -c TEXT`); a longer one is written to a file in the attempt's working
+/// directory, passed by path (`bash FILE`), since Linux refuses a single argument over 128 KiB
+/// ("Argument list too long").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProgramText {
+    /// The flag that makes the interpreter take its program from the next argument (`-c`).
+    pub inline_flag: &'static str,
+    /// The file name a long text is written to.
+    pub file_name: &'static str,
+    /// The text itself.
+    pub text: String,
+}
+
+/// The longest program text passed as an argument; Linux's limit for one is 128 KiB.
+pub(crate) const INLINE_TEXT_MAX: usize = 96 * 1024;
+
+impl ProcessSpec {
+    /// The arguments the program is started with: the text inline, or the path of the file
+    /// it was written to (written here, readable by the worker's user only).
+    fn argv(&self, cwd: &Path) -> io::Result<Vec<String>> {
+        let mut argv = self.args.clone();
+        if self.text.text.len() <= INLINE_TEXT_MAX {
+            argv.push(self.text.inline_flag.to_string());
+            argv.push(self.text.text.clone());
+            return Ok(argv);
+        }
+        let path = cwd.join(self.text.file_name);
+        write_private(&path, self.text.text.as_bytes())?;
+        argv.push(path.to_string_lossy().into_owned());
+        Ok(argv)
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)
 }
 
 /// A started task process.
@@ -63,8 +110,9 @@ where
     let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(io::Error::from)?;
     let reader = pipe::Receiver::from_owned_fd(read)?;
     let write_err = write.try_clone()?;
+    let argv = spec.argv(cwd)?;
     let mut cmd = Command::new(&spec.program);
-    cmd.args(&spec.args)
+    cmd.args(&argv)
         .env_clear()
         .envs(env)
         .current_dir(cwd)

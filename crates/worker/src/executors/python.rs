@@ -4,13 +4,18 @@
 use baton_proto::PythonTask;
 
 use super::Plan;
-use crate::process::ProcessSpec;
+use crate::process::{ProcessSpec, ProgramText};
 
-/// `<python> -u -c <script>`.
+/// `<python> -u -c <script>` (or `<python> -u FILE` for a script too long for one argument).
 pub(crate) fn plan(task: &PythonTask, python: &str) -> Plan {
     Plan::Process(ProcessSpec {
         program: python.to_string(),
-        args: vec!["-u".to_string(), "-c".to_string(), task.script.clone()],
+        args: vec!["-u".to_string()],
+        text: ProgramText {
+            inline_flag: "-c",
+            file_name: ".baton-script.py",
+            text: task.script.clone(),
+        },
     })
 }
 
@@ -32,7 +37,12 @@ mod tests {
             spec,
             ProcessSpec {
                 program: "/opt/py/bin/python3".into(),
-                args: vec!["-u".into(), "-c".into(), "print(1)".into()],
+                args: vec!["-u".into()],
+                text: ProgramText {
+                    inline_flag: "-c",
+                    file_name: ".baton-script.py",
+                    text: "print(1)".into(),
+                },
             }
         );
     }

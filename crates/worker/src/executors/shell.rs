@@ -1,4 +1,5 @@
-//! Shell tasks: the command runs under `bash -c`, so pipes, `&&` and `&` work as people expect.
+//! Shell tasks: the command runs under `bash -c`, so pipes, `&&` and `&` work as people expect
+//! (a command too long for one argument runs as `bash FILE`, see [`ProgramText`]).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -7,13 +8,18 @@ use std::sync::OnceLock;
 use baton_proto::ShellTask;
 
 use super::Plan;
-use crate::process::ProcessSpec;
+use crate::process::{ProcessSpec, ProgramText};
 
 /// `bash -c <command>`.
 pub(crate) fn plan(task: &ShellTask) -> Plan {
     Plan::Process(ProcessSpec {
         program: bash().to_string(),
-        args: vec!["-c".to_string(), task.command.clone()],
+        args: Vec::new(),
+        text: ProgramText {
+            inline_flag: "-c",
+            file_name: ".baton-command.sh",
+            text: task.command.clone(),
+        },
     })
 }
 
@@ -51,6 +57,10 @@ mod tests {
         };
         assert!(spec.program.ends_with("bash"), "{}", spec.program);
         assert!(Path::new(&spec.program).is_absolute());
-        assert_eq!(spec.args, ["-c", "echo hi"]);
+        assert!(spec.args.is_empty());
+        assert_eq!(
+            (spec.text.inline_flag, spec.text.text.as_str()),
+            ("-c", "echo hi")
+        );
     }
 }

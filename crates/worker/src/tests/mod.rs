@@ -3,6 +3,7 @@
 //! in-process tasks run (their Started event, timeouts, kills, log caps).
 
 mod in_process;
+mod long_programs;
 mod probe;
 mod restart;
 mod routing;
