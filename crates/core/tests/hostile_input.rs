@@ -1,5 +1,5 @@
 //! Whatever a user types (a workflow file, a duration, a cron expression, a time expression,
-//! a param value), the parsers and the param resolver answer with a value or an error: no
+//! a param value, a param's declared rule), the parsers and the param resolver answer with a value or an error: no
 //! panic, and no time that grows without bound. Generated inputs, a bounded number of cases.
 
 use baton_core::params::{self, SystemContext};
@@ -57,6 +57,21 @@ proptest! {
     fn workflow_files_parse_or_refuse(text in texty()) {
         let _ = WorkflowSpec::from_yaml(&text, "f.yaml");
         let _ = WorkflowSpec::from_yaml(&format!("name: w\ntasks:\n  - {{name: a, type: shell, command: {text:?}}}\n"), "f.yaml");
+    }
+
+    #[test]
+    fn declared_params_and_start_values_are_checked_or_refused(rule in texty(), value in texty()) {
+        // The text as a pattern, an enum value, a default; then as a start value for each type.
+        let file = format!(
+            "name: w\nparams:\n  p: {{pattern: {rule:?}}}\n  e: {{enum: [{rule:?}]}}\n  i: {{type: int, default: {rule:?}}}\ntasks:\n  - {{name: a, type: noop}}\n"
+        );
+        let _ = WorkflowSpec::from_yaml(&file, "f.yaml");
+        let typed = "name: w\nparams:\n  s: {pattern: '[a-z]+(-[a-z]+)*'}\n  i: {type: int, min: -5, max: 5}\n  n: {type: number}\n  b: {type: bool}\n  d: {type: date}\n  e: {enum: [a, b]}\ntasks:\n  - {name: a, type: noop}\n";
+        let spec = WorkflowSpec::from_yaml(typed, "t.yaml").expect("a valid workflow");
+        for name in ["s", "i", "n", "b", "d", "e", "undeclared"] {
+            let start = BTreeMap::from([(name.to_string(), value.clone())]);
+            let _ = params::check_start(&spec, &start);
+        }
     }
 
     #[test]
