@@ -74,6 +74,15 @@ fn over_tls_the_cli_logs_in_and_lists_with_the_ca_plain_http_is_refused_and_the_
     assert!(text(&out).1.contains("HTTPS"), "{:?}", text(&out));
 
     // A browser login gets a Secure cookie.
+    let cookie = login_cookie(&s);
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+}
+
+/// The `Set-Cookie` of a browser login to `s`.
+fn login_cookie(s: &Standalone) -> String {
     let body = serde_json::json!({"username": "admin",
         "password": baton_testkit::TEST_ADMIN_PASSWORD, "session": "cookie"});
     let r = s
@@ -83,7 +92,15 @@ fn over_tls_the_cli_logs_in_and_lists_with_the_ca_plain_http_is_refused_and_the_
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
-    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    r.headers()["set-cookie"].to_str().unwrap().to_string()
+}
+
+#[test]
+fn behind_a_proxy_that_ends_tls_the_cookie_is_secure_over_plain_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Standalone::start(&dir.path().join("data"), None, &["--behind-tls-proxy"]);
+    assert!(s.api.starts_with("http://"), "{}", s.api);
+    let cookie = login_cookie(&s);
     assert!(
         cookie.contains("; Secure") && cookie.contains("HttpOnly"),
         "{cookie}"

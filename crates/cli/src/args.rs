@@ -247,6 +247,10 @@ pub struct HttpArgs {
     /// `GET /health` and the event stream are not counted).
     #[arg(long, env = "BATON_MAX_REQUESTS")]
     pub max_requests: Option<u32>,
+    /// Browsers reach this listener over https through a proxy that ends TLS: mark the
+    /// session cookie `Secure` (it always is with --tls-cert).
+    #[arg(long, env = "BATON_BEHIND_TLS_PROXY")]
+    pub behind_tls_proxy: bool,
 }
 
 #[derive(Debug, Args)]

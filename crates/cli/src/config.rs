@@ -62,6 +62,9 @@ pub struct ApiSection {
     pub max_connections: Option<u32>,
     /// Requests answered at once at most (default 128).
     pub max_requests: Option<u32>,
+    /// Browsers come through a proxy that ends TLS: the session cookie is `Secure`.
+    #[serde(default)]
+    pub behind_tls_proxy: bool,
 }
 
 /// The HTTP listener's settings: flags and environment (`args`) over the file's `[api]`
@@ -116,7 +119,11 @@ pub fn http_config(
             .into())
         }
     };
-    Ok(HttpConfig { tls, limits })
+    Ok(HttpConfig {
+        tls,
+        limits,
+        behind_tls_proxy: args.behind_tls_proxy || file.behind_tls_proxy,
+    })
 }
 
 /// `[master]`

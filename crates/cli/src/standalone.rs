@@ -45,7 +45,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     let state = ApiState::new(node.store.clone(), node.notify(), members)
         .with_public_hosts(public_hosts(&args.public_hosts, args.listen))
         .with_cluster_key(node.worker.config().cluster_key.clone())
-        .with_secure_cookies(http.tls.is_some());
+        .with_secure_cookies(http.secure_cookies());
     wake_streams_on_run_events(&node.master, state.event_waker());
     if let Some(database) = &database {
         state.listen_events(database);

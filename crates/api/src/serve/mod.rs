@@ -36,9 +36,18 @@ pub struct HttpConfig {
     pub tls: Option<Tls>,
     /// Timeouts and caps.
     pub limits: Limits,
+    /// The listener is reached over https through a proxy that ends TLS: the session cookie
+    /// is marked `Secure` as it is when the listener speaks https itself.
+    pub behind_tls_proxy: bool,
 }
 
 impl HttpConfig {
+    /// Whether browsers are reached over https (by this listener or by its proxy), so that
+    /// the session cookie must be `Secure`.
+    pub fn secure_cookies(&self) -> bool {
+        self.tls.is_some() || self.behind_tls_proxy
+    }
+
     /// `https` or `http`, for the URLs printed at start.
     pub fn scheme(&self) -> &'static str {
         if self.tls.is_some() {

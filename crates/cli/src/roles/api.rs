@@ -36,7 +36,7 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
         ))
         .with_cluster_key(common.cluster_key.clone())
         .with_cluster_tls(common.cluster_tls.clone())
-        .with_secure_cookies(http.tls.is_some());
+        .with_secure_cookies(http.secure_cookies());
     // Event streams wake on the masters' NOTIFY.
     state.listen_events(&database);
     state.keep_tidy();
