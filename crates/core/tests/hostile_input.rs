@@ -82,9 +82,11 @@ proptest! {
         spec.tasks[0].kind = baton_core::TaskKind::Shell { command: program.clone() };
         spec.tasks[1].kind = baton_core::TaskKind::Python { script: program.clone() };
         let start = BTreeMap::from([("v".to_string(), value)]);
+        let (upstream, ctx) = (BTreeMap::new(), ctx());
+        let scope = |task| params::RunScope { workflow: &spec, task, start: &start, upstream: &upstream, ctx: &ctx };
         for task in &spec.tasks[..2] {
-            let _ = params::resolve_task(&spec, task, &start, &BTreeMap::new(), &ctx());
+            let _ = scope(task).resolve_task();
         }
-        let _ = params::resolve_condition(&spec, &spec.tasks[2], &start, &BTreeMap::new(), &ctx(), &program);
+        let _ = scope(&spec.tasks[2]).resolve_condition(&program);
     }
 }

@@ -8,7 +8,7 @@ use crate::engine::{Engine, Tick};
 use baton_core::attempt::DispatchTooLarge;
 use baton_core::dag::TaskIndex;
 use baton_core::duration::{micros, millis};
-use baton_core::params::{self, ResolvedTask};
+use baton_core::params::ResolvedTask;
 use baton_core::{TaskInstanceId, TaskKind, WorkflowInstanceId};
 use baton_proto::sizes::MAX_DISPATCH_BYTES;
 use baton_proto::{dispatch_request, AttemptId, DispatchRequest};
@@ -122,12 +122,9 @@ impl Engine {
 
     /// The task's params, env and command, resolved for its current attempt.
     fn resolve(&self, id: WorkflowInstanceId, index: TaskIndex) -> Result<ResolvedTask, String> {
-        let inst = &self.instances[&id];
-        let slot = inst.slots[index].as_ref().ok_or("the task has no row")?;
-        let upstream = inst.upstream_outputs(index);
-        let ctx = inst.context(id, slot);
-        let spec = &inst.version.spec;
-        params::resolve_task(spec, &spec.tasks[index], &inst.params, &upstream, &ctx)
+        self.instances[&id]
+            .in_scope(id, index, |scope| scope.resolve_task())
+            .ok_or("the task has no row")?
             .map_err(|e| e.to_string())
     }
 

@@ -170,6 +170,27 @@ impl Inst {
         merged
     }
 
+    /// Calls `resolve` with what the task at `index` resolves against in its current
+    /// attempt (params, upstream outputs, system context); `None` when it has no row.
+    pub(crate) fn in_scope<R>(
+        &self,
+        id: WorkflowInstanceId,
+        index: TaskIndex,
+        resolve: impl FnOnce(params::RunScope<'_>) -> R,
+    ) -> Option<R> {
+        let slot = self.slots[index].as_ref()?;
+        let upstream = self.upstream_outputs(index);
+        let ctx = self.context(id, slot);
+        let workflow = &self.version.spec;
+        Some(resolve(params::RunScope {
+            workflow,
+            task: &workflow.tasks[index],
+            start: &self.params,
+            upstream: &upstream,
+            ctx: &ctx,
+        }))
+    }
+
     /// What the system params and time expressions of one attempt resolve against.
     pub(crate) fn context(&self, id: WorkflowInstanceId, slot: &Slot) -> params::SystemContext {
         let tz = self.version.spec.tz();

@@ -156,13 +156,10 @@ impl Engine {
         let inst = self.instances.get(&id)?;
         let spec = &inst.version.spec.tasks[index];
         let slot = inst.slots[index].as_ref()?;
-        let upstream = inst.upstream_outputs(index);
-        let ctx = inst.context(id, slot);
-        let visible =
-            match params::task_params(&inst.version.spec, spec, &inst.params, &upstream, &ctx) {
-                Ok(p) => p,
-                Err(e) => return Some(Err(e.to_string())),
-            };
+        let visible = match inst.in_scope(id, index, |scope| scope.task_params())? {
+            Ok(p) => p,
+            Err(e) => return Some(Err(e.to_string())),
+        };
         // Down go the task's own params and those the child declares.
         let passed: BTreeMap<String, String> = visible
             .into_iter()
@@ -522,16 +519,11 @@ fn decide_switch(
     cases: &[baton_core::spec::SwitchCase],
     default: &[String],
 ) -> Option<(LogicEnd, String)> {
-    let slot = inst.slots[index].as_ref()?;
-    let spec = &inst.version.spec.tasks[index];
-    let upstream = inst.upstream_outputs(index);
-    let ctx = inst.context(id, slot);
-    let wf = &inst.version.spec;
     for (i, case) in cases.iter().enumerate() {
-        let resolved =
-            params::resolve_condition(wf, spec, &inst.params, &upstream, &ctx, &case.when)
-                .map_err(|e| e.to_string())
-                .and_then(|c| baton_core::expr::eval(&c).map(|holds| (holds, c.shown)));
+        let resolved = inst
+            .in_scope(id, index, |scope| scope.resolve_condition(&case.when))?
+            .map_err(|e| e.to_string())
+            .and_then(|c| baton_core::expr::eval(&c).map(|holds| (holds, c.shown)));
         match resolved {
             Ok((true, text)) => {
                 let runs = cases[i].then.join(", ");

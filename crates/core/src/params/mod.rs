@@ -2,7 +2,7 @@
 //! values, where their values come from, and the output params tasks set for their
 //! downstream tasks. Everything here is a pure function: the caller supplies the times.
 //!
-//! - [`resolve_task`] is what the master calls for each attempt: start-time params win over
+//! - [`RunScope::resolve_task`] is what the master calls for each attempt: start-time params win over
 //!   the task's (local), which win over upstream output params, which win over the
 //!   workflow's (global); `${system.*}` ([`SystemContext`]) and `$[...]` ([`eval_time_expr`])
 //!   are resolved too, and param values may use both.
@@ -38,7 +38,7 @@ pub use check::{check, upstream_outputs};
 pub use embed::cel::Binding;
 pub use expr::{eval_time_expr, ExprError};
 pub use output::{declared_outputs, parse_set_values, unclosed_set_value};
-pub use resolve::{resolve_condition, resolve_task, resolve_text, task_params, ParamError};
+pub use resolve::{ParamError, RunScope};
 pub use start::{check_start, StartParamError};
 pub use system::{is_system_param, system_params, SystemContext, SYSTEM_PARAMS};
 

@@ -1,5 +1,5 @@
 //! Resolution of a task's text for one run: `${name}` from the four param sources and the
-//! system params, `$[...]` against the schedule time. The master calls [`resolve_task`] once
+//! system params, `$[...]` against the schedule time. The master calls [`RunScope::resolve_task`] once
 //! per attempt and hands the result to a worker. In a shell command, a python script and a
 //! `switch` condition a reference is embedded as data ([`super::embed`]); in env values and
 //! in param values it is replaced by its text.
@@ -415,63 +415,64 @@ impl<'a> Resolver<'a> {
     }
 }
 
-/// Resolves a task for one attempt: its command or script and its env values, with
-/// `${name}` (system params included) and `$[...]` replaced. `start` are the instance's
-/// start-time params, `upstream` the output params its upstream tasks set. The error is the
-/// first problem found (use [`check`](super::check) to list them all before a run).
-pub fn resolve_task(
-    workflow: &WorkflowSpec,
-    task: &TaskSpec,
-    start: &BTreeMap<String, String>,
-    upstream: &BTreeMap<String, String>,
-    ctx: &SystemContext,
-) -> Result<ResolvedTask, ParamError> {
-    let mut r = Resolver::new(workflow, task, start, upstream, ctx);
-    let resolved = r.task(task);
-    r.into_result(resolved)
+/// What one task of one run resolves against: the definition, the task, the instance's
+/// start-time params, the output params its upstream tasks set, and the system context of
+/// the attempt. Built once by the caller; each method resolves one thing.
+#[derive(Debug, Clone, Copy)]
+pub struct RunScope<'a> {
+    /// The workflow's definition (its global params).
+    pub workflow: &'a WorkflowSpec,
+    /// The task (its local params, its program).
+    pub task: &'a TaskSpec,
+    /// The instance's start-time params.
+    pub start: &'a BTreeMap<String, String>,
+    /// The output params the task's upstream tasks set.
+    pub upstream: &'a BTreeMap<String, String>,
+    /// The attempt's system params and schedule time.
+    pub ctx: &'a SystemContext,
 }
 
-/// Resolves any text as `task` would see it (a switch condition such as `${rows} > 100`,
-/// a param passed to a sub-workflow).
-pub fn resolve_text(
-    workflow: &WorkflowSpec,
-    task: &TaskSpec,
-    start: &BTreeMap<String, String>,
-    upstream: &BTreeMap<String, String>,
-    ctx: &SystemContext,
-    text: &str,
-) -> Result<String, ParamError> {
-    let mut r = Resolver::new(workflow, task, start, upstream, ctx);
-    let out = r.text(text);
-    r.into_result(out)
-}
+impl<'a> RunScope<'a> {
+    fn resolver(&self) -> Resolver<'a> {
+        Resolver::new(
+            self.workflow,
+            self.task,
+            self.start,
+            self.upstream,
+            self.ctx,
+        )
+    }
 
-/// A `switch` condition as `task` would evaluate it: its CEL program, with each reference a
-/// variable bound to the value (see [`super::embed::cel`]).
-pub fn resolve_condition(
-    workflow: &WorkflowSpec,
-    task: &TaskSpec,
-    start: &BTreeMap<String, String>,
-    upstream: &BTreeMap<String, String>,
-    ctx: &SystemContext,
-    text: &str,
-) -> Result<Condition, ParamError> {
-    let mut r = Resolver::new(workflow, task, start, upstream, ctx);
-    let out = r.condition(text);
-    r.into_result(out)
-}
+    /// Resolves the task for one attempt: its command or script and its env values, with
+    /// `${name}` (system params included) and `$[...]` replaced. The error is the first
+    /// problem found (use [`check`](super::check) to list them all before a run).
+    pub fn resolve_task(&self) -> Result<ResolvedTask, ParamError> {
+        let mut r = self.resolver();
+        let resolved = r.task(self.task);
+        r.into_result(resolved)
+    }
 
-/// Every param `task` can see, by name, expanded, system params included: what a run
-/// shows, and what a sub-workflow is given. Unlike [`resolve_task`], a broken param the
-/// task never uses is an error here too.
-pub fn task_params(
-    workflow: &WorkflowSpec,
-    task: &TaskSpec,
-    start: &BTreeMap<String, String>,
-    upstream: &BTreeMap<String, String>,
-    ctx: &SystemContext,
-) -> Result<BTreeMap<String, String>, ParamError> {
-    let mut r = Resolver::new(workflow, task, start, upstream, ctx);
-    let out = r.all();
-    r.into_result(out)
+    /// Resolves any text as the task would see it (a param passed to a sub-workflow).
+    pub fn resolve_text(&self, text: &str) -> Result<String, ParamError> {
+        let mut r = self.resolver();
+        let out = r.text(text);
+        r.into_result(out)
+    }
+
+    /// A `switch` condition as the task would evaluate it: its CEL program, with each
+    /// reference a variable bound to the value (see [`super::embed::cel`]).
+    pub fn resolve_condition(&self, text: &str) -> Result<Condition, ParamError> {
+        let mut r = self.resolver();
+        let out = r.condition(text);
+        r.into_result(out)
+    }
+
+    /// Every param the task can see, by name, expanded, system params included: what a run
+    /// shows, and what a sub-workflow is given. Unlike [`RunScope::resolve_task`], a broken
+    /// param the task never uses is an error here too.
+    pub fn task_params(&self) -> Result<BTreeMap<String, String>, ParamError> {
+        let mut r = self.resolver();
+        let out = r.all();
+        r.into_result(out)
+    }
 }

@@ -1,11 +1,49 @@
-//! `resolve_task`: precedence, system params, expressions in texts and in values, errors.
+//! `RunScope::resolve_task`: precedence, system params, expressions in texts and in values, errors.
 
 use super::{at, map};
 use crate::ids::{TaskInstanceId, WorkflowInstanceId};
-use crate::params::{resolve_task, resolve_text, task_params, ParamError, SystemContext};
-use crate::spec::{TaskKind, WorkflowSpec};
+use crate::params::{ParamError, ResolvedTask, RunScope, SystemContext};
+use crate::spec::{TaskKind, TaskSpec, WorkflowSpec};
 use chrono_tz::Asia::Shanghai;
 use std::collections::BTreeMap;
+
+type Params = BTreeMap<String, String>;
+
+fn scope<'a>(
+    workflow: &'a WorkflowSpec,
+    task: &'a TaskSpec,
+    start: &'a Params,
+    upstream: &'a Params,
+    ctx: &'a SystemContext,
+) -> RunScope<'a> {
+    RunScope {
+        workflow,
+        task,
+        start,
+        upstream,
+        ctx,
+    }
+}
+
+fn resolve_task(
+    w: &WorkflowSpec,
+    t: &TaskSpec,
+    start: &Params,
+    upstream: &Params,
+    ctx: &SystemContext,
+) -> Result<ResolvedTask, ParamError> {
+    scope(w, t, start, upstream, ctx).resolve_task()
+}
+
+fn task_params(
+    w: &WorkflowSpec,
+    t: &TaskSpec,
+    start: &Params,
+    upstream: &Params,
+    ctx: &SystemContext,
+) -> Result<Params, ParamError> {
+    scope(w, t, start, upstream, ctx).task_params()
+}
 
 /// Schedule 2024-03-01 02:00 (Friday) in Shanghai; started five seconds later.
 fn ctx() -> SystemContext {
@@ -296,14 +334,9 @@ fn task_params_lists_every_visible_param_expanded() {
 #[test]
 fn resolve_text_for_conditions() {
     let s = spec("", "", "true");
-    let got = resolve_text(
-        &s,
-        &s.tasks[0],
-        &map(&[]),
-        &map(&[("rows", "150")]),
-        &ctx(),
-        "${rows} > 100 && '$[yyyyMMdd]' != ''",
-    );
+    let (start, upstream, ctx) = (map(&[]), map(&[("rows", "150")]), ctx());
+    let got = scope(&s, &s.tasks[0], &start, &upstream, &ctx)
+        .resolve_text("${rows} > 100 && '$[yyyyMMdd]' != ''");
     assert_eq!(got.unwrap(), "150 > 100 && '20240301' != ''");
 }
 
