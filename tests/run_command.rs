@@ -91,7 +91,7 @@ fn validation_errors_exit_2_with_a_clear_message() {
         (
             "type.yaml",
             "name: x\ntasks:\n  - {name: a, type: bash, command: ls}\n",
-            &["type.yaml: task `a`: unknown type `bash`"],
+            &["type.yaml: line 3, column 15: task `a`: unknown type `bash`"],
         ),
         (
             "dup.yaml",

@@ -6,12 +6,14 @@
 //! every problem it finds, each naming the file and the task.
 
 mod file;
+mod kinds;
 pub mod logic;
 pub mod param_rule;
 pub mod schedule;
 mod validate;
 mod yaml;
 
+pub use kinds::task_types;
 pub use logic::{Condition, DependItem, Dependence, Expect, Relation, SwitchCase};
 pub use param_rule::{ExtraParams, ParamDecl, ParamRule};
 pub use schedule::{Concurrency, Misfire, ScheduleSpec, Trigger};
@@ -142,17 +144,6 @@ pub enum TaskKind {
 }
 
 impl TaskKind {
-    /// The task types a workflow file may name.
-    pub const TYPES: &'static [&'static str] = &[
-        "shell",
-        "python",
-        "noop",
-        "sub_workflow",
-        "dependent",
-        "conditions",
-        "switch",
-    ];
-
     /// The name of the type, as written in the file.
     pub fn type_name(&self) -> &'static str {
         match self {

@@ -1,8 +1,9 @@
 //! The workflow file as written: every field optional, unknown fields refused, so that serde
 //! reports a misspelt field or a bad value with its line and column.
 
+use super::kinds;
 use super::yaml::{self, Step};
-use super::{FailoverPolicy, FailureStrategy, Priority, Problem, TimeoutStrategy};
+use super::{FailoverPolicy, FailureStrategy, Priority, Problem, TaskKind, TimeoutStrategy};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_yaml::{Mapping, Value};
@@ -87,6 +88,27 @@ pub(super) enum ParamType {
     Date,
 }
 
+/// The fields every task takes, whatever its type (`type` itself, read apart, and those of
+/// [`RawTask`], kept equal by a test): the rest of a task's mapping is its type's own (see
+/// [`super::kinds`]).
+pub(super) const COMMON_TASK_FIELDS: &[&str] = &[
+    "name",
+    "type",
+    "depends_on",
+    "retries",
+    "retry_interval",
+    "timeout",
+    "timeout_strategy",
+    "env",
+    "params",
+    "worker_group",
+    "priority",
+    "failover",
+    "task_group",
+    "task_group_priority",
+];
+
+/// A task as written: its common fields, and its type's own fields read into its kind.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTask {
@@ -94,11 +116,10 @@ pub(super) struct RawTask {
     /// skipped, so that one mistake is not reported twice.
     #[serde(skip)]
     pub broken: Vec<String>,
+    /// What the type's own fields make; `None` when they could not (already reported).
+    #[serde(skip)]
+    pub kind: Option<TaskKind>,
     pub name: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub command: Option<String>,
-    pub script: Option<String>,
     #[serde(default)]
     pub depends_on: Vec<String>,
     pub retries: Option<u32>,
@@ -116,20 +137,6 @@ pub(super) struct RawTask {
     pub failover: Option<FailoverPolicy>,
     pub task_group: Option<String>,
     pub task_group_priority: Option<Priority>,
-    // Logic task types (see logic.rs).
-    pub workflow: Option<String>,
-    pub version: Option<i64>,
-    pub dependence: Option<super::Dependence>,
-    #[serde(default, with = "crate::duration::option")]
-    pub check_interval: Option<Duration>,
-    pub condition: Option<super::Condition>,
-    #[serde(default, deserialize_with = "super::logic::opt_one_or_many")]
-    pub success: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "super::logic::opt_one_or_many")]
-    pub failure: Option<Vec<String>>,
-    pub cases: Option<Vec<super::SwitchCase>>,
-    #[serde(default, deserialize_with = "super::logic::opt_one_or_many")]
-    pub default: Option<Vec<String>>,
 }
 
 /// Parses the text: every problem found, each with its line and column and the task's name
@@ -217,9 +224,9 @@ fn step_text(step: &Step) -> String {
 }
 
 /// Reads the document into the typed mirror, field by field, collecting what cannot be read.
-struct Reader<'d> {
-    doc: &'d yaml::Document,
-    problems: Vec<Problem>,
+pub(super) struct Reader<'d> {
+    pub(super) doc: &'d yaml::Document,
+    pub(super) problems: Vec<Problem>,
 }
 
 impl Reader<'_> {
@@ -326,14 +333,95 @@ impl Reader<'_> {
                 ..RawTask::default()
             };
         };
-        let (mut raw, broken) = self.fields::<RawTask>(map, &path, Some(&name));
+        let mut common = Mapping::new();
+        let mut own = Mapping::new();
+        let mut type_value = None;
+        for (key, value) in map {
+            match key.as_str() {
+                Some("type") => type_value = Some(value),
+                Some(k) if COMMON_TASK_FIELDS.contains(&k) => {
+                    common.insert(key, value);
+                }
+                _ => {
+                    own.insert(key, value);
+                }
+            }
+        }
+        let (mut raw, broken) = self.fields::<RawTask>(common, &path, Some(&name));
         raw.broken = broken;
+        raw.kind = self.kind(type_value, own, &path, &name);
         raw
+    }
+
+    /// The task's kind from its `type` and its own fields: every field it does not take,
+    /// and every problem of those it does, reported at its line.
+    fn kind(
+        &mut self,
+        type_value: Option<Value>,
+        own: Mapping,
+        path: &[Step],
+        task: &str,
+    ) -> Option<TaskKind> {
+        let mut type_path = path.to_vec();
+        type_path.push(Step::Key("type".into()));
+        let known = || kinds::task_types().join(", ");
+        let def = match &type_value {
+            Some(Value::String(t)) => match kinds::find(t) {
+                Some(def) => def,
+                None => {
+                    let message = format!("unknown type `{t}` (known types: {})", known());
+                    self.push_at(task, &type_path, message);
+                    return None;
+                }
+            },
+            None => {
+                self.push_at(task, path, format!("no `type` (one of: {})", known()));
+                return None;
+            }
+            Some(_) => {
+                let message = format!("`type` is the name of a task type (one of: {})", known());
+                self.push_at(task, &type_path, message);
+                return None;
+            }
+        };
+        let mut foreign = false;
+        for key in own.keys() {
+            let field = key.as_str().unwrap_or_default();
+            if def.fields.contains(&field) {
+                continue;
+            }
+            foreign = true;
+            let mut at = path.to_vec();
+            at.push(Step::Key(field.to_string()));
+            let message = foreign_field(def, field);
+            self.push_at(task, &at, message);
+        }
+        // The fields it does take are checked too, so that one pass reports everything.
+        let mut reader = kinds::KindReader {
+            reader: self,
+            fields: own
+                .into_iter()
+                .filter(|(k, _)| k.as_str().is_some_and(|f| def.fields.contains(&f)))
+                .collect(),
+            path: path.to_vec(),
+            task: task.to_string(),
+            type_name: def.name,
+        };
+        let kind = (def.read)(&mut reader);
+        kind.filter(|_| !foreign)
+    }
+
+    fn push_at(&mut self, task: &str, path: &[Step], message: String) {
+        self.problems.push(problem(
+            Some(task.to_string()),
+            self.doc.position(path),
+            message,
+        ));
     }
 
     /// Reads `T` from `map`, each field on its own so that one bad value does not hide the
     /// others; returns what could be read and the names of the fields that could not.
-    fn fields<T: DeserializeOwned + Default>(
+    pub(super) fn fields<T: DeserializeOwned + Default>(
         &mut self,
         map: Mapping,
         path: &[Step],
@@ -380,6 +468,24 @@ impl Reader<'_> {
     }
 }
 
+/// What is wrong with a field a task of type `def` does not take: another type's field, or
+/// one no task takes (a misspelling, most likely).
+fn foreign_field(def: &kinds::KindDef, field: &str) -> String {
+    let own = match def.fields {
+        [] => "it takes none of its own".to_string(),
+        fields => format!("its own fields: {}", fields.join(", ")),
+    };
+    if kinds::any_takes(field) {
+        format!("a {} task does not take `{field}` ({own})", def.name)
+    } else {
+        format!(
+            "unknown field `{field}` (a {} task takes {}; {own})",
+            def.name,
+            COMMON_TASK_FIELDS.join(", ")
+        )
+    }
+}
+
 /// A field's error in the user's words: which field, and what is wrong with its value.
 fn field_message(field: &str, error: &str) -> String {
     let error = error.replace("unknown variant", "unknown value");
@@ -394,4 +500,28 @@ fn field_message(field: &str, error: &str) -> String {
         .replace("expected u64", "expected a whole number of 0 or more")
         .replace("expected i64", "expected a whole number");
     format!("`{field}`: {error}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_common_task_fields_are_those_of_raw_task() {
+        // serde lists the fields it expects when it meets one it does not know.
+        let e = serde_yaml::from_str::<RawTask>("not_a_field: 1")
+            .unwrap_err()
+            .to_string();
+        let listed = e.split("expected one of ").nth(1).unwrap_or_default();
+        let mut fields: Vec<&str> = listed
+            .split(", ")
+            .map(|f| f.trim().trim_matches('`'))
+            .map(|f| f.split('`').next().unwrap_or(f))
+            .collect();
+        fields.push("type");
+        fields.sort_unstable();
+        let mut common = COMMON_TASK_FIELDS.to_vec();
+        common.sort_unstable();
+        assert_eq!(fields, common, "{e}");
+    }
 }

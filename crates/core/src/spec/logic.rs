@@ -2,15 +2,11 @@
 //! and their checks. They run inside the master, not on workers: they only read and create
 //! state, and the branching ones decide which downstream tasks run.
 
-use super::file::RawTask;
 use super::{Problem, TaskKind, TaskSpec};
 use crate::dependence::DateCycle;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
-
-/// The task types that run in the master.
-pub const LOGIC_TYPES: &[&str] = &["sub_workflow", "dependent", "conditions", "switch"];
 
 /// What a `dependent` task waits for: a tree of `and` / `or` over single dependencies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,134 +194,6 @@ fn at(task: &str, message: String) -> Problem {
     }
 }
 
-/// The kind of a logic task from its raw fields, or its problems.
-pub(super) fn kind(
-    name: &str,
-    type_name: &str,
-    raw: &mut RawTask,
-) -> Result<TaskKind, Vec<Problem>> {
-    let mut problems = Vec::new();
-    let mut refuse = |field: &str, present: bool| {
-        if present {
-            problems.push(at(
-                name,
-                format!("a {type_name} task does not take `{field}`"),
-            ));
-        }
-    };
-    refuse("command", raw.command.is_some());
-    refuse("script", raw.script.is_some());
-    let kind = match type_name {
-        "sub_workflow" => {
-            refuse("dependence", raw.dependence.is_some());
-            refuse("cases", raw.cases.is_some());
-            match raw.workflow.take() {
-                Some(w) if super::valid_name(&w) => {
-                    if let Some(v) = raw.version {
-                        if v < 1 {
-                            problems.push(at(name, format!("`version: {v}` must be 1 or more")));
-                        }
-                    }
-                    Some(TaskKind::SubWorkflow {
-                        workflow: w,
-                        version: raw.version,
-                    })
-                }
-                Some(w) => {
-                    problems.push(at(name, format!("bad workflow name `{w}`")));
-                    None
-                }
-                None => {
-                    problems.push(at(
-                        name,
-                        "a sub_workflow task needs `workflow` (the name of the workflow to run)"
-                            .into(),
-                    ));
-                    None
-                }
-            }
-        }
-        "dependent" => {
-            refuse("workflow", raw.workflow.is_some());
-            refuse("cases", raw.cases.is_some());
-            match raw.dependence.take() {
-                Some(dependence) => {
-                    for item in dependence.items() {
-                        if !super::valid_name(&item.workflow) {
-                            problems
-                                .push(at(name, format!("bad workflow name `{}`", item.workflow)));
-                        }
-                    }
-                    if matches!(&dependence, Dependence::And { and: p } | Dependence::Or { or: p } if p.is_empty())
-                    {
-                        problems.push(at(name, "`dependence` lists nothing".into()));
-                    }
-                    let check_interval = raw.check_interval.unwrap_or_else(default_check_interval);
-                    if check_interval.is_zero() {
-                        problems.push(at(name, "`check_interval` must be more than 0".into()));
-                    }
-                    Some(TaskKind::Dependent {
-                        dependence,
-                        check_interval,
-                    })
-                }
-                None => {
-                    problems.push(at(
-                        name,
-                        "a dependent task needs `dependence` (for example `{and: [{workflow: etl, date: today}]}`)".into(),
-                    ));
-                    None
-                }
-            }
-        }
-        "conditions" => {
-            refuse("workflow", raw.workflow.is_some());
-            refuse("cases", raw.cases.is_some());
-            let success = raw.success.take().unwrap_or_default();
-            let failure = raw.failure.take().unwrap_or_default();
-            if success.is_empty() && failure.is_empty() {
-                problems.push(at(
-                    name,
-                    "a conditions task needs a `success` or a `failure` branch (task names)".into(),
-                ));
-            }
-            Some(TaskKind::Conditions {
-                condition: raw.condition.take(),
-                success,
-                failure,
-            })
-        }
-        "switch" => {
-            refuse("workflow", raw.workflow.is_some());
-            refuse("dependence", raw.dependence.is_some());
-            let cases = raw.cases.take().unwrap_or_default();
-            if cases.is_empty() {
-                problems.push(at(
-                    name,
-                    "a switch task needs `cases` (a list of `when:` / `then:`)".into(),
-                ));
-            }
-            for (i, case) in cases.iter().enumerate() {
-                if case.when.trim().is_empty() {
-                    problems.push(at(name, format!("case {} has an empty `when`", i + 1)));
-                }
-                if case.then.is_empty() {
-                    problems.push(at(name, format!("case {} has an empty `then`", i + 1)));
-                }
-            }
-            Some(TaskKind::Switch {
-                cases,
-                default: raw.default.take().unwrap_or_default(),
-            })
-        }
-        other => unreachable!("`{other}` is not a logic type"),
-    };
-    match kind {
-        Some(kind) if problems.is_empty() => Ok(kind),
-        _ => Err(problems),
-    }
-}
-
 /// Checks that need the whole workflow: branches name tasks of it, each branch task waits
 /// on its branching task (the edge is added here, so a file need not repeat it), every task
 /// after a branching task is on one of its branches, and a sub-workflow is not the workflow
@@ -426,6 +294,12 @@ impl TaskKind {
 
     /// True for the types the master runs itself.
     pub fn is_logic(&self) -> bool {
-        LOGIC_TYPES.contains(&self.type_name())
+        match self {
+            TaskKind::SubWorkflow { .. }
+            | TaskKind::Dependent { .. }
+            | TaskKind::Conditions { .. }
+            | TaskKind::Switch { .. } => true,
+            TaskKind::Shell { .. } | TaskKind::Python { .. } | TaskKind::Noop => false,
+        }
     }
 }

@@ -136,7 +136,10 @@ fn several_problems_are_all_reported() {
         e.contains("task `a`: a shell task needs a `command`"),
         "{e}"
     );
-    assert!(e.contains("task `b`: a python task takes `script`"), "{e}");
+    assert!(
+        e.contains("line 4, column 29: task `b`: a python task does not take `command` (its own fields: script)"),
+        "{e}"
+    );
     assert_eq!(e.lines().count(), 3, "{e}");
 }
 
@@ -394,10 +397,10 @@ tasks:
         lines,
         [
             "wf.yaml: line 5, column 5: task `a`: `timeout`: `10x` is not a duration: write 250ms, 30s, 10m, 1h 30m or a number of seconds",
+            "wf.yaml: line 9, column 15: task `c`: unknown type `shel` (known types: shell, python, noop, sub_workflow, dependent, conditions, switch)",
             "wf.yaml: line 14, column 5: task `e`: `retries` is given twice (first at line 13); only the first is used",
             "wf.yaml: task `bad name`: task names may only use letters, digits, `_`, `-` and `.` (at most 100)",
             "wf.yaml: task `b`: the name is used by another task",
-            "wf.yaml: task `c`: unknown type `shel` (known types: shell, python, noop, sub_workflow, dependent, conditions, switch)",
             "wf.yaml: task `d`: depends on `ghost`, which is not a task of this workflow",
         ],
         "{e}"
@@ -564,4 +567,20 @@ fn a_scheduled_workflow_cannot_require_a_param() {
         e.contains("param `day` is required, but a scheduled run passes no params"),
         "{e}"
     );
+}
+
+#[test]
+fn a_field_is_refused_at_its_line_naming_what_the_type_takes() {
+    let e = error(
+        "name: w\ntasks:\n  - name: a\n    type: noop\n    command: x\n  - name: b\n    type: shell\n    command: x\n    dependson: [a]\n  - name: c\n    type: sub_workflow\n    workflow: other\n    cases: []\n",
+    );
+    for expected in [
+        "line 5, column 5: task `a`: a noop task does not take `command` (it takes none of its own)",
+        "line 9, column 5: task `b`: unknown field `dependson` (a shell task takes name, type, depends_on,",
+        "; its own fields: command, script)",
+        "line 13, column 5: task `c`: a sub_workflow task does not take `cases` (its own fields: workflow, version)",
+    ] {
+        assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
+    }
+    assert_eq!(e.lines().count(), 3, "{e}");
 }

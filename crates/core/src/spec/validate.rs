@@ -3,8 +3,7 @@
 
 use super::file::{RawTask, RawWorkflow};
 use super::{
-    default_group, default_retry_interval, Problem, TaskKind, TaskSpec, WorkflowSpec,
-    DEFAULT_PROJECT,
+    default_group, default_retry_interval, Problem, TaskSpec, WorkflowSpec, DEFAULT_PROJECT,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -142,22 +141,6 @@ fn strings(map: BTreeMap<String, super::file::Scalar>) -> BTreeMap<String, Strin
     map.into_iter().map(|(k, v)| (k, v.into_string())).collect()
 }
 
-/// The fields that make a task's kind: when one could not be read, the kind is not checked.
-const KIND_FIELDS: &[&str] = &[
-    "type",
-    "command",
-    "script",
-    "workflow",
-    "version",
-    "dependence",
-    "check_interval",
-    "condition",
-    "success",
-    "failure",
-    "cases",
-    "default",
-];
-
 fn check_task(index: usize, mut raw: RawTask) -> Result<TaskSpec, Vec<Problem>> {
     let mut problems = Vec::new();
     let unnamed = format!("#{}", index + 1);
@@ -179,84 +162,10 @@ fn check_task(index: usize, mut raw: RawTask) -> Result<TaskSpec, Vec<Problem>> 
             unnamed
         }
     };
-    let type_name = raw.kind.take();
+    let kind = raw.kind.take();
     // A field that could not be read was reported already: no derived complaint about it.
     let broken_fields = std::mem::take(&mut raw.broken);
     let broken = |field: &str| broken_fields.iter().any(|b| b == field);
-    let kind_fields_read = !KIND_FIELDS.iter().any(|f| broken(f));
-    let kind = match type_name.as_deref() {
-        _ if !kind_fields_read => None,
-        None => {
-            problems.push(at_task(
-                &name,
-                format!("no `type` (one of: {})", TaskKind::TYPES.join(", ")),
-            ));
-            None
-        }
-        Some("shell") => match (raw.command, raw.script) {
-            (Some(c), None) | (None, Some(c)) if !c.trim().is_empty() => {
-                Some(TaskKind::Shell { command: c })
-            }
-            (Some(_), Some(_)) => {
-                problems.push(at_task(
-                    &name,
-                    "give `command` or `script`, not both".into(),
-                ));
-                None
-            }
-            _ => {
-                problems.push(at_task(
-                    &name,
-                    "a shell task needs a `command` or a `script`".into(),
-                ));
-                None
-            }
-        },
-        Some("python") => {
-            if raw.command.is_some() {
-                problems.push(at_task(
-                    &name,
-                    "a python task takes `script`, not `command`".into(),
-                ));
-            }
-            match raw.script {
-                Some(s) if !s.trim().is_empty() => Some(TaskKind::Python { script: s }),
-                _ => {
-                    problems.push(at_task(&name, "a python task needs a `script`".into()));
-                    None
-                }
-            }
-        }
-        Some("noop") => {
-            if raw.command.is_some() || raw.script.is_some() {
-                problems.push(at_task(
-                    &name,
-                    "a noop task takes neither `command` nor `script`".into(),
-                ));
-            }
-            Some(TaskKind::Noop)
-        }
-        Some(logic) if super::logic::LOGIC_TYPES.contains(&logic) => {
-            let logic = logic.to_string();
-            match super::logic::kind(&name, &logic, &mut raw) {
-                Ok(kind) => Some(kind),
-                Err(mut p) => {
-                    problems.append(&mut p);
-                    None
-                }
-            }
-        }
-        Some(other) => {
-            problems.push(at_task(
-                &name,
-                format!(
-                    "unknown type `{other}` (known types: {})",
-                    TaskKind::TYPES.join(", ")
-                ),
-            ));
-            None
-        }
-    };
     let worker_group = raw.worker_group.unwrap_or_else(default_group);
     if !valid_name(&worker_group) {
         problems.push(at_task(&name, format!("bad worker_group `{worker_group}`")));
