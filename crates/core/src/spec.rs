@@ -6,13 +6,14 @@
 //! every problem it finds, each naming the file and the task.
 
 mod file;
-mod kinds;
+pub mod kinds;
 pub mod logic;
 pub mod param_rule;
 pub mod schedule;
 mod validate;
 mod yaml;
 
+pub use kinds::http::{HttpMethod, HttpSpec};
 pub use kinds::task_types;
 pub use logic::{Condition, DependItem, Dependence, Expect, Relation, SwitchCase};
 pub use param_rule::{ExtraParams, ParamDecl, ParamRule};
@@ -100,6 +101,8 @@ pub enum TaskKind {
     },
     /// Does nothing and succeeds: a join point, and the engine's own cost in benchmarks.
     Noop,
+    /// Sends one HTTP request from a worker; succeeds on an expected status.
+    Http(HttpSpec),
     /// Runs another workflow as a child instance; ends as the child ends, with its outputs.
     SubWorkflow {
         /// The child workflow's name (same project).
@@ -150,10 +153,27 @@ impl TaskKind {
             TaskKind::Shell { .. } => "shell",
             TaskKind::Python { .. } => "python",
             TaskKind::Noop => "noop",
+            TaskKind::Http(_) => "http",
             TaskKind::SubWorkflow { .. } => "sub_workflow",
             TaskKind::Dependent { .. } => "dependent",
             TaskKind::Conditions { .. } => "conditions",
             TaskKind::Switch { .. } => "switch",
+        }
+    }
+
+    /// The output params the task says it sets: `setValue(NAME=` in its program, or the
+    /// names of its `outputs`.
+    pub fn output_names(&self) -> Vec<String> {
+        match self {
+            TaskKind::Shell { command: body } | TaskKind::Python { script: body } => {
+                crate::params::declared_outputs(body)
+            }
+            TaskKind::Http(http) => http.outputs.keys().cloned().collect(),
+            TaskKind::Noop
+            | TaskKind::SubWorkflow { .. }
+            | TaskKind::Dependent { .. }
+            | TaskKind::Conditions { .. }
+            | TaskKind::Switch { .. } => Vec::new(),
         }
     }
 
@@ -163,6 +183,7 @@ impl TaskKind {
             TaskKind::Shell { command } => Some(command),
             TaskKind::Python { script } => Some(script),
             TaskKind::Noop
+            | TaskKind::Http(_)
             | TaskKind::SubWorkflow { .. }
             | TaskKind::Dependent { .. }
             | TaskKind::Conditions { .. }

@@ -6,7 +6,6 @@
 //! it in `may_set` (for keys computed at run time). The schedule time is a placeholder:
 //! expressions are checked for form, not for their values.
 
-use super::output::declared_outputs;
 use super::resolve::{ParamError, Resolver};
 use super::system::SystemContext;
 use crate::ids::{TaskInstanceId, WorkflowInstanceId};
@@ -77,9 +76,7 @@ pub fn upstream_outputs(workflow: &WorkflowSpec, task: &TaskSpec) -> BTreeSet<St
             continue;
         }
         if let Some(up) = workflow.task(name) {
-            if let Some(body) = up.kind.body() {
-                names.extend(declared_outputs(body));
-            }
+            names.extend(up.kind.output_names());
             todo.extend(up.depends_on.iter().map(String::as_str));
         }
     }

@@ -46,6 +46,12 @@ use crate::spec::WorkflowSpec;
 use std::collections::{BTreeMap, BTreeSet};
 use text::{is_ident, pieces, Piece};
 
+/// Whether `name` can be a param's name (letters, digits, `_`, `.`; not starting with a
+/// digit or a dot): what `${name}` refers to.
+pub fn is_param_name(name: &str) -> bool {
+    is_ident(name)
+}
+
 /// The param names referenced in `text`, in order, without repeats.
 pub fn references(text: &str) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();

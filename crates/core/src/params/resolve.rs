@@ -16,12 +16,12 @@
 //! has only its `$[...]` evaluated: a `${name}` in it is text. Upstream output values are
 //! taken verbatim: they were printed by a task that has already run.
 
-use super::embed::{bash, cel, env_name, python, MARK};
+use super::embed::{bash, cel, env_name, http, python, MARK};
 use super::expr::{eval_time_expr, ExprError};
 use super::system::{is_system_param, system_params, SystemContext};
 use super::text::{pieces, Piece};
 use super::{Condition, ResolvedTask, UndefinedParams};
-use crate::spec::{TaskKind, TaskSpec, WorkflowSpec};
+use crate::spec::{HttpSpec, TaskKind, TaskSpec, WorkflowSpec};
 use chrono::DateTime;
 use chrono_tz::Tz;
 use std::collections::BTreeMap;
@@ -302,6 +302,68 @@ impl<'a> Resolver<'a> {
         out
     }
 
+    /// An `http` task's request with every reference resolved where it stands (see
+    /// [`super::embed::http`]).
+    fn http(&mut self, spec: &HttpSpec) -> HttpSpec {
+        let mut url = String::with_capacity(spec.url.len());
+        let path_at = http::path_start(&spec.url);
+        for piece in pieces(&spec.url, true) {
+            match piece {
+                Piece::Text(t) => url.push_str(t),
+                Piece::Ref(name) => {
+                    let at = name.as_ptr() as usize - spec.url.as_ptr() as usize;
+                    if at < path_at {
+                        self.note(ParamError::Unsafe {
+                            task: self.task.to_string(),
+                            param: name.to_string(),
+                            reason: "a param cannot stand in a URL's scheme, host or port: write the host in the file".into(),
+                        });
+                    }
+                    url.push_str(&http::url_value(&self.reference(name)));
+                }
+                Piece::Expr(e) => url.push_str(&http::url_value(&self.expression(e))),
+            }
+        }
+        let mut headers = BTreeMap::new();
+        for (name, value) in &spec.headers {
+            let value = self.text(value);
+            if let Err(reason) = http::header_value(&value) {
+                self.note(ParamError::Unsafe {
+                    task: self.task.to_string(),
+                    param: format!("header {name}"),
+                    reason: reason.to_string(),
+                });
+            }
+            headers.insert(name.clone(), value);
+        }
+        HttpSpec {
+            method: spec.method,
+            url,
+            headers,
+            body: spec.body.as_ref().map(|b| self.json(b)),
+            body_text: spec.body_text.as_ref().map(|t| self.text(t)),
+            expect_status: spec.expect_status.clone(),
+            outputs: spec.outputs.clone(),
+        }
+    }
+
+    /// A JSON value with every string (keys too) resolved as text: a value stays inside the
+    /// string it stands in.
+    fn json(&mut self, value: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::String(s) => Value::String(self.text(s)),
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.json(v)).collect()),
+            Value::Object(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| (self.text(k), self.json(v)))
+                    .collect(),
+            ),
+            Value::Null | Value::Bool(_) | Value::Number(_) => value.clone(),
+        }
+    }
+
     /// A `switch` condition with each reference written as a variable bound to its value.
     pub(crate) fn condition(&mut self, text: &str) -> Condition {
         let (skeleton, refs) = self.skeleton(text);
@@ -378,6 +440,7 @@ impl<'a> Resolver<'a> {
             TaskKind::Python { script } => TaskKind::Python {
                 script: self.python(script, &mut exports),
             },
+            TaskKind::Http(spec) => TaskKind::Http(self.http(spec)),
             TaskKind::Noop
             | TaskKind::SubWorkflow { .. }
             | TaskKind::Dependent { .. }

@@ -299,7 +299,10 @@ impl TaskKind {
             | TaskKind::Dependent { .. }
             | TaskKind::Conditions { .. }
             | TaskKind::Switch { .. } => true,
-            TaskKind::Shell { .. } | TaskKind::Python { .. } | TaskKind::Noop => false,
+            TaskKind::Shell { .. }
+            | TaskKind::Python { .. }
+            | TaskKind::Noop
+            | TaskKind::Http(_) => false,
         }
     }
 }

@@ -397,7 +397,7 @@ tasks:
         lines,
         [
             "wf.yaml: line 5, column 5: task `a`: `timeout`: `10x` is not a duration: write 250ms, 30s, 10m, 1h 30m or a number of seconds",
-            "wf.yaml: line 9, column 15: task `c`: unknown type `shel` (known types: shell, python, noop, sub_workflow, dependent, conditions, switch)",
+            "wf.yaml: line 9, column 15: task `c`: unknown type `shel` (known types: shell, python, noop, http, sub_workflow, dependent, conditions, switch)",
             "wf.yaml: line 14, column 5: task `e`: `retries` is given twice (first at line 13); only the first is used",
             "wf.yaml: task `bad name`: task names may only use letters, digits, `_`, `-` and `.` (at most 100)",
             "wf.yaml: task `b`: the name is used by another task",
@@ -583,4 +583,68 @@ fn a_field_is_refused_at_its_line_naming_what_the_type_takes() {
         assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
     }
     assert_eq!(e.lines().count(), 3, "{e}");
+}
+
+const HTTP: &str = r#"
+name: hooks
+params: {dt: "2026-01-31"}
+tasks:
+  - name: notify
+    type: http
+    method: POST
+    url: https://example.test/hooks/${dt}?day=${dt}
+    headers: {X-Day: "${dt}"}
+    body: {date: "${dt}", n: 3, tags: ["${dt}"]}
+    expect_status: [200, 201]
+    outputs: {job_id: /id}
+    timeout: 30s
+  - {name: after, type: shell, depends_on: [notify], command: 'echo ${job_id}'}
+"#;
+
+#[test]
+fn an_http_task_parses_round_trips_and_declares_its_outputs() {
+    let spec = parse(HTTP).unwrap();
+    let TaskKind::Http(http) = &spec.tasks[0].kind else {
+        panic!("an http task");
+    };
+    assert_eq!(http.method, HttpMethod::Post);
+    assert_eq!(http.expect_status, [200, 201]);
+    assert_eq!(http.outputs["job_id"], "/id");
+    assert_eq!(http.body.as_ref().unwrap()["n"], 3);
+    assert_eq!(spec.tasks[0].timeout, Some(Duration::from_secs(30)));
+    assert_eq!(spec.tasks[0].kind.output_names(), ["job_id"]);
+    assert!(
+        crate::params::check(&spec, &BTreeMap::new(), &Default::default()).is_empty(),
+        "`${{job_id}}` downstream is known"
+    );
+    let yaml = spec.to_yaml().unwrap();
+    assert_eq!(parse(&yaml).unwrap(), spec, "{yaml}");
+    assert_eq!(WorkflowSpec::from_json(&spec.to_json()).unwrap(), spec);
+}
+
+#[test]
+fn a_bad_http_task_is_refused_naming_each_problem() {
+    let e = error(
+        "name: w\ntasks:\n  - {name: a, type: http, url: 'ftp://x', method: BREW, body: {}, body_text: x}\n  - {name: b, type: http, url: 'http://h.test', headers: {'Bad Name': x}, expect_status: [999], outputs: {n: id}}\n  - {name: c, type: http}\n",
+    );
+    for expected in [
+        "task `a`: `method`: unknown value `BREW`",
+        "task `b`: `Bad Name` is not a valid header name",
+        "task `b`: `expect_status`: 999 is not an HTTP status",
+        "task `b`: `outputs.n`: `id` is not a JSON pointer",
+        "task `c`: a http task needs a `url`",
+    ] {
+        assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
+    }
+    let e = error(
+        "name: w\ntasks:\n  - {name: a, type: http, url: 'ftp://x', body: {}, body_text: x}\n",
+    );
+    assert!(
+        e.contains("`url` must start with http:// or https://"),
+        "{e}"
+    );
+    assert!(
+        e.contains("give `body` (JSON) or `body_text`, not both"),
+        "{e}"
+    );
 }

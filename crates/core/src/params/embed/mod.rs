@@ -13,10 +13,13 @@
 //! - [`python`]: a string literal holding the value, escaped, joined to the string it stands
 //!   in by Python's implicit concatenation (`"a${dt}b"` becomes `"a" "<value>" "b"`);
 //! - [`cel`]: a variable bound to the value (a number or a bool when the value is one, else a
-//!   string), so a `switch` condition compares values and never runs them.
+//!   string), so a `switch` condition compares values and never runs them;
+//! - [`http`]: percent-encoded in a URL, refused in a header when it holds a line break,
+//!   kept inside its string in a JSON body.
 
 pub(crate) mod bash;
 pub(crate) mod cel;
+pub(crate) mod http;
 pub(crate) mod python;
 
 /// Stands for one `${name}` in the program being scanned: a character from Unicode's private

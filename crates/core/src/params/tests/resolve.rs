@@ -362,3 +362,47 @@ fn values_that_double_at_each_level_are_refused_not_expanded() {
         "{err}"
     );
 }
+
+fn http_of(kind: &TaskKind) -> &crate::spec::HttpSpec {
+    match kind {
+        TaskKind::Http(h) => h,
+        other => panic!("not http: {other:?}"),
+    }
+}
+
+#[test]
+fn an_http_request_takes_values_as_data_where_they_stand() {
+    let s = WorkflowSpec::from_yaml(
+        "name: w\nparams: {v: x}\ntasks:\n  - name: h\n    type: http\n    method: POST\n    url: 'https://h.test/a/${v}?q=${v}'\n    headers: {X-V: '${v}'}\n    body: {'${v}': ['${v}', 1]}\n",
+        "w",
+    )
+    .unwrap();
+    let hostile = "a/../b?c=d#e \"}'";
+    let start = map(&[("v", hostile)]);
+    let r = resolve_task(&s, &s.tasks[0], &start, &map(&[]), &ctx()).unwrap();
+    let h = http_of(&r.kind);
+    let encoded = "a%2F..%2Fb%3Fc%3Dd%23e%20%22%7D%27";
+    assert_eq!(h.url, format!("https://h.test/a/{encoded}?q={encoded}"));
+    assert_eq!(h.headers["X-V"], hostile);
+    let body = h.body.as_ref().unwrap();
+    assert_eq!(body[hostile][0], hostile, "the value stays one JSON string");
+    // A line break would start another header: refused.
+    let start = map(&[("v", "x\r\nX-Admin: 1")]);
+    let e = resolve_task(&s, &s.tasks[0], &start, &map(&[]), &ctx()).unwrap_err();
+    assert!(e.to_string().contains("line break"), "{e}");
+}
+
+#[test]
+fn a_param_cannot_choose_an_http_tasks_host() {
+    let s = WorkflowSpec::from_yaml(
+        "name: w\nparams: {host: h.test}\ntasks:\n  - {name: h, type: http, url: 'https://${host}/x'}\n",
+        "w",
+    )
+    .unwrap();
+    let e = resolve_task(&s, &s.tasks[0], &map(&[]), &map(&[]), &ctx()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("cannot stand in a URL's scheme, host or port"),
+        "{e}"
+    );
+}

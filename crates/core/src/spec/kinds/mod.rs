@@ -9,6 +9,7 @@
 
 mod conditions;
 mod dependent;
+pub mod http;
 mod noop;
 mod python;
 mod shell;
@@ -36,6 +37,7 @@ pub(super) const KINDS: &[KindDef] = &[
     shell::KIND,
     python::KIND,
     noop::KIND,
+    http::KIND,
     sub_workflow::KIND,
     dependent::KIND,
     conditions::KIND,
