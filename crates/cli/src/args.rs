@@ -329,6 +329,28 @@ pub struct WorkerArgs {
     /// HOME, USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ, TMPDIR and TERM.
     #[arg(long, env = "BATON_TASK_ENV_PASS", value_delimiter = ',')]
     pub task_env_pass: Option<Vec<String>>,
+    #[command(flatten)]
+    pub http: HttpTaskArgs,
+}
+
+/// Where http tasks may send requests.
+#[derive(Debug, Clone, Default, Args)]
+pub struct HttpTaskArgs {
+    /// Hosts http tasks may reach although they are (or resolve to) loopback or link-local
+    /// addresses, which are refused by default; comma-separated or repeated.
+    #[arg(
+        long = "http-allow-host",
+        env = "BATON_HTTP_ALLOW_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allow_hosts: Vec<String>,
+    /// Hosts http tasks may never reach; comma-separated or repeated.
+    #[arg(
+        long = "http-deny-host",
+        env = "BATON_HTTP_DENY_HOSTS",
+        value_delimiter = ','
+    )]
+    pub deny_hosts: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -376,6 +398,8 @@ pub struct NodeArgs {
     /// PATH, HOME, USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ, TMPDIR and TERM.
     #[arg(long, env = "BATON_TASK_ENV_PASS", value_delimiter = ',')]
     pub task_env_pass: Vec<String>,
+    #[command(flatten)]
+    pub http: HttpTaskArgs,
 }
 
 #[derive(Debug, Args)]
@@ -739,4 +763,23 @@ pub fn parse_retention(text: &str) -> Result<std::time::Duration, String> {
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     baton_core::duration::parse(text)
+}
+
+/// The worker's client for http tasks: the flags' hosts, else the config file's.
+pub fn http_client(
+    args: &HttpTaskArgs,
+    allow: &[String],
+    deny: &[String],
+) -> baton_worker::HttpClient {
+    let pick = |flags: &[String], file: &[String]| {
+        if flags.is_empty() {
+            file.to_vec()
+        } else {
+            flags.to_vec()
+        }
+    };
+    baton_worker::HttpClient::new(baton_worker::HttpPolicy {
+        allow_hosts: pick(&args.allow_hosts, allow),
+        deny_hosts: pick(&args.deny_hosts, deny),
+    })
 }

@@ -155,6 +155,12 @@ pub struct WorkerSection {
     #[serde(default, with = "baton_core::duration::option")]
     pub shutdown_grace: Option<Duration>,
     pub task_env_pass: Option<Vec<String>>,
+    /// Hosts http tasks may reach although loopback or link-local.
+    #[serde(default)]
+    pub http_allow_hosts: Vec<String>,
+    /// Hosts http tasks may never reach.
+    #[serde(default)]
+    pub http_deny_hosts: Vec<String>,
 }
 
 /// What a member does when its registry session cannot be renewed.

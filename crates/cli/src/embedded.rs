@@ -95,6 +95,7 @@ impl Node {
         worker_config.log_max_bytes = options.node.log_max_bytes;
         worker_config.kill_grace = options.node.kill_grace;
         worker_config.pass_env = options.node.task_env_pass.clone();
+        worker_config.http = crate::args::http_client(&options.node.http, &[], &[]);
         let slots = worker_config.slots;
         let worker = Worker::open(worker_config)?;
         worker.set_masters(vec![address.clone()]);

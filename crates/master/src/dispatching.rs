@@ -19,7 +19,7 @@ use std::collections::HashMap;
 /// What became of one attempt the queue handed out.
 enum Handed {
     /// Recorded as dispatched; the request goes after the commit.
-    Sent(DispatchRequest),
+    Sent(Box<DispatchRequest>),
     /// Not sent, and nothing to do (its instance ended or paused, or it failed at once).
     Dropped,
     /// Its task group has no free slot: it waits in the queue, with this message.
@@ -42,7 +42,7 @@ impl Engine {
                 .hand_out(tx, task, &worker_id, &mut group_free, t)
                 .await?
             {
-                Handed::Sent(request) => t.dispatches.push((worker, request)),
+                Handed::Sent(request) => t.dispatches.push((worker, *request)),
                 Handed::Dropped => self.dispatcher.release(&worker_id),
                 Handed::Waiting(message) => {
                     self.dispatcher.release(&worker_id);
@@ -156,7 +156,7 @@ impl Engine {
             ..Facts::default()
         };
         let _ = self.carry_out(id, index, now.dispatch(), facts, t);
-        Ok(Handed::Sent(request))
+        Ok(Handed::Sent(Box::new(request)))
     }
 
     /// The dispatch of the task's current attempt.
@@ -261,6 +261,23 @@ async fn take_group_slot(
     Ok(Ok(()))
 }
 
+/// An http task as a worker receives it.
+fn http_task(http: baton_core::spec::HttpSpec) -> baton_proto::HttpTask {
+    let (body, body_is_json) = match (http.body, http.body_text) {
+        (Some(json), _) => (Some(json.to_string()), true),
+        (None, text) => (text, false),
+    };
+    baton_proto::HttpTask {
+        method: http.method.as_str().to_string(),
+        url: http.url,
+        headers: http.headers.into_iter().collect(),
+        body,
+        body_is_json,
+        expect_status: http.expect_status.into_iter().map(u32::from).collect(),
+        outputs: http.outputs.into_iter().collect(),
+    }
+}
+
 /// The dispatch's form of a task that runs on a worker; `None` for a task the master runs
 /// itself (a logic task). Exhaustive: a new task type must say where it runs.
 fn dispatch_kind(kind: TaskKind) -> Option<dispatch_request::Kind> {
@@ -276,6 +293,7 @@ fn dispatch_kind(kind: TaskKind) -> Option<dispatch_request::Kind> {
             }))
         }
         TaskKind::Noop => Some(dispatch_request::Kind::Noop(baton_proto::NoopTask {})),
+        TaskKind::Http(http) => Some(dispatch_request::Kind::Http(http_task(http))),
         TaskKind::SubWorkflow { .. }
         | TaskKind::Dependent { .. }
         | TaskKind::Conditions { .. }

@@ -60,7 +60,10 @@ impl Engine {
                 Ok(Vec::new())
             }
             // Not logic tasks: they go to workers.
-            TaskKind::Shell { .. } | TaskKind::Python { .. } | TaskKind::Noop => Ok(Vec::new()),
+            TaskKind::Shell { .. }
+            | TaskKind::Python { .. }
+            | TaskKind::Noop
+            | TaskKind::Http(_) => Ok(Vec::new()),
         }
     }
 

@@ -41,6 +41,8 @@ pub struct WorkerConfig {
     /// Mutual TLS of the cluster's gRPC, when configured: the worker serves over it and its
     /// reports to masters go over it.
     pub cluster_tls: Option<baton_proto::tls::ClusterTls>,
+    /// The client http tasks send their requests with, and where it may send them.
+    pub http: crate::executors::http::HttpClient,
 }
 
 /// The worker's environment variables every task sees (with those named `LC_*`): what
@@ -80,6 +82,7 @@ impl WorkerConfig {
             pass_env: Vec::new(),
             cluster_key: baton_proto::auth::ClusterKey::fresh(),
             cluster_tls: None,
+            http: Default::default(),
         }
     }
 }

@@ -44,6 +44,7 @@ pub use config::{
     DEFAULT_REROUTE_AFTER, TASK_ENV_ALLOWLIST,
 };
 pub use error::{DispatchError, OpenError};
+pub use executors::http::{HttpClient, HttpPolicy};
 pub use orphans::reap_orphans;
 pub use service::WorkerService;
 pub use worker::{Worker, WorkerGrpc};

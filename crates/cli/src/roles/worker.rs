@@ -67,6 +67,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     if let Some(names) = args.task_env_pass.clone().or(w.task_env_pass.clone()) {
         config.pass_env = names;
     }
+    config.http = crate::args::http_client(&args.http, &w.http_allow_hosts, &w.http_deny_hosts);
     config.cluster_key = common.cluster_key.clone();
     config.cluster_tls = common.cluster_tls.clone();
     let shutdown_grace = args

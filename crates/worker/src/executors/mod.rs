@@ -8,6 +8,7 @@
 //! is over the dispatch's `kind`, generated from the protocol, with no catch-all, so a task
 //! type in the protocol without an executor does not compile.
 
+pub(crate) mod http;
 pub(crate) mod noop;
 pub(crate) mod python;
 pub(crate) mod shell;
@@ -55,13 +56,6 @@ pub(crate) enum InProcessEnd {
     /// It did its work; these are its output params.
     Succeeded(HashMap<String, String>),
     /// It did not; the message says why, in the user's words.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "noop never fails; the http and sql executors will"
-        )
-    )]
     Failed(String),
 }
 
@@ -71,5 +65,6 @@ pub(crate) fn plan(kind: &Kind, config: &WorkerConfig) -> Plan {
         Kind::Shell(task) => shell::plan(task),
         Kind::Python(task) => python::plan(task, &config.python),
         Kind::Noop(_) => noop::plan(),
+        Kind::Http(task) => http::plan(task, &config.http),
     }
 }
