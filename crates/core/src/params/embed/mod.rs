@@ -14,6 +14,7 @@
 //!   in by Python's implicit concatenation (`"a${dt}b"` becomes `"a" "<value>" "b"`);
 //! - [`cel`]: a variable bound to the value (a number or a bool when the value is one, else a
 //!   string), so a `switch` condition compares values and never runs them;
+//! - [`sql`]: a bound parameter (`$1`, `?`), never text in the statement;
 //! - [`http`]: percent-encoded in a URL, refused in a header when it holds a line break,
 //!   kept inside its string in a JSON body.
 
@@ -21,6 +22,7 @@ pub(crate) mod bash;
 pub(crate) mod cel;
 pub(crate) mod http;
 pub(crate) mod python;
+pub mod sql;
 
 /// Stands for one `${name}` in the program being scanned: a character from Unicode's private
 /// use area, which a program's own text is not expected to hold (one that does only makes
