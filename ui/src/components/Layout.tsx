@@ -1,0 +1,73 @@
+import { useEffect, useState } from "react";
+import { Link, NavLink, Outlet, useLocation, useNavigate, useParams } from "react-router";
+import { useQueryClient } from "@tanstack/react-query";
+import { api, onUnauthorized, tokens } from "../api/client";
+import { useMe } from "../lib/auth";
+import { applyTheme, nextTheme, savedTheme, type Theme } from "../lib/theme";
+
+/** The frame of every signed-in page: the header (projects, the user, theme, logout). */
+export function Layout() {
+  const navigate = useNavigate();
+  const location = useLocation();
+  const queries = useQueryClient();
+  const me = useMe();
+  const { project } = useParams();
+  const [theme, setTheme] = useState<Theme>(savedTheme());
+
+  useEffect(() => {
+    onUnauthorized(() => {
+      queries.clear();
+      const next = location.pathname + location.search;
+      navigate(`/login?next=${encodeURIComponent(next)}`, { replace: true });
+    });
+  }, [navigate, location, queries]);
+
+  const logout = async () => {
+    await api.POST("/api/v1/auth/logout");
+    tokens.set(null);
+    queries.clear();
+    navigate("/login");
+  };
+
+  const toggle = () => {
+    const t = nextTheme(theme);
+    applyTheme(t);
+    setTheme(t);
+  };
+
+  return (
+    <div className="app">
+      <header className="topbar">
+        <Link to="/projects" className="brand">
+          Baton
+        </Link>
+        <nav>
+          <NavLink to="/projects" end>
+            Projects
+          </NavLink>
+          {project && (
+            <>
+              <NavLink to={`/projects/${encodeURIComponent(project)}`} end>
+                Workflows
+              </NavLink>
+              <NavLink to={`/projects/${encodeURIComponent(project)}/instances`}>Instances</NavLink>
+            </>
+          )}
+        </nav>
+        <span className="spacer" />
+        <button className="ghost" onClick={toggle} title="Theme: system, dark, light">
+          {theme === "system" ? "◐ auto" : theme === "dark" ? "☾ dark" : "☀ light"}
+        </button>
+        <span className="user" data-testid="current-user">
+          {me.data ? `${me.data.name}${me.data.global_admin ? " (admin)" : ""}` : "…"}
+        </span>
+        <button className="ghost" onClick={logout}>
+          Log out
+        </button>
+      </header>
+      <main>
+        <Outlet />
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,212 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router";
+import { api, data, errorMessage } from "../api/client";
+import { Dag } from "../components/Dag";
+import { StateBadge } from "../components/State";
+import { can, useMe } from "../lib/auth";
+import type { TaskDef } from "../lib/dag";
+import { duration, time } from "../lib/format";
+import { applyEvents, instanceStateOf, useEventStream, type LiveEvent } from "../lib/live";
+import { workflowEnded } from "../lib/states";
+
+type Action = "stop" | "pause" | "resume" | "recover" | "rerun";
+
+/** What each state of an instance lets an operator do. */
+function actionsFor(state: string): Action[] {
+  if (state === "running") return ["pause", "stop"];
+  if (state === "submitted" || state === "pausing") return ["stop"];
+  if (state === "paused") return ["resume", "stop"];
+  if (state === "failed" || state === "stopped") return ["recover", "rerun"];
+  if (state === "succeeded") return ["rerun"];
+  return [];
+}
+
+/** `/instances/:id?task=`: the instance's DAG coloured live by task state, its tasks, actions. */
+export default function InstancePage() {
+  const id = Number(useParams().id);
+  const [params, setParams] = useSearchParams();
+  const selected = params.get("task");
+  const queries = useQueryClient();
+  const navigate = useNavigate();
+  const me = useMe();
+  const key = useMemo(() => ["instance", id], [id]);
+  const detail = useQuery({
+    queryKey: key,
+    queryFn: async () => data(await api.GET("/api/v1/instances/{id}", { params: { path: { id } } })),
+  });
+  const inst = detail.data?.instance;
+  const workflow = useQuery({
+    queryKey: ["workflow", inst?.project, inst?.name, String(inst?.version)],
+    enabled: !!inst,
+    queryFn: async () =>
+      data(
+        await api.GET("/api/v1/workflows/{name}", {
+          params: { path: { name: inst!.name }, query: { project: inst!.project, version: inst!.version } },
+        }),
+      ),
+    staleTime: Infinity,
+  });
+
+  // Live: events after the last one the first read included; each one colours its task at
+  // once and asks for the detail again (at most every 250 ms) for the rest of the row.
+  const [after, setAfter] = useState<number | undefined>(undefined);
+  const [live, setLive] = useState<Record<string, string>>({});
+  const [liveState, setLiveState] = useState<string | undefined>(undefined);
+  useEffect(() => {
+    if (detail.data && after === undefined) {
+      setAfter(detail.data.events.reduce((m, e) => Math.max(m, e.id), 0));
+    }
+  }, [detail.data, after]);
+  const refetch = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const onEvent = useCallback(
+    (e: LiveEvent) => {
+      setLive((s) => applyEvents(s, [e]));
+      const s = instanceStateOf(e.kind);
+      if (s) setLiveState(s);
+      if (!refetch.current) {
+        refetch.current = setTimeout(() => {
+          refetch.current = null;
+          void queries.invalidateQueries({ queryKey: key });
+        }, 250);
+      }
+    },
+    [queries, key],
+  );
+  useEffect(() => () => clearTimeout(refetch.current ?? undefined), []);
+  const status = useEventStream(inst ? { instance: id } : null, after, onEvent);
+
+  // The detail, once read again, is the truth: live colours only fill the gap until then.
+  useEffect(() => {
+    setLive({});
+    setLiveState(undefined);
+  }, [detail.dataUpdatedAt]);
+
+  const [actionError, setActionError] = useState<string | null>(null);
+  const act = async (a: Action) => {
+    setActionError(null);
+    const path = { params: { path: { id } } };
+    const answer =
+      a === "stop"
+        ? await api.POST("/api/v1/instances/{id}/stop", path)
+        : a === "pause"
+          ? await api.POST("/api/v1/instances/{id}/pause", path)
+          : a === "resume"
+            ? await api.POST("/api/v1/instances/{id}/resume", path)
+            : a === "recover"
+              ? await api.POST("/api/v1/instances/{id}/recover", path)
+              : await api.POST("/api/v1/instances/{id}/rerun", path);
+    if (!answer.response.ok) {
+      setActionError(errorMessage(answer.error, `HTTP ${answer.response.status}`));
+      return;
+    }
+    if (a === "rerun" && answer.data && "rerun_of" in answer.data) navigate(`/instances/${answer.data.id}`);
+    else void queries.invalidateQueries({ queryKey: key });
+  };
+
+  if (detail.error) return <p className="error pad">{detail.error.message}</p>;
+  if (!detail.data || !inst) return <p className="muted pad">Loading…</p>;
+  const d = detail.data;
+  const states: Record<string, string> = {};
+  for (const t of d.tasks) states[t.task_name] = t.state;
+  Object.assign(states, live);
+  const state = liveState ?? inst.state;
+  const tasks = (workflow.data?.spec as unknown as { tasks: TaskDef[] } | undefined)?.tasks;
+  const operator = can(me.data, inst.project, "operator");
+  const attemptsOf = (taskId: number) => d.attempts.filter((a) => a.task_instance_id === taskId);
+
+  return (
+    <section className="page wide">
+      <div className="titlebar">
+        <h2>
+          <Link to={`/projects/${encodeURIComponent(inst.project)}/instances`}>{inst.project}</Link> /{" "}
+          <Link to={`/projects/${encodeURIComponent(inst.project)}/workflows/${encodeURIComponent(inst.name)}`}>{inst.name}</Link> #
+          {inst.id}
+        </h2>
+        <span data-testid="instance-state">
+          <StateBadge state={state} />
+        </span>
+        {(inst.pending_commands?.length ?? 0) > 0 && <span className="muted">pending: {inst.pending_commands?.join(", ")}</span>}
+        <span className={`stream ${status}`} data-testid="stream-status">
+          {status === "live" ? "● live" : status === "reconnecting" ? "reconnecting…" : "connecting…"}
+        </span>
+        <span className="spacer" />
+        {operator &&
+          actionsFor(state).map((a) => (
+            <button key={a} onClick={() => act(a)} data-testid={`action-${a}`}>
+              {a}
+            </button>
+          ))}
+      </div>
+      <p className="muted">
+        v{inst.version} · submitted {time(inst.submitted_at)} · started {time(inst.started_at)} · ended {time(inst.ended_at)} ·{" "}
+        {duration(inst.duration_ms)}
+        {inst.owner && ` · master ${inst.owner}`}
+        {inst.parent_instance_id && (
+          <>
+            {" "}
+            · child of <Link to={`/instances/${inst.parent_instance_id}`}>#{inst.parent_instance_id}</Link>
+          </>
+        )}
+      </p>
+      {actionError && <p className="error">{actionError}</p>}
+      <div className="split">
+        {tasks ? (
+          <Dag
+            tasks={tasks}
+            states={states}
+            selected={selected}
+            onSelect={(t) => setParams(t ? { task: t } : {}, { replace: true })}
+          />
+        ) : (
+          <div className="dag muted pad">Loading the DAG…</div>
+        )}
+      </div>
+      <table className="grid" data-testid="tasks">
+        <thead>
+          <tr>
+            <th>Task</th>
+            <th>State</th>
+            <th className="num">Attempt</th>
+            <th>Worker</th>
+            <th>Started</th>
+            <th>Duration</th>
+            <th className="num">Exit</th>
+            <th>Message</th>
+            <th>Log</th>
+          </tr>
+        </thead>
+        <tbody>
+          {d.tasks.map((t) => (
+            <tr key={t.id} className={t.task_name === selected ? "selected" : undefined} onClick={() => setParams({ task: t.task_name }, { replace: true })}>
+              <td className="mono">{t.task_name}</td>
+              <td>
+                <StateBadge state={states[t.task_name] ?? t.state} />
+              </td>
+              <td className="num">
+                {t.attempt}
+                {attemptsOf(t.id).length > 1 && <span className="muted"> ({attemptsOf(t.id).length} ended)</span>}
+              </td>
+              <td>{t.worker ?? "—"}</td>
+              <td>{time(t.started_at)}</td>
+              <td>{duration(t.duration_ms)}</td>
+              <td className="num">{t.exit_code ?? "—"}</td>
+              <td className="message">{t.message ?? ""}</td>
+              <td>
+                <Link to={`/task-instances/${t.id}/log`} data-testid={`log-${t.task_name}`} onClick={(e) => e.stopPropagation()}>
+                  log
+                </Link>
+              </td>
+            </tr>
+          ))}
+          {d.not_started.map((n) => (
+            <tr key={n} className="muted">
+              <td className="mono">{n}</td>
+              <td colSpan={8}>{workflowEnded(state) ? "did not run" : "not started"}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
