@@ -1,6 +1,6 @@
 // The DAG view: @xyflow/react over the dagre layout (zoom, pan, fit, minimap); each node
 // coloured by its task type, or, with `states`, by its task's state.
-import { useMemo } from "react";
+import { useEffect, useMemo } from "react";
 import {
   Background,
   Controls,
@@ -11,10 +11,11 @@ import {
   type Edge,
   type Node,
   type NodeProps,
+  useNodesState,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { layoutDag, type TaskDef } from "../lib/dag";
-import { TASK_TYPES, stateColor, typeColor } from "../lib/states";
+import { TASK_TYPES, stateColor, stateTone, typeColor } from "../lib/states";
 
 type TaskNodeData = { task: TaskDef; state?: string; selected: boolean; live: boolean };
 
@@ -59,18 +60,33 @@ export function Dag({
   onSelect?: (task: string | null) => void;
 }) {
   const layout = useMemo(() => layoutDag(tasks), [tasks]);
-  const nodes: Node<TaskNodeData>[] = useMemo(
-    () =>
+  // The nodes are xyflow's state (it records their measured sizes in them): a new layout
+  // places them anew; a state or a selection only changes their data, so that they keep
+  // their measurements (and their edges their handles).
+  const [nodes, setNodes, onNodesChange] = useNodesState<Node<TaskNodeData>>([]);
+  const live = states !== undefined;
+  useEffect(() => {
+    setNodes(
       layout.nodes.map((n) => ({
         id: n.id,
         type: "task",
         position: { x: n.x, y: n.y },
-        data: { task: n.task, state: states?.[n.id], selected: n.id === selected, live: states !== undefined },
+        data: { task: n.task, selected: false, live },
         draggable: false,
         connectable: false,
       })),
-    [layout, states, selected],
-  );
+    );
+  }, [layout, live, setNodes]);
+  useEffect(() => {
+    setNodes((ns) =>
+      ns.map((n) => {
+        const state = states?.[n.id];
+        const isSelected = n.id === selected;
+        if (n.data.state === state && n.data.selected === isSelected) return n;
+        return { ...n, data: { ...n.data, state, selected: isSelected } };
+      }),
+    );
+  }, [states, selected, nodes.length, setNodes]);
   const edges: Edge[] = useMemo(
     () =>
       layout.edges.map((e) => ({
@@ -88,8 +104,10 @@ export function Dag({
       <ReactFlow
         nodes={nodes}
         edges={edges}
+        onNodesChange={onNodesChange}
         nodeTypes={nodeTypes}
         fitView
+        fitViewOptions={{ maxZoom: 1 }}
         minZoom={0.1}
         nodesConnectable={false}
         onNodeClick={(_, n) => onSelect?.(n.id)}
@@ -98,7 +116,14 @@ export function Dag({
       >
         <Background gap={16} />
         <Controls showInteractive={false} />
-        <MiniMap pannable zoomable nodeColor={(n) => (states ? stateColor(states[n.id]) : typeColor((n.data as TaskNodeData).task.type))} />
+        <MiniMap
+          pannable
+          zoomable
+          nodeClassName={(n) => {
+            const d = n.data as TaskNodeData;
+            return d.live ? `mini-tone-${stateTone(d.state)}` : `mini-type-${d.task.type}`;
+          }}
+        />
       </ReactFlow>
     </div>
   );

@@ -202,7 +202,7 @@ export default function InstancePage() {
           {d.not_started.map((n) => (
             <tr key={n} className="muted">
               <td className="mono">{n}</td>
-              <td colSpan={8}>{workflowEnded(state) ? "did not run" : "not started"}</td>
+              <td colSpan={8}>{live[n] ? <StateBadge state={live[n]} /> : workflowEnded(state) ? "did not run" : "not started"}</td>
             </tr>
           ))}
         </tbody>
