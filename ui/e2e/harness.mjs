@@ -57,34 +57,25 @@ export async function startBaton() {
   const env = { ...process.env, BATON_ADMIN_PASSWORD: ADMIN_PASSWORD, XDG_CONFIG_HOME: join(dir, "config") };
   delete env.BATON_TOKEN;
   await mkdir(join(dir, "config"));
-  const child = spawn(
-    BATON,
-    ["standalone", "--listen", `127.0.0.1:${port}`, "--grpc-listen", `127.0.0.1:${grpc}`, "--data-dir", join(dir, "data"), "--apply", join(ROOT, "examples")],
-    { env, stdio: ["ignore", "pipe", "pipe"], detached: true },
-  );
+  const args = [
+    "standalone",
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--grpc-listen",
+    `127.0.0.1:${grpc}`,
+    "--data-dir",
+    join(dir, "data"),
+    "--apply",
+    join(ROOT, "examples"),
+  ];
   let output = "";
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
-  const exited = new Promise((r) => child.once("exit", r));
-  const stop = async () => {
-    if (child.exitCode === null) {
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {
-        /* already gone */
-      }
-      const done = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 10_000))]);
-      if (!done) {
-        try {
-          process.kill(-child.pid, "SIGKILL");
-        } catch {
-          /* already gone */
-        }
-      }
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
-  try {
+  let child;
+  let exited;
+  const launch = async () => {
+    child = spawn(BATON, args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    exited = new Promise((r) => child.once("exit", r));
     await until(
       "the server's health",
       async () => {
@@ -93,6 +84,35 @@ export async function startBaton() {
       },
       60_000,
     );
+  };
+  /** Ends the server (its process group): TERM, then KILL after 10 s. */
+  const halt = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const signal = (s) => {
+      try {
+        process.kill(-child.pid, s);
+      } catch {
+        /* already gone */
+      }
+    };
+    signal("SIGTERM");
+    const done = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 10_000))]);
+    if (!done) {
+      signal("SIGKILL");
+      await exited;
+    }
+  };
+  const stop = async () => {
+    await halt();
+    await rm(dir, { recursive: true, force: true });
+  };
+  /** Stops the server and starts it again on the same port and data. */
+  const restart = async () => {
+    await halt();
+    await launch();
+  };
+  try {
+    await launch();
   } catch (e) {
     await stop();
     throw e;
@@ -106,7 +126,7 @@ export async function startBaton() {
       if (input !== undefined) p.stdin.end(input);
       else p.stdin.end();
     });
-  return { url, port, dir, cli, stop, output: () => output };
+  return { url, port, dir, cli, stop, restart, output: () => output };
 }
 
 /** Debian's chromium, headless. */

@@ -25,8 +25,8 @@ after(async () => {
   await baton?.stop();
 });
 
-async function page() {
-  const context = await chrome.newContext({ viewport: { width: 1280, height: 800 } });
+async function page(colorScheme = "light") {
+  const context = await chrome.newContext({ viewport: { width: 1280, height: 800 }, colorScheme });
   const p = await context.newPage();
   p.setDefaultTimeout(20_000);
   p.on("console", (m) => {
@@ -122,17 +122,31 @@ test("an admin logs in, sees a DAG, starts the workflow and watches it succeed l
   await p.context().close();
 });
 
-test("a viewer sees the workflow but no Start button", async () => {
-  const p = await page();
+test("a viewer sees the workflow but no Start button (in the dark theme)", async () => {
+  const p = await page("dark");
   await login(p, "vera", "vera-viewer-pass-1");
   await p.goto(`${baton.url}/projects/demo/workflows/etl-retry`);
   await p.getByTestId("node-extract").waitFor();
   assert.equal(await p.getByTestId("start").count(), 0);
-  await shot(p, "viewer-workflow");
+  const background = await p.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.equal(background, "rgb(20, 23, 28)", "the dark theme follows prefers-color-scheme");
+  await shot(p, "viewer-workflow-dark");
   await p.getByRole("button", { name: "Log out" }).click();
   await p.waitForURL(/\/login/);
   await p.goto(`${baton.url}/projects`);
   await p.waitForURL(/\/login\?next=/);
+  await p.context().close();
+});
+
+test("the instance page says it is reconnecting while the server is away, then follows again", async () => {
+  const p = await page();
+  await login(p, "admin", ADMIN_PASSWORD);
+  await p.goto(`${baton.url}/instances/1`);
+  await p.getByTestId("stream-status").filter({ hasText: "live" }).waitFor();
+  const restarted = baton.restart();
+  await p.getByTestId("stream-status").filter({ hasText: "reconnecting…" }).waitFor({ timeout: 30_000 });
+  await restarted;
+  await p.getByTestId("stream-status").filter({ hasText: "live" }).waitFor({ timeout: 30_000 });
   await p.context().close();
 });
 
