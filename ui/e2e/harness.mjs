@@ -85,8 +85,8 @@ export async function startBaton() {
       60_000,
     );
   };
-  /** Ends the server (its process group): TERM, then KILL after 10 s. */
-  const halt = async () => {
+  /** Ends the server (its process group): TERM, then KILL after 10 s; or KILL at once. */
+  const halt = async (first = "SIGTERM") => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const signal = (s) => {
       try {
@@ -95,7 +95,7 @@ export async function startBaton() {
         /* already gone */
       }
     };
-    signal("SIGTERM");
+    signal(first);
     const done = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 10_000))]);
     if (!done) {
       signal("SIGKILL");
@@ -106,9 +106,10 @@ export async function startBaton() {
     await halt();
     await rm(dir, { recursive: true, force: true });
   };
-  /** Stops the server and starts it again on the same port and data. */
+  /** Kills the server (SIGKILL: a crash; its connections drop at once) and starts it again
+   * on the same port and data. */
   const restart = async () => {
-    await halt();
+    await halt("SIGKILL");
     await launch();
   };
   try {

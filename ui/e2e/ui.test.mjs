@@ -119,6 +119,12 @@ test("an admin logs in, sees a DAG, starts the workflow and watches it succeed l
   await p.goto(`${baton.url}/projects/demo/instances?state=succeeded`);
   await p.getByTestId("instances").getByText("etl-retry").first().waitFor();
   await shot(p, "instances");
+
+  // A tab opened by hand gets the CSRF token from this one, and stays logged in.
+  const other = await p.context().newPage();
+  await other.goto(`${baton.url}/projects/demo`);
+  await until("the new tab's CSRF token", () => other.evaluate(() => sessionStorage.getItem("baton.csrf")));
+  assert.match(other.url(), /\/projects\/demo$/);
   await p.context().close();
 });
 
@@ -139,9 +145,11 @@ test("a viewer sees the workflow but no Start button (in the dark theme)", async
 });
 
 test("the instance page says it is reconnecting while the server is away, then follows again", async () => {
+  const id = (await baton.cli(["workflow", "start", "hello", "--wait"])).trim().split(/\s+/)[0];
+  assert.match(id, /^\d+$/);
   const p = await page();
   await login(p, "admin", ADMIN_PASSWORD);
-  await p.goto(`${baton.url}/instances/1`);
+  await p.goto(`${baton.url}/instances/${id}`);
   await p.getByTestId("stream-status").filter({ hasText: "live" }).waitFor();
   const restarted = baton.restart();
   await p.getByTestId("stream-status").filter({ hasText: "reconnecting…" }).waitFor({ timeout: 30_000 });

@@ -2,6 +2,7 @@ import { useEffect, useState } from "react";
 import { Link, NavLink, Outlet, useLocation, useNavigate, useParams } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { api, onUnauthorized, tokens } from "../api/client";
+import { askOtherTabs, shareToken } from "../api/session";
 import { useMe } from "../lib/auth";
 import { applyTheme, nextTheme, savedTheme, type Theme } from "../lib/theme";
 
@@ -21,6 +22,23 @@ export function Layout() {
       navigate(`/login?next=${encodeURIComponent(next)}`, { replace: true });
     });
   }, [navigate, location, queries]);
+
+  // This tab's CSRF token: shared with tabs opened later; asked of the open ones when this
+  // tab has none (opened by hand); without one, changes would be refused: log in again.
+  useEffect(() => shareToken(tokens), []);
+  useEffect(() => {
+    if (tokens.get()) return;
+    let gone = false;
+    void askOtherTabs().then((token) => {
+      if (gone) return;
+      if (token) tokens.set(token);
+      else navigate(`/login?next=${encodeURIComponent(location.pathname + location.search)}`, { replace: true });
+    });
+    return () => {
+      gone = true;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
 
   const logout = async () => {
     await api.POST("/api/v1/auth/logout");

@@ -31,8 +31,17 @@ export default function InstancePage() {
   const navigate = useNavigate();
   const me = useMe();
   const key = useMemo(() => ["instance", id], [id]);
+  // Where the live stream starts: the instance's newest event, read BEFORE its detail, so
+  // that an event recorded in between is streamed (again, harmlessly) rather than missed.
+  const head = useQuery({
+    queryKey: ["instance-events-head", id],
+    queryFn: async () =>
+      data(await api.GET("/api/v1/events", { params: { query: { instance: id, limit: 1 } } })).events[0]?.id ?? 0,
+    staleTime: Infinity,
+  });
   const detail = useQuery({
     queryKey: key,
+    enabled: head.isSuccess,
     queryFn: async () => data(await api.GET("/api/v1/instances/{id}", { params: { path: { id } } })),
   });
   const inst = detail.data?.instance;
@@ -54,10 +63,10 @@ export default function InstancePage() {
   const [live, setLive] = useState<Record<string, string>>({});
   const [liveState, setLiveState] = useState<string | undefined>(undefined);
   useEffect(() => {
-    if (detail.data && after === undefined) {
-      setAfter(detail.data.events.reduce((m, e) => Math.max(m, e.id), 0));
+    if (detail.data && head.data !== undefined && after === undefined) {
+      setAfter(Math.max(head.data, ...detail.data.events.map((e) => e.id)));
     }
-  }, [detail.data, after]);
+  }, [detail.data, head.data, after]);
   const refetch = useRef<ReturnType<typeof setTimeout> | null>(null);
   const onEvent = useCallback(
     (e: LiveEvent) => {
@@ -104,7 +113,7 @@ export default function InstancePage() {
     else void queries.invalidateQueries({ queryKey: key });
   };
 
-  if (detail.error) return <p className="error pad">{detail.error.message}</p>;
+  if (detail.error || head.error) return <p className="error pad">{(detail.error ?? head.error)!.message}</p>;
   if (!detail.data || !inst) return <p className="muted pad">Loading…</p>;
   const d = detail.data;
   const states: Record<string, string> = {};
