@@ -3,7 +3,7 @@
 // start. A screenshot of each page goes to target/ui-screenshots/.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ADMIN_PASSWORD, SHOTS, browser, startBaton, until } from "./harness.mjs";
 
@@ -155,6 +155,40 @@ test("the instance page says it is reconnecting while the server is away, then f
   await p.getByTestId("stream-status").filter({ hasText: "reconnecting…" }).waitFor({ timeout: 30_000 });
   await restarted;
   await p.getByTestId("stream-status").filter({ hasText: "live" }).waitFor({ timeout: 30_000 });
+  await p.context().close();
+});
+
+test("a log is followed while its task prints, with its colours", async () => {
+  const file = join(baton.dir, "ticker.yaml");
+  await writeFile(
+    file,
+    [
+      "name: ticker",
+      "project: demo",
+      "tasks:",
+      "  - name: tick",
+      "    type: shell",
+      "    script: |",
+      "      for i in 1 2 3 4 5 6; do printf '\\033[32mtick %s\\033[0m\\n' \"$i\"; sleep 0.5; done",
+      "      echo done ticking",
+      "",
+    ].join("\n"),
+  );
+  await baton.cli(["workflow", "apply", "--file", file]);
+  const id = (await baton.cli(["workflow", "start", "ticker", "--project", "demo"])).trim().split(/\s+/)[0];
+  const p = await page();
+  await login(p, "admin", ADMIN_PASSWORD);
+  await p.goto(`${baton.url}/instances/${id}`);
+  await p.getByTestId("log-tick").click();
+  const log = p.getByTestId("log");
+  // A line shows while the task still runs (the log is not complete yet)…
+  await log.getByText("tick 1").waitFor();
+  assert.equal(await log.getAttribute("data-complete"), "false", "the first line came while the task ran");
+  assert.equal(await log.locator(".ansi-green-fg").first().textContent(), "tick 1");
+  await shot(p, "log-following");
+  // …and the rest follow without a reload, to the end.
+  await log.getByText("done ticking").waitFor({ timeout: 30_000 });
+  await until("the log complete", async () => (await log.getAttribute("data-complete")) === "true");
   await p.context().close();
 });
 

@@ -139,3 +139,17 @@ async fn without_a_build_the_page_says_how_to_build_it() {
     let (status, _, _) = get(&ui, Method::GET, "/api/v1/x").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_embedded_ui_is_the_built_one_when_there_is_one() {
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/dist/index.html");
+    let ui = Ui::embedded();
+    assert_eq!(ui.is_built(), dist.exists());
+    let (status, _, body) = get(&ui, Method::GET, "/projects").await;
+    assert_eq!(status, StatusCode::OK);
+    if dist.exists() {
+        assert_eq!(body, std::fs::read_to_string(dist).unwrap());
+    } else {
+        assert_eq!(body, NOT_BUILT_PAGE);
+    }
+}
