@@ -155,6 +155,11 @@ test("the instance page says it is reconnecting while the server is away, then f
   await p.getByTestId("stream-status").filter({ hasText: "reconnecting…" }).waitFor({ timeout: 30_000 });
   await restarted;
   await p.getByTestId("stream-status").filter({ hasText: "live" }).waitFor({ timeout: 30_000 });
+  // The session outlived the restart: an action still goes through (with its CSRF token),
+  // and the rerun's own page follows it to its end.
+  await p.getByTestId("action-rerun").click();
+  await p.waitForURL((u) => /\/instances\/\d+$/.test(u.pathname) && !u.pathname.endsWith(`/${id}`));
+  await p.getByTestId("instance-state").locator("[data-state=succeeded]").waitFor({ timeout: 30_000 });
   await p.context().close();
 });
 

@@ -37,7 +37,7 @@ export function Layout() {
     return () => {
       gone = true;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // Once per mount: later navigation does not ask again.
   }, []);
 
   const logout = async () => {

@@ -82,7 +82,7 @@ export function useEventStream(
   handler.current = onEvent;
   const key = filters ? JSON.stringify(filters) : null;
   const start = after !== undefined;
-  // Where the stream stands; kept across reconnections, not a reason to reconnect.
+  // Where the stream stands: the last event seen, across reconnections.
   const last = useRef<number | undefined>(after);
   useEffect(() => {
     if (!key || !start) return;
@@ -90,7 +90,7 @@ export function useEventStream(
     let retry: ReturnType<typeof setTimeout> | undefined;
     let delay = 500;
     let closed = false;
-    if (last.current === undefined || (after !== undefined && after > last.current)) last.current = after;
+    last.current = after;
     const open = () => {
       source = new EventSource(streamUrl(JSON.parse(key), last.current), { withCredentials: true });
       source.onopen = () => {
@@ -118,7 +118,7 @@ export function useEventStream(
       clearTimeout(retry);
       source?.close();
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // A new `after` alone does not reopen the stream: it is where a new one starts.
   }, [key, start]);
   return status;
 }

@@ -55,7 +55,6 @@ export function searchLines(lines: string[], query: string): number[] {
 }
 
 // CSI sequences (colours, cursor moves) and OSC sequences (titles, links).
-// eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g;
 
 /** A line without its escape codes. */

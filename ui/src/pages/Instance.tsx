@@ -22,9 +22,14 @@ function actionsFor(state: string): Action[] {
   return [];
 }
 
-/** `/instances/:id?task=`: the instance's DAG coloured live by task state, its tasks, actions. */
-export default function InstancePage() {
-  const id = Number(useParams().id);
+/** `/instances/:id?task=`: the instance's DAG coloured live by task state, its tasks, actions
+ * (a page of its own for each instance: nothing live carries over to the next one). */
+export default function InstanceRoute() {
+  const { id } = useParams();
+  return <InstancePage key={id} id={Number(id)} />;
+}
+
+function InstancePage({ id }: { id: number }) {
   const [params, setParams] = useSearchParams();
   const selected = params.get("task");
   const queries = useQueryClient();

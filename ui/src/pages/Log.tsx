@@ -14,8 +14,12 @@ const TAIL_EVERY_MS = 1000;
  * (tailed while the attempt runs), ANSI colours, search, jump to end, download; the lines
  * are virtualized, so only those on screen are in the page.
  */
-export default function LogPage() {
-  const id = Number(useParams().id);
+export default function LogRoute() {
+  const { id } = useParams();
+  return <LogPage key={id} id={Number(id)} />;
+}
+
+function LogPage({ id }: { id: number }) {
   const [params, setParams] = useSearchParams();
   const attemptParam = params.get("attempt");
   const query = params.get("q") ?? "";
@@ -107,7 +111,7 @@ export default function LogPage() {
   };
 
   const t = task.data?.task;
-  const attempts = task.data ? [...new Set([...task.data.attempts.map((a) => a.attempt), task.data.task.attempt])].sort() : [];
+  const attempts = task.data ? [...new Set([...task.data.attempts.map((a) => a.attempt), task.data.task.attempt])].sort((a, b) => a - b) : [];
   return (
     <section className="page wide">
       <div className="titlebar">
