@@ -120,6 +120,18 @@ test("an admin logs in, sees a DAG, starts the workflow and watches it succeed l
   await p.getByTestId("instances").getByText("etl-retry").first().waitFor();
   await shot(p, "instances");
 
+  // A narrow window: the page itself does not scroll sideways (wide tables scroll in place).
+  await p.setViewportSize({ width: 420, height: 800 });
+  for (const path of ["/projects/demo", "/projects/demo/instances", "/projects/demo/workflows/etl-retry"]) {
+    await p.goto(`${baton.url}${path}`);
+    await p.locator("main h2").first().waitFor();
+    const wide = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(wide <= 0, `${path} scrolls sideways by ${wide}px at 420px`);
+  }
+  await p.getByTestId("node-extract").waitFor();
+  await shot(p, "workflow-narrow");
+  await p.setViewportSize({ width: 1280, height: 800 });
+
   // A tab opened by hand gets the CSRF token from this one, and stays logged in.
   const other = await p.context().newPage();
   await other.goto(`${baton.url}/projects/demo`);

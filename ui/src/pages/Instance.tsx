@@ -9,18 +9,7 @@ import type { TaskDef } from "../lib/dag";
 import { duration, time } from "../lib/format";
 import { applyEvents, instanceStateOf, useEventStream, type LiveEvent } from "../lib/live";
 import { workflowEnded } from "../lib/states";
-
-type Action = "stop" | "pause" | "resume" | "recover" | "rerun";
-
-/** What each state of an instance lets an operator do. */
-function actionsFor(state: string): Action[] {
-  if (state === "running") return ["pause", "stop"];
-  if (state === "submitted" || state === "pausing") return ["stop"];
-  if (state === "paused") return ["resume", "stop"];
-  if (state === "failed" || state === "stopped") return ["recover", "rerun"];
-  if (state === "succeeded") return ["rerun"];
-  return [];
-}
+import { actionsFor, type Action } from "../lib/actions";
 
 /** `/instances/:id?task=`: the instance's DAG coloured live by task state, its tasks, actions
  * (a page of its own for each instance: nothing live carries over to the next one). */
