@@ -37,3 +37,21 @@ describe("ANSI", () => {
     expect(searchLines(lines, "")).toEqual([]);
   });
 });
+
+describe("the lines of a log as HTML", () => {
+  it("are converted once, a colour carrying over a line and a page", async () => {
+    const { LogLines } = await import("./log");
+    const log = new LogLines();
+    log.append({ data: "\x1b[31mred\nstill red", next_offset: 17, complete: false });
+    expect(log.count).toBe(2);
+    expect(log.htmlAt(0)).toContain('class="ansi-red-fg"');
+    expect(log.htmlAt(1)).toBe("still red");
+    log.append({ data: "\x1b[0m\nplain <i>\n", next_offset: 40, complete: true });
+    expect(log.count).toBe(3);
+    expect(log.htmlAt(1)).toContain('class="ansi-red-fg"');
+    expect(log.htmlAt(2)).toBe("plain &lt;i&gt;");
+    expect(log.text()).toEqual(["\x1b[31mred", "still red\x1b[0m", "plain <i>"]);
+    expect(log.offset).toBe(40);
+    expect(log.complete).toBe(true);
+  });
+});

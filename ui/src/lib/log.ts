@@ -75,3 +75,49 @@ export function ansiConverter(): AnsiUp {
 export function lineHtml(converter: AnsiUp, line: string): string {
   return converter.ansi_to_html(line);
 }
+
+/**
+ * The lines of one attempt's log as HTML, converted once each as pages arrive (a colour
+ * set on one line carries to the next, as in a terminal), so that a long log costs the
+ * same per page however much came before. The line still being written is converted
+ * each time it is shown, on its own (a colour carried into it shows once it is complete).
+ */
+export class LogLines {
+  private state: LogState = EMPTY_LOG;
+  private html: string[] = [];
+  private converter = ansiConverter();
+
+  /** Adds a page read at [`LogLines.offset`]. */
+  append(page: LogPage) {
+    const before = this.state.lines.length;
+    this.state = appendPage(this.state, page);
+    for (let i = before; i < this.state.lines.length; i++) this.html.push(lineHtml(this.converter, this.state.lines[i]!));
+  }
+
+  /** Where to read next. */
+  get offset(): number {
+    return this.state.offset;
+  }
+
+  /** Whether the attempt has ended and everything was read. */
+  get complete(): boolean {
+    return this.state.complete;
+  }
+
+  /** How many lines there are to show (the one being written included). */
+  get count(): number {
+    return this.state.lines.length + (this.state.partial ? 1 : 0);
+  }
+
+  /** The text of every line to show. */
+  text(): string[] {
+    return visibleLines(this.state);
+  }
+
+  /** Line `i` as HTML (escaped text, colours as classes). */
+  htmlAt(i: number): string {
+    if (i < this.html.length) return this.html[i]!;
+    if (i === this.state.lines.length && this.state.partial) return lineHtml(ansiConverter(), this.state.partial);
+    return "";
+  }
+}

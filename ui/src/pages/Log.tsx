@@ -4,7 +4,7 @@ import { Link, useParams, useSearchParams } from "react-router";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { api, data, type Schemas } from "../api/client";
 import { StateBadge } from "../components/State";
-import { EMPTY_LOG, ansiConverter, appendPage, lineHtml, searchLines, visibleLines, type LogState } from "../lib/log";
+import { LogLines, searchLines } from "../lib/log";
 
 /** How long to wait before asking again while the attempt runs and nothing new came. */
 const TAIL_EVERY_MS = 1000;
@@ -28,7 +28,10 @@ function LogPage({ id }: { id: number }) {
     queryFn: async () => data(await api.GET("/api/v1/task-instances/{id}", { params: { path: { id } } })),
   });
   const attempt = attemptParam ? Number(attemptParam) : task.data?.task.attempt;
-  const [log, setLog] = useState<LogState>(EMPTY_LOG);
+  // The lines read so far (a mutable buffer: each page is converted once); `version`
+  // renders the page again when a page arrives.
+  const log = useMemo(() => new LogLines(), [attempt]);
+  const [, setVersion] = useState(0);
   const [state, setState] = useState<string | undefined>();
   const [error, setError] = useState<string | null>(null);
   const [follow, setFollow] = useState(true);
@@ -40,11 +43,9 @@ function LogPage({ id }: { id: number }) {
     if (attempt === undefined) return;
     let stop = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    let current: LogState = EMPTY_LOG;
-    setLog(EMPTY_LOG);
     const read = async () => {
       const answer = await api.GET("/api/v1/task-instances/{id}/log", {
-        params: { path: { id }, query: { attempt, offset: current.offset } },
+        params: { path: { id }, query: { attempt, offset: log.offset } },
       });
       if (stop) return;
       if (!answer.response.ok || !answer.data) {
@@ -54,8 +55,8 @@ function LogPage({ id }: { id: number }) {
       }
       setError(null);
       const page = answer.data as Schemas["LogChunk"];
-      current = appendPage(current, page);
-      setLog(current);
+      log.append(page);
+      setVersion((v) => v + 1);
       setState(page.state);
       if (!page.complete) timer = setTimeout(read, page.data.length ? 0 : TAIL_EVERY_MS);
     };
@@ -64,22 +65,17 @@ function LogPage({ id }: { id: number }) {
       stop = true;
       clearTimeout(timer);
     };
-  }, [id, attempt]);
+  }, [id, attempt, log]);
 
-  const lines = useMemo(() => visibleLines(log), [log]);
-  // Each line converted on its own: ansi_up keeps colour state across calls, in order.
-  const html = useMemo(() => {
-    const c = ansiConverter();
-    return lines.map((l) => lineHtml(c, l));
-  }, [lines]);
-  const hits = useMemo(() => new Set(searchLines(lines, query)), [lines, query]);
+  const count = log.count;
+  const hits = useMemo(() => new Set(query ? searchLines(log.text(), query) : []), [log, count, query]);
   const hitList = useMemo(() => [...hits], [hits]);
 
   const box = useRef<HTMLDivElement>(null);
-  const rows = useVirtualizer({ count: lines.length, getScrollElement: () => box.current, estimateSize: () => 18, overscan: 20 });
+  const rows = useVirtualizer({ count, getScrollElement: () => box.current, estimateSize: () => 18, overscan: 20 });
   useEffect(() => {
-    if (follow && lines.length) rows.scrollToIndex(lines.length - 1, { align: "end" });
-  }, [follow, lines.length, rows]);
+    if (follow && count) rows.scrollToIndex(count - 1, { align: "end" });
+  }, [follow, count, rows]);
   const [hitAt, setHitAt] = useState(0);
   const jumpHit = (step: number) => {
     if (!hitList.length) return;
@@ -180,14 +176,14 @@ function LogPage({ id }: { id: number }) {
             >
               <span className="ln">{v.index + 1}</span>
               {/* ansi_up's output: the line's text HTML-escaped, colours as classes. */}
-              <span className="lt" dangerouslySetInnerHTML={{ __html: html[v.index] ?? "" }} />
+              <span className="lt" dangerouslySetInnerHTML={{ __html: log.htmlAt(v.index) }} />
             </div>
           ))}
         </div>
-        {lines.length === 0 && <p className="muted pad">{log.complete ? "(empty log)" : "waiting for output…"}</p>}
+        {count === 0 && <p className="muted pad">{log.complete ? "(empty log)" : "waiting for output…"}</p>}
       </div>
       <p className="muted small">
-        {lines.length} lines · {log.offset} bytes read{log.complete ? " · complete" : " · following"}
+        {count} lines · {log.offset} bytes read{log.complete ? " · complete" : " · following"}
       </p>
     </section>
   );
