@@ -97,7 +97,7 @@ test("an admin logs in, sees a DAG, starts the workflow and watches it succeed l
   await p.getByTestId("instance-state").getByText("succeeded").waitFor();
   // The task list (read again on the events) agrees: four task instances, each succeeded.
   await until("the task list to show every task succeeded", async () => {
-    const rows = await p.$$eval("[data-testid=tasks] tbody tr", (rs) =>
+    const rows = await p.$$eval("[data-testid=tasks] [data-task]", (rs) =>
       rs.map((r) => `${r.querySelector("[data-testid^=log-]") ? "ran" : "none"}:${r.querySelector("[data-state]")?.getAttribute("data-state")}`),
     );
     return rows.length === 4 && rows.every((s) => s === "ran:succeeded");

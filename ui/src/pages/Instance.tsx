@@ -4,6 +4,7 @@ import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { api, data, errorMessage } from "../api/client";
 import { Dag } from "../components/Dag";
 import { StateBadge } from "../components/State";
+import { TaskTable } from "../components/TaskTable";
 import { can, useMe } from "../lib/auth";
 import type { TaskDef } from "../lib/dag";
 import { duration, time } from "../lib/format";
@@ -165,51 +166,20 @@ function InstancePage({ id }: { id: number }) {
           <div className="dag muted pad">Loading the DAG…</div>
         )}
       </div>
-      <table className="grid" data-testid="tasks">
-        <thead>
-          <tr>
-            <th>Task</th>
-            <th>State</th>
-            <th className="num">Attempt</th>
-            <th>Worker</th>
-            <th>Started</th>
-            <th>Duration</th>
-            <th className="num">Exit</th>
-            <th>Message</th>
-            <th>Log</th>
-          </tr>
-        </thead>
-        <tbody>
-          {d.tasks.map((t) => (
-            <tr key={t.id} className={t.task_name === selected ? "selected" : undefined} onClick={() => setParams({ task: t.task_name }, { replace: true })}>
-              <td className="mono">{t.task_name}</td>
-              <td>
-                <StateBadge state={states[t.task_name] ?? t.state} />
-              </td>
-              <td className="num">
-                {t.attempt}
-                {attemptsOf(t.id).length > 1 && <span className="muted"> ({attemptsOf(t.id).length} ended)</span>}
-              </td>
-              <td>{t.worker ?? "—"}</td>
-              <td>{time(t.started_at)}</td>
-              <td>{duration(t.duration_ms)}</td>
-              <td className="num">{t.exit_code ?? "—"}</td>
-              <td className="message">{t.message ?? ""}</td>
-              <td>
-                <Link to={`/task-instances/${t.id}/log`} data-testid={`log-${t.task_name}`} onClick={(e) => e.stopPropagation()}>
-                  log
-                </Link>
-              </td>
-            </tr>
-          ))}
-          {d.not_started.map((n) => (
-            <tr key={n} className="muted">
-              <td className="mono">{n}</td>
-              <td colSpan={8}>{live[n] ? <StateBadge state={live[n]} /> : workflowEnded(state) ? "did not run" : "not started"}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <TaskTable
+        rows={[
+          ...d.tasks.map((t) => ({ task: t, name: t.task_name, ended: attemptsOf(t.id).length })),
+          ...d.not_started.map((n) => ({
+            task: null,
+            name: n,
+            state: live[n],
+            note: workflowEnded(state) ? "did not run" : "not started",
+          })),
+        ]}
+        states={states}
+        selected={selected}
+        onSelect={(t) => setParams({ task: t }, { replace: true })}
+      />
     </section>
   );
 }
