@@ -51,6 +51,15 @@ async function login(p, user, password) {
 test("an admin logs in, sees a DAG, starts the workflow and watches it succeed live, then reads a log", async () => {
   const p = await page();
   await login(p, "admin", ADMIN_PASSWORD);
+  // Printed, not asserted: what the first page load transferred (the DAG, instance and log
+  // pages are separate chunks, loaded on first use).
+  const js = await p.evaluate(() =>
+    performance
+      .getEntriesByType("resource")
+      .filter((e) => e.name.endsWith(".js"))
+      .reduce((sum, e) => sum + e.transferSize, 0),
+  );
+  console.log(`first page load: ${(js / 1024).toFixed(0)} KiB of JavaScript (uncompressed: the server sends no gzip)`);
   await p.getByRole("link", { name: "demo", exact: true }).waitFor();
   await shot(p, "projects");
 
