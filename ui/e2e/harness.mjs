@@ -112,6 +112,14 @@ export async function startBaton() {
     await halt("SIGKILL");
     await launch();
   };
+  // Should this process end without `stop()` (an interrupt), the server ends with it.
+  process.once("exit", () => {
+    try {
+      if (child.exitCode === null) process.kill(-child.pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  });
   try {
     await launch();
   } catch (e) {

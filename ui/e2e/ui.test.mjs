@@ -3,7 +3,7 @@
 // start. A screenshot of each page goes to target/ui-screenshots/.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ADMIN_PASSWORD, SHOTS, browser, startBaton, until } from "./harness.mjs";
 
@@ -121,6 +121,10 @@ test("an admin logs in, sees a DAG, starts the workflow and watches it succeed l
   await p.fill("input[placeholder=Search]", "rows");
   await p.locator(".log-line.hit").first().waitFor();
   await shot(p, "log");
+  const [download] = await Promise.all([p.waitForEvent("download"), p.getByRole("button", { name: "Download" }).click()]);
+  const saved = await readFile(await download.path(), "utf8");
+  assert.match(saved, /42 rows\n$/);
+  assert.match(download.suggestedFilename(), /^task-\d+-attempt-2\.log$/);
   await p.locator("select").first().selectOption("1");
   await p.getByTestId("log").getByText("source not ready yet").waitFor();
 
