@@ -199,15 +199,15 @@ test("a log is followed while its task prints, with its colours", async () => {
       "  - name: tick",
       "    type: shell",
       "    script: |",
-      "      for i in 1 2 3 4 5 6; do printf '\\033[32mtick %s\\033[0m\\n' \"$i\"; sleep 0.5; done",
+      "      for i in 1 2 3 4 5 6 7 8 9 10; do printf '\\033[32mtick %s\\033[0m\\n' \"$i\"; sleep 0.5; done",
       "      echo done ticking",
       "",
     ].join("\n"),
   );
   await baton.cli(["workflow", "apply", "--file", file]);
-  const id = (await baton.cli(["workflow", "start", "ticker", "--project", "demo"])).trim().split(/\s+/)[0];
   const p = await page();
   await login(p, "admin", ADMIN_PASSWORD);
+  const id = (await baton.cli(["workflow", "start", "ticker", "--project", "demo"])).trim().split(/\s+/)[0];
   await p.goto(`${baton.url}/instances/${id}`);
   await p.getByTestId("log-tick").click();
   const log = p.getByTestId("log");

@@ -55,7 +55,14 @@ export function StartDialog({
 
   return (
     <div className="modal-back" onClick={onClose}>
-      <form className="modal card" onSubmit={submit} onClick={(e) => e.stopPropagation()} role="dialog" aria-label="Start">
+      <form
+        className="modal card"
+        onSubmit={submit}
+        onClick={(e) => e.stopPropagation()}
+        onKeyDown={(e) => e.key === "Escape" && onClose()}
+        role="dialog"
+        aria-label="Start"
+      >
         <h3>
           Start <span className="mono">{name}</span>
         </h3>
