@@ -4,6 +4,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { api, onUnauthorized, tokens } from "../api/client";
 import { askOtherTabs, shareToken } from "../api/session";
 import { useMe } from "../lib/auth";
+import { ProjectNav } from "../lib/nav";
 import { applyTheme, nextTheme, savedTheme, type Theme } from "../lib/theme";
 
 /** The frame of every signed-in page: the header (projects, the user, theme, logout). */
@@ -12,7 +13,9 @@ export function Layout() {
   const location = useLocation();
   const queries = useQueryClient();
   const me = useMe();
-  const { project } = useParams();
+  const { project: routeProject } = useParams();
+  const [pageProject, setPageProject] = useState<string | null>(null);
+  const project = routeProject ?? pageProject ?? undefined;
   const [theme, setTheme] = useState<Theme>(savedTheme());
 
   useEffect(() => {
@@ -84,7 +87,9 @@ export function Layout() {
         </button>
       </header>
       <main>
-        <Outlet />
+        <ProjectNav.Provider value={setPageProject}>
+          <Outlet />
+        </ProjectNav.Provider>
       </main>
     </div>
   );

@@ -10,6 +10,7 @@ import type { TaskDef } from "../lib/dag";
 import { duration, time } from "../lib/format";
 import { applyEvents, instanceStateOf, useEventStream, type LiveEvent } from "../lib/live";
 import { workflowEnded } from "../lib/states";
+import { useProjectNav } from "../lib/nav";
 import { actionsFor, type Action } from "../lib/actions";
 
 /** `/instances/:id?task=`: the instance's DAG coloured live by task state, its tasks, actions
@@ -40,6 +41,7 @@ function InstancePage({ id }: { id: number }) {
     queryFn: async () => data(await api.GET("/api/v1/instances/{id}", { params: { path: { id } } })),
   });
   const inst = detail.data?.instance;
+  useProjectNav(inst?.project);
   const workflow = useQuery({
     queryKey: ["workflow", inst?.project, inst?.name, String(inst?.version)],
     enabled: !!inst,

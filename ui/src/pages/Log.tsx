@@ -5,6 +5,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { api, data, type Schemas } from "../api/client";
 import { StateBadge } from "../components/State";
 import { LogLines, searchLines } from "../lib/log";
+import { useProjectNav } from "../lib/nav";
 
 /** How long to wait before asking again while the attempt runs and nothing new came. */
 const TAIL_EVERY_MS = 1000;
@@ -27,6 +28,14 @@ function LogPage({ id }: { id: number }) {
     queryKey: ["task", id],
     queryFn: async () => data(await api.GET("/api/v1/task-instances/{id}", { params: { path: { id } } })),
   });
+  const instance = useQuery({
+    queryKey: ["instance-of-task", task.data?.task.workflow_instance_id],
+    enabled: !!task.data,
+    queryFn: async () =>
+      data(await api.GET("/api/v1/instances/{id}", { params: { path: { id: task.data!.task.workflow_instance_id } } })).instance,
+    staleTime: Infinity,
+  });
+  useProjectNav(instance.data?.project);
   const attempt = attemptParam ? Number(attemptParam) : task.data?.task.attempt;
   // The lines read so far (a mutable buffer: each page is converted once); `version`
   // renders the page again when a page arrives.
