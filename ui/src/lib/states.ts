@@ -77,6 +77,7 @@ export const TASK_TYPES: Record<string, { color: string; mark: string }> = {
   shell: { color: "var(--type-shell)", mark: "$" },
   python: { color: "var(--type-python)", mark: "py" },
   noop: { color: "var(--type-noop)", mark: "∅" },
+  http: { color: "var(--type-http)", mark: "⇄" },
   sub_workflow: { color: "var(--type-sub)", mark: "⧉" },
   dependent: { color: "var(--type-dependent)", mark: "⇢" },
   conditions: { color: "var(--type-logic)", mark: "?" },
