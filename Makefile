@@ -1,21 +1,53 @@
 # The two commands: `make run` starts Baton standalone with the examples loaded;
-# `make test` builds everything and runs every test. Both work on a fresh machine with cargo.
+# `make test` builds everything and runs every test. Both work on a fresh machine with cargo
+# (the web UI is built when npm is there; `make test` needs npm for the UI's tests).
 
 CARGO ?= cargo
 LISTEN ?= 127.0.0.1:12345
 DATA_DIR ?= ./baton-data
 
-.PHONY: run test build lint deny tools bench fmt etcd
+.PHONY: run test build lint deny tools bench fmt etcd ui ui-deps ui-test chromium
 
 run:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) ui; else \
+		echo "npm is not on PATH: building Baton without its web UI (/ will say how to build it)"; fi
 	$(CARGO) build --release --bin baton
 	./target/release/baton standalone --listen $(LISTEN) --data-dir $(DATA_DIR) --apply examples
 
 build:
 	$(CARGO) build --workspace --all-targets
 
-test: etcd build lint deny
+test: etcd build lint deny ui-test
 	$(CARGO) test --workspace --all-targets --no-fail-fast
+
+# The web UI (ui/): its Node packages as pinned by package-lock.json (installed again only
+# when the lock file is newer than node_modules), then the Vite build into ui/dist, which
+# the next cargo build embeds (crates/web).
+UI_STAMP := ui/node_modules/.package-lock.json
+
+ui-deps: $(UI_STAMP)
+
+$(UI_STAMP): ui/package-lock.json ui/package.json
+	cd ui && npm ci
+	@touch $@
+
+ui: ui-deps
+	cd ui && npm run build
+
+# The UI's checks: strict type check, unit tests (vitest), then the browser tests
+# (Playwright's library driving Debian's chromium, headless) against a real
+# `baton standalone` (target/debug/baton, built by `build`).
+ui-test: ui chromium build
+	cd ui && npm run typecheck
+	cd ui && npm test
+	cd ui && npm run e2e
+
+# Debian's chromium, for the UI's browser tests, if missing (nothing downloads a browser).
+chromium:
+	@test -x /usr/bin/chromium || { \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	}
 
 # The etcd server that the registry's etcd tests start (Debian's etcd-server), if missing.
 etcd:

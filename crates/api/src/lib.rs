@@ -153,7 +153,22 @@ pub const TIDY_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 /// How long an expired or revoked API token stays listed before it is deleted (30 days).
 pub const KEEP_DEAD_TOKENS_US: i64 = 30 * 24 * 3600 * 1_000_000;
 
-/// The axum router serving `/api/v1`, `/api/v1/openapi.json` and `/api/docs`.
+/// The axum router serving `/api/v1`, `/api/v1/openapi.json` and `/api/docs`, and the web
+/// UI (`baton-web`: public static files) at every other path.
 pub fn router(state: ApiState) -> axum::Router {
-    router::router(state)
+    with_ui(router::router(state), baton_web::Ui::embedded())
+}
+
+/// `api` with `ui` answering what none of its routes does: a path under `/api` is still
+/// the API's JSON 404, never the UI's page; any other path is the UI's (its files, or its
+/// page for the app's own URLs).
+fn with_ui(api: axum::Router, ui: baton_web::Ui) -> axum::Router {
+    api.fallback(move |request: axum::extract::Request| async move {
+        let path = request.uri().path();
+        if baton_web::is_api_path(path) {
+            axum::response::IntoResponse::into_response(router::not_found().await)
+        } else {
+            ui.respond(request.method(), path)
+        }
+    })
 }

@@ -231,10 +231,11 @@ pub(crate) fn router(state: ApiState) -> Router {
         .layer(Extension(state.clone()))
         .with_state(state)
         .merge(docs)
-        .fallback(not_found)
 }
 
-async fn not_found() -> ApiError {
+/// The answer to a path under `/api` that no route has (the UI answers the others: see
+/// [`crate::router`]).
+pub(crate) async fn not_found() -> ApiError {
     ApiError::NotFound(
         "no such endpoint (the API lives under /api/v1; its reference under /api/docs)".into(),
     )

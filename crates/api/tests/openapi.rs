@@ -258,3 +258,28 @@ fn the_document_lists_the_event_kinds_and_states_a_filter_takes() {
         "{states}"
     );
 }
+
+/// The web UI's typed client is generated from `ui/src/api/openapi.json`, committed: it
+/// must be the document the server serves. `BATON_UPDATE_OPENAPI=1` writes it instead
+/// (`npm run gen:api` in `ui/` does, then regenerates the types).
+#[test]
+fn committed_document() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/api/openapi.json");
+    let served = serde_json::to_value(baton_api::openapi()).unwrap();
+    if std::env::var_os("BATON_UPDATE_OPENAPI").is_some() {
+        let text = serde_json::to_string_pretty(&served).unwrap() + "\n";
+        std::fs::write(&path, text).unwrap();
+        return;
+    }
+    let committed: serde_json::Value = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    assert!(
+        committed == served,
+        "{} is not the document the server serves: refresh it and the UI's types with \
+         `cd ui && npm run gen:api` (or `BATON_UPDATE_OPENAPI=1 cargo test -p baton-api \
+         --test openapi committed_document`, then `npm run gen:api -- --types-only`)",
+        path.display()
+    );
+}

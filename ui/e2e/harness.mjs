@@ -1,0 +1,148 @@
+// The browser tests' harness: a real `baton standalone` (target/debug/baton, built by
+// `make test` beforehand; nothing is built here) on a free port with its own data
+// directory, the CLI against it, and Debian's chromium driven by playwright-core (no
+// browser is downloaded). Waits are conditions with deadlines, never bare sleeps.
+import { execFile, spawn } from "node:child_process";
+import { mkdtemp, mkdir, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+export const BATON = process.env.BATON_BIN ?? join(ROOT, "target/debug/baton");
+export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+export const SHOTS = join(ROOT, "target/ui-screenshots");
+export const ADMIN_PASSWORD = "e2e-admin-pass-123";
+
+/** A port nobody listens on now (the OS's pick). */
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once("error", fail);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+/** An error that ends an `until` at once. */
+export class Fatal extends Error {}
+
+/** Calls `check` until it returns a truthy value, or throws after `ms`. */
+export async function until(what, check, ms = 30_000, every = 100) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      if (e instanceof Fatal) throw e;
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${last}` : ""}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+/** Starts `baton standalone` with the examples applied; `stop()` ends it and its files. */
+export async function startBaton() {
+  const dir = await mkdtemp(join(tmpdir(), "baton-ui-e2e-"));
+  const port = await freePort();
+  const grpc = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const env = { ...process.env, BATON_ADMIN_PASSWORD: ADMIN_PASSWORD, XDG_CONFIG_HOME: join(dir, "config") };
+  delete env.BATON_TOKEN;
+  await mkdir(join(dir, "config"));
+  const args = [
+    "standalone",
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--grpc-listen",
+    `127.0.0.1:${grpc}`,
+    "--data-dir",
+    join(dir, "data"),
+    "--apply",
+    join(ROOT, "examples"),
+  ];
+  let output = "";
+  let child;
+  let exited;
+  const launch = async () => {
+    child = spawn(BATON, args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    exited = new Promise((r) => child.once("exit", r));
+    await until(
+      "the server's health",
+      async () => {
+        if (child.exitCode !== null) throw new Fatal(`baton exited (${child.exitCode}):\n${output}`);
+        return (await fetch(`${url}/api/v1/health`)).ok;
+      },
+      60_000,
+    );
+  };
+  /** Ends the server (its process group): TERM, then KILL after 10 s; or KILL at once. */
+  const halt = async (first = "SIGTERM") => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const signal = (s) => {
+      try {
+        process.kill(-child.pid, s);
+      } catch {
+        /* already gone */
+      }
+    };
+    signal(first);
+    const done = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 10_000))]);
+    if (!done) {
+      signal("SIGKILL");
+      await exited;
+    }
+  };
+  const stop = async () => {
+    await halt();
+    await rm(dir, { recursive: true, force: true });
+  };
+  /** Kills the server (SIGKILL: a crash; its connections drop at once) and starts it again
+   * on the same port and data. */
+  const restart = async () => {
+    await halt("SIGKILL");
+    await launch();
+  };
+  // Should this process end without `stop()` (an interrupt), the server ends with it.
+  process.once("exit", () => {
+    try {
+      if (child.exitCode === null) process.kill(-child.pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  });
+  try {
+    await launch();
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  /** Runs the CLI against this server; `input` goes to its stdin. */
+  const cli = (args, input) =>
+    new Promise((ok, fail) => {
+      const p = execFile(BATON, [...args, "--server", url], { env }, (err, stdout, stderr) =>
+        err ? fail(new Error(`baton ${args.join(" ")}: ${stderr || err.message}`)) : ok(stdout),
+      );
+      if (input !== undefined) p.stdin.end(input);
+      else p.stdin.end();
+    });
+  return { url, port, dir, cli, stop, restart, output: () => output };
+}
+
+/** Debian's chromium, headless. */
+export async function browser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+  });
+}

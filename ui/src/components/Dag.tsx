@@ -1,0 +1,130 @@
+// The DAG view: @xyflow/react over the dagre layout (zoom, pan, fit, minimap); each node
+// coloured by its task type, or, with `states`, by its task's state.
+import { useEffect, useMemo } from "react";
+import {
+  Background,
+  Controls,
+  Handle,
+  MiniMap,
+  Position,
+  ReactFlow,
+  type Edge,
+  type Node,
+  type NodeProps,
+  useNodesState,
+} from "@xyflow/react";
+import "@xyflow/react/dist/style.css";
+import { layoutDag, type TaskDef } from "../lib/dag";
+import { TASK_TYPES, stateColor, stateTone, typeColor } from "../lib/states";
+
+type TaskNodeData = { task: TaskDef; state?: string; selected: boolean; live: boolean };
+
+function TaskNode({ data }: NodeProps<Node<TaskNodeData>>) {
+  const { task, state, selected, live } = data;
+  const colour = live ? stateColor(state) : typeColor(task.type);
+  return (
+    <div
+      className={`dag-node${selected ? " selected" : ""}`}
+      style={{ borderLeftColor: colour }}
+      data-testid={`node-${task.name}`}
+      data-state={live ? (state ?? "not_started") : undefined}
+      title={`${task.name} (${task.type})${live ? `: ${state ?? "not started"}` : ""}`}
+    >
+      <Handle type="target" position={Position.Top} />
+      <span className="dag-mark" style={{ background: typeColor(task.type) }}>
+        {TASK_TYPES[task.type]?.mark ?? "•"}
+      </span>
+      <span className="dag-name">{task.name}</span>
+      {live && (
+        <span className="dag-state" style={{ color: colour }}>
+          {state ?? "—"}
+        </span>
+      )}
+      <Handle type="source" position={Position.Bottom} />
+    </div>
+  );
+}
+
+const nodeTypes = { task: TaskNode };
+
+/** The DAG of `tasks`; `states` (task name → state) colours it by state. */
+export function Dag({
+  tasks,
+  states,
+  selected,
+  onSelect,
+}: {
+  tasks: TaskDef[];
+  states?: Record<string, string>;
+  selected?: string | null;
+  onSelect?: (task: string | null) => void;
+}) {
+  const layout = useMemo(() => layoutDag(tasks), [tasks]);
+  // The nodes are xyflow's state (it records their measured sizes in them): a new layout
+  // places them anew; a state or a selection only changes their data, so that they keep
+  // their measurements (and their edges their handles).
+  const [nodes, setNodes, onNodesChange] = useNodesState<Node<TaskNodeData>>([]);
+  const live = states !== undefined;
+  useEffect(() => {
+    setNodes(
+      layout.nodes.map((n) => ({
+        id: n.id,
+        type: "task",
+        position: { x: n.x, y: n.y },
+        data: { task: n.task, selected: false, live },
+        draggable: false,
+        connectable: false,
+      })),
+    );
+  }, [layout, live, setNodes]);
+  useEffect(() => {
+    setNodes((ns) =>
+      ns.map((n) => {
+        const state = states?.[n.id];
+        const isSelected = n.id === selected;
+        if (n.data.state === state && n.data.selected === isSelected) return n;
+        return { ...n, data: { ...n.data, state, selected: isSelected } };
+      }),
+    );
+  }, [states, selected, nodes.length, setNodes]);
+  const edges: Edge[] = useMemo(
+    () =>
+      layout.edges.map((e) => ({
+        id: e.id,
+        source: e.from,
+        target: e.to,
+        label: e.kind === "depends" ? undefined : e.label,
+        animated: states !== undefined && states[e.from] === "running",
+        className: `edge-${e.kind}`,
+      })),
+    [layout, states],
+  );
+  return (
+    <div className="dag" data-testid="dag">
+      <ReactFlow
+        nodes={nodes}
+        edges={edges}
+        onNodesChange={onNodesChange}
+        nodeTypes={nodeTypes}
+        fitView
+        fitViewOptions={{ maxZoom: 1 }}
+        minZoom={0.1}
+        nodesConnectable={false}
+        onNodeClick={(_, n) => onSelect?.(n.id)}
+        onPaneClick={() => onSelect?.(null)}
+        proOptions={{ hideAttribution: true }}
+      >
+        <Background gap={16} />
+        <Controls showInteractive={false} />
+        <MiniMap
+          pannable
+          zoomable
+          nodeClassName={(n) => {
+            const d = n.data as TaskNodeData;
+            return d.live ? `mini-tone-${stateTone(d.state)}` : `mini-type-${d.task.type}`;
+          }}
+        />
+      </ReactFlow>
+    </div>
+  );
+}

@@ -1,0 +1,135 @@
+import { useState } from "react";
+import { useQuery } from "@tanstack/react-query";
+import { Link, useParams, useSearchParams } from "react-router";
+import { api, data } from "../api/client";
+import { Dag } from "../components/Dag";
+import { StartDialog } from "../components/StartDialog";
+import { StateBadge } from "../components/State";
+import { TaskPanel } from "../components/TaskPanel";
+import { can, useMe } from "../lib/auth";
+import type { TaskDef } from "../lib/dag";
+import { duration, time } from "../lib/format";
+
+type Spec = { tasks: TaskDef[]; params?: Record<string, string>; failure_strategy?: string; description?: string };
+
+/** `/projects/:project/workflows/:name?tab=dag|runs|yaml&task=&version=`. */
+export default function WorkflowPage() {
+  const { project = "", name = "" } = useParams();
+  const [params, setParams] = useSearchParams();
+  const tab = params.get("tab") ?? "dag";
+  const task = params.get("task");
+  const version = params.get("version");
+  const me = useMe();
+  const [starting, setStarting] = useState(false);
+  const workflow = useQuery({
+    queryKey: ["workflow", project, name, version],
+    queryFn: async () =>
+      data(
+        await api.GET("/api/v1/workflows/{name}", {
+          params: { path: { name }, query: { project, version: version ? Number(version) : undefined } },
+        }),
+      ),
+  });
+  const set = (k: string, v: string | null) => {
+    const p = new URLSearchParams(params);
+    if (v === null) p.delete(k);
+    else p.set(k, v);
+    setParams(p, { replace: k === "task" });
+  };
+  if (workflow.error) return <p className="error pad">{workflow.error.message}</p>;
+  if (!workflow.data) return <p className="muted pad">Loading…</p>;
+  const w = workflow.data;
+  const spec = w.spec as unknown as Spec;
+  const selected = spec.tasks.find((t) => t.name === task);
+  return (
+    <section className="page wide">
+      <div className="titlebar">
+        <h2>
+          <Link to={`/projects/${encodeURIComponent(project)}`}>{project}</Link> / <span className="mono">{w.name}</span>
+        </h2>
+        <span className="muted">
+          v{w.version}
+          {w.version !== w.latest_version && ` (latest v${w.latest_version})`} · {spec.tasks.length} tasks ·{" "}
+          failure strategy {spec.failure_strategy ?? "end"}
+        </span>
+        <span className="spacer" />
+        {can(me.data, project, "operator") && (
+          <button className="primary" onClick={() => setStarting(true)} data-testid="start">
+            ▶ Start
+          </button>
+        )}
+      </div>
+      {spec.description && <p className="muted">{spec.description}</p>}
+      <div className="tabs" role="tablist">
+        {(["dag", "runs", "yaml"] as const).map((t) => (
+          <button key={t} role="tab" aria-selected={tab === t} className={tab === t ? "tab on" : "tab"} onClick={() => set("tab", t)}>
+            {{ dag: "DAG", runs: "Runs", yaml: "YAML" }[t]}
+          </button>
+        ))}
+      </div>
+      {tab === "dag" && (
+        <div className="split">
+          <Dag tasks={spec.tasks} selected={task} onSelect={(t) => set("task", t)} />
+          {selected && <TaskPanel task={selected} onClose={() => set("task", null)} />}
+        </div>
+      )}
+      {tab === "runs" && <Runs project={project} name={name} />}
+      {tab === "yaml" && <pre className="code source" data-testid="yaml">{w.source}</pre>}
+      {starting && (
+        <StartDialog
+          project={project}
+          name={name}
+          params={spec.params ?? {}}
+          failureStrategy={spec.failure_strategy ?? "end"}
+          tasks={spec.tasks.map((t) => t.name)}
+          onClose={() => setStarting(false)}
+        />
+      )}
+    </section>
+  );
+}
+
+function Runs({ project, name }: { project: string; name: string }) {
+  const runs = useQuery({
+    queryKey: ["instances", project, name, "runs"],
+    queryFn: async () =>
+      data(await api.GET("/api/v1/instances", { params: { query: { project, workflow: name, limit: 50 } } })),
+  });
+  return (
+    <table className="grid">
+      <thead>
+        <tr>
+          <th className="num">Id</th>
+          <th>State</th>
+          <th className="num">Version</th>
+          <th>Submitted</th>
+          <th>Duration</th>
+        </tr>
+      </thead>
+      <tbody>
+        {runs.data?.instances.map((i) => (
+          <tr key={i.id}>
+            <td className="num">
+              <Link to={`/instances/${i.id}`}>#{i.id}</Link>
+            </td>
+            <td>
+              <StateBadge state={i.state} />
+            </td>
+            <td className="num">v{i.version}</td>
+            <td>{time(i.submitted_at)}</td>
+            <td>{duration(i.duration_ms)}</td>
+          </tr>
+        ))}
+      </tbody>
+      {runs.data?.next_cursor && (
+        <tfoot>
+          <tr>
+            <td colSpan={5}>
+              <Link to={`/projects/${encodeURIComponent(project)}/instances?workflow=${encodeURIComponent(name)}`}>All runs →</Link>
+            </td>
+          </tr>
+        </tfoot>
+      )}
+    </table>
+  );
+}

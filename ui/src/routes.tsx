@@ -1,0 +1,33 @@
+// Every page and selection has a URL; the heavy pages (the DAG, the live instance, the log
+// viewer) are loaded on first use, so the first page load stays small.
+import { lazy, Suspense, type ReactNode } from "react";
+import { createBrowserRouter, Navigate } from "react-router";
+import { Layout } from "./components/Layout";
+import { LoginPage } from "./pages/Login";
+import { ProjectsPage } from "./pages/Projects";
+import { WorkflowsPage } from "./pages/Workflows";
+import { InstancesPage } from "./pages/Instances";
+
+const WorkflowPage = lazy(() => import("./pages/Workflow"));
+const InstancePage = lazy(() => import("./pages/Instance"));
+const LogPage = lazy(() => import("./pages/Log"));
+
+const later = (page: ReactNode) => <Suspense fallback={<p className="muted pad">Loading…</p>}>{page}</Suspense>;
+
+/** The app's routes. */
+export const router = createBrowserRouter([
+  { path: "/login", element: <LoginPage /> },
+  {
+    element: <Layout />,
+    children: [
+      { index: true, element: <Navigate to="/projects" replace /> },
+      { path: "/projects", element: <ProjectsPage /> },
+      { path: "/projects/:project", element: <WorkflowsPage /> },
+      { path: "/projects/:project/instances", element: <InstancesPage /> },
+      { path: "/projects/:project/workflows/:name", element: later(<WorkflowPage />) },
+      { path: "/instances/:id", element: later(<InstancePage />) },
+      { path: "/task-instances/:id/log", element: later(<LogPage />) },
+      { path: "*", element: <p className="pad">No such page.</p> },
+    ],
+  },
+]);
