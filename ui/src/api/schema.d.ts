@@ -3477,7 +3477,7 @@ export interface operations {
                     "application/json": components["schemas"]["BackfillCreated"];
                 };
             };
-            /** @description A bad range, date or parallel */
+            /** @description A bad range, date or parallel; a required param */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3730,7 +3730,7 @@ export interface operations {
                     "application/json": components["schemas"]["Started"];
                 };
             };
-            /** @description An undefined param, an unknown task */
+            /** @description A param the workflow does not declare, a value that breaks its rule, a required param missing, an undefined param, an unknown task */
             400: {
                 headers: {
                     [name: string]: unknown;
