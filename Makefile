@@ -6,7 +6,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:12345
 DATA_DIR ?= ./baton-data
 
-.PHONY: run test build lint deny tools bench fmt etcd ui ui-deps ui-test chromium
+.PHONY: run test build lint deny tools bench fmt etcd promtool ui ui-deps ui-test chromium
 
 run:
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) ui; else \
@@ -17,7 +17,7 @@ run:
 build:
 	$(CARGO) build --workspace --all-targets
 
-test: etcd build lint deny ui-test
+test: etcd promtool build lint deny ui-test
 	$(CARGO) test --workspace --all-targets --no-fail-fast
 
 # The web UI (ui/): its Node packages as pinned by package-lock.json (installed again only
@@ -54,6 +54,13 @@ etcd:
 	@command -v etcd >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y etcd-server; \
+	}
+
+# promtool (Debian's prometheus), which the metrics test checks /metrics with, if missing.
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; \
 	}
 
 lint:

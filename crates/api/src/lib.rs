@@ -12,6 +12,7 @@ mod convert;
 mod error;
 mod handlers;
 mod logs;
+mod metrics;
 mod paging;
 mod router;
 pub mod serve;
@@ -56,6 +57,10 @@ pub struct ApiState {
     login_limits: Arc<throttle::LoginLimits>,
     /// Whether the session cookie is marked `Secure` (the listener speaks https).
     secure_cookies: bool,
+    /// What `GET /metrics` answers.
+    metrics: Arc<metrics::Metrics>,
+    /// Set once the event log's counter runs (at the first scrape).
+    counting_events: Arc<std::sync::Once>,
 }
 
 impl ApiState {
@@ -71,7 +76,21 @@ impl ApiState {
             public_hosts: Arc::new(Vec::new()),
             login_limits: Arc::default(),
             secure_cookies: false,
+            metrics: Arc::new(metrics::Metrics::new()),
+            counting_events: Arc::new(std::sync::Once::new()),
         }
+    }
+
+    /// Starts counting lifecycle events for the metrics, once (on the first scrape, so that
+    /// a server nobody scrapes reads nothing for them).
+    fn start_counting_events(&self) {
+        self.counting_events.call_once(|| {
+            metrics::count_events(
+                self.metrics.clone(),
+                self.store.clone(),
+                self.events.clone(),
+            )
+        });
     }
 
     /// Marks the session cookie `Secure`, so that a browser sends it only over https: for

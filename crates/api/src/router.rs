@@ -131,6 +131,7 @@ fn other_routes(g: Guarded) -> Guarded {
     let backfill = |role| Access::project(role, Scope::Backfill);
     g.route(Access::PUBLIC, routes!(handlers::health))
         .route(Access::AUTHENTICATED, routes!(cluster::cluster))
+        .route(Access::AUTHENTICATED, routes!(handlers::metrics::metrics))
         .route(list, routes!(events::list_events))
         .route(list, routes!(events::stream_events))
         .route(list, routes!(schedules::list_schedules))
@@ -227,10 +228,14 @@ pub(crate) fn router(state: ApiState) -> Router {
         panic!("the API's routes are not all guarded: {e}");
     }
     let docs = utoipa_swagger_ui::SwaggerUi::new("/api/docs").url(OPENAPI_PATH, doc);
-    api.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(Extension(state.clone()))
-        .with_state(state)
-        .merge(docs)
+    api.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        crate::metrics::time_request,
+    ))
+    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .layer(Extension(state.clone()))
+    .with_state(state)
+    .merge(docs)
 }
 
 /// The answer to a path under `/api` that no route has (the UI answers the others: see

@@ -12,13 +12,7 @@ use std::collections::BTreeMap;
     responses((status = 200, description = "The members and what they own", body = Cluster),
         (status = 503, description = "The registry cannot be reached", body = ErrorBody)))]
 pub(crate) async fn cluster(State(state): State<ApiState>) -> ApiResult<Cluster> {
-    let members = match &state.members {
-        Members::Fixed(list) => list.iter().cloned().map(sampled_now).collect(),
-        Members::Registry(registry) => registry
-            .members()
-            .await
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?,
-    };
+    let members = live_members(&state).await?;
     let mut owners: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for (owner, id) in state.store.owners().await? {
         owners
@@ -30,6 +24,19 @@ pub(crate) async fn cluster(State(state): State<ApiState>) -> ApiResult<Cluster>
         members: members.into_iter().map(convert::member).collect(),
         owners,
     }))
+}
+
+/// The live members, as the registry (or, standalone, this process) knows them now.
+pub(crate) async fn live_members(
+    state: &ApiState,
+) -> Result<Vec<baton_registry::Registration>, ApiError> {
+    Ok(match &state.members {
+        Members::Fixed(list) => list.iter().cloned().map(sampled_now).collect(),
+        Members::Registry(registry) => registry
+            .members()
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?,
+    })
 }
 
 /// A member of this very process (standalone): its load and heartbeat are now's.

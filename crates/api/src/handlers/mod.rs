@@ -7,6 +7,7 @@ pub(crate) mod grants;
 pub(crate) mod identity;
 pub(crate) mod instances;
 pub(crate) mod logs;
+pub(crate) mod metrics;
 pub(crate) mod schedules;
 pub(crate) mod task_groups;
 pub(crate) mod tasks;
