@@ -24,6 +24,7 @@ use std::sync::Arc;
 pub use access::{Access, RouteAccess, Scope};
 pub use bootstrap::{ensure_admin, FirstAdmin, ADMIN_USER};
 pub use error::ApiError;
+pub use handlers::datasources::{reseal, Resealed};
 pub use router::{openapi, route_table};
 pub use throttle::{LOGIN_ATTEMPTS_PER_ADDRESS, LOGIN_ATTEMPTS_PER_USER};
 pub use wake::EventWaker;
@@ -56,6 +57,8 @@ pub struct ApiState {
     login_limits: Arc<throttle::LoginLimits>,
     /// Whether the session cookie is marked `Secure` (the listener speaks https).
     secure_cookies: bool,
+    /// The keys that seal and open data source passwords; without them none can be kept.
+    keyring: Option<Arc<baton_secrets::Keyring>>,
 }
 
 impl ApiState {
@@ -71,7 +74,15 @@ impl ApiState {
             public_hosts: Arc::new(Vec::new()),
             login_limits: Arc::default(),
             secure_cookies: false,
+            keyring: None,
         }
+    }
+
+    /// The keys data source passwords are sealed with (the current one) and opened with (any):
+    /// without them, a data source with a password is refused.
+    pub fn with_keyring(mut self, keyring: baton_secrets::Keyring) -> ApiState {
+        self.keyring = Some(Arc::new(keyring));
+        self
     }
 
     /// Marks the session cookie `Secure`, so that a browser sends it only over https: for
