@@ -177,6 +177,14 @@ async fn names_urls_and_passwords_are_checked_and_lists_are_paged() {
     );
     let (status, e, _) = post(json!({"name": "a", "type": "oracle", "url": "x"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    let (status, _, text) =
+        post(json!({"name": "a", "type": "mysql", "url": "mysql://u@h/d", "password": 987654321}))
+            .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(
+        !text.contains("987654321"),
+        "a malformed body is not quoted: {text}"
+    );
     // Without a secret key, no password can be kept.
     let (status, e, text) =
         post(json!({"name": "a", "type": "mysql", "url": "mysql://u@h/d", "password": "hunter2"}))

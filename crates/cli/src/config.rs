@@ -515,6 +515,41 @@ masters = ["127.0.0.1:5680"]
         assert_eq!(file.master.strategy.as_deref(), Some("round_robin"));
     }
 
+    #[test]
+    fn the_secret_keys_come_from_the_flags_over_the_config_file() {
+        use baton_secrets::SecretKey;
+        let dir = tempfile::tempdir().unwrap();
+        let key = |name: &str| {
+            let path = dir.path().join(name);
+            (SecretKey::create_file(&path).unwrap(), path)
+        };
+        let ((a, a_path), (b, b_path), (c, c_path)) = (key("a"), key("b"), key("c"));
+        let file: FileConfig = toml::from_str(&format!(
+            "secret_key_file = {a_path:?}\nprevious_secret_key_files = [{b_path:?}]\n"
+        ))
+        .unwrap();
+        let none = crate::args::SecretKeyArgs::default();
+        let ring = keyring(&none, &file).unwrap().unwrap();
+        assert_eq!(ring.current_id(), a.id());
+        assert_eq!(ring.previous_ids(), [b.id()]);
+        let flags = crate::args::SecretKeyArgs {
+            secret_key_file: Some(c_path.clone()),
+            previous_secret_key_files: vec![a_path.clone()],
+        };
+        let ring = keyring(&flags, &file).unwrap().unwrap();
+        assert_eq!(
+            (ring.current_id(), ring.previous_ids()),
+            (c.id(), vec![a.id()])
+        );
+        assert!(keyring(&none, &FileConfig::default()).unwrap().is_none());
+        let only_previous = crate::args::SecretKeyArgs {
+            secret_key_file: None,
+            previous_secret_key_files: vec![a_path],
+        };
+        let e = message(keyring(&only_previous, &FileConfig::default()).unwrap_err());
+        assert!(e.contains("--secret-key-file"), "{e}");
+    }
+
     /// A database file holding `text`, with `mode`.
     fn database_file(text: &str, mode: u32) -> (tempfile::TempDir, PathBuf) {
         use std::os::unix::fs::PermissionsExt;

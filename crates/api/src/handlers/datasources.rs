@@ -2,7 +2,7 @@
 //! source is created (on its own or inside the URL), sealed with the server's secret key
 //! (`baton-secrets`) for that one record, and never shown or logged again.
 
-use super::{body, check_name, project_or_default, ApiResult};
+use super::{check_name, project_or_default, ApiResult};
 use super::{Path, Query};
 use crate::{paging, ApiError, ApiState};
 use axum::extract::rejection::JsonRejection;
@@ -79,7 +79,19 @@ pub(crate) async fn create_datasource(
     Query(q): Query<DataSourceQuery>,
     req: Result<Json<DataSourceRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<DataSource>), ApiError> {
-    let req = body(req, "bad_request", "data source: ")?;
+    // The parser's own message can quote a value (a password given as a number, say): it is
+    // not passed on.
+    let req = match req {
+        Ok(Json(r)) => r,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(ApiError::TooLarge),
+        Err(_) => {
+            return Err(ApiError::bad(
+                "bad_request",
+                "data source: the body must be a JSON object {\"name\", \"type\", \"url\", \
+                 \"password\"?} of strings, `type` one of postgresql, mysql, sqlite",
+            ))
+        }
+    };
     let project = project_or_default(q.project);
     check_name("data source", &req.name)?;
     let kind = kind_of(req.kind);
