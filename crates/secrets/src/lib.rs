@@ -23,9 +23,9 @@ use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::path::Path;
-use zeroize::Zeroizing;
 
-pub use zeroize::Zeroizing as Secret;
+/// Opened secrets and key bytes come wrapped in this: zeroed when dropped.
+pub use zeroize::Zeroizing;
 
 /// Bytes in a key.
 pub const KEY_BYTES: usize = 32;
