@@ -22,6 +22,12 @@ fn as_postgres(program: &Path, args: &[&str]) -> Output {
 impl OwnPostgres {
     /// initdb and start; the database `baton` exists.
     pub fn start() -> OwnPostgres {
+        OwnPostgres::start_with("trust")
+    }
+
+    /// As [`OwnPostgres::start`], with `host_auth` (e.g. `scram-sha-256`) for connections over
+    /// TCP: a password is then checked. The unix socket in its directory trusts `postgres`.
+    pub fn start_with(host_auth: &str) -> OwnPostgres {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .expect("PostgreSQL's server binaries under /usr/lib/postgresql")
             .filter_map(|e| e.ok())
@@ -40,8 +46,8 @@ impl OwnPostgres {
             &[
                 "-D",
                 data.to_str().unwrap(),
-                "-A",
-                "trust",
+                "--auth-local=trust",
+                &format!("--auth-host={host_auth}"),
                 "-U",
                 "postgres",
             ],
@@ -53,23 +59,30 @@ impl OwnPostgres {
             bin,
         };
         pg.ctl("start");
+        pg.psql("CREATE DATABASE baton");
+        pg
+    }
+
+    /// Runs `sql` as `postgres` through the unix socket (trusted whatever `host_auth` is).
+    pub fn psql(&self, sql: &str) {
         let out = Command::new("psql")
+            .args(["-h"])
+            .arg(self.dir.path())
             .args([
-                "-h",
-                "127.0.0.1",
                 "-p",
-                &pg.port.to_string(),
+                &self.port.to_string(),
                 "-U",
                 "postgres",
                 "-d",
                 "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
                 "-c",
-                "CREATE DATABASE baton",
+                sql,
             ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "createdb: {:?}", text(&out));
-        pg
+        assert!(out.status.success(), "psql `{sql}`: {:?}", text(&out));
     }
 
     fn ctl(&self, action: &str) {

@@ -25,6 +25,7 @@ use std::sync::Arc;
 pub use access::{Access, RouteAccess, Scope};
 pub use bootstrap::{ensure_admin, FirstAdmin, ADMIN_USER};
 pub use error::ApiError;
+pub use handlers::datasources::{reseal, Resealed};
 pub use router::{openapi, route_table};
 pub use throttle::{LOGIN_ATTEMPTS_PER_ADDRESS, LOGIN_ATTEMPTS_PER_USER};
 pub use wake::EventWaker;
@@ -61,6 +62,8 @@ pub struct ApiState {
     metrics: Arc<metrics::Metrics>,
     /// Set once the event log's counter runs (at the first scrape).
     counting_events: Arc<std::sync::Once>,
+    /// The keys that seal and open data source passwords; without them none can be kept.
+    keyring: Option<Arc<baton_secrets::Keyring>>,
 }
 
 impl ApiState {
@@ -78,6 +81,7 @@ impl ApiState {
             secure_cookies: false,
             metrics: Arc::new(metrics::Metrics::new()),
             counting_events: Arc::new(std::sync::Once::new()),
+            keyring: None,
         }
     }
 
@@ -91,6 +95,13 @@ impl ApiState {
                 self.events.clone(),
             )
         });
+    }
+
+    /// The keys data source passwords are sealed with (the current one) and opened with (any):
+    /// without them, a data source with a password is refused.
+    pub fn with_keyring(mut self, keyring: baton_secrets::Keyring) -> ApiState {
+        self.keyring = Some(Arc::new(keyring));
+        self
     }
 
     /// Marks the session cookie `Secure`, so that a browser sends it only over https: for

@@ -7,8 +7,8 @@
 
 use crate::access::{check_table, Access, Guarded, RouteAccess, Scope};
 use crate::handlers::{
-    self as handlers, backfills, cluster, events, grants, identity, instances, logs, schedules,
-    task_groups, tasks, workflows,
+    self as handlers, backfills, cluster, datasources, events, grants, identity, instances, logs,
+    schedules, task_groups, tasks, workflows,
 };
 use crate::{ApiError, ApiState, MAX_BODY_BYTES};
 use axum::extract::DefaultBodyLimit;
@@ -54,6 +54,7 @@ pub(crate) const EVENT_STREAM_PATH: &str = "/api/v1/events/stream";
         (name = "schedules", description = "Schedules: list, preview, set, switch"),
         (name = "backfills", description = "Runs for past schedule times"),
         (name = "task_groups", description = "Cluster-wide pools of task slots"),
+        (name = "datasources", description = "A project's databases for sql tasks; passwords are write-only"),
         (name = "events", description = "The lifecycle event log, paged or streamed"),
         (name = "cluster", description = "Members of the cluster")
     )
@@ -157,6 +158,20 @@ fn other_routes(g: Guarded) -> Guarded {
         .route(list, routes!(backfills::list_backfills))
         .route(backfill(Viewer), routes!(backfills::show_backfill))
         .route(backfill(Operator), routes!(backfills::stop_backfill))
+        .route(
+            Access::project(Viewer, Scope::Query),
+            routes!(datasources::list_datasources),
+        )
+        .route(edit, routes!(datasources::create_datasource))
+        .route(
+            Access::project(Viewer, Scope::Query),
+            routes!(datasources::show_datasource),
+        )
+        .route(edit, routes!(datasources::delete_datasource))
+        .route(
+            Access::project(Operator, Scope::Query),
+            routes!(datasources::test_datasource),
+        )
 }
 
 /// The routes, the document generated with them, and each operation's access.

@@ -79,6 +79,95 @@ pub enum Command {
     /// The audit log (global admins).
     #[command(subcommand)]
     Audit(crate::commands::access::AuditCommand),
+    /// A project's data sources (databases for sql tasks): create, list, show, test, delete.
+    #[command(subcommand)]
+    Datasource(DatasourceCommand),
+    /// The key that seals secrets at rest.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Prints a new random secret key (32 bytes, base64), to save in a file of mode 0600 and
+    /// give with --secret-key-file.
+    Key,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatasourceCommand {
+    /// Create a data source. Its password is read from stdin (--password-stdin) or taken out
+    /// of the URL, kept sealed, and never shown again.
+    Create {
+        name: String,
+        /// postgresql, mysql (MariaDB too) or sqlite.
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: String,
+        /// postgres://USER@HOST[:PORT]/DB, mysql://USER@HOST[:PORT]/DB or sqlite:///PATH.
+        #[arg(long)]
+        url: String,
+        /// Read the password from standard input (its first line).
+        #[arg(long)]
+        password_stdin: bool,
+        /// The project (default `default`).
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// A project's data sources.
+    List {
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// One data source (never its password).
+    Show {
+        name: String,
+        #[arg(long)]
+        project: Option<String>,
+        /// Print the JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Connect and run SELECT 1: exit 0 when it answered, 1 with what failed.
+    Test {
+        name: String,
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Delete a data source and its sealed password.
+    Delete {
+        name: String,
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// The key that seals secrets at rest (data source passwords), and previous keys during a
+/// rotation (flags win over `BATON_…` variables, which win over the config file).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SecretKeyArgs {
+    /// A file holding the secret key (`baton secret key` makes one; mode 0600). New secrets
+    /// are sealed with it.
+    #[arg(long, env = "BATON_SECRET_KEY_FILE", value_name = "FILE")]
+    pub secret_key_file: Option<PathBuf>,
+    /// A file holding a previous secret key (repeatable): secrets sealed with it still open,
+    /// and the api seals them again with the current key at its start.
+    #[arg(
+        long = "previous-secret-key-file",
+        env = "BATON_PREVIOUS_SECRET_KEY_FILES",
+        value_delimiter = ',',
+        value_name = "FILE"
+    )]
+    pub previous_secret_key_files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -270,12 +359,16 @@ pub struct ApiArgs {
     pub public_hosts: Vec<String>,
     #[command(flatten)]
     pub http: HttpArgs,
+    #[command(flatten)]
+    pub secrets: SecretKeyArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct MasterArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub secrets: SecretKeyArgs,
     /// Address of the master's gRPC server (default 127.0.0.1:5680).
     #[arg(long, env = "BATON_MASTER_LISTEN")]
     pub listen: Option<SocketAddr>,
@@ -441,6 +534,9 @@ pub struct StandaloneArgs {
     pub http: HttpArgs,
     #[command(flatten)]
     pub node: NodeArgs,
+    /// Default: DATA_DIR/secret.key, made at the first start.
+    #[command(flatten)]
+    pub secrets: SecretKeyArgs,
 }
 
 #[derive(Debug, Args)]

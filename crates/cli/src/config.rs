@@ -28,6 +28,11 @@ pub struct FileConfig {
     pub registry_disconnect: Option<Disconnect>,
     /// A file holding the cluster secret.
     pub cluster_secret_file: Option<std::path::PathBuf>,
+    /// A file holding the key that seals secrets at rest (api and master).
+    pub secret_key_file: Option<PathBuf>,
+    /// Files holding previous secret keys, during a rotation.
+    #[serde(default)]
+    pub previous_secret_key_files: Vec<PathBuf>,
     /// Mutual TLS on the cluster's gRPC: this member's certificate, its key and the cluster
     /// CA (PEM files; all three or none).
     #[serde(default)]
@@ -416,6 +421,48 @@ fn check_database_file_mode(_: &Path, _: &std::fs::Metadata) -> Result<(), Strin
     Ok(())
 }
 
+/// The keyring of secrets at rest: the current key from the flag (or environment), else the
+/// config file; previous keys likewise. `None` when no key is given. A key file that cannot
+/// be used stops the start (exit 2), naming the file.
+pub fn keyring(
+    args: &crate::args::SecretKeyArgs,
+    file: &FileConfig,
+) -> anyhow::Result<Option<baton_secrets::Keyring>> {
+    let Some(current) = args
+        .secret_key_file
+        .as_deref()
+        .or(file.secret_key_file.as_deref())
+    else {
+        if !args.previous_secret_key_files.is_empty() || !file.previous_secret_key_files.is_empty()
+        {
+            return Err(Exit::BadInput(
+                "previous secret keys are given without a current one: give the new key with                  --secret-key-file"
+                    .into(),
+            )
+            .into());
+        }
+        return Ok(None);
+    };
+    let previous = if args.previous_secret_key_files.is_empty() {
+        &file.previous_secret_key_files
+    } else {
+        &args.previous_secret_key_files
+    };
+    keyring_of(current, previous).map(Some)
+}
+
+/// The keyring of the key in `current` and those in `previous`.
+pub fn keyring_of(current: &Path, previous: &[PathBuf]) -> anyhow::Result<baton_secrets::Keyring> {
+    use baton_secrets::{Keyring, SecretKey};
+    let bad = |e: baton_secrets::SecretError| Exit::BadInput(e.to_string());
+    let current = SecretKey::read_file(current).map_err(bad)?;
+    let previous = previous
+        .iter()
+        .map(|p| SecretKey::read_file(p).map_err(bad))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Keyring::new(current, previous).map_err(bad)?)
+}
+
 /// The environment variable that may hold the cluster secret itself.
 pub const CLUSTER_SECRET_ENV: &str = "BATON_CLUSTER_SECRET";
 
@@ -472,6 +519,41 @@ masters = ["127.0.0.1:5680"]
         assert_eq!(file.registry_disconnect, Some(Disconnect::Wait));
         assert_eq!(file.worker.slots, Some(8));
         assert_eq!(file.master.strategy.as_deref(), Some("round_robin"));
+    }
+
+    #[test]
+    fn the_secret_keys_come_from_the_flags_over_the_config_file() {
+        use baton_secrets::SecretKey;
+        let dir = tempfile::tempdir().unwrap();
+        let key = |name: &str| {
+            let path = dir.path().join(name);
+            (SecretKey::create_file(&path).unwrap(), path)
+        };
+        let ((a, a_path), (b, b_path), (c, c_path)) = (key("a"), key("b"), key("c"));
+        let file: FileConfig = toml::from_str(&format!(
+            "secret_key_file = {a_path:?}\nprevious_secret_key_files = [{b_path:?}]\n"
+        ))
+        .unwrap();
+        let none = crate::args::SecretKeyArgs::default();
+        let ring = keyring(&none, &file).unwrap().unwrap();
+        assert_eq!(ring.current_id(), a.id());
+        assert_eq!(ring.previous_ids(), [b.id()]);
+        let flags = crate::args::SecretKeyArgs {
+            secret_key_file: Some(c_path.clone()),
+            previous_secret_key_files: vec![a_path.clone()],
+        };
+        let ring = keyring(&flags, &file).unwrap().unwrap();
+        assert_eq!(
+            (ring.current_id(), ring.previous_ids()),
+            (c.id(), vec![a.id()])
+        );
+        assert!(keyring(&none, &FileConfig::default()).unwrap().is_none());
+        let only_previous = crate::args::SecretKeyArgs {
+            secret_key_file: None,
+            previous_secret_key_files: vec![a_path],
+        };
+        let e = message(keyring(&only_previous, &FileConfig::default()).unwrap_err());
+        assert!(e.contains("--secret-key-file"), "{e}");
     }
 
     /// A database file holding `text`, with `mode`.

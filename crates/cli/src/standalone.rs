@@ -15,6 +15,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         load_specs(&args.apply)?
     };
     let http = crate::config::http_config(&args.http, &Default::default())?;
+    let given_keyring = crate::config::keyring(&args.secrets, &Default::default())?;
     let api_listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {} (API)", args.listen))?;
@@ -25,6 +26,11 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         node: args.node.clone(),
     })
     .await?;
+    let keyring = match given_keyring {
+        Some(k) => k,
+        None => data_dir_keyring(&args.data_dir)?,
+    };
+    reseal(&node.store, &keyring).await?;
     for (file, text, spec) in &specs {
         let applied = node.store.apply_workflow(spec, text).await?;
         tracing::info!(
@@ -45,7 +51,8 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     let state = ApiState::new(node.store.clone(), node.notify(), members)
         .with_public_hosts(public_hosts(&args.public_hosts, args.listen))
         .with_cluster_key(node.worker.config().cluster_key.clone())
-        .with_secure_cookies(http.secure_cookies());
+        .with_secure_cookies(http.secure_cookies())
+        .with_keyring(keyring);
     wake_streams_on_run_events(&node.master, state.event_waker());
     if let Some(database) = &database {
         state.listen_events(database);
@@ -66,6 +73,40 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     );
     node.stop(args.shutdown_grace).await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Where standalone keeps its secret key when given none.
+pub fn secret_key_path(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("secret.key")
+}
+
+/// The keyring of the data directory's key, made (mode 0600) at the first start.
+fn data_dir_keyring(data_dir: &std::path::Path) -> anyhow::Result<baton_secrets::Keyring> {
+    let path = secret_key_path(data_dir);
+    if !path.exists() {
+        let key = baton_secrets::SecretKey::create_file(&path)
+            .map_err(|e| crate::exit::Exit::BadInput(e.to_string()))?;
+        tracing::info!("made the secret key {} in {}", key.id(), path.display());
+    }
+    crate::config::keyring_of(&path, &[])
+}
+
+/// Seals again with the current key what another key sealed (a rotation), at the start.
+pub async fn reseal(
+    store: &baton_store::Store,
+    keyring: &baton_secrets::Keyring,
+) -> anyhow::Result<()> {
+    let done = baton_api::reseal(store, keyring)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot re-seal secrets with the current key: {e}"))?;
+    if done.unopened > 0 {
+        tracing::warn!(
+            "{} data source password(s) are sealed with a key that is not configured: give it \
+             with --previous-secret-key-file, or set those passwords again",
+            done.unopened
+        );
+    }
     Ok(())
 }
 

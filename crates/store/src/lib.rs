@@ -8,6 +8,7 @@
 mod auth;
 mod backfills;
 mod connect;
+mod datasources;
 mod engine;
 mod error;
 mod events;
@@ -30,6 +31,7 @@ pub use auth::{
 };
 pub use backfills::BackfillRecord;
 pub use connect::{redact as redact_url, Backend, Store};
+pub use datasources::{DataSourceRecord, NewDataSource};
 pub use engine::{Adopted, Command, CommandKind, EngineTx, Lease};
 pub use error::StoreError;
 pub use events::{EventFilter, EventRecord, NewEvent, EVENTS_CHANNEL};

@@ -1210,3 +1210,88 @@ async fn the_migration_makes_a_project_of_every_workflows_project(db: &TestDb) {
     assert_eq!(names, ["default", "legacy"]);
 }
 on_both!(the_migration_makes_a_project_of_every_workflows_project);
+
+async fn datasources_are_kept_per_project_paged_and_resealed(db: &TestDb) {
+    let store = db.store().await;
+    store.create_project("wh").await.unwrap();
+    let new = |name: &'static str, secret: Option<&'static str>| NewDataSource {
+        project: "wh",
+        name,
+        kind: "postgresql",
+        url: "postgres://app@db/wh",
+        secret,
+    };
+    for name in ["c", "a", "b"] {
+        store
+            .create_datasource(new(name, Some("v1.00000000.old")))
+            .await
+            .unwrap();
+    }
+    let none = store.create_datasource(new("d", None)).await.unwrap();
+    assert_eq!((none.secret, none.kind.as_str()), (None, "postgresql"));
+    assert!(matches!(
+        store.create_datasource(new("a", None)).await,
+        Err(StoreError::Conflict(m)) if m.contains("`a`")
+    ));
+    let missing = NewDataSource {
+        project: "nope",
+        ..new("x", None)
+    };
+    assert!(matches!(
+        store.create_datasource(missing).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let names = |list: Vec<DataSourceRecord>| list.into_iter().map(|d| d.name).collect::<Vec<_>>();
+    let first = store.list_datasources("wh", None, 2).await.unwrap();
+    assert_eq!(names(first), ["a", "b"]);
+    let next = store.list_datasources("wh", Some("b"), 2).await.unwrap();
+    assert_eq!(names(next), ["c", "d"]);
+    assert!(store
+        .list_datasources("default", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let a = store.get_datasource("wh", "a").await.unwrap().unwrap();
+    assert_eq!(a.secret.as_deref(), Some("v1.00000000.old"));
+    assert!(!format!("{a:?}").contains("old"), "Debug hides the secret");
+    assert!(store
+        .get_datasource("default", "a")
+        .await
+        .unwrap()
+        .is_none());
+
+    // Re-sealing: every sealed secret not under the current key, in batches by id.
+    store
+        .reseal_datasource(a.id, "v1.00000000.old", "v1.11111111.new")
+        .await
+        .unwrap();
+    let todo = store.datasources_to_reseal("11111111", 0, 1).await.unwrap();
+    assert_eq!(names(todo.clone()), ["c"]);
+    let rest = store
+        .datasources_to_reseal("11111111", todo[0].id, 10)
+        .await
+        .unwrap();
+    assert_eq!(names(rest), ["b"]);
+    assert!(
+        !store
+            .reseal_datasource(todo[0].id, "v1.stale.x", "v1.11111111.y")
+            .await
+            .unwrap(),
+        "a secret changed meanwhile is not overwritten"
+    );
+
+    assert!(matches!(
+        store.delete_project("wh").await,
+        Err(StoreError::Conflict(m)) if m.contains("4 data source(s)")
+    ));
+    for name in ["a", "b", "c", "d"] {
+        store.delete_datasource("wh", name).await.unwrap();
+    }
+    assert!(matches!(
+        store.delete_datasource("wh", "a").await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.delete_project("wh").await.unwrap();
+}
+on_both!(datasources_are_kept_per_project_paged_and_resealed);

@@ -182,7 +182,7 @@ pub(crate) async fn list_projects(
     params(("project" = String, Path, description = "The project")),
     responses((status = 204, description = "Deleted"),
         (status = 404, description = "No such project", body = ErrorBody),
-        (status = 409, description = "It still has workflows", body = ErrorBody)))]
+        (status = 409, description = "It still has workflows or data sources", body = ErrorBody)))]
 pub(crate) async fn delete_project(
     State(state): State<ApiState>,
     Path(name): Path<String>,

@@ -2,6 +2,7 @@
 
 pub(crate) mod backfills;
 pub(crate) mod cluster;
+pub(crate) mod datasources;
 pub(crate) mod events;
 pub(crate) mod grants;
 pub(crate) mod identity;

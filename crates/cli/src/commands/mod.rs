@@ -3,6 +3,7 @@
 pub(crate) mod access;
 mod backfill;
 mod cluster;
+mod datasource;
 mod events;
 mod instance;
 mod logs;
@@ -43,6 +44,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => access::token(cmd).await,
         Command::Project(cmd) => access::project(cmd).await,
         Command::Audit(cmd) => access::audit(cmd).await,
+        Command::Datasource(cmd) => datasource::run(cmd).await,
+        Command::Secret(cmd) => datasource::secret(cmd),
         Command::Task(crate::args::TaskCommand::MarkSuccess {
             task_instance,
             server,

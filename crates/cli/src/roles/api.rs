@@ -10,6 +10,7 @@ use std::sync::Arc;
 pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
     let file = FileConfig::load(args.cluster.config.as_deref())?;
     let common = Common::resolve(&args.cluster, &file)?;
+    let keyring = crate::config::keyring(&args.secrets, &file)?;
     let database = common.database()?.to_string();
     let listen = args
         .listen
@@ -29,7 +30,7 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
     )
     .await?;
     // Masters learn of commands by NOTIFY (PostgreSQL) or by their poll.
-    let state = ApiState::new(store.clone(), Arc::new(|| {}), Members::Registry(registry))
+    let mut state = ApiState::new(store.clone(), Arc::new(|| {}), Members::Registry(registry))
         .with_public_hosts(crate::standalone::public_hosts(
             &args.public_hosts,
             listener.local_addr()?,
@@ -37,6 +38,15 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
         .with_cluster_key(common.cluster_key.clone())
         .with_cluster_tls(common.cluster_tls.clone())
         .with_secure_cookies(http.secure_cookies());
+    match keyring {
+        Some(keyring) => {
+            crate::standalone::reseal(&store, &keyring).await?;
+            state = state.with_keyring(keyring);
+        }
+        None => tracing::warn!(
+            "no secret key (--secret-key-file): data sources with a password are refused"
+        ),
+    }
     // Event streams wake on the masters' NOTIFY.
     state.listen_events(&database);
     state.keep_tidy();

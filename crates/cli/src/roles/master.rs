@@ -14,6 +14,11 @@ use tokio_stream::wrappers::TcpListenerStream;
 pub async fn run(args: MasterArgs) -> anyhow::Result<()> {
     let file = FileConfig::load(args.cluster.config.as_deref())?;
     let common = Common::resolve(&args.cluster, &file)?;
+    // Checked at the start, so that a bad key stops it (the sql task's dispatch will open
+    // data source passwords with it).
+    if let Some(keyring) = crate::config::keyring(&args.secrets, &file)? {
+        tracing::info!("secret key {} loaded", keyring.current_id());
+    }
     let database = common.database()?.to_string();
     let listen = args
         .listen

@@ -56,7 +56,8 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Deletes an empty project (and its memberships); a conflict while it has workflows.
+    /// Deletes an empty project (and its memberships); a conflict while it has workflows or
+    /// data sources.
     pub async fn delete_project(&self, name: &str) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await.ctx("starting a project delete")?;
         let workflows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM workflow WHERE project = $1")
@@ -67,6 +68,17 @@ impl Store {
         if workflows > 0 {
             return Err(StoreError::Conflict(format!(
                 "project `{name}` has {workflows} workflow(s); it can be deleted once empty"
+            )));
+        }
+        let datasources: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM datasource WHERE project = $1")
+                .bind(name)
+                .fetch_one(&mut *tx)
+                .await
+                .ctx("counting a project's data sources")?;
+        if datasources > 0 {
+            return Err(StoreError::Conflict(format!(
+                "project `{name}` has {datasources} data source(s); it can be deleted once empty"
             )));
         }
         let done = sqlx::query("DELETE FROM project WHERE name = $1")
