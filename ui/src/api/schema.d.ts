@@ -160,6 +160,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/datasources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /datasources?project=P`: a page of the project's data sources, by name. */
+        get: operations["list_datasources"];
+        put?: never;
+        /** `POST /datasources?project=P`: creates a data source. */
+        post: operations["create_datasource"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/datasources/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /datasources/{name}?project=P`: one data source (never its password). */
+        get: operations["show_datasource"];
+        put?: never;
+        post?: never;
+        /** `DELETE /datasources/{name}?project=P`: deletes a data source and its sealed password. */
+        delete: operations["delete_datasource"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/datasources/{name}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** `POST /datasources/{name}/test?project=P`: connects (within 10 s) and runs `SELECT 1`. */
+        post: operations["test_datasource"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -1085,6 +1138,62 @@ export interface components {
              */
             id: number;
         };
+        /** @description A data source as the API shows it: never its password. */
+        DataSource: {
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            created_at: string;
+            /** @description Whether a password is kept for it (sealed). */
+            has_password: boolean;
+            /** @description Its name. */
+            name: string;
+            /** @description Its project. */
+            project: string;
+            /** @description The kind of database. */
+            type: components["schemas"]["DataSourceType"];
+            /**
+             * Format: date-time
+             * @description When it last changed (a re-seal under a new key included).
+             */
+            updated_at: string;
+            /** @description The URL, without password. */
+            url: string;
+        };
+        /** @description Answer of `GET /datasources?project=P`, by name. */
+        DataSourceList: {
+            /** @description This page. */
+            datasources: components["schemas"]["DataSource"][];
+            /** @description Pass as `cursor` for the next page; absent on the last one. */
+            next_cursor?: string | null;
+        };
+        /** @description Body of `POST /datasources?project=P`. */
+        DataSourceRequest: {
+            /** @description Its name in the project (letters, digits, `_ - .`, at most 100). */
+            name: string;
+            /** @description The password, kept sealed; never shown again. */
+            password?: string | null;
+            /** @description The kind of database. */
+            type: components["schemas"]["DataSourceType"];
+            /**
+             * @description `postgres://USER@HOST[:PORT]/DB`, `mysql://USER@HOST[:PORT]/DB` or `sqlite:///PATH`. A
+             *     password inside it is taken out of it and kept sealed, like `password`.
+             */
+            url: string;
+        };
+        /** @description Answer of `POST /datasources/{name}/test`. */
+        DataSourceTest: {
+            /** @description What happened; when it failed, in the database's words (without the password). */
+            message: string;
+            /** @description Connected and `SELECT 1` answered (within 10 s). */
+            ok: boolean;
+        };
+        /**
+         * @description The kind of database.
+         * @enum {string}
+         */
+        DataSourceType: "postgresql" | "mysql" | "sqlite";
         /** @description An error answer. */
         ErrorBody: {
             /** @description What went wrong. */
@@ -2193,6 +2302,208 @@ export interface operations {
             };
         };
     };
+    list_datasources: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page; without it, the first page. */
+                cursor?: string;
+                /** @description At most this many items (default 100, at most 1000). */
+                limit?: number;
+                /** @description The project (default `default`). */
+                project?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of data sources */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataSourceList"];
+                };
+            };
+            /** @description A bad cursor or limit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_datasource: {
+        parameters: {
+            query?: {
+                /** @description The project (default `default`). */
+                project?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DataSourceRequest"];
+            };
+        };
+        responses: {
+            /** @description Created (without its password) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataSource"];
+                };
+            };
+            /** @description A bad name, type or URL */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The name is taken in the project */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A password, but the server has no secret key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    show_datasource: {
+        parameters: {
+            query?: {
+                /** @description The project (default `default`). */
+                project?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The data source */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The data source */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataSource"];
+                };
+            };
+            /** @description No such data source */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_datasource: {
+        parameters: {
+            query?: {
+                /** @description The project (default `default`). */
+                project?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The data source */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such data source */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    test_datasource: {
+        parameters: {
+            query?: {
+                /** @description The project (default `default`). */
+                project?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The data source */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Whether it answered, and what failed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataSourceTest"];
+                };
+            };
+            /** @description No such data source */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_events: {
         parameters: {
             query?: {
@@ -2745,7 +3056,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description It still has workflows */
+            /** @description It still has workflows or data sources */
             409: {
                 headers: {
                     [name: string]: unknown;
