@@ -11,6 +11,7 @@ import { InstancesPage } from "./pages/Instances";
 const WorkflowPage = lazy(() => import("./pages/Workflow"));
 const InstancePage = lazy(() => import("./pages/Instance"));
 const LogPage = lazy(() => import("./pages/Log"));
+const BackfillPage = lazy(() => import("./pages/Backfill"));
 
 const later = (page: ReactNode) => <Suspense fallback={<p className="muted pad">Loading…</p>}>{page}</Suspense>;
 
@@ -27,6 +28,7 @@ export const router = createBrowserRouter([
       { path: "/projects/:project/workflows/:name", element: later(<WorkflowPage />) },
       { path: "/instances/:id", element: later(<InstancePage />) },
       { path: "/task-instances/:id/log", element: later(<LogPage />) },
+      { path: "/backfills/:id", element: later(<BackfillPage />) },
       { path: "*", element: <p className="pad">No such page.</p> },
     ],
   },

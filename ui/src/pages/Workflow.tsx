@@ -4,13 +4,20 @@ import { Link, useParams, useSearchParams } from "react-router";
 import { api, data } from "../api/client";
 import { Dag } from "../components/Dag";
 import { StartDialog } from "../components/StartDialog";
+import { BackfillDialog } from "../components/BackfillDialog";
 import { StateBadge } from "../components/State";
 import { TaskPanel } from "../components/TaskPanel";
 import { can, useMe } from "../lib/auth";
 import type { TaskDef } from "../lib/dag";
 import { duration, time } from "../lib/format";
 
-type Spec = { tasks: TaskDef[]; params?: Record<string, string>; failure_strategy?: string; description?: string };
+type Spec = {
+  tasks: TaskDef[];
+  params?: Record<string, string>;
+  failure_strategy?: string;
+  description?: string;
+  schedule?: { cron?: string };
+};
 
 /** `/projects/:project/workflows/:name?tab=dag|runs|yaml&task=&version=`. */
 export default function WorkflowPage() {
@@ -21,6 +28,7 @@ export default function WorkflowPage() {
   const version = params.get("version");
   const me = useMe();
   const [starting, setStarting] = useState(false);
+  const [backfilling, setBackfilling] = useState(false);
   const workflow = useQuery({
     queryKey: ["workflow", project, name, version],
     queryFn: async () =>
@@ -58,6 +66,11 @@ export default function WorkflowPage() {
             ▶ Start
           </button>
         )}
+        {can(me.data, project, "operator") && (
+          <button onClick={() => setBackfilling(true)} data-testid="backfill">
+            ⟲ Backfill
+          </button>
+        )}
       </div>
       {spec.description && <p className="muted">{spec.description}</p>}
       <div className="tabs" role="tablist">
@@ -85,6 +98,7 @@ export default function WorkflowPage() {
           onClose={() => setStarting(false)}
         />
       )}
+      {backfilling && <BackfillDialog project={project} name={name} cron={spec.schedule?.cron} onClose={() => setBackfilling(false)} />}
     </section>
   );
 }

