@@ -4,7 +4,7 @@
 // A screenshot of each page goes to target/ui-screenshots/.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ADMIN_PASSWORD, SHOTS, browser, startBaton, until } from "./harness.mjs";
 
@@ -59,5 +59,39 @@ test("a backfill of 3 days: its preview names the days, its page shows 3 instanc
   const links = await p.getByTestId("backfill-instances").locator("a").count();
   assert.equal(links, 3);
   await shot(p, "backfill");
+  await p.context().close();
+});
+
+test("a schedule's preview shows its next 10 fire times in its zone; an editor takes it offline", async () => {
+  const file = join(baton.dir, "hourly.yaml");
+  await writeFile(
+    file,
+    [
+      "name: hourly",
+      "project: demo",
+      "schedule:",
+      "  cron: '30 */2 * * *'",
+      "  timezone: Asia/Tokyo",
+      "  misfire: skip",
+      "tasks:",
+      "  - {name: a, type: noop}",
+      "",
+    ].join("\n"),
+  );
+  await baton.cli(["workflow", "apply", "--file", file]);
+  const p = await page();
+  await login(p);
+  await p.goto(`${baton.url}/projects/demo/schedules`);
+  await p.getByTestId("schedules").getByRole("link", { name: "hourly" }).waitFor();
+  await shot(p, "schedules");
+  await p.getByTestId("schedules").getByRole("link", { name: "hourly" }).click();
+  await p.waitForURL(/tab=schedule/);
+  await p.getByTestId("cron-words").filter({ hasText: "every 2 hours" }).waitFor();
+  await until("10 fire times", async () => (await p.getByTestId("schedule-preview").locator("li").count()) === 10, 20_000);
+  const fires = await p.getByTestId("schedule-preview").locator("li").allTextContents();
+  for (const f of fires) assert.match(f, /:30:00 \+09:00$/);
+  await shot(p, "workflow-schedule");
+  await p.getByRole("button", { name: "Take offline: hourly" }).click();
+  await p.getByTestId("online-hourly").filter({ hasText: "offline" }).waitFor();
   await p.context().close();
 });

@@ -12,6 +12,7 @@ const WorkflowPage = lazy(() => import("./pages/Workflow"));
 const InstancePage = lazy(() => import("./pages/Instance"));
 const LogPage = lazy(() => import("./pages/Log"));
 const BackfillPage = lazy(() => import("./pages/Backfill"));
+const SchedulesPage = lazy(() => import("./pages/Schedules"));
 
 const later = (page: ReactNode) => <Suspense fallback={<p className="muted pad">Loading…</p>}>{page}</Suspense>;
 
@@ -25,6 +26,7 @@ export const router = createBrowserRouter([
       { path: "/projects", element: <ProjectsPage /> },
       { path: "/projects/:project", element: <WorkflowsPage /> },
       { path: "/projects/:project/instances", element: <InstancesPage /> },
+      { path: "/projects/:project/schedules", element: later(<SchedulesPage />) },
       { path: "/projects/:project/workflows/:name", element: later(<WorkflowPage />) },
       { path: "/instances/:id", element: later(<InstancePage />) },
       { path: "/task-instances/:id/log", element: later(<LogPage />) },

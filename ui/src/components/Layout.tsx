@@ -72,6 +72,7 @@ export function Layout() {
                 Workflows
               </NavLink>
               <NavLink to={`/projects/${encodeURIComponent(project)}/instances`}>Instances</NavLink>
+              <NavLink to={`/projects/${encodeURIComponent(project)}/schedules`}>Schedules</NavLink>
             </>
           )}
         </nav>

@@ -7,6 +7,7 @@ import { StartDialog } from "../components/StartDialog";
 import { BackfillDialog } from "../components/BackfillDialog";
 import { StateBadge } from "../components/State";
 import { TaskPanel } from "../components/TaskPanel";
+import { ScheduleView } from "../components/ScheduleView";
 import { can, useMe } from "../lib/auth";
 import type { TaskDef } from "../lib/dag";
 import { duration, time } from "../lib/format";
@@ -19,7 +20,14 @@ type Spec = {
   schedule?: { cron?: string };
 };
 
-/** `/projects/:project/workflows/:name?tab=dag|runs|yaml&task=&version=`. */
+const TABS = [
+  ["dag", "DAG"],
+  ["runs", "Runs"],
+  ["schedule", "Schedule"],
+  ["yaml", "YAML"],
+] as const;
+
+/** `/projects/:project/workflows/:name?tab=dag|runs|schedule|yaml&task=&version=`. */
 export default function WorkflowPage() {
   const { project = "", name = "" } = useParams();
   const [params, setParams] = useSearchParams();
@@ -74,9 +82,9 @@ export default function WorkflowPage() {
       </div>
       {spec.description && <p className="muted">{spec.description}</p>}
       <div className="tabs" role="tablist">
-        {(["dag", "runs", "yaml"] as const).map((t) => (
+        {TABS.map(([t, label]) => (
           <button key={t} role="tab" aria-selected={tab === t} className={tab === t ? "tab on" : "tab"} onClick={() => set("tab", t)}>
-            {{ dag: "DAG", runs: "Runs", yaml: "YAML" }[t]}
+            {label}
           </button>
         ))}
       </div>
@@ -87,6 +95,7 @@ export default function WorkflowPage() {
         </div>
       )}
       {tab === "runs" && <Runs project={project} name={name} />}
+      {tab === "schedule" && <ScheduleView project={project} name={name} />}
       {tab === "yaml" && <pre className="code source" data-testid="yaml">{w.source}</pre>}
       {starting && (
         <StartDialog
