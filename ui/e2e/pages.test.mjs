@@ -4,9 +4,9 @@
 // A screenshot of each page goes to target/ui-screenshots/.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ADMIN_PASSWORD, SHOTS, browser, startBaton, until } from "./harness.mjs";
+import { ADMIN_PASSWORD, ROOT, SHOTS, browser, startBaton, until } from "./harness.mjs";
 
 let baton;
 let chrome;
@@ -93,5 +93,31 @@ test("a schedule's preview shows its next 10 fire times in its zone; an editor t
   await shot(p, "workflow-schedule");
   await p.getByRole("button", { name: "Take offline: hourly" }).click();
   await p.getByTestId("online-hourly").filter({ hasText: "offline" }).waitFor();
+  await p.context().close();
+});
+
+test("the versions tab shows a version's YAML and the diff of two; the grid colours runs × tasks", async () => {
+  const source = await readFile(join(ROOT, "examples/hello.yaml"), "utf8");
+  const file = join(baton.dir, "hello.yaml");
+  await writeFile(file, source.replace('echo "hello, ${who}"', 'echo "hi there, ${who}"'));
+  await baton.cli(["workflow", "apply", "--file", file]);
+  const p = await page();
+  await login(p);
+  await p.goto(`${baton.url}/projects/default/workflows/hello?tab=versions`);
+  await p.getByTestId("version-yaml").getByText("hi there").waitFor();
+  await p.getByRole("button", { name: "View v1" }).click();
+  await p.waitForURL(/view=1/);
+  await p.getByTestId("version-yaml").getByText('echo "hello, ${who}"').waitFor();
+  await p.getByLabel("Compare from v1").check();
+  await p.getByLabel("Compare to v2").check();
+  await p.waitForURL(/a=1&b=2|b=2&a=1/);
+  await p.getByTestId("diff-stat").filter({ hasText: "+1 −1" }).waitFor();
+  await p.getByTestId("diff").locator(".dl.add").filter({ hasText: "hi there" }).waitFor();
+  await shot(p, "workflow-versions");
+
+  // The backfill above ran hello three times: 3 runs × 3 tasks, all succeeded.
+  await p.getByRole("tab", { name: "Grid" }).click();
+  await until("9 succeeded cells", async () => (await p.getByTestId("run-grid").locator('[data-state="succeeded"]').count()) === 9, 20_000);
+  await shot(p, "workflow-grid");
   await p.context().close();
 });

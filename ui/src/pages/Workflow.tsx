@@ -8,6 +8,8 @@ import { BackfillDialog } from "../components/BackfillDialog";
 import { StateBadge } from "../components/State";
 import { TaskPanel } from "../components/TaskPanel";
 import { ScheduleView } from "../components/ScheduleView";
+import { Versions } from "../components/Versions";
+import { RunGrid } from "../components/RunGrid";
 import { can, useMe } from "../lib/auth";
 import type { TaskDef } from "../lib/dag";
 import { duration, time } from "../lib/format";
@@ -20,14 +22,19 @@ type Spec = {
   schedule?: { cron?: string };
 };
 
+const num = (v: string | null) => (v === null || v === "" ? null : Number(v));
+
 const TABS = [
   ["dag", "DAG"],
   ["runs", "Runs"],
+  ["grid", "Grid"],
   ["schedule", "Schedule"],
+  ["versions", "Versions"],
   ["yaml", "YAML"],
 ] as const;
 
-/** `/projects/:project/workflows/:name?tab=dag|runs|schedule|yaml&task=&version=`. */
+/** `/projects/:project/workflows/:name?tab=dag|runs|grid|schedule|versions|yaml&task=&version=`
+ * (versions: `&view=` one, `&a=&b=` a diff). */
 export default function WorkflowPage() {
   const { project = "", name = "" } = useParams();
   const [params, setParams] = useSearchParams();
@@ -95,6 +102,25 @@ export default function WorkflowPage() {
         </div>
       )}
       {tab === "runs" && <Runs project={project} name={name} />}
+      {tab === "grid" && <RunGrid project={project} name={name} tasks={spec.tasks.map((t) => t.name)} />}
+      {tab === "versions" && (
+        <Versions
+          project={project}
+          name={name}
+          view={num(params.get("view"))}
+          a={num(params.get("a"))}
+          b={num(params.get("b"))}
+          onChange={(change) => {
+            const p = new URLSearchParams(params);
+            for (const [k, v] of Object.entries(change)) {
+              if (v === null || v === undefined) p.delete(k);
+              else p.set(k, String(v));
+            }
+            if (change.version !== undefined) p.set("tab", "dag");
+            setParams(p);
+          }}
+        />
+      )}
       {tab === "schedule" && <ScheduleView project={project} name={name} />}
       {tab === "yaml" && <pre className="code source" data-testid="yaml">{w.source}</pre>}
       {starting && (
