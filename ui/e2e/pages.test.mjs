@@ -121,3 +121,32 @@ test("the versions tab shows a version's YAML and the diff of two; the grid colo
   await shot(p, "workflow-grid");
   await p.context().close();
 });
+
+test("the instance's Gantt shows a retried task's two attempts; run from here starts a new instance; a sub-workflow's child is a link", async () => {
+  const id = (await baton.cli(["workflow", "start", "etl-retry", "--project", "demo", "--wait"])).trim().split(/\s+/)[0];
+  const p = await page();
+  await login(p);
+  await p.goto(`${baton.url}/instances/${id}`);
+  await p.getByTestId("instance-state").getByText("succeeded").waitFor();
+  await p.getByTestId("bar-extract-1").and(p.locator('[data-state="failed"]')).waitFor();
+  await p.getByTestId("bar-extract-2").and(p.locator('[data-state="succeeded"]')).waitFor();
+  await p.getByTestId("bar-load-1").waitFor();
+  await p.getByTestId("gantt").getByRole("button", { name: "clean" }).click();
+  await p.waitForURL(/task=clean/);
+  await shot(p, "instance-gantt");
+  await p.getByTestId("run-from-here").click();
+  await until("a new instance", async () => !p.url().endsWith(`/instances/${id}?task=clean`) && /\/instances\/\d+$/.test(p.url()), 20_000);
+  assert.notEqual(p.url(), `${baton.url}/instances/${id}`);
+  await p.getByTestId("instance-state").getByText("succeeded").waitFor({ timeout: 60_000 });
+  // Only clean and its downstream ran.
+  await p.getByTestId("node-extract").and(p.locator('[data-state="not_started"]')).waitFor();
+  await p.getByTestId("node-load").and(p.locator('[data-state="succeeded"]')).waitFor();
+
+  // nightly waits on today's etl-retry (done above), then runs branching as its child.
+  const parent = (await baton.cli(["workflow", "start", "nightly", "--project", "demo", "--wait"])).trim().split(/\s+/)[0];
+  await p.goto(`${baton.url}/instances/${parent}?task=branches`);
+  await p.getByTestId("child-link").click();
+  await p.waitForURL(/\/instances\/\d+$/);
+  await p.getByRole("link", { name: `#${parent}` }).waitFor();
+  await p.context().close();
+});
