@@ -150,3 +150,38 @@ test("the instance's Gantt shows a retried task's two attempts; run from here st
   await p.getByRole("link", { name: `#${parent}` }).waitFor();
   await p.context().close();
 });
+
+test("the monitor lists the standalone's master and worker; the events page filters and follows live; the audit log", async () => {
+  const p = await page();
+  await login(p);
+  await p.getByRole("link", { name: "Monitor" }).click();
+  await p.waitForURL(/\/monitor$/);
+  await p.getByTestId("member-master").first().waitFor();
+  // The standalone's master (its worker runs in the same process and may not be listed).
+  assert.match(await p.getByTestId("member-master").first().innerText(), /\d+ s ago/);
+  await shot(p, "monitor");
+
+  await baton.cli(["workflow", "start", "hello", "--wait"]);
+  await p.goto(`${baton.url}/events`);
+  await p.getByTestId("kind-filter").selectOption("task_succeeded");
+  await p.waitForURL(/kind=task_succeeded/);
+  await p.getByTestId("events").locator('tr[data-kind="task_succeeded"]').first().waitFor();
+  assert.equal(await p.getByTestId("events").locator('tbody tr:not([data-kind="task_succeeded"])').count(), 0);
+  // Live: an instance started now shows its events without a reload.
+  await p.goto(`${baton.url}/events?project=default&workflow=hello`);
+  await p.getByTestId("stream-status").filter({ hasText: "live" }).waitFor();
+  const before = await p.getByTestId("events").locator('tr[data-kind="instance_succeeded"]').count();
+  await baton.cli(["workflow", "start", "hello", "--wait"]);
+  await until(
+    "the new instance's end, live",
+    async () => (await p.getByTestId("events").locator('tr[data-kind="instance_succeeded"]').count()) > before,
+    30_000,
+  );
+  await shot(p, "events");
+
+  await p.getByRole("link", { name: "Audit" }).click();
+  await p.waitForURL(/\/audit$/);
+  await p.getByTestId("audit").locator("tbody tr").first().waitFor();
+  await shot(p, "audit");
+  await p.context().close();
+});

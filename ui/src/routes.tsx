@@ -13,6 +13,9 @@ const InstancePage = lazy(() => import("./pages/Instance"));
 const LogPage = lazy(() => import("./pages/Log"));
 const BackfillPage = lazy(() => import("./pages/Backfill"));
 const SchedulesPage = lazy(() => import("./pages/Schedules"));
+const MonitorPage = lazy(() => import("./pages/Monitor"));
+const EventsPage = lazy(() => import("./pages/Events"));
+const AuditPage = lazy(() => import("./pages/Audit"));
 
 const later = (page: ReactNode) => <Suspense fallback={<p className="muted pad">Loading…</p>}>{page}</Suspense>;
 
@@ -31,6 +34,9 @@ export const router = createBrowserRouter([
       { path: "/instances/:id", element: later(<InstancePage />) },
       { path: "/task-instances/:id/log", element: later(<LogPage />) },
       { path: "/backfills/:id", element: later(<BackfillPage />) },
+      { path: "/monitor", element: later(<MonitorPage />) },
+      { path: "/events", element: later(<EventsPage />) },
+      { path: "/audit", element: later(<AuditPage />) },
       { path: "*", element: <p className="pad">No such page.</p> },
     ],
   },
