@@ -185,3 +185,47 @@ test("the monitor lists the standalone's master and worker; the events page filt
   await shot(p, "audit");
   await p.context().close();
 });
+
+/** A workflow of `n` noop tasks in layers of 25, each task after one or two of the layer
+ * before. */
+function bigWorkflow(n) {
+  const lines = ["name: big", "project: demo", "tasks:"];
+  for (let i = 0; i < n; i++) {
+    const layer = Math.floor(i / 25);
+    const deps = layer === 0 ? [] : [...new Set([(layer - 1) * 25 + (i % 25), (layer - 1) * 25 + ((i * 7) % 25)])];
+    lines.push(`  - {name: t${i}, type: noop${deps.length ? `, depends_on: [${deps.map((d) => `t${d}`).join(", ")}]` : ""}}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+test("the 1,000-task DAG: how long it takes to render and become interactive (printed, not asserted)", async () => {
+  const file = join(baton.dir, "big.yaml");
+  await writeFile(file, bigWorkflow(1000));
+  await baton.cli(["workflow", "apply", "--file", file]);
+  const p = await page();
+  await login(p);
+  // A first visit of the workflow page loads its chunks; the figures are of the second,
+  // as a user who opens a workflow meets it (and of the first load, printed apart).
+  const figures = [];
+  for (const round of ["first", "second"]) {
+    await p.goto(`${baton.url}/projects`);
+    await p.getByRole("link", { name: "demo", exact: true }).waitFor();
+    const t0 = Date.now();
+    await p.goto(`${baton.url}/projects/demo/workflows/big`);
+    await p.locator('[data-testid="dag"] .react-flow__node').first().waitFor();
+    const rendered = Date.now() - t0;
+    // Interactive: a click on a node selects it and opens its panel.
+    await p.locator('[data-testid="dag"] .react-flow__node').first().click();
+    await p.getByTestId("task-panel").waitFor();
+    const interactive = Date.now() - t0;
+    const nodes = await p.locator('[data-testid="dag"] .react-flow__node').count();
+    const layout = await p.evaluate(() => Math.round(performance.getEntriesByName("baton:dag-layout").at(-1)?.duration ?? -1));
+    figures.push({ round, rendered, interactive, nodes, layout });
+  }
+  for (const f of figures) {
+    console.log(`1,000-task DAG (${f.round} visit): rendered in ${f.rendered} ms (its layout ${f.layout} ms), interactive in ${f.interactive} ms, ${f.nodes} nodes in the page`);
+  }
+  assert.match(p.url(), /task=t\d+/);
+  await shot(p, "workflow-dag-1000");
+  await p.context().close();
+});
