@@ -6,6 +6,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { ADMIN_PASSWORD, ROOT, SHOTS, browser, startBaton, until } from "./harness.mjs";
 
 let baton;
@@ -220,12 +221,48 @@ test("the 1,000-task DAG: how long it takes to render and become interactive (pr
     const interactive = Date.now() - t0;
     const nodes = await p.locator('[data-testid="dag"] .react-flow__node').count();
     const layout = await p.evaluate(() => Math.round(performance.getEntriesByName("baton:dag-layout").at(-1)?.duration ?? -1));
-    figures.push({ round, rendered, interactive, nodes, layout });
+    // The JavaScript this visit loaded: as sent (the server sends no gzip) and gzipped.
+    const scripts = await p.evaluate(() =>
+      performance
+        .getEntriesByType("resource")
+        .filter((e) => e.name.endsWith(".js"))
+        .map((e) => ({ path: new URL(e.name).pathname, sent: e.transferSize })),
+    );
+    let sent = 0;
+    let gz = 0;
+    for (const js of scripts) {
+      sent += js.sent;
+      gz += gzipSync(await readFile(join(ROOT, "ui/dist", js.path))).length;
+    }
+    figures.push({ round, rendered, interactive, nodes, layout, sent, gz });
   }
   for (const f of figures) {
-    console.log(`1,000-task DAG (${f.round} visit): rendered in ${f.rendered} ms (its layout ${f.layout} ms), interactive in ${f.interactive} ms, ${f.nodes} nodes in the page`);
+    console.log(
+      `1,000-task DAG (${f.round} visit): rendered in ${f.rendered} ms (its layout ${f.layout} ms), interactive in ${f.interactive} ms, ${f.nodes} nodes in the page; ` +
+        `its JavaScript: ${(f.gz / 1024).toFixed(0)} KiB gzipped, ${(f.sent / 1024).toFixed(0)} KiB over the wire (a cached file counts 0; the server sends no gzip)`,
+    );
   }
   assert.match(p.url(), /task=t\d+/);
   await shot(p, "workflow-dag-1000");
+  await p.context().close();
+});
+
+test("the new pages do not scroll sideways in a narrow window", async () => {
+  const p = await page({ width: 420, height: 800 });
+  await login(p);
+  for (const [path, ready] of [
+    ["/projects/demo/schedules", "schedules"],
+    ["/monitor", "members"],
+    ["/events", "events"],
+    ["/backfills/1", "backfill-instances"],
+    ["/projects/default/workflows/hello?tab=versions&a=1&b=2", "diff"],
+    ["/projects/default/workflows/hello?tab=grid", "run-grid"],
+  ]) {
+    await p.goto(`${baton.url}${path}`);
+    await p.getByTestId(ready).waitFor();
+    const wide = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(wide <= 0, `${path} scrolls sideways by ${wide} px`);
+  }
+  await shot(p, "workflow-grid-narrow");
   await p.context().close();
 });
