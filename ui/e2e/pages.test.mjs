@@ -92,6 +92,14 @@ test("a schedule's preview shows its next 10 fire times in its zone; an editor t
   const fires = await p.getByTestId("schedule-preview").locator("li").allTextContents();
   for (const f of fires) assert.match(f, /:30:00 \+09:00$/);
   await shot(p, "workflow-schedule");
+  // The backfill dialog of a cron workflow previews its fires on the days asked (from the
+  // server's schedule preview), in the schedule's zone: 12 on a day for every 2 hours.
+  await p.getByTestId("backfill").click();
+  await p.getByTestId("backfill-from").fill("2026-01-01");
+  await p.getByTestId("backfill-to").fill("2026-01-01");
+  await p.getByTestId("backfill-count").filter({ hasText: "12 instances" }).waitFor();
+  await p.getByTestId("backfill-preview").getByText("Thu 2026-01-01 00:30:00 +09:00").waitFor();
+  await p.getByRole("button", { name: "Cancel" }).click();
   await p.getByRole("button", { name: "Take offline: hourly" }).click();
   await p.getByTestId("online-hourly").filter({ hasText: "offline" }).waitFor();
   await p.context().close();

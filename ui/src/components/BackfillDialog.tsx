@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { useNavigate } from "react-router";
 import { api, data, errorMessage } from "../api/client";
+import { fireText } from "../lib/schedule";
 import { firesOnDays, formDays, previousDay, startOrder, type BackfillForm } from "../lib/backfill";
 
 const SHOWN = 12;
@@ -137,7 +138,7 @@ export function BackfillDialog({
               <ol className="dates">
                 {ordered.slice(0, SHOWN).map((t) => (
                   <li key={t} className="mono">
-                    {t}
+                    {cron ? fireText(t) : t}
                   </li>
                 ))}
                 {ordered.length > SHOWN && <li className="muted">… {ordered.length - SHOWN} more</li>}
