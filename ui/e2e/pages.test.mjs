@@ -60,6 +60,9 @@ test("a backfill of 3 days: its preview names the days, its page shows 3 instanc
   const links = await p.getByTestId("backfill-instances").locator("a").count();
   assert.equal(links, 3);
   await shot(p, "backfill");
+  // The workflow's Runs tab lists its backfills.
+  await p.goto(`${baton.url}/projects/default/workflows/hello?tab=runs`);
+  await p.getByTestId("backfills").getByRole("link", { name: "#1" }).waitFor();
   await p.context().close();
 });
 

@@ -101,7 +101,12 @@ export default function WorkflowPage() {
           {selected && <TaskPanel task={selected} onClose={() => set("task", null)} />}
         </div>
       )}
-      {tab === "runs" && <Runs project={project} name={name} />}
+      {tab === "runs" && (
+        <>
+          <Runs project={project} name={name} />
+          <Backfills project={project} name={name} />
+        </>
+      )}
       {tab === "grid" && <RunGrid project={project} name={name} tasks={spec.tasks.map((t) => t.name)} />}
       {tab === "versions" && (
         <Versions
@@ -135,6 +140,49 @@ export default function WorkflowPage() {
       )}
       {backfilling && <BackfillDialog project={project} name={name} cron={spec.schedule?.cron} onClose={() => setBackfilling(false)} />}
     </section>
+  );
+}
+
+/** The workflow's backfills (of the newest 200 of all), each a link to its page. */
+function Backfills({ project, name }: { project: string; name: string }) {
+  const list = useQuery({
+    queryKey: ["backfills", project, name],
+    queryFn: async () =>
+      data(await api.GET("/api/v1/backfills", { params: { query: { limit: 200 } } })).backfills.filter(
+        (b) => b.project === project && b.workflow === name,
+      ),
+  });
+  if (!list.data?.length) return null;
+  return (
+    <>
+      <h4>Backfills</h4>
+      <table className="grid" data-testid="backfills">
+        <thead>
+          <tr>
+            <th className="num">Id</th>
+            <th>State</th>
+            <th className="num">Instances</th>
+            <th>Progress</th>
+            <th>Made</th>
+          </tr>
+        </thead>
+        <tbody>
+          {list.data.map((b) => (
+            <tr key={b.id}>
+              <td className="num">
+                <Link to={`/backfills/${b.id}`}>#{b.id}</Link>
+              </td>
+              <td>{b.state}</td>
+              <td className="num">{b.times.length}</td>
+              <td>
+                {b.progress.succeeded} succeeded, {b.progress.failed} failed, {b.progress.running} running, {b.progress.waiting} waiting
+              </td>
+              <td>{time(b.created_at)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
   );
 }
 
