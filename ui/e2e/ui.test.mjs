@@ -153,12 +153,14 @@ test("an admin logs in, sees a DAG, starts the workflow and watches it succeed l
   await p.context().close();
 });
 
-test("a viewer sees the workflow but no Start button (in the dark theme)", async () => {
+test("a viewer sees the workflow but no Start or Backfill button, no audit link (in the dark theme)", async () => {
   const p = await page("dark");
   await login(p, "vera", "vera-viewer-pass-1");
   await p.goto(`${baton.url}/projects/demo/workflows/etl-retry`);
   await p.getByTestId("node-extract").waitFor();
   assert.equal(await p.getByTestId("start").count(), 0);
+  assert.equal(await p.getByTestId("backfill").count(), 0);
+  assert.equal(await p.getByRole("link", { name: "Audit" }).count(), 0, "the audit log is for admins");
   const background = await p.evaluate(() => getComputedStyle(document.body).backgroundColor);
   assert.equal(background, "rgb(20, 23, 28)", "the dark theme follows prefers-color-scheme");
   await shot(p, "viewer-workflow-dark");

@@ -11,6 +11,11 @@ import { InstancesPage } from "./pages/Instances";
 const WorkflowPage = lazy(() => import("./pages/Workflow"));
 const InstancePage = lazy(() => import("./pages/Instance"));
 const LogPage = lazy(() => import("./pages/Log"));
+const BackfillPage = lazy(() => import("./pages/Backfill"));
+const SchedulesPage = lazy(() => import("./pages/Schedules"));
+const MonitorPage = lazy(() => import("./pages/Monitor"));
+const EventsPage = lazy(() => import("./pages/Events"));
+const AuditPage = lazy(() => import("./pages/Audit"));
 
 const later = (page: ReactNode) => <Suspense fallback={<p className="muted pad">Loading…</p>}>{page}</Suspense>;
 
@@ -24,9 +29,14 @@ export const router = createBrowserRouter([
       { path: "/projects", element: <ProjectsPage /> },
       { path: "/projects/:project", element: <WorkflowsPage /> },
       { path: "/projects/:project/instances", element: <InstancesPage /> },
+      { path: "/projects/:project/schedules", element: later(<SchedulesPage />) },
       { path: "/projects/:project/workflows/:name", element: later(<WorkflowPage />) },
       { path: "/instances/:id", element: later(<InstancePage />) },
       { path: "/task-instances/:id/log", element: later(<LogPage />) },
+      { path: "/backfills/:id", element: later(<BackfillPage />) },
+      { path: "/monitor", element: later(<MonitorPage />) },
+      { path: "/events", element: later(<EventsPage />) },
+      { path: "/audit", element: later(<AuditPage />) },
       { path: "*", element: <p className="pad">No such page.</p> },
     ],
   },

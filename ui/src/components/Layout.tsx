@@ -72,8 +72,12 @@ export function Layout() {
                 Workflows
               </NavLink>
               <NavLink to={`/projects/${encodeURIComponent(project)}/instances`}>Instances</NavLink>
+              <NavLink to={`/projects/${encodeURIComponent(project)}/schedules`}>Schedules</NavLink>
             </>
           )}
+          <NavLink to="/monitor">Monitor</NavLink>
+          <NavLink to={project ? `/events?project=${encodeURIComponent(project)}` : "/events"}>Events</NavLink>
+          {me.data?.global_admin && <NavLink to="/audit">Audit</NavLink>}
         </nav>
         <span className="spacer" />
         <button className="ghost" onClick={toggle} title="Theme: system, dark, light">

@@ -5,6 +5,8 @@ import { api, data, errorMessage } from "../api/client";
 import { Dag } from "../components/Dag";
 import { StateBadge } from "../components/State";
 import { TaskTable } from "../components/TaskTable";
+import { Gantt } from "../components/Gantt";
+import { childInstances } from "../lib/gantt";
 import { can, useMe } from "../lib/auth";
 import type { TaskDef } from "../lib/dag";
 import { duration, time } from "../lib/format";
@@ -110,6 +112,43 @@ function InstancePage({ id }: { id: number }) {
     else void queries.invalidateQueries({ queryKey: key });
   };
 
+  // The child instances of its sub-workflow tasks: the instances of each task's workflow
+  // whose parent is this one (the newest 100 of each).
+  const specTasks = (workflow.data?.spec as unknown as { tasks: TaskDef[] } | undefined)?.tasks;
+  const subWorkflows = [...new Set((specTasks ?? []).filter((t) => t.type === "sub_workflow").map((t) => String(t.workflow)))];
+  const childList = useQuery({
+    queryKey: ["children", id, subWorkflows, detail.data?.tasks.length],
+    enabled: !!inst && subWorkflows.length > 0,
+    queryFn: async () => {
+      const lists = await Promise.all(
+        subWorkflows.map(async (w) =>
+          data(await api.GET("/api/v1/instances", { params: { query: { project: inst!.project, workflow: w, limit: 100 } } })).instances,
+        ),
+      );
+      return lists.flat().filter((c) => c.parent_instance_id === id);
+    },
+  });
+  const [taskError, setTaskError] = useState<string | null>(null);
+  const markSuccess = async (taskId: number) => {
+    setTaskError(null);
+    const answer = await api.POST("/api/v1/task-instances/{id}/mark-success", { params: { path: { id: taskId } } });
+    if (!answer.response.ok) setTaskError(errorMessage(answer.error, `HTTP ${answer.response.status}`));
+    void queries.invalidateQueries({ queryKey: key });
+  };
+  const runFrom = async (task: string) => {
+    if (!inst) return;
+    setTaskError(null);
+    const answer = await api.POST("/api/v1/workflows/{name}/start", {
+      params: { path: { name: inst.name }, query: { project: inst.project, version: inst.version } },
+      body: { params: inst.params as Record<string, string>, from_task: task, scope: "downstream" },
+    });
+    if (!answer.response.ok || !answer.data) {
+      setTaskError(errorMessage(answer.error, `HTTP ${answer.response.status}`));
+      return;
+    }
+    navigate(`/instances/${answer.data.id}`);
+  };
+
   if (detail.error || head.error) return <p className="error pad">{(detail.error ?? head.error)!.message}</p>;
   if (!detail.data || !inst) return <p className="muted pad">Loading…</p>;
   const d = detail.data;
@@ -120,6 +159,13 @@ function InstancePage({ id }: { id: number }) {
   const tasks = (workflow.data?.spec as unknown as { tasks: TaskDef[] } | undefined)?.tasks;
   const operator = can(me.data, inst.project, "operator");
   const attemptsOf = (taskId: number) => d.attempts.filter((a) => a.task_instance_id === taskId);
+  const children = childInstances([...d.events, ...d.tasks.map((t) => ({ task_name: t.task_name, message: t.message ?? "" }))]);
+  for (const c of childList.data ?? []) {
+    const parentTask = d.tasks.find((t) => t.id === c.parent_task_instance_id)?.task_name;
+    if (parentTask && !(children[parentTask] ?? []).includes(c.id)) (children[parentTask] ??= []).push(c.id);
+  }
+  const chosen = d.tasks.find((t) => t.task_name === selected);
+  const chosenState = selected ? states[selected] : undefined;
 
   return (
     <section className="page wide">
@@ -168,6 +214,31 @@ function InstancePage({ id }: { id: number }) {
           <div className="dag muted pad">Loading the DAG…</div>
         )}
       </div>
+      <Gantt tasks={d.tasks} attempts={d.attempts} selected={selected} onSelect={(t) => setParams({ task: t }, { replace: true })} />
+      {selected && (
+        <div className="task-actions" data-testid="task-actions">
+          <strong className="mono">{selected}</strong>
+          <StateBadge state={chosenState} />
+          {(children[selected] ?? []).map((c) => (
+            <Link key={c} to={`/instances/${c}`} data-testid="child-link">
+              child instance #{c} →
+            </Link>
+          ))}
+          {chosen && <Link to={`/task-instances/${chosen.id}/log`}>log</Link>}
+          <span className="spacer" />
+          {operator && chosen && (chosenState === "failed" || chosenState === "killed") && workflowEnded(state) && (
+            <button onClick={() => markSuccess(chosen.id)} data-testid="mark-success">
+              mark success
+            </button>
+          )}
+          {operator && (
+            <button onClick={() => runFrom(selected)} data-testid="run-from-here" title="A new instance of this version from this task and its downstream">
+              run from here
+            </button>
+          )}
+          {taskError && <span className="error">{taskError}</span>}
+        </div>
+      )}
       <TaskTable
         rows={[
           ...d.tasks.map((t) => ({ task: t, name: t.task_name, ended: attemptsOf(t.id).length })),

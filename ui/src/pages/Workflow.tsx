@@ -4,15 +4,37 @@ import { Link, useParams, useSearchParams } from "react-router";
 import { api, data } from "../api/client";
 import { Dag } from "../components/Dag";
 import { StartDialog } from "../components/StartDialog";
+import { BackfillDialog } from "../components/BackfillDialog";
 import { StateBadge } from "../components/State";
 import { TaskPanel } from "../components/TaskPanel";
+import { ScheduleView } from "../components/ScheduleView";
+import { Versions } from "../components/Versions";
+import { RunGrid } from "../components/RunGrid";
 import { can, useMe } from "../lib/auth";
 import type { TaskDef } from "../lib/dag";
 import { duration, time } from "../lib/format";
 
-type Spec = { tasks: TaskDef[]; params?: Record<string, string>; failure_strategy?: string; description?: string };
+type Spec = {
+  tasks: TaskDef[];
+  params?: Record<string, string>;
+  failure_strategy?: string;
+  description?: string;
+  schedule?: { cron?: string };
+};
 
-/** `/projects/:project/workflows/:name?tab=dag|runs|yaml&task=&version=`. */
+const num = (v: string | null) => (v === null || v === "" ? null : Number(v));
+
+const TABS = [
+  ["dag", "DAG"],
+  ["runs", "Runs"],
+  ["grid", "Grid"],
+  ["schedule", "Schedule"],
+  ["versions", "Versions"],
+  ["yaml", "YAML"],
+] as const;
+
+/** `/projects/:project/workflows/:name?tab=dag|runs|grid|schedule|versions|yaml&task=&version=`
+ * (versions: `&view=` one, `&a=&b=` a diff). */
 export default function WorkflowPage() {
   const { project = "", name = "" } = useParams();
   const [params, setParams] = useSearchParams();
@@ -21,6 +43,7 @@ export default function WorkflowPage() {
   const version = params.get("version");
   const me = useMe();
   const [starting, setStarting] = useState(false);
+  const [backfilling, setBackfilling] = useState(false);
   const workflow = useQuery({
     queryKey: ["workflow", project, name, version],
     queryFn: async () =>
@@ -58,12 +81,17 @@ export default function WorkflowPage() {
             ▶ Start
           </button>
         )}
+        {can(me.data, project, "operator") && (
+          <button onClick={() => setBackfilling(true)} data-testid="backfill">
+            ⟲ Backfill
+          </button>
+        )}
       </div>
       {spec.description && <p className="muted">{spec.description}</p>}
       <div className="tabs" role="tablist">
-        {(["dag", "runs", "yaml"] as const).map((t) => (
+        {TABS.map(([t, label]) => (
           <button key={t} role="tab" aria-selected={tab === t} className={tab === t ? "tab on" : "tab"} onClick={() => set("tab", t)}>
-            {{ dag: "DAG", runs: "Runs", yaml: "YAML" }[t]}
+            {label}
           </button>
         ))}
       </div>
@@ -73,7 +101,32 @@ export default function WorkflowPage() {
           {selected && <TaskPanel task={selected} onClose={() => set("task", null)} />}
         </div>
       )}
-      {tab === "runs" && <Runs project={project} name={name} />}
+      {tab === "runs" && (
+        <>
+          <Runs project={project} name={name} />
+          <Backfills project={project} name={name} />
+        </>
+      )}
+      {tab === "grid" && <RunGrid project={project} name={name} tasks={spec.tasks.map((t) => t.name)} />}
+      {tab === "versions" && (
+        <Versions
+          project={project}
+          name={name}
+          view={num(params.get("view"))}
+          a={num(params.get("a"))}
+          b={num(params.get("b"))}
+          onChange={(change) => {
+            const p = new URLSearchParams(params);
+            for (const [k, v] of Object.entries(change)) {
+              if (v === null || v === undefined) p.delete(k);
+              else p.set(k, String(v));
+            }
+            if (change.version !== undefined) p.set("tab", "dag");
+            setParams(p);
+          }}
+        />
+      )}
+      {tab === "schedule" && <ScheduleView project={project} name={name} />}
       {tab === "yaml" && <pre className="code source" data-testid="yaml">{w.source}</pre>}
       {starting && (
         <StartDialog
@@ -85,7 +138,51 @@ export default function WorkflowPage() {
           onClose={() => setStarting(false)}
         />
       )}
+      {backfilling && <BackfillDialog project={project} name={name} cron={spec.schedule?.cron} onClose={() => setBackfilling(false)} />}
     </section>
+  );
+}
+
+/** The workflow's backfills (of the newest 200 of all), each a link to its page. */
+function Backfills({ project, name }: { project: string; name: string }) {
+  const list = useQuery({
+    queryKey: ["backfills", project, name],
+    queryFn: async () =>
+      data(await api.GET("/api/v1/backfills", { params: { query: { limit: 200 } } })).backfills.filter(
+        (b) => b.project === project && b.workflow === name,
+      ),
+  });
+  if (!list.data?.length) return null;
+  return (
+    <>
+      <h4>Backfills</h4>
+      <table className="grid" data-testid="backfills">
+        <thead>
+          <tr>
+            <th className="num">Id</th>
+            <th>State</th>
+            <th className="num">Instances</th>
+            <th>Progress</th>
+            <th>Made</th>
+          </tr>
+        </thead>
+        <tbody>
+          {list.data.map((b) => (
+            <tr key={b.id}>
+              <td className="num">
+                <Link to={`/backfills/${b.id}`}>#{b.id}</Link>
+              </td>
+              <td>{b.state}</td>
+              <td className="num">{b.times.length}</td>
+              <td>
+                {b.progress.succeeded} succeeded, {b.progress.failed} failed, {b.progress.running} running, {b.progress.waiting} waiting
+              </td>
+              <td>{time(b.created_at)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
   );
 }
 
