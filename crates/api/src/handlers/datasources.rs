@@ -60,6 +60,19 @@ fn shown(r: DataSourceRecord) -> Result<DataSource, ApiError> {
     })
 }
 
+/// The data source `name` of `project`, or the API's not-found for it.
+async fn record_of(
+    state: &ApiState,
+    project: &str,
+    name: &str,
+) -> Result<baton_store::DataSourceRecord, ApiError> {
+    state
+        .store
+        .get_datasource(project, name)
+        .await?
+        .ok_or_else(|| missing(project, name))
+}
+
 fn missing(project: &str, name: &str) -> ApiError {
     ApiError::NotFound(format!(
         "data source `{name}` not found in project `{project}`"
@@ -178,11 +191,7 @@ pub(crate) async fn show_datasource(
     Query(q): Query<DataSourceQuery>,
 ) -> ApiResult<DataSource> {
     let project = project_or_default(q.project);
-    let record = state
-        .store
-        .get_datasource(&project, &name)
-        .await?
-        .ok_or_else(|| missing(&project, &name))?;
+    let record = record_of(&state, &project, &name).await?;
     Ok(Json(shown(record)?))
 }
 
@@ -215,11 +224,7 @@ pub(crate) async fn test_datasource(
     Query(q): Query<DataSourceQuery>,
 ) -> ApiResult<DataSourceTest> {
     let project = project_or_default(q.project);
-    let record = state
-        .store
-        .get_datasource(&project, &name)
-        .await?
-        .ok_or_else(|| missing(&project, &name))?;
+    let record = record_of(&state, &project, &name).await?;
     let kind = stored_kind(&record)?;
     let password = match &record.secret {
         None => None,

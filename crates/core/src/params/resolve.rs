@@ -189,19 +189,7 @@ impl<'a> Resolver<'a> {
     /// `text` with its time expressions replaced and everything else, `${name}` included,
     /// as it is.
     fn times_only(&mut self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        for piece in pieces(text, true) {
-            match piece {
-                Piece::Text(t) => out.push_str(t),
-                Piece::Ref(name) => {
-                    out.push_str("${");
-                    out.push_str(name);
-                    out.push('}');
-                }
-                Piece::Expr(e) => out.push_str(&self.expression(e)),
-            }
-        }
-        out
+        super::text::expand_times(text, |e| self.expression(e))
     }
 
     /// The value of `name`, or empty with the name noted as missing.

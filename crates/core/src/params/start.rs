@@ -5,7 +5,7 @@
 
 use super::check::placeholder_context;
 use super::expr::eval_time_expr;
-use super::text::{pieces, Piece};
+use super::text::expand_times;
 use crate::spec::{ExtraParams, WorkflowSpec};
 use std::collections::BTreeMap;
 
@@ -87,19 +87,14 @@ fn as_run_sees(workflow: &WorkflowSpec, value: &str) -> Result<String, String> {
         return Ok(value.to_string());
     }
     let at = placeholder_context(workflow).schedule_time;
-    let mut out = String::new();
-    for piece in pieces(value, true) {
-        match piece {
-            Piece::Text(t) => out.push_str(t),
-            Piece::Ref(name) => {
-                out.push_str("${");
-                out.push_str(name);
-                out.push('}');
-            }
-            Piece::Expr(e) => out.push_str(&eval_time_expr(e, &at).map_err(|e| e.to_string())?),
-        }
-    }
-    Ok(out)
+    let mut failed = None;
+    let out = expand_times(value, |e| {
+        eval_time_expr(e, &at).unwrap_or_else(|error| {
+            failed.get_or_insert(error.to_string());
+            String::new()
+        })
+    });
+    failed.map_or(Ok(out), Err)
 }
 
 fn declared_names(workflow: &WorkflowSpec) -> String {

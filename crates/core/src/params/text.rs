@@ -73,3 +73,21 @@ pub(crate) fn pieces(text: &str, exprs: bool) -> Vec<Piece<'_>> {
     out.retain(|p| *p != Piece::Text(""));
     out
 }
+
+/// `text` with each time expression replaced by what `expr` makes of it, and everything
+/// else, `${name}` included, as it is: how a start-time value is expanded.
+pub(crate) fn expand_times(text: &str, mut expr: impl FnMut(&str) -> String) -> String {
+    let mut out = String::with_capacity(text.len());
+    for piece in pieces(text, true) {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Ref(name) => {
+                out.push_str("${");
+                out.push_str(name);
+                out.push('}');
+            }
+            Piece::Expr(e) => out.push_str(&expr(e)),
+        }
+    }
+    out
+}
