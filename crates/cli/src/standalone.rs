@@ -141,6 +141,7 @@ pub async fn first_admin(store: &baton_store::Store, url: &str) -> anyhow::Resul
             );
         }
     }
+    eprintln!("Open the web UI at {url}/ (user `admin`)");
     eprintln!("Log in with: {login}");
     Ok(())
 }
