@@ -32,7 +32,7 @@ pub(crate) const EVENT_STREAM_PATH: &str = "/api/v1/events/stream";
     info(
         title = "Baton",
         description = "The REST API of Baton, a distributed DAG workflow and job scheduler. \
-            Every route but `GET /health` and `POST /auth/login` needs credentials: \
+            Every route but `GET /health`, `GET /health/ready` and `POST /auth/login` needs credentials: \
             `Authorization: Bearer <token>` (a login session or an API token), or a browser's \
             session cookie with its CSRF token in `X-CSRF-Token` on state-changing requests. \
             401: no valid credentials; 403: not the role (the same whether the object exists \
@@ -131,6 +131,7 @@ fn other_routes(g: Guarded) -> Guarded {
     let edit = Access::project(Editor, Scope::Query);
     let backfill = |role| Access::project(role, Scope::Backfill);
     g.route(Access::PUBLIC, routes!(handlers::health))
+        .route(Access::PUBLIC, routes!(handlers::ready))
         .route(Access::AUTHENTICATED, routes!(cluster::cluster))
         .route(Access::AUTHENTICATED, routes!(handlers::metrics::metrics))
         .route(list, routes!(events::list_events))

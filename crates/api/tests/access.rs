@@ -229,7 +229,7 @@ fn got(status: StatusCode) -> Want {
 }
 
 #[test]
-fn every_documented_operation_has_a_rule_and_only_health_and_login_are_public() {
+fn every_documented_operation_has_a_rule_and_only_health_readiness_and_login_are_public() {
     let table = baton_api::route_table();
     let doc = serde_json::to_value(baton_api::openapi()).unwrap();
     let mut documented = 0;
@@ -254,7 +254,14 @@ fn every_documented_operation_has_a_rule_and_only_health_and_login_are_public() 
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
     public.sort();
-    assert_eq!(public, ["GET /api/v1/health", "POST /api/v1/auth/login"]);
+    assert_eq!(
+        public,
+        [
+            "GET /api/v1/health",
+            "GET /api/v1/health/ready",
+            "POST /api/v1/auth/login"
+        ]
+    );
 }
 
 #[tokio::test]

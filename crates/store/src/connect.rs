@@ -27,6 +27,7 @@ pub struct Store {
     pub(crate) read: AnyPool,
 }
 
+use crate::error::Context as _;
 pub use baton_core::redact::redact_url as redact;
 
 impl Store {
@@ -64,6 +65,15 @@ impl Store {
     /// The backend in use.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Whether the database answers a trivial query: what a readiness check asks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map(|_| ())
+            .ctx("asking the database for `SELECT 1`")
     }
 
     /// Closes every connection (waits for them to be returned).

@@ -33,6 +33,44 @@ pub(crate) async fn health() -> Json<baton_api_model::Health> {
     })
 }
 
+/// The longest a readiness check waits for the database or the registry.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `GET /health/ready`: whether this server can do its work: its database answers and, in a
+/// cluster, its registry lists the members (`/health` only says the process answers). Public
+/// like `/health`, for load balancers and orchestrators; it says what is not ready, never why.
+#[utoipa::path(get, path = "/health/ready", tag = "cluster",
+    responses((status = 200, description = "Ready", body = baton_api_model::Health),
+        (status = 503, description = "Not ready, and why", body = baton_api_model::ErrorBody)))]
+pub(crate) async fn ready(
+    axum::extract::State(state): axum::extract::State<ApiState>,
+) -> Result<Json<baton_api_model::Health>, ApiError> {
+    let unready = |what: String| ApiError::Unavailable(format!("not ready: {what}"));
+    match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            // The route is public: the detail goes to the log, not to the caller.
+            tracing::warn!("readiness: the database does not answer: {e}");
+            return Err(unready("the database does not answer".into()));
+        }
+        Err(_) => return Err(unready("the database does not answer within 5s".into())),
+    }
+    if let crate::Members::Registry(registry) = &state.members {
+        match tokio::time::timeout(READY_TIMEOUT, registry.members()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!("readiness: the registry does not answer: {e}");
+                return Err(unready("the registry does not answer".into()));
+            }
+            Err(_) => return Err(unready("the registry does not answer within 5s".into())),
+        }
+    }
+    Ok(Json(baton_api_model::Health {
+        status: "ready".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }))
+}
+
 /// A user or project name: letters, digits, `_ - .`, at most 100.
 pub(crate) fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
     if baton_core::spec::valid_name(name) {
