@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { useNavigate } from "react-router";
+import { Dialog } from "./Dialog";
 import { api, data, errorMessage } from "../api/client";
 import { fireText } from "../lib/schedule";
 import { firesOnDays, formDays, previousDay, startOrder, type BackfillForm } from "../lib/backfill";
@@ -72,18 +73,16 @@ export function BackfillDialog({
   };
 
   return (
-    <div className="modal-back" onClick={onClose}>
-      <form
-        className="modal card"
-        onSubmit={submit}
-        onClick={(e) => e.stopPropagation()}
-        onKeyDown={(e) => e.key === "Escape" && onClose()}
-        role="dialog"
-        aria-label="Backfill"
-      >
-        <h3>
+    <Dialog
+      label="Backfill"
+      title={
+        <>
           Backfill <span className="mono">{name}</span>
-        </h3>
+        </>
+      }
+      onSubmit={submit}
+      onClose={onClose}
+    >
         <div className="row" role="radiogroup" aria-label="Dates">
           <label className="inline">
             <input type="radio" name="mode" checked={mode === "range"} onChange={() => setMode("range")} /> a range
@@ -159,7 +158,6 @@ export function BackfillDialog({
             {busy ? "Sending…" : `Backfill ${times.length}`}
           </button>
         </div>
-      </form>
-    </div>
+    </Dialog>
   );
 }

@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { useNavigate } from "react-router";
+import { Dialog } from "./Dialog";
 import { api, errorMessage } from "../api/client";
 
 /** The start dialog: start-time params (key/value, prefilled from the definition's), a
@@ -54,18 +55,16 @@ export function StartDialog({
   };
 
   return (
-    <div className="modal-back" onClick={onClose}>
-      <form
-        className="modal card"
-        onSubmit={submit}
-        onClick={(e) => e.stopPropagation()}
-        onKeyDown={(e) => e.key === "Escape" && onClose()}
-        role="dialog"
-        aria-label="Start"
-      >
-        <h3>
+    <Dialog
+      label="Start"
+      title={
+        <>
           Start <span className="mono">{name}</span>
-        </h3>
+        </>
+      }
+      onSubmit={submit}
+      onClose={onClose}
+    >
         <fieldset>
           <legend>Params</legend>
           {rows.map(([k, v], i) => (
@@ -116,7 +115,6 @@ export function StartDialog({
             {busy ? "Starting…" : "Start"}
           </button>
         </div>
-      </form>
-    </div>
+    </Dialog>
   );
 }

@@ -3,6 +3,7 @@ import { useState } from "react";
 import { useSearchParams } from "react-router";
 import { api, data } from "../api/client";
 import { useMe } from "../lib/auth";
+import { OlderPager } from "../components/OlderPager";
 import { time } from "../lib/format";
 
 /** `/audit?user=&since=`: who did what, newest first (admins; the API refuses others). */
@@ -86,13 +87,7 @@ export default function AuditPage() {
           </tbody>
         </table>
       </div>
-      <div className="pager">
-        {pages.hasNextPage && (
-          <button onClick={() => void pages.fetchNextPage()} disabled={pages.isFetchingNextPage}>
-            Older →
-          </button>
-        )}
-      </div>
+      <OlderPager pages={pages} />
     </section>
   );
 }

@@ -3,6 +3,7 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { api, data, type Schemas } from "../api/client";
 import { EVENT_KINDS, filtersOf, kindTone, mergeNewest, type EventFilters } from "../lib/events";
+import { OlderPager } from "../components/OlderPager";
 import { time } from "../lib/format";
 import { useEventStream, type LiveEvent } from "../lib/live";
 
@@ -137,13 +138,7 @@ export default function EventsPage() {
           </tbody>
         </table>
       </div>
-      <div className="pager">
-        {pages.hasNextPage && (
-          <button onClick={() => void pages.fetchNextPage()} disabled={pages.isFetchingNextPage}>
-            Older →
-          </button>
-        )}
-      </div>
+      <OlderPager pages={pages} />
     </section>
   );
 }
