@@ -3,6 +3,9 @@
 //! re-seal of a key rotation. The end-to-end test (`tests/datasources.rs`) connects to the
 //! real databases.
 
+mod common;
+use common::admin_token;
+
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use baton_api::{ApiState, Members};
@@ -13,21 +16,6 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tower::ServiceExt;
-
-async fn admin_token(store: &Store) -> String {
-    let user = store.create_user("admin", "unused", true).await.unwrap();
-    let secret = baton_auth::token::generate();
-    let token = baton_store::NewToken {
-        user,
-        name: "test",
-        secret_hash: &secret.hash,
-        project: None,
-        role: None,
-        expires_at: None,
-    };
-    store.create_token(token).await.unwrap();
-    secret.plain
-}
 
 struct Api {
     app: axum::Router,

@@ -1,12 +1,14 @@
 //! Logins are rate limited and audited with the name tried; the last global admin cannot be
 //! disabled; an event stream ends once its credential is revoked.
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use baton_api::{ApiState, Members, LOGIN_ATTEMPTS_PER_USER};
-use baton_auth::{password, token};
+use baton_auth::password;
 use baton_store::testing::TestDb;
-use baton_store::{AuditFilter, NewToken, Store};
+use baton_store::{AuditFilter, Store};
 use http_body_util::BodyExt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,17 +56,7 @@ impl World {
 
     async fn token_of(&self, user: &str) -> String {
         let id = self.store.user_id(user).await.unwrap();
-        let s = token::generate();
-        let t = NewToken {
-            user: id,
-            name: "t",
-            secret_hash: &s.hash,
-            project: None,
-            role: None,
-            expires_at: None,
-        };
-        self.store.create_token(t).await.unwrap();
-        s.plain
+        common::token_of(&self.store, id, "t").await
     }
 }
 

@@ -1,6 +1,9 @@
 //! The OpenAPI document: every route of the router is in it (and answers as it says), and an
 //! independent validator (Python's `openapi-spec-validator`) accepts it.
 
+mod common;
+use common::admin_token;
+
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use baton_api::{ApiState, Members};
@@ -38,22 +41,6 @@ fn concrete(path: &str) -> String {
         .replace("{name}", "nope")
         .replace("{project}", "nope")
         .replace("{user}", "nope")
-}
-
-/// An admin's API token on `store`, for calls that test what a route does, not who may.
-async fn admin_token(store: &baton_store::Store) -> String {
-    let user = store.create_user("admin", "unused", true).await.unwrap();
-    let secret = baton_auth::token::generate();
-    let token = baton_store::NewToken {
-        user,
-        name: "test",
-        secret_hash: &secret.hash,
-        project: None,
-        role: None,
-        expires_at: None,
-    };
-    store.create_token(token).await.unwrap();
-    secret.plain
 }
 
 /// A request with a JSON body `{}` and the token, to the router; its status and body.

@@ -2,13 +2,15 @@
 //! opaque `cursor`: walking the pages yields each item once, and a bad `limit` or cursor is a
 //! 400 that says what is wrong.
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use baton_api::{ApiState, Members};
-use baton_auth::{token, Role};
+use baton_auth::Role;
 use baton_core::WorkflowSpec;
 use baton_store::testing::TestDb;
-use baton_store::{NewToken, Store};
+use baton_store::Store;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -54,18 +56,8 @@ async fn world() -> World {
 async fn token_for(store: &Store, user: baton_auth::UserId, count: usize) -> String {
     let mut first = None;
     for n in 0..count {
-        let s = token::generate();
-        let name = format!("t-{n}");
-        let t = NewToken {
-            user,
-            name: &name,
-            secret_hash: &s.hash,
-            project: None,
-            role: None,
-            expires_at: None,
-        };
-        store.create_token(t).await.unwrap();
-        first.get_or_insert(s.plain);
+        let plain = common::token_of(store, user, &format!("t-{n}")).await;
+        first.get_or_insert(plain);
     }
     first.unwrap()
 }
