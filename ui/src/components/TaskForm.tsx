@@ -1,0 +1,258 @@
+// The workflow editor's side form of one task: its name, type and dependencies, then its
+// type's own fields and the common ones, each from the table of `taskForms.ts`; the
+// server's problems of the task beside the field they are in.
+import { useEffect, useRef, useState } from "react";
+import { parse, stringify } from "yaml";
+import { PALETTE, TASK_FORMS, fieldsOf, type FieldDef } from "../lib/taskForms";
+import type { EditorTask, PlacedProblem, Problem } from "../lib/workflowDoc";
+import { typeColor } from "../lib/states";
+
+/** A field's value as the form shows it. */
+export function shown(f: FieldDef, v: unknown): string {
+  if (v === undefined || v === null) return "";
+  switch (f.kind) {
+    case "list":
+      return Array.isArray(v) ? v.map(String).join("\n") : String(v);
+    case "map":
+      return typeof v === "object" ? Object.entries(v as object).map(([k, x]) => `${k}: ${x}`).join("\n") : String(v);
+    case "yaml":
+      return stringify(v, { lineWidth: 0 }).trimEnd();
+    case "text":
+    case "code":
+    case "number":
+    case "select":
+      return typeof v === "object" ? JSON.stringify(v) : String(v);
+  }
+}
+
+/** What the form's text of a field writes into the file; `Err` when it is not readable yet
+ * (YAML being typed). */
+export function written(f: FieldDef, s: string): { value: unknown } | { error: string } {
+  switch (f.kind) {
+    case "list": {
+      const items = s.split("\n").map((l) => l.trim()).filter(Boolean);
+      return { value: f.numbers ? items.map((i) => (Number.isFinite(Number(i)) ? Number(i) : i)) : items };
+    }
+    case "map": {
+      const out: Record<string, string> = {};
+      for (const line of s.split("\n")) {
+        const at = line.indexOf(":");
+        if (at > 0) out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+      }
+      return { value: out };
+    }
+    case "yaml":
+      if (s.trim() === "") return { value: undefined };
+      try {
+        return { value: parse(s) };
+      } catch (e) {
+        return { error: `not valid YAML yet: ${(e as Error).message.split("\n")[0]}` };
+      }
+    case "number":
+      return { value: s.trim() === "" ? undefined : Number.isFinite(Number(s)) ? Number(s) : s };
+    case "text":
+    case "code":
+    case "select":
+      return { value: s === "" ? undefined : s };
+  }
+}
+
+/** A text input (or area) with its own draft while focused: the file's value comes back
+ * when it is left, so that a value the file prints otherwise does not move under the caret. */
+function Draft({
+  value,
+  onChange,
+  onCommit,
+  multiline,
+  ...rest
+}: {
+  value: string;
+  onChange?: (s: string) => void;
+  onCommit?: (s: string) => void;
+  multiline?: boolean;
+  id: string;
+  "aria-invalid"?: boolean;
+  className?: string;
+  rows?: number;
+  type?: string;
+}) {
+  const [draft, setDraft] = useState(value);
+  const focused = useRef(false);
+  useEffect(() => {
+    if (!focused.current) setDraft(value);
+  }, [value]);
+  const props = {
+    ...rest,
+    value: draft,
+    onFocus: () => (focused.current = true),
+    onBlur: () => {
+      focused.current = false;
+      if (onCommit && draft !== value) onCommit(draft);
+      else setDraft(value);
+    },
+    onChange: (e: { target: { value: string } }) => {
+      setDraft(e.target.value);
+      onChange?.(e.target.value);
+    },
+  };
+  if (multiline) return <textarea {...props} spellCheck={false} />;
+  return (
+    <input
+      {...props}
+      onKeyDown={(e) => {
+        if (e.key === "Enter" && onCommit) (e.target as HTMLInputElement).blur();
+      }}
+    />
+  );
+}
+
+function Field({
+  f,
+  value,
+  problems,
+  onSet,
+}: {
+  f: FieldDef;
+  value: unknown;
+  problems: Problem[];
+  onSet: (v: unknown) => void;
+}) {
+  const [note, setNote] = useState<string | null>(null);
+  const id = `field-${f.key}`;
+  const change = (s: string) => {
+    const w = written(f, s);
+    if ("error" in w) setNote(w.error);
+    else {
+      setNote(null);
+      onSet(w.value);
+    }
+  };
+  const bad = problems.length > 0;
+  const text = shown(f, value);
+  const multiline = f.kind === "code" || f.kind === "list" || f.kind === "map" || f.kind === "yaml";
+  return (
+    <div className={`field${bad ? " invalid" : ""}`} data-testid={id}>
+      <label htmlFor={id}>{f.label}</label>
+      {f.kind === "select" ? (
+        <select id={id} value={text} onChange={(e) => change(e.target.value)} aria-invalid={bad}>
+          <option value="">(default)</option>
+          {f.options!.map((o) => (
+            <option key={o}>{o}</option>
+          ))}
+          {text && !f.options!.includes(text) && <option>{text}</option>}
+        </select>
+      ) : (
+        <Draft
+          id={id}
+          value={text}
+          onChange={change}
+          multiline={multiline}
+          rows={f.kind === "code" ? Math.min(12, Math.max(3, text.split("\n").length + 1)) : 3}
+          className={f.kind === "code" || f.kind === "yaml" ? "mono" : undefined}
+          aria-invalid={bad}
+        />
+      )}
+      {f.help && <span className="muted small">{f.help}</span>}
+      {note && <span className="error small">{note}</span>}
+      {problems.map((p, i) => (
+        <span key={i} className="error small" role="alert">
+          {p.message}
+        </span>
+      ))}
+    </div>
+  );
+}
+
+/** The form of `task`; every change is one of the callbacks (each an edit of the text). */
+export function TaskForm({
+  task,
+  others,
+  problems,
+  readOnly,
+  onRename,
+  onType,
+  onDepends,
+  onField,
+  onRemove,
+  onClose,
+}: {
+  task: EditorTask;
+  others: string[];
+  problems: PlacedProblem[];
+  readOnly: boolean;
+  onRename: (to: string) => void;
+  onType: (type: string) => void;
+  onDepends: (from: string, on: boolean) => void;
+  onField: (key: string, value: unknown) => void;
+  onRemove: () => void;
+  onClose: () => void;
+}) {
+  const at = (key: string) => problems.filter((p) => p.field === key);
+  const known = new Set(["name", "type", "depends_on", ...fieldsOf(task.type).map((f) => f.key)]);
+  const general = problems.filter((p) => !p.field || !known.has(p.field));
+  return (
+    <aside className="panel task-form" data-testid="task-form">
+      <div className="panel-head">
+        <span className="dot" style={{ background: typeColor(task.type) }} />
+        <strong>{task.name}</strong>
+        <span className="muted">{task.type}</span>
+        <span className="spacer" />
+        <button type="button" className="ghost" onClick={onRemove} disabled={readOnly} data-testid="remove-task">
+          Remove
+        </button>
+        <button type="button" className="ghost" onClick={onClose} aria-label="Close">
+          ✕
+        </button>
+      </div>
+      {readOnly && <p className="error small">The YAML has syntax errors: fix them in the YAML tab to edit here.</p>}
+      {general.map((p, i) => (
+        <p key={i} className="error small" role="alert" data-testid="task-problem">
+          {p.line ? `line ${p.line}: ` : ""}
+          {p.message}
+        </p>
+      ))}
+      <fieldset disabled={readOnly} className="form-fields">
+        <div className={`field${at("name").length ? " invalid" : ""}`}>
+          <label htmlFor="field-name">Name</label>
+          <Draft id="field-name" value={task.name} onCommit={(s) => s.trim() && onRename(s.trim())} />
+          {at("name").map((p, i) => (
+            <span key={i} className="error small" role="alert">
+              {p.message}
+            </span>
+          ))}
+        </div>
+        <div className="field">
+          <label htmlFor="field-type">Type</label>
+          <select id="field-type" value={task.type} onChange={(e) => onType(e.target.value)}>
+            {PALETTE.map((t) => (
+              <option key={t} value={t}>
+                {TASK_FORMS[t]!.label}
+              </option>
+            ))}
+            {!PALETTE.includes(task.type) && <option value={task.type}>{task.type}</option>}
+          </select>
+        </div>
+        <div className={`field${at("depends_on").length ? " invalid" : ""}`} data-testid="field-depends_on">
+          <span className="label">Depends on</span>
+          {others.length === 0 && <span className="muted small">No other task.</span>}
+          <div className="checks">
+            {others.map((o) => (
+              <label key={o} className="toggle">
+                <input type="checkbox" checked={task.depends_on.includes(o)} onChange={(e) => onDepends(o, e.target.checked)} />
+                <span className="mono">{o}</span>
+              </label>
+            ))}
+          </div>
+          {at("depends_on").map((p, i) => (
+            <span key={i} className="error small" role="alert">
+              {p.message}
+            </span>
+          ))}
+        </div>
+        {fieldsOf(task.type).map((f) => (
+          <Field key={`${task.name}/${f.key}`} f={f} value={task.fields[f.key]} problems={at(f.key)} onSet={(v) => onField(f.key, v)} />
+        ))}
+      </fieldset>
+    </aside>
+  );
+}
