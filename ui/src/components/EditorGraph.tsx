@@ -2,7 +2,7 @@
 // dependencies as edges; an edge drawn from a task's bottom handle to another's top makes a
 // `depends_on`, and the Delete key removes the selected task or dependency. New tasks are
 // placed by the DAG layout; "Auto layout" places them all again.
-import { useCallback, useEffect, useMemo } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import {
   Background,
   Controls,
@@ -14,6 +14,7 @@ import {
   type Edge,
   type Node,
   type NodeProps,
+  type ReactFlowInstance,
   useNodesState,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
@@ -108,6 +109,13 @@ export function EditorGraph({
     });
   }, [unique, layout, problems, selected, readOnly, setNodes]);
 
+  // A task added or removed, or every task placed again: the view fits them all.
+  const [flow, setFlow] = useState<ReactFlowInstance<Node<EditNodeData>> | null>(null);
+  useEffect(() => {
+    const frame = requestAnimationFrame(() => void flow?.fitView({ maxZoom: 1 }));
+    return () => cancelAnimationFrame(frame);
+  }, [flow, unique.length, layoutKey]);
+
   useEffect(() => {
     if (layoutKey === 0) return;
     setNodes((prev) =>
@@ -147,6 +155,7 @@ export function EditorGraph({
         minZoom={0.1}
         nodesConnectable={!readOnly}
         onConnect={connect}
+        onInit={setFlow}
         onNodesDelete={(ns) => ns.forEach((n) => onRemove(n.id))}
         onEdgesDelete={(es) => es.forEach((e) => onDisconnect(e.source, e.target))}
         deleteKeyCode={readOnly ? null : ["Delete", "Backspace"]}

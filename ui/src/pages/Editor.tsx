@@ -4,7 +4,7 @@
 // shown where they are in both; Save applies it. Unsaved edits are not lost by leaving the
 // page without a question.
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { useQuery } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useBlocker, useNavigate, useParams } from "react-router";
 import { api, data, type Schemas } from "../api/client";
 import { EditorGraph } from "../components/EditorGraph";
@@ -98,8 +98,11 @@ export default function EditorPage() {
   const { project = "", name } = useParams();
   const me = useMe();
   const current = useQuery({
-    queryKey: ["workflow", project, name, null],
+    // Always read anew (not another page's copy): the edit starts from the latest version.
+    queryKey: ["workflow-source", project, name],
     enabled: name !== undefined,
+    staleTime: 0,
+    gcTime: 0,
     queryFn: async () => data(await api.GET("/api/v1/workflows/{name}", { params: { path: { name: name! }, query: { project } } })),
   });
   if (me.data && !can(me.data, project, "editor")) {
@@ -113,6 +116,7 @@ export default function EditorPage() {
 
 function Editor({ project, name, initial, version }: { project: string; name?: string; initial: string; version?: number }) {
   const navigate = useNavigate();
+  const queries = useQueryClient();
   const [text, setText] = useState(initial);
   const [base, setBase] = useState(initial);
   const [view, setView] = useState<"graph" | "yaml">("graph");
@@ -166,6 +170,9 @@ function Editor({ project, name, initial, version }: { project: string; name?: s
         return;
       }
       const applied = answer.data;
+      // The workflow's pages show the new version, not what they had read before.
+      await queries.invalidateQueries({ queryKey: ["workflow", applied.project, applied.name] });
+      await queries.invalidateQueries({ queryKey: ["workflows", applied.project] });
       leaving.current = true;
       setBase(text);
       navigate(`/projects/${encodeURIComponent(applied.project)}/workflows/${encodeURIComponent(applied.name)}`, { state: { saved: applied } });
