@@ -93,10 +93,15 @@ test("a workflow of three tasks made in the graph: a bad duration shown in both 
     await p.getByTestId(`node-${added}`).waitFor();
     await rename(p, name);
   }
-  await p.getByTestId("auto-layout").click();
   await drawEdge(p, "extract", "transform");
   await drawEdge(p, "transform", "load");
   await until("the edges in the text", async () => (await p.locator(".react-flow__edge").count()) === 2);
+  // Placed again along the edges: one task a row.
+  await p.getByTestId("auto-layout").click();
+  await until("the tasks one under the other", async () => {
+    const ys = await Promise.all(["extract", "transform", "load"].map(async (t) => (await p.getByTestId(`node-${t}`).boundingBox()).y));
+    return ys[0] < ys[1] && ys[1] < ys[2];
+  });
   // The form shows what the graph drew.
   await p.getByTestId("node-load").click();
   assert.equal(await p.getByTestId("field-depends_on").locator("input[type=checkbox]:checked").count(), 1);
@@ -107,6 +112,7 @@ test("a workflow of three tasks made in the graph: a bad duration shown in both 
   await status(p, "1 problem");
   await p.getByTestId("field-retry_interval").getByRole("alert").waitFor();
   await p.locator('[data-testid="node-transform"][data-invalid="true"]').waitFor();
+  await p.getByTestId("field-retry_interval").getByRole("alert").scrollIntoViewIfNeeded();
   await shot(p, "editor-graph-problem");
   // …and in the YAML at its line.
   await p.getByRole("tab", { name: "YAML" }).click();
@@ -123,6 +129,17 @@ test("a workflow of three tasks made in the graph: a bad duration shown in both 
   await p.getByRole("tab", { name: "YAML" }).click();
   await until("no mark left", async () => (await p.locator('[data-testid="yaml-editor"] .cm-lintRange-error').count()) === 0);
   assert.match(await yamlText(p), /depends_on: \[transform\]/);
+  await p.getByRole("tab", { name: "Graph" }).click();
+
+  // An edge back from load to extract makes a cycle: the server says so; the edge, selected
+  // and deleted, goes from the text.
+  await drawEdge(p, "load", "extract");
+  await p.getByTestId("problems").getByText("dependency cycle").waitFor();
+  await p.locator('.react-flow__edge[data-id="load->extract"]').dispatchEvent("click");
+  await p.keyboard.press("Delete");
+  await status(p, "Valid: 3 tasks");
+  await p.getByRole("tab", { name: "YAML" }).click();
+  assert.doesNotMatch(await yamlText(p), /depends_on: \[load\]/);
   await p.getByRole("tab", { name: "Graph" }).click();
   await p.getByTestId("node-load").click();
   await shot(p, "editor-graph");

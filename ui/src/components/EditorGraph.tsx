@@ -15,6 +15,7 @@ import {
   type Node,
   type NodeProps,
   type ReactFlowInstance,
+  useEdgesState,
   useNodesState,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
@@ -128,7 +129,9 @@ export function EditorGraph({
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [layoutKey]);
 
-  const edges: Edge[] = useMemo(
+  // The edges are xyflow's state too, so that one can be selected (and then deleted).
+  const [edges, setEdges, onEdgesChange] = useEdgesState<Edge>([]);
+  const laidEdges: Edge[] = useMemo(
     () =>
       layout.edges.map((e) => ({
         id: e.id,
@@ -141,6 +144,12 @@ export function EditorGraph({
       })),
     [layout, readOnly],
   );
+  useEffect(() => {
+    setEdges((prev) => {
+      const chosen = new Set(prev.filter((e) => e.selected).map((e) => e.id));
+      return laidEdges.map((e) => ({ ...e, selected: chosen.has(e.id) }));
+    });
+  }, [laidEdges, setEdges]);
 
   const connect = useCallback((c: Connection) => c.source && c.target && onConnect(c.source, c.target), [onConnect]);
   return (
@@ -149,6 +158,7 @@ export function EditorGraph({
         nodes={nodes}
         edges={edges}
         onNodesChange={onNodesChange}
+        onEdgesChange={onEdgesChange}
         nodeTypes={nodeTypes}
         fitView
         fitViewOptions={{ maxZoom: 1 }}
