@@ -2,60 +2,9 @@
 // type's own fields and the common ones, each from the table of `taskForms.ts`; the
 // server's problems of the task beside the field they are in.
 import { useEffect, useRef, useState } from "react";
-import { parse, stringify } from "yaml";
-import { PALETTE, TASK_FORMS, fieldsOf, type FieldDef } from "../lib/taskForms";
+import { PALETTE, TASK_FORMS, fieldsOf, shown, written, type FieldDef } from "../lib/taskForms";
 import type { EditorTask, PlacedProblem, Problem } from "../lib/workflowDoc";
 import { typeColor } from "../lib/states";
-
-/** A field's value as the form shows it. */
-export function shown(f: FieldDef, v: unknown): string {
-  if (v === undefined || v === null) return "";
-  switch (f.kind) {
-    case "list":
-      return Array.isArray(v) ? v.map(String).join("\n") : String(v);
-    case "map":
-      return typeof v === "object" ? Object.entries(v as object).map(([k, x]) => `${k}: ${x}`).join("\n") : String(v);
-    case "yaml":
-      return stringify(v, { lineWidth: 0 }).trimEnd();
-    case "text":
-    case "code":
-    case "number":
-    case "select":
-      return typeof v === "object" ? JSON.stringify(v) : String(v);
-  }
-}
-
-/** What the form's text of a field writes into the file; `Err` when it is not readable yet
- * (YAML being typed). */
-export function written(f: FieldDef, s: string): { value: unknown } | { error: string } {
-  switch (f.kind) {
-    case "list": {
-      const items = s.split("\n").map((l) => l.trim()).filter(Boolean);
-      return { value: f.numbers ? items.map((i) => (Number.isFinite(Number(i)) ? Number(i) : i)) : items };
-    }
-    case "map": {
-      const out: Record<string, string> = {};
-      for (const line of s.split("\n")) {
-        const at = line.indexOf(":");
-        if (at > 0) out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
-      }
-      return { value: out };
-    }
-    case "yaml":
-      if (s.trim() === "") return { value: undefined };
-      try {
-        return { value: parse(s) };
-      } catch (e) {
-        return { error: `not valid YAML yet: ${(e as Error).message.split("\n")[0]}` };
-      }
-    case "number":
-      return { value: s.trim() === "" ? undefined : Number.isFinite(Number(s)) ? Number(s) : s };
-    case "text":
-    case "code":
-    case "select":
-      return { value: s === "" ? undefined : s };
-  }
-}
 
 /** A text input (or area) with its own draft while focused: the file's value comes back
  * when it is left, so that a value the file prints otherwise does not move under the caret. */

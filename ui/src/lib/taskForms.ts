@@ -2,6 +2,7 @@
 // task of it starts with, and the form of its own fields. The palette and the side form are
 // made from this table only, so that a new task type is one entry here (and its colour and
 // mark in `states.ts`). The fields common to every task are `COMMON_FIELDS`.
+import { parse, stringify } from "yaml";
 
 /** How a field is edited. */
 export type FieldKind =
@@ -134,4 +135,54 @@ export const PALETTE = Object.keys(TASK_FORMS);
  * common ones, its own edited in the YAML tab). */
 export function fieldsOf(type: string): FieldDef[] {
   return [...(TASK_FORMS[type]?.fields ?? []), ...COMMON_FIELDS];
+}
+
+/** A field's value as the form shows it. */
+export function shown(f: FieldDef, v: unknown): string {
+  if (v === undefined || v === null) return "";
+  switch (f.kind) {
+    case "list":
+      return Array.isArray(v) ? v.map(String).join("\n") : String(v);
+    case "map":
+      return typeof v === "object" ? Object.entries(v as object).map(([k, x]) => `${k}: ${x}`).join("\n") : String(v);
+    case "yaml":
+      return stringify(v, { lineWidth: 0 }).trimEnd();
+    case "text":
+    case "code":
+    case "number":
+    case "select":
+      return typeof v === "object" ? JSON.stringify(v) : String(v);
+  }
+}
+
+/** What the form's text of a field writes into the file; `Err` when it is not readable yet
+ * (YAML being typed). */
+export function written(f: FieldDef, s: string): { value: unknown } | { error: string } {
+  switch (f.kind) {
+    case "list": {
+      const items = s.split("\n").map((l) => l.trim()).filter(Boolean);
+      return { value: f.numbers ? items.map((i) => (Number.isFinite(Number(i)) ? Number(i) : i)) : items };
+    }
+    case "map": {
+      const out: Record<string, string> = {};
+      for (const line of s.split("\n")) {
+        const at = line.indexOf(":");
+        if (at > 0) out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+      }
+      return { value: out };
+    }
+    case "yaml":
+      if (s.trim() === "") return { value: undefined };
+      try {
+        return { value: parse(s) };
+      } catch (e) {
+        return { error: `not valid YAML yet: ${(e as Error).message.split("\n")[0]}` };
+      }
+    case "number":
+      return { value: s.trim() === "" ? undefined : Number.isFinite(Number(s)) ? Number(s) : s };
+    case "text":
+    case "code":
+    case "select":
+      return { value: s === "" ? undefined : s };
+  }
 }

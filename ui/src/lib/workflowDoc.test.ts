@@ -11,7 +11,8 @@ import {
   setType,
   SyntaxError,
 } from "./workflowDoc";
-import { PALETTE, TASK_FORMS } from "./taskForms";
+import { COMMON_FIELDS, PALETTE, TASK_FORMS, shown, written } from "./taskForms";
+import { TASK_TYPES } from "./states";
 
 const FILE = `# The nightly load.
 project: demo
@@ -136,8 +137,34 @@ describe("the YAML ⇄ graph model", () => {
 });
 
 describe("the palette", () => {
-  it("offers every task type of the server, each with a starting template", () => {
-    expect(PALETTE).toEqual(["shell", "python", "noop", "http", "sub_workflow", "dependent", "conditions", "switch"]);
+  it("offers every task type the UI draws (and only those), each with a label", () => {
+    expect([...PALETTE].sort()).toEqual(Object.keys(TASK_TYPES).sort());
     for (const type of PALETTE) expect(TASK_FORMS[type]!.label).not.toBe("");
+  });
+
+  it("starts a task of each type with its template and a name from its type", () => {
+    for (const type of PALETTE) {
+      const { text, name } = addTask("name: w\ntasks: []\n", type);
+      expect(name).toBe(type.replace(/_/g, "-"));
+      expect(readModel(text).tasks[0]!.fields).toEqual({ name, type, ...TASK_FORMS[type]!.template });
+    }
+  });
+});
+
+describe("a form field's text", () => {
+  const field = (key: string) => COMMON_FIELDS.concat(...Object.values(TASK_FORMS).map((f) => f.fields)).find((f) => f.key === key)!;
+  it("shows and writes lists, maps, numbers and YAML values", () => {
+    expect(shown(field("success"), ["a", "b"])).toBe("a\nb");
+    expect(written(field("expect_status"), "200\n\n 201 ")).toEqual({ value: [200, 201] });
+    expect(written(field("success"), "a\nb\n")).toEqual({ value: ["a", "b"] });
+    expect(shown(field("headers"), { Accept: "text/plain" })).toBe("Accept: text/plain");
+    expect(written(field("headers"), "Accept: text/plain\nX-Token: a:b\nbroken")).toEqual({ value: { Accept: "text/plain", "X-Token": "a:b" } });
+    expect(written(field("retries"), "3")).toEqual({ value: 3 });
+    expect(written(field("retries"), "")).toEqual({ value: undefined });
+    expect(written(field("retries"), "three")).toEqual({ value: "three" });
+    expect(shown(field("body"), { a: [1, 2] })).toBe("a:\n  - 1\n  - 2");
+    expect(written(field("body"), "{a: [1, 2]}")).toEqual({ value: { a: [1, 2] } });
+    expect("error" in written(field("body"), "{a: [1, 2")).toBe(true);
+    expect(written(field("url"), "")).toEqual({ value: undefined });
   });
 });

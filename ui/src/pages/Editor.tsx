@@ -6,7 +6,7 @@
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useBlocker, useNavigate, useParams } from "react-router";
-import { api, data, type Schemas } from "../api/client";
+import { api, data, errorMessage, type Schemas } from "../api/client";
 import { EditorGraph } from "../components/EditorGraph";
 import { TaskForm } from "../components/TaskForm";
 import { can, useMe } from "../lib/auth";
@@ -65,7 +65,7 @@ function useValidation(text: string, file: string): Check {
         if (abort.signal.aborted) return;
         if (answer.data) setCheck({ state: "valid", summary: answer.data });
         else if (answer.response.status === 400) setCheck({ state: "invalid", problems: problemsOf(answer.error) });
-        else setCheck({ state: "failed", message: `could not check the file (HTTP ${answer.response.status})` });
+        else setCheck({ state: "failed", message: `could not check the file: ${errorMessage(answer.error, `HTTP ${answer.response.status}`)}` });
       } catch (e) {
         if (!abort.signal.aborted) setCheck({ state: "failed", message: `could not check the file: ${(e as Error).message}` });
       }
