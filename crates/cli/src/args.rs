@@ -677,6 +677,12 @@ pub enum InstanceCommand {
         /// Only instances with a smaller id (the next page).
         #[arg(long)]
         before: Option<i64>,
+        /// Only instances submitted at or after this time (RFC 3339, or a date: its UTC midnight).
+        #[arg(long, value_parser = parse_time)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only instances submitted before this time (RFC 3339, or a date: its UTC midnight).
+        #[arg(long, value_parser = parse_time)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -855,6 +861,21 @@ pub fn parse_retention(text: &str) -> Result<std::time::Duration, String> {
         ));
     }
     Ok(d)
+}
+
+/// A point in time: RFC 3339 (`2026-11-01T08:00:00Z`, `…+02:00`) or a date (`2026-11-01`,
+/// meaning its midnight UTC).
+pub fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| {
+            format!("`{text}` is not a time: give a date (2026-11-01) or RFC 3339 (2026-11-01T08:00:00Z)")
+        })
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
