@@ -196,6 +196,29 @@ impl Store {
         })
     }
 
+    /// Removes every instance of `scope`, `batch` at a time, pausing between batches so that
+    /// other transactions go in between, until none is left (returns true) or `deadline` has
+    /// passed (returns false: call again to go on).
+    pub async fn purge_until(
+        &self,
+        scope: &PurgeScope,
+        batch: i64,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(Purged, bool), crate::StoreError> {
+        let mut removed = Purged::default();
+        loop {
+            let done = self.purge_instances(scope, batch).await?;
+            if done.instances == 0 {
+                return Ok((removed, true));
+            }
+            removed.add(done);
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return Ok((removed, false));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     /// What purging `scope` would remove now, without removing anything. Children of
     /// sub-workflows count as removed with their parents.
     pub async fn count_purgeable(&self, scope: &PurgeScope) -> Result<Purged, crate::StoreError> {
