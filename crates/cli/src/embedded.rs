@@ -111,6 +111,10 @@ impl Node {
         };
         let master_config = MasterConfig {
             event_retention: options.node.event_retention,
+            instance_retention: options
+                .node
+                .retention
+                .instance_retention(None, &Default::default()),
             cluster_key,
             ..MasterConfig::new("standalone", address.clone())
         };
