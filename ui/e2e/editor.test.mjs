@@ -144,8 +144,17 @@ test("a workflow of three tasks made in the graph: a bad duration shown in both 
   await p.getByTestId("node-load").click();
   await shot(p, "editor-graph");
 
+  // The workflow's own name, in its form (shown while no task is selected).
+  await p.getByTestId("editor-graph").locator(".react-flow__pane").click({ position: { x: 20, y: 20 } });
+  const name = p.getByTestId("workflow-form").locator("#workflow-name");
+  await name.fill("nightly-etl");
+  await name.press("Enter");
+  await p.getByRole("tab", { name: "YAML" }).click();
+  assert.match(await yamlText(p), /^name: nightly-etl$/m);
+  await p.getByRole("tab", { name: "Graph" }).click();
+
   await p.getByTestId("save").click();
-  await p.waitForURL(/\/projects\/demo\/workflows\/new-workflow$/);
+  await p.waitForURL(/\/projects\/demo\/workflows\/nightly-etl$/);
   await p.getByTestId("saved").filter({ hasText: "created, version 1" }).waitFor();
   for (const t of ["extract", "transform", "load"]) await p.getByTestId(`node-${t}`).waitFor();
   await p.context().close();
@@ -154,7 +163,7 @@ test("a workflow of three tasks made in the graph: a bad duration shown in both 
 test("an edit in the YAML is saved as version 2; a comment only is unchanged; a refused save keeps the edits", async () => {
   const p = await page();
   await login(p, "admin", ADMIN_PASSWORD);
-  await p.goto(`${baton.url}/projects/demo/workflows/new-workflow`);
+  await p.goto(`${baton.url}/projects/demo/workflows/nightly-etl`);
   await p.getByTestId("edit").click();
   await p.waitForURL(/\/edit$/);
   await p.getByRole("tab", { name: "YAML" }).click();
@@ -197,7 +206,7 @@ test("an edit in the YAML is saved as version 2; a comment only is unchanged; a 
 test("leaving the editor with unsaved edits asks first", async () => {
   const p = await page();
   await login(p, "admin", ADMIN_PASSWORD);
-  await p.goto(`${baton.url}/projects/demo/workflows/new-workflow/edit`);
+  await p.goto(`${baton.url}/projects/demo/workflows/nightly-etl/edit`);
   await p.getByTestId("add-noop").click();
   await p.getByTestId("dirty").waitFor();
   await p.locator(".editor h2").getByRole("link", { name: "demo" }).click();
@@ -225,11 +234,11 @@ test("leaving the editor with unsaved edits asks first", async () => {
 test("an operator is offered neither a new workflow nor an edit", async () => {
   const p = await page();
   await login(p, "olga", "olga-operator-pass-1");
-  await p.goto(`${baton.url}/projects/demo/workflows/new-workflow`);
+  await p.goto(`${baton.url}/projects/demo/workflows/nightly-etl`);
   await p.getByTestId("start").waitFor();
   assert.equal(await p.getByTestId("edit").count(), 0);
   await p.goto(`${baton.url}/projects/demo`);
-  await p.getByTestId("workflows").getByRole("link", { name: "new-workflow" }).waitFor();
+  await p.getByTestId("workflows").getByRole("link", { name: "nightly-etl" }).waitFor();
   assert.equal(await p.getByTestId("new-workflow").count(), 0);
   await p.goto(`${baton.url}/projects/demo/workflows/new`);
   await p.getByText("needs the editor role").waitFor();

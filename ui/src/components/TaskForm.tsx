@@ -8,7 +8,7 @@ import { typeColor } from "../lib/states";
 
 /** A text input (or area) with its own draft while focused: the file's value comes back
  * when it is left, so that a value the file prints otherwise does not move under the caret. */
-function Draft({
+export function Draft({
   value,
   onChange,
   onCommit,
@@ -201,6 +201,57 @@ export function TaskForm({
         {fieldsOf(task.type).map((f) => (
           <Field key={`${task.name}/${f.key}`} f={f} value={task.fields[f.key]} problems={at(f.key)} onSet={(v) => onField(f.key, v)} />
         ))}
+      </fieldset>
+    </aside>
+  );
+}
+
+/** The workflow's own fields, shown while no task is selected. */
+export function WorkflowForm({
+  fields,
+  problems,
+  readOnly,
+  onField,
+}: {
+  fields: Record<string, unknown>;
+  problems: PlacedProblem[];
+  readOnly: boolean;
+  onField: (key: string, value: string | undefined) => void;
+}) {
+  const text = (k: string) => (fields[k] === undefined || fields[k] === null ? "" : String(fields[k]));
+  return (
+    <aside className="panel task-form" data-testid="workflow-form">
+      <div className="panel-head">
+        <strong>Workflow</strong>
+        <span className="muted small">select a task to edit it</span>
+      </div>
+      {problems.map((p, i) => (
+        <p key={i} className="error small" role="alert">
+          {p.line ? `line ${p.line}: ` : ""}
+          {p.message}
+        </p>
+      ))}
+      <fieldset disabled={readOnly} className="form-fields">
+        <div className="field">
+          <label htmlFor="workflow-name">Name</label>
+          <Draft id="workflow-name" value={text("name")} onCommit={(s) => onField("name", s.trim() || undefined)} />
+        </div>
+        <div className="field">
+          <label htmlFor="workflow-description">Description</label>
+          <Draft id="workflow-description" multiline rows={3} value={text("description")} onCommit={(s) => onField("description", s || undefined)} />
+        </div>
+        <div className="field">
+          <label htmlFor="workflow-failure">Failure strategy</label>
+          <select id="workflow-failure" value={text("failure_strategy")} onChange={(e) => onField("failure_strategy", e.target.value || undefined)}>
+            <option value="">(default: end)</option>
+            <option value="end">end: a failure stops the rest</option>
+            <option value="continue">continue: the other branches go on</option>
+          </select>
+        </div>
+        <div className="field">
+          <span className="label">Project</span>
+          <span className="mono">{text("project") || "default"}</span>
+        </div>
       </fieldset>
     </aside>
   );

@@ -9,6 +9,7 @@ import {
   renameTask,
   setField,
   setType,
+  setWorkflowField,
   SyntaxError,
 } from "./workflowDoc";
 import { COMMON_FIELDS, PALETTE, TASK_FORMS, shown, written } from "./taskForms";
@@ -111,6 +112,15 @@ describe("the YAML ⇄ graph model", () => {
     expect(readModel(text).tasks[1]!.fields.retries).toBe(3);
     text = setField(text, "load", "retries", undefined);
     expect(readModel(text).tasks[1]!.fields.retries).toBeUndefined();
+  });
+
+  it("sets the workflow's own fields, keeping its comments", () => {
+    let text = setWorkflowField(FILE, "name", "nightly");
+    expect(readModel(text).workflow.name).toBe("nightly");
+    expect(text).toContain("name: nightly # named after the team");
+    text = setWorkflowField(text, "description", "Loads the day");
+    expect(readModel(text).workflow).toEqual({ project: "demo", name: "nightly", description: "Loads the day" });
+    expect(readModel(setWorkflowField(text, "description", "")).workflow.description).toBeUndefined();
   });
 
   it("changes a type: the old type's own fields go, the new type's starting ones come", () => {

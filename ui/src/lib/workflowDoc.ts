@@ -25,8 +25,11 @@ export interface EditorTask {
   fields: Record<string, unknown>;
 }
 
-/** What the text holds: its tasks, and its YAML syntax errors (none: graph edits work). */
+/** What the text holds: its own fields, its tasks, and its YAML syntax errors (none: graph
+ * edits work). */
 export interface Model {
+  /** The workflow's fields other than its tasks (`name`, `description`, …). */
+  workflow: Record<string, unknown>;
   tasks: EditorTask[];
   syntax: { message: string; line?: number; column?: number }[];
 }
@@ -79,7 +82,8 @@ export function readModel(text: string): Model {
     depends_on: listAt(m, "depends_on"),
     fields: (m.toJSON() ?? {}) as Record<string, unknown>,
   }));
-  return { tasks, syntax };
+  const { tasks: _, ...workflow } = (isMap(doc.contents) ? doc.contents.toJSON() : {}) as Record<string, unknown>;
+  return { workflow, tasks, syntax };
 }
 
 /** A text the editor cannot change through the graph (its YAML does not parse). */
@@ -234,6 +238,16 @@ export function setField(text: string, task: string, key: string, value: unknown
       (typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 0);
     if (empty) m.delete(key);
     else setScalar(doc, m, key, value);
+  });
+}
+
+/** Sets a field of the workflow itself (`name`, `description`, …); `undefined` or an empty
+ * string removes it. */
+export function setWorkflowField(text: string, key: string, value: string | undefined): string {
+  return edit(text, (doc) => {
+    if (!isMap(doc.contents)) throw new Error("the file is not a mapping of fields");
+    if (value === undefined || value === "") doc.contents.delete(key);
+    else setScalar(doc, doc.contents, key, value);
   });
 }
 

@@ -8,7 +8,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useBlocker, useNavigate, useParams } from "react-router";
 import { api, data, errorMessage, type Schemas } from "../api/client";
 import { EditorGraph } from "../components/EditorGraph";
-import { TaskForm } from "../components/TaskForm";
+import { TaskForm, WorkflowForm } from "../components/TaskForm";
 import { can, useMe } from "../lib/auth";
 import { PALETTE, TASK_FORMS } from "../lib/taskForms";
 import { typeColor } from "../lib/states";
@@ -22,6 +22,7 @@ import {
   renameTask,
   setField,
   setType,
+  setWorkflowField,
   type PlacedProblem,
   type Problem,
 } from "../lib/workflowDoc";
@@ -243,6 +244,14 @@ function Editor({ project, name, initial, version }: { project: string; name?: s
                 setSelected((s) => (s === n ? null : s));
               }}
             />
+            {!task && (
+              <WorkflowForm
+                fields={model.workflow}
+                problems={byTask.get("") ?? []}
+                readOnly={readOnly}
+                onField={(key, value) => change((t) => setWorkflowField(t, key, value))}
+              />
+            )}
             {task && (
               <TaskForm
                 task={task}
