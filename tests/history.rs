@@ -1,6 +1,7 @@
 //! Ended history goes: `baton history purge` removes (or, dry, counts) instances that ended
 //! before a time with their tasks and events, and keeps the rest; the master's
-//! `--instance-retention` does it on its own for instances that ended longer ago than that.
+//! `--instance-retention` does it on its own for instances that ended longer ago than that,
+//! and the standalone's worker removes their logs.
 
 mod common;
 use common::*;
@@ -95,6 +96,9 @@ fn purge_by_hand_and_retention_remove_only_old_ended_instances() {
     // Retention: the second instance ended 100 days ago, the third just now.
     server.kill();
     ended_days_ago(&data, ids[1], 100);
+    let logs = |id: i64| data.join("logs").join(id.to_string());
+    assert!(logs(ids[1]).is_dir(), "the worker kept its log");
+    written_days_ago(&logs(ids[1]), 100);
     server
         .extra
         .extend(["--instance-retention".to_string(), "90d".to_string()]);
@@ -103,4 +107,26 @@ fn purge_by_hand_and_retention_remove_only_old_ended_instances() {
         (status(&server, ids[1]) == 404).then_some(())
     });
     assert_eq!(status(&server, ids[2]), 200, "a recent instance is kept");
+    wait_for("the old instance's logs to go", LONG, || {
+        (!logs(ids[1]).exists()).then_some(())
+    });
+    assert!(logs(ids[2]).is_dir(), "a recent instance's logs stay");
+}
+
+/// Sets the times of everything under `dir` to that long ago.
+fn written_days_ago(dir: &std::path::Path, days: u64) {
+    let t = std::time::SystemTime::now() - Duration::from_secs(days * 24 * 3600);
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(entry.path());
+            }
+            std::fs::File::open(entry.path())
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
+        std::fs::File::open(&d).unwrap().set_modified(t).unwrap();
+    }
 }

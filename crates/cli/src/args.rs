@@ -406,6 +406,14 @@ pub struct RetentionArgs {
 }
 
 impl RetentionArgs {
+    /// How long a standalone's worker keeps logs: as long as the longest instance retention,
+    /// when every project has one (a default); else for ever.
+    pub fn log_retention(&self) -> Option<std::time::Duration> {
+        let longest_project = self.project_retention.iter().map(|(_, keep)| *keep).max();
+        self.instance_retention
+            .map(|keep| longest_project.map_or(keep, |p| p.max(keep)))
+    }
+
     /// The master's instance retention: these flags, else the config file's.
     pub fn instance_retention(
         &self,
@@ -463,6 +471,10 @@ pub struct WorkerArgs {
     /// Cap on each attempt's log, in bytes (default 64 MiB).
     #[arg(long, env = "BATON_LOG_MAX_BYTES")]
     pub log_max_bytes: Option<u64>,
+    /// Logs of workflow instances last written longer ago than this (e.g. 90d: match the
+    /// masters' --instance-retention) are removed (default: kept).
+    #[arg(long, env = "BATON_LOG_RETENTION", value_parser = parse_retention)]
+    pub log_retention: Option<std::time::Duration>,
     /// Time between SIGTERM and SIGKILL when a task is killed (default 5s).
     #[arg(long, env = "BATON_KILL_GRACE", value_parser = parse_duration)]
     pub kill_grace: Option<std::time::Duration>,

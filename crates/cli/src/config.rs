@@ -177,6 +177,8 @@ pub struct WorkerSection {
     pub masters: Option<Vec<String>>,
     pub log_max_bytes: Option<u64>,
     #[serde(default, with = "baton_core::duration::option")]
+    pub log_retention: Option<Duration>,
+    #[serde(default, with = "baton_core::duration::option")]
     pub kill_grace: Option<Duration>,
     #[serde(default, with = "baton_core::duration::option")]
     pub shutdown_grace: Option<Duration>,
