@@ -755,6 +755,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workflows:validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /workflows:validate`: checks a workflow file as an apply would and writes nothing,
+         *     so that an editor can show every problem as the user types. Not audited: it changes
+         *     nothing (a refusal of it still is).
+         */
+        post: operations["validate_workflow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflows/{name}": {
         parameters: {
             query?: never;
@@ -892,27 +913,6 @@ export interface paths {
         get: operations["workflow_versions"];
         put?: never;
         post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/workflows/validate": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * `POST /workflows/validate`: checks a workflow file as an apply would and writes nothing,
-         *     so that an editor can show every problem as the user types. Not audited: it changes
-         *     nothing (a refusal of it still is).
-         */
-        post: operations["validate_workflow"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2002,7 +2002,7 @@ export interface components {
             users: components["schemas"]["User"][];
         };
         /**
-         * @description Answer of `POST /workflows/validate`: what the file would make, so that an editor can show
+         * @description Answer of `POST /workflows:validate`: what the file would make, so that an editor can show
          *     it without writing anything. (A file with problems gets the 400 of an apply instead.)
          */
         Validated: {
@@ -3965,6 +3965,48 @@ export interface operations {
             };
         };
     };
+    validate_workflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApplyRequest"];
+            };
+        };
+        responses: {
+            /** @description Valid: what it would make */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Validated"];
+                };
+            };
+            /** @description The file is invalid: every problem, with where */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     show_workflow: {
         parameters: {
             query?: {
@@ -4342,48 +4384,6 @@ export interface operations {
             };
             /** @description No such workflow */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    validate_workflow: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ApplyRequest"];
-            };
-        };
-        responses: {
-            /** @description Valid: what it would make */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Validated"];
-                };
-            };
-            /** @description The file is invalid: every problem, with where */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The body is too large */
-            413: {
                 headers: {
                     [name: string]: unknown;
                 };
