@@ -2,6 +2,11 @@
 //! with a free slot) takes a slot of its task group, has its params resolved, is recorded as
 //! dispatched and becomes a request sent after the commit. A request larger than a worker
 //! accepts is not sent: its attempt fails at once, without a retry, saying its size.
+//!
+//! A `sql` task's data source is looked up here, in the tick's transaction, and its password
+//! opened with the master's keyring: the connection goes into that one request and nowhere
+//! else (not the store, not the event log, not a log line). A data source that is missing,
+//! or a password this master cannot open, fails the attempt saying so.
 
 use crate::attempts::Facts;
 use crate::engine::{Engine, Tick};
@@ -88,7 +93,19 @@ impl Engine {
             // Checked when the instance was created; only a hand-edited store gets here.
             Err(message) => return self.fail_to_prepare(tx, id, index, &message, t).await,
         };
-        match self.send(id, index, worker, resolved, t) {
+        let connection = match &resolved.kind {
+            TaskKind::Sql(sql) => {
+                let project = self.instances[&id].version.spec.project.clone();
+                match self.sql_connection(tx, &project, &sql.datasource).await? {
+                    Ok(connection) => Some(connection),
+                    Err(message) => {
+                        return self.fail_to_prepare(tx, id, index, &message, t).await
+                    }
+                }
+            }
+            _ => None,
+        };
+        match self.send(id, index, worker, resolved, connection, t) {
             Ok(handed) => Ok(handed),
             Err(too_large) => {
                 let message = too_large.to_string();
@@ -120,6 +137,52 @@ impl Engine {
         Ok(Handed::Dropped)
     }
 
+    /// Where a `sql` task of `project` connects to reach its data source `name`, its password
+    /// opened; the error says, for the attempt's message, why it cannot.
+    async fn sql_connection(
+        &self,
+        tx: &mut EngineTx,
+        project: &str,
+        name: &str,
+    ) -> Result<Result<baton_proto::SqlConnection, String>, StoreError> {
+        let Some(record) = tx.datasource(project, name).await? else {
+            return Ok(Err(format!(
+                "data source `{name}` does not exist in project `{project}` (create it with \
+                 `baton datasource create {name} --project {project} …`)"
+            )));
+        };
+        let kind = match record.kind.parse::<baton_datasource::Kind>() {
+            Ok(kind) => proto_kind(kind),
+            Err(e) => return Ok(Err(format!("data source `{name}`: {e}"))),
+        };
+        let password = match &record.secret {
+            None => None,
+            Some(sealed) => {
+                let Some(keyring) = self.config.keyring.as_deref() else {
+                    return Ok(Err(format!(
+                        "data source `{name}` has a password, and this master has no secret key \
+                         to open it with: start the master with --secret-key-file (the API's key)"
+                    )));
+                };
+                let context = baton_datasource::secret_context(project, name);
+                match keyring.open_text(&context, sealed) {
+                    Ok(password) => Some(password.to_string()),
+                    Err(e) => {
+                        return Ok(Err(format!(
+                            "data source `{name}`: its password cannot be opened: {e}"
+                        )))
+                    }
+                }
+            }
+        };
+        Ok(Ok(baton_proto::SqlConnection {
+            kind: kind as i32,
+            url: record.url,
+            password,
+            name: name.to_string(),
+        }))
+    }
+
     /// The task's params, env and command, resolved for its current attempt.
     fn resolve(&self, id: WorkflowInstanceId, index: TaskIndex) -> Result<ResolvedTask, String> {
         self.instances[&id]
@@ -136,9 +199,10 @@ impl Engine {
         index: TaskIndex,
         worker: &str,
         resolved: ResolvedTask,
+        connection: Option<baton_proto::SqlConnection>,
         t: &mut Tick,
     ) -> Result<Handed, DispatchTooLarge> {
-        let Some(request) = self.request(id, index, resolved) else {
+        let Some(request) = self.request(id, index, resolved, connection) else {
             return Ok(Handed::Dropped);
         };
         let size = request.encoded_len();
@@ -165,8 +229,9 @@ impl Engine {
         id: WorkflowInstanceId,
         index: TaskIndex,
         resolved: ResolvedTask,
+        connection: Option<baton_proto::SqlConnection>,
     ) -> Option<DispatchRequest> {
-        let Some(kind) = dispatch_kind(resolved.kind) else {
+        let Some(kind) = dispatch_kind(resolved.kind, resolved.statements, connection) else {
             tracing::error!("task {index} of instance {id} runs in the master: a bug");
             return None;
         };
@@ -278,9 +343,50 @@ fn http_task(http: baton_core::spec::HttpSpec) -> baton_proto::HttpTask {
     }
 }
 
+/// The protocol's name of a data source kind.
+fn proto_kind(kind: baton_datasource::Kind) -> baton_proto::DataSourceKind {
+    match kind {
+        baton_datasource::Kind::Postgresql => baton_proto::DataSourceKind::Postgresql,
+        baton_datasource::Kind::Mysql => baton_proto::DataSourceKind::Mysql,
+        baton_datasource::Kind::Sqlite => baton_proto::DataSourceKind::Sqlite,
+    }
+}
+
+/// A sql task as a worker receives it: its statements with their bound values, and where to
+/// run them.
+fn sql_task(
+    sql: baton_core::spec::SqlSpec,
+    statements: Vec<baton_core::params::embed::sql::BoundStatement>,
+    connection: Option<baton_proto::SqlConnection>,
+) -> baton_proto::SqlTask {
+    use baton_core::spec::SqlOutputs;
+    let outputs = match sql.outputs {
+        SqlOutputs::None => baton_proto::SqlOutputs::None,
+        SqlOutputs::FirstRow => baton_proto::SqlOutputs::FirstRow,
+        SqlOutputs::AllRows => baton_proto::SqlOutputs::AllRows,
+    };
+    baton_proto::SqlTask {
+        connection,
+        statements: statements
+            .into_iter()
+            .map(|s| baton_proto::SqlStatement {
+                parts: s.parts,
+                args: s.args,
+            })
+            .collect(),
+        outputs: outputs as i32,
+        max_rows: sql.max_rows,
+        transaction: sql.transaction,
+    }
+}
+
 /// The dispatch's form of a task that runs on a worker; `None` for a task the master runs
 /// itself (a logic task). Exhaustive: a new task type must say where it runs.
-fn dispatch_kind(kind: TaskKind) -> Option<dispatch_request::Kind> {
+fn dispatch_kind(
+    kind: TaskKind,
+    statements: Vec<baton_core::params::embed::sql::BoundStatement>,
+    connection: Option<baton_proto::SqlConnection>,
+) -> Option<dispatch_request::Kind> {
     match kind {
         TaskKind::Shell { command } => {
             Some(dispatch_request::Kind::Shell(baton_proto::ShellTask {
@@ -294,6 +400,9 @@ fn dispatch_kind(kind: TaskKind) -> Option<dispatch_request::Kind> {
         }
         TaskKind::Noop => Some(dispatch_request::Kind::Noop(baton_proto::NoopTask {})),
         TaskKind::Http(http) => Some(dispatch_request::Kind::Http(http_task(http))),
+        TaskKind::Sql(sql) => Some(dispatch_request::Kind::Sql(sql_task(
+            sql, statements, connection,
+        ))),
         TaskKind::SubWorkflow { .. }
         | TaskKind::Dependent { .. }
         | TaskKind::Conditions { .. }

@@ -17,11 +17,7 @@ use baton_api_model::{
 use baton_datasource::{DataSourceUrl, Kind};
 use baton_store::{DataSourceRecord, NewDataSource};
 
-/// The record a data source's secret is sealed for: a sealed password copied onto another
-/// data source does not open there.
-pub(crate) fn secret_context(project: &str, name: &str) -> String {
-    format!("datasource:{project}/{name}")
-}
+use baton_datasource::secret_context;
 
 fn kind_of(t: DataSourceType) -> Kind {
     match t {

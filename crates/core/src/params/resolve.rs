@@ -16,12 +16,12 @@
 //! has only its `$[...]` evaluated: a `${name}` in it is text. Upstream output values are
 //! taken verbatim: they were printed by a task that has already run.
 
-use super::embed::{bash, cel, env_name, http, python, MARK};
+use super::embed::{bash, cel, env_name, http, python, sql, MARK};
 use super::expr::{eval_time_expr, ExprError};
 use super::system::{is_system_param, system_params, SystemContext};
 use super::text::{pieces, Piece};
 use super::{Condition, ResolvedTask, UndefinedParams};
-use crate::spec::{HttpSpec, TaskKind, TaskSpec, WorkflowSpec};
+use crate::spec::{HttpSpec, SqlSpec, TaskKind, TaskSpec, WorkflowSpec};
 use chrono::DateTime;
 use chrono_tz::Tz;
 use std::collections::BTreeMap;
@@ -63,6 +63,12 @@ pub enum ParamError {
         task: String,
         /// The limit.
         limit: usize,
+    },
+    /// A `sql` task whose text holds no statement (only blanks and `;`).
+    #[error("task `{task}`: its `sql` holds no statement")]
+    NoStatements {
+        /// The task.
+        task: String,
     },
     /// A param whose value refers, directly or not, to itself.
     #[error("task `{task}`: param `{}` refers to itself: {}", chain[0], chain.iter().map(|n| format!("${{{n}}}")).collect::<Vec<_>>().join(" -> "))]
@@ -335,6 +341,29 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// A `sql` task's statements, each reference a bound value (see [`super::embed::sql`]).
+    fn sql(&mut self, spec: &SqlSpec) -> Vec<sql::BoundStatement> {
+        let (skeleton, refs) = self.skeleton(&spec.sql);
+        let values: Vec<String> = refs.iter().map(|(_, v)| v.clone()).collect();
+        match sql::statements(&skeleton, &values) {
+            Ok(statements) if statements.is_empty() => {
+                self.note(ParamError::NoStatements {
+                    task: self.task.to_string(),
+                });
+                statements
+            }
+            Ok(statements) => statements,
+            Err((index, reason)) => {
+                self.note(ParamError::Unsafe {
+                    task: self.task.to_string(),
+                    param: refs.get(index).map(|(n, _)| n.clone()).unwrap_or_default(),
+                    reason: reason.to_string(),
+                });
+                Vec::new()
+            }
+        }
+    }
+
     /// A JSON value with every string (keys too) resolved as text: a value stays inside the
     /// string it stands in.
     fn json(&mut self, value: &serde_json::Value) -> serde_json::Value {
@@ -421,6 +450,7 @@ impl<'a> Resolver<'a> {
     /// values its program refers to exported (which win over an env entry of the same name).
     pub(crate) fn task(&mut self, task: &TaskSpec) -> ResolvedTask {
         let mut exports = BTreeMap::new();
+        let mut statements = Vec::new();
         let kind = match &task.kind {
             TaskKind::Shell { command } => TaskKind::Shell {
                 command: self.bash(command, &mut exports),
@@ -429,6 +459,10 @@ impl<'a> Resolver<'a> {
                 script: self.python(script, &mut exports),
             },
             TaskKind::Http(spec) => TaskKind::Http(self.http(spec)),
+            TaskKind::Sql(spec) => {
+                statements = self.sql(spec);
+                task.kind.clone()
+            }
             TaskKind::Noop
             | TaskKind::SubWorkflow { .. }
             | TaskKind::Dependent { .. }
@@ -442,7 +476,11 @@ impl<'a> Resolver<'a> {
             .map(|(k, v)| (k.clone(), self.text(v)))
             .collect();
         env.extend(exports);
-        ResolvedTask { kind, env }
+        ResolvedTask {
+            kind,
+            env,
+            statements,
+        }
     }
 
     /// Adds every start-time param to `exports`, referenced or not, so that a program can

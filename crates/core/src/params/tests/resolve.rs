@@ -406,3 +406,31 @@ fn a_param_cannot_choose_an_http_tasks_host() {
         "{e}"
     );
 }
+
+#[test]
+fn a_sql_tasks_references_become_bound_values_statement_by_statement() {
+    let s = WorkflowSpec::from_yaml(
+        "name: w\nparams: {dt: x}\ntasks:\n  - {name: q, type: sql, datasource: wh, sql: \"insert into t values (${dt}); select * from t where d = '${dt}' -- ${dt}\"}\n",
+        "w",
+    )
+    .unwrap();
+    let hostile = "'; drop table t; --";
+    let start = map(&[("dt", hostile)]);
+    let r = resolve_task(&s, &s.tasks[0], &start, &map(&[]), &ctx()).unwrap();
+    assert_eq!(r.kind, s.tasks[0].kind, "the spec is kept as written");
+    let rendered: Vec<(String, Vec<String>)> = r
+        .statements
+        .iter()
+        .map(|st| (st.render(|_| "?".into()), st.args.clone()))
+        .collect();
+    assert_eq!(
+        rendered,
+        [
+            ("insert into t values (?)".to_string(), vec![hostile.to_string()]),
+            (
+                "select * from t where d = ? --".to_string(),
+                vec![hostile.to_string()]
+            ),
+        ]
+    );
+}
