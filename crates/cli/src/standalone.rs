@@ -19,17 +19,24 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     let api_listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {} (API)", args.listen))?;
+    baton_worker::create_private_dir(&args.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            args.data_dir.display()
+        )
+    })?;
+    let keyring = match given_keyring {
+        Some(k) => k,
+        None => data_dir_keyring(&args.data_dir)?,
+    };
     let node = Node::start(NodeOptions {
         data_dir: args.data_dir.clone(),
         database: database.clone(),
         grpc_listen: args.grpc_listen,
         node: args.node.clone(),
+        keyring: Some(keyring.clone()),
     })
     .await?;
-    let keyring = match given_keyring {
-        Some(k) => k,
-        None => data_dir_keyring(&args.data_dir)?,
-    };
     reseal(&node.store, &keyring).await?;
     for (file, text, spec) in &specs {
         let applied = node.store.apply_workflow(spec, text).await?;

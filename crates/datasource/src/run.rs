@@ -51,10 +51,11 @@ impl Outcome {
 }
 
 /// What [`cancel`] needs to find a connection's statement on its server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
-    /// A PostgreSQL backend's process id.
-    Postgres(i32),
+    /// A PostgreSQL backend's process id and when it started (so that a process id reused
+    /// by another backend is never cancelled).
+    Postgres(i32, String),
     /// A MySQL connection id.
     MySql(u64),
 }
@@ -66,11 +67,14 @@ impl Connection {
         let err = |e: sqlx::Error| ConnectError::Database(message(&e, None));
         match self {
             Connection::Postgres(c) => {
-                let (pid,): (i32,) = sqlx::query_as("SELECT pg_backend_pid()")
-                    .fetch_one(c)
-                    .await
-                    .map_err(err)?;
-                Ok(Some(Backend::Postgres(pid)))
+                let (pid, start): (i32, String) = sqlx::query_as(
+                    "SELECT pid, backend_start::text FROM pg_stat_activity \
+                     WHERE pid = pg_backend_pid()",
+                )
+                .fetch_one(c)
+                .await
+                .map_err(err)?;
+                Ok(Some(Backend::Postgres(pid, start)))
             }
             Connection::MySql(c) => {
                 let (id,): (u64,) = sqlx::query_as("SELECT CONNECTION_ID()")
@@ -130,7 +134,8 @@ impl Connection {
                             if out.rows.len() < keep.rows && kept_bytes < keep.bytes {
                                 let cells: Vec<Option<String>> =
                                     (0..row.len()).map(|i| $cell(&row, i)).collect();
-                                kept_bytes += cells.iter().flatten().map(String::len).sum::<usize>();
+                                kept_bytes +=
+                                    cells.iter().flatten().map(String::len).sum::<usize>();
                                 out.rows.push(cells);
                             }
                         }
@@ -193,8 +198,8 @@ fn pg_cell(row: &sqlx::postgres::PgRow, i: usize) -> Option<String> {
 
 fn mysql_cell(row: &sqlx::mysql::MySqlRow, i: usize) -> Option<String> {
     first_of!(row, i,
-        i8 => shown, i16 => shown, i32 => shown, i64 => shown, u8 => shown, u16 => shown,
-        u32 => shown, u64 => shown, f32 => shown, f64 => shown, Decimal => shown,
+        // Every integer column reads as either (sqlx reads any size into them).
+        i64 => shown, u64 => shown, f32 => shown, f64 => shown, Decimal => shown,
         String => |s| s, NaiveDate => shown, NaiveTime => shown, NaiveDateTime => shown,
         DateTime<Utc> => |t: DateTime<Utc>| t.to_rfc3339(), JsonValue => shown,
         Vec<u8> => |b: Vec<u8>| String::from_utf8(b).unwrap_or_else(|e| hex(e.into_bytes())),
@@ -228,14 +233,16 @@ pub async fn cancel(
     let mut conn = connect(kind, url, password).await?;
     let err = |e: sqlx::Error| ConnectError::Database(message(&e, password));
     let result = match (&mut conn, backend) {
-        (Connection::Postgres(c), Backend::Postgres(pid)) => {
-            sqlx::query("SELECT pg_cancel_backend($1)")
-                .bind(pid)
-                .execute(&mut *c)
-                .await
-                .map(drop)
-                .map_err(err)
-        }
+        (Connection::Postgres(c), Backend::Postgres(pid, start)) => sqlx::query(
+            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
+                 WHERE pid = $1 AND backend_start::text = $2",
+        )
+        .bind(pid)
+        .bind(start)
+        .execute(&mut *c)
+        .await
+        .map(drop)
+        .map_err(err),
         // A number: nothing of it can be read as SQL.
         (Connection::MySql(c), Backend::MySql(id)) => c
             .execute(sqlx::raw_sql(&format!("KILL QUERY {id}")))
@@ -275,9 +282,13 @@ mod tests {
         let url = format!("sqlite://{}", path.display());
         let mut c = connect(Kind::Sqlite, &url, None).await.unwrap();
         assert_eq!(c.backend().await.unwrap(), None);
-        c.run("create table t (s text, n integer, f real, b blob)", &[], KEEP_ALL)
-            .await
-            .unwrap();
+        c.run(
+            "create table t (s text, n integer, f real, b blob)",
+            &[],
+            KEEP_ALL,
+        )
+        .await
+        .unwrap();
         let hostile = "'; drop table t; --".to_string();
         let done = c
             .run(
@@ -317,7 +328,10 @@ mod tests {
             .unwrap();
         assert_eq!((few.rows.len(), few.total_rows), (1, 2));
         assert!(!few.complete());
-        let e = c.run("select nope from t", &[], KEEP_ALL).await.unwrap_err();
+        let e = c
+            .run("select nope from t", &[], KEEP_ALL)
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("no such column"), "{e}");
     }
 
@@ -331,7 +345,10 @@ mod tests {
         )
         .await
         .unwrap();
-        assert!(matches!(pg.backend().await.unwrap(), Some(Backend::Postgres(_))));
+        assert!(matches!(
+            pg.backend().await.unwrap(),
+            Some(Backend::Postgres(..))
+        ));
         let out = pg
             .run(
                 "select $1::int + 1 as n, sum(x) as s, 1.5::float8 as f, true as b, \
@@ -359,7 +376,10 @@ mod tests {
         let mut my = connect(Kind::Mysql, "mariadb://root@127.0.0.1:3306/mysql", None)
             .await
             .unwrap();
-        assert!(matches!(my.backend().await.unwrap(), Some(Backend::MySql(_))));
+        assert!(matches!(
+            my.backend().await.unwrap(),
+            Some(Backend::MySql(_))
+        ));
         let out = my
             .run(
                 "select CAST(? AS SIGNED) + 1 as n, 2.50 as d, 'x' as s, null as z, ? as t",

@@ -98,9 +98,7 @@ impl Engine {
                 let project = self.instances[&id].version.spec.project.clone();
                 match self.sql_connection(tx, &project, &sql.datasource).await? {
                     Ok(connection) => Some(connection),
-                    Err(message) => {
-                        return self.fail_to_prepare(tx, id, index, &message, t).await
-                    }
+                    Err(message) => return self.fail_to_prepare(tx, id, index, &message, t).await,
                 }
             }
             _ => None,

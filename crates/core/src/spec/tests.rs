@@ -727,5 +727,8 @@ fn a_sql_reference_that_cannot_be_bound_or_a_sql_without_statements_is_refused_a
         problems[0].contains("task `a`: `${dt}` cannot be substituted here: a bound value cannot be part of a longer string literal"),
         "{problems:?}"
     );
-    assert!(problems[1].contains("task `b`: its `sql` holds no statement"), "{problems:?}");
+    assert!(
+        problems[1].contains("task `b`: its `sql` holds no statement"),
+        "{problems:?}"
+    );
 }

@@ -426,7 +426,10 @@ fn a_sql_tasks_references_become_bound_values_statement_by_statement() {
     assert_eq!(
         rendered,
         [
-            ("insert into t values (?)".to_string(), vec![hostile.to_string()]),
+            (
+                "insert into t values (?)".to_string(),
+                vec![hostile.to_string()]
+            ),
             (
                 "select * from t where d = ? --".to_string(),
                 vec![hostile.to_string()]

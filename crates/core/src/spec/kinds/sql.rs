@@ -99,12 +99,17 @@ struct Fields {
 
 fn read(r: &mut KindReader<'_, '_>) -> Option<TaskKind> {
     let f: Fields = r.read()?;
-    let datasource = r.need(f.datasource, "a `datasource` (the name of one of the project's data sources)");
+    let datasource = r.need(
+        f.datasource,
+        "a `datasource` (the name of one of the project's data sources)",
+    );
     let sql = r.need(f.sql, "`sql` (the statements to run)");
     let (datasource, sql) = (datasource?, sql?);
     let mut problems = Vec::new();
     if !crate::spec::valid_name(&datasource) {
-        problems.push(format!("`datasource`: `{datasource}` is not a data source name"));
+        problems.push(format!(
+            "`datasource`: `{datasource}` is not a data source name"
+        ));
     }
     if sql.trim().is_empty() {
         problems.push("`sql` is empty: give the statements to run".into());
