@@ -109,7 +109,7 @@ pub async fn reseal(
         .map_err(|e| anyhow::anyhow!("cannot re-seal secrets with the current key: {e}"))?;
     if done.unopened > 0 {
         tracing::warn!(
-            "{} data source password(s) are sealed with a key that is not configured: give it \
+            "{} data source password(s) or project secret(s) are sealed with a key that is not configured: give it \
              with --previous-secret-key-file, or set those passwords again",
             done.unopened
         );

@@ -30,6 +30,7 @@ pub mod limits;
 mod output;
 mod pattern;
 mod resolve;
+pub mod secrets;
 mod start;
 mod system;
 mod text;

@@ -64,6 +64,16 @@ pub enum ParamError {
         /// The limit.
         limit: usize,
     },
+    /// `${secret.NAME}` of a secret the project does not have.
+    #[error(
+        "task `{task}`: the project has no secret `{name}` (set it with `baton secret set {name}`)"
+    )]
+    UnknownSecret {
+        /// The task.
+        task: String,
+        /// The secret's name.
+        name: String,
+    },
     /// A `sql` task whose text holds no statement (only blanks and `;`).
     #[error("task `{task}`: its `sql` holds no statement")]
     NoStatements {
@@ -92,6 +102,18 @@ enum Expand {
     Nothing,
 }
 
+/// Where `${secret.NAME}` takes its value.
+#[derive(Debug, Clone, Copy)]
+enum SecretValues<'a> {
+    /// Checking before a run: every secret counts as set, its value is unknown.
+    Checking,
+    /// The values the master opened for the dispatch, by name.
+    Given(&'a BTreeMap<String, String>),
+}
+
+/// No secrets (a task that uses none).
+static NO_SECRETS: BTreeMap<String, String> = BTreeMap::new();
+
 /// Expands texts for one task, memoising param values and collecting every problem.
 pub(crate) struct Resolver<'a> {
     task: &'a str,
@@ -103,6 +125,10 @@ pub(crate) struct Resolver<'a> {
     visiting: Vec<String>,
     missing: Vec<String>,
     problems: Vec<ParamError>,
+    secrets: SecretValues<'a>,
+    /// Set while an http task's headers and body are resolved: the one place a secret may
+    /// stand.
+    in_payload: bool,
 }
 
 impl<'a> Resolver<'a> {
@@ -127,6 +153,39 @@ impl<'a> Resolver<'a> {
             visiting: Vec::new(),
             missing: Vec::new(),
             problems: Vec::new(),
+            secrets: SecretValues::Checking,
+            in_payload: false,
+        }
+    }
+
+    /// Resolves `${secret.NAME}` with `secrets` (the master's, at dispatch).
+    fn with_secrets(mut self, secrets: &'a BTreeMap<String, String>) -> Self {
+        self.secrets = SecretValues::Given(secrets);
+        self
+    }
+
+    /// The value of `${secret.NAME}`: only in an http task's headers and body.
+    fn secret(&mut self, reference: &str, name: &str) -> String {
+        if !self.in_payload {
+            self.note(ParamError::Unsafe {
+                task: self.task.to_string(),
+                param: reference.to_string(),
+                reason: "secrets are only for http task headers and bodies".into(),
+            });
+            return String::new();
+        }
+        match self.secrets {
+            SecretValues::Checking => String::new(),
+            SecretValues::Given(values) => match values.get(name) {
+                Some(value) => value.clone(),
+                None => {
+                    self.note(ParamError::UnknownSecret {
+                        task: self.task.to_string(),
+                        name: name.to_string(),
+                    });
+                    String::new()
+                }
+            },
         }
     }
 
@@ -200,6 +259,9 @@ impl<'a> Resolver<'a> {
 
     /// The value of `name`, or empty with the name noted as missing.
     fn reference(&mut self, name: &str) -> String {
+        if let Some(secret) = super::secrets::secret_name(name) {
+            return self.secret(name, secret);
+        }
         self.value(name).unwrap_or_else(|| {
             if !self.missing.iter().any(|m| m == name) {
                 self.missing.push(name.to_string());
@@ -318,6 +380,7 @@ impl<'a> Resolver<'a> {
                 Piece::Expr(e) => url.push_str(&http::url_value(&self.expression(e))),
             }
         }
+        self.in_payload = true;
         let mut headers = BTreeMap::new();
         for (name, value) in &spec.headers {
             let value = self.text(value);
@@ -330,12 +393,15 @@ impl<'a> Resolver<'a> {
             }
             headers.insert(name.clone(), value);
         }
+        let body = spec.body.as_ref().map(|b| self.json(b));
+        let body_text = spec.body_text.as_ref().map(|t| self.text(t));
+        self.in_payload = false;
         HttpSpec {
             method: spec.method,
             url,
             headers,
-            body: spec.body.as_ref().map(|b| self.json(b)),
-            body_text: spec.body_text.as_ref().map(|t| self.text(t)),
+            body,
+            body_text,
             expect_status: spec.expect_status.clone(),
             outputs: spec.outputs.clone(),
         }
@@ -534,9 +600,20 @@ impl<'a> RunScope<'a> {
 
     /// Resolves the task for one attempt: its command or script and its env values, with
     /// `${name}` (system params included) and `$[...]` replaced. The error is the first
-    /// problem found (use [`check`](super::check) to list them all before a run).
+    /// problem found (use [`check`](super::check) to list them all before a run). A
+    /// `${secret.NAME}` is an error here: see [`RunScope::resolve_task_with_secrets`].
     pub fn resolve_task(&self) -> Result<ResolvedTask, ParamError> {
-        let mut r = self.resolver();
+        self.resolve_task_with_secrets(&NO_SECRETS)
+    }
+
+    /// As [`RunScope::resolve_task`], with the values of the project's secrets the task uses
+    /// ([`super::secrets::used`]) by name: what the master does at dispatch, the result going
+    /// into that dispatch alone.
+    pub fn resolve_task_with_secrets(
+        &self,
+        secrets: &BTreeMap<String, String>,
+    ) -> Result<ResolvedTask, ParamError> {
+        let mut r = self.resolver().with_secrets(secrets);
         let resolved = r.task(self.task);
         r.into_result(resolved)
     }
