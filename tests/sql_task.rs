@@ -402,3 +402,32 @@ fn a_timeout_and_a_stop_cancel_the_running_statement_on_the_server() {
         );
     }
 }
+
+#[test]
+fn the_example_runs_on_an_sqlite_file_in_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = Standalone::start(&data, None, &[]);
+    let file = data.join("warehouse.db");
+    std::fs::write(&file, b"").unwrap();
+    s.ok(&[
+        "datasource",
+        "create",
+        "warehouse",
+        "--type",
+        "sqlite",
+        "--url",
+        &format!("sqlite://{}", file.display()),
+    ]);
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sql-report.yaml");
+    for run in 0..2 {
+        let id = s.start_workflow(std::path::Path::new(example), "sql-report", &["day=2026-01-31"]);
+        let view = s.wait_end(id, Duration::from_secs(60));
+        assert_eq!(view["instance"]["state"], "succeeded", "run {run}: {view:#}");
+        let report = task_log(&s, &view, "report");
+        assert!(
+            report.contains(r#"2026-01-31: 165 hits on 2 pages; top pages [{"hits":"120","page":"/"},{"hits":"45","page":"/docs"}]"#),
+            "run {run}: {report}"
+        );
+    }
+}
