@@ -317,6 +317,9 @@ fn running_pg(marker: &str) -> u32 {
     .unwrap()
 }
 
+/// How many statements holding a marker run on a server.
+type Probe = fn(&str) -> u32;
+
 fn running_maria(marker: &str) -> u32 {
     maria(&format!(
         "select count(*) from information_schema.processlist where command = 'Query' \
@@ -347,7 +350,7 @@ fn a_timeout_and_a_stop_cancel_the_running_statement_on_the_server() {
         &format!("mariadb://root@127.0.0.1:3306/{}", my_db.0),
         None,
     );
-    let cases: [(&str, &str, fn(&str) -> u32); 2] = [
+    let cases: [(&str, &str, Probe); 2] = [
         ("pg", "select pg_sleep(60)", running_pg),
         ("maria", "SELECT SLEEP(60)", running_maria),
     ];
@@ -421,9 +424,16 @@ fn the_example_runs_on_an_sqlite_file_in_the_data_dir() {
     ]);
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sql-report.yaml");
     for run in 0..2 {
-        let id = s.start_workflow(std::path::Path::new(example), "sql-report", &["day=2026-01-31"]);
+        let id = s.start_workflow(
+            std::path::Path::new(example),
+            "sql-report",
+            &["day=2026-01-31"],
+        );
         let view = s.wait_end(id, Duration::from_secs(60));
-        assert_eq!(view["instance"]["state"], "succeeded", "run {run}: {view:#}");
+        assert_eq!(
+            view["instance"]["state"], "succeeded",
+            "run {run}: {view:#}"
+        );
         let report = task_log(&s, &view, "report");
         assert!(
             report.contains(r#"2026-01-31: 165 hits on 2 pages; top pages [{"hits":"120","page":"/"},{"hits":"45","page":"/docs"}]"#),

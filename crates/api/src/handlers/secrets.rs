@@ -55,6 +55,15 @@ pub(crate) async fn set_secret(
     };
     let project = project_or_default(q.project);
     check_name("secret", &name)?;
+    if !baton_core::params::is_param_name(&name) || name.contains('.') {
+        return Err(ApiError::bad(
+            "bad_name",
+            format!(
+                "bad secret name `{name}`: use letters, digits and _ (not starting with a digit), \
+                 so that `${{secret.{name}}}` refers to it"
+            ),
+        ));
+    }
     if req.value.is_empty() {
         return Err(ApiError::bad("bad_value", "secret: the value is empty"));
     }
