@@ -102,6 +102,9 @@ impl Node {
         let slots = worker_config.slots;
         let worker = Worker::open(worker_config)?;
         worker.set_masters(vec![address.clone()]);
+        if let Some(keep) = options.node.retention.log_retention() {
+            worker.spawn_log_retention(keep);
+        }
 
         let endpoint = WorkerEndpoint {
             id: address.clone(),
@@ -114,6 +117,10 @@ impl Node {
         };
         let master_config = MasterConfig {
             event_retention: options.node.event_retention,
+            instance_retention: options
+                .node
+                .retention
+                .instance_retention(None, &Default::default()),
             cluster_key,
             keyring: options.keyring.clone().map(Arc::new),
             ..MasterConfig::new("standalone", address.clone())
