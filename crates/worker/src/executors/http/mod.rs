@@ -301,6 +301,31 @@ mod tests {
     }
 
     #[test]
+    fn the_secrets_a_request_carries_are_masked_in_what_is_shown() {
+        let run = HttpRun {
+            task: HttpTask {
+                redact: vec!["t0k".into(), String::new()],
+                ..HttpTask::default()
+            },
+            client: HttpClient::default(),
+        };
+        assert_eq!(run.hide("Bearer t0k, again t0k"), "Bearer ***, again ***");
+        assert_eq!(
+            run.hide_bytes(br#"{"auth":"Bearer t0k"}"#.to_vec()),
+            br#"{"auth":"Bearer ***"}"#.to_vec()
+        );
+        let plain = HttpRun {
+            task: HttpTask::default(),
+            client: HttpClient::default(),
+        };
+        assert_eq!(
+            plain.hide_bytes(vec![0xff, 0x00]),
+            [0xff, 0x00],
+            "bytes kept as they are"
+        );
+    }
+
+    #[test]
     fn the_log_never_shows_a_query_or_a_password() {
         let url = reqwest::Url::parse("https://u:pw@h.test/a?token=s3cret").unwrap();
         assert_eq!(shown(&url), "https://u@h.test/a?…");
