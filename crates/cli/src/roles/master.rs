@@ -16,9 +16,12 @@ pub async fn run(args: MasterArgs) -> anyhow::Result<()> {
     let common = Common::resolve(&args.cluster, &file)?;
     // Checked at the start, so that a bad key stops it (the sql task's dispatch will open
     // data source passwords with it).
-    if let Some(keyring) = crate::config::keyring(&args.secrets, &file)? {
+    let keyring = crate::config::keyring(&args.secrets, &file)?;
+    if let Some(keyring) = &keyring {
         tracing::info!("secret key {} loaded", keyring.current_id());
     }
+    // Bad alert settings stop the start too.
+    crate::alerting::sender(&args.alerts)?;
     let database = common.database()?.to_string();
     let listen = args
         .listen
@@ -55,6 +58,17 @@ pub async fn run(args: MasterArgs) -> anyhow::Result<()> {
     let master = Master::start(store.clone(), config, Vec::new()).await?;
     let waker = master.waker();
     store.on_commands(&database, move || waker.wake());
+    let alerts = crate::alerting::start(
+        &store,
+        &args.alerts,
+        crate::alerting::Delivery {
+            default_url: None,
+            keyring,
+            cluster_key: common.cluster_key.clone(),
+            cluster_tls: common.cluster_tls.clone(),
+        },
+    )?;
+    store.on_events(&database, move || alerts.notify_one());
 
     let membership = std::sync::Arc::new(
         Membership::join(
