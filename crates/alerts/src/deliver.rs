@@ -52,6 +52,9 @@ impl Default for Backoff {
 /// How the delivery loop works.
 #[derive(Clone)]
 pub struct DeliveryConfig {
+    /// This process's identity, stable across its restarts (a master's id): its claims carry
+    /// it, and a restart lets go at once of the claims it held before.
+    pub owner: String,
     /// The API's base URL as people reach it (`--public-url`), for the links in messages.
     pub public_url: Option<String>,
     /// Sends the messages.
@@ -70,8 +73,9 @@ pub struct DeliveryConfig {
 
 impl DeliveryConfig {
     /// The defaults: a look every second, a 2-minute lease, [`Backoff::default`].
-    pub fn new(sender: Sender) -> DeliveryConfig {
+    pub fn new(owner: impl Into<String>, sender: Sender) -> DeliveryConfig {
         DeliveryConfig {
+            owner: owner.into(),
             public_url: None,
             sender,
             keyring: None,
@@ -166,6 +170,11 @@ pub fn spawn(
         slots: Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT)),
     };
     tokio::spawn(async move {
+        match loop_.store.release_claims(&loop_.config.owner).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("alerts: took back {n} delivery claim(s) of before the restart"),
+            Err(e) => tracing::warn!("alerts: cannot take back earlier claims: {e}"),
+        }
         loop {
             if let Err(e) = loop_.match_events().await {
                 tracing::warn!("alerts: matching events failed (will try again): {e}");
@@ -240,7 +249,7 @@ impl Loop {
             let Ok(permit) = self.slots.clone().try_acquire_owned() else {
                 break;
             };
-            let token = uuid::Uuid::new_v4().to_string();
+            let token = format!("{}:{}", self.config.owner, uuid::Uuid::new_v4());
             let until = now + baton_core::duration::micros(self.config.lease);
             if !self.store.claim_delivery(d.id, &token, now, until).await? {
                 continue;

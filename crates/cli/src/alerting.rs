@@ -27,6 +27,8 @@ pub fn sender(args: &AlertArgs) -> anyhow::Result<baton_alerts::Sender> {
 
 /// What the delivery loop needs from its role.
 pub struct Delivery {
+    /// The process's stable identity (the master's id).
+    pub owner: String,
     /// The links' base URL when `--public-url` is not given.
     pub default_url: Option<String>,
     /// Opens the channels' secrets.
@@ -43,7 +45,7 @@ pub fn start(
     args: &AlertArgs,
     d: Delivery,
 ) -> anyhow::Result<Arc<tokio::sync::Notify>> {
-    let mut config = baton_alerts::DeliveryConfig::new(sender(args)?);
+    let mut config = baton_alerts::DeliveryConfig::new(d.owner, sender(args)?);
     config.public_url = args.public_url.clone().or(d.default_url);
     config.keyring = d.keyring.map(Arc::new);
     config.logs = Some(baton_alerts::LogTail::new(d.cluster_key, d.cluster_tls));

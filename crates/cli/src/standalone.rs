@@ -37,6 +37,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         &node.store,
         &args.alerts,
         crate::alerting::Delivery {
+            owner: args.grpc_listen.to_string(),
             default_url: Some(api_url),
             keyring: Some(keyring.clone()),
             cluster_key: node.worker.config().cluster_key.clone(),

@@ -526,6 +526,25 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Lets go every claim whose token starts with `owner` and `:` (the claims a process of
+    /// that identity held before it was restarted: they are dead, and need not wait for their
+    /// lease); how many.
+    pub async fn release_claims(&self, owner: &str) -> Result<u64, StoreError> {
+        let escaped = owner
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let done = sqlx::query(
+            "UPDATE alert_delivery SET claim = NULL, claim_until = NULL \
+             WHERE state = 'pending' AND claim LIKE $1 ESCAPE '\\'",
+        )
+        .bind(format!("{escaped}:%"))
+        .execute(&self.write)
+        .await
+        .ctx("releasing claims")?;
+        Ok(done.rows_affected())
+    }
+
     /// Records an attempt made under the claim `token` and what follows, and lets the claim
     /// go; false (nothing written) when the claim was lost meanwhile (run out and retaken).
     pub async fn finish_attempt(
@@ -736,6 +755,9 @@ mod tests {
         let due = store.due_deliveries(now, 10).await.unwrap();
         assert_eq!(due.len(), 2);
         let id = due[0].id;
+        assert!(store.claim_delivery(id, "m_1:x", now, now + 1000).await.unwrap());
+        assert_eq!(store.release_claims("m%1").await.unwrap(), 0, "no wildcard");
+        assert_eq!(store.release_claims("m_1").await.unwrap(), 1, "a restarted m_1's claim");
         assert!(store.claim_delivery(id, "a", now, now + 1000).await.unwrap());
         assert!(!store.claim_delivery(id, "b", now, now + 1000).await.unwrap(), "held by a");
         assert_eq!(store.due_deliveries(now, 10).await.unwrap().len(), 1);

@@ -62,6 +62,7 @@ pub async fn run(args: MasterArgs) -> anyhow::Result<()> {
         &store,
         &args.alerts,
         crate::alerting::Delivery {
+            owner: address.clone(),
             default_url: None,
             keyring,
             cluster_key: common.cluster_key.clone(),

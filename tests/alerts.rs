@@ -1,0 +1,346 @@
+//! Alerts end to end, on loopback: real `baton` processes send to receivers the test runs (an
+//! axum server for webhook and Slack formats, a real SMTP server for email). A failed
+//! instance reaches Slack and email with its params, its failed task's log and a link; a
+//! webhook answering 500 twice then 200 gets one alert after three attempts, all in the
+//! history; a server SIGKILLed while the receiver is down delivers exactly once after its
+//! restart; a black-hole channel does not slow an instance; loopback is refused unless the
+//! server allows the host.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What a receiver was sent, by path, and how many times each path still answers 500.
+#[derive(Default)]
+struct Received {
+    bodies: Vec<(String, Value)>,
+    fail_first: std::collections::HashMap<String, usize>,
+}
+
+/// An HTTP receiver on a loopback port, in a runtime of its own (stops when dropped).
+struct Receiver {
+    port: u16,
+    got: Arc<Mutex<Received>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Receiver {
+    /// Listens on `port` (0: any), answering 500 `fail_first[path]` times, then 200.
+    fn start(port: u16, fail_first: &[(&str, usize)]) -> Receiver {
+        use axum::extract::{Path, State};
+        let got = Arc::new(Mutex::new(Received::default()));
+        for (path, n) in fail_first {
+            got.lock().unwrap().fail_first.insert(path.to_string(), *n);
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app = axum::Router::new()
+            .route(
+                "/{path}",
+                axum::routing::post(
+                    |State(got): State<Arc<Mutex<Received>>>,
+                     Path(path): Path<String>,
+                     body: String| async move {
+                        let mut got = got.lock().unwrap();
+                        let left = got.fail_first.entry(path.clone()).or_default();
+                        if *left > 0 {
+                            *left -= 1;
+                            return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down");
+                        }
+                        let json = serde_json::from_str(&body).unwrap_or(Value::Null);
+                        got.bodies.push((path, json));
+                        (axum::http::StatusCode::OK, "ok")
+                    },
+                ),
+            )
+            .with_state(got.clone());
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        Receiver {
+            port,
+            got,
+            _runtime: runtime,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.port)
+    }
+
+    /// The bodies received on `path`.
+    fn bodies(&self, path: &str) -> Vec<Value> {
+        let got = self.got.lock().unwrap();
+        got.bodies
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, b)| b.clone())
+            .collect()
+    }
+
+    /// Waits until `path` has received `n` bodies.
+    fn wait_for(&self, path: &str, n: usize, limit: Duration) -> Vec<Value> {
+        wait_for(&format!("{n} alert(s) on /{path}"), limit, || {
+            let b = self.bodies(path);
+            (b.len() >= n).then_some(b)
+        })
+    }
+}
+
+/// A `baton` client command with `stdin`, as the server's admin: exit code, stdout, stderr.
+fn cli_in(s: &Standalone, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let config = s.data_dir.join("client-config");
+    let env = [
+        ("BATON_SERVER", s.api.as_str()),
+        ("BATON_TOKEN", s.token.as_str()),
+    ];
+    let out = baton_in(&config, args, stdin, &env);
+    let (o, e) = text(&out);
+    (out.status.code().unwrap_or(-1), o, e)
+}
+
+/// The project's deliveries, newest first, as the API shows them.
+fn deliveries(s: &Standalone) -> Vec<Value> {
+    s.get("/alerts/deliveries?project=default")["deliveries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+const FAILING: &str = "name: nightly
+params: {dt: '2026-12-01'}
+alerts:
+  - {on: [instance_failed], channels: [ops-slack]}
+tasks:
+  - {name: extract, type: shell, command: 'echo extracted'}
+  - name: load
+    type: shell
+    depends_on: [extract]
+    command: 'echo loading ${dt}; echo boom-the-table-is-locked; exit 3'
+";
+
+#[test]
+fn slack_and_webhook_alerts_of_a_failed_instance_with_retries_in_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(0, &[("hook", 2)]);
+    let s = Standalone::start(dir.path(), None, &["--alert-allow-host", "127.0.0.1"]);
+
+    // A Slack channel: its URL (with the token) from stdin, never argv, never shown again.
+    let (code, _, err) = cli_in(
+        &s,
+        &["alert", "channel", "create", "ops-slack", "--type", "slack", "--secret-stdin"],
+        &format!("{}\n", rx.url("slack-T0KEN")),
+    );
+    assert_eq!(code, 0, "{err}");
+    let shown = s.ok(&["alert", "channel", "show", "ops-slack", "--json"]);
+    assert!(!shown.contains("T0KEN"), "the secret is not shown: {shown}");
+    assert!(shown.contains("\"has_secret\": true"), "{shown}");
+    // A generic webhook, from a project rule, that answers 500 twice.
+    s.ok(&["alert", "channel", "create", "hook", "--type", "webhook", "--url", &rx.url("hook")]);
+    let rule = s.ok(&["alert", "rule", "create", "--on", "instance_failed,task_failed", "--channel", "hook"]);
+    assert!(rule.trim().parse::<i64>().is_ok(), "{rule}");
+    let rules = s.ok(&["alert", "rule", "list"]);
+    assert!(rules.contains("instance_failed,task_failed") && rules.contains("hook"), "{rules}");
+
+    let file = write(dir.path(), "nightly.yaml", FAILING);
+    let id = s.start_workflow(&file, "nightly", &[]);
+    let end = s.wait_end(id, Duration::from_secs(60));
+    assert_eq!(end["instance"]["state"], "failed");
+
+    let slack = rx.wait_for("slack-T0KEN", 1, Duration::from_secs(30));
+    let text = slack[0]["text"].as_str().unwrap();
+    assert!(text.starts_with(&format!("[Baton] instance_failed: default/nightly #{id}")), "{text}");
+    for part in [
+        &format!("{}/instances/{id}", s.api),
+        "params: dt=2026-12-01",
+        "failed task load",
+        "boom-the-table-is-locked",
+    ] {
+        assert!(text.contains(part.as_str()), "`{part}` in the Slack message:\n{text}");
+    }
+
+    // The webhook: task_failed and instance_failed, each once, after 500, 500, 200.
+    let hook = rx.wait_for("hook", 2, Duration::from_secs(60));
+    let mut kinds: Vec<&str> = hook.iter().map(|b| b["kind"].as_str().unwrap()).collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, vec!["instance_failed", "task_failed"]);
+    assert!(hook.iter().all(|b| b["instance_id"] == id));
+    let history = wait_for("both webhook deliveries sent", Duration::from_secs(30), || {
+        let d: Vec<Value> = deliveries(&s).into_iter().filter(|d| d["channel"] == "hook").collect();
+        (d.len() == 2 && d.iter().all(|d| d["state"] == "sent")).then_some(d)
+    });
+    let attempts: usize = history.iter().map(|d| d["attempts"].as_array().unwrap().len()).sum();
+    assert_eq!(attempts, 4, "two failures and two successes: {history:#?}");
+    let errors: Vec<&str> = history
+        .iter()
+        .flat_map(|d| d["attempts"].as_array().unwrap())
+        .filter_map(|a| a["error"].as_str())
+        .collect();
+    assert_eq!(errors.len(), 2, "{history:#?}");
+    assert!(errors.iter().all(|e| e.contains("500")), "{errors:?}");
+    assert_eq!(rx.bodies("slack-T0KEN").len(), 1, "Slack got the alert once");
+    let printed = s.ok(&["alert", "history"]);
+    assert!(printed.contains("ops-slack") && printed.contains("sent"), "{printed}");
+
+    // A test message now; and a channel to a host the server does not allow says why.
+    let tested = s.ok(&["alert", "channel", "test", "ops-slack"]);
+    assert!(tested.starts_with("ok"), "{tested}");
+    let test = rx.wait_for("slack-T0KEN", 2, Duration::from_secs(10));
+    assert!(test[1]["text"].as_str().unwrap().contains("test"), "{test:?}");
+    let loopback = format!("http://localhost:{}/hook", rx.port);
+    s.ok(&["alert", "channel", "create", "local", "--type", "webhook", "--url", &loopback]);
+    let out = s.cli(&["alert", "channel", "test", "local"]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("--alert-allow-host localhost"), "{err}");
+    assert!(!s.log_text().contains("T0KEN"), "the secret is not in the server's log");
+}
+
+/// A minimal SMTP receiver's handler: each message's data, kept when it ends.
+#[derive(Clone, Default)]
+struct Mailbox {
+    current: Vec<u8>,
+    to: Vec<String>,
+    got: Arc<Mutex<Vec<(Vec<String>, String)>>>,
+}
+
+impl mailin_embedded::Handler for Mailbox {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        to: &[String],
+    ) -> mailin_embedded::Response {
+        self.current.clear();
+        self.to = to.to_vec();
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let text = String::from_utf8_lossy(&self.current).into_owned();
+        self.got.lock().unwrap().push((self.to.clone(), text));
+        mailin_embedded::response::OK
+    }
+}
+
+#[test]
+fn the_email_of_a_failed_instance_reaches_a_real_smtp_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let mailbox = Mailbox::default();
+    let got = mailbox.got.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut server = mailin_embedded::Server::new(mailbox);
+    server
+        .with_name("smtp.test")
+        .with_ssl(mailin_embedded::SslConfig::None)
+        .unwrap()
+        .with_tcp_listener(listener);
+    std::thread::spawn(move || server.serve());
+
+    let s = Standalone::start(dir.path(), None, &["--alert-allow-host", "127.0.0.1"]);
+    s.ok(&[
+        "alert", "channel", "create", "ops-mail", "--type", "email", "--smtp-host", "127.0.0.1",
+        "--smtp-port", &port.to_string(), "--smtp-tls", "none", "--from", "baton@example.com",
+        "--to", "ops@example.com,dba@example.com",
+    ]);
+    let yaml = FAILING.replace("channels: [ops-slack]", "channels: [ops-mail]");
+    let file = write(dir.path(), "nightly.yaml", &yaml);
+    let id = s.start_workflow(&file, "nightly", &[]);
+    assert_eq!(s.wait_end(id, Duration::from_secs(60))["instance"]["state"], "failed");
+    let (to, mail) = wait_for("the email", Duration::from_secs(30), || {
+        got.lock().unwrap().first().cloned()
+    });
+    assert_eq!(to, vec!["ops@example.com", "dba@example.com"]);
+    assert!(mail.contains(&format!("Subject: [Baton] instance_failed: default/nightly #{id}")), "{mail}");
+    assert!(mail.contains("boom-the-table-is-locked"), "{mail}");
+    assert!(mail.contains(&format!("/instances/{id}")), "{mail}");
+    let d = wait_for("the delivery recorded as sent", Duration::from_secs(10), || {
+        deliveries(&s).into_iter().find(|d| d["state"] == "sent")
+    });
+    assert_eq!(d["channel"], "ops-mail");
+}
+
+#[test]
+fn a_server_killed_while_the_receiver_is_down_delivers_exactly_once_after_its_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    // The receiver's port, with nobody listening on it yet.
+    let port = free_port();
+    let mut s = Standalone::start(dir.path(), None, &["--alert-allow-host", "127.0.0.1"]);
+    let url = format!("http://127.0.0.1:{port}/late");
+    s.ok(&["alert", "channel", "create", "late", "--type", "webhook", "--url", &url]);
+    s.ok(&["alert", "rule", "create", "--on", "instance_failed", "--channel", "late"]);
+    let file = write(dir.path(), "nightly.yaml", &FAILING.replace("ops-slack", "late"));
+    let id = s.start_workflow(&file, "nightly", &[]);
+    assert_eq!(s.wait_end(id, Duration::from_secs(60))["instance"]["state"], "failed");
+    wait_for("a failed attempt (the receiver is down)", Duration::from_secs(30), || {
+        deliveries(&s)
+            .iter()
+            .any(|d| d["attempts"].as_array().is_some_and(|a| !a.is_empty()))
+            .then_some(())
+    });
+    s.kill();
+
+    let rx = Receiver::start(port, &[]);
+    s.restart();
+    let got = rx.wait_for("late", 2, Duration::from_secs(60));
+    assert!(got.iter().all(|b| b["instance_id"] == id && b["kind"] == "instance_failed"));
+    let sent = wait_for("both deliveries sent", Duration::from_secs(30), || {
+        let d = deliveries(&s);
+        (d.len() == 2 && d.iter().all(|d| d["state"] == "sent")).then_some(d)
+    });
+    let rules: Vec<&str> = sent.iter().map(|d| d["rule"].as_str().unwrap()).collect();
+    assert!(rules.contains(&"workflow nightly alerts[1]"), "{rules:?}");
+    assert_eq!(rx.bodies("late").len(), 2, "once per rule, no repeat after the restart");
+}
+
+#[test]
+fn a_dead_channel_does_not_slow_an_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Standalone::start(dir.path(), None, &[]);
+    // 10.255.255.1 takes the connection attempt and never answers.
+    s.ok(&[
+        "alert", "channel", "create", "void", "--type", "webhook", "--url",
+        "http://10.255.255.1:9/void", "--timeout", "3s",
+    ]);
+    s.ok(&[
+        "alert", "rule", "create", "--on", "instance_succeeded,task_retrying", "--channel", "void",
+    ]);
+    let yaml = "name: steps
+tasks:
+  - {name: a, type: shell, command: 'true'}
+  - {name: b, type: shell, command: 'test -e flag || { touch flag; exit 1; }', retries: 1, retry_interval: 1s, depends_on: [a]}
+  - {name: c, type: shell, command: 'true', depends_on: [b]}
+";
+    let file = write(dir.path(), "steps.yaml", yaml);
+    for _ in 0..3 {
+        let id = s.start_workflow(&file, "steps", &[]);
+        // Its normal bound: three short tasks and a 1 s retry, whatever the channel does.
+        let end = s.wait_end(id, Duration::from_secs(20));
+        assert_eq!(end["instance"]["state"], "succeeded");
+    }
+    let d = wait_for("a failed attempt at the dead channel", Duration::from_secs(30), || {
+        deliveries(&s).into_iter().find(|d| {
+            d["attempts"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|a| a["ok"] == false))
+        })
+    });
+    assert_eq!(d["state"], "pending", "it is retried later: {d:#}");
+    let error = d["attempts"][0]["error"].as_str().unwrap();
+    assert!(error.contains("10.255.255.1"), "{error}");
+}
