@@ -156,15 +156,17 @@ fn slack_and_webhook_alerts_of_a_failed_instance_with_retries_in_the_history() {
     assert_eq!(end["instance"]["state"], "failed");
 
     let slack = rx.wait_for("slack-T0KEN", 1, Duration::from_secs(30));
-    let text = slack[0]["text"].as_str().unwrap();
-    assert!(text.starts_with(&format!("[Baton] instance_failed: default/nightly #{id}")), "{text}");
+    let message = slack[0]["text"].as_str().unwrap();
+    let title = format!("[Baton] instance_failed: default/nightly #{id}");
+    assert!(message.starts_with(&title), "{message}");
+    let link = format!("{}/instances/{id}", s.api);
     for part in [
-        &format!("{}/instances/{id}", s.api),
+        link.as_str(),
         "params: dt=2026-12-01",
         "failed task load",
         "boom-the-table-is-locked",
     ] {
-        assert!(text.contains(part.as_str()), "`{part}` in the Slack message:\n{text}");
+        assert!(message.contains(part), "`{part}` in the Slack message:\n{message}");
     }
 
     // The webhook: task_failed and instance_failed, each once, after 500, 500, 200.
@@ -250,7 +252,9 @@ fn the_email_of_a_failed_instance_reaches_a_real_smtp_server() {
         .with_ssl(mailin_embedded::SslConfig::None)
         .unwrap()
         .with_tcp_listener(listener);
-    std::thread::spawn(move || server.serve());
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
 
     let s = Standalone::start(dir.path(), None, &["--alert-allow-host", "127.0.0.1"]);
     s.ok(&[
@@ -323,10 +327,12 @@ fn a_dead_channel_does_not_slow_an_instance() {
     let yaml = "name: steps
 tasks:
   - {name: a, type: shell, command: 'true'}
-  - {name: b, type: shell, command: 'test -e flag || { touch flag; exit 1; }', retries: 1, retry_interval: 1s, depends_on: [a]}
+  - {name: b, type: shell, command: 'test -e FLAG || { touch FLAG; exit 1; }', retries: 1, retry_interval: 1s, depends_on: [a]}
   - {name: c, type: shell, command: 'true', depends_on: [b]}
 ";
-    let file = write(dir.path(), "steps.yaml", yaml);
+    let flag = dir.path().join("retried-once");
+    let yaml = yaml.replace("FLAG", flag.to_str().unwrap());
+    let file = write(dir.path(), "steps.yaml", &yaml);
     for _ in 0..3 {
         let id = s.start_workflow(&file, "steps", &[]);
         // Its normal bound: three short tasks and a 1 s retry, whatever the channel does.

@@ -337,7 +337,14 @@ impl Loop {
         let Some(instance) = self.store.get_instance(id).await? else {
             return Ok(());
         };
-        alert.params = instance.params;
+        // The workflow's defaults, under the values the instance was started with.
+        let version = self
+            .store
+            .get_workflow_version(instance.workflow_id, instance.version)
+            .await?;
+        let mut params = version.map(|w| w.spec.params).unwrap_or_default();
+        params.extend(instance.params);
+        alert.params = params;
         for t in self.store.task_instances(id).await? {
             if t.state != TaskState::Failed {
                 continue;

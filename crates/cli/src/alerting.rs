@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 /// The sender under the server's `--alert-allow-host` and `--alert-script-dir`.
 pub fn sender(args: &AlertArgs) -> anyhow::Result<baton_alerts::Sender> {
-    if let Some(dir) = &args.script_dir {
+    if let Some(dir) = &args.alert_script_dir {
         if !dir.is_dir() {
             return Err(crate::exit::Exit::BadInput(format!(
                 "--alert-script-dir {}: not a directory",
@@ -20,9 +20,9 @@ pub fn sender(args: &AlertArgs) -> anyhow::Result<baton_alerts::Sender> {
             .map_err(crate::exit::Exit::BadInput)?;
     }
     let policy = baton_alerts::SendPolicy {
-        allow_hosts: args.allow_hosts.clone(),
+        allow_hosts: args.alert_allow_hosts.clone(),
     };
-    Ok(baton_alerts::Sender::new(policy, args.script_dir.clone()))
+    Ok(baton_alerts::Sender::new(policy, args.alert_script_dir.clone()))
 }
 
 /// What the delivery loop needs from its role.

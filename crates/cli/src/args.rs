@@ -255,11 +255,11 @@ pub struct AlertArgs {
         env = "BATON_ALERT_ALLOW_HOSTS",
         value_delimiter = ','
     )]
-    pub allow_hosts: Vec<String>,
+    pub alert_allow_hosts: Vec<String>,
     /// The directory of the scripts `script` channels may run (by file name); without it,
     /// script channels fail.
     #[arg(long, env = "BATON_ALERT_SCRIPT_DIR", value_name = "DIR")]
-    pub script_dir: Option<PathBuf>,
+    pub alert_script_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
