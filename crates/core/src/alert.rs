@@ -39,7 +39,8 @@ alert_kinds! {
     TaskFailed => "task_failed",
     /// A task failed and is retried after its interval.
     TaskRetrying => "task_retrying",
-    /// A task ran past its timeout.
+    /// A task ran past its timeout (a `dependent` task whose dependencies were not met in
+    /// time included).
     TaskTimeout => "task_timeout",
     /// The worker (or master) of a task's attempt was lost.
     TaskFailover => "task_failover",
