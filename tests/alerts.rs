@@ -350,3 +350,55 @@ tasks:
     let error = d["attempts"][0]["error"].as_str().unwrap();
     assert!(error.contains("10.255.255.1"), "{error}");
 }
+
+#[test]
+fn script_and_pagerduty_channels_take_the_alert_on_stdin_and_with_a_dedup_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let scripts = dir.path().join("scripts");
+    std::fs::create_dir_all(&scripts).unwrap();
+    let out = dir.path().join("out");
+    let script = write(
+        &scripts,
+        "page.sh",
+        &format!(
+            "#!/bin/sh\necho \"$#\" > {o}.argc\ncat > {o}.json\n",
+            o = out.display()
+        ),
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rx = Receiver::start(0, &[]);
+    let s = Standalone::start(
+        dir.path(),
+        None,
+        &[
+            "--alert-allow-host",
+            "127.0.0.1",
+            "--alert-script-dir",
+            scripts.to_str().unwrap(),
+        ],
+    );
+    s.ok(&["alert", "channel", "create", "pager", "--type", "script", "--script", "page.sh"]);
+    assert!(s.ok(&["alert", "channel", "test", "pager"]).starts_with("ok"));
+    assert_eq!(std::fs::read_to_string(out.with_extension("argc")).unwrap().trim(), "0");
+    let sent: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).unwrap())
+            .unwrap();
+    assert_eq!(sent["test"], true, "{sent}");
+    assert_eq!(sent["project"], "default");
+    let out = s.cli(&["alert", "channel", "create", "escape", "--type", "script", "--script", "../page.sh"]);
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("plain file name"), "{:?}", text(&out));
+
+    let key = write(dir.path(), "routing.key", "R0UTING-KEY\n");
+    s.ok(&[
+        "alert", "channel", "create", "pd", "--type", "pagerduty", "--url", &rx.url("pd"),
+        "--secret-file", key.to_str().unwrap(),
+    ]);
+    assert!(s.ok(&["alert", "channel", "test", "pd"]).starts_with("ok"));
+    let pd = rx.wait_for("pd", 1, Duration::from_secs(10));
+    assert_eq!(pd[0]["routing_key"], "R0UTING-KEY");
+    assert_eq!(pd[0]["event_action"], "trigger");
+    assert_eq!(pd[0]["dedup_key"], "baton:default:test");
+    assert!(!s.ok(&["alert", "channel", "show", "pd", "--json"]).contains("R0UTING"));
+}
