@@ -136,7 +136,15 @@ fn slack_and_webhook_alerts_of_a_failed_instance_with_retries_in_the_history() {
     // A Slack channel: its URL (with the token) from stdin, never argv, never shown again.
     let (code, _, err) = cli_in(
         &s,
-        &["alert", "channel", "create", "ops-slack", "--type", "slack", "--secret-stdin"],
+        &[
+            "alert",
+            "channel",
+            "create",
+            "ops-slack",
+            "--type",
+            "slack",
+            "--secret-stdin",
+        ],
         &format!("{}\n", rx.url("slack-T0KEN")),
     );
     assert_eq!(code, 0, "{err}");
@@ -144,11 +152,31 @@ fn slack_and_webhook_alerts_of_a_failed_instance_with_retries_in_the_history() {
     assert!(!shown.contains("T0KEN"), "the secret is not shown: {shown}");
     assert!(shown.contains("\"has_secret\": true"), "{shown}");
     // A generic webhook, from a project rule, that answers 500 twice.
-    s.ok(&["alert", "channel", "create", "hook", "--type", "webhook", "--url", &rx.url("hook")]);
-    let rule = s.ok(&["alert", "rule", "create", "--on", "instance_failed,task_failed", "--channel", "hook"]);
+    s.ok(&[
+        "alert",
+        "channel",
+        "create",
+        "hook",
+        "--type",
+        "webhook",
+        "--url",
+        &rx.url("hook"),
+    ]);
+    let rule = s.ok(&[
+        "alert",
+        "rule",
+        "create",
+        "--on",
+        "instance_failed,task_failed",
+        "--channel",
+        "hook",
+    ]);
     assert!(rule.trim().parse::<i64>().is_ok(), "{rule}");
     let rules = s.ok(&["alert", "rule", "list"]);
-    assert!(rules.contains("instance_failed,task_failed") && rules.contains("hook"), "{rules}");
+    assert!(
+        rules.contains("instance_failed,task_failed") && rules.contains("hook"),
+        "{rules}"
+    );
 
     let file = write(dir.path(), "nightly.yaml", FAILING);
     let id = s.start_workflow(&file, "nightly", &[]);
@@ -166,7 +194,10 @@ fn slack_and_webhook_alerts_of_a_failed_instance_with_retries_in_the_history() {
         "failed task load",
         "boom-the-table-is-locked",
     ] {
-        assert!(message.contains(part), "`{part}` in the Slack message:\n{message}");
+        assert!(
+            message.contains(part),
+            "`{part}` in the Slack message:\n{message}"
+        );
     }
 
     // The webhook: task_failed and instance_failed, each once, after 500, 500, 200.
@@ -175,11 +206,21 @@ fn slack_and_webhook_alerts_of_a_failed_instance_with_retries_in_the_history() {
     kinds.sort_unstable();
     assert_eq!(kinds, vec!["instance_failed", "task_failed"]);
     assert!(hook.iter().all(|b| b["instance_id"] == id));
-    let history = wait_for("both webhook deliveries sent", Duration::from_secs(30), || {
-        let d: Vec<Value> = deliveries(&s).into_iter().filter(|d| d["channel"] == "hook").collect();
-        (d.len() == 2 && d.iter().all(|d| d["state"] == "sent")).then_some(d)
-    });
-    let attempts: usize = history.iter().map(|d| d["attempts"].as_array().unwrap().len()).sum();
+    let history = wait_for(
+        "both webhook deliveries sent",
+        Duration::from_secs(30),
+        || {
+            let d: Vec<Value> = deliveries(&s)
+                .into_iter()
+                .filter(|d| d["channel"] == "hook")
+                .collect();
+            (d.len() == 2 && d.iter().all(|d| d["state"] == "sent")).then_some(d)
+        },
+    );
+    let attempts: usize = history
+        .iter()
+        .map(|d| d["attempts"].as_array().unwrap().len())
+        .sum();
     assert_eq!(attempts, 4, "two failures and two successes: {history:#?}");
     let errors: Vec<&str> = history
         .iter()
@@ -188,30 +229,48 @@ fn slack_and_webhook_alerts_of_a_failed_instance_with_retries_in_the_history() {
         .collect();
     assert_eq!(errors.len(), 2, "{history:#?}");
     assert!(errors.iter().all(|e| e.contains("500")), "{errors:?}");
-    assert_eq!(rx.bodies("slack-T0KEN").len(), 1, "Slack got the alert once");
+    assert_eq!(
+        rx.bodies("slack-T0KEN").len(),
+        1,
+        "Slack got the alert once"
+    );
     let printed = s.ok(&["alert", "history"]);
-    assert!(printed.contains("ops-slack") && printed.contains("sent"), "{printed}");
+    assert!(
+        printed.contains("ops-slack") && printed.contains("sent"),
+        "{printed}"
+    );
 
     // A test message now; and a channel to a host the server does not allow says why.
     let tested = s.ok(&["alert", "channel", "test", "ops-slack"]);
     assert!(tested.starts_with("ok"), "{tested}");
     let test = rx.wait_for("slack-T0KEN", 2, Duration::from_secs(10));
-    assert!(test[1]["text"].as_str().unwrap().contains("test"), "{test:?}");
+    assert!(
+        test[1]["text"].as_str().unwrap().contains("test"),
+        "{test:?}"
+    );
     let loopback = format!("http://localhost:{}/hook", rx.port);
-    s.ok(&["alert", "channel", "create", "local", "--type", "webhook", "--url", &loopback]);
+    s.ok(&[
+        "alert", "channel", "create", "local", "--type", "webhook", "--url", &loopback,
+    ]);
     let out = s.cli(&["alert", "channel", "test", "local"]);
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("--alert-allow-host localhost"), "{err}");
-    assert!(!s.log_text().contains("T0KEN"), "the secret is not in the server's log");
+    assert!(
+        !s.log_text().contains("T0KEN"),
+        "the secret is not in the server's log"
+    );
 }
+
+/// Each mail received: its recipients and its text.
+type Mails = Arc<Mutex<Vec<(Vec<String>, String)>>>;
 
 /// A minimal SMTP receiver's handler: each message's data, kept when it ends.
 #[derive(Clone, Default)]
 struct Mailbox {
     current: Vec<u8>,
     to: Vec<String>,
-    got: Arc<Mutex<Vec<(Vec<String>, String)>>>,
+    got: Mails,
 }
 
 impl mailin_embedded::Handler for Mailbox {
@@ -258,24 +317,47 @@ fn the_email_of_a_failed_instance_reaches_a_real_smtp_server() {
 
     let s = Standalone::start(dir.path(), None, &["--alert-allow-host", "127.0.0.1"]);
     s.ok(&[
-        "alert", "channel", "create", "ops-mail", "--type", "email", "--smtp-host", "127.0.0.1",
-        "--smtp-port", &port.to_string(), "--smtp-tls", "none", "--from", "baton@example.com",
-        "--to", "ops@example.com,dba@example.com",
+        "alert",
+        "channel",
+        "create",
+        "ops-mail",
+        "--type",
+        "email",
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &port.to_string(),
+        "--smtp-tls",
+        "none",
+        "--from",
+        "baton@example.com",
+        "--to",
+        "ops@example.com,dba@example.com",
     ]);
     let yaml = FAILING.replace("channels: [ops-slack]", "channels: [ops-mail]");
     let file = write(dir.path(), "nightly.yaml", &yaml);
     let id = s.start_workflow(&file, "nightly", &[]);
-    assert_eq!(s.wait_end(id, Duration::from_secs(60))["instance"]["state"], "failed");
+    assert_eq!(
+        s.wait_end(id, Duration::from_secs(60))["instance"]["state"],
+        "failed"
+    );
     let (to, mail) = wait_for("the email", Duration::from_secs(30), || {
         got.lock().unwrap().first().cloned()
     });
     assert_eq!(to, vec!["ops@example.com", "dba@example.com"]);
-    assert!(mail.contains(&format!("Subject: [Baton] instance_failed: default/nightly #{id}")), "{mail}");
+    assert!(
+        mail.contains(&format!(
+            "Subject: [Baton] instance_failed: default/nightly #{id}"
+        )),
+        "{mail}"
+    );
     assert!(mail.contains("boom-the-table-is-locked"), "{mail}");
     assert!(mail.contains(&format!("/instances/{id}")), "{mail}");
-    let d = wait_for("the delivery recorded as sent", Duration::from_secs(10), || {
-        deliveries(&s).into_iter().find(|d| d["state"] == "sent")
-    });
+    let d = wait_for(
+        "the delivery recorded as sent",
+        Duration::from_secs(10),
+        || deliveries(&s).into_iter().find(|d| d["state"] == "sent"),
+    );
     assert_eq!(d["channel"], "ops-mail");
 }
 
@@ -286,30 +368,57 @@ fn a_server_killed_while_the_receiver_is_down_delivers_exactly_once_after_its_re
     let port = free_port();
     let mut s = Standalone::start(dir.path(), None, &["--alert-allow-host", "127.0.0.1"]);
     let url = format!("http://127.0.0.1:{port}/late");
-    s.ok(&["alert", "channel", "create", "late", "--type", "webhook", "--url", &url]);
-    s.ok(&["alert", "rule", "create", "--on", "instance_failed", "--channel", "late"]);
-    let file = write(dir.path(), "nightly.yaml", &FAILING.replace("ops-slack", "late"));
+    s.ok(&[
+        "alert", "channel", "create", "late", "--type", "webhook", "--url", &url,
+    ]);
+    s.ok(&[
+        "alert",
+        "rule",
+        "create",
+        "--on",
+        "instance_failed",
+        "--channel",
+        "late",
+    ]);
+    let file = write(
+        dir.path(),
+        "nightly.yaml",
+        &FAILING.replace("ops-slack", "late"),
+    );
     let id = s.start_workflow(&file, "nightly", &[]);
-    assert_eq!(s.wait_end(id, Duration::from_secs(60))["instance"]["state"], "failed");
-    wait_for("a failed attempt (the receiver is down)", Duration::from_secs(30), || {
-        deliveries(&s)
-            .iter()
-            .any(|d| d["attempts"].as_array().is_some_and(|a| !a.is_empty()))
-            .then_some(())
-    });
+    assert_eq!(
+        s.wait_end(id, Duration::from_secs(60))["instance"]["state"],
+        "failed"
+    );
+    wait_for(
+        "a failed attempt (the receiver is down)",
+        Duration::from_secs(30),
+        || {
+            deliveries(&s)
+                .iter()
+                .any(|d| d["attempts"].as_array().is_some_and(|a| !a.is_empty()))
+                .then_some(())
+        },
+    );
     s.kill();
 
     let rx = Receiver::start(port, &[]);
     s.restart();
     let got = rx.wait_for("late", 2, Duration::from_secs(60));
-    assert!(got.iter().all(|b| b["instance_id"] == id && b["kind"] == "instance_failed"));
+    assert!(got
+        .iter()
+        .all(|b| b["instance_id"] == id && b["kind"] == "instance_failed"));
     let sent = wait_for("both deliveries sent", Duration::from_secs(30), || {
         let d = deliveries(&s);
         (d.len() == 2 && d.iter().all(|d| d["state"] == "sent")).then_some(d)
     });
     let rules: Vec<&str> = sent.iter().map(|d| d["rule"].as_str().unwrap()).collect();
     assert!(rules.contains(&"workflow nightly alerts[1]"), "{rules:?}");
-    assert_eq!(rx.bodies("late").len(), 2, "once per rule, no repeat after the restart");
+    assert_eq!(
+        rx.bodies("late").len(),
+        2,
+        "once per rule, no repeat after the restart"
+    );
 }
 
 #[test]
@@ -318,11 +427,25 @@ fn a_dead_channel_does_not_slow_an_instance() {
     let s = Standalone::start(dir.path(), None, &[]);
     // 10.255.255.1 takes the connection attempt and never answers.
     s.ok(&[
-        "alert", "channel", "create", "void", "--type", "webhook", "--url",
-        "http://10.255.255.1:9/void", "--timeout", "3s",
+        "alert",
+        "channel",
+        "create",
+        "void",
+        "--type",
+        "webhook",
+        "--url",
+        "http://10.255.255.1:9/void",
+        "--timeout",
+        "3s",
     ]);
     s.ok(&[
-        "alert", "rule", "create", "--on", "instance_succeeded,task_retrying", "--channel", "void",
+        "alert",
+        "rule",
+        "create",
+        "--on",
+        "instance_succeeded,task_retrying",
+        "--channel",
+        "void",
     ]);
     let yaml = "name: steps
 tasks:
@@ -339,13 +462,17 @@ tasks:
         let end = s.wait_end(id, Duration::from_secs(20));
         assert_eq!(end["instance"]["state"], "succeeded");
     }
-    let d = wait_for("a failed attempt at the dead channel", Duration::from_secs(30), || {
-        deliveries(&s).into_iter().find(|d| {
-            d["attempts"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|a| a["ok"] == false))
-        })
-    });
+    let d = wait_for(
+        "a failed attempt at the dead channel",
+        Duration::from_secs(30),
+        || {
+            deliveries(&s).into_iter().find(|d| {
+                d["attempts"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|a| a["ok"] == false))
+            })
+        },
+    );
     assert_eq!(d["state"], "pending", "it is retried later: {d:#}");
     let error = d["attempts"][0]["error"].as_str().unwrap();
     assert!(error.contains("10.255.255.1"), "{error}");
@@ -378,27 +505,55 @@ fn script_and_pagerduty_channels_take_the_alert_on_stdin_and_with_a_dedup_key() 
             scripts.to_str().unwrap(),
         ],
     );
-    s.ok(&["alert", "channel", "create", "pager", "--type", "script", "--script", "page.sh"]);
-    assert!(s.ok(&["alert", "channel", "test", "pager"]).starts_with("ok"));
-    assert_eq!(std::fs::read_to_string(out.with_extension("argc")).unwrap().trim(), "0");
+    s.ok(&[
+        "alert", "channel", "create", "pager", "--type", "script", "--script", "page.sh",
+    ]);
+    assert!(s
+        .ok(&["alert", "channel", "test", "pager"])
+        .starts_with("ok"));
+    assert_eq!(
+        std::fs::read_to_string(out.with_extension("argc"))
+            .unwrap()
+            .trim(),
+        "0"
+    );
     let sent: Value =
         serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).unwrap())
             .unwrap();
     assert_eq!(sent["test"], true, "{sent}");
     assert_eq!(sent["project"], "default");
-    let out = s.cli(&["alert", "channel", "create", "escape", "--type", "script", "--script", "../page.sh"]);
+    let out = s.cli(&[
+        "alert",
+        "channel",
+        "create",
+        "escape",
+        "--type",
+        "script",
+        "--script",
+        "../page.sh",
+    ]);
     assert!(!out.status.success());
     assert!(text(&out).1.contains("plain file name"), "{:?}", text(&out));
 
     let key = write(dir.path(), "routing.key", "R0UTING-KEY\n");
     s.ok(&[
-        "alert", "channel", "create", "pd", "--type", "pagerduty", "--url", &rx.url("pd"),
-        "--secret-file", key.to_str().unwrap(),
+        "alert",
+        "channel",
+        "create",
+        "pd",
+        "--type",
+        "pagerduty",
+        "--url",
+        &rx.url("pd"),
+        "--secret-file",
+        key.to_str().unwrap(),
     ]);
     assert!(s.ok(&["alert", "channel", "test", "pd"]).starts_with("ok"));
     let pd = rx.wait_for("pd", 1, Duration::from_secs(10));
     assert_eq!(pd[0]["routing_key"], "R0UTING-KEY");
     assert_eq!(pd[0]["event_action"], "trigger");
     assert_eq!(pd[0]["dedup_key"], "baton:default:test");
-    assert!(!s.ok(&["alert", "channel", "show", "pd", "--json"]).contains("R0UTING"));
+    assert!(!s
+        .ok(&["alert", "channel", "show", "pd", "--json"])
+        .contains("R0UTING"));
 }

@@ -103,7 +103,14 @@ fn takes(kind: AlertChannelType) -> &'static [&'static str] {
         | AlertChannelType::Dingtalk
         | AlertChannelType::Wecom => &[],
         AlertChannelType::Pagerduty => &["url"],
-        AlertChannelType::Email => &["smtp_host", "smtp_port", "smtp_tls", "username", "from", "to"],
+        AlertChannelType::Email => &[
+            "smtp_host",
+            "smtp_port",
+            "smtp_tls",
+            "username",
+            "from",
+            "to",
+        ],
         AlertChannelType::Script => &["script"],
     }
 }
@@ -131,8 +138,7 @@ fn given(s: &AlertChannelSettings) -> Vec<&'static str> {
 /// An http(s) URL with a host, or what is wrong with it (without quoting it: it may hold a
 /// token).
 pub fn check_url(url: &str, what: &str) -> Result<(), String> {
-    let parsed =
-        reqwest::Url::parse(url).map_err(|e| format!("{what} is not a URL ({e})"))?;
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{what} is not a URL ({e})"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!("{what} must be an http:// or https:// URL"));
     }
@@ -313,13 +319,19 @@ impl Channel {
                 .unwrap_or_else(|| "?".into())
         };
         match &self.target {
-            Target::Webhook { url, .. } | Target::Chat { url, .. } | Target::Pagerduty { url, .. } => {
-                host_of(url)
-            }
+            Target::Webhook { url, .. }
+            | Target::Chat { url, .. }
+            | Target::Pagerduty { url, .. } => host_of(url),
             Target::Email(e) => format!("smtp {}:{}", e.host, e.port),
             Target::Script { name } => format!("script {name}"),
         }
     }
+}
+
+/// The record a channel's secret is sealed for: a sealed secret copied onto another channel
+/// does not open there.
+pub fn secret_context(project: &str, name: &str) -> String {
+    format!("alert-channel:{project}/{name}")
 }
 
 #[cfg(test)]
@@ -330,42 +342,77 @@ mod tests {
         serde_json::from_value(json).unwrap()
     }
 
-    fn build(kind: AlertChannelType, s: serde_json::Value, secret: Option<&str>) -> Result<Channel, String> {
+    fn build(
+        kind: AlertChannelType,
+        s: serde_json::Value,
+        secret: Option<&str>,
+    ) -> Result<Channel, String> {
         Channel::build("c", kind, &settings(s), secret)
     }
 
     #[test]
     fn each_type_takes_its_own_settings_and_secret() {
         use AlertChannelType as T;
-        let slack = build(T::Slack, serde_json::json!({}), Some("https://hooks.slack.test/T/B/x")).unwrap();
+        let slack = build(
+            T::Slack,
+            serde_json::json!({}),
+            Some("https://hooks.slack.test/T/B/x"),
+        )
+        .unwrap();
         assert_eq!(slack.describe(), "https://hooks.slack.test");
-        assert!(!format!("{slack:?}").contains("/T/B/x"), "Debug hides the URL");
-        let e = build(T::Slack, serde_json::json!({"url": "https://h.test/x"}), None).unwrap_err();
+        assert!(
+            !format!("{slack:?}").contains("/T/B/x"),
+            "Debug hides the URL"
+        );
+        let e = build(
+            T::Slack,
+            serde_json::json!({"url": "https://h.test/x"}),
+            None,
+        )
+        .unwrap_err();
         assert!(e.contains("does not take url"), "{e}");
         let e = build(T::Slack, serde_json::json!({}), None).unwrap_err();
         assert!(e.contains("as the secret"), "{e}");
-        let e = build(T::Webhook, serde_json::json!({"url": "ftp://h.test/"}), None).unwrap_err();
+        let e = build(
+            T::Webhook,
+            serde_json::json!({"url": "ftp://h.test/"}),
+            None,
+        )
+        .unwrap_err();
         assert!(e.contains("http:// or https://"), "{e}");
-        build(T::Webhook, serde_json::json!({"url": "http://h.test/hook"}), None).unwrap();
+        build(
+            T::Webhook,
+            serde_json::json!({"url": "http://h.test/hook"}),
+            None,
+        )
+        .unwrap();
         let pd = build(T::Pagerduty, serde_json::json!({}), Some("key")).unwrap();
         assert_eq!(pd.describe(), "https://events.pagerduty.com");
         assert!(build(T::Pagerduty, serde_json::json!({}), None).is_err());
         let mail = serde_json::json!({"smtp_host": "mx.test", "from": "baton@x.test", "to": ["ops@x.test"], "username": "u"});
-        assert!(build(T::Email, mail.clone(), None).unwrap_err().contains("password"));
+        assert!(build(T::Email, mail.clone(), None)
+            .unwrap_err()
+            .contains("password"));
         let m = build(T::Email, mail, Some("pw")).unwrap();
         assert_eq!(m.describe(), "smtp mx.test:587");
         let bad = serde_json::json!({"smtp_host": "mx.test", "from": "not an address", "to": ["ops@x.test"]});
-        assert!(build(T::Email, bad, None).unwrap_err().contains("not an email address"));
+        assert!(build(T::Email, bad, None)
+            .unwrap_err()
+            .contains("not an email address"));
         let e = build(T::Script, serde_json::json!({"script": "../bin/sh"}), None).unwrap_err();
         assert!(e.contains("plain file name"), "{e}");
-        build(T::Script, serde_json::json!({"script": "page-ops.sh"}), None).unwrap();
-        let e = build(T::Webhook, serde_json::json!({"url": "http://h.test/", "timeout_ms": 600000}), None).unwrap_err();
+        build(
+            T::Script,
+            serde_json::json!({"script": "page-ops.sh"}),
+            None,
+        )
+        .unwrap();
+        let e = build(
+            T::Webhook,
+            serde_json::json!({"url": "http://h.test/", "timeout_ms": 600000}),
+            None,
+        )
+        .unwrap_err();
         assert!(e.contains("at most"), "{e}");
     }
-}
-
-/// The record a channel's secret is sealed for: a sealed secret copied onto another channel
-/// does not open there.
-pub fn secret_context(project: &str, name: &str) -> String {
-    format!("alert-channel:{project}/{name}")
 }

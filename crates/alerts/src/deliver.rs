@@ -118,7 +118,11 @@ pub fn matches(
     for r in project_rules {
         let workflow_ok = r.workflow.is_none() || r.workflow == e.workflow;
         if workflow_ok && r.on.contains(&kind) {
-            out.push(new(format!("rule {}", r.id), format!("rule:{}", r.id), &r.channel));
+            out.push(new(
+                format!("rule {}", r.id),
+                format!("rule:{}", r.id),
+                &r.channel,
+            ));
         }
     }
     if let Some(workflow) = &e.workflow {
@@ -172,7 +176,9 @@ pub fn spawn(
     tokio::spawn(async move {
         match loop_.store.release_claims(&loop_.config.owner).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!("alerts: took back {n} delivery claim(s) of before the restart"),
+            Ok(n) => {
+                tracing::info!("alerts: took back {n} delivery claim(s) of before the restart")
+            }
             Err(e) => tracing::warn!("alerts: cannot take back earlier claims: {e}"),
         }
         loop {
@@ -325,12 +331,18 @@ impl Loop {
             test: false,
         };
         if let Some(id) = e.workflow_instance_id {
-            self.add_instance(&mut alert, id).await.map_err(store_error)?;
+            self.add_instance(&mut alert, id)
+                .await
+                .map_err(store_error)?;
         }
         Ok(alert)
     }
 
-    async fn add_instance(&self, alert: &mut Alert, id: WorkflowInstanceId) -> Result<(), StoreError> {
+    async fn add_instance(
+        &self,
+        alert: &mut Alert,
+        id: WorkflowInstanceId,
+    ) -> Result<(), StoreError> {
         if let Some(base) = &self.config.public_url {
             alert.link = Some(format!("{}/instances/{}", base.trim_end_matches('/'), id.0));
         }
@@ -403,7 +415,11 @@ struct Rules {
 }
 
 impl Rules {
-    async fn project(&mut self, store: &Store, project: &str) -> Result<Vec<AlertRuleRecord>, StoreError> {
+    async fn project(
+        &mut self,
+        store: &Store,
+        project: &str,
+    ) -> Result<Vec<AlertRuleRecord>, StoreError> {
         if let Some(r) = self.projects.get(project) {
             return Ok(r.clone());
         }
@@ -463,17 +479,31 @@ mod tests {
         let e = event(EventKind::InstanceFailed, "etl");
         let kind = AlertOn::InstanceFailed;
         let project = [
-            rule(1, None, &[AlertOn::InstanceFailed, AlertOn::TaskFailed], "slack"),
+            rule(
+                1,
+                None,
+                &[AlertOn::InstanceFailed, AlertOn::TaskFailed],
+                "slack",
+            ),
             rule(2, Some("other"), &[AlertOn::InstanceFailed], "slack"),
             rule(3, Some("etl"), &[AlertOn::InstanceSucceeded], "mail"),
             rule(4, Some("etl"), &[AlertOn::InstanceFailed], "mail"),
         ];
         let file = [
-            AlertRuleSpec { on: vec![AlertOn::InstanceFailed], channels: vec!["a".into(), "b".into()] },
-            AlertRuleSpec { on: vec![AlertOn::TaskTimeout], channels: vec!["c".into()] },
+            AlertRuleSpec {
+                on: vec![AlertOn::InstanceFailed],
+                channels: vec!["a".into(), "b".into()],
+            },
+            AlertRuleSpec {
+                on: vec![AlertOn::TaskTimeout],
+                channels: vec!["c".into()],
+            },
         ];
         let got = matches(&e, kind, &project, &file);
-        let keys: Vec<(&str, &str)> = got.iter().map(|d| (d.rule.as_str(), d.channel.as_str())).collect();
+        let keys: Vec<(&str, &str)> = got
+            .iter()
+            .map(|d| (d.rule.as_str(), d.channel.as_str()))
+            .collect();
         assert_eq!(
             keys,
             vec![
@@ -493,7 +523,11 @@ mod tests {
 
     #[test]
     fn failures_back_off_exponentially_then_give_up() {
-        let b = Backoff { first: Duration::from_secs(2), max: Duration::from_secs(5), attempts: 4 };
+        let b = Backoff {
+            first: Duration::from_secs(2),
+            max: Duration::from_secs(5),
+            attempts: 4,
+        };
         assert_eq!(after_attempt(1, 0, &b, Ok(())), AttemptEnd::Sent);
         let wait = |n| match after_attempt(n, 0, &b, Err("x".into())) {
             AttemptEnd::Retry { at, .. } => Some(at / 1_000_000),
@@ -504,7 +538,9 @@ mod tests {
         assert_eq!(wait(3), Some(5), "capped");
         assert_eq!(
             after_attempt(4, 0, &b, Err("down".into())),
-            AttemptEnd::GaveUp { error: "down".into() }
+            AttemptEnd::GaveUp {
+                error: "down".into()
+            }
         );
     }
 }

@@ -178,17 +178,29 @@ mod tests {
     fn chat_bodies_have_their_receivers_shapes() {
         let a = failed();
         let slack = chat(Chat::Slack, &a);
-        assert!(slack["text"].as_str().unwrap().starts_with("[Baton] instance_failed"));
+        assert!(slack["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("[Baton] instance_failed"));
         let feishu = chat(Chat::Feishu, &a);
         assert_eq!(feishu["msg_type"], "text");
-        assert!(feishu["content"]["text"].as_str().unwrap().contains("exit code 3"));
+        assert!(feishu["content"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("exit code 3"));
         let ding = chat(Chat::Dingtalk, &a);
         assert_eq!(ding["msgtype"], "markdown");
         assert_eq!(ding["markdown"]["title"], a.title());
-        assert!(ding["markdown"]["text"].as_str().unwrap().contains("> boom"));
+        assert!(ding["markdown"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("> boom"));
         let wecom = chat(Chat::Wecom, &a);
         assert_eq!(wecom["msgtype"], "markdown");
-        assert!(wecom["markdown"]["content"].as_str().unwrap().contains("/instances/42"));
+        assert!(wecom["markdown"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("/instances/42"));
     }
 
     #[test]
@@ -201,7 +213,11 @@ mod tests {
         assert_eq!(e["payload"]["severity"], "error");
         assert_eq!(e["payload"]["source"], "baton");
         assert_eq!(e["links"][0]["href"], "http://host:12345/instances/42");
-        assert_eq!(pagerduty("rk", &a)["dedup_key"], e["dedup_key"], "the same on a repeat");
+        assert_eq!(
+            pagerduty("rk", &a)["dedup_key"],
+            e["dedup_key"],
+            "the same on a repeat"
+        );
     }
 
     #[test]
@@ -211,16 +227,27 @@ mod tests {
         let body = fill(r#"{"summary": "{{ title }}", "why": "{{message}}"}"#, &a).unwrap();
         assert_eq!(body["why"], a.message.as_str());
         assert_eq!(body.as_object().unwrap().len(), 2, "no field was injected");
-        assert!(fill("{\"a\": \"{{nope}}\"}", &a).unwrap_err().contains("not one of"));
-        assert!(check_template("{\"a\": {{title}}}").is_err(), "a bare value is not JSON");
+        assert!(fill("{\"a\": \"{{nope}}\"}", &a)
+            .unwrap_err()
+            .contains("not one of"));
+        assert!(
+            check_template("{\"a\": {{title}}}").is_err(),
+            "a bare value is not JSON"
+        );
         check_template("{\"text\": \"{{text}}\"}").unwrap();
         assert_eq!(webhook(None, &a).unwrap()["instance_id"], 42);
     }
 
     #[test]
     fn chat_answers_with_an_error_code_are_refusals() {
-        assert_eq!(chat_refusal(Chat::Dingtalk, r#"{"errcode":0,"errmsg":"ok"}"#), None);
-        let r = chat_refusal(Chat::Wecom, r#"{"errcode":93000,"errmsg":"invalid webhook url"}"#);
+        assert_eq!(
+            chat_refusal(Chat::Dingtalk, r#"{"errcode":0,"errmsg":"ok"}"#),
+            None
+        );
+        let r = chat_refusal(
+            Chat::Wecom,
+            r#"{"errcode":93000,"errmsg":"invalid webhook url"}"#,
+        );
         assert!(r.unwrap().contains("93000"));
         assert!(chat_refusal(Chat::Feishu, r#"{"code":19001,"msg":"param invalid"}"#).is_some());
         assert_eq!(chat_refusal(Chat::Slack, "ok"), None);

@@ -82,6 +82,9 @@ impl LogTail {
             }
             Some(log_tail(&String::from_utf8_lossy(&kept)))
         };
-        tokio::time::timeout(LOG_DEADLINE, read).await.ok().flatten()
+        tokio::time::timeout(LOG_DEADLINE, read)
+            .await
+            .ok()
+            .flatten()
     }
 }

@@ -83,7 +83,10 @@ impl Alert {
     /// One line: what happened to what.
     pub fn title(&self) -> String {
         if self.test {
-            return format!("[Baton] test of an alert channel of project {}", self.project);
+            return format!(
+                "[Baton] test of an alert channel of project {}",
+                self.project
+            );
         }
         let mut what = self.project.clone();
         if let Some(w) = &self.workflow {
@@ -102,7 +105,11 @@ impl Alert {
     /// The whole message as plain text: the title, the event's words, the link, the params,
     /// and each failed task with its log's last lines.
     pub fn text(&self) -> String {
-        let mut out = vec![self.title(), self.message.clone(), format!("at {}", self.at)];
+        let mut out = vec![
+            self.title(),
+            self.message.clone(),
+            format!("at {}", self.at),
+        ];
         if let Some(link) = &self.link {
             out.push(link.clone());
         }
@@ -190,7 +197,10 @@ pub(crate) mod tests {
         let log: String = (1..=100).map(|i| format!("line {i}\n")).collect();
         let tail = log_tail(&log);
         assert_eq!(tail.lines().count(), LOG_TAIL_LINES);
-        assert!(tail.starts_with("line 81") && tail.ends_with("line 100"), "{tail}");
+        assert!(
+            tail.starts_with("line 81") && tail.ends_with("line 100"),
+            "{tail}"
+        );
         let wide = "é".repeat(10_000);
         let tail = log_tail(&wide);
         assert!(tail.len() <= LOG_TAIL_BYTES && !tail.is_empty());

@@ -32,7 +32,9 @@ impl SendPolicy {
     /// Whether `host` is allowed by name.
     pub fn allowed(&self, host: &str) -> bool {
         let host = bare(host);
-        self.allow_hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+        self.allow_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(host))
     }
 
     /// Why sending to `host` is refused before anything is resolved, if it is.
@@ -148,8 +150,15 @@ mod tests {
     fn loopback_link_local_and_metadata_are_refused_unless_allowed() {
         let p = SendPolicy::default();
         for host in [
-            "127.0.0.1", "[::1]", "localhost", "169.254.169.254", "[fe80::1]",
-            "[::ffff:127.0.0.1]", "0.0.0.0", "metadata.google.internal", "100.100.100.200",
+            "127.0.0.1",
+            "[::1]",
+            "localhost",
+            "169.254.169.254",
+            "[fe80::1]",
+            "[::ffff:127.0.0.1]",
+            "0.0.0.0",
+            "metadata.google.internal",
+            "100.100.100.200",
         ] {
             let e = p.check_host(host).unwrap_err();
             assert!(e.contains("--alert-allow-host"), "{host}: {e}");
@@ -157,7 +166,9 @@ mod tests {
         for host in ["hooks.slack.com", "10.0.0.5", "[2001:db8::1]"] {
             assert!(p.check_host(host).is_ok(), "{host}");
         }
-        let p = SendPolicy { allow_hosts: vec!["127.0.0.1".into()] };
+        let p = SendPolicy {
+            allow_hosts: vec!["127.0.0.1".into()],
+        };
         assert!(p.check_host("127.0.0.1").is_ok());
         assert!(p.check_host("localhost").is_err());
     }
@@ -168,6 +179,9 @@ mod tests {
         let lo: SocketAddr = "127.0.0.1:80".parse().unwrap();
         let ok: SocketAddr = "93.184.216.34:80".parse().unwrap();
         assert_eq!(p.filter("x.test", vec![lo, ok]).unwrap(), vec![ok]);
-        assert!(p.filter("x.test", vec![lo]).unwrap_err().contains("loopback"));
+        assert!(p
+            .filter("x.test", vec![lo])
+            .unwrap_err()
+            .contains("loopback"));
     }
 }

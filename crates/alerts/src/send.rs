@@ -70,7 +70,8 @@ impl Sender {
                     self.post(url, &body, None).await
                 }
                 Target::Chat { chat, url } => {
-                    self.post(url, &format::chat(*chat, alert), Some(*chat)).await
+                    self.post(url, &format::chat(*chat, alert), Some(*chat))
+                        .await
                 }
                 Target::Pagerduty { url, routing_key } => {
                     self.post(url, &format::pagerduty(routing_key, alert), None)
@@ -160,7 +161,11 @@ impl Sender {
             .await
             .map_err(|err| format!("the SMTP server refused the message: {err}"))?;
         let words: Vec<&str> = answer.message().collect();
-        Ok(format!("the SMTP server answered {}: {}", answer.code(), words.join(" ")))
+        Ok(format!(
+            "the SMTP server answered {}: {}",
+            answer.code(),
+            words.join(" ")
+        ))
     }
 
     async fn script(&self, name: &str, alert: &Alert, timeout: Duration) -> Result<String, String> {
@@ -169,7 +174,9 @@ impl Sender {
         })?;
         let path = dir.join(name);
         if !path.is_file() {
-            return Err(format!("there is no script `{name}` in the alert script directory"));
+            return Err(format!(
+                "there is no script `{name}` in the alert script directory"
+            ));
         }
         let input = serde_json::to_vec(alert).map_err(|e| e.to_string())?;
         let mut child = tokio::process::Command::new(&path)
@@ -191,13 +198,22 @@ impl Sender {
         };
         let out = tokio::time::timeout(timeout, run)
             .await
-            .map_err(|_| format!("script `{name}` did not end within {} ms (killed)", timeout.as_millis()))?
+            .map_err(|_| {
+                format!(
+                    "script `{name}` did not end within {} ms (killed)",
+                    timeout.as_millis()
+                )
+            })?
             .map_err(|e| format!("script `{name}`: {e}"))?;
         if out.status.success() {
             return Ok(format!("script `{name}` ended well"));
         }
         let stderr = String::from_utf8_lossy(&out.stderr);
-        Err(format!("script `{name}` ended with {}: {}", out.status, quote(&stderr)))
+        Err(format!(
+            "script `{name}` ended with {}: {}",
+            out.status,
+            quote(&stderr)
+        ))
     }
 }
 

@@ -74,10 +74,7 @@ impl std::str::FromStr for AlertChannelType {
             .find(|t| t.as_str() == s)
             .ok_or_else(|| {
                 let known: Vec<&str> = AlertChannelType::ALL.iter().map(|t| t.as_str()).collect();
-                format!(
-                    "unknown channel type `{s}` (one of: {})",
-                    known.join(", ")
-                )
+                format!("unknown channel type `{s}` (one of: {})", known.join(", "))
             })
     }
 }

@@ -7,8 +7,8 @@
 
 use crate::access::{check_table, Access, Guarded, RouteAccess, Scope};
 use crate::handlers::{
-    self as handlers, alerts, backfills, cluster, datasources, events, grants, identity, instances, logs,
-    schedules, task_groups, tasks, workflows,
+    self as handlers, alerts, backfills, cluster, datasources, events, grants, identity, instances,
+    logs, schedules, task_groups, tasks, workflows,
 };
 use crate::{ApiError, ApiState, MAX_BODY_BYTES};
 use axum::extract::DefaultBodyLimit;

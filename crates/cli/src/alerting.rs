@@ -22,7 +22,10 @@ pub fn sender(args: &AlertArgs) -> anyhow::Result<baton_alerts::Sender> {
     let policy = baton_alerts::SendPolicy {
         allow_hosts: args.alert_allow_hosts.clone(),
     };
-    Ok(baton_alerts::Sender::new(policy, args.alert_script_dir.clone()))
+    Ok(baton_alerts::Sender::new(
+        policy,
+        args.alert_script_dir.clone(),
+    ))
 }
 
 /// What the delivery loop needs from its role.

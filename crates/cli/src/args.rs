@@ -121,53 +121,7 @@ pub enum AlertChannelCommand {
     /// Create a channel. Its secret (a webhook URL with its token, a PagerDuty routing key,
     /// an SMTP password) comes from stdin (--secret-stdin) or a file (--secret-file), is kept
     /// sealed, and is never shown again.
-    Create {
-        name: String,
-        /// webhook, slack, feishu, dingtalk, wecom, pagerduty, email or script.
-        #[arg(long = "type", value_name = "TYPE")]
-        kind: String,
-        /// webhook: the URL when it holds no token; pagerduty: another Events API endpoint.
-        #[arg(long)]
-        url: Option<String>,
-        /// webhook: the JSON body with {{title}}, {{text}}, {{kind}}, {{project}}, {{workflow}},
-        /// {{instance}}, {{task}}, {{link}}, {{message}}, {{at}} (filled in as JSON strings).
-        #[arg(long)]
-        template: Option<String>,
-        /// email: the SMTP server's host.
-        #[arg(long)]
-        smtp_host: Option<String>,
-        /// email: its port (default 587 with starttls, 465 with tls, 25 with none).
-        #[arg(long)]
-        smtp_port: Option<u16>,
-        /// email: starttls (default), tls or none.
-        #[arg(long)]
-        smtp_tls: Option<String>,
-        /// email: the SMTP user (its password is the secret).
-        #[arg(long)]
-        username: Option<String>,
-        /// email: the sender's address.
-        #[arg(long)]
-        from: Option<String>,
-        /// email: a recipient (repeatable, or comma-separated).
-        #[arg(long, value_delimiter = ',')]
-        to: Vec<String>,
-        /// script: a file name in the server's --alert-script-dir.
-        #[arg(long)]
-        script: Option<String>,
-        /// How long a send may take (e.g. 5s; default 10s, at most 1m).
-        #[arg(long, value_parser = parse_duration)]
-        timeout: Option<std::time::Duration>,
-        /// Read the secret from standard input (its first line).
-        #[arg(long, conflicts_with = "secret_file")]
-        secret_stdin: bool,
-        /// Read the secret from this file (its first line).
-        #[arg(long, value_name = "FILE")]
-        secret_file: Option<PathBuf>,
-        #[arg(long)]
-        project: Option<String>,
-        #[command(flatten)]
-        server: ServerArgs,
-    },
+    Create(Box<AlertChannelCreate>),
     /// A project's channels.
     List {
         #[arg(long)]
@@ -202,6 +156,56 @@ pub enum AlertChannelCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+}
+
+/// `baton alert channel create`.
+#[derive(Debug, Args)]
+pub struct AlertChannelCreate {
+    pub name: String,
+    /// webhook, slack, feishu, dingtalk, wecom, pagerduty, email or script.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: String,
+    /// webhook: the URL when it holds no token; pagerduty: another Events API endpoint.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// webhook: the JSON body with {{title}}, {{text}}, {{kind}}, {{project}}, {{workflow}},
+    /// {{instance}}, {{task}}, {{link}}, {{message}}, {{at}} (filled in as JSON strings).
+    #[arg(long)]
+    pub template: Option<String>,
+    /// email: the SMTP server's host.
+    #[arg(long)]
+    pub smtp_host: Option<String>,
+    /// email: its port (default 587 with starttls, 465 with tls, 25 with none).
+    #[arg(long)]
+    pub smtp_port: Option<u16>,
+    /// email: starttls (default), tls or none.
+    #[arg(long)]
+    pub smtp_tls: Option<String>,
+    /// email: the SMTP user (its password is the secret).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// email: the sender's address.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// email: a recipient (repeatable, or comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub to: Vec<String>,
+    /// script: a file name in the server's --alert-script-dir.
+    #[arg(long)]
+    pub script: Option<String>,
+    /// How long a send may take (e.g. 5s; default 10s, at most 1m).
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// Read the secret from standard input (its first line).
+    #[arg(long, conflicts_with = "secret_file")]
+    pub secret_stdin: bool,
+    /// Read the secret from this file (its first line).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    #[arg(long)]
+    pub project: Option<String>,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -213,8 +213,13 @@ mod tests {
             AlertOn::parse_list("instance_failed, task_failed,instance_failed").unwrap(),
             vec![AlertOn::InstanceFailed, AlertOn::TaskFailed]
         );
-        let e = AlertOn::parse_list("instance_faild").unwrap_err().to_string();
-        assert!(e.contains("`instance_faild`") && e.contains("task_timeout"), "{e}");
+        let e = AlertOn::parse_list("instance_faild")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`instance_faild`") && e.contains("task_timeout"),
+            "{e}"
+        );
         assert!(AlertOn::parse_list(" , ").is_err());
     }
 

@@ -453,7 +453,11 @@ impl Store {
         new: &[NewDelivery],
         through: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await.ctx("starting to record deliveries")?;
+        let mut tx = self
+            .write
+            .begin()
+            .await
+            .ctx("starting to record deliveries")?;
         let now = now_us();
         for d in new {
             sqlx::query(
@@ -559,7 +563,11 @@ impl Store {
             AttemptEnd::Retry { error, at: next } => (DeliveryStatus::Pending, *next, Some(error)),
             AttemptEnd::GaveUp { error } => (DeliveryStatus::Failed, at, Some(error)),
         };
-        let mut tx = self.write.begin().await.ctx("starting to record an attempt")?;
+        let mut tx = self
+            .write
+            .begin()
+            .await
+            .ctx("starting to record an attempt")?;
         let done = sqlx::query(
             "UPDATE alert_delivery SET state = $1, next_at = $2, attempts = attempts + 1, \
              claim = NULL, claim_until = NULL WHERE id = $3 AND claim = $4",
@@ -699,92 +707,205 @@ mod tests {
         };
         let c = store.create_alert_channel(new.clone()).await.unwrap();
         assert_eq!((c.name.as_str(), c.kind.as_str()), ("ops", "slack"));
-        assert!(!format!("{c:?}").contains("sealed"), "Debug hides the secret");
+        assert!(
+            !format!("{c:?}").contains("sealed"),
+            "Debug hides the secret"
+        );
         let again = store.create_alert_channel(new.clone()).await.unwrap_err();
         assert!(matches!(again, StoreError::Conflict(_)), "{again}");
-        let elsewhere = NewAlertChannel { project: "nope", ..new };
+        let elsewhere = NewAlertChannel {
+            project: "nope",
+            ..new
+        };
         assert!(matches!(
             store.create_alert_channel(elsewhere).await.unwrap_err(),
             StoreError::NotFound(_)
         ));
-        let page = store.list_alert_channels("default", None, 10).await.unwrap();
+        let page = store
+            .list_alert_channels("default", None, 10)
+            .await
+            .unwrap();
         assert_eq!(page.len(), 1);
-        assert!(store.list_alert_channels("default", Some("ops"), 10).await.unwrap().is_empty());
-        assert_eq!(store.alert_channels_to_reseal("k", 0, 10).await.unwrap().len(), 0);
-        assert_eq!(store.alert_channels_to_reseal("other", 0, 10).await.unwrap().len(), 1);
-        assert!(store.reseal_alert_channel(c.id, "v1.k.sealed", "v1.n.x").await.unwrap());
-        assert!(!store.reseal_alert_channel(c.id, "v1.k.sealed", "v1.n.y").await.unwrap());
+        assert!(store
+            .list_alert_channels("default", Some("ops"), 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store
+                .alert_channels_to_reseal("k", 0, 10)
+                .await
+                .unwrap()
+                .len(),
+            0
+        );
+        assert_eq!(
+            store
+                .alert_channels_to_reseal("other", 0, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(store
+            .reseal_alert_channel(c.id, "v1.k.sealed", "v1.n.x")
+            .await
+            .unwrap());
+        assert!(!store
+            .reseal_alert_channel(c.id, "v1.k.sealed", "v1.n.y")
+            .await
+            .unwrap());
 
         let on = [AlertOn::InstanceFailed, AlertOn::TaskTimeout];
-        let r = store.create_alert_rule("default", Some("etl"), &on, "ops").await.unwrap();
+        let r = store
+            .create_alert_rule("default", Some("etl"), &on, "ops")
+            .await
+            .unwrap();
         assert_eq!(r.on, on.to_vec());
-        let r2 = store.create_alert_rule("default", None, &on[..1], "ops").await.unwrap();
+        let r2 = store
+            .create_alert_rule("default", None, &on[..1], "ops")
+            .await
+            .unwrap();
         let rules = store.list_alert_rules("default", 0, 10).await.unwrap();
-        assert_eq!(rules.iter().map(|r| r.id).collect::<Vec<_>>(), vec![r.id, r2.id]);
+        assert_eq!(
+            rules.iter().map(|r| r.id).collect::<Vec<_>>(),
+            vec![r.id, r2.id]
+        );
         assert_eq!(rules[1].workflow, None);
         store.delete_alert_rule("default", r.id).await.unwrap();
         assert!(store.delete_alert_rule("default", r.id).await.is_err());
         store.delete_alert_channel("default", "ops").await.unwrap();
-        assert!(store.get_alert_channel("default", "ops").await.unwrap().is_none());
+        assert!(store
+            .get_alert_channel("default", "ops")
+            .await
+            .unwrap()
+            .is_none());
     }
 
     async fn deliveries_are_recorded_once_claimed_and_attempted(store: &Store) {
         // The cursor starts at the newest event of the log when alerts came.
         let start = store.alert_cursor().await.unwrap();
         let mut tx = store.begin_engine().await.unwrap();
-        tx.insert_events(&[NewEvent::new(EventKind::WorkerLost, 1, "x")]).await.unwrap();
+        tx.insert_events(&[NewEvent::new(EventKind::WorkerLost, 1, "x")])
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         let event = store.list_events(&EventFilter::default()).await.unwrap()[0].clone();
         assert!(event.id > start);
-        assert_eq!(store.get_event(event.id).await.unwrap().unwrap().id, event.id);
+        assert_eq!(
+            store.get_event(event.id).await.unwrap().unwrap().id,
+            event.id
+        );
 
         let batch = [delivery("rule:1|ops|9", 9), delivery("rule:1|ops|10", 10)];
         store.record_deliveries(&batch, 10).await.unwrap();
         // Another master matched the same events: nothing new, and the cursor stays.
         store.record_deliveries(&batch[..1], 5).await.unwrap();
         assert_eq!(store.alert_cursor().await.unwrap(), 10);
-        let all = store.list_deliveries("default", None, None, 10).await.unwrap();
+        let all = store
+            .list_deliveries("default", None, None, 10)
+            .await
+            .unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].delivery.event_id, 10, "newest first");
         assert_eq!(all[0].status, DeliveryStatus::Pending);
-        assert!(store.list_deliveries("default", Some("other"), None, 10).await.unwrap().is_empty());
-        let older = store.list_deliveries("default", None, Some(all[0].id), 10).await.unwrap();
+        assert!(store
+            .list_deliveries("default", Some("other"), None, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        let older = store
+            .list_deliveries("default", None, Some(all[0].id), 10)
+            .await
+            .unwrap();
         assert_eq!(older.len(), 1);
 
         let now = now_us();
         let due = store.due_deliveries(now, 10).await.unwrap();
         assert_eq!(due.len(), 2);
         let id = due[0].id;
-        assert!(store.claim_delivery(id, "m_1:x", now, now + 1000).await.unwrap());
+        assert!(store
+            .claim_delivery(id, "m_1:x", now, now + 1000)
+            .await
+            .unwrap());
         assert_eq!(store.release_claims("m%1").await.unwrap(), 0, "no wildcard");
-        assert_eq!(store.release_claims("m_1").await.unwrap(), 1, "a restarted m_1's claim");
-        assert!(store.claim_delivery(id, "a", now, now + 1000).await.unwrap());
-        assert!(!store.claim_delivery(id, "b", now, now + 1000).await.unwrap(), "held by a");
+        assert_eq!(
+            store.release_claims("m_1").await.unwrap(),
+            1,
+            "a restarted m_1's claim"
+        );
+        assert!(store
+            .claim_delivery(id, "a", now, now + 1000)
+            .await
+            .unwrap());
+        assert!(
+            !store
+                .claim_delivery(id, "b", now, now + 1000)
+                .await
+                .unwrap(),
+            "held by a"
+        );
         assert_eq!(store.due_deliveries(now, 10).await.unwrap().len(), 1);
         // a's lease runs out (a was killed): b retakes it, and a's late result is refused.
         let later = now + 2000;
-        assert!(store.claim_delivery(id, "b", later, later + 1000).await.unwrap());
-        let retry = AttemptEnd::Retry { error: "500".into(), at: later + 5 };
+        assert!(store
+            .claim_delivery(id, "b", later, later + 1000)
+            .await
+            .unwrap());
+        let retry = AttemptEnd::Retry {
+            error: "500".into(),
+            at: later + 5,
+        };
         assert!(!store.finish_attempt(id, "a", later, &retry).await.unwrap());
         assert!(store.finish_attempt(id, "b", later, &retry).await.unwrap());
-        assert!(store.due_deliveries(later, 10).await.unwrap().iter().all(|d| d.id != id));
+        assert!(store
+            .due_deliveries(later, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|d| d.id != id));
         let due = store.due_deliveries(later + 5, 10).await.unwrap();
         let d = due.iter().find(|d| d.id == id).unwrap();
         assert_eq!(d.attempts, 1);
-        assert!(store.claim_delivery(id, "c", later + 5, later + 100).await.unwrap());
-        assert!(store.finish_attempt(id, "c", later + 6, &AttemptEnd::Sent).await.unwrap());
+        assert!(store
+            .claim_delivery(id, "c", later + 5, later + 100)
+            .await
+            .unwrap());
+        assert!(store
+            .finish_attempt(id, "c", later + 6, &AttemptEnd::Sent)
+            .await
+            .unwrap());
         let attempts = store.delivery_attempts(&[id, all[1].id]).await.unwrap();
         let mine = &attempts[&id];
         assert_eq!(mine.len(), 2);
-        assert_eq!((mine[0].n, mine[0].ok, mine[0].error.as_deref()), (1, false, Some("500")));
-        assert_eq!((mine[1].n, mine[1].ok, mine[1].error.as_deref()), (2, true, None));
+        assert_eq!(
+            (mine[0].n, mine[0].ok, mine[0].error.as_deref()),
+            (1, false, Some("500"))
+        );
+        assert_eq!(
+            (mine[1].n, mine[1].ok, mine[1].error.as_deref()),
+            (2, true, None)
+        );
         let done = store.get_delivery(id).await.unwrap().unwrap();
         assert_eq!(done.status, DeliveryStatus::Sent);
-        assert!(store.due_deliveries(later + 10_000, 10).await.unwrap().iter().all(|d| d.id != id));
-        let gave_up = AttemptEnd::GaveUp { error: "down".into() };
+        assert!(store
+            .due_deliveries(later + 10_000, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|d| d.id != id));
+        let gave_up = AttemptEnd::GaveUp {
+            error: "down".into(),
+        };
         let other = all.iter().map(|d| d.id).find(|i| *i != id).unwrap();
-        assert!(store.claim_delivery(other, "d", later, later + 100).await.unwrap());
-        assert!(store.finish_attempt(other, "d", later, &gave_up).await.unwrap());
+        assert!(store
+            .claim_delivery(other, "d", later, later + 100)
+            .await
+            .unwrap());
+        assert!(store
+            .finish_attempt(other, "d", later, &gave_up)
+            .await
+            .unwrap());
         let failed = store.get_delivery(other).await.unwrap().unwrap();
         assert_eq!(failed.status, DeliveryStatus::Failed);
     }

@@ -15,8 +15,8 @@ use baton_alerts::{Alert, Channel};
 use baton_api_model::time::from_us;
 use baton_api_model::{
     AlertAttempt, AlertChannel, AlertChannelList, AlertChannelRequest, AlertChannelSettings,
-    AlertDelivery, AlertDeliveryList, AlertDeliveryQuery, AlertQuery, AlertRule,
-    AlertRuleList, AlertRuleRequest, AlertTest, Cursor, DeliveryState, ErrorBody, PageQuery,
+    AlertDelivery, AlertDeliveryList, AlertDeliveryQuery, AlertQuery, AlertRule, AlertRuleList,
+    AlertRuleRequest, AlertTest, Cursor, DeliveryState, ErrorBody, PageQuery,
 };
 use baton_store::{AlertChannelRecord, AlertRuleRecord, DeliveryStatus, NewAlertChannel};
 
@@ -28,7 +28,10 @@ fn shown(r: AlertChannelRecord) -> Result<AlertChannel, ApiError> {
     let settings: AlertChannelSettings = serde_json::from_str(&r.settings)
         .map_err(|e| corrupt("alert_channel.settings", e.to_string()))?;
     Ok(AlertChannel {
-        kind: r.kind.parse().map_err(|e| corrupt("alert_channel.kind", e))?,
+        kind: r
+            .kind
+            .parse()
+            .map_err(|e| corrupt("alert_channel.kind", e))?,
         settings,
         has_secret: r.secret.is_some(),
         created_at: from_us(r.created_at),
@@ -75,7 +78,12 @@ pub(crate) async fn create_channel(
     check_name("alert channel", &req.name)?;
     Channel::build(&req.name, req.kind, &req.settings, req.secret.as_deref())
         .map_err(|e| ApiError::bad("bad_channel", format!("alert channel `{}`: {e}", req.name)))?;
-    let secret = match req.secret.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let secret = match req
+        .secret
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         None => None,
         Some(secret) => {
             let keyring = state.keyring.as_deref().ok_or_else(|| {
@@ -193,7 +201,12 @@ pub(crate) async fn test_channel(
     Query(q): Query<AlertQuery>,
 ) -> ApiResult<AlertTest> {
     let project = project_or_default(q.project);
-    if state.store.get_alert_channel(&project, &name).await?.is_none() {
+    if state
+        .store
+        .get_alert_channel(&project, &name)
+        .await?
+        .is_none()
+    {
         return Err(missing(&project, &name));
     }
     let channel = match baton_alerts::deliver::load_channel(
@@ -254,7 +267,12 @@ pub(crate) async fn create_rule(
     if let Some(w) = &req.workflow {
         check_name("workflow", w)?;
     }
-    if state.store.get_alert_channel(&project, &req.channel).await?.is_none() {
+    if state
+        .store
+        .get_alert_channel(&project, &req.channel)
+        .await?
+        .is_none()
+    {
         return Err(missing(&project, &req.channel));
     }
     let mut on = req.on.clone();
@@ -337,7 +355,12 @@ pub(crate) async fn list_deliveries(
     let before = page.cursor()?.map(Cursor::id).transpose()?;
     let mut list = state
         .store
-        .list_deliveries(&project, q.workflow.as_deref(), before, i64::from(limit) + 1)
+        .list_deliveries(
+            &project,
+            q.workflow.as_deref(),
+            before,
+            i64::from(limit) + 1,
+        )
         .await?;
     let next_cursor = if list.len() > paging::page_len(limit) {
         list.truncate(paging::page_len(limit));

@@ -93,24 +93,25 @@ pub async fn run(cmd: AlertCommand) -> anyhow::Result<()> {
 
 async fn channel(cmd: AlertChannelCommand) -> anyhow::Result<()> {
     match cmd {
-        AlertChannelCommand::Create {
-            name,
-            kind,
-            url,
-            template,
-            smtp_host,
-            smtp_port,
-            smtp_tls: tls,
-            username,
-            from,
-            to,
-            script,
-            timeout,
-            secret_stdin,
-            secret_file,
-            project,
-            server,
-        } => {
+        AlertChannelCommand::Create(create) => {
+            let crate::args::AlertChannelCreate {
+                name,
+                kind,
+                url,
+                template,
+                smtp_host,
+                smtp_port,
+                smtp_tls: tls,
+                username,
+                from,
+                to,
+                script,
+                timeout,
+                secret_stdin,
+                secret_file,
+                project,
+                server,
+            } = *create;
             let kind: AlertChannelType = kind.parse().map_err(Exit::BadInput)?;
             let settings = AlertChannelSettings {
                 url,
@@ -290,7 +291,11 @@ async fn history(
 ) -> anyhow::Result<()> {
     let mut path = format!(
         "/alerts/deliveries?project={}&limit={}",
-        encode(project.as_deref().unwrap_or(baton_core::spec::DEFAULT_PROJECT)),
+        encode(
+            project
+                .as_deref()
+                .unwrap_or(baton_core::spec::DEFAULT_PROJECT)
+        ),
         limit.clamp(1, 1000)
     );
     if let Some(w) = &workflow {
@@ -328,7 +333,14 @@ async fn history(
         "{}",
         format::table(
             &[
-                "ID", "MATCHED", "EVENT", "WORKFLOW", "INSTANCE", "CHANNEL", "STATE", "ATTEMPTS",
+                "ID",
+                "MATCHED",
+                "EVENT",
+                "WORKFLOW",
+                "INSTANCE",
+                "CHANNEL",
+                "STATE",
+                "ATTEMPTS",
                 "LAST ERROR"
             ],
             &rows

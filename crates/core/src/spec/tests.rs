@@ -685,9 +685,21 @@ alerts:
 ",
     );
     assert!(e.contains("wf.yaml: line 6"), "{e}");
-    assert!(e.contains("alert rule 2") && e.contains("instance_faild"), "{e}");
-    assert!(e.contains("task_timeout"), "the known kinds are listed: {e}");
-    assert!(e.contains("line 7") && e.contains("alert rule 3: `on` names no event"), "{e}");
+    assert!(
+        e.contains("alert rule 2") && e.contains("instance_faild"),
+        "{e}"
+    );
+    assert!(
+        e.contains("task_timeout"),
+        "the known kinds are listed: {e}"
+    );
+    assert!(
+        e.contains("line 7") && e.contains("alert rule 3: `on` names no event"),
+        "{e}"
+    );
     let e = error("name: etl\ntasks:\n  - {name: a, type: noop}\nalerts: {on: x}\n");
-    assert!(e.contains("line 4") && e.contains("`alerts` is a list"), "{e}");
+    assert!(
+        e.contains("line 4") && e.contains("`alerts` is a list"),
+        "{e}"
+    );
 }
