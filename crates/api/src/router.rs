@@ -7,8 +7,8 @@
 
 use crate::access::{check_table, Access, Guarded, RouteAccess, Scope};
 use crate::handlers::{
-    self as handlers, alerts, backfills, cluster, datasources, events, grants, identity, instances,
-    logs, schedules, task_groups, tasks, workflows,
+    self as handlers, alerts, backfills, cluster, datasources, events, grants, history, identity,
+    instances, logs, schedules, task_groups, tasks, workflows,
 };
 use crate::{ApiError, ApiState, MAX_BODY_BYTES};
 use axum::extract::DefaultBodyLimit;
@@ -57,6 +57,7 @@ pub(crate) const EVENT_STREAM_PATH: &str = "/api/v1/events/stream";
         (name = "datasources", description = "A project's databases for sql tasks; passwords are write-only"),
         (name = "alerts", description = "A project's alert channels (secrets are write-only), rules and deliveries"),
         (name = "events", description = "The lifecycle event log, paged or streamed"),
+        (name = "history", description = "Removing ended history (global admins)"),
         (name = "cluster", description = "Members of the cluster")
     )
 )]
@@ -153,6 +154,7 @@ fn other_routes(g: Guarded) -> Guarded {
             routes!(task_groups::list_task_groups),
         )
         .route(Access::GLOBAL_ADMIN, routes!(task_groups::put_task_group))
+        .route(Access::GLOBAL_ADMIN, routes!(history::purge_history))
         .route(
             Access::project(Operator, Scope::Query),
             routes!(backfills::create_backfill),

@@ -399,6 +399,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/history/purge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /history/purge`: removes the instances that ended before `before` (of one project, or
+         *     all), with their task instances, attempts and events, in short batches; or, with
+         *     `dry_run`, counts them.
+         */
+        post: operations["purge_history"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/instances": {
         parameters: {
             query?: never;
@@ -1943,6 +1964,48 @@ export interface components {
             /** @description The role there. */
             role: components["schemas"]["Role"];
         };
+        /** @description Answer of `POST /history/purge`: what was removed (or, for a dry run, would be). */
+        PurgeOutcome: {
+            /**
+             * Format: int64
+             * @description Their tasks' ended attempts.
+             */
+            attempts: number;
+            /** @description Nothing was removed: these are the counts a purge would remove now. */
+            dry_run: boolean;
+            /**
+             * Format: int64
+             * @description Their lifecycle events.
+             */
+            events: number;
+            /**
+             * @description False when the request stopped after its time budget with more left to remove: send
+             *     it again to go on.
+             */
+            finished: boolean;
+            /**
+             * Format: int64
+             * @description Ended workflow instances.
+             */
+            instances: number;
+            /**
+             * Format: int64
+             * @description Their task instances.
+             */
+            task_instances: number;
+        };
+        /** @description Body of `POST /history/purge`. */
+        PurgeRequest: {
+            /**
+             * Format: date-time
+             * @description Remove instances that ended before this time.
+             */
+            before: string;
+            /** @description Only count what would be removed. */
+            dry_run?: boolean;
+            /** @description Only this project's (default: every project's). */
+            project?: string | null;
+        };
         /** @description Answer of `POST /instances/{id}/rerun`. */
         Rerun: {
             /**
@@ -3342,6 +3405,39 @@ export interface operations {
             };
         };
     };
+    purge_history: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PurgeRequest"];
+            };
+        };
+        responses: {
+            /** @description Removed (or counted) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PurgeOutcome"];
+                };
+            };
+            /** @description A bad time or project */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_instances: {
         parameters: {
             query?: {
@@ -3352,6 +3448,10 @@ export interface operations {
                 /** @description Only this project. */
                 project?: string;
                 state?: "submitted" | "running" | "stopping" | "pausing" | "paused" | "stopped" | "succeeded" | "failed";
+                /** @description Only submitted at or after this time (RFC 3339, e.g. `2026-11-01T00:00:00Z`)… */
+                submitted_since?: string;
+                /** @description …and before this one. */
+                submitted_until?: string;
                 /** @description Only this workflow (by name). */
                 workflow?: string;
             };
