@@ -83,7 +83,7 @@ async fn apply_workflows(store: &Store, tasks: i64) -> anyhow::Result<Vec<(Strin
         }
         let spec = WorkflowSpec::from_yaml(&text, "bench.yaml")?;
         let applied = store.apply_workflow(&spec, &text).await?;
-        out.push((name, applied.id));
+        out.push((name, applied.id.0));
     }
     Ok(out)
 }
@@ -288,7 +288,7 @@ async fn time_lists(
             "list_by_workflow_and_state",
             page(InstanceFilter {
                 project: Some("default".into()),
-                workflow: Some("w3".into()),
+                workflow: Some("w1".into()),
                 state: Some(WorkflowState::Failed),
                 ..Default::default()
             }),
