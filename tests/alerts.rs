@@ -557,3 +557,69 @@ fn script_and_pagerduty_channels_take_the_alert_on_stdin_and_with_a_dedup_key() 
         .ok(&["alert", "channel", "show", "pd", "--json"])
         .contains("R0UTING"));
 }
+
+#[test]
+fn in_a_two_master_cluster_the_other_master_delivers_after_a_kill_exactly_once() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(baton_store::testing::TestDb::postgres());
+    let dir = tempfile::tempdir().unwrap();
+    let mut launch = baton_testkit::Launch::new(baton_bin(), dir.path(), &db.url);
+    launch.workers = 1;
+    launch.master_args = vec!["--alert-allow-host".into(), "127.0.0.1".into()];
+    let mut c = baton_testkit::Cluster::start(launch).unwrap_or_else(|e| panic!("{e}"));
+    // The receiver's port, with nobody listening on it yet.
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/late");
+    c.ok(&[
+        "alert", "channel", "create", "late", "--type", "webhook", "--url", &url,
+    ]);
+    c.ok(&[
+        "alert",
+        "rule",
+        "create",
+        "--on",
+        "instance_failed",
+        "--channel",
+        "late",
+    ]);
+    let yaml = "name: fails\ntasks:\n  - {name: a, type: shell, command: 'exit 4'}\n";
+    let file = write(dir.path(), "fails.yaml", yaml);
+    c.ok(&["workflow", "apply", "-f", file.to_str().unwrap()]);
+    let id: i64 = c
+        .ok(&["workflow", "start", "fails"])
+        .trim()
+        .parse()
+        .unwrap();
+    let states = c.wait_all(&[id], Duration::from_secs(60));
+    assert_eq!(states[&id], "failed");
+    let history = |c: &baton_testkit::Cluster| {
+        c.get("/alerts/deliveries?project=default").unwrap()["deliveries"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    wait_for(
+        "a failed attempt (the receiver is down)",
+        Duration::from_secs(30),
+        || {
+            history(&c)
+                .iter()
+                .any(|d| d["attempts"].as_array().is_some_and(|a| !a.is_empty()))
+                .then_some(())
+        },
+    );
+    c.masters[0].kill();
+
+    let rx = Receiver::start(port, &[]);
+    let got = rx.wait_for("late", 1, Duration::from_secs(60));
+    assert_eq!(got[0]["instance_id"], id);
+    let sent = wait_for("the delivery sent", Duration::from_secs(30), || {
+        let d = history(&c);
+        (d.len() == 1 && d[0]["state"] == "sent").then_some(d)
+    });
+    assert!(
+        sent[0]["attempts"].as_array().unwrap().len() >= 2,
+        "{sent:#?}"
+    );
+    assert_eq!(rx.bodies("late").len(), 1, "delivered exactly once");
+}
