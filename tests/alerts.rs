@@ -1,5 +1,5 @@
 //! Alerts end to end, on loopback: real `baton` processes send to receivers the test runs (an
-//! axum server for webhook and Slack formats, a real SMTP server for email). A failed
+//! axum server for webhook and Slack formats, an SMTP dialogue over TCP for email). A failed
 //! instance reaches Slack and email with its params, its failed task's log and a link; a
 //! webhook answering 500 twice then 200 gets one alert after three attempts, all in the
 //! history; a server SIGKILLed while the receiver is down delivers exactly once after its
@@ -265,56 +265,65 @@ fn slack_and_webhook_alerts_of_a_failed_instance_with_retries_in_the_history() {
 /// Each mail received: its recipients and its text.
 type Mails = Arc<Mutex<Vec<(Vec<String>, String)>>>;
 
-/// A minimal SMTP receiver's handler: each message's data, kept when it ends.
-#[derive(Clone, Default)]
-struct Mailbox {
-    current: Vec<u8>,
-    to: Vec<String>,
-    got: Mails,
-}
-
-impl mailin_embedded::Handler for Mailbox {
-    fn data_start(
-        &mut self,
-        _domain: &str,
-        _from: &str,
-        _is8bit: bool,
-        to: &[String],
-    ) -> mailin_embedded::Response {
-        self.current.clear();
-        self.to = to.to_vec();
-        mailin_embedded::response::OK
-    }
-
-    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.current.extend_from_slice(buf);
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> mailin_embedded::Response {
-        let text = String::from_utf8_lossy(&self.current).into_owned();
-        self.got.lock().unwrap().push((self.to.clone(), text));
-        mailin_embedded::response::OK
-    }
+/// An SMTP server on a loopback port: the protocol's plain dialogue (RFC 5321: greeting,
+/// EHLO, MAIL, RCPT, DATA ending in a lone `.`, QUIT), each message kept with its recipients.
+/// (mailin-embedded, the maintained crate for this, turns on rustls' aws-lc backend, which
+/// needs a C toolchain and cmake to build and breaks rustls' choice of provider for every
+/// other test: a test-only dialogue of its own instead.)
+fn smtp_server() -> (u16, Mails) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mails: Mails = Arc::default();
+    let kept = mails.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let kept = kept.clone();
+            std::thread::spawn(move || {
+                let mut out = stream.try_clone().unwrap();
+                let mut lines = BufReader::new(stream);
+                let mut say = |text: &str| out.write_all(format!("{text}\r\n").as_bytes());
+                say("220 smtp.test ESMTP").ok();
+                let (mut to, mut line) = (Vec::new(), String::new());
+                while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    let command = line.trim_end().to_string();
+                    line.clear();
+                    let upper = command.to_ascii_uppercase();
+                    if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                        say("250 smtp.test").ok();
+                    } else if upper.starts_with("RCPT TO:") {
+                        to.push(command[8..].trim().trim_matches(['<', '>']).to_string());
+                        say("250 OK").ok();
+                    } else if upper.starts_with("DATA") {
+                        say("354 go on").ok();
+                        let mut data = String::new();
+                        while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+                            if line.trim_end() == "." {
+                                break;
+                            }
+                            data.push_str(&line);
+                            line.clear();
+                        }
+                        line.clear();
+                        kept.lock().unwrap().push((std::mem::take(&mut to), data));
+                        say("250 OK: queued").ok();
+                    } else if upper.starts_with("QUIT") {
+                        say("221 bye").ok();
+                        break;
+                    } else {
+                        say("250 OK").ok();
+                    }
+                }
+            });
+        }
+    });
+    (port, mails)
 }
 
 #[test]
 fn the_email_of_a_failed_instance_reaches_a_real_smtp_server() {
     let dir = tempfile::tempdir().unwrap();
-    let mailbox = Mailbox::default();
-    let got = mailbox.got.clone();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mut server = mailin_embedded::Server::new(mailbox);
-    server
-        .with_name("smtp.test")
-        .with_ssl(mailin_embedded::SslConfig::None)
-        .unwrap()
-        .with_tcp_listener(listener);
-    std::thread::spawn(move || {
-        let _ = server.serve();
-    });
-
+    let (port, got) = smtp_server();
     let s = Standalone::start(dir.path(), None, &["--alert-allow-host", "127.0.0.1"]);
     s.ok(&[
         "alert",
