@@ -108,6 +108,10 @@ fn run_routes(g: Guarded) -> Guarded {
             Access::project(Editor, Scope::ApplyBody),
             routes!(workflows::apply_workflow),
         )
+        .route(
+            Access::project(Editor, Scope::ApplyBody),
+            routes!(workflows::validate_workflow),
+        )
         .route(read, routes!(workflows::show_workflow))
         .route(
             Access::project(Operator, Scope::Query),

@@ -866,6 +866,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workflows:validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /workflows:validate`: checks a workflow file as an apply would and writes nothing,
+         *     so that an editor can show every problem as the user types. Not audited: it changes
+         *     nothing (a refusal of it still is).
+         */
+        post: operations["validate_workflow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflows/{name}": {
         parameters: {
             query?: never;
@@ -2298,6 +2319,40 @@ export interface components {
             next_cursor?: string | null;
             /** @description By name. */
             users: components["schemas"]["User"][];
+        };
+        /**
+         * @description Answer of `POST /workflows:validate`: what the file would make, so that an editor can show
+         *     it without writing anything. (A file with problems gets the 400 of an apply instead.)
+         */
+        Validated: {
+            /** @description Its name. */
+            name: string;
+            /** @description Its params, by name. */
+            params: components["schemas"]["ValidatedParam"][];
+            /** @description The workflow's project. */
+            project: string;
+            /** @description Its tasks, in file order. */
+            tasks: components["schemas"]["ValidatedTask"][];
+        };
+        /** @description A param of a [`Validated`] file. */
+        ValidatedParam: {
+            /** @description Its default value, if it has one. */
+            default?: string | null;
+            /** @description Its name. */
+            name: string;
+            /** @description Whether a start must give it. */
+            required: boolean;
+            /** @description Its rule in words (`int, at least 1`), for a declared param. */
+            rule?: string | null;
+        };
+        /** @description A task of a [`Validated`] file. */
+        ValidatedTask: {
+            /** @description The tasks it waits for. */
+            depends_on: string[];
+            /** @description Its name. */
+            name: string;
+            /** @description Its type, as the file writes it (`shell`, `http`, …). */
+            type: string;
         };
         /** @description Answer of `GET /workflows/{name}/versions`, oldest first. */
         VersionList: {
@@ -4561,6 +4616,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Applied"];
+                };
+            };
+            /** @description The file is invalid: every problem, with where */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    validate_workflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApplyRequest"];
+            };
+        };
+        responses: {
+            /** @description Valid: what it would make */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Validated"];
                 };
             };
             /** @description The file is invalid: every problem, with where */
