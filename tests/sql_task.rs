@@ -247,7 +247,7 @@ fn a_failing_statement_is_named_its_transaction_rolled_back_and_the_password_sho
     let file = write(
         dir.path(),
         "tx.yaml",
-        "name: tx\ntasks:\n  - name: load\n    type: sql\n    datasource: wh\n    transaction: true\n    sql: |\n      insert into t values (1);\n      insert into t values ('not a number');\n      insert into t values (3);\n  - {name: missing, type: sql, datasource: nowhere, sql: 'select 1'}\n",
+        "name: tx\nfailure_strategy: continue\ntasks:\n  - name: load\n    type: sql\n    datasource: wh\n    transaction: true\n    sql: |\n      insert into t values (1);\n      insert into t values ('not a number');\n      insert into t values (3);\n  - {name: missing, type: sql, datasource: nowhere, sql: 'select 1'}\n",
     );
     let id = s.start_workflow(&file, "tx", &[]);
     let view = s.wait_end(id, Duration::from_secs(60));
