@@ -18,6 +18,7 @@ mod listen;
 mod logic;
 mod records;
 mod schedules;
+mod secrets;
 mod task_groups;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -43,6 +44,7 @@ pub use records::{
     AttemptRecord, InstanceRecord, TaskInstanceRecord, WorkflowRecord, WorkflowSummary,
 };
 pub use schedules::{DueSchedule, FireOutcome, PlannedFire, ScheduleRecord};
+pub use secrets::SecretRecord;
 pub use task_groups::TaskGroupRecord;
 pub use workflows::Applied;
 

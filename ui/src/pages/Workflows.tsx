@@ -2,6 +2,7 @@ import { useQuery } from "@tanstack/react-query";
 import { Link, useParams, useSearchParams } from "react-router";
 import { api, data, type Schemas } from "../api/client";
 import { StateBadge } from "../components/State";
+import { can, useMe } from "../lib/auth";
 import { duration, time } from "../lib/format";
 
 /** `/projects/:project`: its workflows, with latest version, schedule and last run. */
@@ -9,6 +10,7 @@ export function WorkflowsPage() {
   const { project = "" } = useParams();
   const [params, setParams] = useSearchParams();
   const filter = params.get("q") ?? "";
+  const me = useMe();
   const workflows = useQuery({
     queryKey: ["workflows", project],
     queryFn: async () =>
@@ -32,6 +34,11 @@ export function WorkflowsPage() {
           value={filter}
           onChange={(e) => setParams(e.target.value ? { q: e.target.value } : {}, { replace: true })}
         />
+        {can(me.data, project, "editor") && (
+          <Link className="button primary" to={`/projects/${encodeURIComponent(project)}/workflows/new`} data-testid="new-workflow">
+            + New workflow
+          </Link>
+        )}
       </div>
       {workflows.error && <p className="error">{workflows.error.message}</p>}
       <table className="grid" data-testid="workflows">

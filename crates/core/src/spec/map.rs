@@ -87,6 +87,7 @@ fn mappable(kind: &TaskKind) -> bool {
     match kind {
         TaskKind::Shell { .. } | TaskKind::Python { .. } | TaskKind::Noop => true,
         TaskKind::Http(_)
+        | TaskKind::Sql(_)
         | TaskKind::SubWorkflow { .. }
         | TaskKind::Dependent { .. }
         | TaskKind::Conditions { .. }
