@@ -45,5 +45,8 @@ fn a_mapped_task_fails_clearly_and_never_runs_as_one_plain_task() {
         format!("{stdout}{stderr}").contains("which this master does not run yet"),
         "{stdout}\n{stderr}"
     );
-    assert!(!marker.exists(), "the mapped task's command ran as a plain task");
+    assert!(
+        !marker.exists(),
+        "the mapped task's command ran as a plain task"
+    );
 }
