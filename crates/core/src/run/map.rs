@@ -307,6 +307,121 @@ pub fn outputs_list(items: &[BTreeMap<String, String>]) -> String {
     .to_string()
 }
 
+/// What the engine does next for a mapped task, after a change to its items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapStep {
+    /// Start these items (by index, in order).
+    Start(Vec<usize>),
+    /// The mapped task is done: set its state and message.
+    Done(MapOutcome),
+    /// Nothing now: items still run.
+    Wait,
+}
+
+/// One mapped task of one instance: its items' states, held by the engine beside the
+/// instance's [`crate::run::InstanceRun`] (where the mapped task is one active node), and
+/// rebuilt from the item rows after a restart with [`MapRun::rebuild`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapRun {
+    spec: MapSpec,
+    items: Vec<ItemState>,
+    /// A pause of the instance: no item starts until resumed (active ones are held by the
+    /// attempt rules, as any task's).
+    paused: bool,
+}
+
+impl MapRun {
+    /// A mapped task that just became ready, with its list expanded: every item waits.
+    pub fn new(spec: MapSpec, items: usize) -> MapRun {
+        MapRun {
+            spec,
+            items: vec![ItemState::Waiting; items],
+            paused: false,
+        }
+    }
+
+    /// A mapped task's run from what the store holds: each item's state.
+    pub fn rebuild(spec: MapSpec, items: Vec<ItemState>, paused: bool) -> MapRun {
+        MapRun {
+            spec,
+            items,
+            paused,
+        }
+    }
+
+    /// The instance paused: no item starts.
+    pub fn pause(&mut self) {
+        self.paused = true;
+    }
+
+    /// The instance resumed: what to do now.
+    pub fn resume(&mut self) -> MapStep {
+        self.paused = false;
+        self.step()
+    }
+
+    /// The items' states, in list order.
+    pub fn items(&self) -> &[ItemState] {
+        &self.items
+    }
+
+    /// What to do now: the items to start (recorded as active), or the task's end.
+    pub fn step(&mut self) -> MapStep {
+        if self.paused {
+            return MapStep::Wait;
+        }
+        let start = to_start(&self.spec, &self.items);
+        if !start.is_empty() {
+            for i in &start {
+                self.items[*i] = ItemState::Active;
+            }
+            return MapStep::Start(start);
+        }
+        match outcome(&self.spec, &self.items) {
+            Some(done) => MapStep::Done(done),
+            None => MapStep::Wait,
+        }
+    }
+
+    /// An item's task instance changed state (an end, a retry, a kill); then what to do.
+    pub fn item_changed(&mut self, index: usize, state: TaskState) -> MapStep {
+        if let Some(item) = self.items.get_mut(index) {
+            *item = ItemState::from(state);
+        }
+        self.step()
+    }
+
+    /// A stop: the items to kill (those active, which stay active until their kill is
+    /// reported, so that the task ends only then); waiting ones will never start.
+    pub fn stop(&mut self) -> Vec<usize> {
+        for item in self.items.iter_mut() {
+            if *item == ItemState::Waiting {
+                *item = ItemState::Killed;
+            }
+        }
+        self.indexes(ItemState::Active)
+    }
+
+    /// A recover of the ended mapped task: its failed and killed items wait again (the
+    /// engine resets their rows), and the succeeded ones keep their outputs.
+    pub fn recover(&mut self) -> Vec<usize> {
+        let again = to_rerun(&self.items);
+        for i in &again {
+            self.items[*i] = ItemState::Waiting;
+        }
+        again
+    }
+
+    fn indexes(&self, state: ItemState) -> Vec<usize> {
+        self.items
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s == state)
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -465,5 +580,73 @@ mod tests {
         assert_eq!(outputs_param("load"), "load.outputs");
         let back: serde_json::Value = serde_json::from_str(&list).unwrap();
         assert_eq!(back[0]["rows"], "3");
+    }
+
+    #[test]
+    fn a_map_run_keeps_parallel_items_going_until_all_end() {
+        let mut run = MapRun::new(spec(Some(2), 100, MapFailure::End), 3);
+        assert_eq!(run.step(), MapStep::Start(vec![0, 1]));
+        assert_eq!(run.step(), MapStep::Wait, "started items are active");
+        assert_eq!(
+            run.item_changed(0, TaskState::RetryWait),
+            MapStep::Wait,
+            "a retry keeps its place"
+        );
+        assert_eq!(
+            run.item_changed(1, TaskState::Succeeded),
+            MapStep::Start(vec![2])
+        );
+        run.item_changed(0, TaskState::Succeeded);
+        let done = run.item_changed(2, TaskState::Succeeded);
+        assert_eq!(done, MapStep::Done(MapOutcome::Succeeded { items: 3 }));
+    }
+
+    #[test]
+    fn an_empty_map_run_is_done_at_its_first_step() {
+        let mut run = MapRun::new(plain(), 0);
+        assert_eq!(
+            run.step(),
+            MapStep::Done(MapOutcome::Succeeded { items: 0 })
+        );
+    }
+
+    #[test]
+    fn a_stop_kills_the_active_items_and_starts_no_other() {
+        let mut run = MapRun::new(spec(Some(1), 100, MapFailure::Continue), 3);
+        run.step();
+        assert_eq!(run.stop(), vec![0]);
+        assert_eq!(run.step(), MapStep::Wait, "until the kill is reported");
+        assert_eq!(
+            run.item_changed(0, TaskState::Killed),
+            MapStep::Done(MapOutcome::Killed {
+                killed: 3,
+                items: 3
+            })
+        );
+    }
+
+    #[test]
+    fn a_recover_of_a_failed_map_run_starts_only_the_failed_items() {
+        let items = vec![Succeeded, Failed, Succeeded, Failed];
+        let mut run = MapRun::rebuild(plain(), items, false);
+        assert!(matches!(
+            run.step(),
+            MapStep::Done(MapOutcome::Failed { .. })
+        ));
+        assert_eq!(run.recover(), vec![1, 3]);
+        assert_eq!(run.step(), MapStep::Start(vec![1, 3]));
+        run.item_changed(1, TaskState::Succeeded);
+        let done = run.item_changed(3, TaskState::Succeeded);
+        assert_eq!(done, MapStep::Done(MapOutcome::Succeeded { items: 4 }));
+        assert_eq!(run.items(), &[Succeeded; 4]);
+    }
+
+    #[test]
+    fn a_paused_map_run_starts_nothing_until_resumed() {
+        let mut run = MapRun::new(spec(Some(1), 100, MapFailure::End), 2);
+        assert_eq!(run.step(), MapStep::Start(vec![0]));
+        run.pause();
+        assert_eq!(run.item_changed(0, TaskState::Succeeded), MapStep::Wait);
+        assert_eq!(run.resume(), MapStep::Start(vec![1]));
     }
 }
