@@ -279,6 +279,11 @@ fn dependent_waits_for_another_workflow_and_times_out_naming_it() {
         message.starts_with("timed out; not met: `never` succeeded for last_1_days"),
         "{message}"
     );
+    // Its timeout is a `task_timeout` event, which alerts can be about.
+    let events = server.get(&format!("/events?instance={id}&kind=task_timeout"));
+    let events = events["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["task_name"], "dep");
 }
 
 /// The state of the task of that name, if it has a row yet.

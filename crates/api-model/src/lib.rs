@@ -11,6 +11,7 @@
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 pub mod access;
+pub mod alerts;
 pub mod backfills;
 pub mod cluster;
 pub mod datasources;
@@ -29,6 +30,7 @@ pub mod time;
 pub mod workflows;
 
 pub use access::*;
+pub use alerts::*;
 pub use backfills::*;
 pub use cluster::*;
 pub use datasources::*;

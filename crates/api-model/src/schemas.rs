@@ -51,3 +51,19 @@ pub fn definition() -> Object {
         ))
         .build()
 }
+
+/// The kinds of events an alert rule can be about.
+pub fn alert_on() -> Object {
+    string_enum(
+        "An event an alert rule can be about.",
+        baton_core::alert::AlertOn::ALL.iter().map(|k| k.as_str()),
+    )
+}
+
+/// A list of alertable kinds.
+pub fn alert_on_list() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(alert_on())
+        .description(Some("Events an alert rule is about."))
+        .build()
+}

@@ -64,6 +64,8 @@ pub struct ApiState {
     counting_events: Arc<std::sync::Once>,
     /// The keys that seal and open data source passwords; without them none can be kept.
     keyring: Option<Arc<baton_secrets::Keyring>>,
+    /// Sends the test messages of alert channels (under the server's send policy).
+    alert_sender: baton_alerts::Sender,
 }
 
 impl ApiState {
@@ -82,7 +84,15 @@ impl ApiState {
             metrics: Arc::new(metrics::Metrics::new()),
             counting_events: Arc::new(std::sync::Once::new()),
             keyring: None,
+            alert_sender: baton_alerts::Sender::new(baton_alerts::SendPolicy::default(), None),
         }
+    }
+
+    /// Sends alert channels' test messages with `sender` (the server's `--alert-allow-host`
+    /// and `--alert-script-dir`).
+    pub fn with_alert_sender(mut self, sender: baton_alerts::Sender) -> ApiState {
+        self.alert_sender = sender;
+        self
     }
 
     /// Starts counting lifecycle events for the metrics, once (on the first scrape, so that

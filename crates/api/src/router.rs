@@ -7,7 +7,7 @@
 
 use crate::access::{check_table, Access, Guarded, RouteAccess, Scope};
 use crate::handlers::{
-    self as handlers, backfills, cluster, datasources, events, grants, history, identity,
+    self as handlers, alerts, backfills, cluster, datasources, events, grants, history, identity,
     instances, logs, schedules, secrets, task_groups, tasks, workflows,
 };
 use crate::{ApiError, ApiState, MAX_BODY_BYTES};
@@ -56,6 +56,7 @@ pub(crate) const EVENT_STREAM_PATH: &str = "/api/v1/events/stream";
         (name = "task_groups", description = "Cluster-wide pools of task slots"),
         (name = "datasources", description = "A project's databases for sql tasks; passwords are write-only"),
         (name = "secrets", description = "A project's secrets for http tasks; values are write-only"),
+        (name = "alerts", description = "A project's alert channels (secrets are write-only), rules and deliveries"),
         (name = "events", description = "The lifecycle event log, paged or streamed"),
         (name = "history", description = "Removing ended history (global admins)"),
         (name = "cluster", description = "Members of the cluster")
@@ -188,9 +189,29 @@ fn other_routes(g: Guarded) -> Guarded {
         .route(edit, routes!(secrets::delete_secret))
 }
 
+/// A project's alert channels, rules and deliveries: viewers read, editors change, operators
+/// test a channel.
+fn alert_routes(g: Guarded) -> Guarded {
+    let read = Access::project(Viewer, Scope::Query);
+    let edit = Access::project(Editor, Scope::Query);
+    g.route(read, routes!(alerts::list_channels))
+        .route(edit, routes!(alerts::create_channel))
+        .route(read, routes!(alerts::show_channel))
+        .route(edit, routes!(alerts::delete_channel))
+        .route(
+            Access::project(Operator, Scope::Query),
+            routes!(alerts::test_channel),
+        )
+        .route(read, routes!(alerts::list_rules))
+        .route(edit, routes!(alerts::create_rule))
+        .route(edit, routes!(alerts::delete_rule))
+        .route(read, routes!(alerts::list_deliveries))
+}
+
 /// The routes, the document generated with them, and each operation's access.
 fn parts() -> (Router<ApiState>, utoipa::openapi::OpenApi, Vec<RouteAccess>) {
-    let (api, table) = other_routes(run_routes(access_routes(Guarded::new()))).finish();
+    let (api, table) =
+        alert_routes(other_routes(run_routes(access_routes(Guarded::new())))).finish();
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .split_for_parts();

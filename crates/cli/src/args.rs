@@ -89,6 +89,185 @@ pub enum Command {
     /// secrets at rest.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Alerts: a project's channels and rules, and the history of their deliveries.
+    #[command(subcommand)]
+    Alert(AlertCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertCommand {
+    /// Channels: where alerts go (create, list, show, test, delete).
+    #[command(subcommand)]
+    Channel(AlertChannelCommand),
+    /// Rules: which events go to which channel (create, list, delete).
+    #[command(subcommand)]
+    Rule(AlertRuleCommand),
+    /// Each delivery of a project's alerts with its attempts and their errors, newest first.
+    History {
+        #[arg(long)]
+        project: Option<String>,
+        /// Only deliveries of this workflow's events.
+        #[arg(long)]
+        workflow: Option<String>,
+        /// At most this many (default 50).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print the JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertChannelCommand {
+    /// Create a channel. Its secret (a webhook URL with its token, a PagerDuty routing key,
+    /// an SMTP password) comes from stdin (--secret-stdin) or a file (--secret-file), is kept
+    /// sealed, and is never shown again.
+    Create(Box<AlertChannelCreate>),
+    /// A project's channels.
+    List {
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// One channel (never its secret).
+    Show {
+        name: String,
+        #[arg(long)]
+        project: Option<String>,
+        /// Print the JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Send a test message now: exit 0 when the channel took it, 1 with what failed.
+    Test {
+        name: String,
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Delete a channel and its sealed secret.
+    Delete {
+        name: String,
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// `baton alert channel create`.
+#[derive(Debug, Args)]
+pub struct AlertChannelCreate {
+    pub name: String,
+    /// webhook, slack, feishu, dingtalk, wecom, pagerduty, email or script.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: String,
+    /// webhook: the URL when it holds no token; pagerduty: another Events API endpoint.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// webhook: the JSON body with {{title}}, {{text}}, {{kind}}, {{project}}, {{workflow}},
+    /// {{instance}}, {{task}}, {{link}}, {{message}}, {{at}} (filled in as JSON strings).
+    #[arg(long)]
+    pub template: Option<String>,
+    /// email: the SMTP server's host.
+    #[arg(long)]
+    pub smtp_host: Option<String>,
+    /// email: its port (default 587 with starttls, 465 with tls, 25 with none).
+    #[arg(long)]
+    pub smtp_port: Option<u16>,
+    /// email: starttls (default), tls or none.
+    #[arg(long)]
+    pub smtp_tls: Option<String>,
+    /// email: the SMTP user (its password is the secret).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// email: the sender's address.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// email: a recipient (repeatable, or comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub to: Vec<String>,
+    /// script: a file name in the server's --alert-script-dir.
+    #[arg(long)]
+    pub script: Option<String>,
+    /// How long a send may take (e.g. 5s; default 10s, at most 1m).
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// Read the secret from standard input (its first line).
+    #[arg(long, conflicts_with = "secret_file")]
+    pub secret_stdin: bool,
+    /// Read the secret from this file (its first line).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    #[arg(long)]
+    pub project: Option<String>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertRuleCommand {
+    /// Send these events of a project (or of one workflow) to a channel.
+    Create {
+        /// Comma-separated: instance_failed, instance_succeeded, instance_stopped, task_failed,
+        /// task_retrying, task_timeout, task_failover, instance_adopted, schedule_misfired.
+        #[arg(long)]
+        on: String,
+        /// The channel's name.
+        #[arg(long)]
+        channel: String,
+        /// Only this workflow's events.
+        #[arg(long)]
+        workflow: Option<String>,
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// A project's rules (the workflow files' `alerts:` are in their definitions).
+    List {
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Delete a rule by its id.
+    Delete {
+        id: i64,
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// Alert delivery from this server: where its links point, which hosts its channels may
+/// reach although they are loopback or link-local, and which scripts it may run.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AlertArgs {
+    /// The API's base URL as people reach it (e.g. https://baton.example.com), for the
+    /// instance links in alerts.
+    #[arg(long, env = "BATON_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Hosts alert channels may reach although they are (or resolve to) loopback or
+    /// link-local addresses, which are refused by default; comma-separated or repeated.
+    #[arg(
+        long = "alert-allow-host",
+        env = "BATON_ALERT_ALLOW_HOSTS",
+        value_delimiter = ','
+    )]
+    pub alert_allow_hosts: Vec<String>,
+    /// The directory of the scripts `script` channels may run (by file name); without it,
+    /// script channels fail.
+    #[arg(long, env = "BATON_ALERT_SCRIPT_DIR", value_name = "DIR")]
+    pub alert_script_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -391,6 +570,8 @@ pub struct ApiArgs {
     pub http: HttpArgs,
     #[command(flatten)]
     pub secrets: SecretKeyArgs,
+    #[command(flatten)]
+    pub alerts: AlertArgs,
 }
 
 #[derive(Debug, Args)]
@@ -399,6 +580,8 @@ pub struct MasterArgs {
     pub cluster: ClusterArgs,
     #[command(flatten)]
     pub secrets: SecretKeyArgs,
+    #[command(flatten)]
+    pub alerts: AlertArgs,
     /// Address of the master's gRPC server (default 127.0.0.1:5680).
     #[arg(long, env = "BATON_MASTER_LISTEN")]
     pub listen: Option<SocketAddr>,
@@ -629,6 +812,8 @@ pub struct StandaloneArgs {
     /// Default: DATA_DIR/secret.key, made at the first start.
     #[command(flatten)]
     pub secrets: SecretKeyArgs,
+    #[command(flatten)]
+    pub alerts: AlertArgs,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 success, 1 a workflow failed or the server refused, 2 bad input.
 
+mod alerting;
 mod args;
 mod client;
 mod commands;

@@ -15,6 +15,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         load_specs(&args.apply)?
     };
     let http = crate::config::http_config(&args.http, &Default::default())?;
+    let alert_sender = crate::alerting::sender(&args.alerts)?;
     let given_keyring = crate::config::keyring(&args.secrets, &Default::default())?;
     let api_listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -38,6 +39,19 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     })
     .await?;
     reseal(&node.store, &keyring).await?;
+    let api_url = format!("{}://{}", http.scheme(), api_listener.local_addr()?);
+    let alerts = crate::alerting::start(
+        &node.store,
+        &args.alerts,
+        crate::alerting::Delivery {
+            owner: args.grpc_listen.to_string(),
+            default_url: Some(api_url),
+            keyring: Some(keyring.clone()),
+            cluster_key: node.worker.config().cluster_key.clone(),
+            cluster_tls: None,
+        },
+    )?;
+    wake_on_run_events(&node.master, move || alerts.notify_one());
     for (file, text, spec) in &specs {
         let applied = node.store.apply_workflow(spec, text).await?;
         tracing::info!(
@@ -59,8 +73,10 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         .with_public_hosts(public_hosts(&args.public_hosts, args.listen))
         .with_cluster_key(node.worker.config().cluster_key.clone())
         .with_secure_cookies(http.secure_cookies())
-        .with_keyring(keyring);
-    wake_streams_on_run_events(&node.master, state.event_waker());
+        .with_keyring(keyring)
+        .with_alert_sender(alert_sender);
+    let waker = state.event_waker();
+    wake_on_run_events(&node.master, move || waker.wake());
     if let Some(database) = &database {
         state.listen_events(database);
     }
@@ -154,13 +170,14 @@ pub async fn first_admin(store: &baton_store::Store, url: &str) -> anyhow::Resul
 }
 
 /// The master in this process records events as it runs instances: each of its run events
-/// wakes the API's event streams, which then read what was recorded.
-fn wake_streams_on_run_events(master: &baton_master::Master, waker: baton_api::EventWaker) {
+/// wakes a reader of the event log (the API's event streams, the alert delivery loop), which
+/// then reads what was recorded.
+fn wake_on_run_events(master: &baton_master::Master, wake: impl Fn() + Send + 'static) {
     let mut events = master.subscribe();
     tokio::spawn(async move {
         use tokio::sync::broadcast::error::RecvError;
         while let Ok(_) | Err(RecvError::Lagged(_)) = events.recv().await {
-            waker.wake();
+            wake();
         }
     });
 }

@@ -5,6 +5,7 @@
 //! Keeping these here means the rules of a run can be tested without a database, a network
 //! or a process, and every role (master, worker, api, cli) agrees on them.
 
+pub mod alert;
 pub mod attempt;
 pub mod dag;
 pub mod dependence;

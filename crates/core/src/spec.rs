@@ -370,6 +370,9 @@ pub struct WorkflowSpec {
     pub schedule: Option<ScheduleSpec>,
     /// The DAG's nodes, in file order.
     pub tasks: Vec<TaskSpec>,
+    /// Which events of its instances go to which of its project's alert channels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<crate::alert::AlertRuleSpec>,
 }
 
 /// The most retries a task may have: its attempt numbers then always fit the protocol's and

@@ -399,6 +399,14 @@ impl Engine {
                 self.apply(tx, id, steps, t).await?;
             } else if deadline.is_some_and(|d| d <= now) {
                 let message = format!("timed out; not met: {}", missing.join("; "));
+                // Recorded as any attempt past its timeout is, so that alerts on
+                // `task_timeout` hear of it; its failure follows.
+                let timed_out =
+                    baton_store::NewEvent::new(baton_core::EventKind::TaskTimeout, now, &message)
+                        .instance(id, &inst.version.spec.project, &inst.name)
+                        .task(task, &spec.name, attempt)
+                        .once(format!("task_timeout:{task}:{attempt}"));
+                self.writes.events.push(timed_out);
                 let steps = self.end_logic(id, index, LogicEnd::Failed, &message, t);
                 self.apply(tx, id, steps, t).await?;
             } else {

@@ -30,7 +30,7 @@ pub struct EventRecord {
 }
 
 impl EventRecord {
-    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+    pub(crate) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         let kind: String = get(row, "kind")?;
         let detail: Option<String> = get(row, "detail")?;
         Ok(EventRecord {
@@ -183,7 +183,7 @@ pub struct EventFilter {
     pub limit: Option<i64>,
 }
 
-const EVENT_COLUMNS: &str = "id, kind, workflow_instance_id, project, workflow, \
+pub(crate) const EVENT_COLUMNS: &str = "id, kind, workflow_instance_id, project, workflow, \
      task_instance_id, task_name, attempt, worker, message, detail, once_key, at, recorded_at";
 
 impl Store {

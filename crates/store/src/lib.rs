@@ -5,6 +5,7 @@
 //! sqlx's `Any` driver: plain integers and text only, times as microseconds since the epoch,
 //! and `$N` placeholders, which both backends accept. Migrations are kept per backend.
 
+mod alerts;
 mod auth;
 mod backfills;
 mod connect;
@@ -27,6 +28,10 @@ mod workflows;
 #[cfg(test)]
 mod tests;
 
+pub use alerts::{
+    AlertChannelRecord, AlertRuleRecord, AttemptEnd, AttemptRow, DeliveryRecord, DeliveryStatus,
+    NewAlertChannel, NewDelivery,
+};
 pub use auth::{
     AuditFilter, AuditRecord, Authenticated, MemberRecord, NewAudit, NewToken, ProjectRecord,
     TokenRecord, UserRecord, TOUCH_EVERY_US,

@@ -304,10 +304,11 @@ pub async fn reseal(
             }
         }
     }
+    super::alerts::reseal_channels(store, keyring, &mut done).await?;
     if done.resealed > 0 || done.unopened > 0 {
         tracing::info!(
-            "secrets: re-sealed {} data source password(s) with key {current}; {} could not be \
-             opened",
+            "secrets: re-sealed {} data source password(s) and alert channel secret(s) with key \
+             {current}; {} could not be opened",
             done.resealed,
             done.unopened
         );

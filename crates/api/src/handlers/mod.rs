@@ -1,5 +1,6 @@
 //! The handlers, one module per resource, and what they share.
 
+pub(crate) mod alerts;
 pub(crate) mod backfills;
 pub(crate) mod cluster;
 pub(crate) mod datasources;

@@ -1,6 +1,7 @@
 //! One module per command group; this one routes and holds what they share.
 
 pub(crate) mod access;
+mod alert;
 mod backfill;
 mod cluster;
 mod datasource;
@@ -49,6 +50,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(cmd) => access::audit(cmd).await,
         Command::Datasource(cmd) => datasource::run(cmd).await,
         Command::Secret(cmd) => secret::run(cmd).await,
+        Command::Alert(cmd) => alert::run(cmd).await,
         Command::Task(crate::args::TaskCommand::MarkSuccess {
             task_instance,
             server,

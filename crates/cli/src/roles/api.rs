@@ -37,7 +37,8 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
         ))
         .with_cluster_key(common.cluster_key.clone())
         .with_cluster_tls(common.cluster_tls.clone())
-        .with_secure_cookies(http.secure_cookies());
+        .with_secure_cookies(http.secure_cookies())
+        .with_alert_sender(crate::alerting::sender(&args.alerts)?);
     match keyring {
         Some(keyring) => {
             crate::standalone::reseal(&store, &keyring).await?;

@@ -20,6 +20,8 @@ pub async fn run(args: MasterArgs) -> anyhow::Result<()> {
     if let Some(keyring) = &keyring {
         tracing::info!("secret key {} loaded", keyring.current_id());
     }
+    // Bad alert settings stop the start too.
+    crate::alerting::sender(&args.alerts)?;
     let database = common.database()?.to_string();
     let listen = args
         .listen
@@ -55,12 +57,24 @@ pub async fn run(args: MasterArgs) -> anyhow::Result<()> {
         ),
         cluster_key: common.cluster_key.clone(),
         cluster_tls: common.cluster_tls.clone(),
-        keyring: keyring.map(std::sync::Arc::new),
+        keyring: keyring.clone().map(std::sync::Arc::new),
         ..MasterConfig::new(address.clone(), address.clone())
     };
     let master = Master::start(store.clone(), config, Vec::new()).await?;
     let waker = master.waker();
     store.on_commands(&database, move || waker.wake());
+    let alerts = crate::alerting::start(
+        &store,
+        &args.alerts,
+        crate::alerting::Delivery {
+            owner: address.clone(),
+            default_url: None,
+            keyring,
+            cluster_key: common.cluster_key.clone(),
+            cluster_tls: common.cluster_tls.clone(),
+        },
+    )?;
+    store.on_events(&database, move || alerts.notify_one());
 
     let membership = std::sync::Arc::new(
         Membership::join(

@@ -48,6 +48,9 @@ pub(super) struct RawWorkflow {
     /// Read item by item (see [`Reader::workflow`]).
     #[serde(skip)]
     pub tasks: Vec<RawTask>,
+    /// Read item by item (see [`Reader::alerts`]).
+    #[serde(skip)]
+    pub alerts: Vec<crate::alert::AlertRuleSpec>,
 }
 
 /// A workflow param as written: a default value, or a declaration with a rule.
@@ -245,8 +248,10 @@ impl Reader<'_> {
         };
         let tasks = map.remove("tasks");
         let params = map.remove("params");
+        let alerts = map.remove("alerts");
         let (mut raw, _) = self.fields::<RawWorkflow>(map, &[], None);
         raw.params = self.params(params);
+        raw.alerts = self.alerts(alerts);
         raw.tasks = match tasks {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Sequence(items)) => items
@@ -264,6 +269,47 @@ impl Reader<'_> {
             }
         };
         Some(raw)
+    }
+
+    /// The workflow's `alerts:`, rule by rule, each problem at the rule's line.
+    fn alerts(&mut self, alerts: Option<Value>) -> Vec<crate::alert::AlertRuleSpec> {
+        let items = match alerts {
+            None | Some(Value::Null) => return Vec::new(),
+            Some(Value::Sequence(items)) => items,
+            Some(_) => {
+                self.problems.push(problem(
+                    None,
+                    self.doc.position(&[Step::Key("alerts".into())]),
+                    "`alerts` is a list of rules (`- {on: [instance_failed], channels: [ops]}`)"
+                        .into(),
+                ));
+                return Vec::new();
+            }
+        };
+        let mut rules = Vec::new();
+        for (i, item) in items.into_iter().enumerate() {
+            let at = self
+                .doc
+                .position(&[Step::Key("alerts".into()), Step::Index(i)]);
+            match serde_yaml::from_value::<crate::alert::AlertRuleSpec>(item) {
+                Ok(rule) => {
+                    for message in rule.check(i + 1) {
+                        self.problems.push(problem(None, at, message));
+                    }
+                    rules.push(rule);
+                }
+                Err(e) => {
+                    let e = e.to_string().replace("unknown variant", "unknown event");
+                    let message = format!(
+                        "alert rule {}: {e} (a rule is `{{on: [{}], channels: [NAME, ...]}}`)",
+                        i + 1,
+                        crate::alert::known_kinds()
+                    );
+                    self.problems.push(problem(None, at, message));
+                }
+            }
+        }
+        rules
     }
 
     /// The workflow's `params:`, entry by entry: a scalar is a default value, a mapping a

@@ -697,6 +697,29 @@ fn a_sql_task_parses_round_trips_and_declares_its_outputs() {
 }
 
 #[test]
+fn alerts_block_parses_and_round_trips() {
+    let text = "name: etl
+alerts:
+  - {on: [instance_failed, task_timeout], channels: [ops-slack]}
+  - on: [instance_succeeded]
+    channels: [mail, ops-slack]
+tasks:
+  - {name: a, type: noop}
+";
+    let spec = parse(text).unwrap();
+    use crate::alert::AlertOn;
+    assert_eq!(spec.alerts.len(), 2);
+    assert_eq!(
+        spec.alerts[0].on,
+        vec![AlertOn::InstanceFailed, AlertOn::TaskTimeout]
+    );
+    assert_eq!(spec.alerts[1].channels, vec!["mail", "ops-slack"]);
+    let back = WorkflowSpec::from_yaml(&spec.to_yaml().unwrap(), "back").unwrap();
+    assert_eq!(back, spec);
+    assert_eq!(WorkflowSpec::from_json(&spec.to_json()).unwrap(), spec);
+}
+
+#[test]
 fn a_bad_sql_task_is_refused_at_its_line_naming_each_problem() {
     let e = error(
         "name: w\ntasks:\n  - {name: a, type: sql, datasource: wh, sql: '  '}\n  - {name: b, type: sql, datasource: wh, sql: 'select 1', outputs: first_rows}\n  - {name: c, type: sql, sql: 'select 1'}\n  - {name: d, type: sql, datasource: wh, sql: 'select 1', max_rows: 100001}\n  - {name: e, type: sql, datasource: 'no such', sql: 'select 1', url: x}\n",
@@ -730,5 +753,37 @@ fn a_sql_reference_that_cannot_be_bound_or_a_sql_without_statements_is_refused_a
     assert!(
         problems[1].contains("task `b`: its `sql` holds no statement"),
         "{problems:?}"
+    );
+}
+
+#[test]
+fn a_bad_alert_rule_is_reported_at_its_line() {
+    let e = error(
+        "name: etl
+tasks:
+  - {name: a, type: noop}
+alerts:
+  - {on: [instance_failed], channels: [ok]}
+  - {on: [instance_faild], channels: [ops]}
+  - {on: [], channels: [ops]}
+",
+    );
+    assert!(e.contains("wf.yaml: line 6"), "{e}");
+    assert!(
+        e.contains("alert rule 2") && e.contains("instance_faild"),
+        "{e}"
+    );
+    assert!(
+        e.contains("task_timeout"),
+        "the known kinds are listed: {e}"
+    );
+    assert!(
+        e.contains("line 7") && e.contains("alert rule 3: `on` names no event"),
+        "{e}"
+    );
+    let e = error("name: etl\ntasks:\n  - {name: a, type: noop}\nalerts: {on: x}\n");
+    assert!(
+        e.contains("line 4") && e.contains("`alerts` is a list"),
+        "{e}"
     );
 }

@@ -134,6 +134,7 @@ pub(super) fn check(
         timezone: raw.timezone,
         schedule: raw.schedule,
         tasks,
+        alerts: raw.alerts,
     };
     let misplaced: Vec<Problem> = crate::params::secrets::misplaced(&spec)
         .into_iter()

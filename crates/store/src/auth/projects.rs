@@ -91,6 +91,13 @@ impl Store {
                 "project `{name}` has {secrets} secret(s); it can be deleted once empty"
             )));
         }
+        for table in ["alert_rule", "alert_channel"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE project = $1"))
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .ctx("deleting a project's alert settings")?;
+        }
         let done = sqlx::query("DELETE FROM project WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
