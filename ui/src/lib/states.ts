@@ -78,6 +78,7 @@ export const TASK_TYPES: Record<string, { color: string; mark: string }> = {
   python: { color: "var(--type-python)", mark: "py" },
   noop: { color: "var(--type-noop)", mark: "∅" },
   http: { color: "var(--type-http)", mark: "⇄" },
+  sql: { color: "var(--type-sql)", mark: "⛁" },
   sub_workflow: { color: "var(--type-sub)", mark: "⧉" },
   dependent: { color: "var(--type-dependent)", mark: "⇢" },
   conditions: { color: "var(--type-logic)", mark: "?" },

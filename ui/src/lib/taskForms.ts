@@ -77,6 +77,17 @@ export const TASK_FORMS: Record<string, TaskForm> = {
       { key: "outputs", label: "Outputs", kind: "map", help: "One `name: /json/pointer` a line" },
     ],
   },
+  sql: {
+    label: "SQL",
+    template: { datasource: "warehouse", sql: "select 1 as one" },
+    fields: [
+      { key: "datasource", label: "Data source", kind: "text", help: "A data source of the project (baton datasource list)" },
+      { key: "sql", label: "SQL", kind: "code", help: "Statements separated by `;`; ${param} becomes a bound value" },
+      { key: "outputs", label: "Outputs", kind: "select", options: ["none", "first_row", "all_rows"], help: "From the last statement's result" },
+      { key: "max_rows", label: "Rows in the log", kind: "number", help: "Default 1000; the rest are counted" },
+      { key: "transaction", label: "In one transaction", kind: "yaml", help: "true: every statement or none" },
+    ],
+  },
   sub_workflow: {
     label: "Sub-workflow",
     template: { workflow: "other-workflow" },
