@@ -2,6 +2,8 @@
 //! what happened (a task ended, a stop was asked) and performs the steps it returns. Retries
 //! are below this level: a task is "active" here from its first attempt to its last.
 
+pub mod map;
+
 use crate::dag::{Dag, TaskIndex};
 use crate::spec::FailureStrategy;
 use crate::state::WorkflowState;

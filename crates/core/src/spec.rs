@@ -8,6 +8,7 @@
 mod file;
 pub mod kinds;
 pub mod logic;
+pub mod map;
 pub mod param_rule;
 pub mod schedule;
 mod validate;
@@ -17,6 +18,7 @@ pub use kinds::http::{HttpMethod, HttpSpec};
 pub use kinds::sql::{SqlOutputs, SqlSpec};
 pub use kinds::task_types;
 pub use logic::{Condition, DependItem, Dependence, Expect, Relation, SwitchCase};
+pub use map::{MapFailure, MapSpec};
 pub use param_rule::{ExtraParams, ParamDecl, ParamRule};
 pub use schedule::{Concurrency, Misfire, ScheduleSpec, Trigger};
 
@@ -267,6 +269,9 @@ pub struct TaskSpec {
     /// Order among the group's waiting tasks (default: the task's priority).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_group_priority: Option<Priority>,
+    /// One task instance per item of a list decided at run time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<MapSpec>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {

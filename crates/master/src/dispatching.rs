@@ -89,6 +89,11 @@ impl Engine {
                 return Ok(Handed::Waiting(message));
             }
         }
+        if self.instances[&id].version.spec.tasks[index].map.is_some() {
+            // Never run a mapped task as one plain task: it fails, saying why.
+            let message = baton_core::run::map::NOT_RUN_BY_THIS_MASTER;
+            return self.fail_to_prepare(tx, id, index, message, t).await;
+        }
         let secrets = match self.task_secrets(tx, id, index).await? {
             Ok(secrets) => secrets,
             Err(message) => return self.fail_to_prepare(tx, id, index, &message, t).await,

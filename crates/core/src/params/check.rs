@@ -26,13 +26,19 @@ pub fn check(
         .tasks
         .iter()
         .flat_map(|task| {
+            // A mapped task's item is bound for each item: defined, whatever its value.
+            let item = task.map.as_ref().map(|m| m.item.clone());
             let upstream: BTreeMap<String, String> = upstream_outputs(workflow, task)
                 .into_iter()
                 .chain(may_set.iter().cloned())
+                .chain(item)
                 .map(|name| (name, String::new()))
                 .collect();
             let mut r = Resolver::new(workflow, task, start, &upstream, &ctx);
             r.task(task);
+            if let Some(map) = &task.map {
+                r.text(&map.over);
+            }
             if let crate::TaskKind::Switch { cases, .. } = &task.kind {
                 for case in cases {
                     r.condition(&case.when);
@@ -78,7 +84,13 @@ pub fn upstream_outputs(workflow: &WorkflowSpec, task: &TaskSpec) -> BTreeSet<St
             continue;
         }
         if let Some(up) = workflow.task(name) {
-            names.extend(up.kind.output_names());
+            // A mapped task's items' outputs reach downstream as one JSON list.
+            match &up.map {
+                Some(_) => {
+                    names.insert(crate::run::map::outputs_param(&up.name));
+                }
+                None => names.extend(up.kind.output_names()),
+            }
             todo.extend(up.depends_on.iter().map(String::as_str));
         }
     }

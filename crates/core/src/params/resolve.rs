@@ -618,6 +618,20 @@ impl<'a> RunScope<'a> {
         r.into_result(resolved)
     }
 
+    /// As [`RunScope::resolve_task_with_secrets`], for one item of a mapped task: `item` is
+    /// `(as, text)` ([`crate::run::map::binding`]), above every other source and never
+    /// expanded (an item is data, like an output param).
+    pub fn resolve_item(
+        &self,
+        item: (&str, &str),
+        secrets: &BTreeMap<String, String>,
+    ) -> Result<ResolvedTask, ParamError> {
+        let mut r = self.resolver().with_secrets(secrets);
+        r.done.insert(item.0.to_string(), item.1.to_string());
+        let resolved = r.task(self.task);
+        r.into_result(resolved)
+    }
+
     /// Resolves any text as the task would see it (a param passed to a sub-workflow).
     pub fn resolve_text(&self, text: &str) -> Result<String, ParamError> {
         let mut r = self.resolver();

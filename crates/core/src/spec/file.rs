@@ -91,7 +91,7 @@ pub(super) enum ParamType {
     Date,
 }
 
-/// The fields every task takes, whatever its type (`type` itself, read apart, and those of
+/// The fields every task takes, whatever its type (`type` and `map`, read apart, and those of
 /// [`RawTask`], kept equal by a test): the rest of a task's mapping is its type's own (see
 /// [`super::kinds`]).
 pub(super) const COMMON_TASK_FIELDS: &[&str] = &[
@@ -109,6 +109,7 @@ pub(super) const COMMON_TASK_FIELDS: &[&str] = &[
     "failover",
     "task_group",
     "task_group_priority",
+    "map",
 ];
 
 /// A task as written: its common fields, and its type's own fields read into its kind.
@@ -122,6 +123,9 @@ pub(super) struct RawTask {
     /// What the type's own fields make; `None` when they could not (already reported).
     #[serde(skip)]
     pub kind: Option<TaskKind>,
+    /// The task's `map:`, read apart so that its problems stand at their lines.
+    #[serde(skip)]
+    pub map: Option<super::MapSpec>,
     pub name: Option<String>,
     #[serde(default)]
     pub depends_on: Vec<String>,
@@ -382,9 +386,11 @@ impl Reader<'_> {
         let mut common = Mapping::new();
         let mut own = Mapping::new();
         let mut type_value = None;
+        let mut map_value = None;
         for (key, value) in map {
             match key.as_str() {
                 Some("type") => type_value = Some(value),
+                Some("map") => map_value = Some(value),
                 Some(k) if COMMON_TASK_FIELDS.contains(&k) => {
                     common.insert(key, value);
                 }
@@ -396,6 +402,12 @@ impl Reader<'_> {
         let (mut raw, broken) = self.fields::<RawTask>(common, &path, Some(&name));
         raw.broken = broken;
         raw.kind = self.kind(type_value, own, &path, &name);
+        if let Some(value) = map_value {
+            match self.map(value, &path, &name, raw.kind.as_ref()) {
+                Ok(spec) => raw.map = Some(spec),
+                Err(()) => raw.broken.push("map".into()),
+            }
+        }
         raw
     }
 
@@ -565,6 +577,7 @@ mod tests {
             .map(|f| f.split('`').next().unwrap_or(f))
             .collect();
         fields.push("type");
+        fields.push("map");
         fields.sort_unstable();
         let mut common = COMMON_TASK_FIELDS.to_vec();
         common.sort_unstable();

@@ -232,6 +232,7 @@ fn check_task(index: usize, mut raw: RawTask) -> Result<TaskSpec, Vec<Problem>> 
             failover: raw.failover.unwrap_or_default(),
             task_group: raw.task_group,
             task_group_priority: raw.task_group_priority,
+            map: raw.map,
         }),
         _ => Err(problems),
     }

@@ -463,3 +463,28 @@ fn a_secret_is_resolved_only_in_an_http_payload_and_only_with_its_value_given() 
         "a secret counts as set before a run"
     );
 }
+
+#[test]
+fn a_mapped_item_is_bound_above_every_param_and_stays_data() {
+    let w = WorkflowSpec::from_yaml(
+        "name: w\nparams: {part: global, parts: '[1]'}\ntasks:\n  - name: m\n    type: shell\n    command: echo ${part} ${system.task.attempt}\n    params: {part: local}\n    map: {over: '${parts}', as: part}\n",
+        "w",
+    )
+    .unwrap();
+    let start = Params::from([("part".to_string(), "start".to_string())]);
+    let upstream = Params::new();
+    let c = ctx();
+    let item = "$(touch /tmp/x) $[yyyy] ${parts}";
+    let resolved = scope(&w, &w.tasks[0], &start, &upstream, &c)
+        .resolve_item(("part", item), &BTreeMap::new())
+        .unwrap();
+    assert_eq!(
+        resolved.env["BATON_PARAM_part"], item,
+        "neither run nor expanded"
+    );
+    let TaskKind::Shell { command } = &resolved.kind else {
+        panic!("a shell task stays one");
+    };
+    assert!(!command.contains("touch"), "{command}");
+    assert!(command.contains("BATON_PARAM_part"), "{command}");
+}

@@ -1,0 +1,340 @@
+//! `map:` on a task: one task instance per item of a list known only when the task becomes
+//! ready (a param, or an upstream task's output). This module is the field as a file writes
+//! it and its checks at apply; the rules of a mapped run are in [`crate::run::map`].
+
+use super::file::Reader;
+use super::yaml::Step;
+use super::{Problem, TaskKind};
+use crate::params::{is_param_name, is_system_param};
+use serde::{Deserialize, Serialize};
+use serde_yaml::Value;
+
+/// The most items a `map:` may allow (`max_items`), so that no list can make a master carry
+/// more task instances than it can hold.
+pub const MAX_ITEMS_LIMIT: u32 = 100_000;
+/// `max_items` when a file gives none.
+pub const DEFAULT_MAX_ITEMS: u32 = 10_000;
+
+/// What one failed item does to the other items of a mapped task.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MapFailure {
+    /// Start no new item after the first failure (running items run on); the task fails.
+    #[default]
+    End,
+    /// Run every item; the task fails if any failed.
+    Continue,
+}
+
+/// A task's `map:`, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapSpec {
+    /// The list, as written: one `${name}` reference (a param or an upstream output), whose
+    /// value is a JSON list.
+    pub over: String,
+    /// The name each item has inside the task (`${as}`).
+    #[serde(rename = "as")]
+    pub item: String,
+    /// At most this many items at once (none: as many as worker slots allow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<u32>,
+    /// A longer list fails the task.
+    #[serde(default = "default_max_items")]
+    pub max_items: u32,
+    /// What a failed item does to the others.
+    #[serde(default, skip_serializing_if = "is_end")]
+    pub failure: MapFailure,
+}
+
+fn default_max_items() -> u32 {
+    DEFAULT_MAX_ITEMS
+}
+
+fn is_end(f: &MapFailure) -> bool {
+    *f == MapFailure::End
+}
+
+impl MapSpec {
+    /// The name of the param `over` refers to.
+    pub fn over_param(&self) -> &str {
+        reference_name(&self.over).unwrap_or_default()
+    }
+}
+
+/// The name in `text` when it is exactly one `${name}` reference (spaces around allowed).
+fn reference_name(text: &str) -> Option<&str> {
+    let name = text.trim().strip_prefix("${")?.strip_suffix('}')?;
+    is_param_name(name).then_some(name)
+}
+
+/// `map:` as written: every field optional, so that each missing one is reported.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMap {
+    over: Option<String>,
+    #[serde(rename = "as")]
+    item: Option<String>,
+    parallel: Option<u32>,
+    max_items: Option<u32>,
+    failure: Option<MapFailure>,
+}
+
+/// Whether a task of this kind may be mapped: those a worker runs as a program (and `noop`,
+/// for benchmarks). Logic tasks decide about branches of the whole instance, which items
+/// cannot share.
+fn mappable(kind: &TaskKind) -> bool {
+    match kind {
+        TaskKind::Shell { .. } | TaskKind::Python { .. } | TaskKind::Noop => true,
+        TaskKind::Http(_)
+        | TaskKind::Sql(_)
+        | TaskKind::SubWorkflow { .. }
+        | TaskKind::Dependent { .. }
+        | TaskKind::Conditions { .. }
+        | TaskKind::Switch { .. } => false,
+    }
+}
+
+impl Reader<'_> {
+    /// Reads and checks a task's `map:` (at `path`, the task's), each problem at its line;
+    /// `Err(())` when it is wrong (already reported).
+    pub(super) fn map(
+        &mut self,
+        value: Value,
+        path: &[Step],
+        task: &str,
+        kind: Option<&TaskKind>,
+    ) -> Result<MapSpec, ()> {
+        let mut at = path.to_vec();
+        at.push(Step::Key("map".into()));
+        let field = |name: &str| {
+            let mut p = at.clone();
+            p.push(Step::Key(name.into()));
+            p
+        };
+        let before = self.problems.len();
+        if let Some(kind) = kind.filter(|k| !mappable(k)) {
+            self.report(
+                task,
+                &at,
+                format!(
+                    "a {} task cannot be mapped (`map:` is for shell, python and noop tasks)",
+                    kind.type_name()
+                ),
+            );
+        }
+        let Value::Mapping(fields) = value else {
+            self.report(
+                task,
+                &at,
+                "`map` is a mapping such as `{over: ${list}, as: item}`".into(),
+            );
+            return Err(());
+        };
+        let (raw, broken) = self.fields::<RawMap>(fields, &at, Some(task));
+        let over = match raw.over {
+            Some(over) if reference_name(&over).is_some() => Some(over.trim().to_string()),
+            Some(over) => {
+                let message = format!(
+                    "map.over: `{over}` is not a reference: write the list's param as `${{name}}` (a param or an upstream task's output holding a JSON list)"
+                );
+                self.report(task, &field("over"), message);
+                None
+            }
+            None if broken.iter().any(|b| b == "over") => None,
+            None => {
+                let message = "`map` needs `over` (the list, e.g. `over: ${parts}`)".into();
+                self.report(task, &at, message);
+                None
+            }
+        };
+        let item = match raw.item {
+            Some(name) if is_system_param(&name) || name.starts_with("system.") => {
+                let message =
+                    format!("map.as: `{name}` would hide a system param: choose another name");
+                self.report(task, &field("as"), message);
+                None
+            }
+            Some(name) if is_param_name(&name) => Some(name),
+            Some(name) => {
+                let message = format!(
+                    "map.as: `{name}` is not a param name (a letter or `_`, then letters, digits, `_` or `.`)"
+                );
+                self.report(task, &field("as"), message);
+                None
+            }
+            None if broken.iter().any(|b| b == "as") => None,
+            None => {
+                let message = "`map` needs `as` (the item's name in the task, e.g. `as: part`)";
+                self.report(task, &at, message.into());
+                None
+            }
+        };
+        if raw.parallel == Some(0) {
+            let message = "map.parallel: 0 would run no item: give 1 or more".into();
+            self.report(task, &field("parallel"), message);
+        }
+        let max_items = raw.max_items.unwrap_or(DEFAULT_MAX_ITEMS);
+        if !(1..=MAX_ITEMS_LIMIT).contains(&max_items) {
+            let message =
+                format!("map.max_items: {max_items} is out of range: from 1 to {MAX_ITEMS_LIMIT}");
+            self.report(task, &field("max_items"), message);
+        }
+        match (over, item) {
+            (Some(over), Some(item)) if self.problems.len() == before => Ok(MapSpec {
+                over,
+                item,
+                parallel: raw.parallel,
+                max_items,
+                failure: raw.failure.unwrap_or_default(),
+            }),
+            _ => Err(()),
+        }
+    }
+
+    fn report(&mut self, task: &str, path: &[Step], message: String) {
+        let at = self.doc.position(path);
+        self.problems.push(Problem {
+            task: Some(task.to_string()),
+            line: at.map(|a| a.line),
+            column: at.map(|a| a.column),
+            message,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::WorkflowSpec;
+
+    fn wf(map: &str) -> String {
+        format!(
+            "name: w\nparams: {{parts: '[1]'}}\ntasks:\n  - name: m\n    type: shell\n    command: echo ${{part}}\n    map: {map}\n"
+        )
+    }
+
+    fn error(text: &str) -> String {
+        WorkflowSpec::from_yaml(text, "w.yaml")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn a_full_map_reads_with_its_fields() {
+        let text =
+            wf("{over: '${parts}', as: part, parallel: 8, max_items: 50, failure: continue}");
+        let spec = WorkflowSpec::from_yaml(&text, "w.yaml").unwrap();
+        let map = spec.tasks[0].map.clone().unwrap();
+        assert_eq!(map.over_param(), "parts");
+        assert_eq!(map.item, "part");
+        assert_eq!(map.parallel, Some(8));
+        assert_eq!(map.max_items, 50);
+        assert_eq!(map.failure, MapFailure::Continue);
+    }
+
+    #[test]
+    fn defaults_are_unlimited_parallel_ten_thousand_items_and_end() {
+        let spec = WorkflowSpec::from_yaml(&wf("{over: '${parts}', as: part}"), "w").unwrap();
+        let map = spec.tasks[0].map.clone().unwrap();
+        assert_eq!(map.parallel, None);
+        assert_eq!(map.max_items, DEFAULT_MAX_ITEMS);
+        assert_eq!(map.failure, MapFailure::End);
+    }
+
+    #[test]
+    fn a_map_survives_export_and_json() {
+        let spec =
+            WorkflowSpec::from_yaml(&wf("{over: '${parts}', as: part, parallel: 2}"), "w").unwrap();
+        let back = WorkflowSpec::from_yaml(&spec.to_yaml().unwrap(), "w").unwrap();
+        assert_eq!(back, spec);
+        assert_eq!(WorkflowSpec::from_json(&spec.to_json()).unwrap(), spec);
+    }
+
+    #[test]
+    fn over_must_be_a_reference_at_its_line() {
+        let text = "name: w\ntasks:\n  - name: m\n    type: noop\n    map:\n      over: p1,p2\n      as: part\n";
+        let e = error(text);
+        assert!(e.contains("line 6"), "{e}");
+        assert!(e.contains("is not a reference"), "{e}");
+        assert!(e.contains("task `m`"), "{e}");
+    }
+
+    #[test]
+    fn as_must_be_a_param_name_that_hides_no_system_param() {
+        let e = error(&wf("{over: '${parts}', as: 'my part'}"));
+        assert!(
+            e.contains("line 7") && e.contains("not a param name"),
+            "{e}"
+        );
+        let e = error(&wf("{over: '${parts}', as: system.task.attempt}"));
+        assert!(e.contains("would hide a system param"), "{e}");
+    }
+
+    #[test]
+    fn parallel_max_items_and_failure_are_range_checked() {
+        let e = error(&wf("{over: '${parts}', as: part, parallel: 0}"));
+        assert!(e.contains("map.parallel: 0"), "{e}");
+        let e = error(&wf("{over: '${parts}', as: part, max_items: 0}"));
+        assert!(e.contains("from 1 to 100000"), "{e}");
+        let e = error(&wf("{over: '${parts}', as: part, max_items: 100001}"));
+        assert!(e.contains("100001 is out of range"), "{e}");
+        let e = error(&wf("{over: '${parts}', as: part, failure: stop}"));
+        assert!(e.contains("failure") && e.contains("unknown value"), "{e}");
+        let e = error(&wf("{over: '${parts}', as: part, parallel: -1}"));
+        assert!(e.contains("parallel"), "{e}");
+    }
+
+    #[test]
+    fn missing_and_unknown_fields_are_named() {
+        let e = error(&wf("{as: part}"));
+        assert!(e.contains("needs `over`"), "{e}");
+        let e = error(&wf("{over: '${parts}'}"));
+        assert!(e.contains("needs `as`"), "{e}");
+        let e = error(&wf("{over: '${parts}', as: part, paralel: 2}"));
+        assert!(e.contains("paralel"), "{e}");
+        let e = error(&wf("[a, b]"));
+        assert!(e.contains("`map` is a mapping"), "{e}");
+    }
+
+    #[test]
+    fn only_shell_python_and_noop_tasks_are_mapped() {
+        let text = "name: w\nparams: {l: '[]'}\ntasks:\n  - name: s\n    type: sub_workflow\n    workflow: child\n    map: {over: '${l}', as: x}\n";
+        let e = error(text);
+        assert!(e.contains("line 7"), "{e}");
+        assert!(e.contains("a sub_workflow task cannot be mapped"), "{e}");
+        for kind in ["python\n    script: print(1)", "noop"] {
+            let text = format!(
+                "name: w\nparams: {{l: '[]'}}\ntasks:\n  - name: m\n    type: {kind}\n    map: {{over: '${{l}}', as: x}}\n"
+            );
+            WorkflowSpec::from_yaml(&text, "w").unwrap();
+        }
+    }
+
+    #[test]
+    fn the_item_counts_as_defined_and_the_list_must_be() {
+        let spec = WorkflowSpec::from_yaml(&wf("{over: '${parts}', as: part}"), "w").unwrap();
+        assert!(crate::params::check_all(&spec, &Default::default()).is_empty());
+        let text = wf("{over: '${nothing}', as: part}");
+        let spec = WorkflowSpec::from_yaml(&text, "w").unwrap();
+        let undefined = crate::params::check_all(&spec, &Default::default());
+        assert_eq!(undefined.len(), 1, "{undefined:?}");
+        assert_eq!(undefined[0].names, vec!["nothing".to_string()]);
+    }
+
+    #[test]
+    fn an_upstream_output_is_a_list_a_map_may_go_over() {
+        let text = "name: w\ntasks:\n  - name: list\n    type: shell\n    command: echo '${setValue(parts=[1,2])}'\n  - name: m\n    type: shell\n    depends_on: [list]\n    command: echo ${part}\n    map: {over: '${parts}', as: part}\n";
+        let spec = WorkflowSpec::from_yaml(text, "w").unwrap();
+        assert!(crate::params::check_all(&spec, &Default::default()).is_empty());
+    }
+
+    #[test]
+    fn downstream_of_a_mapped_task_sees_its_outputs_list_not_its_items_outputs() {
+        let text = "name: w\nparams: {l: '[1]'}\ntasks:\n  - name: load\n    type: shell\n    command: echo '${setValue(rows=1)}' ${x}\n    map: {over: '${l}', as: x}\n  - name: report\n    type: shell\n    depends_on: [load]\n    command: echo ${load.outputs} ${rows}\n";
+        let spec = WorkflowSpec::from_yaml(text, "w").unwrap();
+        let undefined = crate::params::check_all(&spec, &Default::default());
+        assert_eq!(undefined.len(), 1, "{undefined:?}");
+        assert_eq!(undefined[0].names, vec!["rows".to_string()]);
+    }
+}
