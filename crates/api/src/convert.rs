@@ -57,6 +57,7 @@ pub(crate) fn instance(r: InstanceRecord, pending: Vec<m::PendingCommand>) -> m:
         only_tasks: r.only_tasks,
         parent_instance_id: r.parent_instance_id.map(|i| i.0),
         parent_task_instance_id: r.parent_task_instance_id.map(|t| t.0),
+        overrides: r.overrides.into(),
     }
 }
 

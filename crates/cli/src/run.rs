@@ -63,6 +63,7 @@ async fn drive(
         .create_instance(NewInstance {
             workflow: &workflow,
             params,
+            overrides: Default::default(),
         })
         .await?;
     node.master.waker().wake();

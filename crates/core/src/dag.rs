@@ -100,6 +100,25 @@ impl Dag {
         }
     }
 
+    /// Every task, each after all the tasks it depends on; among tasks free to go, the one
+    /// first in the file goes first. What a dry run lists.
+    pub fn topological_order(&self) -> Vec<TaskIndex> {
+        let mut waiting: Vec<usize> = self.preds.iter().map(Vec::len).collect();
+        let mut ready: std::collections::BTreeSet<TaskIndex> =
+            (0..self.len()).filter(|&i| waiting[i] == 0).collect();
+        let mut order = Vec::with_capacity(self.len());
+        while let Some(task) = ready.pop_first() {
+            order.push(task);
+            for &next in &self.succs[task] {
+                waiting[next] -= 1;
+                if waiting[next] == 0 {
+                    ready.insert(next);
+                }
+            }
+        }
+        order
+    }
+
     /// Number of tasks.
     pub fn len(&self) -> usize {
         self.names.len()

@@ -88,6 +88,7 @@ async fn commands_are_taken_once_and_only_on_commit(db: &TestDb) {
         .create_instance(NewInstance {
             workflow: &wf,
             params,
+            overrides: Default::default(),
         })
         .await
         .unwrap();
@@ -188,6 +189,7 @@ async fn task_lifecycle_and_history(db: &TestDb) {
         .create_instance(NewInstance {
             workflow: &wf,
             params: BTreeMap::new(),
+            overrides: Default::default(),
         })
         .await
         .unwrap();
@@ -298,6 +300,7 @@ async fn many_rows_in_one_call_are_chunked() {
         .create_instance(NewInstance {
             workflow: &wf,
             params: BTreeMap::new(),
+            overrides: Default::default(),
         })
         .await
         .unwrap();
@@ -339,6 +342,7 @@ async fn instance_list_filters_and_pages(db: &TestDb) {
                 .create_instance(NewInstance {
                     workflow: wf,
                     params: BTreeMap::new(),
+                    overrides: Default::default(),
                 })
                 .await
                 .unwrap(),
@@ -436,6 +440,7 @@ async fn leases_fence_out_a_master_whose_instances_were_adopted(db: &TestDb) {
                 .create_instance(NewInstance {
                     workflow: &wf,
                     params: BTreeMap::new(),
+                    overrides: Default::default(),
                 })
                 .await
                 .unwrap(),
@@ -552,6 +557,7 @@ async fn postgres_wakes_listeners_when_a_command_is_written() {
         .create_instance(NewInstance {
             workflow: &wf,
             params: BTreeMap::new(),
+            overrides: Default::default(),
         })
         .await
         .unwrap();
@@ -853,6 +859,7 @@ async fn fires_record_their_instances_submission(db: &TestDb) {
     let new = NewInstance {
         workflow: &workflow,
         params: BTreeMap::new(),
+        overrides: Default::default(),
     };
     let id = store.create_instance_at(new, Some(due_at)).await.unwrap();
     let events = store.list_events(&submitted).await.unwrap();

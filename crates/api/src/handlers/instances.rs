@@ -214,6 +214,7 @@ pub(crate) async fn rerun_instance(
             NewInstance {
                 workflow: &workflow,
                 params: instance.params,
+                overrides: instance.overrides,
             },
             instance.schedule_time,
         )

@@ -8,10 +8,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use baton_api_model::{
-    Applied, ApplyRequest, ErrorBody, PageQuery, StartRequest, Started, VersionList,
-    VersionSummary, Workflow, WorkflowList, WorkflowQuery,
+    Applied, ApplyRequest, ErrorBody, PageQuery, PreviewParam, PreviewTask, StartPreview,
+    StartRequest, Started, VersionList, VersionSummary, Workflow, WorkflowList, WorkflowQuery,
 };
-use baton_core::{params, WorkflowSpec};
+use baton_core::{params, start, WorkflowSpec};
 use baton_store::NewInstance;
 
 /// `POST /workflows`: checks a workflow file and stores it as a new version (or the first).
@@ -133,12 +133,14 @@ pub(crate) async fn start_workflow(
     }
     let only = only_tasks(&workflow.spec, &name, &req)?;
     check_params(&workflow.spec, &req)?;
+    let overrides = checked_overrides(&req)?;
     let id = state
         .store
         .create_instance_scoped(
             NewInstance {
                 workflow: &workflow,
                 params: req.params,
+                overrides,
             },
             None,
             only,
@@ -150,6 +152,92 @@ pub(crate) async fn start_workflow(
         version: workflow.version,
     };
     Ok((StatusCode::CREATED, Json(started)))
+}
+
+/// `POST /workflows/{name}/start/preview`: what the same start would run, creating nothing
+/// (a dry run). It refuses what the start would refuse, with the same errors.
+#[utoipa::path(post, path = "/workflows/{name}/start/preview", tag = "workflows",
+    params(("name" = String, Path, description = "The workflow's name"), WorkflowQuery),
+    request_body(content = Option<StartRequest>, description = "The start's params, overrides and where to start; may be empty"),
+    responses((status = 200, description = "What would run", body = StartPreview),
+        (status = 400, description = "What the start would refuse: a param the workflow does not declare, a value that breaks its rule, a required param missing, an undefined param, an unknown task, a bad worker group", body = ErrorBody),
+        (status = 404, description = "No such workflow", body = ErrorBody)))]
+pub(crate) async fn preview_start(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(q): Query<WorkflowQuery>,
+    req: Option<Json<StartRequest>>,
+) -> ApiResult<StartPreview> {
+    let req = req.map(|b| b.0).unwrap_or_default();
+    let project = project_or_default(q.project);
+    let workflow = workflow_of(&state, &project, &name, q.version).await?;
+    for key in req.params.keys() {
+        params::parse_assignment(&format!("{key}=")).map_err(|e| ApiError::bad("bad_param", e))?;
+    }
+    let spec = &workflow.spec;
+    let dag = baton_core::Dag::new(spec);
+    let only = scope_of(&dag, &name, &req)?;
+    check_params(spec, &req)?;
+    let overrides = checked_overrides(&req)?;
+    let preview = start::preview(spec, &req.params, &overrides, &only);
+    Ok(Json(StartPreview {
+        version: workflow.version,
+        params: req.params,
+        failure_strategy: preview.failure_strategy,
+        priority: preview.priority,
+        tasks: preview.tasks.into_iter().map(preview_task).collect(),
+    }))
+}
+
+/// A task of a dry run as the API shows it.
+fn preview_task(t: start::TaskPreview) -> PreviewTask {
+    let params = t
+        .params
+        .into_iter()
+        .map(|(name, value)| match value {
+            start::PreviewValue::Now { value } => PreviewParam {
+                name,
+                value: Some(value),
+                at_run_time: false,
+            },
+            start::PreviewValue::AtRunTime => PreviewParam {
+                name,
+                value: None,
+                at_run_time: true,
+            },
+        })
+        .collect();
+    PreviewTask {
+        name: t.name,
+        task_type: t.task_type,
+        worker_group: t.worker_group,
+        depends_on: t.depends_on,
+        params,
+    }
+}
+
+/// The start's overrides, refused (400, `bad_override`) when no file could say them.
+fn checked_overrides(req: &StartRequest) -> Result<start::StartOverrides, ApiError> {
+    let overrides = req.overrides();
+    overrides
+        .check()
+        .map_err(|e| ApiError::bad("bad_override", e.to_string()))?;
+    Ok(overrides)
+}
+
+/// The tasks a start from `from_task` (with its scope) runs, every task without one.
+fn scope_of(
+    dag: &baton_core::Dag,
+    name: &str,
+    req: &StartRequest,
+) -> Result<Vec<baton_core::dag::TaskIndex>, ApiError> {
+    let scope = req.scope.unwrap_or_default();
+    start::tasks_in_scope(dag, req.from_task.as_deref(), scope).map_err(|task| {
+        ApiError::bad(
+            "bad_task",
+            format!("workflow `{name}` has no task `{task}`"),
+        )
+    })
 }
 
 /// The tasks a start from `from_task` runs, or `None` for all.

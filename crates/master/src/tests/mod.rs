@@ -4,5 +4,6 @@
 //! sent, so every rule of the engine can be checked on its own.
 
 mod harness;
+mod overrides;
 mod rules;
 mod trigger;
