@@ -194,6 +194,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_topological_order_puts_each_task_after_its_dependencies_file_order_first() {
+        // Written backwards: d -> c, b -> a (a depends on b and c), e alone.
+        let spec = WorkflowSpec::from_yaml(
+            "name: w\ntasks:\n  - {name: a, type: noop, depends_on: [b, c]}\n  - {name: e, type: noop}\n  - {name: c, type: noop, depends_on: [d]}\n  - {name: b, type: noop}\n  - {name: d, type: noop}\n",
+            "t",
+        )
+        .unwrap();
+        let dag = Dag::new(&spec);
+        let order: Vec<&str> = dag
+            .topological_order()
+            .into_iter()
+            .map(|i| dag.name(i))
+            .collect();
+        assert_eq!(order, ["e", "b", "d", "c", "a"]);
+    }
+
+    #[test]
     fn scopes_select_the_right_tasks() {
         // a -> b -> c, a -> d
         let spec = WorkflowSpec::from_yaml(

@@ -1302,3 +1302,39 @@ async fn datasources_are_kept_per_project_paged_and_resealed(db: &TestDb) {
     store.delete_project("wh").await.unwrap();
 }
 on_both!(datasources_are_kept_per_project_paged_and_resealed);
+
+/// A start's overrides are kept with the instance (the priority as its priority too), and
+/// an instance without any reads back with none.
+async fn start_overrides_are_kept_with_the_instance(db: &TestDb) {
+    use baton_core::start::StartOverrides;
+    use baton_core::{FailureStrategy, Priority};
+    let store = db.store().await;
+    store.apply_workflow(&spec(V1), V1).await.unwrap();
+    let wf = store
+        .get_workflow("default", "etl", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let overrides = StartOverrides {
+        failure_strategy: Some(FailureStrategy::Continue),
+        priority: Some(Priority::Lowest),
+        worker_group: Some("gpu".into()),
+    };
+    let new = |overrides| NewInstance {
+        workflow: &wf,
+        params: BTreeMap::new(),
+        overrides,
+    };
+    let given = store.create_instance(new(overrides.clone())).await.unwrap();
+    let none = store
+        .create_instance(new(StartOverrides::default()))
+        .await
+        .unwrap();
+    let given = store.get_instance(given).await.unwrap().unwrap();
+    assert_eq!(given.overrides, overrides);
+    assert_eq!(given.priority, Priority::Lowest);
+    let none = store.get_instance(none).await.unwrap().unwrap();
+    assert!(none.overrides.is_empty());
+    assert_eq!(none.priority, wf.spec.priority);
+}
+on_both!(start_overrides_are_kept_with_the_instance);

@@ -860,6 +860,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workflows/{name}/start/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /workflows/{name}/start/preview`: what the same start would run, creating nothing
+         *     (a dry run). It refuses what the start would refuse, with the same errors.
+         */
+        post: operations["preview_start"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflows/{name}/versions": {
         parameters: {
             query?: never;
@@ -1322,6 +1342,8 @@ export interface components {
             name: string;
             /** @description The only tasks it runs (started from a task); absent: all. */
             only_tasks?: string[] | null;
+            /** @description What its start gave in place of the workflow's values; absent when nothing. */
+            overrides?: components["schemas"]["Overrides"];
             /** @description The master that runs it, if any. */
             owner?: string | null;
             /** @description Start-time params. */
@@ -1584,6 +1606,21 @@ export interface components {
             /** @description The password (at least 8 characters). */
             password: string;
         };
+        /** @description The values a start gave in place of the workflow's, for one instance. */
+        Overrides: {
+            /**
+             * @description What a failure does to the rest of the instance: `end` kills the rest and fails it, `continue` lets independent branches run on.
+             * @enum {string}
+             */
+            failure_strategy?: "end" | "continue";
+            /**
+             * @description A priority.
+             * @enum {string}
+             */
+            priority?: "highest" | "high" | "medium" | "low" | "lowest";
+            /** @description The worker group given at the start (for every task a worker runs). */
+            worker_group?: string | null;
+        };
         /**
          * @description A command the API has queued for an instance that no master has taken yet. While one is
          *     pending, the instance's `state` is about to change: `baton instance wait` waits for it.
@@ -1594,6 +1631,31 @@ export interface components {
         Preview: {
             /** @description The next fire times. */
             fires: string[];
+        };
+        /** @description The value of a param in a dry run. */
+        PreviewParam: {
+            /**
+             * @description True when the value is only known at run time: it uses a time expression
+             *     (`$[yyyyMMdd]`), a `${system.*}` param or an output param of an upstream task.
+             */
+            at_run_time: boolean;
+            /** @description Its name. */
+            name: string;
+            /** @description Its value, when it is known before the run; absent when it is only known at run time. */
+            value?: string | null;
+        };
+        /** @description A task a start would run (`POST /workflows/{name}/start/preview`). */
+        PreviewTask: {
+            /** @description The tasks it waits for. */
+            depends_on: string[];
+            /** @description Its name. */
+            name: string;
+            /** @description Every param it would see (system params left out), by name. */
+            params: components["schemas"]["PreviewParam"][];
+            /** @description Its type, as written in the file. */
+            task_type: string;
+            /** @description The worker group that would run it; absent for a type the master runs itself. */
+            worker_group?: string | null;
         };
         /** @description A project. */
         Project: {
@@ -1722,16 +1784,55 @@ export interface components {
              */
             version: number;
         };
+        /** @description Answer of `POST /workflows/{name}/start/preview`: what the start would run, nothing created. */
+        StartPreview: {
+            /**
+             * @description What a failure does to the rest of the instance: `end` kills the rest and fails it, `continue` lets independent branches run on.
+             * @enum {string}
+             */
+            failure_strategy: "end" | "continue";
+            /** @description The start-time params, checked as a real start checks them. */
+            params: {
+                [key: string]: string;
+            };
+            /**
+             * @description A priority.
+             * @enum {string}
+             */
+            priority: "highest" | "high" | "medium" | "low" | "lowest";
+            /** @description The tasks in scope, in dependency order (each after the tasks it depends on). */
+            tasks: components["schemas"]["PreviewTask"][];
+            /**
+             * Format: int64
+             * @description The version it would run.
+             */
+            version: number;
+        };
         /** @description Body of `POST /workflows/{name}/start`. */
         StartRequest: {
+            /**
+             * @description What a failure does to the rest of the instance: `end` kills the rest and fails it, `continue` lets independent branches run on.
+             * @enum {string}
+             */
+            failure_strategy?: "end" | "continue";
             /** @description Run only from this task… */
             from_task?: string | null;
             /** @description Start-time params; they win over the task's and the workflow's. */
             params?: {
                 [key: string]: string;
             };
+            /**
+             * @description A priority.
+             * @enum {string}
+             */
+            priority?: "highest" | "high" | "medium" | "low" | "lowest";
             /** @description …this far (default: the task and its downstream): `downstream`, `self`, `upstream`. */
             scope?: string | null;
+            /**
+             * @description In place of the `worker_group` of every task a worker runs, for this instance only.
+             *     A group no worker serves is accepted: its tasks wait until one joins.
+             */
+            worker_group?: string | null;
         };
         /** @description Answer of `GET /task-instances/{id}`. */
         TaskDetail: {
@@ -4129,6 +4230,57 @@ export interface operations {
                 };
             };
             /** @description A param the workflow does not declare, a value that breaks its rule, a required param missing, an undefined param, an unknown task */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such workflow */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    preview_start: {
+        parameters: {
+            query?: {
+                /** @description The project (default `default`). */
+                project?: string;
+                /** @description A version (default the latest). */
+                version?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The workflow's name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        /** @description The start's params, overrides and where to start; may be empty */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["StartRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description What would run */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StartPreview"];
+                };
+            };
+            /** @description What the start would refuse: a param the workflow does not declare, a value that breaks its rule, a required param missing, an undefined param, an unknown task, a bad worker group */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -219,9 +219,11 @@ fn preview_task(t: start::TaskPreview) -> PreviewTask {
 /// The start's overrides, refused (400, `bad_override`) when no file could say them.
 fn checked_overrides(req: &StartRequest) -> Result<start::StartOverrides, ApiError> {
     let overrides = req.overrides();
-    overrides
-        .check()
-        .map_err(|e| ApiError::bad("bad_override", e.to_string()))?;
+    overrides.check().map_err(|e| ApiError::BadFields {
+        code: "bad_override",
+        message: e.to_string(),
+        fields: vec![("worker_group".into(), e.to_string())],
+    })?;
     Ok(overrides)
 }
 
@@ -233,10 +235,12 @@ fn scope_of(
 ) -> Result<Vec<baton_core::dag::TaskIndex>, ApiError> {
     let scope = req.scope.unwrap_or_default();
     start::tasks_in_scope(dag, req.from_task.as_deref(), scope).map_err(|task| {
-        ApiError::bad(
-            "bad_task",
-            format!("workflow `{name}` has no task `{task}`"),
-        )
+        let message = format!("workflow `{name}` has no task `{task}`");
+        ApiError::BadFields {
+            code: "bad_task",
+            message: message.clone(),
+            fields: vec![("from_task".into(), message)],
+        }
     })
 }
 
@@ -246,22 +250,13 @@ fn only_tasks(
     name: &str,
     req: &StartRequest,
 ) -> Result<Option<Vec<String>>, ApiError> {
-    let Some(task) = &req.from_task else {
+    if req.from_task.is_none() {
         return Ok(None);
-    };
+    }
     let dag = baton_core::Dag::new(spec);
-    let index = dag.index_of(task).ok_or_else(|| {
-        ApiError::bad(
-            "bad_task",
-            format!("workflow `{name}` has no task `{task}`"),
-        )
-    })?;
-    let scope = req.scope.unwrap_or_default();
+    let only = scope_of(&dag, name, req)?;
     Ok(Some(
-        dag.select(index, scope)
-            .into_iter()
-            .map(|t| dag.name(t).to_string())
-            .collect(),
+        only.into_iter().map(|t| dag.name(t).to_string()).collect(),
     ))
 }
 
@@ -270,7 +265,15 @@ fn only_tasks(
 fn check_params(spec: &WorkflowSpec, req: &StartRequest) -> Result<(), ApiError> {
     let refused = params::check_start(spec, &req.params);
     if !refused.is_empty() {
-        return Err(ApiError::bad("bad_params", lines(&refused)));
+        let fields = refused
+            .iter()
+            .map(|e| (format!("params.{}", e.param()), e.to_string()))
+            .collect();
+        return Err(ApiError::BadFields {
+            code: "bad_params",
+            message: lines(&refused),
+            fields,
+        });
     }
     let undefined = params::check(spec, &req.params, &Default::default());
     if !undefined.is_empty() {
