@@ -81,8 +81,8 @@ test("an admin logs in, sees a DAG, starts the workflow and watches it succeed l
   await p.getByTestId("start").click();
   const dialog = p.getByRole("dialog", { name: "Start" });
   await dialog.waitFor();
-  assert.equal(await dialog.getByLabel("param name").first().inputValue(), "dt");
-  await dialog.getByLabel("param value").first().fill("20260301");
+  assert.equal(await dialog.getByLabel("dt", { exact: true }).inputValue(), "20260101");
+  await dialog.getByLabel("dt", { exact: true }).fill("20260301");
   await shot(p, "start-dialog");
   await dialog.getByRole("button", { name: "Start" }).click();
   await p.waitForURL(/\/instances\/\d+/);
