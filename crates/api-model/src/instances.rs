@@ -82,6 +82,20 @@ pub struct Instance {
     pub overrides: Overrides,
 }
 
+/// A child instance of a `sub_workflow` task (in [`InstanceDetail::children`]).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChildInstance {
+    /// The child instance.
+    pub id: i64,
+    /// The task instance of the parent that started it.
+    pub parent_task_instance_id: i64,
+    /// The workflow it runs.
+    pub name: String,
+    /// Where it is.
+    #[schema(schema_with = crate::schemas::workflow_state)]
+    pub state: WorkflowState,
+}
+
 /// The values a start gave in place of the workflow's, for one instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Overrides {
@@ -150,6 +164,9 @@ pub struct InstanceQuery {
 pub struct InstanceDetail {
     /// The instance.
     pub instance: Instance,
+    /// The child instances its `sub_workflow` tasks started, oldest first.
+    #[serde(default)]
+    pub children: Vec<ChildInstance>,
     /// Its task instances, in the order they became ready.
     pub tasks: Vec<TaskInstance>,
     /// The ended attempts of its tasks, by task and attempt.

@@ -69,6 +69,39 @@ pub struct WorkflowSummary {
     pub latest_version: i64,
     /// When it was last changed.
     pub updated_at: DateTime<Utc>,
+    /// Its newest instances, newest first (as many as `?runs=` asks, 10 by default).
+    #[serde(default)]
+    pub recent_runs: Vec<RecentRun>,
+}
+
+/// One of a workflow's recent instances, as the workflows list shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecentRun {
+    /// The instance.
+    pub id: i64,
+    /// Where it is.
+    #[schema(schema_with = crate::schemas::workflow_state)]
+    pub state: baton_core::WorkflowState,
+    /// When it was asked for.
+    pub submitted_at: DateTime<Utc>,
+    /// When a master started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// From start to end (or to now, while it runs: absent), in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+}
+
+/// `?runs=` of `GET /workflows`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RecentRunsQuery {
+    /// How many of each workflow's newest instances to give in `recent_runs` (0 to 50,
+    /// default 10).
+    pub runs: Option<i64>,
 }
 
 /// Answer of `GET /workflows`, by project and name.

@@ -311,6 +311,24 @@ impl Store {
             .collect()
     }
 
+    /// The child instances of the instance's `sub_workflow` tasks, oldest first (through
+    /// the `(parent_instance_id, id)` index).
+    pub async fn child_instances(
+        &self,
+        parent: WorkflowInstanceId,
+    ) -> Result<Vec<InstanceRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {INSTANCE_COLUMNS} FROM workflow_instance WHERE parent_instance_id = $1 \
+             ORDER BY id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(parent.0)
+            .fetch_all(&self.read)
+            .await
+            .ctx("reading the child instances of an instance")?;
+        rows.iter().map(InstanceRecord::from_row).collect()
+    }
+
     /// One instance.
     pub async fn get_instance(
         &self,

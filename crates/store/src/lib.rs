@@ -16,6 +16,7 @@ mod instances;
 mod listen;
 mod logic;
 mod records;
+mod runs;
 mod schedules;
 mod task_groups;
 #[cfg(any(test, feature = "testing"))]
@@ -40,6 +41,7 @@ pub use logic::{DependencyQuery, NewChild};
 pub use records::{
     AttemptRecord, InstanceRecord, TaskInstanceRecord, WorkflowRecord, WorkflowSummary,
 };
+pub use runs::{ProjectCounts, RecentRun, MAX_RECENT_RUNS};
 pub use schedules::{DueSchedule, FireOutcome, PlannedFire, ScheduleRecord};
 pub use task_groups::TaskGroupRecord;
 pub use workflows::Applied;

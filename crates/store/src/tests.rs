@@ -620,7 +620,7 @@ async fn schedule_set_and_delete_make_versions(db: &TestDb) {
         (2, source.as_str())
     );
     assert_eq!(latest.spec.schedule, Some(block.clone()));
-    let schedules = store.list_schedules().await.unwrap();
+    let schedules = store.list_schedules(None).await.unwrap();
     assert_eq!(schedules.len(), 1);
     assert_eq!(schedules[0].spec, block);
     assert!(schedules[0].online && schedules[0].next_fire_at.is_some());
@@ -662,7 +662,7 @@ async fn schedule_set_and_delete_make_versions(db: &TestDb) {
         .unwrap();
     let deleted = store.apply_workflow_on(&without, &source, 2).await.unwrap();
     assert_eq!((deleted.version, deleted.outcome), (3, "updated"));
-    assert!(store.list_schedules().await.unwrap().is_empty());
+    assert!(store.list_schedules(None).await.unwrap().is_empty());
     let v3 = store
         .get_workflow("default", "etl", None)
         .await
@@ -1338,3 +1338,108 @@ async fn start_overrides_are_kept_with_the_instance(db: &TestDb) {
     assert_eq!(none.priority, wf.spec.priority);
 }
 on_both!(start_overrides_are_kept_with_the_instance);
+
+/// The recent runs of many workflows in one call: the newest few of each, newest first, and
+/// nothing for a workflow that never ran.
+async fn recent_runs_are_the_newest_of_each_workflow(db: &TestDb) {
+    let store = db.store().await;
+    let other = "name: other\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
+    let idle = "name: idle\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
+    for text in [V1, other, idle] {
+        store.apply_workflow(&spec(text), text).await.unwrap();
+    }
+    let get = |name: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .get_workflow("default", name, None)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let (etl, other, idle) = (get("etl").await, get("other").await, get("idle").await);
+    let mut etl_ids = Vec::new();
+    for n in 0..12 {
+        let wf = if n % 4 == 3 { &other } else { &etl };
+        let new = NewInstance {
+            workflow: wf,
+            params: BTreeMap::new(),
+            overrides: Default::default(),
+        };
+        let id = store.create_instance(new).await.unwrap();
+        if wf.id == etl.id {
+            etl_ids.push(id);
+        }
+    }
+    let runs = store
+        .recent_runs(&[etl.id, other.id, idle.id], 5)
+        .await
+        .unwrap();
+    let newest: Vec<_> = etl_ids.iter().rev().take(5).copied().collect();
+    let got: Vec<_> = runs[&etl.id].iter().map(|r| r.id).collect();
+    assert_eq!(got, newest);
+    assert_eq!(runs[&other.id].len(), 3);
+    assert!(runs[&other.id].windows(2).all(|w| w[0].id.0 > w[1].id.0));
+    assert!(runs[&other.id]
+        .iter()
+        .all(|r| r.state == WorkflowState::Submitted));
+    assert!(!runs.contains_key(&idle.id));
+    assert!(store.recent_runs(&[etl.id], 0).await.unwrap().is_empty());
+}
+on_both!(recent_runs_are_the_newest_of_each_workflow);
+
+/// Counts per project: workflows, instances not ended, instances failed since a time.
+async fn project_counts_count_workflows_open_and_recently_failed_instances(db: &TestDb) {
+    let store = db.store().await;
+    let other = "name: other\nproject: q\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
+    store.create_project("q").await.unwrap();
+    for text in [V1, other] {
+        store.apply_workflow(&spec(text), text).await.unwrap();
+    }
+    let wf = store
+        .get_workflow("default", "etl", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        let new = NewInstance {
+            workflow: &wf,
+            params: BTreeMap::new(),
+            overrides: Default::default(),
+        };
+        ids.push(store.create_instance(new).await.unwrap());
+    }
+    let now = crate::now_us();
+    let day = 24 * 3600 * 1_000_000;
+    let mut tx = store.begin_engine().await.unwrap();
+    tx.finish_instance(ids[0], WorkflowState::Failed, now, None)
+        .await
+        .unwrap();
+    tx.finish_instance(ids[1], WorkflowState::Failed, now - 2 * day, None)
+        .await
+        .unwrap();
+    tx.finish_instance(ids[2], WorkflowState::Stopped, now, None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let counts = store.project_counts(now - day).await.unwrap();
+    assert_eq!(
+        counts["default"],
+        crate::ProjectCounts {
+            workflows: 1,
+            running: 1,
+            failed_since: 1
+        }
+    );
+    assert_eq!(
+        counts["q"],
+        crate::ProjectCounts {
+            workflows: 1,
+            running: 0,
+            failed_since: 0
+        }
+    );
+}
+on_both!(project_counts_count_workflows_open_and_recently_failed_instances);

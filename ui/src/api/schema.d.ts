@@ -1160,6 +1160,26 @@ export interface components {
             /** @description The new one (at least 8 characters). */
             new_password: string;
         };
+        /** @description A child instance of a `sub_workflow` task (in [`InstanceDetail::children`]). */
+        ChildInstance: {
+            /**
+             * Format: int64
+             * @description The child instance.
+             */
+            id: number;
+            /** @description The workflow it runs. */
+            name: string;
+            /**
+             * Format: int64
+             * @description The task instance of the parent that started it.
+             */
+            parent_task_instance_id: number;
+            /**
+             * @description The state of a workflow instance.
+             * @enum {string}
+             */
+            state: "submitted" | "running" | "stopping" | "pausing" | "paused" | "stopped" | "succeeded" | "failed";
+        };
         /** @description Answer of `GET /cluster`. */
         Cluster: {
             /** @description The live members. */
@@ -1410,6 +1430,8 @@ export interface components {
         InstanceDetail: {
             /** @description The ended attempts of its tasks, by task and attempt. */
             attempts: components["schemas"]["Attempt"][];
+            /** @description The child instances its `sub_workflow` tasks started, oldest first. */
+            children?: components["schemas"]["ChildInstance"][];
             /** @description Its events, oldest first. */
             events: components["schemas"]["Event"][];
             /** @description The instance. */
@@ -1659,6 +1681,8 @@ export interface components {
         };
         /** @description A project. */
         Project: {
+            /** @description What the projects list shows of it. */
+            counts?: components["schemas"]["ProjectCounts"];
             /**
              * Format: date-time
              * @description When it was created.
@@ -1666,6 +1690,24 @@ export interface components {
             created_at: string;
             /** @description Its name. */
             name: string;
+        };
+        /** @description A project's workflows and instances, counted (in `GET /projects`). */
+        ProjectCounts: {
+            /**
+             * Format: int64
+             * @description Its instances that failed in the last 24 hours.
+             */
+            failed_24h: number;
+            /**
+             * Format: int64
+             * @description Its instances that have not ended (submitted, running, pausing, paused, stopping).
+             */
+            running: number;
+            /**
+             * Format: int64
+             * @description Its workflows.
+             */
+            workflows: number;
         };
         /**
          * @description Answer of `GET /projects`: those the caller is a member of (every one for a global
@@ -1690,6 +1732,39 @@ export interface components {
             project: string;
             /** @description The role there. */
             role: components["schemas"]["Role"];
+        };
+        /** @description One of a workflow's recent instances, as the workflows list shows it. */
+        RecentRun: {
+            /**
+             * Format: int64
+             * @description From start to end (or to now, while it runs: absent), in milliseconds.
+             */
+            duration_ms?: number | null;
+            /**
+             * Format: date-time
+             * @description When it ended.
+             */
+            ended_at?: string | null;
+            /**
+             * Format: int64
+             * @description The instance.
+             */
+            id: number;
+            /**
+             * Format: date-time
+             * @description When a master started it.
+             */
+            started_at?: string | null;
+            /**
+             * @description The state of a workflow instance.
+             * @enum {string}
+             */
+            state: "submitted" | "running" | "stopping" | "pausing" | "paused" | "stopped" | "succeeded" | "failed";
+            /**
+             * Format: date-time
+             * @description When it was asked for.
+             */
+            submitted_at: string;
         };
         /** @description Answer of `POST /instances/{id}/rerun`. */
         Rerun: {
@@ -2097,6 +2172,8 @@ export interface components {
             name: string;
             /** @description Its project. */
             project: string;
+            /** @description Its newest instances, newest first (as many as `?runs=` asks, 10 by default). */
+            recent_runs?: components["schemas"]["RecentRun"][];
             /**
              * Format: date-time
              * @description When it was last changed.
@@ -3332,6 +3409,8 @@ export interface operations {
                 cursor?: string;
                 /** @description At most this many items (default 100, at most 1000). */
                 limit?: number;
+                /** @description Only this project */
+                project?: string;
             };
             header?: never;
             path?: never;
@@ -3842,6 +3921,11 @@ export interface operations {
                 limit?: number;
                 /** @description Only this project */
                 project?: string;
+                /**
+                 * @description How many of each workflow's newest instances to give in `recent_runs` (0 to 50,
+                 *     default 10).
+                 */
+                runs?: number;
             };
             header?: never;
             path?: never;
@@ -3849,7 +3933,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of workflows */
+            /** @description A page of workflows, each with its recent runs */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3858,7 +3942,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowList"];
                 };
             };
-            /** @description A bad cursor or limit */
+            /** @description A bad cursor, limit or number of runs */
             400: {
                 headers: {
                     [name: string]: unknown;

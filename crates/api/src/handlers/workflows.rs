@@ -8,8 +8,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use baton_api_model::{
-    Applied, ApplyRequest, ErrorBody, PageQuery, PreviewParam, PreviewTask, StartPreview,
-    StartRequest, Started, VersionList, VersionSummary, Workflow, WorkflowList, WorkflowQuery,
+    Applied, ApplyRequest, ErrorBody, PageQuery, PreviewParam, PreviewTask, RecentRunsQuery,
+    StartPreview, StartRequest, Started, VersionList, VersionSummary, Workflow, WorkflowList,
+    WorkflowQuery,
 };
 use baton_core::{params, start, WorkflowSpec};
 use baton_store::NewInstance;
@@ -40,22 +41,43 @@ pub(crate) async fn apply_workflow(
 
 /// `GET /workflows`: every workflow (of a project), by project and name.
 #[utoipa::path(get, path = "/workflows", tag = "workflows",
-    params(("project" = Option<String>, Query, description = "Only this project"), PageQuery),
-    responses((status = 200, description = "A page of workflows", body = WorkflowList),
-        (status = 400, description = "A bad cursor or limit", body = ErrorBody)))]
+    params(("project" = Option<String>, Query, description = "Only this project"), PageQuery,
+        RecentRunsQuery),
+    responses((status = 200, description = "A page of workflows, each with its recent runs", body = WorkflowList),
+        (status = 400, description = "A bad cursor, limit or number of runs", body = ErrorBody)))]
 pub(crate) async fn list_workflows(
     State(state): State<ApiState>,
     caller: crate::access::Caller,
     Query(q): Query<WorkflowQuery>,
     Query(page): Query<PageQuery>,
+    Query(runs): Query<RecentRunsQuery>,
 ) -> ApiResult<WorkflowList> {
+    let per = runs.runs.unwrap_or(10);
+    if !(0..=baton_store::MAX_RECENT_RUNS).contains(&per) {
+        return Err(ApiError::bad(
+            "bad_query",
+            format!(
+                "`runs` must be from 0 to {}, not {per}",
+                baton_store::MAX_RECENT_RUNS
+            ),
+        ));
+    }
     let mut list = state.store.list_workflows(q.project.as_deref()).await?;
     list.retain(|w| caller.sees(&w.project));
     list.sort_by(|a, b| (&a.project, &a.name).cmp(&(&b.project, &b.name)));
     let key = |w: &baton_store::WorkflowSummary| format!("{}/{}", w.project, w.name);
     let (list, next_cursor) = paging::by_key(list, key, &page)?;
+    let ids: Vec<_> = list.iter().map(|w| w.id).collect();
+    let mut recent = state.store.recent_runs(&ids, per).await?;
+    let workflows = list
+        .into_iter()
+        .map(|w| {
+            let runs = recent.remove(&w.id).unwrap_or_default();
+            convert::workflow_summary(w, runs)
+        })
+        .collect();
     Ok(Json(WorkflowList {
-        workflows: list.into_iter().map(convert::workflow_summary).collect(),
+        workflows,
         next_cursor,
     }))
 }
