@@ -1,7 +1,8 @@
 import { useState, type FormEvent } from "react";
+import { useQuery } from "@tanstack/react-query";
 import { useNavigate } from "react-router";
 import { Dialog } from "./Dialog";
-import { api, type Schemas } from "../api/client";
+import { api, data, type Schemas } from "../api/client";
 import {
   formErrors,
   formFields,
@@ -14,6 +15,40 @@ import {
 } from "../lib/startform";
 
 const PRIORITIES = ["highest", "high", "medium", "low", "lowest"] as const;
+
+/** What the dialog reads of a definition. */
+export interface StartSpec {
+  tasks: { name: string }[];
+  params?: Record<string, string>;
+  param_rules?: Record<string, ParamDecl>;
+  extra_params?: string;
+  failure_strategy?: string;
+  priority?: string;
+}
+
+/** The start dialog of a workflow known by name only (a row of the workflows list): its
+ * latest definition is read first. */
+export function StartWorkflowDialog({ project, name, onClose }: { project: string; name: string; onClose: () => void }) {
+  const workflow = useQuery({
+    queryKey: ["workflow", project, name, null],
+    queryFn: async () => data(await api.GET("/api/v1/workflows/{name}", { params: { path: { name }, query: { project } } })),
+  });
+  if (!workflow.data) return null;
+  const spec = workflow.data.spec as unknown as StartSpec;
+  return (
+    <StartDialog
+      project={project}
+      name={name}
+      params={spec.params ?? {}}
+      paramRules={spec.param_rules ?? {}}
+      extraParams={spec.extra_params === "allow"}
+      failureStrategy={spec.failure_strategy ?? "end"}
+      priority={spec.priority ?? "medium"}
+      tasks={spec.tasks.map((t) => t.name)}
+      onClose={onClose}
+    />
+  );
+}
 
 /** The start dialog: a form from the workflow's declared params (each with the input its
  * rule calls for, the rule in words and its description), undeclared params when the
