@@ -64,13 +64,15 @@ function ProjectRow({ p, admin, open, onToggle }: { p: Schemas["Project"]; admin
         )}
       </td>
       <td>{time(p.created_at)}</td>
-      <td className="row-actions">
+      <td>
+        <span className="row-actions">
         <Link to={`/projects/${project}/instances`}>instances</Link>
         {admin && (
           <button type="button" className="ghost" onClick={onToggle} aria-expanded={open} aria-label={`Members of ${p.name}`}>
             members
           </button>
         )}
+        </span>
       </td>
     </tr>
   );

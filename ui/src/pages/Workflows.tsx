@@ -172,7 +172,8 @@ function WorkflowRow({
           ))}
         </span>
       </td>
-      <td className="row-actions">
+      <td>
+        <span className="row-actions">
         {operator && (
           <>
             <button type="button" className="ghost" onClick={onStart} aria-label={`Start ${w.name}`}>
@@ -186,6 +187,7 @@ function WorkflowRow({
         <button type="button" className="ghost" onClick={() => void exportYaml(w.project, w.name)} aria-label={`Export ${w.name} as YAML`}>
           ⤓ YAML
         </button>
+        </span>
       </td>
     </tr>
   );
