@@ -59,7 +59,7 @@ test("an admin logs in, sees a DAG, starts the workflow and watches it succeed l
       .filter((e) => e.name.endsWith(".js"))
       .reduce((sum, e) => sum + e.transferSize, 0),
   );
-  console.log(`first page load: ${(js / 1024).toFixed(0)} KiB of JavaScript (uncompressed: the server sends no gzip)`);
+  console.log(`first page load: ${(js / 1024).toFixed(0)} KiB of JavaScript (as sent: the server compresses it)`);
   await p.getByRole("link", { name: "demo", exact: true }).waitFor();
   await shot(p, "projects");
 

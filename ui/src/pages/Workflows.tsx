@@ -164,11 +164,14 @@ function WorkflowRow({
       <td>
         <span className="squares" data-testid={`squares-${w.name}`}>
           {runSquares(w).map((s) => (
-            <Link key={s.id} to={`/instances/${s.id}`} className={`square tone-${s.tone}`} data-state={s.state} title={`#${s.id} ${s.state}`}>
-              <span className="sr-only">
-                #{s.id} {s.state}
-              </span>
-            </Link>
+            <Link
+              key={s.id}
+              to={`/instances/${s.id}`}
+              className={`square tone-${s.tone}`}
+              data-state={s.state}
+              title={`#${s.id} ${s.state}`}
+              aria-label={`instance ${s.id}: ${s.state}`}
+            />
           ))}
         </span>
       </td>
