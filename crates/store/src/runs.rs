@@ -67,7 +67,7 @@ impl Store {
             }
         }
         for runs in out.values_mut() {
-            runs.sort_by(|a, b| b.id.0.cmp(&a.id.0));
+            runs.sort_by_key(|r| std::cmp::Reverse(r.id.0));
         }
         Ok(out)
     }
