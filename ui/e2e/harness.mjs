@@ -146,3 +146,18 @@ export async function browser() {
     args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
   });
 }
+
+/** Collects into `into` every Content-Security-Policy violation of the pages of `context`:
+ * the browser's console report of a refused script or style, and each
+ * `securitypolicyviolation` event (reported through the console by an init script). A test
+ * file fails on any (a test of its own asserts the list is empty). */
+export async function watchCsp(context, into) {
+  await context.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) =>
+      console.error(`Content Security Policy violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`),
+    );
+  });
+  context.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy/i.test(m.text())) into.push(m.text());
+  });
+}

@@ -7,10 +7,11 @@ import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { ADMIN_PASSWORD, ROOT, SHOTS, browser, startBaton, until } from "./harness.mjs";
+import { ADMIN_PASSWORD, ROOT, SHOTS, browser, startBaton, until, watchCsp } from "./harness.mjs";
 
 let baton;
 let chrome;
+const cspViolations = [];
 
 before(async () => {
   await mkdir(SHOTS, { recursive: true });
@@ -26,6 +27,7 @@ after(async () => {
 
 async function page(viewport = { width: 1280, height: 800 }) {
   const context = await chrome.newContext({ viewport });
+  await watchCsp(context, cspViolations);
   const p = await context.newPage();
   p.setDefaultTimeout(20_000);
   return p;
@@ -276,4 +278,8 @@ test("the new pages do not scroll sideways in a narrow window", async () => {
   }
   await shot(p, "workflow-grid-narrow");
   await p.context().close();
+});
+
+test("the pages kept to their Content-Security-Policy", () => {
+  assert.deepEqual(cspViolations, []);
 });

@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ADMIN_PASSWORD, SHOTS, browser, startBaton, until } from "./harness.mjs";
+import { ADMIN_PASSWORD, SHOTS, browser, startBaton, until, watchCsp } from "./harness.mjs";
 
 let baton;
 let chrome;
@@ -27,11 +27,9 @@ after(async () => {
 
 async function page(colorScheme = "light") {
   const context = await chrome.newContext({ viewport: { width: 1280, height: 800 }, colorScheme });
+  await watchCsp(context, cspViolations);
   const p = await context.newPage();
   p.setDefaultTimeout(20_000);
-  p.on("console", (m) => {
-    if (m.type() === "error" && /Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
-  });
   return p;
 }
 

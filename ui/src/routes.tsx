@@ -1,5 +1,5 @@
 // Every page and selection has a URL; the heavy pages (the DAG, the live instance, the log
-// viewer) are loaded on first use, so the first page load stays small.
+// viewer, the workflow editor) are loaded on first use, so the first page load stays small.
 import { lazy, Suspense, type ReactNode } from "react";
 import { createBrowserRouter, Navigate } from "react-router";
 import { Layout } from "./components/Layout";
@@ -16,6 +16,7 @@ const SchedulesPage = lazy(() => import("./pages/Schedules"));
 const MonitorPage = lazy(() => import("./pages/Monitor"));
 const EventsPage = lazy(() => import("./pages/Events"));
 const AuditPage = lazy(() => import("./pages/Audit"));
+const EditorPage = lazy(() => import("./pages/Editor"));
 
 const later = (page: ReactNode) => <Suspense fallback={<p className="muted pad">Loading…</p>}>{page}</Suspense>;
 
@@ -30,7 +31,9 @@ export const router = createBrowserRouter([
       { path: "/projects/:project", element: <WorkflowsPage /> },
       { path: "/projects/:project/instances", element: <InstancesPage /> },
       { path: "/projects/:project/schedules", element: later(<SchedulesPage />) },
+      { path: "/projects/:project/workflows/new", element: later(<EditorPage />) },
       { path: "/projects/:project/workflows/:name", element: later(<WorkflowPage />) },
+      { path: "/projects/:project/workflows/:name/edit", element: later(<EditorPage />) },
       { path: "/instances/:id", element: later(<InstancePage />) },
       { path: "/task-instances/:id/log", element: later(<LogPage />) },
       { path: "/backfills/:id", element: later(<BackfillPage />) },

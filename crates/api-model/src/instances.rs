@@ -157,6 +157,10 @@ pub struct InstanceQuery {
     /// Only in this state.
     #[param(schema_with = crate::schemas::workflow_state)]
     pub state: Option<String>,
+    /// Only submitted at or after this time (RFC 3339, e.g. `2026-11-01T00:00:00Z`)…
+    pub submitted_since: Option<DateTime<Utc>>,
+    /// …and before this one.
+    pub submitted_until: Option<DateTime<Utc>>,
 }
 
 /// Answer of `GET /instances/{id}`: the instance with its tasks, history and events.

@@ -1,4 +1,4 @@
-//! Workflow definitions: apply a file, list, show a version, list versions, start.
+//! Workflow definitions: apply (or only validate) a file, list, show a version, list versions, start.
 
 use baton_core::dag::Scope;
 use baton_core::start::StartOverrides;
@@ -54,6 +54,47 @@ pub struct Applied {
     pub version: i64,
     /// What the apply did.
     pub outcome: ApplyOutcome,
+}
+
+/// Answer of `POST /workflows/validate`: what the file would make, so that an editor can show
+/// it without writing anything. (A file with problems gets the 400 of an apply instead.)
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Validated {
+    /// The workflow's project.
+    pub project: String,
+    /// Its name.
+    pub name: String,
+    /// Its tasks, in file order.
+    pub tasks: Vec<ValidatedTask>,
+    /// Its params, by name.
+    pub params: Vec<ValidatedParam>,
+}
+
+/// A task of a [`Validated`] file.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ValidatedTask {
+    /// Its name.
+    pub name: String,
+    /// Its type, as the file writes it (`shell`, `http`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The tasks it waits for.
+    pub depends_on: Vec<String>,
+}
+
+/// A param of a [`Validated`] file.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ValidatedParam {
+    /// Its name.
+    pub name: String,
+    /// Its default value, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// Its rule in words (`int, at least 1`), for a declared param.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Whether a start must give it.
+    pub required: bool,
 }
 
 /// A line of `GET /workflows`.

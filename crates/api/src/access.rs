@@ -511,7 +511,8 @@ pub(crate) async fn enforce(
         Ok((caller, req)) => (caller.clone(), run(caller, req, next).await),
         Err((caller, refusal)) => (caller, refused(refusal)),
     };
-    if let Some(mut note) = audit {
+    let unaudited = response.extensions().get::<Unaudited>().is_some();
+    if let Some(mut note) = audit.filter(|_| !unaudited) {
         let actor = response.extensions().get::<AuditActor>().cloned();
         if let Some(AuditDetail(detail)) = response.extensions().get::<AuditDetail>() {
             note.target = format!("{} ({detail})", note.target);
@@ -571,6 +572,12 @@ fn refused(r: Refusal) -> Response {
         Refusal::Failed(e) => e.into_response(),
     }
 }
+
+/// A handler's mark on an answer to a request that changes nothing although its method is
+/// POST (a dry run such as `POST /workflows/validate`, called as an editor types): the
+/// answer is not audited. A refusal never carries it, so refusals are audited all the same.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Unaudited;
 
 /// What a handler adds to the target of its audit row (a login: the user name tried).
 #[derive(Debug, Clone)]

@@ -136,6 +136,40 @@ pub(crate) fn workflow(r: WorkflowRecord, schedule_online: Option<bool>) -> m::W
     }
 }
 
+/// What a valid file would make, as `POST /workflows/validate` answers it.
+pub(crate) fn validated(spec: &baton_core::WorkflowSpec) -> m::Validated {
+    let tasks = spec
+        .tasks
+        .iter()
+        .map(|t| m::ValidatedTask {
+            name: t.name.clone(),
+            kind: t.kind.type_name().to_string(),
+            depends_on: t.depends_on.clone(),
+        })
+        .collect();
+    let mut names: Vec<&String> = spec.params.keys().chain(spec.param_rules.keys()).collect();
+    names.sort();
+    names.dedup();
+    let params = names
+        .into_iter()
+        .map(|name| {
+            let decl = spec.param_rules.get(name);
+            m::ValidatedParam {
+                name: name.clone(),
+                default: spec.params.get(name).cloned(),
+                rule: decl.map(|d| d.rule.describe()),
+                required: decl.is_some_and(|d| d.required),
+            }
+        })
+        .collect();
+    m::Validated {
+        project: spec.project.clone(),
+        name: spec.name.clone(),
+        tasks,
+        params,
+    }
+}
+
 /// A line of the workflow list.
 pub(crate) fn workflow_summary(
     r: WorkflowSummary,

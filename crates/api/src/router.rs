@@ -7,8 +7,8 @@
 
 use crate::access::{check_table, Access, Guarded, RouteAccess, Scope};
 use crate::handlers::{
-    self as handlers, backfills, cluster, datasources, events, grants, identity, instances, logs,
-    schedules, task_groups, tasks, workflows,
+    self as handlers, backfills, cluster, datasources, events, grants, history, identity,
+    instances, logs, schedules, task_groups, tasks, workflows,
 };
 use crate::{ApiError, ApiState, MAX_BODY_BYTES};
 use axum::extract::DefaultBodyLimit;
@@ -56,6 +56,7 @@ pub(crate) const EVENT_STREAM_PATH: &str = "/api/v1/events/stream";
         (name = "task_groups", description = "Cluster-wide pools of task slots"),
         (name = "datasources", description = "A project's databases for sql tasks; passwords are write-only"),
         (name = "events", description = "The lifecycle event log, paged or streamed"),
+        (name = "history", description = "Removing ended history (global admins)"),
         (name = "cluster", description = "Members of the cluster")
     )
 )]
@@ -105,6 +106,10 @@ fn run_routes(g: Guarded) -> Guarded {
         .route(
             Access::project(Editor, Scope::ApplyBody),
             routes!(workflows::apply_workflow),
+        )
+        .route(
+            Access::project(Editor, Scope::ApplyBody),
+            routes!(workflows::validate_workflow),
         )
         .route(read, routes!(workflows::show_workflow))
         .route(
@@ -156,6 +161,7 @@ fn other_routes(g: Guarded) -> Guarded {
             routes!(task_groups::list_task_groups),
         )
         .route(Access::GLOBAL_ADMIN, routes!(task_groups::put_task_group))
+        .route(Access::GLOBAL_ADMIN, routes!(history::purge_history))
         .route(
             Access::project(Operator, Scope::Query),
             routes!(backfills::create_backfill),

@@ -33,6 +33,28 @@ pub enum Bench {
     /// N workflows whose cron schedules all fire at second 0 of each minute: how late their
     /// instances are created, and how many fires created none.
     Schedules(SchedulesArgs),
+    /// Fills a store with a long history and times the store's queries behind the history
+    /// pages (the instance list under each filter, a deep page, one instance) and the
+    /// retention purge. Needs no `baton` binary.
+    History(HistoryArgs),
+}
+
+/// `baton-bench history`.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// Workflow instances to write.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(i64).range(100..=100_000_000))]
+    pub instances: i64,
+    /// Task instances (each with one attempt) per workflow instance.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..=1000))]
+    pub tasks_per_instance: i64,
+    /// A PostgreSQL server (postgres://user@host:port/db): the bench creates a database of
+    /// its own there and drops it at the end. Default: SQLite in a temporary directory.
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Times each query is run.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub samples: u64,
 }
 
 /// What each task of a fan-out or chain runs.

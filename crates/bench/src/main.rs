@@ -7,6 +7,7 @@ mod args;
 mod ceiling;
 mod failover;
 mod figures;
+mod history;
 mod run;
 mod schedules;
 mod target;
@@ -38,8 +39,10 @@ fn main() -> ExitCode {
 
 async fn bench(cli: Cli) -> anyhow::Result<()> {
     let work = async {
-        if let Bench::Ceiling(args) = &cli.command {
-            return ceiling::run(args).await;
+        match &cli.command {
+            Bench::Ceiling(args) => return ceiling::run(args).await,
+            Bench::History(args) => return history::run(args).await,
+            _ => {}
         }
         let baton = target::baton_binary(cli.baton.clone())?;
         match &cli.command {
@@ -48,6 +51,7 @@ async fn bench(cli: Cli) -> anyhow::Result<()> {
             Bench::Failover(args) => failover::run(&baton, args).await,
             Bench::Schedules(args) => schedules::run(&baton, args).await,
             Bench::Ceiling(args) => ceiling::run(args).await,
+            Bench::History(args) => history::run(args).await,
         }
     };
     // On Ctrl-C or SIGTERM the work is dropped: its guards kill Baton's processes and drop

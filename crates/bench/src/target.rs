@@ -422,7 +422,7 @@ impl Api {
     }
 }
 
-fn is_postgres(url: &str) -> bool {
+pub(crate) fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
@@ -437,14 +437,14 @@ fn reader_url(database: &str) -> String {
 }
 
 /// The bench's own PostgreSQL database, dropped with the value.
-struct BenchDb {
+pub(crate) struct BenchDb {
     server: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl BenchDb {
-    fn create(server: &str) -> anyhow::Result<BenchDb> {
+    pub(crate) fn create(server: &str) -> anyhow::Result<BenchDb> {
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()

@@ -45,6 +45,9 @@ pub enum Command {
     /// Task groups: pools with a cluster-wide limit of tasks running at once.
     #[command(subcommand)]
     Taskgroup(TaskGroupCommand),
+    /// Ended history: remove old instances by hand (retention does it when configured).
+    #[command(subcommand)]
+    History(HistoryCommand),
     /// Run a workflow over a date range: one instance per fire time (or day), as one backfill.
     Backfill(BackfillArgs),
     /// Workflow schedules: list, preview fire times, set, delete, put online or offline.
@@ -385,6 +388,62 @@ pub struct MasterArgs {
     /// How long lifecycle events are kept (default 30d); older ones are removed.
     #[arg(long, env = "BATON_EVENT_RETENTION", value_parser = parse_retention)]
     pub event_retention: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+}
+
+/// How long ended workflow instances are kept.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RetentionArgs {
+    /// Ended instances older than this (e.g. 90d) are removed with their tasks, attempts and
+    /// events, in the background (default: kept for ever).
+    #[arg(long, env = "BATON_INSTANCE_RETENTION", value_parser = parse_retention)]
+    pub instance_retention: Option<std::time::Duration>,
+    /// A project's own instance retention, `PROJECT=PERIOD` (e.g. `sales=7d`); repeat it, or
+    /// separate with commas.
+    #[arg(long, env = "BATON_PROJECT_RETENTION", value_delimiter = ',', value_parser = parse_project_retention)]
+    pub project_retention: Vec<(String, std::time::Duration)>,
+}
+
+impl RetentionArgs {
+    /// How long a standalone's worker keeps logs: as long as the longest instance retention,
+    /// when every project has one (a default); else for ever.
+    pub fn log_retention(&self) -> Option<std::time::Duration> {
+        let longest_project = self.project_retention.iter().map(|(_, keep)| *keep).max();
+        self.instance_retention
+            .map(|keep| longest_project.map_or(keep, |p| p.max(keep)))
+    }
+
+    /// The master's instance retention: these flags, else the config file's.
+    pub fn instance_retention(
+        &self,
+        file_default: Option<std::time::Duration>,
+        file_projects: &std::collections::BTreeMap<String, std::time::Duration>,
+    ) -> baton_master::InstanceRetention {
+        let projects = if self.project_retention.is_empty() {
+            file_projects.clone()
+        } else {
+            self.project_retention.iter().cloned().collect()
+        };
+        baton_master::InstanceRetention {
+            default: self.instance_retention.or(file_default),
+            projects,
+        }
+    }
+}
+
+/// `PROJECT=PERIOD`: a project's own instance retention.
+pub fn parse_project_retention(text: &str) -> Result<(String, std::time::Duration), String> {
+    let (project, period) = text.split_once('=').ok_or_else(|| {
+        format!("`{text}` is not a project's retention: write PROJECT=PERIOD (e.g. sales=7d)")
+    })?;
+    let project = project.trim();
+    if project.is_empty() {
+        return Err(format!(
+            "`{text}` names no project: write PROJECT=PERIOD (e.g. sales=7d)"
+        ));
+    }
+    Ok((project.to_string(), parse_retention(period.trim())?))
 }
 
 #[derive(Debug, Args)]
@@ -412,6 +471,10 @@ pub struct WorkerArgs {
     /// Cap on each attempt's log, in bytes (default 64 MiB).
     #[arg(long, env = "BATON_LOG_MAX_BYTES")]
     pub log_max_bytes: Option<u64>,
+    /// Logs of workflow instances last written longer ago than this (e.g. 90d: match the
+    /// masters' --instance-retention) are removed (default: kept).
+    #[arg(long, env = "BATON_LOG_RETENTION", value_parser = parse_retention)]
+    pub log_retention: Option<std::time::Duration>,
     /// Time between SIGTERM and SIGKILL when a task is killed (default 5s).
     #[arg(long, env = "BATON_KILL_GRACE", value_parser = parse_duration)]
     pub kill_grace: Option<std::time::Duration>,
@@ -487,6 +550,8 @@ pub struct NodeArgs {
     /// How long lifecycle events are kept (older ones are removed in the background).
     #[arg(long, env = "BATON_EVENT_RETENTION", default_value = "30d", value_parser = parse_retention)]
     pub event_retention: std::time::Duration,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     /// Environment variables of this process that tasks also see, comma-separated, beyond
     /// PATH, HOME, USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ, TMPDIR and TERM.
     #[arg(long, env = "BATON_TASK_ENV_PASS", value_delimiter = ',')]
@@ -659,6 +724,12 @@ pub enum InstanceCommand {
         /// Only instances with a smaller id (the next page).
         #[arg(long)]
         before: Option<i64>,
+        /// Only instances submitted at or after this time (RFC 3339, or a date: its UTC midnight).
+        #[arg(long, value_parser = parse_time)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only instances submitted before this time (RFC 3339, or a date: its UTC midnight).
+        #[arg(long, value_parser = parse_time)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -760,6 +831,25 @@ pub enum BackfillCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Remove instances that ended before a time, with their task instances, attempts and
+    /// events (global admins).
+    Purge {
+        /// Remove what ended before this: a date (its UTC midnight) or an RFC 3339 time.
+        #[arg(long, value_parser = parse_time)]
+        before: chrono::DateTime<chrono::Utc>,
+        /// Only this project's instances (default: every project's).
+        #[arg(long)]
+        project: Option<String>,
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum TaskGroupCommand {
     /// Create a task group (or change its slots).
     Create {
@@ -837,6 +927,21 @@ pub fn parse_retention(text: &str) -> Result<std::time::Duration, String> {
         ));
     }
     Ok(d)
+}
+
+/// A point in time: RFC 3339 (`2026-11-01T08:00:00Z`, `…+02:00`) or a date (`2026-11-01`,
+/// meaning its midnight UTC).
+pub fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| {
+            format!("`{text}` is not a time: give a date (2026-11-01) or RFC 3339 (2026-11-01T08:00:00Z)")
+        })
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

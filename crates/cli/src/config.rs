@@ -142,6 +142,27 @@ pub struct MasterSection {
     pub dispatch_timeout: Option<Duration>,
     #[serde(default, with = "baton_core::duration::option")]
     pub event_retention: Option<Duration>,
+    /// Ended instances older than this are removed (default: kept).
+    #[serde(default, with = "baton_core::duration::option")]
+    pub instance_retention: Option<Duration>,
+    /// Projects' own instance retention: `{sales = "7d"}`.
+    #[serde(default, deserialize_with = "project_retention")]
+    pub project_retention: std::collections::BTreeMap<String, Duration>,
+}
+
+/// `[master] project_retention`: each value a retention period, checked as the flag's.
+fn project_retention<'de, D>(d: D) -> Result<std::collections::BTreeMap<String, Duration>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let raw = std::collections::BTreeMap::<String, String>::deserialize(d)?;
+    raw.into_iter()
+        .map(|(project, period)| {
+            crate::args::parse_retention(&period)
+                .map(|keep| (project.clone(), keep))
+                .map_err(|e| serde::de::Error::custom(format!("project `{project}`: {e}")))
+        })
+        .collect()
 }
 
 /// `[worker]`
@@ -155,6 +176,8 @@ pub struct WorkerSection {
     pub data_dir: Option<PathBuf>,
     pub masters: Option<Vec<String>>,
     pub log_max_bytes: Option<u64>,
+    #[serde(default, with = "baton_core::duration::option")]
+    pub log_retention: Option<Duration>,
     #[serde(default, with = "baton_core::duration::option")]
     pub kill_grace: Option<Duration>,
     #[serde(default, with = "baton_core::duration::option")]

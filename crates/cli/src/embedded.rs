@@ -99,6 +99,9 @@ impl Node {
         let slots = worker_config.slots;
         let worker = Worker::open(worker_config)?;
         worker.set_masters(vec![address.clone()]);
+        if let Some(keep) = options.node.retention.log_retention() {
+            worker.spawn_log_retention(keep);
+        }
 
         let endpoint = WorkerEndpoint {
             id: address.clone(),
@@ -111,6 +114,10 @@ impl Node {
         };
         let master_config = MasterConfig {
             event_retention: options.node.event_retention,
+            instance_retention: options
+                .node
+                .retention
+                .instance_retention(None, &Default::default()),
             cluster_key,
             ..MasterConfig::new("standalone", address.clone())
         };

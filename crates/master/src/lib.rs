@@ -36,7 +36,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use events::RunEvent;
-pub use retention::DEFAULT_EVENT_RETENTION;
+pub use retention::{InstanceRetention, DEFAULT_EVENT_RETENTION};
 pub use service::{Registrar, ReportService};
 
 /// Where the engine reads the time (µs since the epoch): the system clock, or in tests one that
@@ -86,6 +86,8 @@ pub struct MasterConfig {
     pub dispatch_timeout: Duration,
     /// Events of the lifecycle log older than this are removed.
     pub event_retention: Duration,
+    /// Ended instances older than this (by default, or for their project) are removed.
+    pub instance_retention: InstanceRetention,
     /// Where the engine reads the time.
     pub clock: Clock,
     /// The cluster secret: workers' calls to this master must prove it, and its calls to
@@ -143,6 +145,7 @@ impl MasterConfig {
             strategy: Strategy::default(),
             dispatch_timeout: Duration::from_secs(5),
             event_retention: DEFAULT_EVENT_RETENTION,
+            instance_retention: InstanceRetention::default(),
             clock: Clock::system(),
             cluster_key: baton_proto::auth::ClusterKey::fresh(),
             cluster_tls: None,
@@ -248,7 +251,11 @@ impl Master {
     ) -> Result<Master, MasterError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(1 << 16);
-        retention::spawn(store.clone(), config.event_retention);
+        retention::spawn(
+            store.clone(),
+            config.event_retention,
+            config.instance_retention.clone(),
+        );
         let check = baton_proto::auth::Check::new(config.cluster_key.clone());
         let mut engine = engine::Engine::new(store, config, workers, events.clone(), tx.clone());
         engine.recover().await?;

@@ -32,8 +32,49 @@ pub struct InstanceFilter {
     pub state: Option<WorkflowState>,
     /// Only ids below this.
     pub before: Option<i64>,
+    /// Only submitted at or after this time (µs)…
+    pub submitted_since: Option<i64>,
+    /// …and before this one (µs).
+    pub submitted_until: Option<i64>,
     /// At most this many (default 50, at most 1000).
     pub limit: Option<i64>,
+}
+
+/// A value bound to a listing's placeholder.
+enum Bound {
+    Text(String),
+    Int(i64),
+}
+
+impl InstanceFilter {
+    /// The `WHERE` clause of the filters that are set, with their values in placeholder order.
+    /// Only the given filters appear, so that each combination can use its index (a clause
+    /// like `($1 = '' OR project = $1)` cannot, and scans the table once history is long).
+    fn clause(&self) -> (String, Vec<Bound>) {
+        let mut terms = Vec::new();
+        let mut values = Vec::new();
+        let mut add = |term: &str, value: Bound| {
+            values.push(value);
+            terms.push(format!("{term} ${}", values.len()));
+        };
+        if let Some(p) = &self.project {
+            add("project =", Bound::Text(p.clone()));
+        }
+        if let Some(w) = &self.workflow {
+            add("name =", Bound::Text(w.clone()));
+        }
+        if let Some(s) = self.state {
+            add("state =", Bound::Text(s.as_str().to_string()));
+        }
+        if let Some(t) = self.submitted_since {
+            add("submitted_at >=", Bound::Int(t));
+        }
+        if let Some(t) = self.submitted_until {
+            add("submitted_at <", Bound::Int(t));
+        }
+        add("id <", Bound::Int(self.before.unwrap_or(i64::MAX)));
+        (terms.join(" AND "), values)
+    }
 }
 
 /// Why an instance was created: what its `instance_submitted` event says.
@@ -342,16 +383,20 @@ impl Store {
         &self,
         filter: &InstanceFilter,
     ) -> Result<Vec<InstanceRecord>, StoreError> {
+        let (clause, values) = filter.clause();
         let sql = format!(
-            "SELECT {INSTANCE_COLUMNS} FROM workflow_instance \
-             WHERE ($1 = '' OR project = $1) AND ($2 = '' OR name = $2) \
-             AND ($3 = '' OR state = $3) AND id < $4 ORDER BY id DESC LIMIT $5"
+            "SELECT {INSTANCE_COLUMNS} FROM workflow_instance WHERE {clause} \
+             ORDER BY id DESC LIMIT ${}",
+            values.len() + 1
         );
-        let rows = sqlx::query(&sql)
-            .bind(filter.project.clone().unwrap_or_default())
-            .bind(filter.workflow.clone().unwrap_or_default())
-            .bind(filter.state.map(|s| s.as_str()).unwrap_or(""))
-            .bind(filter.before.unwrap_or(i64::MAX))
+        let mut query = sqlx::query(&sql);
+        for value in values {
+            query = match value {
+                Bound::Text(t) => query.bind(t),
+                Bound::Int(i) => query.bind(i),
+            };
+        }
+        let rows = query
             .bind(filter.limit.unwrap_or(50).clamp(1, 1000))
             .fetch_all(&self.read)
             .await

@@ -12,6 +12,7 @@ mod datasources;
 mod engine;
 mod error;
 mod events;
+mod history;
 mod instances;
 mod listen;
 mod logic;
@@ -36,6 +37,7 @@ pub use datasources::{DataSourceRecord, NewDataSource};
 pub use engine::{Adopted, Command, CommandKind, EngineTx, Lease};
 pub use error::StoreError;
 pub use events::{EventFilter, EventRecord, NewEvent, EVENTS_CHANNEL};
+pub use history::{PurgeScope, Purged};
 pub use instances::{InstanceFilter, NewInstance, StopRequest};
 pub use logic::{DependencyQuery, NewChild};
 pub use records::{

@@ -380,6 +380,37 @@ async fn instance_list_filters_and_pages(db: &TestDb) {
         ..Default::default()
     };
     assert!(store.list_instances(&running).await.unwrap().is_empty());
+    let submitted = |f: &InstanceFilter| {
+        let store = store.clone();
+        let f = f.clone();
+        async move { store.list_instances(&f).await.unwrap().len() }
+    };
+    let first_at = all.iter().map(|i| i.submitted_at).min().unwrap();
+    let last_at = all.iter().map(|i| i.submitted_at).max().unwrap();
+    let every = InstanceFilter {
+        project: Some("default".into()),
+        workflow: Some("etl".into()),
+        state: Some(WorkflowState::Submitted),
+        submitted_since: Some(first_at),
+        submitted_until: Some(last_at + 1),
+        ..Default::default()
+    };
+    assert_eq!(submitted(&every).await, 3, "every filter at once");
+    let before_all = InstanceFilter {
+        submitted_until: Some(first_at),
+        ..Default::default()
+    };
+    assert_eq!(submitted(&before_all).await, 0, "until is exclusive");
+    let after_all = InstanceFilter {
+        submitted_since: Some(last_at + 1),
+        ..Default::default()
+    };
+    assert_eq!(submitted(&after_all).await, 0);
+    let elsewhere = InstanceFilter {
+        project: Some("elsewhere".into()),
+        ..Default::default()
+    };
+    assert_eq!(submitted(&elsewhere).await, 0);
 }
 on_both!(instance_list_filters_and_pages);
 
@@ -1443,3 +1474,153 @@ async fn project_counts_count_workflows_open_and_recently_failed_instances(db: &
     );
 }
 on_both!(project_counts_count_workflows_open_and_recently_failed_instances);
+/// Purging history removes ended instances older than the cut-off with their task instances,
+/// attempts and events, in batches, children after their parents, and keeps what is recent,
+/// not ended, waiting for a command, or of another project; a dry run counts the same.
+async fn purge_removes_old_ended_history(db: &TestDb) {
+    use crate::{PurgeScope, Purged};
+    let store = db.store().await;
+    let etl = crate::testing::applied(&store, V1).await;
+    let day = 24 * 3600 * 1_000_000_i64;
+    let now = now_us();
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        let id = store
+            .create_instance(NewInstance {
+                workflow: &etl,
+                params: BTreeMap::new(),
+                overrides: Default::default(),
+            })
+            .await
+            .unwrap();
+        ids.push(id.0);
+    }
+    sqlx::query("DELETE FROM command")
+        .execute(&store.write)
+        .await
+        .unwrap();
+    let set = |id: i64, state: &str, ended: Option<i64>, project: &str| {
+        let store = store.clone();
+        let (state, project) = (state.to_string(), project.to_string());
+        async move {
+            sqlx::query("UPDATE workflow_instance SET state = $1, ended_at = $2, project = $3 WHERE id = $4")
+                .bind(state)
+                .bind(ended)
+                .bind(project)
+                .bind(id)
+                .execute(&store.write)
+                .await
+                .unwrap();
+        }
+    };
+    let (old, parent, child, recent, running, waiting) =
+        (ids[0], ids[1], ids[2], ids[3], ids[4], ids[5]);
+    set(old, "succeeded", Some(now - 100 * day), "default").await;
+    set(parent, "failed", Some(now - 95 * day), "default").await;
+    set(child, "failed", Some(now - 96 * day), "default").await;
+    set(recent, "failed", Some(now - day), "default").await;
+    set(running, "running", None, "default").await;
+    set(waiting, "failed", Some(now - 100 * day), "default").await;
+    sqlx::query("UPDATE workflow_instance SET parent_instance_id = $1 WHERE id = $2")
+        .bind(parent)
+        .bind(child)
+        .execute(&store.write)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO command (kind, workflow_instance_id, target, created_at) \
+         VALUES ('recover', $1, NULL, $2)",
+    )
+    .bind(waiting)
+    .bind(now)
+    .execute(&store.write)
+    .await
+    .unwrap();
+    for (n, wfi) in [old, old, child, recent].into_iter().enumerate() {
+        let tid = 9000 + n as i64;
+        sqlx::query(
+            "INSERT INTO task_instance (id, workflow_instance_id, task_name, state, attempt, \
+             submitted_at) VALUES ($1, $2, $3, 'succeeded', 2, $4)",
+        )
+        .bind(tid)
+        .bind(wfi)
+        .bind(format!("t{n}"))
+        .bind(now)
+        .execute(&store.write)
+        .await
+        .unwrap();
+        for attempt in 1..=2_i64 {
+            sqlx::query(
+                "INSERT INTO task_attempt (task_instance_id, attempt, state, ended_at) \
+                 VALUES ($1, $2, 'failed', $3)",
+            )
+            .bind(tid)
+            .bind(attempt)
+            .bind(now)
+            .execute(&store.write)
+            .await
+            .unwrap();
+        }
+    }
+    let scope = PurgeScope {
+        ended_before: now - 90 * day,
+        ..Default::default()
+    };
+    let expected = Purged {
+        instances: 3,
+        task_instances: 3,
+        attempts: 6,
+        events: 3,
+    };
+    assert_eq!(store.count_purgeable(&scope).await.unwrap(), expected);
+    let other_project = PurgeScope {
+        project: Some("elsewhere".into()),
+        ..scope.clone()
+    };
+    assert_eq!(
+        store.purge_instances(&other_project, 10).await.unwrap(),
+        Purged::default()
+    );
+    let all_but_default = PurgeScope {
+        except_projects: vec!["default".into()],
+        ..scope.clone()
+    };
+    assert_eq!(
+        store.purge_instances(&all_but_default, 10).await.unwrap(),
+        Purged::default()
+    );
+
+    // One instance a batch: the child becomes eligible once its parent is gone.
+    let mut total = Purged::default();
+    let mut batches = 0;
+    loop {
+        let done = store.purge_instances(&scope, 1).await.unwrap();
+        if done.instances == 0 {
+            break;
+        }
+        assert_eq!(done.instances, 1);
+        total.add(done);
+        batches += 1;
+    }
+    assert_eq!((total, batches), (expected, 3));
+    let left: Vec<i64> = sqlx::query_scalar("SELECT id FROM workflow_instance ORDER BY id")
+        .fetch_all(&store.read)
+        .await
+        .unwrap();
+    assert_eq!(left, vec![recent, running, waiting]);
+    assert_eq!(count(&store, "SELECT count(*) FROM task_instance").await, 1);
+    assert_eq!(count(&store, "SELECT count(*) FROM task_attempt").await, 2);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM event WHERE workflow_instance_id IS NOT NULL"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        store.count_purgeable(&scope).await.unwrap(),
+        Purged::default()
+    );
+}
+on_both!(purge_removes_old_ended_history);

@@ -295,6 +295,60 @@ impl LogIndex {
     }
 }
 
+/// Removes the log directory of every workflow instance (`logs/<wfi>/`) whose newest log was
+/// last written longer than `keep` ago, but those of `running` instances; returns how many
+/// it removed. Blocking: run it off the async threads.
+pub(crate) fn sweep(
+    data_dir: &Path,
+    keep: std::time::Duration,
+    running: &std::collections::HashSet<WorkflowInstanceId>,
+) -> io::Result<usize> {
+    let Some(cutoff) = std::time::SystemTime::now().checked_sub(keep) else {
+        return Ok(0);
+    };
+    let entries = match std::fs::read_dir(data_dir.join("logs")) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let Some(wfi) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<WorkflowInstanceId>().ok())
+        else {
+            continue;
+        };
+        if running.contains(&wfi) {
+            continue;
+        }
+        let dir = entry.path();
+        if newest_write(&dir)?.is_some_and(|t| t < cutoff) {
+            std::fs::remove_dir_all(&dir)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// When anything under `dir` (the directory itself, its task directories and their logs)
+/// was last written.
+fn newest_write(dir: &Path) -> io::Result<Option<std::time::SystemTime>> {
+    let mut newest = std::fs::metadata(dir)?.modified().ok();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d)?.flatten() {
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                pending.push(entry.path());
+            }
+            newest = newest.max(meta.modified().ok());
+        }
+    }
+    Ok(newest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,5 +391,39 @@ mod tests {
         assert_eq!(index.get(key(1, 1)), None);
         assert_eq!(index.get(key(2, 1)), Some(WorkflowInstanceId(20)));
         assert_eq!(index.get(key(3, 1)), Some(WorkflowInstanceId(30)));
+    }
+
+    #[test]
+    fn sweep_removes_only_old_logs_of_instances_not_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = std::time::Duration::from_secs(24 * 3600);
+        let old = std::time::SystemTime::now() - 100 * day;
+        let write = |wfi: i64, age: Option<std::time::SystemTime>| {
+            let path = log_path(dir.path(), WorkflowInstanceId(wfi), key(wfi * 10, 1));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, b"log").unwrap();
+            if let Some(t) = age {
+                for p in [
+                    path.clone(),
+                    path.parent().unwrap().to_path_buf(),
+                    path.parent().unwrap().parent().unwrap().to_path_buf(),
+                ] {
+                    std::fs::File::open(&p).unwrap().set_modified(t).unwrap();
+                }
+            }
+        };
+        write(1, Some(old));
+        write(2, None);
+        write(3, Some(old));
+        std::fs::write(dir.path().join("logs").join("not-an-instance"), b"x").unwrap();
+        let running = std::collections::HashSet::from([WorkflowInstanceId(3)]);
+        assert_eq!(sweep(dir.path(), 90 * day, &running).unwrap(), 1);
+        let logs = dir.path().join("logs");
+        assert!(!logs.join("1").exists(), "old: removed");
+        assert!(logs.join("2").exists(), "recent: kept");
+        assert!(logs.join("3").exists(), "running here: kept");
+        assert!(logs.join("not-an-instance").exists());
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(sweep(empty.path(), day, &running).unwrap(), 0);
     }
 }

@@ -208,6 +208,36 @@ impl Worker {
         &self.inner.config
     }
 
+    /// Removes, now and then periodically until the process ends, the logs of workflow
+    /// instances last written longer than `keep` ago (none of an attempt running here), so
+    /// that the logs of instances removed by retention do not stay on the worker's disk.
+    pub fn spawn_log_retention(&self, keep: Duration) -> tokio::task::JoinHandle<()> {
+        let every = (keep / 10).clamp(Duration::from_secs(60), Duration::from_secs(3600));
+        let worker = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let running: HashSet<WorkflowInstanceId> = {
+                    let attempts = worker
+                        .inner
+                        .attempts
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner());
+                    attempts.values().map(|e| e.wfi).collect()
+                };
+                let dir = worker.inner.config.data_dir.clone();
+                let swept =
+                    tokio::task::spawn_blocking(move || logfile::sweep(&dir, keep, &running)).await;
+                match swept {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(n)) => tracing::info!("removed the logs of {n} old workflow instances"),
+                    Ok(Err(e)) => tracing::warn!("removing old logs failed (will try again): {e}"),
+                    Err(e) => tracing::warn!("removing old logs failed (will try again): {e}"),
+                }
+                tokio::time::sleep(every).await;
+            }
+        })
+    }
+
     /// How many attempts run right now (each holds a slot).
     pub fn running(&self) -> usize {
         *self.inner.running.borrow()

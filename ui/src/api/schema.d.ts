@@ -288,6 +288,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/history/purge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /history/purge`: removes the instances that ended before `before` (of one project, or
+         *     all), with their task instances, attempts and events, in short batches; or, with
+         *     `dry_run`, counts them.
+         */
+        post: operations["purge_history"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/instances": {
         parameters: {
             query?: never;
@@ -891,6 +912,27 @@ export interface paths {
         get: operations["workflow_versions"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /workflows/validate`: checks a workflow file as an apply would and writes nothing,
+         *     so that an editor can show every problem as the user types. Not audited: it changes
+         *     nothing (a refusal of it still is).
+         */
+        post: operations["validate_workflow"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1733,6 +1775,48 @@ export interface components {
             /** @description The role there. */
             role: components["schemas"]["Role"];
         };
+        /** @description Answer of `POST /history/purge`: what was removed (or, for a dry run, would be). */
+        PurgeOutcome: {
+            /**
+             * Format: int64
+             * @description Their tasks' ended attempts.
+             */
+            attempts: number;
+            /** @description Nothing was removed: these are the counts a purge would remove now. */
+            dry_run: boolean;
+            /**
+             * Format: int64
+             * @description Their lifecycle events.
+             */
+            events: number;
+            /**
+             * @description False when the request stopped after its time budget with more left to remove: send
+             *     it again to go on.
+             */
+            finished: boolean;
+            /**
+             * Format: int64
+             * @description Ended workflow instances.
+             */
+            instances: number;
+            /**
+             * Format: int64
+             * @description Their task instances.
+             */
+            task_instances: number;
+        };
+        /** @description Body of `POST /history/purge`. */
+        PurgeRequest: {
+            /**
+             * Format: date-time
+             * @description Remove instances that ended before this time.
+             */
+            before: string;
+            /** @description Only count what would be removed. */
+            dry_run?: boolean;
+            /** @description Only this project's (default: every project's). */
+            project?: string | null;
+        };
         /** @description One of a workflow's recent instances, as the workflows list shows it. */
         RecentRun: {
             /**
@@ -2092,6 +2176,40 @@ export interface components {
             next_cursor?: string | null;
             /** @description By name. */
             users: components["schemas"]["User"][];
+        };
+        /**
+         * @description Answer of `POST /workflows/validate`: what the file would make, so that an editor can show
+         *     it without writing anything. (A file with problems gets the 400 of an apply instead.)
+         */
+        Validated: {
+            /** @description Its name. */
+            name: string;
+            /** @description Its params, by name. */
+            params: components["schemas"]["ValidatedParam"][];
+            /** @description The workflow's project. */
+            project: string;
+            /** @description Its tasks, in file order. */
+            tasks: components["schemas"]["ValidatedTask"][];
+        };
+        /** @description A param of a [`Validated`] file. */
+        ValidatedParam: {
+            /** @description Its default value, if it has one. */
+            default?: string | null;
+            /** @description Its name. */
+            name: string;
+            /** @description Whether a start must give it. */
+            required: boolean;
+            /** @description Its rule in words (`int, at least 1`), for a declared param. */
+            rule?: string | null;
+        };
+        /** @description A task of a [`Validated`] file. */
+        ValidatedTask: {
+            /** @description The tasks it waits for. */
+            depends_on: string[];
+            /** @description Its name. */
+            name: string;
+            /** @description Its type, as the file writes it (`shell`, `http`, …). */
+            type: string;
         };
         /** @description Answer of `GET /workflows/{name}/versions`, oldest first. */
         VersionList: {
@@ -2847,6 +2965,39 @@ export interface operations {
             };
         };
     };
+    purge_history: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PurgeRequest"];
+            };
+        };
+        responses: {
+            /** @description Removed (or counted) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PurgeOutcome"];
+                };
+            };
+            /** @description A bad time or project */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_instances: {
         parameters: {
             query?: {
@@ -2857,6 +3008,10 @@ export interface operations {
                 /** @description Only this project. */
                 project?: string;
                 state?: "submitted" | "running" | "stopping" | "pausing" | "paused" | "stopped" | "succeeded" | "failed";
+                /** @description Only submitted at or after this time (RFC 3339, e.g. `2026-11-01T00:00:00Z`)… */
+                submitted_since?: string;
+                /** @description …and before this one. */
+                submitted_until?: string;
                 /** @description Only this workflow (by name). */
                 workflow?: string;
             };
@@ -4423,6 +4578,48 @@ export interface operations {
             };
             /** @description No such workflow */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    validate_workflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApplyRequest"];
+            };
+        };
+        responses: {
+            /** @description Valid: what it would make */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Validated"];
+                };
+            };
+            /** @description The file is invalid: every problem, with where */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

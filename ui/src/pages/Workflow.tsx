@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { useQuery } from "@tanstack/react-query";
-import { Link, useParams, useSearchParams } from "react-router";
+import { Link, useLocation, useParams, useSearchParams } from "react-router";
+import type { Schemas } from "../api/client";
 import { api, data } from "../api/client";
 import { Dag } from "../components/Dag";
 import { StartDialog } from "../components/StartDialog";
@@ -46,6 +47,7 @@ export default function WorkflowPage() {
   const task = params.get("task");
   const version = params.get("version");
   const me = useMe();
+  const saved = (useLocation().state as { saved?: Schemas["Applied"] } | null)?.saved;
   const [starting, setStarting] = useState(false);
   const [backfilling, setBackfilling] = useState(false);
   const workflow = useQuery({
@@ -90,7 +92,13 @@ export default function WorkflowPage() {
             ⟲ Backfill
           </button>
         )}
+        {can(me.data, project, "editor") && (
+          <Link className="button" to={`/projects/${encodeURIComponent(project)}/workflows/${encodeURIComponent(name)}/edit`} data-testid="edit">
+            ✎ Edit
+          </Link>
+        )}
       </div>
+      {saved && <SavedNote saved={saved} />}
       {spec.description && <p className="muted">{spec.description}</p>}
       <div className="tabs" role="tablist">
         {TABS.map(([t, label]) => (
@@ -147,6 +155,21 @@ export default function WorkflowPage() {
       )}
       {backfilling && <BackfillDialog project={project} name={name} cron={spec.schedule?.cron} onClose={() => setBackfilling(false)} />}
     </section>
+  );
+}
+
+/** What the editor's save did, said on the page it went to. */
+function SavedNote({ saved }: { saved: Schemas["Applied"] }) {
+  const what =
+    saved.outcome === "unchanged"
+      ? `Unchanged: the file is the same as version ${saved.version}, so no new version was made.`
+      : saved.outcome === "created"
+        ? `Saved: created, version ${saved.version}.`
+        : `Saved: version ${saved.version}.`;
+  return (
+    <p className={saved.outcome === "unchanged" ? "notice muted" : "notice ok"} data-testid="saved">
+      {what}
+    </p>
   );
 }
 

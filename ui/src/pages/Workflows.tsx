@@ -60,6 +60,11 @@ export function WorkflowsPage() {
           Workflows of <span className="mono">{project}</span>
         </h2>
         <input className="search" placeholder="Search by name" value={filter} onChange={(e) => set({ q: e.target.value || null })} />
+        {can(me.data, project, "editor") && (
+          <Link className="button primary" to={`/projects/${encodeURIComponent(project)}/workflows/new`} data-testid="new-workflow">
+            + New workflow
+          </Link>
+        )}
       </div>
       {workflows.error && <p className="error">{workflows.error.message}</p>}
       <div className="scroll-x">

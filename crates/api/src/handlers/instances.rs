@@ -49,6 +49,8 @@ pub(crate) async fn list_instances(
         workflow: q.workflow,
         state: wf_state,
         before: page.cursor()?.map(|c| c.id()).transpose()?,
+        submitted_since: q.submitted_since.map(baton_api_model::time::to_us),
+        submitted_until: q.submitted_until.map(baton_api_model::time::to_us),
         limit: Some(i64::from(limit)),
     };
     // The pending commands first (see `pending_of`), of every instance the page may hold.

@@ -5,6 +5,7 @@ pub(crate) mod cluster;
 pub(crate) mod datasources;
 pub(crate) mod events;
 pub(crate) mod grants;
+pub(crate) mod history;
 pub(crate) mod identity;
 pub(crate) mod instances;
 pub(crate) mod logs;

@@ -1,16 +1,18 @@
-//! `/workflows`: apply a file, list, show a version, list versions, start an instance.
+//! `/workflows`: apply a file (or only validate it), list, show a version, list versions, start an instance.
 
 use super::{body, project_or_default, workflow_missing, workflow_of, ApiResult};
 use super::{Path, Query};
+use crate::access::Unaudited;
 use crate::{convert, paging, ApiError, ApiState};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use baton_api_model::{
     Applied, ApplyRequest, ErrorBody, PageQuery, PreviewParam, PreviewTask, RecentRunsQuery,
-    StartPreview, StartRequest, Started, VersionList, VersionSummary, Workflow, WorkflowList,
-    WorkflowQuery,
+    StartPreview, StartRequest, Started, Validated, VersionList, VersionSummary, Workflow,
+    WorkflowList, WorkflowQuery,
 };
 use baton_core::{params, start, WorkflowSpec};
 use baton_store::NewInstance;
@@ -25,6 +27,35 @@ pub(crate) async fn apply_workflow(
     State(state): State<ApiState>,
     req: Result<Json<ApplyRequest>, JsonRejection>,
 ) -> ApiResult<Applied> {
+    let (spec, source) = checked(req)?;
+    let applied = state.store.apply_workflow(&spec, &source).await?;
+    if applied.outcome != "unchanged" {
+        (state.notify)();
+    }
+    Ok(Json(convert::applied(&spec.project, &spec.name, &applied)))
+}
+
+/// `POST /workflows/validate`: checks a workflow file as an apply would and writes nothing,
+/// so that an editor can show every problem as the user types. Not audited: it changes
+/// nothing (a refusal of it still is).
+#[utoipa::path(post, path = "/workflows/validate", tag = "workflows", request_body = ApplyRequest,
+    responses(
+        (status = 200, description = "Valid: what it would make", body = Validated),
+        (status = 400, description = "The file is invalid: every problem, with where", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody)))]
+pub(crate) async fn validate_workflow(req: Result<Json<ApplyRequest>, JsonRejection>) -> Response {
+    let mut response = match checked(req) {
+        Ok((spec, _)) => Json::<Validated>(convert::validated(&spec)).into_response(),
+        Err(e) => e.into_response(),
+    };
+    response.extensions_mut().insert(Unaudited);
+    response
+}
+
+/// The body of an apply, read and checked: the spec and the text it came from.
+fn checked(
+    req: Result<Json<ApplyRequest>, JsonRejection>,
+) -> Result<(WorkflowSpec, String), ApiError> {
     let req = body(req, "bad_request", "")?;
     let file = req.file.unwrap_or_else(|| "request".to_string());
     let spec = WorkflowSpec::from_yaml(&req.source, &file).map_err(|e| ApiError::BadRequest {
@@ -32,11 +63,7 @@ pub(crate) async fn apply_workflow(
         message: e.to_string(),
         problems: e.problems.clone(),
     })?;
-    let applied = state.store.apply_workflow(&spec, &req.source).await?;
-    if applied.outcome != "unchanged" {
-        (state.notify)();
-    }
-    Ok(Json(convert::applied(&spec.project, &spec.name, &applied)))
+    Ok((spec, req.source))
 }
 
 /// `GET /workflows`: every workflow (of a project), by project and name.

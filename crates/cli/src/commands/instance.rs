@@ -17,13 +17,20 @@ pub async fn run(cmd: InstanceCommand) -> anyhow::Result<()> {
             state,
             limit,
             before,
+            since,
+            until,
             server,
         } => {
             let mut query = vec![format!("limit={limit}")];
+            let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+            };
             for (key, value) in [
                 ("workflow", workflow),
                 ("project", project),
                 ("state", state),
+                ("submitted_since", time(since)),
+                ("submitted_until", time(until)),
             ] {
                 if let Some(v) = value {
                     query.push(format!("{key}={}", encode(&v)));

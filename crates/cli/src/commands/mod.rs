@@ -5,6 +5,7 @@ mod backfill;
 mod cluster;
 mod datasource;
 mod events;
+mod history;
 mod instance;
 mod logs;
 mod schedule;
@@ -35,6 +36,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Schedule(cmd) => schedule::run(cmd).await,
         Command::Backfill(args) => backfill::run(args).await,
         Command::Taskgroup(cmd) => taskgroup::run(cmd).await,
+        Command::History(cmd) => history::run(cmd).await,
         Command::Events(args) => events::run(args).await,
         Command::Login(args) => access::login(args).await,
         Command::Logout { server } => access::logout(server).await,

@@ -48,6 +48,10 @@ pub async fn run(args: MasterArgs) -> anyhow::Result<()> {
             Some(keep) => keep,
             None => baton_master::DEFAULT_EVENT_RETENTION,
         },
+        instance_retention: args.retention.instance_retention(
+            file.master.instance_retention,
+            &file.master.project_retention,
+        ),
         cluster_key: common.cluster_key.clone(),
         cluster_tls: common.cluster_tls.clone(),
         ..MasterConfig::new(address.clone(), address.clone())

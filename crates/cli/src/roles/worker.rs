@@ -76,6 +76,9 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
         .unwrap_or(Duration::from_secs(30));
     let worker = Worker::open(config)?;
     worker.set_masters(masters.clone());
+    if let Some(keep) = args.log_retention.or(w.log_retention) {
+        worker.spawn_log_retention(keep);
+    }
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(baton_worker::serve(worker.clone(), listener, async move {
