@@ -572,6 +572,7 @@ fn export_round_trips_through_apply_and_versions_are_listed() {
         ("default", "fan-out-in"),
         ("default", "hello"),
         ("default", "nightly"),
+        ("default", "sql-report"),
     ] {
         let yaml = server.ok(&["workflow", "export", name, "--project", project]);
         let file = write(dir.path(), &format!("{name}.exported.yaml"), &yaml);

@@ -56,7 +56,7 @@ pub struct Applied {
     pub outcome: ApplyOutcome,
 }
 
-/// Answer of `POST /workflows/validate`: what the file would make, so that an editor can show
+/// Answer of `POST /workflows:validate`: what the file would make, so that an editor can show
 /// it without writing anything. (A file with problems gets the 400 of an apply instead.)
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Validated {

@@ -574,7 +574,7 @@ fn refused(r: Refusal) -> Response {
 }
 
 /// A handler's mark on an answer to a request that changes nothing although its method is
-/// POST (a dry run such as `POST /workflows/validate`, called as an editor types): the
+/// POST (a dry run such as `POST /workflows:validate`, called as an editor types): the
 /// answer is not audited. A refusal never carries it, so refusals are audited all the same.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Unaudited;

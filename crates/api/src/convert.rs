@@ -136,7 +136,7 @@ pub(crate) fn workflow(r: WorkflowRecord, schedule_online: Option<bool>) -> m::W
     }
 }
 
-/// What a valid file would make, as `POST /workflows/validate` answers it.
+/// What a valid file would make, as `POST /workflows:validate` answers it.
 pub(crate) fn validated(spec: &baton_core::WorkflowSpec) -> m::Validated {
     let tasks = spec
         .tasks

@@ -8,7 +8,7 @@
 use crate::access::{check_table, Access, Guarded, RouteAccess, Scope};
 use crate::handlers::{
     self as handlers, backfills, cluster, datasources, events, grants, history, identity,
-    instances, logs, schedules, task_groups, tasks, workflows,
+    instances, logs, schedules, secrets, task_groups, tasks, workflows,
 };
 use crate::{ApiError, ApiState, MAX_BODY_BYTES};
 use axum::extract::DefaultBodyLimit;
@@ -55,6 +55,7 @@ pub(crate) const EVENT_STREAM_PATH: &str = "/api/v1/events/stream";
         (name = "backfills", description = "Runs for past schedule times"),
         (name = "task_groups", description = "Cluster-wide pools of task slots"),
         (name = "datasources", description = "A project's databases for sql tasks; passwords are write-only"),
+        (name = "secrets", description = "A project's secrets for http tasks; values are write-only"),
         (name = "events", description = "The lifecycle event log, paged or streamed"),
         (name = "history", description = "Removing ended history (global admins)"),
         (name = "cluster", description = "Members of the cluster")
@@ -183,6 +184,12 @@ fn other_routes(g: Guarded) -> Guarded {
             Access::project(Operator, Scope::Query),
             routes!(datasources::test_datasource),
         )
+        .route(
+            Access::project(Viewer, Scope::Query),
+            routes!(secrets::list_secrets),
+        )
+        .route(edit, routes!(secrets::set_secret))
+        .route(edit, routes!(secrets::delete_secret))
 }
 
 /// The routes, the document generated with them, and each operation's access.

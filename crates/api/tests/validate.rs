@@ -1,4 +1,4 @@
-//! `POST /workflows/validate` on a real store, through the router: a valid file gets what it
+//! `POST /workflows:validate` on a real store, through the router: a valid file gets what it
 //! would make, an invalid one every problem with its line and column, neither writes a
 //! workflow or an audit row, and it needs the editor role of the file's project as an apply
 //! does (a refusal is audited).
@@ -54,7 +54,7 @@ async fn call(store: &Store, token: &str, source: &str) -> (StatusCode, Value) {
     ));
     let request = Request::builder()
         .method(Method::POST)
-        .uri("/api/v1/workflows/validate")
+        .uri("/api/v1/workflows:validate")
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/json")
         .body(Body::from(json!({ "source": source }).to_string()))
@@ -158,4 +158,33 @@ async fn it_needs_the_editor_role_of_the_files_project_and_a_refusal_is_audited(
     store.create_project("q").await.unwrap();
     let (status, body) = call(&store, &editor, &other).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}
+
+/// The check has a path of its own (`/workflows:validate`), so a workflow may be named
+/// `validate` and still be shown.
+#[tokio::test]
+async fn a_workflow_named_validate_is_still_shown() {
+    let db = TestDb::sqlite();
+    let store = db.store().await;
+    store.create_project("p").await.unwrap();
+    let token = admin_token(&store).await;
+    let text = "project: p\nname: validate\ntasks:\n  - {name: a, type: noop}\n";
+    let spec = baton_core::WorkflowSpec::from_yaml(text, "v.yaml").unwrap();
+    store.apply_workflow(&spec, text).await.unwrap();
+    let app = baton_api::router(ApiState::new(
+        store.clone(),
+        Arc::new(|| {}),
+        Members::Fixed(Vec::new()),
+    ));
+    let request = Request::builder()
+        .method(Method::GET)
+        .uri("/api/v1/workflows/validate?project=p")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, body) = call(&store, &token, text).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["name"], "validate");
 }

@@ -85,7 +85,8 @@ pub enum Command {
     /// A project's data sources (databases for sql tasks): create, list, show, test, delete.
     #[command(subcommand)]
     Datasource(DatasourceCommand),
-    /// The key that seals secrets at rest.
+    /// A project's secrets for http tasks (set, list, delete), and the key that seals
+    /// secrets at rest.
     #[command(subcommand)]
     Secret(SecretCommand),
 }
@@ -95,6 +96,32 @@ pub enum SecretCommand {
     /// Prints a new random secret key (32 bytes, base64), to save in a file of mode 0600 and
     /// give with --secret-key-file.
     Key,
+    /// Set a project secret (create it or replace its value). The value is read from
+    /// standard input, never from the command line; it is kept sealed and never shown again.
+    /// An http task uses it in its headers and body as ${secret.NAME}.
+    Set {
+        name: String,
+        /// The project (default `default`).
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// A project's secrets: names and times, never values.
+    List {
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Delete a project secret.
+    Delete {
+        name: String,
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

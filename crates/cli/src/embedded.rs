@@ -20,6 +20,9 @@ pub struct NodeOptions {
     pub database: Option<String>,
     pub grpc_listen: SocketAddr,
     pub node: NodeArgs,
+    /// The keys of secrets at rest: the master opens a sql task's data source password with
+    /// them.
+    pub keyring: Option<baton_secrets::Keyring>,
 }
 
 /// A running embedded node.
@@ -119,6 +122,7 @@ impl Node {
                 .retention
                 .instance_retention(None, &Default::default()),
             cluster_key,
+            keyring: options.keyring.clone().map(Arc::new),
             ..MasterConfig::new("standalone", address.clone())
         };
         let master = Master::start(store.clone(), master_config, vec![endpoint]).await?;

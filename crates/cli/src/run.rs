@@ -32,6 +32,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     let dir = tempfile::Builder::new().prefix("baton-run-").tempdir()?;
     let node = Node::start(NodeOptions {
+        keyring: None,
         data_dir: dir.path().to_path_buf(),
         database: None,
         grpc_listen: "127.0.0.1:0".parse().expect("a literal address"),

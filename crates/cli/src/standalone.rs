@@ -19,17 +19,24 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     let api_listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {} (API)", args.listen))?;
+    baton_worker::create_private_dir(&args.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            args.data_dir.display()
+        )
+    })?;
+    let keyring = match given_keyring {
+        Some(k) => k,
+        None => data_dir_keyring(&args.data_dir)?,
+    };
     let node = Node::start(NodeOptions {
         data_dir: args.data_dir.clone(),
         database: database.clone(),
         grpc_listen: args.grpc_listen,
         node: args.node.clone(),
+        keyring: Some(keyring.clone()),
     })
     .await?;
-    let keyring = match given_keyring {
-        Some(k) => k,
-        None => data_dir_keyring(&args.data_dir)?,
-    };
     reseal(&node.store, &keyring).await?;
     for (file, text, spec) in &specs {
         let applied = node.store.apply_workflow(spec, text).await?;
@@ -102,7 +109,7 @@ pub async fn reseal(
         .map_err(|e| anyhow::anyhow!("cannot re-seal secrets with the current key: {e}"))?;
     if done.unopened > 0 {
         tracing::warn!(
-            "{} data source password(s) are sealed with a key that is not configured: give it \
+            "{} data source password(s) or project secret(s) are sealed with a key that is not configured: give it \
              with --previous-secret-key-file, or set those passwords again",
             done.unopened
         );

@@ -14,6 +14,7 @@ mod validate;
 mod yaml;
 
 pub use kinds::http::{HttpMethod, HttpSpec};
+pub use kinds::sql::{SqlOutputs, SqlSpec};
 pub use kinds::task_types;
 pub use logic::{Condition, DependItem, Dependence, Expect, Relation, SwitchCase};
 pub use param_rule::{ExtraParams, ParamDecl, ParamRule};
@@ -124,6 +125,8 @@ pub enum TaskKind {
     Noop,
     /// Sends one HTTP request from a worker; succeeds on an expected status.
     Http(HttpSpec),
+    /// Runs SQL statements on one of the project's data sources from a worker.
+    Sql(SqlSpec),
     /// Runs another workflow as a child instance; ends as the child ends, with its outputs.
     SubWorkflow {
         /// The child workflow's name (same project).
@@ -175,6 +178,7 @@ impl TaskKind {
             TaskKind::Python { .. } => "python",
             TaskKind::Noop => "noop",
             TaskKind::Http(_) => "http",
+            TaskKind::Sql(_) => "sql",
             TaskKind::SubWorkflow { .. } => "sub_workflow",
             TaskKind::Dependent { .. } => "dependent",
             TaskKind::Conditions { .. } => "conditions",
@@ -190,11 +194,32 @@ impl TaskKind {
                 crate::params::declared_outputs(body)
             }
             TaskKind::Http(http) => http.outputs.keys().cloned().collect(),
+            TaskKind::Sql(sql) => match sql.outputs {
+                SqlOutputs::AllRows => vec![kinds::sql::ALL_ROWS_OUTPUT.to_string()],
+                SqlOutputs::None | SqlOutputs::FirstRow => Vec::new(),
+            },
             TaskKind::Noop
             | TaskKind::SubWorkflow { .. }
             | TaskKind::Dependent { .. }
             | TaskKind::Conditions { .. }
             | TaskKind::Switch { .. } => Vec::new(),
+        }
+    }
+
+    /// Whether the task may set output params whose names cannot be known before it runs (a
+    /// sub-workflow passes back its child's; a `sql` task's `first_row` names them after its
+    /// columns): a downstream reference to an unknown name is then not refused at apply.
+    pub fn sets_unknown_outputs(&self) -> bool {
+        match self {
+            TaskKind::SubWorkflow { .. } => true,
+            TaskKind::Sql(sql) => sql.outputs == SqlOutputs::FirstRow,
+            TaskKind::Shell { .. }
+            | TaskKind::Python { .. }
+            | TaskKind::Noop
+            | TaskKind::Http(_)
+            | TaskKind::Dependent { .. }
+            | TaskKind::Conditions { .. }
+            | TaskKind::Switch { .. } => false,
         }
     }
 
@@ -205,6 +230,7 @@ impl TaskKind {
             TaskKind::Python { script } => Some(script),
             TaskKind::Noop
             | TaskKind::Http(_)
+            | TaskKind::Sql(_)
             | TaskKind::SubWorkflow { .. }
             | TaskKind::Dependent { .. }
             | TaskKind::Conditions { .. }

@@ -10,10 +10,19 @@
 //! A data source's URL never holds its password: [`DataSourceUrl::parse`] moves a password
 //! written inside the URL out of it.
 
+pub mod run;
+
 use sqlx::Connection as _;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
+
+/// The record a data source's password is sealed for (the associated data of its sealing):
+/// a sealed password copied onto another data source does not open there. The API seals
+/// with it; the master opens with it for a `sql` task's dispatch.
+pub fn secret_context(project: &str, name: &str) -> String {
+    format!("datasource:{project}/{name}")
+}
 
 /// How long [`test`] waits for the connection and `SELECT 1` together.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(10);

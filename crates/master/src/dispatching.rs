@@ -2,6 +2,12 @@
 //! with a free slot) takes a slot of its task group, has its params resolved, is recorded as
 //! dispatched and becomes a request sent after the commit. A request larger than a worker
 //! accepts is not sent: its attempt fails at once, without a retry, saying its size.
+//!
+//! A `sql` task's data source is looked up here, in the tick's transaction, and its password
+//! opened with the master's keyring: the connection goes into that one request and nowhere
+//! else (not the store, not the event log, not a log line). A data source that is missing,
+//! or a password this master cannot open, fails the attempt saying so. The project secrets an
+//! http task's headers and body use (`${secret.NAME}`) are read and opened the same way.
 
 use crate::attempts::Facts;
 use crate::engine::{Engine, Tick};
@@ -14,7 +20,7 @@ use baton_proto::sizes::MAX_DISPATCH_BYTES;
 use baton_proto::{dispatch_request, AttemptId, DispatchRequest};
 use baton_store::{EngineTx, StoreError};
 use prost::Message;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// What became of one attempt the queue handed out.
 enum Handed {
@@ -83,12 +89,30 @@ impl Engine {
                 return Ok(Handed::Waiting(message));
             }
         }
-        let resolved = match self.resolve(id, index) {
+        let secrets = match self.task_secrets(tx, id, index).await? {
+            Ok(secrets) => secrets,
+            Err(message) => return self.fail_to_prepare(tx, id, index, &message, t).await,
+        };
+        let resolved = match self.resolve(id, index, &secrets) {
             Ok(resolved) => resolved,
             // Checked when the instance was created; only a hand-edited store gets here.
             Err(message) => return self.fail_to_prepare(tx, id, index, &message, t).await,
         };
-        match self.send(id, index, worker, resolved, t) {
+        let connection = match &resolved.kind {
+            TaskKind::Sql(sql) => {
+                let project = self.instances[&id].version.spec.project.clone();
+                match self.sql_connection(tx, &project, &sql.datasource).await? {
+                    Ok(connection) => Some(connection),
+                    Err(message) => return self.fail_to_prepare(tx, id, index, &message, t).await,
+                }
+            }
+            _ => None,
+        };
+        let extra = Extra {
+            connection,
+            redact: secrets.into_values().collect(),
+        };
+        match self.send(id, index, worker, resolved, extra, t) {
             Ok(handed) => Ok(handed),
             Err(too_large) => {
                 let message = too_large.to_string();
@@ -120,10 +144,101 @@ impl Engine {
         Ok(Handed::Dropped)
     }
 
+    /// Where a `sql` task of `project` connects to reach its data source `name`, its password
+    /// opened; the error says, for the attempt's message, why it cannot.
+    async fn sql_connection(
+        &self,
+        tx: &mut EngineTx,
+        project: &str,
+        name: &str,
+    ) -> Result<Result<baton_proto::SqlConnection, String>, StoreError> {
+        let Some(record) = tx.datasource(project, name).await? else {
+            return Ok(Err(format!(
+                "data source `{name}` does not exist in project `{project}` (create it with \
+                 `baton datasource create {name} --project {project} …`)"
+            )));
+        };
+        let kind = match record.kind.parse::<baton_datasource::Kind>() {
+            Ok(kind) => proto_kind(kind),
+            Err(e) => return Ok(Err(format!("data source `{name}`: {e}"))),
+        };
+        let password = match &record.secret {
+            None => None,
+            Some(sealed) => {
+                let Some(keyring) = self.config.keyring.as_deref() else {
+                    return Ok(Err(format!(
+                        "data source `{name}` has a password, and this master has no secret key \
+                         to open it with: start the master with --secret-key-file (the API's key)"
+                    )));
+                };
+                let context = baton_datasource::secret_context(project, name);
+                match keyring.open_text(&context, sealed) {
+                    Ok(password) => Some(password.to_string()),
+                    Err(e) => {
+                        return Ok(Err(format!(
+                            "data source `{name}`: its password cannot be opened: {e}"
+                        )))
+                    }
+                }
+            }
+        };
+        Ok(Ok(baton_proto::SqlConnection {
+            kind: kind as i32,
+            url: record.url,
+            password,
+            name: name.to_string(),
+        }))
+    }
+
+    /// The values of the project secrets the task uses (an http task's headers and body),
+    /// opened with the keyring; the error says, for the attempt's message, why they cannot be.
+    async fn task_secrets(
+        &self,
+        tx: &mut EngineTx,
+        id: WorkflowInstanceId,
+        index: TaskIndex,
+    ) -> Result<Result<BTreeMap<String, String>, String>, StoreError> {
+        let spec = &self.instances[&id].version.spec;
+        let names = baton_core::params::secrets::used(&spec.tasks[index].kind);
+        if names.is_empty() {
+            return Ok(Ok(BTreeMap::new()));
+        }
+        let project = spec.project.clone();
+        let Some(keyring) = self.config.keyring.as_deref() else {
+            return Ok(Err(
+                "the task uses project secrets, and this master has no secret key to open them                  with: start the master with --secret-key-file (the API's key)"
+                    .into(),
+            ));
+        };
+        let found = tx.secrets(&project, &names).await?;
+        let mut values = BTreeMap::new();
+        for name in names {
+            let Some(record) = found.iter().find(|r| r.name == name) else {
+                return Ok(Err(format!(
+                    "project `{project}` has no secret `{name}` (set it with `baton secret set \
+                     {name} --project {project}`)"
+                )));
+            };
+            match keyring.open_text(
+                &baton_secrets::project_secret_context(&project, &name),
+                &record.sealed,
+            ) {
+                Ok(value) => values.insert(name, value.to_string()),
+                Err(e) => return Ok(Err(format!("secret `{name}` cannot be opened: {e}"))),
+            };
+        }
+        Ok(Ok(values))
+    }
+
     /// The task's params, env and command, resolved for its current attempt.
-    fn resolve(&self, id: WorkflowInstanceId, index: TaskIndex) -> Result<ResolvedTask, String> {
+    fn resolve(
+        &self,
+        id: WorkflowInstanceId,
+        index: TaskIndex,
+        secrets: &BTreeMap<String, String>,
+    ) -> Result<ResolvedTask, String> {
         self.instances[&id]
-            .in_scope(id, index, |scope| scope.resolve_task())
+            .in_scope(id, index, |scope| scope.resolve_task_with_secrets(secrets))
             .ok_or("the task has no row")?
             .map_err(|e| e.to_string())
     }
@@ -136,9 +251,10 @@ impl Engine {
         index: TaskIndex,
         worker: &str,
         resolved: ResolvedTask,
+        extra: Extra,
         t: &mut Tick,
     ) -> Result<Handed, DispatchTooLarge> {
-        let Some(request) = self.request(id, index, resolved) else {
+        let Some(request) = self.request(id, index, resolved, extra) else {
             return Ok(Handed::Dropped);
         };
         let size = request.encoded_len();
@@ -165,8 +281,9 @@ impl Engine {
         id: WorkflowInstanceId,
         index: TaskIndex,
         resolved: ResolvedTask,
+        extra: Extra,
     ) -> Option<DispatchRequest> {
-        let Some(kind) = dispatch_kind(resolved.kind) else {
+        let Some(kind) = dispatch_kind(resolved.kind, resolved.statements, extra) else {
             tracing::error!("task {index} of instance {id} runs in the master: a bug");
             return None;
         };
@@ -261,8 +378,16 @@ async fn take_group_slot(
     Ok(Ok(()))
 }
 
+/// What a dispatch carries beside the resolved task, opened by the master for it alone.
+struct Extra {
+    /// A sql task's connection to its data source.
+    connection: Option<baton_proto::SqlConnection>,
+    /// The values of the secrets an http task uses, for the worker to keep out of its log.
+    redact: Vec<String>,
+}
+
 /// An http task as a worker receives it.
-fn http_task(http: baton_core::spec::HttpSpec) -> baton_proto::HttpTask {
+fn http_task(http: baton_core::spec::HttpSpec, redact: Vec<String>) -> baton_proto::HttpTask {
     let (body, body_is_json) = match (http.body, http.body_text) {
         (Some(json), _) => (Some(json.to_string()), true),
         (None, text) => (text, false),
@@ -275,12 +400,54 @@ fn http_task(http: baton_core::spec::HttpSpec) -> baton_proto::HttpTask {
         body_is_json,
         expect_status: http.expect_status.into_iter().map(u32::from).collect(),
         outputs: http.outputs.into_iter().collect(),
+        redact,
+    }
+}
+
+/// The protocol's name of a data source kind.
+fn proto_kind(kind: baton_datasource::Kind) -> baton_proto::DataSourceKind {
+    match kind {
+        baton_datasource::Kind::Postgresql => baton_proto::DataSourceKind::Postgresql,
+        baton_datasource::Kind::Mysql => baton_proto::DataSourceKind::Mysql,
+        baton_datasource::Kind::Sqlite => baton_proto::DataSourceKind::Sqlite,
+    }
+}
+
+/// A sql task as a worker receives it: its statements with their bound values, and where to
+/// run them.
+fn sql_task(
+    sql: baton_core::spec::SqlSpec,
+    statements: Vec<baton_core::params::embed::sql::BoundStatement>,
+    connection: Option<baton_proto::SqlConnection>,
+) -> baton_proto::SqlTask {
+    use baton_core::spec::SqlOutputs;
+    let outputs = match sql.outputs {
+        SqlOutputs::None => baton_proto::SqlOutputs::None,
+        SqlOutputs::FirstRow => baton_proto::SqlOutputs::FirstRow,
+        SqlOutputs::AllRows => baton_proto::SqlOutputs::AllRows,
+    };
+    baton_proto::SqlTask {
+        connection,
+        statements: statements
+            .into_iter()
+            .map(|s| baton_proto::SqlStatement {
+                parts: s.parts,
+                args: s.args,
+            })
+            .collect(),
+        outputs: outputs as i32,
+        max_rows: sql.max_rows,
+        transaction: sql.transaction,
     }
 }
 
 /// The dispatch's form of a task that runs on a worker; `None` for a task the master runs
 /// itself (a logic task). Exhaustive: a new task type must say where it runs.
-fn dispatch_kind(kind: TaskKind) -> Option<dispatch_request::Kind> {
+fn dispatch_kind(
+    kind: TaskKind,
+    statements: Vec<baton_core::params::embed::sql::BoundStatement>,
+    extra: Extra,
+) -> Option<dispatch_request::Kind> {
     match kind {
         TaskKind::Shell { command } => {
             Some(dispatch_request::Kind::Shell(baton_proto::ShellTask {
@@ -293,7 +460,12 @@ fn dispatch_kind(kind: TaskKind) -> Option<dispatch_request::Kind> {
             }))
         }
         TaskKind::Noop => Some(dispatch_request::Kind::Noop(baton_proto::NoopTask {})),
-        TaskKind::Http(http) => Some(dispatch_request::Kind::Http(http_task(http))),
+        TaskKind::Http(http) => Some(dispatch_request::Kind::Http(http_task(http, extra.redact))),
+        TaskKind::Sql(sql) => Some(dispatch_request::Kind::Sql(sql_task(
+            sql,
+            statements,
+            extra.connection,
+        ))),
         TaskKind::SubWorkflow { .. }
         | TaskKind::Dependent { .. }
         | TaskKind::Conditions { .. }

@@ -96,6 +96,9 @@ pub struct MasterConfig {
     /// Mutual TLS of the cluster's gRPC, when configured: the master's calls to workers go
     /// over it (its own server is built by its caller with [`baton_proto::tls::server`]).
     pub cluster_tls: Option<baton_proto::tls::ClusterTls>,
+    /// The keys of secrets at rest: a `sql` task's dispatch carries its data source's password,
+    /// opened with them. Without it, a data source with a password cannot be used.
+    pub keyring: Option<std::sync::Arc<baton_secrets::Keyring>>,
 }
 
 /// How the dispatcher picks a worker of the task's group.
@@ -149,6 +152,7 @@ impl MasterConfig {
             clock: Clock::system(),
             cluster_key: baton_proto::auth::ClusterKey::fresh(),
             cluster_tls: None,
+            keyring: None,
         }
     }
 }

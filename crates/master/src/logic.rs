@@ -63,7 +63,8 @@ impl Engine {
             TaskKind::Shell { .. }
             | TaskKind::Python { .. }
             | TaskKind::Noop
-            | TaskKind::Http(_) => Ok(Vec::new()),
+            | TaskKind::Http(_)
+            | TaskKind::Sql(_) => Ok(Vec::new()),
         }
     }
 

@@ -13,6 +13,18 @@ pub mod auth;
 pub mod sizes;
 pub mod tls;
 
+/// Shows whether a password is there, never the password: a dispatch may be logged.
+impl std::fmt::Debug for SqlConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlConnection")
+            .field("kind", &self.kind)
+            .field("url", &self.url)
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
 /// Microseconds since the Unix epoch: the clock used in events and the store.
 pub fn now_us() -> i64 {
     std::time::SystemTime::now()

@@ -27,6 +27,12 @@ use std::path::Path;
 /// Opened secrets and key bytes come wrapped in this: zeroed when dropped.
 pub use zeroize::Zeroizing;
 
+/// The record a project secret's value is sealed for (the associated data of its sealing),
+/// `secret:PROJECT/NAME`: a sealed value copied onto another secret does not open there.
+pub fn project_secret_context(project: &str, name: &str) -> String {
+    format!("secret:{project}/{name}")
+}
+
 /// Bytes in a key.
 pub const KEY_BYTES: usize = 32;
 /// Bytes in a nonce (XChaCha20's extended nonce: random ones never collide in practice).

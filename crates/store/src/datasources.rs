@@ -203,3 +203,23 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 }
+
+impl crate::EngineTx {
+    /// The data source `name` of `project`, if it exists: what a `sql` task's dispatch
+    /// connects to.
+    pub async fn datasource(
+        &mut self,
+        project: &str,
+        name: &str,
+    ) -> Result<Option<DataSourceRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM datasource WHERE project = $1 AND name = $2"
+        ))
+        .bind(project)
+        .bind(name)
+        .fetch_optional(self.conn())
+        .await
+        .ctx("reading a data source")?;
+        row.as_ref().map(record).transpose()
+    }
+}

@@ -19,6 +19,7 @@ mod logic;
 mod records;
 mod runs;
 mod schedules;
+mod secrets;
 mod task_groups;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -45,6 +46,7 @@ pub use records::{
 };
 pub use runs::{ProjectCounts, RecentRun, MAX_RECENT_RUNS};
 pub use schedules::{DueSchedule, FireOutcome, PlannedFire, ScheduleRecord};
+pub use secrets::SecretRecord;
 pub use task_groups::TaskGroupRecord;
 pub use workflows::Applied;
 

@@ -1474,6 +1474,87 @@ async fn project_counts_count_workflows_open_and_recently_failed_instances(db: &
     );
 }
 on_both!(project_counts_count_workflows_open_and_recently_failed_instances);
+async fn secrets_are_set_replaced_listed_resealed_and_deleted_per_project(db: &TestDb) {
+    let store = db.store().await;
+    store.create_project("app").await.unwrap();
+    for name in ["token", "api", "zz"] {
+        store
+            .set_secret("app", name, "v1.00000000.old")
+            .await
+            .unwrap();
+    }
+    let first = store
+        .set_secret("app", "token", "v1.00000000.x")
+        .await
+        .unwrap();
+    let again = store
+        .set_secret("app", "token", "v1.11111111.y")
+        .await
+        .unwrap();
+    assert_eq!(first.id, again.id, "setting again replaces the value");
+    assert_eq!(again.sealed, "v1.11111111.y");
+    assert!(again.updated_at >= again.created_at);
+    assert!(
+        !format!("{again:?}").contains("v1."),
+        "Debug hides the value"
+    );
+    assert!(matches!(
+        store.set_secret("nope", "x", "v1.0.x").await,
+        Err(StoreError::NotFound(_))
+    ));
+    let names = |list: Vec<SecretRecord>| list.into_iter().map(|d| d.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(store.list_secrets("app", None, 2).await.unwrap()),
+        ["api", "token"]
+    );
+    assert_eq!(
+        names(store.list_secrets("app", Some("token"), 2).await.unwrap()),
+        ["zz"]
+    );
+    assert!(store
+        .list_secrets("default", None, 9)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let todo = store.secrets_to_reseal("11111111", 0, 10).await.unwrap();
+    assert_eq!(
+        names(todo.clone()),
+        ["token", "api", "zz"][1..].to_vec(),
+        "all but token"
+    );
+    assert!(store
+        .reseal_secret(todo[0].id, "v1.00000000.old", "v1.11111111.new")
+        .await
+        .unwrap());
+    assert!(!store
+        .reseal_secret(todo[0].id, "v1.00000000.old", "v1.11111111.z")
+        .await
+        .unwrap());
+
+    let mut tx = store.begin_engine().await.unwrap();
+    let found = tx
+        .secrets("app", &["token".to_string(), "ghost".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(names(found), ["token"]);
+    tx.rollback().await.unwrap();
+
+    assert!(matches!(
+        store.delete_project("app").await,
+        Err(StoreError::Conflict(m)) if m.contains("3 secret(s)")
+    ));
+    for name in ["token", "api", "zz"] {
+        store.delete_secret("app", name).await.unwrap();
+    }
+    assert!(matches!(
+        store.delete_secret("app", "api").await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.delete_project("app").await.unwrap();
+}
+on_both!(secrets_are_set_replaced_listed_resealed_and_deleted_per_project);
+
 /// Purging history removes ended instances older than the cut-off with their task instances,
 /// attempts and events, in batches, children after their parents, and keeps what is recent,
 /// not ended, waiting for a command, or of another project; a dry run counts the same.

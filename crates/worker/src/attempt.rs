@@ -32,6 +32,10 @@ use baton_core::{AttemptKey, WorkflowInstanceId};
 /// reading and ends the attempt anyway.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
+/// Longest wait for an in-process task's work after a kill or a timeout dropped it (asking a
+/// database to cancel a statement) before the attempt reports its end anyway.
+const AFTER_DROP_LIMIT: Duration = Duration::from_secs(15);
+
 /// Everything an attempt needs besides its plan, taken from its dispatch.
 pub(crate) struct Job {
     pub key: AttemptKey,
@@ -187,6 +191,7 @@ async fn run_in_process(
     let started_at_us = now_us();
     let mut log = CappedLog::new(log, inner.config.log_max_bytes);
     let mut interrupts = Interrupts::new(job, stop);
+    let after_drop = executor.after_drop();
     let ended = {
         let mut run = executor.run(&mut log);
         match poll_once(&mut run).await {
@@ -206,6 +211,18 @@ async fn run_in_process(
             }
         }
     };
+    if let (Err(_), Some(after_drop)) = (&ended, after_drop) {
+        let line = match tokio::time::timeout(AFTER_DROP_LIMIT, after_drop()).await {
+            Ok(line) => line,
+            Err(_) => Some(format!(
+                "the work left after the stop did not end within {} s",
+                AFTER_DROP_LIMIT.as_secs()
+            )),
+        };
+        if let Some(line) = line {
+            log.write(format!("[baton] {line}\n").as_bytes()).await;
+        }
+    }
     let (outcome, message, outputs) = match ended {
         Ok(InProcessEnd::Succeeded(outputs)) => {
             match baton_core::params::limits::check_outputs(&outputs) {

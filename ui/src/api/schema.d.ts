@@ -555,6 +555,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/secrets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /secrets?project=P`: a page of the project's secrets by name (names and times only). */
+        get: operations["list_secrets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secrets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** `PUT /secrets/{name}?project=P`: sets a secret (creates it or replaces its value). */
+        put: operations["set_secret"];
+        post?: never;
+        /** `DELETE /secrets/{name}?project=P`: deletes a secret. */
+        delete: operations["delete_secret"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/task-groups": {
         parameters: {
             query?: never;
@@ -755,6 +790,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workflows:validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /workflows:validate`: checks a workflow file as an apply would and writes nothing,
+         *     so that an editor can show every problem as the user types. Not audited: it changes
+         *     nothing (a refusal of it still is).
+         */
+        post: operations["validate_workflow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflows/{name}": {
         parameters: {
             query?: never;
@@ -912,27 +968,6 @@ export interface paths {
         get: operations["workflow_versions"];
         put?: never;
         post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/workflows/validate": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * `POST /workflows/validate`: checks a workflow file as an apply would and writes nothing,
-         *     so that an editor can show every problem as the user types. Not audited: it changes
-         *     nothing (a refusal of it still is).
-         */
-        post: operations["validate_workflow"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1915,6 +1950,35 @@ export interface components {
             /** @description Its schedule's state now. */
             online: boolean;
         };
+        /** @description A secret as the API shows it: never its value. */
+        Secret: {
+            /**
+             * Format: date-time
+             * @description When it was first set.
+             */
+            created_at: string;
+            /** @description Its name. */
+            name: string;
+            /** @description Its project. */
+            project: string;
+            /**
+             * Format: date-time
+             * @description When it was last set (a re-seal under a new key included).
+             */
+            updated_at: string;
+        };
+        /** @description Answer of `GET /secrets?project=P`, by name. */
+        SecretList: {
+            /** @description Pass as `cursor` for the next page; absent on the last one. */
+            next_cursor?: string | null;
+            /** @description This page. */
+            secrets: components["schemas"]["Secret"][];
+        };
+        /** @description Body of `PUT /secrets/{name}?project=P`. */
+        SecretRequest: {
+            /** @description The value, kept sealed; never shown again. */
+            value: string;
+        };
         /**
          * @description What a login makes.
          * @enum {string}
@@ -2178,7 +2242,7 @@ export interface components {
             users: components["schemas"]["User"][];
         };
         /**
-         * @description Answer of `POST /workflows/validate`: what the file would make, so that an editor can show
+         * @description Answer of `POST /workflows:validate`: what the file would make, so that an editor can show
          *     it without writing anything. (A file with problems gets the 400 of an apply instead.)
          */
         Validated: {
@@ -3593,6 +3657,132 @@ export interface operations {
             };
         };
     };
+    list_secrets: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page; without it, the first page. */
+                cursor?: string;
+                /** @description At most this many items (default 100, at most 1000). */
+                limit?: number;
+                /** @description The project (default `default`). */
+                project?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of secrets, without their values */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretList"];
+                };
+            };
+            /** @description A bad cursor or limit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_secret: {
+        parameters: {
+            query?: {
+                /** @description The project (default `default`). */
+                project?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The secret */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecretRequest"];
+            };
+        };
+        responses: {
+            /** @description Set (its value is not shown) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Secret"];
+                };
+            };
+            /** @description A bad name or value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The server has no secret key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_secret: {
+        parameters: {
+            query?: {
+                /** @description The project (default `default`). */
+                project?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The secret */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such secret */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_task_groups: {
         parameters: {
             query?: {
@@ -4150,6 +4340,48 @@ export interface operations {
             };
         };
     };
+    validate_workflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApplyRequest"];
+            };
+        };
+        responses: {
+            /** @description Valid: what it would make */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Validated"];
+                };
+            };
+            /** @description The file is invalid: every problem, with where */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     show_workflow: {
         parameters: {
             query?: {
@@ -4578,48 +4810,6 @@ export interface operations {
             };
             /** @description No such workflow */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    validate_workflow: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ApplyRequest"];
-            };
-        };
-        responses: {
-            /** @description Valid: what it would make */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Validated"];
-                };
-            };
-            /** @description The file is invalid: every problem, with where */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The body is too large */
-            413: {
                 headers: {
                     [name: string]: unknown;
                 };

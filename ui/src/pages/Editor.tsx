@@ -1,6 +1,6 @@
 // The workflow editor (`/projects/:project/workflows/new`, `…/workflows/:name/edit`): a
 // graph with a palette and a side form, and the YAML text, two views of one text. The server
-// checks the text as it is typed (`POST /workflows/validate`, debounced) and its problems are
+// checks the text as it is typed (`POST /workflows:validate`, debounced) and its problems are
 // shown where they are in both; Save applies it. Unsaved edits are not lost by leaving the
 // page without a question.
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
@@ -62,7 +62,7 @@ function useValidation(text: string, file: string): Check {
     setCheck({ state: "checking" });
     const timer = setTimeout(async () => {
       try {
-        const answer = await api.POST("/api/v1/workflows/validate", { body: { source: text, file }, signal: abort.signal });
+        const answer = await api.POST("/api/v1/workflows:validate", { body: { source: text, file }, signal: abort.signal });
         if (abort.signal.aborted) return;
         if (answer.data) setCheck({ state: "valid", summary: answer.data });
         else if (answer.response.status === 400) setCheck({ state: "invalid", problems: problemsOf(answer.error) });

@@ -17,11 +17,7 @@ use baton_api_model::{
 use baton_datasource::{DataSourceUrl, Kind};
 use baton_store::{DataSourceRecord, NewDataSource};
 
-/// The record a data source's secret is sealed for: a sealed password copied onto another
-/// data source does not open there.
-pub(crate) fn secret_context(project: &str, name: &str) -> String {
-    format!("datasource:{project}/{name}")
-}
+use baton_datasource::secret_context;
 
 fn kind_of(t: DataSourceType) -> Kind {
     match t {
@@ -273,8 +269,8 @@ pub struct Resealed {
 /// How many data sources [`reseal`] reads at a time.
 const RESEAL_BATCH: i64 = 100;
 
-/// Seals again, with the keyring's current key, every data source secret sealed with another
-/// key, in small batches; logs how many (never a value). Run at the API's start, so that a
+/// Seals again, with the keyring's current key, every data source password and project secret
+/// sealed with another key, in small batches; logs how many (never a value). Run at the API's start, so that a
 /// previous key can be dropped once it has run with `--previous-secret-key-file`.
 pub async fn reseal(
     store: &baton_store::Store,
@@ -316,5 +312,8 @@ pub async fn reseal(
             done.unopened
         );
     }
+    let (resealed, unopened) = super::secrets::reseal_secrets(store, keyring).await?;
+    done.resealed += resealed;
+    done.unopened += unopened;
     Ok(done)
 }

@@ -11,6 +11,7 @@ pub(crate) mod instances;
 pub(crate) mod logs;
 pub(crate) mod metrics;
 pub(crate) mod schedules;
+pub(crate) mod secrets;
 pub(crate) mod task_groups;
 pub(crate) mod tasks;
 pub(crate) mod workflows;

@@ -35,10 +35,10 @@ pub(crate) async fn apply_workflow(
     Ok(Json(convert::applied(&spec.project, &spec.name, &applied)))
 }
 
-/// `POST /workflows/validate`: checks a workflow file as an apply would and writes nothing,
+/// `POST /workflows:validate`: checks a workflow file as an apply would and writes nothing,
 /// so that an editor can show every problem as the user types. Not audited: it changes
 /// nothing (a refusal of it still is).
-#[utoipa::path(post, path = "/workflows/validate", tag = "workflows", request_body = ApplyRequest,
+#[utoipa::path(post, path = "/workflows:validate", tag = "workflows", request_body = ApplyRequest,
     responses(
         (status = 200, description = "Valid: what it would make", body = Validated),
         (status = 400, description = "The file is invalid: every problem, with where", body = ErrorBody),

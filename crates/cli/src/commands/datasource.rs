@@ -1,6 +1,6 @@
-//! `baton datasource …`: a project's data sources, and `baton secret key`.
+//! `baton datasource …`: a project's data sources.
 
-use crate::args::{DatasourceCommand, SecretCommand};
+use crate::args::DatasourceCommand;
 use crate::client::encode;
 use crate::exit::Exit;
 use crate::format;
@@ -9,7 +9,7 @@ use baton_api_model::{
 };
 
 /// `?project=P`, or nothing for the default project.
-fn project_query(project: &Option<String>) -> String {
+pub(super) fn project_query(project: &Option<String>) -> String {
     project
         .as_deref()
         .map(|p| format!("?project={}", encode(p)))
@@ -154,17 +154,6 @@ pub async fn run(cmd: DatasourceCommand) -> anyhow::Result<()> {
             let path = format!("/datasources/{}{}", encode(&name), project_query(&project));
             let () = server.client()?.delete(&path).await?;
             eprintln!("data source {name} deleted");
-        }
-    }
-    Ok(())
-}
-
-/// `baton secret key`: a new random key on stdout.
-pub fn secret(cmd: SecretCommand) -> anyhow::Result<()> {
-    match cmd {
-        SecretCommand::Key => {
-            let key = baton_secrets::SecretKey::generate()?;
-            println!("{}", key.to_text().as_str());
         }
     }
     Ok(())

@@ -9,6 +9,7 @@ mod history;
 mod instance;
 mod logs;
 mod schedule;
+mod secret;
 mod taskgroup;
 mod workflow;
 
@@ -47,7 +48,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Project(cmd) => access::project(cmd).await,
         Command::Audit(cmd) => access::audit(cmd).await,
         Command::Datasource(cmd) => datasource::run(cmd).await,
-        Command::Secret(cmd) => datasource::secret(cmd),
+        Command::Secret(cmd) => secret::run(cmd).await,
         Command::Task(crate::args::TaskCommand::MarkSuccess {
             task_instance,
             server,

@@ -14,9 +14,10 @@ use tokio_stream::wrappers::TcpListenerStream;
 pub async fn run(args: MasterArgs) -> anyhow::Result<()> {
     let file = FileConfig::load(args.cluster.config.as_deref())?;
     let common = Common::resolve(&args.cluster, &file)?;
-    // Checked at the start, so that a bad key stops it (the sql task's dispatch will open
-    // data source passwords with it).
-    if let Some(keyring) = crate::config::keyring(&args.secrets, &file)? {
+    // Checked at the start, so that a bad key stops it: a sql task's dispatch opens its data
+    // source's password with it.
+    let keyring = crate::config::keyring(&args.secrets, &file)?;
+    if let Some(keyring) = &keyring {
         tracing::info!("secret key {} loaded", keyring.current_id());
     }
     let database = common.database()?.to_string();
@@ -54,6 +55,7 @@ pub async fn run(args: MasterArgs) -> anyhow::Result<()> {
         ),
         cluster_key: common.cluster_key.clone(),
         cluster_tls: common.cluster_tls.clone(),
+        keyring: keyring.map(std::sync::Arc::new),
         ..MasterConfig::new(address.clone(), address.clone())
     };
     let master = Master::start(store.clone(), config, Vec::new()).await?;

@@ -39,8 +39,9 @@ pub fn check(
                 }
             }
             let mut problems = r.finish();
-            // A child instance may pass back any output param: names cannot be checked.
-            if after_sub_workflow(workflow, task) {
+            // A child instance (or a sql task's first row) may pass back any output param:
+            // names cannot be checked.
+            if after_unknown_outputs(workflow, task) {
                 problems.retain(|p| !matches!(p, ParamError::Undefined(_)));
             }
             problems
@@ -48,8 +49,9 @@ pub fn check(
         .collect()
 }
 
-/// True when a sub_workflow task is upstream of `task`, directly or not.
-fn after_sub_workflow(workflow: &WorkflowSpec, task: &TaskSpec) -> bool {
+/// True when a task that sets outputs of unknown names (a sub_workflow, a sql task's
+/// `first_row`) is upstream of `task`, directly or not.
+fn after_unknown_outputs(workflow: &WorkflowSpec, task: &TaskSpec) -> bool {
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut todo: Vec<&str> = task.depends_on.iter().map(String::as_str).collect();
     while let Some(name) = todo.pop() {
@@ -57,7 +59,7 @@ fn after_sub_workflow(workflow: &WorkflowSpec, task: &TaskSpec) -> bool {
             continue;
         }
         if let Some(up) = workflow.task(name) {
-            if matches!(up.kind, crate::TaskKind::SubWorkflow { .. }) {
+            if up.kind.sets_unknown_outputs() {
                 return true;
             }
             todo.extend(up.depends_on.iter().map(String::as_str));

@@ -30,6 +30,7 @@ pub mod limits;
 mod output;
 mod pattern;
 mod resolve;
+pub mod secrets;
 mod start;
 mod system;
 mod text;
@@ -100,6 +101,9 @@ pub struct ResolvedTask {
     /// The task's env with values substituted, and the values its program refers to (as
     /// `BATON_PARAM_<name>`, see [`embed::env_name`]).
     pub env: BTreeMap<String, String>,
+    /// A `sql` task's statements, each with its bound values (empty for other types): the
+    /// values are never part of the statements' text.
+    pub statements: Vec<embed::sql::BoundStatement>,
 }
 
 /// A `switch` condition ready to evaluate: the values it refers to are variables, never

@@ -16,12 +16,12 @@
 //! has only its `$[...]` evaluated: a `${name}` in it is text. Upstream output values are
 //! taken verbatim: they were printed by a task that has already run.
 
-use super::embed::{bash, cel, env_name, http, python, MARK};
+use super::embed::{bash, cel, env_name, http, python, sql, MARK};
 use super::expr::{eval_time_expr, ExprError};
 use super::system::{is_system_param, system_params, SystemContext};
 use super::text::{pieces, Piece};
 use super::{Condition, ResolvedTask, UndefinedParams};
-use crate::spec::{HttpSpec, TaskKind, TaskSpec, WorkflowSpec};
+use crate::spec::{HttpSpec, SqlSpec, TaskKind, TaskSpec, WorkflowSpec};
 use chrono::DateTime;
 use chrono_tz::Tz;
 use std::collections::BTreeMap;
@@ -64,6 +64,22 @@ pub enum ParamError {
         /// The limit.
         limit: usize,
     },
+    /// `${secret.NAME}` of a secret the project does not have.
+    #[error(
+        "task `{task}`: the project has no secret `{name}` (set it with `baton secret set {name}`)"
+    )]
+    UnknownSecret {
+        /// The task.
+        task: String,
+        /// The secret's name.
+        name: String,
+    },
+    /// A `sql` task whose text holds no statement (only blanks and `;`).
+    #[error("task `{task}`: its `sql` holds no statement")]
+    NoStatements {
+        /// The task.
+        task: String,
+    },
     /// A param whose value refers, directly or not, to itself.
     #[error("task `{task}`: param `{}` refers to itself: {}", chain[0], chain.iter().map(|n| format!("${{{n}}}")).collect::<Vec<_>>().join(" -> "))]
     Cycle {
@@ -86,6 +102,18 @@ enum Expand {
     Nothing,
 }
 
+/// Where `${secret.NAME}` takes its value.
+#[derive(Debug, Clone, Copy)]
+enum SecretValues<'a> {
+    /// Checking before a run: every secret counts as set, its value is unknown.
+    Checking,
+    /// The values the master opened for the dispatch, by name.
+    Given(&'a BTreeMap<String, String>),
+}
+
+/// No secrets (a task that uses none).
+static NO_SECRETS: BTreeMap<String, String> = BTreeMap::new();
+
 /// Expands texts for one task, memoising param values and collecting every problem.
 pub(crate) struct Resolver<'a> {
     task: &'a str,
@@ -97,6 +125,10 @@ pub(crate) struct Resolver<'a> {
     visiting: Vec<String>,
     missing: Vec<String>,
     problems: Vec<ParamError>,
+    secrets: SecretValues<'a>,
+    /// Set while an http task's headers and body are resolved: the one place a secret may
+    /// stand.
+    in_payload: bool,
 }
 
 impl<'a> Resolver<'a> {
@@ -121,6 +153,39 @@ impl<'a> Resolver<'a> {
             visiting: Vec::new(),
             missing: Vec::new(),
             problems: Vec::new(),
+            secrets: SecretValues::Checking,
+            in_payload: false,
+        }
+    }
+
+    /// Resolves `${secret.NAME}` with `secrets` (the master's, at dispatch).
+    fn with_secrets(mut self, secrets: &'a BTreeMap<String, String>) -> Self {
+        self.secrets = SecretValues::Given(secrets);
+        self
+    }
+
+    /// The value of `${secret.NAME}`: only in an http task's headers and body.
+    fn secret(&mut self, reference: &str, name: &str) -> String {
+        if !self.in_payload {
+            self.note(ParamError::Unsafe {
+                task: self.task.to_string(),
+                param: reference.to_string(),
+                reason: "secrets are only for http task headers and bodies".into(),
+            });
+            return String::new();
+        }
+        match self.secrets {
+            SecretValues::Checking => String::new(),
+            SecretValues::Given(values) => match values.get(name) {
+                Some(value) => value.clone(),
+                None => {
+                    self.note(ParamError::UnknownSecret {
+                        task: self.task.to_string(),
+                        name: name.to_string(),
+                    });
+                    String::new()
+                }
+            },
         }
     }
 
@@ -194,6 +259,9 @@ impl<'a> Resolver<'a> {
 
     /// The value of `name`, or empty with the name noted as missing.
     fn reference(&mut self, name: &str) -> String {
+        if let Some(secret) = super::secrets::secret_name(name) {
+            return self.secret(name, secret);
+        }
         self.value(name).unwrap_or_else(|| {
             if !self.missing.iter().any(|m| m == name) {
                 self.missing.push(name.to_string());
@@ -312,6 +380,7 @@ impl<'a> Resolver<'a> {
                 Piece::Expr(e) => url.push_str(&http::url_value(&self.expression(e))),
             }
         }
+        self.in_payload = true;
         let mut headers = BTreeMap::new();
         for (name, value) in &spec.headers {
             let value = self.text(value);
@@ -324,14 +393,40 @@ impl<'a> Resolver<'a> {
             }
             headers.insert(name.clone(), value);
         }
+        let body = spec.body.as_ref().map(|b| self.json(b));
+        let body_text = spec.body_text.as_ref().map(|t| self.text(t));
+        self.in_payload = false;
         HttpSpec {
             method: spec.method,
             url,
             headers,
-            body: spec.body.as_ref().map(|b| self.json(b)),
-            body_text: spec.body_text.as_ref().map(|t| self.text(t)),
+            body,
+            body_text,
             expect_status: spec.expect_status.clone(),
             outputs: spec.outputs.clone(),
+        }
+    }
+
+    /// A `sql` task's statements, each reference a bound value (see [`super::embed::sql`]).
+    fn sql(&mut self, spec: &SqlSpec) -> Vec<sql::BoundStatement> {
+        let (skeleton, refs) = self.skeleton(&spec.sql);
+        let values: Vec<String> = refs.iter().map(|(_, v)| v.clone()).collect();
+        match sql::statements(&skeleton, &values) {
+            Ok(statements) if statements.is_empty() => {
+                self.note(ParamError::NoStatements {
+                    task: self.task.to_string(),
+                });
+                statements
+            }
+            Ok(statements) => statements,
+            Err((index, reason)) => {
+                self.note(ParamError::Unsafe {
+                    task: self.task.to_string(),
+                    param: refs.get(index).map(|(n, _)| n.clone()).unwrap_or_default(),
+                    reason: reason.to_string(),
+                });
+                Vec::new()
+            }
         }
     }
 
@@ -421,6 +516,7 @@ impl<'a> Resolver<'a> {
     /// values its program refers to exported (which win over an env entry of the same name).
     pub(crate) fn task(&mut self, task: &TaskSpec) -> ResolvedTask {
         let mut exports = BTreeMap::new();
+        let mut statements = Vec::new();
         let kind = match &task.kind {
             TaskKind::Shell { command } => TaskKind::Shell {
                 command: self.bash(command, &mut exports),
@@ -429,6 +525,10 @@ impl<'a> Resolver<'a> {
                 script: self.python(script, &mut exports),
             },
             TaskKind::Http(spec) => TaskKind::Http(self.http(spec)),
+            TaskKind::Sql(spec) => {
+                statements = self.sql(spec);
+                task.kind.clone()
+            }
             TaskKind::Noop
             | TaskKind::SubWorkflow { .. }
             | TaskKind::Dependent { .. }
@@ -442,7 +542,11 @@ impl<'a> Resolver<'a> {
             .map(|(k, v)| (k.clone(), self.text(v)))
             .collect();
         env.extend(exports);
-        ResolvedTask { kind, env }
+        ResolvedTask {
+            kind,
+            env,
+            statements,
+        }
     }
 
     /// Adds every start-time param to `exports`, referenced or not, so that a program can
@@ -496,9 +600,20 @@ impl<'a> RunScope<'a> {
 
     /// Resolves the task for one attempt: its command or script and its env values, with
     /// `${name}` (system params included) and `$[...]` replaced. The error is the first
-    /// problem found (use [`check`](super::check) to list them all before a run).
+    /// problem found (use [`check`](super::check) to list them all before a run). A
+    /// `${secret.NAME}` is an error here: see [`RunScope::resolve_task_with_secrets`].
     pub fn resolve_task(&self) -> Result<ResolvedTask, ParamError> {
-        let mut r = self.resolver();
+        self.resolve_task_with_secrets(&NO_SECRETS)
+    }
+
+    /// As [`RunScope::resolve_task`], with the values of the project's secrets the task uses
+    /// ([`super::secrets::used`]) by name: what the master does at dispatch, the result going
+    /// into that dispatch alone.
+    pub fn resolve_task_with_secrets(
+        &self,
+        secrets: &BTreeMap<String, String>,
+    ) -> Result<ResolvedTask, ParamError> {
+        let mut r = self.resolver().with_secrets(secrets);
         let resolved = r.task(self.task);
         r.into_result(resolved)
     }

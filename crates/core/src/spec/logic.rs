@@ -302,7 +302,8 @@ impl TaskKind {
             TaskKind::Shell { .. }
             | TaskKind::Python { .. }
             | TaskKind::Noop
-            | TaskKind::Http(_) => false,
+            | TaskKind::Http(_)
+            | TaskKind::Sql(_) => false,
         }
     }
 }

@@ -397,7 +397,7 @@ tasks:
         lines,
         [
             "wf.yaml: line 5, column 5: task `a`: `timeout`: `10x` is not a duration: write 250ms, 30s, 10m, 1h 30m or a number of seconds",
-            "wf.yaml: line 9, column 15: task `c`: unknown type `shel` (known types: shell, python, noop, http, sub_workflow, dependent, conditions, switch)",
+            "wf.yaml: line 9, column 15: task `c`: unknown type `shel` (known types: shell, python, noop, http, sql, sub_workflow, dependent, conditions, switch)",
             "wf.yaml: line 14, column 5: task `e`: `retries` is given twice (first at line 13); only the first is used",
             "wf.yaml: task `bad name`: task names may only use letters, digits, `_`, `-` and `.` (at most 100)",
             "wf.yaml: task `b`: the name is used by another task",
@@ -646,5 +646,89 @@ fn a_bad_http_task_is_refused_naming_each_problem() {
     assert!(
         e.contains("give `body` (JSON) or `body_text`, not both"),
         "{e}"
+    );
+}
+
+const SQL: &str = r#"
+name: load
+params: {dt: "2026-01-31"}
+tasks:
+  - name: load
+    type: sql
+    datasource: warehouse
+    sql: |
+      insert into daily select * from staging where dt = ${dt};
+      select count(*) as n from daily where dt = '${dt}';
+    outputs: first_row
+    max_rows: 10
+    transaction: true
+  - name: all
+    type: sql
+    datasource: warehouse
+    sql: select * from daily
+    outputs: all_rows
+  - {name: after, type: shell, depends_on: [load, all], command: 'echo ${n} ${rows}'}
+"#;
+
+#[test]
+fn a_sql_task_parses_round_trips_and_declares_its_outputs() {
+    let spec = parse(SQL).unwrap();
+    let TaskKind::Sql(sql) = &spec.tasks[0].kind else {
+        panic!("a sql task");
+    };
+    assert_eq!(sql.datasource, "warehouse");
+    assert_eq!(sql.outputs, SqlOutputs::FirstRow);
+    assert_eq!(sql.max_rows, 10);
+    assert!(sql.transaction);
+    let TaskKind::Sql(all) = &spec.tasks[1].kind else {
+        panic!("a sql task");
+    };
+    assert_eq!(all.max_rows, kinds::sql::DEFAULT_MAX_ROWS);
+    assert!(!all.transaction);
+    assert_eq!(spec.tasks[1].kind.output_names(), ["rows"]);
+    assert!(spec.tasks[0].kind.sets_unknown_outputs());
+    assert!(
+        crate::params::check(&spec, &BTreeMap::new(), &Default::default()).is_empty(),
+        "`${{rows}}` and a first_row column downstream are accepted"
+    );
+    let yaml = spec.to_yaml().unwrap();
+    assert_eq!(parse(&yaml).unwrap(), spec, "{yaml}");
+    assert_eq!(WorkflowSpec::from_json(&spec.to_json()).unwrap(), spec);
+}
+
+#[test]
+fn a_bad_sql_task_is_refused_at_its_line_naming_each_problem() {
+    let e = error(
+        "name: w\ntasks:\n  - {name: a, type: sql, datasource: wh, sql: '  '}\n  - {name: b, type: sql, datasource: wh, sql: 'select 1', outputs: first_rows}\n  - {name: c, type: sql, sql: 'select 1'}\n  - {name: d, type: sql, datasource: wh, sql: 'select 1', max_rows: 100001}\n  - {name: e, type: sql, datasource: 'no such', sql: 'select 1', url: x}\n",
+    );
+    for expected in [
+        "line 3, column 6: task `a`: `sql` is empty",
+        "line 4, column 6: task `b`: `outputs`: `first_rows` is not one of none, first_row, all_rows",
+        "task `c`: a sql task needs a `datasource`",
+        "task `d`: `max_rows`: 100001 is not between 0 and 100000",
+        "task `e`: a sql task does not take `url`",
+    ] {
+        assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
+    }
+}
+
+#[test]
+fn a_sql_reference_that_cannot_be_bound_or_a_sql_without_statements_is_refused_at_start() {
+    let spec = parse(
+        "name: w\nparams: {dt: x}\ntasks:\n  - {name: a, type: sql, datasource: wh, sql: \"select 'day ${dt}'\"}\n  - {name: b, type: sql, datasource: wh, sql: ' ; ;'}\n",
+    )
+    .unwrap();
+    let problems: Vec<String> = crate::params::check(&spec, &BTreeMap::new(), &Default::default())
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems[0].contains("task `a`: `${dt}` cannot be substituted here: a bound value cannot be part of a longer string literal"),
+        "{problems:?}"
+    );
+    assert!(
+        problems[1].contains("task `b`: its `sql` holds no statement"),
+        "{problems:?}"
     );
 }

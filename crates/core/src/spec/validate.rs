@@ -122,7 +122,7 @@ pub(super) fn check(
     if !problems.is_empty() {
         return Err(problems);
     }
-    Ok(WorkflowSpec {
+    let spec = WorkflowSpec {
         name,
         project,
         description: raw.description.unwrap_or_default(),
@@ -134,7 +134,18 @@ pub(super) fn check(
         timezone: raw.timezone,
         schedule: raw.schedule,
         tasks,
-    })
+    };
+    let misplaced: Vec<Problem> = crate::params::secrets::misplaced(&spec)
+        .into_iter()
+        .map(|m| match &m.task {
+            Some(task) => at_task(task, m.to_string()),
+            None => general(m.to_string()),
+        })
+        .collect();
+    if !misplaced.is_empty() {
+        return Err(misplaced);
+    }
+    Ok(spec)
 }
 
 fn strings(map: BTreeMap<String, super::file::Scalar>) -> BTreeMap<String, String> {

@@ -81,6 +81,16 @@ impl Store {
                 "project `{name}` has {datasources} data source(s); it can be deleted once empty"
             )));
         }
+        let secrets: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM secret WHERE project = $1")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await
+            .ctx("counting a project's secrets")?;
+        if secrets > 0 {
+            return Err(StoreError::Conflict(format!(
+                "project `{name}` has {secrets} secret(s); it can be deleted once empty"
+            )));
+        }
         let done = sqlx::query("DELETE FROM project WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)

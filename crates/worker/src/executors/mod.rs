@@ -1,7 +1,6 @@
 //! Task types the worker runs, one module each, behind one interface: an executor turns a
 //! dispatched task into a [`Plan`], either a process the worker starts and follows (shell,
-//! python) or work it does inside its own process ([`InProcess`]: noop, and the coming `http`
-//! and `sql`). The attempt around it (log, timeout, kill, report) is the same for both, so a
+//! python) or work it does inside its own process ([`InProcess`]: noop, `http`, `sql`). The attempt around it (log, timeout, kill, report) is the same for both, so a
 //! task type only says what it runs.
 //!
 //! Adding a task type on the worker means its module here and one arm in [`plan`]: the match
@@ -12,6 +11,7 @@ pub(crate) mod http;
 pub(crate) mod noop;
 pub(crate) mod python;
 pub(crate) mod shell;
+pub(crate) mod sql;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -38,16 +38,28 @@ pub(crate) enum Plan {
 /// What an in-process task's run produces, as the future [`InProcess::run`] returns.
 pub(crate) type Run<'a> = Pin<Box<dyn Future<Output = InProcessEnd> + Send + 'a>>;
 
+/// Work left to do once a killed or timed out run was dropped (see [`InProcess::after_drop`]):
+/// its future's output is a line for the task's log.
+pub(crate) type AfterDrop =
+    Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = Option<String>> + Send>> + Send>;
+
 /// A task type that runs inside the worker process rather than as a process of its own.
 ///
 /// The attempt runs the future [`InProcess::run`] returns, and drops it when the attempt is
 /// killed or times out: whatever the task holds (a connection, a request in flight) must be
-/// released by dropping it. A run that completes without waiting (a noop) reports no Started
-/// event, only its end.
+/// released by dropping it, and what dropping does not stop (a statement running on a
+/// database server) is stopped by [`InProcess::after_drop`]. A run that completes without
+/// waiting (a noop) reports no Started event, only its end.
 pub(crate) trait InProcess: Send + fmt::Debug {
     /// Runs the task, writing what a person should read to `log` (capped like a process's
     /// output).
     fn run<'a>(self: Box<Self>, log: &'a mut CappedLog) -> Run<'a>;
+
+    /// What to do after the run was dropped by a kill or a timeout, taken before it starts;
+    /// the attempt awaits it (within a bound) before it reports its end. None by default.
+    fn after_drop(&self) -> Option<AfterDrop> {
+        None
+    }
 }
 
 /// How an in-process task ended by itself.
@@ -66,5 +78,6 @@ pub(crate) fn plan(kind: &Kind, config: &WorkerConfig) -> Plan {
         Kind::Python(task) => python::plan(task, &config.python),
         Kind::Noop(_) => noop::plan(),
         Kind::Http(task) => http::plan(task, &config.http),
+        Kind::Sql(task) => sql::plan(task),
     }
 }

@@ -4,15 +4,17 @@
 
 use std::time::Duration;
 
-use super::{InProcess, InProcessEnd, Plan, Run};
+use super::{AfterDrop, InProcess, InProcessEnd, Plan, Run};
 use crate::logfile::CappedLog;
 
-/// Writes `log`, waits `wait`, then ends with `end`.
+/// Writes `log`, waits `wait`, then ends with `end`; dropped, its `after_drop` (if any)
+/// gives this line for the log.
 #[derive(Debug)]
 pub(crate) struct Scripted {
     pub log: Vec<u8>,
     pub wait: Duration,
     pub end: InProcessEnd,
+    pub after_drop: Option<String>,
 }
 
 impl Scripted {
@@ -23,6 +25,11 @@ impl Scripted {
 }
 
 impl InProcess for Scripted {
+    fn after_drop(&self) -> Option<AfterDrop> {
+        let line = self.after_drop.clone()?;
+        Some(Box::new(move || Box::pin(async move { Some(line) })))
+    }
+
     fn run<'a>(self: Box<Self>, log: &'a mut CappedLog) -> Run<'a> {
         Box::pin(async move {
             log.write(&self.log).await;

@@ -16,6 +16,7 @@ fn scripted(log: &str, wait: Duration, end: InProcessEnd) -> Scripted {
         log: log.as_bytes().to_vec(),
         wait,
         end,
+        after_drop: None,
     }
 }
 
@@ -124,6 +125,44 @@ async fn a_kill_drops_the_run() {
     let finished = master.finished(1).await;
     assert_eq!(finished.outcome, Outcome::Killed as i32);
     assert_eq!(finished.message, "killed on request");
+}
+
+#[tokio::test]
+async fn what_a_dropped_run_leaves_is_finished_after_a_kill_and_only_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker = worker(dir.path());
+    let mut master = TestMaster::start().await;
+    let mut run = scripted("", FOREVER, InProcessEnd::Succeeded(HashMap::new()));
+    run.after_drop = Some("cancelled the statement".into());
+    worker
+        .dispatch_plan(request(1, noop(), &master.addr), run.plan())
+        .unwrap();
+    master.started(1).await;
+    assert!(worker.kill(attempt_id(1)));
+    let finished = master.finished(1).await;
+    assert_eq!(finished.outcome, Outcome::Killed as i32);
+    assert!(
+        log_of(&worker, 1)
+            .await
+            .contains("[baton] cancelled the statement\n"),
+        "the after-drop line is in the log"
+    );
+
+    let mut done = scripted(
+        "ok\n",
+        Duration::ZERO,
+        InProcessEnd::Succeeded(HashMap::new()),
+    );
+    done.after_drop = Some("cancelled the statement".into());
+    worker
+        .dispatch_plan(request(2, noop(), &master.addr), done.plan())
+        .unwrap();
+    master.finished(2).await;
+    assert_eq!(
+        log_of(&worker, 2).await,
+        "ok\n",
+        "a run that ended leaves nothing"
+    );
 }
 
 #[tokio::test]

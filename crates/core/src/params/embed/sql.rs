@@ -5,15 +5,8 @@
 //! dollar-quoted body is refused (a bound value cannot be part of those); one in a comment is
 //! dropped. The text is split into statements at each `;` outside quotes and comments.
 //!
-//! The `sql` task type (its kind, its resolution, its executor on the worker) is built on
-//! this next; until then only the tests call it.
-#![cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the sql task's resolution calls it when the task type lands"
-    )
-)]
+//! The master resolves a `sql` task's text into [`BoundStatement`]s
+//! (`ResolvedTask::statements`) and the worker renders each with its database's placeholder.
 
 use super::MARK;
 

@@ -406,3 +406,60 @@ fn a_param_cannot_choose_an_http_tasks_host() {
         "{e}"
     );
 }
+
+#[test]
+fn a_sql_tasks_references_become_bound_values_statement_by_statement() {
+    let s = WorkflowSpec::from_yaml(
+        "name: w\nparams: {dt: x}\ntasks:\n  - {name: q, type: sql, datasource: wh, sql: \"insert into t values (${dt}); select * from t where d = '${dt}' -- ${dt}\"}\n",
+        "w",
+    )
+    .unwrap();
+    let hostile = "'; drop table t; --";
+    let start = map(&[("dt", hostile)]);
+    let r = resolve_task(&s, &s.tasks[0], &start, &map(&[]), &ctx()).unwrap();
+    assert_eq!(r.kind, s.tasks[0].kind, "the spec is kept as written");
+    let rendered: Vec<(String, Vec<String>)> = r
+        .statements
+        .iter()
+        .map(|st| (st.render(|_| "?".into()), st.args.clone()))
+        .collect();
+    assert_eq!(
+        rendered,
+        [
+            (
+                "insert into t values (?)".to_string(),
+                vec![hostile.to_string()]
+            ),
+            (
+                "select * from t where d = ? --".to_string(),
+                vec![hostile.to_string()]
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_secret_is_resolved_only_in_an_http_payload_and_only_with_its_value_given() {
+    let s = WorkflowSpec::from_yaml(
+        "name: w\ntasks:\n  - name: h\n    type: http\n    method: POST\n    url: 'https://h.test/x'\n    headers: {Authorization: 'Bearer ${secret.token}'}\n    body: {k: '${secret.token}'}\n",
+        "w",
+    )
+    .unwrap();
+    let (start, upstream, ctx) = (map(&[]), map(&[]), ctx());
+    let scope = scope(&s, &s.tasks[0], &start, &upstream, &ctx);
+    let secrets = map(&[("token", "s3cr3t")]);
+    let r = scope.resolve_task_with_secrets(&secrets).unwrap();
+    let h = http_of(&r.kind);
+    assert_eq!(h.headers["Authorization"], "Bearer s3cr3t");
+    assert_eq!(h.body.as_ref().unwrap()["k"], "s3cr3t");
+    assert!(r.env.values().all(|v| !v.contains("s3cr3t")), "{:?}", r.env);
+    let e = scope.resolve_task().unwrap_err();
+    assert!(
+        e.to_string().contains("the project has no secret `token`"),
+        "{e}"
+    );
+    assert!(
+        crate::params::check(&s, &start, &Default::default()).is_empty(),
+        "a secret counts as set before a run"
+    );
+}

@@ -13,6 +13,7 @@ pub mod http;
 mod noop;
 mod python;
 mod shell;
+pub mod sql;
 mod sub_workflow;
 mod switch;
 
@@ -38,6 +39,7 @@ pub(super) const KINDS: &[KindDef] = &[
     python::KIND,
     noop::KIND,
     http::KIND,
+    sql::KIND,
     sub_workflow::KIND,
     dependent::KIND,
     conditions::KIND,

@@ -3,6 +3,11 @@
 //! its body go to the task's log; output params are read from the JSON body by JSON pointer.
 //! Where a request may go is the worker's [`HttpPolicy`]; redirects are followed up to
 //! [`MAX_REDIRECTS`], each checked the same way. A timeout or a kill drops the request.
+//!
+//! The headers are never logged. The values of the project secrets the request carries (the
+//! dispatch's `redact`) are written `***` in the response the log shows, in messages and in
+//! output params, so that a server echoing a secret back does not put it in the log or the
+//! store.
 
 mod policy;
 
@@ -88,14 +93,36 @@ impl InProcess for HttpRun {
     fn run<'a>(self: Box<Self>, log: &'a mut CappedLog) -> Run<'a> {
         Box::pin(async move {
             match self.send(log).await {
-                Ok(outputs) => InProcessEnd::Succeeded(outputs),
-                Err(message) => InProcessEnd::Failed(message),
+                Ok(outputs) => InProcessEnd::Succeeded(
+                    outputs
+                        .into_iter()
+                        .map(|(name, value)| (name, self.hide(&value)))
+                        .collect(),
+                ),
+                Err(message) => InProcessEnd::Failed(self.hide(&message)),
             }
         })
     }
 }
 
 impl HttpRun {
+    /// `text` with each secret value the request carries written `***`.
+    fn hide(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in self.task.redact.iter().filter(|s| !s.is_empty()) {
+            out = out.replace(secret.as_str(), "***");
+        }
+        out
+    }
+
+    /// A response body as the log may show it: its secret values written `***`.
+    fn hide_bytes(&self, body: Vec<u8>) -> Vec<u8> {
+        if self.task.redact.iter().all(String::is_empty) {
+            return body;
+        }
+        self.hide(&String::from_utf8_lossy(&body)).into_bytes()
+    }
+
     async fn send(&self, log: &mut CappedLog) -> Result<HashMap<String, String>, String> {
         let t = &self.task;
         let url = reqwest::Url::parse(&t.url).map_err(|e| format!("bad url `{}`: {e}", t.url))?;
@@ -125,18 +152,19 @@ impl HttpRun {
         let status = response.status();
         log.write(format!("< {status}\n").as_bytes()).await;
         let body = read_capped(&mut response).await?;
-        let shown_body = &body[..body.len().min(LOGGED_BODY_BYTES)];
+        let logged = self.hide_bytes(body.clone());
+        let shown_body = &logged[..logged.len().min(LOGGED_BODY_BYTES)];
         log.write(shown_body).await;
-        if body.len() > LOGGED_BODY_BYTES {
+        if logged.len() > LOGGED_BODY_BYTES {
             log.write(
                 format!(
                     "\n[baton] {} more bytes of the response not shown\n",
-                    body.len() - LOGGED_BODY_BYTES
+                    logged.len() - LOGGED_BODY_BYTES
                 )
                 .as_bytes(),
             )
             .await;
-        } else if !body.is_empty() && !body.ends_with(b"\n") {
+        } else if !logged.is_empty() && !logged.ends_with(b"\n") {
             log.write(b"\n").await;
         }
         let expected = if t.expect_status.is_empty() {
@@ -270,6 +298,31 @@ mod tests {
         assert!(outputs(&pointers, b"<html>")
             .unwrap_err()
             .contains("not JSON"));
+    }
+
+    #[test]
+    fn the_secrets_a_request_carries_are_masked_in_what_is_shown() {
+        let run = HttpRun {
+            task: HttpTask {
+                redact: vec!["t0k".into(), String::new()],
+                ..HttpTask::default()
+            },
+            client: HttpClient::default(),
+        };
+        assert_eq!(run.hide("Bearer t0k, again t0k"), "Bearer ***, again ***");
+        assert_eq!(
+            run.hide_bytes(br#"{"auth":"Bearer t0k"}"#.to_vec()),
+            br#"{"auth":"Bearer ***"}"#.to_vec()
+        );
+        let plain = HttpRun {
+            task: HttpTask::default(),
+            client: HttpClient::default(),
+        };
+        assert_eq!(
+            plain.hide_bytes(vec![0xff, 0x00]),
+            [0xff, 0x00],
+            "bytes kept as they are"
+        );
     }
 
     #[test]
