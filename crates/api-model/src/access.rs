@@ -206,6 +206,20 @@ pub struct Project {
     pub name: String,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// What the projects list shows of it.
+    #[serde(default)]
+    pub counts: ProjectCounts,
+}
+
+/// A project's workflows and instances, counted (in `GET /projects`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProjectCounts {
+    /// Its workflows.
+    pub workflows: i64,
+    /// Its instances that have not ended (submitted, running, pausing, paused, stopping).
+    pub running: i64,
+    /// Its instances that failed in the last 24 hours.
+    pub failed_24h: i64,
 }
 
 /// Body of `POST /projects`.

@@ -77,6 +77,56 @@ pub struct Instance {
     /// …and its task instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_task_instance_id: Option<i64>,
+    /// What its start gave in place of the workflow's values; absent when nothing.
+    #[serde(default, skip_serializing_if = "Overrides::is_empty")]
+    pub overrides: Overrides,
+}
+
+/// A child instance of a `sub_workflow` task (in [`InstanceDetail::children`]).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChildInstance {
+    /// The child instance.
+    pub id: i64,
+    /// The task instance of the parent that started it.
+    pub parent_task_instance_id: i64,
+    /// The workflow it runs.
+    pub name: String,
+    /// Where it is.
+    #[schema(schema_with = crate::schemas::workflow_state)]
+    pub state: WorkflowState,
+}
+
+/// The values a start gave in place of the workflow's, for one instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Overrides {
+    /// The failure strategy given at the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schemas::failure_strategy)]
+    pub failure_strategy: Option<baton_core::FailureStrategy>,
+    /// The priority given at the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schemas::priority)]
+    pub priority: Option<Priority>,
+    /// The worker group given at the start (for every task a worker runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_group: Option<String>,
+}
+
+impl Overrides {
+    /// True when the start overrode nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Overrides::default()
+    }
+}
+
+impl From<baton_core::start::StartOverrides> for Overrides {
+    fn from(o: baton_core::start::StartOverrides) -> Self {
+        Overrides {
+            failure_strategy: o.failure_strategy,
+            priority: o.priority,
+            worker_group: o.worker_group,
+        }
+    }
 }
 
 impl Instance {
@@ -118,6 +168,9 @@ pub struct InstanceQuery {
 pub struct InstanceDetail {
     /// The instance.
     pub instance: Instance,
+    /// The child instances its `sub_workflow` tasks started, oldest first.
+    #[serde(default)]
+    pub children: Vec<ChildInstance>,
     /// Its task instances, in the order they became ready.
     pub tasks: Vec<TaskInstance>,
     /// The ended attempts of its tasks, by task and attempt.

@@ -42,6 +42,14 @@ pub fn priority() -> Object {
     )
 }
 
+/// What a failure does to the rest of an instance.
+pub fn failure_strategy() -> Object {
+    string_enum(
+        "What a failure does to the rest of the instance: `end` kills the rest and fails it, `continue` lets independent branches run on.",
+        ["end", "continue"],
+    )
+}
+
 /// A workflow definition, or a schedule block, as JSON (the fields of a workflow file).
 pub fn definition() -> Object {
     ObjectBuilder::new()

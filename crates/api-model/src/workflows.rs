@@ -1,6 +1,8 @@
 //! Workflow definitions: apply (or only validate) a file, list, show a version, list versions, start.
 
 use baton_core::dag::Scope;
+use baton_core::start::StartOverrides;
+use baton_core::{FailureStrategy, Priority};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -108,6 +110,39 @@ pub struct WorkflowSummary {
     pub latest_version: i64,
     /// When it was last changed.
     pub updated_at: DateTime<Utc>,
+    /// Its newest instances, newest first (as many as `?runs=` asks, 10 by default).
+    #[serde(default)]
+    pub recent_runs: Vec<RecentRun>,
+}
+
+/// One of a workflow's recent instances, as the workflows list shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecentRun {
+    /// The instance.
+    pub id: i64,
+    /// Where it is.
+    #[schema(schema_with = crate::schemas::workflow_state)]
+    pub state: baton_core::WorkflowState,
+    /// When it was asked for.
+    pub submitted_at: DateTime<Utc>,
+    /// When a master started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// From start to end (or to now, while it runs: absent), in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+}
+
+/// `?runs=` of `GET /workflows`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RecentRunsQuery {
+    /// How many of each workflow's newest instances to give in `recent_runs` (0 to 50,
+    /// default 10).
+    pub runs: Option<i64>,
 }
 
 /// Answer of `GET /workflows`, by project and name.
@@ -178,6 +213,75 @@ pub struct StartRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub scope: Option<Scope>,
+    /// In place of the workflow's `failure_strategy`, for this instance only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schemas::failure_strategy)]
+    pub failure_strategy: Option<FailureStrategy>,
+    /// In place of the workflow's `priority`, for this instance only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schemas::priority)]
+    pub priority: Option<Priority>,
+    /// In place of the `worker_group` of every task a worker runs, for this instance only.
+    /// A group no worker serves is accepted: its tasks wait until one joins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_group: Option<String>,
+}
+
+impl StartRequest {
+    /// The overrides of the start, as the store keeps them with the instance.
+    pub fn overrides(&self) -> StartOverrides {
+        StartOverrides {
+            failure_strategy: self.failure_strategy,
+            priority: self.priority,
+            worker_group: self.worker_group.clone(),
+        }
+    }
+}
+
+/// The value of a param in a dry run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PreviewParam {
+    /// Its name.
+    pub name: String,
+    /// Its value, when it is known before the run; absent when it is only known at run time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// True when the value is only known at run time: it uses a time expression
+    /// (`$[yyyyMMdd]`), a `${system.*}` param or an output param of an upstream task.
+    pub at_run_time: bool,
+}
+
+/// A task a start would run (`POST /workflows/{name}/start/preview`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PreviewTask {
+    /// Its name.
+    pub name: String,
+    /// Its type, as written in the file.
+    pub task_type: String,
+    /// The worker group that would run it; absent for a type the master runs itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_group: Option<String>,
+    /// The tasks it waits for.
+    pub depends_on: Vec<String>,
+    /// Every param it would see (system params left out), by name.
+    pub params: Vec<PreviewParam>,
+}
+
+/// Answer of `POST /workflows/{name}/start/preview`: what the start would run, nothing created.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StartPreview {
+    /// The version it would run.
+    pub version: i64,
+    /// The start-time params, checked as a real start checks them.
+    pub params: BTreeMap<String, String>,
+    /// The failure strategy the instance would have (the override, or the workflow's).
+    #[schema(schema_with = crate::schemas::failure_strategy)]
+    pub failure_strategy: FailureStrategy,
+    /// Its priority (the override, or the workflow's).
+    #[schema(schema_with = crate::schemas::priority)]
+    pub priority: Priority,
+    /// The tasks in scope, in dependency order (each after the tasks it depends on).
+    pub tasks: Vec<PreviewTask>,
 }
 
 /// Answer of `POST /workflows/{name}/start`.

@@ -57,7 +57,18 @@ pub(crate) fn instance(r: InstanceRecord, pending: Vec<m::PendingCommand>) -> m:
         only_tasks: r.only_tasks,
         parent_instance_id: r.parent_instance_id.map(|i| i.0),
         parent_task_instance_id: r.parent_task_instance_id.map(|t| t.0),
+        overrides: r.overrides.into(),
     }
+}
+
+/// A child instance of a sub_workflow task (`None` for a record that has no parent task).
+pub(crate) fn child(r: InstanceRecord) -> Option<m::ChildInstance> {
+    Some(m::ChildInstance {
+        id: r.id.0,
+        parent_task_instance_id: r.parent_task_instance_id?.0,
+        name: r.name,
+        state: r.state,
+    })
 }
 
 /// A command kind of the store's queue as the API names it.
@@ -160,13 +171,29 @@ pub(crate) fn validated(spec: &baton_core::WorkflowSpec) -> m::Validated {
 }
 
 /// A line of the workflow list.
-pub(crate) fn workflow_summary(r: WorkflowSummary) -> m::WorkflowSummary {
+pub(crate) fn workflow_summary(
+    r: WorkflowSummary,
+    runs: Vec<baton_store::RecentRun>,
+) -> m::WorkflowSummary {
     m::WorkflowSummary {
         id: r.id.0,
         project: r.project,
         name: r.name,
         latest_version: r.latest_version,
         updated_at: from_us(r.updated_at),
+        recent_runs: runs.into_iter().map(recent_run).collect(),
+    }
+}
+
+/// One of a workflow's recent instances.
+fn recent_run(r: baton_store::RecentRun) -> m::RecentRun {
+    m::RecentRun {
+        id: r.id.0,
+        state: r.state,
+        submitted_at: from_us(r.submitted_at),
+        started_at: opt_from_us(r.started_at),
+        ended_at: opt_from_us(r.ended_at),
+        duration_ms: duration_ms(r.started_at, r.ended_at),
     }
 }
 

@@ -20,6 +20,17 @@ pub enum ApiError {
         /// Each problem in a workflow file.
         problems: Vec<Problem>,
     },
+    /// A request whose fields are wrong (400): each problem names its field, so that a form
+    /// can show it at the field (`params.NAME`, `worker_group`, `from_task`).
+    #[error("{message}")]
+    BadFields {
+        /// Machine-readable kind.
+        code: &'static str,
+        /// Every problem, in words.
+        message: String,
+        /// Each field and what is wrong with it.
+        fields: Vec<(String, String)>,
+    },
     /// No valid credentials (401).
     #[error("{0}")]
     Unauthorized(String),
@@ -77,7 +88,9 @@ impl ApiError {
 
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
+            ApiError::BadRequest { code, .. } | ApiError::BadFields { code, .. } => {
+                (StatusCode::BAD_REQUEST, *code)
+            }
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -126,6 +139,10 @@ impl IntoResponse for ApiError {
                 .iter()
                 .filter_map(|p| serde_json::to_value(p).ok())
                 .collect(),
+            ApiError::BadFields { fields, .. } => fields
+                .iter()
+                .map(|(field, message)| serde_json::json!({"field": field, "message": message}))
+                .collect(),
             _ => Vec::new(),
         };
         let body = ErrorBody {
@@ -144,6 +161,7 @@ impl IntoResponse for ApiError {
             // Requests in flight end within moments: a client may try again soon.
             ApiError::Overloaded(_) => Some(OVERLOADED_RETRY_AFTER_SECS),
             ApiError::BadRequest { .. }
+            | ApiError::BadFields { .. }
             | ApiError::Unauthorized(_)
             | ApiError::Forbidden(_)
             | ApiError::NotFound(_)

@@ -196,7 +196,15 @@ pub const KEEP_DEAD_TOKENS_US: i64 = 30 * 24 * 3600 * 1_000_000;
 /// The axum router serving `/api/v1`, `/api/v1/openapi.json` and `/api/docs`, and the web
 /// UI (`baton-web`: public static files) at every other path.
 pub fn router(state: ApiState) -> axum::Router {
-    with_ui(router::router(state), baton_web::Ui::embedded())
+    compressed(with_ui(router::router(state), baton_web::Ui::embedded()))
+}
+
+/// Answers compressed with gzip or brotli when the client takes them: JSON and the web UI's
+/// files. tower-http's default predicate leaves out what must not be: the event stream
+/// (`text/event-stream`, which would otherwise wait in the encoder's buffer), images, and
+/// bodies under 32 bytes. Headers set by the routes (CSP, caching) pass through.
+fn compressed(app: axum::Router) -> axum::Router {
+    app.layer(tower_http::compression::CompressionLayer::new())
 }
 
 /// `api` with `ui` answering what none of its routes does: a path under `/api` is still

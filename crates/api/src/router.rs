@@ -118,6 +118,10 @@ fn run_routes(g: Guarded) -> Guarded {
             Access::project(Operator, Scope::Query),
             routes!(workflows::start_workflow),
         )
+        .route(
+            Access::project(Operator, Scope::Query),
+            routes!(workflows::preview_start),
+        )
         .route(read, routes!(workflows::workflow_versions))
         .route(list, routes!(instances::list_instances))
         .route(instance(Viewer), routes!(instances::show_instance))

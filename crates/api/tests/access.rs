@@ -74,6 +74,7 @@ async fn world() -> World {
     let new = |w| NewInstance {
         workflow: w,
         params: Default::default(),
+        overrides: Default::default(),
     };
     let instance = store.create_instance(new(&wf)).await.unwrap().0;
     let other_instance = store.create_instance(new(&other)).await.unwrap().0;

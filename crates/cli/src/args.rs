@@ -913,26 +913,8 @@ pub enum WorkflowCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
-    /// Start an instance; prints its id.
-    Start {
-        name: String,
-        #[arg(long, default_value = "default")]
-        project: String,
-        /// A start-time param, NAME=VALUE (repeatable).
-        #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
-        params: Vec<String>,
-        /// Wait for the instance to end (exit code as `baton run`).
-        #[arg(long)]
-        wait: bool,
-        /// Run only from this task (the others count as done).
-        #[arg(long)]
-        from_task: Option<String>,
-        /// With --from-task: self, downstream (default) or upstream.
-        #[arg(long, requires = "from_task")]
-        scope: Option<String>,
-        #[command(flatten)]
-        server: ServerArgs,
-    },
+    /// Start an instance; prints its id (with --dry-run: what would run, starting nothing).
+    Start(StartArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -1195,4 +1177,38 @@ pub fn http_client(
         allow_hosts: pick(&args.allow_hosts, allow),
         deny_hosts: pick(&args.deny_hosts, deny),
     })
+}
+
+/// `baton workflow start`: the params, where to start, the overrides of this one instance.
+#[derive(Debug, clap::Args)]
+pub struct StartArgs {
+    pub name: String,
+    #[arg(long, default_value = "default")]
+    pub project: String,
+    /// A start-time param, NAME=VALUE (repeatable).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Wait for the instance to end (exit code as `baton run`).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub wait: bool,
+    /// Run only from this task (the others count as done).
+    #[arg(long)]
+    pub from_task: Option<String>,
+    /// With --from-task: self, downstream (default) or upstream.
+    #[arg(long, requires = "from_task")]
+    pub scope: Option<String>,
+    /// For this instance, in place of the workflow's: end or continue.
+    #[arg(long, value_parser = clap::builder::ValueParser::new(str::parse::<baton_core::FailureStrategy>))]
+    pub failure_strategy: Option<baton_core::FailureStrategy>,
+    /// For this instance, in place of the workflow's: highest, high, medium, low, lowest.
+    #[arg(long, value_parser = clap::builder::ValueParser::new(str::parse::<baton_core::Priority>))]
+    pub priority: Option<baton_core::Priority>,
+    /// For this instance, the worker group of every task a worker runs.
+    #[arg(long)]
+    pub worker_group: Option<String>,
+    /// Show what would run (version, checked params, tasks in order), starting nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }

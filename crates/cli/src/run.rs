@@ -64,6 +64,7 @@ async fn drive(
         .create_instance(NewInstance {
             workflow: &workflow,
             params,
+            overrides: Default::default(),
         })
         .await?;
     node.master.waker().wake();

@@ -100,6 +100,25 @@ impl Dag {
         }
     }
 
+    /// Every task, each after all the tasks it depends on; among tasks free to go, the one
+    /// first in the file goes first. What a dry run lists.
+    pub fn topological_order(&self) -> Vec<TaskIndex> {
+        let mut waiting: Vec<usize> = self.preds.iter().map(Vec::len).collect();
+        let mut ready: std::collections::BTreeSet<TaskIndex> =
+            (0..self.len()).filter(|&i| waiting[i] == 0).collect();
+        let mut order = Vec::with_capacity(self.len());
+        while let Some(task) = ready.pop_first() {
+            order.push(task);
+            for &next in &self.succs[task] {
+                waiting[next] -= 1;
+                if waiting[next] == 0 {
+                    ready.insert(next);
+                }
+            }
+        }
+        order
+    }
+
     /// Number of tasks.
     pub fn len(&self) -> usize {
         self.names.len()
@@ -173,6 +192,23 @@ impl Dag {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_topological_order_puts_each_task_after_its_dependencies_file_order_first() {
+        // Written backwards: d -> c, b -> a (a depends on b and c), e alone.
+        let spec = WorkflowSpec::from_yaml(
+            "name: w\ntasks:\n  - {name: a, type: noop, depends_on: [b, c]}\n  - {name: e, type: noop}\n  - {name: c, type: noop, depends_on: [d]}\n  - {name: b, type: noop}\n  - {name: d, type: noop}\n",
+            "t",
+        )
+        .unwrap();
+        let dag = Dag::new(&spec);
+        let order: Vec<&str> = dag
+            .topological_order()
+            .into_iter()
+            .map(|i| dag.name(i))
+            .collect();
+        assert_eq!(order, ["e", "b", "d", "c", "a"]);
+    }
 
     #[test]
     fn scopes_select_the_right_tasks() {

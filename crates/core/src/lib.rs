@@ -19,6 +19,7 @@ pub mod run;
 pub mod schedule;
 pub mod size;
 pub mod spec;
+pub mod start;
 pub mod state;
 
 pub use dag::Dag;

@@ -40,6 +40,27 @@ pub enum FailureStrategy {
     Continue,
 }
 
+impl FailureStrategy {
+    /// The name used in files and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureStrategy::End => "end",
+            FailureStrategy::Continue => "continue",
+        }
+    }
+}
+
+impl std::str::FromStr for FailureStrategy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "end" => Ok(Self::End),
+            "continue" => Ok(Self::Continue),
+            _ => Err(format!("unknown failure strategy `{s}` (end, continue)")),
+        }
+    }
+}
+
 /// Dispatch priority of a workflow or a task: when worker slots are short, higher goes first.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,

@@ -327,7 +327,7 @@ impl Engine {
         let spec = &inst.version.spec.tasks[index];
         self.dispatcher.enqueue(
             slot.id,
-            &spec.worker_group,
+            inst.overrides.worker_group(spec),
             inst.priority,
             spec.queue_priority(),
         );

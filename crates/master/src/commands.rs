@@ -51,7 +51,8 @@ impl Engine {
         if !tx.start_instance(id, self.lease(epoch), now).await? {
             return Ok(());
         }
-        let (dag, strategy) = (version.dag.clone(), version.spec.failure_strategy);
+        let dag = version.dag.clone();
+        let strategy = record.overrides.failure_strategy(&version.spec);
         let run = match &record.only_tasks {
             None => InstanceRun::new(dag, strategy),
             // Started from a task: the others count as done.
@@ -74,6 +75,7 @@ impl Engine {
             started_at: now,
             schedule_id: record.schedule_id,
             parent: record.parent_instance_id,
+            overrides: record.overrides,
             run,
         };
         self.resume(tx, id, inst, t).await

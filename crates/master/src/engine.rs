@@ -139,6 +139,9 @@ pub(crate) struct Inst {
     pub schedule_id: Option<baton_core::WorkflowId>,
     /// For a child instance of a sub_workflow task, its parent (told when it ends).
     pub parent: Option<WorkflowInstanceId>,
+    /// What its start gave in place of the workflow's values (failure strategy, priority,
+    /// worker group); the strategy is in `run`, the priority in `priority`.
+    pub overrides: baton_core::start::StartOverrides,
     pub run: InstanceRun,
     pub slots: Vec<Option<Slot>>,
 }

@@ -7,6 +7,7 @@ use crate::specs::Version;
 use crate::MasterError;
 use baton_core::attempt::{Change, Rules};
 use baton_core::run::{InstanceRun, Node};
+use baton_core::start::StartOverrides;
 use baton_core::{EventKind, Priority, TaskState, WorkflowState};
 use baton_store::{EngineTx, InstanceRecord, NewEvent, StoreError};
 use std::cmp::Reverse;
@@ -106,13 +107,15 @@ impl Engine {
             self.restore_task(&mut r, &version, id, task, lost_in_flight);
         }
         let stopping = record.state == WorkflowState::Stopping;
-        let (dag, strategy) = (version.dag.clone(), version.spec.failure_strategy);
+        let dag = version.dag.clone();
+        let strategy = record.overrides.failure_strategy(&version.spec);
         let mut run = InstanceRun::restore(dag, strategy, r.nodes, stopping);
         if matches!(record.state, WorkflowState::Pausing | WorkflowState::Paused) {
             run.restore_paused();
         }
         let queue = std::mem::take(&mut r.queue);
-        self.requeue_restored(&queue, &mut r.slots, &mut run, &version, record.priority);
+        let placing = (record.priority, &record.overrides);
+        self.requeue_restored(&queue, &mut r.slots, &mut run, &version, placing);
         let inst = restored_inst(record, version, run, r.slots);
         self.resume(tx, id, inst, tick).await?;
         for index in r.logic_starts {
@@ -133,7 +136,7 @@ impl Engine {
         slots: &mut [Option<Slot>],
         run: &mut InstanceRun,
         version: &Version,
-        priority: Priority,
+        (priority, overrides): (Priority, &StartOverrides),
     ) {
         for &index in queue {
             let Some(slot) = slots[index].as_mut() else {
@@ -149,7 +152,7 @@ impl Engine {
             let release = attempt_of(slot).release();
             apply_to_row(&mut self.writes, slot, &release, &Facts::default());
             let spec = &version.spec.tasks[index];
-            let (group, own) = (&spec.worker_group, spec.queue_priority());
+            let (group, own) = (overrides.worker_group(spec), spec.queue_priority());
             self.dispatcher.enqueue(slot.id, group, priority, own);
         }
     }
@@ -332,6 +335,7 @@ fn restored_inst(
         started_at: record.started_at.unwrap_or(record.submitted_at),
         schedule_id: record.schedule_id,
         parent: record.parent_instance_id,
+        overrides: record.overrides,
         run,
         slots,
     }

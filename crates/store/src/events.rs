@@ -367,6 +367,7 @@ tasks:
                     .create_instance(NewInstance {
                         workflow: &wf,
                         params: BTreeMap::new(),
+                        overrides: Default::default(),
                     })
                     .await
                     .unwrap(),

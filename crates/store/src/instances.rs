@@ -6,6 +6,7 @@ use crate::error::{Context, StoreError};
 use crate::events::{record_events, NewEvent};
 use crate::records::{get, AttemptRecord, InstanceRecord, TaskInstanceRecord, WorkflowRecord};
 use crate::{now_us, Store};
+use baton_core::start::StartOverrides;
 use baton_core::{EventKind, TaskInstanceId, WorkflowInstanceId, WorkflowState};
 use std::collections::BTreeMap;
 
@@ -16,6 +17,8 @@ pub struct NewInstance<'a> {
     pub workflow: &'a WorkflowRecord,
     /// Start-time params (already checked against the definition).
     pub params: BTreeMap<String, String>,
+    /// What the start gives in place of the workflow's values (already checked).
+    pub overrides: StartOverrides,
 }
 
 /// Which instances to list. Pages go backwards in time: pass the smallest id seen as `before`.
@@ -148,10 +151,15 @@ pub enum StopRequest {
 pub(crate) const INSTANCE_COLUMNS: &str =
     "id, workflow_id, version, project, name, state, params, priority, \
      owner, epoch, submitted_at, started_at, ended_at, schedule_time, schedule_id, only_tasks, \
-     parent_instance_id, parent_task_instance_id";
+     parent_instance_id, parent_task_instance_id, overrides";
 pub(crate) const TASK_COLUMNS: &str = "id, workflow_instance_id, task_name, state, attempt, \
      retries_used, worker, submitted_at, started_at, ended_at, exit_code, message, next_retry_at, \
      outputs, task_group";
+
+/// The `overrides` column of an instance: NULL when nothing is overridden.
+fn overrides_column(overrides: &StartOverrides) -> Option<String> {
+    (!overrides.is_empty()).then(|| serde_json::to_string(overrides).expect("overrides serialize"))
+}
 
 impl Store {
     /// Creates a workflow instance in state `submitted` and the command that makes a master
@@ -187,8 +195,8 @@ impl Store {
         let mut tx = self.write.begin().await.ctx("starting an instance")?;
         let row = sqlx::query(
             "INSERT INTO workflow_instance (workflow_id, version, project, name, state, params, \
-             priority, submitted_at, schedule_time, only_tasks) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             priority, submitted_at, schedule_time, only_tasks, overrides) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              RETURNING id",
         )
         .bind(new.workflow.id.0)
@@ -197,10 +205,11 @@ impl Store {
         .bind(&new.workflow.name)
         .bind(WorkflowState::Submitted.as_str())
         .bind(params)
-        .bind(new.workflow.spec.priority.as_str())
+        .bind(new.overrides.priority(&new.workflow.spec).as_str())
         .bind(now)
         .bind(schedule_time)
         .bind(only)
+        .bind(overrides_column(&new.overrides))
         .fetch_one(&mut *tx)
         .await
         .ctx("creating a workflow instance")?;
@@ -341,6 +350,24 @@ impl Store {
         rows.iter()
             .map(|r| Ok((get(r, "owner")?, WorkflowInstanceId(get(r, "id")?))))
             .collect()
+    }
+
+    /// The child instances of the instance's `sub_workflow` tasks, oldest first (through
+    /// the `(parent_instance_id, id)` index).
+    pub async fn child_instances(
+        &self,
+        parent: WorkflowInstanceId,
+    ) -> Result<Vec<InstanceRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {INSTANCE_COLUMNS} FROM workflow_instance WHERE parent_instance_id = $1 \
+             ORDER BY id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(parent.0)
+            .fetch_all(&self.read)
+            .await
+            .ctx("reading the child instances of an instance")?;
+        rows.iter().map(InstanceRecord::from_row).collect()
     }
 
     /// One instance.
@@ -564,6 +591,7 @@ tasks:
             let new = NewInstance {
                 workflow: &wf,
                 params: BTreeMap::new(),
+                overrides: Default::default(),
             };
             ids.push(store.create_instance(new).await.unwrap());
         }

@@ -18,6 +18,7 @@ mod instances;
 mod listen;
 mod logic;
 mod records;
+mod runs;
 mod schedules;
 mod secrets;
 mod task_groups;
@@ -48,6 +49,7 @@ pub use logic::{DependencyQuery, NewChild};
 pub use records::{
     AttemptRecord, InstanceRecord, TaskInstanceRecord, WorkflowRecord, WorkflowSummary,
 };
+pub use runs::{ProjectCounts, RecentRun, MAX_RECENT_RUNS};
 pub use schedules::{DueSchedule, FireOutcome, PlannedFire, ScheduleRecord};
 pub use secrets::SecretRecord;
 pub use task_groups::TaskGroupRecord;

@@ -2,6 +2,7 @@
 //! Times are microseconds since the Unix epoch.
 
 use crate::error::StoreError;
+use baton_core::start::StartOverrides;
 use baton_core::{
     Priority, TaskInstanceId, TaskState, WorkflowId, WorkflowInstanceId, WorkflowSpec,
     WorkflowState,
@@ -122,6 +123,9 @@ pub struct InstanceRecord {
     /// …and its task instance.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_task_instance_id: Option<TaskInstanceId>,
+    /// What its start gave in place of the workflow's values.
+    #[serde(default, skip_serializing_if = "StartOverrides::is_empty")]
+    pub overrides: StartOverrides,
 }
 
 impl InstanceRecord {
@@ -158,6 +162,11 @@ impl InstanceRecord {
                 .map(WorkflowInstanceId),
             parent_task_instance_id: get::<Option<i64>>(row, "parent_task_instance_id")?
                 .map(TaskInstanceId),
+            overrides: get::<Option<String>>(row, "overrides")?
+                .map(|t| serde_json::from_str(&t))
+                .transpose()
+                .map_err(|e| corrupt("workflow_instance.overrides", e))?
+                .unwrap_or_default(),
         })
     }
 }

@@ -128,10 +128,15 @@ pub(crate) async fn sync_schedule(
 }
 
 impl Store {
-    /// Every schedule, by project and name.
-    pub async fn list_schedules(&self) -> Result<Vec<ScheduleRecord>, StoreError> {
-        let sql = format!("{SELECT} ORDER BY w.project, w.name");
+    /// Every schedule (of one project, when given), by project and name.
+    pub async fn list_schedules(
+        &self,
+        project: Option<&str>,
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        // The project's workflows through `workflow`'s (project, name) key, then their rows.
+        let sql = format!("{SELECT} WHERE ($1 = '' OR w.project = $1) ORDER BY w.project, w.name");
         let rows = sqlx::query(&sql)
+            .bind(project.unwrap_or(""))
             .fetch_all(&self.read)
             .await
             .ctx("listing schedules")?;

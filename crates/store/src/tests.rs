@@ -88,6 +88,7 @@ async fn commands_are_taken_once_and_only_on_commit(db: &TestDb) {
         .create_instance(NewInstance {
             workflow: &wf,
             params,
+            overrides: Default::default(),
         })
         .await
         .unwrap();
@@ -188,6 +189,7 @@ async fn task_lifecycle_and_history(db: &TestDb) {
         .create_instance(NewInstance {
             workflow: &wf,
             params: BTreeMap::new(),
+            overrides: Default::default(),
         })
         .await
         .unwrap();
@@ -298,6 +300,7 @@ async fn many_rows_in_one_call_are_chunked() {
         .create_instance(NewInstance {
             workflow: &wf,
             params: BTreeMap::new(),
+            overrides: Default::default(),
         })
         .await
         .unwrap();
@@ -339,6 +342,7 @@ async fn instance_list_filters_and_pages(db: &TestDb) {
                 .create_instance(NewInstance {
                     workflow: wf,
                     params: BTreeMap::new(),
+                    overrides: Default::default(),
                 })
                 .await
                 .unwrap(),
@@ -467,6 +471,7 @@ async fn leases_fence_out_a_master_whose_instances_were_adopted(db: &TestDb) {
                 .create_instance(NewInstance {
                     workflow: &wf,
                     params: BTreeMap::new(),
+                    overrides: Default::default(),
                 })
                 .await
                 .unwrap(),
@@ -583,6 +588,7 @@ async fn postgres_wakes_listeners_when_a_command_is_written() {
         .create_instance(NewInstance {
             workflow: &wf,
             params: BTreeMap::new(),
+            overrides: Default::default(),
         })
         .await
         .unwrap();
@@ -645,7 +651,7 @@ async fn schedule_set_and_delete_make_versions(db: &TestDb) {
         (2, source.as_str())
     );
     assert_eq!(latest.spec.schedule, Some(block.clone()));
-    let schedules = store.list_schedules().await.unwrap();
+    let schedules = store.list_schedules(None).await.unwrap();
     assert_eq!(schedules.len(), 1);
     assert_eq!(schedules[0].spec, block);
     assert!(schedules[0].online && schedules[0].next_fire_at.is_some());
@@ -687,7 +693,7 @@ async fn schedule_set_and_delete_make_versions(db: &TestDb) {
         .unwrap();
     let deleted = store.apply_workflow_on(&without, &source, 2).await.unwrap();
     assert_eq!((deleted.version, deleted.outcome), (3, "updated"));
-    assert!(store.list_schedules().await.unwrap().is_empty());
+    assert!(store.list_schedules(None).await.unwrap().is_empty());
     let v3 = store
         .get_workflow("default", "etl", None)
         .await
@@ -884,6 +890,7 @@ async fn fires_record_their_instances_submission(db: &TestDb) {
     let new = NewInstance {
         workflow: &workflow,
         params: BTreeMap::new(),
+        overrides: Default::default(),
     };
     let id = store.create_instance_at(new, Some(due_at)).await.unwrap();
     let events = store.list_events(&submitted).await.unwrap();
@@ -1327,6 +1334,146 @@ async fn datasources_are_kept_per_project_paged_and_resealed(db: &TestDb) {
 }
 on_both!(datasources_are_kept_per_project_paged_and_resealed);
 
+/// A start's overrides are kept with the instance (the priority as its priority too), and
+/// an instance without any reads back with none.
+async fn start_overrides_are_kept_with_the_instance(db: &TestDb) {
+    use baton_core::start::StartOverrides;
+    use baton_core::{FailureStrategy, Priority};
+    let store = db.store().await;
+    store.apply_workflow(&spec(V1), V1).await.unwrap();
+    let wf = store
+        .get_workflow("default", "etl", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let overrides = StartOverrides {
+        failure_strategy: Some(FailureStrategy::Continue),
+        priority: Some(Priority::Lowest),
+        worker_group: Some("gpu".into()),
+    };
+    let new = |overrides| NewInstance {
+        workflow: &wf,
+        params: BTreeMap::new(),
+        overrides,
+    };
+    let given = store.create_instance(new(overrides.clone())).await.unwrap();
+    let none = store
+        .create_instance(new(StartOverrides::default()))
+        .await
+        .unwrap();
+    let given = store.get_instance(given).await.unwrap().unwrap();
+    assert_eq!(given.overrides, overrides);
+    assert_eq!(given.priority, Priority::Lowest);
+    let none = store.get_instance(none).await.unwrap().unwrap();
+    assert!(none.overrides.is_empty());
+    assert_eq!(none.priority, wf.spec.priority);
+}
+on_both!(start_overrides_are_kept_with_the_instance);
+
+/// The recent runs of many workflows in one call: the newest few of each, newest first, and
+/// nothing for a workflow that never ran.
+async fn recent_runs_are_the_newest_of_each_workflow(db: &TestDb) {
+    let store = db.store().await;
+    let other = "name: other\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
+    let idle = "name: idle\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
+    for text in [V1, other, idle] {
+        store.apply_workflow(&spec(text), text).await.unwrap();
+    }
+    let get = |name: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .get_workflow("default", name, None)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let (etl, other, idle) = (get("etl").await, get("other").await, get("idle").await);
+    let mut etl_ids = Vec::new();
+    for n in 0..12 {
+        let wf = if n % 4 == 3 { &other } else { &etl };
+        let new = NewInstance {
+            workflow: wf,
+            params: BTreeMap::new(),
+            overrides: Default::default(),
+        };
+        let id = store.create_instance(new).await.unwrap();
+        if wf.id == etl.id {
+            etl_ids.push(id);
+        }
+    }
+    let runs = store
+        .recent_runs(&[etl.id, other.id, idle.id], 5)
+        .await
+        .unwrap();
+    let newest: Vec<_> = etl_ids.iter().rev().take(5).copied().collect();
+    let got: Vec<_> = runs[&etl.id].iter().map(|r| r.id).collect();
+    assert_eq!(got, newest);
+    assert_eq!(runs[&other.id].len(), 3);
+    assert!(runs[&other.id].windows(2).all(|w| w[0].id.0 > w[1].id.0));
+    assert!(runs[&other.id]
+        .iter()
+        .all(|r| r.state == WorkflowState::Submitted));
+    assert!(!runs.contains_key(&idle.id));
+    assert!(store.recent_runs(&[etl.id], 0).await.unwrap().is_empty());
+}
+on_both!(recent_runs_are_the_newest_of_each_workflow);
+
+/// Counts per project: workflows, instances not ended, instances failed since a time.
+async fn project_counts_count_workflows_open_and_recently_failed_instances(db: &TestDb) {
+    let store = db.store().await;
+    let other = "name: other\nproject: q\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
+    store.create_project("q").await.unwrap();
+    for text in [V1, other] {
+        store.apply_workflow(&spec(text), text).await.unwrap();
+    }
+    let wf = store
+        .get_workflow("default", "etl", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        let new = NewInstance {
+            workflow: &wf,
+            params: BTreeMap::new(),
+            overrides: Default::default(),
+        };
+        ids.push(store.create_instance(new).await.unwrap());
+    }
+    let now = crate::now_us();
+    let day = 24 * 3600 * 1_000_000;
+    let mut tx = store.begin_engine().await.unwrap();
+    tx.finish_instance(ids[0], WorkflowState::Failed, now, None)
+        .await
+        .unwrap();
+    tx.finish_instance(ids[1], WorkflowState::Failed, now - 2 * day, None)
+        .await
+        .unwrap();
+    tx.finish_instance(ids[2], WorkflowState::Stopped, now, None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let counts = store.project_counts(now - day).await.unwrap();
+    assert_eq!(
+        counts["default"],
+        crate::ProjectCounts {
+            workflows: 1,
+            running: 1,
+            failed_since: 1
+        }
+    );
+    assert_eq!(
+        counts["q"],
+        crate::ProjectCounts {
+            workflows: 1,
+            running: 0,
+            failed_since: 0
+        }
+    );
+}
+on_both!(project_counts_count_workflows_open_and_recently_failed_instances);
 async fn secrets_are_set_replaced_listed_resealed_and_deleted_per_project(db: &TestDb) {
     let store = db.store().await;
     store.create_project("app").await.unwrap();
@@ -1423,6 +1570,7 @@ async fn purge_removes_old_ended_history(db: &TestDb) {
             .create_instance(NewInstance {
                 workflow: &etl,
                 params: BTreeMap::new(),
+                overrides: Default::default(),
             })
             .await
             .unwrap();

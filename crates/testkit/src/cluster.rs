@@ -33,6 +33,9 @@ pub struct Launch {
     pub master_args: Vec<String>,
     /// Added to each worker's command line (`--slots 16`).
     pub worker_args: Vec<String>,
+    /// The worker group of worker `i` (`--group`), for the first workers; the others are in
+    /// the default group.
+    pub worker_groups: Vec<String>,
     /// `BATON_LOG` of every role, when given.
     pub log_filter: Option<String>,
     /// How long [`Cluster::start`] waits for every member to register.
@@ -55,6 +58,7 @@ impl Launch {
             common_args: Vec::new(),
             master_args: Vec::new(),
             worker_args: Vec::new(),
+            worker_groups: Vec::new(),
             log_filter: None,
             register_within: Duration::from_secs(60),
         }
@@ -187,6 +191,9 @@ impl Cluster {
                 args.extend(["--data-dir".into(), data.display().to_string()]);
                 args.extend(["--masters".into(), master_list.clone()]);
                 args.extend(l.worker_args.iter().cloned());
+                if let Some(group) = l.worker_groups.get(i) {
+                    args.extend(["--group".into(), group.clone()]);
+                }
                 role(format!("worker{i}"), next(), args)
             })
             .collect();

@@ -1048,6 +1048,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workflows/{name}/start/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /workflows/{name}/start/preview`: what the same start would run, creating nothing
+         *     (a dry run). It refuses what the start would refuse, with the same errors.
+         */
+        post: operations["preview_start"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflows/{name}/versions": {
         parameters: {
             query?: never;
@@ -1526,6 +1546,26 @@ export interface components {
             /** @description The new one (at least 8 characters). */
             new_password: string;
         };
+        /** @description A child instance of a `sub_workflow` task (in [`InstanceDetail::children`]). */
+        ChildInstance: {
+            /**
+             * Format: int64
+             * @description The child instance.
+             */
+            id: number;
+            /** @description The workflow it runs. */
+            name: string;
+            /**
+             * Format: int64
+             * @description The task instance of the parent that started it.
+             */
+            parent_task_instance_id: number;
+            /**
+             * @description The state of a workflow instance.
+             * @enum {string}
+             */
+            state: "submitted" | "running" | "stopping" | "pausing" | "paused" | "stopped" | "succeeded" | "failed";
+        };
         /** @description Answer of `GET /cluster`. */
         Cluster: {
             /** @description The live members. */
@@ -1713,6 +1753,8 @@ export interface components {
             name: string;
             /** @description The only tasks it runs (started from a task); absent: all. */
             only_tasks?: string[] | null;
+            /** @description What its start gave in place of the workflow's values; absent when nothing. */
+            overrides?: components["schemas"]["Overrides"];
             /** @description The master that runs it, if any. */
             owner?: string | null;
             /** @description Start-time params. */
@@ -1779,6 +1821,8 @@ export interface components {
         InstanceDetail: {
             /** @description The ended attempts of its tasks, by task and attempt. */
             attempts: components["schemas"]["Attempt"][];
+            /** @description The child instances its `sub_workflow` tasks started, oldest first. */
+            children?: components["schemas"]["ChildInstance"][];
             /** @description Its events, oldest first. */
             events: components["schemas"]["Event"][];
             /** @description The instance. */
@@ -1975,6 +2019,21 @@ export interface components {
             /** @description The password (at least 8 characters). */
             password: string;
         };
+        /** @description The values a start gave in place of the workflow's, for one instance. */
+        Overrides: {
+            /**
+             * @description What a failure does to the rest of the instance: `end` kills the rest and fails it, `continue` lets independent branches run on.
+             * @enum {string}
+             */
+            failure_strategy?: "end" | "continue";
+            /**
+             * @description A priority.
+             * @enum {string}
+             */
+            priority?: "highest" | "high" | "medium" | "low" | "lowest";
+            /** @description The worker group given at the start (for every task a worker runs). */
+            worker_group?: string | null;
+        };
         /**
          * @description A command the API has queued for an instance that no master has taken yet. While one is
          *     pending, the instance's `state` is about to change: `baton instance wait` waits for it.
@@ -1986,8 +2045,35 @@ export interface components {
             /** @description The next fire times. */
             fires: string[];
         };
+        /** @description The value of a param in a dry run. */
+        PreviewParam: {
+            /**
+             * @description True when the value is only known at run time: it uses a time expression
+             *     (`$[yyyyMMdd]`), a `${system.*}` param or an output param of an upstream task.
+             */
+            at_run_time: boolean;
+            /** @description Its name. */
+            name: string;
+            /** @description Its value, when it is known before the run; absent when it is only known at run time. */
+            value?: string | null;
+        };
+        /** @description A task a start would run (`POST /workflows/{name}/start/preview`). */
+        PreviewTask: {
+            /** @description The tasks it waits for. */
+            depends_on: string[];
+            /** @description Its name. */
+            name: string;
+            /** @description Every param it would see (system params left out), by name. */
+            params: components["schemas"]["PreviewParam"][];
+            /** @description Its type, as written in the file. */
+            task_type: string;
+            /** @description The worker group that would run it; absent for a type the master runs itself. */
+            worker_group?: string | null;
+        };
         /** @description A project. */
         Project: {
+            /** @description What the projects list shows of it. */
+            counts?: components["schemas"]["ProjectCounts"];
             /**
              * Format: date-time
              * @description When it was created.
@@ -1995,6 +2081,24 @@ export interface components {
             created_at: string;
             /** @description Its name. */
             name: string;
+        };
+        /** @description A project's workflows and instances, counted (in `GET /projects`). */
+        ProjectCounts: {
+            /**
+             * Format: int64
+             * @description Its instances that failed in the last 24 hours.
+             */
+            failed_24h: number;
+            /**
+             * Format: int64
+             * @description Its instances that have not ended (submitted, running, pausing, paused, stopping).
+             */
+            running: number;
+            /**
+             * Format: int64
+             * @description Its workflows.
+             */
+            workflows: number;
         };
         /**
          * @description Answer of `GET /projects`: those the caller is a member of (every one for a global
@@ -2061,6 +2165,39 @@ export interface components {
             dry_run?: boolean;
             /** @description Only this project's (default: every project's). */
             project?: string | null;
+        };
+        /** @description One of a workflow's recent instances, as the workflows list shows it. */
+        RecentRun: {
+            /**
+             * Format: int64
+             * @description From start to end (or to now, while it runs: absent), in milliseconds.
+             */
+            duration_ms?: number | null;
+            /**
+             * Format: date-time
+             * @description When it ended.
+             */
+            ended_at?: string | null;
+            /**
+             * Format: int64
+             * @description The instance.
+             */
+            id: number;
+            /**
+             * Format: date-time
+             * @description When a master started it.
+             */
+            started_at?: string | null;
+            /**
+             * @description The state of a workflow instance.
+             * @enum {string}
+             */
+            state: "submitted" | "running" | "stopping" | "pausing" | "paused" | "stopped" | "succeeded" | "failed";
+            /**
+             * Format: date-time
+             * @description When it was asked for.
+             */
+            submitted_at: string;
         };
         /** @description Answer of `POST /instances/{id}/rerun`. */
         Rerun: {
@@ -2189,16 +2326,55 @@ export interface components {
              */
             version: number;
         };
+        /** @description Answer of `POST /workflows/{name}/start/preview`: what the start would run, nothing created. */
+        StartPreview: {
+            /**
+             * @description What a failure does to the rest of the instance: `end` kills the rest and fails it, `continue` lets independent branches run on.
+             * @enum {string}
+             */
+            failure_strategy: "end" | "continue";
+            /** @description The start-time params, checked as a real start checks them. */
+            params: {
+                [key: string]: string;
+            };
+            /**
+             * @description A priority.
+             * @enum {string}
+             */
+            priority: "highest" | "high" | "medium" | "low" | "lowest";
+            /** @description The tasks in scope, in dependency order (each after the tasks it depends on). */
+            tasks: components["schemas"]["PreviewTask"][];
+            /**
+             * Format: int64
+             * @description The version it would run.
+             */
+            version: number;
+        };
         /** @description Body of `POST /workflows/{name}/start`. */
         StartRequest: {
+            /**
+             * @description What a failure does to the rest of the instance: `end` kills the rest and fails it, `continue` lets independent branches run on.
+             * @enum {string}
+             */
+            failure_strategy?: "end" | "continue";
             /** @description Run only from this task… */
             from_task?: string | null;
             /** @description Start-time params; they win over the task's and the workflow's. */
             params?: {
                 [key: string]: string;
             };
+            /**
+             * @description A priority.
+             * @enum {string}
+             */
+            priority?: "highest" | "high" | "medium" | "low" | "lowest";
             /** @description …this far (default: the task and its downstream): `downstream`, `self`, `upstream`. */
             scope?: string | null;
+            /**
+             * @description In place of the `worker_group` of every task a worker runs, for this instance only.
+             *     A group no worker serves is accepted: its tasks wait until one joins.
+             */
+            worker_group?: string | null;
         };
         /** @description Answer of `GET /task-instances/{id}`. */
         TaskDetail: {
@@ -2497,6 +2673,8 @@ export interface components {
             name: string;
             /** @description Its project. */
             project: string;
+            /** @description Its newest instances, newest first (as many as `?runs=` asks, 10 by default). */
+            recent_runs?: components["schemas"]["RecentRun"][];
             /**
              * Format: date-time
              * @description When it was last changed.
@@ -4123,6 +4301,8 @@ export interface operations {
                 cursor?: string;
                 /** @description At most this many items (default 100, at most 1000). */
                 limit?: number;
+                /** @description Only this project */
+                project?: string;
             };
             header?: never;
             path?: never;
@@ -4759,6 +4939,11 @@ export interface operations {
                 limit?: number;
                 /** @description Only this project */
                 project?: string;
+                /**
+                 * @description How many of each workflow's newest instances to give in `recent_runs` (0 to 50,
+                 *     default 10).
+                 */
+                runs?: number;
             };
             header?: never;
             path?: never;
@@ -4766,7 +4951,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of workflows */
+            /** @description A page of workflows, each with its recent runs */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4775,7 +4960,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowList"];
                 };
             };
-            /** @description A bad cursor or limit */
+            /** @description A bad cursor, limit or number of runs */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5189,6 +5374,57 @@ export interface operations {
                 };
             };
             /** @description A param the workflow does not declare, a value that breaks its rule, a required param missing, an undefined param, an unknown task */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such workflow */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    preview_start: {
+        parameters: {
+            query?: {
+                /** @description The project (default `default`). */
+                project?: string;
+                /** @description A version (default the latest). */
+                version?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The workflow's name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        /** @description The start's params, overrides and where to start; may be empty */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["StartRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description What would run */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StartPreview"];
+                };
+            };
+            /** @description What the start would refuse: a param the workflow does not declare, a value that breaks its rule, a required param missing, an undefined param, an unknown task, a bad worker group */
             400: {
                 headers: {
                     [name: string]: unknown;

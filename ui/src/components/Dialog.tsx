@@ -7,17 +7,20 @@ export function Dialog({
   onSubmit,
   onClose,
   children,
+  wide = false,
 }: {
   label: string;
   title: ReactNode;
   onSubmit: (e: FormEvent) => void;
   onClose: () => void;
   children: ReactNode;
+  /** Room for a table (the start dialog's dry run). */
+  wide?: boolean;
 }) {
   return (
     <div className="modal-back" onClick={onClose}>
       <form
-        className="modal card"
+        className={wide ? "modal card wide" : "modal card"}
         onSubmit={onSubmit}
         onClick={(e) => e.stopPropagation()}
         onKeyDown={(e) => e.key === "Escape" && onClose()}

@@ -10,7 +10,7 @@ export function useSchedules(project: string) {
   return useQuery({
     queryKey: ["schedules", project],
     queryFn: async () =>
-      data(await api.GET("/api/v1/schedules", { params: { query: { limit: 1000 } } })).schedules.filter((s) => s.project === project),
+      data(await api.GET("/api/v1/schedules", { params: { query: { project, limit: 1000 } } })).schedules,
   });
 }
 

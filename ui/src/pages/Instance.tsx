@@ -112,22 +112,6 @@ function InstancePage({ id }: { id: number }) {
     else void queries.invalidateQueries({ queryKey: key });
   };
 
-  // The child instances of its sub-workflow tasks: the instances of each task's workflow
-  // whose parent is this one (the newest 100 of each).
-  const specTasks = (workflow.data?.spec as unknown as { tasks: TaskDef[] } | undefined)?.tasks;
-  const subWorkflows = [...new Set((specTasks ?? []).filter((t) => t.type === "sub_workflow").map((t) => String(t.workflow)))];
-  const childList = useQuery({
-    queryKey: ["children", id, subWorkflows, detail.data?.tasks.length],
-    enabled: !!inst && subWorkflows.length > 0,
-    queryFn: async () => {
-      const lists = await Promise.all(
-        subWorkflows.map(async (w) =>
-          data(await api.GET("/api/v1/instances", { params: { query: { project: inst!.project, workflow: w, limit: 100 } } })).instances,
-        ),
-      );
-      return lists.flat().filter((c) => c.parent_instance_id === id);
-    },
-  });
   const [taskError, setTaskError] = useState<string | null>(null);
   const markSuccess = async (taskId: number) => {
     setTaskError(null);
@@ -160,7 +144,8 @@ function InstancePage({ id }: { id: number }) {
   const operator = can(me.data, inst.project, "operator");
   const attemptsOf = (taskId: number) => d.attempts.filter((a) => a.task_instance_id === taskId);
   const children = childInstances([...d.events, ...d.tasks.map((t) => ({ task_name: t.task_name, message: t.message ?? "" }))]);
-  for (const c of childList.data ?? []) {
+  // The child instances of its sub-workflow tasks, as the instance's answer lists them.
+  for (const c of d.children ?? []) {
     const parentTask = d.tasks.find((t) => t.id === c.parent_task_instance_id)?.task_name;
     if (parentTask && !(children[parentTask] ?? []).includes(c.id)) (children[parentTask] ??= []).push(c.id);
   }

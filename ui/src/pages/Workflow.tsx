@@ -13,12 +13,16 @@ import { Versions } from "../components/Versions";
 import { RunGrid } from "../components/RunGrid";
 import { can, useMe } from "../lib/auth";
 import type { TaskDef } from "../lib/dag";
+import type { ParamDecl } from "../lib/startform";
 import { duration, time } from "../lib/format";
 
 type Spec = {
   tasks: TaskDef[];
   params?: Record<string, string>;
+  param_rules?: Record<string, ParamDecl>;
+  extra_params?: string;
   failure_strategy?: string;
+  priority?: string;
   description?: string;
   schedule?: { cron?: string };
 };
@@ -141,7 +145,10 @@ export default function WorkflowPage() {
           project={project}
           name={name}
           params={spec.params ?? {}}
+          paramRules={spec.param_rules ?? {}}
+          extraParams={spec.extra_params === "allow"}
           failureStrategy={spec.failure_strategy ?? "end"}
+          priority={spec.priority ?? "medium"}
           tasks={spec.tasks.map((t) => t.name)}
           onClose={() => setStarting(false)}
         />

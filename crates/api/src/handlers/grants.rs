@@ -159,15 +159,25 @@ pub(crate) async fn list_projects(
     Query(page): Query<PageQuery>,
 ) -> ApiResult<ProjectList> {
     let visible = caller.visible();
+    let day_ago = baton_store::now_us() - 24 * 3600 * 1_000_000;
+    let counts = state.store.project_counts(day_ago).await?;
     let projects: Vec<Project> = state
         .store
         .list_projects()
         .await?
         .into_iter()
         .filter(|p| visible.as_ref().is_none_or(|v| v.contains(&p.name)))
-        .map(|p| Project {
-            name: p.name,
-            created_at: from_us(p.created_at),
+        .map(|p| {
+            let c = counts.get(&p.name).copied().unwrap_or_default();
+            Project {
+                counts: baton_api_model::ProjectCounts {
+                    workflows: c.workflows,
+                    running: c.running,
+                    failed_24h: c.failed_since,
+                },
+                name: p.name,
+                created_at: from_us(p.created_at),
+            }
         })
         .collect();
     let (projects, next_cursor) = paging::by_key(projects, |p| p.name.clone(), &page)?;

@@ -91,6 +91,7 @@ pub(crate) async fn show_instance(
     let tasks = state.store.task_instances(id).await?;
     let attempts = state.store.attempts(id).await?;
     let events = state.store.instance_events(id).await?;
+    let children = state.store.child_instances(id).await?;
     let workflow = state
         .store
         .get_workflow_version(record.workflow_id, record.version)
@@ -107,6 +108,7 @@ pub(crate) async fn show_instance(
         .unwrap_or_default();
     Ok(Json(InstanceDetail {
         instance: convert::instance(record, pending),
+        children: children.into_iter().filter_map(convert::child).collect(),
         tasks: tasks.into_iter().map(convert::task).collect(),
         attempts: attempts.into_iter().map(convert::attempt).collect(),
         not_started,
@@ -216,6 +218,7 @@ pub(crate) async fn rerun_instance(
             NewInstance {
                 workflow: &workflow,
                 params: instance.params,
+                overrides: instance.overrides,
             },
             instance.schedule_time,
         )

@@ -13,17 +13,19 @@ use baton_api_model::{
 use baton_core::spec::{ScheduleSpec, Trigger};
 
 /// `GET /schedules`: every workflow's schedule, by project and name.
-#[utoipa::path(get, path = "/schedules", tag = "schedules", params(PageQuery),
+#[utoipa::path(get, path = "/schedules", tag = "schedules",
+    params(("project" = Option<String>, Query, description = "Only this project"), PageQuery),
     responses((status = 200, description = "A page of schedules", body = ScheduleList),
         (status = 400, description = "A bad cursor or limit", body = ErrorBody)))]
 pub(crate) async fn list_schedules(
     State(state): State<ApiState>,
     caller: crate::access::Caller,
+    Query(q): Query<WorkflowQuery>,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<ScheduleList> {
     let mut list: Vec<Schedule> = state
         .store
-        .list_schedules()
+        .list_schedules(q.project.as_deref())
         .await?
         .into_iter()
         .map(convert::schedule)

@@ -10,10 +10,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use baton_api_model::{
-    Applied, ApplyRequest, ErrorBody, PageQuery, StartRequest, Started, Validated, VersionList,
-    VersionSummary, Workflow, WorkflowList, WorkflowQuery,
+    Applied, ApplyRequest, ErrorBody, PageQuery, PreviewParam, PreviewTask, RecentRunsQuery,
+    StartPreview, StartRequest, Started, Validated, VersionList, VersionSummary, Workflow,
+    WorkflowList, WorkflowQuery,
 };
-use baton_core::{params, WorkflowSpec};
+use baton_core::{params, start, WorkflowSpec};
 use baton_store::NewInstance;
 
 /// `POST /workflows`: checks a workflow file and stores it as a new version (or the first).
@@ -67,22 +68,43 @@ fn checked(
 
 /// `GET /workflows`: every workflow (of a project), by project and name.
 #[utoipa::path(get, path = "/workflows", tag = "workflows",
-    params(("project" = Option<String>, Query, description = "Only this project"), PageQuery),
-    responses((status = 200, description = "A page of workflows", body = WorkflowList),
-        (status = 400, description = "A bad cursor or limit", body = ErrorBody)))]
+    params(("project" = Option<String>, Query, description = "Only this project"), PageQuery,
+        RecentRunsQuery),
+    responses((status = 200, description = "A page of workflows, each with its recent runs", body = WorkflowList),
+        (status = 400, description = "A bad cursor, limit or number of runs", body = ErrorBody)))]
 pub(crate) async fn list_workflows(
     State(state): State<ApiState>,
     caller: crate::access::Caller,
     Query(q): Query<WorkflowQuery>,
     Query(page): Query<PageQuery>,
+    Query(runs): Query<RecentRunsQuery>,
 ) -> ApiResult<WorkflowList> {
+    let per = runs.runs.unwrap_or(10);
+    if !(0..=baton_store::MAX_RECENT_RUNS).contains(&per) {
+        return Err(ApiError::bad(
+            "bad_query",
+            format!(
+                "`runs` must be from 0 to {}, not {per}",
+                baton_store::MAX_RECENT_RUNS
+            ),
+        ));
+    }
     let mut list = state.store.list_workflows(q.project.as_deref()).await?;
     list.retain(|w| caller.sees(&w.project));
     list.sort_by(|a, b| (&a.project, &a.name).cmp(&(&b.project, &b.name)));
     let key = |w: &baton_store::WorkflowSummary| format!("{}/{}", w.project, w.name);
     let (list, next_cursor) = paging::by_key(list, key, &page)?;
+    let ids: Vec<_> = list.iter().map(|w| w.id).collect();
+    let mut recent = state.store.recent_runs(&ids, per).await?;
+    let workflows = list
+        .into_iter()
+        .map(|w| {
+            let runs = recent.remove(&w.id).unwrap_or_default();
+            convert::workflow_summary(w, runs)
+        })
+        .collect();
     Ok(Json(WorkflowList {
-        workflows: list.into_iter().map(convert::workflow_summary).collect(),
+        workflows,
         next_cursor,
     }))
 }
@@ -160,12 +182,14 @@ pub(crate) async fn start_workflow(
     }
     let only = only_tasks(&workflow.spec, &name, &req)?;
     check_params(&workflow.spec, &req)?;
+    let overrides = checked_overrides(&req)?;
     let id = state
         .store
         .create_instance_scoped(
             NewInstance {
                 workflow: &workflow,
                 params: req.params,
+                overrides,
             },
             None,
             only,
@@ -179,28 +203,109 @@ pub(crate) async fn start_workflow(
     Ok((StatusCode::CREATED, Json(started)))
 }
 
+/// `POST /workflows/{name}/start/preview`: what the same start would run, creating nothing
+/// (a dry run). It refuses what the start would refuse, with the same errors.
+#[utoipa::path(post, path = "/workflows/{name}/start/preview", tag = "workflows",
+    params(("name" = String, Path, description = "The workflow's name"), WorkflowQuery),
+    request_body(content = Option<StartRequest>, description = "The start's params, overrides and where to start; may be empty"),
+    responses((status = 200, description = "What would run", body = StartPreview),
+        (status = 400, description = "What the start would refuse: a param the workflow does not declare, a value that breaks its rule, a required param missing, an undefined param, an unknown task, a bad worker group", body = ErrorBody),
+        (status = 404, description = "No such workflow", body = ErrorBody)))]
+pub(crate) async fn preview_start(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(q): Query<WorkflowQuery>,
+    req: Option<Json<StartRequest>>,
+) -> ApiResult<StartPreview> {
+    let req = req.map(|b| b.0).unwrap_or_default();
+    let project = project_or_default(q.project);
+    let workflow = workflow_of(&state, &project, &name, q.version).await?;
+    for key in req.params.keys() {
+        params::parse_assignment(&format!("{key}=")).map_err(|e| ApiError::bad("bad_param", e))?;
+    }
+    let spec = &workflow.spec;
+    let dag = baton_core::Dag::new(spec);
+    let only = scope_of(&dag, &name, &req)?;
+    check_params(spec, &req)?;
+    let overrides = checked_overrides(&req)?;
+    let preview = start::preview(spec, &req.params, &overrides, &only);
+    Ok(Json(StartPreview {
+        version: workflow.version,
+        params: req.params,
+        failure_strategy: preview.failure_strategy,
+        priority: preview.priority,
+        tasks: preview.tasks.into_iter().map(preview_task).collect(),
+    }))
+}
+
+/// A task of a dry run as the API shows it.
+fn preview_task(t: start::TaskPreview) -> PreviewTask {
+    let params = t
+        .params
+        .into_iter()
+        .map(|(name, value)| match value {
+            start::PreviewValue::Now { value } => PreviewParam {
+                name,
+                value: Some(value),
+                at_run_time: false,
+            },
+            start::PreviewValue::AtRunTime => PreviewParam {
+                name,
+                value: None,
+                at_run_time: true,
+            },
+        })
+        .collect();
+    PreviewTask {
+        name: t.name,
+        task_type: t.task_type,
+        worker_group: t.worker_group,
+        depends_on: t.depends_on,
+        params,
+    }
+}
+
+/// The start's overrides, refused (400, `bad_override`) when no file could say them.
+fn checked_overrides(req: &StartRequest) -> Result<start::StartOverrides, ApiError> {
+    let overrides = req.overrides();
+    overrides.check().map_err(|e| ApiError::BadFields {
+        code: "bad_override",
+        message: e.to_string(),
+        fields: vec![("worker_group".into(), e.to_string())],
+    })?;
+    Ok(overrides)
+}
+
+/// The tasks a start from `from_task` (with its scope) runs, every task without one.
+fn scope_of(
+    dag: &baton_core::Dag,
+    name: &str,
+    req: &StartRequest,
+) -> Result<Vec<baton_core::dag::TaskIndex>, ApiError> {
+    let scope = req.scope.unwrap_or_default();
+    start::tasks_in_scope(dag, req.from_task.as_deref(), scope).map_err(|task| {
+        let message = format!("workflow `{name}` has no task `{task}`");
+        ApiError::BadFields {
+            code: "bad_task",
+            message: message.clone(),
+            fields: vec![("from_task".into(), message)],
+        }
+    })
+}
+
 /// The tasks a start from `from_task` runs, or `None` for all.
 fn only_tasks(
     spec: &WorkflowSpec,
     name: &str,
     req: &StartRequest,
 ) -> Result<Option<Vec<String>>, ApiError> {
-    let Some(task) = &req.from_task else {
+    if req.from_task.is_none() {
         return Ok(None);
-    };
+    }
     let dag = baton_core::Dag::new(spec);
-    let index = dag.index_of(task).ok_or_else(|| {
-        ApiError::bad(
-            "bad_task",
-            format!("workflow `{name}` has no task `{task}`"),
-        )
-    })?;
-    let scope = req.scope.unwrap_or_default();
+    let only = scope_of(&dag, name, req)?;
     Ok(Some(
-        dag.select(index, scope)
-            .into_iter()
-            .map(|t| dag.name(t).to_string())
-            .collect(),
+        only.into_iter().map(|t| dag.name(t).to_string()).collect(),
     ))
 }
 
@@ -209,7 +314,15 @@ fn only_tasks(
 fn check_params(spec: &WorkflowSpec, req: &StartRequest) -> Result<(), ApiError> {
     let refused = params::check_start(spec, &req.params);
     if !refused.is_empty() {
-        return Err(ApiError::bad("bad_params", lines(&refused)));
+        let fields = refused
+            .iter()
+            .map(|e| (format!("params.{}", e.param()), e.to_string()))
+            .collect();
+        return Err(ApiError::BadFields {
+            code: "bad_params",
+            message: lines(&refused),
+            fields,
+        });
     }
     let undefined = params::check(spec, &req.params, &Default::default());
     if !undefined.is_empty() {

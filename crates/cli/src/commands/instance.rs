@@ -160,6 +160,21 @@ fn state_of(i: &Instance) -> String {
 }
 
 /// The text of `baton instance show`.
+/// The line that says what the start overrode, if anything.
+fn overrides_line(o: &baton_api_model::Overrides) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(f) = o.failure_strategy {
+        parts.push(format!("failure_strategy={}", f.as_str()));
+    }
+    if let Some(p) = o.priority {
+        parts.push(format!("priority={}", p.as_str()));
+    }
+    if let Some(g) = &o.worker_group {
+        parts.push(format!("worker_group={g}"));
+    }
+    (!parts.is_empty()).then(|| format!("overrides {}\n", parts.join(" ")))
+}
+
 fn describe(r: &InstanceDetail) -> String {
     let i = &r.instance;
     let mut out = format!(
@@ -184,6 +199,9 @@ fn describe(r: &InstanceDetail) -> String {
     if !i.params.is_empty() {
         let list: Vec<String> = i.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         out.push_str(&format!("params {}\n", list.join(" ")));
+    }
+    if let Some(line) = overrides_line(&i.overrides) {
+        out.push_str(&line);
     }
     out.push('\n');
     out.push_str(&tasks_table(r));

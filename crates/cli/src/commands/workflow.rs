@@ -1,10 +1,10 @@
 //! `baton workflow …`: apply, list, show, versions, export, start.
 
-use crate::args::WorkflowCommand;
+use crate::args::{StartArgs, WorkflowCommand};
 use crate::client::{encode, Client};
 use crate::format;
 use baton_api_model::{
-    Applied, ApplyRequest, StartRequest, Started, VersionList, Workflow, WorkflowList,
+    Applied, ApplyRequest, StartPreview, StartRequest, Started, VersionList, Workflow, WorkflowList,
 };
 
 pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
@@ -77,40 +77,84 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
             print!("{}", exported(w).to_yaml()?);
             Ok(())
         }
-        WorkflowCommand::Start {
-            name,
-            project,
-            params,
-            wait,
-            from_task,
-            scope,
-            server,
-        } => {
-            let scope = scope
-                .as_deref()
-                .map(str::parse::<baton_core::dag::Scope>)
-                .transpose()
-                .map_err(crate::Exit::BadInput)?;
-            let client = server.client()?;
-            let params = super::parse_params(&params)?;
-            let path = format!(
-                "/workflows/{}/start?project={}",
-                encode(&name),
-                encode(&project)
-            );
-            let body = StartRequest {
-                params,
-                from_task,
-                scope,
-            };
-            let r: Started = client.post(&path, &body).await?;
-            println!("{}", r.id);
-            if wait {
-                super::wait_for(&client, r.id).await?;
-            }
-            Ok(())
-        }
+        WorkflowCommand::Start(args) => start(args).await,
     }
+}
+
+/// `baton workflow start`: starts an instance and prints its id, or with `--dry-run` prints
+/// what would run.
+async fn start(args: StartArgs) -> anyhow::Result<()> {
+    let scope = args
+        .scope
+        .as_deref()
+        .map(str::parse::<baton_core::dag::Scope>)
+        .transpose()
+        .map_err(crate::Exit::BadInput)?;
+    let client = args.server.client()?;
+    let body = StartRequest {
+        params: super::parse_params(&args.params)?,
+        from_task: args.from_task,
+        scope,
+        failure_strategy: args.failure_strategy,
+        priority: args.priority,
+        worker_group: args.worker_group,
+    };
+    let (name, project) = (encode(&args.name), encode(&args.project));
+    if args.dry_run {
+        let path = format!("/workflows/{name}/start/preview?project={project}");
+        let preview: StartPreview = client.post(&path, &body).await?;
+        print!("{}", preview_text(&args.name, &preview));
+        return Ok(());
+    }
+    let path = format!("/workflows/{name}/start?project={project}");
+    let r: Started = client.post(&path, &body).await?;
+    println!("{}", r.id);
+    if args.wait {
+        super::wait_for(&client, r.id).await?;
+    }
+    Ok(())
+}
+
+/// A dry run as the CLI prints it: the version, the params, then a table of the tasks in
+/// the order they would run.
+fn preview_text(name: &str, p: &StartPreview) -> String {
+    let mut out = format!(
+        "dry run of workflow {name} version {}: nothing started\nfailure strategy {}  priority {}\n",
+        p.version,
+        p.failure_strategy.as_str(),
+        p.priority.as_str()
+    );
+    for (k, v) in &p.params {
+        out.push_str(&format!("param {k}={v}\n"));
+    }
+    let rows: Vec<Vec<String>> = p
+        .tasks
+        .iter()
+        .map(|t| {
+            let params = t
+                .params
+                .iter()
+                .map(|v| match &v.value {
+                    Some(value) => format!("{}={value}", v.name),
+                    None => format!("{}=(at run time)", v.name),
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            vec![
+                t.name.clone(),
+                t.task_type.clone(),
+                t.worker_group.clone().unwrap_or_else(|| "(master)".into()),
+                t.depends_on.join(","),
+                params,
+            ]
+        })
+        .collect();
+    out.push_str(&format::table(
+        &["TASK", "TYPE", "WORKER GROUP", "AFTER", "PARAMS"],
+        &rows,
+    ));
+    out.push('\n');
+    out
 }
 
 async fn apply(client: &Client, files: &[std::path::PathBuf]) -> anyhow::Result<()> {

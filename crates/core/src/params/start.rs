@@ -40,6 +40,17 @@ pub enum StartParamError {
     },
 }
 
+impl StartParamError {
+    /// The param it is about: where a form shows it.
+    pub fn param(&self) -> &str {
+        match self {
+            StartParamError::Undeclared { name, .. }
+            | StartParamError::Missing { name, .. }
+            | StartParamError::Invalid { name, .. } => name,
+        }
+    }
+}
+
 /// Every problem of `start` for `workflow`, in name order: undeclared names, values that
 /// break their rule, then required params not given.
 pub fn check_start(

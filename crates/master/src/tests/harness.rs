@@ -108,6 +108,22 @@ impl Harness {
         let new = NewInstance {
             workflow: &workflow,
             params: BTreeMap::new(),
+            overrides: Default::default(),
+        };
+        self.store.create_instance(new).await.unwrap()
+    }
+
+    /// Applies a workflow file and submits an instance of it with these start overrides.
+    pub async fn start_with(
+        &self,
+        yaml: &str,
+        overrides: baton_core::start::StartOverrides,
+    ) -> WorkflowInstanceId {
+        let workflow = baton_store::testing::applied(&self.store, yaml).await;
+        let new = NewInstance {
+            workflow: &workflow,
+            params: BTreeMap::new(),
+            overrides,
         };
         self.store.create_instance(new).await.unwrap()
     }

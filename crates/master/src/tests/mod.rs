@@ -5,5 +5,6 @@
 
 mod dispatch_secrets;
 mod harness;
+mod overrides;
 mod rules;
 mod trigger;

@@ -8,4 +8,3 @@ CREATE INDEX workflow_instance_by_name ON workflow_instance (project, name, id);
 CREATE INDEX workflow_instance_by_submitted ON workflow_instance (submitted_at);
 CREATE INDEX workflow_instance_by_ended ON workflow_instance (ended_at);
 CREATE INDEX command_by_instance ON command (workflow_instance_id);
-CREATE INDEX workflow_instance_by_parent_instance ON workflow_instance (parent_instance_id);
