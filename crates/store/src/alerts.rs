@@ -334,47 +334,6 @@ impl Store {
         Ok(())
     }
 
-    /// Up to `limit` channels, by id after `after_id`, whose secret is not sealed with the
-    /// key `current_key`: those to re-seal.
-    pub async fn alert_channels_to_reseal(
-        &self,
-        current_key: &str,
-        after_id: i64,
-        limit: i64,
-    ) -> Result<Vec<AlertChannelRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {CHANNEL_COLUMNS} FROM alert_channel WHERE id > $1 AND secret IS NOT NULL \
-             AND secret NOT LIKE $2 ORDER BY id LIMIT $3"
-        ))
-        .bind(after_id)
-        .bind(format!("v1.{current_key}.%"))
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await
-        .ctx("finding alert channels to re-seal")?;
-        rows.iter().map(channel).collect()
-    }
-
-    /// Replaces a channel's sealed secret if it is still `old`; whether it was replaced.
-    pub async fn reseal_alert_channel(
-        &self,
-        id: i64,
-        old: &str,
-        new: &str,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE alert_channel SET secret = $1, updated_at = $2 WHERE id = $3 AND secret = $4",
-        )
-        .bind(new)
-        .bind(now_us())
-        .bind(id)
-        .bind(old)
-        .execute(&self.write)
-        .await
-        .ctx("re-sealing an alert channel")?;
-        Ok(done.rows_affected() == 1)
-    }
-
     /// Creates a project rule; not found without its project.
     pub async fn create_alert_rule(
         &self,
@@ -733,7 +692,7 @@ mod tests {
             .is_empty());
         assert_eq!(
             store
-                .alert_channels_to_reseal("k", 0, 10)
+                .sealed_to_reseal(crate::SealedKind::AlertChannel, "k", 0, 10)
                 .await
                 .unwrap()
                 .len(),
@@ -741,18 +700,28 @@ mod tests {
         );
         assert_eq!(
             store
-                .alert_channels_to_reseal("other", 0, 10)
+                .sealed_to_reseal(crate::SealedKind::AlertChannel, "other", 0, 10)
                 .await
                 .unwrap()
                 .len(),
             1
         );
         assert!(store
-            .reseal_alert_channel(c.id, "v1.k.sealed", "v1.n.x")
+            .reseal(
+                crate::SealedKind::AlertChannel,
+                c.id,
+                "v1.k.sealed",
+                "v1.n.x"
+            )
             .await
             .unwrap());
         assert!(!store
-            .reseal_alert_channel(c.id, "v1.k.sealed", "v1.n.y")
+            .reseal(
+                crate::SealedKind::AlertChannel,
+                c.id,
+                "v1.k.sealed",
+                "v1.n.y"
+            )
             .await
             .unwrap());
 

@@ -159,49 +159,6 @@ impl Store {
         }
         Ok(())
     }
-
-    /// Up to `limit` data sources, by id after `after_id`, whose secret is not sealed with the
-    /// key `current_key` (its text does not start `v1.<current_key>.`): those to re-seal.
-    pub async fn datasources_to_reseal(
-        &self,
-        current_key: &str,
-        after_id: i64,
-        limit: i64,
-    ) -> Result<Vec<DataSourceRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM datasource WHERE id > $1 AND secret IS NOT NULL \
-             AND secret NOT LIKE $2 ORDER BY id LIMIT $3"
-        ))
-        .bind(after_id)
-        // A key id is hex digits: nothing in it is special to LIKE.
-        .bind(format!("v1.{current_key}.%"))
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await
-        .ctx("finding data sources to re-seal")?;
-        rows.iter().map(record).collect()
-    }
-
-    /// Replaces a data source's sealed secret if it is still `old` (a change meanwhile wins);
-    /// whether it was replaced.
-    pub async fn reseal_datasource(
-        &self,
-        id: i64,
-        old: &str,
-        new: &str,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE datasource SET secret = $1, updated_at = $2 WHERE id = $3 AND secret = $4",
-        )
-        .bind(new)
-        .bind(now_us())
-        .bind(id)
-        .bind(old)
-        .execute(&self.write)
-        .await
-        .ctx("re-sealing a data source")?;
-        Ok(done.rows_affected() == 1)
-    }
 }
 
 impl crate::EngineTx {

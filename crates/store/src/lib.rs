@@ -20,6 +20,7 @@ mod logic;
 mod records;
 mod runs;
 mod schedules;
+mod sealed;
 mod secrets;
 mod task_groups;
 #[cfg(any(test, feature = "testing"))]
@@ -51,6 +52,7 @@ pub use records::{
 };
 pub use runs::{ProjectCounts, RecentRun, MAX_RECENT_RUNS};
 pub use schedules::{DueSchedule, FireOutcome, PlannedFire, ScheduleRecord};
+pub use sealed::{SealedKind, SealedValue};
 pub use secrets::SecretRecord;
 pub use task_groups::TaskGroupRecord;
 pub use workflows::Applied;

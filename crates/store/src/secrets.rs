@@ -113,44 +113,6 @@ impl Store {
         }
         Ok(())
     }
-
-    /// Up to `limit` secrets, by id after `after_id`, not sealed with the key `current_key`:
-    /// those to re-seal after a key rotation.
-    pub async fn secrets_to_reseal(
-        &self,
-        current_key: &str,
-        after_id: i64,
-        limit: i64,
-    ) -> Result<Vec<SecretRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM secret WHERE id > $1 AND sealed NOT LIKE $2 \
-             ORDER BY id LIMIT $3"
-        ))
-        .bind(after_id)
-        // A key id is hex digits: nothing in it is special to LIKE.
-        .bind(format!("v1.{current_key}.%"))
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await
-        .ctx("finding secrets to re-seal")?;
-        rows.iter().map(record).collect()
-    }
-
-    /// Replaces a secret's sealed value if it is still `old` (a change meanwhile wins);
-    /// whether it was replaced.
-    pub async fn reseal_secret(&self, id: i64, old: &str, new: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE secret SET sealed = $1, updated_at = $2 WHERE id = $3 AND sealed = $4",
-        )
-        .bind(new)
-        .bind(now_us())
-        .bind(id)
-        .bind(old)
-        .execute(&self.write)
-        .await
-        .ctx("re-sealing a secret")?;
-        Ok(done.rows_affected() == 1)
-    }
 }
 
 impl crate::EngineTx {

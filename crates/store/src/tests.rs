@@ -1301,19 +1301,34 @@ async fn datasources_are_kept_per_project_paged_and_resealed(db: &TestDb) {
 
     // Re-sealing: every sealed secret not under the current key, in batches by id.
     store
-        .reseal_datasource(a.id, "v1.00000000.old", "v1.11111111.new")
+        .reseal(
+            SealedKind::DataSource,
+            a.id,
+            "v1.00000000.old",
+            "v1.11111111.new",
+        )
         .await
         .unwrap();
-    let todo = store.datasources_to_reseal("11111111", 0, 1).await.unwrap();
-    assert_eq!(names(todo.clone()), ["c"]);
+    let sealed_names =
+        |list: Vec<SealedValue>| list.into_iter().map(|d| d.name).collect::<Vec<_>>();
+    let todo = store
+        .sealed_to_reseal(SealedKind::DataSource, "11111111", 0, 1)
+        .await
+        .unwrap();
+    assert_eq!(sealed_names(todo.clone()), ["c"]);
     let rest = store
-        .datasources_to_reseal("11111111", todo[0].id, 10)
+        .sealed_to_reseal(SealedKind::DataSource, "11111111", todo[0].id, 10)
         .await
         .unwrap();
-    assert_eq!(names(rest), ["b"]);
+    assert_eq!(sealed_names(rest), ["b"]);
     assert!(
         !store
-            .reseal_datasource(todo[0].id, "v1.stale.x", "v1.11111111.y")
+            .reseal(
+                SealedKind::DataSource,
+                todo[0].id,
+                "v1.stale.x",
+                "v1.11111111.y"
+            )
             .await
             .unwrap(),
         "a secret changed meanwhile is not overwritten"
@@ -1517,18 +1532,31 @@ async fn secrets_are_set_replaced_listed_resealed_and_deleted_per_project(db: &T
         .unwrap()
         .is_empty());
 
-    let todo = store.secrets_to_reseal("11111111", 0, 10).await.unwrap();
+    let todo = store
+        .sealed_to_reseal(SealedKind::Secret, "11111111", 0, 10)
+        .await
+        .unwrap();
     assert_eq!(
-        names(todo.clone()),
+        todo.iter().map(|v| v.name.clone()).collect::<Vec<_>>(),
         ["token", "api", "zz"][1..].to_vec(),
         "all but token"
     );
     assert!(store
-        .reseal_secret(todo[0].id, "v1.00000000.old", "v1.11111111.new")
+        .reseal(
+            SealedKind::Secret,
+            todo[0].id,
+            "v1.00000000.old",
+            "v1.11111111.new"
+        )
         .await
         .unwrap());
     assert!(!store
-        .reseal_secret(todo[0].id, "v1.00000000.old", "v1.11111111.z")
+        .reseal(
+            SealedKind::Secret,
+            todo[0].id,
+            "v1.00000000.old",
+            "v1.11111111.z"
+        )
         .await
         .unwrap());
 

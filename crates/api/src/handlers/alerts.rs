@@ -402,38 +402,3 @@ pub(crate) async fn list_deliveries(
         next_cursor,
     }))
 }
-
-/// Seals again, with the keyring's current key, every channel secret sealed with another key
-/// (part of [`super::datasources::reseal`], at the API's start).
-pub(crate) async fn reseal_channels(
-    store: &baton_store::Store,
-    keyring: &baton_secrets::Keyring,
-    done: &mut super::datasources::Resealed,
-) -> Result<(), baton_store::StoreError> {
-    let current = keyring.current_id().as_str();
-    let mut after = 0;
-    loop {
-        let batch = store.alert_channels_to_reseal(current, after, 100).await?;
-        let Some(last) = batch.last() else { break };
-        after = last.id;
-        for c in batch {
-            let Some(old) = &c.secret else { continue };
-            match keyring.reseal(&secret_context(&c.project, &c.name), old) {
-                Ok(new) => {
-                    if store.reseal_alert_channel(c.id, old, &new).await? {
-                        done.resealed += 1;
-                    }
-                }
-                Err(e) => {
-                    done.unopened += 1;
-                    tracing::warn!(
-                        "alert channel {}/{}: its secret cannot be re-sealed: {e}",
-                        c.project,
-                        c.name
-                    );
-                }
-            }
-        }
-    }
-    Ok(())
-}

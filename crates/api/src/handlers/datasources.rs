@@ -15,6 +15,7 @@ use baton_api_model::{
     DataSourceType, ErrorBody, PageQuery,
 };
 use baton_datasource::{DataSourceUrl, Kind};
+use baton_store::SealedKind;
 use baton_store::{DataSourceRecord, NewDataSource};
 
 use baton_datasource::secret_context;
@@ -277,44 +278,79 @@ pub async fn reseal(
     keyring: &baton_secrets::Keyring,
 ) -> Result<Resealed, baton_store::StoreError> {
     let current = keyring.current_id().as_str();
+    let mut total = Resealed::default();
+    for kind in SealedKind::ALL {
+        let done = reseal_kind(store, keyring, kind).await?;
+        if done.resealed > 0 || done.unopened > 0 {
+            tracing::info!(
+                "secrets: re-sealed {} {} with key {current}; {} could not be opened",
+                done.resealed,
+                plural(kind),
+                done.unopened
+            );
+        }
+        total.resealed += done.resealed;
+        total.unopened += done.unopened;
+    }
+    Ok(total)
+}
+
+/// Seals again every value of `kind` sealed with another key than the current one.
+async fn reseal_kind(
+    store: &baton_store::Store,
+    keyring: &baton_secrets::Keyring,
+    kind: SealedKind,
+) -> Result<Resealed, baton_store::StoreError> {
+    let current = keyring.current_id().as_str();
     let mut done = Resealed::default();
     let mut after = 0;
     loop {
         let batch = store
-            .datasources_to_reseal(current, after, RESEAL_BATCH)
+            .sealed_to_reseal(kind, current, after, RESEAL_BATCH)
             .await?;
         let Some(last) = batch.last() else { break };
         after = last.id;
-        for d in batch {
-            let Some(old) = &d.secret else { continue };
-            match keyring.reseal(&secret_context(&d.project, &d.name), old) {
+        for v in batch {
+            match keyring.reseal(&context(kind, &v.project, &v.name), &v.sealed) {
                 Ok(new) => {
-                    if store.reseal_datasource(d.id, old, &new).await? {
+                    if store.reseal(kind, v.id, &v.sealed, &new).await? {
                         done.resealed += 1;
                     }
                 }
                 Err(e) => {
                     done.unopened += 1;
                     tracing::warn!(
-                        "data source {}/{}: its password cannot be re-sealed: {e}",
-                        d.project,
-                        d.name
+                        "{} {}/{}: cannot be re-sealed: {e}",
+                        singular(kind),
+                        v.project,
+                        v.name
                     );
                 }
             }
         }
     }
-    super::alerts::reseal_channels(store, keyring, &mut done).await?;
-    if done.resealed > 0 || done.unopened > 0 {
-        tracing::info!(
-            "secrets: re-sealed {} data source password(s) and alert channel secret(s) with key \
-             {current}; {} could not be opened",
-            done.resealed,
-            done.unopened
-        );
-    }
-    let (resealed, unopened) = super::secrets::reseal_secrets(store, keyring).await?;
-    done.resealed += resealed;
-    done.unopened += unopened;
     Ok(done)
+}
+
+/// The associated data a value of `kind` is sealed with: the record it belongs to.
+fn context(kind: SealedKind, project: &str, name: &str) -> String {
+    match kind {
+        SealedKind::DataSource => secret_context(project, name),
+        SealedKind::Secret => baton_secrets::project_secret_context(project, name),
+        SealedKind::AlertChannel => baton_alerts::channel::secret_context(project, name),
+    }
+}
+
+/// What a value of `kind` is, for the log.
+fn singular(kind: SealedKind) -> &'static str {
+    match kind {
+        SealedKind::DataSource => "data source password",
+        SealedKind::Secret => "project secret",
+        SealedKind::AlertChannel => "alert channel secret",
+    }
+}
+
+/// [`singular`], counted.
+fn plural(kind: SealedKind) -> String {
+    format!("{}(s)", singular(kind))
 }
