@@ -35,6 +35,16 @@ pub(crate) fn newest_first<T>(
     Ok(first_page(rest, limit, |last| Cursor::Id(number(last))))
 }
 
+/// The page of a list the store read one past the page (`limit + 1` items after the cursor),
+/// with the cursor of the next page, made from the page's last item, when more follow.
+pub(crate) fn fetched<T>(
+    items: Vec<T>,
+    limit: u32,
+    cursor_of: impl Fn(&T) -> Cursor,
+) -> (Vec<T>, Option<String>) {
+    first_page(items.into_iter(), page_len(limit), cursor_of)
+}
+
 /// The first `limit` of `rest` (the items after the cursor, in order), and the cursor of the
 /// next page, made from the page's last item, when more follow.
 fn first_page<T>(

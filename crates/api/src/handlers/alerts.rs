@@ -136,16 +136,11 @@ pub(crate) async fn list_channels(
     let project = project_or_default(q.project);
     let limit = page.limit()?;
     let after = page.cursor()?.map(Cursor::key).transpose()?;
-    let mut list = state
+    let list = state
         .store
         .list_alert_channels(&project, after.as_deref(), i64::from(limit) + 1)
         .await?;
-    let next_cursor = if list.len() > paging::page_len(limit) {
-        list.truncate(paging::page_len(limit));
-        list.last().map(|d| Cursor::Key(d.name.clone()).encode())
-    } else {
-        None
-    };
+    let (list, next_cursor) = paging::fetched(list, limit, |d| Cursor::Key(d.name.clone()));
     let channels = list.into_iter().map(shown).collect::<Result<_, _>>()?;
     Ok(Json(AlertChannelList {
         channels,
@@ -296,16 +291,11 @@ pub(crate) async fn list_rules(
     let project = project_or_default(q.project);
     let limit = page.limit()?;
     let after = page.cursor()?.map(Cursor::id).transpose()?.unwrap_or(0);
-    let mut list = state
+    let list = state
         .store
         .list_alert_rules(&project, after, i64::from(limit) + 1)
         .await?;
-    let next_cursor = if list.len() > paging::page_len(limit) {
-        list.truncate(paging::page_len(limit));
-        list.last().map(|r| Cursor::Id(r.id).encode())
-    } else {
-        None
-    };
+    let (list, next_cursor) = paging::fetched(list, limit, |r| Cursor::Id(r.id));
     Ok(Json(AlertRuleList {
         rules: list.into_iter().map(rule_shown).collect(),
         next_cursor,
@@ -353,7 +343,7 @@ pub(crate) async fn list_deliveries(
     let project = project_or_default(q.project);
     let limit = page.limit()?;
     let before = page.cursor()?.map(Cursor::id).transpose()?;
-    let mut list = state
+    let list = state
         .store
         .list_deliveries(
             &project,
@@ -362,12 +352,7 @@ pub(crate) async fn list_deliveries(
             i64::from(limit) + 1,
         )
         .await?;
-    let next_cursor = if list.len() > paging::page_len(limit) {
-        list.truncate(paging::page_len(limit));
-        list.last().map(|d| Cursor::Id(d.id).encode())
-    } else {
-        None
-    };
+    let (list, next_cursor) = paging::fetched(list, limit, |d| Cursor::Id(d.id));
     let ids: Vec<i64> = list.iter().map(|d| d.id).collect();
     let mut attempts = state.store.delivery_attempts(&ids).await?;
     let deliveries = list

@@ -160,16 +160,11 @@ pub(crate) async fn list_datasources(
     let project = project_or_default(q.project);
     let limit = page.limit()?;
     let after = page.cursor()?.map(Cursor::key).transpose()?;
-    let mut list = state
+    let list = state
         .store
         .list_datasources(&project, after.as_deref(), i64::from(limit) + 1)
         .await?;
-    let next_cursor = if list.len() > paging::page_len(limit) {
-        list.truncate(paging::page_len(limit));
-        list.last().map(|d| Cursor::Key(d.name.clone()).encode())
-    } else {
-        None
-    };
+    let (list, next_cursor) = paging::fetched(list, limit, |d| Cursor::Key(d.name.clone()));
     let datasources = list.into_iter().map(shown).collect::<Result<_, _>>()?;
     Ok(Json(DataSourceList {
         datasources,

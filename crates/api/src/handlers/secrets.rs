@@ -101,16 +101,11 @@ pub(crate) async fn list_secrets(
     let project = project_or_default(q.project);
     let limit = page.limit()?;
     let after = page.cursor()?.map(Cursor::key).transpose()?;
-    let mut list = state
+    let list = state
         .store
         .list_secrets(&project, after.as_deref(), i64::from(limit) + 1)
         .await?;
-    let next_cursor = if list.len() > paging::page_len(limit) {
-        list.truncate(paging::page_len(limit));
-        list.last().map(|d| Cursor::Key(d.name.clone()).encode())
-    } else {
-        None
-    };
+    let (list, next_cursor) = paging::fetched(list, limit, |d| Cursor::Key(d.name.clone()));
     Ok(Json(SecretList {
         secrets: list.into_iter().map(shown).collect(),
         next_cursor,
