@@ -50,12 +50,6 @@ enum Children {
     WithParents,
 }
 
-/// A value bound to one of the scope's placeholders.
-enum Bound {
-    Text(String),
-    Int(i64),
-}
-
 impl PurgeScope {
     /// The condition an instance meets to be removed, over `workflow_instance`, with its
     /// values in placeholder order from `$1`. Only ended instances; none with a command
@@ -100,7 +94,7 @@ impl PurgeScope {
 }
 
 /// Binds `values` in order to `query`.
-fn bind_all<'q>(
+pub(crate) fn bind_all<'q>(
     mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     values: Vec<Bound>,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
@@ -111,6 +105,13 @@ fn bind_all<'q>(
         };
     }
     query
+}
+
+/// A value bound to a placeholder of a query built from the filters given (a listing, a
+/// purge's scope).
+pub(crate) enum Bound {
+    Text(String),
+    Int(i64),
 }
 
 /// `$from, $from+1, …` for `n` values.

@@ -4,6 +4,7 @@
 use crate::engine::CommandKind;
 use crate::error::{Context, StoreError};
 use crate::events::{record_events, NewEvent};
+use crate::history::{bind_all, Bound};
 use crate::records::{get, AttemptRecord, InstanceRecord, TaskInstanceRecord, WorkflowRecord};
 use crate::{now_us, Store};
 use baton_core::start::StartOverrides;
@@ -38,12 +39,6 @@ pub struct InstanceFilter {
     pub submitted_until: Option<i64>,
     /// At most this many (default 50, at most 1000).
     pub limit: Option<i64>,
-}
-
-/// A value bound to a listing's placeholder.
-enum Bound {
-    Text(String),
-    Int(i64),
 }
 
 impl InstanceFilter {
@@ -389,14 +384,7 @@ impl Store {
              ORDER BY id DESC LIMIT ${}",
             values.len() + 1
         );
-        let mut query = sqlx::query(&sql);
-        for value in values {
-            query = match value {
-                Bound::Text(t) => query.bind(t),
-                Bound::Int(i) => query.bind(i),
-            };
-        }
-        let rows = query
+        let rows = bind_all(sqlx::query(&sql), values)
             .bind(filter.limit.unwrap_or(50).clamp(1, 1000))
             .fetch_all(&self.read)
             .await
