@@ -75,6 +75,7 @@ mod tests {
             next_retry_at: None,
             outputs: BTreeMap::new(),
             task_group: None,
+            map: None,
         }
     }
 

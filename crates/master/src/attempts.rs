@@ -294,7 +294,13 @@ impl Engine {
             return Vec::new();
         };
         let (task, attempt) = (slot.id, slot.attempt);
+        let item = inst.item_of(index).is_some();
         match after {
+            After::Final(_) if item => {
+                self.tasks.remove(&task);
+                self.item_ended(id, index);
+                Vec::new()
+            }
             After::Final(end) => {
                 self.tasks.remove(&task);
                 match end {
@@ -324,7 +330,7 @@ impl Engine {
         let Some(slot) = inst.slots[index].as_ref() else {
             return;
         };
-        let spec = &inst.version.spec.tasks[index];
+        let spec = inst.spec_of(index);
         self.dispatcher.enqueue(
             slot.id,
             inst.overrides.worker_group(spec),

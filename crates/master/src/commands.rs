@@ -77,6 +77,8 @@ impl Engine {
             parent: record.parent_instance_id,
             overrides: record.overrides,
             run,
+            maps: Default::default(),
+            item_tasks: Vec::new(),
         };
         self.resume(tx, id, inst, t).await
     }

@@ -81,18 +81,11 @@ impl Engine {
             self.apply(tx, id, steps, t).await?;
             return Ok(Handed::Dropped);
         }
-        let group = self.instances[&id].version.spec.tasks[index]
-            .task_group
-            .clone();
+        let group = self.instances[&id].spec_of(index).task_group.clone();
         if let Some(group) = group {
             if let Err(message) = take_group_slot(tx, group_free, group).await? {
                 return Ok(Handed::Waiting(message));
             }
-        }
-        if self.instances[&id].version.spec.tasks[index].map.is_some() {
-            // Never run a mapped task as one plain task: it fails, saying why.
-            let message = baton_core::run::map::NOT_RUN_BY_THIS_MASTER;
-            return self.fail_to_prepare(tx, id, index, message, t).await;
         }
         let secrets = match self.task_secrets(tx, id, index).await? {
             Ok(secrets) => secrets,
@@ -203,15 +196,16 @@ impl Engine {
         id: WorkflowInstanceId,
         index: TaskIndex,
     ) -> Result<Result<BTreeMap<String, String>, String>, StoreError> {
-        let spec = &self.instances[&id].version.spec;
-        let names = baton_core::params::secrets::used(&spec.tasks[index].kind);
+        let inst = &self.instances[&id];
+        let spec = &inst.version.spec;
+        let names = baton_core::params::secrets::used(&inst.spec_of(index).kind);
         if names.is_empty() {
             return Ok(Ok(BTreeMap::new()));
         }
         let project = spec.project.clone();
         let Some(keyring) = self.config.keyring.as_deref() else {
             return Ok(Err(
-                "the task uses project secrets, and this master has no secret key to open them                  with: start the master with --secret-key-file (the API's key)"
+                "the task uses project secrets, and this master has no secret key to open them with: start the master with --secret-key-file (the API's key)"
                     .into(),
             ));
         };
@@ -242,10 +236,14 @@ impl Engine {
         index: TaskIndex,
         secrets: &BTreeMap<String, String>,
     ) -> Result<ResolvedTask, String> {
-        self.instances[&id]
-            .in_scope(id, index, |scope| scope.resolve_task_with_secrets(secrets))
-            .ok_or("the task has no row")?
-            .map_err(|e| e.to_string())
+        let inst = &self.instances[&id];
+        let item = inst.binding(index);
+        inst.in_scope(id, index, |scope| match &item {
+            Some((name, value)) => scope.resolve_item((name, value), secrets),
+            None => scope.resolve_task_with_secrets(secrets),
+        })
+        .ok_or("the task has no row")?
+        .map_err(|e| e.to_string())
     }
 
     /// Builds the attempt's request and records it as dispatched to `worker`; a request
@@ -293,7 +291,7 @@ impl Engine {
             return None;
         };
         let inst = &self.instances[&id];
-        let spec = &inst.version.spec.tasks[index];
+        let spec = inst.spec_of(index);
         let slot = inst.slots[index].as_ref()?;
         Some(DispatchRequest {
             id: Some(AttemptId {
@@ -303,7 +301,7 @@ impl Engine {
                 epoch: u64::try_from(inst.epoch).unwrap_or(0),
             }),
             workflow_name: inst.name.clone(),
-            task_name: spec.name.clone(),
+            task_name: slot.task_name.clone(),
             kind: Some(kind),
             env: resolved.env.into_iter().collect(),
             timeout_ms: spec.timeout.map(millis).unwrap_or(0),

@@ -143,7 +143,13 @@ pub(crate) struct Inst {
     /// worker group); the strategy is in `run`, the priority in `priority`.
     pub overrides: baton_core::start::StartOverrides,
     pub run: InstanceRun,
+    /// The rows of its tasks' current attempts: one per DAG task (by task index), then one
+    /// per item of each mapped task that has started (see [`crate::mapping`]).
     pub slots: Vec<Option<Slot>>,
+    /// The mapped tasks that have started, by task index.
+    pub maps: BTreeMap<TaskIndex, crate::mapping::Mapped>,
+    /// For each item slot (from `version.dag.len()` on), its mapped task.
+    pub item_tasks: Vec<TaskIndex>,
 }
 
 impl Inst {
@@ -182,12 +188,13 @@ impl Inst {
         resolve: impl FnOnce(params::RunScope<'_>) -> R,
     ) -> Option<R> {
         let slot = self.slots[index].as_ref()?;
-        let upstream = self.upstream_outputs(index);
+        let task = self.task_of(index);
+        let upstream = self.upstream_outputs(task);
         let ctx = self.context(id, slot);
         let workflow = &self.version.spec;
         Some(resolve(params::RunScope {
             workflow,
-            task: &workflow.tasks[index],
+            task: &workflow.tasks[task],
             start: &self.params,
             upstream: &upstream,
             ctx: &ctx,
@@ -290,6 +297,8 @@ pub(crate) struct Engine {
     pub dispatched_at: HashMap<TaskInstanceId, Instant>,
     /// Lifecycle events learnt between ticks (a worker lost), recorded with the next tick.
     pub pending_events: Vec<baton_store::NewEvent>,
+    /// Mapped tasks whose items changed where the engine could not act: stepped by `apply`.
+    pub map_steps: Vec<(WorkflowInstanceId, TaskIndex)>,
 }
 
 const COMMAND_BATCH: i64 = 256;
@@ -334,6 +343,7 @@ impl Engine {
             probe_workers: HashSet::new(),
             dispatched_at: HashMap::new(),
             pending_events: Vec::new(),
+            map_steps: Vec::new(),
         }
     }
 
@@ -541,6 +551,7 @@ impl Engine {
         self.checks.clear();
         self.dispatcher.clear();
         self.writes.clear();
+        self.map_steps.clear();
     }
 
     /// Retries recovery until the store answers again.
@@ -643,6 +654,7 @@ impl Engine {
             self.apply(tx, id, steps, t).await?;
         }
         self.due_checks(tx, t).await?;
+        self.step_maps(tx, t).await?;
         if self.shutdown.is_none() && self.session_alive {
             self.dispatch(tx, t).await?;
         }
@@ -727,7 +739,7 @@ impl Engine {
             return Vec::new();
         };
         let inst = &self.instances[&id];
-        let rules = Rules::of(&inst.version.spec.tasks[index]);
+        let rules = Rules::of(inst.spec_of(index));
         let change = now.dispatch_failed(failure, &rules, inst.run.is_ending(), self.now());
         let facts = Facts {
             worker: Some(worker),

@@ -91,7 +91,7 @@ impl Engine {
         let Some(inst) = self.instances.get(&id) else {
             return Ok(());
         };
-        let spec = &inst.version.spec.tasks[index];
+        let spec = inst.spec_of(index);
         let Some(slot) = inst.slots[index].as_ref() else {
             return Ok(());
         };

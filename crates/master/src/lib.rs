@@ -18,6 +18,7 @@ mod events;
 mod failover;
 mod lifecycle;
 mod logic;
+mod mapping;
 mod pause;
 mod recovery;
 mod reports;

@@ -252,7 +252,7 @@ impl Engine {
             .enumerate()
             .filter_map(|(i, slot)| {
                 let slot = slot.as_ref()?;
-                let kind = &inst.version.spec.tasks[i].kind;
+                let kind = &inst.spec_of(i).kind;
                 (slot.state == TaskState::Running && kind.is_logic()).then_some((
                     i,
                     slot.id,

@@ -16,7 +16,8 @@ impl Engine {
         let Some(inst) = self.instances.get(&id) else {
             return Vec::new();
         };
-        if !inst.run.is_paused() || inst.version.spec.tasks[index].kind.is_logic() {
+        let in_master = inst.spec_of(index).kind.is_logic() || inst.maps.contains_key(&index);
+        if !inst.run.is_paused() || in_master {
             return Vec::new();
         }
         let Some(slot) = inst.slots[index].as_ref() else {
@@ -33,6 +34,10 @@ impl Engine {
         let Some(inst) = self.instances.get_mut(&id) else {
             return Vec::new();
         };
+        if inst.item_of(index).is_some() {
+            self.item_held(id, index);
+            return Vec::new();
+        }
         inst.run.hold(index)
     }
 
@@ -52,7 +57,13 @@ impl Engine {
         let Some(inst) = self.instances.get_mut(&id) else {
             return;
         };
-        for index in inst.run.release_held() {
+        let held = inst.run.release_held();
+        let mapped: Vec<TaskIndex> = inst.maps.keys().copied().collect();
+        for index in held {
+            if mapped.contains(&index) {
+                // Its items were held, not itself: they are released below.
+                continue;
+            }
             let Some(now) = self.attempt(id, index) else {
                 continue;
             };
@@ -64,5 +75,6 @@ impl Engine {
                 &mut Tick::default(),
             );
         }
+        self.release_items(id, &mut Tick::default());
     }
 }

@@ -3,14 +3,17 @@
 
 use crate::attempts::{apply_to_row, attempt_of, Facts};
 use crate::engine::{Engine, Inst, Slot, Tick};
+use crate::mapping::Mapped;
 use crate::specs::Version;
 use crate::MasterError;
 use baton_core::attempt::{Change, Rules};
+use baton_core::run::map;
 use baton_core::run::{InstanceRun, Node};
 use baton_core::start::StartOverrides;
 use baton_core::{EventKind, Priority, TaskState, WorkflowState};
-use baton_store::{EngineTx, InstanceRecord, NewEvent, StoreError};
+use baton_store::{EngineTx, InstanceRecord, MapRole, NewEvent, StoreError};
 use std::cmp::Reverse;
+use std::collections::BTreeMap;
 
 /// An instance being rebuilt from its stored rows.
 struct Restored {
@@ -22,6 +25,16 @@ struct Restored {
     logic_starts: Vec<usize>,
     /// A sub-workflow may have a child that ended while nobody listened.
     children: bool,
+    /// The rows of mapped tasks' items, placed once their mapped tasks are.
+    items: Vec<Slot>,
+    /// Mapped tasks running their items.
+    maps: Vec<usize>,
+    /// Mapped tasks queued again by a recover (their failed and killed items run again).
+    map_starts: Vec<usize>,
+    /// The mapped task of each item slot (after the DAG's slots).
+    item_tasks: Vec<usize>,
+    /// How many tasks the DAG has (the item slots follow theirs).
+    tasks: usize,
     /// The instance's project and workflow, for the events.
     project: String,
     workflow: String,
@@ -39,8 +52,21 @@ impl Restored {
             queue: Vec::new(),
             logic_starts: Vec::new(),
             children: false,
+            items: Vec::new(),
+            maps: Vec::new(),
+            map_starts: Vec::new(),
+            item_tasks: Vec::new(),
+            tasks: dag.len(),
             project: record.project.clone(),
             workflow: record.name.clone(),
+        }
+    }
+
+    /// The DAG task of a slot (an item's is its mapped task).
+    fn task_of(&self, slot: usize) -> usize {
+        match slot.checked_sub(self.tasks) {
+            Some(item) => self.item_tasks[item],
+            None => slot,
         }
     }
 }
@@ -106,18 +132,29 @@ impl Engine {
         for task in tx.task_instances(id).await? {
             self.restore_task(&mut r, &version, id, task, lost_in_flight);
         }
+        let mut maps = self.restore_maps(&mut r, &version, id, lost_in_flight);
         let stopping = record.state == WorkflowState::Stopping;
         let dag = version.dag.clone();
         let strategy = record.overrides.failure_strategy(&version.spec);
-        let mut run = InstanceRun::restore(dag, strategy, r.nodes, stopping);
+        let nodes = std::mem::take(&mut r.nodes);
+        let mut run = InstanceRun::restore(dag, strategy, nodes, stopping);
         if matches!(record.state, WorkflowState::Pausing | WorkflowState::Paused) {
             run.restore_paused();
         }
         let queue = std::mem::take(&mut r.queue);
         let placing = (record.priority, &record.overrides);
-        self.requeue_restored(&queue, &mut r.slots, &mut run, &version, placing);
-        let inst = restored_inst(record, version, run, r.slots);
+        let held = self.requeue_restored(&queue, &mut r, &mut run, &version, placing);
+        for slot in held {
+            let task = r.task_of(slot);
+            if let Some(mapped) = maps.get_mut(&task) {
+                mapped.held.insert(slot - mapped.base);
+            }
+        }
+        let mut inst = restored_inst(record, version, run, std::mem::take(&mut r.slots));
+        inst.maps = maps;
+        inst.item_tasks = std::mem::take(&mut r.item_tasks);
         self.resume(tx, id, inst, tick).await?;
+        self.resume_maps(tx, id, &r, tick).await?;
         for index in r.logic_starts {
             let steps = self.start_logic(tx, id, index, tick).await?;
             self.apply(tx, id, steps, tick).await?;
@@ -130,35 +167,44 @@ impl Engine {
 
     /// Puts the restored instance's waiting tasks back where they wait: held, if the
     /// instance is paused, or else on the dispatch queue, by priority.
+    /// Returns the item slots the pause holds.
     fn requeue_restored(
         &mut self,
         queue: &[usize],
-        slots: &mut [Option<Slot>],
+        r: &mut Restored,
         run: &mut InstanceRun,
         version: &Version,
         (priority, overrides): (Priority, &StartOverrides),
-    ) {
+    ) -> Vec<usize> {
+        let mut held_items = Vec::new();
         for &index in queue {
-            let Some(slot) = slots[index].as_mut() else {
+            let task = r.task_of(index);
+            let Some(slot) = r.slots[index].as_mut() else {
                 continue;
             };
             if run.is_paused() {
                 // Held by the pause until a resume.
                 let held = attempt_of(slot).hold();
                 apply_to_row(&mut self.writes, slot, &held, &Facts::default());
-                run.hold(index);
+                if task == index {
+                    run.hold(index);
+                } else {
+                    held_items.push(index);
+                }
                 continue;
             }
             let release = attempt_of(slot).release();
             apply_to_row(&mut self.writes, slot, &release, &Facts::default());
-            let spec = &version.spec.tasks[index];
+            let spec = &version.spec.tasks[task];
             let (group, own) = (overrides.worker_group(spec), spec.queue_priority());
             self.dispatcher.enqueue(slot.id, group, priority, own);
         }
+        held_items
     }
 
     /// Takes one stored task row into a restored instance: where its node stands, and what
     /// its attempt needs (a timer, a probe, the queue, or a new attempt if it was lost).
+    /// Items of mapped tasks are kept aside until their mapped tasks are placed.
     fn restore_task(
         &mut self,
         r: &mut Restored,
@@ -167,11 +213,33 @@ impl Engine {
         task: Slot,
         lost_in_flight: bool,
     ) {
+        if matches!(task.map, Some(MapRole::Item { .. })) {
+            r.items.push(task);
+            return;
+        }
         let Some(index) = version.dag.index_of(&task.task_name) else {
             return;
         };
+        if version.spec.tasks[index].map.is_some() {
+            return self.restore_mapped(r, id, index, task);
+        }
+        let node = self.restore_row(r, version, id, index, task, lost_in_flight);
+        r.nodes[index] = node;
+    }
+
+    /// Takes the row of a slot (a task's, or an item's) into a restored instance, and says
+    /// where it stands.
+    fn restore_row(
+        &mut self,
+        r: &mut Restored,
+        version: &Version,
+        id: baton_core::WorkflowInstanceId,
+        index: usize,
+        task: Slot,
+        lost_in_flight: bool,
+    ) -> Node {
         let mut slot = task.clone();
-        let kind = &version.spec.tasks[index].kind;
+        let kind = &version.spec.tasks[r.task_of(index)].kind;
         let node = match task.state {
             TaskState::Succeeded => Node::Succeeded,
             TaskState::Skipped => Node::Skipped,
@@ -212,8 +280,128 @@ impl Engine {
         if node == Node::Active {
             self.tasks.insert(task.id, (id, index));
         }
-        r.nodes[index] = node;
         r.slots[index] = Some(slot);
+        node
+    }
+
+    /// A mapped task's row: ended, running its items (rebuilt with them), or queued again
+    /// by a recover.
+    fn restore_mapped(
+        &mut self,
+        r: &mut Restored,
+        id: baton_core::WorkflowInstanceId,
+        index: usize,
+        task: Slot,
+    ) {
+        let node = match task.state {
+            TaskState::Succeeded => Node::Succeeded,
+            TaskState::Skipped => Node::Skipped,
+            TaskState::Failed => Node::Failed,
+            TaskState::Killed => Node::Killed,
+            TaskState::Submitted => {
+                r.map_starts.push(index);
+                Node::Active
+            }
+            TaskState::Dispatched
+            | TaskState::Running
+            | TaskState::RetryWait
+            | TaskState::Paused
+            | TaskState::NeedFailover => {
+                r.maps.push(index);
+                Node::Active
+            }
+        };
+        if node == Node::Active {
+            self.tasks.insert(task.id, (id, index));
+        }
+        r.nodes[index] = node;
+        r.slots[index] = Some(task);
+    }
+
+    /// Places the items of the restored instance's active mapped tasks after its tasks'
+    /// slots, restores each item's row, and rebuilds each mapped task's rules from them
+    /// (a recover's mapped task runs its failed and killed items again).
+    fn restore_maps(
+        &mut self,
+        r: &mut Restored,
+        version: &Version,
+        id: baton_core::WorkflowInstanceId,
+        lost_in_flight: bool,
+    ) -> BTreeMap<usize, Mapped> {
+        let mut maps = BTreeMap::new();
+        let mut items = std::mem::take(&mut r.items);
+        let tasks: Vec<(usize, bool)> = (r.maps.iter().map(|t| (*t, false)))
+            .chain(r.map_starts.iter().map(|t| (*t, true)))
+            .collect();
+        for (task, recovered) in tasks {
+            let Some(spec) = version.spec.tasks[task].map.clone() else {
+                continue;
+            };
+            let Some(Some(MapRole::Mapped { list })) = r.slots[task].as_ref().map(|s| &s.map)
+            else {
+                continue;
+            };
+            let Ok(expanded) = map::expand(&spec, list) else {
+                continue;
+            };
+            let name = version.spec.tasks[task].name.clone();
+            let base = r.slots.len();
+            r.slots.resize(base + expanded.len(), None);
+            r.item_tasks
+                .resize(r.item_tasks.len() + expanded.len(), task);
+            let mut states = vec![map::ItemState::Waiting; expanded.len()];
+            for row in take_items(&mut items, &name) {
+                let Some(MapRole::Item { index, .. }) = row.map else {
+                    continue;
+                };
+                let Some(item) = usize::try_from(index).ok().filter(|i| *i < states.len()) else {
+                    continue;
+                };
+                states[item] = map::ItemState::from(row.state);
+                self.restore_row(r, version, id, base + item, row, lost_in_flight);
+            }
+            let mut run = map::MapRun::rebuild(spec, states, false);
+            if recovered {
+                run.recover();
+            }
+            let mapped = Mapped {
+                run,
+                items: expanded,
+                base,
+                held: Default::default(),
+                ended: false,
+            };
+            maps.insert(task, mapped);
+        }
+        maps
+    }
+
+    /// The restored instance's mapped tasks go on: those a recover queued run again (or
+    /// start afresh when they never expanded their list), the others are stepped.
+    async fn resume_maps(
+        &mut self,
+        tx: &mut EngineTx,
+        id: baton_core::WorkflowInstanceId,
+        r: &Restored,
+        tick: &mut Tick,
+    ) -> Result<(), StoreError> {
+        for &task in &r.map_starts {
+            let started = self
+                .instances
+                .get(&id)
+                .is_some_and(|inst| inst.maps.contains_key(&task));
+            if started {
+                self.begin_map(id, task, "runs its failed and killed items again", tick);
+                self.map_steps.push((id, task));
+            } else {
+                let steps = self.start_map(id, task, tick);
+                self.apply(tx, id, steps, tick).await?;
+            }
+        }
+        for &task in &r.maps {
+            self.map_steps.push((id, task));
+        }
+        self.step_maps(tx, tick).await
     }
 
     /// A restored attempt left on its worker, whose report is awaited: it holds its place on
@@ -238,7 +426,7 @@ impl Engine {
     ) {
         let (task, name, attempt) = (slot.id, slot.task_name.clone(), slot.attempt);
         let worker = slot.worker.clone();
-        if self.rerun_lost(slot, Rules::of(&version.spec.tasks[index])) {
+        if self.rerun_lost(slot, Rules::of(&version.spec.tasks[r.task_of(index)])) {
             let event = NewEvent::new(
                 EventKind::TaskNeedFailover,
                 self.now(),
@@ -298,7 +486,9 @@ impl Engine {
         }
         let mut again = Vec::new();
         for mut task in tx.task_instances(id).await? {
-            if crate::attempts::reopen(&mut task) {
+            // A mapped task's items run again as its rules say, once it runs again.
+            let item = matches!(task.map, Some(MapRole::Item { .. }));
+            if !item && crate::attempts::reopen(&mut task) {
                 again.push(task);
             }
         }
@@ -338,5 +528,16 @@ fn restored_inst(
         overrides: record.overrides,
         run,
         slots,
+        maps: Default::default(),
+        item_tasks: Vec::new(),
     }
+}
+
+/// The rows of the items of the mapped task `name`, taken out of `items`.
+fn take_items(items: &mut Vec<Slot>, name: &str) -> Vec<Slot> {
+    let (mine, others) = std::mem::take(items)
+        .into_iter()
+        .partition(|row| matches!(&row.map, Some(MapRole::Item { task, .. }) if task == name));
+    *items = others;
+    mine
 }

@@ -143,7 +143,7 @@ impl Engine {
             tracing::info!("report for task instance {} ignored: it has ended", slot.id);
             return Vec::new();
         }
-        let rules = Rules::of(&inst.version.spec.tasks[index]);
+        let rules = Rules::of(inst.spec_of(index));
         let (outcome, message) = match (worker_outcome(f.outcome), check_outputs(&f.outputs)) {
             (Outcome::Succeeded, Err(over)) => {
                 tracing::warn!(

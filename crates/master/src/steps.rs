@@ -13,7 +13,7 @@ use baton_store::{CommandKind, EngineTx, StoreError, TaskInstanceRecord};
 use std::collections::{BTreeMap, VecDeque};
 
 /// A new task instance row in `state`, for the task named `name`.
-fn new_row(
+pub(crate) fn new_row(
     id: TaskInstanceId,
     instance: WorkflowInstanceId,
     name: &str,
@@ -36,6 +36,7 @@ fn new_row(
         next_retry_at: None,
         outputs: BTreeMap::new(),
         task_group: None,
+        map: None,
     }
 }
 
@@ -48,21 +49,38 @@ impl Engine {
         steps: Vec<Step>,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
-        let mut pending: VecDeque<Step> = steps.into();
-        while let Some(step) = pending.pop_front() {
-            if !self.instances.contains_key(&id) {
-                return Ok(());
+        let pending = steps.into_iter().map(|step| (id, step)).collect();
+        self.apply_all(tx, pending, t).await
+    }
+
+    /// Carries out steps of any instances, and what they lead to, until none is left: the
+    /// steps of mapped tasks whose items changed (`map_steps`) included.
+    pub(crate) async fn apply_all(
+        &mut self,
+        tx: &mut EngineTx,
+        mut pending: VecDeque<(WorkflowInstanceId, Step)>,
+        t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        loop {
+            while let Some((id, step)) = pending.pop_front() {
+                if !self.instances.contains_key(&id) {
+                    continue;
+                }
+                let more = match step {
+                    Step::Run(index) => self.run_step(tx, id, index, t).await?,
+                    Step::Kill(index) => self.kill_step(tx, id, index, t).await?,
+                    Step::Skip(index) => self.skip_step(tx, id, index).await?,
+                    Step::Paused => self.paused_step(tx, id).await?,
+                    Step::Finish(state) => self.finish_step(tx, id, state, t).await?,
+                };
+                pending.extend(more.into_iter().map(|step| (id, step)));
             }
-            let more = match step {
-                Step::Run(index) => self.run_step(tx, id, index, t).await?,
-                Step::Kill(index) => self.kill_step(tx, id, index, t).await?,
-                Step::Skip(index) => self.skip_step(tx, id, index).await?,
-                Step::Paused => self.paused_step(tx, id).await?,
-                Step::Finish(state) => self.finish_step(tx, id, state, t).await?,
+            let Some((id, task)) = self.map_steps.pop() else {
+                return Ok(());
             };
-            pending.extend(more);
+            let more = self.step_map(tx, id, task, t).await?;
+            pending.extend(more.into_iter().map(|step| (id, step)));
         }
-        Ok(())
     }
 
     /// The task's first attempt: queued for a worker, or (a logic task) begun here.
@@ -85,6 +103,9 @@ impl Engine {
         if spec.kind.is_logic() {
             return self.start_logic(tx, id, index, t).await;
         }
+        if spec.map.is_some() {
+            return Ok(self.start_map(id, index, t));
+        }
         self.enqueue(id, index);
         Ok(Vec::new())
     }
@@ -98,16 +119,28 @@ impl Engine {
         index: TaskIndex,
         t: &mut Tick,
     ) -> Result<Vec<Step>, StoreError> {
-        if self.instances[&id].version.spec.tasks[index]
-            .kind
-            .is_logic()
-        {
+        let inst = &self.instances[&id];
+        if inst.maps.contains_key(&index) {
+            return Ok(self.kill_map(id, index, t));
+        }
+        if inst.version.spec.tasks[index].kind.is_logic() {
             if let Some(steps) = self.kill_logic(tx, id, index, t).await? {
                 return Ok(steps);
             }
         }
+        Ok(self.kill_attempt(id, index, t))
+    }
+
+    /// Kills the current attempt of a slot: one on a worker is sent a kill, one that is not
+    /// is cancelled here.
+    pub(crate) fn kill_attempt(
+        &mut self,
+        id: WorkflowInstanceId,
+        index: usize,
+        t: &mut Tick,
+    ) -> Vec<Step> {
         let Some(attempt) = self.attempt(id, index) else {
-            return Ok(Vec::new());
+            return Vec::new();
         };
         let change = attempt.kill();
         if matches!(change, Change::Ended { .. }) {
@@ -119,7 +152,7 @@ impl Engine {
             message: Some("cancelled before it ran"),
             ..Facts::default()
         };
-        Ok(self.carry_out(id, index, change, facts, t))
+        self.carry_out(id, index, change, facts, t)
     }
 
     /// Records a task on a branch not taken (or after skipped tasks only) as skipped.

@@ -4,7 +4,7 @@
 
 use crate::error::{Context, StoreError};
 use crate::instances::{INSTANCE_COLUMNS, TASK_COLUMNS};
-use crate::records::{get, AttemptRecord, InstanceRecord, TaskInstanceRecord};
+use crate::records::{get, AttemptRecord, InstanceRecord, MapRole, TaskInstanceRecord};
 use crate::{Backend, Store};
 use baton_core::{WorkflowInstanceId, WorkflowState};
 use sqlx::{Any, Transaction};
@@ -501,7 +501,7 @@ impl EngineTx {
     /// Writes task instances as they are now: new ones are inserted, known ones overwritten
     /// (everything but their identity).
     pub async fn upsert_tasks(&mut self, rows: &[TaskInstanceRecord]) -> Result<(), StoreError> {
-        const COLUMNS: usize = 15;
+        const COLUMNS: usize = 18;
         for chunk in rows.chunks(CHUNK_PARAMS / COLUMNS) {
             let sql = format!(
                 "INSERT INTO task_instance ({TASK_COLUMNS}) VALUES {} ON CONFLICT (id) DO UPDATE SET \
@@ -509,11 +509,13 @@ impl EngineTx {
                  retries_used = excluded.retries_used, worker = excluded.worker, \
                  started_at = excluded.started_at, ended_at = excluded.ended_at, \
                  exit_code = excluded.exit_code, message = excluded.message, \
-                 next_retry_at = excluded.next_retry_at, outputs = excluded.outputs",
+                 next_retry_at = excluded.next_retry_at, outputs = excluded.outputs, \
+                 map_items = excluded.map_items",
                 placeholders(self.backend, chunk.len(), COLUMNS)
             );
             let mut query = sqlx::query(&sql);
             for r in chunk {
+                let (map_items, map_task, map_index) = MapRole::columns(r.map.as_ref());
                 query = query
                     .bind(r.id.0)
                     .bind(r.workflow_instance_id.0)
@@ -533,7 +535,10 @@ impl EngineTx {
                     } else {
                         Some(serde_json::to_string(&r.outputs).expect("outputs serialize"))
                     })
-                    .bind(r.task_group.as_deref());
+                    .bind(r.task_group.as_deref())
+                    .bind(map_items)
+                    .bind(map_task)
+                    .bind(map_index);
             }
             query
                 .execute(&mut *self.tx)

@@ -149,7 +149,7 @@ pub(crate) const INSTANCE_COLUMNS: &str =
      parent_instance_id, parent_task_instance_id, overrides";
 pub(crate) const TASK_COLUMNS: &str = "id, workflow_instance_id, task_name, state, attempt, \
      retries_used, worker, submitted_at, started_at, ended_at, exit_code, message, next_retry_at, \
-     outputs, task_group";
+     outputs, task_group, map_items, map_task, map_index";
 
 /// The `overrides` column of an instance: NULL when nothing is overridden.
 fn overrides_column(overrides: &StartOverrides) -> Option<String> {

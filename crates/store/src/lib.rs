@@ -48,7 +48,7 @@ pub use history::{PurgeScope, Purged};
 pub use instances::{InstanceFilter, NewInstance, StopRequest};
 pub use logic::{DependencyQuery, NewChild};
 pub use records::{
-    AttemptRecord, InstanceRecord, TaskInstanceRecord, WorkflowRecord, WorkflowSummary,
+    AttemptRecord, InstanceRecord, MapRole, TaskInstanceRecord, WorkflowRecord, WorkflowSummary,
 };
 pub use runs::{ProjectCounts, RecentRun, MAX_RECENT_RUNS};
 pub use schedules::{DueSchedule, FireOutcome, PlannedFire, ScheduleRecord};

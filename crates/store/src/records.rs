@@ -206,6 +206,51 @@ pub struct TaskInstanceRecord {
     /// The task group whose slots it takes while on a worker.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_group: Option<String>,
+    /// Its part in a mapped task (`map:`): the mapped task itself, or one of its items.
+    #[serde(skip)]
+    pub map: Option<MapRole>,
+}
+
+/// The part a task instance plays in a mapped task (`map:`), as its row records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapRole {
+    /// The mapped task: it runs no attempt of its own but the items of `list`.
+    Mapped {
+        /// The list it expanded when it became ready (JSON), kept so that a master rebuilding
+        /// the instance runs the same items.
+        list: String,
+    },
+    /// One item of the mapped task `task`.
+    Item {
+        /// The mapped task's name.
+        task: String,
+        /// The item's place in the list, from 0.
+        index: i64,
+    },
+}
+
+impl MapRole {
+    /// The columns of a role: (map_items, map_task, map_index).
+    pub(crate) fn columns(role: Option<&MapRole>) -> (Option<&str>, Option<&str>, Option<i64>) {
+        match role {
+            None => (None, None, None),
+            Some(MapRole::Mapped { list }) => (Some(list), None, None),
+            Some(MapRole::Item { task, index }) => (None, Some(task), Some(*index)),
+        }
+    }
+
+    /// The role the columns say, if any.
+    fn from_columns(
+        list: Option<String>,
+        task: Option<String>,
+        index: Option<i64>,
+    ) -> Option<MapRole> {
+        match (list, task, index) {
+            (Some(list), _, _) => Some(MapRole::Mapped { list }),
+            (None, Some(task), Some(index)) => Some(MapRole::Item { task, index }),
+            _ => None,
+        }
+    }
 }
 
 impl TaskInstanceRecord {
@@ -237,6 +282,11 @@ impl TaskInstanceRecord {
                 }
             },
             task_group: get(row, "task_group")?,
+            map: MapRole::from_columns(
+                get(row, "map_items")?,
+                get(row, "map_task")?,
+                get(row, "map_index")?,
+            ),
         })
     }
 }

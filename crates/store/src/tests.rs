@@ -161,6 +161,7 @@ fn task_row(id: i64, instance: baton_core::WorkflowInstanceId) -> TaskInstanceRe
         next_retry_at: None,
         outputs: BTreeMap::new(),
         task_group: None,
+        map: None,
     }
 }
 

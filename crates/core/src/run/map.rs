@@ -385,10 +385,26 @@ impl MapRun {
 
     /// An item's task instance changed state (an end, a retry, a kill); then what to do.
     pub fn item_changed(&mut self, index: usize, state: TaskState) -> MapStep {
+        self.record(index, state);
+        self.step()
+    }
+
+    /// An item's task instance changed state, recorded without deciding yet: the engine
+    /// learns of ends where it cannot act, and asks [`MapRun::step`] once it can.
+    pub fn record(&mut self, index: usize, state: TaskState) {
         if let Some(item) = self.items.get_mut(index) {
             *item = ItemState::from(state);
         }
-        self.step()
+    }
+
+    /// True while the instance's pause holds the items that have not started.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// How many items are active (started and not ended).
+    pub fn active(&self) -> usize {
+        count(&self.items, ItemState::Active)
     }
 
     /// A stop: the items to kill (those active, which stay active until their kill is

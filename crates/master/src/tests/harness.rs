@@ -56,6 +56,15 @@ impl Harness {
         Harness::on(None, self.store.clone(), id, true, Vec::new()).await
     }
 
+    /// The same master started again on the same store (standalone: what was on a worker
+    /// is taken as lost with it).
+    pub async fn restart(&self) -> Harness {
+        let workers = vec![worker(WORKER, 8)];
+        let again = Harness::on(None, self.store.clone(), "m1", false, workers).await;
+        again.set_now(self.now());
+        again
+    }
+
     async fn on(
         db: Option<TestDb>,
         store: Store,

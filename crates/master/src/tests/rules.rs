@@ -434,19 +434,3 @@ async fn a_dispatch_larger_than_a_worker_accepts_fails_its_task_at_once() {
     );
     assert!(kinds.iter().any(|k| k == "task_failed"), "{kinds:?}");
 }
-
-#[tokio::test]
-async fn a_mapped_task_is_never_run_as_one_plain_task() {
-    let mut h = Harness::standalone().await;
-    let yaml = "name: m\nparams: {parts: '[\"p1\",\"p2\"]'}\ntasks:\n  - {name: a, type: shell, command: 'echo ${part}', retries: 3, map: {over: '${parts}', as: part}}\n";
-    let id = h.start(yaml).await;
-    let tick = h.tick().await;
-    assert!(tick.dispatches.is_empty(), "nothing is sent to a worker");
-    let a = h.task(id, "a").await;
-    assert_eq!(a.state, TaskState::Failed);
-    assert_eq!(
-        a.message.as_deref(),
-        Some(baton_core::run::map::NOT_RUN_BY_THIS_MASTER)
-    );
-    assert_eq!(h.state(id).await, WorkflowState::Failed);
-}
