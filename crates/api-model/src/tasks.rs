@@ -44,6 +44,69 @@ pub struct TaskInstance {
     /// The task group whose slots it takes while on a worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_group: Option<String>,
+    /// Its part in a mapped task (`map:`): the mapped task with its items counted, or one
+    /// of the items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<MapPart>,
+}
+
+/// A task instance's part in a mapped task (`map:`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MapPart {
+    /// The mapped task itself: it runs its items (read them with
+    /// `GET /instances/{id}/items?task=…`), counted here.
+    Mapped(ItemCounts),
+    /// One item of the mapped task `task`, the `index`-th of its list (from 0).
+    Item {
+        /// The mapped task's name.
+        task: String,
+        /// Its place in the list.
+        index: i64,
+    },
+}
+
+/// The items of a mapped task, counted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ItemCounts {
+    /// How many items its list has.
+    pub items: i64,
+    /// Items not started yet (waiting for room under `parallel`, or never started after
+    /// a failure under `failure: end` or a stop).
+    pub not_started: i64,
+    /// The started ones, by the state of their task instance.
+    pub states: Vec<StateCount>,
+}
+
+/// How many task instances are in one state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StateCount {
+    /// The state.
+    #[schema(schema_with = crate::schemas::task_state)]
+    pub state: TaskState,
+    /// How many.
+    pub count: i64,
+}
+
+/// `GET /instances/{id}/items` filters (with `cursor` and `limit`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ItemQuery {
+    /// The mapped task whose items to read.
+    pub task: String,
+    /// Only items in this state.
+    #[param(schema_with = crate::schemas::task_state)]
+    pub state: Option<String>,
+}
+
+/// Answer of `GET /instances/{id}/items`: a page of a mapped task's items, in list order.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ItemList {
+    /// This page.
+    pub items: Vec<TaskInstance>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// The outcome of one ended attempt.

@@ -5,7 +5,7 @@ use crate::ApiError;
 use baton_api_model as m;
 use baton_api_model::time::{duration_ms, from_us, opt_from_us};
 use baton_store::{
-    AttemptRecord, EventRecord, InstanceRecord, ScheduleRecord, TaskGroupRecord,
+    AttemptRecord, EventRecord, InstanceRecord, MapRole, ScheduleRecord, TaskGroupRecord,
     TaskInstanceRecord, WorkflowRecord, WorkflowSummary,
 };
 
@@ -103,7 +103,51 @@ pub(crate) fn task(r: TaskInstanceRecord) -> m::TaskInstance {
         next_retry_at: opt_from_us(r.next_retry_at),
         outputs: r.outputs,
         task_group: r.task_group,
+        map: match r.map {
+            Some(MapRole::Item { task, index }) => Some(m::MapPart::Item { task, index }),
+            // Counted by the caller that read the counts ([`mapped`]).
+            Some(MapRole::Mapped { .. }) | None => None,
+        },
     }
+}
+
+/// A task instance, with its items counted when it is a mapped task: `counts` are
+/// `(mapped task, state, count)` of the instance's items ([`baton_store::Store::item_counts`]).
+pub(crate) fn task_counted(
+    r: TaskInstanceRecord,
+    counts: &[(String, baton_core::TaskState, i64)],
+) -> m::TaskInstance {
+    let items = match &r.map {
+        Some(MapRole::Mapped { list }) => Some(list_len(list)),
+        Some(MapRole::Item { .. }) | None => None,
+    };
+    let name = r.task_name.clone();
+    let mut task = task(r);
+    if let Some(items) = items {
+        let states: Vec<m::StateCount> = counts
+            .iter()
+            .filter(|(t, _, _)| *t == name)
+            .map(|(_, state, count)| m::StateCount {
+                state: *state,
+                count: *count,
+            })
+            .collect();
+        let started: i64 = states.iter().map(|s| s.count).sum();
+        task.map = Some(m::MapPart::Mapped(m::ItemCounts {
+            items,
+            not_started: (items - started).max(0),
+            states,
+        }));
+    }
+    task
+}
+
+/// How many items a mapped task's stored list has (0 if it is not a list: the master
+/// failed the task then).
+fn list_len(list: &str) -> i64 {
+    serde_json::from_str::<Vec<serde::de::IgnoredAny>>(list)
+        .map(|items| i64::try_from(items.len()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 /// An ended attempt.

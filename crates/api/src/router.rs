@@ -131,6 +131,7 @@ fn run_routes(g: Guarded) -> Guarded {
         .route(instance(Operator), routes!(instances::resume_instance))
         .route(instance(Operator), routes!(instances::rerun_instance))
         .route(instance(Viewer), routes!(tasks::list_tasks))
+        .route(instance(Viewer), routes!(tasks::list_items))
         .route(task(Viewer), routes!(tasks::show_task))
         .route(task(Operator), routes!(tasks::mark_success))
         .route(task(Viewer), routes!(logs::read_log))

@@ -954,6 +954,23 @@ pub enum InstanceCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// List the items of a mapped task (`map:`) of an instance, in list order.
+    Items {
+        id: i64,
+        /// The mapped task.
+        task: String,
+        /// Only items in this state (e.g. failed).
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many (1 to 1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Items after this index (the next page).
+        #[arg(long)]
+        after: Option<i64>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Stop an instance: kill its running tasks.
     Stop {
         id: i64,

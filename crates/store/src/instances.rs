@@ -5,10 +5,12 @@ use crate::engine::CommandKind;
 use crate::error::{Context, StoreError};
 use crate::events::{record_events, NewEvent};
 use crate::history::{bind_all, Bound};
-use crate::records::{get, AttemptRecord, InstanceRecord, TaskInstanceRecord, WorkflowRecord};
+use crate::records::{
+    corrupt, get, AttemptRecord, InstanceRecord, TaskInstanceRecord, WorkflowRecord,
+};
 use crate::{now_us, Store};
 use baton_core::start::StartOverrides;
-use baton_core::{EventKind, TaskInstanceId, WorkflowInstanceId, WorkflowState};
+use baton_core::{EventKind, TaskInstanceId, TaskState, WorkflowInstanceId, WorkflowState};
 use std::collections::BTreeMap;
 
 /// What is needed to start a workflow instance.
@@ -400,6 +402,96 @@ impl Store {
         select_tasks(&self.read, id).await
     }
 
+    /// The task instances of a workflow instance without the items of its mapped tasks
+    /// (read those a page at a time with [`Store::map_items`]), in the order they became ready.
+    pub async fn instance_tasks(
+        &self,
+        id: WorkflowInstanceId,
+    ) -> Result<Vec<TaskInstanceRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM task_instance WHERE workflow_instance_id = $1 \
+             AND map_task IS NULL ORDER BY id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(id.0)
+            .fetch_all(&self.read)
+            .await
+            .ctx("listing task instances")?;
+        rows.iter().map(TaskInstanceRecord::from_row).collect()
+    }
+
+    /// How many items of each mapped task of a workflow instance are in each state:
+    /// `(mapped task, state, count)`, by task then state.
+    pub async fn item_counts(
+        &self,
+        id: WorkflowInstanceId,
+    ) -> Result<Vec<(String, TaskState, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT map_task, state, COUNT(*) AS n FROM task_instance \
+             WHERE workflow_instance_id = $1 AND map_task IS NOT NULL \
+             GROUP BY map_task, state ORDER BY map_task, state",
+        )
+        .bind(id.0)
+        .fetch_all(&self.read)
+        .await
+        .ctx("counting the items of mapped tasks")?;
+        rows.iter()
+            .map(|row| {
+                let state: String = get(row, "state")?;
+                let state = state
+                    .parse()
+                    .map_err(|e| corrupt("task_instance.state", e))?;
+                Ok((get(row, "map_task")?, state, get(row, "n")?))
+            })
+            .collect()
+    }
+
+    /// A page of the items of one mapped task, in list order: those after item `after`,
+    /// in `state` if given (an index walk on `(instance, task, index)`).
+    pub async fn map_items(
+        &self,
+        page: &ItemPage<'_>,
+    ) -> Result<Vec<TaskInstanceRecord>, StoreError> {
+        let state_clause = if page.state.is_some() {
+            " AND state = $4"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM task_instance WHERE workflow_instance_id = $1 \
+             AND map_task = $2 AND map_index > $3{state_clause} ORDER BY map_index LIMIT {}",
+            page.limit.clamp(1, 1000)
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(page.instance.0)
+            .bind(page.task)
+            .bind(page.after.unwrap_or(-1));
+        if let Some(state) = page.state {
+            query = query.bind(state.as_str());
+        }
+        let rows = query
+            .fetch_all(&self.read)
+            .await
+            .ctx("listing the items of a mapped task")?;
+        rows.iter().map(TaskInstanceRecord::from_row).collect()
+    }
+
+    /// The ended attempts of one task instance, oldest first.
+    pub async fn task_attempts(
+        &self,
+        id: TaskInstanceId,
+    ) -> Result<Vec<AttemptRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT task_instance_id, attempt, state, worker, started_at, ended_at, exit_code, \
+             message FROM task_attempt WHERE task_instance_id = $1 ORDER BY attempt",
+        )
+        .bind(id.0)
+        .fetch_all(&self.read)
+        .await
+        .ctx("listing attempts")?;
+        rows.iter().map(AttemptRecord::from_row).collect()
+    }
+
     /// One task instance.
     pub async fn task_instance(
         &self,
@@ -458,18 +550,51 @@ impl Store {
 
     /// The ended attempts of every task of a workflow instance, by task and attempt.
     pub async fn attempts(&self, id: WorkflowInstanceId) -> Result<Vec<AttemptRecord>, StoreError> {
-        let rows = sqlx::query(
+        self.attempts_where(id, "").await
+    }
+
+    /// The ended attempts of a workflow instance's tasks without those of the items of its
+    /// mapped tasks (as [`Store::instance_tasks`]).
+    pub async fn instance_attempts(
+        &self,
+        id: WorkflowInstanceId,
+    ) -> Result<Vec<AttemptRecord>, StoreError> {
+        self.attempts_where(id, " AND t.map_task IS NULL").await
+    }
+
+    async fn attempts_where(
+        &self,
+        id: WorkflowInstanceId,
+        condition: &str,
+    ) -> Result<Vec<AttemptRecord>, StoreError> {
+        let sql = format!(
             "SELECT a.task_instance_id, a.attempt, a.state, a.worker, a.started_at, a.ended_at, \
              a.exit_code, a.message FROM task_attempt a \
              JOIN task_instance t ON t.id = a.task_instance_id \
-             WHERE t.workflow_instance_id = $1 ORDER BY a.task_instance_id, a.attempt",
-        )
-        .bind(id.0)
-        .fetch_all(&self.read)
-        .await
-        .ctx("listing attempts")?;
+             WHERE t.workflow_instance_id = $1{condition} ORDER BY a.task_instance_id, a.attempt"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(id.0)
+            .fetch_all(&self.read)
+            .await
+            .ctx("listing attempts")?;
         rows.iter().map(AttemptRecord::from_row).collect()
     }
+}
+
+/// Which items of a mapped task to read ([`Store::map_items`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ItemPage<'a> {
+    /// The workflow instance.
+    pub instance: WorkflowInstanceId,
+    /// The mapped task's name.
+    pub task: &'a str,
+    /// Only items in this state.
+    pub state: Option<TaskState>,
+    /// Items after this index (the last of the page before).
+    pub after: Option<i64>,
+    /// At most this many (1 to 1000).
+    pub limit: i64,
 }
 
 /// One workflow instance, through any connection or transaction.

@@ -45,7 +45,7 @@ pub use engine::{Adopted, Command, CommandKind, EngineTx, Lease};
 pub use error::StoreError;
 pub use events::{EventFilter, EventRecord, NewEvent, EVENTS_CHANNEL};
 pub use history::{PurgeScope, Purged};
-pub use instances::{InstanceFilter, NewInstance, StopRequest};
+pub use instances::{InstanceFilter, ItemPage, NewInstance, StopRequest};
 pub use logic::{DependencyQuery, NewChild};
 pub use records::{
     AttemptRecord, InstanceRecord, MapRole, TaskInstanceRecord, WorkflowRecord, WorkflowSummary,

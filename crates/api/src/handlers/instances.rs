@@ -88,8 +88,9 @@ pub(crate) async fn show_instance(
     let id = WorkflowInstanceId(id);
     let pending = pending_of(&state, id).await?;
     let record = instance_of(&state, id).await?;
-    let tasks = state.store.task_instances(id).await?;
-    let attempts = state.store.attempts(id).await?;
+    let tasks = state.store.instance_tasks(id).await?;
+    let counts = state.store.item_counts(id).await?;
+    let attempts = state.store.instance_attempts(id).await?;
     let events = state.store.instance_events(id).await?;
     let children = state.store.child_instances(id).await?;
     let workflow = state
@@ -109,7 +110,10 @@ pub(crate) async fn show_instance(
     Ok(Json(InstanceDetail {
         instance: convert::instance(record, pending),
         children: children.into_iter().filter_map(convert::child).collect(),
-        tasks: tasks.into_iter().map(convert::task).collect(),
+        tasks: tasks
+            .into_iter()
+            .map(|t| convert::task_counted(t, &counts))
+            .collect(),
         attempts: attempts.into_iter().map(convert::attempt).collect(),
         not_started,
         events: convert::events(events)?,

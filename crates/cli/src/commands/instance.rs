@@ -5,7 +5,8 @@ use crate::client::{encode, Client, Empty};
 use crate::exit::Exit;
 use crate::format;
 use baton_api_model::{
-    CommandAccepted, Instance, InstanceDetail, InstanceList, PendingCommand, Rerun,
+    CommandAccepted, Instance, InstanceDetail, InstanceList, ItemCounts, ItemList, MapPart,
+    PendingCommand, Rerun, TaskInstance,
 };
 use std::time::Duration;
 
@@ -56,6 +57,29 @@ pub async fn run(cmd: InstanceCommand) -> anyhow::Result<()> {
             } else {
                 print!("{}", describe(&r));
             }
+            Ok(())
+        }
+        InstanceCommand::Items {
+            id,
+            task,
+            state,
+            limit,
+            after,
+            server,
+        } => {
+            let mut query = vec![format!("task={}", encode(&task)), format!("limit={limit}")];
+            if let Some(state) = state {
+                query.push(format!("state={}", encode(&state)));
+            }
+            if let Some(after) = after {
+                query.push(format!(
+                    "cursor={}",
+                    baton_api_model::Cursor::Id(after).encode()
+                ));
+            }
+            let path = format!("/instances/{id}/items?{}", query.join("&"));
+            let r: ItemList = server.client()?.get(&path).await?;
+            print!("{}", items_table(&r.items));
             Ok(())
         }
         InstanceCommand::Stop { id, server } => command(&server, id, "stop").await,
@@ -206,6 +230,7 @@ fn describe(r: &InstanceDetail) -> String {
     out.push('\n');
     out.push_str(&tasks_table(r));
     out.push('\n');
+    out.push_str(&mapped(r));
     if !r.not_started.is_empty() {
         out.push_str(&format!("\nnot run: {}\n", r.not_started.join(", ")));
     }
@@ -220,13 +245,62 @@ fn describe(r: &InstanceDetail) -> String {
     out
 }
 
+/// The items of each mapped task, counted by state, and how to list them.
+fn mapped(r: &InstanceDetail) -> String {
+    let mut out = String::new();
+    for t in &r.tasks {
+        if let Some(MapPart::Mapped(counts)) = &t.map {
+            out.push_str(&format!(
+                "\n{}: {} (baton instance items {} {})\n",
+                t.task_name,
+                counted(counts),
+                r.instance.id,
+                t.task_name
+            ));
+        }
+    }
+    out
+}
+
+/// `200 items: 150 succeeded, 40 running, 10 not started`.
+fn counted(counts: &ItemCounts) -> String {
+    let mut parts: Vec<String> = counts
+        .states
+        .iter()
+        .map(|s| format!("{} {}", s.count, s.state))
+        .collect();
+    if counts.not_started > 0 {
+        parts.push(format!("{} not started", counts.not_started));
+    }
+    format!("{} items: {}", counts.items, parts.join(", "))
+}
+
+fn items_table(items: &[TaskInstance]) -> String {
+    task_rows(items, |t| match &t.map {
+        Some(MapPart::Item { index, .. }) => index.to_string(),
+        Some(MapPart::Mapped(_)) | None => "-".into(),
+    })
+}
+
 fn tasks_table(r: &InstanceDetail) -> String {
-    let rows: Vec<Vec<String>> = r
-        .tasks
+    task_rows(&r.tasks, |t| t.id.to_string())
+}
+
+/// A table of task instances; the first column is `first` of each.
+fn task_rows(tasks: &[TaskInstance], first: impl Fn(&TaskInstance) -> String) -> String {
+    let header = if tasks
+        .iter()
+        .any(|t| matches!(t.map, Some(MapPart::Item { .. })))
+    {
+        "ITEM"
+    } else {
+        "TASK INSTANCE"
+    };
+    let rows: Vec<Vec<String>> = tasks
         .iter()
         .map(|t| {
             vec![
-                t.id.to_string(),
+                first(t),
                 t.task_name.clone(),
                 t.state.to_string(),
                 t.attempt.to_string(),
@@ -243,15 +317,7 @@ fn tasks_table(r: &InstanceDetail) -> String {
         .collect();
     format::table(
         &[
-            "TASK INSTANCE",
-            "TASK",
-            "STATE",
-            "ATTEMPT",
-            "WORKER",
-            "STARTED",
-            "ENDED",
-            "DURATION",
-            "EXIT",
+            header, "TASK", "STATE", "ATTEMPT", "WORKER", "STARTED", "ENDED", "DURATION", "EXIT",
             "MESSAGE",
         ],
         &rows,
@@ -264,7 +330,11 @@ fn outputs(r: &InstanceDetail) -> String {
         .iter()
         .filter(|t| !t.outputs.is_empty())
         .map(|t| {
-            let pairs: Vec<String> = t.outputs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let pairs: Vec<String> = t
+                .outputs
+                .iter()
+                .map(|(k, v)| format!("{k}={}", shortened(v)))
+                .collect();
             format!("  {}: {}", t.task_name, pairs.join(" "))
         })
         .collect();
@@ -272,6 +342,16 @@ fn outputs(r: &InstanceDetail) -> String {
         return String::new();
     }
     format!("\noutput params:\n{}\n", lines.join("\n"))
+}
+
+/// A value as `instance show` prints it: a long one (a mapped task's list of outputs) cut,
+/// saying how long it is (`--json` shows it whole).
+fn shortened(value: &str) -> String {
+    const SHOWN: usize = 120;
+    match value.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("{}… ({} bytes)", &value[..end], value.len()),
+        None => value.to_string(),
+    }
 }
 
 fn history(r: &InstanceDetail) -> String {
