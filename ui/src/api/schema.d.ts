@@ -454,6 +454,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/instances/{id}/items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /instances/{id}/items?task=NAME`: a page of the items of one of the instance's mapped
+         *     tasks, in list order, optionally only those in a state.
+         */
+        get: operations["list_items"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/instances/{id}/pause": {
         parameters: {
             query?: never;
@@ -551,7 +571,7 @@ export interface paths {
         };
         /**
          * `GET /instances/{id}/tasks`: the task instances of a workflow instance, in the order
-         *     they became ready.
+         *     they became ready (the items of its mapped tasks are read with `GET /instances/{id}/items`).
          */
         get: operations["list_tasks"];
         put?: never;
@@ -1839,6 +1859,29 @@ export interface components {
             /** @description Pass as `cursor` for the next page; absent on the last one. */
             next_cursor?: string | null;
         };
+        /** @description The items of a mapped task, counted. */
+        ItemCounts: {
+            /**
+             * Format: int64
+             * @description How many items its list has.
+             */
+            items: number;
+            /**
+             * Format: int64
+             * @description Items not started yet (waiting for room under `parallel`, or never started after
+             *     a failure under `failure: end` or a stop).
+             */
+            not_started: number;
+            /** @description The started ones, by the state of their task instance. */
+            states: components["schemas"]["StateCount"][];
+        };
+        /** @description Answer of `GET /instances/{id}/items`: a page of a mapped task's items, in list order. */
+        ItemList: {
+            /** @description This page. */
+            items: components["schemas"]["TaskInstance"][];
+            /** @description Pass as `cursor` for the next page; absent on the last one. */
+            next_cursor?: string | null;
+        };
         /**
          * @description A piece of an attempt's log as JSON (`Accept: application/json`, the default). With
          *     `Accept: application/octet-stream` the body is the raw bytes instead and these fields are
@@ -1896,6 +1939,25 @@ export interface components {
             session?: components["schemas"]["SessionKind"];
             /** @description The user's name. */
             username: string;
+        };
+        /** @description A task instance's part in a mapped task (`map:`). */
+        MapPart: {
+            /**
+             * @description The mapped task itself: it runs its items (read them with
+             *     `GET /instances/{id}/items?task=…`), counted here.
+             */
+            mapped: components["schemas"]["ItemCounts"];
+        } | {
+            /** @description One item of the mapped task `task`, the `index`-th of its list (from 0). */
+            item: {
+                /**
+                 * Format: int64
+                 * @description Its place in the list.
+                 */
+                index: number;
+                /** @description The mapped task's name. */
+                task: string;
+            };
         };
         /** @description Answer of `POST /task-instances/{id}/mark-success`. */
         MarkedSuccess: {
@@ -2376,6 +2438,19 @@ export interface components {
              */
             worker_group?: string | null;
         };
+        /** @description How many task instances are in one state. */
+        StateCount: {
+            /**
+             * Format: int64
+             * @description How many.
+             */
+            count: number;
+            /**
+             * @description The state of a task instance or attempt.
+             * @enum {string}
+             */
+            state: "submitted" | "dispatched" | "running" | "succeeded" | "failed" | "retry_wait" | "killed" | "skipped" | "paused" | "need_failover";
+        };
         /** @description Answer of `GET /task-instances/{id}`. */
         TaskDetail: {
             /** @description Its ended attempts. */
@@ -2442,6 +2517,7 @@ export interface components {
              * @description Its id.
              */
             id: number;
+            map?: components["schemas"]["MapPart"] | null;
             /** @description Why it failed, or what a logic task did. */
             message?: string | null;
             /**
@@ -3797,6 +3873,55 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InstanceDetail"];
+                };
+            };
+            /** @description No such instance */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_items: {
+        parameters: {
+            query: {
+                /** @description The `next_cursor` of the previous page; without it, the first page. */
+                cursor?: string;
+                /** @description At most this many items (default 100, at most 1000). */
+                limit?: number;
+                state?: "submitted" | "dispatched" | "running" | "succeeded" | "failed" | "retry_wait" | "killed" | "skipped" | "paused" | "need_failover";
+                /** @description The mapped task whose items to read. */
+                task: string;
+            };
+            header?: never;
+            path: {
+                /** @description The workflow instance */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the mapped task's items */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemList"];
+                };
+            };
+            /** @description A bad state, cursor or limit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such instance */
