@@ -136,6 +136,8 @@ pub fn http_config(
 #[serde(deny_unknown_fields)]
 pub struct MasterSection {
     pub listen: Option<SocketAddr>,
+    /// Where `GET /metrics` and `GET /health[/ready]` are served (no auth; off by default).
+    pub metrics_listen: Option<SocketAddr>,
     pub advertise: Option<String>,
     pub strategy: Option<String>,
     #[serde(default, with = "baton_core::duration::option")]
@@ -170,6 +172,8 @@ where
 #[serde(deny_unknown_fields)]
 pub struct WorkerSection {
     pub listen: Option<SocketAddr>,
+    /// Where `GET /metrics` and `GET /health[/ready]` are served (no auth; off by default).
+    pub metrics_listen: Option<SocketAddr>,
     pub advertise: Option<String>,
     pub group: Option<String>,
     pub slots: Option<usize>,

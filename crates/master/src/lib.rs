@@ -18,6 +18,7 @@ mod events;
 mod failover;
 mod lifecycle;
 mod logic;
+mod metrics;
 mod pause;
 mod recovery;
 mod reports;
@@ -36,6 +37,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use events::RunEvent;
+pub use metrics::MasterMetrics;
 pub use retention::{InstanceRetention, DEFAULT_EVENT_RETENTION};
 pub use service::{Registrar, ReportService};
 
@@ -99,6 +101,9 @@ pub struct MasterConfig {
     /// The keys of secrets at rest: a `sql` task's dispatch carries its data source's password,
     /// opened with them. Without it, a data source with a password cannot be used.
     pub keyring: Option<std::sync::Arc<baton_secrets::Keyring>>,
+    /// Where the engine records its metrics (served by the caller from
+    /// [`MasterMetrics::registry`]).
+    pub metrics: MasterMetrics,
 }
 
 /// How the dispatcher picks a worker of the task's group.
@@ -153,6 +158,7 @@ impl MasterConfig {
             cluster_key: baton_proto::auth::ClusterKey::fresh(),
             cluster_tls: None,
             keyring: None,
+            metrics: MasterMetrics::new(),
         }
     }
 }

@@ -154,6 +154,7 @@ impl Engine {
             let spec = &version.spec.tasks[index];
             let (group, own) = (overrides.worker_group(spec), spec.queue_priority());
             self.dispatcher.enqueue(slot.id, group, priority, own);
+            self.queued_at.insert(slot.id, self.config.clock.now_us());
         }
     }
 

@@ -5,6 +5,7 @@
 
 mod dispatch_secrets;
 mod harness;
+mod metrics;
 mod overrides;
 mod rules;
 mod trigger;
