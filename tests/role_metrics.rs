@@ -218,3 +218,37 @@ fn master_and_worker_serve_their_metrics_and_health() {
         "the dashboard uses series Baton does not show: {unknown:?}\nshown: {shown:?}"
     );
 }
+
+#[test]
+fn a_master_is_not_ready_while_its_database_is_down() {
+    let pg = pg::OwnPostgres::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // The registry is etcd, so that the master keeps its session while the database is down.
+    let etcd = rt.block_on(baton_registry::testing::EtcdServer::start());
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let mut launch = baton_testkit::Launch::new(baton_bin(), dir.path(), &pg.url());
+    launch.registry = format!("etcd://{}", etcd.host());
+    launch.masters = 1;
+    launch.workers = 0;
+    launch.master_args = vec!["--metrics-listen".into(), metrics.clone()];
+    let c = baton_testkit::Cluster::start(launch).unwrap_or_else(|e| panic!("{e}"));
+    let ready = |want: u16| {
+        wait_for(&format!("/health/ready to answer {want}"), LONG, || {
+            let (status, body) = get(&metrics, "/health/ready");
+            (status == want).then_some(body)
+        })
+    };
+    assert_eq!(ready(200), "ready\n");
+
+    pg.stop();
+    assert_eq!(ready(503), "not ready: database unreachable\n");
+    assert_eq!(get(&metrics, "/health").0, 200, "still live");
+    let text = scrape(&metrics);
+    assert_eq!(sample(&text, "baton_master_registry_session"), Some(1.0));
+
+    pg.start_again();
+    assert_eq!(ready(200), "ready\n");
+    drop(c);
+    drop(etcd);
+}

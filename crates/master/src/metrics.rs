@@ -297,8 +297,10 @@ impl MasterMetrics {
         self.failovers.inc_by(failovers as u64);
     }
 
-    /// The registry session gauge.
-    pub(crate) fn set_session(&self, held: bool) {
+    /// Says whether this master holds its registry session: the engine does as it hears of
+    /// it, and the holder of the session (the cli) on every change, also when
+    /// `registry_disconnect = "wait"` keeps the engine from being told of a loss.
+    pub fn set_session(&self, held: bool) {
         self.session.set(i64::from(held));
     }
 
@@ -323,4 +325,53 @@ fn count(n: usize) -> i64 {
 /// Seconds from `from_us` to `to_us`, 0 when the clocks put them the other way round.
 pub(crate) fn seconds_between(from_us: i64, to_us: i64) -> f64 {
     to_us.saturating_sub(from_us).max(0) as f64 / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_core::attempt::{DispatchFailure, Refusal};
+
+    #[test]
+    fn seconds_are_never_negative() {
+        assert_eq!(seconds_between(1_000_000, 3_500_000), 2.5);
+        assert_eq!(
+            seconds_between(3_000_000, 1_000_000),
+            0.0,
+            "clocks that disagree"
+        );
+    }
+
+    #[test]
+    fn each_dispatch_failure_has_its_reason_and_every_reason_is_shown_from_zero() {
+        let refused = |refusal| DispatchFailure::Refused {
+            refusal,
+            reason: String::new(),
+        };
+        assert_eq!(
+            RefusalReason::of(&refused(Refusal::Busy)),
+            RefusalReason::Busy
+        );
+        assert_eq!(
+            RefusalReason::of(&refused(Refusal::Stale)),
+            RefusalReason::Stale
+        );
+        assert_eq!(
+            RefusalReason::of(&refused(Refusal::Unrunnable)),
+            RefusalReason::Unrunnable
+        );
+        assert_eq!(
+            RefusalReason::of(&DispatchFailure::Unreachable("down".into())),
+            RefusalReason::Unreachable
+        );
+        let m = MasterMetrics::new();
+        let mut text = String::new();
+        prometheus::TextEncoder::new()
+            .encode_utf8(&m.registry().gather(), &mut text)
+            .unwrap();
+        for reason in ["busy", "stale", "unrunnable", "unreachable"] {
+            let line = format!("baton_master_dispatch_refusals_total{{reason=\"{reason}\"}} 0");
+            assert!(text.contains(&line), "{line} in {text}");
+        }
+    }
 }

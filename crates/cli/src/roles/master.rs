@@ -108,9 +108,11 @@ pub async fn run(args: MasterArgs) -> anyhow::Result<()> {
         let mut state = membership.state();
         let handle = master.clone();
         let disconnect = common.disconnect;
+        let metrics = metrics.clone();
         tokio::spawn(async move {
             while state.changed().await.is_ok() {
                 let alive = matches!(*state.borrow_and_update(), SessionState::Alive { .. });
+                metrics.set_session(alive);
                 if alive || disconnect == Disconnect::Stop {
                     handle.set_session(alive);
                 }
