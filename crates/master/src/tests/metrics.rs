@@ -145,3 +145,57 @@ fn render(metrics: &crate::MasterMetrics) -> String {
         .unwrap();
     text
 }
+
+#[tokio::test]
+async fn a_schedule_fire_is_as_late_as_its_instance_is_after_its_fire_time() {
+    let mut h = Harness::standalone().await;
+    let yaml = "name: tick\nschedule: {cron: '0 * * * * *'}\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
+    let workflow = baton_store::testing::applied(&h.store, yaml).await;
+    let schedule = h.store.get_schedule(workflow.id).await.unwrap().unwrap();
+    let due = schedule.next_fire_at.expect("a fire due");
+    h.set_now(due + 250_000);
+    let tick = h.tick().await;
+    assert!(
+        tick.observed.contains(&Observation::Lateness(0.25)),
+        "{:?}",
+        tick.observed
+    );
+}
+
+#[tokio::test]
+async fn what_a_committed_tick_observed_lands_in_its_series() {
+    let metrics = crate::MasterMetrics::new();
+    metrics.observe(
+        &[
+            Observation::Dispatch,
+            Observation::Dispatch,
+            Observation::Retry,
+            Observation::Refusal(RefusalReason::Unreachable),
+            Observation::Lateness(0.5),
+            Observation::TaskDuration {
+                kind: "sql",
+                outcome: "killed",
+                seconds: 2.0,
+            },
+            Observation::DispatchLatency {
+                group: "gpu".into(),
+                seconds: 0.25,
+            },
+        ],
+        3,
+        4,
+    );
+    let text = render(&metrics);
+    for line in [
+        "baton_master_dispatches_total 2",
+        "baton_master_retries_total 1",
+        r#"baton_master_dispatch_refusals_total{reason="unreachable"} 1"#,
+        "baton_schedule_lateness_seconds_sum 0.5",
+        r#"baton_task_duration_seconds_sum{outcome="killed",type="sql"} 2"#,
+        r#"baton_task_dispatch_latency_seconds_count{worker_group="gpu"} 1"#,
+        "baton_master_adoptions_total 3",
+        "baton_master_failovers_total 4",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
+}
