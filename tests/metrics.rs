@@ -1,11 +1,11 @@
 //! `GET /api/v1/metrics` on a standalone: lifecycle events counted by kind as a workflow runs
-//! (retries included), requests timed by route, the members; the text passes
+//! (retries included), requests timed by route, the members, the master's and the worker's
+//! own series in the same scrape; the text passes
 //! `promtool check metrics`; without a token the answer is 401.
 
 mod common;
+use common::prom::*;
 use common::*;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(60);
@@ -22,12 +22,6 @@ fn scrape(server: &Standalone) -> String {
         "{content_type}"
     );
     r.text().unwrap()
-}
-
-/// The value of the sample `series` (name and labels as written), if it is there.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 #[test]
@@ -67,7 +61,10 @@ fn metrics_count_lifecycle_events_and_requests_and_pass_promtool() {
     };
     let text = wait_for("the run's events to be counted", LONG, || {
         let text = scrape(&server);
-        (counted(&text, "instance_succeeded") >= 1.0).then_some(text)
+        // The master records its metrics just after the commit that the event log shows.
+        let ended = counted(&text, "instance_succeeded") >= 1.0
+            && sum(&text, "baton_task_duration_seconds_count") >= 3.0;
+        ended.then_some(text)
     });
     assert_eq!(counted(&text, "task_succeeded"), 2.0, "{text}");
     assert_eq!(counted(&text, "task_retrying"), 1.0, "{text}");
@@ -86,24 +83,34 @@ fn metrics_count_lifecycle_events_and_requests_and_pass_promtool() {
     assert_eq!(members("master"), Some(1.0), "{text}");
     assert_eq!(members("worker"), Some(0.0), "{text}");
 
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool is not installed: run `make promtool` (installs Debian's prometheus)");
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    // The standalone's master and worker are in the same scrape, under names of their own.
+    assert_eq!(
+        sum(&text, "baton_master_dispatches_total"),
+        3.0,
+        "a's two attempts and b's: {text}"
     );
+    assert_eq!(
+        sum(&text, "baton_task_dispatch_latency_seconds_count"),
+        3.0,
+        "three attempts waited for a worker: {text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"baton_worker_attempts_total{outcome="failed",type="shell"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "baton_master_retries_total"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "baton_master_registry_session"),
+        Some(1.0),
+        "{text}"
+    );
+    promtool_check(&text);
 }

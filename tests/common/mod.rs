@@ -391,6 +391,7 @@ pub fn time_us(v: &Value) -> Option<i64> {
 
 pub mod cluster;
 pub mod pg;
+pub mod prom;
 
 /// The live processes whose environment holds `var=value` (zombies excluded): a task's
 /// processes, found through a variable set in its `env`.

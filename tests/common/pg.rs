@@ -120,6 +120,16 @@ impl OwnPostgres {
     pub fn restart(&self) {
         self.ctl("restart");
     }
+
+    /// Stops the server (clients see their connections drop, new ones are refused).
+    pub fn stop(&self) {
+        self.ctl("stop");
+    }
+
+    /// Starts the server again after [`OwnPostgres::stop`].
+    pub fn start_again(&self) {
+        self.ctl("start");
+    }
 }
 
 impl Drop for OwnPostgres {

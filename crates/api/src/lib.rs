@@ -60,6 +60,9 @@ pub struct ApiState {
     secure_cookies: bool,
     /// What `GET /metrics` answers.
     metrics: Arc<metrics::Metrics>,
+    /// The metrics of the roles in this process besides the API's (a standalone's master
+    /// and worker), answered by the same `GET /metrics`.
+    more_metrics: Arc<Vec<prometheus::Registry>>,
     /// Set once the event log's counter runs (at the first scrape).
     counting_events: Arc<std::sync::Once>,
     /// The keys that seal and open data source passwords; without them none can be kept.
@@ -82,6 +85,7 @@ impl ApiState {
             login_limits: Arc::default(),
             secure_cookies: false,
             metrics: Arc::new(metrics::Metrics::new()),
+            more_metrics: Arc::default(),
             counting_events: Arc::new(std::sync::Once::new()),
             keyring: None,
             alert_sender: baton_alerts::Sender::new(baton_alerts::SendPolicy::default(), None),
@@ -92,6 +96,13 @@ impl ApiState {
     /// and `--alert-script-dir`).
     pub fn with_alert_sender(mut self, sender: baton_alerts::Sender) -> ApiState {
         self.alert_sender = sender;
+        self
+    }
+
+    /// Adds the metrics of other roles of this process (a standalone's master and worker) to
+    /// `GET /metrics`: one scrape shows all. Their series names differ from the API's.
+    pub fn with_metrics_of(mut self, registries: Vec<prometheus::Registry>) -> ApiState {
+        self.more_metrics = Arc::new(registries);
         self
     }
 

@@ -130,11 +130,14 @@ impl Metrics {
         }
     }
 
-    /// Everything, in Prometheus's text format.
-    pub(crate) fn render(&self) -> String {
+    /// Everything, with the families of `more` (other roles of this process), in
+    /// Prometheus's text format.
+    pub(crate) fn render(&self, more: &[Registry]) -> String {
+        let mut families = self.registry.gather();
+        families.extend(more.iter().flat_map(Registry::gather));
         let mut out = String::new();
         prometheus::TextEncoder::new()
-            .encode_utf8(&self.registry.gather(), &mut out)
+            .encode_utf8(&families, &mut out)
             .expect("metrics encode as text");
         out
     }

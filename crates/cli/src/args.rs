@@ -585,6 +585,10 @@ pub struct MasterArgs {
     /// Address of the master's gRPC server (default 127.0.0.1:5680).
     #[arg(long, env = "BATON_MASTER_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Serve `GET /metrics` (Prometheus), `GET /health` and `GET /health/ready` on this
+    /// address (off by default). No authentication: bind it to a private address.
+    #[arg(long, env = "BATON_MASTER_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// host:port workers use to reach this master (default: the listen address). It is also
     /// the master's id: keep it stable across restarts.
     #[arg(long, env = "BATON_MASTER_ADVERTISE")]
@@ -663,6 +667,10 @@ pub struct WorkerArgs {
     /// Address of the worker's gRPC server (default 127.0.0.1:5690).
     #[arg(long, env = "BATON_WORKER_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Serve `GET /metrics` (Prometheus), `GET /health` and `GET /health/ready` on this
+    /// address (off by default). No authentication: bind it to a private address.
+    #[arg(long, env = "BATON_WORKER_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// host:port masters use to reach this worker (default: the listen address); also its id.
     #[arg(long, env = "BATON_WORKER_ADVERTISE")]
     pub advertise: Option<String>,

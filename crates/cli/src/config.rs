@@ -136,6 +136,8 @@ pub fn http_config(
 #[serde(deny_unknown_fields)]
 pub struct MasterSection {
     pub listen: Option<SocketAddr>,
+    /// Where `GET /metrics` and `GET /health[/ready]` are served (no auth; off by default).
+    pub metrics_listen: Option<SocketAddr>,
     pub advertise: Option<String>,
     pub strategy: Option<String>,
     #[serde(default, with = "baton_core::duration::option")]
@@ -170,6 +172,8 @@ where
 #[serde(deny_unknown_fields)]
 pub struct WorkerSection {
     pub listen: Option<SocketAddr>,
+    /// Where `GET /metrics` and `GET /health[/ready]` are served (no auth; off by default).
+    pub metrics_listen: Option<SocketAddr>,
     pub advertise: Option<String>,
     pub group: Option<String>,
     pub slots: Option<usize>,
@@ -531,13 +535,23 @@ listen = "127.0.0.1:12345"
 [master]
 listen = "127.0.0.1:5680"
 strategy = "round_robin"
+metrics_listen = "127.0.0.1:9680"
 [worker]
 group = "gpu"
 slots = 8
 masters = ["127.0.0.1:5680"]
+metrics_listen = "127.0.0.1:9690"
 "#,
         )
         .unwrap();
+        assert_eq!(
+            file.master.metrics_listen,
+            Some("127.0.0.1:9680".parse().unwrap())
+        );
+        assert_eq!(
+            file.worker.metrics_listen,
+            Some("127.0.0.1:9690".parse().unwrap())
+        );
         assert_eq!(file.session_timeout, Some(Duration::from_secs(5)));
         assert_eq!(file.registry_disconnect, Some(Disconnect::Wait));
         assert_eq!(file.worker.slots, Some(8));

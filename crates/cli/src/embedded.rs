@@ -30,6 +30,8 @@ pub struct Node {
     pub store: Store,
     pub master: Master,
     pub worker: Worker,
+    /// The master's metrics (the worker's are [`Worker::metrics`]).
+    pub master_metrics: baton_master::MasterMetrics,
     grpc_stop: Option<oneshot::Sender<()>>,
     grpc_task: tokio::task::JoinHandle<()>,
 }
@@ -102,6 +104,8 @@ impl Node {
         let slots = worker_config.slots;
         let worker = Worker::open(worker_config)?;
         worker.set_masters(vec![address.clone()]);
+        // One process, no registry: the worker is as alive as its master.
+        worker.metrics().set_session(true);
         if let Some(keep) = options.node.retention.log_retention() {
             worker.spawn_log_retention(keep);
         }
@@ -125,6 +129,7 @@ impl Node {
             keyring: options.keyring.clone().map(Arc::new),
             ..MasterConfig::new("standalone", address.clone())
         };
+        let master_metrics = master_config.metrics.clone();
         let master = Master::start(store.clone(), master_config, vec![endpoint]).await?;
 
         let (grpc_stop, stopped) = oneshot::channel::<()>();
@@ -156,9 +161,18 @@ impl Node {
             store,
             master,
             worker,
+            master_metrics,
             grpc_stop: Some(grpc_stop),
             grpc_task,
         })
+    }
+
+    /// The registries of the node's master and worker, for the API's `GET /metrics`.
+    pub fn registries(&self) -> Vec<prometheus::Registry> {
+        vec![
+            self.master_metrics.registry().clone(),
+            self.worker.metrics().registry().clone(),
+        ]
     }
 
     /// Wakes the master after the API writes a command.

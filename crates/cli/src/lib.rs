@@ -12,6 +12,7 @@ mod contexts;
 mod embedded;
 mod exit;
 mod format;
+mod role_metrics;
 mod roles;
 mod run;
 mod standalone;

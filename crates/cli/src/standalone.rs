@@ -74,7 +74,8 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         .with_cluster_key(node.worker.config().cluster_key.clone())
         .with_secure_cookies(http.secure_cookies())
         .with_keyring(keyring)
-        .with_alert_sender(alert_sender);
+        .with_alert_sender(alert_sender)
+        .with_metrics_of(node.registries());
     let waker = state.event_waker();
     wake_on_run_events(&node.master, move || waker.wake());
     if let Some(database) = &database {

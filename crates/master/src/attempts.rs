@@ -7,6 +7,7 @@
 
 use crate::engine::{End, Engine, Slot, Tick, Writes};
 use crate::events::RunEvent;
+use crate::metrics::{seconds_between, Observation};
 use baton_core::attempt::{After, Attempt, Change, TaskEnd};
 use baton_core::dag::TaskIndex;
 use baton_core::run::Step;
@@ -192,10 +193,60 @@ impl Engine {
             at: facts.at.or(Some(self.config.clock.now_us())),
             ..facts
         };
+        let started_at = facts.started_at.or(slot.started_at);
         if !apply_to_row(&mut self.writes, slot, &change, &facts) {
             return Vec::new();
         }
+        if let Change::Ended {
+            attempt_state,
+            after,
+            ..
+        } = change
+        {
+            let ran = started_at.zip(facts.at);
+            self.observe_end(id, index, ran, attempt_state, after, t);
+        }
         self.after_row(id, index, before, &change, &facts, t)
+    }
+
+    /// The metrics of an attempt's end: how long it ran (`ran`: from its start to its end, µs),
+    /// how long it waited when it ended with no start reported (a run that completes at
+    /// once), and a retry.
+    fn observe_end(
+        &mut self,
+        id: WorkflowInstanceId,
+        index: TaskIndex,
+        ran: Option<(i64, i64)>,
+        attempt_state: TaskState,
+        after: After,
+        t: &mut Tick,
+    ) {
+        let inst = &self.instances[&id];
+        let spec = inst.spec_of(index);
+        let Some(slot) = inst.slots[index].as_ref() else {
+            return;
+        };
+        if inst.maps.contains_key(&index) {
+            // A mapped task's own row ran nothing: its items are observed each.
+            return;
+        }
+        let queued = self.queued_at.remove(&slot.id);
+        if let Some((started, ended)) = ran {
+            t.observed.push(Observation::TaskDuration {
+                kind: spec.kind.type_name(),
+                outcome: attempt_state.as_str(),
+                seconds: seconds_between(started, ended),
+            });
+            if let Some(queued) = queued {
+                let group = inst.overrides.worker_group(spec).to_string();
+                let seconds = seconds_between(queued, started);
+                t.observed
+                    .push(Observation::DispatchLatency { group, seconds });
+            }
+        }
+        if matches!(after, After::RetryAt { .. }) {
+            t.observed.push(Observation::Retry);
+        }
     }
 
     /// What follows a change of the row: the queue, the timers, the live and lifecycle
@@ -260,18 +311,30 @@ impl Engine {
         match state {
             TaskState::Dispatched => {
                 self.dispatched_at.insert(task, Instant::now());
+                t.observed.push(Observation::Dispatch);
             }
-            TaskState::Running => t.published.push(RunEvent::TaskStarted {
-                instance: id,
-                task,
-                name: slot.task_name.clone(),
-                attempt: slot.attempt,
-                worker: facts.worker.unwrap_or("master").to_string(),
-                at_us: slot.started_at.unwrap_or_else(now_us),
-            }),
+            TaskState::Running => {
+                let inst = &self.instances[&id];
+                if let Some(queued) = self.queued_at.remove(&task) {
+                    let spec = inst.spec_of(index);
+                    t.observed.push(Observation::DispatchLatency {
+                        group: inst.overrides.worker_group(spec).to_string(),
+                        seconds: seconds_between(queued, slot.started_at.unwrap_or(queued)),
+                    });
+                }
+                t.published.push(RunEvent::TaskStarted {
+                    instance: id,
+                    task,
+                    name: slot.task_name.clone(),
+                    attempt: slot.attempt,
+                    worker: facts.worker.unwrap_or("master").to_string(),
+                    at_us: slot.started_at.unwrap_or_else(now_us),
+                });
+            }
             TaskState::Paused => {
                 if before == TaskState::Submitted {
                     self.dispatcher.dequeue(task);
+                    self.queued_at.remove(&task);
                 }
             }
             TaskState::Submitted
@@ -331,6 +394,8 @@ impl Engine {
             return;
         };
         let spec = inst.spec_of(index);
+        let now = self.config.clock.now_us();
+        self.queued_at.entry(slot.id).or_insert(now);
         self.dispatcher.enqueue(
             slot.id,
             inst.overrides.worker_group(spec),

@@ -325,6 +325,24 @@ impl Dispatcher {
         self.workers.iter().find(|w| w.endpoint.id == id)
     }
 
+    /// Queued attempts per worker group (for the metrics).
+    pub fn depths(&self) -> BTreeMap<String, usize> {
+        self.queues
+            .iter()
+            .map(|(g, q)| (g.clone(), q.len()))
+            .collect()
+    }
+
+    /// Free slots per worker group, as this master counts them (for the metrics).
+    pub fn free_slots(&self) -> BTreeMap<String, usize> {
+        let mut free = BTreeMap::new();
+        for w in &self.workers {
+            *free.entry(w.endpoint.group.clone()).or_insert(0) +=
+                w.endpoint.slots.saturating_sub(w.used);
+        }
+        free
+    }
+
     /// Attempts on workers (dispatched or running) by this master.
     pub fn in_flight(&self) -> usize {
         self.workers.iter().map(|w| w.used).sum()

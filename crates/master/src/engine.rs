@@ -258,6 +258,8 @@ pub(crate) struct Tick {
     pub failovers: usize,
     /// Attempts to ask their workers about, by worker address.
     pub probes: Vec<(String, Vec<AttemptId>)>,
+    /// What the metrics count of this tick, recorded once it is committed.
+    pub observed: Vec<crate::metrics::Observation>,
 }
 
 pub(crate) struct Engine {
@@ -295,6 +297,8 @@ pub(crate) struct Engine {
     /// When each attempt on a worker was dispatched by this process (a probe must not race
     /// its own dispatch).
     pub dispatched_at: HashMap<TaskInstanceId, Instant>,
+    /// When each queued attempt was queued (µs, the engine's clock), for the dispatch latency.
+    pub queued_at: HashMap<TaskInstanceId, i64>,
     /// Lifecycle events learnt between ticks (a worker lost), recorded with the next tick.
     pub pending_events: Vec<baton_store::NewEvent>,
     /// Mapped tasks whose items changed where the engine could not act: stepped by `apply`.
@@ -320,6 +324,7 @@ impl Engine {
         };
         let dispatcher = Dispatcher::new(workers, config.strategy, link);
         let cluster = config.cluster;
+        config.metrics.set_session(!cluster);
         Engine {
             store,
             config,
@@ -342,6 +347,7 @@ impl Engine {
             trigger: Default::default(),
             probe_workers: HashSet::new(),
             dispatched_at: HashMap::new(),
+            queued_at: HashMap::new(),
             pending_events: Vec::new(),
             map_steps: Vec::new(),
         }
@@ -484,6 +490,7 @@ impl Engine {
             self.rebuild().await;
         }
         self.session_alive = alive;
+        self.config.metrics.set_session(alive);
     }
 
     /// Runs one tick on what was gathered, then acts on what it decided (or rebuilds from
@@ -491,7 +498,7 @@ impl Engine {
     async fn tick_and_act(&mut self, take_commands: bool, g: Gathered) -> bool {
         let mut tick = Tick::default();
         let take = take_commands && self.shutdown.is_none() && self.session_alive;
-        match self
+        let more = match self
             .tick(take, g.reports, g.failed, g.probed, &mut tick)
             .await
         {
@@ -522,6 +529,18 @@ impl Engine {
                 self.rebuild().await;
                 true
             }
+        };
+        self.config.metrics.set_gauges(&self.gauges());
+        more
+    }
+
+    /// What the metrics' gauges show of this engine now.
+    pub(crate) fn gauges(&self) -> crate::metrics::Gauges {
+        crate::metrics::Gauges {
+            instances: self.instances.len(),
+            attempts: self.dispatcher.in_flight(),
+            ready: self.dispatcher.depths(),
+            free: self.dispatcher.free_slots(),
         }
     }
 
@@ -544,6 +563,7 @@ impl Engine {
     /// Drops every instance from memory (the store keeps them).
     fn forget_all(&mut self) {
         self.dispatched_at.clear();
+        self.queued_at.clear();
         self.probe_workers.clear();
         self.instances.clear();
         self.tasks.clear();
@@ -735,6 +755,9 @@ impl Engine {
             DispatchFailure::Unreachable(why) => format!("unreachable: {why}"),
         };
         tracing::warn!("dispatch of task instance {task} attempt {attempt} to {worker}: {reason}");
+        let refusal = crate::metrics::RefusalReason::of(failure);
+        t.observed
+            .push(crate::metrics::Observation::Refusal(refusal));
         let Some(now) = self.attempt(id, index) else {
             return Vec::new();
         };

@@ -19,6 +19,7 @@ mod failover;
 mod lifecycle;
 mod logic;
 mod mapping;
+mod metrics;
 mod pause;
 mod recovery;
 mod reports;
@@ -37,6 +38,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use events::RunEvent;
+pub use metrics::MasterMetrics;
 pub use retention::{InstanceRetention, DEFAULT_EVENT_RETENTION};
 pub use service::{Registrar, ReportService};
 
@@ -100,6 +102,9 @@ pub struct MasterConfig {
     /// The keys of secrets at rest: a `sql` task's dispatch carries its data source's password,
     /// opened with them. Without it, a data source with a password cannot be used.
     pub keyring: Option<std::sync::Arc<baton_secrets::Keyring>>,
+    /// Where the engine records its metrics (served by the caller from
+    /// [`MasterMetrics::registry`]).
+    pub metrics: MasterMetrics,
 }
 
 /// How the dispatcher picks a worker of the task's group.
@@ -154,6 +159,7 @@ impl MasterConfig {
             cluster_key: baton_proto::auth::ClusterKey::fresh(),
             cluster_tls: None,
             keyring: None,
+            metrics: MasterMetrics::new(),
         }
     }
 }

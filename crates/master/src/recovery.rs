@@ -198,6 +198,7 @@ impl Engine {
             let spec = &version.spec.tasks[task];
             let (group, own) = (overrides.worker_group(spec), spec.queue_priority());
             self.dispatcher.enqueue(slot.id, group, priority, own);
+            self.queued_at.insert(slot.id, self.config.clock.now_us());
         }
         held_items
     }

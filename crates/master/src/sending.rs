@@ -11,6 +11,8 @@ use std::time::Duration;
 impl Engine {
     /// Performs what a committed tick decided.
     pub(crate) fn act(&mut self, tick: Tick) {
+        let metrics = &self.config.metrics;
+        metrics.observe(&tick.observed, tick.adopted, tick.failovers);
         for (worker, request) in tick.dispatches {
             self.send_dispatch(worker, request);
         }

@@ -216,8 +216,10 @@ impl Engine {
             let Some(&(project, name)) = names.get(workflow) else {
                 continue;
             };
-            if matches!(outcome, FireOutcome::Fired { .. }) {
+            if let FireOutcome::Fired { fire_time, .. } = outcome {
                 t.more_commands = true;
+                let late = crate::metrics::seconds_between(*fire_time, now);
+                t.observed.push(crate::metrics::Observation::Lateness(late));
             }
             if let Some(event) = fire_event(outcome, project, name, now) {
                 self.writes.events.push(event);

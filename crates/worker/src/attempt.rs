@@ -39,6 +39,8 @@ const AFTER_DROP_LIMIT: Duration = Duration::from_secs(15);
 /// Everything an attempt needs besides its plan, taken from its dispatch.
 pub(crate) struct Job {
     pub key: AttemptKey,
+    /// The task type, for the metrics.
+    pub kind: &'static str,
     pub workflow_instance: WorkflowInstanceId,
     pub workflow_name: String,
     pub task_name: String,
@@ -59,7 +61,8 @@ pub(crate) async fn run(
         &inner.config.data_dir,
         job.workflow_instance,
         job.key,
-    ));
+    ))
+    .counting(inner.metrics.log_bytes());
     let finished = match plan {
         Plan::Process(spec) => in_work_dir(&inner, &job, &spec, log, stop).await,
         Plan::InProcess(executor) => run_in_process(&inner, &job, executor, log, stop).await,
@@ -70,6 +73,8 @@ pub(crate) async fn run(
         outcome = ?Outcome::try_from(finished.outcome).unwrap_or_default(),
         "attempt ended"
     );
+    let outcome = Outcome::try_from(finished.outcome).unwrap_or_default();
+    inner.metrics.attempt_ended(job.kind, outcome);
     inner.finish(job.key, finished);
 }
 

@@ -15,6 +15,7 @@ mod config;
 mod error;
 mod executors;
 mod logfile;
+mod metrics;
 mod orphans;
 mod outbox;
 mod outputs;
@@ -45,6 +46,7 @@ pub use config::{
 };
 pub use error::{DispatchError, OpenError};
 pub use executors::http::{HttpClient, HttpPolicy};
+pub use metrics::WorkerMetrics;
 pub use orphans::reap_orphans;
 pub use service::WorkerService;
 pub use worker::{Worker, WorkerGrpc};

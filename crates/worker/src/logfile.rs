@@ -57,6 +57,8 @@ pub(crate) struct LazyLog {
     path: PathBuf,
     file: Option<tokio::fs::File>,
     error: Option<io::Error>,
+    /// Counts the bytes written (the worker's metrics).
+    bytes: Option<prometheus::IntCounter>,
 }
 
 impl LazyLog {
@@ -70,7 +72,14 @@ impl LazyLog {
             path,
             file: None,
             error,
+            bytes: None,
         }
+    }
+
+    /// Counts what is written in `bytes`.
+    pub(crate) fn counting(mut self, bytes: prometheus::IntCounter) -> Self {
+        self.bytes = Some(bytes);
+        self
     }
 
     /// Appends `data`; after the first failure it only reports failure (the reason is logged).
@@ -86,7 +95,12 @@ impl LazyLog {
             },
         };
         match file.write_all(data).await {
-            Ok(()) => true,
+            Ok(()) => {
+                if let Some(bytes) = &self.bytes {
+                    bytes.inc_by(data.len() as u64);
+                }
+                true
+            }
             Err(e) => self.failed(e),
         }
     }

@@ -18,6 +18,7 @@ use crate::config::WorkerConfig;
 use crate::error::{DispatchError, OpenError};
 use crate::executors;
 use crate::logfile::{self, LogIndex};
+use crate::metrics::WorkerMetrics;
 use crate::outbox::SEGMENT_BYTES;
 use crate::reporter::{Reporter, Settings, Trace};
 use crate::service::WorkerService;
@@ -84,9 +85,16 @@ pub(crate) struct Inner {
     pub(crate) watchdog: Option<Arc<Watchdog>>,
     /// What every task inherits of this process's environment (read once).
     pub(crate) base_env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+    /// What the worker's metrics count and show.
+    pub(crate) metrics: WorkerMetrics,
 }
 
 impl Inner {
+    /// How many attempts run right now.
+    pub(crate) fn running_now(&self) -> usize {
+        *self.running.borrow()
+    }
+
     fn event(&self, id: AttemptId, event: task_event::Event) -> TaskEvent {
         TaskEvent {
             id: Some(id),
@@ -175,20 +183,27 @@ impl Worker {
                 tls: config.cluster_tls.clone(),
             },
         )?;
-        Ok(Worker {
-            inner: Arc::new(Inner {
-                attempts: Mutex::new(HashMap::new()),
-                written_off: Mutex::new(HashMap::new()),
-                running: watch::Sender::new(0),
-                stopping: AtomicBool::new(false),
-                reporter,
-                index: Mutex::new(LogIndex::new(LOG_INDEX_CAPACITY)),
-                workdirs: WorkDirs::new(&config.data_dir),
-                watchdog: Watchdog::start(&config.id).map(Arc::new),
-                base_env: config.task_base_env(),
-                config,
-            }),
-        })
+        let inner = Arc::new(Inner {
+            attempts: Mutex::new(HashMap::new()),
+            written_off: Mutex::new(HashMap::new()),
+            running: watch::Sender::new(0),
+            stopping: AtomicBool::new(false),
+            reporter,
+            index: Mutex::new(LogIndex::new(LOG_INDEX_CAPACITY)),
+            workdirs: WorkDirs::new(&config.data_dir),
+            watchdog: Watchdog::start(&config.id).map(Arc::new),
+            base_env: config.task_base_env(),
+            metrics: WorkerMetrics::new(),
+            config,
+        });
+        inner.metrics.watch(Arc::downgrade(&inner));
+        Ok(Worker { inner })
+    }
+
+    /// The worker's metrics, to serve; the holder of its registry session says there whether
+    /// it holds it ([`WorkerMetrics::set_session`]).
+    pub fn metrics(&self) -> &WorkerMetrics {
+        &self.inner.metrics
     }
 
     /// The tonic service to mount, e.g. `Server::builder().add_service(worker.service())`:
@@ -437,6 +452,10 @@ impl Worker {
         let key = key_of(&id);
         let job = Job {
             key,
+            kind: request
+                .kind
+                .as_ref()
+                .map_or("unknown", crate::metrics::kind_label),
             workflow_instance: WorkflowInstanceId(id.workflow_instance_id),
             workflow_name: request.workflow_name,
             task_name: request.task_name,

@@ -17,6 +17,6 @@ pub(crate) async fn metrics(State(state): State<ApiState>) -> Result<impl IntoRe
     state.metrics.set_members(&members);
     Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics.render(),
+        state.metrics.render(&state.more_metrics),
     ))
 }

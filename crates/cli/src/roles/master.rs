@@ -60,7 +60,15 @@ pub async fn run(args: MasterArgs) -> anyhow::Result<()> {
         keyring: keyring.clone().map(std::sync::Arc::new),
         ..MasterConfig::new(address.clone(), address.clone())
     };
+    let metrics = config.metrics.clone();
     let master = Master::start(store.clone(), config, Vec::new()).await?;
+    if let Some(at) = args.metrics_listen.or(file.master.metrics_listen) {
+        let readiness = crate::role_metrics::Readiness::Master {
+            metrics: metrics.clone(),
+            store: store.clone(),
+        };
+        crate::role_metrics::start(at, metrics.registry().clone(), readiness).await?;
+    }
     let waker = master.waker();
     store.on_commands(&database, move || waker.wake());
     let alerts = crate::alerting::start(
@@ -100,9 +108,11 @@ pub async fn run(args: MasterArgs) -> anyhow::Result<()> {
         let mut state = membership.state();
         let handle = master.clone();
         let disconnect = common.disconnect;
+        let metrics = metrics.clone();
         tokio::spawn(async move {
             while state.changed().await.is_ok() {
                 let alive = matches!(*state.borrow_and_update(), SessionState::Alive { .. });
+                metrics.set_session(alive);
                 if alive || disconnect == Disconnect::Stop {
                     handle.set_session(alive);
                 }

@@ -76,6 +76,11 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
         .unwrap_or(Duration::from_secs(30));
     let worker = Worker::open(config)?;
     worker.set_masters(masters.clone());
+    if let Some(at) = args.metrics_listen.or(w.metrics_listen) {
+        let metrics = worker.metrics().clone();
+        let readiness = crate::role_metrics::Readiness::Worker(metrics.clone());
+        crate::role_metrics::start(at, metrics.registry().clone(), readiness).await?;
+    }
     if let Some(keep) = args.log_retention.or(w.log_retention) {
         worker.spawn_log_retention(keep);
     }
@@ -141,6 +146,8 @@ fn keep_direct_session(
     let m = membership.clone();
     let task = tokio::spawn(async move {
         let mut state = m.state();
+        let alive = matches!(*state.borrow(), SessionState::Alive { .. });
+        worker.metrics().set_session(alive);
         let mut tick = tokio::time::interval(common.heartbeat_interval);
         loop {
             tokio::select! {
@@ -149,7 +156,9 @@ fn keep_direct_session(
                     if changed.is_err() {
                         return;
                     }
-                    let lost = matches!(*state.borrow_and_update(), SessionState::Lost);
+                    let now = state.borrow_and_update().clone();
+                    let lost = matches!(now, SessionState::Lost);
+                    worker.metrics().set_session(matches!(now, SessionState::Alive { .. }));
                     if lost && common.disconnect == Disconnect::Stop {
                         tracing::warn!("registry session lost: killing running attempts (they run elsewhere now)");
                         worker.session_lost();
@@ -242,9 +251,11 @@ async fn heartbeat_through_masters(
         if answered {
             last_ok = Instant::now();
             written_off = false;
+            worker.metrics().set_session(true);
         } else if !written_off && last_ok.elapsed() >= common.session_timeout {
             written_off = true;
             session.clear();
+            worker.metrics().set_session(false);
             if common.disconnect == Disconnect::Stop {
                 tracing::warn!(
                     "no master answered for {:?}: killing running attempts",

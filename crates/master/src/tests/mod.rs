@@ -6,6 +6,7 @@
 mod dispatch_secrets;
 mod harness;
 mod map;
+mod metrics;
 mod overrides;
 mod rules;
 mod trigger;
