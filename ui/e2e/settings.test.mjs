@@ -134,8 +134,14 @@ test("data sources: an SQLite file and PostgreSQL test ok, a missing file says w
   await dialog.getByRole("button", { name: "Cancel" }).click();
   await shot(p, "settings-datasources");
 
+  // The first press only asks; Cancel keeps it; a second press deletes.
   await gone.getByRole("button", { name: "Delete gone" }).click();
-  await gone.getByRole("group", { name: "Delete gone?" }).getByRole("button", { name: "Delete" }).click();
+  const asking = gone.getByRole("group", { name: "Delete gone?" });
+  await asking.getByRole("button", { name: "Cancel" }).click();
+  assert.equal(await asking.count(), 0);
+  assert.match(await baton.cli(["datasource", "list", "--project", "demo"]), /gone/, "nothing was deleted yet");
+  await gone.getByRole("button", { name: "Delete gone" }).click();
+  await asking.getByRole("button", { name: "Delete" }).click();
   await until("the deleted row gone", async () => (await gone.count()) === 0);
   assert.equal(await local.count(), 1);
   await p.context().close();
