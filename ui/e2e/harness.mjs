@@ -48,8 +48,9 @@ export async function until(what, check, ms = 30_000, every = 100) {
   }
 }
 
-/** Starts `baton standalone` with the examples applied; `stop()` ends it and its files. */
-export async function startBaton() {
+/** Starts `baton standalone` with the examples applied (and `args`, more flags of
+ * standalone's); `stop()` ends it and its files. */
+export async function startBaton({ args: more = [] } = {}) {
   const dir = await mkdtemp(join(tmpdir(), "baton-ui-e2e-"));
   const port = await freePort();
   const grpc = await freePort();
@@ -67,6 +68,7 @@ export async function startBaton() {
     join(dir, "data"),
     "--apply",
     join(ROOT, "examples"),
+    ...more,
   ];
   let output = "";
   let child;

@@ -17,6 +17,9 @@ const MonitorPage = lazy(() => import("./pages/Monitor"));
 const EventsPage = lazy(() => import("./pages/Events"));
 const AuditPage = lazy(() => import("./pages/Audit"));
 const EditorPage = lazy(() => import("./pages/Editor"));
+const DataSourcesPage = lazy(() => import("./pages/DataSources"));
+const SecretsPage = lazy(() => import("./pages/Secrets"));
+const AlertsPage = lazy(() => import("./pages/Alerts"));
 
 const later = (page: ReactNode) => <Suspense fallback={<p className="muted pad">Loading…</p>}>{page}</Suspense>;
 
@@ -31,6 +34,9 @@ export const router = createBrowserRouter([
       { path: "/projects/:project", element: <WorkflowsPage /> },
       { path: "/projects/:project/instances", element: <InstancesPage /> },
       { path: "/projects/:project/schedules", element: later(<SchedulesPage />) },
+      { path: "/projects/:project/datasources", element: later(<DataSourcesPage />) },
+      { path: "/projects/:project/secrets", element: later(<SecretsPage />) },
+      { path: "/projects/:project/alerts", element: later(<AlertsPage />) },
       { path: "/projects/:project/workflows/new", element: later(<EditorPage />) },
       { path: "/projects/:project/workflows/:name", element: later(<WorkflowPage />) },
       { path: "/projects/:project/workflows/:name/edit", element: later(<EditorPage />) },

@@ -94,44 +94,116 @@ impl std::fmt::Debug for Channel {
     }
 }
 
+/// A field of a channel's request, so that a refusal can say where it is (a form shows it
+/// at its field): a setting, or the secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// `settings.url`.
+    Url,
+    /// `settings.template`.
+    Template,
+    /// `settings.smtp_host`.
+    SmtpHost,
+    /// `settings.smtp_port`.
+    SmtpPort,
+    /// `settings.smtp_tls`.
+    SmtpTls,
+    /// `settings.username`.
+    Username,
+    /// `settings.from`.
+    From,
+    /// `settings.to`.
+    To,
+    /// `settings.script`.
+    Script,
+    /// `settings.timeout_ms`.
+    TimeoutMs,
+    /// `secret`.
+    Secret,
+}
+
+impl Field {
+    /// Its setting's name (`url`, `smtp_host`), or `secret`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Url => "url",
+            Field::Template => "template",
+            Field::SmtpHost => "smtp_host",
+            Field::SmtpPort => "smtp_port",
+            Field::SmtpTls => "smtp_tls",
+            Field::Username => "username",
+            Field::From => "from",
+            Field::To => "to",
+            Field::Script => "script",
+            Field::TimeoutMs => "timeout_ms",
+            Field::Secret => "secret",
+        }
+    }
+
+    /// Where it is in the API's request body: `settings.NAME`, or `secret`.
+    pub fn path(self) -> String {
+        match self {
+            Field::Secret => "secret".to_string(),
+            setting => format!("settings.{}", setting.name()),
+        }
+    }
+}
+
+/// What is wrong with a channel, and at which field of its request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ChannelError {
+    /// The field the problem is at.
+    pub field: Field,
+    /// What is wrong, in the user's words (never quoting the secret).
+    pub message: String,
+}
+
+fn at(field: Field, message: impl Into<String>) -> ChannelError {
+    ChannelError {
+        field,
+        message: message.into(),
+    }
+}
+
 /// The settings each type takes (besides `timeout_ms`).
-fn takes(kind: AlertChannelType) -> &'static [&'static str] {
+fn takes(kind: AlertChannelType) -> &'static [Field] {
     match kind {
-        AlertChannelType::Webhook => &["url", "template"],
+        AlertChannelType::Webhook => &[Field::Url, Field::Template],
         AlertChannelType::Slack
         | AlertChannelType::Feishu
         | AlertChannelType::Dingtalk
         | AlertChannelType::Wecom => &[],
-        AlertChannelType::Pagerduty => &["url"],
+        AlertChannelType::Pagerduty => &[Field::Url],
         AlertChannelType::Email => &[
-            "smtp_host",
-            "smtp_port",
-            "smtp_tls",
-            "username",
-            "from",
-            "to",
+            Field::SmtpHost,
+            Field::SmtpPort,
+            Field::SmtpTls,
+            Field::Username,
+            Field::From,
+            Field::To,
         ],
-        AlertChannelType::Script => &["script"],
+        AlertChannelType::Script => &[Field::Script],
     }
 }
 
 /// The settings that are set.
-fn given(s: &AlertChannelSettings) -> Vec<&'static str> {
+fn given(s: &AlertChannelSettings) -> Vec<Field> {
     let mut set = Vec::new();
-    let mut mark = |on: bool, name| {
+    let mut mark = |on: bool, field| {
         if on {
-            set.push(name)
+            set.push(field)
         }
     };
-    mark(s.url.is_some(), "url");
-    mark(s.template.is_some(), "template");
-    mark(s.smtp_host.is_some(), "smtp_host");
-    mark(s.smtp_port.is_some(), "smtp_port");
-    mark(s.smtp_tls.is_some(), "smtp_tls");
-    mark(s.username.is_some(), "username");
-    mark(s.from.is_some(), "from");
-    mark(!s.to.is_empty(), "to");
-    mark(s.script.is_some(), "script");
+    mark(s.url.is_some(), Field::Url);
+    mark(s.template.is_some(), Field::Template);
+    mark(s.smtp_host.is_some(), Field::SmtpHost);
+    mark(s.smtp_port.is_some(), Field::SmtpPort);
+    mark(s.smtp_tls.is_some(), Field::SmtpTls);
+    mark(s.username.is_some(), Field::Username);
+    mark(s.from.is_some(), Field::From);
+    mark(!s.to.is_empty(), Field::To);
+    mark(s.script.is_some(), Field::Script);
     set
 }
 
@@ -148,45 +220,55 @@ pub fn check_url(url: &str, what: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn required(value: Option<&str>, message: &str) -> Result<String, String> {
+fn required(value: Option<&str>, field: Field, message: &str) -> Result<String, ChannelError> {
     match value.map(str::trim) {
         Some(v) if !v.is_empty() => Ok(v.to_string()),
-        _ => Err(message.to_string()),
+        _ => Err(at(field, message)),
     }
 }
 
 impl Channel {
     /// Checks a channel of type `kind` with these settings and secret; what is wrong, in the
-    /// user's words (never quoting the secret).
+    /// user's words (never quoting the secret), at its field.
     pub fn build(
         name: &str,
         kind: AlertChannelType,
         s: &AlertChannelSettings,
         secret: Option<&str>,
-    ) -> Result<Channel, String> {
-        let foreign: Vec<&str> = given(s)
+    ) -> Result<Channel, ChannelError> {
+        let foreign: Vec<Field> = given(s)
             .into_iter()
             .filter(|f| !takes(kind).contains(f))
             .collect();
-        if !foreign.is_empty() {
+        if let Some(first) = foreign.first() {
             let own = match takes(kind) {
                 [] => "none but timeout_ms".to_string(),
-                fields => format!("{} and timeout_ms", fields.join(", ")),
+                fields => {
+                    let names: Vec<&str> = fields.iter().map(|f| f.name()).collect();
+                    format!("{} and timeout_ms", names.join(", "))
+                }
             };
-            return Err(format!(
-                "a {kind} channel does not take {} (it takes {own})",
-                foreign.join(", ")
+            let names: Vec<&str> = foreign.iter().map(|f| f.name()).collect();
+            return Err(at(
+                *first,
+                format!(
+                    "a {kind} channel does not take {} (it takes {own})",
+                    names.join(", ")
+                ),
             ));
         }
         let secret = secret.map(str::trim).filter(|s| !s.is_empty());
         let target = Self::target(kind, s, secret)?;
         let timeout = match s.timeout_ms {
             None => DEFAULT_TIMEOUT,
-            Some(0) => return Err("timeout_ms must be at least 1".into()),
+            Some(0) => return Err(at(Field::TimeoutMs, "timeout_ms must be at least 1")),
             Some(ms) if Duration::from_millis(ms) > MAX_TIMEOUT => {
-                return Err(format!(
-                    "timeout_ms is at most {} (a minute)",
-                    MAX_TIMEOUT.as_millis()
+                return Err(at(
+                    Field::TimeoutMs,
+                    format!(
+                        "timeout_ms is at most {} (a minute)",
+                        MAX_TIMEOUT.as_millis()
+                    ),
                 ))
             }
             Some(ms) => Duration::from_millis(ms),
@@ -202,40 +284,25 @@ impl Channel {
         kind: AlertChannelType,
         s: &AlertChannelSettings,
         secret: Option<&str>,
-    ) -> Result<Target, String> {
-        let chat = |chat: Chat| -> Result<Target, String> {
+    ) -> Result<Target, ChannelError> {
+        let chat = |chat: Chat| -> Result<Target, ChannelError> {
             let url = secret.ok_or_else(|| {
-                format!(
-                    "a {kind} channel needs its webhook URL as the secret (it holds the \
-                     token: give it on stdin or in a file, never as a flag)"
+                at(
+                    Field::Secret,
+                    format!(
+                        "a {kind} channel needs its webhook URL as the secret (it holds the \
+                         token: give it on stdin or in a file, never as a flag)"
+                    ),
                 )
             })?;
-            check_url(url, "the webhook URL")?;
+            check_url(url, "the webhook URL").map_err(|e| at(Field::Secret, e))?;
             Ok(Target::Chat {
                 chat,
                 url: url.to_string(),
             })
         };
         match kind {
-            AlertChannelType::Webhook => {
-                let url = match (secret, s.url.as_deref()) {
-                    (Some(_), Some(_)) => {
-                        return Err("give a webhook's URL as `url` or as the secret, not both".into())
-                    }
-                    (Some(u), None) | (None, Some(u)) => u.to_string(),
-                    (None, None) => {
-                        return Err("a webhook channel needs a URL (`url`, or the secret when it holds a token)".into())
-                    }
-                };
-                check_url(&url, "the webhook URL")?;
-                if let Some(t) = &s.template {
-                    crate::format::check_template(t)?;
-                }
-                Ok(Target::Webhook {
-                    url,
-                    template: s.template.clone(),
-                })
-            }
+            AlertChannelType::Webhook => Self::webhook(s, secret),
             AlertChannelType::Slack => chat(Chat::Slack),
             AlertChannelType::Feishu => chat(Chat::Feishu),
             AlertChannelType::Dingtalk => chat(Chat::Dingtalk),
@@ -243,42 +310,88 @@ impl Channel {
             AlertChannelType::Pagerduty => {
                 let routing_key = required(
                     secret,
+                    Field::Secret,
                     "a pagerduty channel needs its routing key as the secret (stdin or a file)",
                 )?;
                 let url = s.url.clone().unwrap_or_else(|| PAGERDUTY_URL.to_string());
-                check_url(&url, "the PagerDuty URL")?;
+                check_url(&url, "the PagerDuty URL").map_err(|e| at(Field::Url, e))?;
                 Ok(Target::Pagerduty { url, routing_key })
             }
             AlertChannelType::Email => Self::email(s, secret).map(Target::Email),
-            AlertChannelType::Script => {
-                if secret.is_some() {
-                    return Err("a script channel takes no secret".into());
-                }
-                let name = required(
-                    s.script.as_deref(),
-                    "a script channel needs `script`: a file name in the server's alert script directory",
-                )?;
-                if !baton_core::spec::valid_name(&name) || name.starts_with('.') {
-                    return Err(format!(
-                        "script `{name}` must be a plain file name of the server's alert script \
-                         directory (letters, digits, `_`, `-`, `.`; no path)"
-                    ));
-                }
-                Ok(Target::Script { name })
-            }
+            AlertChannelType::Script => Self::script(s, secret),
         }
     }
 
-    fn email(s: &AlertChannelSettings, secret: Option<&str>) -> Result<Email, String> {
-        let host = required(s.smtp_host.as_deref(), "an email channel needs `smtp_host`")?;
-        let from = required(s.from.as_deref(), "an email channel needs `from`")?;
-        if s.to.is_empty() {
-            return Err("an email channel needs at least one `to` address".into());
+    fn webhook(s: &AlertChannelSettings, secret: Option<&str>) -> Result<Target, ChannelError> {
+        let (url, field) =
+            match (secret, s.url.as_deref()) {
+                (Some(_), Some(_)) => {
+                    return Err(at(
+                        Field::Url,
+                        "give a webhook's URL as `url` or as the secret, not both",
+                    ))
+                }
+                (Some(u), None) => (u.to_string(), Field::Secret),
+                (None, Some(u)) => (u.to_string(), Field::Url),
+                (None, None) => return Err(at(
+                    Field::Url,
+                    "a webhook channel needs a URL (`url`, or the secret when it holds a token)",
+                )),
+            };
+        check_url(&url, "the webhook URL").map_err(|e| at(field, e))?;
+        if let Some(t) = &s.template {
+            crate::format::check_template(t).map_err(|e| at(Field::Template, e))?;
         }
-        for address in std::iter::once(&from).chain(&s.to) {
+        Ok(Target::Webhook {
+            url,
+            template: s.template.clone(),
+        })
+    }
+
+    fn script(s: &AlertChannelSettings, secret: Option<&str>) -> Result<Target, ChannelError> {
+        if secret.is_some() {
+            return Err(at(Field::Secret, "a script channel takes no secret"));
+        }
+        let name = required(
+            s.script.as_deref(),
+            Field::Script,
+            "a script channel needs `script`: a file name in the server's alert script directory",
+        )?;
+        if !baton_core::spec::valid_name(&name) || name.starts_with('.') {
+            return Err(at(
+                Field::Script,
+                format!(
+                    "script `{name}` must be a plain file name of the server's alert script \
+                     directory (letters, digits, `_`, `-`, `.`; no path)"
+                ),
+            ));
+        }
+        Ok(Target::Script { name })
+    }
+
+    fn email(s: &AlertChannelSettings, secret: Option<&str>) -> Result<Email, ChannelError> {
+        let host = required(
+            s.smtp_host.as_deref(),
+            Field::SmtpHost,
+            "an email channel needs `smtp_host`",
+        )?;
+        let from = required(
+            s.from.as_deref(),
+            Field::From,
+            "an email channel needs `from`",
+        )?;
+        if s.to.is_empty() {
+            return Err(at(
+                Field::To,
+                "an email channel needs at least one `to` address",
+            ));
+        }
+        let addresses =
+            std::iter::once((Field::From, &from)).chain(s.to.iter().map(|a| (Field::To, a)));
+        for (field, address) in addresses {
             address
                 .parse::<lettre::message::Mailbox>()
-                .map_err(|e| format!("`{address}` is not an email address ({e})"))?;
+                .map_err(|e| at(field, format!("`{address}` is not an email address ({e})")))?;
         }
         let tls = s.smtp_tls.unwrap_or_default();
         let port = s.smtp_port.unwrap_or(match tls {
@@ -290,10 +403,16 @@ impl Channel {
             (Some(user), Some(password)) => Some((user.to_string(), password.to_string())),
             (None, None) => None,
             (Some(_), None) => {
-                return Err("an email channel with a `username` needs its password as the secret (stdin or a file)".into())
+                return Err(at(
+                    Field::Secret,
+                    "an email channel with a `username` needs its password as the secret (stdin or a file)",
+                ))
             }
             (None, Some(_)) => {
-                return Err("an email channel with a password needs a `username`".into())
+                return Err(at(
+                    Field::Username,
+                    "an email channel with a password needs a `username`",
+                ))
             }
         };
         Ok(Email {
@@ -347,7 +466,7 @@ mod tests {
         s: serde_json::Value,
         secret: Option<&str>,
     ) -> Result<Channel, String> {
-        Channel::build("c", kind, &settings(s), secret)
+        Channel::build("c", kind, &settings(s), secret).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -414,5 +533,72 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("at most"), "{e}");
+    }
+
+    #[test]
+    fn each_refusal_names_the_field_it_is_about() {
+        use serde_json::json;
+        use AlertChannelType as T;
+        let field = |kind, s, secret| {
+            Channel::build("c", kind, &settings(s), secret)
+                .unwrap_err()
+                .field
+        };
+        assert_eq!(
+            field(T::Slack, json!({"url": "https://h.test/x"}), None),
+            Field::Url
+        );
+        assert_eq!(field(T::Slack, json!({}), None), Field::Secret);
+        assert_eq!(
+            field(T::Slack, json!({}), Some("ftp://h.test/")),
+            Field::Secret
+        );
+        assert_eq!(field(T::Webhook, json!({}), None), Field::Url);
+        assert_eq!(
+            field(T::Webhook, json!({"url": "ftp://h.test/"}), None),
+            Field::Url
+        );
+        assert_eq!(
+            field(T::Webhook, json!({}), Some("ftp://h.test/")),
+            Field::Secret
+        );
+        assert_eq!(
+            field(
+                T::Webhook,
+                json!({"url": "http://h.test/", "template": "{\"a\": \"{{nope}}\"}"}),
+                None
+            ),
+            Field::Template
+        );
+        assert_eq!(
+            field(
+                T::Webhook,
+                json!({"url": "http://h.test/", "timeout_ms": 0}),
+                None
+            ),
+            Field::TimeoutMs
+        );
+        assert_eq!(field(T::Pagerduty, json!({}), None), Field::Secret);
+        assert_eq!(
+            field(T::Email, json!({"from": "a@x.test"}), None),
+            Field::SmtpHost
+        );
+        assert_eq!(
+            field(T::Email, json!({"smtp_host": "mx"}), None),
+            Field::From
+        );
+        let mail = |to: &str| json!({"smtp_host": "mx", "from": "a@x.test", "to": [to]});
+        assert_eq!(field(T::Email, mail("not an address"), None), Field::To);
+        assert_eq!(
+            field(T::Email, mail("b@x.test"), Some("pw")),
+            Field::Username
+        );
+        assert_eq!(field(T::Script, json!({}), None), Field::Script);
+        assert_eq!(
+            field(T::Script, json!({"script": "s.sh"}), Some("x")),
+            Field::Secret
+        );
+        assert_eq!(Field::SmtpHost.path(), "settings.smtp_host");
+        assert_eq!(Field::Secret.path(), "secret");
     }
 }

@@ -405,6 +405,7 @@ pub async fn load_channel(
         }
     };
     Channel::build(name, kind, &settings, secret.as_deref().map(|s| s.as_str()))
+        .map_err(|e| e.to_string())
 }
 
 /// The rules read during one pass, each project's and workflow's once.

@@ -86,6 +86,34 @@ impl ApiError {
         }
     }
 
+    /// A bad request about one field of the body (`url`, `settings.to`), shown at that field
+    /// by a form.
+    pub fn field(
+        code: &'static str,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ApiError {
+        let message = message.into();
+        ApiError::BadFields {
+            code,
+            fields: vec![(field.into(), message.clone())],
+            message,
+        }
+    }
+
+    /// This error, said to be about `field` when it is a plain bad request (a name check's
+    /// refusal, say); any other error as it is.
+    pub fn at(self, field: &str) -> ApiError {
+        match self {
+            ApiError::BadRequest {
+                code,
+                message,
+                problems,
+            } if problems.is_empty() => ApiError::field(code, field, message),
+            other => other,
+        }
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest { code, .. } | ApiError::BadFields { code, .. } => {

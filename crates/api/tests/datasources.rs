@@ -264,3 +264,103 @@ async fn a_rotation_reseals_every_password_with_the_new_key() {
     let done = baton_api::reseal(&store, &stranger).await.unwrap();
     assert_eq!((done.resealed, done.unopened), (0, 3));
 }
+
+/// The fields each refusal names (`problems[].field`), for the UI's forms to show it there.
+fn fields_of(e: &Value) -> Vec<&str> {
+    e["error"]["problems"]
+        .as_array()
+        .map(|ps| ps.iter().filter_map(|p| p["field"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn refusals_of_data_sources_secrets_and_alert_channels_name_their_field() {
+    let db = TestDb::sqlite();
+    let store = db.store().await;
+    let key = SecretKey::generate().unwrap();
+    let api = Api::new(&store, Some(ring(&key))).await;
+    let refused = |method: Method, uri: &'static str, body: Value| {
+        let api = &api;
+        async move {
+            let (status, e, text) = api.call(method, uri, body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {text}");
+            assert!(!text.contains("hunter2"), "{text}");
+            fields_of(&e)
+                .into_iter()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        }
+    };
+    let cases: Vec<(Method, &str, Value, &str)> = vec![
+        (
+            Method::POST,
+            "/api/v1/datasources",
+            json!({"name": "bad name", "type": "sqlite", "url": "sqlite:///x.db"}),
+            "name",
+        ),
+        (
+            Method::POST,
+            "/api/v1/datasources",
+            json!({"name": "a", "type": "mysql", "url": "postgres://h/d"}),
+            "url",
+        ),
+        (
+            Method::POST,
+            "/api/v1/datasources",
+            json!({"name": "a", "type": "mysql", "url": "mysql://u:hunter2@h/d", "password": "hunter2"}),
+            "password",
+        ),
+        (
+            Method::PUT,
+            "/api/v1/secrets/bad.name",
+            json!({"value": "hunter2"}),
+            "name",
+        ),
+        (
+            Method::PUT,
+            "/api/v1/secrets/token",
+            json!({"value": ""}),
+            "value",
+        ),
+        (
+            Method::POST,
+            "/api/v1/alerts/channels",
+            json!({"name": "bad name", "type": "slack", "secret": "https://h.test/hunter2"}),
+            "name",
+        ),
+        (
+            Method::POST,
+            "/api/v1/alerts/channels",
+            json!({"name": "s", "type": "slack", "secret": "ftp://h.test/hunter2"}),
+            "secret",
+        ),
+        (
+            Method::POST,
+            "/api/v1/alerts/channels",
+            json!({"name": "w", "type": "webhook", "settings": {"url": "nope"}}),
+            "settings.url",
+        ),
+        (
+            Method::POST,
+            "/api/v1/alerts/channels",
+            json!({"name": "m", "type": "email", "settings": {"smtp_host": "mx", "from": "a@x.test", "to": ["not an address"]}}),
+            "settings.to",
+        ),
+        (
+            Method::POST,
+            "/api/v1/alerts/rules",
+            json!({"on": [], "channel": "ops"}),
+            "on",
+        ),
+        (
+            Method::POST,
+            "/api/v1/alerts/rules",
+            json!({"on": ["instance_failed"], "channel": "bad name"}),
+            "channel",
+        ),
+    ];
+    for (method, uri, body, field) in cases {
+        let shown = body.to_string();
+        assert_eq!(refused(method, uri, body).await, [field], "{uri} {shown}");
+    }
+}

@@ -17,6 +17,8 @@ export function Layout() {
   const [pageProject, setPageProject] = useState<string | null>(null);
   const project = routeProject ?? pageProject ?? undefined;
   const [theme, setTheme] = useState<Theme>(savedTheme());
+  // Data sources, secrets and alerts are one header link (their pages have tabs).
+  const settingsPage = /^\/projects\/[^/]+\/(datasources|secrets|alerts)$/.test(location.pathname);
 
   useEffect(() => {
     onUnauthorized(() => {
@@ -73,6 +75,9 @@ export function Layout() {
               </NavLink>
               <NavLink to={`/projects/${encodeURIComponent(project)}/instances`}>Instances</NavLink>
               <NavLink to={`/projects/${encodeURIComponent(project)}/schedules`}>Schedules</NavLink>
+              <NavLink to={`/projects/${encodeURIComponent(project)}/datasources`} className={({ isActive }) => (isActive || settingsPage ? "active" : undefined)}>
+                Settings
+              </NavLink>
             </>
           )}
           <NavLink to="/monitor">Monitor</NavLink>

@@ -67,6 +67,7 @@ function ProjectRow({ p, admin, open, onToggle }: { p: Schemas["Project"]; admin
       <td>
         <span className="row-actions">
         <Link to={`/projects/${project}/instances`}>instances</Link>
+        <Link to={`/projects/${project}/datasources`}>settings</Link>
         {admin && (
           <button type="button" className="ghost" onClick={onToggle} aria-expanded={open} aria-label={`Members of ${p.name}`}>
             members

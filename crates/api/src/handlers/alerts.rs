@@ -75,9 +75,14 @@ pub(crate) async fn create_channel(
         }
     };
     let project = project_or_default(q.project);
-    check_name("alert channel", &req.name)?;
-    Channel::build(&req.name, req.kind, &req.settings, req.secret.as_deref())
-        .map_err(|e| ApiError::bad("bad_channel", format!("alert channel `{}`: {e}", req.name)))?;
+    check_name("alert channel", &req.name).map_err(|e| e.at("name"))?;
+    Channel::build(&req.name, req.kind, &req.settings, req.secret.as_deref()).map_err(|e| {
+        ApiError::field(
+            "bad_channel",
+            e.field.path(),
+            format!("alert channel `{}`: {e}", req.name),
+        )
+    })?;
     let secret = match req
         .secret
         .as_deref()
@@ -250,17 +255,18 @@ pub(crate) async fn create_rule(
     let req = super::body(req, "bad_request", "alert rule: ")?;
     let project = project_or_default(q.project);
     if req.on.is_empty() {
-        return Err(ApiError::bad(
+        return Err(ApiError::field(
             "bad_rule",
+            "on",
             format!(
                 "alert rule: `on` names no event (one or more of: {})",
                 baton_core::alert::known_kinds()
             ),
         ));
     }
-    check_name("alert channel", &req.channel)?;
+    check_name("alert channel", &req.channel).map_err(|e| e.at("channel"))?;
     if let Some(w) = &req.workflow {
-        check_name("workflow", w)?;
+        check_name("workflow", w).map_err(|e| e.at("workflow"))?;
     }
     if state
         .store

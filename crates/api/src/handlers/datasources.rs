@@ -103,13 +103,13 @@ pub(crate) async fn create_datasource(
         }
     };
     let project = project_or_default(q.project);
-    check_name("data source", &req.name)?;
+    check_name("data source", &req.name).map_err(|e| e.at("name"))?;
     let kind = kind_of(req.kind);
     let url = DataSourceUrl::parse(kind, &req.url)
-        .map_err(|e| ApiError::bad("bad_url", e.to_string()))?;
+        .map_err(|e| ApiError::field("bad_url", "url", e.to_string()))?;
     let password = url
         .password(req.password)
-        .map_err(|e| ApiError::bad("bad_password", e.to_string()))?;
+        .map_err(|e| ApiError::field("bad_password", "password", e.to_string()))?;
     let secret = match password {
         None => None,
         Some(password) => {

@@ -54,10 +54,11 @@ pub(crate) async fn set_secret(
         }
     };
     let project = project_or_default(q.project);
-    check_name("secret", &name)?;
+    check_name("secret", &name).map_err(|e| e.at("name"))?;
     if !baton_core::params::is_param_name(&name) || name.contains('.') {
-        return Err(ApiError::bad(
+        return Err(ApiError::field(
             "bad_name",
+            "name",
             format!(
                 "bad secret name `{name}`: use letters, digits and _ (not starting with a digit), \
                  so that `${{secret.{name}}}` refers to it"
@@ -65,11 +66,16 @@ pub(crate) async fn set_secret(
         ));
     }
     if req.value.is_empty() {
-        return Err(ApiError::bad("bad_value", "secret: the value is empty"));
+        return Err(ApiError::field(
+            "bad_value",
+            "value",
+            "secret: the value is empty",
+        ));
     }
     if req.value.len() > MAX_SECRET_BYTES {
-        return Err(ApiError::bad(
+        return Err(ApiError::field(
             "bad_value",
+            "value",
             format!(
                 "secret: the value is {} bytes, more than the {MAX_SECRET_BYTES} a secret may have",
                 req.value.len()
