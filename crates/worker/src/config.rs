@@ -43,6 +43,11 @@ pub struct WorkerConfig {
     pub cluster_tls: Option<baton_proto::tls::ClusterTls>,
     /// The client http tasks send their requests with, and where it may send them.
     pub http: crate::executors::http::HttpClient,
+    /// Where the logs of ended attempts are shipped, so that they outlive this worker (none:
+    /// they stay on its disk only).
+    pub log_archive: Option<baton_logstore::LogArchive>,
+    /// How the uploads to the archive back off after a failure.
+    pub archive_backoff: crate::archiver::ArchiveBackoff,
 }
 
 /// The worker's environment variables every task sees (with those named `LC_*`): what
@@ -83,6 +88,8 @@ impl WorkerConfig {
             cluster_key: baton_proto::auth::ClusterKey::fresh(),
             cluster_tls: None,
             http: Default::default(),
+            log_archive: None,
+            archive_backoff: Default::default(),
         }
     }
 }

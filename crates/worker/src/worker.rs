@@ -13,6 +13,7 @@ use baton_proto::{
 };
 use tokio::sync::watch;
 
+use crate::archiver::Archiver;
 use crate::attempt::{self, Job};
 use crate::config::WorkerConfig;
 use crate::error::{DispatchError, OpenError};
@@ -84,6 +85,8 @@ pub(crate) struct Inner {
     pub(crate) watchdog: Option<Arc<Watchdog>>,
     /// What every task inherits of this process's environment (read once).
     pub(crate) base_env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+    /// Ships ended attempts' logs to the archive, when there is one.
+    pub(crate) archiver: Option<Archiver>,
 }
 
 impl Inner {
@@ -186,6 +189,9 @@ impl Worker {
                 workdirs: WorkDirs::new(&config.data_dir),
                 watchdog: Watchdog::start(&config.id).map(Arc::new),
                 base_env: config.task_base_env(),
+                archiver: config.log_archive.clone().map(|archive| {
+                    Archiver::start(archive, config.data_dir.clone(), config.archive_backoff)
+                }),
                 config,
             }),
         })
