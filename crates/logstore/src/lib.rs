@@ -217,7 +217,19 @@ fn s3_builder(
     vars: &[(String, String)],
 ) -> Result<object_store::aws::AmazonS3Builder, ArchiveError> {
     use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-    let mut builder = AmazonS3Builder::new().with_bucket_name(bucket);
+    // Client options first: the variables (`AWS_ALLOW_HTTP`) then set theirs on top.
+    let client = ClientOptions::new()
+        .with_timeout(REQUEST_TIMEOUT)
+        .with_connect_timeout(CONNECT_TIMEOUT);
+    let retry = RetryConfig {
+        max_retries: RETRIES,
+        retry_timeout: RETRY_TIMEOUT,
+        ..RetryConfig::default()
+    };
+    let mut builder = AmazonS3Builder::new()
+        .with_client_options(client)
+        .with_retry(retry)
+        .with_bucket_name(bucket);
     for (name, value) in vars {
         if !name.starts_with("AWS_") {
             continue;
@@ -237,15 +249,7 @@ fn s3_builder(
             }
         }
     }
-    let client = ClientOptions::new()
-        .with_timeout(REQUEST_TIMEOUT)
-        .with_connect_timeout(CONNECT_TIMEOUT);
-    let retry = RetryConfig {
-        max_retries: RETRIES,
-        retry_timeout: RETRY_TIMEOUT,
-        ..RetryConfig::default()
-    };
-    Ok(builder.with_client_options(client).with_retry(retry))
+    Ok(builder)
 }
 
 /// Creates `path` and its missing parents with mode 0700: archived logs hold what tasks
