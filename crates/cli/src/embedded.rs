@@ -103,6 +103,8 @@ impl Node {
         worker_config.pass_env = options.node.task_env_pass.clone();
         worker_config.http = crate::args::http_client(&options.node.http, &[], &[]);
         worker_config.log_archive = options.log_archive.clone();
+        // Standalone's archive is its own: its retention applies there too.
+        worker_config.archive_retention = true;
         let slots = worker_config.slots;
         let worker = Worker::open(worker_config)?;
         worker.set_masters(vec![address.clone()]);

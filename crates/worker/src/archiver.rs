@@ -399,6 +399,37 @@ mod tests {
         assert_eq!(std::fs::read(archived).unwrap(), b"line one\nline two\n");
     }
 
+    #[tokio::test]
+    async fn the_retention_of_a_worker_that_owns_its_directory_archive_applies_there_too() {
+        use crate::testkit::worker_with;
+        let day = Duration::from_secs(24 * 3600);
+        let old = std::time::SystemTime::now() - 100 * day;
+        let data = tempfile::tempdir().unwrap();
+        let store = tempfile::tempdir().unwrap();
+        for (wfi, age) in [(1, Some(old)), (2, None)] {
+            let dir = store.path().join(format!("{wfi}/10"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("1.log"), b"archived").unwrap();
+            if let Some(t) = age {
+                for p in [dir.join("1.log"), dir.clone(), dir.parent().unwrap().into()] {
+                    std::fs::File::open(p).unwrap().set_modified(t).unwrap();
+                }
+            }
+        }
+        let archive = LogArchive::open(&directory(store.path())).unwrap();
+        let worker = worker_with(data.path(), |c| {
+            c.log_archive = Some(archive);
+            c.archive_retention = true;
+        });
+        let sweeping = worker.spawn_log_retention(90 * day);
+        until("the old archived logs removed", || {
+            !store.path().join("1").exists()
+        })
+        .await;
+        assert!(store.path().join("2/10/1.log").exists(), "recent: kept");
+        sweeping.abort();
+    }
+
     #[test]
     fn markers_are_found_in_instance_order_up_to_a_bound() {
         let data = tempfile::tempdir().unwrap();

@@ -48,6 +48,9 @@ pub struct WorkerConfig {
     pub log_archive: Option<baton_logstore::LogArchive>,
     /// How the uploads to the archive back off after a failure.
     pub archive_backoff: crate::archiver::ArchiveBackoff,
+    /// The log retention also removes old logs from a `file://` archive: for standalone,
+    /// whose archive is its own (a cluster's archive is shared, and kept by its own rules).
+    pub archive_retention: bool,
 }
 
 /// The worker's environment variables every task sees (with those named `LC_*`): what
@@ -90,6 +93,7 @@ impl WorkerConfig {
             http: Default::default(),
             log_archive: None,
             archive_backoff: Default::default(),
+            archive_retention: false,
         }
     }
 }

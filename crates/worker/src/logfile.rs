@@ -304,10 +304,20 @@ pub(crate) fn sweep(
     keep: std::time::Duration,
     running: &std::collections::HashSet<WorkflowInstanceId>,
 ) -> io::Result<usize> {
+    sweep_dir(&data_dir.join("logs"), keep, running)
+}
+
+/// [`sweep`] of the instance directories under `logs` (the data directory's `logs/`, or a
+/// `file://` archive, which has the same layout).
+pub(crate) fn sweep_dir(
+    logs: &Path,
+    keep: std::time::Duration,
+    running: &std::collections::HashSet<WorkflowInstanceId>,
+) -> io::Result<usize> {
     let Some(cutoff) = std::time::SystemTime::now().checked_sub(keep) else {
         return Ok(0);
     };
-    let entries = match std::fs::read_dir(data_dir.join("logs")) {
+    let entries = match std::fs::read_dir(logs) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(e),

@@ -215,10 +215,19 @@ impl Worker {
     }
 
     /// Removes, now and then periodically until the process ends, the logs of workflow
-    /// instances last written longer than `keep` ago (none of an attempt running here), so
-    /// that the logs of instances removed by retention do not stay on the worker's disk.
+    /// instances last written longer than `keep` ago (none of an attempt running here, none
+    /// not archived yet), so that the logs of instances removed by retention do not stay on
+    /// the worker's disk; with [`WorkerConfig::archive_retention`], from its `file://`
+    /// archive too.
     pub fn spawn_log_retention(&self, keep: Duration) -> tokio::task::JoinHandle<()> {
         let every = (keep / 10).clamp(Duration::from_secs(60), Duration::from_secs(3600));
+        let config = &self.inner.config;
+        let archive_dir = match config.log_archive.as_ref().map(|a| a.url()) {
+            Some(baton_logstore::ArchiveUrl::Directory(dir)) if config.archive_retention => {
+                Some(dir.clone())
+            }
+            Some(_) | None => None,
+        };
         let worker = self.clone();
         tokio::spawn(async move {
             loop {
@@ -231,8 +240,15 @@ impl Worker {
                     attempts.values().map(|e| e.wfi).collect()
                 };
                 let dir = worker.inner.config.data_dir.clone();
-                let swept =
-                    tokio::task::spawn_blocking(move || logfile::sweep(&dir, keep, &running)).await;
+                let archive_dir = archive_dir.clone();
+                let swept = tokio::task::spawn_blocking(move || {
+                    let archived = match &archive_dir {
+                        Some(archive) => logfile::sweep_dir(archive, keep, &running)?,
+                        None => 0,
+                    };
+                    Ok::<_, std::io::Error>(logfile::sweep(&dir, keep, &running)? + archived)
+                })
+                .await;
                 match swept {
                     Ok(Ok(0)) => {}
                     Ok(Ok(n)) => tracing::info!("removed the logs of {n} old workflow instances"),
