@@ -35,18 +35,20 @@ pub(crate) fn from_file(
     if !explicit_file && !path.exists() {
         return Ok(None);
     }
-    let ini = ini::Ini::load_from_file(&path).map_err(|e| bad(e.to_string()))?;
+    // Case-sensitive, as the AWS tools read profile names.
+    let mut ini = configparser::ini::Ini::new_cs();
+    ini.load(&path).map_err(bad)?;
     let (profile, explicit_profile) = match var("AWS_PROFILE") {
         Some(p) => (p, true),
         None => ("default", false),
     };
-    let Some(section) = ini.section(Some(profile)) else {
+    if !ini.sections().iter().any(|s| s == profile) {
         if explicit_profile {
             return Err(bad(format!("it has no profile `{profile}` (AWS_PROFILE)")));
         }
         return Ok(None);
-    };
-    let key = |name: &str| section.get(name).map(str::to_string);
+    }
+    let key = |name: &str| ini.get(profile, name).filter(|v| !v.is_empty());
     match (key("aws_access_key_id"), key("aws_secret_access_key")) {
         (Some(access_key_id), Some(secret_access_key)) => Ok(Some(FileCredentials {
             access_key_id,
