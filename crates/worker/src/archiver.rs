@@ -69,6 +69,8 @@ pub(crate) struct Archiver {
     /// Set when an attempt did not fit in the channel (and at the start, for the markers of
     /// a previous life): the uploader then looks on disk.
     look_on_disk: Arc<AtomicBool>,
+    /// True while the uploader has nothing to do (it waits for an attempt to end).
+    idle: tokio::sync::watch::Receiver<bool>,
     /// Failed uploads so far (the uploader's count, which tests read).
     #[cfg(test)]
     failures: Arc<AtomicU64>,
@@ -81,7 +83,9 @@ impl Archiver {
         let (tx, rx) = mpsc::channel(QUEUE);
         let look_on_disk = Arc::new(AtomicBool::new(true));
         let failures = Arc::new(AtomicU64::new(0));
+        let (idle_tx, idle) = tokio::sync::watch::channel(false);
         let uploader = Uploader {
+            idle: idle_tx,
             archive,
             data_dir: data_dir.clone(),
             backoff,
@@ -93,9 +97,19 @@ impl Archiver {
             data_dir,
             tx,
             look_on_disk,
+            idle,
             #[cfg(test)]
             failures,
         }
+    }
+
+    /// Resolves once the uploader has caught up (everything marked so far, a previous life's
+    /// markers included, is archived); the log retention waits for it (bounded) before a
+    /// sweep, so that it does not keep an old instance's logs only because their upload had
+    /// not run yet.
+    pub(crate) async fn caught_up(&self) {
+        let mut idle = self.idle.clone();
+        let _ = idle.wait_for(|idle| *idle).await;
     }
 
     /// How many uploads failed (and were or will be tried again) so far.
@@ -117,11 +131,19 @@ impl Archiver {
     }
 }
 
+/// Creates the (empty) marker, readable by this user only like the log beside it.
 fn write_marker(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
         crate::create_private_dir(dir)?;
     }
-    std::fs::write(path, b"")
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
 }
 
 /// The one task that uploads, in order, one log at a time.
@@ -131,6 +153,7 @@ struct Uploader {
     backoff: ArchiveBackoff,
     look_on_disk: Arc<AtomicBool>,
     failures: Arc<AtomicU64>,
+    idle: tokio::sync::watch::Sender<bool>,
 }
 
 impl Uploader {
@@ -142,10 +165,15 @@ impl Uploader {
                 pending = self.scan().await;
             }
             let Some(&(wfi, key)) = pending.front() else {
+                if self.look_on_disk.load(Ordering::SeqCst) {
+                    continue;
+                }
+                self.idle.send_replace(rx.is_empty());
                 match rx.recv().await {
                     Some(item) => pending.push_back(item),
                     None => return,
                 }
+                self.idle.send_replace(false);
                 continue;
             };
             match self.upload(wfi, key).await {

@@ -35,6 +35,9 @@ pub type WorkerGrpc = tonic::service::interceptor::InterceptedService<
 /// grace was already used up waiting for them.
 const FLUSH_AFTER_KILL: Duration = Duration::from_secs(1);
 
+/// Longest wait of the log retention for the archive's uploads to catch up before a sweep.
+const ARCHIVE_CATCH_UP: Duration = Duration::from_secs(60);
+
 /// How many attempts the log index remembers before it falls back to directory scans.
 const LOG_INDEX_CAPACITY: usize = 100_000;
 
@@ -231,6 +234,9 @@ impl Worker {
         let worker = self.clone();
         tokio::spawn(async move {
             loop {
+                if let Some(archiver) = &worker.inner.archiver {
+                    let _ = tokio::time::timeout(ARCHIVE_CATCH_UP, archiver.caught_up()).await;
+                }
                 let running: HashSet<WorkflowInstanceId> = {
                     let attempts = worker
                         .inner
