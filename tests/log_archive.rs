@@ -105,6 +105,18 @@ fn check_reads(api: &str, token: &str, tid: i64, cli: impl Fn(&[&str]) -> std::p
     assert_eq!(v["next_offset"].as_u64(), Some(text.len() as u64), "{v}");
 }
 
+/// Deletes an object of the test bucket, as a lifecycle rule or an operator would.
+fn delete_object(moto: &Moto, key: &str, rt: &tokio::runtime::Runtime) {
+    use object_store::ObjectStore;
+    let mut s3 = object_store::aws::AmazonS3Builder::new().with_bucket_name(BUCKET);
+    for (name, value) in moto.env() {
+        s3 = s3.with_config(name.to_ascii_lowercase().parse().unwrap(), value);
+    }
+    let s3 = s3.build().unwrap();
+    rt.block_on(s3.delete(&object_store::path::Path::from(key)))
+        .unwrap();
+}
+
 #[test]
 fn an_s3_archive_keeps_logs_and_reads_ranges_on_a_real_s3_server() {
     let dir = tempfile::tempdir().unwrap();
@@ -186,6 +198,20 @@ fn a_cluster_workers_log_reads_from_s3_after_the_worker_is_killed_and_its_data_r
     std::fs::remove_dir_all(dir.path().join("worker0")).unwrap();
     let cli = |args: &[&str]| c.cli(args);
     check_reads(&c.api_url, &c.token, tid, cli);
+
+    // Gone from the archive too: the API says that neither could be read.
+    delete_object(&moto, &format!("{PREFIX}/{wfi}/{tid}/1.log"), &rt);
+    let r = reqwest::blocking::Client::new()
+        .get(format!("{}/api/v1/task-instances/{tid}/log", c.api_url))
+        .bearer_auth(&c.token)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    let body = r.text().unwrap();
+    assert!(
+        body.contains("cannot read the log from worker") && body.contains("not in the log archive"),
+        "{body}"
+    );
 }
 
 #[test]
