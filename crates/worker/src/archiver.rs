@@ -208,11 +208,8 @@ impl Uploader {
             Err(source) => return Err(UploadError::Read { path, source }),
         };
         self.archive.put(wfi, key, data).await?;
-        match std::fs::remove_file(&marker) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                tracing::warn!(path = %marker.display(), error = %e, "cannot remove an archived log's marker; it will be uploaded again");
-            }
-            _ => {}
+        if let Err(e) = remove_marker(&marker) {
+            tracing::warn!(path = %marker.display(), error = %e, "cannot remove an archived log's marker; it will be uploaded again");
         }
         Ok(())
     }
@@ -238,6 +235,22 @@ impl Uploader {
         }
         found.into()
     }
+}
+
+/// Removes the marker, leaving its directory's modification time as it was: the log
+/// retention goes by when the logs were written, not by when they were archived.
+fn remove_marker(marker: &Path) -> io::Result<()> {
+    let dir = marker
+        .parent()
+        .map(|d| (d, std::fs::metadata(d).and_then(|m| m.modified())));
+    match std::fs::remove_file(marker) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        other => other?,
+    }
+    if let Some((dir, Ok(modified))) = dir {
+        std::fs::File::open(dir)?.set_modified(modified)?;
+    }
+    Ok(())
 }
 
 /// The log's bytes if its marker is there (an empty log if the attempt printed nothing);
@@ -376,23 +389,38 @@ mod tests {
     async fn a_restart_archives_what_a_previous_life_left_marked() {
         let data = tempfile::tempdir().unwrap();
         let store = tempfile::tempdir().unwrap();
+        let old = std::time::SystemTime::now() - Duration::from_secs(100 * 24 * 3600);
         for (wfi, k) in [(3, key(30, 1)), (4, key(40, 2))] {
             write_log(data.path(), wfi, k, format!("log of {wfi}\n").as_bytes());
-            write_marker(&marker_path(data.path(), WorkflowInstanceId(wfi), k)).unwrap();
+            let marker = marker_path(data.path(), WorkflowInstanceId(wfi), k);
+            write_marker(&marker).unwrap();
+            let dir = marker.parent().unwrap();
+            std::fs::File::open(dir).unwrap().set_modified(old).unwrap();
         }
         // An attempt archived before (no marker) is not uploaded again.
         write_log(data.path(), 4, key(41, 1), b"done before\n");
         let archive = LogArchive::open(&directory(store.path())).unwrap();
         let _archiver = Archiver::start(archive, data.path().into(), fast());
         let last = store.path().join("4/40/2.log");
+        let marked = |wfi: i64, k: AttemptKey| marker_path(data.path(), WorkflowInstanceId(wfi), k);
         within("the marked logs archived", async {
-            while !(last.is_file() && store.path().join("3/30/1.log").is_file()) {
+            while marked(3, key(30, 1)).exists() || marked(4, key(40, 2)).exists() {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         })
         .await;
-        assert_eq!(std::fs::read(last).unwrap(), b"log of 4\n");
+        assert_eq!(std::fs::read(&last).unwrap(), b"log of 4\n");
+        assert_eq!(
+            std::fs::read(store.path().join("3/30/1.log")).unwrap(),
+            b"log of 3\n"
+        );
         assert!(!store.path().join("4/41/1.log").exists());
+        // The marker's removal leaves the directory's time as it was (for the retention).
+        let dir = data.path().join("logs/3/30");
+        until("the directory's time put back", || {
+            std::fs::metadata(&dir).unwrap().modified().unwrap() == old
+        })
+        .await;
     }
 
     #[tokio::test]
