@@ -6,7 +6,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:12345
 DATA_DIR ?= ./baton-data
 
-.PHONY: run test build lint deny tools bench fmt etcd promtool ui ui-deps ui-test chromium
+.PHONY: run test build lint deny tools bench fmt etcd promtool moto ui ui-deps ui-test chromium
 
 run:
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) ui; else \
@@ -17,7 +17,7 @@ run:
 build:
 	$(CARGO) build --workspace --all-targets
 
-test: etcd promtool build lint deny ui-test
+test: etcd promtool moto build lint deny ui-test
 	$(CARGO) test --workspace --all-targets --no-fail-fast
 
 # The web UI (ui/): its Node packages as pinned by package-lock.json (installed again only
@@ -61,6 +61,21 @@ promtool:
 	@command -v promtool >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; \
+	}
+
+# moto's S3 server (moto[server] from PyPI), which the log archive's tests store logs in, if
+# missing: into the project's own .tools/moto (a Python virtual environment; Debian's
+# python3-venv first if Python cannot make one).
+MOTO_VERSION := >=5.1,<6
+MOTO_DIR := $(CURDIR)/.tools/moto
+moto:
+	@command -v moto_server >/dev/null 2>&1 || test -x $(MOTO_DIR)/bin/moto_server || { \
+		if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then \
+			if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+			$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y python3 python3-venv; \
+		fi; \
+		rm -rf $(MOTO_DIR) && python3 -m venv $(MOTO_DIR) && \
+		$(MOTO_DIR)/bin/pip install --quiet 'moto[server]$(MOTO_VERSION)'; \
 	}
 
 lint:

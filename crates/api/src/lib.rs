@@ -147,6 +147,13 @@ impl ApiState {
         self
     }
 
+    /// The same API, reading the logs of ended attempts from `archive` when the worker that
+    /// ran them cannot be reached or no longer has them.
+    pub fn with_log_archive(mut self, archive: Option<baton_logstore::LogArchive>) -> ApiState {
+        self.logs.archive = archive;
+        self
+    }
+
     /// The same API, reading logs from workers over the cluster's mutual TLS.
     pub fn with_cluster_tls(mut self, tls: Option<baton_proto::tls::ClusterTls>) -> ApiState {
         self.logs.tls = tls;

@@ -1,4 +1,5 @@
-//! Reading task logs from the worker that holds them, through its `ReadLog` RPC.
+//! Reading task logs from the worker that holds them, through its `ReadLog` RPC, or from
+//! the log archive once that worker is gone.
 
 use crate::ApiError;
 use baton_proto::auth::{ClusterKey, MemberChannel};
@@ -16,6 +17,8 @@ pub(crate) struct LogReader {
     pub(crate) key: ClusterKey,
     /// The cluster's mutual TLS, if it has it.
     pub(crate) tls: Option<baton_proto::tls::ClusterTls>,
+    /// Where workers ship the logs of ended attempts, if they do.
+    pub(crate) archive: Option<baton_logstore::LogArchive>,
 }
 
 impl LogReader {
@@ -25,6 +28,7 @@ impl LogReader {
             clients: Arc::default(),
             key,
             tls: None,
+            archive: None,
         }
     }
 
@@ -67,5 +71,30 @@ impl LogReader {
                 ))
             })?;
         Ok(reply.into_inner())
+    }
+
+    /// Reads up to `limit` bytes from `offset` of one attempt's log in the archive, in the
+    /// worker's reply shape (an archived log is complete); `None` when there is no archive or
+    /// it does not have the log.
+    pub async fn archived(
+        &self,
+        wfi: baton_core::WorkflowInstanceId,
+        key: baton_core::AttemptKey,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Option<ReadLogReply>, ApiError> {
+        let Some(archive) = &self.archive else {
+            return Ok(None);
+        };
+        let piece = archive
+            .read(wfi, key, offset, u64::from(limit))
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("cannot read the log: {e}")))?;
+        Ok(piece.map(|p| ReadLogReply {
+            complete: p.next_offset >= p.len,
+            next_offset: p.next_offset,
+            data: p.data,
+            found: true,
+        }))
     }
 }

@@ -248,6 +248,17 @@ pub enum AlertRuleCommand {
     },
 }
 
+/// Where the logs of ended attempts are archived, so that they outlive their worker.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LogArchiveArgs {
+    /// The log archive: s3://BUCKET/PREFIX (S3, or an S3-compatible store with
+    /// AWS_ENDPOINT_URL; keys from the AWS_… variables or ~/.aws/credentials, never here),
+    /// file:///DIRECTORY, or `none`. Workers ship ended attempts' logs there; the API reads
+    /// them there once their worker is gone. Overrides `[logs] archive` of the config file.
+    #[arg(long = "log-archive", env = "BATON_LOG_ARCHIVE", value_name = "URL")]
+    pub url: Option<String>,
+}
+
 /// Alert delivery from this server: where its links point, which hosts its channels may
 /// reach although they are loopback or link-local, and which scripts it may run.
 #[derive(Debug, Clone, Default, Args)]
@@ -572,6 +583,8 @@ pub struct ApiArgs {
     pub secrets: SecretKeyArgs,
     #[command(flatten)]
     pub alerts: AlertArgs,
+    #[command(flatten)]
+    pub log_archive: LogArchiveArgs,
 }
 
 #[derive(Debug, Args)]
@@ -705,6 +718,8 @@ pub struct WorkerArgs {
     pub task_env_pass: Option<Vec<String>>,
     #[command(flatten)]
     pub http: HttpTaskArgs,
+    #[command(flatten)]
+    pub log_archive: LogArchiveArgs,
 }
 
 /// Where http tasks may send requests.
@@ -822,6 +837,9 @@ pub struct StandaloneArgs {
     pub secrets: SecretKeyArgs,
     #[command(flatten)]
     pub alerts: AlertArgs,
+    /// Default: file://DATA_DIR/log-archive.
+    #[command(flatten)]
+    pub log_archive: LogArchiveArgs,
 }
 
 #[derive(Debug, Args)]

@@ -46,6 +46,41 @@ pub struct FileConfig {
     /// The worker role.
     #[serde(default)]
     pub worker: WorkerSection,
+    /// Where task logs are kept once their attempts end (workers and the api).
+    #[serde(default)]
+    pub logs: LogsSection,
+}
+
+/// `[logs]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsSection {
+    /// The log archive: `s3://bucket/prefix`, `file:///directory` or `none`.
+    pub archive: Option<String>,
+}
+
+/// The value that turns the log archive off.
+const NO_ARCHIVE: &str = "none";
+
+/// The log archive, opened: the flag (or `BATON_LOG_ARCHIVE`) over the config file's
+/// `[logs] archive` over `default`; `none` (or nothing anywhere) for no archive. A URL that
+/// is not one, or an archive that cannot be set up, stops the start (exit 2).
+pub fn log_archive(
+    args: &crate::args::LogArchiveArgs,
+    file: &FileConfig,
+    default: Option<String>,
+) -> anyhow::Result<Option<baton_logstore::LogArchive>> {
+    let Some(url) = args.url.clone().or(file.logs.archive.clone()).or(default) else {
+        return Ok(None);
+    };
+    if url == NO_ARCHIVE {
+        return Ok(None);
+    }
+    let bad = |e: baton_logstore::ArchiveError| Exit::BadInput(e.to_string());
+    let url: baton_logstore::ArchiveUrl = url.parse().map_err(bad)?;
+    let archive = baton_logstore::LogArchive::open(&url).map_err(bad)?;
+    tracing::info!("task logs are archived to {url}");
+    Ok(Some(archive))
 }
 
 /// `[api]`
@@ -739,6 +774,33 @@ metrics_listen = "127.0.0.1:9690"
             err.contains("--max-connections") && err.contains("`max_connections`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_log_archive_comes_from_the_flag_over_the_file_over_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = |name: &str| format!("file://{}", dir.path().join(name).display());
+        let file: FileConfig =
+            toml::from_str(&format!("[logs]\narchive = {:?}\n", url("from-file"))).unwrap();
+        let flag = |u: Option<String>| crate::args::LogArchiveArgs { url: u };
+        let shown = |a: Option<baton_logstore::LogArchive>| a.map(|a| a.url().to_string());
+        let got = log_archive(&flag(Some(url("flag"))), &file, Some(url("default")));
+        assert_eq!(shown(got.unwrap()), Some(url("flag")));
+        let got = log_archive(&flag(None), &file, Some(url("default")));
+        assert_eq!(shown(got.unwrap()), Some(url("from-file")));
+        assert!(
+            dir.path().join("from-file").is_dir(),
+            "the directory is made"
+        );
+        let got = log_archive(&flag(None), &FileConfig::default(), Some(url("default")));
+        assert_eq!(shown(got.unwrap()), Some(url("default")));
+        let got = log_archive(&flag(Some("none".into())), &file, Some(url("default")));
+        assert!(got.unwrap().is_none());
+        assert!(log_archive(&flag(None), &FileConfig::default(), None)
+            .unwrap()
+            .is_none());
+        let e = message(log_archive(&flag(Some("ftp://x".into())), &file, None).unwrap_err());
+        assert!(e.starts_with("bad log archive URL `ftp://x`"), "{e}");
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub struct NodeOptions {
     /// The keys of secrets at rest: the master opens a sql task's data source password with
     /// them.
     pub keyring: Option<baton_secrets::Keyring>,
+    /// Where the worker ships the logs of ended attempts (none: they stay in the data
+    /// directory's `logs/` only).
+    pub log_archive: Option<baton_logstore::LogArchive>,
 }
 
 /// A running embedded node.
@@ -101,6 +104,9 @@ impl Node {
         worker_config.kill_grace = options.node.kill_grace;
         worker_config.pass_env = options.node.task_env_pass.clone();
         worker_config.http = crate::args::http_client(&options.node.http, &[], &[]);
+        worker_config.log_archive = options.log_archive.clone();
+        // Standalone's archive is its own: its retention applies there too.
+        worker_config.archive_retention = true;
         let slots = worker_config.slots;
         let worker = Worker::open(worker_config)?;
         worker.set_masters(vec![address.clone()]);

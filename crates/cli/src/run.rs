@@ -37,6 +37,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         database: None,
         grpc_listen: "127.0.0.1:0".parse().expect("a literal address"),
         node: args.node.clone(),
+        // The node and its logs go when the run ends: nothing outlives it to archive for.
+        log_archive: None,
     })
     .await?;
     let outcome = drive(&node, &args, &text, &spec, params, dir.path()).await;

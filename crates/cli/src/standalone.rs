@@ -30,12 +30,18 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         Some(k) => k,
         None => data_dir_keyring(&args.data_dir)?,
     };
+    let log_archive = crate::config::log_archive(
+        &args.log_archive,
+        &Default::default(),
+        Some(default_log_archive(&args.data_dir)?),
+    )?;
     let node = Node::start(NodeOptions {
         data_dir: args.data_dir.clone(),
         database: database.clone(),
         grpc_listen: args.grpc_listen,
         node: args.node.clone(),
         keyring: Some(keyring.clone()),
+        log_archive: log_archive.clone(),
     })
     .await?;
     reseal(&node.store, &keyring).await?;
@@ -75,7 +81,8 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         .with_secure_cookies(http.secure_cookies())
         .with_keyring(keyring)
         .with_alert_sender(alert_sender)
-        .with_metrics_of(node.registries());
+        .with_metrics_of(node.registries())
+        .with_log_archive(log_archive);
     let waker = state.event_waker();
     wake_on_run_events(&node.master, move || waker.wake());
     if let Some(database) = &database {
@@ -98,6 +105,14 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     node.stop(args.shutdown_grace).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Where standalone archives the logs of ended attempts when given no archive: a directory
+/// beside its database, `file://DATA_DIR/log-archive` (the data directory made absolute).
+fn default_log_archive(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let dir = std::fs::canonicalize(data_dir)
+        .with_context(|| format!("cannot find the data directory {}", data_dir.display()))?;
+    Ok(format!("file://{}", dir.join("log-archive").display()))
 }
 
 /// Where standalone keeps its secret key when given none.

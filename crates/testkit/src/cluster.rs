@@ -33,6 +33,10 @@ pub struct Launch {
     pub master_args: Vec<String>,
     /// Added to each worker's command line (`--slots 16`).
     pub worker_args: Vec<String>,
+    /// Added to the api's command line (`--log-archive s3://…`).
+    pub api_args: Vec<String>,
+    /// Set in every role's environment (the log archive's `AWS_…` variables).
+    pub env: Vec<(String, String)>,
     /// The worker group of worker `i` (`--group`), for the first workers; the others are in
     /// the default group.
     pub worker_groups: Vec<String>,
@@ -58,6 +62,8 @@ impl Launch {
             common_args: Vec::new(),
             master_args: Vec::new(),
             worker_args: Vec::new(),
+            api_args: Vec::new(),
+            env: Vec::new(),
             worker_groups: Vec::new(),
             log_filter: None,
             register_within: Duration::from_secs(60),
@@ -161,16 +167,20 @@ impl Cluster {
         let role = |name: String, address: String, mut args: Vec<String>| {
             args.extend(["--listen".into(), address.clone()]);
             let log = l.dir.join(format!("{name}.log"));
-            Proc::new(
+            let mut proc = Proc::new(
                 l.baton.clone(),
                 name,
                 address,
                 args,
                 log,
                 l.log_filter.clone(),
-            )
+            );
+            proc.env.extend(l.env.iter().cloned());
+            proc
         };
-        let mut api = role("api".into(), next(), l.common("api"));
+        let mut api_args = l.common("api");
+        api_args.extend(l.api_args.iter().cloned());
+        let mut api = role("api".into(), next(), api_args);
         api.env.push((
             "BATON_ADMIN_PASSWORD".into(),
             crate::TEST_ADMIN_PASSWORD.into(),

@@ -4,6 +4,7 @@
 //! measure is what the tests check.
 
 mod cluster;
+pub mod moto;
 mod proc;
 pub mod tls;
 

@@ -75,6 +75,11 @@ pub(crate) async fn run(
     );
     let outcome = Outcome::try_from(finished.outcome).unwrap_or_default();
     inner.metrics.attempt_ended(job.kind, outcome);
+    // Marked for the archive before its end is reported: a crash after the report still
+    // finds the marker.
+    if let Some(archiver) = &inner.archiver {
+        archiver.ended(job.workflow_instance, job.key);
+    }
     inner.finish(job.key, finished);
 }
 

@@ -43,6 +43,14 @@ pub struct WorkerConfig {
     pub cluster_tls: Option<baton_proto::tls::ClusterTls>,
     /// The client http tasks send their requests with, and where it may send them.
     pub http: crate::executors::http::HttpClient,
+    /// Where the logs of ended attempts are shipped, so that they outlive this worker (none:
+    /// they stay on its disk only).
+    pub log_archive: Option<baton_logstore::LogArchive>,
+    /// How the uploads to the archive back off after a failure.
+    pub archive_backoff: crate::archiver::ArchiveBackoff,
+    /// The log retention also removes old logs from a `file://` archive: for standalone,
+    /// whose archive is its own (a cluster's archive is shared, and kept by its own rules).
+    pub archive_retention: bool,
 }
 
 /// The worker's environment variables every task sees (with those named `LC_*`): what
@@ -83,6 +91,9 @@ impl WorkerConfig {
             cluster_key: baton_proto::auth::ClusterKey::fresh(),
             cluster_tls: None,
             http: Default::default(),
+            log_archive: None,
+            archive_backoff: Default::default(),
+            archive_retention: false,
         }
     }
 }

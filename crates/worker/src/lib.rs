@@ -10,6 +10,7 @@
 //! inside one process. In a cluster it also passes on what heartbeats say:
 //! [`Worker::set_masters`] and [`Worker::session_lost`].
 
+mod archiver;
 mod attempt;
 mod config;
 mod error;
@@ -40,6 +41,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_stream::StreamExt;
 
+pub use archiver::ArchiveBackoff;
 pub use config::{
     WorkerConfig, DEFAULT_KILL_GRACE, DEFAULT_LOG_MAX_BYTES, DEFAULT_REPORT_TIMEOUT,
     DEFAULT_REROUTE_AFTER, TASK_ENV_ALLOWLIST,

@@ -310,17 +310,28 @@ impl LogIndex {
 }
 
 /// Removes the log directory of every workflow instance (`logs/<wfi>/`) whose newest log was
-/// last written longer than `keep` ago, but those of `running` instances; returns how many
-/// it removed. Blocking: run it off the async threads.
+/// last written longer than `keep` ago, but those of `running` instances and those with a log
+/// not in the archive yet (a marker, see `archiver`); returns how many it removed. Blocking:
+/// run it off the async threads.
 pub(crate) fn sweep(
     data_dir: &Path,
+    keep: std::time::Duration,
+    running: &std::collections::HashSet<WorkflowInstanceId>,
+) -> io::Result<usize> {
+    sweep_dir(&data_dir.join("logs"), keep, running)
+}
+
+/// [`sweep`] of the instance directories under `logs` (the data directory's `logs/`, or a
+/// `file://` archive, which has the same layout).
+pub(crate) fn sweep_dir(
+    logs: &Path,
     keep: std::time::Duration,
     running: &std::collections::HashSet<WorkflowInstanceId>,
 ) -> io::Result<usize> {
     let Some(cutoff) = std::time::SystemTime::now().checked_sub(keep) else {
         return Ok(0);
     };
-    let entries = match std::fs::read_dir(data_dir.join("logs")) {
+    let entries = match std::fs::read_dir(logs) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(e),
@@ -338,7 +349,8 @@ pub(crate) fn sweep(
             continue;
         }
         let dir = entry.path();
-        if newest_write(&dir)?.is_some_and(|t| t < cutoff) {
+        let walk = walk(&dir)?;
+        if !walk.unarchived && walk.newest.is_some_and(|t| t < cutoff) {
             std::fs::remove_dir_all(&dir)?;
             removed += 1;
         }
@@ -346,21 +358,33 @@ pub(crate) fn sweep(
     Ok(removed)
 }
 
-/// When anything under `dir` (the directory itself, its task directories and their logs)
-/// was last written.
-fn newest_write(dir: &Path) -> io::Result<Option<std::time::SystemTime>> {
+/// What the sweep needs to know of an instance's log directory.
+struct Walk {
+    /// When anything under it (the directory itself, its task directories and their logs)
+    /// was last written.
+    newest: Option<std::time::SystemTime>,
+    /// Whether a log under it is still to be archived.
+    unarchived: bool,
+}
+
+fn walk(dir: &Path) -> io::Result<Walk> {
     let mut newest = std::fs::metadata(dir)?.modified().ok();
+    let mut unarchived = false;
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {
         for entry in std::fs::read_dir(&d)?.flatten() {
             let meta = entry.metadata()?;
             if meta.is_dir() {
                 pending.push(entry.path());
+            } else if entry.path().extension().and_then(|e| e.to_str())
+                == Some(crate::archiver::MARKER_EXTENSION)
+            {
+                unarchived = true;
             }
             newest = newest.max(meta.modified().ok());
         }
     }
-    Ok(newest)
+    Ok(Walk { newest, unarchived })
 }
 
 #[cfg(test)]
@@ -429,6 +453,13 @@ mod tests {
         write(1, Some(old));
         write(2, None);
         write(3, Some(old));
+        write(4, Some(old));
+        // Instance 4's log is not archived yet: its marker keeps the directory.
+        let marker = crate::archiver::marker_path(dir.path(), WorkflowInstanceId(4), key(40, 1));
+        std::fs::write(&marker, b"").unwrap();
+        for p in [&marker, marker.parent().unwrap()] {
+            std::fs::File::open(p).unwrap().set_modified(old).unwrap();
+        }
         std::fs::write(dir.path().join("logs").join("not-an-instance"), b"x").unwrap();
         let running = std::collections::HashSet::from([WorkflowInstanceId(3)]);
         assert_eq!(sweep(dir.path(), 90 * day, &running).unwrap(), 1);
@@ -436,6 +467,7 @@ mod tests {
         assert!(!logs.join("1").exists(), "old: removed");
         assert!(logs.join("2").exists(), "recent: kept");
         assert!(logs.join("3").exists(), "running here: kept");
+        assert!(logs.join("4").exists(), "not archived yet: kept");
         assert!(logs.join("not-an-instance").exists());
         let empty = tempfile::tempdir().unwrap();
         assert_eq!(sweep(empty.path(), day, &running).unwrap(), 0);

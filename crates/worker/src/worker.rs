@@ -13,6 +13,7 @@ use baton_proto::{
 };
 use tokio::sync::watch;
 
+use crate::archiver::Archiver;
 use crate::attempt::{self, Job};
 use crate::config::WorkerConfig;
 use crate::error::{DispatchError, OpenError};
@@ -34,6 +35,9 @@ pub type WorkerGrpc = tonic::service::interceptor::InterceptedService<
 /// How long `shutdown` keeps trying to deliver events of attempts it had to kill, when its
 /// grace was already used up waiting for them.
 const FLUSH_AFTER_KILL: Duration = Duration::from_secs(1);
+
+/// Longest wait of the log retention for the archive's uploads to catch up before a sweep.
+const ARCHIVE_CATCH_UP: Duration = Duration::from_secs(60);
 
 /// How many attempts the log index remembers before it falls back to directory scans.
 const LOG_INDEX_CAPACITY: usize = 100_000;
@@ -87,6 +91,8 @@ pub(crate) struct Inner {
     pub(crate) base_env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
     /// What the worker's metrics count and show.
     pub(crate) metrics: WorkerMetrics,
+    /// Ships ended attempts' logs to the archive, when there is one.
+    pub(crate) archiver: Option<Archiver>,
 }
 
 impl Inner {
@@ -194,6 +200,9 @@ impl Worker {
             watchdog: Watchdog::start(&config.id).map(Arc::new),
             base_env: config.task_base_env(),
             metrics: WorkerMetrics::new(),
+            archiver: config.log_archive.clone().map(|archive| {
+                Archiver::start(archive, config.data_dir.clone(), config.archive_backoff)
+            }),
             config,
         });
         inner.metrics.watch(Arc::downgrade(&inner));
@@ -224,13 +233,25 @@ impl Worker {
     }
 
     /// Removes, now and then periodically until the process ends, the logs of workflow
-    /// instances last written longer than `keep` ago (none of an attempt running here), so
-    /// that the logs of instances removed by retention do not stay on the worker's disk.
+    /// instances last written longer than `keep` ago (none of an attempt running here, none
+    /// not archived yet), so that the logs of instances removed by retention do not stay on
+    /// the worker's disk; with [`WorkerConfig::archive_retention`], from its `file://`
+    /// archive too.
     pub fn spawn_log_retention(&self, keep: Duration) -> tokio::task::JoinHandle<()> {
         let every = (keep / 10).clamp(Duration::from_secs(60), Duration::from_secs(3600));
+        let config = &self.inner.config;
+        let archive_dir = match config.log_archive.as_ref().map(|a| a.url()) {
+            Some(baton_logstore::ArchiveUrl::Directory(dir)) if config.archive_retention => {
+                Some(dir.clone())
+            }
+            Some(_) | None => None,
+        };
         let worker = self.clone();
         tokio::spawn(async move {
             loop {
+                if let Some(archiver) = &worker.inner.archiver {
+                    let _ = tokio::time::timeout(ARCHIVE_CATCH_UP, archiver.caught_up()).await;
+                }
                 let running: HashSet<WorkflowInstanceId> = {
                     let attempts = worker
                         .inner
@@ -240,8 +261,15 @@ impl Worker {
                     attempts.values().map(|e| e.wfi).collect()
                 };
                 let dir = worker.inner.config.data_dir.clone();
-                let swept =
-                    tokio::task::spawn_blocking(move || logfile::sweep(&dir, keep, &running)).await;
+                let archive_dir = archive_dir.clone();
+                let swept = tokio::task::spawn_blocking(move || {
+                    let archived = match &archive_dir {
+                        Some(archive) => logfile::sweep_dir(archive, keep, &running)?,
+                        None => 0,
+                    };
+                    Ok::<_, std::io::Error>(logfile::sweep(&dir, keep, &running)? + archived)
+                })
+                .await;
                 match swept {
                     Ok(Ok(0)) => {}
                     Ok(Ok(n)) => tracing::info!("removed the logs of {n} old workflow instances"),

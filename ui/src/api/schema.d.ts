@@ -4718,7 +4718,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The worker holding the log cannot be reached */
+            /** @description The worker holding the log cannot be reached (and the log archive, if any, does not have it or cannot be read) */
             503: {
                 headers: {
                     [name: string]: unknown;

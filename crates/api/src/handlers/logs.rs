@@ -1,5 +1,6 @@
 //! `GET /task-instances/{id}/log`: a byte range of one attempt's log, read from the worker
-//! that holds it; as JSON text cut at a character boundary, or as the raw bytes.
+//! that holds it (or, for an ended attempt whose worker is gone or no longer has it, from the
+//! log archive); as JSON text cut at a character boundary, or as the raw bytes.
 
 use super::{Path, Query};
 use crate::{ApiError, ApiState};
@@ -8,7 +9,8 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use baton_api_model::{headers, ErrorBody, LogChunk, LogQuery};
-use baton_core::TaskInstanceId;
+use baton_core::{Attempt, AttemptKey, TaskInstanceId, WorkflowInstanceId};
+use baton_proto::ReadLogReply;
 use baton_store::TaskInstanceRecord;
 
 /// The media type of the raw form.
@@ -31,7 +33,7 @@ struct Piece {
             (LogChunk = "application/json"),
             (Vec<u8> = "application/octet-stream"))),
         (status = 404, description = "No such task instance or attempt", body = ErrorBody),
-        (status = 503, description = "The worker holding the log cannot be reached", body = ErrorBody)))]
+        (status = 503, description = "The worker holding the log cannot be reached (and the log archive, if any, does not have it or cannot be read)", body = ErrorBody)))]
 pub(crate) async fn read_log(
     State(state): State<ApiState>,
     Path(id): Path<i64>,
@@ -79,10 +81,14 @@ async fn read(state: &ApiState, tid: TaskInstanceId, q: &LogQuery) -> Result<Pie
             let attempt_no = u32::try_from(attempt).map_err(|_| {
                 ApiError::NotFound(format!("task instance {tid} has no attempt {attempt}"))
             })?;
-            let reply = state
-                .logs
-                .read(&worker, tid.0, attempt_no, offset, limit)
-                .await?;
+            let key = AttemptKey::new(tid, Attempt(attempt_no));
+            let at = Source {
+                worker: &worker,
+                wfi: piece.task.workflow_instance_id,
+                key,
+                ended,
+            };
+            let reply = worker_or_archive(state, at, offset, limit).await?;
             piece.bytes = reply.data;
             piece.next_offset = reply.next_offset;
             piece.complete = if reply.found { reply.complete } else { ended };
@@ -97,6 +103,54 @@ async fn read(state: &ApiState, tid: TaskInstanceId, q: &LogQuery) -> Result<Pie
         None => {}
     }
     Ok(piece)
+}
+
+/// Where one attempt's log may be read.
+struct Source<'a> {
+    worker: &'a str,
+    wfi: WorkflowInstanceId,
+    key: AttemptKey,
+    /// The attempt ended: its log, if archived, is in the archive whole.
+    ended: bool,
+}
+
+/// A piece of the log from the worker that ran the attempt; for an ended attempt, from the
+/// archive when that worker cannot be reached or no longer has it. A running attempt is read
+/// from its worker only (its live tail).
+async fn worker_or_archive(
+    state: &ApiState,
+    at: Source<'_>,
+    offset: u64,
+    limit: u32,
+) -> Result<ReadLogReply, ApiError> {
+    let (tid, attempt) = (at.key.task_instance.0, at.key.attempt.0);
+    let live = state
+        .logs
+        .read(at.worker, tid, attempt, offset, limit)
+        .await;
+    match live {
+        Ok(reply) if reply.found || !at.ended => Ok(reply),
+        Ok(missing) => Ok(state
+            .logs
+            .archived(at.wfi, at.key, offset, limit)
+            .await?
+            .unwrap_or(missing)),
+        Err(unreachable) if at.ended && state.logs.archive.is_some() => {
+            match state.logs.archived(at.wfi, at.key, offset, limit).await {
+                Ok(Some(reply)) => Ok(reply),
+                Ok(None) => Err(ApiError::Unavailable(format!(
+                    "{}; the log is not in the log archive (not shipped yet, or it ended before \
+                     the archive was set up)",
+                    unreachable
+                ))),
+                Err(archive) => Err(ApiError::Unavailable(format!(
+                    "{}; {}",
+                    unreachable, archive
+                ))),
+            }
+        }
+        Err(unreachable) => Err(unreachable),
+    }
 }
 
 /// The worker that ran `attempt` of `task`, if any did.

@@ -11,6 +11,7 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
     let file = FileConfig::load(args.cluster.config.as_deref())?;
     let common = Common::resolve(&args.cluster, &file)?;
     let keyring = crate::config::keyring(&args.secrets, &file)?;
+    let log_archive = crate::config::log_archive(&args.log_archive, &file, None)?;
     let database = common.database()?.to_string();
     let listen = args
         .listen
@@ -37,6 +38,7 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
         ))
         .with_cluster_key(common.cluster_key.clone())
         .with_cluster_tls(common.cluster_tls.clone())
+        .with_log_archive(log_archive)
         .with_secure_cookies(http.secure_cookies())
         .with_alert_sender(crate::alerting::sender(&args.alerts)?);
     match keyring {

@@ -70,6 +70,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     config.http = crate::args::http_client(&args.http, &w.http_allow_hosts, &w.http_deny_hosts);
     config.cluster_key = common.cluster_key.clone();
     config.cluster_tls = common.cluster_tls.clone();
+    config.log_archive = crate::config::log_archive(&args.log_archive, &file, None)?;
     let shutdown_grace = args
         .shutdown_grace
         .or(w.shutdown_grace)
