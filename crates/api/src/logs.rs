@@ -42,7 +42,8 @@ impl LogReader {
         Ok(client)
     }
 
-    /// Reads up to `limit` bytes from `offset` of one attempt's log on `worker`.
+    /// Reads up to `limit` bytes from `offset` of one attempt's log on `worker` (with
+    /// `from_end`, `offset` bytes before its end).
     pub async fn read(
         &self,
         worker: &str,
@@ -50,6 +51,7 @@ impl LogReader {
         attempt: u32,
         offset: u64,
         limit: u32,
+        from_end: bool,
     ) -> Result<ReadLogReply, ApiError> {
         let mut client = self.client(worker)?;
         let reply = client
@@ -58,6 +60,7 @@ impl LogReader {
                 attempt,
                 offset,
                 limit,
+                from_end,
             })
             .await
             .map_err(|s| {

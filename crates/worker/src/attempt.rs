@@ -848,6 +848,7 @@ mod tests {
                 attempt: 1,
                 offset: 0,
                 limit: 100,
+                from_end: false,
             })
             .await
             .unwrap();
