@@ -92,6 +92,24 @@ fn logs_come_out_byte_for_byte_where_pages_meet() {
         bytes[..] == on_disk[..],
         "the download differs from the file"
     );
+    // Compressed (as a browser asks for it), it comes to its end too.
+    let gzipped = server
+        .request(
+            reqwest::Method::GET,
+            &format!("/task-instances/{task}/log/file"),
+        )
+        .header("accept-encoding", "gzip")
+        .send()
+        .unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    let mut unzipped = Vec::new();
+    let body = gzipped.bytes().expect("the whole compressed download");
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut unzipped)
+        .unwrap();
+    assert!(
+        unzipped == on_disk,
+        "the compressed download differs from the file"
+    );
     let missing = server
         .request(
             reqwest::Method::GET,

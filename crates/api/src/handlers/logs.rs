@@ -243,7 +243,8 @@ pub(crate) async fn download_log(
             Some((Ok::<_, std::io::Error>(bytes), rest))
         }
     });
-    Ok((h, Body::from_stream(stream)).into_response())
+    // Fused: the compression layer polls its body again after its end.
+    Ok((h, Body::from_stream(futures::StreamExt::fuse(stream))).into_response())
 }
 
 /// The headers of a log download: raw bytes, saved as `task-ID-attempt-N.log`.
