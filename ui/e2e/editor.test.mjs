@@ -168,8 +168,20 @@ test("an edit in the YAML is saved as version 2; a comment only is unchanged; a 
   const p = await page();
   await login(p, "admin", ADMIN_PASSWORD);
   await p.goto(`${baton.url}/projects/demo/workflows/nightly-etl`);
+  await p.getByRole("tab", { name: "Versions" }).waitFor();
+  // While the editor's code is on its way, the workflow page (and its own YAML tab) is not
+  // left on screen under the editor's URL: "Loading…" is. The code is held until checked.
+  let release;
+  const held = new Promise((r) => (release = r));
+  await p.route(/\/assets\/Editor-[^/]*\.js$/, async (route) => {
+    await held;
+    await route.continue();
+  });
   await p.getByTestId("edit").click();
   await p.waitForURL(/\/edit$/);
+  await p.getByText("Loading…").waitFor();
+  assert.equal(await p.getByRole("tab", { name: "Versions" }).count(), 0, "the workflow page is still shown");
+  release();
   await view(p, "YAML");
   const content = p.locator('[data-testid="yaml-editor"] .cm-content');
   await content.click();
