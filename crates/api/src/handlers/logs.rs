@@ -161,26 +161,29 @@ async fn read_piece(
             piece.next_offset = reply.next_offset;
             piece.complete = if reply.found { reply.complete } else { ended };
         }
-        None => {
-            // Logic tasks run in the master, and a cancelled attempt never ran: no log file,
-            // but the task's message says what happened (as a log of one line).
-            let message = match piece.task.message.as_deref() {
-                Some(m) if ended && attempt == piece.task.attempt => {
-                    format!("[baton] no log: {m}\n").into_bytes()
-                }
-                _ => Vec::new(),
-            };
-            let size = message.len() as u64;
-            piece.offset = match from {
-                ReadFrom::Start(n) => n.min(size),
-                ReadFrom::End(n) => size.saturating_sub(n),
-            };
-            piece.bytes = message[piece.offset as usize..].to_vec();
-            piece.size = size;
-            piece.next_offset = size;
-        }
+        None => message_log(&mut piece, ended, from),
     }
     Ok(piece)
+}
+
+/// The log of an attempt that ran on no worker: logic tasks run in the master, and a
+/// cancelled attempt never ran. No log file, but the task's message says what happened (as a
+/// log of one line).
+fn message_log(piece: &mut Piece, ended: bool, from: ReadFrom) {
+    let message = match piece.task.message.as_deref() {
+        Some(m) if ended && piece.attempt == piece.task.attempt => {
+            format!("[baton] no log: {m}\n").into_bytes()
+        }
+        _ => Vec::new(),
+    };
+    let size = message.len() as u64;
+    piece.offset = match from {
+        ReadFrom::Start(n) => n.min(size),
+        ReadFrom::End(n) => size.saturating_sub(n),
+    };
+    piece.bytes = message[piece.offset as usize..].to_vec();
+    piece.size = size;
+    piece.next_offset = size;
 }
 
 /// `GET /task-instances/{id}/log/file`.
