@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EDGE_LINES, LogReader, wanted, type Chunk } from "./logReader";
+import { EDGE_LINES, LogReader, nextStep, wanted, type Chunk } from "./logReader";
 import { RANGE_BYTES } from "./logWindow";
 
 /** The API's answers over `log` (ASCII: bytes are characters), as the server cuts them. */
@@ -124,5 +124,18 @@ describe("the log reader", () => {
     }
     expect(s.asked.length).toBeLessThan(10);
     expect(r.full).toBe(true);
+  });
+
+  it("carries out a jump first, then follows the end, then reads what the view nears", () => {
+    const held = { start: 1000, end: 5000, size: 9000, complete: true, full: false, atEnd: false };
+    const top = { first: 0, last: 40, count: 1000, intent: "up" as const };
+    expect(nextStep(held, { to: "start" }, true, top)).toEqual({ read: "at", at: 0 });
+    expect(nextStep(held, { to: "byte", at: 77 }, false, top)).toEqual({ read: "at", at: 77 });
+    expect(nextStep(held, { to: "end" }, false, top)).toEqual({ read: "end" });
+    expect(nextStep(held, null, true, top)).toEqual({ read: "end" });
+    expect(nextStep({ ...held, end: 9000, atEnd: true, complete: false }, null, true, top)).toEqual({ read: "later" });
+    expect(nextStep({ ...held, end: 9000, atEnd: true }, null, true, top)).toBeNull();
+    expect(nextStep(held, null, false, top)).toEqual({ read: "earlier" });
+    expect(nextStep(held, null, false, { ...top, first: 500, last: 540 })).toBeNull();
   });
 });

@@ -69,6 +69,28 @@ export function wanted(r: Held, first: number, last: number, count: number, inte
   return null;
 }
 
+/** A jump the user asked for: to the end (and follow), the start, or a byte. */
+export type Jump = { to: "end" } | { to: "start" } | { to: "byte"; at: number };
+
+/** The read to do next. */
+export type Step = { read: "end" } | { read: "at"; at: number } | { read: "earlier" } | { read: "later" };
+
+/**
+ * What to read next: a jump asked for first; while following, the end (again: a running
+ * attempt's new output); else the range the view at lines [`first`, `last`] nears.
+ */
+export function nextStep(
+  r: Held & { atEnd: boolean },
+  jump: Jump | null,
+  follow: boolean,
+  view: { first: number; last: number; count: number; intent: Intent },
+): Step | null {
+  if (jump) return jump.to === "end" ? { read: "end" } : { read: "at", at: jump.to === "start" ? 0 : jump.at };
+  if (follow) return !r.atEnd ? { read: "end" } : !r.complete ? { read: "later" } : null;
+  const way = wanted(r, view.first, view.last, view.count, view.intent);
+  return way && { read: way };
+}
+
 /** The reader of one attempt's log. */
 export class LogReader {
   readonly window: LogWindow;
@@ -109,6 +131,20 @@ export class LogReader {
   /** Whether the end of the log, as far as it is written, is held. */
   get atEnd(): boolean {
     return this.end >= this.size;
+  }
+
+  /** Carries out `step` (`null`: a read was under way, nothing done). */
+  take(step: Step): Promise<Moved | null> {
+    switch (step.read) {
+      case "end":
+        return this.openEnd();
+      case "at":
+        return this.openAt(step.at);
+      case "earlier":
+        return this.earlier();
+      case "later":
+        return this.later();
+    }
   }
 
   /** Replaces what is held by the last range of the log. */

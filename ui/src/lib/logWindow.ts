@@ -145,6 +145,13 @@ export function rangeText(r: Range): string {
   return r.broken ? [r.head, ...r.body, r.tail].join("\n") : r.head;
 }
 
+/** "63 bytes", "12 KiB", "1.5 MiB": a byte count for people. */
+export function bytesText(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1 << 20) return `${Math.round(bytes / 1024)} KiB`;
+  return mib(bytes);
+}
+
 /** "1.5 MiB": a byte count for people. */
 export function mib(bytes: number): string {
   const m = bytes / (1 << 20);

@@ -5,8 +5,8 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { api, data, type Schemas } from "../api/client";
 import { StateBadge } from "../components/State";
 import { ansiConverter, lineHtml, searchLines } from "../lib/log";
-import { LogReader, wanted, type Chunk, type Intent, type Moved } from "../lib/logReader";
-import { mib } from "../lib/logWindow";
+import { LogReader, nextStep, type Chunk, type Intent, type Jump, type Moved } from "../lib/logReader";
+import { bytesText } from "../lib/logWindow";
 import { useProjectNav } from "../lib/nav";
 
 /** How long to wait before asking again while the attempt runs and nothing new came. */
@@ -17,9 +17,6 @@ const ROW_PX = 18;
 /** Keys that scroll the log up, and down. */
 const KEYS_UP = new Set(["ArrowUp", "PageUp", "Home"]);
 const KEYS_DOWN = new Set(["ArrowDown", "PageDown", "End"]);
-
-/** A jump the user asked for: to the end (and follow), the start, or a byte. */
-type Jump = { to: "end" } | { to: "start" } | { to: "byte"; at: number };
 
 /**
  * `/task-instances/:id/log?attempt=N&q=`: an attempt's log, opened at its end and read by
@@ -68,54 +65,18 @@ function LogPage({ id }: { id: number }) {
   const attempt = attemptParam ? Number(attemptParam) : task.data?.task.attempt;
   const [wrap, setWrap] = useState(false);
   const view = useLogView(id, attempt);
-  const { reader, lines, rows, follow, setFollow, box, moved } = view;
+  const { reader, lines, rows, follow, setFollow } = view;
 
-  const hits = useMemo(() => new Set(query ? searchLines(lines, query) : []), [lines, query]);
-  const hitList = useMemo(() => [...hits], [hits]);
-  const [hitAt, setHitAt] = useState(0);
-  const jumpHit = (step: number) => {
-    if (!hitList.length) return;
-    const next = (hitAt + step + hitList.length) % hitList.length;
-    setHitAt(next);
+  const { hits, hitList, jumpHit } = useSearch(lines, query, (i) => {
     setFollow(false);
-    rows.scrollToIndex(hitList[next]!, { align: "center" });
-  };
-  // ansi_up's output per line held, made when the line is first shown (each line on its
-  // own: lines come into view in any order, so a colour does not carry to the next line).
-  const html = useMemo(() => new Map<number, string>(), [lines]);
-  const htmlAt = (i: number) => {
-    let h = html.get(i);
-    if (h === undefined) html.set(i, (h = lineHtml(ansiConverter(), lines[i] ?? "")));
-    return h;
-  };
+    rows.scrollToIndex(i, { align: "center" });
+  });
 
-  const t = task.data?.task;
-  const attempts = task.data ? [...new Set([...task.data.attempts.map((a) => a.attempt), task.data.task.attempt])].sort((a, b) => a - b) : [];
   const whole = reader !== null && reader.start === 0 && reader.atEnd;
   return (
     <section className="page wide">
       <div className="titlebar">
-        <h2>
-          {t ? (
-            <>
-              <Link to={`/instances/${t.workflow_instance_id}?task=${encodeURIComponent(t.task_name)}`}>#{t.workflow_instance_id}</Link> /{" "}
-              <span className="mono">{t.task_name}</span> log
-            </>
-          ) : (
-            "Log"
-          )}
-        </h2>
-        <StateBadge state={reader?.state ?? t?.state} />
-        <label className="inline">
-          Attempt
-          <select value={attempt ?? ""} onChange={(e) => setParams({ attempt: e.target.value })}>
-            {attempts.map((a) => (
-              <option key={a} value={a}>
-                {a}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Title task={task.data} attempt={attempt} state={reader?.state} onAttempt={(a) => setParams({ attempt: String(a) })} />
         <span className="spacer" />
         <input
           className="search"
@@ -155,48 +116,126 @@ function LogPage({ id }: { id: number }) {
       </div>
       {view.error && <p className="error">{view.error}</p>}
       {reader && !whole && <Position reader={reader} onJump={(at) => view.jump({ to: "byte", at })} />}
-      <div
-        className={`log${wrap ? " wrap" : ""}`}
-        ref={box}
-        data-testid="log"
-        data-complete={reader?.complete ?? false}
-        data-fetched={reader?.fetched ?? 0}
-        data-size={reader?.size ?? 0}
-        data-start={reader?.start ?? 0}
-        onWheel={(e) => e.deltaY && moved(e.deltaY < 0 ? "up" : "down")}
-        onKeyDown={(e) => KEYS_UP.has(e.key) ? moved("up") : KEYS_DOWN.has(e.key) && moved("down")}
-        onScroll={view.scrolled}
-        tabIndex={0}
-      >
-        <div style={{ height: rows.getTotalSize(), position: "relative" }}>
-          {rows.getVirtualItems().map((v) => (
-            <div
-              key={v.key}
-              data-index={v.index}
-              ref={rows.measureElement}
-              className={`log-line${hits.has(v.index) ? " hit" : ""}`}
-              style={{ transform: `translateY(${v.start}px)` }}
-            >
-              <span className="ln">{reader?.firstLine != null ? reader.firstLine + v.index + 1 : ""}</span>
-              {/* ansi_up's output: the line's text HTML-escaped, colours as classes. */}
-              <span className="lt" dangerouslySetInnerHTML={{ __html: htmlAt(v.index) }} />
-            </div>
-          ))}
-        </div>
-        {lines.length === 0 && <p className="muted pad">{reader?.complete ? "(empty log)" : "waiting for output…"}</p>}
-      </div>
-      <p className="muted small" data-testid="log-status">
-        {lines.length} lines held
-        {reader && (
-          <>
-            {" "}
-            · {whole ? mib(reader.size) : `${mib(reader.window.bytes)} of ${mib(reader.size)}`} · {mib(reader.fetched)} read
-            {reader.complete ? " · complete" : follow ? " · following" : ""}
-          </>
-        )}
-      </p>
+      <Lines view={view} wrap={wrap} hits={hits} />
+      <Status reader={reader} lines={lines.length} whole={whole} follow={follow} />
     </section>
   );
+}
+
+/** The lines on screen of those held (virtualized), with their numbers when known. */
+function Lines({ view, wrap, hits }: { view: ReturnType<typeof useLogView>; wrap: boolean; hits: Set<number> }) {
+  const { reader, lines, rows, box, moved, scrolled } = view;
+  // ansi_up's output per line held, made when the line is first shown (each line on its
+  // own: lines come into view in any order, so a colour does not carry to the next line).
+  const html = useMemo(() => new Map<number, string>(), [lines]);
+  const htmlAt = (i: number) => {
+    let h = html.get(i);
+    if (h === undefined) html.set(i, (h = lineHtml(ansiConverter(), lines[i] ?? "")));
+    return h;
+  };
+  return (
+    <div
+      className={`log${wrap ? " wrap" : ""}`}
+      ref={box}
+      data-testid="log"
+      data-complete={reader?.complete ?? false}
+      data-fetched={reader?.fetched ?? 0}
+      data-size={reader?.size ?? 0}
+      data-start={reader?.start ?? 0}
+      onWheel={(e) => e.deltaY && moved(e.deltaY < 0 ? "up" : "down")}
+      onKeyDown={(e) => KEYS_UP.has(e.key) ? moved("up") : KEYS_DOWN.has(e.key) && moved("down")}
+      onScroll={scrolled}
+      tabIndex={0}
+    >
+      <div style={{ height: rows.getTotalSize(), position: "relative" }}>
+        {rows.getVirtualItems().map((v) => (
+          <div
+            key={v.key}
+            data-index={v.index}
+            ref={rows.measureElement}
+            className={`log-line${hits.has(v.index) ? " hit" : ""}`}
+            style={{ transform: `translateY(${v.start}px)` }}
+          >
+            <span className="ln">{reader?.firstLine != null ? reader.firstLine + v.index + 1 : ""}</span>
+            {/* ansi_up's output: the line's text HTML-escaped, colours as classes. */}
+            <span className="lt" dangerouslySetInnerHTML={{ __html: htmlAt(v.index) }} />
+          </div>
+        ))}
+      </div>
+      {lines.length === 0 && <p className="muted pad">{reader?.complete ? "(empty log)" : "waiting for output…"}</p>}
+    </div>
+  );
+}
+
+/** The task's name (a link to its instance), its state, and a choice of its attempts. */
+function Title({
+  task,
+  attempt,
+  state,
+  onAttempt,
+}: {
+  task: Schemas["TaskDetail"] | undefined;
+  attempt: number | undefined;
+  state: string | undefined;
+  onAttempt: (a: number) => void;
+}) {
+  const t = task?.task;
+  const attempts = task ? [...new Set([...task.attempts.map((a) => a.attempt), task.task.attempt])].sort((a, b) => a - b) : [];
+  return (
+    <>
+      <h2>
+        {t ? (
+          <>
+            <Link to={`/instances/${t.workflow_instance_id}?task=${encodeURIComponent(t.task_name)}`}>#{t.workflow_instance_id}</Link> /{" "}
+            <span className="mono">{t.task_name}</span> log
+          </>
+        ) : (
+          "Log"
+        )}
+      </h2>
+      <StateBadge state={state ?? t?.state} />
+      <label className="inline">
+        Attempt
+        <select value={attempt ?? ""} onChange={(e) => onAttempt(Number(e.target.value))}>
+          {attempts.map((a) => (
+            <option key={a} value={a}>
+              {a}
+            </option>
+          ))}
+        </select>
+      </label>
+    </>
+  );
+}
+
+/** How much of the log is held, read, and whether it is complete or followed. */
+function Status({ reader, lines, whole, follow }: { reader: LogReader | null; lines: number; whole: boolean; follow: boolean }) {
+  return (
+    <p className="muted small" data-testid="log-status">
+      {lines} lines{whole ? "" : " held"}
+      {reader && (
+        <>
+          {" "}
+          · {whole ? bytesText(reader.size) : `${bytesText(reader.window.bytes)} of ${bytesText(reader.size)} · ${bytesText(reader.fetched)} read`}
+          {reader.complete ? " · complete" : follow ? " · following" : ""}
+        </>
+      )}
+    </p>
+  );
+}
+
+/** The lines held that contain `query`, and a step from one to the next (`show` scrolls there). */
+function useSearch(lines: string[], query: string, show: (line: number) => void) {
+  const hits = useMemo(() => new Set(query ? searchLines(lines, query) : []), [lines, query]);
+  const hitList = useMemo(() => [...hits], [hits]);
+  const [hitAt, setHitAt] = useState(0);
+  const jumpHit = (step: number) => {
+    if (!hitList.length) return;
+    const next = (hitAt + step + hitList.length) % hitList.length;
+    setHitAt(next);
+    show(hitList[next]!);
+  };
+  return { hits, hitList, jumpHit };
 }
 
 /** Where the held part lies in the whole log; moving it jumps there (while it is dragged,
@@ -227,9 +266,32 @@ function Position({ reader, onJump }: { reader: LogReader; onJump: (at: number) 
 }
 
 /**
+ * Which way the user moved the view last (a wheel, a key, a scroll bar dragged), told apart
+ * from the scrolls the page makes itself (`ours`: the position it set last).
+ */
+function useIntent(box: React.RefObject<HTMLDivElement | null>, setFollow: (f: boolean) => void) {
+  const intent = useRef<Intent>(null);
+  const ours = useRef<number | null>(null);
+  const lastTop = useRef(0);
+  /** The user moved the view: it stops following (up), and reads that way. */
+  const moved = (way: "up" | "down") => {
+    intent.current = way;
+    if (way === "up") setFollow(false);
+  };
+  /** A scroll: the user's tells which way they move. */
+  const scrolled = () => {
+    const top = box.current?.scrollTop ?? 0;
+    if (ours.current !== null && Math.abs(top - ours.current) < 1) ours.current = null;
+    else if (top !== lastTop.current) intent.current = top < lastTop.current ? "up" : "down";
+    lastTop.current = top;
+  };
+  return { intent, ours, moved, scrolled };
+}
+
+/**
  * The reading of one attempt's log as the view moves: one read at a time, each followed by a
- * render that decides the next (open at the end; follow the tail; read the range the view
- * nears; carry out a jump), the view kept still when lines are added above it.
+ * render that decides the next (`nextStep`), the view kept still when lines are added above
+ * it or dropped from above it.
  */
 function useLogView(id: number, attempt: number | undefined) {
   const reader = useMemo(() => (attempt === undefined ? null : readerOf(id, attempt)), [id, attempt]);
@@ -239,38 +301,26 @@ function useLogView(id: number, attempt: number | undefined) {
   const [tick, setTick] = useState(0);
   const jumpTo = useRef<Jump | null>({ to: "end" });
   const shift = useRef<{ moved: Moved; jump: Jump | null } | null>(null);
-  // Which way the user moved the view last; the scroll position this page set itself last
-  // (its scroll event is not the user's), and the last one seen.
-  const intent = useRef<Intent>(null);
-  const ours = useRef<number | null>(null);
-  const lastTop = useRef(0);
+  const box = useRef<HTMLDivElement>(null);
+  const { intent, ours, moved, scrolled } = useIntent(box, setFollow);
   useEffect(() => {
     jumpTo.current = { to: "end" };
     intent.current = null;
     setFollow(true);
-  }, [reader]);
+  }, [reader, intent]);
   const lines = useMemo(() => reader?.window.lines() ?? [], [reader, version]);
-  const box = useRef<HTMLDivElement>(null);
   const rows = useVirtualizer({ count: lines.length, getScrollElement: () => box.current, estimateSize: () => ROW_PX, overscan: 20 });
   const items = rows.getVirtualItems();
   const first = items[0]?.index ?? 0;
   const last = items[items.length - 1]?.index ?? 0;
 
   const pump = useCallback(async () => {
-    if (!reader) return;
     const jump = jumpTo.current;
+    const step = reader && nextStep(reader, jump, follow, { first, last, count: lines.length, intent: intent.current });
+    if (!reader || !step) return;
     const end = reader.end;
-    let step: Promise<Moved | null> | null = null;
-    if (jump) step = jump.to === "end" ? reader.openEnd() : reader.openAt(jump.to === "start" ? 0 : jump.at);
-    else if (follow) step = !reader.atEnd ? reader.openEnd() : !reader.complete ? reader.later() : null;
-    else {
-      const next = wanted(reader, first, last, lines.length, intent.current);
-      if (next === "earlier") step = reader.earlier();
-      else if (next === "later") step = reader.later();
-    }
-    if (!step) return;
     try {
-      const moved = await step;
+      const moved = await reader.take(step);
       if (!moved) return;
       if (jump === jumpTo.current) jumpTo.current = null;
       setError(null);
@@ -282,7 +332,7 @@ function useLogView(id: number, attempt: number | undefined) {
       setError((e as Error).message);
       setTimeout(() => setTick((n) => n + 1), TAIL_EVERY_MS * 3);
     }
-  }, [reader, follow, first, last, lines.length]);
+  }, [reader, follow, first, last, lines.length, intent]);
   useEffect(() => {
     void pump();
   }, [pump, version, tick]);
@@ -293,13 +343,10 @@ function useLogView(id: number, attempt: number | undefined) {
     const el = box.current;
     if (!s || !el) return;
     shift.current = null;
-    if (s.moved.jumped) {
-      if (s.jump?.to !== "end" && !follow) el.scrollTop = 0;
-    } else {
-      el.scrollTop += (s.moved.added - s.moved.dropped) * ROW_PX;
-    }
+    if (!s.moved.jumped) el.scrollTop += (s.moved.added - s.moved.dropped) * ROW_PX;
+    else if (s.jump?.to !== "end" && !follow) el.scrollTop = 0;
     ours.current = el.scrollTop;
-  }, [version, follow]);
+  }, [version, follow, ours]);
   useEffect(() => {
     if (follow && lines.length) rows.scrollToIndex(lines.length - 1, { align: "end" });
   }, [follow, lines, rows]);
@@ -309,18 +356,6 @@ function useLogView(id: number, attempt: number | undefined) {
     intent.current = null;
     setFollow(j.to === "end");
     setTick((n) => n + 1);
-  };
-  /** The user moved the view (a wheel, a key): it stops following, and reads that way. */
-  const moved = (way: "up" | "down") => {
-    intent.current = way;
-    if (way === "up") setFollow(false);
-  };
-  /** A scroll: the user's (a scroll bar dragged) tells which way they move. */
-  const scrolled = () => {
-    const top = box.current?.scrollTop ?? 0;
-    if (ours.current !== null && Math.abs(top - ours.current) < 1) ours.current = null;
-    else if (top !== lastTop.current) intent.current = top < lastTop.current ? "up" : "down";
-    lastTop.current = top;
   };
   return { reader, lines, rows, follow, setFollow, box, error, jump, moved, scrolled };
 }
