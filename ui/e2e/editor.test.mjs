@@ -261,6 +261,24 @@ test("an operator is offered neither a new workflow nor an edit", async () => {
   await p.context().close();
 });
 
+test("a shell task's map: is edited in its form, the server's problem shown at the map's field", async () => {
+  const p = await page();
+  await login(p, "admin", ADMIN_PASSWORD);
+  await p.goto(`${baton.url}/projects/demo/workflows/new`);
+  await p.getByTestId("add-shell").click();
+  await p.getByTestId("node-shell").waitFor();
+  await p.locator("#field-map-over").fill("parts");
+  await p.getByTestId("field-map-over").getByRole("alert").filter({ hasText: "is not a reference" }).waitFor();
+  await p.getByTestId("field-map-over").scrollIntoViewIfNeeded();
+  await shot(p, "editor-map");
+  await p.locator("#field-map-as").fill("part");
+  await p.locator("#field-map-parallel").fill("4");
+  await p.locator("#field-map-failure").selectOption("continue");
+  await view(p, "YAML");
+  assert.match(await yamlText(p), /map:\s+over: parts\s+as: part\s+parallel: 4\s+failure: continue/);
+  await p.context().close();
+});
+
 test("the editor kept to the Content-Security-Policy", () => {
   assert.deepEqual(cspViolations, []);
 });
