@@ -18,19 +18,19 @@ fn logs_come_out_byte_for_byte_where_pages_meet() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = Standalone::start(&data, None, &[]);
-    // 1,100 lines of 99 three-byte characters (328 KB): the page size, 262,144 bytes, falls
-    // inside a character.
+    // 4,000 lines of 99 three-byte characters (1.2 MB, more than one 1 MiB read of a
+    // download): the page size, 262,144 bytes, falls inside a character.
     let file = write(
         dir.path(),
         "chinese.yaml",
-        "name: chinese\ntasks:\n  - name: talk\n    type: python\n    script: |\n      for i in range(1100):\n          print('调' * 99)\n",
+        "name: chinese\ntasks:\n  - name: talk\n    type: python\n    script: |\n      for i in range(4000):\n          print('调' * 99)\n",
     );
     let id = server.start_workflow(&file, "chinese", &[]);
     let view = server.wait_end(id, LONG);
     assert_eq!(view["instance"]["state"], "succeeded", "{view:#}");
     let task = Standalone::task(&view, "talk")["id"].as_i64().unwrap();
     let on_disk = std::fs::read(data.join(format!("logs/{id}/{task}/1.log"))).unwrap();
-    assert!(on_disk.len() > 300_000, "{}", on_disk.len());
+    assert!(on_disk.len() > 1 << 20, "{}", on_disk.len());
     assert!(
         std::str::from_utf8(&on_disk[..262_144]).is_err(),
         "the page ends mid-character"
@@ -58,6 +58,66 @@ fn logs_come_out_byte_for_byte_where_pages_meet() {
         offset = next;
     }
     assert_eq!(text_read.as_bytes(), &on_disk[..]);
+
+    // `offset=-N` reads the last N bytes; one that falls inside a character starts after it
+    // and says where, with the log's size.
+    let size = on_disk.len() as u64;
+    let tail = server.get(&format!("/task-instances/{task}/log?offset=-1000"));
+    assert_eq!(tail["size"].as_u64(), Some(size), "{tail:#}");
+    let start = tail["offset"].as_u64().unwrap();
+    assert!((size - 1000..size - 997).contains(&start), "{tail:#}");
+    assert!(std::str::from_utf8(&on_disk[start as usize..]).is_ok());
+    assert_eq!(
+        tail["data"].as_str().unwrap().as_bytes(),
+        &on_disk[start as usize..]
+    );
+    assert_eq!(tail["next_offset"].as_u64(), Some(size));
+
+    // The download is the whole file, byte for byte, named for the task and attempt.
+    let file = server
+        .request(
+            reqwest::Method::GET,
+            &format!("/task-instances/{task}/log/file"),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(file.status(), 200);
+    assert_eq!(
+        file.headers()["content-disposition"],
+        &*format!("attachment; filename=\"task-{task}-attempt-1.log\"")
+    );
+    let bytes = file.bytes().unwrap();
+    assert_eq!(bytes.len(), on_disk.len());
+    assert!(
+        bytes[..] == on_disk[..],
+        "the download differs from the file"
+    );
+    // Compressed (as a browser asks for it), it comes to its end too.
+    let gzipped = server
+        .request(
+            reqwest::Method::GET,
+            &format!("/task-instances/{task}/log/file"),
+        )
+        .header("accept-encoding", "gzip")
+        .send()
+        .unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    let mut unzipped = Vec::new();
+    let body = gzipped.bytes().expect("the whole compressed download");
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut unzipped)
+        .unwrap();
+    assert!(
+        unzipped == on_disk,
+        "the compressed download differs from the file"
+    );
+    let missing = server
+        .request(
+            reqwest::Method::GET,
+            &format!("/task-instances/{task}/log/file?attempt=2"),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(missing.status(), 404);
 }
 
 #[test]

@@ -41,7 +41,12 @@ fn attempt_one(tid: i64) -> AttemptKey {
 fn wait_archived(archive: &LogArchive, wfi: i64, tid: i64, len: u64) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     wait_for("the log to be archived", Duration::from_secs(60), || {
-        let read = archive.read(WorkflowInstanceId(wfi), attempt_one(tid), 0, 0);
+        let read = archive.read(
+            WorkflowInstanceId(wfi),
+            attempt_one(tid),
+            baton_logstore::ReadFrom::Start(0),
+            0,
+        );
         rt.block_on(read).ok().flatten().filter(|r| r.len == len)
     });
 }
@@ -90,6 +95,25 @@ fn check_reads(api: &str, token: &str, tid: i64, cli: impl Fn(&[&str]) -> std::p
     let (data, next, complete) = raw_range(api, token, tid, len + 100, 10);
     assert!(data.is_empty());
     assert_eq!((next, complete), (len, true));
+    // The log's tail, as the web UI opens it (`offset=-N`), read from the archive too.
+    let r = reqwest::blocking::Client::new()
+        .get(format!(
+            "{api}/api/v1/task-instances/{tid}/log?offset=-25&limit=5000"
+        ))
+        .bearer_auth(token)
+        .header("accept", "application/octet-stream")
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let header = |name: &str| r.headers()[name].to_str().unwrap().to_string();
+    let (offset, size) = (header("baton-offset"), header("baton-size"));
+    let tail = r.bytes().unwrap().to_vec();
+    assert!(
+        (22..=25).contains(&tail.len()) && want.ends_with(&tail),
+        "the last bytes"
+    );
+    assert_eq!(offset, (want.len() - tail.len()).to_string());
+    assert_eq!(size, len.to_string());
 
     let v: serde_json::Value = reqwest::blocking::Client::new()
         .get(format!(
@@ -128,20 +152,30 @@ fn an_s3_archive_keeps_logs_and_reads_ranges_on_a_real_s3_server() {
     let archive = LogArchive::open_with(&url, moto.env()).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (wfi, key) = (WorkflowInstanceId(3), attempt_one(30));
-    assert_eq!(rt.block_on(archive.read(wfi, key, 0, 10)).unwrap(), None);
+    assert_eq!(
+        rt.block_on(archive.read(wfi, key, baton_logstore::ReadFrom::Start(0), 10))
+            .unwrap(),
+        None
+    );
     rt.block_on(archive.put(wfi, key, b"0123456789".to_vec()))
         .unwrap();
-    let r = rt.block_on(archive.read(wfi, key, 3, 4)).unwrap().unwrap();
+    let r = rt
+        .block_on(archive.read(wfi, key, baton_logstore::ReadFrom::Start(3), 4))
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (r.data.as_slice(), r.next_offset, r.len),
         (&b"3456"[..], 7, 10)
     );
     let r = rt
-        .block_on(archive.read(wfi, key, 8, 100))
+        .block_on(archive.read(wfi, key, baton_logstore::ReadFrom::Start(8), 100))
         .unwrap()
         .unwrap();
     assert_eq!((r.data.as_slice(), r.next_offset), (&b"89"[..], 10));
-    let r = rt.block_on(archive.read(wfi, key, 50, 1)).unwrap().unwrap();
+    let r = rt
+        .block_on(archive.read(wfi, key, baton_logstore::ReadFrom::Start(50), 1))
+        .unwrap()
+        .unwrap();
     assert_eq!((r.data.len(), r.next_offset), (0, 10));
 
     // A bucket that does not exist: an error that names the archive, without the keys.

@@ -68,6 +68,10 @@ async function rename(p, to) {
   await p.getByTestId(`node-${to}`).waitFor();
 }
 
+/** Shows the editor's view `name` ("YAML", "Graph"): its own tab, found once the editor is
+ * there (after "Edit", the workflow page, which has a "YAML" tab of its own, may still be
+ * on screen while the editor loads). */
+const view = (p, name) => p.getByTestId("editor-tabs").getByRole("tab", { name }).click();
 const yamlText = (p) => p.locator('[data-testid="yaml-editor"] .cm-content').innerText();
 const status = (p, text) => p.getByTestId("status").filter({ hasText: text }).waitFor();
 
@@ -115,21 +119,21 @@ test("a workflow of three tasks made in the graph: a bad duration shown in both 
   await p.getByTestId("field-retry_interval").getByRole("alert").scrollIntoViewIfNeeded();
   await shot(p, "editor-graph-problem");
   // …and in the YAML at its line.
-  await p.getByRole("tab", { name: "YAML" }).click();
+  await view(p, "YAML");
   await p.locator('[data-testid="yaml-editor"] .cm-lintRange-error').first().waitFor();
   assert.match(await yamlText(p), /retry_interval: soon/);
   await shot(p, "editor-yaml-problem");
 
   // Fixed in the graph's form, the problem goes from both.
-  await p.getByRole("tab", { name: "Graph" }).click();
+  await view(p, "Graph");
   await p.getByTestId("node-transform").click();
   await p.locator("#field-retry_interval").fill("10s");
   await status(p, "Valid: 3 tasks");
   assert.equal(await p.locator('[data-testid="node-transform"][data-invalid="true"]').count(), 0);
-  await p.getByRole("tab", { name: "YAML" }).click();
+  await view(p, "YAML");
   await until("no mark left", async () => (await p.locator('[data-testid="yaml-editor"] .cm-lintRange-error').count()) === 0);
   assert.match(await yamlText(p), /depends_on: \[transform\]/);
-  await p.getByRole("tab", { name: "Graph" }).click();
+  await view(p, "Graph");
 
   // An edge back from load to extract makes a cycle: the server says so; the edge, selected
   // and deleted, goes from the text.
@@ -138,9 +142,9 @@ test("a workflow of three tasks made in the graph: a bad duration shown in both 
   await p.locator('.react-flow__edge[data-id="load->extract"]').dispatchEvent("click");
   await p.keyboard.press("Delete");
   await status(p, "Valid: 3 tasks");
-  await p.getByRole("tab", { name: "YAML" }).click();
+  await view(p, "YAML");
   assert.doesNotMatch(await yamlText(p), /depends_on: \[load\]/);
-  await p.getByRole("tab", { name: "Graph" }).click();
+  await view(p, "Graph");
   await p.getByTestId("node-load").click();
   await shot(p, "editor-graph");
 
@@ -149,9 +153,9 @@ test("a workflow of three tasks made in the graph: a bad duration shown in both 
   const name = p.getByTestId("workflow-form").locator("#workflow-name");
   await name.fill("nightly-etl");
   await name.press("Enter");
-  await p.getByRole("tab", { name: "YAML" }).click();
+  await view(p, "YAML");
   assert.match(await yamlText(p), /^name: nightly-etl$/m);
-  await p.getByRole("tab", { name: "Graph" }).click();
+  await view(p, "Graph");
 
   await p.getByTestId("save").click();
   await p.waitForURL(/\/projects\/demo\/workflows\/nightly-etl$/);
@@ -164,16 +168,28 @@ test("an edit in the YAML is saved as version 2; a comment only is unchanged; a 
   const p = await page();
   await login(p, "admin", ADMIN_PASSWORD);
   await p.goto(`${baton.url}/projects/demo/workflows/nightly-etl`);
+  await p.getByRole("tab", { name: "Versions" }).waitFor();
+  // While the editor's code is on its way, the workflow page (and its own YAML tab) is not
+  // left on screen under the editor's URL: "Loading…" is. The code is held until checked.
+  let release;
+  const held = new Promise((r) => (release = r));
+  await p.route(/\/assets\/Editor-[^/]*\.js$/, async (route) => {
+    await held;
+    await route.continue();
+  });
   await p.getByTestId("edit").click();
   await p.waitForURL(/\/edit$/);
-  await p.getByRole("tab", { name: "YAML" }).click();
+  await p.getByText("Loading…").waitFor();
+  assert.equal(await p.getByRole("tab", { name: "Versions" }).count(), 0, "the workflow page is still shown");
+  release();
+  await view(p, "YAML");
   const content = p.locator('[data-testid="yaml-editor"] .cm-content');
   await content.click();
   await p.keyboard.press("Control+End");
   await p.keyboard.insertText("  - name: report\n    type: noop\n    depends_on: [load]\n");
   await status(p, "Valid: 4 tasks");
   await shot(p, "editor-yaml");
-  await p.getByRole("tab", { name: "Graph" }).click();
+  await view(p, "Graph");
   await p.getByTestId("node-report").waitFor();
   await p.getByTestId("save").click();
   await p.getByTestId("saved").filter({ hasText: "version 2" }).waitFor();
@@ -181,7 +197,7 @@ test("an edit in the YAML is saved as version 2; a comment only is unchanged; a 
 
   // A comment changes no definition: said as such.
   await p.getByTestId("edit").click();
-  await p.getByRole("tab", { name: "YAML" }).click();
+  await view(p, "YAML");
   await content.click();
   await p.keyboard.press("Control+Home");
   await p.keyboard.insertText("# made in the editor\n");
@@ -191,7 +207,7 @@ test("an edit in the YAML is saved as version 2; a comment only is unchanged; a 
 
   // A save the server refuses shows why and keeps the text.
   await p.getByTestId("edit").click();
-  await p.getByRole("tab", { name: "YAML" }).click();
+  await view(p, "YAML");
   await content.click();
   await p.keyboard.press("Control+End");
   await p.keyboard.insertText("  - name: orphan\n    type: noop\n    depends_on: [nobody]\n");
@@ -242,6 +258,24 @@ test("an operator is offered neither a new workflow nor an edit", async () => {
   assert.equal(await p.getByTestId("new-workflow").count(), 0);
   await p.goto(`${baton.url}/projects/demo/workflows/new`);
   await p.getByText("needs the editor role").waitFor();
+  await p.context().close();
+});
+
+test("a shell task's map: is edited in its form, the server's problem shown at the map's field", async () => {
+  const p = await page();
+  await login(p, "admin", ADMIN_PASSWORD);
+  await p.goto(`${baton.url}/projects/demo/workflows/new`);
+  await p.getByTestId("add-shell").click();
+  await p.getByTestId("node-shell").waitFor();
+  await p.locator("#field-map-over").fill("parts");
+  await p.getByTestId("field-map-over").getByRole("alert").filter({ hasText: "is not a reference" }).waitFor();
+  await p.getByTestId("field-map-over").scrollIntoViewIfNeeded();
+  await shot(p, "editor-map");
+  await p.locator("#field-map-as").fill("part");
+  await p.locator("#field-map-parallel").fill("4");
+  await p.locator("#field-map-failure").selectOption("continue");
+  await view(p, "YAML");
+  assert.match(await yamlText(p), /map:\s+over: parts\s+as: part\s+parallel: 4\s+failure: continue/);
   await p.context().close();
 });
 

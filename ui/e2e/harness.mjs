@@ -109,9 +109,11 @@ export async function startBaton({ args: more = [] } = {}) {
     await rm(dir, { recursive: true, force: true });
   };
   /** Kills the server (SIGKILL: a crash; its connections drop at once) and starts it again
-   * on the same port and data. */
-  const restart = async () => {
-    await halt("SIGKILL");
+   * on the same port and data; `stopped`, if given, runs while it is down (with `signal`
+   * "SIGTERM": after a clean stop), e.g. to write to its store. */
+  const restart = async ({ signal = "SIGKILL", stopped } = {}) => {
+    await halt(signal);
+    await stopped?.();
     await launch();
   };
   // Should this process end without `stop()` (an interrupt), the server ends with it.

@@ -119,7 +119,7 @@ test("an admin logs in, sees a DAG, starts the workflow and watches it succeed l
   await p.fill("input[placeholder=Search]", "rows");
   await p.locator(".log-line.hit").first().waitFor();
   await shot(p, "log");
-  const [download] = await Promise.all([p.waitForEvent("download"), p.getByRole("button", { name: "Download" }).click()]);
+  const [download] = await Promise.all([p.waitForEvent("download"), p.getByRole("link", { name: "Download" }).click()]);
   const saved = await readFile(await download.path(), "utf8");
   assert.match(saved, /42 rows\n$/);
   assert.match(download.suggestedFilename(), /^task-\d+-attempt-2\.log$/);

@@ -21,7 +21,22 @@ const DataSourcesPage = lazy(() => import("./pages/DataSources"));
 const SecretsPage = lazy(() => import("./pages/Secrets"));
 const AlertsPage = lazy(() => import("./pages/Alerts"));
 
-const later = (page: ReactNode) => <Suspense fallback={<p className="muted pad">Loading…</p>}>{page}</Suspense>;
+/**
+ * The route of a page loaded on first use, under a Suspense boundary of its own. One
+ * boundary shared by every route would be the same boundary to React from one page to the
+ * next, and a navigation (a transition) keeps an already shown boundary's content while the
+ * next page's code loads: the old page would stay on screen, and take clicks, under the new
+ * URL (a click on a workflow page's "YAML" tab after "Edit" undid the navigation to the
+ * editor). Its own boundary shows "Loading…" instead.
+ */
+const lazyRoute = (path: string, page: ReactNode) => ({
+  path,
+  element: (
+    <Suspense key={path} fallback={<p className="muted pad">Loading…</p>}>
+      {page}
+    </Suspense>
+  ),
+});
 
 /** The app's routes. */
 export const router = createBrowserRouter([
@@ -33,19 +48,19 @@ export const router = createBrowserRouter([
       { path: "/projects", element: <ProjectsPage /> },
       { path: "/projects/:project", element: <WorkflowsPage /> },
       { path: "/projects/:project/instances", element: <InstancesPage /> },
-      { path: "/projects/:project/schedules", element: later(<SchedulesPage />) },
-      { path: "/projects/:project/datasources", element: later(<DataSourcesPage />) },
-      { path: "/projects/:project/secrets", element: later(<SecretsPage />) },
-      { path: "/projects/:project/alerts", element: later(<AlertsPage />) },
-      { path: "/projects/:project/workflows/new", element: later(<EditorPage />) },
-      { path: "/projects/:project/workflows/:name", element: later(<WorkflowPage />) },
-      { path: "/projects/:project/workflows/:name/edit", element: later(<EditorPage />) },
-      { path: "/instances/:id", element: later(<InstancePage />) },
-      { path: "/task-instances/:id/log", element: later(<LogPage />) },
-      { path: "/backfills/:id", element: later(<BackfillPage />) },
-      { path: "/monitor", element: later(<MonitorPage />) },
-      { path: "/events", element: later(<EventsPage />) },
-      { path: "/audit", element: later(<AuditPage />) },
+      lazyRoute("/projects/:project/schedules", <SchedulesPage />),
+      lazyRoute("/projects/:project/datasources", <DataSourcesPage />),
+      lazyRoute("/projects/:project/secrets", <SecretsPage />),
+      lazyRoute("/projects/:project/alerts", <AlertsPage />),
+      lazyRoute("/projects/:project/workflows/new", <EditorPage />),
+      lazyRoute("/projects/:project/workflows/:name", <WorkflowPage />),
+      lazyRoute("/projects/:project/workflows/:name/edit", <EditorPage />),
+      lazyRoute("/instances/:id", <InstancePage />),
+      lazyRoute("/task-instances/:id/log", <LogPage />),
+      lazyRoute("/backfills/:id", <BackfillPage />),
+      lazyRoute("/monitor", <MonitorPage />),
+      lazyRoute("/events", <EventsPage />),
+      lazyRoute("/audit", <AuditPage />),
       { path: "*", element: <p className="pad">No such page.</p> },
     ],
   },

@@ -65,6 +65,7 @@ impl LogTail {
                         attempt,
                         offset,
                         limit: CHUNK,
+                        from_end: false,
                     })
                     .await
                     .ok()?

@@ -46,7 +46,8 @@ impl LogReader {
         Ok(client)
     }
 
-    /// Reads up to `limit` bytes from `offset` of one attempt's log on `worker`.
+    /// Reads up to `limit` bytes from `offset` of one attempt's log on `worker` (with
+    /// `from_end`, `offset` bytes before its end).
     pub async fn read(
         &self,
         worker: &str,
@@ -54,6 +55,7 @@ impl LogReader {
         attempt: u32,
         offset: u64,
         limit: u32,
+        from_end: bool,
     ) -> Result<ReadLogReply, ApiError> {
         let mut client = self.client(worker)?;
         let reply = client
@@ -62,6 +64,7 @@ impl LogReader {
                 attempt,
                 offset,
                 limit,
+                from_end,
             })
             .await
             .map_err(|s| {
@@ -73,8 +76,8 @@ impl LogReader {
         Ok(reply.into_inner())
     }
 
-    /// Reads up to `limit` bytes from `offset` of one attempt's log in the archive, in the
-    /// worker's reply shape (an archived log is complete); `None` when there is no archive or
+    /// Reads up to `limit` bytes from `offset` (with `from_end`, `offset` bytes before its
+    /// end) of one attempt's log in the archive, in the worker's reply shape (an archived log is complete); `None` when there is no archive or
     /// it does not have the log.
     pub async fn archived(
         &self,
@@ -82,17 +85,25 @@ impl LogReader {
         key: baton_core::AttemptKey,
         offset: u64,
         limit: u32,
+        from_end: bool,
     ) -> Result<Option<ReadLogReply>, ApiError> {
         let Some(archive) = &self.archive else {
             return Ok(None);
         };
+        let from = if from_end {
+            baton_logstore::ReadFrom::End(offset)
+        } else {
+            baton_logstore::ReadFrom::Start(offset)
+        };
         let piece = archive
-            .read(wfi, key, offset, u64::from(limit))
+            .read(wfi, key, from, u64::from(limit))
             .await
             .map_err(|e| ApiError::Unavailable(format!("cannot read the log: {e}")))?;
         Ok(piece.map(|p| ReadLogReply {
             complete: p.next_offset >= p.len,
             next_offset: p.next_offset,
+            offset: p.offset,
+            size: p.len,
             data: p.data,
             found: true,
         }))

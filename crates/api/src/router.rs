@@ -135,6 +135,7 @@ fn run_routes(g: Guarded) -> Guarded {
         .route(task(Viewer), routes!(tasks::show_task))
         .route(task(Operator), routes!(tasks::mark_success))
         .route(task(Viewer), routes!(logs::read_log))
+        .route(task(Viewer), routes!(logs::download_log))
 }
 
 /// Schedules, backfills, task groups, events and the cluster.

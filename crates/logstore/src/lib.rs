@@ -61,12 +61,23 @@ pub enum ArchiveError {
 /// A piece of an archived log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Archived {
+    /// The offset of the first byte read.
+    pub offset: u64,
     /// The bytes read.
     pub data: Vec<u8>,
     /// The offset after them.
     pub next_offset: u64,
     /// The whole log's length.
     pub len: u64,
+}
+
+/// Where a read of an archived log starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// At this offset.
+    Start(u64),
+    /// This many bytes before the end (the log's tail).
+    End(u64),
 }
 
 /// An opened log archive. Cheap to clone; its `Debug` shows the URL only.
@@ -163,13 +174,13 @@ impl LogArchive {
         Ok(())
     }
 
-    /// Reads up to `limit` bytes from `offset` of an attempt's archived log; `None` when the
-    /// archive does not have it.
+    /// Reads up to `limit` bytes of an attempt's archived log from where `from` says;
+    /// `None` when the archive does not have it.
     pub async fn read(
         &self,
         wfi: WorkflowInstanceId,
         key: AttemptKey,
-        offset: u64,
+        from: ReadFrom,
         limit: u64,
     ) -> Result<Option<Archived>, ArchiveError> {
         let path = self.key(wfi, key);
@@ -177,6 +188,10 @@ impl LogArchive {
             Ok(meta) => meta,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(source) => return Err(self.error(source)),
+        };
+        let offset = match from {
+            ReadFrom::Start(offset) => offset,
+            ReadFrom::End(back) => meta.size.saturating_sub(back),
         };
         let range = window(meta.size, offset, limit);
         let data = if range.is_empty() {
@@ -189,6 +204,7 @@ impl LogArchive {
             }
         };
         Ok(Some(Archived {
+            offset: range.start,
             next_offset: range.start + data.len() as u64,
             data,
             len: meta.size,
@@ -315,18 +331,51 @@ mod tests {
         let mode = std::fs::metadata(&root).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
         let (wfi, key) = (WorkflowInstanceId(1), attempt(2, 1));
-        assert_eq!(archive.read(wfi, key, 0, 10).await.unwrap(), None);
+        assert_eq!(
+            archive
+                .read(wfi, key, ReadFrom::Start(0), 10)
+                .await
+                .unwrap(),
+            None
+        );
         archive.put(wfi, key, b"0123456789".to_vec()).await.unwrap();
         assert!(root.join("1/2/1.log").is_file());
-        let r = archive.read(wfi, key, 3, 4).await.unwrap().unwrap();
+        let r = archive
+            .read(wfi, key, ReadFrom::Start(3), 4)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (r.data.as_slice(), r.next_offset, r.len),
             (&b"3456"[..], 7, 10)
         );
-        let r = archive.read(wfi, key, 50, 4).await.unwrap().unwrap();
+        let r = archive
+            .read(wfi, key, ReadFrom::End(4), 3)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (r.data.as_slice(), r.offset, r.next_offset),
+            (&b"678"[..], 6, 9)
+        );
+        let r = archive
+            .read(wfi, key, ReadFrom::End(50), 2)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((r.data.as_slice(), r.offset), (&b"01"[..], 0));
+        let r = archive
+            .read(wfi, key, ReadFrom::Start(50), 4)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((r.data.len(), r.next_offset, r.len), (0, 10, 10));
         archive.put(wfi, key, Vec::new()).await.unwrap();
-        let r = archive.read(wfi, key, 0, 4).await.unwrap().unwrap();
+        let r = archive
+            .read(wfi, key, ReadFrom::Start(0), 4)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((r.data.len(), r.next_offset, r.len), (0, 0, 0));
     }
 }

@@ -858,6 +858,7 @@ mod tests {
                 attempt: 1,
                 offset: 0,
                 limit: 100,
+                from_end: false,
             })
             .await
             .unwrap();

@@ -226,29 +226,52 @@ pub(crate) async fn copy_output(
 /// A piece of a log read back.
 pub(crate) struct Range {
     pub data: Vec<u8>,
+    /// Offset of the first byte of `data`.
+    pub offset: u64,
     pub next_offset: u64,
     /// Length of the file when it was read.
     pub len: u64,
 }
 
-/// Reads up to `limit` bytes from `offset` (blocking: call it off the async threads).
+/// Where a read starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadFrom {
+    /// This many bytes from the start (the end, when the log is shorter).
+    Start(u64),
+    /// This many bytes before the end (the start, when the log is shorter).
+    End(u64),
+}
+
+impl ReadFrom {
+    /// The offset this is in a log of `len` bytes.
+    fn offset(self, len: u64) -> u64 {
+        match self {
+            ReadFrom::Start(offset) => offset.min(len),
+            ReadFrom::End(back) => len.saturating_sub(back),
+        }
+    }
+}
+
+/// Reads up to `limit` bytes from `from` (blocking: call it off the async threads).
 /// `None` when the file does not exist.
-pub(crate) fn read_range(path: &Path, offset: u64, limit: u64) -> io::Result<Option<Range>> {
+pub(crate) fn read_range(path: &Path, from: ReadFrom, limit: u64) -> io::Result<Option<Range>> {
     let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
     let len = file.metadata()?.len();
-    let want = len.saturating_sub(offset).min(limit);
+    let offset = from.offset(len);
+    let want = (len - offset).min(limit);
     let mut data = Vec::with_capacity(want as usize);
     if want > 0 {
         file.seek(SeekFrom::Start(offset))?;
         file.take(want).read_to_end(&mut data)?;
     }
-    let next_offset = offset.min(len) + data.len() as u64;
+    let next_offset = offset + data.len() as u64;
     Ok(Some(Range {
         data,
+        offset,
         next_offset,
         len: len.max(next_offset),
     }))
@@ -400,18 +423,28 @@ mod tests {
     fn reads_ranges_and_reports_missing_files() {
         let dir = tempfile::tempdir().unwrap();
         let path = log_path(dir.path(), WorkflowInstanceId(1), key(2, 3));
-        assert!(read_range(&path, 0, 10).unwrap().is_none());
+        assert!(read_range(&path, ReadFrom::Start(0), 10).unwrap().is_none());
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, b"0123456789").unwrap();
-        let r = read_range(&path, 3, 4).unwrap().unwrap();
+        let r = read_range(&path, ReadFrom::Start(3), 4).unwrap().unwrap();
         assert_eq!(r.data, b"3456");
         assert_eq!((r.next_offset, r.len), (7, 10));
-        let r = read_range(&path, 7, 100).unwrap().unwrap();
+        let r = read_range(&path, ReadFrom::Start(7), 100).unwrap().unwrap();
         assert_eq!(r.data, b"789");
         assert_eq!(r.next_offset, 10);
-        let r = read_range(&path, 50, 100).unwrap().unwrap();
+        let r = read_range(&path, ReadFrom::Start(50), 100)
+            .unwrap()
+            .unwrap();
         assert!(r.data.is_empty());
-        assert_eq!(r.next_offset, 10);
+        assert_eq!((r.offset, r.next_offset), (10, 10));
+        // From the end: the last bytes, or the whole log when it is shorter.
+        let r = read_range(&path, ReadFrom::End(4), 100).unwrap().unwrap();
+        assert_eq!(r.data, b"6789");
+        assert_eq!((r.offset, r.next_offset, r.len), (6, 10, 10));
+        let r = read_range(&path, ReadFrom::End(4), 2).unwrap().unwrap();
+        assert_eq!((r.data.as_slice(), r.offset), (&b"67"[..], 6));
+        let r = read_range(&path, ReadFrom::End(50), 100).unwrap().unwrap();
+        assert_eq!((r.data.as_slice(), r.offset), (&b"0123456789"[..], 0));
         assert_eq!(
             scan(dir.path(), key(2, 3)),
             Some((WorkflowInstanceId(1), path))

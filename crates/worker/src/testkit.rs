@@ -370,6 +370,7 @@ pub(crate) async fn log_of(worker: &Worker, tid: i64) -> String {
             attempt: 1,
             offset: 0,
             limit: 0,
+            from_end: false,
         })
         .await
         .unwrap();

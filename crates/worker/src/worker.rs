@@ -623,15 +623,19 @@ impl Worker {
             0 => logfile::MAX_READ,
             n => n.min(logfile::MAX_READ),
         };
-        let offset = request.offset;
+        let from = if request.from_end {
+            logfile::ReadFrom::End(request.offset)
+        } else {
+            logfile::ReadFrom::Start(request.offset)
+        };
         let data_dir = self.inner.config.data_dir.clone();
         let (found_wfi, range) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
             if let Some(wfi) = known_wfi {
                 let path = logfile::log_path(&data_dir, wfi, key);
-                return Ok((None, logfile::read_range(&path, offset, limit)?));
+                return Ok((None, logfile::read_range(&path, from, limit)?));
             }
             match logfile::scan(&data_dir, key) {
-                Some((wfi, path)) => Ok((Some(wfi), logfile::read_range(&path, offset, limit)?)),
+                Some((wfi, path)) => Ok((Some(wfi), logfile::read_range(&path, from, limit)?)),
                 None => Ok((None, None)),
             }
         })
@@ -648,6 +652,8 @@ impl Worker {
             Some(range) => ReadLogReply {
                 complete: !running && range.next_offset >= range.len,
                 next_offset: range.next_offset,
+                offset: range.offset,
+                size: range.len,
                 data: range.data,
                 found: true,
             },
@@ -657,6 +663,7 @@ impl Worker {
                 next_offset: 0,
                 complete: !running,
                 found: true,
+                ..ReadLogReply::default()
             },
             None => ReadLogReply::default(),
         })
@@ -695,6 +702,7 @@ mod tests {
             attempt: 1,
             offset,
             limit,
+            from_end: false,
         }
     }
 
@@ -715,7 +723,18 @@ mod tests {
         assert!(!r.complete, "more to read");
         let r = worker.read_log(read(1, 7, 100)).await.unwrap();
         assert_eq!(r.data, b"789");
-        assert_eq!(r.next_offset, 10);
+        assert_eq!((r.offset, r.next_offset, r.size), (7, 10, 10));
+        assert!(r.complete);
+        // The last 4 bytes, for a viewer that opens the log at its end.
+        let r = worker
+            .read_log(ReadLogRequest {
+                from_end: true,
+                ..read(1, 4, 100)
+            })
+            .await
+            .unwrap();
+        assert_eq!(r.data, b"6789");
+        assert_eq!((r.offset, r.next_offset, r.size), (6, 10, 10));
         assert!(r.complete);
 
         let r = worker.read_log(read(2, 0, 100)).await.unwrap();

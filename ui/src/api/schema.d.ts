@@ -773,6 +773,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/task-instances/{id}/log/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /task-instances/{id}/log/file`. */
+        get: operations["download_log"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/task-instances/{id}/mark-success": {
         parameters: {
             query?: never;
@@ -1885,7 +1902,8 @@ export interface components {
         /**
          * @description A piece of an attempt's log as JSON (`Accept: application/json`, the default). With
          *     `Accept: application/octet-stream` the body is the raw bytes instead and these fields are
-         *     the headers `Baton-Attempt`, `Baton-Next-Offset`, `Baton-Complete` and `Baton-State`.
+         *     the headers `Baton-Attempt`, `Baton-Offset`, `Baton-Size`, `Baton-Next-Offset`,
+         *     `Baton-Complete` and `Baton-State`.
          */
         LogChunk: {
             /**
@@ -1906,6 +1924,17 @@ export interface components {
              * @description Where to read next.
              */
             next_offset: number;
+            /**
+             * Format: int64
+             * @description The byte `data` starts at: the asked offset, or where a negative one landed (moved
+             *     on past a UTF-8 character it fell inside), or the end when it lay past it.
+             */
+            offset: number;
+            /**
+             * Format: int64
+             * @description The log's length in bytes when it was read (it grows while the attempt runs).
+             */
+            size: number;
             /**
              * @description The state of a task instance or attempt.
              * @enum {string}
@@ -4687,7 +4716,11 @@ export interface operations {
                 attempt?: number;
                 /** @description At most this many bytes (default 256 KiB, at most 1 MiB). */
                 limit?: number;
-                /** @description The byte to start at (default 0). */
+                /**
+                 * @description The byte to start at (default 0). A negative one counts back from the end: `-N` reads
+                 *     the last N bytes (the whole log when it is shorter), so that a viewer can open a long
+                 *     log at its end without knowing its size; the answer's `offset` says where it started.
+                 */
                 offset?: number;
             };
             header?: never;
@@ -4719,6 +4752,50 @@ export interface operations {
                 };
             };
             /** @description The worker holding the log cannot be reached (and the log archive, if any, does not have it or cannot be read) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    download_log: {
+        parameters: {
+            query?: {
+                /** @description The attempt (default the current one). */
+                attempt?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The task instance */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole log of the attempt as a download (of a running attempt: what it has written so far) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": number[];
+                };
+            };
+            /** @description No such task instance or attempt */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The worker holding the log cannot be reached */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -2,7 +2,7 @@
 // type's own fields and the common ones, each from the table of `taskForms.ts`; the
 // server's problems of the task beside the field they are in.
 import { useEffect, useRef, useState } from "react";
-import { PALETTE, TASK_FORMS, fieldsOf, shown, written, type FieldDef } from "../lib/taskForms";
+import { PALETTE, TASK_FORMS, fieldId, fieldsOf, shown, valueAt, written, type FieldDef } from "../lib/taskForms";
 import type { EditorTask, PlacedProblem, Problem } from "../lib/workflowDoc";
 import { typeColor } from "../lib/states";
 
@@ -67,7 +67,7 @@ function Field({
   onSet: (v: unknown) => void;
 }) {
   const [note, setNote] = useState<string | null>(null);
-  const id = `field-${f.key}`;
+  const id = fieldId(f.key);
   const change = (s: string) => {
     const w = written(f, s);
     if ("error" in w) setNote(w.error);
@@ -199,7 +199,7 @@ export function TaskForm({
           ))}
         </div>
         {fieldsOf(task.type).map((f) => (
-          <Field key={`${task.name}/${f.key}`} f={f} value={task.fields[f.key]} problems={at(f.key)} onSet={(v) => onField(f.key, v)} />
+          <Field key={`${task.name}/${f.key}`} f={f} value={valueAt(task.fields, f.key)} problems={at(f.key)} onSet={(v) => onField(f.key, v)} />
         ))}
       </fieldset>
     </aside>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LogWindow, linesOf, makeRange, mib } from "./logWindow";
+import { LogWindow, bytesText, linesOf, makeRange, mib } from "./logWindow";
 
 /** The range [start, end) of `text` (ASCII, so bytes are characters). */
 const slice = (text: string, start: number, end: number) => makeRange(start, end, text.slice(start, end));
@@ -75,5 +75,8 @@ describe("log ranges", () => {
   it("says sizes in MiB", () => {
     expect(mib(1.5 * 1024 * 1024)).toBe("1.5 MiB");
     expect(mib(64 * 1024 * 1024)).toBe("64 MiB");
+    expect(bytesText(63)).toBe("63 bytes");
+    expect(bytesText(12 * 1024 + 100)).toBe("12 KiB");
+    expect(bytesText(3 << 20)).toBe("3.0 MiB");
   });
 });

@@ -90,14 +90,21 @@ export class LogWindow {
     this.cache = null;
   }
 
-  /** Adds a range that ends where the first held one starts; drops ranges from the end past the bound. */
+  /**
+   * Adds a range that ends where the first held one starts; drops ranges from the end past
+   * the bound. Returns how many lines were added at the start (to keep the view still).
+   */
   prepend(range: Range): number {
     if (this.ranges.length && range.end !== this.start) throw new Error(`range ends at ${range.end}, the window starts at ${this.start}`);
     const before = this.lines().length;
     this.ranges.unshift(range);
-    while (this.ranges.length > 1 && this.bytes > this.maxBytes) this.ranges.pop();
     this.cache = null;
-    return this.lines().length - before;
+    const added = this.lines().length - before;
+    if (this.bytes > this.maxBytes) {
+      while (this.ranges.length > 1 && this.bytes > this.maxBytes) this.ranges.pop();
+      this.cache = null;
+    }
+    return added;
   }
 
   /**
@@ -136,6 +143,13 @@ export class LogWindow {
 /** The text of a range, as read. */
 export function rangeText(r: Range): string {
   return r.broken ? [r.head, ...r.body, r.tail].join("\n") : r.head;
+}
+
+/** "63 bytes", "12 KiB", "1.5 MiB": a byte count for people. */
+export function bytesText(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1 << 20) return `${Math.round(bytes / 1024)} KiB`;
+  return mib(bytes);
 }
 
 /** "1.5 MiB": a byte count for people. */

@@ -23,7 +23,7 @@ export type FieldKind =
 
 /** A field of a task's form. */
 export interface FieldDef {
-  /** The key in the task's mapping. */
+  /** The key in the task's mapping; `outer.inner` for a field of a mapping in it (`map.over`). */
   key: string;
   /** Its label. */
   label: string;
@@ -139,13 +139,41 @@ export const COMMON_FIELDS: FieldDef[] = [
   { key: "params", label: "Local params", kind: "map", help: "One `name: value` a line" },
 ];
 
+/** The task types whose task may be mapped (`map:`): those a worker runs as a program, and
+ * `noop` (the core's `spec/map.rs` says the same). */
+export const MAPPABLE: ReadonlySet<string> = new Set(["shell", "python", "noop"]);
+
+/** The fields of `map:` (one task instance per item of a list), under the key `map`. */
+export const MAP_FIELDS: FieldDef[] = [
+  { key: "map.over", label: "Map over", kind: "text", help: "The list: one ${name} reference (a param or an upstream output holding a JSON list); empty: not mapped" },
+  { key: "map.as", label: "Item name", kind: "text", help: "The item's name inside the task, used as ${name}" },
+  { key: "map.parallel", label: "Items at once", kind: "number", help: "Empty: as many as worker slots allow" },
+  { key: "map.max_items", label: "Most items", kind: "number", help: "A longer list fails the task; default 10000, at most 100000" },
+  { key: "map.failure", label: "A failed item", kind: "select", options: ["end", "continue"], help: "end (default): start no more items; continue: run them all" },
+];
+
 /** The task types of the palette, in order. */
 export const PALETTE = Object.keys(TASK_FORMS);
 
-/** The fields of a task of `type`: its own, then the common ones (an unknown type: only the
- * common ones, its own edited in the YAML tab). */
+/** The fields of a task of `type`: its own, its `map:` when it may be mapped, then the
+ * common ones (an unknown type: only the common ones, its own edited in the YAML tab). */
 export function fieldsOf(type: string): FieldDef[] {
-  return [...(TASK_FORMS[type]?.fields ?? []), ...COMMON_FIELDS];
+  return [...(TASK_FORMS[type]?.fields ?? []), ...(MAPPABLE.has(type) ? MAP_FIELDS : []), ...COMMON_FIELDS];
+}
+
+/** The value at a field's key (`map.over`: `over` of the mapping at `map`) in a task's fields. */
+export function valueAt(fields: Record<string, unknown>, key: string): unknown {
+  let v: unknown = fields;
+  for (const part of key.split(".")) {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  return v;
+}
+
+/** The id of a field's input (a dotted key's dots as dashes: ids end up in CSS selectors). */
+export function fieldId(key: string): string {
+  return `field-${key.replace(/\./g, "-")}`;
 }
 
 /** A field's value as the form shows it. */

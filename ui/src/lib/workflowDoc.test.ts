@@ -12,7 +12,7 @@ import {
   setWorkflowField,
   SyntaxError,
 } from "./workflowDoc";
-import { COMMON_FIELDS, PALETTE, TASK_FORMS, shown, written } from "./taskForms";
+import { COMMON_FIELDS, MAP_FIELDS, MAPPABLE, PALETTE, TASK_FORMS, fieldId, fieldsOf, shown, valueAt, written } from "./taskForms";
 import { TASK_TYPES } from "./states";
 
 const FILE = `# The nightly load.
@@ -176,5 +176,70 @@ describe("a form field's text", () => {
     expect(written(field("body"), "{a: [1, 2]}")).toEqual({ value: { a: [1, 2] } });
     expect("error" in written(field("body"), "{a: [1, 2")).toBe(true);
     expect(written(field("url"), "")).toEqual({ value: undefined });
+  });
+});
+
+describe("a task's map: in the form", () => {
+  const ONE = "name: w\nparams: {parts: '[1, 2]'}\ntasks:\n  - name: m\n    type: shell # each part\n    command: echo ${part}\n";
+  const mapOf = (text: string) => readModel(text).tasks[0]!.fields.map;
+
+  it("is offered for the types that may be mapped, and only those", () => {
+    const has = (type: string) => fieldsOf(type).some((f) => f.key === "map.over");
+    expect(PALETTE.filter(has).sort()).toEqual([...MAPPABLE].sort());
+    expect(has("http")).toBe(false);
+    expect(MAP_FIELDS.map((f) => f.key)).toEqual(["map.over", "map.as", "map.parallel", "map.max_items", "map.failure"]);
+    expect(fieldId("map.max_items")).toBe("field-map-max_items");
+  });
+
+  it("makes the map: block with its first field, sets the others in it, and removes it with its last", () => {
+    let text = setField(ONE, "m", "map.over", "${parts}");
+    expect(text).toContain("    map:\n      over: ${parts}\n");
+    expect(text).toContain("type: shell # each part");
+    text = setField(text, "m", "map.as", "part");
+    text = setField(text, "m", "map.parallel", 4);
+    text = setField(text, "m", "map.failure", "continue");
+    expect(mapOf(text)).toEqual({ over: "${parts}", as: "part", parallel: 4, failure: "continue" });
+    expect(valueAt(readModel(text).tasks[0]!.fields, "map.parallel")).toBe(4);
+    text = setField(text, "m", "map.parallel", 8);
+    expect(mapOf(text)).toMatchObject({ parallel: 8 });
+    for (const key of ["map.over", "map.as", "map.parallel"]) text = setField(text, "m", key, undefined);
+    expect(mapOf(text)).toEqual({ failure: "continue" });
+    text = setField(text, "m", "map.failure", "");
+    expect(mapOf(text)).toBeUndefined();
+    expect(text).toBe(ONE);
+    // Clearing a field of a map that is not there changes nothing.
+    expect(setField(ONE, "m", "map.as", undefined)).toBe(ONE);
+  });
+
+  it("edits a map written in flow style in place", () => {
+    const flow = ONE + "    map: {over: '${parts}', as: part}\n";
+    const text = setField(flow, "m", "map.max_items", 50);
+    expect(mapOf(text)).toEqual({ over: "${parts}", as: "part", max_items: 50 });
+    expect(text).toContain("map: {over: '${parts}', as: part, max_items: 50}");
+  });
+
+  it("goes when the task becomes a type that cannot be mapped", () => {
+    const mapped = setField(ONE, "m", "map.over", "${parts}");
+    expect(mapOf(setType(mapped, "m", "python"))).toEqual({ over: "${parts}" });
+    expect(mapOf(setType(mapped, "m", "http"))).toBeUndefined();
+  });
+
+  it("puts the server's problem at the map's field it is in", () => {
+    const text = ONE + "    map:\n      over: parts\n      as: part\n";
+    // map.over: `parts` is not a reference (the line of `over`).
+    expect(problemTarget(text, { message: "x", line: 8, column: 7 })).toEqual({ task: "m", field: "map.over" });
+    expect(problemTarget(text, { message: "x", line: 9, column: 11 })).toEqual({ task: "m", field: "map.as" });
+    // At the `map` key itself (`map` needs `as`): the map's.
+    expect(problemTarget(text, { message: "x", line: 7, column: 5 })).toEqual({ task: "m", field: "map" });
+    const flow = ONE + "    map: {over: parts, as: part}\n";
+    expect(problemTarget(flow, { message: "x", line: 7, column: 16 })).toEqual({ task: "m", field: "map.over" });
+    expect(problemTarget(flow, { message: "x", line: 7, column: 27 })).toEqual({ task: "m", field: "map.as" });
+  });
+
+  it("shows and writes its numbers and choices", () => {
+    const f = (key: string) => MAP_FIELDS.find((x) => x.key === key)!;
+    expect(written(f("map.parallel"), "8")).toEqual({ value: 8 });
+    expect(written(f("map.parallel"), "")).toEqual({ value: undefined });
+    expect(shown(f("map.failure"), "continue")).toBe("continue");
   });
 });

@@ -14,7 +14,7 @@ import {
   type YAMLMap,
   type YAMLSeq,
 } from "yaml";
-import { TASK_FORMS } from "./taskForms";
+import { MAPPABLE, TASK_FORMS } from "./taskForms";
 
 /** A task as the graph and the form see it. */
 export interface EditorTask {
@@ -227,7 +227,9 @@ function setScalar(doc: Document, m: YAMLMap, key: string, value: unknown) {
   m.set(key, doc.createNode(value));
 }
 
-/** Sets a field of a task; `undefined` (or an empty string, list or map) removes it. */
+/** Sets a field of a task; `undefined` (or an empty string, list or map) removes it. A
+ * dotted key (`map.over`) is a field of the mapping at its first part, made (in block style)
+ * by the first field set in it and removed with the last one taken out of it. */
 export function setField(text: string, task: string, key: string, value: unknown): string {
   return edit(text, (doc) => {
     const m = findTask(doc, task);
@@ -236,9 +238,31 @@ export function setField(text: string, task: string, key: string, value: unknown
       value === "" ||
       (Array.isArray(value) && value.length === 0 && key !== "success" && key !== "failure") ||
       (typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 0);
-    if (empty) m.delete(key);
-    else setScalar(doc, m, key, value);
+    const [outer, inner] = splitKey(key);
+    if (inner === undefined) {
+      if (empty) m.delete(key);
+      else setScalar(doc, m, key, value);
+      return;
+    }
+    const found: unknown = m.get(outer, true);
+    let nested: YAMLMap;
+    if (isMap(found)) nested = found;
+    else {
+      if (empty) return;
+      nested = doc.createNode({}) as YAMLMap;
+      nested.flow = false;
+      m.set(outer, nested);
+    }
+    if (empty) nested.delete(inner);
+    else setScalar(doc, nested, inner, value);
+    if (nested.items.length === 0) m.delete(outer);
   });
+}
+
+/** `map.over` → [`map`, `over`]; a key without a dot → [key, undefined]. */
+function splitKey(key: string): [string, string | undefined] {
+  const dot = key.indexOf(".");
+  return dot < 0 ? [key, undefined] : [key.slice(0, dot), key.slice(dot + 1)];
 }
 
 /** Sets a field of the workflow itself (`name`, `description`, …); `undefined` or an empty
@@ -251,12 +275,14 @@ export function setWorkflowField(text: string, key: string, value: string | unde
   });
 }
 
-/** Changes a task's type: the old type's own fields go, the new type's starting ones come. */
+/** Changes a task's type: the old type's own fields go, the new type's starting ones come,
+ * and its `map:` goes when the new type cannot be mapped. */
 export function setType(text: string, task: string, type: string): string {
   return edit(text, (doc) => {
     const m = findTask(doc, task);
     const old = String(m.get("type") ?? "");
     for (const f of TASK_FORMS[old]?.fields ?? []) m.delete(f.key);
+    if (!MAPPABLE.has(type)) m.delete("map");
     setScalar(doc, m, "type", type);
     for (const [k, v] of Object.entries(TASK_FORMS[type]?.template ?? {})) if (!m.has(k)) m.set(k, doc.createNode(v));
   });
@@ -280,16 +306,24 @@ export function problemTarget(text: string, p: Problem): Target {
   return p.task ? { task: p.task } : {};
 }
 
+/** The mappings of a task whose fields the form shows one by one (`map.over`, …). */
+const NESTED_FORMS = new Set(["map"]);
+
 function fieldAt(m: YAMLMap, line: number, offset: number, lineOf: (o: number) => number): string | undefined {
   const spans = (m.items as Pair<Node, Node | null>[]).map((pair) => {
     const start = pair.key?.range?.[0] ?? 0;
     const end = pair.value?.range?.[1] ?? pair.key?.range?.[1] ?? start;
-    return { key: String(isScalar(pair.key) ? pair.key.value : ""), start, end };
+    return { key: String(isScalar(pair.key) ? pair.key.value : ""), start, end, value: pair.value };
   });
   const onLine = spans.filter((s) => within(line, lineOf(s.start), lineOf(Math.max(s.start, s.end - 1))));
-  if (onLine.length <= 1) return onLine[0]?.key;
   // Several fields on the line (a flow map): the one the column falls in, else the first.
-  return (onLine.find((s) => offset >= s.start && offset <= s.end) ?? onLine[0])!.key;
+  const hit = onLine.length <= 1 ? onLine[0] : (onLine.find((s) => offset >= s.start && offset <= s.end) ?? onLine[0]);
+  if (hit && NESTED_FORMS.has(hit.key) && isMap(hit.value)) {
+    // A problem at one of its fields is that field's (`map.over`); at the key, the mapping's.
+    const inner = fieldAt(hit.value, line, offset, lineOf);
+    if (inner && offset >= (hit.value.range?.[0] ?? Infinity)) return `${hit.key}.${inner}`;
+  }
+  return hit?.key;
 }
 
 /** A problem with the field of its task it is in. */

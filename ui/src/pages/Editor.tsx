@@ -206,7 +206,7 @@ function Editor({ project, name, initial, version }: { project: string; name?: s
           {saving ? "Saving…" : "Save"}
         </button>
       </div>
-      <div className="tabs" role="tablist">
+      <div className="tabs" role="tablist" data-testid="editor-tabs">
         {(["graph", "yaml"] as const).map((v) => (
           <button key={v} role="tab" aria-selected={view === v} className={view === v ? "tab on" : "tab"} onClick={() => setView(v)}>
             {v === "graph" ? "Graph" : "YAML"}

@@ -15,6 +15,9 @@ import { workflowEnded } from "../lib/states";
 import { useProjectNav } from "../lib/nav";
 import { actionsFor, type Action } from "../lib/actions";
 
+/** How long live events gather before they are applied together (one render for all). */
+const LIVE_BATCH_MS = 50;
+
 /** `/instances/:id?task=`: the instance's DAG coloured live by task state, its tasks, actions
  * (a page of its own for each instance: nothing live carries over to the next one). */
 export default function InstanceRoute() {
@@ -56,8 +59,9 @@ function InstancePage({ id }: { id: number }) {
     staleTime: Infinity,
   });
 
-  // Live: events after the last one the first read included; each one colours its task at
-  // once and asks for the detail again (at most every 250 ms) for the rest of the row.
+  // Live: events after the last one the first read included; each one colours its task
+  // (within LIVE_BATCH_MS) and asks for the detail again (at most every 250 ms) for the rest
+  // of the row.
   const [after, setAfter] = useState<number | undefined>(undefined);
   const [live, setLive] = useState<Record<string, string>>({});
   const [liveState, setLiveState] = useState<string | undefined>(undefined);
@@ -67,11 +71,23 @@ function InstancePage({ id }: { id: number }) {
     }
   }, [detail.data, head.data, after]);
   const refetch = useRef<ReturnType<typeof setTimeout> | null>(null);
+  // Events are applied in batches, at most every LIVE_BATCH_MS: one render for many events
+  // (a wide instance sends hundreds a second), not one each.
+  const pending = useRef<LiveEvent[]>([]);
+  const flush = useRef<ReturnType<typeof setTimeout> | null>(null);
   const onEvent = useCallback(
     (e: LiveEvent) => {
-      setLive((s) => applyEvents(s, [e]));
-      const s = instanceStateOf(e.kind);
-      if (s) setLiveState(s);
+      pending.current.push(e);
+      if (!flush.current) {
+        flush.current = setTimeout(() => {
+          flush.current = null;
+          const batch = pending.current;
+          pending.current = [];
+          setLive((s) => applyEvents(s, batch));
+          const ended = batch.map((b) => instanceStateOf(b.kind)).filter((x) => x !== undefined);
+          if (ended.length) setLiveState(ended[ended.length - 1]);
+        }, LIVE_BATCH_MS);
+      }
       if (!refetch.current) {
         refetch.current = setTimeout(() => {
           refetch.current = null;
@@ -81,7 +97,13 @@ function InstancePage({ id }: { id: number }) {
     },
     [queries, key],
   );
-  useEffect(() => () => clearTimeout(refetch.current ?? undefined), []);
+  useEffect(
+    () => () => {
+      clearTimeout(refetch.current ?? undefined);
+      clearTimeout(flush.current ?? undefined);
+    },
+    [],
+  );
   const status = useEventStream(inst ? { instance: id } : null, after, onEvent);
 
   // The detail, once read again, is the truth: live colours only fill the gap until then.
