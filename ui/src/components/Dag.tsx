@@ -18,15 +18,17 @@ import { BIG_DAG, NODE_HEIGHT, NODE_WIDTH, layoutDag, type PlacedNode, type Task
 
 const minX = (nodes: PlacedNode[]) => nodes.reduce((m, n) => Math.min(m, n.x), Infinity);
 import { TASK_TYPES, stateColor, stateTone, typeColor } from "../lib/states";
+import type { Schemas } from "../api/client";
+import { ItemCounts } from "./Items";
 
-type TaskNodeData = { task: TaskDef; state?: string; selected: boolean; live: boolean };
+type TaskNodeData = { task: TaskDef; state?: string; selected: boolean; live: boolean; counts?: Schemas["ItemCounts"] };
 
 function TaskNode({ data }: NodeProps<Node<TaskNodeData>>) {
-  const { task, state, selected, live } = data;
+  const { task, state, selected, live, counts } = data;
   const colour = live ? stateColor(state) : typeColor(task.type);
   return (
     <div
-      className={`dag-node${selected ? " selected" : ""}`}
+      className={`dag-node${selected ? " selected" : ""}${counts ? " mapped" : ""}`}
       style={{ borderLeftColor: colour }}
       data-testid={`node-${task.name}`}
       data-state={live ? (state ?? "not_started") : undefined}
@@ -42,6 +44,7 @@ function TaskNode({ data }: NodeProps<Node<TaskNodeData>>) {
           {state ?? "—"}
         </span>
       )}
+      {counts && <ItemCounts counts={counts} testId={`node-counts-${task.name}`} />}
       <Handle type="source" position={Position.Bottom} />
     </div>
   );
@@ -49,15 +52,18 @@ function TaskNode({ data }: NodeProps<Node<TaskNodeData>>) {
 
 const nodeTypes = { task: TaskNode };
 
-/** The DAG of `tasks`; `states` (task name → state) colours it by state. */
+/** The DAG of `tasks`; `states` (task name → state) colours it by state; `counts` (mapped
+ * task name → its items counted) shows a mapped task's items under its node. */
 export function Dag({
   tasks,
   states,
+  counts,
   selected,
   onSelect,
 }: {
   tasks: TaskDef[];
   states?: Record<string, string>;
+  counts?: Record<string, Schemas["ItemCounts"]>;
   selected?: string | null;
   onSelect?: (task: string | null) => void;
 }) {
@@ -90,11 +96,12 @@ export function Dag({
       ns.map((n) => {
         const state = states?.[n.id];
         const isSelected = n.id === selected;
-        if (n.data.state === state && n.data.selected === isSelected) return n;
-        return { ...n, data: { ...n.data, state, selected: isSelected } };
+        const c = counts?.[n.id];
+        if (n.data.state === state && n.data.selected === isSelected && n.data.counts === c) return n;
+        return { ...n, data: { ...n.data, state, selected: isSelected, counts: c } };
       }),
     );
-  }, [states, selected, nodes.length, setNodes]);
+  }, [states, counts, selected, nodes.length, setNodes]);
   // A big DAG opens on the start of its first rows (fit to the whole, its nodes would be unreadable, and
   // every one of them in the page): only the nodes in view are rendered; the minimap and
   // the fit button show the whole.

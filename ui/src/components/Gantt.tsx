@@ -1,10 +1,13 @@
 // The instance's attempts on a time axis: one row per task, one bar per attempt (a retried
 // task shows each), coloured by the attempt's state; a running one grows until it ends.
+// A mapped task's items are not drawn (there may be thousands): its row has its own bar and
+// says how many items it has, to be read in the items table.
 import { useEffect, useState } from "react";
 import type { Schemas } from "../api/client";
 import { duration } from "../lib/format";
 import { gantt, place } from "../lib/gantt";
 import { stateTone } from "../lib/states";
+import { mappedCounts } from "../lib/items";
 
 export function Gantt({
   tasks,
@@ -25,6 +28,11 @@ export function Gantt({
     return () => clearInterval(timer);
   }, [anyRunning]);
   const g = gantt(tasks, attempts, now);
+  const items: Record<string, number> = {};
+  for (const t of tasks) {
+    const c = mappedCounts(t);
+    if (c) items[t.task_name] = c.items;
+  }
   if (!g.rows.length) return <p className="muted">No task has started yet.</p>;
   return (
     <div className="gantt" data-testid="gantt">
@@ -53,6 +61,11 @@ export function Gantt({
                 </span>
               );
             })}
+            {items[r.task] !== undefined && (
+              <span className="gantt-note" data-testid={`gantt-items-${r.task}`}>
+                {items[r.task]} items, see the items table
+              </span>
+            )}
           </div>
         </div>
       ))}

@@ -6,6 +6,8 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import type { Schemas } from "../api/client";
 import { StateBadge } from "./State";
 import { duration, time } from "../lib/format";
+import { mappedCounts } from "../lib/items";
+import { ItemCounts } from "./Items";
 
 /** One row: a task instance, or a task of the definition that has none (yet). */
 export type TaskRow = { task: Schemas["TaskInstance"]; name: string; ended: number } | { task: null; name: string; state?: string; note: string };
@@ -65,7 +67,7 @@ export function TaskTable({
                     <span>{duration(t.duration_ms)}</span>
                     <span className="num">{t.exit_code ?? "—"}</span>
                     <span className="message" title={t.message ?? undefined}>
-                      {t.message ?? ""}
+                      {mappedCounts(t) && <ItemCounts counts={mappedCounts(t)!} testId={`counts-${row.name}`} />} {t.message ?? ""}
                     </span>
                     <span>
                       <Link to={`/task-instances/${t.id}/log`} data-testid={`log-${row.name}`} onClick={(e) => e.stopPropagation()}>

@@ -1,11 +1,13 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
-import { api, data, errorMessage } from "../api/client";
+import { api, data, errorMessage, type Schemas } from "../api/client";
 import { Dag } from "../components/Dag";
 import { StateBadge } from "../components/State";
 import { TaskTable } from "../components/TaskTable";
 import { Gantt } from "../components/Gantt";
+import { ItemTable } from "../components/Items";
+import { itemFilter, mappedCounts } from "../lib/items";
 import { childInstances } from "../lib/gantt";
 import { can, useMe } from "../lib/auth";
 import type { TaskDef } from "../lib/dag";
@@ -18,8 +20,9 @@ import { actionsFor, type Action } from "../lib/actions";
 /** How long live events gather before they are applied together (one render for all). */
 const LIVE_BATCH_MS = 50;
 
-/** `/instances/:id?task=`: the instance's DAG coloured live by task state, its tasks, actions
- * (a page of its own for each instance: nothing live carries over to the next one). */
+/** `/instances/:id?task=&items=`: the instance's DAG coloured live by task state, its tasks,
+ * actions, and a selected mapped task's items filtered by state (a page of its own for each
+ * instance: nothing live carries over to the next one). */
 export default function InstanceRoute() {
   const { id } = useParams();
   return <InstancePage key={id} id={Number(id)} />;
@@ -28,6 +31,7 @@ export default function InstanceRoute() {
 function InstancePage({ id }: { id: number }) {
   const [params, setParams] = useSearchParams();
   const selected = params.get("task");
+  const filter = itemFilter(params.get("items"));
   const queries = useQueryClient();
   const navigate = useNavigate();
   const me = useMe();
@@ -46,6 +50,15 @@ function InstancePage({ id }: { id: number }) {
     queryFn: async () => data(await api.GET("/api/v1/instances/{id}", { params: { path: { id } } })),
   });
   const inst = detail.data?.instance;
+  // The mapped tasks' items counted, by task name (the same objects until a re-read changes them).
+  const counts = useMemo(() => {
+    const out: Record<string, Schemas["ItemCounts"]> = {};
+    for (const t of detail.data?.tasks ?? []) {
+      const c = mappedCounts(t);
+      if (c) out[t.task_name] = c;
+    }
+    return out;
+  }, [detail.data]);
   useProjectNav(inst?.project);
   const workflow = useQuery({
     queryKey: ["workflow", inst?.project, inst?.name, String(inst?.version)],
@@ -61,7 +74,8 @@ function InstancePage({ id }: { id: number }) {
 
   // Live: events after the last one the first read included; each one colours its task
   // (within LIVE_BATCH_MS) and asks for the detail again (at most every 250 ms) for the rest
-  // of the row.
+  // of the row. A mapped task's items' events (`load[3]`) so re-read its counts, and the
+  // items table (its query key is under the detail's), once for all the events of 250 ms.
   const [after, setAfter] = useState<number | undefined>(undefined);
   const [live, setLive] = useState<Record<string, string>>({});
   const [liveState, setLiveState] = useState<string | undefined>(undefined);
@@ -214,6 +228,7 @@ function InstancePage({ id }: { id: number }) {
           <Dag
             tasks={tasks}
             states={states}
+            counts={counts}
             selected={selected}
             onSelect={(t) => setParams(t ? { task: t } : {}, { replace: true })}
           />
@@ -245,6 +260,14 @@ function InstancePage({ id }: { id: number }) {
           )}
           {taskError && <span className="error">{taskError}</span>}
         </div>
+      )}
+      {selected && counts[selected] && (
+        <ItemTable
+          id={id}
+          task={selected}
+          filter={filter}
+          onFilter={(f) => setParams(f === "all" ? { task: selected } : { task: selected, items: f }, { replace: true })}
+        />
       )}
       <TaskTable
         rows={[

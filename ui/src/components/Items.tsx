@@ -1,0 +1,122 @@
+// A mapped task's items (`map:`): its counts by state, coloured, and the table of its items,
+// virtualized (TanStack Virtual) and read from `GET /instances/{id}/items` a page at a time
+// as the view nears the end of what was read.
+import { useEffect, useRef } from "react";
+import { Link } from "react-router";
+import { useInfiniteQuery } from "@tanstack/react-query";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { api, data, type Schemas } from "../api/client";
+import { StateBadge } from "./State";
+import { duration, time } from "../lib/format";
+import { ITEM_FILTERS, countParts, mergePages, type ItemFilter } from "../lib/items";
+import { stateColor } from "../lib/states";
+
+/** Items read a request at a time. */
+const PAGE = 200;
+const ROW = 30;
+const HEAD = ["Item", "State", "Attempt", "Worker", "Started", "Duration", "Exit", "Message", "Log"];
+
+/** `196 ✓ · 4 ✗ · 0 waiting`, each part in its state's colour. */
+export function ItemCounts({ counts, testId }: { counts: Schemas["ItemCounts"]; testId?: string }) {
+  const parts = countParts(counts);
+  return (
+    <span className="item-counts" data-testid={testId} title={`${counts.items} items`}>
+      {parts.map((p, i) => (
+        <span key={i} style={p.state ? { color: stateColor(p.state) } : undefined}>
+          {i > 0 && " · "}
+          {p.text}
+        </span>
+      ))}
+    </span>
+  );
+}
+
+/** The query key of `task`'s items under `filter`: under the instance's own key, so that
+ * the page's re-read of the instance (on live events, batched) re-reads them too. */
+export const itemsKey = (id: number, task: string, filter: ItemFilter) => ["instance", id, "items", task, filter];
+
+/** The items of the mapped task `task` of instance `id`, filtered by state. */
+export function ItemTable({ id, task, filter, onFilter }: { id: number; task: string; filter: ItemFilter; onFilter: (f: ItemFilter) => void }) {
+  const pages = useInfiniteQuery({
+    queryKey: itemsKey(id, task, filter),
+    initialPageParam: undefined as string | undefined,
+    queryFn: async ({ pageParam }) =>
+      data(
+        await api.GET("/api/v1/instances/{id}/items", {
+          params: { path: { id }, query: { task, limit: PAGE, cursor: pageParam, state: filter === "all" ? undefined : filter } },
+        }),
+      ),
+    getNextPageParam: (last) => last.next_cursor ?? undefined,
+  });
+  const rows = mergePages(pages.data?.pages ?? []);
+  const box = useRef<HTMLDivElement>(null);
+  const v = useVirtualizer({ count: rows.length, getScrollElement: () => box.current, estimateSize: () => ROW, overscan: 10 });
+  const lastShown = v.getVirtualItems().at(-1)?.index ?? 0;
+  const { hasNextPage, isFetchingNextPage, fetchNextPage } = pages;
+  useEffect(() => {
+    if (hasNextPage && !isFetchingNextPage && lastShown >= rows.length - 20) void fetchNextPage();
+  }, [hasNextPage, isFetchingNextPage, fetchNextPage, lastShown, rows.length]);
+  return (
+    <div className="items" data-testid="items">
+      <div className="items-bar">
+        <strong>Items of {task}</strong>
+        <label>
+          state{" "}
+          <select value={filter} onChange={(e) => onFilter(e.target.value as ItemFilter)} data-testid="items-filter">
+            {ITEM_FILTERS.map((f) => (
+              <option key={f} value={f}>
+                {f.replace("_", " ")}
+              </option>
+            ))}
+          </select>
+        </label>
+        <span className="muted small" data-testid="items-shown">
+          {pages.isPending ? "loading…" : `${rows.length}${hasNextPage ? "+" : ""} shown`}
+        </span>
+        {pages.error && <span className="error">{pages.error.message}</span>}
+      </div>
+      <div className="vtable" role="table">
+        <div className="vrow vhead" role="row">
+          {HEAD.map((h) => (
+            <span key={h} role="columnheader" className={h === "Attempt" || h === "Exit" ? "num" : undefined}>
+              {h}
+            </span>
+          ))}
+        </div>
+        <div className="vbody" ref={box}>
+          <div style={{ height: v.getTotalSize(), position: "relative" }}>
+            {v.getVirtualItems().map((at) => (
+              <ItemRow key={rows[at.index]!.id} item={rows[at.index]!} top={at.start} />
+            ))}
+          </div>
+        </div>
+      </div>
+      {!pages.isPending && rows.length === 0 && <p className="muted pad">No item {filter === "all" ? "has started yet" : `is ${filter.replace("_", " ")}`}.</p>}
+    </div>
+  );
+}
+
+/** One item: its state, attempt, worker, times, exit code, message and log link. */
+function ItemRow({ item: t, top }: { item: Schemas["TaskInstance"]; top: number }) {
+  return (
+    <div role="row" className="vrow" style={{ transform: `translateY(${top}px)`, height: ROW }} data-item={t.task_name}>
+      <span className="mono">{t.task_name}</span>
+      <span>
+        <StateBadge state={t.state} />
+      </span>
+      <span className="num">{t.attempt}</span>
+      <span>{t.worker ?? "—"}</span>
+      <span>{time(t.started_at)}</span>
+      <span>{duration(t.duration_ms)}</span>
+      <span className="num">{t.exit_code ?? "—"}</span>
+      <span className="message" title={t.message ?? undefined}>
+        {t.message ?? ""}
+      </span>
+      <span>
+        <Link to={`/task-instances/${t.id}/log`} data-testid={`log-${t.task_name}`}>
+          log
+        </Link>
+      </span>
+    </div>
+  );
+}
