@@ -1,8 +1,8 @@
 // A mapped task's items in a real browser against a real Baton: a workflow maps 30 items,
 // three of which fail (`failure: continue`); the items wait for a file the test writes, so
 // the page is seen counting them while they are held and then, live, reaching their final
-// counts in the DAG node, the task row and the Gantt. The items table is then filtered by
-// state (kept in the URL) and a failed item's log opened from it.
+// counts in the DAG node, the task row and the Gantt, its items table filling in. The table
+// is then filtered by state (kept in the URL) and a failed item's log opened from it.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -79,20 +79,22 @@ test("a mapped task's counts reach their final values live; its failed items are
   // Held by the file: 4 running (parallel), the rest waiting, in the row and in the node.
   const held = "0 ✓ · 0 ✗ · 4 running · 26 waiting";
   await until(`the counts ${held}`, async () => (await text(p, "counts-load")) === held && (await text(p, "node-counts-load")) === held);
+  // Its items table, opened while they are held: the 4 started.
+  await p.locator('[data-testid="tasks"] [data-task="load"]').click();
+  await p.waitForURL(/[?&]task=load/);
+  await until("the 4 started items", async () => (await text(p, "items-shown")) === "4 shown");
   // The same page from here on: what follows arrives live, not by a reload.
   await p.evaluate(() => (window.__samePage = true));
   await writeFile(join(baton.dir, "go"), "");
   const done = `${ITEMS - FAILING.length} ✓ · ${FAILING.length} ✗ · 0 waiting`;
   await until(`the counts ${done}`, async () => (await text(p, "counts-load")) === done && (await text(p, "node-counts-load")) === done, 90_000);
+  await until("all 30 items in the table, live", async () => (await text(p, "items-shown")) === `${ITEMS} shown`);
   assert.equal(await p.evaluate(() => window.__samePage), true);
   await p.getByTestId("instance-state").locator('[data-state="failed"]').waitFor();
   await until("the Gantt's items note", async () => (await text(p, "gantt-items-load")) === `${ITEMS} items, see the items table`);
   assert.equal(await p.locator('[data-testid^="bar-load["]').count(), 0, "no item is drawn in the Gantt");
 
-  // The items table: every item, then the failed ones, the filter in the URL.
-  await p.locator('[data-testid="tasks"] [data-task="load"]').click();
-  await p.waitForURL(/[?&]task=load/);
-  await until("all 30 items", async () => (await text(p, "items-shown")) === `${ITEMS} shown`);
+  // The failed ones only, the filter in the URL.
   await p.getByTestId("items-filter").selectOption("failed");
   await p.waitForURL(/[?&]items=failed/);
   const failed = FAILING.map((i) => `load[${i}]`);

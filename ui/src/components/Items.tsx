@@ -31,12 +31,28 @@ export function ItemCounts({ counts, testId }: { counts: Schemas["ItemCounts"]; 
   );
 }
 
-/** The query key of `task`'s items under `filter`: under the instance's own key, so that
- * the page's re-read of the instance (on live events, batched) re-reads them too. */
-export const itemsKey = (id: number, task: string, filter: ItemFilter) => ["instance", id, "items", task, filter];
+/** The query key of `task`'s items under `filter`. */
+const itemsKey = (id: number, task: string, filter: ItemFilter) => ["instance-items", id, task, filter];
 
-/** The items of the mapped task `task` of instance `id`, filtered by state. */
-export function ItemTable({ id, task, filter, onFilter }: { id: number; task: string; filter: ItemFilter; onFilter: (f: ItemFilter) => void }) {
+/**
+ * The items of the mapped task `task` of instance `id`, filtered by state. `version` is
+ * when the page last read the instance (on live events, throttled): a new one re-reads the
+ * pages shown, once the read under way (if any) is done, never cancelling it, so that many
+ * pages re-read in a row are not restarted by every event, and the last version is read.
+ */
+export function ItemTable({
+  id,
+  task,
+  filter,
+  version,
+  onFilter,
+}: {
+  id: number;
+  task: string;
+  filter: ItemFilter;
+  version: number;
+  onFilter: (f: ItemFilter) => void;
+}) {
   const pages = useInfiniteQuery({
     queryKey: itemsKey(id, task, filter),
     initialPageParam: undefined as string | undefined,
@@ -52,7 +68,14 @@ export function ItemTable({ id, task, filter, onFilter }: { id: number; task: st
   const box = useRef<HTMLDivElement>(null);
   const v = useVirtualizer({ count: rows.length, getScrollElement: () => box.current, estimateSize: () => ROW, overscan: 10 });
   const lastShown = v.getVirtualItems().at(-1)?.index ?? 0;
-  const { hasNextPage, isFetchingNextPage, fetchNextPage } = pages;
+  const { hasNextPage, isFetchingNextPage, fetchNextPage, isFetching, refetch } = pages;
+  const read = useRef(version);
+  useEffect(() => {
+    if (version !== read.current && !isFetching) {
+      read.current = version;
+      void refetch({ cancelRefetch: false });
+    }
+  }, [version, isFetching, refetch]);
   useEffect(() => {
     if (hasNextPage && !isFetchingNextPage && lastShown >= rows.length - 20) void fetchNextPage();
   }, [hasNextPage, isFetchingNextPage, fetchNextPage, lastShown, rows.length]);

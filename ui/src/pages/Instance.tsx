@@ -74,8 +74,8 @@ function InstancePage({ id }: { id: number }) {
 
   // Live: events after the last one the first read included; each one colours its task
   // (within LIVE_BATCH_MS) and asks for the detail again (at most every 250 ms) for the rest
-  // of the row. A mapped task's items' events (`load[3]`) so re-read its counts, and the
-  // items table (its query key is under the detail's), once for all the events of 250 ms.
+  // of the row. A mapped task's items' events (`load[3]`) so re-read its counts, once for all
+  // the events of 250 ms, and the items table after each such re-read (`version`).
   const [after, setAfter] = useState<number | undefined>(undefined);
   const [live, setLive] = useState<Record<string, string>>({});
   const [liveState, setLiveState] = useState<string | undefined>(undefined);
@@ -266,6 +266,7 @@ function InstancePage({ id }: { id: number }) {
           id={id}
           task={selected}
           filter={filter}
+          version={detail.dataUpdatedAt}
           onFilter={(f) => setParams(f === "all" ? { task: selected } : { task: selected, items: f }, { replace: true })}
         />
       )}
