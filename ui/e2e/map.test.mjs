@@ -3,6 +3,7 @@
 // the page is seen counting them while they are held and then, live, reaching their final
 // counts in the DAG node, the task row and the Gantt, its items table filling in. The table
 // is then filtered by state (kept in the URL) and a failed item's log opened from it.
+// A second workflow of 250 noop items has the table read its second page when scrolled.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -39,6 +40,24 @@ const mapped = (go) =>
     "",
   ].join("\n");
 
+/** 250 noop items: more than one page of the items table (200). */
+const MANY = 250;
+const many = [
+  "name: many",
+  "project: maps",
+  "tasks:",
+  "  - name: list",
+  "    type: shell",
+  `    command: echo '\${setValue(parts=${JSON.stringify([...Array(MANY).keys()])})}'`,
+  "  - name: each",
+  "    type: noop",
+  "    depends_on: [list]",
+  "    map:",
+  "      over: ${parts}",
+  "      as: n",
+  "",
+].join("\n");
+
 before(async () => {
   await mkdir(SHOTS, { recursive: true });
   baton = await startBaton();
@@ -47,6 +66,9 @@ before(async () => {
   const file = join(baton.dir, "mapped.yaml");
   await writeFile(file, mapped(join(baton.dir, "go")));
   await baton.cli(["workflow", "apply", "-f", file]);
+  const manyFile = join(baton.dir, "many.yaml");
+  await writeFile(manyFile, many);
+  await baton.cli(["workflow", "apply", "-f", manyFile]);
   chrome = await browser();
 });
 
@@ -112,6 +134,18 @@ test("a mapped task's counts reach their final values live; its failed items are
   await p.waitForURL(/\/task-instances\/\d+\/log/);
   await until("the item's log", async () => (await p.getByTestId("log").textContent())?.includes("item 11 fails"));
   await p.screenshot({ path: join(SHOTS, "map-item-log.png") });
+  await p.context().close();
+});
+
+test("the items table reads the next page as it is scrolled to its end", async () => {
+  const id = (await baton.cli(["workflow", "start", "many", "--project", "maps", "--wait"])).trim().split(/\s+/)[0];
+  const p = await page();
+  await p.goto(`${baton.url}/instances/${id}?task=each`);
+  await until("the first page", async () => (await text(p, "items-shown")) === "200+ shown");
+  await p.locator('[data-testid="items"] .vbody').evaluate((b) => (b.scrollTop = b.scrollHeight));
+  await until("both pages", async () => (await text(p, "items-shown")) === `${MANY} shown`);
+  await p.locator('[data-testid="items"] .vbody').evaluate((b) => (b.scrollTop = b.scrollHeight));
+  await p.locator(`[data-item="each[${MANY - 1}]"]`).waitFor();
   await p.context().close();
 });
 
