@@ -349,11 +349,12 @@ mod tests {
         // One that printed nothing has an empty log in the archive.
         archiver.ended(WorkflowInstanceId(5), key(51, 2));
         let archived = store.path().join("5/51/2.log");
-        until("both logs archived", || archived.is_file()).await;
-        assert_eq!(
-            std::fs::read(store.path().join("5/50/1.log")).unwrap(),
-            b"hello\n"
-        );
+        let first = store.path().join("5/50/1.log");
+        until("both logs archived", || {
+            archived.is_file() && first.is_file()
+        })
+        .await;
+        assert_eq!(std::fs::read(&first).unwrap(), b"hello\n");
         assert_eq!(std::fs::read(&archived).unwrap(), b"");
         until("the markers removed", || {
             !marker_path(data.path(), WorkflowInstanceId(5), key(51, 2)).exists()
