@@ -110,21 +110,30 @@ fn run_cluster(registry: &str) {
 
     let file = chain(dir.path());
     c.ok(&["workflow", "apply", "-f", file.to_str().unwrap()]);
-    let first = start_many(&c, 20);
+    let mut first = start_many(&c, 20);
     // The api member's heartbeats carry its host's load of the moment, not that of its start.
     wait_for(
         "the api member's load to be sampled again",
         Duration::from_secs(30),
         || api_load(&c).filter(|l| *l != api_at_start),
     );
-    // Both masters own some instances before one dies.
+    // Both masters own some instances before one dies. Which master takes a start is
+    // whichever polls first, so more are started (now and then) until both own some.
+    let mut looks = 0;
     wait_for(
         "both masters to own instances",
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         || {
             let v = c.get("/cluster").ok()?;
             let owners = v["owners"].as_object()?;
-            (owners.len() >= 2).then_some(())
+            if owners.len() >= 2 {
+                return Some(());
+            }
+            looks += 1;
+            if looks % 20 == 0 {
+                first.extend(start_many(&c, 5));
+            }
+            None
         },
     );
     c.masters[0].kill();
