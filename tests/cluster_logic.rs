@@ -244,8 +244,10 @@ fn sub_workflows_spread_over_two_masters_and_survive_a_master_kill() {
     // survivor adopts the dead one's parents and children, and the `child_ended` commands
     // that were meant for (or forwarded to) the dead master reach it.
     let second: Vec<i64> = (0..10).map(|_| start(&c, "parent", &["nap=2"])).collect();
+    // (On a loaded machine the first children may end before the last start: those count
+    // as not working, their ends reached their parents' live owner.)
     let running = wait_for(
-        "every child to run, none ended yet",
+        "every child to have started, some still working",
         Duration::from_secs(60),
         || {
             let by_parent = children(&c);
@@ -253,18 +255,24 @@ fn sub_workflows_spread_over_two_masters_and_survive_a_master_kill() {
             let mut working = 0;
             for id in &second {
                 let kid = by_parent.get(id)?.first()?.clone();
-                if kid["state"] != "running" {
+                let ended = matches!(kid["state"].as_str(), Some("succeeded" | "failed"));
+                if kid["state"] != "running" && !ended {
                     return None;
                 }
                 let v = c.get(&format!("/instances/{}", kid["id"])).ok()?;
                 let work = task(&v, "work").map(|t| t["state"].as_str().unwrap_or(""));
-                match work {
-                    Some("running") => working += 1,
-                    Some("succeeded" | "failed" | "killed") => panic!("a child ended early"),
-                    _ => {}
+                if work == Some("running") {
+                    working += 1;
                 }
-                let parent_owner = view(&c, *id)["instance"]["owner"].as_str()?.to_string();
-                let kid_owner = kid["owner"].as_str()?.to_string();
+                // An ended instance has no owner any more.
+                let owner = |v: &Value| v.as_str().map(str::to_string);
+                let parent_owner = owner(&view(&c, *id)["instance"]["owner"]);
+                let kid_owner = owner(&kid["owner"]);
+                let (parent_owner, kid_owner) = match (parent_owner, kid_owner) {
+                    (Some(p), Some(k)) => (p, k),
+                    (p, k) if ended => (p.unwrap_or_default(), k.unwrap_or_default()),
+                    _ => return None,
+                };
                 running.insert(*id, (parent_owner, kid_owner, work == Some("running")));
             }
             (working > 0).then_some(running)
