@@ -24,6 +24,9 @@ pub enum Bench {
     Fanout(RunArgs),
     /// N tasks one after the other.
     Chain(RunArgs),
+    /// One task mapped over a list of N items (`map:`), then the fan-out of N on a fresh
+    /// server: the two rates side by side.
+    Map(RunArgs),
     /// On a cluster: SIGKILL a master, then a worker, and time until their work is taken
     /// over (an instance adopted, a task re-dispatched), over `--kills` rounds.
     Failover(FailoverArgs),
@@ -111,7 +114,7 @@ pub struct Target {
 /// `fanout` and `chain`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// How many tasks (fan-out: the width; chain: the length).
+    /// How many tasks (fan-out: the width; chain: the length; map: the items, at most 100000).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub tasks: u32,
     /// What each task runs.

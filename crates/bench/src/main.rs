@@ -48,6 +48,7 @@ async fn bench(cli: Cli) -> anyhow::Result<()> {
         match &cli.command {
             Bench::Fanout(args) => run::run(&baton, run::Shape::Fanout, args).await,
             Bench::Chain(args) => run::run(&baton, run::Shape::Chain, args).await,
+            Bench::Map(args) => run::run(&baton, run::Shape::Map, args).await,
             Bench::Failover(args) => failover::run(&baton, args).await,
             Bench::Schedules(args) => schedules::run(&baton, args).await,
             Bench::Ceiling(args) => ceiling::run(args).await,

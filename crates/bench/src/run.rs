@@ -1,7 +1,9 @@
-//! `fanout` and `chain`: a generated workflow run once, on a standalone or a cluster.
+//! `fanout`, `chain` and `map`: a generated workflow run once, on a standalone or a cluster.
 //!
 //! A fan-out is `start` → N tasks in parallel → `end` (`tasks_per_s` is N over the wall time);
-//! a chain is N tasks one after the other. `gap_*` is, for every task with dependencies, the
+//! a chain is N tasks one after the other; a map is `start` → one task mapped over a list of N
+//! items → `end`, the same work as the fan-out decided at run time, and the bench then runs
+//! the fan-out of N on a fresh server to print the two rates side by side. `gap_*` is, for every task with dependencies, the
 //! time from the end of its last dependency to its own start: in a chain, the engine's
 //! hand-over time; in a fan-out it also includes the wait for a free slot. The wall time is
 //! the bench's own clock, from the start request to the look at the database that sees the
@@ -28,6 +30,8 @@ pub enum Shape {
     Fanout,
     /// N tasks one after the other.
     Chain,
+    /// One task, then one task mapped over N items, then one.
+    Map,
 }
 
 impl Shape {
@@ -35,6 +39,7 @@ impl Shape {
         match self {
             Shape::Fanout => "fanout",
             Shape::Chain => "chain",
+            Shape::Map => "map",
         }
     }
 }
@@ -45,8 +50,9 @@ pub async fn run(baton: &Path, shape: Shape, args: &RunArgs) -> anyhow::Result<(
     let source = workload(shape, args.executor, n);
     let spec = WorkflowSpec::from_yaml(&source, "bench.yaml")?;
     let strategy = args.target.strategy.as_deref().unwrap_or("lowest_load");
+    let binary = baton;
     let mut baton = Running::start(baton, &args.target, strategy).await?;
-    let result = measure(&mut baton, &spec, &source, n).await;
+    let result = measure(&mut baton, &spec, &source, rows(shape, &spec, n)).await;
     let mut f = Figures::default();
     f.add("workload", shape.name());
     f.add("executor", args.executor.name());
@@ -67,6 +73,14 @@ pub async fn run(baton: &Path, shape: Shape, args: &RunArgs) -> anyhow::Result<(
     if cluster {
         after.add_since(before, &mut f);
     }
+    if shape == Shape::Map {
+        let fanout = fanout_rate(binary, args, strategy).await?;
+        f.add("fanout_tasks_per_s", format!("{fanout:.1}"));
+        f.add(
+            "map_vs_fanout",
+            format!("{:.1}% of the fan-out's rate", 100.0 * per_s / fanout),
+        );
+    }
     if shape == Shape::Fanout && args.executor == Executor::Shell {
         let ceiling = crate::ceiling::measure(n, slots).await?;
         f.add("ceiling_tasks_per_s", format!("{ceiling:.1}"));
@@ -82,7 +96,26 @@ pub async fn run(baton: &Path, shape: Shape, args: &RunArgs) -> anyhow::Result<(
     Ok(())
 }
 
-/// The workflow file of a fan-out or a chain of `n` tasks, named `bench`.
+/// The fan-out of the same width as a map, on a fresh server: its tasks per second.
+async fn fanout_rate(binary: &Path, args: &RunArgs, strategy: &str) -> anyhow::Result<f64> {
+    let source = workload(Shape::Fanout, args.executor, args.tasks);
+    let spec = WorkflowSpec::from_yaml(&source, "bench.yaml")?;
+    let mut baton = Running::start(binary, &args.target, strategy).await?;
+    let expected = rows(Shape::Fanout, &spec, args.tasks);
+    let (wall, _, _) = measure(&mut baton, &spec, &source, expected).await?;
+    Ok(f64::from(args.tasks) / wall.as_secs_f64())
+}
+
+/// How many task instances a run of the workload makes: one per task, and a map's items.
+fn rows(shape: Shape, spec: &WorkflowSpec, n: u32) -> usize {
+    let items = match shape {
+        Shape::Map => usize::try_from(n).unwrap_or(usize::MAX),
+        Shape::Fanout | Shape::Chain => 0,
+    };
+    spec.tasks.len() + items
+}
+
+/// The workflow file of a fan-out, a chain or a map of `n` tasks, named `bench`.
 fn workload(shape: Shape, executor: Executor, n: u32) -> String {
     let body = match executor {
         Executor::Shell => "type: shell, command: 'true'",
@@ -101,6 +134,16 @@ fn workload(shape: Shape, executor: Executor, n: u32) -> String {
                 "  - {{name: end, {body}, depends_on: [{}]}}",
                 all.join(", ")
             );
+        }
+        Shape::Map => {
+            let list = vec!["true"; usize::try_from(n).unwrap_or(0)].join(",");
+            y = format!("name: bench\nparams: {{items: '[{list}]'}}\ntasks:\n");
+            let _ = writeln!(y, "  - {{name: start, {body}}}");
+            let _ = writeln!(
+                y,
+                "  - {{name: m, {body}, depends_on: [start], map: {{over: '${{items}}', as: item, max_items: {n}}}}}"
+            );
+            let _ = writeln!(y, "  - {{name: end, {body}, depends_on: [m]}}");
         }
         Shape::Chain => {
             let _ = writeln!(y, "  - {{name: t0, {body}}}");
@@ -121,11 +164,12 @@ async fn measure(
     baton: &mut Running,
     spec: &WorkflowSpec,
     source: &str,
-    n: u32,
+    expected_rows: usize,
 ) -> anyhow::Result<Measured> {
     baton.api.apply(source).await?;
     // Generous: only there so that a stuck run does not hang the bench forever.
-    let limit = Duration::from_secs(300) + Duration::from_millis(100) * n;
+    let limit = Duration::from_secs(300)
+        + Duration::from_millis(100) * u32::try_from(expected_rows).unwrap_or(u32::MAX);
     let before = baton.cpu();
     let started = Instant::now();
     let id = baton.api.start_instance(&spec.name).await?;
@@ -161,10 +205,9 @@ async fn measure(
         }
     }
     anyhow::ensure!(
-        times.len() == spec.tasks.len(),
-        "{} of {} task instances have start and end times",
+        times.len() == expected_rows,
+        "{} of {expected_rows} task instances have start and end times",
         times.len(),
-        spec.tasks.len()
     );
     Ok((wall, gaps(spec, &times), (before, after)))
 }
@@ -203,6 +246,17 @@ mod tests {
         let mut g = gaps(&spec, &times);
         g.sort_unstable();
         assert_eq!(g, vec![3, 10]);
+    }
+
+    #[test]
+    fn a_map_has_a_start_one_task_over_n_items_and_an_end() {
+        let source = workload(Shape::Map, Executor::Noop, 5);
+        let spec = WorkflowSpec::from_yaml(&source, "bench.yaml").unwrap();
+        assert_eq!(spec.tasks.len(), 3);
+        let m = spec.tasks.iter().find(|t| t.name == "m").unwrap();
+        assert_eq!(m.map.as_ref().unwrap().max_items, 5);
+        assert_eq!(spec.params["items"], "[true,true,true,true,true]");
+        assert_eq!(rows(Shape::Map, &spec, 5), 8);
     }
 
     #[test]
