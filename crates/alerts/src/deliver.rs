@@ -357,13 +357,17 @@ impl Loop {
         let mut params = version.map(|w| w.spec.params).unwrap_or_default();
         params.extend(instance.params);
         alert.params = params;
-        for t in self.store.task_instances(id).await? {
-            if t.state != TaskState::Failed {
-                continue;
-            }
+        // A mapped task stands for its items (its message names the failed ones), so that a
+        // map of thousands of items makes one line, not one log read per item.
+        let failed = self.store.instance_tasks(id).await?;
+        for (i, t) in failed
+            .into_iter()
+            .filter(|t| t.state == TaskState::Failed)
+            .enumerate()
+        {
             let log_tail = match &self.config.logs {
-                Some(logs) => logs.tail(&t).await,
-                None => None,
+                Some(logs) if i < MAX_LOG_TAILS => logs.tail(&t).await,
+                Some(_) | None => None,
             };
             alert.failed_tasks.push(FailedTask {
                 name: t.task_name.clone(),
@@ -374,6 +378,9 @@ impl Loop {
         Ok(())
     }
 }
+
+/// At most this many failed tasks of an alert have their log's last lines read.
+const MAX_LOG_TAILS: usize = 10;
 
 /// The channel `name` of `project` from the store, its secret opened: ready to send.
 pub async fn load_channel(
