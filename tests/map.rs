@@ -184,6 +184,21 @@ fn a_map_of_200_items_from_an_upstream_output_retries_and_recovers_only_failed_i
     let counted =
         format!("load: 200 items: 4 failed, 196 succeeded (baton instance items {id} load)");
     assert!(show.contains(&counted), "{show}");
+    // The mapped task has no outputs of its own to pass on: its items are marked instead.
+    let load_id = Standalone::task(&view, "load")["id"].as_i64().unwrap();
+    let refused = server
+        .request(
+            reqwest::Method::POST,
+            &format!("/task-instances/{load_id}/mark-success"),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 409);
+    let text = refused.text().unwrap();
+    assert!(
+        text.contains("mark its failed items succeeded instead"),
+        "{text}"
+    );
     let listed = server.ok(&[
         "instance",
         "items",

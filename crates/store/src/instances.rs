@@ -314,7 +314,8 @@ impl Store {
     pub async fn mark_success(&self, id: TaskInstanceId) -> Result<(), StoreError> {
         let done = sqlx::query(
             "UPDATE task_instance SET state = 'succeeded', message = 'marked succeeded by a user' \
-             WHERE id = $1 AND state IN ('failed', 'killed') AND workflow_instance_id IN \
+             WHERE id = $1 AND state IN ('failed', 'killed') AND map_items IS NULL \
+             AND workflow_instance_id IN \
              (SELECT id FROM workflow_instance WHERE state IN ('failed', 'stopped'))",
         )
         .bind(id.0)
@@ -326,6 +327,14 @@ impl Store {
         }
         match self.task_instance(id).await? {
             None => Err(StoreError::NotFound(format!("task instance {id}"))),
+            Some(t) if matches!(t.map, Some(crate::MapRole::Mapped { .. })) => {
+                Err(StoreError::Conflict(format!(
+                    "task instance {id} is the mapped task `{}`, which has no outputs of its \
+                     own: mark its failed items succeeded instead (`baton instance items {} {} \
+                     --state failed`), then recover",
+                    t.task_name, t.workflow_instance_id, t.task_name
+                )))
+            }
             Some(t) => Err(StoreError::Conflict(format!(
                 "task instance {id} is {}: only a failed or killed task of a failed or stopped \
                  instance can be marked succeeded",
