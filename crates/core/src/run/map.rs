@@ -405,7 +405,7 @@ impl MapRun {
         if self.paused {
             return MapStep::Wait;
         }
-        let start = self.to_start();
+        let start = self.take_startable();
         if !start.is_empty() {
             for i in &start {
                 self.set(*i, ItemState::Active);
@@ -419,7 +419,7 @@ impl MapRun {
     }
 
     /// As [`to_start`], from the counts: the waiting items from the first one on.
-    fn to_start(&mut self) -> Vec<usize> {
+    fn take_startable(&mut self) -> Vec<usize> {
         let failed = self.count(ItemState::Failed) > 0;
         if self.spec.failure == MapFailure::End && failed {
             return Vec::new();
