@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { useQueryClient } from "@tanstack/react-query";
 import { useParams } from "react-router";
 import { api, data, type Schemas } from "../api/client";
@@ -19,8 +19,8 @@ import {
 } from "../components/Settings";
 import { can, useMe } from "../lib/auth";
 import { DATASOURCE_FIELDS, DATASOURCE_TYPES, dataSourceBody, dataSourceErrors, urlExample, type DataSourceForm } from "../lib/datasources";
-import { refusal, type FieldErrors } from "../lib/forms";
 import { time } from "../lib/format";
+import { useFieldForm } from "../lib/useFieldForm";
 
 /** `/projects/:project/datasources`: the project's data sources (name, type, the URL as the
  * API shows it, without password), by name a page at a time; operators test one (what
@@ -131,32 +131,16 @@ function DataSourceRow({
  * sent once in the body and forgotten with the form. */
 function DataSourceDialog({ project, onClose }: { project: string; onClose: () => void }) {
   const queries = useQueryClient();
-  const [form, setForm] = useState<DataSourceForm>({ name: "", type: "postgresql", url: "", password: "" });
-  const [touched, setTouched] = useState(false);
-  const [server, setServer] = useState<FieldErrors>({});
-  const [busy, setBusy] = useState(false);
-  const local = dataSourceErrors(form);
-  const errorOf = (k: string) => server[k] ?? (touched ? local[k] : undefined);
-  const edit = (change: Partial<DataSourceForm>) => {
-    setForm((f) => ({ ...f, ...change }));
-    setServer({});
-  };
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setTouched(true);
-    if (Object.keys(local).length) return;
-    setBusy(true);
-    const answer = await api.POST("/api/v1/datasources", { params: { query: { project } }, body: dataSourceBody(form) });
-    setBusy(false);
-    if (!answer.response.ok) {
-      setServer(refusal(answer.response.status, answer.error));
-      return;
-    }
-    await queries.invalidateQueries({ queryKey: ["datasources", project] });
-    onClose();
-  };
+  const { form, server, busy, errorOf, edit, submit } = useFieldForm<DataSourceForm>({ name: "", type: "postgresql", url: "", password: "" }, dataSourceErrors);
+  const create = submit(
+    (f) => api.POST("/api/v1/datasources", { params: { query: { project } }, body: dataSourceBody(f) }),
+    async () => {
+      await queries.invalidateQueries({ queryKey: ["datasources", project] });
+      onClose();
+    },
+  );
   return (
-    <Dialog label="New data source" title="New data source" onSubmit={(e) => void submit(e)} onClose={onClose}>
+    <Dialog label="New data source" title="New data source" onSubmit={(e) => void create(e)} onClose={onClose}>
       <Field field="name" label="Name" required error={errorOf("name")}>
         <input value={form.name} onChange={(e) => edit({ name: e.target.value })} aria-label="name" aria-invalid={!!errorOf("name")} autoFocus />
       </Field>
