@@ -5,15 +5,14 @@ import { api, data, type Schemas } from "../api/client";
 import { Dialog } from "../components/Dialog";
 import { OlderPager } from "../components/OlderPager";
 import {
-  answerError,
-  ConfirmDelete,
   DialogButtons,
   ErrorLine,
   Field,
   GeneralErrors,
   SettingsHead,
-  TestResult,
+  TestDeleteActions,
   usePaged,
+  useRemove,
   useTests,
   type TestOutcome,
 } from "../components/Settings";
@@ -31,9 +30,7 @@ export default function DataSourcesPage() {
   const me = useMe();
   const editor = can(me.data, project, "editor");
   const operator = can(me.data, project, "operator");
-  const queries = useQueryClient();
   const [creating, setCreating] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const { pages, list } = usePaged(
     ["datasources", project],
     async (cursor) => data(await api.GET("/api/v1/datasources", { params: { query: { project, cursor, limit: 100 } } })),
@@ -41,10 +38,7 @@ export default function DataSourcesPage() {
   );
   const path = (name: string) => ({ params: { path: { name }, query: { project } } });
   const [tests, test] = useTests((name) => api.POST("/api/v1/datasources/{name}/test", path(name)));
-  const remove = async (name: string) => {
-    setError(answerError(await api.DELETE("/api/v1/datasources/{name}", path(name))));
-    await queries.invalidateQueries({ queryKey: ["datasources", project] });
-  };
+  const [error, remove] = useRemove(["datasources", project], (name: string) => api.DELETE("/api/v1/datasources/{name}", path(name)));
   return (
     <section className="page">
       <SettingsHead project={project} title="data sources">
@@ -111,17 +105,7 @@ function DataSourceRow({
       <td>{d.has_password ? "kept (sealed)" : <span className="muted">none</span>}</td>
       <td>{time(d.created_at)}</td>
       <td>
-        <span className="row-actions">
-          {operator && (
-            <button type="button" onClick={onTest} disabled={outcome === "testing"} data-testid="test">
-              test
-            </button>
-          )}
-          {editor && <ConfirmDelete what={d.name} onConfirm={onDelete} />}
-        </span>
-        <div className="test-outcome">
-          <TestResult outcome={outcome} />
-        </div>
+        <TestDeleteActions name={d.name} operator={operator} editor={editor} outcome={outcome} onTest={onTest} onDelete={onDelete} />
       </td>
     </tr>
   );

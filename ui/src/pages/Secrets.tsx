@@ -4,7 +4,7 @@ import { useParams } from "react-router";
 import { api, data } from "../api/client";
 import { Dialog } from "../components/Dialog";
 import { OlderPager } from "../components/OlderPager";
-import { answerError, ConfirmDelete, DialogButtons, ErrorLine, Field, GeneralErrors, SettingsHead, usePaged } from "../components/Settings";
+import { ConfirmDelete, DialogButtons, ErrorLine, Field, GeneralErrors, SettingsHead, usePaged, useRemove } from "../components/Settings";
 import { can, useMe } from "../lib/auth";
 import { useFieldForm } from "../lib/useFieldForm";
 import { time } from "../lib/format";
@@ -17,18 +17,13 @@ export default function SecretsPage() {
   const { project = "" } = useParams();
   const me = useMe();
   const editor = can(me.data, project, "editor");
-  const queries = useQueryClient();
   const [setting, setSetting] = useState<{ name: string } | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const { pages, list } = usePaged(
     ["secrets", project],
     async (cursor) => data(await api.GET("/api/v1/secrets", { params: { query: { project, cursor, limit: 100 } } })),
     (p) => p.secrets,
   );
-  const remove = async (name: string) => {
-    setError(answerError(await api.DELETE("/api/v1/secrets/{name}", { params: { path: { name }, query: { project } } })));
-    await queries.invalidateQueries({ queryKey: ["secrets", project] });
-  };
+  const [error, remove] = useRemove(["secrets", project], (name: string) => api.DELETE("/api/v1/secrets/{name}", { params: { path: { name }, query: { project } } }));
   return (
     <section className="page">
       <SettingsHead project={project} title="secrets">
