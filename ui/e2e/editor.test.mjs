@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { ADMIN_PASSWORD, ROOT, SHOTS, browser, startBaton, until, watchCsp } from "./harness.mjs";
+import { ROOT, SHOTS, browser, cliLogin, loggedInPage, startBaton, until } from "./harness.mjs";
 
 let baton;
 let chrome;
@@ -17,7 +17,7 @@ const cspViolations = [];
 before(async () => {
   await mkdir(SHOTS, { recursive: true });
   baton = await startBaton();
-  await baton.cli(["login", "--username", "admin", "--password-stdin"], `${ADMIN_PASSWORD}\n`);
+  await cliLogin(baton);
   await baton.cli(["user", "create", "olga", "--password-stdin"], "olga-operator-pass-1\n");
   await baton.cli(["project", "member", "add", "demo", "olga", "--role", "operator"]);
   chrome = await browser();
@@ -28,25 +28,10 @@ after(async () => {
   await baton?.stop();
 });
 
-async function page() {
-  const context = await chrome.newContext({ viewport: { width: 1400, height: 900 } });
-  await watchCsp(context, cspViolations);
-  const p = await context.newPage();
-  p.setDefaultTimeout(20_000);
-  return p;
-}
+/** A page logged in as `user` (the admin unless said). */
+const page = (user, password) => loggedInPage(chrome, baton, { viewport: { width: 1400, height: 900 }, csp: cspViolations, user, password });
 
 const shot = (p, name) => p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
-
-async function login(p, user, password) {
-  await p.goto(`${baton.url}/projects`);
-  await p.waitForURL(/\/login/);
-  await p.fill("input[name=username]", user);
-  await p.fill("input[name=password]", password);
-  await p.click("button[type=submit]");
-  await p.waitForURL(/\/projects$/);
-  await p.getByTestId("current-user").filter({ hasText: user }).waitFor();
-}
 
 /** Drags an edge from `from`'s bottom handle to `to`'s top handle. */
 async function drawEdge(p, from, to) {
@@ -77,7 +62,6 @@ const status = (p, text) => p.getByTestId("status").filter({ hasText: text }).wa
 
 test("a workflow of three tasks made in the graph: a bad duration shown in both views, fixed, saved as version 1", async () => {
   const p = await page();
-  await login(p, "admin", ADMIN_PASSWORD);
   await p.goto(`${baton.url}/projects/demo`);
   await p.getByTestId("new-workflow").click();
   await p.waitForURL(/\/projects\/demo\/workflows\/new$/);
@@ -166,7 +150,6 @@ test("a workflow of three tasks made in the graph: a bad duration shown in both 
 
 test("an edit in the YAML is saved as version 2; a comment only is unchanged; a refused save keeps the edits", async () => {
   const p = await page();
-  await login(p, "admin", ADMIN_PASSWORD);
   await p.goto(`${baton.url}/projects/demo/workflows/nightly-etl`);
   await p.getByRole("tab", { name: "Versions" }).waitFor();
   // While the editor's code is on its way, the workflow page (and its own YAML tab) is not
@@ -221,7 +204,6 @@ test("an edit in the YAML is saved as version 2; a comment only is unchanged; a 
 
 test("leaving the editor with unsaved edits asks first", async () => {
   const p = await page();
-  await login(p, "admin", ADMIN_PASSWORD);
   await p.goto(`${baton.url}/projects/demo/workflows/nightly-etl/edit`);
   await p.getByTestId("add-noop").click();
   await p.getByTestId("dirty").waitFor();
@@ -248,8 +230,7 @@ test("leaving the editor with unsaved edits asks first", async () => {
 });
 
 test("an operator is offered neither a new workflow nor an edit", async () => {
-  const p = await page();
-  await login(p, "olga", "olga-operator-pass-1");
+  const p = await page("olga", "olga-operator-pass-1");
   await p.goto(`${baton.url}/projects/demo/workflows/nightly-etl`);
   await p.getByTestId("start").waitFor();
   assert.equal(await p.getByTestId("edit").count(), 0);
@@ -263,7 +244,6 @@ test("an operator is offered neither a new workflow nor an edit", async () => {
 
 test("a shell task's map: is edited in its form, the server's problem shown at the map's field", async () => {
   const p = await page();
-  await login(p, "admin", ADMIN_PASSWORD);
   await p.goto(`${baton.url}/projects/demo/workflows/new`);
   await p.getByTestId("add-shell").click();
   await p.getByTestId("node-shell").waitFor();

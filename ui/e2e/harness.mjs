@@ -3,7 +3,7 @@
 // directory, the CLI against it, and Debian's chromium driven by playwright-core (no
 // browser is downloaded). Waits are conditions with deadlines, never bare sleeps.
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, mkdir, rm } from "node:fs/promises";
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -164,4 +164,44 @@ export async function watchCsp(context, into) {
   context.on("console", (m) => {
     if (m.type() === "error" && /Content Security Policy/i.test(m.text())) into.push(m.text());
   });
+}
+
+/** Logs the server's CLI in as the admin, so that each test file's setup can use it. */
+export async function cliLogin(baton) {
+  await baton.cli(["login", "--username", "admin", "--password-stdin"], `${ADMIN_PASSWORD}\n`);
+}
+
+/** Writes each workflow (`files`: name → YAML text) to `NAME.yaml` in the server's directory
+ * and applies it through the CLI (logged in first), in the order given. */
+export async function applyWorkflows(baton, files) {
+  for (const [name, text] of Object.entries(files)) {
+    const file = join(baton.dir, `${name}.yaml`);
+    await writeFile(file, text);
+    await baton.cli(["workflow", "apply", "-f", file]);
+  }
+}
+
+/** A page of a new browser context, logged in through the login form as `user` (the admin
+ * unless said): it opens /projects, is sent to /login, submits and waits until /projects
+ * shows the user. Options: `viewport` (1280×800), `context` (more options of the context,
+ * e.g. `colorScheme`), `csp` (a list the context's CSP violations go to; none watched
+ * without it), `init` (run on the context before the page opens, e.g. an init script),
+ * `timeout` (each action's, 20 s) and `beforeSubmit` (run on the filled form). */
+export async function loggedInPage(chrome, baton, options = {}) {
+  const { viewport = { width: 1280, height: 800 }, context: more = {}, csp, init, timeout = 20_000 } = options;
+  const { user = "admin", password = ADMIN_PASSWORD, beforeSubmit } = options;
+  const context = await chrome.newContext({ viewport, ...more });
+  if (csp) await watchCsp(context, csp);
+  await init?.(context);
+  const p = await context.newPage();
+  p.setDefaultTimeout(timeout);
+  await p.goto(`${baton.url}/projects`);
+  await p.waitForURL(/\/login/);
+  await p.fill("input[name=username]", user);
+  await p.fill("input[name=password]", password);
+  await beforeSubmit?.(p);
+  await p.click("button[type=submit]");
+  await p.waitForURL(/\/projects$/);
+  await p.getByTestId("current-user").filter({ hasText: user }).waitFor();
+  return p;
 }

@@ -3,9 +3,9 @@
 // stop on the instances list with a result per row.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ADMIN_PASSWORD, SHOTS, browser, startBaton, until } from "./harness.mjs";
+import { SHOTS, applyWorkflows, browser, cliLogin, loggedInPage, startBaton, until } from "./harness.mjs";
 
 let baton;
 let chrome;
@@ -26,13 +26,9 @@ const start = async (name, wait) => {
 before(async () => {
   await mkdir(SHOTS, { recursive: true });
   baton = await startBaton();
-  await baton.cli(["login", "--username", "admin", "--password-stdin"], `${ADMIN_PASSWORD}\n`);
+  await cliLogin(baton);
   await baton.cli(["project", "create", "lists"]);
-  for (const [name, text] of Object.entries(files)) {
-    const file = join(baton.dir, `${name}.yaml`);
-    await writeFile(file, text);
-    await baton.cli(["workflow", "apply", "-f", file]);
-  }
+  await applyWorkflows(baton, files);
   for (let n = 0; n < 3; n++) await start("fast", true);
   await start("bad", true); // exits 1: the instance failed
   ids.slow = [Number(await start("slow")), Number(await start("slow"))];
@@ -44,18 +40,7 @@ after(async () => {
   await baton?.stop();
 });
 
-async function page() {
-  const context = await chrome.newContext({ viewport: { width: 1280, height: 800 } });
-  const p = await context.newPage();
-  p.setDefaultTimeout(20_000);
-  await p.goto(`${baton.url}/projects`);
-  await p.waitForURL(/\/login/);
-  await p.fill("input[name=username]", "admin");
-  await p.fill("input[name=password]", ADMIN_PASSWORD);
-  await p.click("button[type=submit]");
-  await p.waitForURL(/\/projects$/);
-  return p;
-}
+const page = () => loggedInPage(chrome, baton);
 
 const rowOrder = (p) => p.locator("[data-testid=workflows] tbody tr").evaluateAll((rs) => rs.map((r) => r.getAttribute("data-workflow")));
 

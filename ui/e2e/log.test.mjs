@@ -8,7 +8,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ADMIN_PASSWORD, SHOTS, browser, startBaton, until, watchCsp } from "./harness.mjs";
+import { SHOTS, applyWorkflows, browser, cliLogin, loggedInPage, startBaton, until } from "./harness.mjs";
 
 let baton;
 let chrome;
@@ -52,13 +52,9 @@ tasks:
 before(async () => {
   await mkdir(SHOTS, { recursive: true });
   baton = await startBaton();
-  await baton.cli(["login", "--username", "admin", "--password-stdin"], `${ADMIN_PASSWORD}\n`);
+  await cliLogin(baton);
   await baton.cli(["project", "create", "logs"]);
-  for (const [name, text] of Object.entries({ big: BIG, ticker: ticker(join(baton.dir, "go")) })) {
-    const file = join(baton.dir, `${name}.yaml`);
-    await writeFile(file, text);
-    await baton.cli(["workflow", "apply", "-f", file]);
-  }
+  await applyWorkflows(baton, { big: BIG, ticker: ticker(join(baton.dir, "go")) });
   chrome = await browser();
 });
 
@@ -67,19 +63,7 @@ after(async () => {
   await baton?.stop();
 });
 
-async function page() {
-  const context = await chrome.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-  await watchCsp(context, cspViolations);
-  const p = await context.newPage();
-  p.setDefaultTimeout(30_000);
-  await p.goto(`${baton.url}/projects`);
-  await p.waitForURL(/\/login/);
-  await p.fill("input[name=username]", "admin");
-  await p.fill("input[name=password]", ADMIN_PASSWORD);
-  await p.click("button[type=submit]");
-  await p.waitForURL(/\/projects$/);
-  return p;
-}
+const page = () => loggedInPage(chrome, baton, { context: { acceptDownloads: true }, csp: cspViolations, timeout: 30_000 });
 
 /** The log page's path of `task` in instance `id` (from the instance page's link). */
 async function logPath(p, id, task) {

@@ -8,7 +8,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ADMIN_PASSWORD, SHOTS, browser, startBaton, until, watchCsp } from "./harness.mjs";
+import { SHOTS, applyWorkflows, browser, cliLogin, loggedInPage, startBaton, until } from "./harness.mjs";
 
 let baton;
 let chrome;
@@ -61,14 +61,9 @@ const many = [
 before(async () => {
   await mkdir(SHOTS, { recursive: true });
   baton = await startBaton();
-  await baton.cli(["login", "--username", "admin", "--password-stdin"], `${ADMIN_PASSWORD}\n`);
+  await cliLogin(baton);
   await baton.cli(["project", "create", "maps"]);
-  const file = join(baton.dir, "mapped.yaml");
-  await writeFile(file, mapped(join(baton.dir, "go")));
-  await baton.cli(["workflow", "apply", "-f", file]);
-  const manyFile = join(baton.dir, "many.yaml");
-  await writeFile(manyFile, many);
-  await baton.cli(["workflow", "apply", "-f", manyFile]);
+  await applyWorkflows(baton, { mapped: mapped(join(baton.dir, "go")), many });
   chrome = await browser();
 });
 
@@ -77,19 +72,7 @@ after(async () => {
   await baton?.stop();
 });
 
-async function page() {
-  const context = await chrome.newContext({ viewport: { width: 1280, height: 1000 } });
-  await watchCsp(context, cspViolations);
-  const p = await context.newPage();
-  p.setDefaultTimeout(30_000);
-  await p.goto(`${baton.url}/projects`);
-  await p.waitForURL(/\/login/);
-  await p.fill("input[name=username]", "admin");
-  await p.fill("input[name=password]", ADMIN_PASSWORD);
-  await p.click("button[type=submit]");
-  await p.waitForURL(/\/projects$/);
-  return p;
-}
+const page = () => loggedInPage(chrome, baton, { viewport: { width: 1280, height: 1000 }, csp: cspViolations, timeout: 30_000 });
 
 /** The text of the element `testId`, or "" while there is none. */
 const text = async (p, testId) => ((await p.getByTestId(testId).count()) ? await p.getByTestId(testId).textContent() : "");

@@ -4,10 +4,10 @@
 // A screenshot of each page goes to target/ui-screenshots/.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { ADMIN_PASSWORD, ROOT, SHOTS, browser, startBaton, until, watchCsp } from "./harness.mjs";
+import { ROOT, SHOTS, applyWorkflows, browser, cliLogin, loggedInPage, startBaton, until } from "./harness.mjs";
 
 let baton;
 let chrome;
@@ -16,7 +16,7 @@ const cspViolations = [];
 before(async () => {
   await mkdir(SHOTS, { recursive: true });
   baton = await startBaton();
-  await baton.cli(["login", "--username", "admin", "--password-stdin"], `${ADMIN_PASSWORD}\n`);
+  await cliLogin(baton);
   chrome = await browser();
 });
 
@@ -25,29 +25,13 @@ after(async () => {
   await baton?.stop();
 });
 
-async function page(viewport = { width: 1280, height: 800 }) {
-  const context = await chrome.newContext({ viewport });
-  await watchCsp(context, cspViolations);
-  const p = await context.newPage();
-  p.setDefaultTimeout(20_000);
-  return p;
-}
+/** A page logged in as the admin (at 1280×800 unless `viewport` says). */
+const page = (viewport) => loggedInPage(chrome, baton, { viewport, csp: cspViolations });
 
 const shot = (p, name) => p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
 
-async function login(p) {
-  await p.goto(`${baton.url}/projects`);
-  await p.waitForURL(/\/login/);
-  await p.fill("input[name=username]", "admin");
-  await p.fill("input[name=password]", ADMIN_PASSWORD);
-  await p.click("button[type=submit]");
-  await p.waitForURL(/\/projects$/);
-  await p.getByTestId("current-user").filter({ hasText: "admin" }).waitFor();
-}
-
 test("a backfill of 3 days: its preview names the days, its page shows 3 instances and ends done", async () => {
   const p = await page();
-  await login(p);
   await p.goto(`${baton.url}/projects/default/workflows/hello`);
   await p.getByTestId("backfill").click();
   await p.getByTestId("backfill-from").fill("2026-01-01");
@@ -69,10 +53,8 @@ test("a backfill of 3 days: its preview names the days, its page shows 3 instanc
 });
 
 test("a schedule's preview shows its next 10 fire times in its zone; an editor takes it offline", async () => {
-  const file = join(baton.dir, "hourly.yaml");
-  await writeFile(
-    file,
-    [
+  await applyWorkflows(baton, {
+    hourly: [
       "name: hourly",
       "project: demo",
       "schedule:",
@@ -83,10 +65,8 @@ test("a schedule's preview shows its next 10 fire times in its zone; an editor t
       "  - {name: a, type: noop}",
       "",
     ].join("\n"),
-  );
-  await baton.cli(["workflow", "apply", "--file", file]);
+  });
   const p = await page();
-  await login(p);
   await p.goto(`${baton.url}/projects/demo/schedules`);
   await p.getByTestId("schedules").getByRole("link", { name: "hourly" }).waitFor();
   await shot(p, "schedules");
@@ -112,11 +92,8 @@ test("a schedule's preview shows its next 10 fire times in its zone; an editor t
 
 test("the versions tab shows a version's YAML and the diff of two; the grid colours runs × tasks", async () => {
   const source = await readFile(join(ROOT, "examples/hello.yaml"), "utf8");
-  const file = join(baton.dir, "hello.yaml");
-  await writeFile(file, source.replace('echo "hello, ${who}"', 'echo "hi there, ${who}"'));
-  await baton.cli(["workflow", "apply", "--file", file]);
+  await applyWorkflows(baton, { hello: source.replace('echo "hello, ${who}"', 'echo "hi there, ${who}"') });
   const p = await page();
-  await login(p);
   await p.goto(`${baton.url}/projects/default/workflows/hello?tab=versions`);
   await p.getByTestId("version-yaml").getByText("hi there").waitFor();
   await p.getByRole("button", { name: "View v1" }).click();
@@ -139,7 +116,6 @@ test("the versions tab shows a version's YAML and the diff of two; the grid colo
 test("the instance's Gantt shows a retried task's two attempts; run from here starts a new instance; a sub-workflow's child is a link", async () => {
   const id = (await baton.cli(["workflow", "start", "etl-retry", "--project", "demo", "--wait"])).trim().split(/\s+/)[0];
   const p = await page();
-  await login(p);
   await p.goto(`${baton.url}/instances/${id}`);
   await p.getByTestId("instance-state").getByText("succeeded").waitFor();
   await p.getByTestId("bar-extract-1").and(p.locator('[data-state="failed"]')).waitFor();
@@ -167,7 +143,6 @@ test("the instance's Gantt shows a retried task's two attempts; run from here st
 
 test("the monitor lists the standalone's master and worker; the events page filters and follows live; the audit log", async () => {
   const p = await page();
-  await login(p);
   await p.getByRole("link", { name: "Monitor" }).click();
   await p.waitForURL(/\/monitor$/);
   await p.getByTestId("member-master").first().waitFor();
@@ -213,11 +188,8 @@ function bigWorkflow(n) {
 }
 
 test("the 1,000-task DAG: how long it takes to render and become interactive (printed, not asserted)", async () => {
-  const file = join(baton.dir, "big.yaml");
-  await writeFile(file, bigWorkflow(1000));
-  await baton.cli(["workflow", "apply", "--file", file]);
+  await applyWorkflows(baton, { big: bigWorkflow(1000) });
   const p = await page();
-  await login(p);
   // A first visit of the workflow page loads its chunks; the figures are of the second,
   // as a user who opens a workflow meets it (and of the first load, printed apart).
   const figures = [];
@@ -262,7 +234,6 @@ test("the 1,000-task DAG: how long it takes to render and become interactive (pr
 
 test("the new pages do not scroll sideways in a narrow window", async () => {
   const p = await page({ width: 420, height: 800 });
-  await login(p);
   for (const [path, ready] of [
     ["/projects/demo/schedules", "schedules"],
     ["/monitor", "members"],

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ADMIN_PASSWORD, SHOTS, browser, startBaton, until, watchCsp } from "./harness.mjs";
+import { SHOTS, applyWorkflows, browser, cliLogin, loggedInPage, startBaton, until } from "./harness.mjs";
 
 let baton;
 let chrome;
@@ -32,7 +32,7 @@ before(async () => {
   await new Promise((ok) => receiver.listen(0, "127.0.0.1", ok));
   // Alerts may reach loopback only when the server allows it.
   baton = await startBaton({ args: ["--alert-allow-host", "127.0.0.1"] });
-  await baton.cli(["login", "--username", "admin", "--password-stdin"], `${ADMIN_PASSWORD}\n`);
+  await cliLogin(baton);
   await baton.cli(["user", "create", "vic", "--password-stdin"], "vic-viewer-pass-1\n");
   await baton.cli(["project", "member", "add", "demo", "vic", "--role", "viewer"]);
   await baton.cli(["user", "create", "otto", "--password-stdin"], "otto-operator-pass-1\n");
@@ -46,25 +46,10 @@ after(async () => {
   receiver?.close();
 });
 
-async function page() {
-  const context = await chrome.newContext({ viewport: { width: 1280, height: 800 } });
-  await watchCsp(context, cspViolations);
-  const p = await context.newPage();
-  p.setDefaultTimeout(20_000);
-  return p;
-}
+/** A page logged in as `user` (the admin unless said). */
+const page = (user, password) => loggedInPage(chrome, baton, { csp: cspViolations, user, password });
 
 const shot = (p, name) => p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
-
-async function login(p, user, password) {
-  await p.goto(`${baton.url}/projects`);
-  await p.waitForURL(/\/login/);
-  await p.fill("input[name=username]", user);
-  await p.fill("input[name=password]", password);
-  await p.click("button[type=submit]");
-  await p.waitForURL(/\/projects$/);
-  await p.getByTestId("current-user").filter({ hasText: user }).waitFor();
-}
 
 /** Whether `text` is anywhere the page keeps or shows: its URL, its HTML, its storage. */
 async function pageHolds(p, text) {
@@ -102,7 +87,6 @@ test("data sources: an SQLite file and PostgreSQL test ok, a missing file says w
   const file = join(baton.dir, "local.db");
   await writeFile(file, "");
   const p = await page();
-  await login(p, "admin", ADMIN_PASSWORD);
   await p.goto(`${baton.url}/projects/demo`);
   await p.getByRole("link", { name: "Settings" }).click();
   await p.waitForURL(/\/projects\/demo\/datasources$/);
@@ -149,7 +133,6 @@ test("data sources: an SQLite file and PostgreSQL test ok, a missing file says w
 
 test("secrets: one set in a password field is listed by name only", async () => {
   const p = await page();
-  await login(p, "admin", ADMIN_PASSWORD);
   await p.goto(`${baton.url}/projects/demo/secrets`);
   await p.getByTestId("new-secret").click();
   const dialog = p.getByRole("dialog", { name: "Set a secret" });
@@ -171,7 +154,6 @@ test("secrets: one set in a password field is listed by name only", async () => 
 
 test("alerts: a webhook channel's test reaches the receiver; a rule's alert arrives and shows in the history", async () => {
   const p = await page();
-  await login(p, "admin", ADMIN_PASSWORD);
   await p.goto(`${baton.url}/projects/demo/alerts`);
   const hook = `http://127.0.0.1:${receiver.address().port}/hook`;
 
@@ -206,9 +188,7 @@ test("alerts: a webhook channel's test reaches the receiver; a rule's alert arri
   await rule.getByRole("button", { name: "Create" }).click();
   await p.getByTestId("rules").getByText("instance_succeeded").waitFor();
 
-  const file = join(baton.dir, "ping.yaml");
-  await writeFile(file, ["name: ping", "project: demo", "tasks:", "  - {name: pong, type: noop}", ""].join("\n"));
-  await baton.cli(["workflow", "apply", "--file", file]);
+  await applyWorkflows(baton, { ping: ["name: ping", "project: demo", "tasks:", "  - {name: pong, type: noop}", ""].join("\n") });
   const started = (await baton.cli(["workflow", "start", "ping", "--project", "demo", "--wait"])).trim().split(/\s+/)[0];
   const alert = await until("the instance's alert at the receiver", () => received.find((r) => r.body?.instance_id === Number(started)), 60_000);
   assert.equal(alert.body.kind, "instance_succeeded");
@@ -223,8 +203,7 @@ test("alerts: a webhook channel's test reaches the receiver; a rule's alert arri
 });
 
 test("a viewer sees the settings but no button to change them; an operator may test but not create", async () => {
-  const p = await page();
-  await login(p, "vic", "vic-viewer-pass-1");
+  const p = await page("vic", "vic-viewer-pass-1");
   await p.goto(`${baton.url}/projects/demo/datasources`);
   await p.locator("tr[data-datasource=local]").waitFor();
   const none = async (testId) => assert.equal(await p.getByTestId(testId).count(), 0, `a viewer has no ${testId}`);
@@ -245,8 +224,7 @@ test("a viewer sees the settings but no button to change them; an operator may t
   await none("new-rule");
   await p.context().close();
 
-  const o = await page();
-  await login(o, "otto", "otto-operator-pass-1");
+  const o = await page("otto", "otto-operator-pass-1");
   await o.goto(`${baton.url}/projects/demo/datasources`);
   const local = o.locator("tr[data-datasource=local]");
   await local.waitFor();

@@ -10,7 +10,7 @@ import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { ADMIN_PASSWORD, SHOTS, browser, startBaton, until } from "./harness.mjs";
+import { SHOTS, applyWorkflows, browser, cliLogin, loggedInPage, startBaton } from "./harness.mjs";
 
 let baton;
 let chrome;
@@ -28,17 +28,13 @@ const HISTORY = 100_000;
 before(async () => {
   await mkdir(SHOTS, { recursive: true });
   baton = await startBaton();
-  await baton.cli(["login", "--username", "admin", "--password-stdin"], `${ADMIN_PASSWORD}\n`);
+  await cliLogin(baton);
   await baton.cli(["project", "create", "speed"]);
   await baton.cli(["project", "create", "history"]);
-  for (const [name, text] of Object.entries({
+  await applyWorkflows(baton, {
     wide: wide(join(baton.dir, "go")),
     busy: "name: busy\nproject: history\ntasks:\n  - {name: a, type: noop}\n",
-  })) {
-    const file = join(baton.dir, `${name}.yaml`);
-    await writeFile(file, text);
-    await baton.cli(["workflow", "apply", "-f", file]);
-  }
+  });
   chrome = await browser();
 });
 
@@ -47,10 +43,9 @@ after(async () => {
   await baton?.stop();
 });
 
-async function page() {
-  const context = await chrome.newContext({ viewport: { width: 1280, height: 800 } });
-  // Every event the page's event stream delivers, with when it came.
-  await context.addInitScript(() => {
+/** Every event the page's event stream delivers, with when it came. */
+const countEvents = (context) =>
+  context.addInitScript(() => {
     window.__events = [];
     const Native = window.EventSource;
     window.EventSource = class extends Native {
@@ -60,16 +55,8 @@ async function page() {
       }
     };
   });
-  const p = await context.newPage();
-  p.setDefaultTimeout(60_000);
-  await p.goto(`${baton.url}/projects`);
-  await p.waitForURL(/\/login/);
-  await p.fill("input[name=username]", "admin");
-  await p.fill("input[name=password]", ADMIN_PASSWORD);
-  await p.click("button[type=submit]");
-  await p.waitForURL(/\/projects$/);
-  return p;
-}
+
+const page = () => loggedInPage(chrome, baton, { init: countEvents, timeout: 60_000 });
 
 test("a 200-task instance followed live: events a second taken in, frames a second (printed)", async () => {
   const p = await page();

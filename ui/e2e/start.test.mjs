@@ -5,9 +5,9 @@
 // order (starting nothing), then the start, whose instance keeps the overrides.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ADMIN_PASSWORD, SHOTS, browser, startBaton } from "./harness.mjs";
+import { SHOTS, applyWorkflows, browser, cliLogin, loggedInPage, startBaton } from "./harness.mjs";
 
 let baton;
 let chrome;
@@ -27,10 +27,8 @@ tasks:
 before(async () => {
   await mkdir(SHOTS, { recursive: true });
   baton = await startBaton();
-  await baton.cli(["login", "--username", "admin", "--password-stdin"], `${ADMIN_PASSWORD}\n`);
-  const file = join(baton.dir, "declared.yaml");
-  await writeFile(file, FILE);
-  await baton.cli(["workflow", "apply", "-f", file]);
+  await cliLogin(baton);
+  await applyWorkflows(baton, { declared: FILE });
   chrome = await browser();
 });
 
@@ -40,15 +38,7 @@ after(async () => {
 });
 
 test("the start dialog: declared params, a check at the field, overrides, a dry run, then the start", async () => {
-  const context = await chrome.newContext({ viewport: { width: 1280, height: 900 } });
-  const p = await context.newPage();
-  p.setDefaultTimeout(20_000);
-  await p.goto(`${baton.url}/projects`);
-  await p.waitForURL(/\/login/);
-  await p.fill("input[name=username]", "admin");
-  await p.fill("input[name=password]", ADMIN_PASSWORD);
-  await p.click("button[type=submit]");
-  await p.waitForURL(/\/projects$/);
+  const p = await loggedInPage(chrome, baton, { viewport: { width: 1280, height: 900 } });
 
   await p.goto(`${baton.url}/projects/demo/workflows/declared`);
   await p.getByTestId("start").click();
@@ -100,5 +90,5 @@ test("the start dialog: declared params, a check at the field, overrides, a dry 
   const shown = await baton.cli(["instance", "show", id]);
   assert.match(shown, /overrides failure_strategy=continue priority=high worker_group=gpu/);
   assert.match(shown, /params dry=true region=us rows=3/);
-  await context.close();
+  await p.context().close();
 });

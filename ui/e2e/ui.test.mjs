@@ -3,9 +3,9 @@
 // start. A screenshot of each page goes to target/ui-screenshots/.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ADMIN_PASSWORD, SHOTS, browser, startBaton, until, watchCsp } from "./harness.mjs";
+import { ADMIN_PASSWORD, SHOTS, applyWorkflows, browser, cliLogin, loggedInPage, startBaton, until } from "./harness.mjs";
 
 let baton;
 let chrome;
@@ -14,7 +14,7 @@ const cspViolations = [];
 before(async () => {
   await mkdir(SHOTS, { recursive: true });
   baton = await startBaton();
-  await baton.cli(["login", "--username", "admin", "--password-stdin"], `${ADMIN_PASSWORD}\n`);
+  await cliLogin(baton);
   await baton.cli(["user", "create", "vera", "--password-stdin"], "vera-viewer-pass-1\n");
   await baton.cli(["project", "member", "add", "demo", "vera", "--role", "viewer"]);
   chrome = await browser();
@@ -25,30 +25,15 @@ after(async () => {
   await baton?.stop();
 });
 
-async function page(colorScheme = "light") {
-  const context = await chrome.newContext({ viewport: { width: 1280, height: 800 }, colorScheme });
-  await watchCsp(context, cspViolations);
-  const p = await context.newPage();
-  p.setDefaultTimeout(20_000);
-  return p;
-}
+/** A page logged in as `user` (the admin unless said), in the light or dark scheme; the
+ * filled login form is photographed. */
+const page = ({ colorScheme = "light", user = "admin", password = ADMIN_PASSWORD } = {}) =>
+  loggedInPage(chrome, baton, { context: { colorScheme }, csp: cspViolations, user, password, beforeSubmit: (p) => shot(p, `login-${user}`) });
 
 const shot = (p, name) => p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
 
-async function login(p, user, password) {
-  await p.goto(`${baton.url}/projects`);
-  await p.waitForURL(/\/login/);
-  await p.fill("input[name=username]", user);
-  await p.fill("input[name=password]", password);
-  await shot(p, `login-${user}`);
-  await p.click("button[type=submit]");
-  await p.waitForURL(/\/projects$/);
-  await p.getByTestId("current-user").filter({ hasText: user }).waitFor();
-}
-
 test("an admin logs in, sees a DAG, starts the workflow and watches it succeed live, then reads a log", async () => {
   const p = await page();
-  await login(p, "admin", ADMIN_PASSWORD);
   // Printed, not asserted: what the first page load transferred (the DAG, instance and log
   // pages are separate chunks, loaded on first use).
   const js = await p.evaluate(() =>
@@ -152,8 +137,7 @@ test("an admin logs in, sees a DAG, starts the workflow and watches it succeed l
 });
 
 test("a viewer sees the workflow but no Start or Backfill button, no audit link (in the dark theme)", async () => {
-  const p = await page("dark");
-  await login(p, "vera", "vera-viewer-pass-1");
+  const p = await page({ colorScheme: "dark", user: "vera", password: "vera-viewer-pass-1" });
   await p.goto(`${baton.url}/projects/demo/workflows/etl-retry`);
   await p.getByTestId("node-extract").waitFor();
   assert.equal(await p.getByTestId("start").count(), 0);
@@ -173,7 +157,6 @@ test("the instance page says it is reconnecting while the server is away, then f
   const id = (await baton.cli(["workflow", "start", "hello", "--wait"])).trim().split(/\s+/)[0];
   assert.match(id, /^\d+$/);
   const p = await page();
-  await login(p, "admin", ADMIN_PASSWORD);
   await p.goto(`${baton.url}/instances/${id}`);
   await p.getByTestId("stream-status").filter({ hasText: "live" }).waitFor();
   const restarted = baton.restart();
@@ -189,10 +172,8 @@ test("the instance page says it is reconnecting while the server is away, then f
 });
 
 test("a log is followed while its task prints, with its colours", async () => {
-  const file = join(baton.dir, "ticker.yaml");
-  await writeFile(
-    file,
-    [
+  await applyWorkflows(baton, {
+    ticker: [
       "name: ticker",
       "project: demo",
       "tasks:",
@@ -203,10 +184,8 @@ test("a log is followed while its task prints, with its colours", async () => {
       "      echo done ticking",
       "",
     ].join("\n"),
-  );
-  await baton.cli(["workflow", "apply", "--file", file]);
+  });
   const p = await page();
-  await login(p, "admin", ADMIN_PASSWORD);
   const id = (await baton.cli(["workflow", "start", "ticker", "--project", "demo"])).trim().split(/\s+/)[0];
   await p.goto(`${baton.url}/instances/${id}`);
   await p.getByTestId("log-tick").click();

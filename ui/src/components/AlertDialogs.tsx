@@ -1,6 +1,5 @@
 // The alert page's two create forms: a channel (the fields of its type; the secret in a
 // password field, sent once) and a project rule (events, channel, optional workflow).
-import { useState, type FormEvent } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, data } from "../api/client";
 import { Dialog } from "./Dialog";
@@ -19,41 +18,22 @@ import {
   type FieldSpec,
   type RuleForm,
 } from "../lib/channels";
-import { refusal, type FieldErrors } from "../lib/forms";
-
-/** A form's state: the server's refusal by field, whether a send was tried, and busy. */
-function useRefusals() {
-  const [server, setServer] = useState<FieldErrors>({});
-  const [touched, setTouched] = useState(false);
-  const [busy, setBusy] = useState(false);
-  return { server, setServer, touched, setTouched, busy, setBusy };
-}
+import { useFieldForm } from "../lib/useFieldForm";
 
 /** Creates a channel of the project. */
 export function ChannelDialog({ project, onClose }: { project: string; onClose: () => void }) {
   const queries = useQueryClient();
-  const [form, setForm] = useState<ChannelForm>({ name: "", type: "webhook", values: {} });
-  const { server, setServer, touched, setTouched, busy, setBusy } = useRefusals();
-  const local = channelErrors(form);
-  const errorOf = (k: string) => server[k] ?? (touched ? local[k] : undefined);
-  const edit = (change: Partial<ChannelForm>) => {
-    setForm((f) => ({ ...f, ...change }));
-    setServer({});
-  };
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setTouched(true);
-    if (Object.keys(local).length) return;
-    setBusy(true);
-    const answer = await api.POST("/api/v1/alerts/channels", { params: { query: { project } }, body: channelBody(form) });
-    setBusy(false);
-    if (!answer.response.ok) return setServer(refusal(answer.response.status, answer.error));
-    await queries.invalidateQueries({ queryKey: ["alert-channels", project] });
-    onClose();
-  };
+  const { form, server, busy, errorOf, edit, submit } = useFieldForm<ChannelForm>({ name: "", type: "webhook", values: {} }, channelErrors);
+  const create = submit(
+    (f) => api.POST("/api/v1/alerts/channels", { params: { query: { project } }, body: channelBody(f) }),
+    async () => {
+      await queries.invalidateQueries({ queryKey: ["alert-channels", project] });
+      onClose();
+    },
+  );
   const specs = CHANNEL_FORMS[form.type];
   return (
-    <Dialog label="New channel" title="New alert channel" onSubmit={(e) => void submit(e)} onClose={onClose}>
+    <Dialog label="New channel" title="New alert channel" onSubmit={(e) => void create(e)} onClose={onClose}>
       <div className="row">
         <Field field="name" label="Name" required error={errorOf("name")}>
           <input value={form.name} onChange={(e) => edit({ name: e.target.value })} aria-label="name" aria-invalid={!!errorOf("name")} autoFocus />
@@ -114,32 +94,21 @@ function SettingInput({ spec, value, error, onChange }: { spec: FieldSpec; value
 /** Creates a project rule: which events go to which channel, for one workflow or all. */
 export function RuleDialog({ project, channels, onClose }: { project: string; channels: string[]; onClose: () => void }) {
   const queries = useQueryClient();
-  const [form, setForm] = useState<RuleForm>({ on: [], channel: channels[0] ?? "", workflow: "" });
-  const { server, setServer, touched, setTouched, busy, setBusy } = useRefusals();
+  const { form, server, busy, errorOf, edit, submit } = useFieldForm<RuleForm>({ on: [], channel: channels[0] ?? "", workflow: "" }, ruleErrors);
   const workflows = useQuery({
     queryKey: ["workflow-names", project],
     queryFn: async () => data(await api.GET("/api/v1/workflows", { params: { query: { project, limit: 1000 } } })).workflows.map((w) => w.name),
   });
-  const local = ruleErrors(form);
-  const errorOf = (k: string) => server[k] ?? (touched ? local[k] : undefined);
-  const edit = (change: Partial<RuleForm>) => {
-    setForm((f) => ({ ...f, ...change }));
-    setServer({});
-  };
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setTouched(true);
-    if (Object.keys(local).length) return;
-    setBusy(true);
-    const answer = await api.POST("/api/v1/alerts/rules", { params: { query: { project } }, body: ruleBody(form) });
-    setBusy(false);
-    if (!answer.response.ok) return setServer(refusal(answer.response.status, answer.error));
-    await queries.invalidateQueries({ queryKey: ["alert-rules", project] });
-    onClose();
-  };
+  const create = submit(
+    (f) => api.POST("/api/v1/alerts/rules", { params: { query: { project } }, body: ruleBody(f) }),
+    async () => {
+      await queries.invalidateQueries({ queryKey: ["alert-rules", project] });
+      onClose();
+    },
+  );
   const toggle = (kind: AlertOn, on: boolean) => edit({ on: on ? [...form.on, kind] : form.on.filter((k) => k !== kind) });
   return (
-    <Dialog label="New rule" title="New alert rule" onSubmit={(e) => void submit(e)} onClose={onClose}>
+    <Dialog label="New rule" title="New alert rule" onSubmit={(e) => void create(e)} onClose={onClose}>
       <EventChecks on={form.on} error={errorOf("on")} onToggle={toggle} />
       <Field field="channel" label="Send to channel" required error={errorOf("channel")}>
         <select value={form.channel} onChange={(e) => edit({ channel: e.target.value })} aria-label="channel">

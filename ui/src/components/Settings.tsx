@@ -1,8 +1,8 @@
 // What the project's settings pages (data sources, secrets, alerts) share: their title and
-// tabs, their paged lists, a delete that asks first, a form field with its problem, a
-// form's other problems and buttons, and the tests of objects and their outcomes.
+// tabs, their paged lists, a delete that asks first (and its error), a form field with its
+// problem, a form's other problems and buttons, and the tests of objects and their outcomes.
 import { useState, type ReactNode } from "react";
-import { useInfiniteQuery } from "@tanstack/react-query";
+import { useInfiniteQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, NavLink } from "react-router";
 import { errorMessage } from "../api/client";
 import { generalErrors, type FieldErrors } from "../lib/forms";
@@ -168,6 +168,52 @@ export function useTests(send: (name: string) => Promise<{ data?: TestOutcome; e
     setTests((t) => ({ ...t, [name]: outcome }));
   };
   return [tests, run] as const;
+}
+
+/** A list's delete: `remove(key)` sends it, keeps its error in words for an ErrorLine (null
+ * when it went through) and refreshes the list under `queryKey` either way. */
+export function useRemove<K>(queryKey: unknown[], send: (key: K) => Promise<{ error?: unknown; response: Response }>) {
+  const queries = useQueryClient();
+  const [error, setError] = useState<string | null>(null);
+  const remove = async (key: K) => {
+    setError(answerError(await send(key)));
+    await queries.invalidateQueries({ queryKey });
+  };
+  return [error, remove] as const;
+}
+
+/** The actions of a row that can be tested and deleted (a data source, an alert channel):
+ * test for operators, a delete that asks first for editors, and the last test's outcome. */
+export function TestDeleteActions({
+  name,
+  operator,
+  editor,
+  outcome,
+  onTest,
+  onDelete,
+}: {
+  name: string;
+  operator: boolean;
+  editor: boolean;
+  outcome: TestOutcome | "testing" | undefined;
+  onTest: () => void;
+  onDelete: () => Promise<void>;
+}) {
+  return (
+    <>
+      <span className="row-actions">
+        {operator && (
+          <button type="button" onClick={onTest} disabled={outcome === "testing"} data-testid="test">
+            test
+          </button>
+        )}
+        {editor && <ConfirmDelete what={name} onConfirm={onDelete} />}
+      </span>
+      <div className="test-outcome">
+        <TestResult outcome={outcome} />
+      </div>
+    </>
+  );
 }
 
 /** A change's answer: its error in words (null when it went through), for an ErrorLine. */

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { generalErrors, nameProblem, refusal } from "./forms";
+import { blocksSend, fieldError, generalErrors, nameProblem, refusal } from "./forms";
 
 it("a refusal is shown at the fields its problems name, a taken name at the name", () => {
   const bad = { error: { code: "bad_channel", message: "m", problems: [{ field: "settings.url", message: "the webhook URL is not a URL" }] } };
@@ -15,4 +15,20 @@ it("names follow the server's rule", () => {
   expect(nameProblem("a b")).toBeDefined();
   expect(nameProblem("x".repeat(101))).toBeDefined();
   expect(nameProblem("")).toBeDefined();
+});
+
+it("a field shows the server's problem first, its own only once a send was tried", () => {
+  const local = { name: "a name is needed", url: "a URL is needed" };
+  expect(fieldError({}, local, false, "name")).toBeUndefined();
+  expect(fieldError({}, local, true, "name")).toBe("a name is needed");
+  expect(fieldError({ name: "taken" }, local, false, "name")).toBe("taken");
+  expect(fieldError({ name: "taken" }, local, true, "name")).toBe("taken");
+  expect(fieldError({ name: "taken" }, local, true, "url")).toBe("a URL is needed");
+  expect(fieldError({}, {}, true, "name")).toBeUndefined();
+});
+
+it("any problem of the form's own check stops a send, one of the whole form too", () => {
+  expect(blocksSend({})).toBe(false);
+  expect(blocksSend({ name: "a name is needed" })).toBe(true);
+  expect(blocksSend({ "": "pick an event" })).toBe(true);
 });

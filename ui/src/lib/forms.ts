@@ -26,3 +26,14 @@ export function refusal(status: number, error: unknown): FieldErrors {
 export function generalErrors(errors: FieldErrors, shown: string[]): [string, string][] {
   return Object.entries(errors).filter(([k]) => !shown.includes(k));
 }
+
+/** The problem a field shows: the server's for it first, then the form's own check once a
+ * send was tried (not while the user is still typing the first time). */
+export function fieldError(server: FieldErrors, local: FieldErrors, touched: boolean, field: string): string | undefined {
+  return server[field] ?? (touched ? local[field] : undefined);
+}
+
+/** Whether the form's own check stops a send (any problem, of a field or of the whole form). */
+export function blocksSend(local: FieldErrors): boolean {
+  return Object.keys(local).length > 0;
+}

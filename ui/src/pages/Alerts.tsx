@@ -1,10 +1,9 @@
 import { useState } from "react";
-import { useQueryClient } from "@tanstack/react-query";
 import { Link, useParams, useSearchParams } from "react-router";
 import { api, data, type Schemas } from "../api/client";
 import { ChannelDialog, RuleDialog } from "../components/AlertDialogs";
 import { OlderPager } from "../components/OlderPager";
-import { answerError, ConfirmDelete, ErrorLine, SettingsHead, TestResult, usePaged, useTests, type TestOutcome } from "../components/Settings";
+import { ConfirmDelete, ErrorLine, SettingsHead, TestDeleteActions, usePaged, useRemove, useTests, type TestOutcome } from "../components/Settings";
 import { can, useMe } from "../lib/auth";
 import { channelSummary, deliveryTone } from "../lib/channels";
 import { time } from "../lib/format";
@@ -55,16 +54,11 @@ function Channels({ project }: { project: string }) {
   const me = useMe();
   const editor = can(me.data, project, "editor");
   const operator = can(me.data, project, "operator");
-  const queries = useQueryClient();
   const { pages, list } = useChannels(project);
   const [creating, setCreating] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const path = (name: string) => ({ params: { path: { name }, query: { project } } });
   const [tests, test] = useTests((name) => api.POST("/api/v1/alerts/channels/{name}/test", path(name)));
-  const remove = async (name: string) => {
-    setError(answerError(await api.DELETE("/api/v1/alerts/channels/{name}", path(name))));
-    await queries.invalidateQueries({ queryKey: ["alert-channels", project] });
-  };
+  const [error, remove] = useRemove(["alert-channels", project], (name: string) => api.DELETE("/api/v1/alerts/channels/{name}", path(name)));
   return (
     <>
       <div className="titlebar">
@@ -127,17 +121,7 @@ function ChannelRow({
       <td>{c.type}</td>
       <td className="wrap">{channelSummary(c)}</td>
       <td>
-        <span className="row-actions">
-          {operator && (
-            <button type="button" onClick={onTest} disabled={outcome === "testing"} data-testid="test">
-              test
-            </button>
-          )}
-          {editor && <ConfirmDelete what={c.name} onConfirm={onDelete} />}
-        </span>
-        <div className="test-outcome">
-          <TestResult outcome={outcome} />
-        </div>
+        <TestDeleteActions name={c.name} operator={operator} editor={editor} outcome={outcome} onTest={onTest} onDelete={onDelete} />
       </td>
     </tr>
   );
@@ -146,20 +130,15 @@ function ChannelRow({
 function Rules({ project }: { project: string }) {
   const me = useMe();
   const editor = can(me.data, project, "editor");
-  const queries = useQueryClient();
   const channels = useChannels(project);
   const [creating, setCreating] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const { pages, list } = usePaged(
     ["alert-rules", project],
     async (cursor) => data(await api.GET("/api/v1/alerts/rules", { params: { query: { project, cursor, limit: 100 } } })),
     (p) => p.rules,
   );
   const channelNames = channels.list.map((c) => c.name);
-  const remove = async (id: number) => {
-    setError(answerError(await api.DELETE("/api/v1/alerts/rules/{id}", { params: { path: { id }, query: { project } } })));
-    await queries.invalidateQueries({ queryKey: ["alert-rules", project] });
-  };
+  const [error, remove] = useRemove(["alert-rules", project], (id: number) => api.DELETE("/api/v1/alerts/rules/{id}", { params: { path: { id }, query: { project } } }));
   return (
     <>
       <div className="titlebar">

@@ -1,26 +1,25 @@
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { useQueryClient } from "@tanstack/react-query";
 import { useParams } from "react-router";
 import { api, data, type Schemas } from "../api/client";
 import { Dialog } from "../components/Dialog";
 import { OlderPager } from "../components/OlderPager";
 import {
-  answerError,
-  ConfirmDelete,
   DialogButtons,
   ErrorLine,
   Field,
   GeneralErrors,
   SettingsHead,
-  TestResult,
+  TestDeleteActions,
   usePaged,
+  useRemove,
   useTests,
   type TestOutcome,
 } from "../components/Settings";
 import { can, useMe } from "../lib/auth";
 import { DATASOURCE_FIELDS, DATASOURCE_TYPES, dataSourceBody, dataSourceErrors, urlExample, type DataSourceForm } from "../lib/datasources";
-import { refusal, type FieldErrors } from "../lib/forms";
 import { time } from "../lib/format";
+import { useFieldForm } from "../lib/useFieldForm";
 
 /** `/projects/:project/datasources`: the project's data sources (name, type, the URL as the
  * API shows it, without password), by name a page at a time; operators test one (what
@@ -31,9 +30,7 @@ export default function DataSourcesPage() {
   const me = useMe();
   const editor = can(me.data, project, "editor");
   const operator = can(me.data, project, "operator");
-  const queries = useQueryClient();
   const [creating, setCreating] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const { pages, list } = usePaged(
     ["datasources", project],
     async (cursor) => data(await api.GET("/api/v1/datasources", { params: { query: { project, cursor, limit: 100 } } })),
@@ -41,10 +38,7 @@ export default function DataSourcesPage() {
   );
   const path = (name: string) => ({ params: { path: { name }, query: { project } } });
   const [tests, test] = useTests((name) => api.POST("/api/v1/datasources/{name}/test", path(name)));
-  const remove = async (name: string) => {
-    setError(answerError(await api.DELETE("/api/v1/datasources/{name}", path(name))));
-    await queries.invalidateQueries({ queryKey: ["datasources", project] });
-  };
+  const [error, remove] = useRemove(["datasources", project], (name: string) => api.DELETE("/api/v1/datasources/{name}", path(name)));
   return (
     <section className="page">
       <SettingsHead project={project} title="data sources">
@@ -111,17 +105,7 @@ function DataSourceRow({
       <td>{d.has_password ? "kept (sealed)" : <span className="muted">none</span>}</td>
       <td>{time(d.created_at)}</td>
       <td>
-        <span className="row-actions">
-          {operator && (
-            <button type="button" onClick={onTest} disabled={outcome === "testing"} data-testid="test">
-              test
-            </button>
-          )}
-          {editor && <ConfirmDelete what={d.name} onConfirm={onDelete} />}
-        </span>
-        <div className="test-outcome">
-          <TestResult outcome={outcome} />
-        </div>
+        <TestDeleteActions name={d.name} operator={operator} editor={editor} outcome={outcome} onTest={onTest} onDelete={onDelete} />
       </td>
     </tr>
   );
@@ -131,32 +115,16 @@ function DataSourceRow({
  * sent once in the body and forgotten with the form. */
 function DataSourceDialog({ project, onClose }: { project: string; onClose: () => void }) {
   const queries = useQueryClient();
-  const [form, setForm] = useState<DataSourceForm>({ name: "", type: "postgresql", url: "", password: "" });
-  const [touched, setTouched] = useState(false);
-  const [server, setServer] = useState<FieldErrors>({});
-  const [busy, setBusy] = useState(false);
-  const local = dataSourceErrors(form);
-  const errorOf = (k: string) => server[k] ?? (touched ? local[k] : undefined);
-  const edit = (change: Partial<DataSourceForm>) => {
-    setForm((f) => ({ ...f, ...change }));
-    setServer({});
-  };
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setTouched(true);
-    if (Object.keys(local).length) return;
-    setBusy(true);
-    const answer = await api.POST("/api/v1/datasources", { params: { query: { project } }, body: dataSourceBody(form) });
-    setBusy(false);
-    if (!answer.response.ok) {
-      setServer(refusal(answer.response.status, answer.error));
-      return;
-    }
-    await queries.invalidateQueries({ queryKey: ["datasources", project] });
-    onClose();
-  };
+  const { form, server, busy, errorOf, edit, submit } = useFieldForm<DataSourceForm>({ name: "", type: "postgresql", url: "", password: "" }, dataSourceErrors);
+  const create = submit(
+    (f) => api.POST("/api/v1/datasources", { params: { query: { project } }, body: dataSourceBody(f) }),
+    async () => {
+      await queries.invalidateQueries({ queryKey: ["datasources", project] });
+      onClose();
+    },
+  );
   return (
-    <Dialog label="New data source" title="New data source" onSubmit={(e) => void submit(e)} onClose={onClose}>
+    <Dialog label="New data source" title="New data source" onSubmit={(e) => void create(e)} onClose={onClose}>
       <Field field="name" label="Name" required error={errorOf("name")}>
         <input value={form.name} onChange={(e) => edit({ name: e.target.value })} aria-label="name" aria-invalid={!!errorOf("name")} autoFocus />
       </Field>

@@ -1,12 +1,12 @@
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { useQueryClient } from "@tanstack/react-query";
 import { useParams } from "react-router";
 import { api, data } from "../api/client";
 import { Dialog } from "../components/Dialog";
 import { OlderPager } from "../components/OlderPager";
-import { answerError, ConfirmDelete, DialogButtons, ErrorLine, Field, GeneralErrors, SettingsHead, usePaged } from "../components/Settings";
+import { ConfirmDelete, DialogButtons, ErrorLine, Field, GeneralErrors, SettingsHead, usePaged, useRemove } from "../components/Settings";
 import { can, useMe } from "../lib/auth";
-import { refusal, type FieldErrors } from "../lib/forms";
+import { useFieldForm } from "../lib/useFieldForm";
 import { time } from "../lib/format";
 import { secretErrors, SECRET_FIELDS, type SecretForm } from "../lib/secrets";
 
@@ -17,18 +17,13 @@ export default function SecretsPage() {
   const { project = "" } = useParams();
   const me = useMe();
   const editor = can(me.data, project, "editor");
-  const queries = useQueryClient();
   const [setting, setSetting] = useState<{ name: string } | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const { pages, list } = usePaged(
     ["secrets", project],
     async (cursor) => data(await api.GET("/api/v1/secrets", { params: { query: { project, cursor, limit: 100 } } })),
     (p) => p.secrets,
   );
-  const remove = async (name: string) => {
-    setError(answerError(await api.DELETE("/api/v1/secrets/{name}", { params: { path: { name }, query: { project } } })));
-    await queries.invalidateQueries({ queryKey: ["secrets", project] });
-  };
+  const [error, remove] = useRemove(["secrets", project], (name: string) => api.DELETE("/api/v1/secrets/{name}", { params: { path: { name }, query: { project } } }));
   return (
     <section className="page">
       <SettingsHead project={project} title="secrets">
@@ -90,35 +85,16 @@ export default function SecretsPage() {
 function SecretDialog({ project, name, onClose }: { project: string; name: string; onClose: () => void }) {
   const queries = useQueryClient();
   const replacing = name !== "";
-  const [form, setForm] = useState<SecretForm>({ name, value: "" });
-  const [touched, setTouched] = useState(false);
-  const [server, setServer] = useState<FieldErrors>({});
-  const [busy, setBusy] = useState(false);
-  const local = secretErrors(form);
-  const errorOf = (k: string) => server[k] ?? (touched ? local[k] : undefined);
-  const edit = (change: Partial<SecretForm>) => {
-    setForm((f) => ({ ...f, ...change }));
-    setServer({});
-  };
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setTouched(true);
-    if (Object.keys(local).length) return;
-    setBusy(true);
-    const answer = await api.PUT("/api/v1/secrets/{name}", {
-      params: { path: { name: form.name.trim() }, query: { project } },
-      body: { value: form.value },
-    });
-    setBusy(false);
-    if (!answer.response.ok) {
-      setServer(refusal(answer.response.status, answer.error));
-      return;
-    }
-    await queries.invalidateQueries({ queryKey: ["secrets", project] });
-    onClose();
-  };
+  const { form, server, busy, errorOf, edit, submit } = useFieldForm<SecretForm>({ name, value: "" }, secretErrors);
+  const set = submit(
+    (f) => api.PUT("/api/v1/secrets/{name}", { params: { path: { name: f.name.trim() }, query: { project } }, body: { value: f.value } }),
+    async () => {
+      await queries.invalidateQueries({ queryKey: ["secrets", project] });
+      onClose();
+    },
+  );
   return (
-    <Dialog label="Set a secret" title={replacing ? <>New value for <span className="mono">{name}</span></> : "Set a secret"} onSubmit={(e) => void submit(e)} onClose={onClose}>
+    <Dialog label="Set a secret" title={replacing ? <>New value for <span className="mono">{name}</span></> : "Set a secret"} onSubmit={(e) => void set(e)} onClose={onClose}>
       {!replacing && (
         <Field field="name" label="Name" required help="letters, digits and _ (used as ${secret.NAME}); an existing name gets the new value" error={errorOf("name")}>
           <input className="mono" value={form.name} onChange={(e) => edit({ name: e.target.value })} aria-label="name" aria-invalid={!!errorOf("name")} autoFocus spellCheck={false} autoComplete="off" />
