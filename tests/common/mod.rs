@@ -22,6 +22,14 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Two addresses on loopback with ports nobody listens on right now (an API's and a gRPC's).
+fn free_addresses() -> (String, String) {
+    (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    )
+}
+
 /// Polls `check` until it returns `Some`, or panics with `what` after `limit`.
 pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + limit;
@@ -200,8 +208,7 @@ impl Standalone {
         extra: &[&str],
         ca: Option<&Path>,
     ) -> Standalone {
-        let listen = format!("127.0.0.1:{}", free_port());
-        let grpc = format!("127.0.0.1:{}", free_port());
+        let (listen, grpc) = free_addresses();
         let scheme = if ca.is_some() { "https" } else { "http" };
         let mut s = Standalone {
             child: Command::new("true").spawn().unwrap(),
@@ -216,14 +223,34 @@ impl Standalone {
             ca: ca.map(Path::to_path_buf),
             log: data_dir.join("standalone.log"),
         };
-        s.spawn();
+        // A port found free may be taken by another test before the server binds it: then
+        // the server stops saying so, and starts again on other ports.
+        for _ in 0..3 {
+            match s.try_spawn() {
+                Err(log) if log.contains("Address already in use") => {
+                    (s.listen, s.grpc) = free_addresses();
+                    s.api = format!("{scheme}://{}", s.listen);
+                }
+                Err(log) => panic!("baton standalone exited:\n{log}"),
+                Ok(()) => break,
+            }
+        }
         s.token = baton_testkit::login_admin_with(&s.client, &s.api, Duration::from_secs(30))
             .unwrap_or_else(|e| panic!("log in to the test server: {e}\n{}", s.log_text()));
         s
     }
 
     fn spawn(&mut self) {
+        if let Err(log) = self.try_spawn() {
+            panic!("baton standalone exited:\n{log}");
+        }
+    }
+
+    /// Starts the server and waits until its API answers; `Err` with what it printed when it
+    /// exited instead.
+    fn try_spawn(&mut self) -> Result<(), String> {
         std::fs::create_dir_all(&self.data_dir).unwrap();
+        let printed = std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -252,17 +279,19 @@ impl Standalone {
         let pid = self.child.id();
         wait_for("the API to answer", Duration::from_secs(30), || {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "baton standalone (pid {pid}) exited with {status}:\n{}",
-                    self.log_text()
-                );
+                let text = self.log_text();
+                let new = text
+                    .get(usize::try_from(printed).unwrap_or(0)..)
+                    .unwrap_or(&text);
+                return Some(Err(format!("(pid {pid}, {status}) {new}")));
             }
             self.client
                 .get(&url)
                 .send()
                 .ok()
                 .filter(|r| r.status().is_success())
-        });
+                .map(|_| Ok(()))
+        })
     }
 
     /// What the server printed so far.

@@ -99,8 +99,12 @@ test("the versions tab shows a version's YAML and the diff of two; the grid colo
   await p.getByRole("button", { name: "View v1" }).click();
   await p.waitForURL(/view=1/);
   await p.getByTestId("version-yaml").getByText('echo "hello, ${who}"').waitFor();
-  await p.getByLabel("Compare from v1").check();
-  await p.getByLabel("Compare to v2").check();
+  // The radios follow the URL, so one is checked a moment after its click: wait for it.
+  for (const label of ["Compare from v1", "Compare to v2"]) {
+    const radio = p.getByLabel(label);
+    if (!(await radio.isChecked())) await radio.click();
+    await until(`${label} checked`, () => radio.isChecked(), 10_000);
+  }
   await p.waitForURL(/a=1&b=2|b=2&a=1/);
   await p.getByTestId("diff-stat").filter({ hasText: "+1 −1" }).waitFor();
   await p.getByTestId("diff").locator(".dl.add").filter({ hasText: "hi there" }).waitFor();
