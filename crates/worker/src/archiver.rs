@@ -133,17 +133,7 @@ impl Archiver {
 
 /// Creates the (empty) marker, readable by this user only like the log beside it.
 fn write_marker(path: &Path) -> io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        crate::create_private_dir(dir)?;
-    }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map(drop)
+    crate::logfile::create(path).map(drop)
 }
 
 /// The one task that uploads, in order, one log at a time.
