@@ -11,17 +11,12 @@ use std::time::Duration;
 const LONG: Duration = Duration::from_secs(60);
 
 fn scrape(server: &Standalone) -> String {
-    let r = server
-        .request(reqwest::Method::GET, "/metrics")
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let content_type = r.headers()["content-type"].to_str().unwrap().to_string();
-    assert!(
-        content_type.starts_with("text/plain; version=0.0.4"),
-        "{content_type}"
-    );
-    r.text().unwrap()
+    exposition(
+        server
+            .request(reqwest::Method::GET, "/metrics")
+            .send()
+            .unwrap(),
+    )
 }
 
 #[test]

@@ -18,14 +18,7 @@ fn get(address: &str, path: &str) -> (u16, String) {
 }
 
 fn scrape(address: &str) -> String {
-    let r = reqwest::blocking::get(format!("http://{address}/metrics")).unwrap();
-    assert_eq!(r.status(), 200);
-    let content_type = r.headers()["content-type"].to_str().unwrap().to_string();
-    assert!(
-        content_type.starts_with("text/plain; version=0.0.4"),
-        "{content_type}"
-    );
-    r.text().unwrap()
+    exposition(reqwest::blocking::get(format!("http://{address}/metrics")).unwrap())
 }
 
 /// Every `baton_…` name in the `expr`s of the dashboard's panels.

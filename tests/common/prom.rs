@@ -56,3 +56,14 @@ pub fn promtool_check(text: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The text of a scrape's answer, checked to be 200 in Prometheus's text format.
+pub fn exposition(r: reqwest::blocking::Response) -> String {
+    assert_eq!(r.status(), 200);
+    let content_type = r.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    r.text().unwrap()
+}
