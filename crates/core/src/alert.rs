@@ -73,6 +73,8 @@ impl AlertOn {
             | EventKind::TaskStarted
             | EventKind::TaskSucceeded
             | EventKind::TaskKilled
+            | EventKind::TaskHealthy
+            | EventKind::TaskRestarted
             | EventKind::WorkerLost
             | EventKind::ScheduleFired
             | EventKind::BackfillStarted

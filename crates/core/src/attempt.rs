@@ -29,7 +29,12 @@ impl Rules {
         Rules {
             retries: spec.retries,
             retry_interval: spec.retry_interval,
-            failover: spec.failover,
+            // A service is relaunched elsewhere whatever the file says (a file cannot say
+            // otherwise: `failover: fail` is refused on a service).
+            failover: match spec.kind {
+                crate::spec::TaskKind::Service(_) => FailoverPolicy::Rerun,
+                _ => spec.failover,
+            },
         }
     }
 }
@@ -180,6 +185,14 @@ pub enum Change {
     /// The attempt is on a worker: the engine sends it a kill, and the worker's report of
     /// the killed attempt ends it.
     SendKill,
+    /// A service's attempt is up (started, and healthy by its check): the row stays
+    /// `running`, the event [`EventKind::TaskHealthy`] is recorded, and the instance's state
+    /// machine hears of it ([`crate::run::InstanceRun::healthy`]), which may start the
+    /// service's downstream tasks.
+    Up,
+    /// A service's process was started again on its worker, in the same attempt: only the
+    /// event [`EventKind::TaskRestarted`] is recorded.
+    Restarted,
 }
 
 impl Change {
@@ -229,6 +242,24 @@ impl Attempt {
         match via(self.state.run(), "the attempt is not on a worker") {
             Ok(state) => Change::moved(state, Some(EventKind::TaskStarted)),
             Err(stale) => stale,
+        }
+    }
+
+    /// The worker reports that a service's process is up (once per up period): see
+    /// [`Change::Up`]. Only a running attempt can be up.
+    pub fn healthy(&self) -> Change {
+        match self.state {
+            TaskState::Running => Change::Up,
+            _ => Change::Stale("the attempt is not running"),
+        }
+    }
+
+    /// The worker reports that it started a service's process again (after an exit or
+    /// failed health checks): see [`Change::Restarted`].
+    pub fn restarted(&self) -> Change {
+        match self.state {
+            TaskState::Running => Change::Restarted,
+            _ => Change::Stale("the attempt is not running"),
         }
     }
 

@@ -63,6 +63,12 @@ event_kinds! {
     TaskKilled => "task_killed",
     /// The worker (or master) of an attempt was lost; the attempt is written off.
     TaskNeedFailover => "task_need_failover",
+    /// A service's process is up (started, and its health check passed if it has one): its
+    /// downstream tasks may start. Recorded once per up period.
+    TaskHealthy => "task_healthy",
+    /// A service's process ended or failed its health checks and was started again on the
+    /// same worker (same attempt).
+    TaskRestarted => "task_restarted",
     /// A worker left the cluster (its registry session ended).
     WorkerLost => "worker_lost",
     /// A schedule fired: an instance was created for a fire time.
@@ -86,6 +92,7 @@ impl EventKind {
             | EventKind::TaskRetrying
             | EventKind::TaskKilled
             | EventKind::TaskNeedFailover
+            | EventKind::TaskRestarted
             | EventKind::InstanceFailed
             | EventKind::InstanceAdopted
             | EventKind::InstanceRecovered
@@ -100,6 +107,7 @@ impl EventKind {
             | EventKind::TaskDispatched
             | EventKind::TaskStarted
             | EventKind::TaskSucceeded
+            | EventKind::TaskHealthy
             | EventKind::ScheduleFired
             | EventKind::BackfillStarted
             | EventKind::BackfillEnded => false,

@@ -75,6 +75,14 @@ pub struct InstanceRun {
     held_count: usize,
     /// How many active tasks a pause passes into (child instances).
     pass_active: usize,
+    /// Per task, whether it is a service that was up once in this run: its successors were
+    /// released then, while it stays active (see [`InstanceRun::healthy`]).
+    up: Vec<bool>,
+    /// How many active tasks are up services: a pause lets them run on.
+    up_active: usize,
+    /// How many of those a pause holds (relaunched after a lost worker, not on one yet), so
+    /// that they are not counted twice.
+    up_held: usize,
 }
 
 impl InstanceRun {
@@ -99,6 +107,7 @@ impl InstanceRun {
             .collect();
         let active = nodes.iter().filter(|n| **n == Node::Active).count();
         let held = vec![false; nodes.len()];
+        let up = vec![false; nodes.len()];
         let pass_active = (0..nodes.len())
             .filter(|t| nodes[*t] == Node::Active && dag.passes_pause(*t))
             .count();
@@ -115,6 +124,9 @@ impl InstanceRun {
             held,
             held_count: 0,
             pass_active,
+            up,
+            up_active: 0,
+            up_held: 0,
         }
     }
 
@@ -177,13 +189,17 @@ impl InstanceRun {
         steps
     }
 
-    /// The task's last attempt succeeded: its successors whose dependencies are now all met run.
+    /// The task's last attempt succeeded: its successors whose dependencies are now all met
+    /// run (unless it is a service that released them when it was up).
     pub fn succeeded(&mut self, task: TaskIndex) -> Vec<Step> {
+        let was_up = self.up[task];
         if !self.end_active(task, Node::Succeeded) {
             return Vec::new();
         }
         let mut steps = Vec::new();
-        self.release(task, |_| true, &mut steps);
+        if !was_up {
+            self.release(task, |_| true, &mut steps);
+        }
         steps.extend(self.settle());
         steps
     }
@@ -262,6 +278,7 @@ impl InstanceRun {
 
     /// The task failed and has no retry left.
     pub fn failed(&mut self, task: TaskIndex) -> Vec<Step> {
+        let was_up = self.up[task];
         if !self.end_active(task, Node::Failed) {
             return Vec::new();
         }
@@ -271,9 +288,12 @@ impl InstanceRun {
             self.ending = Some(Ending::FailFast);
             steps.extend(self.kill_active());
         }
-        // Tasks that run after their upstream ends (conditions) count a failure as an end.
+        // Tasks that run after their upstream ends (conditions) count a failure as an end;
+        // an up service released its successors already.
         let dag = self.dag.clone();
-        self.release(task, |next| dag.runs_after_end(next), &mut steps);
+        if !was_up {
+            self.release(task, |next| dag.runs_after_end(next), &mut steps);
+        }
         steps.extend(self.settle());
         steps
     }
@@ -295,7 +315,46 @@ impl InstanceRun {
         steps
     }
 
-    /// A user asked to pause: running tasks finish, nothing new starts.
+    /// A service is up (started, and healthy by its check): the tasks after it whose
+    /// dependencies are now all met run, while it stays active. Only its first time up in this
+    /// run counts: a service restarted, or relaunched on another worker, released them then.
+    /// The instance does not finish while a service runs: it ends when stopped, when the
+    /// failure strategy kills the rest, or when the service ends for good.
+    pub fn healthy(&mut self, task: TaskIndex) -> Vec<Step> {
+        if self.finished || self.nodes[task] != Node::Active || self.up[task] {
+            return Vec::new();
+        }
+        self.mark_up(task);
+        let mut steps = Vec::new();
+        self.release(task, |_| true, &mut steps);
+        steps.extend(self.settle());
+        steps
+    }
+
+    /// Marks a restored instance's active service as up before [`InstanceRun::start`] (it
+    /// was up before the store was read): its successors count it as met.
+    pub fn restore_up(&mut self, task: TaskIndex) {
+        if self.nodes[task] != Node::Active || self.up[task] {
+            return;
+        }
+        self.mark_up(task);
+        let dag = self.dag.clone();
+        for &next in dag.successors(task) {
+            self.unmet[next] -= 1;
+        }
+    }
+
+    /// True when the task is a service that was up in this run.
+    pub fn is_up(&self, task: TaskIndex) -> bool {
+        self.up[task]
+    }
+
+    fn mark_up(&mut self, task: TaskIndex) {
+        self.up[task] = true;
+        self.up_active += 1;
+    }
+
+    /// A user asked to pause: running tasks finish (up services run on), nothing new starts.
     pub fn pause(&mut self) -> Vec<Step> {
         if self.finished || self.paused || self.ending.is_some() {
             return Vec::new();
@@ -321,6 +380,7 @@ impl InstanceRun {
         }
         self.held[task] = true;
         self.held_count += 1;
+        self.up_held += usize::from(self.up[task]);
         self.settle()
     }
 
@@ -329,6 +389,7 @@ impl InstanceRun {
         let held: Vec<TaskIndex> = (0..self.held.len()).filter(|t| self.held[*t]).collect();
         self.held.iter_mut().for_each(|h| *h = false);
         self.held_count = 0;
+        self.up_held = 0;
         held
     }
 
@@ -364,9 +425,13 @@ impl InstanceRun {
         }
         if std::mem::replace(&mut self.held[task], false) {
             self.held_count -= 1;
+            self.up_held -= usize::from(self.up[task]);
         }
         if self.dag.passes_pause(task) {
             self.pass_active -= 1;
+        }
+        if self.up[task] {
+            self.up_active -= 1;
         }
         self.nodes[task] = to;
         self.active -= 1;
@@ -394,11 +459,12 @@ impl InstanceRun {
             return Vec::new();
         }
         if self.active > 0 {
-            // Every active task held, or a child instance the pause passed into: paused.
-            // (Counted, not scanned: this runs after every event of a large instance.)
+            // Every active task held, a child instance the pause passed into, or an up
+            // service: paused. (Counted, not scanned: this runs after every event of a large
+            // instance.)
             if self.paused
                 && self.ending.is_none()
-                && self.active == self.held_count + self.pass_active
+                && self.active == self.held_count + self.pass_active + self.up_active - self.up_held
             {
                 return vec![Step::Paused];
             }
@@ -437,6 +503,9 @@ fn met(dag: &Dag, node: Node, task: TaskIndex) -> bool {
 
 #[cfg(test)]
 mod logic_tests;
+
+#[cfg(test)]
+mod service_tests;
 
 #[cfg(test)]
 mod tests {

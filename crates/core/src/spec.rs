@@ -15,6 +15,7 @@ mod validate;
 mod yaml;
 
 pub use kinds::http::{HttpMethod, HttpSpec};
+pub use kinds::service::{Backoff, HealthProbe, HealthSpec, RestartPolicy, ServiceSpec};
 pub use kinds::sql::{SqlOutputs, SqlSpec};
 pub use kinds::task_types;
 pub use logic::{Condition, DependItem, Dependence, Expect, Relation, SwitchCase};
@@ -129,6 +130,9 @@ pub enum TaskKind {
     Http(HttpSpec),
     /// Runs SQL statements on one of the project's data sources from a worker.
     Sql(SqlSpec),
+    /// A long-running process a worker supervises (restarts, health checks) until the
+    /// instance is stopped; its downstream tasks start once it is healthy.
+    Service(ServiceSpec),
     /// Runs another workflow as a child instance; ends as the child ends, with its outputs.
     SubWorkflow {
         /// The child workflow's name (same project).
@@ -181,6 +185,7 @@ impl TaskKind {
             TaskKind::Noop => "noop",
             TaskKind::Http(_) => "http",
             TaskKind::Sql(_) => "sql",
+            TaskKind::Service(_) => "service",
             TaskKind::SubWorkflow { .. } => "sub_workflow",
             TaskKind::Dependent { .. } => "dependent",
             TaskKind::Conditions { .. } => "conditions",
@@ -201,6 +206,7 @@ impl TaskKind {
                 SqlOutputs::None | SqlOutputs::FirstRow => Vec::new(),
             },
             TaskKind::Noop
+            | TaskKind::Service(_)
             | TaskKind::SubWorkflow { .. }
             | TaskKind::Dependent { .. }
             | TaskKind::Conditions { .. }
@@ -219,6 +225,7 @@ impl TaskKind {
             | TaskKind::Python { .. }
             | TaskKind::Noop
             | TaskKind::Http(_)
+            | TaskKind::Service(_)
             | TaskKind::Dependent { .. }
             | TaskKind::Conditions { .. }
             | TaskKind::Switch { .. } => false,
@@ -230,6 +237,7 @@ impl TaskKind {
         match self {
             TaskKind::Shell { command } => Some(command),
             TaskKind::Python { script } => Some(script),
+            TaskKind::Service(s) => Some(&s.command),
             TaskKind::Noop
             | TaskKind::Http(_)
             | TaskKind::Sql(_)

@@ -78,7 +78,7 @@ pub(crate) fn apply_to_row(
     facts: &Facts<'_>,
 ) -> bool {
     match *change {
-        Change::Stale(_) | Change::SendKill => false,
+        Change::Stale(_) | Change::SendKill | Change::Up | Change::Restarted => false,
         Change::Moved { state, .. } => move_row(writes, slot, state, facts),
         Change::Ended {
             attempt_state,
@@ -179,6 +179,9 @@ impl Engine {
             self.send_kill(id, index, t);
             return Vec::new();
         }
+        if matches!(change, Change::Up | Change::Restarted) {
+            return self.service_news(id, index, &change, &facts);
+        }
         let Some(inst) = self.instances.get_mut(&id) else {
             return Vec::new();
         };
@@ -264,7 +267,7 @@ impl Engine {
         let slot = inst.slots[index].as_ref().expect("checked by the caller");
         let task = slot.id;
         match *change {
-            Change::Stale(_) | Change::SendKill => Vec::new(),
+            Change::Stale(_) | Change::SendKill | Change::Up | Change::Restarted => Vec::new(),
             Change::Moved { state, event } => {
                 self.after_move(id, index, before, state, facts, t);
                 if let Some(kind) = event {
@@ -383,6 +386,38 @@ impl Engine {
                 Vec::new()
             }
         }
+    }
+
+    /// A service's news that leaves its row as it is: the event is recorded (its message
+    /// from the facts), and an up service may start its downstream.
+    fn service_news(
+        &mut self,
+        id: WorkflowInstanceId,
+        index: TaskIndex,
+        change: &Change,
+        facts: &Facts<'_>,
+    ) -> Vec<Step> {
+        let Some(inst) = self.instances.get_mut(&id) else {
+            return Vec::new();
+        };
+        let Some(slot) = inst.slots[index].as_ref() else {
+            return Vec::new();
+        };
+        let (kind, steps) = match change {
+            Change::Up => (EventKind::TaskHealthy, inst.run.healthy(index)),
+            _ => (EventKind::TaskRestarted, Vec::new()),
+        };
+        let message = match facts.message {
+            Some(m) => m.to_string(),
+            None => format!("{} attempt {}: {}", slot.task_name, slot.attempt, kind),
+        };
+        let at = facts.at.unwrap_or_else(|| self.config.clock.now_us());
+        let event = NewEvent::new(kind, at, message)
+            .instance(id, &inst.version.spec.project, &inst.name)
+            .task(slot.id, &slot.task_name, slot.attempt)
+            .worker(facts.worker.or(slot.worker.as_deref()));
+        self.writes.events.push(event);
+        steps
     }
 
     /// Puts the task's queued attempt on the dispatcher's queue.

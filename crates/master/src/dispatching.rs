@@ -444,6 +444,35 @@ fn sql_task(
     }
 }
 
+/// A service's dispatch: its command and how the worker keeps it up.
+fn service_task(service: baton_core::spec::ServiceSpec) -> baton_proto::ServiceTask {
+    use baton_core::duration::millis;
+    use baton_core::spec::{HealthProbe, RestartPolicy};
+    use baton_proto::{health_check::Probe, ServiceRestart};
+    let restart = match service.restart {
+        RestartPolicy::Always => ServiceRestart::Always,
+        RestartPolicy::OnFailure => ServiceRestart::OnFailure,
+        RestartPolicy::Never => ServiceRestart::Never,
+    };
+    let health = service.health.map(|h| baton_proto::HealthCheck {
+        probe: Some(match h.probe {
+            HealthProbe::Http(url) => Probe::Http(url),
+            HealthProbe::Command(command) => Probe::Command(command),
+        }),
+        interval_ms: millis(h.interval),
+        failures: h.failures,
+        timeout_ms: millis(h.timeout),
+        start_period_ms: millis(h.start_period),
+    });
+    baton_proto::ServiceTask {
+        command: service.command,
+        restart: restart as i32,
+        backoff_min_ms: millis(service.restart_backoff.min),
+        backoff_max_ms: millis(service.restart_backoff.max),
+        health,
+    }
+}
+
 /// The dispatch's form of a task that runs on a worker; `None` for a task the master runs
 /// itself (a logic task). Exhaustive: a new task type must say where it runs.
 fn dispatch_kind(
@@ -463,6 +492,7 @@ fn dispatch_kind(
             }))
         }
         TaskKind::Noop => Some(dispatch_request::Kind::Noop(baton_proto::NoopTask {})),
+        TaskKind::Service(service) => Some(dispatch_request::Kind::Service(service_task(service))),
         TaskKind::Http(http) => Some(dispatch_request::Kind::Http(http_task(http, extra.redact))),
         TaskKind::Sql(sql) => Some(dispatch_request::Kind::Sql(sql_task(
             sql,

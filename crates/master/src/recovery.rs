@@ -138,6 +138,7 @@ impl Engine {
         let strategy = record.overrides.failure_strategy(&version.spec);
         let nodes = std::mem::take(&mut r.nodes);
         let mut run = InstanceRun::restore(dag, strategy, nodes, stopping);
+        self.restore_services(tx, id, &version, &r, &mut run).await?;
         if matches!(record.state, WorkflowState::Pausing | WorkflowState::Paused) {
             run.restore_paused();
         }
@@ -161,6 +162,32 @@ impl Engine {
         }
         if r.children {
             self.children_ended(tx, id, tick).await?;
+        }
+        Ok(())
+    }
+
+    /// The restored instance's active services that were up (a `task_healthy` event of
+    /// theirs is recorded) count as up again: their successors were released then.
+    async fn restore_services(
+        &mut self,
+        tx: &mut EngineTx,
+        id: baton_core::WorkflowInstanceId,
+        version: &Version,
+        r: &Restored,
+        run: &mut InstanceRun,
+    ) -> Result<(), StoreError> {
+        let services: Vec<usize> = (0..r.tasks)
+            .filter(|t| matches!(version.spec.tasks[*t].kind, baton_core::TaskKind::Service(_)))
+            .filter(|t| run.node(*t) == Node::Active)
+            .collect();
+        if services.is_empty() {
+            return Ok(());
+        }
+        let up = tx.tasks_with_event(id, EventKind::TaskHealthy).await?;
+        for index in services {
+            if r.slots[index].as_ref().is_some_and(|s| up.contains(&s.id)) {
+                run.restore_up(index);
+            }
         }
         Ok(())
     }

@@ -91,6 +91,27 @@ impl Engine {
                 self.timed_out(id, index, worker, &timed_out);
                 Vec::new()
             }
+            Some(task_event::Event::Healthy(healthy)) => {
+                let facts = Facts {
+                    worker: Some(worker),
+                    at: Some(healthy.at_us),
+                    ..Facts::default()
+                };
+                self.carry_out(id, index, attempt.healthy(), facts, t)
+            }
+            Some(task_event::Event::Restarted(restarted)) => {
+                let message = format!(
+                    "restarted ({}): {}",
+                    restarted.restarts, restarted.reason
+                );
+                let facts = Facts {
+                    worker: Some(worker),
+                    at: Some(restarted.at_us),
+                    message: Some(&message),
+                    ..Facts::default()
+                };
+                self.carry_out(id, index, attempt.restarted(), facts, t)
+            }
             None => Vec::new(),
         };
         self.apply(tx, id, steps, t).await

@@ -255,6 +255,27 @@ impl EngineTx {
         crate::instances::select_tasks(&mut *self.tx, id).await
     }
 
+    /// The task instances of an instance that have an event of `kind` recorded (a service
+    /// that was up: [`baton_core::EventKind::TaskHealthy`]), for rebuilding its run.
+    pub async fn tasks_with_event(
+        &mut self,
+        id: WorkflowInstanceId,
+        kind: baton_core::EventKind,
+    ) -> Result<std::collections::HashSet<baton_core::TaskInstanceId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT task_instance_id FROM event \
+             WHERE workflow_instance_id = $1 AND kind = $2 AND task_instance_id IS NOT NULL",
+        )
+        .bind(id.0)
+        .bind(kind.as_str())
+        .fetch_all(&mut *self.tx)
+        .await
+        .ctx("reading an instance's task events")?;
+        rows.iter()
+            .map(|row| Ok(baton_core::TaskInstanceId(get::<i64>(row, "task_instance_id")?)))
+            .collect()
+    }
+
     /// A submitted instance starts, owned by `lease`. False when it is not submitted any more.
     pub async fn start_instance(
         &mut self,

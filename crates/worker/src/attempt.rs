@@ -30,7 +30,7 @@ use baton_core::{AttemptKey, WorkflowInstanceId};
 /// How long output may keep flowing after the task's process group was killed (only a process
 /// that left the group, e.g. with `setsid`, can still hold the pipe) before the worker stops
 /// reading and ends the attempt anyway.
-const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// Longest wait for an in-process task's work after a kill or a timeout dropped it (asking a
 /// database to cancel a statement) before the attempt reports its end anyway.
@@ -66,6 +66,7 @@ pub(crate) async fn run(
     let finished = match plan {
         Plan::Process(spec) => in_work_dir(&inner, &job, &spec, log, stop).await,
         Plan::InProcess(executor) => run_in_process(&inner, &job, executor, log, stop).await,
+        Plan::Service(service) => crate::supervisor::run(&inner, &job, &service, log, stop).await,
     };
     tracing::debug!(
         task_instance = %job.key.task_instance,
@@ -106,7 +107,7 @@ async fn in_work_dir(
 
 /// What cut an attempt short.
 #[derive(Debug, Clone, Copy)]
-enum Interrupted {
+pub(crate) enum Interrupted {
     /// It reached its timeout (strategy fail or both).
     TimedOut(Duration),
     /// It was asked to stop.
@@ -115,7 +116,7 @@ enum Interrupted {
 
 impl Interrupted {
     /// The outcome and message it ends the attempt with.
-    fn outcome(self) -> (Outcome, String) {
+    pub(crate) fn outcome(self) -> (Outcome, String) {
         match self {
             Interrupted::TimedOut(t) => (
                 Outcome::TimedOut,
@@ -281,7 +282,7 @@ async fn run_process(
     let config = &inner.config;
     let started_at_us = now_us();
     let (mut proc, output) =
-        match process::spawn(spec, work, env(job, inner), inner.watchdog.clone()) {
+        match process::spawn(spec, work, process_env(job, inner), inner.watchdog.clone()) {
             Ok(p) => p,
             Err(e) => {
                 let message = format!("could not start `{}`: {e}", spec.program);
@@ -413,7 +414,7 @@ fn timed_out_event(t: Duration, strategy: TimeoutStrategy) -> TimedOut {
 }
 
 /// Outcome, exit code and message of a process that ended by itself.
-fn exit_outcome(status: std::process::ExitStatus) -> (Outcome, Option<i32>, String) {
+pub(crate) fn exit_outcome(status: std::process::ExitStatus) -> (Outcome, Option<i32>, String) {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(0), _) => (Outcome::Succeeded, Some(0), String::new()),
@@ -428,7 +429,7 @@ fn exit_outcome(status: std::process::ExitStatus) -> (Outcome, Option<i32>, Stri
 }
 
 /// The end of an attempt that could not start; the reason goes to its log too.
-async fn failed_to_start(mut log: LazyLog, message: String) -> Finished {
+pub(crate) async fn failed_to_start(mut log: LazyLog, message: String) -> Finished {
     tracing::warn!(%message, "attempt could not start");
     log.write(format!("[baton] {message}\n").as_bytes()).await;
     log.close().await;
@@ -447,7 +448,7 @@ async fn failed_to_start(mut log: LazyLog, message: String) -> Finished {
 /// variables, and the attempt's identity, which a dispatch cannot override. `BATON_WORKER`
 /// marks the process as this worker's, so that a restarted worker can find what its previous
 /// life left running.
-fn env(job: &Job, inner: &Inner) -> Vec<(OsString, OsString)> {
+pub(crate) fn process_env(job: &Job, inner: &Inner) -> Vec<(OsString, OsString)> {
     let mut vars = inner.base_env.clone();
     vars.extend(
         job.env

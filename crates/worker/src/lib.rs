@@ -24,6 +24,7 @@ mod process;
 mod reporter;
 mod routes;
 mod service;
+mod supervisor;
 pub mod watchdog;
 mod workdir;
 mod worker;

@@ -138,6 +138,7 @@ pub(crate) fn kind_label(kind: &dispatch_request::Kind) -> &'static str {
         dispatch_request::Kind::Noop(_) => "noop",
         dispatch_request::Kind::Http(_) => "http",
         dispatch_request::Kind::Sql(_) => "sql",
+        dispatch_request::Kind::Service(_) => "service",
     }
 }
 

@@ -309,6 +309,8 @@ pub(crate) fn summary(events: &[TaskEvent]) -> Vec<(i64, &'static str)> {
                 Some(task_event::Event::Started(_)) => "started",
                 Some(task_event::Event::Finished(_)) => "finished",
                 Some(task_event::Event::TimedOut(_)) => "timed_out",
+                Some(task_event::Event::Healthy(_)) => "healthy",
+                Some(task_event::Event::Restarted(_)) => "restarted",
                 None => "empty",
             };
             (e.id.unwrap().task_instance_id, kind)

@@ -133,6 +133,27 @@ impl Inner {
         }
     }
 
+    /// Tells a service attempt's master that its process is up (once per up period).
+    pub(crate) fn healthy(&self, key: AttemptKey, healthy: baton_proto::Healthy) {
+        self.note(key, task_event::Event::Healthy(healthy));
+    }
+
+    /// Tells a service attempt's master that its process was started again.
+    pub(crate) fn restarted(&self, key: AttemptKey, restarted: baton_proto::Restarted) {
+        self.note(key, task_event::Event::Restarted(restarted));
+    }
+
+    /// Sends an event of a running attempt (not one a session loss killed) through the outbox.
+    fn note(&self, key: AttemptKey, event: task_event::Event) {
+        let attempts = self.attempts.lock().expect("attempt table poisoned");
+        if let Some(entry) = attempts.get(&key) {
+            if !entry.lost {
+                let event = self.event(entry.id, event);
+                self.reporter.send(&entry.master_addr, event);
+            }
+        }
+    }
+
     /// Ends the attempt: queues its Finished event and frees its slot in one step, so that a
     /// master reacting to the event already finds the slot free.
     pub(crate) fn finish(&self, key: AttemptKey, finished: Finished) {

@@ -334,3 +334,45 @@ fn a_recover_reopens_failed_killed_and_lost_tasks_only() {
         Change::Stale(_)
     ));
 }
+
+#[test]
+fn a_running_service_reports_up_and_restarts_without_changing_its_row() {
+    let running = at(TaskState::Running, 1, 0);
+    assert_eq!(running.healthy(), Change::Up);
+    assert_eq!(running.restarted(), Change::Restarted);
+    for state in [
+        TaskState::Submitted,
+        TaskState::Dispatched,
+        TaskState::Succeeded,
+        TaskState::Killed,
+        TaskState::NeedFailover,
+    ] {
+        assert!(matches!(at(state, 1, 0).healthy(), Change::Stale(_)), "{state}");
+        assert!(matches!(at(state, 1, 0).restarted(), Change::Stale(_)), "{state}");
+    }
+}
+
+#[test]
+fn a_service_is_relaunched_when_its_worker_is_lost_and_its_end_follows_its_retries() {
+    let spec = crate::spec::WorkflowSpec::from_yaml(
+        "name: w\ntasks:\n  - {name: s, type: service, command: x, retries: 1}\n",
+        "t",
+    )
+    .unwrap();
+    let mut task = spec.tasks[0].clone();
+    // Even a definition saying otherwise (a file cannot) reruns a service.
+    task.failover = FailoverPolicy::Fail;
+    let rules = Rules::of(&task);
+    assert_eq!(rules.failover, FailoverPolicy::Rerun);
+    let lost = at(TaskState::Running, 1, 0).lose(&rules);
+    assert!(
+        matches!(lost, Change::Ended { after: After::Requeue { next: 2 }, .. }),
+        "{lost:?}"
+    );
+    // Its process ended for good (restart: never): a failure is retried, then final.
+    let failed = at(TaskState::Running, 1, 0).finish(Outcome::Failed, &rules, false, 0);
+    assert!(matches!(failed, Change::Ended { after: After::RetryAt { .. }, .. }));
+    let failed = at(TaskState::Running, 2, 1).finish(Outcome::Failed, &rules, false, 0);
+    assert!(matches!(failed, Change::Ended { after: After::Final(TaskEnd::Failed), .. }));
+    assert_eq!(at(TaskState::Running, 1, 0).kill(), Change::SendKill);
+}

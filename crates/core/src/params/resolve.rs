@@ -360,14 +360,15 @@ impl<'a> Resolver<'a> {
 
     /// An `http` task's request with every reference resolved where it stands (see
     /// [`super::embed::http`]).
-    fn http(&mut self, spec: &HttpSpec) -> HttpSpec {
-        let mut url = String::with_capacity(spec.url.len());
-        let path_at = http::path_start(&spec.url);
-        for piece in pieces(&spec.url, true) {
+    /// A URL with its references percent-encoded, none allowed before its path.
+    fn url(&mut self, text: &str) -> String {
+        let mut url = String::with_capacity(text.len());
+        let path_at = http::path_start(text);
+        for piece in pieces(text, true) {
             match piece {
                 Piece::Text(t) => url.push_str(t),
                 Piece::Ref(name) => {
-                    let at = name.as_ptr() as usize - spec.url.as_ptr() as usize;
+                    let at = name.as_ptr() as usize - text.as_ptr() as usize;
                     if at < path_at {
                         self.note(ParamError::Unsafe {
                             task: self.task.to_string(),
@@ -380,6 +381,11 @@ impl<'a> Resolver<'a> {
                 Piece::Expr(e) => url.push_str(&http::url_value(&self.expression(e))),
             }
         }
+        url
+    }
+
+    fn http(&mut self, spec: &HttpSpec) -> HttpSpec {
+        let url = self.url(&spec.url);
         self.in_payload = true;
         let mut headers = BTreeMap::new();
         for (name, value) in &spec.headers {
@@ -511,6 +517,25 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// A service's command (and health command) embedded as a shell task's, its health URL
+    /// as an http task's.
+    fn service(
+        &mut self,
+        spec: &crate::spec::ServiceSpec,
+        exports: &mut BTreeMap<String, String>,
+    ) -> crate::spec::ServiceSpec {
+        use crate::spec::HealthProbe;
+        let mut resolved = spec.clone();
+        resolved.command = self.bash(&spec.command, exports);
+        if let Some(health) = &mut resolved.health {
+            health.probe = match &health.probe {
+                HealthProbe::Http(url) => HealthProbe::Http(self.url(url)),
+                HealthProbe::Command(cmd) => HealthProbe::Command(self.bash(cmd, exports)),
+            };
+        }
+        resolved
+    }
+
     /// The task's kind and env with every text resolved: the program of a shell or python
     /// task with its references embedded as data, its env values substituted, and the
     /// values its program refers to exported (which win over an env entry of the same name).
@@ -525,6 +550,7 @@ impl<'a> Resolver<'a> {
                 script: self.python(script, &mut exports),
             },
             TaskKind::Http(spec) => TaskKind::Http(self.http(spec)),
+            TaskKind::Service(spec) => TaskKind::Service(self.service(spec, &mut exports)),
             TaskKind::Sql(spec) => {
                 statements = self.sql(spec);
                 task.kind.clone()

@@ -104,6 +104,16 @@ pub fn misplaced(spec: &WorkflowSpec) -> Vec<Misplaced> {
             TaskKind::Python { script } => note(t, "script".into(), script),
             TaskKind::Http(http) => note(t, "url".into(), &http.url),
             TaskKind::Sql(sql) => note(t, "sql".into(), &sql.sql),
+            TaskKind::Service(service) => {
+                note(t, "command".into(), &service.command);
+                match service.health.as_ref().map(|h| &h.probe) {
+                    Some(crate::spec::HealthProbe::Http(url)) => note(t, "health.http".into(), url),
+                    Some(crate::spec::HealthProbe::Command(cmd)) => {
+                        note(t, "health.command".into(), cmd)
+                    }
+                    None => {}
+                }
+            }
             TaskKind::Switch { cases, .. } => {
                 for case in cases {
                     note(t, "cases.when".into(), &case.when);

@@ -399,9 +399,17 @@ impl Reader<'_> {
                 }
             }
         }
+        let given: Vec<String> = common
+            .keys()
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .chain(map_value.is_some().then(|| "map".to_string()))
+            .collect();
         let (mut raw, broken) = self.fields::<RawTask>(common, &path, Some(&name));
         raw.broken = broken;
         raw.kind = self.kind(type_value, own, &path, &name);
+        if matches!(raw.kind, Some(TaskKind::Service(_))) {
+            self.refuse_for_service(&mut raw, &given, &path, &name);
+        }
         if let Some(value) = map_value {
             match self.map(value, &path, &name, raw.kind.as_ref()) {
                 Ok(spec) => raw.map = Some(spec),
@@ -467,6 +475,30 @@ impl Reader<'_> {
         };
         let kind = (def.read)(&mut reader);
         kind.filter(|_| !foreign)
+    }
+
+    /// The common fields a service does not take, each reported at its line: the task is
+    /// then not read (its kind is dropped).
+    fn refuse_for_service(&mut self, raw: &mut RawTask, given: &[String], path: &[Step], task: &str) {
+        let mut refused = false;
+        for (field, why) in kinds::service::REFUSED_FIELDS {
+            if given.iter().any(|g| g == field) {
+                let mut at = path.to_vec();
+                at.push(Step::Key((*field).to_string()));
+                self.push_at(task, &at, (*why).to_string());
+                refused = true;
+            }
+        }
+        if raw.failover == Some(FailoverPolicy::Fail) {
+            let mut at = path.to_vec();
+            at.push(Step::Key("failover".into()));
+            let why = "a service is always relaunched on another worker when its worker is lost: it takes no `failover: fail`";
+            self.push_at(task, &at, why.into());
+            refused = true;
+        }
+        if refused {
+            raw.kind = None;
+        }
     }
 
     fn push_at(&mut self, task: &str, path: &[Step], message: String) {

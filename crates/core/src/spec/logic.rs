@@ -303,6 +303,7 @@ impl TaskKind {
             | TaskKind::Python { .. }
             | TaskKind::Noop
             | TaskKind::Http(_)
+            | TaskKind::Service(_)
             | TaskKind::Sql(_) => false,
         }
     }

@@ -88,6 +88,7 @@ fn mappable(kind: &TaskKind) -> bool {
         TaskKind::Shell { .. } | TaskKind::Python { .. } | TaskKind::Noop => true,
         TaskKind::Http(_)
         | TaskKind::Sql(_)
+        | TaskKind::Service(_)
         | TaskKind::SubWorkflow { .. }
         | TaskKind::Dependent { .. }
         | TaskKind::Conditions { .. }

@@ -397,7 +397,7 @@ tasks:
         lines,
         [
             "wf.yaml: line 5, column 5: task `a`: `timeout`: `10x` is not a duration: write 250ms, 30s, 10m, 1h 30m or a number of seconds",
-            "wf.yaml: line 9, column 15: task `c`: unknown type `shel` (known types: shell, python, noop, http, sql, sub_workflow, dependent, conditions, switch)",
+            "wf.yaml: line 9, column 15: task `c`: unknown type `shel` (known types: shell, python, noop, http, sql, service, sub_workflow, dependent, conditions, switch)",
             "wf.yaml: line 14, column 5: task `e`: `retries` is given twice (first at line 13); only the first is used",
             "wf.yaml: task `bad name`: task names may only use letters, digits, `_`, `-` and `.` (at most 100)",
             "wf.yaml: task `b`: the name is used by another task",

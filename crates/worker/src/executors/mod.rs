@@ -1,6 +1,7 @@
 //! Task types the worker runs, one module each, behind one interface: an executor turns a
 //! dispatched task into a [`Plan`], either a process the worker starts and follows (shell,
-//! python) or work it does inside its own process ([`InProcess`]: noop, `http`, `sql`). The attempt around it (log, timeout, kill, report) is the same for both, so a
+//! python), work it does inside its own process ([`InProcess`]: noop, `http`, `sql`), or a
+//! process it keeps up (`service`, see [`crate::supervisor`]). The attempt around it (log, timeout, kill, report) is the same for both, so a
 //! task type only says what it runs.
 //!
 //! Adding a task type on the worker means its module here and one arm in [`plan`]: the match
@@ -33,6 +34,8 @@ pub(crate) enum Plan {
     Process(ProcessSpec),
     /// Run this inside the worker.
     InProcess(Box<dyn InProcess>),
+    /// Keep this process up until the attempt is stopped (see [`crate::supervisor`]).
+    Service(crate::supervisor::ServicePlan),
 }
 
 /// What an in-process task's run produces, as the future [`InProcess::run`] returns.
@@ -79,5 +82,8 @@ pub(crate) fn plan(kind: &Kind, config: &WorkerConfig) -> Plan {
         Kind::Noop(_) => noop::plan(),
         Kind::Http(task) => http::plan(task, &config.http),
         Kind::Sql(task) => sql::plan(task),
+        Kind::Service(task) => {
+            Plan::Service(crate::supervisor::ServicePlan::of(task, shell::bash()))
+        }
     }
 }

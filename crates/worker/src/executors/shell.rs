@@ -25,7 +25,7 @@ pub(crate) fn plan(task: &ShellTask) -> Plan {
 
 /// bash's full path, looked up in `PATH` once: starting a process by bare name makes every
 /// start try each `PATH` entry in turn.
-fn bash() -> &'static str {
+pub(crate) fn bash() -> &'static str {
     static BASH: OnceLock<String> = OnceLock::new();
     BASH.get_or_init(|| find_in_path("bash").unwrap_or_else(|| "bash".to_string()))
 }

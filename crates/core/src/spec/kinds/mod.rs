@@ -12,6 +12,7 @@ mod dependent;
 pub mod http;
 mod noop;
 mod python;
+pub mod service;
 mod shell;
 pub mod sql;
 mod sub_workflow;
@@ -40,6 +41,7 @@ pub(super) const KINDS: &[KindDef] = &[
     noop::KIND,
     http::KIND,
     sql::KIND,
+    service::KIND,
     sub_workflow::KIND,
     dependent::KIND,
     conditions::KIND,
@@ -84,6 +86,23 @@ impl KindReader<'_, '_> {
     /// Reports a problem of the task.
     pub(super) fn problem(&mut self, message: String) {
         let at = self.reader.doc.position(&self.path);
+        self.reader.problems.push(Problem {
+            task: Some(self.task.clone()),
+            line: at.map(|a| a.line),
+            column: at.map(|a| a.column),
+            message,
+        });
+    }
+
+    /// Reports a problem of one of the task's fields, at the field's line.
+    pub(super) fn problem_at(&mut self, field: &str, message: String) {
+        let mut path = self.path.clone();
+        path.push(Step::Key(field.to_string()));
+        let at = self
+            .reader
+            .doc
+            .position(&path)
+            .or_else(|| self.reader.doc.position(&self.path));
         self.reader.problems.push(Problem {
             task: Some(self.task.clone()),
             line: at.map(|a| a.line),
