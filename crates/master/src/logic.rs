@@ -64,6 +64,7 @@ impl Engine {
             | TaskKind::Python { .. }
             | TaskKind::Noop
             | TaskKind::Http(_)
+            | TaskKind::Service(_)
             | TaskKind::Sql(_) => Ok(Vec::new()),
         }
     }

@@ -366,7 +366,7 @@ async fn close_output(
     mut message: String,
 ) -> (Outcome, String, HashMap<String, String>) {
     let Copied {
-        mut log,
+        log,
         abandoned,
         scanned,
     } = match copied {
@@ -376,6 +376,7 @@ async fn close_output(
             return (outcome, message, HashMap::new());
         }
     };
+    let mut log = log.into_inner();
     if abandoned {
         log.write(b"\n[baton] output still open after the task's process group was killed (did a process leave the group?); stopped reading\n").await;
     }

@@ -174,8 +174,9 @@ impl CappedLog {
 
 /// What copying a process's output produced.
 pub(crate) struct Copied {
-    /// The log, still open so the attempt can append its own notes.
-    pub log: LazyLog,
+    /// The log, still open so the attempt can append its own notes (past the cap, through
+    /// [`CappedLog::into_inner`]) or a service's next run its output (under the same cap).
+    pub log: CappedLog,
     /// True when the output went on after the process group was gone and reading was abandoned.
     pub abandoned: bool,
     /// The output params found in everything read (the part past the cap included).
@@ -217,7 +218,7 @@ pub(crate) async fn copy_output(
         }
     }
     Copied {
-        log: log.into_inner(),
+        log,
         abandoned,
         scanned: scanner.finish(),
     }

@@ -286,11 +286,12 @@ impl Supervisor<'_> {
         ));
         let pid = proc.pid();
         let end = {
+            let mut stop = self.stop.clone();
             let checks = watch_health(self, pid);
             tokio::select! {
                 _ = proc.exited() => None,
                 (n, last) = checks => Some(RunEnd::Unhealthy(n, last)),
-                why = wait_stop(&mut self.stop) => Some(RunEnd::Stopped(why)),
+                why = wait_stop(&mut stop) => Some(RunEnd::Stopped(why)),
             }
         };
         match &end {
@@ -542,4 +543,209 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use baton_proto::dispatch_request::Kind;
+    use baton_proto::{task_event, HealthCheck, Outcome, ServiceRestart, ServiceTask, TaskEvent};
+
+    use crate::testkit::*;
+
+    fn service(command: &str, restart: ServiceRestart, health: Option<HealthCheck>) -> Kind {
+        Kind::Service(ServiceTask {
+            command: command.into(),
+            restart: restart as i32,
+            backoff_min_ms: 100,
+            backoff_max_ms: 400,
+            health,
+        })
+    }
+
+    fn check(probe: baton_proto::health_check::Probe, failures: u32) -> Option<HealthCheck> {
+        Some(HealthCheck {
+            probe: Some(probe),
+            interval_ms: 100,
+            failures,
+            timeout_ms: 100,
+            start_period_ms: 0,
+        })
+    }
+
+    /// Waits until `n` events of task instance 1 match `pick`, and returns them.
+    async fn events<T>(
+        master: &mut TestMaster,
+        n: usize,
+        pick: impl Fn(&task_event::Event) -> Option<T>,
+    ) -> Vec<T> {
+        let of = |e: &TaskEvent| e.event.as_ref().and_then(&pick);
+        loop {
+            let found: Vec<T> = master.seen.iter().filter_map(of).collect();
+            if found.len() >= n {
+                return found;
+            }
+            master.next().await;
+        }
+    }
+
+    fn restarted(e: &task_event::Event) -> Option<baton_proto::Restarted> {
+        match e {
+            task_event::Event::Restarted(r) => Some(r.clone()),
+            _ => None,
+        }
+    }
+
+    fn healthy(e: &task_event::Event) -> Option<baton_proto::Healthy> {
+        match e {
+            task_event::Event::Healthy(h) => Some(*h),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_crashing_service_is_restarted_with_a_growing_backoff_until_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        let kind = service("echo up $$; exit 1", ServiceRestart::Always, None);
+        let t0 = Instant::now();
+        worker.dispatch(request(1, kind, &master.addr)).unwrap();
+        let first = master.started(1).await;
+        let restarts = events(&mut master, 3, restarted).await;
+        let elapsed = t0.elapsed();
+        // 100ms, 200ms, then 400ms (the max) between the runs.
+        assert!(elapsed >= Duration::from_millis(700), "{elapsed:?}");
+        let numbers: Vec<u32> = restarts.iter().map(|r| r.restarts).collect();
+        assert_eq!(numbers, [1, 2, 3]);
+        assert!(restarts.iter().all(|r| r.reason == "exited with code 1"));
+        assert!(restarts.iter().all(|r| r.pid != first.pid));
+        // Without a health check, each run is healthy once started.
+        events(&mut master, 4, healthy).await;
+        assert!(worker.kill(attempt_id(1)));
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Killed as i32);
+        assert_eq!(finished.started_at_us, first.at_us);
+        let log = log_of(&worker, 1).await;
+        assert!(log.starts_with(&format!("up {}\n", first.pid)), "{log}");
+        for line in [
+            "[baton] the service exited with code 1; restarting in 100ms (restart 1)",
+            "[baton] the service exited with code 1; restarting in 200ms (restart 2)",
+            "[baton] the service exited with code 1; restarting in 400ms (restart 3)",
+        ] {
+            assert!(log.contains(line), "{line} not in {log}");
+        }
+        assert!(log.ends_with("[baton] killed on request\n"), "{log}");
+        assert_eq!(worker.running(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_exit_the_policy_does_not_restart_ends_the_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        let never = service("exit 3", ServiceRestart::Never, None);
+        worker.dispatch(request(1, never, &master.addr)).unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Failed as i32);
+        assert_eq!(finished.exit_code, Some(3));
+        assert_eq!(finished.message, "exited with code 3");
+        assert!(log_of(&worker, 1)
+            .await
+            .contains("[baton] the service exited with code 3; not restarted (restart: never)"));
+
+        let on_failure = service(
+            "if [ -e \"$MARK\" ]; then exit 0; fi; touch \"$MARK\"; exit 1",
+            ServiceRestart::OnFailure,
+            None,
+        );
+        let mut req = request(2, on_failure, &master.addr);
+        req.env
+            .insert("MARK".into(), dir.path().join("mark").display().to_string());
+        worker.dispatch(req).unwrap();
+        let finished = master.finished(2).await;
+        assert_eq!(finished.outcome, Outcome::Succeeded as i32, "{finished:?}");
+        let restarts: Vec<_> = master
+            .seen
+            .iter()
+            .filter(|e| e.id.unwrap().task_instance_id == 2)
+            .filter_map(|e| e.event.as_ref().and_then(restarted))
+            .collect();
+        assert_eq!(restarts.len(), 1, "one restart after the failure, none after exit 0");
+    }
+
+    #[tokio::test]
+    async fn failed_health_checks_restart_a_service_that_still_runs() {
+        use baton_proto::health_check::Probe;
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        let pids = dir.path().join("pids");
+        let kind = service(
+            "echo $$ >> \"$PIDS\"; exec sleep 1000",
+            ServiceRestart::Always,
+            check(Probe::Command("exit 1".into()), 2),
+        );
+        let mut req = request(1, kind, &master.addr);
+        req.env.insert("PIDS".into(), pids.display().to_string());
+        worker.dispatch(req).unwrap();
+        let first = master.started(1).await;
+        let restarts = events(&mut master, 1, restarted).await;
+        assert!(
+            restarts[0].reason.starts_with("2 health checks failed in a row (the last: the check exited with code 1)"),
+            "{:?}",
+            restarts[0]
+        );
+        until("the unhealthy process to be gone", || process_gone(first.pid)).await;
+        assert!(
+            !master.seen.iter().any(|e| e.event.as_ref().and_then(healthy).is_some()),
+            "never healthy"
+        );
+        worker.kill(attempt_id(1));
+        master.finished(1).await;
+        let log = log_of(&worker, 1).await;
+        assert!(log.contains("2 health checks failed in a row"), "{log}");
+    }
+
+    #[tokio::test]
+    async fn an_http_check_reports_healthy_once_the_server_answers_and_a_kill_stops_it() {
+        use baton_proto::health_check::Probe;
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        let port = free_addr().port();
+        let kind = service(
+            &format!("sleep 0.3; exec python3 -m http.server {port} --bind 127.0.0.1"),
+            ServiceRestart::Always,
+            check(Probe::Http(format!("http://127.0.0.1:{port}/")), 50),
+        );
+        worker.dispatch(request(1, kind, &master.addr)).unwrap();
+        let started = master.started(1).await;
+        let up = events(&mut master, 1, healthy).await;
+        assert_eq!(up[0].pid, started.pid);
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        assert!(worker.kill(attempt_id(1)));
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Killed as i32);
+        assert!(process_gone(started.pid));
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_health_url_of_another_host_fails_the_attempt_before_it_starts() {
+        use baton_proto::health_check::Probe;
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        let kind = service(
+            "sleep 1000",
+            ServiceRestart::Always,
+            check(Probe::Http("http://169.254.169.254/latest".into()), 1),
+        );
+        worker.dispatch(request(1, kind, &master.addr)).unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Failed as i32);
+        assert!(finished.message.contains("is not this host"), "{}", finished.message);
+    }
 }
