@@ -1720,7 +1720,7 @@ export interface components {
              * @description What happened.
              * @enum {string}
              */
-            kind: "instance_submitted" | "instance_started" | "instance_succeeded" | "instance_failed" | "instance_stopped" | "instance_paused" | "instance_resumed" | "instance_recovered" | "instance_adopted" | "task_dispatched" | "task_started" | "task_succeeded" | "task_failed" | "task_retrying" | "task_timeout" | "task_killed" | "task_need_failover" | "worker_lost" | "schedule_fired" | "schedule_misfired" | "backfill_started" | "backfill_ended";
+            kind: "instance_submitted" | "instance_started" | "instance_succeeded" | "instance_failed" | "instance_stopped" | "instance_paused" | "instance_resumed" | "instance_recovered" | "instance_adopted" | "task_dispatched" | "task_started" | "task_succeeded" | "task_failed" | "task_retrying" | "task_timeout" | "task_killed" | "task_need_failover" | "task_healthy" | "task_restarted" | "worker_lost" | "schedule_fired" | "schedule_misfired" | "backfill_started" | "backfill_ended";
             /** @description For people. */
             message: string;
             /** @description The workflow's project. */
@@ -3675,7 +3675,7 @@ export interface operations {
                 cursor?: string;
                 /** @description Only events of this workflow instance. */
                 instance?: number;
-                kind?: "instance_submitted" | "instance_started" | "instance_succeeded" | "instance_failed" | "instance_stopped" | "instance_paused" | "instance_resumed" | "instance_recovered" | "instance_adopted" | "task_dispatched" | "task_started" | "task_succeeded" | "task_failed" | "task_retrying" | "task_timeout" | "task_killed" | "task_need_failover" | "worker_lost" | "schedule_fired" | "schedule_misfired" | "backfill_started" | "backfill_ended";
+                kind?: "instance_submitted" | "instance_started" | "instance_succeeded" | "instance_failed" | "instance_stopped" | "instance_paused" | "instance_resumed" | "instance_recovered" | "instance_adopted" | "task_dispatched" | "task_started" | "task_succeeded" | "task_failed" | "task_retrying" | "task_timeout" | "task_killed" | "task_need_failover" | "task_healthy" | "task_restarted" | "worker_lost" | "schedule_fired" | "schedule_misfired" | "backfill_started" | "backfill_ended";
                 /** @description At most this many items (default 100, at most 1000). */
                 limit?: number;
                 /** @description Only events of this project. */
@@ -3721,7 +3721,7 @@ export interface operations {
                 after?: number;
                 /** @description Only events of this workflow instance. */
                 instance?: number;
-                kind?: "instance_submitted" | "instance_started" | "instance_succeeded" | "instance_failed" | "instance_stopped" | "instance_paused" | "instance_resumed" | "instance_recovered" | "instance_adopted" | "task_dispatched" | "task_started" | "task_succeeded" | "task_failed" | "task_retrying" | "task_timeout" | "task_killed" | "task_need_failover" | "worker_lost" | "schedule_fired" | "schedule_misfired" | "backfill_started" | "backfill_ended";
+                kind?: "instance_submitted" | "instance_started" | "instance_succeeded" | "instance_failed" | "instance_stopped" | "instance_paused" | "instance_resumed" | "instance_recovered" | "instance_adopted" | "task_dispatched" | "task_started" | "task_succeeded" | "task_failed" | "task_retrying" | "task_timeout" | "task_killed" | "task_need_failover" | "task_healthy" | "task_restarted" | "worker_lost" | "schedule_fired" | "schedule_misfired" | "backfill_started" | "backfill_ended";
                 /** @description Only events of this project. */
                 project?: string;
                 /** @description Only events that happened at or after this time (RFC 3339). */

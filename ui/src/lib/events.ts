@@ -20,6 +20,8 @@ export const EVENT_KINDS: Schemas["Event"]["kind"][] = [
   "task_timeout",
   "task_killed",
   "task_need_failover",
+  "task_healthy",
+  "task_restarted",
   "worker_lost",
   "schedule_fired",
   "schedule_misfired",
