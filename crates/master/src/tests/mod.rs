@@ -9,4 +9,5 @@ mod map;
 mod metrics;
 mod overrides;
 mod rules;
+mod service;
 mod trigger;
