@@ -249,3 +249,25 @@ fn a_service_is_relaunched_on_another_worker_when_its_worker_is_sigkilled() {
     });
     sink.never_two_at_once();
 }
+
+#[test]
+fn the_example_serves_its_smoke_test_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Standalone::start(&dir.path().join("data"), None, &[]);
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/service.yaml");
+    let id = server.start_workflow(&example, "service-demo", &[]);
+    wait_for("the smoke test to succeed", Duration::from_secs(60), || {
+        let view = server.instance(id);
+        let test = row(&view, "smoke-test")?;
+        assert_ne!(test["state"], "failed", "{view:#}");
+        (test["state"] == "succeeded").then_some(())
+    });
+    server.ok(&["instance", "stop", &id.to_string()]);
+    let end = server.wait_end(id, Duration::from_secs(30));
+    assert_eq!(end["instance"]["state"], "stopped");
+    wait_for("the web server to be gone", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", 18787))
+            .is_err()
+            .then_some(())
+    });
+}
