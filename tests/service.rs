@@ -108,7 +108,10 @@ fn events(server: &Standalone, id: i64) -> Vec<Value> {
 
 /// The row of task `name`, once it has one.
 fn row<'a>(view: &'a Value, name: &str) -> Option<&'a Value> {
-    view["tasks"].as_array()?.iter().find(|t| t["task_name"] == name)
+    view["tasks"]
+        .as_array()?
+        .iter()
+        .find(|t| t["task_name"] == name)
 }
 
 fn event_id(events: &[Value], kind: &str, task: &str) -> Option<i64> {
@@ -139,7 +142,10 @@ fn a_service_serves_its_downstream_survives_a_crash_and_stops_on_request() {
     let seen = events(&server, id);
     let healthy = event_id(&seen, "task_healthy", "server").expect("a task_healthy event");
     let started = event_id(&seen, "task_started", "check").expect("the check started");
-    assert!(healthy < started, "the check started before the server was healthy");
+    assert!(
+        healthy < started,
+        "the check started before the server was healthy"
+    );
     let view = server.instance(id);
     assert_eq!(view["instance"]["state"], "running", "the service runs on");
     assert_eq!(Standalone::task(&view, "server")["state"], "running");
@@ -158,9 +164,11 @@ fn a_service_serves_its_downstream_survives_a_crash_and_stops_on_request() {
     wait_for("a task_restarted event", Duration::from_secs(30), || {
         event_id(&events(&server, id), "task_restarted", "server")
     });
-    wait_for("the server to be healthy again", Duration::from_secs(30), || {
-        std::net::TcpStream::connect(("127.0.0.1", sink.port)).ok()
-    });
+    wait_for(
+        "the server to be healthy again",
+        Duration::from_secs(30),
+        || std::net::TcpStream::connect(("127.0.0.1", sink.port)).ok(),
+    );
     let view = server.instance(id);
     let row = Standalone::task(&view, "server");
     assert_eq!(row["state"], "running");
@@ -171,7 +179,11 @@ fn a_service_serves_its_downstream_survives_a_crash_and_stops_on_request() {
     let end = server.wait_end(id, Duration::from_secs(30));
     assert_eq!(end["instance"]["state"], "stopped");
     assert_eq!(Standalone::task(&end, "server")["state"], "killed");
-    assert_eq!(sink.lines("stop"), vec![second], "SIGTERM reached the server");
+    assert_eq!(
+        sink.lines("stop"),
+        vec![second],
+        "SIGTERM reached the server"
+    );
     wait_for("the server to be gone", Duration::from_secs(10), || {
         (!alive(second)).then_some(())
     });
@@ -223,15 +235,24 @@ fn a_service_is_relaunched_on_another_worker_when_its_worker_is_sigkilled() {
         2 * session + Duration::from_secs(2),
         || (sink.starts().len() >= 2).then_some(()),
     );
-    eprintln!("relaunched {:?} after the worker was killed", killed.elapsed());
+    eprintln!(
+        "relaunched {:?} after the worker was killed",
+        killed.elapsed()
+    );
     let row = wait_for("the new attempt to run", Duration::from_secs(30), || {
         let row = server_row(&c);
         (row["state"] == "running" && row["attempt"] == 2).then_some(row)
     });
-    assert_eq!(row["worker"], c.workers[1 - victim].address.as_str(), "{row}");
-    wait_for("the relaunched server to answer", Duration::from_secs(30), || {
-        std::net::TcpStream::connect(("127.0.0.1", sink.port)).ok()
-    });
+    assert_eq!(
+        row["worker"],
+        c.workers[1 - victim].address.as_str(),
+        "{row}"
+    );
+    wait_for(
+        "the relaunched server to answer",
+        Duration::from_secs(30),
+        || std::net::TcpStream::connect(("127.0.0.1", sink.port)).ok(),
+    );
     let view = c.get(&format!("/instances/{id}")).unwrap();
     assert_eq!(view["instance"]["state"], "running");
     assert_eq!(

@@ -138,7 +138,8 @@ impl Engine {
         let strategy = record.overrides.failure_strategy(&version.spec);
         let nodes = std::mem::take(&mut r.nodes);
         let mut run = InstanceRun::restore(dag, strategy, nodes, stopping);
-        self.restore_services(tx, id, &version, &r, &mut run).await?;
+        self.restore_services(tx, id, &version, &r, &mut run)
+            .await?;
         if matches!(record.state, WorkflowState::Pausing | WorkflowState::Paused) {
             run.restore_paused();
         }
@@ -177,7 +178,12 @@ impl Engine {
         run: &mut InstanceRun,
     ) -> Result<(), StoreError> {
         let services: Vec<usize> = (0..r.tasks)
-            .filter(|t| matches!(version.spec.tasks[*t].kind, baton_core::TaskKind::Service(_)))
+            .filter(|t| {
+                matches!(
+                    version.spec.tasks[*t].kind,
+                    baton_core::TaskKind::Service(_)
+                )
+            })
             .filter(|t| run.node(*t) == Node::Active)
             .collect();
         if services.is_empty() {

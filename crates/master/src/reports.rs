@@ -100,10 +100,7 @@ impl Engine {
                 self.carry_out(id, index, attempt.healthy(), facts, t)
             }
             Some(task_event::Event::Restarted(restarted)) => {
-                let message = format!(
-                    "restarted ({}): {}",
-                    restarted.restarts, restarted.reason
-                );
+                let message = format!("restarted ({}): {}", restarted.restarts, restarted.reason);
                 let facts = Facts {
                     worker: Some(worker),
                     at: Some(restarted.at_us),

@@ -272,7 +272,12 @@ impl EngineTx {
         .await
         .ctx("reading an instance's task events")?;
         rows.iter()
-            .map(|row| Ok(baton_core::TaskInstanceId(get::<i64>(row, "task_instance_id")?)))
+            .map(|row| {
+                Ok(baton_core::TaskInstanceId(get::<i64>(
+                    row,
+                    "task_instance_id",
+                )?))
+            })
             .collect()
     }
 

@@ -203,7 +203,9 @@ impl Supervisor<'_> {
                 RunEnd::Stopped(stop) => {
                     let (outcome, message) = Interrupted::Stopped(*stop).outcome();
                     log.write(format!("\n[baton] {message}\n").as_bytes()).await;
-                    return self.finished(log, started_at_us, outcome, message, status).await;
+                    return self
+                        .finished(log, started_at_us, outcome, message, status)
+                        .await;
                 }
                 RunEnd::Exited(status) => {
                     let (outcome, _, message) = exit_outcome(*status);
@@ -217,13 +219,19 @@ impl Supervisor<'_> {
             };
             let success = outcome == Outcome::Succeeded;
             if !self.plan.restart.restarts(success) {
-                let said = if success { "exited with code 0" } else { &message };
+                let said = if success {
+                    "exited with code 0"
+                } else {
+                    &message
+                };
                 let line = format!(
                     "\n[baton] the service {said}; not restarted (restart: {})\n",
                     self.plan.restart.as_str()
                 );
                 log.write(line.as_bytes()).await;
-                return self.finished(log, started_at_us, outcome, message, status).await;
+                return self
+                    .finished(log, started_at_us, outcome, message, status)
+                    .await;
             }
             why_restarted = if success {
                 "exited with code 0".to_string()
@@ -265,7 +273,13 @@ impl Supervisor<'_> {
             self.inner.restarted(self.job.key, restarted);
         }
         if self.checker.is_none() {
-            self.inner.healthy(self.job.key, Healthy { at_us: now_us(), pid });
+            self.inner.healthy(
+                self.job.key,
+                Healthy {
+                    at_us: now_us(),
+                    pid,
+                },
+            );
         }
     }
 
@@ -364,7 +378,8 @@ impl Supervisor<'_> {
     ) -> Finished {
         let (outcome, message) = Interrupted::Stopped(stopped).outcome();
         log.write(format!("\n[baton] {message}\n").as_bytes()).await;
-        self.finished(log, started_at_us, outcome, message, status).await
+        self.finished(log, started_at_us, outcome, message, status)
+            .await
     }
 
     async fn finished(
@@ -417,7 +432,13 @@ async fn watch_health(supervisor: &Supervisor<'_>, pid: i32) -> (u32, String) {
                 failed = 0;
                 if !reported {
                     reported = true;
-                    inner.healthy(job.key, Healthy { at_us: now_us(), pid });
+                    inner.healthy(
+                        job.key,
+                        Healthy {
+                            at_us: now_us(),
+                            pid,
+                        },
+                    );
                 }
             }
             Err(why) if started.elapsed() >= health.start_period => {
@@ -445,7 +466,10 @@ struct Checker {
 fn checker(health: &Health, service: &ProcessSpec) -> Result<Checker, String> {
     let (http, command) = match &health.probe {
         Probe::Http(url) => (Some(http_client(url, health.timeout)?), None),
-        Probe::Command(cmd) => (None, Some(bash_c(&service.program, cmd, ".baton-health.sh"))),
+        Probe::Command(cmd) => (
+            None,
+            Some(bash_c(&service.program, cmd, ".baton-health.sh")),
+        ),
     };
     Ok(Checker {
         health: health.clone(),
@@ -514,7 +538,9 @@ impl Checker {
             .stderr(std::process::Stdio::null())
             .process_group(0)
             .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|e| format!("could not run the check: {e}"))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("could not run the check: {e}"))?;
         match tokio::time::timeout(self.health.timeout, child.wait()).await {
             Ok(Ok(status)) if status.success() => Ok(()),
             Ok(Ok(status)) => Err(format!("the check {}", exit_outcome(status).2)),
@@ -672,7 +698,11 @@ mod tests {
             .filter(|e| e.id.unwrap().task_instance_id == 2)
             .filter_map(|e| e.event.as_ref().and_then(restarted))
             .collect();
-        assert_eq!(restarts.len(), 1, "one restart after the failure, none after exit 0");
+        assert_eq!(
+            restarts.len(),
+            1,
+            "one restart after the failure, none after exit 0"
+        );
     }
 
     #[tokio::test]
@@ -693,13 +723,21 @@ mod tests {
         let first = master.started(1).await;
         let restarts = events(&mut master, 1, restarted).await;
         assert!(
-            restarts[0].reason.starts_with("2 health checks failed in a row (the last: the check exited with code 1)"),
+            restarts[0].reason.starts_with(
+                "2 health checks failed in a row (the last: the check exited with code 1)"
+            ),
             "{:?}",
             restarts[0]
         );
-        until("the unhealthy process to be gone", || process_gone(first.pid)).await;
+        until("the unhealthy process to be gone", || {
+            process_gone(first.pid)
+        })
+        .await;
         assert!(
-            !master.seen.iter().any(|e| e.event.as_ref().and_then(healthy).is_some()),
+            !master
+                .seen
+                .iter()
+                .any(|e| e.event.as_ref().and_then(healthy).is_some()),
             "never healthy"
         );
         worker.kill(attempt_id(1));
@@ -746,6 +784,10 @@ mod tests {
         worker.dispatch(request(1, kind, &master.addr)).unwrap();
         let finished = master.finished(1).await;
         assert_eq!(finished.outcome, Outcome::Failed as i32);
-        assert!(finished.message.contains("is not this host"), "{}", finished.message);
+        assert!(
+            finished.message.contains("is not this host"),
+            "{}",
+            finished.message
+        );
     }
 }

@@ -347,8 +347,14 @@ fn a_running_service_reports_up_and_restarts_without_changing_its_row() {
         TaskState::Killed,
         TaskState::NeedFailover,
     ] {
-        assert!(matches!(at(state, 1, 0).healthy(), Change::Stale(_)), "{state}");
-        assert!(matches!(at(state, 1, 0).restarted(), Change::Stale(_)), "{state}");
+        assert!(
+            matches!(at(state, 1, 0).healthy(), Change::Stale(_)),
+            "{state}"
+        );
+        assert!(
+            matches!(at(state, 1, 0).restarted(), Change::Stale(_)),
+            "{state}"
+        );
     }
 }
 
@@ -366,13 +372,31 @@ fn a_service_is_relaunched_when_its_worker_is_lost_and_its_end_follows_its_retri
     assert_eq!(rules.failover, FailoverPolicy::Rerun);
     let lost = at(TaskState::Running, 1, 0).lose(&rules);
     assert!(
-        matches!(lost, Change::Ended { after: After::Requeue { next: 2 }, .. }),
+        matches!(
+            lost,
+            Change::Ended {
+                after: After::Requeue { next: 2 },
+                ..
+            }
+        ),
         "{lost:?}"
     );
     // Its process ended for good (restart: never): a failure is retried, then final.
     let failed = at(TaskState::Running, 1, 0).finish(Outcome::Failed, &rules, false, 0);
-    assert!(matches!(failed, Change::Ended { after: After::RetryAt { .. }, .. }));
+    assert!(matches!(
+        failed,
+        Change::Ended {
+            after: After::RetryAt { .. },
+            ..
+        }
+    ));
     let failed = at(TaskState::Running, 2, 1).finish(Outcome::Failed, &rules, false, 0);
-    assert!(matches!(failed, Change::Ended { after: After::Final(TaskEnd::Failed), .. }));
+    assert!(matches!(
+        failed,
+        Change::Ended {
+            after: After::Final(TaskEnd::Failed),
+            ..
+        }
+    ));
     assert_eq!(at(TaskState::Running, 1, 0).kill(), Change::SendKill);
 }

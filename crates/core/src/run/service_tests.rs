@@ -29,12 +29,24 @@ const CHECK: usize = 2;
 fn downstream_starts_once_the_service_is_up_and_the_instance_runs_on() {
     let mut r = server("end");
     assert_eq!(r.start(), vec![Step::Run(SERVER), Step::Run(PREP)]);
-    assert_eq!(r.succeeded(PREP), vec![], "check waits for the server to be up");
+    assert_eq!(
+        r.succeeded(PREP),
+        vec![],
+        "check waits for the server to be up"
+    );
     assert_eq!(r.healthy(SERVER), vec![Step::Run(CHECK)]);
     assert_eq!(r.node(SERVER), Node::Active);
     assert!(r.is_up(SERVER));
-    assert_eq!(r.healthy(SERVER), vec![], "up again after a restart: nothing new");
-    assert_eq!(r.succeeded(CHECK), vec![], "the instance runs while the service does");
+    assert_eq!(
+        r.healthy(SERVER),
+        vec![],
+        "up again after a restart: nothing new"
+    );
+    assert_eq!(
+        r.succeeded(CHECK),
+        vec![],
+        "the instance runs while the service does"
+    );
     assert!(!r.is_finished());
     assert_eq!(r.stop(), vec![Step::Kill(SERVER)]);
     assert_eq!(r.killed(SERVER), vec![Step::Finish(WorkflowState::Stopped)]);
@@ -47,7 +59,10 @@ fn a_service_that_ends_for_good_does_not_release_its_downstream_twice() {
     r.healthy(SERVER);
     assert_eq!(r.succeeded(SERVER), vec![], "check waits for prep still");
     assert_eq!(r.succeeded(PREP), vec![Step::Run(CHECK)]);
-    assert_eq!(r.succeeded(CHECK), vec![Step::Finish(WorkflowState::Succeeded)]);
+    assert_eq!(
+        r.succeeded(CHECK),
+        vec![Step::Finish(WorkflowState::Succeeded)]
+    );
 }
 
 #[test]
@@ -88,8 +103,16 @@ fn a_pause_lets_an_up_service_run_on() {
     let mut r = server("end");
     r.start();
     assert_eq!(r.pause(), vec![]);
-    assert_eq!(r.succeeded(PREP), vec![], "the server is not up yet: pausing");
-    assert_eq!(r.healthy(SERVER), vec![Step::Paused], "check waits for the resume");
+    assert_eq!(
+        r.succeeded(PREP),
+        vec![],
+        "the server is not up yet: pausing"
+    );
+    assert_eq!(
+        r.healthy(SERVER),
+        vec![Step::Paused],
+        "check waits for the resume"
+    );
     assert_eq!(r.resume(), vec![Step::Run(CHECK)]);
     // Relaunched after a lost worker while paused: held, counted once.
     let mut r = server("end");

@@ -479,7 +479,13 @@ impl Reader<'_> {
 
     /// The common fields a service does not take, each reported at its line: the task is
     /// then not read (its kind is dropped).
-    fn refuse_for_service(&mut self, raw: &mut RawTask, given: &[String], path: &[Step], task: &str) {
+    fn refuse_for_service(
+        &mut self,
+        raw: &mut RawTask,
+        given: &[String],
+        path: &[Step],
+        task: &str,
+    ) {
         let mut refused = false;
         for (field, why) in kinds::service::REFUSED_FIELDS {
             if given.iter().any(|g| g == field) {

@@ -15,7 +15,10 @@ tasks:
 
 fn healthy(d: &DispatchRequest, at_us: i64) -> TaskEvent {
     let mut e = started(d, at_us);
-    e.event = Some(task_event::Event::Healthy(baton_proto::Healthy { at_us, pid: 1 }));
+    e.event = Some(task_event::Event::Healthy(baton_proto::Healthy {
+        at_us,
+        pid: 1,
+    }));
     e
 }
 
@@ -35,28 +38,52 @@ async fn a_healthy_service_starts_its_downstream_and_runs_on_until_stopped() {
     let mut h = Harness::standalone().await;
     let id = h.start(SERVED).await;
     let tick = h.tick().await;
-    let (server, prep) = (dispatched(&tick, "server").clone(), dispatched(&tick, "prep").clone());
+    let (server, prep) = (
+        dispatched(&tick, "server").clone(),
+        dispatched(&tick, "prep").clone(),
+    );
     let Some(baton_proto::dispatch_request::Kind::Service(spec)) = &server.kind else {
         panic!("a service is dispatched as one: {server:?}");
     };
-    assert_eq!((spec.command.as_str(), spec.backoff_min_ms), ("./serve", 1000));
+    assert_eq!(
+        (spec.command.as_str(), spec.backoff_min_ms),
+        ("./serve", 1000)
+    );
     let tick = h
-        .tick_with(vec![started(&server, h.now()), finished(&prep, Outcome::Succeeded, h.now())])
+        .tick_with(vec![
+            started(&server, h.now()),
+            finished(&prep, Outcome::Succeeded, h.now()),
+        ])
         .await;
-    assert!(tick.dispatches.is_empty(), "check waits for the server to be up");
+    assert!(
+        tick.dispatches.is_empty(),
+        "check waits for the server to be up"
+    );
 
     let tick = h.tick_with(vec![healthy(&server, h.now())]).await;
-    assert_eq!(names(&tick), vec!["check"], "check goes once the server is up");
+    assert_eq!(
+        names(&tick),
+        vec!["check"],
+        "check goes once the server is up"
+    );
     assert_eq!(h.task(id, "server").await.state, TaskState::Running);
     let check = dispatched(&tick, "check").clone();
     h.tick_with(vec![restarted(&server, h.now()), healthy(&server, h.now())])
         .await;
     h.tick_with(vec![finished(&check, Outcome::Succeeded, h.now())])
         .await;
-    assert_eq!(h.state(id).await, WorkflowState::Running, "the service runs on");
+    assert_eq!(
+        h.state(id).await,
+        WorkflowState::Running,
+        "the service runs on"
+    );
     let kinds = h.event_kinds(id).await;
     let count = |k: &str| kinds.iter().filter(|x| *x == k).count();
-    assert_eq!((count("task_healthy"), count("task_restarted")), (2, 1), "{kinds:?}");
+    assert_eq!(
+        (count("task_healthy"), count("task_restarted")),
+        (2, 1),
+        "{kinds:?}"
+    );
 
     h.store.request_stop(id).await.unwrap();
     let tick = h.tick().await;
@@ -92,5 +119,9 @@ async fn a_master_that_starts_again_remembers_the_service_was_up() {
     let tick = h
         .tick_with(vec![finished(&prep, Outcome::Succeeded, h.now())])
         .await;
-    assert_eq!(names(&tick), vec!["check"], "the server was up: check need not wait");
+    assert_eq!(
+        names(&tick),
+        vec!["check"],
+        "the server was up: check need not wait"
+    );
 }

@@ -291,9 +291,8 @@ fn health(h: RawHealth, problems: &mut Vec<String>) -> Option<HealthSpec> {
             None
         }
         (None, _) => {
-            problems.push(
-                "`health` needs `http: URL` or `command: CMD` (what one check runs)".into(),
-            );
+            problems
+                .push("`health` needs `http: URL` or `command: CMD` (what one check runs)".into());
             None
         }
     };
@@ -407,7 +406,10 @@ mod tests {
             }
         );
         let h = s.health.unwrap();
-        assert_eq!(h.probe, HealthProbe::Http("http://127.0.0.1:7000/health".into()));
+        assert_eq!(
+            h.probe,
+            HealthProbe::Http("http://127.0.0.1:7000/health".into())
+        );
         assert_eq!(
             (h.interval, h.failures, h.timeout, h.start_period),
             (
@@ -444,17 +446,28 @@ mod tests {
         let e = service("    command: x\n    restart_backoff: 1ms..1s\n").unwrap_err();
         assert!(e.contains("each end is between 100ms and 1day"), "{e}");
         let e = service("    command: x\n    restart: sometimes\n").unwrap_err();
-        assert!(e.contains("line 6") && e.contains("unknown value `sometimes`"), "{e}");
+        assert!(
+            e.contains("line 6") && e.contains("unknown value `sometimes`"),
+            "{e}"
+        );
         let e = service("    command: x\n    health: {interval: 1s}\n").unwrap_err();
         assert!(e.contains("needs `http: URL` or `command: CMD`"), "{e}");
-        let e = service("    command: x\n    health: {http: \"http://10.0.0.8:80/h\"}\n").unwrap_err();
+        let e =
+            service("    command: x\n    health: {http: \"http://10.0.0.8:80/h\"}\n").unwrap_err();
         assert!(e.contains("`10.0.0.8` is not this host"), "{e}");
-        for ok in ["http://localhost:80/", "https://[::1]:8443/x", "http://127.0.0.2/"] {
+        for ok in [
+            "http://localhost:80/",
+            "https://[::1]:8443/x",
+            "http://127.0.0.2/",
+        ] {
             service(&format!("    command: x\n    health: {{http: \"{ok}\"}}\n")).unwrap();
         }
         let e = service("    command: x\n    health: {http: ftp://h, failures: 0}\n").unwrap_err();
         assert!(e.contains("must start with http://"), "{e}");
-        assert!(e.contains("`health.failures`: 0 is not between 1 and 100"), "{e}");
+        assert!(
+            e.contains("`health.failures`: 0 is not between 1 and 100"),
+            "{e}"
+        );
         let e = service("    command: x\n    health: {command: c, interval: 1s, timeout: 2s}\n")
             .unwrap_err();
         assert!(e.contains("longer than `health.interval`"), "{e}");
@@ -472,9 +485,15 @@ mod tests {
             "{e}"
         );
         let e = service("    command: x\n    map: {over: \"[1]\"}\n").unwrap_err();
-        assert!(e.contains("line 6") && e.contains("cannot be mapped"), "{e}");
+        assert!(
+            e.contains("line 6") && e.contains("cannot be mapped"),
+            "{e}"
+        );
         let e = service("    command: x\n    failover: fail\n").unwrap_err();
-        assert!(e.contains("line 6") && e.contains("`failover: fail`"), "{e}");
+        assert!(
+            e.contains("line 6") && e.contains("`failover: fail`"),
+            "{e}"
+        );
         let e = service("    command: x\n    script: y\n").unwrap_err();
         assert!(e.contains("does not take `script`"), "{e}");
     }
