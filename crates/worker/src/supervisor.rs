@@ -199,33 +199,18 @@ impl Supervisor<'_> {
             if up_since.elapsed() >= BACKOFF_RESET_AFTER {
                 streak = 0;
             }
-            let (outcome, message) = match &end {
-                RunEnd::Stopped(stop) => {
-                    let (outcome, message) = Interrupted::Stopped(*stop).outcome();
-                    log.write(format!("\n[baton] {message}\n").as_bytes()).await;
-                    return self
-                        .finished(log, started_at_us, outcome, message, status)
-                        .await;
-                }
-                RunEnd::Exited(status) => {
-                    let (outcome, _, message) = exit_outcome(*status);
-                    (outcome, message)
-                }
-                RunEnd::Unhealthy(n, last) => (
-                    Outcome::Failed,
-                    format!("{n} health checks failed in a row (the last: {last})"),
-                ),
-                RunEnd::Broken(message) => (Outcome::Failed, message.clone()),
+            let (outcome, message) = match outcome_of(&end) {
+                Ok(ended) => ended,
+                Err(stopped) => return self.end(log, started_at_us, stopped, status).await,
             };
             let success = outcome == Outcome::Succeeded;
+            why_restarted = match success {
+                true => "exited with code 0".to_string(),
+                false => message.clone(),
+            };
             if !self.plan.restart.restarts(success) {
-                let said = if success {
-                    "exited with code 0"
-                } else {
-                    &message
-                };
                 let line = format!(
-                    "\n[baton] the service {said}; not restarted (restart: {})\n",
+                    "\n[baton] the service {why_restarted}; not restarted (restart: {})\n",
                     self.plan.restart.as_str()
                 );
                 log.write(line.as_bytes()).await;
@@ -233,11 +218,6 @@ impl Supervisor<'_> {
                     .finished(log, started_at_us, outcome, message, status)
                     .await;
             }
-            why_restarted = if success {
-                "exited with code 0".to_string()
-            } else {
-                message
-            };
             streak += 1;
             if let Err(stopped) = self.back_off(&mut log, &why_restarted, streak).await {
                 return self.end(log, started_at_us, stopped, status).await;
@@ -308,20 +288,8 @@ impl Supervisor<'_> {
                 why = wait_stop(&mut stop) => Some(RunEnd::Stopped(why)),
             }
         };
-        match &end {
-            None => {}
-            Some(RunEnd::Stopped(Stop::Shutdown | Stop::SessionLost)) => {
-                proc.signal_group(Signal::SIGKILL)
-            }
-            Some(_) => {
-                let mut urgent = self.stop.clone();
-                let urgent = async move {
-                    let _ = urgent
-                        .wait_for(|s| matches!(s, Some(Stop::Shutdown | Stop::SessionLost)))
-                        .await;
-                };
-                proc.terminate(self.inner.config.kill_grace, urgent).await
-            }
+        if let Some(end) = &end {
+            self.stop_run(&mut proc, end).await;
         }
         let status = proc.finish().await;
         let copied = tokio::select! {
@@ -331,11 +299,37 @@ impl Supervisor<'_> {
                 copier.await
             }
         };
-        let log = match copied {
+        let log = self.log_back(copied);
+        let end = match (end, &status) {
+            (Some(end), _) => end,
+            (None, Ok(status)) => RunEnd::Exited(*status),
+            (None, Err(e)) => RunEnd::Broken(format!("lost track of the process: {e}")),
+        };
+        (end, status.ok(), log)
+    }
+
+    /// Stops a run that did not end by itself: SIGKILL for a shutdown or a session loss,
+    /// else SIGTERM, the kill grace (cut short by a shutdown), SIGKILL.
+    async fn stop_run(&self, proc: &mut TaskProcess, end: &RunEnd) {
+        if let RunEnd::Stopped(Stop::Shutdown | Stop::SessionLost) = end {
+            return proc.signal_group(Signal::SIGKILL);
+        }
+        let mut urgent = self.stop.clone();
+        let urgent = async move {
+            let _ = urgent
+                .wait_for(|s| matches!(s, Some(Stop::Shutdown | Stop::SessionLost)))
+                .await;
+        };
+        proc.terminate(self.inner.config.kill_grace, urgent).await
+    }
+
+    /// The log back from a run's copier.
+    fn log_back(&self, copied: Result<logfile::Copied, tokio::task::JoinError>) -> CappedLog {
+        match copied {
             Ok(copied) => copied.log,
             Err(e) => {
                 // Never seen: the copier does not panic. The log starts again rather than
-                // the attempt hanging without one.
+                // the attempt going on without one.
                 tracing::error!(error = %e, "the log copier of a service failed");
                 let path = logfile::log_path(
                     &self.inner.config.data_dir,
@@ -344,13 +338,7 @@ impl Supervisor<'_> {
                 );
                 CappedLog::new(LazyLog::new(path), self.inner.config.log_max_bytes)
             }
-        };
-        let end = match (end, &status) {
-            (Some(end), _) => end,
-            (None, Ok(status)) => RunEnd::Exited(*status),
-            (None, Err(e)) => RunEnd::Broken(format!("lost track of the process: {e}")),
-        };
-        (end, status.ok(), log)
+        }
     }
 
     /// Writes the restart to the log and waits the backoff; `Err` when a stop came meanwhile.
@@ -399,6 +387,23 @@ impl Supervisor<'_> {
             message,
             outputs: Default::default(),
         }
+    }
+}
+
+/// The outcome and message of a run that ended by itself (or by its health checks); `Err`
+/// with the stop when the attempt was asked to stop.
+fn outcome_of(end: &RunEnd) -> Result<(Outcome, String), Stop> {
+    match end {
+        RunEnd::Stopped(stop) => Err(*stop),
+        RunEnd::Exited(status) => {
+            let (outcome, _, message) = exit_outcome(*status);
+            Ok((outcome, message))
+        }
+        RunEnd::Unhealthy(n, last) => Ok((
+            Outcome::Failed,
+            format!("{n} health checks failed in a row (the last: {last})"),
+        )),
+        RunEnd::Broken(message) => Ok((Outcome::Failed, message.clone())),
     }
 }
 
