@@ -191,7 +191,7 @@ fn a_service_serves_its_downstream_survives_a_crash_and_stops_on_request() {
 }
 
 #[test]
-fn a_service_is_relaunched_on_another_worker_when_its_worker_is_sigkilled() {
+fn a_service_is_relaunched_on_another_worker_when_its_worker_is_sigkilled_or_paused() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let db = rt.block_on(baton_store::testing::TestDb::postgres());
     let dir = tempfile::tempdir().unwrap();
@@ -261,12 +261,39 @@ fn a_service_is_relaunched_on_another_worker_when_its_worker_is_sigkilled() {
         "the check does not run again"
     );
 
+    sink.never_two_at_once();
+
+    // A paused worker: the killed one comes back, the server's worker is frozen (SIGSTOP) past
+    // its session; the server runs again on the other, and the frozen one's copy was gone by
+    // then (its lease with the watchdog ran out), so the lock never saw two.
+    let survivor = 1 - victim;
+    c.workers[victim].restart();
+    c.wait_registered(None).unwrap();
+    c.workers[survivor].signal(nix::sys::signal::Signal::SIGSTOP);
+    let frozen = std::time::Instant::now();
+    let third = wait_for(
+        "the server to start on the worker that came back",
+        2 * session + Duration::from_secs(5),
+        || sink.starts().get(2).copied(),
+    );
+    eprintln!(
+        "relaunched {:?} after the worker was paused",
+        frozen.elapsed()
+    );
+    let row = wait_for("the third attempt to run", Duration::from_secs(30), || {
+        let row = server_row(&c);
+        (row["state"] == "running" && row["attempt"] == 3).then_some(row)
+    });
+    assert_eq!(row["worker"], c.workers[victim].address.as_str(), "{row}");
+    assert!(!alive(sink.starts()[1]), "the paused worker's copy is gone");
+    c.workers[survivor].signal(nix::sys::signal::Signal::SIGCONT);
+    sink.never_two_at_once();
+
     c.ok(&["instance", "stop", &id.to_string()]);
     let ended = c.wait_all(&[id], Duration::from_secs(30));
     assert_eq!(ended[&id], "stopped");
-    let relaunched = sink.starts()[1];
     wait_for("the server to be gone", Duration::from_secs(10), || {
-        (!alive(relaunched)).then_some(())
+        (!alive(third)).then_some(())
     });
     sink.never_two_at_once();
 }

@@ -51,6 +51,11 @@ pub struct WorkerConfig {
     /// The log retention also removes old logs from a `file://` archive: for standalone,
     /// whose archive is its own (a cluster's archive is shared, and kept by its own rules).
     pub archive_retention: bool,
+    /// A service's process group is killed by the watchdog unless the worker renews its lease
+    /// within this long: a paused (SIGSTOP) or hung worker loses its services before the
+    /// cluster counts it dead and starts them elsewhere. Shorter than the registry session
+    /// timeout less a heartbeat; `None` (standalone): no lease.
+    pub service_lease: Option<std::time::Duration>,
 }
 
 /// The worker's environment variables every task sees (with those named `LC_*`): what
@@ -94,6 +99,7 @@ impl WorkerConfig {
             log_archive: None,
             archive_backoff: Default::default(),
             archive_retention: false,
+            service_lease: None,
         }
     }
 }

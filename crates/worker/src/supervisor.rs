@@ -7,6 +7,10 @@
 //! Restarted at each restart; the attempt ends (Finished) only by a stop, a session loss, or
 //! an exit its policy does not restart. Every restart is written to the attempt's log.
 //!
+//! On a cluster, each run's process group holds a lease the watchdog kills it at unless this
+//! supervisor renews it in time ([`crate::WorkerConfig::service_lease`]): a paused or hung
+//! worker loses its service before the cluster relaunches it elsewhere.
+//!
 //! Health checks over HTTP reach only the worker's own loopback (127.0.0.1, ::1, localhost),
 //! which the file's check refuses otherwise and this module checks again: the worker's http
 //! policy keeps tasks off loopback addresses, and a check reaches nothing else. Redirects are
@@ -286,6 +290,7 @@ impl Supervisor<'_> {
                 _ = proc.exited() => None,
                 (n, last) = checks => Some(RunEnd::Unhealthy(n, last)),
                 why = wait_stop(&mut stop) => Some(RunEnd::Stopped(why)),
+                never = renew_lease(self.inner, pid) => match never {},
             }
         };
         if let Some(end) = &end {
@@ -405,6 +410,18 @@ fn outcome_of(end: &RunEnd) -> Result<(Outcome, String), Stop> {
         )),
         RunEnd::Broken(message) => Ok((Outcome::Failed, message.clone())),
     }
+}
+
+/// Keeps the watchdog's lease on the run's process group (see
+/// [`crate::WorkerConfig::service_lease`]), renewed three times a lease; never returns.
+async fn renew_lease(inner: &Inner, pgid: i32) -> std::convert::Infallible {
+    if let (Some(watchdog), Some(lease)) = (&inner.watchdog, inner.config.service_lease) {
+        loop {
+            watchdog.lease(pgid, lease);
+            tokio::time::sleep(lease / 3).await;
+        }
+    }
+    std::future::pending().await
 }
 
 /// Waits until the attempt is asked to stop.

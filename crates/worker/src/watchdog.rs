@@ -21,16 +21,23 @@
 //! the marker in its environment; the marker scan then finds it even if the worker died before
 //! registering its group.
 //!
+//! A group may also hold a lease (`~PGID MS`): unless the worker sends it again within `MS`
+//! milliseconds, the watchdog kills the group while the worker lives on. A service's group
+//! holds one (see [`crate::supervisor`]), so that a worker that is paused (SIGSTOP) or hung,
+//! and so cannot renew it, loses its services before the cluster, which counts the worker dead
+//! after its session timeout, starts them again elsewhere: two copies never run at once.
+//!
 //! A program that embeds the worker must call [`run_if_invoked`] first thing in `main`; in any
 //! other program (the crates' test binaries) workers run without a watchdog.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsStr;
 use std::io::{BufRead, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::signal::{killpg, signal, SigHandler, Signal};
@@ -76,26 +83,73 @@ pub fn run_if_invoked() -> Option<ExitCode> {
     Some(ExitCode::SUCCESS)
 }
 
-/// Reads `+PGID` and `-PGID` lines until end of input (or a read error, which also means the
-/// worker is gone); returns the groups registered and not removed.
+/// The leases of groups: when each must be renewed by.
+type Leases = Arc<Mutex<HashMap<i32, Instant>>>;
+
+/// How often the watchdog looks for leases that ran out.
+const LEASE_CHECK: Duration = Duration::from_millis(20);
+
+/// Reads `+PGID`, `-PGID` and `~PGID MS` lines until end of input (or a read error, which
+/// also means the worker is gone), killing meanwhile each group whose lease ran out; returns
+/// the groups registered and not removed.
 fn watch(input: impl BufRead) -> BTreeSet<i32> {
     let mut groups = BTreeSet::new();
+    let leases = Leases::default();
+    let done = Arc::new(AtomicBool::new(false));
+    let reaper = {
+        let (leases, done) = (leases.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                std::thread::sleep(LEASE_CHECK);
+                end_expired(&leases);
+            }
+        })
+    };
     for line in input.lines() {
         let Ok(line) = line else { break };
-        let (op, pgid) = line.split_at(line.len().min(1));
-        match (op, pgid.parse::<i32>()) {
-            ("+", Ok(pgid)) if pgid > 1 => {
+        let (op, rest) = line.split_at(line.len().min(1));
+        let mut fields = rest.split_whitespace().map(str::parse::<i32>);
+        match (op, fields.next(), fields.next()) {
+            ("+", Some(Ok(pgid)), None) if pgid > 1 => {
                 groups.insert(pgid);
             }
-            ("-", Ok(pgid)) => {
+            ("-", Some(Ok(pgid)), None) => {
                 groups.remove(&pgid);
+                leases.lock().expect("leases poisoned").remove(&pgid);
+            }
+            ("~", Some(Ok(pgid)), Some(Ok(ms))) if groups.contains(&pgid) && ms > 0 => {
+                let until = Instant::now() + Duration::from_millis(ms.unsigned_abs().into());
+                leases.lock().expect("leases poisoned").insert(pgid, until);
             }
             _ => {
                 let _ = writeln!(std::io::stderr(), "baton watchdog: ignoring `{line}`");
             }
         }
     }
+    done.store(true, Ordering::SeqCst);
+    let _ = reaper.join();
     groups
+}
+
+/// Kills the groups whose lease ran out (their leaders are not reaped while registered, so
+/// the ids are theirs), and forgets those leases.
+fn end_expired(leases: &Leases) {
+    let now = Instant::now();
+    let mut leases = leases.lock().expect("leases poisoned");
+    let expired: Vec<i32> = leases
+        .iter()
+        .filter(|(_, until)| **until <= now)
+        .map(|(pgid, _)| *pgid)
+        .collect();
+    for pgid in expired {
+        leases.remove(&pgid);
+        if killpg(Pid::from_raw(pgid), Signal::SIGKILL).is_ok() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "baton watchdog: the worker did not renew the lease of process group {pgid}; killed it"
+            );
+        }
+    }
 }
 
 /// SIGKILL to each group; returns how many still existed.
@@ -153,6 +207,13 @@ impl Watchdog {
         self.send(format_args!("+{pgid}\n"));
     }
 
+    /// Gives a registered group a lease of `within` from now (renewed by calling this again):
+    /// the watchdog kills the group if it is not renewed in time.
+    pub(crate) fn lease(&self, pgid: i32, within: Duration) {
+        let ms = within.as_millis().clamp(1, i32::MAX as u128);
+        self.send(format_args!("~{pgid} {ms}\n"));
+    }
+
     /// Removes a group whose leader is about to be reaped (after which its id can be reused).
     pub(crate) fn unwatch(&self, pgid: i32) {
         self.send(format_args!("-{pgid}\n"));
@@ -187,6 +248,39 @@ mod tests {
     fn the_groups_left_at_end_of_input_are_the_ones_still_registered() {
         let input = "+100\n+200\n-100\n+300\nnonsense\n+1\n-999\n";
         assert_eq!(watch(input.as_bytes()), BTreeSet::from([200, 300]));
+    }
+
+    #[test]
+    fn a_lease_not_renewed_kills_its_group_while_the_worker_lives() {
+        let mut leased = std::process::Command::new("sleep")
+            .arg("1000")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut renewed = std::process::Command::new("sleep")
+            .arg("1000")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let (a, b) = (leased.id() as i32, renewed.id() as i32);
+        let (read, mut write) = std::io::pipe().unwrap();
+        let watcher = std::thread::spawn(move || watch(std::io::BufReader::new(read)));
+        writeln!(write, "+{a}\n~{a} 100\n+{b}\n~{b} 100").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while leased.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the unrenewed group lives on");
+            writeln!(write, "~{b} 100").unwrap();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            renewed.try_wait().unwrap().is_none(),
+            "a renewed lease holds"
+        );
+        drop(write);
+        let left = watcher.join().unwrap();
+        assert_eq!(left, BTreeSet::from([a, b]), "killed, but not unregistered");
+        renewed.kill().unwrap();
+        renewed.wait().unwrap();
     }
 
     #[test]

@@ -68,6 +68,13 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
         config.pass_env = names;
     }
     config.http = crate::args::http_client(&args.http, &w.http_allow_hosts, &w.http_deny_hosts);
+    // A service ends with its worker's pause well before the registry's session expires and
+    // it runs elsewhere (see baton_worker::WorkerConfig::service_lease).
+    let lease = common
+        .session_timeout
+        .saturating_sub(common.heartbeat_interval)
+        / 2;
+    config.service_lease = Some(lease.max(std::time::Duration::from_millis(200)));
     config.cluster_key = common.cluster_key.clone();
     config.cluster_tls = common.cluster_tls.clone();
     config.log_archive = crate::config::log_archive(&args.log_archive, &file, None)?;
