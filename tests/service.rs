@@ -319,3 +319,87 @@ fn the_example_serves_its_smoke_test_and_stops() {
             .then_some(())
     });
 }
+
+#[test]
+fn a_service_runs_on_in_the_same_attempt_across_a_master_failover() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(baton_store::testing::TestDb::postgres());
+    let dir = tempfile::tempdir().unwrap();
+    let sink = workflow(dir.path());
+    let mut c = Cluster::start(
+        dir.path(),
+        Options {
+            database: &db.url,
+            registry: "db",
+            masters: 2,
+            workers: 1,
+            session_timeout: "3s",
+            heartbeat_interval: "500ms",
+        },
+    );
+    c.ok(&["workflow", "apply", "-f", sink.file.to_str().unwrap()]);
+    let id: i64 = c.ok(&["workflow", "start", "svc"]).trim().parse().unwrap();
+    let view = |c: &Cluster| c.get(&format!("/instances/{id}")).unwrap();
+    wait_for("the check to succeed", Duration::from_secs(60), || {
+        let v = view(&c);
+        (row(&v, "check")?["state"] == "succeeded").then_some(())
+    });
+    let owner = view(&c)["instance"]["owner"].as_str().unwrap().to_string();
+    let m = c.masters.iter().position(|p| p.address == owner).unwrap();
+    c.masters[m].kill();
+    wait_for(
+        "another master to adopt the instance",
+        Duration::from_secs(30),
+        || {
+            let v = view(&c);
+            let now = v["instance"]["owner"].as_str()?.to_string();
+            (now != owner).then_some(())
+        },
+    );
+    // Its reports reach the new owner (the restart below is recorded), and it is the same
+    // attempt and process all along: nothing ran it again.
+    let first = sink.starts()[0];
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_for(
+        "the restart to be recorded",
+        Duration::from_secs(30),
+        || {
+            let page = c
+                .get(&format!("/events?instance={id}&kind=task_restarted"))
+                .ok()?;
+            (!page["events"].as_array()?.is_empty()).then_some(())
+        },
+    );
+    wait_for("the server to start again", Duration::from_secs(30), || {
+        (sink.starts().len() >= 2).then_some(())
+    });
+    let v = view(&c);
+    let server = row(&v, "server").unwrap();
+    assert_eq!(
+        (server["state"].as_str(), server["attempt"].as_i64()),
+        (Some("running"), Some(1))
+    );
+    assert_eq!(
+        row(&v, "check").unwrap()["attempt"],
+        1,
+        "the check did not run again"
+    );
+    assert_eq!(
+        sink.starts().len(),
+        2,
+        "one start, one restart: {:?}",
+        sink.starts()
+    );
+
+    c.ok(&["instance", "stop", &id.to_string()]);
+    assert_eq!(c.wait_all(&[id], Duration::from_secs(30))[&id], "stopped");
+    let second = sink.starts()[1];
+    wait_for("the server to be gone", Duration::from_secs(10), || {
+        (!alive(second)).then_some(())
+    });
+    sink.never_two_at_once();
+}
