@@ -31,9 +31,10 @@ impl Rules {
             retry_interval: spec.retry_interval,
             // A service is relaunched elsewhere whatever the file says (a file cannot say
             // otherwise: `failover: fail` is refused on a service).
-            failover: match spec.kind {
-                crate::spec::TaskKind::Service(_) => FailoverPolicy::Rerun,
-                _ => spec.failover,
+            failover: if matches!(spec.kind, crate::spec::TaskKind::Service(_)) {
+                FailoverPolicy::Rerun
+            } else {
+                spec.failover
             },
         }
     }

@@ -179,8 +179,17 @@ impl Engine {
             self.send_kill(id, index, t);
             return Vec::new();
         }
-        if matches!(change, Change::Up | Change::Restarted) {
-            return self.service_news(id, index, &change, &facts);
+        match change {
+            Change::Up => return self.service_news(id, index, EventKind::TaskHealthy, &facts),
+            Change::Restarted => {
+                return self.service_news(id, index, EventKind::TaskRestarted, &facts)
+            }
+            Change::Stale(_)
+            | Change::Moved { .. }
+            | Change::Ended { .. }
+            | Change::Queued { .. }
+            | Change::Reopened { .. }
+            | Change::SendKill => {}
         }
         let Some(inst) = self.instances.get_mut(&id) else {
             return Vec::new();
@@ -388,13 +397,13 @@ impl Engine {
         }
     }
 
-    /// A service's news that leaves its row as it is: the event is recorded (its message
-    /// from the facts), and an up service may start its downstream.
+    /// A service's news that leaves its row as it is: the event `kind` is recorded (its
+    /// message from the facts), and an up service (`task_healthy`) may start its downstream.
     fn service_news(
         &mut self,
         id: WorkflowInstanceId,
         index: TaskIndex,
-        change: &Change,
+        kind: EventKind,
         facts: &Facts<'_>,
     ) -> Vec<Step> {
         let Some(inst) = self.instances.get_mut(&id) else {
@@ -403,9 +412,9 @@ impl Engine {
         let Some(slot) = inst.slots[index].as_ref() else {
             return Vec::new();
         };
-        let (kind, steps) = match change {
-            Change::Up => (EventKind::TaskHealthy, inst.run.healthy(index)),
-            _ => (EventKind::TaskRestarted, Vec::new()),
+        let steps = match kind == EventKind::TaskHealthy {
+            true => inst.run.healthy(index),
+            false => Vec::new(),
         };
         let message = match facts.message {
             Some(m) => m.to_string(),
