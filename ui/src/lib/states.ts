@@ -79,6 +79,7 @@ export const TASK_TYPES: Record<string, { color: string; mark: string }> = {
   noop: { color: "var(--type-noop)", mark: "∅" },
   http: { color: "var(--type-http)", mark: "⇄" },
   sql: { color: "var(--type-sql)", mark: "⛁" },
+  service: { color: "var(--type-service)", mark: "⟳" },
   sub_workflow: { color: "var(--type-sub)", mark: "⧉" },
   dependent: { color: "var(--type-dependent)", mark: "⇢" },
   conditions: { color: "var(--type-logic)", mark: "?" },

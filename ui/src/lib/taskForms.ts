@@ -88,6 +88,16 @@ export const TASK_FORMS: Record<string, TaskForm> = {
       { key: "transaction", label: "In one transaction", kind: "yaml", help: "true: every statement or none" },
     ],
   },
+  service: {
+    label: "Service",
+    template: { command: "python3 -m http.server 8080 --bind 127.0.0.1" },
+    fields: [
+      { key: "command", label: "Command", kind: "code", help: "The server, run by bash until the instance is stopped" },
+      { key: "restart", label: "Restart", kind: "select", options: ["always", "on_failure", "never"], help: "When its process is started again after it ends" },
+      { key: "restart_backoff", label: "Restart backoff", kind: "text", help: "MIN..MAX, e.g. 1s..1m (doubled each restart)" },
+      { key: "health", label: "Health check", kind: "yaml", help: "{http: http://127.0.0.1:PORT/, interval: 10s, failures: 3} or {command: CMD}" },
+    ],
+  },
   sub_workflow: {
     label: "Sub-workflow",
     template: { workflow: "other-workflow" },
