@@ -401,7 +401,10 @@ fn email_over_starttls_to_a_server_whose_certificate_is_not_trusted_is_refused()
     let (_, err) = text(&out);
     assert!(!out.status.success(), "{err}");
     assert!(err.to_lowercase().contains("certificate"), "{err}");
-    assert!(smtp.logins().is_empty(), "no password went to an unverified server");
+    assert!(
+        smtp.logins().is_empty(),
+        "no password went to an unverified server"
+    );
     assert!(smtp.seen.lock().unwrap().mails.is_empty());
 }
 

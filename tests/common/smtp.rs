@@ -110,10 +110,7 @@ impl Server {
 /// One connection: the plain dialogue, then (after STARTTLS) the same dialogue over TLS.
 fn serve(stream: std::net::TcpStream, options: &Options, seen: &Mutex<Seen>) {
     let mut plain = BufReader::new(stream);
-    plain
-        .get_mut()
-        .write_all(b"220 smtp.test ESMTP\r\n")
-        .ok();
+    plain.get_mut().write_all(b"220 smtp.test ESMTP\r\n").ok();
     let mut session = Session {
         options,
         seen,
