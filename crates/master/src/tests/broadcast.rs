@@ -6,7 +6,7 @@
 use super::harness::*;
 use baton_core::{TaskState, WorkflowState};
 use baton_proto::dispatch_request::Kind;
-use baton_proto::{DispatchRequest, Outcome};
+use baton_proto::{DispatchRequest, Outcome, TaskEvent};
 use std::time::Duration;
 
 const W1: &str = "127.0.0.1:1";
@@ -30,6 +30,17 @@ fn worker_param(d: &DispatchRequest) -> &str {
     };
     assert!(shell.command.contains("BATON_PARAM_system__worker__id"));
     &d.env["BATON_PARAM_system__worker__id"]
+}
+
+/// `event` as the item's own worker reports it (only that worker speaks for it).
+fn from_its_worker(d: &DispatchRequest, mut event: TaskEvent) -> TaskEvent {
+    event.worker = worker_param(d).to_string();
+    event
+}
+
+/// The worker reports the item `d` ended so.
+fn ended(h: &Harness, d: &DispatchRequest, outcome: Outcome) -> TaskEvent {
+    from_its_worker(d, finished(d, outcome, h.now()))
 }
 
 /// `(task name, worker id)` of each dispatch of a tick, sorted.
@@ -66,7 +77,7 @@ async fn one_item_runs_on_each_live_worker_and_sees_its_id() {
         .iter()
         .map(|w| {
             let d = dispatched(&tick, &format!("clear[{w}]"));
-            with_outputs(finished(d, Outcome::Succeeded, h.now()), &[("host", w)])
+            with_outputs(ended(&h, d, Outcome::Succeeded), &[("host", w)])
         })
         .collect();
     let tick = h.tick_with(reports).await;
@@ -84,8 +95,11 @@ async fn a_worker_lost_mid_run_fails_its_item_only_and_nothing_runs_elsewhere() 
     let id = h.start(&yaml).await;
     let tick = h.tick().await;
     let items: Vec<DispatchRequest> = tick.dispatches.iter().map(|(_, d)| d.clone()).collect();
-    h.tick_with(items.iter().map(|d| started(d, h.now())).collect())
-        .await;
+    let starts = items
+        .iter()
+        .map(|d| from_its_worker(d, started(d, h.now())))
+        .collect();
+    h.tick_with(starts).await;
     // W2 leaves the cluster while its item runs.
     h.view(&["m1"], vec![worker(W1, 4), worker(W3, 4)]);
     let tick = h.tick().await;
@@ -100,7 +114,7 @@ async fn a_worker_lost_mid_run_fails_its_item_only_and_nothing_runs_elsewhere() 
     let others: Vec<_> = items
         .iter()
         .filter(|d| d.task_name != format!("clear[{W2}]"))
-        .map(|d| finished(d, Outcome::Succeeded, h.now()))
+        .map(|d| ended(&h, d, Outcome::Succeeded))
         .collect();
     let tick = h.tick_with(others).await;
     assert!(tick.dispatches.is_empty());
@@ -121,8 +135,8 @@ async fn a_retry_stays_on_its_worker_and_fails_if_the_worker_is_gone() {
     let on_w1 = dispatched(&tick, &format!("clear[{W1}]")).clone();
     let on_w2 = dispatched(&tick, &format!("clear[{W2}]")).clone();
     h.tick_with(vec![
-        finished(&on_w1, Outcome::Failed, h.now()),
-        finished(&on_w2, Outcome::Failed, h.now()),
+        ended(&h, &on_w1, Outcome::Failed),
+        ended(&h, &on_w2, Outcome::Failed),
     ])
     .await;
     h.advance(Duration::from_secs(6));
