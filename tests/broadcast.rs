@@ -188,6 +188,10 @@ fn broadcast_on_3_workers_runs_once_on_each_and_with_one_sigkilled_fails_only_it
     let two = ran(dir.path(), "two");
     assert_eq!(two.keys().cloned().collect::<Vec<_>>(), expected);
     for (worker, attempts) in &two {
-        assert_eq!(attempts, &vec!["1".to_string()], "nothing ran again on {worker}");
+        assert_eq!(
+            attempts,
+            &vec!["1".to_string()],
+            "nothing ran again on {worker}"
+        );
     }
 }

@@ -5,10 +5,10 @@
 //! unknown fields refused; [`WorkflowSpec::from_yaml`] then checks it as a whole and reports
 //! every problem it finds, each naming the file and the task.
 
+pub mod broadcast;
 mod file;
 pub mod kinds;
 pub mod logic;
-pub mod broadcast;
 pub mod map;
 pub mod param_rule;
 pub mod schedule;

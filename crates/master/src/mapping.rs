@@ -14,10 +14,10 @@
 //! the mapped task is stepped by `apply` (`Engine::map_steps`), where new rows can be made.
 
 use crate::attempts::{attempt_of, Facts};
+use crate::dispatch::Target;
 use crate::engine::{Engine, Inst, Tick};
 use baton_core::attempt::TaskEnd;
 use baton_core::dag::TaskIndex;
-use crate::dispatch::Target;
 use baton_core::run::broadcast;
 use baton_core::run::map::{self, Item, ItemRules, MapOutcome, MapRun, MapStep};
 use baton_core::run::Step;

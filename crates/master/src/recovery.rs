@@ -2,8 +2,8 @@
 //! a tick the store refused. The store is the truth; memory is only a cache of it.
 
 use crate::attempts::{apply_to_row, attempt_of, Facts};
-use crate::engine::{Engine, Inst, Slot, Tick};
 use crate::dispatch::Target;
+use crate::engine::{Engine, Inst, Slot, Tick};
 use crate::mapping::{item_rules, kept_items, pinned_worker, Mapped};
 use crate::specs::Version;
 use crate::MasterError;

@@ -74,10 +74,9 @@ pub fn list(workers: &[String]) -> String {
 
 /// The items of a kept list, in its order: one per worker, its text the worker's id.
 pub fn items(list: &str) -> Result<Vec<Item>, BroadcastError> {
-    let workers: Vec<String> =
-        serde_json::from_str(list).map_err(|e| BroadcastError::BadList {
-            error: e.to_string(),
-        })?;
+    let workers: Vec<String> = serde_json::from_str(list).map_err(|e| BroadcastError::BadList {
+        error: e.to_string(),
+    })?;
     Ok(workers
         .into_iter()
         .map(|id| Item {
@@ -195,7 +194,7 @@ mod tests {
 
     #[test]
     fn every_item_starts_at_once_and_one_failure_fails_the_task_naming_its_worker() {
-        let workers = vec!["w1".to_string(), "w2".into(), "w3".into()];
+        let workers = ["w1", "w2", "w3"];
         let mut run = MapRun::new(rules(), workers.len());
         assert_eq!(run.step(), MapStep::Start(vec![0, 1, 2]));
         assert_eq!(run.item_changed(1, TaskState::Failed), MapStep::Wait);
@@ -206,7 +205,7 @@ mod tests {
         };
         assert_eq!(outcome.state(), TaskState::Failed);
         assert!(matches!(outcome, MapOutcome::Failed { .. }));
-        let message = outcome.message_naming(|i| workers[i].clone());
+        let message = outcome.message_naming(|i| workers[i].to_string());
         assert_eq!(message, "1 of 3 items failed: [w2]");
     }
 }

@@ -82,7 +82,10 @@ mod tests {
 
     #[test]
     fn a_shell_or_python_task_may_be_broadcast() {
-        for kind in ["shell\n    command: hostname", "python\n    script: print(1)"] {
+        for kind in [
+            "shell\n    command: hostname",
+            "python\n    script: print(1)",
+        ] {
             let text = wf(&format!("    type: {kind}\n    broadcast: true\n"));
             let spec = WorkflowSpec::from_yaml(&text, "w").unwrap();
             assert!(spec.tasks[0].broadcast);
@@ -132,10 +135,16 @@ mod tests {
         );
         let e = error(&text);
         assert!(e.contains("line 8"), "{e}");
-        assert!(e.contains("`broadcast: true` and `map:` cannot go together"), "{e}");
+        assert!(
+            e.contains("`broadcast: true` and `map:` cannot go together"),
+            "{e}"
+        );
         let text = wf("    type: shell\n    command: hostname\n    broadcast: yes please\n");
         let e = error(&text);
-        assert!(e.contains("line 7") && e.contains("`broadcast` is `true` or `false`"), "{e}");
+        assert!(
+            e.contains("line 7") && e.contains("`broadcast` is `true` or `false`"),
+            "{e}"
+        );
     }
 
     #[test]

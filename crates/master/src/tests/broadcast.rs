@@ -19,7 +19,10 @@ const CLEAR: &str = "name: b\ntasks:\n  - {name: clear, type: shell, broadcast: 
 /// A cluster engine that sees these workers (one slot each, unless said).
 async fn cluster(workers: &[(&str, usize)]) -> Harness {
     let mut h = Harness::with(true, vec![]).await;
-    h.view(&["m1"], workers.iter().map(|(w, s)| worker(w, *s)).collect());
+    h.view(
+        &["m1"],
+        workers.iter().map(|(w, s)| worker(w, *s)).collect(),
+    );
     h
 }
 
@@ -85,7 +88,10 @@ async fn one_item_runs_on_each_live_worker_and_sees_its_id() {
     assert_eq!(clear.state, TaskState::Succeeded);
     assert_eq!(clear.message.as_deref(), Some("all 3 items succeeded"));
     let report = dispatched(&tick, "report");
-    assert!(report.env.values().any(|v| v.contains(&format!(r#"{{"host":"{W1}"}}"#))));
+    assert!(report
+        .env
+        .values()
+        .any(|v| v.contains(&format!(r#"{{"host":"{W1}"}}"#))));
 }
 
 #[tokio::test]
@@ -107,7 +113,10 @@ async fn a_worker_lost_mid_run_fails_its_item_only_and_nothing_runs_elsewhere() 
     let lost = h.task(id, &format!("clear[{W2}]")).await;
     assert_eq!(lost.state, TaskState::Failed);
     assert!(
-        lost.message.as_deref().unwrap_or("").contains("not run again elsewhere"),
+        lost.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("not run again elsewhere"),
         "{:?}",
         lost.message
     );
@@ -150,7 +159,9 @@ async fn a_retry_stays_on_its_worker_and_fails_if_the_worker_is_gone() {
     assert_eq!(gone.state, TaskState::Failed);
     assert_eq!(
         gone.message.as_deref(),
-        Some(format!("worker `{W2}` is gone: a broadcast item runs only on its own worker").as_str())
+        Some(
+            format!("worker `{W2}` is gone: a broadcast item runs only on its own worker").as_str()
+        )
     );
 }
 
