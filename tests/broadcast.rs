@@ -2,7 +2,8 @@
 //! does not fit; on a 2-master cluster with 3 workers in one group, a broadcast task runs
 //! exactly once on each worker; with one worker SIGKILLed while the items run, that item
 //! fails, the others succeed, the task and the instance fail, and nothing runs again on
-//! another worker. A sink outside Baton (one file per attempt, named by the worker its
+//! another worker; a recover then runs only that item, and it fails again: its worker is
+//! gone. A sink outside Baton (one file per attempt, named by the worker its
 //! `${system.worker.id}` says) shows what ran where.
 
 mod common;
@@ -194,4 +195,32 @@ fn broadcast_on_3_workers_runs_once_on_each_and_with_one_sigkilled_fails_only_it
             "nothing ran again on {worker}"
         );
     }
+
+    // A recover runs only the failed item, on its own worker: gone, it fails again.
+    c.ok(&["instance", "recover", &id.to_string()]);
+    let stamp = wait_for(
+        "the recovered broadcast task to end",
+        Duration::from_secs(120),
+        || {
+            let v = view(&c, id);
+            let stamp = Standalone::task(&v, "stamp").clone();
+            let ended = matches!(stamp["state"].as_str(), Some("succeeded" | "failed"));
+            let final_ = v["instance"]["state"] == "failed";
+            (stamp["attempt"] == 2 && ended && final_).then_some(stamp)
+        },
+    );
+    assert_eq!(stamp["state"], "failed", "{stamp:#}");
+    let item = &items(&c, id)[&killed];
+    assert_eq!(item["attempt"], 2, "{item:#}");
+    let message = item["message"].as_str().unwrap_or("");
+    assert_eq!(
+        message,
+        format!("worker `{killed}` is gone: a broadcast item runs only on its own worker"),
+        "{item:#}"
+    );
+    assert_eq!(
+        ran(dir.path(), "two"),
+        two,
+        "nothing ran: not elsewhere, not again"
+    );
 }
