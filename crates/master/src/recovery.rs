@@ -2,8 +2,9 @@
 //! a tick the store refused. The store is the truth; memory is only a cache of it.
 
 use crate::attempts::{apply_to_row, attempt_of, Facts};
+use crate::dispatch::Target;
 use crate::engine::{Engine, Inst, Slot, Tick};
-use crate::mapping::Mapped;
+use crate::mapping::{item_rules, kept_items, pinned_worker, Mapped};
 use crate::specs::Version;
 use crate::MasterError;
 use baton_core::attempt::{Change, Rules};
@@ -142,7 +143,7 @@ impl Engine {
             run.restore_paused();
         }
         let queue = std::mem::take(&mut r.queue);
-        let placing = (record.priority, &record.overrides);
+        let placing = (record.priority, &record.overrides, &maps);
         let held = self.requeue_restored(&queue, &mut r, &mut run, &version, placing);
         for slot in held {
             let task = r.task_of(slot);
@@ -166,15 +167,15 @@ impl Engine {
     }
 
     /// Puts the restored instance's waiting tasks back where they wait: held, if the
-    /// instance is paused, or else on the dispatch queue, by priority.
-    /// Returns the item slots the pause holds.
+    /// instance is paused, or else on the dispatch queue, by priority (a broadcast item on
+    /// its worker's). Returns the item slots the pause holds.
     fn requeue_restored(
         &mut self,
         queue: &[usize],
         r: &mut Restored,
         run: &mut InstanceRun,
         version: &Version,
-        (priority, overrides): (Priority, &StartOverrides),
+        (priority, overrides, maps): (Priority, &StartOverrides, &BTreeMap<usize, Mapped>),
     ) -> Vec<usize> {
         let mut held_items = Vec::new();
         for &index in queue {
@@ -197,7 +198,14 @@ impl Engine {
             apply_to_row(&mut self.writes, slot, &release, &Facts::default());
             let spec = &version.spec.tasks[task];
             let (group, own) = (overrides.worker_group(spec), spec.queue_priority());
-            self.dispatcher.enqueue(slot.id, group, priority, own);
+            let target = match pinned_worker(spec, maps.get(&task), index) {
+                Some(id) => Target::Worker {
+                    id: id.to_string(),
+                    group: group.to_string(),
+                },
+                None => Target::Group(group.to_string()),
+            };
+            self.dispatcher.enqueue_for(slot.id, target, priority, own);
             self.queued_at.insert(slot.id, self.config.clock.now_us());
         }
         held_items
@@ -221,7 +229,7 @@ impl Engine {
         let Some(index) = version.dag.index_of(&task.task_name) else {
             return;
         };
-        if version.spec.tasks[index].map.is_some() {
+        if version.spec.tasks[index].items().is_some() {
             return self.restore_mapped(r, id, index, task);
         }
         let node = self.restore_row(r, version, id, index, task, lost_in_flight);
@@ -335,14 +343,14 @@ impl Engine {
             .chain(r.map_starts.iter().map(|t| (*t, true)))
             .collect();
         for (task, recovered) in tasks {
-            let Some(spec) = version.spec.tasks[task].map.clone() else {
+            let Some(rules) = item_rules(&version.spec.tasks[task]) else {
                 continue;
             };
             let Some(Some(MapRole::Mapped { list })) = r.slots[task].as_ref().map(|s| &s.map)
             else {
                 continue;
             };
-            let Ok(expanded) = map::expand(&spec, list) else {
+            let Some(expanded) = kept_items(&version.spec.tasks[task], list) else {
                 continue;
             };
             let name = version.spec.tasks[task].name.clone();
@@ -361,7 +369,7 @@ impl Engine {
                 states[item] = map::ItemState::from(row.state);
                 self.restore_row(r, version, id, base + item, row, lost_in_flight);
             }
-            let mut run = map::MapRun::rebuild(spec, states, false);
+            let mut run = map::MapRun::rebuild(rules, states, false);
             if recovered {
                 run.recover();
             }

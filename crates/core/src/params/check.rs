@@ -9,7 +9,7 @@
 use super::resolve::{ParamError, Resolver};
 use super::system::SystemContext;
 use crate::ids::{TaskInstanceId, WorkflowInstanceId};
-use crate::spec::{TaskSpec, WorkflowSpec};
+use crate::spec::{Items, TaskSpec, WorkflowSpec};
 use chrono::TimeZone;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,8 +26,13 @@ pub fn check(
         .tasks
         .iter()
         .flat_map(|task| {
-            // A mapped task's item is bound for each item: defined, whatever its value.
-            let item = task.map.as_ref().map(|m| m.item.clone());
+            // A mapped task's item (a broadcast item's worker) is bound for each item:
+            // defined, whatever its value.
+            let item = match task.items() {
+                Some(Items::Map(map)) => Some(map.item.clone()),
+                Some(Items::Broadcast) => Some(crate::run::broadcast::WORKER_PARAM.to_string()),
+                None => None,
+            };
             let upstream: BTreeMap<String, String> = upstream_outputs(workflow, task)
                 .into_iter()
                 .chain(may_set.iter().cloned())
@@ -84,8 +89,8 @@ pub fn upstream_outputs(workflow: &WorkflowSpec, task: &TaskSpec) -> BTreeSet<St
             continue;
         }
         if let Some(up) = workflow.task(name) {
-            // A mapped task's items' outputs reach downstream as one JSON list.
-            match &up.map {
+            // A mapped (or broadcast) task's items' outputs reach downstream as one JSON list.
+            match up.items() {
                 Some(_) => {
                     names.insert(crate::run::map::outputs_param(&up.name));
                 }

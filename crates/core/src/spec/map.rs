@@ -192,7 +192,7 @@ impl Reader<'_> {
         }
     }
 
-    fn report(&mut self, task: &str, path: &[Step], message: String) {
+    pub(super) fn report(&mut self, task: &str, path: &[Step], message: String) {
         let at = self.doc.position(path);
         self.problems.push(Problem {
             task: Some(task.to_string()),
