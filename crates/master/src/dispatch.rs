@@ -34,6 +34,18 @@ pub(crate) enum Target {
 }
 
 impl Target {
+    /// The target of an attempt of `group`: `pinned`'s worker only when it is pinned (a
+    /// broadcast item), else any worker of the group.
+    pub(crate) fn of(group: &str, pinned: Option<&str>) -> Target {
+        match pinned {
+            Some(id) => Target::Worker {
+                id: id.to_string(),
+                group: group.to_string(),
+            },
+            None => Target::Group(group.to_string()),
+        }
+    }
+
     /// The worker group the target is in.
     fn group(&self) -> &str {
         match self {

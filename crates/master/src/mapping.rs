@@ -82,14 +82,8 @@ impl Inst {
 
     /// Where the slot's queued attempt may run: its pinned worker, or its group.
     pub(crate) fn target_of(&self, slot: usize) -> Target {
-        let group = self.overrides.worker_group(self.spec_of(slot)).to_string();
-        match self.pinned_worker(slot) {
-            Some(id) => Target::Worker {
-                id: id.to_string(),
-                group,
-            },
-            None => Target::Group(group),
-        }
+        let group = self.overrides.worker_group(self.spec_of(slot));
+        Target::of(group, self.pinned_worker(slot))
     }
 
     /// Makes room for the items of the mapped task at `task`, whose rules are `run`.
@@ -164,6 +158,14 @@ impl Engine {
         let Some(inst) = self.instances.get(&id) else {
             return Vec::new();
         };
+        let broadcast = matches!(
+            inst.version.spec.tasks[task].items(),
+            Some(Items::Broadcast)
+        );
+        if broadcast && !self.workers_known() {
+            self.broadcasts_waiting.push((id, task));
+            return Vec::new();
+        }
         let expanded = inst.expand(id, task, self.dispatcher.live());
         let Some(rules) = item_rules(&inst.version.spec.tasks[task]) else {
             return Vec::new();
@@ -181,6 +183,33 @@ impl Engine {
             }
             Err(message) => self.end_mapped_row(id, task, TaskEnd::Failed, &message, None, t),
         }
+    }
+
+    /// Whether this master knows which workers are live: always standalone (its workers are
+    /// given), and in a cluster once the registry's view has come.
+    fn workers_known(&self) -> bool {
+        !self.config.cluster || self.masters.is_some()
+    }
+
+    /// Starts the broadcast tasks that waited for the registry's view, once it has come.
+    pub(crate) async fn start_waiting_broadcasts(
+        &mut self,
+        tx: &mut EngineTx,
+        t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        if self.broadcasts_waiting.is_empty() || !self.workers_known() {
+            return Ok(());
+        }
+        for (id, task) in std::mem::take(&mut self.broadcasts_waiting) {
+            // A stop meanwhile ended the row (or the instance): nothing to start.
+            let waiting = self.instances.get(&id).and_then(|i| i.slots[task].as_ref());
+            if waiting.is_none_or(|row| row.state != TaskState::Submitted) {
+                continue;
+            }
+            let steps = self.start_map(id, task, t);
+            self.apply(tx, id, steps, t).await?;
+        }
+        Ok(())
     }
 
     /// Moves a queued mapped task's row to running, in this master.
@@ -385,7 +414,7 @@ impl Engine {
     }
 
     /// Ends a mapped task's row (in this master: no retry, its items had theirs).
-    fn end_mapped_row(
+    pub(crate) fn end_mapped_row(
         &mut self,
         id: WorkflowInstanceId,
         task: TaskIndex,

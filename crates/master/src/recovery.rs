@@ -7,7 +7,7 @@ use crate::engine::{Engine, Inst, Slot, Tick};
 use crate::mapping::{item_rules, kept_items, pinned_worker, Mapped};
 use crate::specs::Version;
 use crate::MasterError;
-use baton_core::attempt::{Change, Rules};
+use baton_core::attempt::{Change, Rules, TaskEnd};
 use baton_core::run::map;
 use baton_core::run::{InstanceRun, Node};
 use baton_core::start::StartOverrides;
@@ -32,6 +32,9 @@ struct Restored {
     maps: Vec<usize>,
     /// Mapped tasks queued again by a recover (their failed and killed items run again).
     map_starts: Vec<usize>,
+    /// Mapped tasks running their items whose kept list cannot be read again (a store
+    /// edited by hand, or by another version of Baton): they fail, saying so.
+    unreadable_maps: Vec<usize>,
     /// The mapped task of each item slot (after the DAG's slots).
     item_tasks: Vec<usize>,
     /// How many tasks the DAG has (the item slots follow theirs).
@@ -56,6 +59,7 @@ impl Restored {
             items: Vec::new(),
             maps: Vec::new(),
             map_starts: Vec::new(),
+            unreadable_maps: Vec::new(),
             item_tasks: Vec::new(),
             tasks: dag.len(),
             project: record.project.clone(),
@@ -198,13 +202,7 @@ impl Engine {
             apply_to_row(&mut self.writes, slot, &release, &Facts::default());
             let spec = &version.spec.tasks[task];
             let (group, own) = (overrides.worker_group(spec), spec.queue_priority());
-            let target = match pinned_worker(spec, maps.get(&task), index) {
-                Some(id) => Target::Worker {
-                    id: id.to_string(),
-                    group: group.to_string(),
-                },
-                None => Target::Group(group.to_string()),
-            };
+            let target = Target::of(group, pinned_worker(spec, maps.get(&task), index));
             self.dispatcher.enqueue_for(slot.id, target, priority, own);
             self.queued_at.insert(slot.id, self.config.clock.now_us());
         }
@@ -346,11 +344,16 @@ impl Engine {
             let Some(rules) = item_rules(&version.spec.tasks[task]) else {
                 continue;
             };
-            let Some(Some(MapRole::Mapped { list })) = r.slots[task].as_ref().map(|s| &s.map)
-            else {
-                continue;
+            // A recovered task without a readable list starts afresh (`resume_maps`); a
+            // running one cannot go on without it.
+            let list = match r.slots[task].as_ref().map(|s| &s.map) {
+                Some(Some(MapRole::Mapped { list })) => Some(list),
+                _ => None,
             };
-            let Some(expanded) = kept_items(&version.spec.tasks[task], list) else {
+            let Some(expanded) = list.and_then(|l| kept_items(&version.spec.tasks[task], l)) else {
+                if !recovered {
+                    r.unreadable_maps.push(task);
+                }
                 continue;
             };
             let name = version.spec.tasks[task].name.clone();
@@ -408,7 +411,13 @@ impl Engine {
             }
         }
         for &task in &r.maps {
-            self.map_steps.push((id, task));
+            if r.unreadable_maps.contains(&task) {
+                let message = "its list of items, kept on its row, cannot be read again: the task fails (a recover runs it afresh)";
+                let steps = self.end_mapped_row(id, task, TaskEnd::Failed, message, None, tick);
+                self.apply(tx, id, steps, tick).await?;
+            } else {
+                self.map_steps.push((id, task));
+            }
         }
         self.step_maps(tx, tick).await
     }

@@ -182,6 +182,31 @@ async fn no_live_worker_in_the_group_fails_the_task_naming_the_group() {
 }
 
 #[tokio::test]
+async fn a_master_that_has_not_heard_the_registry_yet_waits_for_it_before_choosing_workers() {
+    let mut h = Harness::with(true, vec![]).await;
+    let id = h.start(CLEAR).await;
+    let tick = h.tick().await;
+    assert!(tick.dispatches.is_empty());
+    let clear = h.task(id, "clear").await;
+    assert_eq!(
+        clear.state,
+        TaskState::Submitted,
+        "it waits, it does not fail"
+    );
+    h.view(&["m1"], vec![worker(W1, 1), worker(W2, 1)]);
+    let tick = h.tick().await;
+    let expected: Vec<(String, String)> = [W1, W2]
+        .iter()
+        .map(|w| (format!("clear[{w}]"), w.to_string()))
+        .collect();
+    assert_eq!(sent_to(&h, &tick), expected, "the workers of the view");
+    assert_eq!(
+        h.task(id, "clear").await.message.as_deref(),
+        Some("runs 2 items")
+    );
+}
+
+#[tokio::test]
 async fn a_restart_and_a_recover_rerun_items_on_the_workers_chosen_at_first() {
     let mut h = Harness::standalone().await;
     let id = h.start(CLEAR.replace("retries: 1, ", "").as_str()).await;

@@ -292,3 +292,30 @@ async fn a_restarted_master_rebuilds_the_items_and_goes_on() {
     assert_eq!(names(&tick), vec!["report"]);
     assert_eq!(again.task(id, "load").await.state, TaskState::Succeeded);
 }
+
+#[tokio::test]
+async fn a_restarted_master_fails_a_mapped_task_whose_kept_list_cannot_be_read() {
+    let mut h = Harness::standalone().await;
+    let id = h.start(THREE).await;
+    h.tick().await;
+    h.sql("UPDATE task_instance SET map_items = 'not a list' WHERE task_name = 'load'")
+        .await;
+    let mut again = h.restart().await;
+    let tick = again.tick().await;
+    assert!(names(&tick).is_empty(), "{:?}", names(&tick));
+    let load = again.task(id, "load").await;
+    assert_eq!(load.state, TaskState::Failed);
+    assert!(
+        load.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("cannot be read again"),
+        "{:?}",
+        load.message
+    );
+    assert_eq!(
+        again.state(id).await,
+        baton_core::WorkflowState::Failed,
+        "the instance ends instead of waiting forever"
+    );
+}
