@@ -19,7 +19,7 @@ pub use kinds::http::{HttpMethod, HttpSpec};
 pub use kinds::sql::{SqlOutputs, SqlSpec};
 pub use kinds::task_types;
 pub use logic::{Condition, DependItem, Dependence, Expect, Relation, SwitchCase};
-pub use map::{MapFailure, MapSpec};
+pub use map::{reference_of as map_reference, MapFailure, MapSpec, Over};
 pub use param_rule::{ExtraParams, ParamDecl, ParamRule};
 pub use schedule::{Concurrency, Misfire, ScheduleSpec, Trigger};
 

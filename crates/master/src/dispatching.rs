@@ -260,7 +260,7 @@ impl Engine {
         let inst = &self.instances[&id];
         let item = inst.binding(index);
         inst.in_scope(id, index, |scope| match &item {
-            Some((name, value)) => scope.resolve_item((name, value), secrets),
+            Some(params) => scope.resolve_item(params, secrets),
             None => scope.resolve_task_with_secrets(secrets),
         })
         .ok_or("the task has no row")?

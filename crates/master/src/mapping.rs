@@ -21,7 +21,7 @@ use baton_core::dag::TaskIndex;
 use baton_core::run::broadcast;
 use baton_core::run::map::{self, Item, ItemRules, MapOutcome, MapRun, MapStep};
 use baton_core::run::Step;
-use baton_core::spec::{Items, TaskSpec};
+use baton_core::spec::{Items, Over, TaskSpec};
 use baton_core::{TaskState, WorkflowInstanceId};
 use baton_store::{EngineTx, MapRole, StoreError};
 use std::collections::{BTreeMap, BTreeSet};
@@ -63,14 +63,14 @@ impl Inst {
         Some((task, slot - base))
     }
 
-    /// What an item slot's task sees as its item: `(as, text)`, or a broadcast item's
-    /// `(system.worker.id, id)`; `None` for a DAG task.
-    pub(crate) fn binding(&self, slot: usize) -> Option<(String, String)> {
+    /// The params an item slot's task sees for its item: `(as, text)` (and a product's
+    /// names), or a broadcast item's `(system.worker.id, id)`; `None` for a DAG task.
+    pub(crate) fn binding(&self, slot: usize) -> Option<Vec<(String, String)>> {
         let (task, item) = self.item_of(slot)?;
         let item = self.maps.get(&task)?.items.get(item)?;
         match self.version.spec.tasks[task].items()? {
             Items::Map(spec) => Some(map::binding(spec, item)),
-            Items::Broadcast => Some(broadcast::binding(item)),
+            Items::Broadcast => Some(vec![broadcast::binding(item)]),
         }
     }
 
@@ -113,10 +113,7 @@ impl Inst {
         let spec = &self.version.spec.tasks[task];
         match spec.items() {
             Some(Items::Map(map)) => {
-                let list = self
-                    .in_scope(id, task, |scope| scope.resolve_text(&map.over))
-                    .ok_or("the task has no row")?
-                    .map_err(|e| format!("map.over: {e}"))?;
+                let list = self.resolve_over(id, task, map)?;
                 let items = map::expand(map, &list).map_err(|e| e.to_string())?;
                 Ok((list, items))
             }
@@ -128,6 +125,31 @@ impl Inst {
                 Ok((list, items))
             }
             None => Err("the task has no `map:` and no `broadcast:`".into()),
+        }
+    }
+
+    /// The list a `map:` goes over, resolved for the task's row: its one list, or the list
+    /// of its lists' cross product.
+    fn resolve_over(
+        &self,
+        id: WorkflowInstanceId,
+        task: TaskIndex,
+        map: &baton_core::spec::MapSpec,
+    ) -> Result<String, String> {
+        let resolve = |text: &str| {
+            self.in_scope(id, task, |scope| scope.resolve_text(text))
+                .ok_or("the task has no row".to_string())?
+                .map_err(|e| format!("map.over: {e}"))
+        };
+        match &map.over {
+            Over::List(text) => resolve(text),
+            Over::Product(lists) => {
+                let resolved = lists
+                    .iter()
+                    .map(|(name, text)| Ok((name.clone(), resolve(text)?)))
+                    .collect::<Result<Vec<_>, String>>()?;
+                map::product(map, &resolved).map_err(|e| e.to_string())
+            }
         }
     }
 

@@ -147,7 +147,7 @@ export const MAPPABLE: ReadonlySet<string> = new Set(["shell", "python", "noop"]
 
 /** The fields of `map:` (one task instance per item of a list), under the key `map`. */
 export const MAP_FIELDS: FieldDef[] = [
-  { key: "map.over", label: "Map over", kind: "text", help: "The list: one ${name} reference (a param or an upstream output holding a JSON list); empty: not mapped" },
+  { key: "map.over", label: "Map over", kind: "text", help: "The list: one ${name} reference (a param or an upstream output holding a JSON list); empty: not mapped; a cross product of lists is written in the YAML tab" },
   { key: "map.as", label: "Item name", kind: "text", help: "The item's name inside the task, used as ${name}" },
   { key: "map.parallel", label: "Items at once", kind: "number", help: "Empty: as many as worker slots allow" },
   { key: "map.max_items", label: "Most items", kind: "number", help: "A longer list fails the task; default 10000, at most 100000" },

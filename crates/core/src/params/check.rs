@@ -29,9 +29,9 @@ pub fn check(
             // A mapped task's item (a broadcast item's worker) is bound for each item:
             // defined, whatever its value.
             let item = match task.items() {
-                Some(Items::Map(map)) => Some(map.item.clone()),
-                Some(Items::Broadcast) => Some(crate::run::broadcast::WORKER_PARAM.to_string()),
-                None => None,
+                Some(Items::Map(map)) => map.item_params(),
+                Some(Items::Broadcast) => vec![crate::run::broadcast::WORKER_PARAM.to_string()],
+                None => Vec::new(),
             };
             let upstream: BTreeMap<String, String> = upstream_outputs(workflow, task)
                 .into_iter()
@@ -42,7 +42,9 @@ pub fn check(
             let mut r = Resolver::new(workflow, task, start, &upstream, &ctx);
             r.task(task);
             if let Some(map) = &task.map {
-                r.text(&map.over);
+                for (_, list) in map.over.references() {
+                    r.text(list);
+                }
             }
             if let crate::TaskKind::Switch { cases, .. } = &task.kind {
                 for case in cases {

@@ -4,7 +4,7 @@
 //! downstream tasks see. The engine keeps each item as its own task instance and asks these
 //! functions; it decides nothing about items itself.
 
-use crate::spec::{MapFailure, MapSpec};
+use crate::spec::{MapFailure, MapSpec, Over};
 use crate::state::TaskState;
 use std::collections::BTreeMap;
 
@@ -45,6 +45,16 @@ pub enum ExpandError {
         /// What it is instead (`an object`, `a number`, …).
         found: &'static str,
     },
+    /// The cross product of the lists has more combinations than `max_items` allows.
+    #[error("map.over: the cross product of {lists} has {count} items, more than this task's limit of {limit} (map.max_items)")]
+    ProductTooLarge {
+        /// The lists, as `${a} × ${b}`.
+        lists: String,
+        /// How many combinations they make (saturating).
+        count: u128,
+        /// `max_items`.
+        limit: u32,
+    },
     /// The list has more items than `max_items` allows.
     #[error("map.over: `${{{param}}}` has {count} items, more than this task's limit of {limit} (map.max_items)")]
     TooLong {
@@ -60,21 +70,11 @@ pub enum ExpandError {
 /// How many characters of a bad value a message shows.
 const SHOWN: usize = 40;
 
-/// The items of `list` (the resolved value of `spec.over`), or why there are none to run.
+/// The items of `list` (the resolved value of a one-list `over`, or the list a product
+/// made, as the task's row keeps it), or why there are none to run.
 pub fn expand(spec: &MapSpec, list: &str) -> Result<Vec<Item>, ExpandError> {
     let param = spec.over_param().to_string();
-    let value: serde_json::Value =
-        serde_json::from_str(list).map_err(|e| ExpandError::NotJson {
-            param: param.clone(),
-            error: e.to_string(),
-            start: list.chars().take(SHOWN).collect(),
-        })?;
-    let serde_json::Value::Array(values) = value else {
-        return Err(ExpandError::NotAList {
-            param,
-            found: json_kind(&value),
-        });
-    };
+    let values = json_list(&param, list)?;
     if values.len() > spec.max_items as usize {
         return Err(ExpandError::TooLong {
             param,
@@ -83,6 +83,69 @@ pub fn expand(spec: &MapSpec, list: &str) -> Result<Vec<Item>, ExpandError> {
         });
     }
     Ok(values.into_iter().map(item).collect())
+}
+
+/// `list` read as a JSON list; the errors name `param`, the list's reference.
+fn json_list(param: &str, list: &str) -> Result<Vec<serde_json::Value>, ExpandError> {
+    let value: serde_json::Value =
+        serde_json::from_str(list).map_err(|e| ExpandError::NotJson {
+            param: param.to_string(),
+            error: e.to_string(),
+            start: list.chars().take(SHOWN).collect(),
+        })?;
+    match value {
+        serde_json::Value::Array(values) => Ok(values),
+        other => Err(ExpandError::NotAList {
+            param: param.to_string(),
+            found: json_kind(&other),
+        }),
+    }
+}
+
+/// The list of a cross product (`over: {name: ${list}, …}`): `resolved` holds each name
+/// with its list's value, in the order of the names; the result is a JSON list of objects,
+/// one per combination, the last name's list changing fastest. Refused, before any is
+/// made, when there would be more than `max_items`.
+pub fn product(spec: &MapSpec, resolved: &[(String, String)]) -> Result<String, ExpandError> {
+    let references = spec.over.references();
+    let mut lists = Vec::with_capacity(resolved.len());
+    for (name, value) in resolved {
+        let reference = references
+            .iter()
+            .find(|(n, _)| *n == Some(name.as_str()))
+            .map_or(name.as_str(), |(_, r)| crate::spec::map_reference(r));
+        lists.push((name.as_str(), json_list(reference, value)?));
+    }
+    let count = lists
+        .iter()
+        .fold(1u128, |n, (_, l)| n.saturating_mul(l.len() as u128));
+    if count > u128::from(spec.max_items) {
+        let lists = references
+            .iter()
+            .map(|(_, r)| r.trim())
+            .collect::<Vec<_>>()
+            .join(" × ");
+        return Err(ExpandError::ProductTooLarge {
+            lists,
+            count,
+            limit: spec.max_items,
+        });
+    }
+    let mut combinations = vec![serde_json::Map::new()];
+    for (name, list) in &lists {
+        combinations = combinations
+            .into_iter()
+            .flat_map(|c| {
+                list.iter().map(move |v| {
+                    let mut next = c.clone();
+                    next.insert(name.to_string(), v.clone());
+                    next
+                })
+            })
+            .collect();
+    }
+    let list: Vec<serde_json::Value> = combinations.into_iter().map(Into::into).collect();
+    Ok(serde_json::Value::Array(list).to_string())
 }
 
 fn item(value: serde_json::Value) -> Item {
@@ -125,10 +188,23 @@ impl MapSpec {
     }
 }
 
-/// The param an item's task sees for its item: `(as, text)`, bound above every other
-/// source of params, so that no workflow or start-time param can hide it.
-pub fn binding(spec: &MapSpec, item: &Item) -> (String, String) {
-    (spec.item.clone(), item.text.clone())
+/// The params an item's task sees for its item, bound above every other source of params,
+/// so that no workflow or start-time param can hide them: `(as, text)` over one list; over
+/// a product each name with its element (a string itself, any other its JSON text), and
+/// `as` (if given) with the whole combination.
+pub fn binding(spec: &MapSpec, item: &Item) -> Vec<(String, String)> {
+    let whole = spec
+        .item
+        .iter()
+        .map(|name| (name.clone(), item.text.clone()));
+    let parts: Vec<(String, String)> = match (&spec.over, &item.value) {
+        (Over::Product(_), serde_json::Value::Object(fields)) => fields
+            .iter()
+            .map(|(name, v)| (name.clone(), self::item(v.clone()).text))
+            .collect(),
+        _ => Vec::new(),
+    };
+    whole.chain(parts).collect()
 }
 
 /// Where one item stands, as the rules of a mapped task see it.
@@ -542,8 +618,8 @@ mod tests {
 
     fn spec(parallel: Option<u32>, max_items: u32, failure: MapFailure) -> MapSpec {
         MapSpec {
-            over: "${parts}".into(),
-            item: "part".into(),
+            over: Over::List("${parts}".into()),
+            item: Some("part".into()),
             parallel,
             max_items,
             failure,
@@ -562,8 +638,82 @@ mod tests {
         assert_eq!(items[1].value, serde_json::json!(2));
         assert_eq!(
             binding(&plain(), &items[0]),
-            ("part".to_string(), "p1".to_string())
+            vec![("part".to_string(), "p1".to_string())]
         );
+    }
+
+    fn over_regions_and_days(max_items: u32, item: Option<&str>) -> MapSpec {
+        let lists = [("region", "${regions}"), ("day", "${days}")];
+        MapSpec {
+            over: Over::Product(lists.map(|(n, r)| (n.into(), r.into())).into()),
+            item: item.map(Into::into),
+            ..spec(None, max_items, MapFailure::End)
+        }
+    }
+
+    #[test]
+    fn a_cross_product_has_one_item_per_combination_each_list_under_its_name() {
+        let spec = over_regions_and_days(100, None);
+        let resolved = [
+            ("day".to_string(), r#"["mon", 2]"#.to_string()),
+            ("region".to_string(), r#"["eu", "us", "ap"]"#.to_string()),
+        ];
+        let list = product(&spec, &resolved).unwrap();
+        let items = expand(&spec, &list).unwrap();
+        assert_eq!(items.len(), 6);
+        assert_eq!(
+            items[0].value,
+            serde_json::json!({"day": "mon", "region": "eu"})
+        );
+        assert_eq!(
+            items[1].value,
+            serde_json::json!({"day": "mon", "region": "us"})
+        );
+        assert_eq!(
+            items[3].value,
+            serde_json::json!({"day": 2, "region": "eu"})
+        );
+        let mut bound = binding(&spec, &items[3]);
+        bound.sort();
+        assert_eq!(
+            bound,
+            vec![("day".into(), "2".into()), ("region".into(), "eu".into())]
+        );
+        let whole = binding(&over_regions_and_days(100, Some("combo")), &items[0]);
+        assert_eq!(
+            whole[0],
+            ("combo".into(), r#"{"day":"mon","region":"eu"}"#.into())
+        );
+        assert_eq!(whole.len(), 3);
+        let none = [("day".to_string(), "[]".to_string()), resolved[1].clone()];
+        assert_eq!(
+            product(&spec, &none).unwrap(),
+            "[]",
+            "an empty list: no combination"
+        );
+    }
+
+    #[test]
+    fn a_cross_product_too_large_or_of_a_non_list_is_refused_naming_it() {
+        let resolved = [
+            ("day".to_string(), "[1,2,3]".to_string()),
+            ("region".to_string(), "[1,2]".to_string()),
+        ];
+        let e = product(&over_regions_and_days(5, None), &resolved)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "map.over: the cross product of ${days} × ${regions} has 6 items, more than this task's limit of 5 (map.max_items)"
+        );
+        let bad = [
+            resolved[0].clone(),
+            ("region".to_string(), r#"{"a":1}"#.to_string()),
+        ];
+        let e = product(&over_regions_and_days(50, None), &bad)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "map.over: `${regions}` is an object, not a JSON list");
     }
 
     #[test]

@@ -319,3 +319,30 @@ async fn a_restarted_master_fails_a_mapped_task_whose_kept_list_cannot_be_read()
         "the instance ends instead of waiting forever"
     );
 }
+
+#[tokio::test]
+async fn a_cross_product_runs_one_item_per_combination_each_list_under_its_name() {
+    let mut h = Harness::standalone().await;
+    let yaml = "name: m\nparams: {regions: '[\"eu\",\"us\"]', days: '[1,2]'}\ntasks:\n  - {name: load, type: shell, command: 'echo ${region} ${day}', map: {over: {region: '${regions}', day: '${days}'}}}\n";
+    let id = h.start(yaml).await;
+    let tick = h.tick().await;
+    assert_eq!(
+        names(&tick),
+        vec!["load[0]", "load[1]", "load[2]", "load[3]"]
+    );
+    let seen: Vec<(&str, &str)> = ["load[0]", "load[1]", "load[2]", "load[3]"]
+        .iter()
+        .map(|n| {
+            let d = dispatched(&tick, n);
+            (param(d, "day"), param(d, "region"))
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![("1", "eu"), ("1", "us"), ("2", "eu"), ("2", "us")]
+    );
+    let reports = tick.dispatches.iter().map(|(_, d)| done(d, &h)).collect();
+    h.tick_with(reports).await;
+    assert_eq!(h.task(id, "load").await.state, TaskState::Succeeded);
+    assert_eq!(h.state(id).await, WorkflowState::Succeeded);
+}
