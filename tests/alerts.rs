@@ -342,14 +342,20 @@ fn create_starttls_channel(s: &Standalone, name: &str, port: u16, password: &str
     assert!(out.status.success(), "{:?}", text(&out));
 }
 
-#[test]
-fn email_goes_over_starttls_with_a_login_sent_only_once_encrypted() {
-    let dir = tempfile::tempdir().unwrap();
-    let certs = baton_testkit::tls::TestCerts::generate(dir.path()).unwrap();
+/// Test certificates in `dir`, and an SMTP server that speaks STARTTLS with them and wants
+/// the login `alerts` / `S3cret-smtp-pw`.
+fn starttls_server(dir: &std::path::Path) -> (baton_testkit::tls::TestCerts, smtp::Server) {
+    let certs = baton_testkit::tls::TestCerts::generate(dir).unwrap();
     let options = smtp::Options::default()
         .starttls(&certs.server_cert, &certs.server_key)
         .login("alerts", "S3cret-smtp-pw");
-    let smtp = smtp::Server::start(options);
+    (certs, smtp::Server::start(options))
+}
+
+#[test]
+fn email_goes_over_starttls_with_a_login_sent_only_once_encrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (certs, smtp) = starttls_server(dir.path());
     // The server trusts the test CA the way a user trusts a private one: SSL_CERT_FILE.
     let ca = certs.ca_cert.display().to_string();
     let s = Standalone::start_env(
@@ -390,11 +396,7 @@ fn email_goes_over_starttls_with_a_login_sent_only_once_encrypted() {
 #[test]
 fn email_over_starttls_to_a_server_whose_certificate_is_not_trusted_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let certs = baton_testkit::tls::TestCerts::generate(dir.path()).unwrap();
-    let options = smtp::Options::default()
-        .starttls(&certs.server_cert, &certs.server_key)
-        .login("alerts", "S3cret-smtp-pw");
-    let smtp = smtp::Server::start(options);
+    let (_certs, smtp) = starttls_server(dir.path());
     let s = Standalone::start(dir.path(), None, &["--alert-allow-host", "127.0.0.1"]);
     create_starttls_channel(&s, "mail", smtp.port, "S3cret-smtp-pw");
     let out = s.cli(&["alert", "channel", "test", "mail"]);
