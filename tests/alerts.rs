@@ -1,5 +1,5 @@
 //! Alerts end to end, on loopback: real `baton` processes send to receivers the test runs (an
-//! axum server for webhook and Slack formats, an SMTP dialogue over TCP for email). A failed
+//! axum server for webhook and Slack formats, an SMTP dialogue over TCP for email, plain or STARTTLS with a login). A failed
 //! instance reaches Slack and email with its params, its failed task's log and a link; a
 //! webhook answering 500 twice then 200 gets one alert after three attempts, all in the
 //! history; a server SIGKILLed while the receiver is down delivers exactly once after its
@@ -262,68 +262,10 @@ fn slack_and_webhook_alerts_of_a_failed_instance_with_retries_in_the_history() {
     );
 }
 
-/// Each mail received: its recipients and its text.
-type Mails = Arc<Mutex<Vec<(Vec<String>, String)>>>;
-
-/// An SMTP server on a loopback port: the protocol's plain dialogue (RFC 5321: greeting,
-/// EHLO, MAIL, RCPT, DATA ending in a lone `.`, QUIT), each message kept with its recipients.
-/// (mailin-embedded, the maintained crate for this, turns on rustls' aws-lc backend, which
-/// needs a C toolchain and cmake to build and breaks rustls' choice of provider for every
-/// other test: a test-only dialogue of its own instead.)
-fn smtp_server() -> (u16, Mails) {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mails: Mails = Arc::default();
-    let kept = mails.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().map_while(Result::ok) {
-            let kept = kept.clone();
-            std::thread::spawn(move || {
-                let mut out = stream.try_clone().unwrap();
-                let mut lines = BufReader::new(stream);
-                let mut say = |text: &str| out.write_all(format!("{text}\r\n").as_bytes());
-                say("220 smtp.test ESMTP").ok();
-                let (mut to, mut line) = (Vec::new(), String::new());
-                while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
-                    let command = line.trim_end().to_string();
-                    line.clear();
-                    let upper = command.to_ascii_uppercase();
-                    if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-                        say("250 smtp.test").ok();
-                    } else if upper.starts_with("RCPT TO:") {
-                        to.push(command[8..].trim().trim_matches(['<', '>']).to_string());
-                        say("250 OK").ok();
-                    } else if upper.starts_with("DATA") {
-                        say("354 go on").ok();
-                        let mut data = String::new();
-                        while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
-                            if line.trim_end() == "." {
-                                break;
-                            }
-                            data.push_str(&line);
-                            line.clear();
-                        }
-                        line.clear();
-                        kept.lock().unwrap().push((std::mem::take(&mut to), data));
-                        say("250 OK: queued").ok();
-                    } else if upper.starts_with("QUIT") {
-                        say("221 bye").ok();
-                        break;
-                    } else {
-                        say("250 OK").ok();
-                    }
-                }
-            });
-        }
-    });
-    (port, mails)
-}
-
 #[test]
 fn the_email_of_a_failed_instance_reaches_a_real_smtp_server() {
     let dir = tempfile::tempdir().unwrap();
-    let (port, got) = smtp_server();
+    let smtp = smtp::Server::start(smtp::Options::default());
     let s = Standalone::start(dir.path(), None, &["--alert-allow-host", "127.0.0.1"]);
     s.ok(&[
         "alert",
@@ -335,7 +277,7 @@ fn the_email_of_a_failed_instance_reaches_a_real_smtp_server() {
         "--smtp-host",
         "127.0.0.1",
         "--smtp-port",
-        &port.to_string(),
+        &smtp.port.to_string(),
         "--smtp-tls",
         "none",
         "--from",
@@ -350,9 +292,7 @@ fn the_email_of_a_failed_instance_reaches_a_real_smtp_server() {
         s.wait_end(id, Duration::from_secs(60))["instance"]["state"],
         "failed"
     );
-    let (to, mail) = wait_for("the email", Duration::from_secs(30), || {
-        got.lock().unwrap().first().cloned()
-    });
+    let (to, mail) = wait_for("the email", Duration::from_secs(30), || smtp.first_mail());
     assert_eq!(to, vec!["ops@example.com", "dba@example.com"]);
     assert!(
         mail.contains(&format!(
@@ -368,6 +308,106 @@ fn the_email_of_a_failed_instance_reaches_a_real_smtp_server() {
         || deliveries(&s).into_iter().find(|d| d["state"] == "sent"),
     );
     assert_eq!(d["channel"], "ops-mail");
+}
+
+/// `alert channel create` for an email channel on the test SMTP server with STARTTLS and a
+/// login, the password on stdin.
+fn create_starttls_channel(s: &Standalone, name: &str, port: u16, password: &str) {
+    let out = baton_in(
+        &s.data_dir,
+        &[
+            "alert",
+            "channel",
+            "create",
+            name,
+            "--type",
+            "email",
+            "--smtp-host",
+            "127.0.0.1",
+            "--smtp-port",
+            &port.to_string(),
+            "--smtp-tls",
+            "starttls",
+            "--from",
+            "baton@example.com",
+            "--to",
+            "ops@example.com",
+            "--username",
+            "alerts",
+            "--secret-stdin",
+        ],
+        &format!("{password}\n"),
+        &[("BATON_SERVER", &s.api), ("BATON_TOKEN", &s.token)],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+}
+
+/// Test certificates in `dir`, and an SMTP server that speaks STARTTLS with them and wants
+/// the login `alerts` / `S3cret-smtp-pw`.
+fn starttls_server(dir: &std::path::Path) -> (baton_testkit::tls::TestCerts, smtp::Server) {
+    let certs = baton_testkit::tls::TestCerts::generate(dir).unwrap();
+    let options = smtp::Options::default()
+        .starttls(&certs.server_cert, &certs.server_key)
+        .login("alerts", "S3cret-smtp-pw");
+    (certs, smtp::Server::start(options))
+}
+
+#[test]
+fn email_goes_over_starttls_with_a_login_sent_only_once_encrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (certs, smtp) = starttls_server(dir.path());
+    // The server trusts the test CA the way a user trusts a private one: SSL_CERT_FILE.
+    let ca = certs.ca_cert.display().to_string();
+    let s = Standalone::start_env(
+        dir.path(),
+        &["--alert-allow-host", "127.0.0.1"],
+        &[("SSL_CERT_FILE", &ca)],
+    );
+    create_starttls_channel(&s, "mail", smtp.port, "S3cret-smtp-pw");
+    let sent = s.ok(&["alert", "channel", "test", "mail"]);
+    assert!(sent.starts_with("ok"), "{sent}");
+    let (to, mail) = wait_for("the email", Duration::from_secs(10), || smtp.first_mail());
+    assert_eq!(to, vec!["ops@example.com"]);
+    assert!(mail.contains("Subject: [Baton]"), "{mail}");
+    let logins = smtp.logins();
+    assert_eq!(
+        logins,
+        vec![smtp::Login {
+            user: "alerts".into(),
+            password: "S3cret-smtp-pw".into(),
+            encrypted: true
+        }]
+    );
+
+    // A wrong password: the test says the server refused the login, and sends nothing.
+    create_starttls_channel(&s, "wrong", smtp.port, "not-the-password");
+    let out = s.cli(&["alert", "channel", "test", "wrong"]);
+    let (_, err) = text(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("535"), "{err}");
+    assert_eq!(smtp.seen.lock().unwrap().mails.len(), 1);
+    for secret in ["S3cret-smtp-pw", "not-the-password"] {
+        assert!(!s.log_text().contains(secret), "{secret} is in the log");
+        let shown = s.ok(&["alert", "channel", "show", "mail", "--json"]);
+        assert!(!shown.contains(secret), "{shown}");
+    }
+}
+
+#[test]
+fn email_over_starttls_to_a_server_whose_certificate_is_not_trusted_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_certs, smtp) = starttls_server(dir.path());
+    let s = Standalone::start(dir.path(), None, &["--alert-allow-host", "127.0.0.1"]);
+    create_starttls_channel(&s, "mail", smtp.port, "S3cret-smtp-pw");
+    let out = s.cli(&["alert", "channel", "test", "mail"]);
+    let (_, err) = text(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    assert!(
+        smtp.logins().is_empty(),
+        "no password went to an unverified server"
+    );
+    assert!(smtp.seen.lock().unwrap().mails.is_empty());
 }
 
 #[test]

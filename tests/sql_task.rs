@@ -441,3 +441,35 @@ fn the_example_runs_on_an_sqlite_file_in_the_data_dir() {
         );
     }
 }
+
+#[test]
+fn a_postgresql_data_source_speaks_tls_as_its_url_asks_and_verifies_the_server_when_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Standalone::start(dir.path(), None, &[]);
+    // The test server speaks TLS with Debian's snakeoil certificate, made for `localhost`:
+    // at 127.0.0.1, verify-full finds it wrong (its name, or its signer where the system
+    // does not trust it).
+    let url = |mode: &str| format!("postgres://postgres@127.0.0.1:5432/postgres?sslmode={mode}");
+    datasource(&s, "tls", "postgresql", &url("require"), None);
+    datasource(&s, "verified", "postgresql", &url("verify-full"), None);
+    let file = write(
+        dir.path(),
+        "tls.yaml",
+        "name: tls\ntasks:\n  - name: q\n    type: sql\n    datasource: tls\n    sql: select ssl::text as encrypted from pg_stat_ssl where pid = pg_backend_pid()\n    outputs: first_row\n  - name: show\n    type: shell\n    depends_on: [q]\n    command: echo \"encrypted=${encrypted}\"\n",
+    );
+    let id = s.start_workflow(&file, "tls", &[]);
+    let view = s.wait_end(id, Duration::from_secs(60));
+    assert_eq!(view["instance"]["state"], "succeeded", "{view:#}");
+    let shown = task_log(&s, &view, "show");
+    assert!(
+        shown.contains("encrypted=true"),
+        "the connection is encrypted (if not: is ssl on in the test PostgreSQL server?): {shown}"
+    );
+    let out = s.cli(&["datasource", "test", "verified"]);
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stderr.to_lowercase().contains("certificate"),
+        "verify-full refuses a certificate that does not check: {stderr}"
+    );
+}

@@ -132,6 +132,8 @@ pub struct Standalone {
     pub client: reqwest::blocking::Client,
     /// The CA the clients trust, when the server speaks https.
     pub ca: Option<PathBuf>,
+    /// Environment variables the server process gets besides the harness's own.
+    pub env: Vec<(String, String)>,
     log: PathBuf,
 }
 
@@ -182,7 +184,13 @@ impl Standalone {
 
     /// Starts on free ports in `data_dir` and waits until the API answers.
     pub fn start(data_dir: &Path, database: Option<&str>, extra: &[&str]) -> Standalone {
-        Standalone::launch(data_dir, database, extra, None)
+        Standalone::launch(data_dir, database, extra, None, &[])
+    }
+
+    /// Starts as [`Standalone::start`] does, with `env` set for the server process (and kept
+    /// for its restarts).
+    pub fn start_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Standalone {
+        Standalone::launch(data_dir, None, extra, None, env)
     }
 
     /// Starts speaking https with the test certificates (`--tls-cert`, `--tls-key`); its
@@ -199,7 +207,7 @@ impl Standalone {
             certs.server_key.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        Standalone::launch(data_dir, None, &args, Some(&certs.ca_cert))
+        Standalone::launch(data_dir, None, &args, Some(&certs.ca_cert), &[])
     }
 
     fn launch(
@@ -207,6 +215,7 @@ impl Standalone {
         database: Option<&str>,
         extra: &[&str],
         ca: Option<&Path>,
+        env: &[(&str, &str)],
     ) -> Standalone {
         let (listen, grpc) = free_addresses();
         let scheme = if ca.is_some() { "https" } else { "http" };
@@ -221,6 +230,10 @@ impl Standalone {
             token: String::new(),
             client: http_client(ca),
             ca: ca.map(Path::to_path_buf),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             log: data_dir.join("standalone.log"),
         };
         // A port found free may be taken by another test before the server binds it: then
@@ -270,7 +283,8 @@ impl Standalone {
         .env("BATON_LOG", "info")
         .env("BATON_ADMIN_PASSWORD", baton_testkit::TEST_ADMIN_PASSWORD)
         .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log));
+        .stderr(Stdio::from(log))
+        .envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(db) = &self.database {
             cmd.args(["--database", db]);
         }
@@ -421,6 +435,7 @@ pub fn time_us(v: &Value) -> Option<i64> {
 pub mod cluster;
 pub mod pg;
 pub mod prom;
+pub mod smtp;
 
 /// The live processes whose environment holds `var=value` (zombies excluded): a task's
 /// processes, found through a variable set in its `env`.

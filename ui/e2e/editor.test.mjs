@@ -259,6 +259,22 @@ test("a shell task's map: is edited in its form, the server's problem shown at t
   await p.context().close();
 });
 
+test("a shell task's broadcast is a checkbox in its form, written as broadcast: true", async () => {
+  const p = await page();
+  await p.goto(`${baton.url}/projects/demo/workflows/new`);
+  await p.getByTestId("add-shell").click();
+  await p.getByTestId("node-shell").waitFor();
+  await p.locator("#field-broadcast").check();
+  await view(p, "YAML");
+  await until("broadcast: true in the text", async () => /\bbroadcast: true\b/.test(await yamlText(p)));
+  await view(p, "Graph");
+  await p.getByTestId("node-shell").click();
+  await p.locator("#field-broadcast").uncheck();
+  await view(p, "YAML");
+  await until("broadcast gone from the text", async () => !/broadcast/.test(await yamlText(p)));
+  await p.context().close();
+});
+
 test("the editor kept to the Content-Security-Policy", () => {
   assert.deepEqual(cspViolations, []);
 });

@@ -181,6 +181,7 @@ test("a log is followed while its task prints, with its colours", async () => {
       "    type: shell",
       "    script: |",
       "      for i in 1 2 3 4 5 6 7 8 9 10; do printf '\\033[32mtick %s\\033[0m\\n' \"$i\"; sleep 0.5; done",
+      "      printf '\\033[1;31mbold red starts\\nstill red\\033[0m\\n'",
       "      echo done ticking",
       "",
     ].join("\n"),
@@ -198,6 +199,13 @@ test("a log is followed while its task prints, with its colours", async () => {
   // …and the rest follow without a reload, to the end.
   await log.getByText("done ticking").waitFor({ timeout: 30_000 });
   await until("the log complete", async () => (await log.getAttribute("data-complete")) === "true");
+  // Bold (a class, not a style the CSP would drop) and a colour carried to the next line.
+  const style = async (text) =>
+    log.getByText(text).evaluate((e) => ({ weight: getComputedStyle(e).fontWeight, color: getComputedStyle(e).color }));
+  const starts = await style("bold red starts");
+  assert.equal(starts.weight, "700");
+  assert.deepEqual(await style("still red"), starts, "the line below keeps the colour and the weight");
+  assert.notEqual((await style("done ticking")).color, starts.color, "a reset ends them");
   await p.context().close();
 });
 

@@ -415,6 +415,12 @@ impl Channel {
                 ))
             }
         };
+        if login.is_some() && tls == SmtpTls::None {
+            return Err(at(
+                Field::SmtpTls,
+                "an email channel with a login needs `smtp_tls` starttls or tls: with `none` the password would cross the network in clear",
+            ));
+        }
         Ok(Email {
             host,
             port,
@@ -512,8 +518,12 @@ mod tests {
         assert!(build(T::Email, mail.clone(), None)
             .unwrap_err()
             .contains("password"));
-        let m = build(T::Email, mail, Some("pw")).unwrap();
+        let m = build(T::Email, mail.clone(), Some("pw")).unwrap();
         assert_eq!(m.describe(), "smtp mx.test:587");
+        let mut clear = mail;
+        clear["smtp_tls"] = "none".into();
+        let e = build(T::Email, clear, Some("pw")).unwrap_err();
+        assert!(e.contains("in clear"), "{e}");
         let bad = serde_json::json!({"smtp_host": "mx.test", "from": "not an address", "to": ["ops@x.test"]});
         assert!(build(T::Email, bad, None)
             .unwrap_err()

@@ -656,14 +656,15 @@ metrics_listen = "127.0.0.1:9690"
 
     #[test]
     fn a_database_file_that_is_unsafe_or_not_one_url_is_refused_saying_why() {
-        let (_dir, path) = database_file("postgres://u:pw@h/db\n", 0o644);
+        // A password no temporary path can hold by chance (`/tmp/.tmpwXYZ` holds "pw").
+        let (_dir, path) = database_file("postgres://u:Secret-Db-Pass@h/db\n", 0o644);
         let err = message(read_database_file(&path).unwrap_err());
         assert!(err.contains("other users may read it (mode 0644)"), "{err}");
         assert!(
             err.contains(&format!("chmod 600 {}", path.display())),
             "{err}"
         );
-        assert!(!err.contains("pw"), "{err}");
+        assert!(!err.contains("Secret-Db-Pass"), "{err}");
 
         let (_dir, path) = database_file("\n \n", 0o600);
         let err = message(read_database_file(&path).unwrap_err());

@@ -2,6 +2,7 @@
 //! what happened (a task ended, a stop was asked) and performs the steps it returns. Retries
 //! are below this level: a task is "active" here from its first attempt to its last.
 
+pub mod broadcast;
 pub mod map;
 
 use crate::dag::{Dag, TaskIndex};

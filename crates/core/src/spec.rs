@@ -5,6 +5,7 @@
 //! unknown fields refused; [`WorkflowSpec::from_yaml`] then checks it as a whole and reports
 //! every problem it finds, each naming the file and the task.
 
+pub mod broadcast;
 mod file;
 pub mod kinds;
 pub mod logic;
@@ -19,7 +20,7 @@ pub use kinds::service::{Backoff, HealthProbe, HealthSpec, RestartPolicy, Servic
 pub use kinds::sql::{SqlOutputs, SqlSpec};
 pub use kinds::task_types;
 pub use logic::{Condition, DependItem, Dependence, Expect, Relation, SwitchCase};
-pub use map::{MapFailure, MapSpec};
+pub use map::{reference_of as map_reference, MapFailure, MapSpec, Over};
 pub use param_rule::{ExtraParams, ParamDecl, ParamRule};
 pub use schedule::{Concurrency, Misfire, ScheduleSpec, Trigger};
 
@@ -301,6 +302,10 @@ pub struct TaskSpec {
     /// One task instance per item of a list decided at run time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub map: Option<MapSpec>,
+    /// One task instance on each live worker of the group (`broadcast: true`, read and
+    /// checked in `spec/broadcast.rs`); never with `map`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub broadcast: bool,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -352,7 +357,27 @@ impl TimeoutStrategy {
     }
 }
 
+/// How a task runs as many task instances of its own (items), when it does: what its items
+/// are made of. A task with items runs no attempt itself; its items run under the rules of
+/// [`crate::run::map`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Items<'a> {
+    /// `map:`: one item per element of a list known when the task becomes ready.
+    Map(&'a MapSpec),
+    /// `broadcast: true`: one item per live worker of the task's group, pinned to it.
+    Broadcast,
+}
+
 impl TaskSpec {
+    /// What the task's items are made of; `None` for a task that runs as itself.
+    pub fn items(&self) -> Option<Items<'_>> {
+        match (&self.map, self.broadcast) {
+            (Some(map), _) => Some(Items::Map(map)),
+            (None, true) => Some(Items::Broadcast),
+            (None, false) => None,
+        }
+    }
+
     /// Its place among waiting tasks: `task_group_priority` for a task of a task group, else
     /// its priority.
     pub fn queue_priority(&self) -> Priority {

@@ -429,7 +429,8 @@ impl Engine {
         steps
     }
 
-    /// Puts the task's queued attempt on the dispatcher's queue.
+    /// Puts the task's queued attempt on the dispatcher's queue: its group's, or its
+    /// worker's for a broadcast item.
     pub(crate) fn enqueue(&mut self, id: WorkflowInstanceId, index: TaskIndex) {
         let Some(inst) = self.instances.get(&id) else {
             return;
@@ -440,12 +441,9 @@ impl Engine {
         let spec = inst.spec_of(index);
         let now = self.config.clock.now_us();
         self.queued_at.entry(slot.id).or_insert(now);
-        self.dispatcher.enqueue(
-            slot.id,
-            inst.overrides.worker_group(spec),
-            inst.priority,
-            spec.queue_priority(),
-        );
+        let target = inst.target_of(index);
+        self.dispatcher
+            .enqueue_for(slot.id, target, inst.priority, spec.queue_priority());
     }
 
     /// Asks the worker of the current attempt to kill it; its report ends the attempt.

@@ -1,6 +1,7 @@
-//! The dispatcher's bookkeeping: one priority queue of ready task instances per worker group
-//! (workflow instance priority, then task priority, then the order they became ready), and the
-//! free slots of each worker. Choosing is pure; sending is the engine's job.
+//! The dispatcher's bookkeeping: one priority queue of ready task instances per target (a
+//! worker group, or one worker for an attempt pinned to it: a broadcast item), ordered by
+//! workflow instance priority, then task priority, then the order they became ready; and
+//! the free slots of each worker. Choosing is pure; sending is the engine's job.
 
 use crate::{Strategy, WorkerEndpoint};
 use baton_core::{Priority, TaskInstanceId};
@@ -17,6 +18,50 @@ struct Key {
     seq: u64,
 }
 
+/// Where a queued attempt may run.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Target {
+    /// Any worker of this group.
+    Group(String),
+    /// Only this worker, of this group (a broadcast item): never another, and the attempt
+    /// fails if the worker is gone ([`Dispatcher::take_gone`]).
+    Worker {
+        /// The worker's id.
+        id: String,
+        /// Its group (for the queue depths by group).
+        group: String,
+    },
+}
+
+impl Target {
+    /// The target of an attempt of `group`: `pinned`'s worker only when it is pinned (a
+    /// broadcast item), else any worker of the group.
+    pub(crate) fn of(group: &str, pinned: Option<&str>) -> Target {
+        match pinned {
+            Some(id) => Target::Worker {
+                id: id.to_string(),
+                group: group.to_string(),
+            },
+            None => Target::Group(group.to_string()),
+        }
+    }
+
+    /// The worker group the target is in.
+    fn group(&self) -> &str {
+        match self {
+            Target::Group(group) | Target::Worker { group, .. } => group,
+        }
+    }
+
+    /// Whether `worker` may run what is queued for this target.
+    fn takes(&self, worker: &WorkerEndpoint) -> bool {
+        match self {
+            Target::Group(group) => &worker.group == group,
+            Target::Worker { id, .. } => &worker.id == id,
+        }
+    }
+}
+
 /// A worker and how many of its slots this master uses.
 pub(crate) struct WorkerSlots {
     pub endpoint: WorkerEndpoint,
@@ -27,8 +72,8 @@ pub(crate) struct WorkerSlots {
 }
 
 pub(crate) struct Dispatcher {
-    queues: HashMap<String, BTreeMap<Key, TaskInstanceId>>,
-    queued: HashMap<TaskInstanceId, (String, Key)>,
+    queues: HashMap<Target, BTreeMap<Key, TaskInstanceId>>,
+    queued: HashMap<TaskInstanceId, (Target, Key)>,
     workers: Vec<WorkerSlots>,
     seq: u64,
     strategy: Strategy,
@@ -162,39 +207,84 @@ impl Dispatcher {
         self.workers.iter().any(|w| w.endpoint.id == worker_id)
     }
 
+    /// The live workers, as `(id, group)`: those a broadcast task runs on.
+    pub fn live(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.workers
+            .iter()
+            .map(|w| (w.endpoint.id.as_str(), w.endpoint.group.as_str()))
+    }
+
     /// Groups with queued attempts and no worker at all.
     pub fn starved_groups(&self) -> Vec<String> {
         self.queues
             .iter()
-            .filter(|(g, q)| !q.is_empty() && !self.workers.iter().any(|w| &w.endpoint.group == *g))
-            .map(|(g, _)| g.clone())
+            .filter_map(|(target, q)| match target {
+                Target::Group(g) if !q.is_empty() => Some(g),
+                Target::Group(_) | Target::Worker { .. } => None,
+            })
+            .filter(|g| !self.workers.iter().any(|w| &w.endpoint.group == *g))
+            .cloned()
             .collect()
     }
 
-    /// The queued attempts of a group.
+    /// The queued attempts of a group (not those pinned to one of its workers).
     pub fn queued_in(&self, group: &str) -> Vec<TaskInstanceId> {
         self.queues
-            .get(group)
+            .get(&Target::Group(group.to_string()))
             .map(|q| q.values().copied().collect())
             .unwrap_or_default()
     }
 
-    /// Picks a worker of `group` with a free slot, by the strategy.
-    fn pick(&mut self, group: &str, now: Instant) -> Option<usize> {
-        let free: Vec<usize> = self
-            .workers
+    /// Takes out the queued attempts pinned to a worker that is no longer in the list, with
+    /// that worker's id: they can run nowhere else, so the engine fails them.
+    pub fn take_gone(&mut self) -> Vec<(TaskInstanceId, String)> {
+        let gone: Vec<Target> = self
+            .queues
             .iter()
-            .enumerate()
-            .filter(|(_, w)| {
-                w.endpoint.group == group
-                    && w.used < w.endpoint.slots
-                    && w.resting_until.is_none_or(|t| t <= now)
+            .filter(|(target, _)| match target {
+                // An empty queue of a gone worker goes too: nothing is kept for it.
+                Target::Worker { id, .. } => !self.is_live(id),
+                Target::Group(_) => false,
             })
-            .map(|(i, _)| i)
+            .map(|(target, _)| target.clone())
+            .collect();
+        let mut taken = Vec::new();
+        for target in gone {
+            let Some(queue) = self.queues.remove(&target) else {
+                continue;
+            };
+            let Target::Worker { id, .. } = target else {
+                continue;
+            };
+            for task in queue.into_values() {
+                self.queued.remove(&task);
+                taken.push((task, id.clone()));
+            }
+        }
+        taken
+    }
+
+    /// Whether the worker at `index` has a slot free for `target` now.
+    fn free_for(&self, index: usize, target: &Target, now: Instant) -> bool {
+        let w = &self.workers[index];
+        target.takes(&w.endpoint)
+            && w.used < w.endpoint.slots
+            && w.resting_until.is_none_or(|t| t <= now)
+    }
+
+    /// Picks a worker for `target` with a free slot: the pinned one, or one of the group
+    /// by the strategy.
+    fn pick(&mut self, target: &Target, now: Instant) -> Option<usize> {
+        let free: Vec<usize> = (0..self.workers.len())
+            .filter(|i| self.free_for(*i, target, now))
             .collect();
         if free.is_empty() {
             return None;
         }
+        let group = match target {
+            Target::Worker { .. } => return free.first().copied(),
+            Target::Group(group) => group,
+        };
         Some(match self.strategy {
             Strategy::Random => free[fastrand::usize(..free.len())],
             Strategy::RoundRobin => {
@@ -218,11 +308,23 @@ impl Dispatcher {
         })
     }
 
-    /// Queues a ready attempt.
+    /// Queues a ready attempt for any worker of `group` (the tests' shorthand).
+    #[cfg(test)]
     pub fn enqueue(
         &mut self,
         task: TaskInstanceId,
         group: &str,
+        instance: Priority,
+        own: Priority,
+    ) {
+        self.enqueue_for(task, Target::Group(group.to_string()), instance, own);
+    }
+
+    /// Queues a ready attempt for `target`.
+    pub fn enqueue_for(
+        &mut self,
+        task: TaskInstanceId,
+        target: Target,
         instance: Priority,
         own: Priority,
     ) {
@@ -233,17 +335,17 @@ impl Dispatcher {
             seq: self.seq,
         };
         self.queues
-            .entry(group.to_string())
+            .entry(target.clone())
             .or_default()
             .insert(key, task);
-        self.queued.insert(task, (group.to_string(), key));
+        self.queued.insert(task, (target, key));
     }
 
     /// Takes a queued attempt out (it was killed before it ran).
     pub fn dequeue(&mut self, task: TaskInstanceId) -> bool {
         match self.queued.remove(&task) {
-            Some((group, key)) => {
-                if let Some(q) = self.queues.get_mut(&group) {
+            Some((target, key)) => {
+                if let Some(q) = self.queues.get_mut(&target) {
                     q.remove(&key);
                 }
                 true
@@ -252,30 +354,26 @@ impl Dispatcher {
         }
     }
 
-    /// The best queued attempt that a worker of its group has a free slot for, with the
-    /// chosen worker (the least used one), whose slot is now taken.
+    /// The best queued attempt that a worker of its target has a free slot for, with the
+    /// chosen worker (its pinned one, or one of its group by the strategy), whose slot is
+    /// now taken.
     pub fn next(&mut self) -> Option<(TaskInstanceId, usize)> {
         let now = Instant::now();
-        let mut best: Option<(Key, String, usize)> = None;
-        for (group, queue) in &self.queues {
+        let mut best: Option<(Key, &Target)> = None;
+        for (target, queue) in &self.queues {
             let Some((key, _)) = queue.first_key_value() else {
                 continue;
             };
-            if best.as_ref().is_some_and(|(k, _, _)| k < key) {
+            if best.as_ref().is_some_and(|(k, _)| k < key) {
                 continue;
             }
-            let has_free = self.workers.iter().any(|w| {
-                &w.endpoint.group == group
-                    && w.used < w.endpoint.slots
-                    && w.resting_until.is_none_or(|t| t <= now)
-            });
-            if has_free {
-                best = Some((*key, group.clone(), 0));
+            if (0..self.workers.len()).any(|i| self.free_for(i, target, now)) {
+                best = Some((*key, target));
             }
         }
-        let (key, group, _) = best?;
-        let worker = self.pick(&group, now)?;
-        let task = self.queues.get_mut(&group)?.remove(&key)?;
+        let (key, target) = best.map(|(key, target)| (key, target.clone()))?;
+        let worker = self.pick(&target, now)?;
+        let task = self.queues.get_mut(&target)?.remove(&key)?;
         self.queued.remove(&task);
         self.workers[worker].used += 1;
         Some((task, worker))
@@ -308,8 +406,8 @@ impl Dispatcher {
             .iter()
             .filter(|w| {
                 self.queues
-                    .get(&w.endpoint.group)
-                    .is_some_and(|q| !q.is_empty())
+                    .iter()
+                    .any(|(target, q)| target.takes(&w.endpoint) && !q.is_empty())
             })
             .filter_map(|w| w.resting_until)
             // A rest already over needs no wake-up (and must not make the engine spin).
@@ -325,12 +423,13 @@ impl Dispatcher {
         self.workers.iter().find(|w| w.endpoint.id == id)
     }
 
-    /// Queued attempts per worker group (for the metrics).
+    /// Queued attempts per worker group, pinned ones in their worker's (for the metrics).
     pub fn depths(&self) -> BTreeMap<String, usize> {
-        self.queues
-            .iter()
-            .map(|(g, q)| (g.clone(), q.len()))
-            .collect()
+        let mut depths = BTreeMap::new();
+        for (target, q) in &self.queues {
+            *depths.entry(target.group().to_string()).or_insert(0) += q.len();
+        }
+        depths
     }
 
     /// Free slots per worker group, as this master counts them (for the metrics).
@@ -475,6 +574,122 @@ mod tests {
             "task 5 was dequeued; task 1 has no worker"
         );
         assert_eq!(d.in_flight(), 1);
+    }
+}
+
+#[cfg(test)]
+mod pinned_tests {
+    use super::tests::link;
+    use super::*;
+
+    fn endpoint(id: &str, slots: usize) -> WorkerEndpoint {
+        WorkerEndpoint {
+            id: id.into(),
+            address: format!("127.0.0.1:{}", 2000 + id.len()),
+            group: "g".into(),
+            slots,
+            cpu: 0.0,
+            load1: 0.0,
+            session: String::new(),
+        }
+    }
+
+    fn on(id: &str) -> Target {
+        Target::Worker {
+            id: id.into(),
+            group: "g".into(),
+        }
+    }
+
+    fn dispatcher(strategy: Strategy) -> Dispatcher {
+        let workers = vec![endpoint("a", 2), endpoint("bb", 2), endpoint("ccc", 2)];
+        Dispatcher::new(workers, strategy, link())
+    }
+
+    #[tokio::test]
+    async fn a_pinned_attempt_goes_to_its_worker_only_whatever_the_strategy() {
+        for strategy in [Strategy::Random, Strategy::RoundRobin, Strategy::LowestLoad] {
+            let mut d = dispatcher(strategy);
+            for i in 0..2 {
+                d.enqueue_for(
+                    TaskInstanceId(i),
+                    on("bb"),
+                    Priority::Medium,
+                    Priority::Medium,
+                );
+            }
+            for _ in 0..2 {
+                let (_, w) = d.next().unwrap();
+                assert_eq!(d.worker(w).endpoint.id, "bb");
+            }
+            d.enqueue_for(
+                TaskInstanceId(9),
+                on("bb"),
+                Priority::Medium,
+                Priority::Medium,
+            );
+            assert!(
+                d.next().is_none(),
+                "bb's slots are full; a and ccc are not for it"
+            );
+            d.release("bb");
+            let (task, w) = d.next().unwrap();
+            assert_eq!((task.0, d.worker(w).endpoint.id.as_str()), (9, "bb"));
+        }
+    }
+
+    #[tokio::test]
+    async fn pinned_and_group_attempts_keep_one_priority_order() {
+        let mut d = dispatcher(Strategy::LowestLoad);
+        let t = TaskInstanceId;
+        d.enqueue(t(1), "g", Priority::Medium, Priority::Medium);
+        d.enqueue_for(t(2), on("a"), Priority::High, Priority::Medium);
+        d.enqueue_for(t(3), on("ccc"), Priority::Medium, Priority::Medium);
+        d.enqueue(t(4), "g", Priority::Medium, Priority::Lowest);
+        let order: Vec<i64> = std::iter::from_fn(|| d.next().map(|(t, _)| t.0)).collect();
+        assert_eq!(order, vec![2, 1, 3, 4]);
+        assert_eq!(d.depths()["g"], 0);
+    }
+
+    #[tokio::test]
+    async fn a_pinned_attempt_whose_worker_is_gone_is_taken_out_to_fail() {
+        let mut d = dispatcher(Strategy::LowestLoad);
+        d.enqueue_for(
+            TaskInstanceId(1),
+            on("bb"),
+            Priority::Medium,
+            Priority::Medium,
+        );
+        d.enqueue_for(
+            TaskInstanceId(2),
+            on("a"),
+            Priority::Medium,
+            Priority::Medium,
+        );
+        d.enqueue(TaskInstanceId(3), "g", Priority::Medium, Priority::Medium);
+        assert_eq!(d.depths()["g"], 3);
+        assert!(d.take_gone().is_empty(), "every worker is live");
+        d.set_workers(vec![endpoint("a", 2), endpoint("ccc", 2)], &HashMap::new());
+        assert_eq!(d.take_gone(), vec![(TaskInstanceId(1), "bb".to_string())]);
+        assert!(!d.dequeue(TaskInstanceId(1)), "taken out of the queue");
+        let mut sent: Vec<i64> = std::iter::from_fn(|| d.next().map(|(t, _)| t.0)).collect();
+        sent.sort_unstable();
+        assert_eq!(sent, vec![2, 3], "the others still run");
+        assert!(d.starved_groups().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_resting_pinned_worker_wakes_the_engine_and_others_do_not_take_its_work() {
+        let mut d = dispatcher(Strategy::LowestLoad);
+        d.enqueue_for(
+            TaskInstanceId(1),
+            on("a"),
+            Priority::Medium,
+            Priority::Medium,
+        );
+        d.rest("a", Duration::from_secs(60));
+        assert!(d.next().is_none(), "its worker rests; no other may run it");
+        assert!(d.next_wake().is_some());
     }
 }
 

@@ -42,6 +42,9 @@ impl Engine {
         // Free slots of the task groups met in this tick (read under their row locks).
         let mut group_free: HashMap<String, i64> = HashMap::new();
         let mut waiting: Vec<(TaskInstanceId, String)> = Vec::new();
+        for (task, worker) in self.dispatcher.take_gone() {
+            self.fail_gone(tx, task, &worker, t).await?;
+        }
         while let Some((task, worker)) = self.dispatcher.next() {
             let worker_id = self.dispatcher.worker(worker).endpoint.id.clone();
             match self
@@ -118,6 +121,24 @@ impl Engine {
                 self.fail_to_prepare(tx, id, index, &message, t).await
             }
         }
+    }
+
+    /// Fails a queued attempt pinned to a worker that is gone (a broadcast item): it may run
+    /// nowhere else.
+    async fn fail_gone(
+        &mut self,
+        tx: &mut EngineTx,
+        task: TaskInstanceId,
+        worker: &str,
+        t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        let Some(&(id, index)) = self.tasks.get(&task) else {
+            return Ok(());
+        };
+        let message = baton_core::run::broadcast::gone_message(worker);
+        tracing::warn!("task instance {task} not dispatched: {message}");
+        self.fail_to_prepare(tx, id, index, &message, t).await?;
+        Ok(())
     }
 
     /// Fails an attempt that cannot be dispatched at all, saying why (no retry: every attempt
@@ -239,7 +260,7 @@ impl Engine {
         let inst = &self.instances[&id];
         let item = inst.binding(index);
         inst.in_scope(id, index, |scope| match &item {
-            Some((name, value)) => scope.resolve_item((name, value), secrets),
+            Some(params) => scope.resolve_item(params, secrets),
             None => scope.resolve_task_with_secrets(secrets),
         })
         .ok_or("the task has no row")?

@@ -303,6 +303,9 @@ pub(crate) struct Engine {
     pub pending_events: Vec<baton_store::NewEvent>,
     /// Mapped tasks whose items changed where the engine could not act: stepped by `apply`.
     pub map_steps: Vec<(WorkflowInstanceId, TaskIndex)>,
+    /// Broadcast tasks that became ready before this master heard which workers are live
+    /// (a cluster master just started): they start once it has.
+    pub(crate) broadcasts_waiting: Vec<(WorkflowInstanceId, TaskIndex)>,
 }
 
 const COMMAND_BATCH: i64 = 256;
@@ -350,6 +353,7 @@ impl Engine {
             queued_at: HashMap::new(),
             pending_events: Vec::new(),
             map_steps: Vec::new(),
+            broadcasts_waiting: Vec::new(),
         }
     }
 
@@ -572,6 +576,7 @@ impl Engine {
         self.dispatcher.clear();
         self.writes.clear();
         self.map_steps.clear();
+        self.broadcasts_waiting.clear();
     }
 
     /// Retries recovery until the store answers again.
@@ -637,6 +642,7 @@ impl Engine {
             self.adopt_orphans(tx, t).await?;
             self.fail_over_lost_workers(tx, t).await?;
         }
+        self.start_waiting_broadcasts(tx, t).await?;
         for answer in probed {
             self.probed(tx, answer, t).await?;
         }

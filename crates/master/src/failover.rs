@@ -4,6 +4,7 @@
 use crate::attempts::{attempt_of, Facts};
 use crate::engine::{Engine, Tick};
 use baton_core::attempt::Rules;
+use baton_core::run::broadcast;
 use baton_core::{EventKind, FailoverPolicy, TaskInstanceId, TaskState, WorkflowInstanceId};
 use baton_proto::{AttemptId, AttemptStatus};
 use baton_store::{EngineTx, StoreError};
@@ -95,9 +96,13 @@ impl Engine {
         let Some(slot) = inst.slots[index].as_ref() else {
             return Ok(());
         };
-        let message = match spec.failover {
-            FailoverPolicy::Fail => "lost with its worker; the task says `failover: fail`",
-            FailoverPolicy::Rerun => "lost with its worker; running it again elsewhere",
+        // A broadcast item runs only on its worker: lost with it, it fails.
+        let (rules, message) = match inst.pinned_worker(index) {
+            Some(worker) => (
+                broadcast::item_rules(Rules::of(spec)),
+                broadcast::lost_message(worker),
+            ),
+            None => (Rules::of(spec), lost_message(spec.failover).to_string()),
         };
         tracing::warn!(
             "task instance {} attempt {} on {}: {message}",
@@ -105,9 +110,9 @@ impl Engine {
             slot.attempt,
             slot.worker.as_deref().unwrap_or("?")
         );
-        let change = attempt_of(slot).lose(&Rules::of(spec));
+        let change = attempt_of(slot).lose(&rules);
         let facts = Facts {
-            message: Some(message),
+            message: Some(&message),
             ..Facts::default()
         };
         t.failovers += 1;
@@ -190,6 +195,14 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+/// What a lost attempt's message says, by its task's failover policy.
+fn lost_message(failover: FailoverPolicy) -> &'static str {
+    match failover {
+        FailoverPolicy::Fail => "lost with its worker; the task says `failover: fail`",
+        FailoverPolicy::Rerun => "lost with its worker; running it again elsewhere",
     }
 }
 

@@ -5,16 +5,23 @@
 //! under `parallel` and `failure`, when the task is done, what a recover reruns) are
 //! `baton_core::run::map`'s; this module carries them out.
 //!
+//! A broadcast task (`broadcast: true`) is a mapped task whose list is the live workers of
+//! its group when it becomes ready (`baton_core::run::broadcast`), kept on its row as their
+//! ids; each item (`clear[host:port]`) is queued for its worker only (`Target::Worker`), and
+//! fails if that worker is gone, queued or running.
+//!
 //! An item's end is learnt where the engine cannot act (`after_end`), so it is recorded and
 //! the mapped task is stepped by `apply` (`Engine::map_steps`), where new rows can be made.
 
 use crate::attempts::{attempt_of, Facts};
+use crate::dispatch::Target;
 use crate::engine::{Engine, Inst, Tick};
 use baton_core::attempt::TaskEnd;
 use baton_core::dag::TaskIndex;
-use baton_core::run::map::{self, Item, MapOutcome, MapRun, MapStep};
+use baton_core::run::broadcast;
+use baton_core::run::map::{self, Item, ItemRules, MapOutcome, MapRun, MapStep};
 use baton_core::run::Step;
-use baton_core::spec::TaskSpec;
+use baton_core::spec::{Items, Over, TaskSpec};
 use baton_core::{TaskState, WorkflowInstanceId};
 use baton_store::{EngineTx, MapRole, StoreError};
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,12 +63,27 @@ impl Inst {
         Some((task, slot - base))
     }
 
-    /// What an item slot's task sees as its item: `(as, text)`; `None` for a DAG task.
-    pub(crate) fn binding(&self, slot: usize) -> Option<(String, String)> {
+    /// The params an item slot's task sees for its item: `(as, text)` (and a product's
+    /// names), or a broadcast item's `(system.worker.id, id)`; `None` for a DAG task.
+    pub(crate) fn binding(&self, slot: usize) -> Option<Vec<(String, String)>> {
         let (task, item) = self.item_of(slot)?;
-        let spec = self.version.spec.tasks[task].map.as_ref()?;
         let item = self.maps.get(&task)?.items.get(item)?;
-        Some(map::binding(spec, item))
+        match self.version.spec.tasks[task].items()? {
+            Items::Map(spec) => Some(map::binding(spec, item)),
+            Items::Broadcast => Some(vec![broadcast::binding(item)]),
+        }
+    }
+
+    /// The worker a slot is pinned to: a broadcast item's; `None` for any other slot.
+    pub(crate) fn pinned_worker(&self, slot: usize) -> Option<&str> {
+        let (task, _) = self.item_of(slot)?;
+        pinned_worker(&self.version.spec.tasks[task], self.maps.get(&task), slot)
+    }
+
+    /// Where the slot's queued attempt may run: its pinned worker, or its group.
+    pub(crate) fn target_of(&self, slot: usize) -> Target {
+        let group = self.overrides.worker_group(self.spec_of(slot));
+        Target::of(group, self.pinned_worker(slot))
     }
 
     /// Makes room for the items of the mapped task at `task`, whose rules are `run`.
@@ -80,21 +102,55 @@ impl Inst {
         self.maps.insert(task, mapped);
     }
 
-    /// The list the mapped task at `task` goes over, resolved for its row, and its items.
-    fn expand(
+    /// The list the mapped task at `task` goes over, resolved for its row, and its items: a
+    /// `map:`'s list, or a broadcast's workers of its group among `live` (`(id, group)`).
+    fn expand<'a>(
         &self,
         id: WorkflowInstanceId,
         task: TaskIndex,
+        live: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<(String, Vec<Item>), String> {
-        let Some(spec) = self.version.spec.tasks[task].map.as_ref() else {
-            return Err("the task has no `map:`".into());
+        let spec = &self.version.spec.tasks[task];
+        match spec.items() {
+            Some(Items::Map(map)) => {
+                let list = self.resolve_over(id, task, map)?;
+                let items = map::expand(map, &list).map_err(|e| e.to_string())?;
+                Ok((list, items))
+            }
+            Some(Items::Broadcast) => {
+                let group = self.overrides.worker_group(spec);
+                let workers = broadcast::choose(group, live).map_err(|e| e.to_string())?;
+                let list = broadcast::list(&workers);
+                let items = broadcast::items(&list).map_err(|e| e.to_string())?;
+                Ok((list, items))
+            }
+            None => Err("the task has no `map:` and no `broadcast:`".into()),
+        }
+    }
+
+    /// The list a `map:` goes over, resolved for the task's row: its one list, or the list
+    /// of its lists' cross product.
+    fn resolve_over(
+        &self,
+        id: WorkflowInstanceId,
+        task: TaskIndex,
+        map: &baton_core::spec::MapSpec,
+    ) -> Result<String, String> {
+        let resolve = |text: &str| {
+            self.in_scope(id, task, |scope| scope.resolve_text(text))
+                .ok_or("the task has no row".to_string())?
+                .map_err(|e| format!("map.over: {e}"))
         };
-        let list = self
-            .in_scope(id, task, |scope| scope.resolve_text(&spec.over))
-            .ok_or("the task has no row")?
-            .map_err(|e| format!("map.over: {e}"))?;
-        let items = map::expand(spec, &list).map_err(|e| e.to_string())?;
-        Ok((list, items))
+        match &map.over {
+            Over::List(text) => resolve(text),
+            Over::Product(lists) => {
+                let resolved = lists
+                    .iter()
+                    .map(|(name, text)| Ok((name.clone(), resolve(text)?)))
+                    .collect::<Result<Vec<_>, String>>()?;
+                map::product(map, &resolved).map_err(|e| e.to_string())
+            }
+        }
     }
 
     /// The items' outputs, in list order, as downstream tasks read them.
@@ -124,8 +180,16 @@ impl Engine {
         let Some(inst) = self.instances.get(&id) else {
             return Vec::new();
         };
-        let expanded = inst.expand(id, task);
-        let Some(spec) = inst.version.spec.tasks[task].map.clone() else {
+        let broadcast = matches!(
+            inst.version.spec.tasks[task].items(),
+            Some(Items::Broadcast)
+        );
+        if broadcast && !self.workers_known() {
+            self.broadcasts_waiting.push((id, task));
+            return Vec::new();
+        }
+        let expanded = inst.expand(id, task, self.dispatcher.live());
+        let Some(rules) = item_rules(&inst.version.spec.tasks[task]) else {
             return Vec::new();
         };
         let message = match &expanded {
@@ -135,12 +199,39 @@ impl Engine {
         self.begin_map(id, task, &message, t);
         match expanded {
             Ok((list, items)) => {
-                let run = MapRun::new(spec, items.len());
+                let run = MapRun::new(rules, items.len());
                 self.map_started(id, task, list, run, items);
                 Vec::new()
             }
             Err(message) => self.end_mapped_row(id, task, TaskEnd::Failed, &message, None, t),
         }
+    }
+
+    /// Whether this master knows which workers are live: always standalone (its workers are
+    /// given), and in a cluster once the registry's view has come.
+    fn workers_known(&self) -> bool {
+        !self.config.cluster || self.masters.is_some()
+    }
+
+    /// Starts the broadcast tasks that waited for the registry's view, once it has come.
+    pub(crate) async fn start_waiting_broadcasts(
+        &mut self,
+        tx: &mut EngineTx,
+        t: &mut Tick,
+    ) -> Result<(), StoreError> {
+        if self.broadcasts_waiting.is_empty() || !self.workers_known() {
+            return Ok(());
+        }
+        for (id, task) in std::mem::take(&mut self.broadcasts_waiting) {
+            // A stop meanwhile ended the row (or the instance): nothing to start.
+            let waiting = self.instances.get(&id).and_then(|i| i.slots[task].as_ref());
+            if waiting.is_none_or(|row| row.state != TaskState::Submitted) {
+                continue;
+            }
+            let steps = self.start_map(id, task, t);
+            self.apply(tx, id, steps, t).await?;
+        }
+        Ok(())
     }
 
     /// Moves a queued mapped task's row to running, in this master.
@@ -267,7 +358,10 @@ impl Engine {
         let now = self.now();
         let inst = self.instances.get_mut(&id).expect("checked above");
         let spec = &inst.version.spec.tasks[task];
-        let name = format!("{}[{item}]", spec.name);
+        let name = match inst.pinned_worker(slot) {
+            Some(worker) => format!("{}[{worker}]", spec.name),
+            None => format!("{}[{item}]", spec.name),
+        };
         let mut row = crate::steps::new_row(row_id, id, &name, TaskState::Submitted, now);
         row.task_group = spec.task_group.clone();
         row.map = Some(MapRole::Item {
@@ -326,11 +420,23 @@ impl Engine {
             MapOutcome::Failed { .. } => (TaskEnd::Failed, None),
             MapOutcome::Killed { .. } => (TaskEnd::Killed, None),
         };
-        self.end_mapped_row(id, task, end, &outcome.message(), outputs, t)
+        let message = match inst.version.spec.tasks[task].items() {
+            Some(Items::Broadcast) => {
+                let mapped = &inst.maps[&task];
+                outcome.message_naming(|i| {
+                    mapped
+                        .items
+                        .get(i)
+                        .map_or_else(|| i.to_string(), |item| broadcast::worker(item).to_string())
+                })
+            }
+            Some(Items::Map(_)) | None => outcome.message(),
+        };
+        self.end_mapped_row(id, task, end, &message, outputs, t)
     }
 
     /// Ends a mapped task's row (in this master: no retry, its items had theirs).
-    fn end_mapped_row(
+    pub(crate) fn end_mapped_row(
         &mut self,
         id: WorkflowInstanceId,
         task: TaskIndex,
@@ -414,5 +520,39 @@ impl Engine {
             mapped.held.insert(item);
         }
         self.map_steps.push((id, task));
+    }
+}
+
+/// The rules the items of `spec` run under; `None` for a task without items.
+pub(crate) fn item_rules(spec: &TaskSpec) -> Option<ItemRules> {
+    match spec.items()? {
+        Items::Map(map) => Some(map.rules()),
+        Items::Broadcast => Some(broadcast::rules()),
+    }
+}
+
+/// The items of a task's kept list (a `map:`'s list, a broadcast's workers), as when it
+/// expanded it; `None` when the list cannot be read again (a hand-edited store).
+pub(crate) fn kept_items(spec: &TaskSpec, list: &str) -> Option<Vec<Item>> {
+    match spec.items()? {
+        Items::Map(map) => map::expand(map, list).ok(),
+        Items::Broadcast => broadcast::items(list).ok(),
+    }
+}
+
+/// The worker the item at `slot` of the task `spec` (whose items are `mapped`) is pinned
+/// to: a broadcast item's; `None` for a mapped task's.
+pub(crate) fn pinned_worker<'a>(
+    spec: &TaskSpec,
+    mapped: Option<&'a Mapped>,
+    slot: usize,
+) -> Option<&'a str> {
+    match spec.items()? {
+        Items::Broadcast => {
+            let mapped = mapped?;
+            let item = mapped.items.get(slot.checked_sub(mapped.base)?)?;
+            Some(broadcast::worker(item))
+        }
+        Items::Map(_) => None,
     }
 }

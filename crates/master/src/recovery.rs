@@ -2,11 +2,12 @@
 //! a tick the store refused. The store is the truth; memory is only a cache of it.
 
 use crate::attempts::{apply_to_row, attempt_of, Facts};
+use crate::dispatch::Target;
 use crate::engine::{Engine, Inst, Slot, Tick};
-use crate::mapping::Mapped;
+use crate::mapping::{item_rules, kept_items, pinned_worker, Mapped};
 use crate::specs::Version;
 use crate::MasterError;
-use baton_core::attempt::{Change, Rules};
+use baton_core::attempt::{Change, Rules, TaskEnd};
 use baton_core::run::map;
 use baton_core::run::{InstanceRun, Node};
 use baton_core::start::StartOverrides;
@@ -31,6 +32,9 @@ struct Restored {
     maps: Vec<usize>,
     /// Mapped tasks queued again by a recover (their failed and killed items run again).
     map_starts: Vec<usize>,
+    /// Mapped tasks running their items whose kept list cannot be read again (a store
+    /// edited by hand, or by another version of Baton): they fail, saying so.
+    unreadable_maps: Vec<usize>,
     /// The mapped task of each item slot (after the DAG's slots).
     item_tasks: Vec<usize>,
     /// How many tasks the DAG has (the item slots follow theirs).
@@ -55,6 +59,7 @@ impl Restored {
             items: Vec::new(),
             maps: Vec::new(),
             map_starts: Vec::new(),
+            unreadable_maps: Vec::new(),
             item_tasks: Vec::new(),
             tasks: dag.len(),
             project: record.project.clone(),
@@ -144,7 +149,7 @@ impl Engine {
             run.restore_paused();
         }
         let queue = std::mem::take(&mut r.queue);
-        let placing = (record.priority, &record.overrides);
+        let placing = (record.priority, &record.overrides, &maps);
         let held = self.requeue_restored(&queue, &mut r, &mut run, &version, placing);
         for slot in held {
             let task = r.task_of(slot);
@@ -199,15 +204,15 @@ impl Engine {
     }
 
     /// Puts the restored instance's waiting tasks back where they wait: held, if the
-    /// instance is paused, or else on the dispatch queue, by priority.
-    /// Returns the item slots the pause holds.
+    /// instance is paused, or else on the dispatch queue, by priority (a broadcast item on
+    /// its worker's). Returns the item slots the pause holds.
     fn requeue_restored(
         &mut self,
         queue: &[usize],
         r: &mut Restored,
         run: &mut InstanceRun,
         version: &Version,
-        (priority, overrides): (Priority, &StartOverrides),
+        (priority, overrides, maps): (Priority, &StartOverrides, &BTreeMap<usize, Mapped>),
     ) -> Vec<usize> {
         let mut held_items = Vec::new();
         for &index in queue {
@@ -230,7 +235,8 @@ impl Engine {
             apply_to_row(&mut self.writes, slot, &release, &Facts::default());
             let spec = &version.spec.tasks[task];
             let (group, own) = (overrides.worker_group(spec), spec.queue_priority());
-            self.dispatcher.enqueue(slot.id, group, priority, own);
+            let target = Target::of(group, pinned_worker(spec, maps.get(&task), index));
+            self.dispatcher.enqueue_for(slot.id, target, priority, own);
             self.queued_at.insert(slot.id, self.config.clock.now_us());
         }
         held_items
@@ -254,7 +260,7 @@ impl Engine {
         let Some(index) = version.dag.index_of(&task.task_name) else {
             return;
         };
-        if version.spec.tasks[index].map.is_some() {
+        if version.spec.tasks[index].items().is_some() {
             return self.restore_mapped(r, id, index, task);
         }
         let node = self.restore_row(r, version, id, index, task, lost_in_flight);
@@ -368,14 +374,19 @@ impl Engine {
             .chain(r.map_starts.iter().map(|t| (*t, true)))
             .collect();
         for (task, recovered) in tasks {
-            let Some(spec) = version.spec.tasks[task].map.clone() else {
+            let Some(rules) = item_rules(&version.spec.tasks[task]) else {
                 continue;
             };
-            let Some(Some(MapRole::Mapped { list })) = r.slots[task].as_ref().map(|s| &s.map)
-            else {
-                continue;
+            // A recovered task without a readable list starts afresh (`resume_maps`); a
+            // running one cannot go on without it.
+            let list = match r.slots[task].as_ref().map(|s| &s.map) {
+                Some(Some(MapRole::Mapped { list })) => Some(list),
+                _ => None,
             };
-            let Ok(expanded) = map::expand(&spec, list) else {
+            let Some(expanded) = list.and_then(|l| kept_items(&version.spec.tasks[task], l)) else {
+                if !recovered {
+                    r.unreadable_maps.push(task);
+                }
                 continue;
             };
             let name = version.spec.tasks[task].name.clone();
@@ -394,7 +405,7 @@ impl Engine {
                 states[item] = map::ItemState::from(row.state);
                 self.restore_row(r, version, id, base + item, row, lost_in_flight);
             }
-            let mut run = map::MapRun::rebuild(spec, states, false);
+            let mut run = map::MapRun::rebuild(rules, states, false);
             if recovered {
                 run.recover();
             }
@@ -433,7 +444,13 @@ impl Engine {
             }
         }
         for &task in &r.maps {
-            self.map_steps.push((id, task));
+            if r.unreadable_maps.contains(&task) {
+                let message = "its list of items, kept on its row, cannot be read again: the task fails (a recover runs it afresh)";
+                let steps = self.end_mapped_row(id, task, TaskEnd::Failed, message, None, tick);
+                self.apply(tx, id, steps, tick).await?;
+            } else {
+                self.map_steps.push((id, task));
+            }
         }
         self.step_maps(tx, tick).await
     }

@@ -103,7 +103,7 @@ impl Engine {
         if spec.kind.is_logic() {
             return self.start_logic(tx, id, index, t).await;
         }
-        if spec.map.is_some() {
+        if spec.items().is_some() {
             return Ok(self.start_map(id, index, t));
         }
         self.enqueue(id, index);

@@ -59,6 +59,27 @@ impl TestDb {
         }
     }
 
+    /// Runs one SQL statement on it, outside the store: a test that makes the database
+    /// hold what no Baton wrote (a hand edit, another version's rows).
+    pub async fn execute(&self, statement: &str) {
+        use sqlx::Connection;
+        if self.pg_name.is_some() {
+            let mut c = sqlx::PgConnection::connect(&self.url)
+                .await
+                .expect("connect");
+            sqlx::Executor::execute(&mut c, statement)
+                .await
+                .expect("the statement runs");
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("connect");
+            sqlx::Executor::execute(&mut c, statement)
+                .await
+                .expect("the statement runs");
+        }
+    }
+
     /// Opens the store on it.
     pub async fn store(&self) -> Store {
         Store::connect(&self.url)

@@ -159,9 +159,22 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts every role and waits until all are in the registry.
+    /// Starts every role and waits until all are in the registry. A port found free may be
+    /// taken by another test before its role binds it: then the whole cluster starts again
+    /// on other ports (the roles know each other's addresses), a few times at most.
     pub fn start(l: Launch) -> Result<Cluster, LaunchError> {
         l.write_files()?;
+        for _ in 0..2 {
+            match Cluster::start_once(&l) {
+                Err(e) if e.port_taken() => continue,
+                started => return started,
+            }
+        }
+        Cluster::start_once(&l)
+    }
+
+    /// One try of [`Cluster::start`]; a cluster that fails to start is killed as it drops.
+    fn start_once(l: &Launch) -> Result<Cluster, LaunchError> {
         let mut addresses = reserve_addresses(1 + l.masters + l.workers)?.into_iter();
         let mut next = || addresses.next().expect("one address per role");
         let role = |name: String, address: String, mut args: Vec<String>| {

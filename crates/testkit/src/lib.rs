@@ -94,3 +94,11 @@ pub enum LaunchError {
         logs: String,
     },
 }
+
+impl LaunchError {
+    /// A role exited because its listening port was taken before it bound it (a port found
+    /// free is released before the role starts, and another test may take it meanwhile).
+    pub fn port_taken(&self) -> bool {
+        matches!(self, LaunchError::Exited { logs, .. } if logs.contains("Address already in use"))
+    }
+}

@@ -92,15 +92,20 @@ export function Dag({
     );
   }, [layout, live, setNodes]);
   useEffect(() => {
-    setNodes((ns) =>
-      ns.map((n) => {
+    setNodes((ns) => {
+      let changed = false;
+      const next = ns.map((n) => {
         const state = states?.[n.id];
         const isSelected = n.id === selected;
         const c = counts?.[n.id];
         if (n.data.state === state && n.data.selected === isSelected && n.data.counts === c) return n;
+        changed = true;
         return { ...n, data: { ...n.data, state, selected: isSelected, counts: c } };
-      }),
-    );
+      });
+      // Nothing changed (a re-read that said what the events already had): the same array,
+      // so that xyflow does nothing.
+      return changed ? next : ns;
+    });
   }, [states, counts, selected, nodes.length, setNodes]);
   // A big DAG opens on the start of its first rows (fit to the whole, its nodes would be unreadable, and
   // every one of them in the page): only the nodes in view are rendered; the minimap and
@@ -110,18 +115,23 @@ export function Dag({
     () => ({ maxZoom: 1, nodes: big ? layout.nodes.filter((n) => n.y < 3 * (NODE_HEIGHT + 50) && n.x < minX(layout.nodes) + 5 * (NODE_WIDTH + 30)).map((n) => ({ id: n.id })) : undefined }),
     [big, layout],
   );
-  const edges: Edge[] = useMemo(
-    () =>
-      layout.edges.map((e) => ({
-        id: e.id,
-        source: e.from,
-        target: e.to,
-        label: e.kind === "depends" ? undefined : e.label,
-        animated: states !== undefined && states[e.from] === "running",
-        className: `edge-${e.kind}`,
-      })),
-    [layout, states],
-  );
+  // An edge is animated while its upstream task runs: the edges change only when which
+  // tasks run does, not on every new state of the page.
+  const running = layout.edges
+    .filter((e) => states?.[e.from] === "running")
+    .map((e) => e.id)
+    .join(" ");
+  const edges: Edge[] = useMemo(() => {
+    const animated = new Set(running.split(" "));
+    return layout.edges.map((e) => ({
+      id: e.id,
+      source: e.from,
+      target: e.to,
+      label: e.kind === "depends" ? undefined : e.label,
+      animated: animated.has(e.id),
+      className: `edge-${e.kind}`,
+    }));
+  }, [layout, running]);
   return (
     <div className="dag" data-testid="dag">
       <ReactFlow

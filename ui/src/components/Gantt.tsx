@@ -2,14 +2,16 @@
 // task shows each), coloured by the attempt's state; a running one grows until it ends.
 // A mapped task's items are not drawn (there may be thousands): its row has its own bar and
 // says how many items it has, to be read in the items table.
-import { useEffect, useState } from "react";
+import { memo, useEffect, useState } from "react";
 import type { Schemas } from "../api/client";
 import { duration } from "../lib/format";
 import { gantt, place } from "../lib/gantt";
 import { stateTone } from "../lib/states";
 import { mappedCounts } from "../lib/items";
 
-export function Gantt({
+/** The Gantt of an instance's attempts; drawn again only when its props change (the page
+ * re-renders on every batch of live events, the attempts change with its re-reads). */
+export const Gantt = memo(function Gantt({
   tasks,
   attempts,
   selected,
@@ -71,4 +73,4 @@ export function Gantt({
       ))}
     </div>
   );
-}
+});

@@ -2,19 +2,16 @@
 // virtualized (TanStack Virtual) and read from `GET /instances/{id}/items` a page at a time
 // as the view nears the end of what was read.
 import { useEffect, useRef } from "react";
-import { Link } from "react-router";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { api, data, type Schemas } from "../api/client";
-import { StateBadge } from "./State";
-import { duration, time } from "../lib/format";
+import { TaskCells, TaskHead } from "./TaskCells";
 import { ITEM_FILTERS, countParts, mergePages, type ItemFilter } from "../lib/items";
 import { stateColor } from "../lib/states";
 
 /** Items read a request at a time. */
 const PAGE = 200;
 const ROW = 30;
-const HEAD = ["Item", "State", "Attempt", "Worker", "Started", "Duration", "Exit", "Message", "Log"];
 
 /** `196 ✓ · 4 ✗ · 0 waiting`, each part in its state's colour. */
 export function ItemCounts({ counts, testId }: { counts: Schemas["ItemCounts"]; testId?: string }) {
@@ -99,13 +96,7 @@ export function ItemTable({
         {pages.error && <span className="error">{pages.error.message}</span>}
       </div>
       <div className="vtable" role="table">
-        <div className="vrow vhead" role="row">
-          {HEAD.map((h) => (
-            <span key={h} role="columnheader" className={h === "Attempt" || h === "Exit" ? "num" : undefined}>
-              {h}
-            </span>
-          ))}
-        </div>
+        <TaskHead first="Item" />
         <div className="vbody" ref={box}>
           <div style={{ height: v.getTotalSize(), position: "relative" }}>
             {v.getVirtualItems().map((at) => (
@@ -124,22 +115,7 @@ function ItemRow({ item: t, top }: { item: Schemas["TaskInstance"]; top: number 
   return (
     <div role="row" className="vrow" style={{ transform: `translateY(${top}px)`, height: ROW }} data-item={t.task_name}>
       <span className="mono">{t.task_name}</span>
-      <span>
-        <StateBadge state={t.state} />
-      </span>
-      <span className="num">{t.attempt}</span>
-      <span>{t.worker ?? "—"}</span>
-      <span>{time(t.started_at)}</span>
-      <span>{duration(t.duration_ms)}</span>
-      <span className="num">{t.exit_code ?? "—"}</span>
-      <span className="message" title={t.message ?? undefined}>
-        {t.message ?? ""}
-      </span>
-      <span>
-        <Link to={`/task-instances/${t.id}/log`} data-testid={`log-${t.task_name}`}>
-          log
-        </Link>
-      </span>
+      <TaskCells task={t} name={t.task_name} />
     </div>
   );
 }

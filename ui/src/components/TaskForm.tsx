@@ -82,7 +82,15 @@ function Field({
   return (
     <div className={`field${bad ? " invalid" : ""}`} data-testid={id}>
       <label htmlFor={id}>{f.label}</label>
-      {f.kind === "select" ? (
+      {f.kind === "flag" ? (
+        <input
+          id={id}
+          type="checkbox"
+          checked={text === "true"}
+          onChange={(e) => change(e.target.checked ? "true" : "")}
+          aria-invalid={bad}
+        />
+      ) : f.kind === "select" ? (
         <select id={id} value={text} onChange={(e) => change(e.target.value)} aria-invalid={bad}>
           <option value="">(default)</option>
           {f.options!.map((o) => (

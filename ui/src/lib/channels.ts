@@ -85,7 +85,7 @@ export const CHANNEL_FORMS: Record<ChannelType, FieldSpec[]> = {
   email: [
     { key: "settings.smtp_host", label: "SMTP host", input: "text", required: true, placeholder: "smtp.example.com" },
     { key: "settings.smtp_port", label: "SMTP port", input: "number", placeholder: "587 (465 with tls, 25 with none)" },
-    { key: "settings.smtp_tls", label: "TLS", input: "select", options: ["starttls", "tls", "none"], help: "none only for a relay on the same host" },
+    { key: "settings.smtp_tls", label: "TLS", input: "select", options: ["starttls", "tls", "none"], help: "none only for a relay on the same host, without a login" },
     { key: "settings.username", label: "SMTP user", input: "text" },
     { key: "secret", label: "SMTP password", input: "password", help: "with a user: kept sealed, never shown again" },
     { key: "settings.from", label: "From", input: "text", required: true, placeholder: "baton@example.com" },

@@ -11,11 +11,25 @@ export function duration(ms: number | null | undefined): string {
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} m`;
 }
 
+// One formatter for every time shown: `toLocaleString` with options makes a new one per call,
+// which a live page (hundreds of times, many renders a second) pays for dearly.
+let timeFormat: Intl.DateTimeFormat | undefined;
+
 /** A time in the browser's zone, to the second; absent is an em dash. */
 export function time(at: string | null | undefined): string {
   if (!at) return "—";
   const d = new Date(at);
-  return Number.isNaN(d.getTime()) ? at : d.toLocaleString(undefined, { hour12: false });
+  if (Number.isNaN(d.getTime())) return at;
+  timeFormat ??= new Intl.DateTimeFormat(undefined, {
+    year: "numeric",
+    month: "numeric",
+    day: "numeric",
+    hour: "numeric",
+    minute: "numeric",
+    second: "numeric",
+    hour12: false,
+  });
+  return timeFormat.format(d);
 }
 
 /** Milliseconds from `start` to `end` (or to now while running). */

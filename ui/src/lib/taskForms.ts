@@ -19,7 +19,9 @@ export type FieldKind =
   /** A map of strings, one `key: value` a line (headers, env, outputs). */
   | "map"
   /** Any YAML value, edited as YAML text (a JSON body, a dependence, switch cases). */
-  | "yaml";
+  | "yaml"
+  /** On or off (a checkbox): `true` when on, absent when off. */
+  | "flag";
 
 /** A field of a task's form. */
 export interface FieldDef {
@@ -155,12 +157,24 @@ export const MAPPABLE: ReadonlySet<string> = new Set(["shell", "python", "noop"]
 
 /** The fields of `map:` (one task instance per item of a list), under the key `map`. */
 export const MAP_FIELDS: FieldDef[] = [
-  { key: "map.over", label: "Map over", kind: "text", help: "The list: one ${name} reference (a param or an upstream output holding a JSON list); empty: not mapped" },
+  { key: "map.over", label: "Map over", kind: "text", help: "The list: one ${name} reference (a param or an upstream output holding a JSON list); empty: not mapped; a cross product of lists is written in the YAML tab" },
   { key: "map.as", label: "Item name", kind: "text", help: "The item's name inside the task, used as ${name}" },
   { key: "map.parallel", label: "Items at once", kind: "number", help: "Empty: as many as worker slots allow" },
   { key: "map.max_items", label: "Most items", kind: "number", help: "A longer list fails the task; default 10000, at most 100000" },
   { key: "map.failure", label: "A failed item", kind: "select", options: ["end", "continue"], help: "end (default): start no more items; continue: run them all" },
 ];
+
+/** The task types that may run once on every live worker of their group (`broadcast:`):
+ * those a worker runs as a program (the core's `spec/broadcast.rs` says the same). */
+export const BROADCASTABLE: ReadonlySet<string> = new Set(["shell", "python"]);
+
+/** `broadcast: true`: one item per live worker of the group (not with `map:`). */
+export const BROADCAST_FIELD: FieldDef = {
+  key: "broadcast",
+  label: "Broadcast",
+  kind: "flag",
+  help: "Once on every live worker of the group when the task becomes ready (not with Map over)",
+};
 
 /** The task types of the palette, in order. */
 export const PALETTE = Object.keys(TASK_FORMS);
@@ -168,7 +182,12 @@ export const PALETTE = Object.keys(TASK_FORMS);
 /** The fields of a task of `type`: its own, its `map:` when it may be mapped, then the
  * common ones (an unknown type: only the common ones, its own edited in the YAML tab). */
 export function fieldsOf(type: string): FieldDef[] {
-  return [...(TASK_FORMS[type]?.fields ?? []), ...(MAPPABLE.has(type) ? MAP_FIELDS : []), ...COMMON_FIELDS];
+  return [
+    ...(TASK_FORMS[type]?.fields ?? []),
+    ...(BROADCASTABLE.has(type) ? [BROADCAST_FIELD] : []),
+    ...(MAPPABLE.has(type) ? MAP_FIELDS : []),
+    ...COMMON_FIELDS,
+  ];
 }
 
 /** The value at a field's key (`map.over`: `over` of the mapping at `map`) in a task's fields. */
@@ -196,6 +215,8 @@ export function shown(f: FieldDef, v: unknown): string {
       return typeof v === "object" ? Object.entries(v as object).map(([k, x]) => `${k}: ${x}`).join("\n") : String(v);
     case "yaml":
       return stringify(v, { lineWidth: 0 }).trimEnd();
+    case "flag":
+      return v === true ? "true" : typeof v === "object" ? JSON.stringify(v) : String(v);
     case "text":
     case "code":
     case "number":
@@ -229,6 +250,8 @@ export function written(f: FieldDef, s: string): { value: unknown } | { error: s
       }
     case "number":
       return { value: s.trim() === "" ? undefined : Number.isFinite(Number(s)) ? Number(s) : s };
+    case "flag":
+      return { value: s === "true" ? true : undefined };
     case "text":
     case "code":
     case "select":

@@ -12,7 +12,7 @@ import {
   setWorkflowField,
   SyntaxError,
 } from "./workflowDoc";
-import { COMMON_FIELDS, MAP_FIELDS, MAPPABLE, PALETTE, TASK_FORMS, fieldId, fieldsOf, shown, valueAt, written } from "./taskForms";
+import { BROADCASTABLE, BROADCAST_FIELD, COMMON_FIELDS, MAP_FIELDS, MAPPABLE, PALETTE, TASK_FORMS, fieldId, fieldsOf, shown, valueAt, written } from "./taskForms";
 import { TASK_TYPES } from "./states";
 
 const FILE = `# The nightly load.
@@ -241,5 +241,28 @@ describe("a task's map: in the form", () => {
     expect(written(f("map.parallel"), "8")).toEqual({ value: 8 });
     expect(written(f("map.parallel"), "")).toEqual({ value: undefined });
     expect(shown(f("map.failure"), "continue")).toBe("continue");
+  });
+});
+
+describe("a task's broadcast: in the form", () => {
+  const ONE = "name: w\ntasks:\n  - name: clear\n    type: shell\n    command: rm -rf /tmp/cache\n";
+
+  it("is offered for shell and python only, as a flag written true or not at all", () => {
+    const has = (type: string) => fieldsOf(type).some((f) => f.key === "broadcast");
+    expect(PALETTE.filter(has).sort()).toEqual([...BROADCASTABLE].sort());
+    expect(written(BROADCAST_FIELD, "true")).toEqual({ value: true });
+    expect(written(BROADCAST_FIELD, "")).toEqual({ value: undefined });
+    expect(shown(BROADCAST_FIELD, true)).toBe("true");
+    expect(shown(BROADCAST_FIELD, undefined)).toBe("");
+  });
+
+  it("is set as a YAML boolean and goes when the type cannot broadcast", () => {
+    let text = setField(ONE, "clear", "broadcast", true);
+    expect(text).toContain("    broadcast: true\n");
+    expect(readModel(text).tasks[0]!.fields.broadcast).toBe(true);
+    text = setType(text, "clear", "python");
+    expect(text).toContain("broadcast: true");
+    text = setType(text, "clear", "noop");
+    expect(text).not.toContain("broadcast");
   });
 });

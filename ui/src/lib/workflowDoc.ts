@@ -14,7 +14,7 @@ import {
   type YAMLMap,
   type YAMLSeq,
 } from "yaml";
-import { MAPPABLE, TASK_FORMS } from "./taskForms";
+import { BROADCASTABLE, MAPPABLE, TASK_FORMS } from "./taskForms";
 
 /** A task as the graph and the form see it. */
 export interface EditorTask {
@@ -276,13 +276,14 @@ export function setWorkflowField(text: string, key: string, value: string | unde
 }
 
 /** Changes a task's type: the old type's own fields go, the new type's starting ones come,
- * and its `map:` goes when the new type cannot be mapped. */
+ * and its `map:` (its `broadcast:`) goes when the new type cannot be mapped (broadcast). */
 export function setType(text: string, task: string, type: string): string {
   return edit(text, (doc) => {
     const m = findTask(doc, task);
     const old = String(m.get("type") ?? "");
     for (const f of TASK_FORMS[old]?.fields ?? []) m.delete(f.key);
     if (!MAPPABLE.has(type)) m.delete("map");
+    if (!BROADCASTABLE.has(type)) m.delete("broadcast");
     setScalar(doc, m, "type", type);
     for (const [k, v] of Object.entries(TASK_FORMS[type]?.template ?? {})) if (!m.has(k)) m.set(k, doc.createNode(v));
   });

@@ -126,6 +126,10 @@ function InstancePage({ id }: { id: number }) {
     setLiveState(undefined);
   }, [detail.dataUpdatedAt]);
 
+  // One callback for the rows of the Gantt and the task list, so that a memoized Gantt is
+  // not drawn again by every batch of live events (it changes with the detail's re-read).
+  const selectTask = useCallback((t: string) => setParams({ task: t }, { replace: true }), [setParams]);
+
   const [actionError, setActionError] = useState<string | null>(null);
   const act = async (a: Action) => {
     setActionError(null);
@@ -236,7 +240,7 @@ function InstancePage({ id }: { id: number }) {
           <div className="dag muted pad">Loading the DAG…</div>
         )}
       </div>
-      <Gantt tasks={d.tasks} attempts={d.attempts} selected={selected} onSelect={(t) => setParams({ task: t }, { replace: true })} />
+      <Gantt tasks={d.tasks} attempts={d.attempts} selected={selected} onSelect={selectTask} />
       {selected && (
         <div className="task-actions" data-testid="task-actions">
           <strong className="mono">{selected}</strong>
@@ -282,7 +286,7 @@ function InstancePage({ id }: { id: number }) {
         ]}
         states={states}
         selected={selected}
-        onSelect={(t) => setParams({ task: t }, { replace: true })}
+        onSelect={selectTask}
       />
     </section>
   );

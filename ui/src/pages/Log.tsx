@@ -4,7 +4,7 @@ import { Link, useParams, useSearchParams } from "react-router";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { api, data, type Schemas } from "../api/client";
 import { StateBadge } from "../components/State";
-import { ansiConverter, lineHtml, searchLines } from "../lib/log";
+import { ansiConverter, lineHtml, lineStarts, searchLines } from "../lib/log";
 import { LogReader, nextStep, type Chunk, type Intent, type Jump, type Moved } from "../lib/logReader";
 import { bytesText } from "../lib/logWindow";
 import { useProjectNav } from "../lib/nav";
@@ -125,12 +125,12 @@ function LogPage({ id }: { id: number }) {
 /** The lines on screen of those held (virtualized), with their numbers when known. */
 function Lines({ view, wrap, hits }: { view: ReturnType<typeof useLogView>; wrap: boolean; hits: Set<number> }) {
   const { reader, lines, rows, box, moved, scrolled } = view;
-  // ansi_up's output per line held, made when the line is first shown (each line on its
-  // own: lines come into view in any order, so a colour does not carry to the next line).
-  const html = useMemo(() => new Map<number, string>(), [lines]);
+  // Each line's HTML, made when the line is first shown, with the colours and styles the
+  // lines above it (of those held) left set, as a terminal carries them.
+  const { html, startOf } = useMemo(() => ({ html: new Map<number, string>(), startOf: lineStarts(lines) }), [lines]);
   const htmlAt = (i: number) => {
     let h = html.get(i);
-    if (h === undefined) html.set(i, (h = lineHtml(ansiConverter(), lines[i] ?? "")));
+    if (h === undefined) html.set(i, (h = lineHtml(ansiConverter(), lines[i] ?? "", startOf(i))));
     return h;
   };
   return (
@@ -157,7 +157,7 @@ function Lines({ view, wrap, hits }: { view: ReturnType<typeof useLogView>; wrap
             style={{ transform: `translateY(${v.start}px)` }}
           >
             <span className="ln">{reader?.firstLine != null ? reader.firstLine + v.index + 1 : ""}</span>
-            {/* ansi_up's output: the line's text HTML-escaped, colours as classes. */}
+            {/* ansi_up's output: the line's text HTML-escaped, colours and styles as classes. */}
             <span className="lt" dangerouslySetInnerHTML={{ __html: htmlAt(v.index) }} />
           </div>
         ))}

@@ -9,7 +9,7 @@
 use super::resolve::{ParamError, Resolver};
 use super::system::SystemContext;
 use crate::ids::{TaskInstanceId, WorkflowInstanceId};
-use crate::spec::{TaskSpec, WorkflowSpec};
+use crate::spec::{Items, TaskSpec, WorkflowSpec};
 use chrono::TimeZone;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,8 +26,13 @@ pub fn check(
         .tasks
         .iter()
         .flat_map(|task| {
-            // A mapped task's item is bound for each item: defined, whatever its value.
-            let item = task.map.as_ref().map(|m| m.item.clone());
+            // A mapped task's item (a broadcast item's worker) is bound for each item:
+            // defined, whatever its value.
+            let item = match task.items() {
+                Some(Items::Map(map)) => map.item_params(),
+                Some(Items::Broadcast) => vec![crate::run::broadcast::WORKER_PARAM.to_string()],
+                None => Vec::new(),
+            };
             let upstream: BTreeMap<String, String> = upstream_outputs(workflow, task)
                 .into_iter()
                 .chain(may_set.iter().cloned())
@@ -37,7 +42,9 @@ pub fn check(
             let mut r = Resolver::new(workflow, task, start, &upstream, &ctx);
             r.task(task);
             if let Some(map) = &task.map {
-                r.text(&map.over);
+                for (_, list) in map.over.references() {
+                    r.text(list);
+                }
             }
             if let crate::TaskKind::Switch { cases, .. } = &task.kind {
                 for case in cases {
@@ -84,8 +91,8 @@ pub fn upstream_outputs(workflow: &WorkflowSpec, task: &TaskSpec) -> BTreeSet<St
             continue;
         }
         if let Some(up) = workflow.task(name) {
-            // A mapped task's items' outputs reach downstream as one JSON list.
-            match &up.map {
+            // A mapped (or broadcast) task's items' outputs reach downstream as one JSON list.
+            match up.items() {
                 Some(_) => {
                     names.insert(crate::run::map::outputs_param(&up.name));
                 }

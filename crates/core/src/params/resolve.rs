@@ -645,15 +645,17 @@ impl<'a> RunScope<'a> {
     }
 
     /// As [`RunScope::resolve_task_with_secrets`], for one item of a mapped task: `item` is
-    /// `(as, text)` ([`crate::run::map::binding`]), above every other source and never
-    /// expanded (an item is data, like an output param).
+    /// its params, `(name, text)` ([`crate::run::map::binding`]), above every other source
+    /// and never expanded (an item is data, like an output param).
     pub fn resolve_item(
         &self,
-        item: (&str, &str),
+        item: &[(String, String)],
         secrets: &BTreeMap<String, String>,
     ) -> Result<ResolvedTask, ParamError> {
         let mut r = self.resolver().with_secrets(secrets);
-        r.done.insert(item.0.to_string(), item.1.to_string());
+        for (name, text) in item {
+            r.done.insert(name.clone(), text.clone());
+        }
         let resolved = r.task(self.task);
         r.into_result(resolved)
     }

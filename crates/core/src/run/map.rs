@@ -4,7 +4,7 @@
 //! downstream tasks see. The engine keeps each item as its own task instance and asks these
 //! functions; it decides nothing about items itself.
 
-use crate::spec::{MapFailure, MapSpec};
+use crate::spec::{MapFailure, MapSpec, Over};
 use crate::state::TaskState;
 use std::collections::BTreeMap;
 
@@ -45,6 +45,16 @@ pub enum ExpandError {
         /// What it is instead (`an object`, `a number`, …).
         found: &'static str,
     },
+    /// The cross product of the lists has more combinations than `max_items` allows.
+    #[error("map.over: the cross product of {lists} has {count} items, more than this task's limit of {limit} (map.max_items)")]
+    ProductTooLarge {
+        /// The lists, as `${a} × ${b}`.
+        lists: String,
+        /// How many combinations they make (saturating).
+        count: u128,
+        /// `max_items`.
+        limit: u32,
+    },
     /// The list has more items than `max_items` allows.
     #[error("map.over: `${{{param}}}` has {count} items, more than this task's limit of {limit} (map.max_items)")]
     TooLong {
@@ -60,21 +70,11 @@ pub enum ExpandError {
 /// How many characters of a bad value a message shows.
 const SHOWN: usize = 40;
 
-/// The items of `list` (the resolved value of `spec.over`), or why there are none to run.
+/// The items of `list` (the resolved value of a one-list `over`, or the list a product
+/// made, as the task's row keeps it), or why there are none to run.
 pub fn expand(spec: &MapSpec, list: &str) -> Result<Vec<Item>, ExpandError> {
     let param = spec.over_param().to_string();
-    let value: serde_json::Value =
-        serde_json::from_str(list).map_err(|e| ExpandError::NotJson {
-            param: param.clone(),
-            error: e.to_string(),
-            start: list.chars().take(SHOWN).collect(),
-        })?;
-    let serde_json::Value::Array(values) = value else {
-        return Err(ExpandError::NotAList {
-            param,
-            found: json_kind(&value),
-        });
-    };
+    let values = json_list(&param, list)?;
     if values.len() > spec.max_items as usize {
         return Err(ExpandError::TooLong {
             param,
@@ -83,6 +83,69 @@ pub fn expand(spec: &MapSpec, list: &str) -> Result<Vec<Item>, ExpandError> {
         });
     }
     Ok(values.into_iter().map(item).collect())
+}
+
+/// `list` read as a JSON list; the errors name `param`, the list's reference.
+fn json_list(param: &str, list: &str) -> Result<Vec<serde_json::Value>, ExpandError> {
+    let value: serde_json::Value =
+        serde_json::from_str(list).map_err(|e| ExpandError::NotJson {
+            param: param.to_string(),
+            error: e.to_string(),
+            start: list.chars().take(SHOWN).collect(),
+        })?;
+    match value {
+        serde_json::Value::Array(values) => Ok(values),
+        other => Err(ExpandError::NotAList {
+            param: param.to_string(),
+            found: json_kind(&other),
+        }),
+    }
+}
+
+/// The list of a cross product (`over: {name: ${list}, …}`): `resolved` holds each name
+/// with its list's value, in the order of the names; the result is a JSON list of objects,
+/// one per combination, the last name's list changing fastest. Refused, before any is
+/// made, when there would be more than `max_items`.
+pub fn product(spec: &MapSpec, resolved: &[(String, String)]) -> Result<String, ExpandError> {
+    let references = spec.over.references();
+    let mut lists = Vec::with_capacity(resolved.len());
+    for (name, value) in resolved {
+        let reference = references
+            .iter()
+            .find(|(n, _)| *n == Some(name.as_str()))
+            .map_or(name.as_str(), |(_, r)| crate::spec::map_reference(r));
+        lists.push((name.as_str(), json_list(reference, value)?));
+    }
+    let count = lists
+        .iter()
+        .fold(1u128, |n, (_, l)| n.saturating_mul(l.len() as u128));
+    if count > u128::from(spec.max_items) {
+        let lists = references
+            .iter()
+            .map(|(_, r)| r.trim())
+            .collect::<Vec<_>>()
+            .join(" × ");
+        return Err(ExpandError::ProductTooLarge {
+            lists,
+            count,
+            limit: spec.max_items,
+        });
+    }
+    let mut combinations = vec![serde_json::Map::new()];
+    for (name, list) in &lists {
+        combinations = combinations
+            .into_iter()
+            .flat_map(|c| {
+                list.iter().map(move |v| {
+                    let mut next = c.clone();
+                    next.insert(name.to_string(), v.clone());
+                    next
+                })
+            })
+            .collect();
+    }
+    let list: Vec<serde_json::Value> = combinations.into_iter().map(Into::into).collect();
+    Ok(serde_json::Value::Array(list).to_string())
 }
 
 fn item(value: serde_json::Value) -> Item {
@@ -104,10 +167,44 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
     }
 }
 
-/// The param an item's task sees for its item: `(as, text)`, bound above every other
-/// source of params, so that no workflow or start-time param can hide it.
-pub fn binding(spec: &MapSpec, item: &Item) -> (String, String) {
-    (spec.item.clone(), item.text.clone())
+/// What the rules of a mapped task's items need of its definition: how many may run at
+/// once and what a failure does to the others. A `map:` gives both; a broadcast task has
+/// its own ([`crate::run::broadcast::rules`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemRules {
+    /// At most this many items at once (none: as many as worker slots allow).
+    pub parallel: Option<u32>,
+    /// What a failed item does to the others.
+    pub failure: MapFailure,
+}
+
+impl MapSpec {
+    /// The rules its items run under.
+    pub fn rules(&self) -> ItemRules {
+        ItemRules {
+            parallel: self.parallel,
+            failure: self.failure,
+        }
+    }
+}
+
+/// The params an item's task sees for its item, bound above every other source of params,
+/// so that no workflow or start-time param can hide them: `(as, text)` over one list; over
+/// a product each name with its element (a string itself, any other its JSON text), and
+/// `as` (if given) with the whole combination.
+pub fn binding(spec: &MapSpec, item: &Item) -> Vec<(String, String)> {
+    let whole = spec
+        .item
+        .iter()
+        .map(|name| (name.clone(), item.text.clone()));
+    let parts: Vec<(String, String)> = match (&spec.over, &item.value) {
+        (Over::Product(_), serde_json::Value::Object(fields)) => fields
+            .iter()
+            .map(|(name, v)| (name.clone(), self::item(v.clone()).text))
+            .collect(),
+        _ => Vec::new(),
+    };
+    whole.chain(parts).collect()
 }
 
 /// Where one item stands, as the rules of a mapped task see it.
@@ -148,7 +245,7 @@ fn count(items: &[ItemState], state: ItemState) -> usize {
 
 /// The items to start now, in list order: waiting ones, as many as `parallel` leaves room
 /// for beside the active ones; none after a failure under `failure: end`.
-pub fn to_start(spec: &MapSpec, items: &[ItemState]) -> Vec<usize> {
+pub fn to_start(spec: &ItemRules, items: &[ItemState]) -> Vec<usize> {
     if spec.failure == MapFailure::End && count(items, ItemState::Failed) > 0 {
         return Vec::new();
     }
@@ -206,6 +303,12 @@ impl MapOutcome {
 
     /// The mapped task's message, for people.
     pub fn message(&self) -> String {
+        self.message_naming(|i| i.to_string())
+    }
+
+    /// The message, each failed item named by `name` (its index for a `map:`, its worker
+    /// for a broadcast) inside brackets.
+    pub fn message_naming(&self, name: impl Fn(usize) -> String) -> String {
         match self {
             MapOutcome::Succeeded { items: 0 } => "the list is empty: no items to run".into(),
             MapOutcome::Succeeded { items } => format!("all {items} items succeeded"),
@@ -217,7 +320,7 @@ impl MapOutcome {
                 let mut named: Vec<String> = failed
                     .iter()
                     .take(NAMED)
-                    .map(|i| format!("[{i}]"))
+                    .map(|i| format!("[{}]", name(*i)))
                     .collect();
                 if failed.len() > NAMED {
                     named.push(format!("and {} more", failed.len() - NAMED));
@@ -240,7 +343,7 @@ impl MapOutcome {
 }
 
 /// How the mapped task ended, once it has: no item active, and none left that may start.
-pub fn outcome(spec: &MapSpec, items: &[ItemState]) -> Option<MapOutcome> {
+pub fn outcome(spec: &ItemRules, items: &[ItemState]) -> Option<MapOutcome> {
     if count(items, ItemState::Active) > 0 {
         return None;
     }
@@ -325,7 +428,7 @@ pub enum MapStep {
 /// after each item's end costs the same at 10 items and at 100,000.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MapRun {
-    spec: MapSpec,
+    spec: ItemRules,
     items: Vec<ItemState>,
     /// How many items are in each state (indexed by [`slot`]).
     tally: [usize; 5],
@@ -349,12 +452,12 @@ fn slot(state: ItemState) -> usize {
 
 impl MapRun {
     /// A mapped task that just became ready, with its list expanded: every item waits.
-    pub fn new(spec: MapSpec, items: usize) -> MapRun {
+    pub fn new(spec: ItemRules, items: usize) -> MapRun {
         MapRun::rebuild(spec, vec![ItemState::Waiting; items], false)
     }
 
     /// A mapped task's run from what the store holds: each item's state.
-    pub fn rebuild(spec: MapSpec, items: Vec<ItemState>, paused: bool) -> MapRun {
+    pub fn rebuild(spec: ItemRules, items: Vec<ItemState>, paused: bool) -> MapRun {
         let mut tally = [0; 5];
         for item in &items {
             tally[slot(*item)] += 1;
@@ -515,8 +618,8 @@ mod tests {
 
     fn spec(parallel: Option<u32>, max_items: u32, failure: MapFailure) -> MapSpec {
         MapSpec {
-            over: "${parts}".into(),
-            item: "part".into(),
+            over: Over::List("${parts}".into()),
+            item: Some("part".into()),
             parallel,
             max_items,
             failure,
@@ -535,15 +638,89 @@ mod tests {
         assert_eq!(items[1].value, serde_json::json!(2));
         assert_eq!(
             binding(&plain(), &items[0]),
-            ("part".to_string(), "p1".to_string())
+            vec![("part".to_string(), "p1".to_string())]
         );
+    }
+
+    fn over_regions_and_days(max_items: u32, item: Option<&str>) -> MapSpec {
+        let lists = [("region", "${regions}"), ("day", "${days}")];
+        MapSpec {
+            over: Over::Product(lists.map(|(n, r)| (n.into(), r.into())).into()),
+            item: item.map(Into::into),
+            ..spec(None, max_items, MapFailure::End)
+        }
+    }
+
+    #[test]
+    fn a_cross_product_has_one_item_per_combination_each_list_under_its_name() {
+        let spec = over_regions_and_days(100, None);
+        let resolved = [
+            ("day".to_string(), r#"["mon", 2]"#.to_string()),
+            ("region".to_string(), r#"["eu", "us", "ap"]"#.to_string()),
+        ];
+        let list = product(&spec, &resolved).unwrap();
+        let items = expand(&spec, &list).unwrap();
+        assert_eq!(items.len(), 6);
+        assert_eq!(
+            items[0].value,
+            serde_json::json!({"day": "mon", "region": "eu"})
+        );
+        assert_eq!(
+            items[1].value,
+            serde_json::json!({"day": "mon", "region": "us"})
+        );
+        assert_eq!(
+            items[3].value,
+            serde_json::json!({"day": 2, "region": "eu"})
+        );
+        let mut bound = binding(&spec, &items[3]);
+        bound.sort();
+        assert_eq!(
+            bound,
+            vec![("day".into(), "2".into()), ("region".into(), "eu".into())]
+        );
+        let whole = binding(&over_regions_and_days(100, Some("combo")), &items[0]);
+        assert_eq!(
+            whole[0],
+            ("combo".into(), r#"{"day":"mon","region":"eu"}"#.into())
+        );
+        assert_eq!(whole.len(), 3);
+        let none = [("day".to_string(), "[]".to_string()), resolved[1].clone()];
+        assert_eq!(
+            product(&spec, &none).unwrap(),
+            "[]",
+            "an empty list: no combination"
+        );
+    }
+
+    #[test]
+    fn a_cross_product_too_large_or_of_a_non_list_is_refused_naming_it() {
+        let resolved = [
+            ("day".to_string(), "[1,2,3]".to_string()),
+            ("region".to_string(), "[1,2]".to_string()),
+        ];
+        let e = product(&over_regions_and_days(5, None), &resolved)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "map.over: the cross product of ${days} × ${regions} has 6 items, more than this task's limit of 5 (map.max_items)"
+        );
+        let bad = [
+            resolved[0].clone(),
+            ("region".to_string(), r#"{"a":1}"#.to_string()),
+        ];
+        let e = product(&over_regions_and_days(50, None), &bad)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "map.over: `${regions}` is an object, not a JSON list");
     }
 
     #[test]
     fn an_empty_list_has_no_items_and_succeeds_at_once() {
         let items = expand(&plain(), " [] ").unwrap();
         assert!(items.is_empty());
-        let done = outcome(&plain(), &[]).unwrap();
+        let done = outcome(&plain().rules(), &[]).unwrap();
         assert_eq!(done.state(), TaskState::Succeeded);
         assert_eq!(done.message(), "the list is empty: no items to run");
     }
@@ -579,23 +756,23 @@ mod tests {
     #[test]
     fn parallel_leaves_room_for_that_many_active_items() {
         let two = spec(Some(2), 100, MapFailure::End);
-        assert_eq!(to_start(&two, &[Waiting; 5]), vec![0, 1]);
+        assert_eq!(to_start(&two.rules(), &[Waiting; 5]), vec![0, 1]);
         assert_eq!(
-            to_start(&two, &[Active, Succeeded, Waiting, Waiting]),
+            to_start(&two.rules(), &[Active, Succeeded, Waiting, Waiting]),
             vec![2]
         );
-        assert!(to_start(&two, &[Active, Active, Waiting]).is_empty());
-        assert_eq!(to_start(&plain(), &[Waiting; 4]), vec![0, 1, 2, 3]);
+        assert!(to_start(&two.rules(), &[Active, Active, Waiting]).is_empty());
+        assert_eq!(to_start(&plain().rules(), &[Waiting; 4]), vec![0, 1, 2, 3]);
     }
 
     #[test]
     fn end_starts_nothing_after_a_failure_and_fails_once_the_active_end() {
         let end = spec(Some(1), 100, MapFailure::End);
         let items = [Succeeded, Failed, Active, Waiting, Waiting];
-        assert!(to_start(&end, &items).is_empty());
-        assert_eq!(outcome(&end, &items), None, "an item still runs");
+        assert!(to_start(&end.rules(), &items).is_empty());
+        assert_eq!(outcome(&end.rules(), &items), None, "an item still runs");
         let items = [Succeeded, Failed, Succeeded, Waiting, Waiting];
-        let done = outcome(&end, &items).unwrap();
+        let done = outcome(&end.rules(), &items).unwrap();
         assert_eq!(done.state(), TaskState::Failed);
         assert_eq!(
             done.message(),
@@ -607,9 +784,9 @@ mod tests {
     fn continue_runs_every_item_then_fails_if_any_failed() {
         let cont = spec(Some(1), 100, MapFailure::Continue);
         let items = [Failed, Waiting, Waiting];
-        assert_eq!(to_start(&cont, &items), vec![1]);
-        assert_eq!(outcome(&cont, &items), None);
-        let done = outcome(&cont, &[Failed, Succeeded, Failed]).unwrap();
+        assert_eq!(to_start(&cont.rules(), &items), vec![1]);
+        assert_eq!(outcome(&cont.rules(), &items), None);
+        let done = outcome(&cont.rules(), &[Failed, Succeeded, Failed]).unwrap();
         assert_eq!(done.state(), TaskState::Failed);
         assert_eq!(done.message(), "2 of 3 items failed: [0], [2]");
     }
@@ -617,7 +794,7 @@ mod tests {
     #[test]
     fn many_failures_are_named_up_to_ten() {
         let items = vec![Failed; 12];
-        let done = outcome(&plain(), &items).unwrap();
+        let done = outcome(&plain().rules(), &items).unwrap();
         assert!(
             done.message().ends_with("[9], and 2 more"),
             "{}",
@@ -627,12 +804,12 @@ mod tests {
 
     #[test]
     fn all_succeeded_succeeds_and_a_stop_kills() {
-        let done = outcome(&plain(), &[Succeeded; 3]).unwrap();
+        let done = outcome(&plain().rules(), &[Succeeded; 3]).unwrap();
         assert_eq!(
             (done.state(), done.message()),
             (TaskState::Succeeded, "all 3 items succeeded".to_string())
         );
-        let done = outcome(&plain(), &[Succeeded, Killed, Killed]).unwrap();
+        let done = outcome(&plain().rules(), &[Succeeded, Killed, Killed]).unwrap();
         assert_eq!(done.state(), TaskState::Killed);
         assert_eq!(done.message(), "2 of 3 items killed");
     }
@@ -655,7 +832,7 @@ mod tests {
         for i in to_rerun(&items) {
             after[i] = Waiting;
         }
-        assert_eq!(to_start(&plain(), &after), vec![1, 2, 4]);
+        assert_eq!(to_start(&plain().rules(), &after), vec![1, 2, 4]);
     }
 
     #[test]
@@ -670,7 +847,7 @@ mod tests {
 
     #[test]
     fn a_map_run_keeps_parallel_items_going_until_all_end() {
-        let mut run = MapRun::new(spec(Some(2), 100, MapFailure::End), 3);
+        let mut run = MapRun::new(spec(Some(2), 100, MapFailure::End).rules(), 3);
         assert_eq!(run.step(), MapStep::Start(vec![0, 1]));
         assert_eq!(run.step(), MapStep::Wait, "started items are active");
         assert_eq!(
@@ -689,7 +866,7 @@ mod tests {
 
     #[test]
     fn an_empty_map_run_is_done_at_its_first_step() {
-        let mut run = MapRun::new(plain(), 0);
+        let mut run = MapRun::new(plain().rules(), 0);
         assert_eq!(
             run.step(),
             MapStep::Done(MapOutcome::Succeeded { items: 0 })
@@ -698,7 +875,7 @@ mod tests {
 
     #[test]
     fn a_stop_kills_the_active_items_and_starts_no_other() {
-        let mut run = MapRun::new(spec(Some(1), 100, MapFailure::Continue), 3);
+        let mut run = MapRun::new(spec(Some(1), 100, MapFailure::Continue).rules(), 3);
         run.step();
         assert_eq!(run.stop(), vec![0]);
         assert_eq!(run.step(), MapStep::Wait, "until the kill is reported");
@@ -714,7 +891,7 @@ mod tests {
     #[test]
     fn a_recover_of_a_failed_map_run_starts_only_the_failed_items() {
         let items = vec![Succeeded, Failed, Succeeded, Failed];
-        let mut run = MapRun::rebuild(plain(), items, false);
+        let mut run = MapRun::rebuild(plain().rules(), items, false);
         assert!(matches!(
             run.step(),
             MapStep::Done(MapOutcome::Failed { .. })
@@ -729,7 +906,7 @@ mod tests {
 
     #[test]
     fn a_paused_map_run_starts_nothing_until_resumed() {
-        let mut run = MapRun::new(spec(Some(1), 100, MapFailure::End), 2);
+        let mut run = MapRun::new(spec(Some(1), 100, MapFailure::End).rules(), 2);
         assert_eq!(run.step(), MapStep::Start(vec![0]));
         run.pause();
         assert_eq!(run.item_changed(0, TaskState::Succeeded), MapStep::Wait);
@@ -739,14 +916,14 @@ mod tests {
     /// The reference the counted [`MapRun`] must agree with: the same decisions taken by
     /// [`to_start`] and [`outcome`] over the whole list each time.
     fn reference_step(spec: &MapSpec, items: &mut [ItemState]) -> MapStep {
-        let start = to_start(spec, items);
+        let start = to_start(&spec.rules(), items);
         if !start.is_empty() {
             for i in &start {
                 items[*i] = ItemState::Active;
             }
             return MapStep::Start(start);
         }
-        match outcome(spec, items) {
+        match outcome(&spec.rules(), items) {
             Some(done) => MapStep::Done(done),
             None => MapStep::Wait,
         }
@@ -762,7 +939,7 @@ mod tests {
         ) {
             let failure = if cont { MapFailure::Continue } else { MapFailure::End };
             let spec = spec(parallel, 100, failure);
-            let mut run = MapRun::new(spec.clone(), len);
+            let mut run = MapRun::new(spec.rules(), len);
             let mut items = vec![ItemState::Waiting; len];
             proptest::prop_assert_eq!(run.step(), reference_step(&spec, &mut items));
             for (index, what) in events {
@@ -773,7 +950,7 @@ mod tests {
                     3 => TaskState::RetryWait,
                     _ => {
                         // A recover once the task is done.
-                        if outcome(&spec, &items).is_some() {
+                        if outcome(&spec.rules(), &items).is_some() {
                             let again = to_rerun(&items);
                             for i in &again {
                                 items[*i] = ItemState::Waiting;

@@ -91,7 +91,7 @@ pub(super) enum ParamType {
     Date,
 }
 
-/// The fields every task takes, whatever its type (`type` and `map`, read apart, and those of
+/// The fields every task takes, whatever its type (`type`, `map` and `broadcast`, read apart, and those of
 /// [`RawTask`], kept equal by a test): the rest of a task's mapping is its type's own (see
 /// [`super::kinds`]).
 pub(super) const COMMON_TASK_FIELDS: &[&str] = &[
@@ -110,6 +110,7 @@ pub(super) const COMMON_TASK_FIELDS: &[&str] = &[
     "task_group",
     "task_group_priority",
     "map",
+    "broadcast",
 ];
 
 /// A task as written: its common fields, and its type's own fields read into its kind.
@@ -126,6 +127,9 @@ pub(super) struct RawTask {
     /// The task's `map:`, read apart so that its problems stand at their lines.
     #[serde(skip)]
     pub map: Option<super::MapSpec>,
+    /// The task's `broadcast:`, read apart as `map:` is.
+    #[serde(skip)]
+    pub broadcast: bool,
     pub name: Option<String>,
     #[serde(default)]
     pub depends_on: Vec<String>,
@@ -387,10 +391,12 @@ impl Reader<'_> {
         let mut own = Mapping::new();
         let mut type_value = None;
         let mut map_value = None;
+        let mut broadcast_value = None;
         for (key, value) in map {
             match key.as_str() {
                 Some("type") => type_value = Some(value),
                 Some("map") => map_value = Some(value),
+                Some("broadcast") => broadcast_value = Some(value),
                 Some(k) if COMMON_TASK_FIELDS.contains(&k) => {
                     common.insert(key, value);
                 }
@@ -410,10 +416,17 @@ impl Reader<'_> {
         if matches!(raw.kind, Some(TaskKind::Service(_))) {
             self.refuse_for_service(&mut raw, &given, &path, &name);
         }
+        let mapped = map_value.is_some();
         if let Some(value) = map_value {
             match self.map(value, &path, &name, raw.kind.as_ref()) {
                 Ok(spec) => raw.map = Some(spec),
                 Err(()) => raw.broken.push("map".into()),
+            }
+        }
+        if let Some(value) = broadcast_value {
+            match self.broadcast(value, &path, &name, raw.kind.as_ref(), mapped) {
+                Ok(broadcast) => raw.broadcast = broadcast,
+                Err(()) => raw.broken.push("broadcast".into()),
             }
         }
         raw
@@ -616,6 +629,7 @@ mod tests {
             .collect();
         fields.push("type");
         fields.push("map");
+        fields.push("broadcast");
         fields.sort_unstable();
         let mut common = COMMON_TASK_FIELDS.to_vec();
         common.sort_unstable();

@@ -8,6 +8,7 @@ use super::{Problem, TaskKind};
 use crate::params::{is_param_name, is_system_param};
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
+use std::collections::BTreeMap;
 
 /// The most items a `map:` may allow (`max_items`), so that no list can make a master carry
 /// more task instances than it can hold.
@@ -26,16 +27,44 @@ pub enum MapFailure {
     Continue,
 }
 
+/// What a `map:` goes over, as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Over {
+    /// One list: a `${name}` reference (a param or an upstream output) whose value is a
+    /// JSON list; one item per element.
+    List(String),
+    /// The cross product of several lists, each under a name (`{region: ${regions}, day:
+    /// ${days}}`): one item per combination, an object of one element of each list, every
+    /// name a param inside the task. Combinations go in the order of the names, the last
+    /// name's list changing fastest.
+    Product(BTreeMap<String, String>),
+}
+
+impl Over {
+    /// The `${name}` references written, each with the name it is under (none for a list).
+    pub fn references(&self) -> Vec<(Option<&str>, &str)> {
+        match self {
+            Over::List(text) => vec![(None, text.as_str())],
+            Over::Product(lists) => lists
+                .iter()
+                .map(|(name, text)| (Some(name.as_str()), text.as_str()))
+                .collect(),
+        }
+    }
+}
+
 /// A task's `map:`, checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MapSpec {
-    /// The list, as written: one `${name}` reference (a param or an upstream output), whose
-    /// value is a JSON list.
-    pub over: String,
-    /// The name each item has inside the task (`${as}`).
-    #[serde(rename = "as")]
-    pub item: String,
+    /// The list, or the lists whose cross product the items are.
+    pub over: Over,
+    /// The name each item has inside the task (`${as}`): required over one list; over a
+    /// product, the whole combination as a JSON object (each list's element is under its
+    /// own name anyway).
+    #[serde(rename = "as", default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
     /// At most this many items at once (none: as many as worker slots allow).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallel: Option<u32>,
@@ -56,10 +85,29 @@ fn is_end(f: &MapFailure) -> bool {
 }
 
 impl MapSpec {
-    /// The name of the param `over` refers to.
+    /// The name of the param a one-list `over` refers to (empty for a product).
     pub fn over_param(&self) -> &str {
-        reference_name(&self.over).unwrap_or_default()
+        match &self.over {
+            Over::List(text) => reference_name(text).unwrap_or_default(),
+            Over::Product(_) => "",
+        }
     }
+
+    /// The params an item's task sees for its item: `as`, and over a product each list's
+    /// name.
+    pub fn item_params(&self) -> Vec<String> {
+        let names = match &self.over {
+            Over::List(_) => Vec::new(),
+            Over::Product(lists) => lists.keys().cloned().collect(),
+        };
+        self.item.iter().cloned().chain(names).collect()
+    }
+}
+
+/// The name in `text` when it is exactly one `${name}` reference (spaces around allowed),
+/// for the messages about a list.
+pub fn reference_of(text: &str) -> &str {
+    reference_name(text).unwrap_or(text)
 }
 
 /// The name in `text` when it is exactly one `${name}` reference (spaces around allowed).
@@ -72,7 +120,7 @@ fn reference_name(text: &str) -> Option<&str> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawMap {
-    over: Option<String>,
+    over: Option<Value>,
     #[serde(rename = "as")]
     item: Option<String>,
     parallel: Option<u32>,
@@ -134,14 +182,7 @@ impl Reader<'_> {
         };
         let (raw, broken) = self.fields::<RawMap>(fields, &at, Some(task));
         let over = match raw.over {
-            Some(over) if reference_name(&over).is_some() => Some(over.trim().to_string()),
-            Some(over) => {
-                let message = format!(
-                    "map.over: `{over}` is not a reference: write the list's param as `${{name}}` (a param or an upstream task's output holding a JSON list)"
-                );
-                self.report(task, &field("over"), message);
-                None
-            }
+            Some(over) => self.over(over, task, &field("over")),
             None if broken.iter().any(|b| b == "over") => None,
             None => {
                 let message = "`map` needs `over` (the list, e.g. `over: ${parts}`)".into();
@@ -149,22 +190,10 @@ impl Reader<'_> {
                 None
             }
         };
+        let product = matches!(over, Some(Over::Product(_)));
         let item = match raw.item {
-            Some(name) if is_system_param(&name) || name.starts_with("system.") => {
-                let message =
-                    format!("map.as: `{name}` would hide a system param: choose another name");
-                self.report(task, &field("as"), message);
-                None
-            }
-            Some(name) if is_param_name(&name) => Some(name),
-            Some(name) => {
-                let message = format!(
-                    "map.as: `{name}` is not a param name (a letter or `_`, then letters, digits, `_` or `.`)"
-                );
-                self.report(task, &field("as"), message);
-                None
-            }
-            None if broken.iter().any(|b| b == "as") => None,
+            Some(name) => self.item_name(&name, task, &field("as"), "map.as"),
+            None if broken.iter().any(|b| b == "as") || product => None,
             None => {
                 let message = "`map` needs `as` (the item's name in the task, e.g. `as: part`)";
                 self.report(task, &at, message.into());
@@ -181,8 +210,8 @@ impl Reader<'_> {
                 format!("map.max_items: {max_items} is out of range: from 1 to {MAX_ITEMS_LIMIT}");
             self.report(task, &field("max_items"), message);
         }
-        match (over, item) {
-            (Some(over), Some(item)) if self.problems.len() == before => Ok(MapSpec {
+        match over {
+            Some(over) if self.problems.len() == before => Ok(MapSpec {
                 over,
                 item,
                 parallel: raw.parallel,
@@ -193,7 +222,69 @@ impl Reader<'_> {
         }
     }
 
-    fn report(&mut self, task: &str, path: &[Step], message: String) {
+    /// `map.over`: one `${name}` reference, or a mapping of names to references (a cross
+    /// product); `None` when it is wrong (reported at its line).
+    fn over(&mut self, over: Value, task: &str, at: &[Step]) -> Option<Over> {
+        match over {
+            Value::String(text) => self.reference(&text, task, at, "map.over").map(Over::List),
+            Value::Mapping(lists) if !lists.is_empty() => {
+                let mut product = BTreeMap::new();
+                let before = self.problems.len();
+                for (name, text) in lists {
+                    let (Value::String(name), Value::String(text)) = (name, text) else {
+                        let message =
+                            "map.over: each list of a cross product is `name: ${list}`".into();
+                        self.report(task, at, message);
+                        continue;
+                    };
+                    let mut path = at.to_vec();
+                    path.push(Step::Key(name.clone()));
+                    let what = format!("map.over.{name}");
+                    let name = self.item_name(&name, task, &path, &what);
+                    let text = self.reference(&text, task, &path, &what);
+                    if let (Some(name), Some(text)) = (name, text) {
+                        product.insert(name, text);
+                    }
+                }
+                (self.problems.len() == before).then_some(Over::Product(product))
+            }
+            _ => {
+                let message = "map.over: write the list as `${name}`, or a cross product of lists as `{region: ${regions}, day: ${days}}`".into();
+                self.report(task, at, message);
+                None
+            }
+        }
+    }
+
+    /// A list's reference, `${name}`; `None` when it is not one (reported).
+    fn reference(&mut self, text: &str, task: &str, at: &[Step], what: &str) -> Option<String> {
+        if reference_name(text).is_some() {
+            return Some(text.trim().to_string());
+        }
+        let message = format!(
+            "{what}: `{text}` is not a reference: write the list's param as `${{name}}` (a param or an upstream task's output holding a JSON list)"
+        );
+        self.report(task, at, message);
+        None
+    }
+
+    /// A name an item is seen by inside its task (`as`, a product's list name); `None` when
+    /// it cannot be one (reported).
+    fn item_name(&mut self, name: &str, task: &str, at: &[Step], what: &str) -> Option<String> {
+        let message = if is_system_param(name) || name.starts_with("system.") {
+            format!("{what}: `{name}` would hide a system param: choose another name")
+        } else if is_param_name(name) {
+            return Some(name.to_string());
+        } else {
+            format!(
+                "{what}: `{name}` is not a param name (a letter or `_`, then letters, digits, `_` or `.`)"
+            )
+        };
+        self.report(task, at, message);
+        None
+    }
+
+    pub(super) fn report(&mut self, task: &str, path: &[Step], message: String) {
         let at = self.doc.position(path);
         self.problems.push(Problem {
             task: Some(task.to_string()),
@@ -228,10 +319,56 @@ mod tests {
         let spec = WorkflowSpec::from_yaml(&text, "w.yaml").unwrap();
         let map = spec.tasks[0].map.clone().unwrap();
         assert_eq!(map.over_param(), "parts");
-        assert_eq!(map.item, "part");
+        assert_eq!(map.item.as_deref(), Some("part"));
         assert_eq!(map.parallel, Some(8));
         assert_eq!(map.max_items, 50);
         assert_eq!(map.failure, MapFailure::Continue);
+    }
+
+    const PRODUCT: &str = "name: w\nparams: {regions: '[\"eu\"]', days: '[1, 2]'}\ntasks:\n  - name: m\n    type: shell\n    command: echo ${region} ${day}\n    map:\n      over: {region: '${regions}', day: '${days}'}\n";
+
+    #[test]
+    fn a_cross_product_reads_each_list_under_its_name_and_needs_no_as() {
+        let spec = WorkflowSpec::from_yaml(PRODUCT, "w").unwrap();
+        let map = spec.tasks[0].map.clone().unwrap();
+        let Over::Product(lists) = &map.over else {
+            panic!("a product: {:?}", map.over);
+        };
+        assert_eq!(lists["region"], "${regions}");
+        assert_eq!(lists["day"], "${days}");
+        assert_eq!(map.item, None);
+        assert_eq!(
+            map.item_params(),
+            vec!["day".to_string(), "region".to_string()]
+        );
+        assert!(crate::params::check_all(&spec, &Default::default()).is_empty());
+        let back = WorkflowSpec::from_yaml(&spec.to_yaml().unwrap(), "w").unwrap();
+        assert_eq!(back, spec);
+        assert_eq!(WorkflowSpec::from_json(&spec.to_json()).unwrap(), spec);
+    }
+
+    #[test]
+    fn a_cross_product_list_must_be_a_reference_under_a_param_name_at_its_line() {
+        let bad = PRODUCT.replace("day: '${days}'", "day: 'mon,tue'");
+        let e = error(&bad);
+        assert!(e.contains("line 8"), "{e}");
+        assert!(
+            e.contains("map.over.day: `mon,tue` is not a reference"),
+            "{e}"
+        );
+        let e = error(&PRODUCT.replace("day: '${days}'", "'my day': '${days}'"));
+        assert!(
+            e.contains("map.over.my day: `my day` is not a param name"),
+            "{e}"
+        );
+        let e = error(&PRODUCT.replace("day: '${days}'", "system.task.attempt: '${days}'"));
+        assert!(e.contains("would hide a system param"), "{e}");
+        let e = error(&PRODUCT.replace("{region: '${regions}', day: '${days}'}", "{}"));
+        assert!(e.contains("a cross product of lists"), "{e}");
+        let spec =
+            WorkflowSpec::from_yaml(&PRODUCT.replace("days: '[1, 2]'", "x: '1'"), "w").unwrap();
+        let undefined = crate::params::check_all(&spec, &Default::default());
+        assert_eq!(undefined[0].names, vec!["days".to_string()]);
     }
 
     #[test]

@@ -233,6 +233,7 @@ fn check_task(index: usize, mut raw: RawTask) -> Result<TaskSpec, Vec<Problem>> 
             task_group: raw.task_group,
             task_group_priority: raw.task_group_priority,
             map: raw.map,
+            broadcast: raw.broadcast,
         }),
         _ => Err(problems),
     }

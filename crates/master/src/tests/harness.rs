@@ -56,6 +56,15 @@ impl Harness {
         Harness::on(None, self.store.clone(), id, true, Vec::new()).await
     }
 
+    /// Runs one SQL statement on the store's database, behind the store's back.
+    pub async fn sql(&self, statement: &str) {
+        let db = self
+            ._db
+            .as_ref()
+            .expect("the harness that made the database");
+        db.execute(statement).await;
+    }
+
     /// The same master started again on the same store (standalone: what was on a worker
     /// is taken as lost with it).
     pub async fn restart(&self) -> Harness {

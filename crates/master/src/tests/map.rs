@@ -292,3 +292,57 @@ async fn a_restarted_master_rebuilds_the_items_and_goes_on() {
     assert_eq!(names(&tick), vec!["report"]);
     assert_eq!(again.task(id, "load").await.state, TaskState::Succeeded);
 }
+
+#[tokio::test]
+async fn a_restarted_master_fails_a_mapped_task_whose_kept_list_cannot_be_read() {
+    let mut h = Harness::standalone().await;
+    let id = h.start(THREE).await;
+    h.tick().await;
+    h.sql("UPDATE task_instance SET map_items = 'not a list' WHERE task_name = 'load'")
+        .await;
+    let mut again = h.restart().await;
+    let tick = again.tick().await;
+    assert!(names(&tick).is_empty(), "{:?}", names(&tick));
+    let load = again.task(id, "load").await;
+    assert_eq!(load.state, TaskState::Failed);
+    assert!(
+        load.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("cannot be read again"),
+        "{:?}",
+        load.message
+    );
+    assert_eq!(
+        again.state(id).await,
+        baton_core::WorkflowState::Failed,
+        "the instance ends instead of waiting forever"
+    );
+}
+
+#[tokio::test]
+async fn a_cross_product_runs_one_item_per_combination_each_list_under_its_name() {
+    let mut h = Harness::standalone().await;
+    let yaml = "name: m\nparams: {regions: '[\"eu\",\"us\"]', days: '[1,2]'}\ntasks:\n  - {name: load, type: shell, command: 'echo ${region} ${day}', map: {over: {region: '${regions}', day: '${days}'}}}\n";
+    let id = h.start(yaml).await;
+    let tick = h.tick().await;
+    assert_eq!(
+        names(&tick),
+        vec!["load[0]", "load[1]", "load[2]", "load[3]"]
+    );
+    let seen: Vec<(&str, &str)> = ["load[0]", "load[1]", "load[2]", "load[3]"]
+        .iter()
+        .map(|n| {
+            let d = dispatched(&tick, n);
+            (param(d, "day"), param(d, "region"))
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![("1", "eu"), ("1", "us"), ("2", "eu"), ("2", "us")]
+    );
+    let reports = tick.dispatches.iter().map(|(_, d)| done(d, &h)).collect();
+    h.tick_with(reports).await;
+    assert_eq!(h.task(id, "load").await.state, TaskState::Succeeded);
+    assert_eq!(h.state(id).await, WorkflowState::Succeeded);
+}

@@ -3,6 +3,7 @@
 //! test. What a tick decided to send (dispatches, kills) is read from the tick instead of being
 //! sent, so every rule of the engine can be checked on its own.
 
+mod broadcast;
 mod dispatch_secrets;
 mod harness;
 mod map;

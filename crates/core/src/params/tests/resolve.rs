@@ -476,7 +476,7 @@ fn a_mapped_item_is_bound_above_every_param_and_stays_data() {
     let c = ctx();
     let item = "$(touch /tmp/x) $[yyyy] ${parts}";
     let resolved = scope(&w, &w.tasks[0], &start, &upstream, &c)
-        .resolve_item(("part", item), &BTreeMap::new())
+        .resolve_item(&[("part".to_string(), item.to_string())], &BTreeMap::new())
         .unwrap();
     assert_eq!(
         resolved.env["BATON_PARAM_part"], item,
