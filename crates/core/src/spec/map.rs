@@ -200,6 +200,14 @@ impl Reader<'_> {
                 None
             }
         };
+        if let (Some(Over::Product(lists)), Some(name)) = (&over, &item) {
+            if lists.contains_key(name) {
+                let message = format!(
+                    "map.as: `{name}` is also the name of one of the lists of `over`: choose another name"
+                );
+                self.report(task, &field("as"), message);
+            }
+        }
         if raw.parallel == Some(0) {
             let message = "map.parallel: 0 would run no item: give 1 or more".into();
             self.report(task, &field("parallel"), message);
@@ -363,6 +371,11 @@ mod tests {
         );
         let e = error(&PRODUCT.replace("day: '${days}'", "system.task.attempt: '${days}'"));
         assert!(e.contains("would hide a system param"), "{e}");
+        let e = error(&format!("{PRODUCT}      as: day\n"));
+        assert!(
+            e.contains("line 9") && e.contains("map.as: `day` is also the name"),
+            "{e}"
+        );
         let e = error(&PRODUCT.replace("{region: '${regions}', day: '${days}'}", "{}"));
         assert!(e.contains("a cross product of lists"), "{e}");
         let spec =
