@@ -117,6 +117,11 @@ fn master_and_worker_serve_their_metrics_and_health() {
     });
 
     assert_eq!(
+        sample(&worker, "baton_worker_log_archive_waiting"),
+        Some(0.0),
+        "no archive, nothing waits for one: {worker}"
+    );
+    assert_eq!(
         sample(&master, "baton_master_dispatches_total"),
         Some(4.0),
         "one dispatch per attempt run: {master}"

@@ -71,6 +71,8 @@ pub(crate) struct Archiver {
     look_on_disk: Arc<AtomicBool>,
     /// True while the uploader has nothing to do (it waits for an attempt to end).
     idle: tokio::sync::watch::Receiver<bool>,
+    /// Ended attempts whose log is marked and not archived yet (the metric of the queue).
+    waiting: Arc<AtomicU64>,
     /// Failed uploads so far (the uploader's count, which tests read).
     #[cfg(test)]
     failures: Arc<AtomicU64>,
@@ -84,7 +86,11 @@ impl Archiver {
         let look_on_disk = Arc::new(AtomicBool::new(true));
         let failures = Arc::new(AtomicU64::new(0));
         let (idle_tx, idle) = tokio::sync::watch::channel(false);
+        // Counted before any attempt runs here: what a previous life left marked.
+        let left = markers(&data_dir, usize::MAX).map_or(0, |m| m.len());
+        let waiting = Arc::new(AtomicU64::new(u64::try_from(left).unwrap_or(u64::MAX)));
         let uploader = Uploader {
+            waiting: waiting.clone(),
             idle: idle_tx,
             archive,
             data_dir: data_dir.clone(),
@@ -98,9 +104,15 @@ impl Archiver {
             tx,
             look_on_disk,
             idle,
+            waiting,
             #[cfg(test)]
             failures,
         }
+    }
+
+    /// How many ended attempts' logs wait for the archive (marked, not uploaded yet).
+    pub(crate) fn waiting(&self) -> u64 {
+        self.waiting.load(Ordering::SeqCst)
     }
 
     /// Resolves once the uploader has caught up (everything marked so far, a previous life's
@@ -122,8 +134,13 @@ impl Archiver {
     /// it) and hands it to the uploader. Never waits.
     pub(crate) fn ended(&self, wfi: WorkflowInstanceId, key: AttemptKey) {
         let marker = marker_path(&self.data_dir, wfi, key);
-        if let Err(e) = write_marker(&marker) {
-            tracing::warn!(path = %marker.display(), error = %e, "cannot mark a task log for the archive; it is archived only if this worker keeps running");
+        match write_marker(&marker) {
+            Ok(()) => {
+                self.waiting.fetch_add(1, Ordering::SeqCst);
+            }
+            Err(e) => {
+                tracing::warn!(path = %marker.display(), error = %e, "cannot mark a task log for the archive; it is archived only if this worker keeps running");
+            }
         }
         if self.tx.try_send((wfi, key)).is_err() {
             self.look_on_disk.store(true, Ordering::SeqCst);
@@ -144,6 +161,8 @@ struct Uploader {
     look_on_disk: Arc<AtomicBool>,
     failures: Arc<AtomicU64>,
     idle: tokio::sync::watch::Sender<bool>,
+    /// The archiver's count of marked logs: one less for each upload that removes a marker.
+    waiting: Arc<AtomicU64>,
 }
 
 impl Uploader {
@@ -198,8 +217,15 @@ impl Uploader {
             Err(source) => return Err(UploadError::Read { path, source }),
         };
         self.archive.put(wfi, key, data).await?;
-        if let Err(e) = remove_marker(&marker) {
-            tracing::warn!(path = %marker.display(), error = %e, "cannot remove an archived log's marker; it will be uploaded again");
+        match remove_marker(&marker) {
+            Ok(()) => {
+                let _ = self
+                    .waiting
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+            }
+            Err(e) => {
+                tracing::warn!(path = %marker.display(), error = %e, "cannot remove an archived log's marker; it will be uploaded again");
+            }
         }
         Ok(())
     }
@@ -366,6 +392,7 @@ mod tests {
         let marker = marker_path(data.path(), WorkflowInstanceId(7), key(70, 1));
         until("several tries to fail", || archiver.failures() >= 3).await;
         assert!(marker.exists(), "not archived: the marker stays");
+        assert_eq!(archiver.waiting(), 1, "it waits, counted once");
         assert!(!store.path().join("7/70/1.log").exists());
         std::fs::remove_file(store.path().join("7")).unwrap();
         let archived = store.path().join("7/70/1.log");
@@ -374,6 +401,7 @@ mod tests {
         })
         .await;
         assert_eq!(std::fs::read(archived).unwrap(), b"retried\n");
+        until("none waiting", || archiver.waiting() == 0).await;
     }
 
     #[tokio::test]
@@ -391,7 +419,8 @@ mod tests {
         // An attempt archived before (no marker) is not uploaded again.
         write_log(data.path(), 4, key(41, 1), b"done before\n");
         let archive = LogArchive::open(&directory(store.path())).unwrap();
-        let _archiver = Archiver::start(archive, data.path().into(), fast());
+        let archiver = Archiver::start(archive, data.path().into(), fast());
+        assert!(archiver.waiting() <= 2, "two were left marked");
         let last = store.path().join("4/40/2.log");
         let marked = |wfi: i64, k: AttemptKey| marker_path(data.path(), WorkflowInstanceId(wfi), k);
         within("the marked logs archived", async {
@@ -406,6 +435,7 @@ mod tests {
             b"log of 3\n"
         );
         assert!(!store.path().join("4/41/1.log").exists());
+        until("none waiting", || archiver.waiting() == 0).await;
         // The marker's removal leaves the directory's time as it was (for the retention).
         let dir = data.path().join("logs/3/30");
         until("the directory's time put back", || {

@@ -85,6 +85,10 @@ impl WorkerMetrics {
                 "baton_worker_outbox_depth",
                 "Reports (task events) in this worker's outbox not yet acknowledged by a master",
             ),
+            archive: gauge(
+                "baton_worker_log_archive_waiting",
+                "Ended attempts' logs on this worker not yet in the log archive",
+            ),
         };
         self.registry
             .register(Box::new(live))
@@ -148,14 +152,18 @@ struct Live {
     running: IntGauge,
     slots: IntGauge,
     outbox: IntGauge,
+    archive: IntGauge,
+}
+
+impl Live {
+    fn gauges(&self) -> [&IntGauge; 4] {
+        [&self.running, &self.slots, &self.outbox, &self.archive]
+    }
 }
 
 impl Collector for Live {
     fn desc(&self) -> Vec<&Desc> {
-        [&self.running, &self.slots, &self.outbox]
-            .into_iter()
-            .flat_map(|g| g.desc())
-            .collect()
+        self.gauges().into_iter().flat_map(|g| g.desc()).collect()
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
@@ -164,8 +172,10 @@ impl Collector for Live {
             self.running.set(count(inner.running_now()));
             self.slots.set(count(inner.config.slots));
             self.outbox.set(count(inner.reporter.pending()));
+            let waiting = inner.archiver.as_ref().map_or(0, |a| a.waiting());
+            self.archive.set(i64::try_from(waiting).unwrap_or(i64::MAX));
         }
-        [&self.running, &self.slots, &self.outbox]
+        self.gauges()
             .into_iter()
             .flat_map(|g| g.collect())
             .collect()
