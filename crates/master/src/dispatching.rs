@@ -334,6 +334,7 @@ impl Engine {
             deadline_us: self
                 .now()
                 .saturating_add(micros(self.config.dispatch_timeout) / 2),
+            collect_subtasks: false,
         })
     }
 
