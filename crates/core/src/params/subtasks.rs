@@ -240,6 +240,8 @@ impl SubtaskSet {
 
     /// Adds a sub-task, or says which limit or rule it breaks (the set is unchanged then).
     pub fn add(&mut self, subtask: Subtask) -> Result<(), SubtaskError> {
+        // A sub-task read here is checked already; one a worker reported, again.
+        let subtask = self::subtask(&subtask.name, subtask.args)?;
         if let Some(&at) = self.names.get(&subtask.name) {
             return match self.list[at].args == subtask.args {
                 true => Ok(()),
