@@ -374,6 +374,13 @@ impl Engine {
             .chain(r.map_starts.iter().map(|t| (*t, true)))
             .collect();
         for (task, recovered) in tasks {
+            if crate::map_reduce::spec_of(&version.spec.tasks[task]).is_some() {
+                let place = (task, recovered, lost_in_flight);
+                if let Some(mapped) = self.restore_map_reduce(r, version, id, place, &mut items) {
+                    maps.insert(task, mapped);
+                }
+                continue;
+            }
             let Some(rules) = item_rules(&version.spec.tasks[task]) else {
                 continue;
             };
@@ -415,10 +422,113 @@ impl Engine {
                 base,
                 held: Default::default(),
                 ended: false,
+                phase: None,
             };
             maps.insert(task, mapped);
         }
         maps
+    }
+
+    /// A map-reduce task running (or queued again by a recover, `recovered`): its phase
+    /// found from its row's kept list and its items' rows, whose rows of that phase are
+    /// placed after the instance's slots; `None` when it starts afresh (queued, never
+    /// begun) or cannot go on (its list cannot be read: it then fails).
+    fn restore_map_reduce(
+        &mut self,
+        r: &mut Restored,
+        version: &Version,
+        id: baton_core::WorkflowInstanceId,
+        (task, recovered, lost_in_flight): (usize, bool, bool),
+        items: &mut Vec<Slot>,
+    ) -> Option<Mapped> {
+        use baton_core::run::map_reduce as mr_rules;
+        use baton_core::spec::map_reduce::Phase;
+        let spec = crate::map_reduce::spec_of(&version.spec.tasks[task])?;
+        let list = match r.slots[task].as_ref().map(|s| &s.map) {
+            Some(Some(MapRole::Mapped { list })) => list.clone(),
+            _ => return None,
+        };
+        let name = version.spec.tasks[task].name.clone();
+        let rows = take_items(items, &name);
+        let index_of = |row: &Slot| match row.map {
+            Some(MapRole::Item { index, .. }) => index,
+            _ => i64::MIN,
+        };
+        let reduce_row = rows
+            .iter()
+            .any(|row| index_of(row) == mr_rules::REDUCE_INDEX);
+        let phase = crate::map_reduce::restored_phase(&list, reduce_row);
+        let subtasks = match phase {
+            Phase::Split => Vec::new(),
+            Phase::Run | Phase::Reduce => match mr_rules::items(&list) {
+                Some(subtasks) => subtasks,
+                None => {
+                    if !recovered {
+                        r.unreadable_maps.push(task);
+                    }
+                    return None;
+                }
+            },
+        };
+        let (input, phase_items, wanted): (
+            String,
+            Vec<map::Item>,
+            Box<dyn Fn(i64) -> Option<usize>>,
+        ) = match phase {
+            Phase::Split => (
+                String::new(),
+                mr_rules::single(Phase::Split),
+                Box::new(|i| (i == mr_rules::SPLIT_INDEX).then_some(0)),
+            ),
+            Phase::Reduce => {
+                let mut outputs = vec![BTreeMap::new(); subtasks.len()];
+                for row in &rows {
+                    if let Some(i) = usize::try_from(index_of(row))
+                        .ok()
+                        .filter(|i| *i < outputs.len())
+                    {
+                        outputs[i] = row.outputs.clone();
+                    }
+                }
+                (
+                    map::outputs_list(&outputs),
+                    mr_rules::single(Phase::Reduce),
+                    Box::new(|i| (i == mr_rules::REDUCE_INDEX).then_some(0)),
+                )
+            }
+            Phase::Run => {
+                let n = subtasks.len();
+                (
+                    String::new(),
+                    subtasks,
+                    Box::new(move |i| usize::try_from(i).ok().filter(|i| *i < n)),
+                )
+            }
+        };
+        let base = r.slots.len();
+        r.slots.resize(base + phase_items.len(), None);
+        r.item_tasks
+            .resize(r.item_tasks.len() + phase_items.len(), task);
+        let mut states = vec![map::ItemState::Waiting; phase_items.len()];
+        for row in rows {
+            let Some(item) = wanted(index_of(&row)) else {
+                continue;
+            };
+            states[item] = map::ItemState::from(row.state);
+            self.restore_row(r, version, id, base + item, row, lost_in_flight);
+        }
+        let mut run = map::MapRun::rebuild(mr_rules::rules(spec, phase), states, false);
+        if recovered {
+            run.recover();
+        }
+        Some(Mapped {
+            run,
+            items: phase_items,
+            base,
+            held: Default::default(),
+            ended: false,
+            phase: Some((phase, input)),
+        })
     }
 
     /// The restored instance's mapped tasks go on: those a recover queued run again (or

@@ -1018,7 +1018,12 @@ echo '{"name": "extra", "args": {"k": 1}}' > "$BATON_TASK_DIR/subtasks.jsonl"
 echo '${setValue(n=3)}'"#;
         worker.dispatch(split(1, command, &master.addr)).unwrap();
         let finished = master.finished(1).await;
-        assert_eq!(finished.outcome, Outcome::Succeeded as i32, "{}", finished.message);
+        assert_eq!(
+            finished.outcome,
+            Outcome::Succeeded as i32,
+            "{}",
+            finished.message
+        );
         let got: Vec<(&str, &str)> = finished
             .subtasks
             .iter()
@@ -1026,11 +1031,20 @@ echo '${setValue(n=3)}'"#;
             .collect();
         assert_eq!(
             got,
-            vec![("part0", "0"), ("part1", "1"), ("part2", "2"), ("extra", r#"{"k":1}"#)]
+            vec![
+                ("part0", "0"),
+                ("part1", "1"),
+                ("part2", "2"),
+                ("extra", r#"{"k":1}"#)
+            ]
         );
         assert_eq!(finished.outputs["n"], "3");
         // Not a split step: the same lines are plain output, and no task dir is given.
-        let plain = request(2, shell("echo '${addTask(name=p, args=1)}'; echo \"dir=${BATON_TASK_DIR:-none}\""), &master.addr);
+        let plain = request(
+            2,
+            shell("echo '${addTask(name=p, args=1)}'; echo \"dir=${BATON_TASK_DIR:-none}\""),
+            &master.addr,
+        );
         worker.dispatch(plain).unwrap();
         let finished = master.finished(2).await;
         assert_eq!(finished.outcome, Outcome::Succeeded as i32);
@@ -1047,9 +1061,14 @@ echo '${setValue(n=3)}'"#;
         worker.dispatch(split(1, command, &master.addr)).unwrap();
         let finished = master.finished(1).await;
         assert_eq!(finished.outcome, Outcome::Failed as i32);
-        assert_eq!(finished.message, "addTask: sub-task `a` was added twice with different args");
+        assert_eq!(
+            finished.message,
+            "addTask: sub-task `a` was added twice with different args"
+        );
         assert!(finished.subtasks.is_empty());
-        assert!(log_of(&worker, 1).await.contains("[baton] addTask: sub-task `a`"));
+        assert!(log_of(&worker, 1)
+            .await
+            .contains("[baton] addTask: sub-task `a`"));
         worker
             .dispatch(split(2, "echo '${addTask(name=a)}'; exit 3", &master.addr))
             .unwrap();

@@ -453,16 +453,22 @@ mod tests {
         std::fs::write(&file, "{\"name\": \"p0\", \"args\": \"other\"}\n").unwrap();
         let mut found = collect(&[b"${addTask(name=p0)}\n"]);
         let e = subtasks_of(&mut found, dir.path()).unwrap_err().to_string();
-        assert!(e.contains("`p0` was added twice with different args"), "{e}");
+        assert!(
+            e.contains("`p0` was added twice with different args"),
+            "{e}"
+        );
         std::fs::write(&file, "nope\n").unwrap();
-        let e = subtasks_of(&mut collect(&[]), dir.path()).unwrap_err().to_string();
+        let e = subtasks_of(&mut collect(&[]), dir.path())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("subtasks.jsonl line 1: not JSON"), "{e}");
     }
 
     #[test]
     fn a_bad_or_too_long_add_task_is_kept_as_the_error_and_ends_collecting() {
         let dir = tempfile::tempdir().unwrap();
-        let mut found = collect(&[b"${addTask(name=ok)}\n${addTask(name=bad name)}\n${addTask(name=late)}\n"]);
+        let mut found =
+            collect(&[b"${addTask(name=ok)}\n${addTask(name=bad name)}\n${addTask(name=late)}\n"]);
         let e = subtasks_of(&mut found, dir.path()).unwrap_err();
         assert!(matches!(e, SubtaskError::BadName { .. }), "{e:?}");
         let mut line = b"${addTask(name=big, args=".to_vec();
