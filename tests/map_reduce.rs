@@ -1,0 +1,186 @@
+//! `map_reduce:` through real `baton` processes: a python split step adds 50 sub-tasks
+//! (`${addTask(…)}` lines), which run 8 at a time, some failing their first attempt and
+//! succeeding on their retry; the reduce reads every sub-task's outputs and its own output
+//! reaches the task after it. A sink outside Baton (one file per attempt of a sub-task) shows
+//! what ran. Also: a bad `map_reduce:` refused at its line, a sub-task list from
+//! `$BATON_TASK_DIR/subtasks.jsonl`, and a split adding more than `max_items`.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// The workflow: `crunch` splits into `count` sub-tasks; sub-task `partN` squares N and
+/// leaves `sink/partN.ATTEMPT`, failing its first attempt when N ends in 7; the reduce writes
+/// the outputs it saw to `report.json` and sets `total`, which `after` writes to `total`.
+fn workflow(dir: &Path, count: usize) -> String {
+    let d = dir.display();
+    format!(
+        r#"name: crunching
+tasks:
+  - name: crunch
+    type: python
+    retries: 1
+    retry_interval: 1s
+    script: |
+      for p in range({count}):
+          print("${{addTask(name=part%d, args=%d)}}" % (p, p))
+    map_reduce:
+      parallel: 8
+      run: |
+        import os, sys
+        n = int(${{subtask.args}})
+        attempt = os.environ["BATON_ATTEMPT"]
+        open("{d}/sink/" + ${{subtask.name}} + "." + attempt, "w").close()
+        if n % 10 == 7 and attempt == "1":
+            sys.exit(1)
+        print("${{setValue(square=%d)}}" % (n * n))
+      reduce: |
+        import json
+        outputs = json.loads(${{subtasks.outputs}})
+        open("{d}/report.json", "w").write(json.dumps(outputs))
+        print("${{setValue(total=%d)}}" % sum(int(o["square"]) for o in outputs))
+  - name: after
+    type: shell
+    depends_on: [crunch]
+    command: printf '%s' "${{total}}" > {d}/total
+"#
+    )
+}
+
+/// Attempts per sub-task, from the sink.
+fn attempts(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for entry in std::fs::read_dir(dir.join("sink")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        let (task, attempt) = name.split_once('.').unwrap();
+        seen.entry(task.to_string())
+            .or_default()
+            .push(attempt.to_string());
+    }
+    for attempts in seen.values_mut() {
+        attempts.sort();
+    }
+    seen
+}
+
+#[test]
+fn map_reduce_with_50_sub_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sink")).unwrap();
+    let server = Standalone::start(&dir.path().join("data"), None, &[]);
+    let file = write(dir.path(), "crunching.yaml", &workflow(dir.path(), 50));
+    let id = server.start_workflow(&file, "crunching", &[]);
+    let view = server.wait_end(id, Duration::from_secs(180));
+    assert_eq!(view["instance"]["state"], "succeeded", "{view:#}");
+    let crunch = Standalone::task(&view, "crunch");
+    assert_eq!(crunch["state"], "succeeded");
+    assert_eq!(crunch["message"], "50 sub-tasks and the reduce succeeded");
+
+    let seen = attempts(dir.path());
+    assert_eq!(seen.len(), 50, "every sub-task ran: {seen:?}");
+    for (task, attempts) in &seen {
+        let n: usize = task.trim_start_matches("part").parse().unwrap();
+        let expected: Vec<&str> = if n % 10 == 7 {
+            vec!["1", "2"]
+        } else {
+            vec!["1"]
+        };
+        assert_eq!(attempts, &expected, "attempts of {task}");
+    }
+    let report: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report.len(), 50, "the reduce saw every sub-task's outputs");
+    for (n, outputs) in report.iter().enumerate() {
+        assert_eq!(
+            outputs["square"],
+            (n * n).to_string(),
+            "sub-task {n}, in order"
+        );
+    }
+    let total: usize = (0..50).map(|n| n * n).sum();
+    let written = std::fs::read_to_string(dir.path().join("total")).unwrap();
+    assert_eq!(
+        written,
+        total.to_string(),
+        "downstream sees the reduce's output"
+    );
+
+    let items = server.get(&format!("/instances/{id}/items?task=crunch&limit=100"));
+    let names: Vec<&str> = items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["task_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 52, "{names:?}");
+    assert_eq!(
+        &names[..3],
+        ["crunch[reduce]", "crunch[split]", "crunch[part0]"]
+    );
+    assert_eq!(names[51], "crunch[part49]");
+}
+
+#[test]
+fn sub_tasks_come_from_the_task_dir_file_too_and_max_items_bounds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let yaml = format!(
+        r#"name: from-file
+failure_strategy: continue
+tasks:
+  - name: split
+    type: shell
+    command: |
+      for c in a b c; do echo "{{\"name\": \"$c\", \"args\": \"$c$c\"}}"; done > "$BATON_TASK_DIR/subtasks.jsonl"
+    map_reduce:
+      run: echo '${{setValue(out='"${{subtask.args}}"')}}'
+      reduce: printf '%s' "${{subtasks.outputs}}" > {d}/outputs.json
+  - name: too-many
+    type: shell
+    command: for p in 1 2 3; do echo "\${{addTask(name=p$p)}}"; done
+    map_reduce: {{run: 'true', reduce: 'true', max_items: 2}}
+"#
+    );
+    let server = Standalone::start(&dir.path().join("data"), None, &[]);
+    let file = write(dir.path(), "from-file.yaml", &yaml);
+    let id = server.start_workflow(&file, "from-file", &[]);
+    let view = server.wait_end(id, Duration::from_secs(60));
+    assert_eq!(
+        Standalone::task(&view, "split")["state"],
+        "succeeded",
+        "{view:#}"
+    );
+    let outputs = std::fs::read_to_string(dir.path().join("outputs.json")).unwrap();
+    assert_eq!(outputs, r#"[{"out":"aa"},{"out":"bb"},{"out":"cc"}]"#);
+    let too_many = Standalone::task(&view, "too-many");
+    assert_eq!(too_many["state"], "failed");
+    assert_eq!(
+        too_many["message"],
+        "the split step failed: the split step added 3 sub-tasks, more than this task's limit of 2 (map_reduce.max_items)"
+    );
+}
+
+#[test]
+fn a_bad_map_reduce_is_refused_before_anything_runs_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "bad.yaml",
+        "name: bad\ntasks:\n  - name: crunch\n    type: shell\n    command: split\n    map_reduce:\n      run: work\n      parallel: 0\n",
+    );
+    let out = baton(&["run", file.to_str().unwrap()], &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("line 6") && stderr.contains("`map_reduce` needs `reduce`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 8") && stderr.contains("map_reduce.parallel: 0"),
+        "{stderr}"
+    );
+}
