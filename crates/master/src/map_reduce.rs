@@ -191,17 +191,11 @@ impl Engine {
                     Some(MapRole::Item { .. }) | None => String::new(),
                 };
                 match rules::items(&list) {
-                    Some(items) if items.is_empty() => self.next_phase(
-                        id,
-                        task,
-                        &mr,
-                        Phase::Reduce,
-                        rules::single(Phase::Reduce),
-                        "[]".into(),
-                        t,
-                    ),
+                    Some(items) if items.is_empty() => {
+                        self.next_phase(id, task, &mr, reduce("[]".into()))
+                    }
                     Some(items) => {
-                        self.next_phase(id, task, &mr, Phase::Run, items, String::new(), t)
+                        self.next_phase(id, task, &mr, (Phase::Run, items, String::new()))
                     }
                     None => {
                         let message = "the split step succeeded but its sub-tasks, kept on the task's row, cannot be read";
@@ -211,15 +205,7 @@ impl Engine {
             }
             Phase::Run => {
                 let outputs = inst.outputs_of(mapped);
-                self.next_phase(
-                    id,
-                    task,
-                    &mr,
-                    Phase::Reduce,
-                    rules::single(Phase::Reduce),
-                    outputs,
-                    t,
-                )
+                self.next_phase(id, task, &mr, reduce(outputs))
             }
             Phase::Reduce => {
                 let count = match inst.slots[task].as_ref().and_then(|r| r.map.as_ref()) {
@@ -235,16 +221,12 @@ impl Engine {
 
     /// Starts a map-reduce task's next phase with these items (`input`: the reduce's
     /// `${subtasks.outputs}`).
-    #[allow(clippy::too_many_arguments)]
     fn next_phase(
         &mut self,
         id: WorkflowInstanceId,
         task: TaskIndex,
         mr: &MapReduceSpec,
-        phase: Phase,
-        items: Vec<Item>,
-        input: String,
-        t: &mut Tick,
+        (phase, items, input): (Phase, Vec<Item>, String),
     ) -> Vec<Step> {
         let message = match phase {
             Phase::Run => format!("runs {} sub-tasks", items.len()),
@@ -262,10 +244,14 @@ impl Engine {
             row.message = Some(message);
             self.writes.touch(row);
         }
-        let _ = t;
         self.map_steps.push((id, task));
         Vec::new()
     }
+}
+
+/// The reduce phase, with `input` as its `${subtasks.outputs}`.
+fn reduce(input: String) -> (Phase, Vec<Item>, String) {
+    (Phase::Reduce, rules::single(Phase::Reduce), input)
 }
 
 /// A restored map-reduce task's phase, from what the store holds: its row's kept list
@@ -275,5 +261,41 @@ pub(crate) fn restored_phase(list: &str, reduce_row: bool) -> Phase {
         (true, _) => Phase::Split,
         (false, false) => Phase::Run,
         (false, true) => Phase::Reduce,
+    }
+}
+
+/// A restored phase's items (`subtasks`: the kept list's, for the sub-tasks' phase) and the
+/// reduce's input, rebuilt from the sub-tasks' rows among `rows` (the task's item rows).
+pub(crate) fn restored_items(
+    phase: Phase,
+    subtasks: Vec<Item>,
+    rows: &[crate::engine::Slot],
+) -> (Vec<Item>, String) {
+    match phase {
+        Phase::Split => (rules::single(Phase::Split), String::new()),
+        Phase::Run => (subtasks, String::new()),
+        Phase::Reduce => {
+            let mut outputs = vec![std::collections::BTreeMap::new(); subtasks.len()];
+            for row in rows {
+                if let Some(MapRole::Item { index, .. }) = &row.map {
+                    let at = usize::try_from(*index).ok();
+                    if let Some(slot) = at.and_then(|i| outputs.get_mut(i)) {
+                        *slot = row.outputs.clone();
+                    }
+                }
+            }
+            let input = baton_core::run::map::outputs_list(&outputs);
+            (rules::single(Phase::Reduce), input)
+        }
+    }
+}
+
+/// Which item of a restored phase (of `len` items) the row at `place` among the task's
+/// items is; `None` for a row of another phase.
+pub(crate) fn item_at(phase: Phase, place: i64, len: usize) -> Option<usize> {
+    match phase {
+        Phase::Split => (place == rules::SPLIT_INDEX).then_some(0),
+        Phase::Reduce => (place == rules::REDUCE_INDEX).then_some(0),
+        Phase::Run => usize::try_from(place).ok().filter(|i| *i < len),
     }
 }

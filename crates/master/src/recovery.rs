@@ -470,48 +470,15 @@ impl Engine {
                 }
             },
         };
-        let (input, phase_items, wanted): (
-            String,
-            Vec<map::Item>,
-            Box<dyn Fn(i64) -> Option<usize>>,
-        ) = match phase {
-            Phase::Split => (
-                String::new(),
-                mr_rules::single(Phase::Split),
-                Box::new(|i| (i == mr_rules::SPLIT_INDEX).then_some(0)),
-            ),
-            Phase::Reduce => {
-                let mut outputs = vec![BTreeMap::new(); subtasks.len()];
-                for row in &rows {
-                    if let Some(i) = usize::try_from(index_of(row))
-                        .ok()
-                        .filter(|i| *i < outputs.len())
-                    {
-                        outputs[i] = row.outputs.clone();
-                    }
-                }
-                (
-                    map::outputs_list(&outputs),
-                    mr_rules::single(Phase::Reduce),
-                    Box::new(|i| (i == mr_rules::REDUCE_INDEX).then_some(0)),
-                )
-            }
-            Phase::Run => {
-                let n = subtasks.len();
-                (
-                    String::new(),
-                    subtasks,
-                    Box::new(move |i| usize::try_from(i).ok().filter(|i| *i < n)),
-                )
-            }
-        };
+        let (phase_items, input) = crate::map_reduce::restored_items(phase, subtasks, &rows);
         let base = r.slots.len();
         r.slots.resize(base + phase_items.len(), None);
         r.item_tasks
             .resize(r.item_tasks.len() + phase_items.len(), task);
         let mut states = vec![map::ItemState::Waiting; phase_items.len()];
         for row in rows {
-            let Some(item) = wanted(index_of(&row)) else {
+            let place = index_of(&row);
+            let Some(item) = crate::map_reduce::item_at(phase, place, phase_items.len()) else {
                 continue;
             };
             states[item] = map::ItemState::from(row.state);
