@@ -2,20 +2,24 @@
 //! (`${addTask(…)}` lines), which run 8 at a time, some failing their first attempt and
 //! succeeding on their retry; the reduce reads every sub-task's outputs and its own output
 //! reaches the task after it. A sink outside Baton (one file per attempt of a sub-task) shows
-//! what ran. Also: a bad `map_reduce:` refused at its line, a sub-task list from
+//! what ran; the same on a 2-master cluster whose master is SIGKILLed while the sub-tasks
+//! run. Also: a bad `map_reduce:` refused at its line, a sub-task list from
 //! `$BATON_TASK_DIR/subtasks.jsonl`, and a split adding more than `max_items`.
 
 mod common;
+use common::cluster::{Cluster, Options};
+use common::pg::OwnPostgres;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-/// The workflow: `crunch` splits into `count` sub-tasks; sub-task `partN` squares N and
-/// leaves `sink/partN.ATTEMPT`, failing its first attempt when N ends in 7; the reduce writes
-/// the outputs it saw to `report.json` and sets `total`, which `after` writes to `total`.
-fn workflow(dir: &Path, count: usize) -> String {
+/// The workflow: `crunch` splits into `count` sub-tasks; sub-task `partN` squares N (after
+/// `pause` seconds) and leaves `sink/partN.ATTEMPT.PID`, failing its first attempt when N
+/// ends in 7; the reduce writes the outputs it saw to `report.json` and sets `total`, which
+/// `after` writes to `total`.
+fn workflow(dir: &Path, count: usize, pause: f64) -> String {
     let d = dir.display();
     format!(
         r#"name: crunching
@@ -30,10 +34,11 @@ tasks:
     map_reduce:
       parallel: 8
       run: |
-        import os, sys
+        import os, sys, time
         n = int(${{subtask.args}})
         attempt = os.environ["BATON_ATTEMPT"]
-        open("{d}/sink/" + ${{subtask.name}} + "." + attempt, "w").close()
+        open("{d}/sink/%s.%s.%d" % (${{subtask.name}}, attempt, os.getpid()), "w").close()
+        time.sleep({pause})
         if n % 10 == 7 and attempt == "1":
             sys.exit(1)
         print("${{setValue(square=%d)}}" % (n * n))
@@ -55,7 +60,8 @@ fn attempts(dir: &Path) -> BTreeMap<String, Vec<String>> {
     let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for entry in std::fs::read_dir(dir.join("sink")).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().to_string();
-        let (task, attempt) = name.split_once('.').unwrap();
+        let mut parts = name.split('.');
+        let (task, attempt) = (parts.next().unwrap(), parts.next().unwrap());
         seen.entry(task.to_string())
             .or_default()
             .push(attempt.to_string());
@@ -71,7 +77,7 @@ fn map_reduce_with_50_sub_tasks() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("sink")).unwrap();
     let server = Standalone::start(&dir.path().join("data"), None, &[]);
-    let file = write(dir.path(), "crunching.yaml", &workflow(dir.path(), 50));
+    let file = write(dir.path(), "crunching.yaml", &workflow(dir.path(), 50, 0.0));
     let id = server.start_workflow(&file, "crunching", &[]);
     let view = server.wait_end(id, Duration::from_secs(180));
     assert_eq!(view["instance"]["state"], "succeeded", "{view:#}");
@@ -90,24 +96,7 @@ fn map_reduce_with_50_sub_tasks() {
         };
         assert_eq!(attempts, &expected, "attempts of {task}");
     }
-    let report: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-            .unwrap();
-    assert_eq!(report.len(), 50, "the reduce saw every sub-task's outputs");
-    for (n, outputs) in report.iter().enumerate() {
-        assert_eq!(
-            outputs["square"],
-            (n * n).to_string(),
-            "sub-task {n}, in order"
-        );
-    }
-    let total: usize = (0..50).map(|n| n * n).sum();
-    let written = std::fs::read_to_string(dir.path().join("total")).unwrap();
-    assert_eq!(
-        written,
-        total.to_string(),
-        "downstream sees the reduce's output"
-    );
+    check_report(dir.path(), 50);
 
     let items = server.get(&format!("/instances/{id}/items?task=crunch&limit=100"));
     let names: Vec<&str> = items["items"]
@@ -122,6 +111,82 @@ fn map_reduce_with_50_sub_tasks() {
         ["crunch[reduce]", "crunch[split]", "crunch[part0]"]
     );
     assert_eq!(names[51], "crunch[part49]");
+}
+
+/// The reduce's report: every sub-task's outputs, in the order added.
+fn check_report(dir: &Path, count: usize) {
+    let report: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(
+        report.len(),
+        count,
+        "the reduce saw every sub-task's outputs"
+    );
+    for (n, outputs) in report.iter().enumerate() {
+        assert_eq!(
+            outputs["square"],
+            (n * n).to_string(),
+            "sub-task {n}, in order"
+        );
+    }
+    let total: usize = (0..count).map(|n| n * n).sum();
+    let written = std::fs::read_to_string(dir.join("total")).unwrap();
+    assert_eq!(
+        written,
+        total.to_string(),
+        "downstream sees the reduce's output"
+    );
+}
+
+#[test]
+fn map_reduce_on_a_cluster_survives_its_master_being_killed_mid_sub_tasks() {
+    let pg = OwnPostgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sink")).unwrap();
+    let mut c = Cluster::start(
+        dir.path(),
+        Options {
+            database: &pg.url(),
+            registry: "db",
+            masters: 2,
+            workers: 2,
+            session_timeout: "3s",
+            heartbeat_interval: "500ms",
+        },
+    );
+    let file = write(dir.path(), "crunching.yaml", &workflow(dir.path(), 50, 0.3));
+    c.ok(&["workflow", "apply", "-f", file.to_str().unwrap()]);
+    let id: i64 = c
+        .ok(&["workflow", "start", "crunching"])
+        .trim()
+        .parse()
+        .unwrap();
+    wait_for(
+        "some sub-tasks to have run",
+        Duration::from_secs(60),
+        || (attempts(dir.path()).len() >= 10).then_some(()),
+    );
+    let owner = c.get(&format!("/instances/{id}")).unwrap()["instance"]["owner"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let index = c
+        .masters
+        .iter()
+        .position(|m| m.address == owner)
+        .unwrap_or(0);
+    c.masters[index].kill();
+    let states = c.wait_all(&[id], Duration::from_secs(180));
+    assert_eq!(states[&id], "succeeded", "{}", c.logs());
+    check_report(dir.path(), 50);
+    let seen = attempts(dir.path());
+    assert_eq!(seen.len(), 50, "every sub-task ran");
+    // No attempt ran twice (an attempt written off as lost runs again as a new number).
+    for (task, attempts) in &seen {
+        let mut unique = attempts.clone();
+        unique.dedup();
+        assert_eq!(&unique, attempts, "an attempt of {task} ran twice");
+    }
 }
 
 #[test]
