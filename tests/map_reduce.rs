@@ -98,13 +98,21 @@ fn map_reduce_with_50_sub_tasks() {
     }
     check_report(dir.path(), 50);
 
-    let items = server.get(&format!("/instances/{id}/items?task=crunch&limit=100"));
-    let names: Vec<&str> = items["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["task_name"].as_str().unwrap())
-        .collect();
+    // The items page, 16 at a time: the reduce and split first, then the sub-tasks in order.
+    let mut names: Vec<String> = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = server.get(&format!(
+            "/instances/{id}/items?task=crunch&limit=16{cursor}"
+        ));
+        for t in page["items"].as_array().unwrap() {
+            names.push(t["task_name"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
     assert_eq!(names.len(), 52, "{names:?}");
     assert_eq!(
         &names[..3],

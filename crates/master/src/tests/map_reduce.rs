@@ -1,6 +1,6 @@
 //! Map-reduce tasks (`map_reduce:`) in the engine: the split step on a worker, one item per
 //! sub-task it reported, then the reduce with their outputs; failures, retries, recovers
-//! and restarts in each phase.
+//! and restarts in each phase, a stop and a pause.
 
 use super::harness::*;
 use baton_core::{TaskState, WorkflowState};
@@ -262,4 +262,78 @@ async fn a_stop_kills_the_running_sub_tasks_and_the_task() {
     h.tick_with(killed).await;
     assert_eq!(h.task(id, "crunch").await.state, TaskState::Killed);
     assert_eq!(h.state(id).await, WorkflowState::Stopped);
+}
+
+#[tokio::test]
+async fn a_failed_reduce_fails_the_task_and_a_recover_runs_only_the_reduce_again() {
+    let mut h = Harness::standalone().await;
+    let yaml = CRUNCH.replace("retries: 1", "retries: 0");
+    let id = h.start(&yaml).await;
+    let split = dispatched(&h.tick().await, "crunch[split]").clone();
+    let tick = h
+        .tick_with(vec![split_done(&split, &h, &[("a", "1")])])
+        .await;
+    let a = dispatched(&tick, "crunch[a]").clone();
+    let tick = h.tick_with(vec![done(&a, &h, &[("n", "1")])]).await;
+    let reduce = dispatched(&tick, "crunch[reduce]").clone();
+    h.tick_with(vec![finished(&reduce, Outcome::Failed, h.now())])
+        .await;
+    let crunch = h.task(id, "crunch").await;
+    assert_eq!(crunch.state, TaskState::Failed);
+    assert!(
+        crunch
+            .message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("the reduce failed")),
+        "{:?}",
+        crunch.message
+    );
+    h.store.request_recover(id).await.unwrap();
+    let tick = h.tick().await;
+    assert_eq!(
+        names(&tick),
+        vec!["crunch[reduce]"],
+        "neither split nor a again"
+    );
+    let reduce = dispatched(&tick, "crunch[reduce]").clone();
+    assert_eq!(reduce.id.unwrap().attempt, 2);
+    assert_eq!(param(&reduce, "subtasks.outputs"), r#"[{"n":"1"}]"#);
+    let tick = h
+        .tick_with(vec![done(&reduce, &h, &[("total", "1")])])
+        .await;
+    assert_eq!(names(&tick), vec!["after"]);
+    assert_eq!(h.task(id, "crunch").await.state, TaskState::Succeeded);
+}
+
+#[tokio::test]
+async fn a_pause_lets_sub_tasks_finish_starts_none_and_a_resume_goes_on() {
+    let mut h = Harness::standalone().await;
+    let id = h.start(CRUNCH).await;
+    let split = dispatched(&h.tick().await, "crunch[split]").clone();
+    let tick = h
+        .tick_with(vec![split_done(
+            &split,
+            &h,
+            &[("a", ""), ("b", ""), ("c", "")],
+        )])
+        .await;
+    let (a, b) = (
+        dispatched(&tick, "crunch[a]").clone(),
+        dispatched(&tick, "crunch[b]").clone(),
+    );
+    h.store.request_pause(id, true).await.unwrap();
+    h.tick().await;
+    let paused = h
+        .tick_with(vec![done(&a, &h, &[]), done(&b, &h, &[])])
+        .await;
+    assert!(
+        paused.dispatches.is_empty(),
+        "no sub-task starts while paused"
+    );
+    assert_eq!(h.state(id).await, WorkflowState::Paused);
+    h.store.request_pause(id, false).await.unwrap();
+    let resumed = h.tick().await;
+    let c = dispatched(&resumed, "crunch[c]").clone();
+    let tick = h.tick_with(vec![done(&c, &h, &[])]).await;
+    assert_eq!(names(&tick), vec!["crunch[reduce]"]);
 }
