@@ -184,36 +184,28 @@ impl Engine {
             };
             return self.end_mapped_row(id, task, end, &message, None, t);
         }
-        match phase {
-            Phase::Split => {
-                let list = match inst.slots[task].as_ref().and_then(|r| r.map.as_ref()) {
-                    Some(MapRole::Mapped { list }) => list.clone(),
-                    Some(MapRole::Item { .. }) | None => String::new(),
-                };
-                match rules::items(&list) {
-                    Some(items) if items.is_empty() => {
-                        self.next_phase(id, task, &mr, reduce("[]".into()))
-                    }
-                    Some(items) => {
-                        self.next_phase(id, task, &mr, (Phase::Run, items, String::new()))
-                    }
-                    None => {
-                        let message = "the split step succeeded but its sub-tasks, kept on the task's row, cannot be read";
-                        self.end_mapped_row(id, task, TaskEnd::Failed, message, None, t)
-                    }
-                }
+        let kept = inst.slots[task].as_ref().and_then(|r| match &r.map {
+            Some(MapRole::Mapped { list }) => rules::items(list),
+            Some(MapRole::Item { .. }) | None => None,
+        });
+        match (phase, kept) {
+            (Phase::Split, Some(items)) if items.is_empty() => {
+                self.next_phase(id, task, &mr, reduce("[]".into()))
             }
-            Phase::Run => {
+            (Phase::Split, Some(items)) => {
+                self.next_phase(id, task, &mr, (Phase::Run, items, String::new()))
+            }
+            (Phase::Split, None) => {
+                let message = "the split step succeeded but its sub-tasks, kept on the task's row, cannot be read";
+                self.end_mapped_row(id, task, TaskEnd::Failed, message, None, t)
+            }
+            (Phase::Run, _) => {
                 let outputs = inst.outputs_of(mapped);
                 self.next_phase(id, task, &mr, reduce(outputs))
             }
-            Phase::Reduce => {
-                let count = match inst.slots[task].as_ref().and_then(|r| r.map.as_ref()) {
-                    Some(MapRole::Mapped { list }) => rules::items(list).map_or(0, |l| l.len()),
-                    Some(MapRole::Item { .. }) | None => 0,
-                };
+            (Phase::Reduce, kept) => {
+                let message = rules::success_message(kept.map_or(0, |l| l.len()));
                 let outputs = row_of(0).map(|r| r.outputs.clone());
-                let message = rules::success_message(count);
                 self.end_mapped_row(id, task, TaskEnd::Succeeded, &message, outputs, t)
             }
         }
@@ -254,9 +246,34 @@ fn reduce(input: String) -> (Phase, Vec<Item>, String) {
     (Phase::Reduce, rules::single(Phase::Reduce), input)
 }
 
-/// A restored map-reduce task's phase, from what the store holds: its row's kept list
-/// (`list`: empty before its split succeeded) and whether its reduce has a row.
-pub(crate) fn restored_phase(list: &str, reduce_row: bool) -> Phase {
+/// A restored map-reduce task's phase, its items and the reduce's input, from what the
+/// store holds: its row's kept list and its items' rows; `None` when the list cannot be
+/// read.
+pub(crate) fn restored(
+    list: &str,
+    rows: &[crate::engine::Slot],
+) -> Option<(Phase, Vec<Item>, String)> {
+    let reduce_row = rows.iter().any(|row| place_of(row) == rules::REDUCE_INDEX);
+    let phase = restored_phase(list, reduce_row);
+    let subtasks = match phase {
+        Phase::Split => Vec::new(),
+        Phase::Run | Phase::Reduce => rules::items(list)?,
+    };
+    let (items, input) = restored_items(phase, subtasks, rows);
+    Some((phase, items, input))
+}
+
+/// An item row's place among its task's items (`i64::MIN` for a row that is no item).
+pub(crate) fn place_of(row: &crate::engine::Slot) -> i64 {
+    match row.map {
+        Some(MapRole::Item { index, .. }) => index,
+        Some(MapRole::Mapped { .. }) | None => i64::MIN,
+    }
+}
+
+/// A restored map-reduce task's phase, from its row's kept list (`list`: empty before its
+/// split succeeded) and whether its reduce has a row.
+fn restored_phase(list: &str, reduce_row: bool) -> Phase {
     match (list.is_empty(), reduce_row) {
         (true, _) => Phase::Split,
         (false, false) => Phase::Run,
@@ -266,7 +283,7 @@ pub(crate) fn restored_phase(list: &str, reduce_row: bool) -> Phase {
 
 /// A restored phase's items (`subtasks`: the kept list's, for the sub-tasks' phase) and the
 /// reduce's input, rebuilt from the sub-tasks' rows among `rows` (the task's item rows).
-pub(crate) fn restored_items(
+fn restored_items(
     phase: Phase,
     subtasks: Vec<Item>,
     rows: &[crate::engine::Slot],

@@ -442,7 +442,6 @@ impl Engine {
         items: &mut Vec<Slot>,
     ) -> Option<Mapped> {
         use baton_core::run::map_reduce as mr_rules;
-        use baton_core::spec::map_reduce::Phase;
         let spec = crate::map_reduce::spec_of(&version.spec.tasks[task])?;
         let list = match r.slots[task].as_ref().map(|s| &s.map) {
             Some(Some(MapRole::Mapped { list })) => list.clone(),
@@ -450,34 +449,19 @@ impl Engine {
         };
         let name = version.spec.tasks[task].name.clone();
         let rows = take_items(items, &name);
-        let index_of = |row: &Slot| match row.map {
-            Some(MapRole::Item { index, .. }) => index,
-            _ => i64::MIN,
+        let Some((phase, phase_items, input)) = crate::map_reduce::restored(&list, &rows) else {
+            if !recovered {
+                r.unreadable_maps.push(task);
+            }
+            return None;
         };
-        let reduce_row = rows
-            .iter()
-            .any(|row| index_of(row) == mr_rules::REDUCE_INDEX);
-        let phase = crate::map_reduce::restored_phase(&list, reduce_row);
-        let subtasks = match phase {
-            Phase::Split => Vec::new(),
-            Phase::Run | Phase::Reduce => match mr_rules::items(&list) {
-                Some(subtasks) => subtasks,
-                None => {
-                    if !recovered {
-                        r.unreadable_maps.push(task);
-                    }
-                    return None;
-                }
-            },
-        };
-        let (phase_items, input) = crate::map_reduce::restored_items(phase, subtasks, &rows);
         let base = r.slots.len();
         r.slots.resize(base + phase_items.len(), None);
         r.item_tasks
             .resize(r.item_tasks.len() + phase_items.len(), task);
         let mut states = vec![map::ItemState::Waiting; phase_items.len()];
         for row in rows {
-            let place = index_of(&row);
+            let place = crate::map_reduce::place_of(&row);
             let Some(item) = crate::map_reduce::item_at(phase, place, phase_items.len()) else {
                 continue;
             };
