@@ -24,6 +24,12 @@
 //!
 //! Only a succeeded attempt reports its outputs (see the attempt): a failed, killed or timed
 //! out attempt passes nothing on.
+//!
+//! The split step of a map-reduce task (a dispatch with `collect_subtasks`) is scanned for
+//! `${addTask(name=N, args=A)}` lines too, in the same pass and under the same per-line
+//! bound, with [`baton_core::params::SubtaskSet`]'s limits; then `subtasks.jsonl` in its
+//! task directory is read ([`subtasks_of`]). The first sub-task that cannot be taken fails
+//! the attempt, saying why.
 
 use baton_core::params::limits::{
     self, OutputLimitError, OutputSet, MAX_OUTPUT_NAME_BYTES, MAX_OUTPUT_VALUE_BYTES,
