@@ -4,6 +4,7 @@
 
 pub mod broadcast;
 pub mod map;
+pub mod map_reduce;
 
 use crate::dag::{Dag, TaskIndex};
 use crate::spec::FailureStrategy;

@@ -10,6 +10,7 @@ mod file;
 pub mod kinds;
 pub mod logic;
 pub mod map;
+pub mod map_reduce;
 pub mod param_rule;
 pub mod schedule;
 mod validate;
@@ -21,6 +22,7 @@ pub use kinds::sql::{SqlOutputs, SqlSpec};
 pub use kinds::task_types;
 pub use logic::{Condition, DependItem, Dependence, Expect, Relation, SwitchCase};
 pub use map::{reference_of as map_reference, MapFailure, MapSpec, Over};
+pub use map_reduce::MapReduceSpec;
 pub use param_rule::{ExtraParams, ParamDecl, ParamRule};
 pub use schedule::{Concurrency, Misfire, ScheduleSpec, Trigger};
 
@@ -306,6 +308,11 @@ pub struct TaskSpec {
     /// checked in `spec/broadcast.rs`); never with `map`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub broadcast: bool,
+    /// Map-reduce in one task: the script adds sub-tasks, each runs `run`, then `reduce`
+    /// runs with their outputs (read and checked in `spec/map_reduce.rs`); never with `map`
+    /// or `broadcast`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_reduce: Option<MapReduceSpec>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -366,15 +373,19 @@ pub enum Items<'a> {
     Map(&'a MapSpec),
     /// `broadcast: true`: one item per live worker of the task's group, pinned to it.
     Broadcast,
+    /// `map_reduce:`: one item per sub-task its split step adds at run time, then the
+    /// reduce.
+    MapReduce(&'a MapReduceSpec),
 }
 
 impl TaskSpec {
     /// What the task's items are made of; `None` for a task that runs as itself.
     pub fn items(&self) -> Option<Items<'_>> {
-        match (&self.map, self.broadcast) {
-            (Some(map), _) => Some(Items::Map(map)),
-            (None, true) => Some(Items::Broadcast),
-            (None, false) => None,
+        match (&self.map, self.broadcast, &self.map_reduce) {
+            (Some(map), _, _) => Some(Items::Map(map)),
+            (None, true, _) => Some(Items::Broadcast),
+            (None, false, Some(mr)) => Some(Items::MapReduce(mr)),
+            (None, false, None) => None,
         }
     }
 

@@ -259,9 +259,11 @@ impl Engine {
     ) -> Result<ResolvedTask, String> {
         let inst = &self.instances[&id];
         let item = inst.binding(index);
-        inst.in_scope(id, index, |scope| match &item {
-            Some(params) => scope.resolve_item(params, secrets),
-            None => scope.resolve_task_with_secrets(secrets),
+        let body = inst.phase_task(index);
+        inst.in_scope(id, index, |scope| match (&item, &body) {
+            (Some(params), Some(body)) => scope.resolve_item_as(body, params, secrets),
+            (Some(params), None) => scope.resolve_item(params, secrets),
+            (None, _) => scope.resolve_task_with_secrets(secrets),
         })
         .ok_or("the task has no row")?
         .map_err(|e| e.to_string())
@@ -334,6 +336,7 @@ impl Engine {
             deadline_us: self
                 .now()
                 .saturating_add(micros(self.config.dispatch_timeout) / 2),
+            collect_subtasks: inst.is_split(index),
         })
     }
 

@@ -18,6 +18,7 @@ mod events;
 mod failover;
 mod lifecycle;
 mod logic;
+mod map_reduce;
 mod mapping;
 mod metrics;
 mod pause;

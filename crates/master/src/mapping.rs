@@ -38,6 +38,9 @@ pub(crate) struct Mapped {
     pub held: BTreeSet<usize>,
     /// The mapped task has ended: nothing more is decided about its items.
     pub ended: bool,
+    /// A map-reduce task's phase, and what its reduce sees as `${subtasks.outputs}`
+    /// (`crate::map_reduce`); `None` for a `map:` or a broadcast.
+    pub phase: Option<(baton_core::spec::map_reduce::Phase, String)>,
 }
 
 impl Inst {
@@ -59,8 +62,10 @@ impl Inst {
     pub(crate) fn item_of(&self, slot: usize) -> Option<(TaskIndex, usize)> {
         let tasks = self.version.dag.len();
         let task = *self.item_tasks.get(slot.checked_sub(tasks)?)?;
-        let base = self.maps.get(&task)?.base;
-        Some((task, slot - base))
+        let mapped = self.maps.get(&task)?;
+        // A slot of an earlier phase of a map-reduce task is no item any more.
+        let item = slot.checked_sub(mapped.base)?;
+        (item < mapped.items.len()).then_some((task, item))
     }
 
     /// The params an item slot's task sees for its item: `(as, text)` (and a product's
@@ -71,6 +76,7 @@ impl Inst {
         match self.version.spec.tasks[task].items()? {
             Items::Map(spec) => Some(map::binding(spec, item)),
             Items::Broadcast => Some(vec![broadcast::binding(item)]),
+            Items::MapReduce(_) => self.map_reduce_binding(slot),
         }
     }
 
@@ -98,6 +104,7 @@ impl Inst {
             base,
             held: BTreeSet::new(),
             ended: false,
+            phase: None,
         };
         self.maps.insert(task, mapped);
     }
@@ -124,7 +131,9 @@ impl Inst {
                 let items = broadcast::items(&list).map_err(|e| e.to_string())?;
                 Ok((list, items))
             }
-            None => Err("the task has no `map:` and no `broadcast:`".into()),
+            Some(Items::MapReduce(_)) | None => {
+                Err("the task has no `map:` and no `broadcast:`".into())
+            }
         }
     }
 
@@ -154,7 +163,7 @@ impl Inst {
     }
 
     /// The items' outputs, in list order, as downstream tasks read them.
-    fn outputs_of(&self, mapped: &Mapped) -> String {
+    pub(crate) fn outputs_of(&self, mapped: &Mapped) -> String {
         let outputs: Vec<BTreeMap<String, String>> = (0..mapped.items.len())
             .map(|i| {
                 self.slots[mapped.base + i]
@@ -180,10 +189,11 @@ impl Engine {
         let Some(inst) = self.instances.get(&id) else {
             return Vec::new();
         };
-        let broadcast = matches!(
-            inst.version.spec.tasks[task].items(),
-            Some(Items::Broadcast)
-        );
+        let broadcast = match inst.version.spec.tasks[task].items() {
+            Some(Items::Broadcast) => true,
+            Some(Items::MapReduce(_)) => return self.start_map_reduce(id, task, t),
+            Some(Items::Map(_)) | None => false,
+        };
         if broadcast && !self.workers_known() {
             self.broadcasts_waiting.push((id, task));
             return Vec::new();
@@ -358,15 +368,17 @@ impl Engine {
         let now = self.now();
         let inst = self.instances.get_mut(&id).expect("checked above");
         let spec = &inst.version.spec.tasks[task];
-        let name = match inst.pinned_worker(slot) {
-            Some(worker) => format!("{}[{worker}]", spec.name),
-            None => format!("{}[{item}]", spec.name),
+        let index = i64::try_from(item).unwrap_or(i64::MAX);
+        let (name, index) = match (inst.pinned_worker(slot), inst.map_reduce_item_name(slot)) {
+            (Some(worker), _) => (format!("{}[{worker}]", spec.name), index),
+            (None, Some((name, index))) => (format!("{}[{name}]", spec.name), index),
+            (None, None) => (format!("{}[{item}]", spec.name), index),
         };
         let mut row = crate::steps::new_row(row_id, id, &name, TaskState::Submitted, now);
         row.task_group = spec.task_group.clone();
         row.map = Some(MapRole::Item {
             task: spec.name.clone(),
-            index: i64::try_from(item).unwrap_or(i64::MAX),
+            index,
         });
         self.writes.touch(&row);
         inst.slots[slot] = Some(row);
@@ -410,6 +422,12 @@ impl Engine {
         };
         mapped.ended = true;
         let inst = &self.instances[&id];
+        if matches!(
+            inst.version.spec.tasks[task].items(),
+            Some(Items::MapReduce(_))
+        ) {
+            return self.end_map_reduce(id, task, outcome, t);
+        }
         let (end, outputs) = match outcome {
             MapOutcome::Succeeded { .. } => {
                 let name = &inst.version.spec.tasks[task].name;
@@ -430,7 +448,7 @@ impl Engine {
                         .map_or_else(|| i.to_string(), |item| broadcast::worker(item).to_string())
                 })
             }
-            Some(Items::Map(_)) | None => outcome.message(),
+            Some(Items::Map(_) | Items::MapReduce(_)) | None => outcome.message(),
         };
         self.end_mapped_row(id, task, end, &message, outputs, t)
     }
@@ -528,6 +546,10 @@ pub(crate) fn item_rules(spec: &TaskSpec) -> Option<ItemRules> {
     match spec.items()? {
         Items::Map(map) => Some(map.rules()),
         Items::Broadcast => Some(broadcast::rules()),
+        Items::MapReduce(mr) => Some(baton_core::run::map_reduce::rules(
+            mr,
+            baton_core::spec::map_reduce::Phase::Run,
+        )),
     }
 }
 
@@ -537,6 +559,7 @@ pub(crate) fn kept_items(spec: &TaskSpec, list: &str) -> Option<Vec<Item>> {
     match spec.items()? {
         Items::Map(map) => map::expand(map, list).ok(),
         Items::Broadcast => broadcast::items(list).ok(),
+        Items::MapReduce(_) => baton_core::run::map_reduce::items(list),
     }
 }
 
@@ -553,6 +576,6 @@ pub(crate) fn pinned_worker<'a>(
             let item = mapped.items.get(slot.checked_sub(mapped.base)?)?;
             Some(broadcast::worker(item))
         }
-        Items::Map(_) => None,
+        Items::Map(_) | Items::MapReduce(_) => None,
     }
 }

@@ -374,6 +374,13 @@ impl Engine {
             .chain(r.map_starts.iter().map(|t| (*t, true)))
             .collect();
         for (task, recovered) in tasks {
+            if crate::map_reduce::spec_of(&version.spec.tasks[task]).is_some() {
+                let place = (task, recovered, lost_in_flight);
+                if let Some(mapped) = self.restore_map_reduce(r, version, id, place, &mut items) {
+                    maps.insert(task, mapped);
+                }
+                continue;
+            }
             let Some(rules) = item_rules(&version.spec.tasks[task]) else {
                 continue;
             };
@@ -415,10 +422,64 @@ impl Engine {
                 base,
                 held: Default::default(),
                 ended: false,
+                phase: None,
             };
             maps.insert(task, mapped);
         }
         maps
+    }
+
+    /// A map-reduce task running (or queued again by a recover, `recovered`): its phase
+    /// found from its row's kept list and its items' rows, whose rows of that phase are
+    /// placed after the instance's slots; `None` when it starts afresh (queued, never
+    /// begun) or cannot go on (its list cannot be read: it then fails).
+    fn restore_map_reduce(
+        &mut self,
+        r: &mut Restored,
+        version: &Version,
+        id: baton_core::WorkflowInstanceId,
+        (task, recovered, lost_in_flight): (usize, bool, bool),
+        items: &mut Vec<Slot>,
+    ) -> Option<Mapped> {
+        use baton_core::run::map_reduce as mr_rules;
+        let spec = crate::map_reduce::spec_of(&version.spec.tasks[task])?;
+        let list = match r.slots[task].as_ref().map(|s| &s.map) {
+            Some(Some(MapRole::Mapped { list })) => list.clone(),
+            _ => return None,
+        };
+        let name = version.spec.tasks[task].name.clone();
+        let rows = take_items(items, &name);
+        let Some((phase, phase_items, input)) = crate::map_reduce::restored(&list, &rows) else {
+            if !recovered {
+                r.unreadable_maps.push(task);
+            }
+            return None;
+        };
+        let base = r.slots.len();
+        r.slots.resize(base + phase_items.len(), None);
+        r.item_tasks
+            .resize(r.item_tasks.len() + phase_items.len(), task);
+        let mut states = vec![map::ItemState::Waiting; phase_items.len()];
+        for row in rows {
+            let place = crate::map_reduce::place_of(&row);
+            let Some(item) = crate::map_reduce::item_at(phase, place, phase_items.len()) else {
+                continue;
+            };
+            states[item] = map::ItemState::from(row.state);
+            self.restore_row(r, version, id, base + item, row, lost_in_flight);
+        }
+        let mut run = map::MapRun::rebuild(mr_rules::rules(spec, phase), states, false);
+        if recovered {
+            run.recover();
+        }
+        Some(Mapped {
+            run,
+            items: phase_items,
+            base,
+            held: Default::default(),
+            ended: false,
+            phase: Some((phase, input)),
+        })
     }
 
     /// The restored instance's mapped tasks go on: those a recover queued run again (or

@@ -162,15 +162,28 @@ impl Engine {
             return Vec::new();
         }
         let rules = Rules::of(inst.spec_of(index));
-        let (outcome, message) = match (worker_outcome(f.outcome), check_outputs(&f.outputs)) {
-            (Outcome::Succeeded, Err(over)) => {
-                tracing::warn!(
-                    "task instance {} fails: its worker {worker} reported {over}",
-                    slot.id
-                );
-                (Outcome::Failed, over.to_string())
+        let split = inst.is_split(index);
+        let (mut outcome, mut message) =
+            match (worker_outcome(f.outcome), check_outputs(&f.outputs)) {
+                (Outcome::Succeeded, Err(over)) => {
+                    tracing::warn!(
+                        "task instance {} fails: its worker {worker} reported {over}",
+                        slot.id
+                    );
+                    (Outcome::Failed, over.to_string())
+                }
+                (outcome, _) => (outcome, f.message),
+            };
+        // A split step's sub-tasks are kept on its task's row for the next phase; ones
+        // that cannot run fail the attempt (retried as any failure).
+        if split && outcome == Outcome::Succeeded {
+            if let Err(why) = self.split_reported(id, index, f.subtasks) {
+                (outcome, message) = (Outcome::Failed, why);
             }
-            (outcome, _) => (outcome, f.message),
+        }
+        let inst = &self.instances[&id];
+        let Some(slot) = inst.slots[index].as_ref() else {
+            return Vec::new();
         };
         let change = attempt_of(slot).finish(outcome, &rules, inst.run.is_ending(), f.ended_at_us);
         if let Some(w) = slot.worker.clone() {

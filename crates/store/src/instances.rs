@@ -474,7 +474,8 @@ impl Store {
         let mut query = sqlx::query(&sql)
             .bind(page.instance.0)
             .bind(page.task)
-            .bind(page.after.unwrap_or(-1));
+            // From the first: a map-reduce task's split and reduce rows have places below 0.
+            .bind(page.after.unwrap_or(i64::MIN));
         if let Some(state) = page.state {
             query = query.bind(state.as_str());
         }

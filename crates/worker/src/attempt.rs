@@ -48,6 +48,8 @@ pub(crate) struct Job {
     pub timeout: Option<Duration>,
     /// What reaching `timeout` does.
     pub timeout_strategy: TimeoutStrategy,
+    /// The split step of a map-reduce task: its sub-tasks are collected and reported.
+    pub collect_subtasks: bool,
 }
 
 /// Runs the attempt and reports its end; the slot is freed when Finished is queued.
@@ -259,6 +261,7 @@ async fn run_in_process(
         exit_code: None,
         message,
         outputs,
+        subtasks: Vec::new(),
     }
 }
 
@@ -302,7 +305,10 @@ async fn run_process(
         output,
         CappedLog::new(log, config.log_max_bytes),
         give_up_rx,
-        Scanner::new(),
+        match job.collect_subtasks {
+            true => Scanner::collecting_subtasks(),
+            false => Scanner::new(),
+        },
     ));
 
     let mut interrupts = Interrupts::new(job, stop);
@@ -346,7 +352,8 @@ async fn run_process(
     };
     let exit_code = exit_code.or_else(|| status.as_ref().ok().and_then(|s| s.code()));
 
-    let (outcome, message, outputs) = close_output(copied, outcome, message).await;
+    let split = job.collect_subtasks.then_some(work);
+    let (outcome, message, outputs, subtasks) = close_output(copied, outcome, message, split).await;
     Finished {
         started_at_us,
         ended_at_us: now_us(),
@@ -354,26 +361,39 @@ async fn run_process(
         exit_code,
         message,
         outputs,
+        subtasks,
     }
 }
 
+/// What a process's output makes of its attempt: its outcome and message, its output params
+/// and (a split step) its sub-tasks.
+type Closed = (
+    Outcome,
+    String,
+    HashMap<String, String>,
+    Vec<baton_proto::Subtask>,
+);
+
 /// Ends the log of a process's attempt, and decides what its output makes of its outcome:
 /// output params over a limit fail a run that succeeded (the log and the message say which
-/// limit); only a success passes its output params on.
+/// limit); only a success passes its output params on. `split`: the attempt is a split step
+/// running in that task directory, whose sub-tasks a success passes on (a sub-task that
+/// cannot be taken fails it, saying why).
 async fn close_output(
     copied: Result<Copied, tokio::task::JoinError>,
     mut outcome: Outcome,
     mut message: String,
-) -> (Outcome, String, HashMap<String, String>) {
+    split: Option<&Path>,
+) -> Closed {
     let Copied {
         log,
         abandoned,
-        scanned,
+        mut scanned,
     } = match copied {
         Ok(copied) => copied,
         Err(e) => {
             tracing::error!(error = %e, "the log copier failed");
-            return (outcome, message, HashMap::new());
+            return (outcome, message, HashMap::new(), Vec::new());
         }
     };
     let mut log = log.into_inner();
@@ -386,6 +406,16 @@ async fn close_output(
             (outcome, message) = (Outcome::Failed, exceeded.to_string());
         }
     }
+    let mut subtasks = Vec::new();
+    if let (Some(dir), Outcome::Succeeded) = (split, outcome) {
+        match outputs::subtasks_of(&mut scanned, dir) {
+            Ok(list) => subtasks = list.into_iter().map(wire_subtask).collect(),
+            Err(e) => {
+                log.write(outputs::subtask_line(&e).as_bytes()).await;
+                (outcome, message) = (Outcome::Failed, e.to_string());
+            }
+        }
+    }
     if outcome == Outcome::TimedOut || outcome == Outcome::Killed {
         log.write(format!("\n[baton] {message}\n").as_bytes()).await;
     }
@@ -396,7 +426,14 @@ async fn close_output(
             HashMap::new()
         }
     };
-    (outcome, message, outputs)
+    (outcome, message, outputs, subtasks)
+}
+
+fn wire_subtask(s: baton_core::params::Subtask) -> baton_proto::Subtask {
+    baton_proto::Subtask {
+        name: s.name,
+        args: s.args,
+    }
 }
 
 /// The TimedOut event of an attempt that reached its timeout `t` (strategy warn or both).
@@ -442,6 +479,7 @@ pub(crate) async fn failed_to_start(mut log: LazyLog, message: String) -> Finish
         exit_code: None,
         message,
         outputs: HashMap::new(),
+        subtasks: Vec::new(),
     }
 }
 
@@ -467,6 +505,12 @@ pub(crate) fn process_env(job: &Job, inner: &Inner) -> Vec<(OsString, OsString)>
         ("BATON_WORKFLOW_NAME", job.workflow_name.clone()),
         (crate::orphans::MARKER, inner.config.id.clone()),
     ];
+    if job.collect_subtasks {
+        // The split step's task directory (its work directory), where it may write
+        // `subtasks.jsonl`.
+        let dir = inner.workdirs.path(job.workflow_instance, job.key);
+        vars.push(("BATON_TASK_DIR".into(), dir.into_os_string()));
+    }
     vars.extend(
         identity
             .into_iter()
@@ -480,7 +524,7 @@ mod tests {
     use std::collections::HashMap;
     use std::time::{Duration, Instant};
 
-    use baton_proto::{Outcome, ReadLogRequest};
+    use baton_proto::{DispatchRequest, Outcome, ReadLogRequest};
 
     use crate::testkit::*;
 
@@ -955,6 +999,82 @@ mod tests {
         let finished = master.finished(1).await;
         assert_eq!(finished.outcome, Outcome::Failed as i32);
         assert!(finished.outputs.is_empty(), "{:?}", finished.outputs);
+    }
+
+    fn split(tid: i64, command: &str, master: &str) -> DispatchRequest {
+        DispatchRequest {
+            collect_subtasks: true,
+            ..request(tid, shell(command), master)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_split_step_reports_its_sub_tasks_from_lines_then_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        let command = r#"for p in 0 1 2; do echo "\${addTask(name=part$p, args=$p)}"; done
+echo '{"name": "extra", "args": {"k": 1}}' > "$BATON_TASK_DIR/subtasks.jsonl"
+echo '${setValue(n=3)}'"#;
+        worker.dispatch(split(1, command, &master.addr)).unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(
+            finished.outcome,
+            Outcome::Succeeded as i32,
+            "{}",
+            finished.message
+        );
+        let got: Vec<(&str, &str)> = finished
+            .subtasks
+            .iter()
+            .map(|s| (s.name.as_str(), s.args.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("part0", "0"),
+                ("part1", "1"),
+                ("part2", "2"),
+                ("extra", r#"{"k":1}"#)
+            ]
+        );
+        assert_eq!(finished.outputs["n"], "3");
+        // Not a split step: the same lines are plain output, and no task dir is given.
+        let plain = request(
+            2,
+            shell("echo '${addTask(name=p, args=1)}'; echo \"dir=${BATON_TASK_DIR:-none}\""),
+            &master.addr,
+        );
+        worker.dispatch(plain).unwrap();
+        let finished = master.finished(2).await;
+        assert_eq!(finished.outcome, Outcome::Succeeded as i32);
+        assert!(finished.subtasks.is_empty());
+        assert!(log_of(&worker, 2).await.ends_with("dir=none\n"));
+    }
+
+    #[tokio::test]
+    async fn a_split_step_with_a_bad_sub_task_fails_saying_why_and_a_failed_one_reports_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let mut master = TestMaster::start().await;
+        let command = "echo '${addTask(name=a, args=1)}'; echo '${addTask(name=a, args=2)}'";
+        worker.dispatch(split(1, command, &master.addr)).unwrap();
+        let finished = master.finished(1).await;
+        assert_eq!(finished.outcome, Outcome::Failed as i32);
+        assert_eq!(
+            finished.message,
+            "addTask: sub-task `a` was added twice with different args"
+        );
+        assert!(finished.subtasks.is_empty());
+        assert!(log_of(&worker, 1)
+            .await
+            .contains("[baton] addTask: sub-task `a`"));
+        worker
+            .dispatch(split(2, "echo '${addTask(name=a)}'; exit 3", &master.addr))
+            .unwrap();
+        let finished = master.finished(2).await;
+        assert_eq!(finished.outcome, Outcome::Failed as i32);
+        assert!(finished.subtasks.is_empty());
     }
 
     #[tokio::test]

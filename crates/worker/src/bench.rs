@@ -128,6 +128,7 @@ fn bench_outbox_cost_per_event() {
             exit_code: Some(0),
             message: String::new(),
             outputs: Default::default(),
+            subtasks: Vec::new(),
         })),
     };
     let total = 100_000;

@@ -24,11 +24,18 @@
 //!
 //! Only a succeeded attempt reports its outputs (see the attempt): a failed, killed or timed
 //! out attempt passes nothing on.
+//!
+//! The split step of a map-reduce task (a dispatch with `collect_subtasks`) is scanned for
+//! `${addTask(name=N, args=A)}` lines too, in the same pass and under the same per-line
+//! bound, with [`baton_core::params::SubtaskSet`]'s limits; then `subtasks.jsonl` in its
+//! task directory is read ([`subtasks_of`]). The first sub-task that cannot be taken fails
+//! the attempt, saying why.
 
 use baton_core::params::limits::{
     self, OutputLimitError, OutputSet, MAX_OUTPUT_NAME_BYTES, MAX_OUTPUT_VALUE_BYTES,
 };
 
+use baton_core::params::{Subtask, SubtaskError, SubtaskSet};
 use std::collections::HashMap;
 
 /// Most bytes of one line that are scanned for `setValue`: twice the longest name and value,
@@ -38,6 +45,11 @@ pub(crate) const LINE_SCAN_MAX: usize = 2 * (MAX_OUTPUT_VALUE_BYTES + MAX_OUTPUT
 /// The log line of an attempt whose output params went over a limit (it then fails).
 pub(crate) fn limit_line(exceeded: &OutputLimitError) -> String {
     format!("\n[baton] {exceeded}: the task fails (see \"Output params\" in the README for the limits)\n")
+}
+
+/// The log line of a split step whose sub-tasks cannot be taken (it then fails).
+pub(crate) fn subtask_line(e: &SubtaskError) -> String {
+    format!("\n[baton] {e}: the task fails (see \"Map-reduce\" in the README for the rules and limits)\n")
 }
 
 /// Scans a stream of output, fed in chunks, for `${setValue(key=value)}` pairs.
@@ -53,6 +65,11 @@ pub(crate) struct Scanner {
     outputs: OutputSet,
     /// The first limit the output went over; scanning stops finding pairs after it.
     exceeded: Option<OutputLimitError>,
+    /// The split step of a map-reduce task: the sub-tasks its `${addTask(…)}` lines add
+    /// (`None`: such lines are plain output).
+    subtasks: Option<SubtaskSet>,
+    /// The first sub-task that could not be taken; no later one is looked at.
+    subtask_error: Option<SubtaskError>,
 }
 
 /// What a scan found.
@@ -61,11 +78,25 @@ pub(crate) struct Scanned {
     pub outputs: HashMap<String, String>,
     /// The first limit the output went over: the attempt fails with it.
     pub exceeded: Option<OutputLimitError>,
+    /// The sub-tasks added, in order, when the scanner collected them.
+    pub subtasks: Option<SubtaskSet>,
+    /// The first sub-task that could not be taken (bad, or over a limit): the attempt
+    /// fails with it.
+    pub subtask_error: Option<SubtaskError>,
 }
 
 impl Scanner {
     pub(crate) fn new() -> Self {
         Self::default()
+    }
+
+    /// A scanner that also collects `${addTask(name=N, args=A)}` sub-tasks (the split step
+    /// of a map-reduce task).
+    pub(crate) fn collecting_subtasks() -> Self {
+        Self {
+            subtasks: Some(SubtaskSet::new()),
+            ..Self::default()
+        }
     }
 
     /// Scans the next piece of output.
@@ -120,6 +151,8 @@ impl Scanner {
         Scanned {
             outputs: self.outputs.into_map(),
             exceeded: self.exceeded,
+            subtasks: self.subtasks,
+            subtask_error: self.subtask_error,
         }
     }
 
@@ -137,6 +170,11 @@ impl Scanner {
             let cut = self.line_len > LINE_SCAN_MAX;
             self.exceeded = take_line(&mut self.outputs, &line, cut).err();
         }
+        if let (Some(set), None) = (self.subtasks.as_mut(), &self.subtask_error) {
+            let line = String::from_utf8_lossy(&self.pending);
+            let cut = self.line_len > LINE_SCAN_MAX;
+            self.subtask_error = take_subtasks(set, &line, cut).err();
+        }
         self.pending.clear();
         self.capturing = false;
         self.line_len = 0;
@@ -152,6 +190,57 @@ fn take_line(outputs: &mut OutputSet, line: &str, cut: bool) -> Result<(), Outpu
         Some((key, seen)) if cut => limits::check_unfinished(key, seen),
         Some(_) | None => Ok(()),
     }
+}
+
+/// Adds the sub-tasks of a line (`cut`: only its first part was read), up to the first error.
+fn take_subtasks(set: &mut SubtaskSet, line: &str, cut: bool) -> Result<(), SubtaskError> {
+    baton_core::params::parse_add_tasks(line, cut)
+        .into_iter()
+        .try_for_each(|found| set.add(found?))
+}
+
+/// The sub-tasks of a succeeded split step: those its output added, then those of
+/// `subtasks.jsonl` in its task directory `dir` (if it wrote one), or the first reason they
+/// cannot be taken.
+pub(crate) fn subtasks_of(
+    scanned: &mut Scanned,
+    dir: &std::path::Path,
+) -> Result<Vec<Subtask>, SubtaskError> {
+    if let Some(e) = scanned.subtask_error.take() {
+        return Err(e);
+    }
+    let mut set = scanned.subtasks.take().unwrap_or_default();
+    let file = dir.join(baton_core::params::SUBTASKS_FILE);
+    match read_bounded(&file) {
+        Ok(Some(text)) => set.add_all(baton_core::params::parse_subtasks_file(&text)?)?,
+        Ok(None) => {}
+        Err(problem) => return Err(SubtaskError::FileLine { line: 0, problem }),
+    }
+    Ok(set.into_list())
+}
+
+/// The text of `file`, `None` if there is none; a file larger than sub-tasks may be in all
+/// is refused unread.
+fn read_bounded(file: &std::path::Path) -> Result<Option<String>, String> {
+    use std::io::Read;
+    let f = match std::fs::File::open(file) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot be read: {e}")),
+    };
+    // Room for a JSON line's quotes and field names beside each sub-task's bytes.
+    let limit = 2 * baton_core::params::MAX_SUBTASKS_BYTES as u64;
+    let mut bytes = Vec::new();
+    f.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!(
+            "the file is larger than {}",
+            baton_core::size::format_bytes(limit as usize)
+        ));
+    }
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 /// The first byte of `data` that `hit` accepts.
@@ -315,6 +404,88 @@ mod tests {
         assert!(scanner.pending.capacity() == 0);
         let found = scanner.finish();
         assert!(found.outputs.is_empty() && found.exceeded.is_none());
+    }
+
+    fn collect(chunks: &[&[u8]]) -> Scanned {
+        let mut scanner = Scanner::collecting_subtasks();
+        for chunk in chunks {
+            scanner.feed(chunk);
+        }
+        scanner.finish()
+    }
+
+    fn names(scanned: &mut Scanned, dir: &std::path::Path) -> Vec<(String, String)> {
+        subtasks_of(scanned, dir)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.name, s.args))
+            .collect()
+    }
+
+    #[test]
+    fn add_task_lines_are_collected_only_when_asked_beside_set_values() {
+        let text = b"${addTask(name=p0, args=0)} ${setValue(x=1)}\nnoise\n${addTask(name=p1, args={\"a\": 1})}";
+        let dir = tempfile::tempdir().unwrap();
+        for cut in 0..text.len() {
+            let mut found = collect(&[&text[..cut], &text[cut..]]);
+            assert_eq!(found.outputs, map(&[("x", "1")]));
+            assert_eq!(
+                names(&mut found, dir.path()),
+                vec![
+                    ("p0".to_string(), "0".to_string()),
+                    ("p1".to_string(), r#"{"a": 1}"#.to_string())
+                ],
+                "cut at {cut}"
+            );
+        }
+        let plain = scan(&[text]);
+        assert!(plain.subtasks.is_none() && plain.subtask_error.is_none());
+        assert_eq!(plain.outputs, map(&[("x", "1")]));
+    }
+
+    #[test]
+    fn the_subtasks_file_follows_the_lines_and_a_bad_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("subtasks.jsonl");
+        std::fs::write(&file, "{\"name\": \"f1\", \"args\": [1, 2]}\n").unwrap();
+        let mut found = collect(&[b"${addTask(name=p0)}\n"]);
+        assert_eq!(
+            names(&mut found, dir.path()),
+            vec![
+                ("p0".to_string(), String::new()),
+                ("f1".to_string(), "[1,2]".to_string())
+            ]
+        );
+        std::fs::write(&file, "{\"name\": \"p0\", \"args\": \"other\"}\n").unwrap();
+        let mut found = collect(&[b"${addTask(name=p0)}\n"]);
+        let e = subtasks_of(&mut found, dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("`p0` was added twice with different args"),
+            "{e}"
+        );
+        std::fs::write(&file, "nope\n").unwrap();
+        let e = subtasks_of(&mut collect(&[]), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("subtasks.jsonl line 1: not JSON"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_or_too_long_add_task_is_kept_as_the_error_and_ends_collecting() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut found =
+            collect(&[b"${addTask(name=ok)}\n${addTask(name=bad name)}\n${addTask(name=late)}\n"]);
+        let e = subtasks_of(&mut found, dir.path()).unwrap_err();
+        assert!(matches!(e, SubtaskError::BadName { .. }), "{e:?}");
+        let mut line = b"${addTask(name=big, args=".to_vec();
+        line.resize(LINE_SCAN_MAX + 100, b'a');
+        line.extend_from_slice(b")}\n");
+        let mut found = collect(&[&line]);
+        let e = subtasks_of(&mut found, dir.path()).unwrap_err();
+        assert!(
+            matches!(&e, SubtaskError::ArgsTooLarge { name, .. } if name == "big"),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -391,6 +391,7 @@ impl Supervisor<'_> {
             exit_code: status.and_then(|s| s.code()),
             message,
             outputs: Default::default(),
+            subtasks: Vec::new(),
         }
     }
 }

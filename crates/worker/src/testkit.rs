@@ -253,6 +253,7 @@ pub(crate) fn request(tid: i64, kind: Kind, master: &str) -> DispatchRequest {
         master_addr: master.into(),
         deadline_us: 0,
         timeout_strategy: 0,
+        collect_subtasks: false,
     }
 }
 

@@ -513,6 +513,7 @@ impl Worker {
             // An unknown value (a newer master) counts as the default.
             timeout_strategy: baton_proto::TimeoutStrategy::try_from(request.timeout_strategy)
                 .unwrap_or_default(),
+            collect_subtasks: request.collect_subtasks,
         };
         tracing::debug!(?id, task = %job.task_name, "attempt accepted");
         tokio::spawn(attempt::run(self.inner.clone(), job, plan, stop_rx));

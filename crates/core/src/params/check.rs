@@ -25,41 +25,71 @@ pub fn check(
     workflow
         .tasks
         .iter()
-        .flat_map(|task| {
-            // A mapped task's item (a broadcast item's worker) is bound for each item:
-            // defined, whatever its value.
-            let item = match task.items() {
-                Some(Items::Map(map)) => map.item_params(),
-                Some(Items::Broadcast) => vec![crate::run::broadcast::WORKER_PARAM.to_string()],
-                None => Vec::new(),
-            };
-            let upstream: BTreeMap<String, String> = upstream_outputs(workflow, task)
-                .into_iter()
-                .chain(may_set.iter().cloned())
-                .chain(item)
-                .map(|name| (name, String::new()))
-                .collect();
-            let mut r = Resolver::new(workflow, task, start, &upstream, &ctx);
-            r.task(task);
-            if let Some(map) = &task.map {
-                for (_, list) in map.over.references() {
-                    r.text(list);
-                }
-            }
-            if let crate::TaskKind::Switch { cases, .. } = &task.kind {
-                for case in cases {
-                    r.condition(&case.when);
-                }
-            }
-            let mut problems = r.finish();
-            // A child instance (or a sql task's first row) may pass back any output param:
-            // names cannot be checked.
-            if after_unknown_outputs(workflow, task) {
-                problems.retain(|p| !matches!(p, ParamError::Undefined(_)));
-            }
-            problems
-        })
+        .flat_map(|task| check_task(workflow, task, start, may_set, &ctx))
         .collect()
+}
+
+/// The problems of one task; a map-reduce task's three scripts are each checked with the
+/// params their slots see.
+fn check_task(
+    workflow: &WorkflowSpec,
+    task: &TaskSpec,
+    start: &BTreeMap<String, String>,
+    may_set: &BTreeSet<String>,
+    ctx: &SystemContext,
+) -> Vec<ParamError> {
+    use crate::spec::map_reduce::{
+        Phase, SUBTASKS_OUTPUTS_PARAM, SUBTASK_ARGS_PARAM, SUBTASK_NAME_PARAM,
+    };
+    // A mapped task's item (a broadcast item's worker) is bound for each item: defined,
+    // whatever its value.
+    let phases: Vec<(TaskSpec, Vec<String>)> = match task.items() {
+        Some(Items::Map(map)) => vec![(task.clone(), map.item_params())],
+        Some(Items::Broadcast) => vec![(
+            task.clone(),
+            vec![crate::run::broadcast::WORKER_PARAM.to_string()],
+        )],
+        Some(Items::MapReduce(mr)) => vec![
+            (task.clone(), Vec::new()),
+            (
+                mr.task_of(task, Phase::Run),
+                vec![SUBTASK_NAME_PARAM.into(), SUBTASK_ARGS_PARAM.into()],
+            ),
+            (
+                mr.task_of(task, Phase::Reduce),
+                vec![SUBTASKS_OUTPUTS_PARAM.into()],
+            ),
+        ],
+        None => vec![(task.clone(), Vec::new())],
+    };
+    let mut problems = Vec::new();
+    for (body, item) in phases {
+        let upstream: BTreeMap<String, String> = upstream_outputs(workflow, task)
+            .into_iter()
+            .chain(may_set.iter().cloned())
+            .chain(item)
+            .map(|name| (name, String::new()))
+            .collect();
+        let mut r = Resolver::new(workflow, task, start, &upstream, ctx);
+        r.task(&body);
+        if let Some(map) = &task.map {
+            for (_, list) in map.over.references() {
+                r.text(list);
+            }
+        }
+        if let crate::TaskKind::Switch { cases, .. } = &task.kind {
+            for case in cases {
+                r.condition(&case.when);
+            }
+        }
+        problems.extend(r.finish());
+    }
+    // A child instance (or a sql task's first row) may pass back any output param: names
+    // cannot be checked.
+    if after_unknown_outputs(workflow, task) {
+        problems.retain(|p| !matches!(p, ParamError::Undefined(_)));
+    }
+    problems
 }
 
 /// True when a task that sets outputs of unknown names (a sub_workflow, a sql task's
@@ -92,9 +122,14 @@ pub fn upstream_outputs(workflow: &WorkflowSpec, task: &TaskSpec) -> BTreeSet<St
         }
         if let Some(up) = workflow.task(name) {
             // A mapped (or broadcast) task's items' outputs reach downstream as one JSON list.
+            // A map-reduce task's are those its reduce sets.
             match up.items() {
-                Some(_) => {
+                Some(Items::Map(_) | Items::Broadcast) => {
                     names.insert(crate::run::map::outputs_param(&up.name));
+                }
+                Some(Items::MapReduce(mr)) => {
+                    let reduce = mr.task_of(up, crate::spec::map_reduce::Phase::Reduce);
+                    names.extend(reduce.kind.output_names());
                 }
                 None => names.extend(up.kind.output_names()),
             }

@@ -32,6 +32,7 @@ mod pattern;
 mod resolve;
 pub mod secrets;
 mod start;
+mod subtasks;
 mod system;
 mod text;
 
@@ -41,6 +42,11 @@ pub use expr::{eval_time_expr, ExprError};
 pub use output::{declared_outputs, parse_set_values, unclosed_set_value};
 pub use resolve::{ParamError, RunScope};
 pub use start::{check_start, StartParamError};
+pub use subtasks::{
+    is_subtask_name, parse_add_tasks, parse_subtasks_file, Subtask, SubtaskError, SubtaskSet,
+    MAX_SUBTASKS, MAX_SUBTASKS_BYTES, MAX_SUBTASK_ARGS_BYTES, MAX_SUBTASK_NAME_BYTES,
+    SUBTASKS_FILE,
+};
 pub use system::{is_system_param, system_params, SystemContext, SYSTEM_PARAMS};
 
 use crate::spec::WorkflowSpec;

@@ -660,6 +660,23 @@ impl<'a> RunScope<'a> {
         r.into_result(resolved)
     }
 
+    /// As [`RunScope::resolve_item`], running `body` instead of the task's own kind (a
+    /// map-reduce task's sub-task or reduce runs its `run` or `reduce` script), in the
+    /// task's scope.
+    pub fn resolve_item_as(
+        &self,
+        body: &crate::spec::TaskSpec,
+        item: &[(String, String)],
+        secrets: &BTreeMap<String, String>,
+    ) -> Result<ResolvedTask, ParamError> {
+        let mut r = self.resolver().with_secrets(secrets);
+        for (name, text) in item {
+            r.done.insert(name.clone(), text.clone());
+        }
+        let resolved = r.task(body);
+        r.into_result(resolved)
+    }
+
     /// Resolves any text as the task would see it (a param passed to a sub-workflow).
     pub fn resolve_text(&self, text: &str) -> Result<String, ParamError> {
         let mut r = self.resolver();

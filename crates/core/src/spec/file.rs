@@ -111,6 +111,7 @@ pub(super) const COMMON_TASK_FIELDS: &[&str] = &[
     "task_group_priority",
     "map",
     "broadcast",
+    "map_reduce",
 ];
 
 /// A task as written: its common fields, and its type's own fields read into its kind.
@@ -130,6 +131,9 @@ pub(super) struct RawTask {
     /// The task's `broadcast:`, read apart as `map:` is.
     #[serde(skip)]
     pub broadcast: bool,
+    /// The task's `map_reduce:`, read apart as `map:` is.
+    #[serde(skip)]
+    pub map_reduce: Option<super::MapReduceSpec>,
     pub name: Option<String>,
     #[serde(default)]
     pub depends_on: Vec<String>,
@@ -392,11 +396,13 @@ impl Reader<'_> {
         let mut type_value = None;
         let mut map_value = None;
         let mut broadcast_value = None;
+        let mut map_reduce_value = None;
         for (key, value) in map {
             match key.as_str() {
                 Some("type") => type_value = Some(value),
                 Some("map") => map_value = Some(value),
                 Some("broadcast") => broadcast_value = Some(value),
+                Some("map_reduce") => map_reduce_value = Some(value),
                 Some(k) if COMMON_TASK_FIELDS.contains(&k) => {
                     common.insert(key, value);
                 }
@@ -427,6 +433,17 @@ impl Reader<'_> {
             match self.broadcast(value, &path, &name, raw.kind.as_ref(), mapped) {
                 Ok(broadcast) => raw.broadcast = broadcast,
                 Err(()) => raw.broken.push("broadcast".into()),
+            }
+        }
+        if let Some(value) = map_reduce_value {
+            let other = match (mapped, raw.broadcast) {
+                (true, _) => Some("map:"),
+                (false, true) => Some("broadcast: true"),
+                (false, false) => None,
+            };
+            match self.map_reduce(value, &path, &name, raw.kind.as_ref(), other) {
+                Ok(spec) => raw.map_reduce = Some(spec),
+                Err(()) => raw.broken.push("map_reduce".into()),
             }
         }
         raw
@@ -630,6 +647,7 @@ mod tests {
         fields.push("type");
         fields.push("map");
         fields.push("broadcast");
+        fields.push("map_reduce");
         fields.sort_unstable();
         let mut common = COMMON_TASK_FIELDS.to_vec();
         common.sort_unstable();

@@ -234,6 +234,7 @@ fn check_task(index: usize, mut raw: RawTask) -> Result<TaskSpec, Vec<Problem>> 
             task_group_priority: raw.task_group_priority,
             map: raw.map,
             broadcast: raw.broadcast,
+            map_reduce: raw.map_reduce,
         }),
         _ => Err(problems),
     }

@@ -296,6 +296,7 @@ pub fn finished(d: &DispatchRequest, outcome: Outcome, at_us: i64) -> TaskEvent 
             exit_code,
             message: String::new(),
             outputs: Default::default(),
+            subtasks: Vec::new(),
         }),
     )
 }

@@ -7,6 +7,7 @@ mod broadcast;
 mod dispatch_secrets;
 mod harness;
 mod map;
+mod map_reduce;
 mod metrics;
 mod overrides;
 mod rules;

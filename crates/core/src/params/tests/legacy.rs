@@ -39,6 +39,14 @@ fn set_value_output_is_not_a_reference() {
 }
 
 #[test]
+fn add_task_output_is_not_a_reference_and_substitutes_as_itself() {
+    let text = "echo '${addTask(name=p1, args=1)}' ${x}";
+    assert_eq!(references(text), vec!["x".to_string()]);
+    let out = substitute(text, |name| (name == "x").then(|| "v".to_string()));
+    assert_eq!(out.unwrap(), "echo '${addTask(name=p1, args=1)}' v");
+}
+
+#[test]
 fn check_all_names_task_and_param() {
     let spec = WorkflowSpec::from_yaml(
         "name: w\ntasks:\n  - {name: t, type: shell, command: 'echo ${nope}'}\n",
