@@ -110,7 +110,7 @@ fn validation_errors_exit_2_with_a_clear_message() {
         (
             "cycle.yaml",
             "name: x\ntasks:\n  - {name: a, type: noop, depends_on: [b]}\n  - {name: b, type: noop, depends_on: [a]}\n",
-            &["cycle.yaml: dependency cycle: a -> b -> a"],
+            &["cycle.yaml: task `a`: dependency cycle: a -> b -> a"],
         ),
         (
             "duration.yaml",

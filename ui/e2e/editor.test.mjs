@@ -123,6 +123,8 @@ test("a workflow of three tasks made in the graph: a bad duration shown in both 
   // and deleted, goes from the text.
   await drawEdge(p, "load", "extract");
   await p.getByTestId("problems").getByText("dependency cycle").waitFor();
+  // The cycle is a problem of its first task in the file, marked on its node.
+  await p.locator('[data-testid="node-extract"][data-invalid="true"]').waitFor();
   await p.locator('.react-flow__edge[data-id="load->extract"]').dispatchEvent("click");
   await p.keyboard.press("Delete");
   await status(p, "Valid: 3 tasks");

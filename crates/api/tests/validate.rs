@@ -134,6 +134,10 @@ async fn an_invalid_file_gets_every_problem_with_its_line_and_column() {
         .find(|p| p["message"].as_str().unwrap().contains("cycle"))
         .unwrap_or_else(|| panic!("no problem about the cycle: {body}"));
     assert_eq!(found["message"], "dependency cycle: a -> b -> a", "{found}");
+    assert_eq!(
+        found["task"], "a",
+        "the cycle's first task carries it: {found}"
+    );
 }
 
 #[tokio::test]

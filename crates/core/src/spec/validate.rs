@@ -258,7 +258,8 @@ fn check_dependencies(edges: &[(String, Vec<String>)], names: &HashSet<String>) 
     problems
 }
 
-/// Reports each cycle once, naming its tasks in order (`a -> b -> c -> a`).
+/// Reports each cycle once, naming its tasks in order (`a -> b -> c -> a`), as a problem of
+/// its first task in file order.
 fn find_cycles(tasks: &[TaskSpec]) -> Vec<Problem> {
     use petgraph::graph::DiGraph;
     let mut graph = DiGraph::<&str, ()>::new();
@@ -310,7 +311,11 @@ fn find_cycles(tasks: &[TaskSpec]) -> Vec<Problem> {
         let len = path.len();
         path[1..len - 1].reverse();
         let names: Vec<&str> = path.iter().map(|n| graph[*n]).collect();
-        problems.push(general(format!("dependency cycle: {}", names.join(" -> "))));
+        // The cycle's first task in file order carries it (an editor marks that task).
+        problems.push(Problem {
+            task: Some(names[0].to_string()),
+            ..general(format!("dependency cycle: {}", names.join(" -> ")))
+        });
     }
     problems
 }
