@@ -1,10 +1,10 @@
 // The web UI's second slice in a real browser against a real Baton: a backfill of three
 // days followed to its end, a schedule's preview, the versions and grid tabs, the instance's
-// Gantt, the monitor, events and audit pages, and the 1,000-task DAG (its figures printed).
+// Gantt, a failed instance recovered, the monitor, events and audit pages, and the 1,000-task DAG (its figures printed).
 // A screenshot of each page goes to target/ui-screenshots/.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { ROOT, SHOTS, applyWorkflows, browser, cliLogin, loggedInPage, startBaton, until } from "./harness.mjs";
@@ -142,6 +142,38 @@ test("the instance's Gantt shows a retried task's two attempts; run from here st
   await p.getByTestId("child-link").click();
   await p.waitForURL(/\/instances\/\d+$/);
   await p.getByRole("link", { name: `#${parent}` }).waitFor();
+  await p.context().close();
+});
+
+test("a failing task, then Recover: the instance runs the failed task again and succeeds", async () => {
+  const flag = join(baton.dir, "recover-flag");
+  await applyWorkflows(baton, {
+    flaky: [
+      "name: flaky",
+      "project: demo",
+      "tasks:",
+      "  - {name: first, type: noop}",
+      `  - {name: needs-flag, type: shell, depends_on: [first], command: 'test -e ${flag} || { echo no flag yet; exit 3; }'}`,
+      "  - {name: after, type: noop, depends_on: [needs-flag]}",
+      "",
+    ].join("\n"),
+  });
+  const id = (await baton.cli(["workflow", "start", "flaky", "--project", "demo"])).trim().split(/\s+/)[0];
+  const p = await page();
+  await p.goto(`${baton.url}/instances/${id}`);
+  await p.getByTestId("instance-state").getByText("failed").waitFor({ timeout: 60_000 });
+  await p.getByTestId("node-needs-flag").and(p.locator('[data-state="failed"]')).waitFor();
+  await p.getByTestId("node-after").and(p.locator('[data-state="not_started"]')).waitFor();
+  await writeFile(flag, "");
+  await p.getByTestId("action-recover").click();
+  await p.getByTestId("instance-state").getByText("succeeded").waitFor({ timeout: 60_000 });
+  await p.getByTestId("node-needs-flag").and(p.locator('[data-state="succeeded"]')).waitFor();
+  await p.getByTestId("node-after").and(p.locator('[data-state="succeeded"]')).waitFor();
+  // The same instance: the failed task ran a second attempt, the one that succeeded did not run again.
+  assert.match(p.url(), new RegExp(`/instances/${id}$`));
+  await p.getByTestId("bar-needs-flag-2").and(p.locator('[data-state="succeeded"]')).waitFor();
+  assert.equal(await p.getByTestId("bar-first-2").count(), 0, "first did not run again");
+  await shot(p, "instance-recovered");
   await p.context().close();
 });
 
