@@ -18,14 +18,7 @@ use std::time::Duration;
 #[test]
 fn broadcast_is_refused_at_its_line_on_a_noop_task_and_with_map() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "bad.yaml",
-        "name: bad\nparams: {l: '[1]'}\ntasks:\n  - name: n\n    type: noop\n    broadcast: true\n  - name: m\n    type: shell\n    command: echo ${x}\n    map: {over: '${l}', as: x}\n    broadcast: true\n",
-    );
-    let out = baton(&["run", file.to_str().unwrap()], &[]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    let stderr = refused_by_run(dir.path(), "name: bad\nparams: {l: '[1]'}\ntasks:\n  - name: n\n    type: noop\n    broadcast: true\n  - name: m\n    type: shell\n    command: echo ${x}\n    map: {over: '${l}', as: x}\n    broadcast: true\n");
     assert!(
         stderr.contains("line 6") && stderr.contains("a noop task cannot be broadcast"),
         "{stderr}"

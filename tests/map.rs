@@ -16,14 +16,7 @@ use std::time::Duration;
 #[test]
 fn a_bad_map_is_refused_before_anything_runs_at_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "bad.yaml",
-        "name: bad\nparams: {parts: '[1]'}\ntasks:\n  - name: load\n    type: shell\n    command: echo ${part}\n    map:\n      over: p1,p2\n      as: part\n      parallel: 0\n",
-    );
-    let out = baton(&["run", file.to_str().unwrap()], &[]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    let stderr = refused_by_run(dir.path(), "name: bad\nparams: {parts: '[1]'}\ntasks:\n  - name: load\n    type: shell\n    command: echo ${part}\n    map:\n      over: p1,p2\n      as: part\n      parallel: 0\n");
     assert!(
         stderr.contains("line 8") && stderr.contains("map.over: `p1,p2` is not a reference"),
         "{stderr}"

@@ -240,14 +240,7 @@ tasks:
 #[test]
 fn a_bad_map_reduce_is_refused_before_anything_runs_at_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "bad.yaml",
-        "name: bad\ntasks:\n  - name: crunch\n    type: shell\n    command: split\n    map_reduce:\n      run: work\n      parallel: 0\n",
-    );
-    let out = baton(&["run", file.to_str().unwrap()], &[]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    let stderr = refused_by_run(dir.path(), "name: bad\ntasks:\n  - name: crunch\n    type: shell\n    command: split\n    map_reduce:\n      run: work\n      parallel: 0\n");
     assert!(
         stderr.contains("line 6") && stderr.contains("`map_reduce` needs `reduce`"),
         "{stderr}"

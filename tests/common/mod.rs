@@ -94,6 +94,16 @@ pub fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
     path
 }
 
+/// `baton run` of a file holding `yaml`: it must be refused before anything runs (exit 2);
+/// returns what it printed on stderr, for the caller to check the problems named.
+pub fn refused_by_run(dir: &Path, yaml: &str) -> String {
+    let file = write(dir, "bad.yaml", yaml);
+    let out = baton(&["run", file.to_str().unwrap()], &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    stderr
+}
+
 /// Whether a process with this pid exists (zombies count as gone).
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
