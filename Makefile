@@ -6,7 +6,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:12345
 DATA_DIR ?= ./baton-data
 
-.PHONY: run test build lint deny tools bench fmt etcd promtool moto ui ui-deps ui-test chromium
+.PHONY: run test build lint deny tools bench fmt etcd promtool moto smtpd ui ui-deps ui-test chromium
 
 run:
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) ui; else \
@@ -17,7 +17,7 @@ run:
 build:
 	$(CARGO) build --workspace --all-targets
 
-test: etcd promtool moto build lint deny ui-test
+test: etcd promtool moto smtpd build lint deny ui-test
 	$(CARGO) test --workspace --all-targets --no-fail-fast
 
 # The web UI (ui/): its Node packages as pinned by package-lock.json (installed again only
@@ -76,6 +76,21 @@ moto:
 		fi; \
 		rm -rf $(MOTO_DIR) && python3 -m venv $(MOTO_DIR) && \
 		$(MOTO_DIR)/bin/pip install --quiet 'moto[server]$(MOTO_VERSION)'; \
+	}
+
+# aiosmtpd (from PyPI), the SMTP server that the email alert tests run as a process of their
+# own (tests/common/smtp_server.py), if no python3 has it: into the project's own .tools/smtpd
+# (a Python virtual environment; Debian's python3-venv first if Python cannot make one).
+AIOSMTPD_VERSION := >=1.4,<2
+SMTPD_DIR := $(CURDIR)/.tools/smtpd
+smtpd:
+	@python3 -c 'import aiosmtpd' >/dev/null 2>&1 || $(SMTPD_DIR)/bin/python -c 'import aiosmtpd' >/dev/null 2>&1 || { \
+		if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then \
+			if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+			$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y python3 python3-venv; \
+		fi; \
+		rm -rf $(SMTPD_DIR) && python3 -m venv $(SMTPD_DIR) && \
+		$(SMTPD_DIR)/bin/pip install --quiet 'aiosmtpd$(AIOSMTPD_VERSION)'; \
 	}
 
 lint:

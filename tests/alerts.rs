@@ -1,10 +1,10 @@
 //! Alerts end to end, on loopback: real `baton` processes send to receivers the test runs (an
-//! axum server for webhook and Slack formats, an SMTP dialogue over TCP for email, plain or STARTTLS with a login). A failed
-//! instance reaches Slack and email with its params, its failed task's log and a link; a
-//! webhook answering 500 twice then 200 gets one alert after three attempts, all in the
-//! history; a server SIGKILLed while the receiver is down delivers exactly once after its
-//! restart; a black-hole channel does not slow an instance; loopback is refused unless the
-//! server allows the host.
+//! axum server for webhook and Slack formats; for email, aiosmtpd as a process of its own,
+//! `make smtpd`, plain or STARTTLS with a login). A failed instance reaches Slack and email
+//! with its params, its failed task's log and a link; a webhook answering 500 twice then 200
+//! gets one alert after three attempts, all in the history; a server SIGKILLed while the
+//! receiver is down delivers exactly once after its restart; a black-hole channel does not
+//! slow an instance; loopback is refused unless the server allows the host.
 
 mod common;
 
@@ -385,7 +385,7 @@ fn email_goes_over_starttls_with_a_login_sent_only_once_encrypted() {
     let (_, err) = text(&out);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("535"), "{err}");
-    assert_eq!(smtp.seen.lock().unwrap().mails.len(), 1);
+    assert_eq!(smtp.mails().len(), 1);
     for secret in ["S3cret-smtp-pw", "not-the-password"] {
         assert!(!s.log_text().contains(secret), "{secret} is in the log");
         let shown = s.ok(&["alert", "channel", "show", "mail", "--json"]);
@@ -407,7 +407,7 @@ fn email_over_starttls_to_a_server_whose_certificate_is_not_trusted_is_refused()
         smtp.logins().is_empty(),
         "no password went to an unverified server"
     );
-    assert!(smtp.seen.lock().unwrap().mails.is_empty());
+    assert!(smtp.mails().is_empty());
 }
 
 #[test]

@@ -1,23 +1,19 @@
-//! An SMTP server on a loopback port for the alert tests: the protocol's dialogue (RFC 5321:
-//! greeting, EHLO, MAIL, RCPT, DATA ending in a lone `.`, QUIT), with STARTTLS (RFC 3207,
-//! rustls on a test certificate) and AUTH PLAIN (RFC 4954) when asked for, each message kept
-//! with its recipients and each login with what it presented.
-//! (mailin-embedded, the maintained crate for this, turns on rustls' aws-lc backend, which
-//! needs a C toolchain and cmake to build and breaks rustls' choice of provider for every
-//! other test: a test-only dialogue of its own instead.)
+//! A real SMTP server on a loopback port for the alert tests: aiosmtpd (from PyPI, installed
+//! by `make smtpd`), run as a process of its own by `smtp_server.py` beside this file, plain
+//! or with STARTTLS on a test certificate and one accepted login (AUTH over TLS only). The
+//! script appends every mail (recipients and text) and every login attempt (user, password,
+//! whether the connection was encrypted) to a file as JSON lines, which this side reads.
 
-use base64::Engine as _;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
-use std::sync::{Arc, Mutex};
-use tokio_rustls::rustls;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// One mail received: its recipients and its text.
 pub type Mail = (Vec<String>, String);
 
-/// One `AUTH PLAIN` the server was sent.
+/// One login attempt the server was sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Login {
     /// The user name presented.
@@ -28,20 +24,11 @@ pub struct Login {
     pub encrypted: bool,
 }
 
-/// What the server was sent so far.
-#[derive(Default)]
-pub struct Seen {
-    /// The mails accepted, in order.
-    pub mails: Vec<Mail>,
-    /// The logins tried, in order.
-    pub logins: Vec<Login>,
-}
-
-/// How the server speaks: STARTTLS with this certificate, and the one login it accepts
-/// (required before MAIL); neither by default (the plain dialogue).
+/// How the server speaks: STARTTLS with this certificate (required before anything else),
+/// and the one login it accepts (required before a mail); neither by default.
 #[derive(Clone, Default)]
 pub struct Options {
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<(PathBuf, PathBuf)>,
     login: Option<(String, String)>,
 }
 
@@ -49,19 +36,7 @@ impl Options {
     /// Offers STARTTLS with the certificate and key at these PEM files, and refuses a login
     /// before it.
     pub fn starttls(mut self, cert: &Path, key: &Path) -> Options {
-        let chain = CertificateDer::pem_file_iter(cert)
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
-        let key = PrivateKeyDer::from_pem_file(key).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .unwrap();
-        self.tls = Some(Arc::new(config));
+        self.tls = Some((cert.to_path_buf(), key.to_path_buf()));
         self
     }
 
@@ -72,179 +47,181 @@ impl Options {
     }
 }
 
-/// A running test SMTP server (it lives as long as the test process).
+/// The environment variable the script reads the accepted password from (not argv).
+const PASSWORD_VARIABLE: &str = "SMTP_TEST_PASSWORD";
+
+/// Where `make smtpd` installs aiosmtpd.
+fn installed() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/smtpd/bin/python")
+}
+
+/// Whether this Python imports aiosmtpd.
+fn has_aiosmtpd(python: &Path) -> bool {
+    Command::new(python)
+        .args(["-c", "import aiosmtpd"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The Python to run the server with: `python3` on `PATH` when it has aiosmtpd, else the
+/// project's own (`make smtpd`). Without either the test fails saying how to install it.
+fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        [PathBuf::from("python3"), installed()]
+            .into_iter()
+            .find(|p| has_aiosmtpd(p))
+            .unwrap_or_else(|| {
+                panic!(
+                    "aiosmtpd is not installed (neither python3 on PATH nor {} imports it): \
+                     run `make smtpd` (aiosmtpd from PyPI into .tools/smtpd)",
+                    installed().display()
+                )
+            })
+    })
+}
+
+/// A running aiosmtpd process; killed when dropped.
 pub struct Server {
     /// Its loopback port.
     pub port: u16,
-    /// What it was sent.
-    pub seen: Arc<Mutex<Seen>>,
+    child: Child,
+    record: PathBuf,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 impl Server {
-    /// Listens on a free loopback port, one thread per connection.
+    /// Starts aiosmtpd on a loopback port it picks and waits (30 s at most) until it says it
+    /// listens.
     pub fn start(options: Options) -> Server {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen: Arc<Mutex<Seen>> = Arc::default();
-        let kept = seen.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().map_while(Result::ok) {
-                let (kept, options) = (kept.clone(), options.clone());
-                std::thread::spawn(move || serve(stream, &options, &kept));
+        let dir = tempfile::tempdir().expect("a temporary directory for the SMTP server");
+        let record = dir.path().join("received.jsonl");
+        let log = dir.path().join("smtpd.log");
+        let out = std::fs::File::create(&log).expect("the SMTP server's log file");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/smtp_server.py");
+        let mut cmd = Command::new(python());
+        cmd.arg(&script)
+            .arg(&record)
+            .env_remove(PASSWORD_VARIABLE)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(
+                out.try_clone().expect("the SMTP server's log file"),
+            ))
+            .stderr(Stdio::from(out));
+        if let Some((cert, key)) = &options.tls {
+            cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+        }
+        if let Some((user, password)) = &options.login {
+            cmd.args(["--login", user]).env(PASSWORD_VARIABLE, password);
+        }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", script.display()));
+        let mut server = Server {
+            port: 0,
+            child,
+            record,
+            log,
+            _dir: dir,
+        };
+        server.port = server.wait_ready(Duration::from_secs(30));
+        server
+    }
+
+    /// The port from the `ready on 127.0.0.1:PORT` line, once printed.
+    fn wait_ready(&mut self, limit: Duration) -> u16 {
+        let deadline = Instant::now() + limit;
+        loop {
+            let printed = self.log_text();
+            let port = printed
+                .lines()
+                .find_map(|l| l.strip_prefix("ready on 127.0.0.1:"))
+                .map(|p| {
+                    p.trim()
+                        .parse()
+                        .unwrap_or_else(|e| panic!("aiosmtpd's port {p:?}: {e}"))
+                });
+            if let Some(port) = port {
+                return port;
             }
-        });
-        Server { port, seen }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the SMTP server (aiosmtpd) exited with {status}:\n{printed}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the SMTP server (aiosmtpd) did not listen within {limit:?}:\n{printed}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// What the server printed.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The records written so far, each `{"mail": …}` or `{"login": …}` (a line still being
+    /// written is left for the next read).
+    fn records(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(&self.record).unwrap_or_default();
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        complete
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line).unwrap_or_else(|e| {
+                    panic!("{}: not a JSON line: {e}: {line}", self.record.display())
+                })
+            })
+            .collect()
+    }
+
+    /// The mails accepted so far, in order.
+    pub fn mails(&self) -> Vec<Mail> {
+        self.records()
+            .into_iter()
+            .filter_map(|r| {
+                let mail = r.get("mail")?;
+                let to = mail["to"]
+                    .as_array()
+                    .expect("a mail's recipients")
+                    .iter()
+                    .map(|t| t.as_str().expect("a recipient").to_string())
+                    .collect();
+                let content = mail["content"].as_str().expect("a mail's text").to_string();
+                Some((to, content))
+            })
+            .collect()
     }
 
     /// The first mail, once there is one.
     pub fn first_mail(&self) -> Option<Mail> {
-        self.seen.lock().unwrap().mails.first().cloned()
+        self.mails().into_iter().next()
     }
 
-    /// The logins tried so far.
+    /// The logins tried so far, in order.
     pub fn logins(&self) -> Vec<Login> {
-        self.seen.lock().unwrap().logins.clone()
+        self.records()
+            .into_iter()
+            .filter_map(|r| {
+                let login = r.get("login")?;
+                let text = |k: &str| login[k].as_str().expect("a login's field").to_string();
+                Some(Login {
+                    user: text("user"),
+                    password: text("password"),
+                    encrypted: login["encrypted"].as_bool().expect("a login's `encrypted`"),
+                })
+            })
+            .collect()
     }
 }
 
-/// One connection: the plain dialogue, then (after STARTTLS) the same dialogue over TLS.
-fn serve(stream: std::net::TcpStream, options: &Options, seen: &Mutex<Seen>) {
-    let mut plain = BufReader::new(stream);
-    plain.get_mut().write_all(b"220 smtp.test ESMTP\r\n").ok();
-    let mut session = Session {
-        options,
-        seen,
-        encrypted: false,
-        authenticated: false,
-    };
-    if session.converse(&mut plain) != Next::StartTls {
-        return;
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
-    let Some(config) = options.tls.clone() else {
-        return;
-    };
-    let tcp = plain.into_inner();
-    let Ok(tls) = rustls::ServerConnection::new(config) else {
-        return;
-    };
-    let mut secure = BufReader::new(rustls::StreamOwned::new(tls, tcp));
-    session.encrypted = true;
-    session.converse(&mut secure);
-}
-
-/// How a dialogue ended.
-#[derive(PartialEq, Eq)]
-enum Next {
-    /// The client quit or went away.
-    Done,
-    /// The client asked for TLS and was told to go ahead.
-    StartTls,
-}
-
-/// The state of one connection's dialogue.
-struct Session<'a> {
-    options: &'a Options,
-    seen: &'a Mutex<Seen>,
-    encrypted: bool,
-    authenticated: bool,
-}
-
-impl Session<'_> {
-    /// Answers commands until the client quits or asks for TLS.
-    fn converse<S: Read + Write>(&mut self, lines: &mut BufReader<S>) -> Next {
-        let (mut to, mut line) = (Vec::new(), String::new());
-        while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
-            let command = line.trim_end().to_string();
-            line.clear();
-            let upper = command.to_ascii_uppercase();
-            let answer = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-                self.greeting()
-            } else if upper == "STARTTLS" && self.options.tls.is_some() && !self.encrypted {
-                say(lines, "220 2.0.0 ready to start TLS");
-                return Next::StartTls;
-            } else if let Some(initial) = upper.strip_prefix("AUTH PLAIN ").map(|_| &command[11..])
-            {
-                self.auth_plain(initial.trim())
-            } else if upper.starts_with("MAIL FROM:") && self.needs_login() {
-                "530 5.7.0 authentication required".to_string()
-            } else if upper.starts_with("RCPT TO:") {
-                to.push(command[8..].trim().trim_matches(['<', '>']).to_string());
-                "250 OK".to_string()
-            } else if upper.starts_with("DATA") {
-                say(lines, "354 go on");
-                let data = read_data(lines);
-                let mail = (std::mem::take(&mut to), data);
-                self.seen.lock().unwrap().mails.push(mail);
-                "250 OK: queued".to_string()
-            } else if upper.starts_with("QUIT") {
-                say(lines, "221 bye");
-                return Next::Done;
-            } else {
-                "250 OK".to_string()
-            };
-            say(lines, &answer);
-        }
-        Next::Done
-    }
-
-    /// The EHLO answer: STARTTLS on a plain connection that may upgrade; AUTH once the
-    /// connection is as safe as it will get.
-    fn greeting(&self) -> String {
-        if self.options.tls.is_some() && !self.encrypted {
-            return "250-smtp.test\r\n250 STARTTLS".to_string();
-        }
-        if self.options.login.is_some() {
-            return "250-smtp.test\r\n250 AUTH PLAIN".to_string();
-        }
-        "250 smtp.test".to_string()
-    }
-
-    fn needs_login(&self) -> bool {
-        self.options.login.is_some() && !self.authenticated
-    }
-
-    /// `AUTH PLAIN` with its initial response: `\0user\0password`, base64.
-    fn auth_plain(&mut self, initial: &str) -> String {
-        if self.options.tls.is_some() && !self.encrypted {
-            return "530 5.7.0 must issue a STARTTLS command first".to_string();
-        }
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(initial)
-            .unwrap_or_default();
-        let text = String::from_utf8_lossy(&decoded);
-        let mut parts = text.split('\0').skip(1);
-        let login = Login {
-            user: parts.next().unwrap_or_default().to_string(),
-            password: parts.next().unwrap_or_default().to_string(),
-            encrypted: self.encrypted,
-        };
-        let expected = self.options.login.as_ref();
-        self.authenticated =
-            expected.is_some_and(|(u, p)| *u == login.user && *p == login.password);
-        self.seen.lock().unwrap().logins.push(login);
-        if self.authenticated {
-            "235 2.7.0 authentication successful".to_string()
-        } else {
-            "535 5.7.8 authentication credentials invalid".to_string()
-        }
-    }
-}
-
-fn say<S: Read + Write>(lines: &mut BufReader<S>, text: &str) {
-    let stream = lines.get_mut();
-    stream.write_all(format!("{text}\r\n").as_bytes()).ok();
-    stream.flush().ok();
-}
-
-/// The message after DATA, up to the lone `.`.
-fn read_data<S: Read + Write>(lines: &mut BufReader<S>) -> String {
-    let (mut data, mut line) = (String::new(), String::new());
-    while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
-        if line.trim_end() == "." {
-            break;
-        }
-        data.push_str(&line);
-        line.clear();
-    }
-    data
 }
