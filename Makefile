@@ -63,34 +63,30 @@ promtool:
 		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; \
 	}
 
+# $(call python_venv,DIR,REQUIREMENT): a Python virtual environment in DIR with REQUIREMENT
+# installed from PyPI (Debian's python3-venv first, if Python cannot make one).
+python_venv = if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y python3 python3-venv; \
+	fi; \
+	rm -rf $(1) && python3 -m venv $(1) && $(1)/bin/pip install --quiet '$(2)'
+
 # moto's S3 server (moto[server] from PyPI), which the log archive's tests store logs in, if
-# missing: into the project's own .tools/moto (a Python virtual environment; Debian's
-# python3-venv first if Python cannot make one).
+# missing: into the project's own .tools/moto.
 MOTO_VERSION := >=5.1,<6
 MOTO_DIR := $(CURDIR)/.tools/moto
 moto:
 	@command -v moto_server >/dev/null 2>&1 || test -x $(MOTO_DIR)/bin/moto_server || { \
-		if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then \
-			if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
-			$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y python3 python3-venv; \
-		fi; \
-		rm -rf $(MOTO_DIR) && python3 -m venv $(MOTO_DIR) && \
-		$(MOTO_DIR)/bin/pip install --quiet 'moto[server]$(MOTO_VERSION)'; \
+		$(call python_venv,$(MOTO_DIR),moto[server]$(MOTO_VERSION)); \
 	}
 
 # aiosmtpd (from PyPI), the SMTP server that the email alert tests run as a process of their
-# own (tests/common/smtp_server.py), if no python3 has it: into the project's own .tools/smtpd
-# (a Python virtual environment; Debian's python3-venv first if Python cannot make one).
+# own (tests/common/smtp_server.py), if no python3 has it: into the project's own .tools/smtpd.
 AIOSMTPD_VERSION := >=1.4,<2
 SMTPD_DIR := $(CURDIR)/.tools/smtpd
 smtpd:
 	@python3 -c 'import aiosmtpd' >/dev/null 2>&1 || $(SMTPD_DIR)/bin/python -c 'import aiosmtpd' >/dev/null 2>&1 || { \
-		if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then \
-			if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
-			$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y python3 python3-venv; \
-		fi; \
-		rm -rf $(SMTPD_DIR) && python3 -m venv $(SMTPD_DIR) && \
-		$(SMTPD_DIR)/bin/pip install --quiet 'aiosmtpd$(AIOSMTPD_VERSION)'; \
+		$(call python_venv,$(SMTPD_DIR),aiosmtpd$(AIOSMTPD_VERSION)); \
 	}
 
 lint:
