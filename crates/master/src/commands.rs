@@ -13,7 +13,7 @@ impl Engine {
     /// Carries out one command.
     pub(crate) async fn command(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         command: Command,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
@@ -31,7 +31,7 @@ impl Engine {
     /// Takes a submitted instance and starts running it, under a new epoch.
     async fn start_command(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
@@ -44,7 +44,7 @@ impl Engine {
         }
         let version = self
             .specs
-            .get(&self.store, record.workflow_id, record.version)
+            .get(&*self.store, record.workflow_id, record.version)
             .await?;
         let epoch = record.epoch + 1;
         let now = self.now();
@@ -86,7 +86,7 @@ impl Engine {
     /// A child instance of one of the instance's sub_workflow tasks has ended.
     async fn child_ended_command(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
@@ -105,7 +105,7 @@ impl Engine {
     /// Pauses (`pause`) or resumes an instance this master runs; passes it to its children.
     async fn pause_command(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         pause: bool,
         t: &mut Tick,
@@ -153,7 +153,7 @@ impl Engine {
     /// whose start another master is taking right now) it waits in the queue.
     async fn pass_on(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         kind: CommandKind,
     ) -> Result<(), StoreError> {
@@ -171,7 +171,7 @@ impl Engine {
     /// one another master runs gets the stop forwarded.
     async fn stop_command(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
@@ -195,7 +195,7 @@ impl Engine {
     /// A stop of an instance this master does not run.
     async fn stop_elsewhere(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
@@ -214,7 +214,7 @@ impl Engine {
     /// A submitted instance stopped before any master took it.
     async fn stop_before_start(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         record: &InstanceRecord,
         t: &mut Tick,
     ) -> Result<(), StoreError> {

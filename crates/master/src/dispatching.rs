@@ -36,7 +36,7 @@ impl Engine {
     /// Hands queued attempts to workers while slots last.
     pub(crate) async fn dispatch(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
         // Free slots of the task groups met in this tick (read under their row locks).
@@ -69,7 +69,7 @@ impl Engine {
     /// One attempt the queue handed out for `worker`.
     async fn hand_out(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         task: TaskInstanceId,
         worker: &str,
         group_free: &mut HashMap<String, i64>,
@@ -127,7 +127,7 @@ impl Engine {
     /// nowhere else.
     async fn fail_gone(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         task: TaskInstanceId,
         worker: &str,
         t: &mut Tick,
@@ -145,7 +145,7 @@ impl Engine {
     /// would fail the same way).
     async fn fail_to_prepare(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         index: TaskIndex,
         message: &str,
@@ -167,7 +167,7 @@ impl Engine {
     /// opened; the error says, for the attempt's message, why it cannot.
     async fn sql_connection(
         &self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         project: &str,
         name: &str,
     ) -> Result<Result<baton_proto::SqlConnection, String>, StoreError> {
@@ -213,7 +213,7 @@ impl Engine {
     /// opened with the keyring; the error says, for the attempt's message, why they cannot be.
     async fn task_secrets(
         &self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         index: TaskIndex,
     ) -> Result<Result<BTreeMap<String, String>, String>, StoreError> {
@@ -386,7 +386,7 @@ impl Engine {
 
 /// Takes a slot of the task group, or says why the task must wait.
 async fn take_group_slot(
-    tx: &mut EngineTx,
+    tx: &mut dyn EngineTx,
     group_free: &mut HashMap<String, i64>,
     group: String,
 ) -> Result<Result<(), String>, StoreError> {

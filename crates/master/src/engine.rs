@@ -12,9 +12,10 @@ use baton_core::params;
 use baton_core::run::{InstanceRun, Step};
 use baton_core::{Priority, TaskInstanceId, TaskState, WorkflowInstanceId, WorkflowState};
 use baton_proto::{AttemptId, DispatchRequest, Redirect, TaskEvent};
-use baton_store::{AttemptRecord, EngineTx, Store, StoreError, TaskInstanceRecord};
+use baton_store::{AttemptRecord, EngineStore, EngineTx, StoreError, TaskInstanceRecord};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
@@ -76,7 +77,7 @@ impl Writes {
     }
 
     /// Writes everything; rows first, since attempts refer to them.
-    pub async fn flush(&mut self, tx: &mut EngineTx) -> Result<(), StoreError> {
+    pub async fn flush(&mut self, tx: &mut dyn EngineTx) -> Result<(), StoreError> {
         let rows: Vec<TaskInstanceRecord> = self.tasks.drain().map(|(_, r)| r).collect();
         tx.upsert_tasks(&rows).await?;
         tx.insert_attempts(&self.attempts).await?;
@@ -263,7 +264,8 @@ pub(crate) struct Tick {
 }
 
 pub(crate) struct Engine {
-    pub store: Store,
+    /// The store, behind the engine's seam (the SQL store; an in-memory one in unit tests).
+    pub store: Arc<dyn EngineStore>,
     pub config: MasterConfig,
     pub specs: SpecCache,
     pub instances: HashMap<WorkflowInstanceId, Inst>,
@@ -314,7 +316,7 @@ const ID_BLOCK: i64 = 1024;
 
 impl Engine {
     pub fn new(
-        store: Store,
+        store: Arc<dyn EngineStore>,
         config: MasterConfig,
         workers: Vec<WorkerEndpoint>,
         events: broadcast::Sender<RunEvent>,
@@ -609,9 +611,9 @@ impl Engine {
         self.writes
             .events
             .extend(self.pending_events.iter().cloned());
-        let mut tx = self.store.begin_engine().await?;
+        let mut tx = self.store.begin().await?;
         match self
-            .tick_in(&mut tx, take_commands, reports, failed, probed, t)
+            .tick_in(&mut *tx, take_commands, reports, failed, probed, t)
             .await
         {
             Ok(redirects) => {
@@ -630,7 +632,7 @@ impl Engine {
 
     async fn tick_in(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         take_commands: bool,
         reports: Vec<Vec<TaskEvent>>,
         failed: Vec<(TaskInstanceId, i64, String, DispatchFailure)>,
@@ -691,7 +693,7 @@ impl Engine {
 
     /// Before writing task rows: every instance they belong to must still be ours (and stays
     /// ours until the commit). Otherwise the whole tick is refused and the engine rebuilds.
-    async fn verify_leases(&mut self, tx: &mut EngineTx) -> Result<(), StoreError> {
+    async fn verify_leases(&mut self, tx: &mut dyn EngineTx) -> Result<(), StoreError> {
         if !self.config.cluster || self.writes.is_empty() {
             return Ok(());
         }
@@ -712,7 +714,7 @@ impl Engine {
     /// A new task instance id, from the block reserved in the store.
     pub(crate) async fn next_task_id(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
     ) -> Result<TaskInstanceId, StoreError> {
         if self.ids.is_empty() {
             self.ids = tx.reserve_task_ids(ID_BLOCK).await?;
@@ -725,7 +727,7 @@ impl Engine {
     /// Takes charge of an instance (new, or rebuilt from the store) and starts or resumes its run.
     pub(crate) async fn resume(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         inst: Inst,
         t: &mut Tick,

@@ -15,7 +15,7 @@ impl Engine {
     /// epoch, so that the old owner (if it is only paused) can no longer write about it.
     pub(crate) async fn adopt_orphans(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
         let Some(masters) = &self.masters else {
@@ -53,7 +53,7 @@ impl Engine {
     /// Attempts dispatched to workers that are no longer in the cluster are lost.
     pub(crate) async fn fail_over_lost_workers(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
         if self.masters.is_none() {
@@ -84,7 +84,7 @@ impl Engine {
     /// fails the task when it says `failover: fail` (the attempt rules decide).
     async fn lose_attempt(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         index: usize,
         t: &mut Tick,
@@ -165,7 +165,7 @@ impl Engine {
     /// a previous life of the worker), so it runs again.
     pub(crate) async fn probed(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         (worker, answers): Probed,
         t: &mut Tick,
     ) -> Result<(), StoreError> {

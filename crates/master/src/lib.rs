@@ -269,6 +269,7 @@ impl Master {
             config.instance_retention.clone(),
         );
         let check = baton_proto::auth::Check::new(config.cluster_key.clone());
+        let store: std::sync::Arc<dyn baton_store::EngineStore> = std::sync::Arc::new(store);
         let mut engine = engine::Engine::new(store, config, workers, events.clone(), tx.clone());
         engine.recover().await?;
         tokio::spawn(engine.run(rx));

@@ -29,7 +29,7 @@ impl Engine {
     /// recover). Returns the steps of the instance it leads to.
     pub(crate) async fn start_logic(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         index: TaskIndex,
         t: &mut Tick,
@@ -91,7 +91,7 @@ impl Engine {
     /// run: the workflow does not exist, it would run inside itself, or its params are wrong.
     async fn start_child(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         index: TaskIndex,
         workflow: &str,
@@ -130,7 +130,7 @@ impl Engine {
     /// instance's ancestors (or the instance itself), and would start itself again without end.
     async fn runs_inside_itself(
         &self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         child: &str,
     ) -> Result<Option<String>, StoreError> {
@@ -267,7 +267,7 @@ impl Engine {
     /// has); a dependent task ends at once. `None`: not a logic task.
     pub(crate) async fn kill_logic(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         index: TaskIndex,
         t: &mut Tick,
@@ -309,7 +309,7 @@ impl Engine {
     /// A pause or resume of an instance passes into its child instances.
     pub(crate) async fn pass_to_children(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         kind: CommandKind,
     ) -> Result<(), StoreError> {
@@ -330,7 +330,7 @@ impl Engine {
     /// child has ended ends the same way, with the child's output params.
     pub(crate) async fn children_ended(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
@@ -364,7 +364,7 @@ impl Engine {
     /// The checks of dependent tasks that are due.
     pub(crate) async fn due_checks(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
         let now = self.now();
@@ -441,7 +441,7 @@ impl Engine {
 /// the instance's schedule time: whether the whole of `dependence` is met, and in words each
 /// single dependency that is not.
 async fn look_up_dependencies(
-    tx: &mut EngineTx,
+    tx: &mut dyn EngineTx,
     inst: &Inst,
     dependence: &Dependence,
 ) -> Result<(bool, Vec<String>), StoreError> {

@@ -226,7 +226,7 @@ impl Engine {
     /// Starts the broadcast tasks that waited for the registry's view, once it has come.
     pub(crate) async fn start_waiting_broadcasts(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
         if self.broadcasts_waiting.is_empty() || !self.workers_known() {
@@ -285,7 +285,7 @@ impl Engine {
     /// Steps every mapped task whose items changed, and carries out what follows.
     pub(crate) async fn step_maps(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
         self.apply_all(tx, Default::default(), t).await
@@ -296,7 +296,7 @@ impl Engine {
     /// held once every active item is.
     pub(crate) async fn step_map(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         task: TaskIndex,
         t: &mut Tick,
@@ -348,7 +348,7 @@ impl Engine {
     /// attempt with a fresh retry budget.
     async fn start_item(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         task: TaskIndex,
         item: usize,

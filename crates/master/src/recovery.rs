@@ -88,19 +88,19 @@ impl Engine {
     /// or running are written off and queued again; otherwise they are awaited.
     pub(crate) async fn recover_with(&mut self, lost_in_flight: bool) -> Result<(), StoreError> {
         let records = self.store.active_instances(Some(&self.config.id)).await?;
-        let mut tx = self.store.begin_engine().await?;
+        let mut tx = self.store.begin().await?;
         let mut tick = Tick::default();
         let mut loaded = Ok(());
         for record in records {
             loaded = self
-                .load_instance(&mut tx, record, lost_in_flight, &mut tick)
+                .load_instance(&mut *tx, record, lost_in_flight, &mut tick)
                 .await;
             if loaded.is_err() {
                 break;
             }
         }
         if loaded.is_ok() {
-            loaded = self.writes.flush(&mut tx).await;
+            loaded = self.writes.flush(&mut *tx).await;
         }
         if let Err(e) = loaded {
             // Release the row locks now, not when the pooled connection is next used.
@@ -123,7 +123,7 @@ impl Engine {
     /// awaited (their workers report to us).
     pub(crate) async fn load_instance(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         record: InstanceRecord,
         lost_in_flight: bool,
         tick: &mut Tick,
@@ -131,7 +131,7 @@ impl Engine {
         let id = record.id;
         let version = self
             .specs
-            .get(&self.store, record.workflow_id, record.version)
+            .get(&*self.store, record.workflow_id, record.version)
             .await?;
         let mut r = Restored::new(&version, &record);
         for task in tx.task_instances(id).await? {
@@ -176,7 +176,7 @@ impl Engine {
     /// theirs is recorded) count as up again: their successors were released then.
     async fn restore_services(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: baton_core::WorkflowInstanceId,
         version: &Version,
         r: &Restored,
@@ -486,7 +486,7 @@ impl Engine {
     /// start afresh when they never expanded their list), the others are stepped.
     async fn resume_maps(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: baton_core::WorkflowInstanceId,
         r: &Restored,
         tick: &mut Tick,
@@ -581,7 +581,7 @@ impl Engine {
     /// attempt and a fresh retry budget.
     pub(crate) async fn recover_instance(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: baton_core::WorkflowInstanceId,
         t: &mut Tick,
     ) -> Result<(), StoreError> {

@@ -15,7 +15,7 @@ impl Engine {
     /// Takes a worker's event, or says where it belongs.
     pub(crate) async fn report(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         event: TaskEvent,
         t: &mut Tick,
     ) -> Result<Option<Redirect>, StoreError> {
@@ -36,7 +36,7 @@ impl Engine {
     /// (empty address) nobody yet. `None`: nobody will want them (the instance has ended).
     async fn redirect(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         instance: WorkflowInstanceId,
     ) -> Result<Option<Redirect>, StoreError> {
         let Some(record) = tx.instance(instance).await? else {
@@ -66,7 +66,7 @@ impl Engine {
     /// A worker's event about an attempt of an instance this master runs.
     async fn take_report(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         event: TaskEvent,
         t: &mut Tick,
     ) -> Result<(), StoreError> {

@@ -2,7 +2,7 @@
 //! one spec and one DAG.
 
 use baton_core::{Dag, WorkflowId, WorkflowSpec};
-use baton_store::{Store, StoreError};
+use baton_store::{EngineStore, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ pub(crate) struct SpecCache {
 impl SpecCache {
     pub async fn get(
         &mut self,
-        store: &Store,
+        store: &dyn EngineStore,
         id: WorkflowId,
         version: i64,
     ) -> Result<Version, StoreError> {

@@ -44,7 +44,7 @@ impl Engine {
     /// Carries out the steps of an instance's state machine, and those they lead to.
     pub(crate) async fn apply(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         steps: Vec<Step>,
         t: &mut Tick,
@@ -57,7 +57,7 @@ impl Engine {
     /// steps of mapped tasks whose items changed (`map_steps`) included.
     pub(crate) async fn apply_all(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         mut pending: VecDeque<(WorkflowInstanceId, Step)>,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
@@ -86,7 +86,7 @@ impl Engine {
     /// The task's first attempt: queued for a worker, or (a logic task) begun here.
     async fn run_step(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         index: TaskIndex,
         t: &mut Tick,
@@ -114,7 +114,7 @@ impl Engine {
     /// a kill; one that is not on a worker is cancelled here.
     async fn kill_step(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         index: TaskIndex,
         t: &mut Tick,
@@ -158,7 +158,7 @@ impl Engine {
     /// Records a task on a branch not taken (or after skipped tasks only) as skipped.
     async fn skip_step(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         index: TaskIndex,
     ) -> Result<Vec<Step>, StoreError> {
@@ -178,7 +178,7 @@ impl Engine {
     /// A pausing instance has nothing running any more: it is paused.
     async fn paused_step(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
     ) -> Result<Vec<Step>, StoreError> {
         let inst = self.instances.get_mut(&id).expect("checked by apply");
@@ -196,7 +196,7 @@ impl Engine {
     /// The instance is over: recorded, its parent told, and it leaves this master.
     async fn finish_step(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
         state: WorkflowState,
         t: &mut Tick,

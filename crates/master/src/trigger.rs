@@ -55,7 +55,7 @@ impl Engine {
     /// Starts the instances of every due fire, batch after batch, within [`FIRE_BUDGET`].
     pub(crate) async fn fire_due(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
         let now = self.now();
@@ -92,7 +92,7 @@ impl Engine {
     /// adds to `still_due` the schedules that stay due.
     async fn fire_batch(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         due: &[DueSchedule],
         now: i64,
         since: i64,
@@ -134,7 +134,7 @@ impl Engine {
     /// After an instance of a fixed-delay schedule ends, its next fire is the delay later.
     pub(crate) async fn after_scheduled_end(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         id: WorkflowInstanceId,
     ) -> Result<(), StoreError> {
         let Some(inst) = self.instances.get(&id) else {
@@ -159,7 +159,7 @@ impl Engine {
     /// run, and marks it done (its `backfill_ended` event) when all have ended.
     pub(crate) async fn feed_backfills(
         &mut self,
-        tx: &mut EngineTx,
+        tx: &mut dyn EngineTx,
         t: &mut Tick,
     ) -> Result<(), StoreError> {
         let now = self.now();

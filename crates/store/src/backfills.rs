@@ -2,7 +2,7 @@
 //! workflow for, serially or a few at a time. A master feeds them: each tick it starts the
 //! next instances while fewer than `parallel` run, under the backfill's row lock.
 
-use crate::engine::EngineTx;
+use crate::engine::SqlEngineTx;
 use crate::error::{Context, StoreError};
 use crate::events::{record_events, NewEvent};
 use crate::instances::{insert_command, submitted_event, Submission};
@@ -59,7 +59,7 @@ impl BackfillRecord {
 }
 
 /// A count as the store keeps it (a length never exceeds `i64::MAX`; saturating all the same).
-fn count(n: usize) -> i64 {
+pub(crate) fn count(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
@@ -95,7 +95,7 @@ where
 }
 
 /// The `backfill_started` event of a new backfill.
-fn started_event(record: &BackfillRecord, project: &str, name: &str) -> NewEvent {
+pub(crate) fn started_event(record: &BackfillRecord, project: &str, name: &str) -> NewEvent {
     let instances = count(record.times.len());
     NewEvent::new(
         EventKind::BackfillStarted,
@@ -128,15 +128,26 @@ async fn ended_event(
         .await
         .ctx("reading a backfill")?;
     let record = BackfillRecord::from_row(&row)?;
-    let (project, name) = names(&mut *conn, record.workflow_id)
-        .await?
-        .unwrap_or_else(|| {
-            (
-                "-".into(),
-                format!("(deleted workflow {})", record.workflow_id),
-            )
-        });
+    let names = names(&mut *conn, record.workflow_id).await?;
     let states = by_state(&mut *conn, id).await?;
+    Ok(ended_event_of(&record, names, &states, at))
+}
+
+/// The `backfill_ended` event of `record` (its workflow's project and name, if it still
+/// exists), whose instances are `states` (how many in each state), at `at`.
+pub(crate) fn ended_event_of(
+    record: &BackfillRecord,
+    names: Option<(String, String)>,
+    states: &BTreeMap<String, i64>,
+    at: i64,
+) -> NewEvent {
+    let id = record.id;
+    let (project, name) = names.unwrap_or_else(|| {
+        (
+            "-".into(),
+            format!("(deleted workflow {})", record.workflow_id),
+        )
+    });
     let instances = count(record.times.len());
     let mut message = format!(
         "backfill {id} of {project}/{name} {}: {} of {instances} instance(s) started",
@@ -146,7 +157,7 @@ async fn ended_event(
         let summary: Vec<String> = states.iter().map(|(s, n)| format!("{n} {s}")).collect();
         message.push_str(&format!(" ({})", summary.join(", ")));
     }
-    Ok(NewEvent::new(EventKind::BackfillEnded, at, message)
+    NewEvent::new(EventKind::BackfillEnded, at, message)
         .workflow(&project, &name)
         .detail(serde_json::json!({
             "backfill_id": id,
@@ -155,7 +166,7 @@ async fn ended_event(
             "instances": instances,
             "started": record.started,
             "by_state": states,
-        })))
+        }))
 }
 
 const COLUMNS: &str = "id, workflow_id, times, parallel, next_index, state, created_at";
@@ -322,7 +333,7 @@ impl Store {
     }
 }
 
-impl EngineTx {
+impl SqlEngineTx {
     /// Running backfills, locked for this transaction (on PostgreSQL, those another master
     /// feeds are skipped).
     pub async fn running_backfills(&mut self) -> Result<Vec<BackfillRecord>, StoreError> {

@@ -161,7 +161,7 @@ impl Store {
     }
 }
 
-impl crate::EngineTx {
+impl crate::SqlEngineTx {
     /// The data source `name` of `project`, if it exists: what a `sql` task's dispatch
     /// connects to.
     pub async fn datasource(

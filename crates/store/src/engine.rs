@@ -1,5 +1,5 @@
 //! The master's side of the store: taking commands and recording every state change of the
-//! instances it runs. All of it goes through one transaction per engine tick ([`EngineTx`]),
+//! instances it runs. All of it goes through one transaction per engine tick ([`SqlEngineTx`]),
 //! committed before the master acts on what it decided.
 
 use crate::error::{Context, StoreError};
@@ -118,8 +118,8 @@ pub struct Adopted {
     pub previous_owner: Option<String>,
 }
 
-/// One engine tick's transaction. Dropped without [`EngineTx::commit`], nothing is written.
-pub struct EngineTx {
+/// One engine tick's transaction. Dropped without [`SqlEngineTx::commit`], nothing is written.
+pub struct SqlEngineTx {
     tx: Transaction<'static, Any>,
     backend: Backend,
     /// Lifecycle events of the store's own writes in this transaction (an instance a fire or a
@@ -131,13 +131,13 @@ pub struct EngineTx {
 
 impl Store {
     /// Starts an engine transaction.
-    pub async fn begin_engine(&self) -> Result<EngineTx, StoreError> {
+    pub async fn begin_engine(&self) -> Result<SqlEngineTx, StoreError> {
         let tx = self
             .write
             .begin()
             .await
             .ctx("starting an engine transaction")?;
-        Ok(EngineTx {
+        Ok(SqlEngineTx {
             tx,
             backend: self.backend,
             events: Vec::new(),
@@ -164,7 +164,7 @@ impl Store {
     }
 }
 
-impl EngineTx {
+impl SqlEngineTx {
     pub(crate) fn backend(&self) -> Backend {
         self.backend
     }

@@ -5,7 +5,7 @@
 //! Ids are visible in the order they were given (see [`record_events`]), so a reader that has
 //! seen id N may resume "after N" and miss nothing: the event stream relies on it.
 
-use crate::engine::{placeholders, EngineTx, CHUNK_PARAMS};
+use crate::engine::{placeholders, SqlEngineTx, CHUNK_PARAMS};
 use crate::error::{Context, StoreError};
 use crate::records::get;
 use crate::{now_us, Backend, Store};
@@ -265,8 +265,8 @@ impl Store {
 /// transaction, just before the commit, so that the lock is held only for the commit, and
 /// is the last lock taken: a transaction that went on to lock rows (the task id block, an
 /// instance's lease) while holding it could deadlock with another master's tick. In an
-/// [`EngineTx`], the store's own writes keep their events for the end
-/// ([`EngineTx::record_later`]).
+/// [`SqlEngineTx`], the store's own writes keep their events for the end
+/// ([`SqlEngineTx::record_later`]).
 pub(crate) async fn record_events(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -317,7 +317,7 @@ pub(crate) async fn record_events(
     Ok(())
 }
 
-impl EngineTx {
+impl SqlEngineTx {
     /// Records events in this tick's transaction (see [`record_events`]), after those of the
     /// store's own writes earlier in it (they happened first).
     pub async fn insert_events(&mut self, events: &[NewEvent]) -> Result<(), StoreError> {

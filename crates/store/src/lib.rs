@@ -11,12 +11,15 @@ mod backfills;
 mod connect;
 mod datasources;
 mod engine;
+mod engine_store;
 mod error;
 mod events;
 mod history;
 mod instances;
 mod listen;
 mod logic;
+#[cfg(any(test, feature = "testing"))]
+pub mod memory;
 mod records;
 mod runs;
 mod schedules;
@@ -41,7 +44,8 @@ pub use auth::{
 pub use backfills::BackfillRecord;
 pub use connect::{redact as redact_url, Backend, Store};
 pub use datasources::{DataSourceRecord, NewDataSource};
-pub use engine::{Adopted, Command, CommandKind, EngineTx, Lease};
+pub use engine::{Adopted, Command, CommandKind, Lease, SqlEngineTx};
+pub use engine_store::{EngineStore, EngineTx};
 pub use error::StoreError;
 pub use events::{EventFilter, EventRecord, NewEvent, EVENTS_CHANNEL};
 pub use history::{PurgeScope, Purged};

@@ -4,7 +4,7 @@
 use crate::engine::CommandKind;
 use crate::error::{Context, StoreError};
 use crate::records::{get, WorkflowRecord};
-use crate::{now_us, EngineTx};
+use crate::{now_us, SqlEngineTx};
 use baton_core::{Priority, TaskInstanceId, WorkflowInstanceId, WorkflowState};
 use std::collections::BTreeMap;
 
@@ -40,7 +40,7 @@ pub struct DependencyQuery<'a> {
     pub to: i64,
 }
 
-impl EngineTx {
+impl SqlEngineTx {
     /// Creates a child instance and its start command (any master may take it).
     pub async fn create_child(
         &mut self,

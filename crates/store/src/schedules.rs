@@ -3,7 +3,7 @@
 //! a unique (schedule, fire time) key and advances the schedules, in a few statements per
 //! batch and all in one transaction: one instance per fire, however many masters run.
 
-use crate::engine::EngineTx;
+use crate::engine::SqlEngineTx;
 use crate::error::{Context, StoreError};
 use crate::instances::{submitted_event, Submission};
 use crate::records::get;
@@ -203,7 +203,7 @@ pub struct DueSchedule {
     pub priority: Priority,
 }
 
-/// What a master decided for one due schedule, for [`EngineTx::fire_batch`] to write.
+/// What a master decided for one due schedule, for [`SqlEngineTx::fire_batch`] to write.
 #[derive(Debug, Clone)]
 pub struct PlannedFire<'a> {
     /// The schedule (and its workflow's latest version).
@@ -216,7 +216,7 @@ pub struct PlannedFire<'a> {
     pub next_fire_at: Option<i64>,
 }
 
-/// What became of a fire time (or of a run of missed ones), as [`EngineTx::fire_batch`]
+/// What became of a fire time (or of a run of missed ones), as [`SqlEngineTx::fire_batch`]
 /// wrote it: the facts lifecycle events are recorded from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FireOutcome {
@@ -285,7 +285,7 @@ fn value_rows(backend: Backend, rows: usize, columns: usize, bigint: bool) -> St
 /// The states in which an instance of a schedule has not ended yet.
 const NOT_ENDED: &str = "('submitted', 'running', 'stopping', 'pausing', 'paused')";
 
-impl EngineTx {
+impl SqlEngineTx {
     /// Online schedules whose next fire is due at `now`, oldest due first, at most `limit`,
     /// but none of `exclude` (those this tick has already decided about and that stay due,
     /// such as a queued fire waiting for its running instance), locked for this transaction
@@ -519,7 +519,7 @@ fn submitted_events(
 }
 
 /// Each planned fire's outcome (and each plan's misfires), in the order planned.
-fn outcomes(
+pub(crate) fn outcomes(
     plans: &[PlannedFire<'_>],
     created: &HashMap<(WorkflowId, i64), WorkflowInstanceId>,
 ) -> Vec<FireOutcome> {

@@ -115,7 +115,7 @@ impl Store {
     }
 }
 
-impl crate::EngineTx {
+impl crate::SqlEngineTx {
     /// The secrets of `project` named in `names` that exist: what an http task's dispatch
     /// uses.
     pub async fn secrets(

@@ -2,7 +2,7 @@
 //! group counts the group's attempts on workers under the group's row lock, so two masters
 //! never overfill it.
 
-use crate::engine::EngineTx;
+use crate::engine::SqlEngineTx;
 use crate::error::{Context, StoreError};
 use crate::records::get;
 use crate::{now_us, Backend, Store};
@@ -59,7 +59,7 @@ impl Store {
     }
 }
 
-impl EngineTx {
+impl SqlEngineTx {
     /// Free slots of these groups now, their rows locked until the commit (PostgreSQL); a
     /// group that does not exist is absent from the answer.
     pub async fn task_group_free(

@@ -705,12 +705,12 @@ async fn schedule_set_and_delete_make_versions(db: &TestDb) {
 on_both!(schedule_set_and_delete_make_versions);
 
 /// Plans every due schedule to fire once, at its due time, and writes the batch.
-async fn fire_all(tx: &mut EngineTx, due: &[DueSchedule]) -> Vec<FireOutcome> {
+async fn fire_all(tx: &mut SqlEngineTx, due: &[DueSchedule]) -> Vec<FireOutcome> {
     fire_all_at(tx, due, now_us()).await
 }
 
 /// [`fire_all`] at `now` (µs) by the master's clock.
-async fn fire_all_at(tx: &mut EngineTx, due: &[DueSchedule], now: i64) -> Vec<FireOutcome> {
+async fn fire_all_at(tx: &mut SqlEngineTx, due: &[DueSchedule], now: i64) -> Vec<FireOutcome> {
     let plans: Vec<PlannedFire> = due
         .iter()
         .map(|d| PlannedFire {

@@ -60,7 +60,6 @@ fn sent_to(h: &Harness, tick: &crate::engine::Tick) -> Vec<(String, String)> {
     sent
 }
 
-#[tokio::test]
 async fn one_item_runs_on_each_live_worker_and_sees_its_id() {
     let mut h = cluster(&[(W3, 4), (W1, 4), (W2, 4)]).await;
     let id = h.start(CLEAR).await;
@@ -94,7 +93,6 @@ async fn one_item_runs_on_each_live_worker_and_sees_its_id() {
         .any(|v| v.contains(&format!(r#"{{"host":"{W1}"}}"#))));
 }
 
-#[tokio::test]
 async fn a_worker_lost_mid_run_fails_its_item_only_and_nothing_runs_elsewhere() {
     let mut h = cluster(&[(W1, 4), (W2, 4), (W3, 4)]).await;
     let yaml = CLEAR.replace("retries: 1", "failover: rerun, retries: 1");
@@ -136,7 +134,6 @@ async fn a_worker_lost_mid_run_fails_its_item_only_and_nothing_runs_elsewhere() 
     assert_eq!(h.state(id).await, WorkflowState::Failed);
 }
 
-#[tokio::test]
 async fn a_retry_stays_on_its_worker_and_fails_if_the_worker_is_gone() {
     let mut h = cluster(&[(W1, 1), (W2, 1)]).await;
     let id = h.start(CLEAR).await;
@@ -165,7 +162,6 @@ async fn a_retry_stays_on_its_worker_and_fails_if_the_worker_is_gone() {
     );
 }
 
-#[tokio::test]
 async fn no_live_worker_in_the_group_fails_the_task_naming_the_group() {
     let mut h = cluster(&[(W1, 1)]).await;
     let yaml = "name: b\ntasks:\n  - {name: clear, type: shell, broadcast: true, worker_group: edge, command: 'true'}\n";
@@ -181,7 +177,6 @@ async fn no_live_worker_in_the_group_fails_the_task_naming_the_group() {
     assert_eq!(h.state(id).await, WorkflowState::Failed);
 }
 
-#[tokio::test]
 async fn a_master_that_has_not_heard_the_registry_yet_waits_for_it_before_choosing_workers() {
     let mut h = Harness::with(true, vec![]).await;
     let id = h.start(CLEAR).await;
@@ -206,7 +201,6 @@ async fn a_master_that_has_not_heard_the_registry_yet_waits_for_it_before_choosi
     );
 }
 
-#[tokio::test]
 async fn a_restart_and_a_recover_rerun_items_on_the_workers_chosen_at_first() {
     let mut h = Harness::standalone().await;
     let id = h.start(CLEAR.replace("retries: 1, ", "").as_str()).await;
@@ -237,3 +231,12 @@ async fn a_restart_and_a_recover_rerun_items_on_the_workers_chosen_at_first() {
     assert_eq!(names(&tick), vec!["report"]);
     assert_eq!(again.task(id, "clear").await.state, TaskState::Succeeded);
 }
+
+on_both_stores!(
+    one_item_runs_on_each_live_worker_and_sees_its_id,
+    a_worker_lost_mid_run_fails_its_item_only_and_nothing_runs_elsewhere,
+    a_retry_stays_on_its_worker_and_fails_if_the_worker_is_gone,
+    no_live_worker_in_the_group_fails_the_task_naming_the_group,
+    a_master_that_has_not_heard_the_registry_yet_waits_for_it_before_choosing_workers,
+    a_restart_and_a_recover_rerun_items_on_the_workers_chosen_at_first,
+);

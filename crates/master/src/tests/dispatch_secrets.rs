@@ -21,6 +21,7 @@ async fn with_datasource(h: &Harness, ring: &Keyring) {
         .seal_text(&baton_datasource::secret_context("default", "wh"), "pw-123")
         .unwrap();
     h.store
+        .sql()
         .create_datasource(NewDataSource {
             project: "default",
             name: "wh",
@@ -90,6 +91,7 @@ async fn an_http_dispatch_carries_its_secrets_and_asks_the_worker_to_mask_them()
         )
         .unwrap();
     h.store
+        .sql()
         .set_secret("default", "token", &sealed)
         .await
         .unwrap();
@@ -103,7 +105,11 @@ async fn an_http_dispatch_carries_its_secrets_and_asks_the_worker_to_mask_them()
     assert_eq!(http.body.as_deref(), Some(r#"{"k":"t0k"}"#));
     assert_eq!(http.redact, ["t0k"]);
 
-    h.store.delete_secret("default", "token").await.unwrap();
+    h.store
+        .sql()
+        .delete_secret("default", "token")
+        .await
+        .unwrap();
     let id = h.start(HTTP).await;
     h.tick().await;
     let t = h.task(id, "h").await;

@@ -1,12 +1,21 @@
 //! One engine on a throwaway store, and the worker reports a test makes up.
+//!
+//! The store is a SQLite file in a temporary directory, or the in-memory store
+//! ([`baton_store::memory::MemoryStore`]) when the test runs under [`on_both_stores!`],
+//! which runs it once on each: the engine sees both through the same seam.
 
 use crate::engine::{Engine, Tick};
 use crate::{Clock, ClusterView, MasterConfig, Msg, WorkerEndpoint};
 use baton_core::attempt::DispatchFailure;
 use baton_core::{TaskInstanceId, WorkflowInstanceId};
 use baton_proto::{task_event, AttemptId, DispatchRequest, Outcome, TaskEvent};
+use baton_store::memory::MemoryStore;
 use baton_store::testing::TestDb;
-use baton_store::{NewInstance, Store, TaskInstanceRecord};
+use baton_store::{
+    AttemptRecord, EngineStore, EventFilter, EventRecord, InstanceRecord, NewInstance, StopRequest,
+    Store, StoreError, TaskInstanceRecord, WorkflowRecord,
+};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -16,10 +25,212 @@ use tokio::sync::{broadcast, mpsc};
 /// The worker every test dispatches to.
 pub const WORKER: &str = "127.0.0.1:1";
 
+/// Which store the harnesses of a test run on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    /// The SQL store on a throwaway SQLite file (the default).
+    Sqlite,
+    /// The in-memory store.
+    Memory,
+}
+
+thread_local! {
+    /// The backend of the test running on this thread (a `#[tokio::test]` runs its future on
+    /// the test's own thread).
+    static BACKEND: Cell<Backend> = const { Cell::new(Backend::Sqlite) };
+}
+
+/// Runs a test's body with its harnesses on `backend`.
+pub async fn run_on(backend: Backend, test: impl std::future::Future<Output = ()>) {
+    BACKEND.with(|b| b.set(backend));
+    test.await;
+}
+
+/// Runs each of the named tests (`async fn NAME()` in the module) twice: in `sqlite::NAME` on
+/// the SQL store and in `memory::NAME` on the in-memory one.
+macro_rules! on_both_stores {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    $crate::tests::harness::run_on(
+                        $crate::tests::harness::Backend::Sqlite,
+                        super::$test(),
+                    )
+                    .await
+                }
+            )*
+        }
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    $crate::tests::harness::run_on(
+                        $crate::tests::harness::Backend::Memory,
+                        super::$test(),
+                    )
+                    .await
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_stores;
+
+/// The store a test writes to and reads from around the engine: the SQL store or the
+/// in-memory one, with the methods of the same names on both.
+#[derive(Clone)]
+pub enum TestStore {
+    /// The SQL store.
+    Sql(Store),
+    /// The in-memory store.
+    Memory(MemoryStore),
+}
+
+impl TestStore {
+    /// The SQL store, for a test that reads what only it keeps (schedules, backfills,
+    /// secrets): such a test runs on SQLite only.
+    pub fn sql(&self) -> &Store {
+        match self {
+            TestStore::Sql(store) => store,
+            TestStore::Memory(_) => panic!("this test needs the SQL store: run it on SQLite only"),
+        }
+    }
+
+    /// The same store, as the engine holds it.
+    fn for_engine(&self) -> Arc<dyn EngineStore> {
+        match self {
+            TestStore::Sql(store) => Arc::new(store.clone()),
+            TestStore::Memory(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// Applies a workflow file and returns its stored version.
+    pub async fn applied(&self, yaml: &str) -> WorkflowRecord {
+        match self {
+            TestStore::Sql(store) => baton_store::testing::applied(store, yaml).await,
+            TestStore::Memory(store) => store.applied(yaml).await,
+        }
+    }
+
+    /// See [`Store::create_instance`].
+    pub async fn create_instance(
+        &self,
+        new: NewInstance<'_>,
+    ) -> Result<WorkflowInstanceId, StoreError> {
+        match self {
+            TestStore::Sql(store) => store.create_instance(new).await,
+            TestStore::Memory(store) => store.create_instance(new).await,
+        }
+    }
+
+    /// See [`Store::request_stop`].
+    pub async fn request_stop(&self, id: WorkflowInstanceId) -> Result<StopRequest, StoreError> {
+        match self {
+            TestStore::Sql(store) => store.request_stop(id).await,
+            TestStore::Memory(store) => store.request_stop(id).await,
+        }
+    }
+
+    /// See [`Store::request_recover`].
+    pub async fn request_recover(&self, id: WorkflowInstanceId) -> Result<(), StoreError> {
+        match self {
+            TestStore::Sql(store) => store.request_recover(id).await,
+            TestStore::Memory(store) => store.request_recover(id).await,
+        }
+    }
+
+    /// See [`Store::request_pause`].
+    pub async fn request_pause(
+        &self,
+        id: WorkflowInstanceId,
+        pause: bool,
+    ) -> Result<(), StoreError> {
+        match self {
+            TestStore::Sql(store) => store.request_pause(id, pause).await,
+            TestStore::Memory(store) => store.request_pause(id, pause).await,
+        }
+    }
+
+    /// See [`Store::get_instance`].
+    pub async fn get_instance(
+        &self,
+        id: WorkflowInstanceId,
+    ) -> Result<Option<InstanceRecord>, StoreError> {
+        match self {
+            TestStore::Sql(store) => store.get_instance(id).await,
+            TestStore::Memory(store) => store.get_instance(id).await,
+        }
+    }
+
+    /// See [`Store::task_instances`].
+    pub async fn task_instances(
+        &self,
+        id: WorkflowInstanceId,
+    ) -> Result<Vec<TaskInstanceRecord>, StoreError> {
+        match self {
+            TestStore::Sql(store) => store.task_instances(id).await,
+            TestStore::Memory(store) => store.task_instances(id).await,
+        }
+    }
+
+    /// See [`Store::attempts`].
+    pub async fn attempts(&self, id: WorkflowInstanceId) -> Result<Vec<AttemptRecord>, StoreError> {
+        match self {
+            TestStore::Sql(store) => store.attempts(id).await,
+            TestStore::Memory(store) => store.attempts(id).await,
+        }
+    }
+
+    /// See [`Store::get_schedule`].
+    pub async fn get_schedule(
+        &self,
+        workflow: baton_core::WorkflowId,
+    ) -> Result<Option<baton_store::ScheduleRecord>, StoreError> {
+        match self {
+            TestStore::Sql(store) => store.get_schedule(workflow).await,
+            TestStore::Memory(store) => store.get_schedule(workflow).await,
+        }
+    }
+
+    /// See [`Store::create_backfill`].
+    pub async fn create_backfill(
+        &self,
+        workflow: baton_core::WorkflowId,
+        times: &[i64],
+        parallel: i64,
+    ) -> Result<i64, StoreError> {
+        match self {
+            TestStore::Sql(store) => store.create_backfill(workflow, times, parallel).await,
+            TestStore::Memory(store) => store.create_backfill(workflow, times, parallel).await,
+        }
+    }
+
+    /// See [`Store::get_backfill`].
+    pub async fn get_backfill(
+        &self,
+        id: i64,
+    ) -> Result<Option<baton_store::BackfillRecord>, StoreError> {
+        match self {
+            TestStore::Sql(store) => store.get_backfill(id).await,
+            TestStore::Memory(store) => store.get_backfill(id).await,
+        }
+    }
+
+    /// See [`Store::list_events`].
+    pub async fn list_events(&self, filter: &EventFilter) -> Result<Vec<EventRecord>, StoreError> {
+        match self {
+            TestStore::Sql(store) => store.list_events(filter).await,
+            TestStore::Memory(store) => store.list_events(filter).await,
+        }
+    }
+}
+
 /// An engine, its store and its hand-moved clock.
 pub struct Harness {
     _db: Option<TestDb>,
-    pub store: Store,
+    pub store: TestStore,
     pub engine: Engine,
     clock: Arc<AtomicI64>,
     _rx: mpsc::UnboundedReceiver<Msg>,
@@ -46,9 +257,17 @@ impl Harness {
 
     /// An engine; `cluster`: it takes part in a cluster (adoption, lost workers).
     pub async fn with(cluster: bool, workers: Vec<WorkerEndpoint>) -> Harness {
-        let db = TestDb::sqlite();
-        let store = db.store().await;
-        Harness::on(Some(db), store, "m1", cluster, workers).await
+        match BACKEND.with(Cell::get) {
+            Backend::Sqlite => {
+                let db = TestDb::sqlite();
+                let store = TestStore::Sql(db.store().await);
+                Harness::on(Some(db), store, "m1", cluster, workers).await
+            }
+            Backend::Memory => {
+                let store = TestStore::Memory(MemoryStore::new());
+                Harness::on(None, store, "m1", cluster, workers).await
+            }
+        }
     }
 
     /// Another master of the same cluster, on the same store.
@@ -76,7 +295,7 @@ impl Harness {
 
     async fn on(
         db: Option<TestDb>,
-        store: Store,
+        store: TestStore,
         id: &str,
         cluster: bool,
         workers: Vec<WorkerEndpoint>,
@@ -90,7 +309,7 @@ impl Harness {
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(1024);
-        let mut engine = Engine::new(store.clone(), config, workers, events, tx);
+        let mut engine = Engine::new(store.for_engine(), config, workers, events, tx);
         engine.recover().await.expect("the engine recovers");
         // In a cluster, as if the registry had just confirmed this master's session.
         engine.session_alive = true;
@@ -122,7 +341,7 @@ impl Harness {
 
     /// Applies a workflow file and submits an instance of it.
     pub async fn start(&self, yaml: &str) -> WorkflowInstanceId {
-        let workflow = baton_store::testing::applied(&self.store, yaml).await;
+        let workflow = self.store.applied(yaml).await;
         let new = NewInstance {
             workflow: &workflow,
             params: BTreeMap::new(),
@@ -137,7 +356,7 @@ impl Harness {
         yaml: &str,
         overrides: baton_core::start::StartOverrides,
     ) -> WorkflowInstanceId {
-        let workflow = baton_store::testing::applied(&self.store, yaml).await;
+        let workflow = self.store.applied(yaml).await;
         let new = NewInstance {
             workflow: &workflow,
             params: BTreeMap::new(),

@@ -32,7 +32,6 @@ fn done(d: &DispatchRequest, h: &Harness) -> baton_proto::TaskEvent {
     finished(d, Outcome::Succeeded, h.now())
 }
 
-#[tokio::test]
 async fn items_run_under_parallel_and_downstream_reads_their_outputs_as_a_list() {
     let mut h = Harness::standalone().await;
     let id = h.start(THREE).await;
@@ -76,7 +75,6 @@ async fn items_run_under_parallel_and_downstream_reads_their_outputs_as_a_list()
     assert_eq!(item.state, TaskState::Succeeded);
 }
 
-#[tokio::test]
 async fn a_failed_item_retries_then_stops_new_items_under_failure_end() {
     let mut h = Harness::standalone().await;
     let yaml = "name: m\nparams: {parts: '[1,2,3,4]'}\ntasks:\n  - {name: a, type: shell, command: 'run ${n}', retries: 1, retry_interval: 5s, map: {over: '${parts}', as: n, parallel: 1}}\n";
@@ -102,7 +100,6 @@ async fn a_failed_item_retries_then_stops_new_items_under_failure_end() {
     assert_eq!(h.store.task_instances(id).await.unwrap().len(), 2);
 }
 
-#[tokio::test]
 async fn under_failure_continue_every_item_runs_and_the_task_fails() {
     let mut h = Harness::standalone().await;
     let yaml = "name: m\nparams: {parts: '[1,2,3]'}\ntasks:\n  - {name: a, type: shell, command: 'run ${n}', map: {over: '${parts}', as: n, failure: continue}}\n";
@@ -126,7 +123,6 @@ async fn under_failure_continue_every_item_runs_and_the_task_fails() {
     );
 }
 
-#[tokio::test]
 async fn a_list_that_is_not_a_list_fails_the_task_saying_why() {
     let mut h = Harness::standalone().await;
     let yaml = "name: m\nparams: {parts: 'p1,p2'}\ntasks:\n  - {name: a, type: shell, command: 'run ${n}', map: {over: '${parts}', as: n}}\n";
@@ -142,7 +138,6 @@ async fn a_list_that_is_not_a_list_fails_the_task_saying_why() {
     assert_eq!(h.state(id).await, WorkflowState::Failed);
 }
 
-#[tokio::test]
 async fn an_empty_list_succeeds_at_once_and_downstream_sees_an_empty_list() {
     let mut h = Harness::standalone().await;
     let yaml = "name: m\nparams: {parts: '[]'}\ntasks:\n  - {name: a, type: shell, command: 'run ${n}', map: {over: '${parts}', as: n}}\n  - {name: b, type: shell, depends_on: [a], command: 'echo ${a.outputs}'}\n";
@@ -155,7 +150,6 @@ async fn an_empty_list_succeeds_at_once_and_downstream_sees_an_empty_list() {
     );
 }
 
-#[tokio::test]
 async fn a_list_from_an_upstream_output_is_mapped() {
     let mut h = Harness::standalone().await;
     let yaml = "name: m\ntasks:\n  - {name: list, type: shell, command: 'ls'}\n  - {name: a, type: shell, depends_on: [list], command: 'run ${n}', map: {over: '${parts}', as: n}}\n";
@@ -168,7 +162,6 @@ async fn a_list_from_an_upstream_output_is_mapped() {
     assert_eq!(h.task(id, "a").await.state, TaskState::Running);
 }
 
-#[tokio::test]
 async fn a_stop_kills_active_items_and_starts_no_more() {
     let mut h = Harness::standalone().await;
     let id = h.start(THREE).await;
@@ -187,7 +180,6 @@ async fn a_stop_kills_active_items_and_starts_no_more() {
     assert_eq!(h.store.task_instances(id).await.unwrap().len(), 3);
 }
 
-#[tokio::test]
 async fn a_pause_lets_items_finish_starts_none_and_a_resume_goes_on() {
     let mut h = Harness::standalone().await;
     let id = h.start(THREE).await;
@@ -210,7 +202,6 @@ async fn a_pause_lets_items_finish_starts_none_and_a_resume_goes_on() {
     assert_eq!(names(&tick), vec!["report"]);
 }
 
-#[tokio::test]
 async fn a_pause_holds_an_items_retry_and_the_instance_is_paused() {
     let mut h = Harness::standalone().await;
     let yaml = "name: m\nparams: {parts: '[1,2]'}\ntasks:\n  - {name: a, type: shell, command: 'run ${n}', retries: 1, retry_interval: 5s, map: {over: '${parts}', as: n}}\n";
@@ -237,7 +228,6 @@ async fn a_pause_holds_an_items_retry_and_the_instance_is_paused() {
     assert_eq!(h.state(id).await, WorkflowState::Succeeded);
 }
 
-#[tokio::test]
 async fn a_recover_runs_only_the_failed_items_again() {
     let mut h = Harness::standalone().await;
     let yaml = "name: m\nparams: {parts: '[1,2,3]'}\ntasks:\n  - {name: a, type: shell, command: 'run ${n}', map: {over: '${parts}', as: n, failure: continue}}\n  - {name: b, type: shell, depends_on: [a], command: 'echo ${a.outputs}'}\n";
@@ -266,7 +256,6 @@ async fn a_recover_runs_only_the_failed_items_again() {
     assert_eq!(h.task(id, "a").await.state, TaskState::Succeeded);
 }
 
-#[tokio::test]
 async fn a_restarted_master_rebuilds_the_items_and_goes_on() {
     let mut h = Harness::standalone().await;
     let id = h.start(THREE).await;
@@ -320,7 +309,6 @@ async fn a_restarted_master_fails_a_mapped_task_whose_kept_list_cannot_be_read()
     );
 }
 
-#[tokio::test]
 async fn a_cross_product_runs_one_item_per_combination_each_list_under_its_name() {
     let mut h = Harness::standalone().await;
     let yaml = "name: m\nparams: {regions: '[\"eu\",\"us\"]', days: '[1,2]'}\ntasks:\n  - {name: load, type: shell, command: 'echo ${region} ${day}', map: {over: {region: '${regions}', day: '${days}'}}}\n";
@@ -346,3 +334,18 @@ async fn a_cross_product_runs_one_item_per_combination_each_list_under_its_name(
     assert_eq!(h.task(id, "load").await.state, TaskState::Succeeded);
     assert_eq!(h.state(id).await, WorkflowState::Succeeded);
 }
+
+on_both_stores!(
+    items_run_under_parallel_and_downstream_reads_their_outputs_as_a_list,
+    a_failed_item_retries_then_stops_new_items_under_failure_end,
+    under_failure_continue_every_item_runs_and_the_task_fails,
+    a_list_that_is_not_a_list_fails_the_task_saying_why,
+    an_empty_list_succeeds_at_once_and_downstream_sees_an_empty_list,
+    a_list_from_an_upstream_output_is_mapped,
+    a_stop_kills_active_items_and_starts_no_more,
+    a_pause_lets_items_finish_starts_none_and_a_resume_goes_on,
+    a_pause_holds_an_items_retry_and_the_instance_is_paused,
+    a_recover_runs_only_the_failed_items_again,
+    a_restarted_master_rebuilds_the_items_and_goes_on,
+    a_cross_product_runs_one_item_per_combination_each_list_under_its_name,
+);

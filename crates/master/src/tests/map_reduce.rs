@@ -44,7 +44,6 @@ fn done(d: &DispatchRequest, h: &Harness, outputs: &[(&str, &str)]) -> TaskEvent
     with_outputs(finished(d, Outcome::Succeeded, h.now()), outputs)
 }
 
-#[tokio::test]
 async fn the_split_adds_sub_tasks_which_run_then_the_reduce_sees_their_outputs() {
     let mut h = Harness::standalone().await;
     let id = h.start(CRUNCH).await;
@@ -101,7 +100,6 @@ async fn the_split_adds_sub_tasks_which_run_then_the_reduce_sees_their_outputs()
     assert_eq!(h.task(id, "crunch[p1]").await.state, TaskState::Succeeded);
 }
 
-#[tokio::test]
 async fn no_sub_task_runs_the_reduce_with_an_empty_list() {
     let mut h = Harness::standalone().await;
     let id = h.start(CRUNCH).await;
@@ -114,7 +112,6 @@ async fn no_sub_task_runs_the_reduce_with_an_empty_list() {
     assert_eq!(h.task(id, "crunch").await.state, TaskState::Succeeded);
 }
 
-#[tokio::test]
 async fn a_failing_sub_task_follows_the_retries_then_fails_the_task_naming_it() {
     let mut h = Harness::standalone().await;
     let id = h.start(CRUNCH).await;
@@ -157,7 +154,6 @@ async fn a_failing_sub_task_follows_the_retries_then_fails_the_task_naming_it() 
     assert_eq!(param(&reduce, "subtasks.outputs"), r#"[{},{"n":"2"}]"#);
 }
 
-#[tokio::test]
 async fn a_failed_split_or_one_over_max_items_fails_the_task_saying_so() {
     let mut h = Harness::standalone().await;
     let yaml = CRUNCH
@@ -190,7 +186,6 @@ async fn a_failed_split_or_one_over_max_items_fails_the_task_saying_so() {
     );
 }
 
-#[tokio::test]
 async fn a_restarted_master_goes_on_in_each_phase() {
     let mut h = Harness::standalone().await;
     let id = h.start(CRUNCH).await;
@@ -239,7 +234,6 @@ async fn a_restarted_master_goes_on_in_each_phase() {
     assert_eq!(crunch.outputs.get("total").map(String::as_str), Some("6"));
 }
 
-#[tokio::test]
 async fn a_stop_kills_the_running_sub_tasks_and_the_task() {
     let mut h = Harness::standalone().await;
     let id = h.start(CRUNCH).await;
@@ -264,7 +258,6 @@ async fn a_stop_kills_the_running_sub_tasks_and_the_task() {
     assert_eq!(h.state(id).await, WorkflowState::Stopped);
 }
 
-#[tokio::test]
 async fn a_failed_reduce_fails_the_task_and_a_recover_runs_only_the_reduce_again() {
     let mut h = Harness::standalone().await;
     let yaml = CRUNCH.replace("retries: 1", "retries: 0");
@@ -305,7 +298,6 @@ async fn a_failed_reduce_fails_the_task_and_a_recover_runs_only_the_reduce_again
     assert_eq!(h.task(id, "crunch").await.state, TaskState::Succeeded);
 }
 
-#[tokio::test]
 async fn a_pause_lets_sub_tasks_finish_starts_none_and_a_resume_goes_on() {
     let mut h = Harness::standalone().await;
     let id = h.start(CRUNCH).await;
@@ -337,3 +329,14 @@ async fn a_pause_lets_sub_tasks_finish_starts_none_and_a_resume_goes_on() {
     let tick = h.tick_with(vec![done(&c, &h, &[])]).await;
     assert_eq!(names(&tick), vec!["crunch[reduce]"]);
 }
+
+on_both_stores!(
+    the_split_adds_sub_tasks_which_run_then_the_reduce_sees_their_outputs,
+    no_sub_task_runs_the_reduce_with_an_empty_list,
+    a_failing_sub_task_follows_the_retries_then_fails_the_task_naming_it,
+    a_failed_split_or_one_over_max_items_fails_the_task_saying_so,
+    a_restarted_master_goes_on_in_each_phase,
+    a_stop_kills_the_running_sub_tasks_and_the_task,
+    a_failed_reduce_fails_the_task_and_a_recover_runs_only_the_reduce_again,
+    a_pause_lets_sub_tasks_finish_starts_none_and_a_resume_goes_on,
+);

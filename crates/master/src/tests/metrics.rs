@@ -10,7 +10,6 @@ use std::time::Duration;
 
 const ONE: &str = "name: one\ntasks:\n  - {name: a, type: shell, command: 'true', retries: 1, retry_interval: 5s}\n";
 
-#[tokio::test]
 async fn an_attempt_is_timed_from_its_queueing_to_its_start_and_from_its_start_to_its_end() {
     let mut h = Harness::standalone().await;
     h.start(ONE).await;
@@ -71,7 +70,6 @@ async fn an_attempt_is_timed_from_its_queueing_to_its_start_and_from_its_start_t
     );
 }
 
-#[tokio::test]
 async fn a_refused_dispatch_is_counted_by_its_reason_and_waits_from_its_first_queueing() {
     let mut h = Harness::standalone().await;
     h.start(ONE).await;
@@ -102,7 +100,6 @@ async fn a_refused_dispatch_is_counted_by_its_reason_and_waits_from_its_first_qu
     );
 }
 
-#[tokio::test]
 async fn the_gauges_show_the_queue_the_slots_and_what_runs() {
     let mut h = Harness::with(false, vec![worker(WORKER, 1)]).await;
     h.start(ONE).await;
@@ -123,7 +120,6 @@ async fn the_gauges_show_the_queue_the_slots_and_what_runs() {
     }
 }
 
-#[tokio::test]
 async fn a_group_whose_workers_left_shows_no_free_slot() {
     let mut h = Harness::with(true, vec![worker(WORKER, 3)]).await;
     let metrics = h.engine.config.metrics.clone();
@@ -146,11 +142,10 @@ fn render(metrics: &crate::MasterMetrics) -> String {
     text
 }
 
-#[tokio::test]
 async fn a_schedule_fire_is_as_late_as_its_instance_is_after_its_fire_time() {
     let mut h = Harness::standalone().await;
     let yaml = "name: tick\nschedule: {cron: '0 * * * * *'}\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
-    let workflow = baton_store::testing::applied(&h.store, yaml).await;
+    let workflow = h.store.applied(yaml).await;
     let schedule = h.store.get_schedule(workflow.id).await.unwrap().unwrap();
     let due = schedule.next_fire_at.expect("a fire due");
     h.set_now(due + 250_000);
@@ -162,7 +157,6 @@ async fn a_schedule_fire_is_as_late_as_its_instance_is_after_its_fire_time() {
     );
 }
 
-#[tokio::test]
 async fn what_a_committed_tick_observed_lands_in_its_series() {
     let metrics = crate::MasterMetrics::new();
     metrics.observe(
@@ -199,3 +193,12 @@ async fn what_a_committed_tick_observed_lands_in_its_series() {
         assert!(text.contains(line), "{line} in {text}");
     }
 }
+
+on_both_stores!(
+    a_schedule_fire_is_as_late_as_its_instance_is_after_its_fire_time,
+    an_attempt_is_timed_from_its_queueing_to_its_start_and_from_its_start_to_its_end,
+    a_refused_dispatch_is_counted_by_its_reason_and_waits_from_its_first_queueing,
+    the_gauges_show_the_queue_the_slots_and_what_runs,
+    a_group_whose_workers_left_shows_no_free_slot,
+    what_a_committed_tick_observed_lands_in_its_series,
+);

@@ -6,6 +6,7 @@
 mod broadcast;
 mod dispatch_secrets;
 mod harness;
+mod logic;
 mod map;
 mod map_reduce;
 mod metrics;

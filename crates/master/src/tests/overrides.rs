@@ -40,7 +40,6 @@ async fn a_fails_beside_b(h: &mut Harness) -> bool {
     killed
 }
 
-#[tokio::test]
 async fn a_failure_strategy_override_wins_over_the_files_and_holds_after_a_recover() {
     let mut h = Harness::standalone().await;
     let end = StartOverrides {
@@ -69,7 +68,6 @@ async fn a_failure_strategy_override_wins_over_the_files_and_holds_after_a_recov
     assert_eq!(h.task(plain, "b").await.state, TaskState::Running);
 }
 
-#[tokio::test]
 async fn a_priority_override_is_the_instances_priority() {
     let h = Harness::standalone().await;
     let high = StartOverrides {
@@ -86,7 +84,6 @@ async fn a_priority_override_is_the_instances_priority() {
     assert!(record.overrides.is_empty());
 }
 
-#[tokio::test]
 async fn a_worker_group_override_waits_for_its_group_and_survives_an_adoption() {
     let mut m1 = Harness::with(true, vec![]).await;
     m1.view(&["m1"], vec![worker(WORKER, 4)]);
@@ -129,3 +126,9 @@ async fn a_worker_group_override_waits_for_its_group_and_survives_an_adoption() 
         );
     }
 }
+
+on_both_stores!(
+    a_failure_strategy_override_wins_over_the_files_and_holds_after_a_recover,
+    a_priority_override_is_the_instances_priority,
+    a_worker_group_override_waits_for_its_group_and_survives_an_adoption,
+);

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 const CHAIN: &str = "name: chain\ntasks:\n  - {name: a, type: shell, command: 'true'}\n  - {name: b, type: shell, command: 'true', depends_on: [a]}\n";
 
-#[tokio::test]
 async fn a_chain_runs_each_task_when_the_one_before_succeeded() {
     let mut h = Harness::standalone().await;
     let id = h.start(CHAIN).await;
@@ -48,7 +47,6 @@ async fn a_chain_runs_each_task_when_the_one_before_succeeded() {
     );
 }
 
-#[tokio::test]
 async fn a_failure_waits_for_its_retry_interval_then_runs_the_next_attempt() {
     let mut h = Harness::standalone().await;
     let yaml = "name: r\ntasks:\n  - {name: a, type: shell, command: 'false', retries: 2, retry_interval: 30s}\n";
@@ -90,7 +88,6 @@ async fn a_failure_waits_for_its_retry_interval_then_runs_the_next_attempt() {
     assert!(kinds.contains(&"task_failed".to_string()), "{kinds:?}");
 }
 
-#[tokio::test]
 async fn under_failure_strategy_end_a_failure_kills_the_running_tasks() {
     let mut h = Harness::standalone().await;
     let yaml = "name: e\ntasks:\n  - {name: a, type: shell, command: 'false'}\n  - {name: b, type: shell, command: 'sleep 100'}\n  - {name: c, type: noop, depends_on: [a]}\n";
@@ -118,7 +115,6 @@ async fn under_failure_strategy_end_a_failure_kills_the_running_tasks() {
     assert_eq!(h.state(id).await, WorkflowState::Failed);
 }
 
-#[tokio::test]
 async fn under_failure_strategy_continue_independent_tasks_run_on() {
     let mut h = Harness::standalone().await;
     let yaml = "name: c\nfailure_strategy: continue\ntasks:\n  - {name: a, type: shell, command: 'false'}\n  - {name: b, type: shell, command: 'true'}\n  - {name: c, type: shell, command: 'true', depends_on: [b]}\n";
@@ -141,7 +137,6 @@ async fn under_failure_strategy_continue_independent_tasks_run_on() {
     assert_eq!(h.state(id).await, WorkflowState::Failed);
 }
 
-#[tokio::test]
 async fn a_pause_holds_a_retry_until_the_resume() {
     let mut h = Harness::standalone().await;
     let yaml = "name: p\ntasks:\n  - {name: a, type: shell, command: 'false', retries: 1, retry_interval: 10s}\n";
@@ -166,7 +161,6 @@ async fn a_pause_holds_a_retry_until_the_resume() {
     assert!(paused.is_some() && paused < resumed, "{kinds:?}");
 }
 
-#[tokio::test]
 async fn a_stop_during_dispatch_kills_the_attempt_and_ends_stopped() {
     let mut h = Harness::standalone().await;
     let id = h.start(CHAIN).await;
@@ -185,7 +179,6 @@ async fn a_stop_during_dispatch_kills_the_attempt_and_ends_stopped() {
     );
 }
 
-#[tokio::test]
 async fn a_refused_dispatch_is_sent_again_and_an_unreachable_one_is_written_off() {
     let mut h = Harness::standalone().await;
     let id = h.start(CHAIN).await;
@@ -208,7 +201,6 @@ async fn a_refused_dispatch_is_sent_again_and_an_unreachable_one_is_written_off(
     assert_eq!(states, vec![(1, TaskState::NeedFailover)]);
 }
 
-#[tokio::test]
 async fn a_dispatch_the_worker_cannot_run_fails_under_the_retries() {
     let mut h = Harness::standalone().await;
     let yaml = "name: u\ntasks:\n  - {name: a, type: shell, command: 'true', retries: 1, retry_interval: 5s}\n";
@@ -234,7 +226,6 @@ async fn a_dispatch_the_worker_cannot_run_fails_under_the_retries() {
     assert_eq!(h.state(id).await, WorkflowState::Failed);
 }
 
-#[tokio::test]
 async fn a_timeout_report_is_recorded_once_and_the_task_runs_on() {
     let mut h = Harness::standalone().await;
     let yaml = "name: t\ntasks:\n  - {name: a, type: shell, command: 'sleep 5', timeout: 1s, timeout_strategy: warn}\n";
@@ -252,7 +243,6 @@ async fn a_timeout_report_is_recorded_once_and_the_task_runs_on() {
     );
 }
 
-#[tokio::test]
 async fn a_worker_lost_mid_attempt_reruns_it_on_another_worker() {
     let (w1, w2) = ("127.0.0.1:1", "127.0.0.1:2");
     let mut h = Harness::with(true, vec![]).await;
@@ -283,7 +273,6 @@ async fn a_worker_lost_mid_attempt_reruns_it_on_another_worker() {
     assert_eq!(lost[0].event.worker.as_deref(), Some(w1));
 }
 
-#[tokio::test]
 async fn a_task_that_says_failover_fail_fails_with_its_worker() {
     let (w1, w2) = ("127.0.0.1:1", "127.0.0.1:2");
     let mut h = Harness::with(true, vec![]).await;
@@ -299,7 +288,6 @@ async fn a_task_that_says_failover_fail_fails_with_its_worker() {
     assert_eq!(h.state(id).await, WorkflowState::Failed);
 }
 
-#[tokio::test]
 async fn a_live_master_adopts_the_instances_of_one_that_left() {
     let mut m1 = Harness::with(true, vec![]).await;
     m1.view(&["m1"], vec![worker(WORKER, 4)]);
@@ -334,7 +322,6 @@ async fn a_live_master_adopts_the_instances_of_one_that_left() {
     );
 }
 
-#[tokio::test]
 async fn a_switch_runs_the_branch_whose_case_holds_and_skips_the_other() {
     let mut h = Harness::standalone().await;
     let yaml = "name: s\ntasks:\n  - name: route\n    type: switch\n    cases:\n      - {when: '2 > 1', then: big}\n    default: small\n  - {name: big, type: shell, command: 'true'}\n  - {name: small, type: shell, command: 'true'}\n";
@@ -349,7 +336,6 @@ async fn a_switch_runs_the_branch_whose_case_holds_and_skips_the_other() {
     assert_eq!(h.state(id).await, WorkflowState::Succeeded);
 }
 
-#[tokio::test]
 async fn a_report_from_another_worker_than_the_attempts_is_ignored() {
     let mut h = Harness::standalone().await;
     let id = h.start(CHAIN).await;
@@ -363,7 +349,6 @@ async fn a_report_from_another_worker_than_the_attempts_is_ignored() {
     assert_eq!(h.task(id, "a").await.state, TaskState::Succeeded);
 }
 
-#[tokio::test]
 async fn a_success_reported_with_outputs_over_the_limits_is_a_failure_with_the_reason() {
     let mut h = Harness::standalone().await;
     let yaml = "name: o\ntasks:\n  - {name: a, type: shell, command: 'true', retries: 1, retry_interval: 5s}\n  - {name: b, type: shell, command: 'true', depends_on: [a]}\n";
@@ -399,7 +384,6 @@ async fn a_success_reported_with_outputs_over_the_limits_is_a_failure_with_the_r
     assert_eq!(h.task(id, "a").await.state, TaskState::Succeeded);
 }
 
-#[tokio::test]
 async fn a_dispatch_larger_than_a_worker_accepts_fails_its_task_at_once() {
     let mut h = Harness::standalone().await;
     let limit = baton_proto::sizes::MAX_DISPATCH_BYTES;
@@ -434,3 +418,22 @@ async fn a_dispatch_larger_than_a_worker_accepts_fails_its_task_at_once() {
     );
     assert!(kinds.iter().any(|k| k == "task_failed"), "{kinds:?}");
 }
+
+on_both_stores!(
+    a_chain_runs_each_task_when_the_one_before_succeeded,
+    a_failure_waits_for_its_retry_interval_then_runs_the_next_attempt,
+    under_failure_strategy_end_a_failure_kills_the_running_tasks,
+    under_failure_strategy_continue_independent_tasks_run_on,
+    a_pause_holds_a_retry_until_the_resume,
+    a_stop_during_dispatch_kills_the_attempt_and_ends_stopped,
+    a_refused_dispatch_is_sent_again_and_an_unreachable_one_is_written_off,
+    a_dispatch_the_worker_cannot_run_fails_under_the_retries,
+    a_timeout_report_is_recorded_once_and_the_task_runs_on,
+    a_worker_lost_mid_attempt_reruns_it_on_another_worker,
+    a_task_that_says_failover_fail_fails_with_its_worker,
+    a_live_master_adopts_the_instances_of_one_that_left,
+    a_switch_runs_the_branch_whose_case_holds_and_skips_the_other,
+    a_report_from_another_worker_than_the_attempts_is_ignored,
+    a_success_reported_with_outputs_over_the_limits_is_a_failure_with_the_reason,
+    a_dispatch_larger_than_a_worker_accepts_fails_its_task_at_once,
+);

@@ -33,7 +33,6 @@ fn restarted(d: &DispatchRequest, at_us: i64) -> TaskEvent {
     e
 }
 
-#[tokio::test]
 async fn a_healthy_service_starts_its_downstream_and_runs_on_until_stopped() {
     let mut h = Harness::standalone().await;
     let id = h.start(SERVED).await;
@@ -94,7 +93,6 @@ async fn a_healthy_service_starts_its_downstream_and_runs_on_until_stopped() {
     assert_eq!(h.task(id, "server").await.state, TaskState::Killed);
 }
 
-#[tokio::test]
 async fn a_master_that_starts_again_remembers_the_service_was_up() {
     let mut h = Harness::standalone().await;
     h.start(SERVED).await;
@@ -125,3 +123,8 @@ async fn a_master_that_starts_again_remembers_the_service_was_up() {
         "the server was up: check need not wait"
     );
 }
+
+on_both_stores!(
+    a_healthy_service_starts_its_downstream_and_runs_on_until_stopped,
+    a_master_that_starts_again_remembers_the_service_was_up,
+);

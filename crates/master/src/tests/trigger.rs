@@ -27,11 +27,10 @@ async fn run_a(h: &mut Harness, tick: &crate::engine::Tick) {
         .await;
 }
 
-#[tokio::test]
 async fn a_schedule_fire_submits_its_instance_at_the_engine_time() {
     let mut h = Harness::standalone().await;
     let yaml = "name: tick\nschedule: {cron: '0 * * * * *'}\ntasks:\n  - {name: a, type: shell, command: 'true'}\n";
-    let workflow = baton_store::testing::applied(&h.store, yaml).await;
+    let workflow = h.store.applied(yaml).await;
     let schedule = h.store.get_schedule(workflow.id).await.unwrap().unwrap();
     let due = schedule
         .next_fire_at
@@ -79,10 +78,9 @@ async fn a_schedule_fire_submits_its_instance_at_the_engine_time() {
     assert_eq!(h.state(id).await, WorkflowState::Succeeded);
 }
 
-#[tokio::test]
 async fn a_backfill_submits_its_instances_in_turn_and_ends_once() {
     let mut h = Harness::standalone().await;
-    let workflow = baton_store::testing::applied(&h.store, ONE).await;
+    let workflow = h.store.applied(ONE).await;
     let backfill = h
         .store
         .create_backfill(workflow.id, &[10_000_000, 20_000_000], 1)
@@ -123,3 +121,8 @@ async fn a_backfill_submits_its_instances_in_turn_and_ends_once() {
     let record = h.store.get_backfill(backfill).await.unwrap().unwrap();
     assert_eq!((record.state.as_str(), record.started), ("done", 2));
 }
+
+on_both_stores!(
+    a_schedule_fire_submits_its_instance_at_the_engine_time,
+    a_backfill_submits_its_instances_in_turn_and_ends_once,
+);
