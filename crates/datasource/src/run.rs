@@ -165,12 +165,7 @@ macro_rules! first_of {
 }
 
 fn hex(bytes: Vec<u8>) -> String {
-    let mut s = String::with_capacity(2 + bytes.len() * 2);
-    s.push_str("\\x");
-    for b in bytes {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    format!("\\x{}", hex::encode(bytes))
 }
 
 fn shown<T: ToString>(v: T) -> String {

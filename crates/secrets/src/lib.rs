@@ -247,10 +247,8 @@ fn check_mode(_: &std::fs::Metadata) -> Result<(), String> {
 }
 
 fn unhex(text: &str) -> Option<Zeroizing<Vec<u8>>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(text.len() / 2));
-    for i in (0..text.len()).step_by(2) {
-        out.push(u8::from_str_radix(text.get(i..i + 2)?, 16).ok()?);
-    }
+    let mut out = Zeroizing::new(vec![0u8; text.len() / 2]);
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
 }
 

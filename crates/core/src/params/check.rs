@@ -11,7 +11,7 @@ use super::system::SystemContext;
 use crate::ids::{TaskInstanceId, WorkflowInstanceId};
 use crate::spec::{Items, TaskSpec, WorkflowSpec};
 use chrono::TimeZone;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Every problem that would stop a task of `workflow` from resolving with these start-time
 /// params, task by task in file order. `may_set` adds output param names upstream tasks may
@@ -22,17 +22,33 @@ pub fn check(
     may_set: &BTreeSet<String>,
 ) -> Vec<ParamError> {
     let ctx = placeholder_context(workflow);
+    let by_name = ByName::of(workflow);
     workflow
         .tasks
         .iter()
-        .flat_map(|task| check_task(workflow, task, start, may_set, &ctx))
+        .flat_map(|task| check_task(workflow, &by_name, task, start, may_set, &ctx))
         .collect()
+}
+
+/// A workflow's tasks by name: the checks walk every task's upstream, and a search of the
+/// task list per step would make a wide fan-in quadratic.
+struct ByName<'a>(HashMap<&'a str, &'a TaskSpec>);
+
+impl<'a> ByName<'a> {
+    fn of(workflow: &'a WorkflowSpec) -> ByName<'a> {
+        ByName(workflow.tasks.iter().map(|t| (t.name.as_str(), t)).collect())
+    }
+
+    fn get(&self, name: &str) -> Option<&'a TaskSpec> {
+        self.0.get(name).copied()
+    }
 }
 
 /// The problems of one task; a map-reduce task's three scripts are each checked with the
 /// params their slots see.
 fn check_task(
     workflow: &WorkflowSpec,
+    by_name: &ByName<'_>,
     task: &TaskSpec,
     start: &BTreeMap<String, String>,
     may_set: &BTreeSet<String>,
@@ -64,7 +80,7 @@ fn check_task(
     };
     let mut problems = Vec::new();
     for (body, item) in phases {
-        let upstream: BTreeMap<String, String> = upstream_outputs(workflow, task)
+        let upstream: BTreeMap<String, String> = outputs_upstream(by_name, task)
             .into_iter()
             .chain(may_set.iter().cloned())
             .chain(item)
@@ -86,7 +102,7 @@ fn check_task(
     }
     // A child instance (or a sql task's first row) may pass back any output param: names
     // cannot be checked.
-    if after_unknown_outputs(workflow, task) {
+    if after_unknown_outputs(by_name, task) {
         problems.retain(|p| !matches!(p, ParamError::Undefined(_)));
     }
     problems
@@ -94,14 +110,14 @@ fn check_task(
 
 /// True when a task that sets outputs of unknown names (a sub_workflow, a sql task's
 /// `first_row`) is upstream of `task`, directly or not.
-fn after_unknown_outputs(workflow: &WorkflowSpec, task: &TaskSpec) -> bool {
+fn after_unknown_outputs(by_name: &ByName<'_>, task: &TaskSpec) -> bool {
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut todo: Vec<&str> = task.depends_on.iter().map(String::as_str).collect();
     while let Some(name) = todo.pop() {
         if !seen.insert(name) {
             continue;
         }
-        if let Some(up) = workflow.task(name) {
+        if let Some(up) = by_name.get(name) {
             if up.kind.sets_unknown_outputs() {
                 return true;
             }
@@ -113,6 +129,10 @@ fn after_unknown_outputs(workflow: &WorkflowSpec, task: &TaskSpec) -> bool {
 
 /// The names the tasks `task` depends on, directly or not, set according to their text.
 pub fn upstream_outputs(workflow: &WorkflowSpec, task: &TaskSpec) -> BTreeSet<String> {
+    outputs_upstream(&ByName::of(workflow), task)
+}
+
+fn outputs_upstream(by_name: &ByName<'_>, task: &TaskSpec) -> BTreeSet<String> {
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut todo: Vec<&str> = task.depends_on.iter().map(String::as_str).collect();
     let mut names = BTreeSet::new();
@@ -120,7 +140,7 @@ pub fn upstream_outputs(workflow: &WorkflowSpec, task: &TaskSpec) -> BTreeSet<St
         if !seen.insert(name) {
             continue;
         }
-        if let Some(up) = workflow.task(name) {
+        if let Some(up) = by_name.get(name) {
             // A mapped (or broadcast) task's items' outputs reach downstream as one JSON list.
             // A map-reduce task's are those its reduce sets.
             match up.items() {

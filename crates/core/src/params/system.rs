@@ -2,7 +2,7 @@
 //! use without declaring them, as DolphinScheduler users expect.
 
 use crate::ids::{TaskInstanceId, WorkflowInstanceId};
-use chrono::{DateTime, Duration};
+use chrono::{DateTime, Datelike, Duration, NaiveDateTime, Timelike};
 use chrono_tz::Tz;
 use std::collections::BTreeMap;
 
@@ -54,15 +54,9 @@ pub fn system_params(ctx: &SystemContext) -> BTreeMap<String, String> {
         .checked_sub_signed(Duration::days(1))
         .unwrap_or(schedule);
     [
-        (
-            "system.datetime",
-            ctx.start_time
-                .naive_local()
-                .format("%Y%m%d%H%M%S")
-                .to_string(),
-        ),
-        ("system.biz.date", biz.format("%Y%m%d").to_string()),
-        ("system.biz.curdate", schedule.format("%Y%m%d").to_string()),
+        ("system.datetime", seconds(ctx.start_time.naive_local())),
+        ("system.biz.date", day(biz)),
+        ("system.biz.curdate", day(schedule)),
         ("system.workflow.name", ctx.workflow_name.clone()),
         (
             "system.workflow.instance.id",
@@ -70,12 +64,25 @@ pub fn system_params(ctx: &SystemContext) -> BTreeMap<String, String> {
         ),
         ("system.task.instance.id", ctx.task_instance_id.to_string()),
         ("system.task.attempt", ctx.attempt.to_string()),
-        (
-            "system.schedule.time",
-            schedule.format("%Y%m%d%H%M%S").to_string(),
-        ),
+        ("system.schedule.time", seconds(schedule)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect()
+}
+
+/// `yyyyMMdd` (what `%Y%m%d` gives, without reading a format string for every dispatch).
+fn day(at: NaiveDateTime) -> String {
+    format!("{:04}{:02}{:02}", at.year(), at.month(), at.day())
+}
+
+/// `yyyyMMddHHmmss` (what `%Y%m%d%H%M%S` gives).
+fn seconds(at: NaiveDateTime) -> String {
+    format!(
+        "{}{:02}{:02}{:02}",
+        day(at),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
 }

@@ -210,12 +210,13 @@ fn check_task(index: usize, mut raw: RawTask) -> Result<TaskSpec, Vec<Problem>> 
             format!("retries: {n} is too many: at most {}", super::MAX_RETRIES),
         ));
     }
-    let mut depends_on: Vec<String> = Vec::new();
-    for d in raw.depends_on {
-        if !depends_on.contains(&d) {
-            depends_on.push(d);
-        }
-    }
+    // Each dependency once, in the order written (a set: a fan-in may name thousands).
+    let mut named = HashSet::new();
+    let depends_on: Vec<String> = raw
+        .depends_on
+        .into_iter()
+        .filter(|d| named.insert(d.clone()))
+        .collect();
     match kind {
         Some(kind) if problems.is_empty() && broken_fields.is_empty() => Ok(TaskSpec {
             name,

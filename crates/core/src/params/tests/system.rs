@@ -3,7 +3,7 @@
 use super::at;
 use crate::ids::{TaskInstanceId, WorkflowInstanceId};
 use crate::params::{is_system_param, system_params, SystemContext, SYSTEM_PARAMS};
-use chrono::DateTime;
+use chrono::{DateTime, Duration, TimeZone};
 use chrono_tz::{Asia::Shanghai, Tz};
 
 fn ctx(schedule: DateTime<Tz>, start: DateTime<Tz>) -> SystemContext {
@@ -61,4 +61,32 @@ fn system_names() {
     assert!(!is_system_param("dt"));
 }
 
-use chrono::TimeZone;
+#[test]
+fn the_params_are_the_times_as_the_formats_print_them() {
+    let tz: Tz = "Asia/Shanghai".parse().unwrap();
+    for (y, mo, d, h, mi, s) in [(2026, 1, 2, 3, 4, 5), (1999, 12, 31, 23, 59, 59)] {
+        let at = tz.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap();
+        let ctx = SystemContext {
+            schedule_time: at,
+            start_time: at,
+            workflow_name: "w".into(),
+            workflow_instance_id: WorkflowInstanceId(7),
+            task_instance_id: TaskInstanceId(8),
+            attempt: 2,
+        };
+        let params = system_params(&ctx);
+        let local = at.naive_local();
+        let biz = local - Duration::days(1);
+        assert_eq!(
+            params["system.datetime"],
+            local.format("%Y%m%d%H%M%S").to_string()
+        );
+        assert_eq!(params["system.schedule.time"], params["system.datetime"]);
+        assert_eq!(
+            params["system.biz.curdate"],
+            local.format("%Y%m%d").to_string()
+        );
+        assert_eq!(params["system.biz.date"], biz.format("%Y%m%d").to_string());
+        assert_eq!(params["system.task.attempt"], "2");
+    }
+}
