@@ -381,52 +381,67 @@ impl Engine {
                 }
                 continue;
             }
-            let Some(rules) = item_rules(&version.spec.tasks[task]) else {
-                continue;
-            };
-            // A recovered task without a readable list starts afresh (`resume_maps`); a
-            // running one cannot go on without it.
-            let list = match r.slots[task].as_ref().map(|s| &s.map) {
-                Some(Some(MapRole::Mapped { list })) => Some(list),
-                _ => None,
-            };
-            let Some(expanded) = list.and_then(|l| kept_items(&version.spec.tasks[task], l)) else {
-                if !recovered {
-                    r.unreadable_maps.push(task);
-                }
-                continue;
-            };
-            let name = version.spec.tasks[task].name.clone();
-            let base = r.slots.len();
-            r.slots.resize(base + expanded.len(), None);
-            r.item_tasks
-                .resize(r.item_tasks.len() + expanded.len(), task);
-            let mut states = vec![map::ItemState::Waiting; expanded.len()];
-            for row in take_items(&mut items, &name) {
-                let Some(MapRole::Item { index, .. }) = row.map else {
-                    continue;
-                };
-                let Some(item) = usize::try_from(index).ok().filter(|i| *i < states.len()) else {
-                    continue;
-                };
-                states[item] = map::ItemState::from(row.state);
-                self.restore_row(r, version, id, base + item, row, lost_in_flight);
+            let place = (task, recovered, lost_in_flight);
+            if let Some(mapped) = self.restore_map(r, version, id, place, &mut items) {
+                maps.insert(task, mapped);
             }
-            let mut run = map::MapRun::rebuild(rules, states, false);
-            if recovered {
-                run.recover();
-            }
-            let mapped = Mapped {
-                run,
-                items: expanded,
-                base,
-                held: Default::default(),
-                ended: false,
-                phase: None,
-            };
-            maps.insert(task, mapped);
         }
         maps
+    }
+
+    /// A mapped (or broadcast) task running, or queued again by a recover (`recovered`): its
+    /// items from its row's kept list, their rows placed after the instance's slots; `None`
+    /// when it has no items to go on with (not mapped, or its list cannot be read: a running
+    /// one is then failed by the caller, a recovered one starts afresh).
+    fn restore_map(
+        &mut self,
+        r: &mut Restored,
+        version: &Version,
+        id: baton_core::WorkflowInstanceId,
+        (task, recovered, lost_in_flight): (usize, bool, bool),
+        items: &mut Vec<baton_store::TaskInstanceRecord>,
+    ) -> Option<Mapped> {
+        let rules = item_rules(&version.spec.tasks[task])?;
+        // A recovered task without a readable list starts afresh (`resume_maps`); a
+        // running one cannot go on without it.
+        let list = match r.slots[task].as_ref().map(|s| &s.map) {
+            Some(Some(MapRole::Mapped { list })) => Some(list),
+            _ => None,
+        };
+        let Some(expanded) = list.and_then(|l| kept_items(&version.spec.tasks[task], l)) else {
+            if !recovered {
+                r.unreadable_maps.push(task);
+            }
+            return None;
+        };
+        let name = version.spec.tasks[task].name.clone();
+        let base = r.slots.len();
+        r.slots.resize(base + expanded.len(), None);
+        r.item_tasks
+            .resize(r.item_tasks.len() + expanded.len(), task);
+        let mut states = vec![map::ItemState::Waiting; expanded.len()];
+        for row in take_items(items, &name) {
+            let Some(MapRole::Item { index, .. }) = row.map else {
+                continue;
+            };
+            let Some(item) = usize::try_from(index).ok().filter(|i| *i < states.len()) else {
+                continue;
+            };
+            states[item] = map::ItemState::from(row.state);
+            self.restore_row(r, version, id, base + item, row, lost_in_flight);
+        }
+        let mut run = map::MapRun::rebuild(rules, states, false);
+        if recovered {
+            run.recover();
+        }
+        Some(Mapped {
+            run,
+            items: expanded,
+            base,
+            held: Default::default(),
+            ended: false,
+            phase: None,
+        })
     }
 
     /// A map-reduce task running (or queued again by a recover, `recovered`): its phase

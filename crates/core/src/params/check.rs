@@ -36,7 +36,13 @@ struct ByName<'a>(HashMap<&'a str, &'a TaskSpec>);
 
 impl<'a> ByName<'a> {
     fn of(workflow: &'a WorkflowSpec) -> ByName<'a> {
-        ByName(workflow.tasks.iter().map(|t| (t.name.as_str(), t)).collect())
+        ByName(
+            workflow
+                .tasks
+                .iter()
+                .map(|t| (t.name.as_str(), t))
+                .collect(),
+        )
     }
 
     fn get(&self, name: &str) -> Option<&'a TaskSpec> {

@@ -196,9 +196,12 @@ impl EngineTx for MemoryTx {
         let mut adopted = Vec::new();
         for i in self.work.instances.values_mut() {
             let r = &mut i.record;
+            // As the SQL store's `owner <> $1 AND owner NOT IN (…)`: an instance with no
+            // owner is nobody's orphan.
             let orphan = is_active(r.state)
-                && r.owner.as_deref() != Some(owner)
-                && !r.owner.as_ref().is_some_and(|o| live_masters.contains(o));
+                && r.owner
+                    .as_ref()
+                    .is_some_and(|o| o != owner && !live_masters.contains(o));
             if !orphan {
                 continue;
             }
