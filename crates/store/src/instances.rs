@@ -145,6 +145,55 @@ pub enum StopRequest {
     AlreadyEnded(WorkflowState),
 }
 
+/// A request that queues a command only for an instance in some states: what the SQL
+/// store and the in-memory one both check.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Request {
+    /// Run again what failed, was killed or did not run.
+    Recover,
+    /// Let running tasks finish and start nothing new.
+    Pause,
+    /// Run a paused instance on.
+    Resume,
+}
+
+impl Request {
+    /// The command it queues.
+    pub(crate) fn kind(self) -> CommandKind {
+        match self {
+            Request::Recover => CommandKind::Recover,
+            Request::Pause => CommandKind::Pause,
+            Request::Resume => CommandKind::Resume,
+        }
+    }
+
+    /// The states it needs, in words, and what it does, in words.
+    fn allowed(self) -> (&'static [WorkflowState], &'static str, &'static str) {
+        use WorkflowState::{Failed, Paused, Pausing, Running, Stopped};
+        match self {
+            Request::Recover => (&[Failed, Stopped], "failed or stopped", "recovered"),
+            Request::Pause => (&[Running], "running", "paused"),
+            Request::Resume => (&[Pausing, Paused], "pausing or paused", "resumed"),
+        }
+    }
+
+    /// The master its command is for (the owner while the instance runs, any master once it
+    /// has ended), or the conflict when the instance is not in a state the request allows.
+    pub(crate) fn target(self, instance: &InstanceRecord) -> Result<Option<&str>, StoreError> {
+        let (allowed, allowed_text, done_text) = self.allowed();
+        if !allowed.contains(&instance.state) {
+            return Err(StoreError::Conflict(format!(
+                "workflow instance {} is {}: only a {allowed_text} instance can be {done_text}",
+                instance.id, instance.state
+            )));
+        }
+        Ok(instance
+            .owner
+            .as_deref()
+            .filter(|_| !instance.state.is_final()))
+    }
+}
+
 pub(crate) const INSTANCE_COLUMNS: &str =
     "id, workflow_id, version, project, name, state, params, priority, \
      owner, epoch, submitted_at, started_at, ended_at, schedule_time, schedule_id, only_tasks, \
@@ -245,15 +294,7 @@ impl Store {
     /// Asks a master to recover an ended instance: run again what failed, was killed or did
     /// not run, keeping what succeeded.
     pub async fn request_recover(&self, id: WorkflowInstanceId) -> Result<(), StoreError> {
-        use WorkflowState::{Failed, Stopped};
-        self.queue_for(
-            id,
-            CommandKind::Recover,
-            &[Failed, Stopped],
-            "failed or stopped",
-            "recovered",
-        )
-        .await
+        self.queue_for(id, Request::Recover).await
     }
 
     /// Asks the owning master to pause (running tasks finish, nothing new starts) or to
@@ -263,48 +304,24 @@ impl Store {
         id: WorkflowInstanceId,
         pause: bool,
     ) -> Result<(), StoreError> {
-        use WorkflowState::{Paused, Pausing, Running};
-        if pause {
-            self.queue_for(id, CommandKind::Pause, &[Running], "running", "paused")
-                .await
+        let request = if pause {
+            Request::Pause
         } else {
-            self.queue_for(
-                id,
-                CommandKind::Resume,
-                &[Pausing, Paused],
-                "pausing or paused",
-                "resumed",
-            )
-            .await
-        }
+            Request::Resume
+        };
+        self.queue_for(id, request).await
     }
 
-    /// Queues `kind` when the instance is in one of `allowed` (otherwise a conflict that says
-    /// which states would do): for the instance's owner while it runs, for any master once it
-    /// has ended (its last owner may be gone).
-    async fn queue_for(
-        &self,
-        id: WorkflowInstanceId,
-        kind: CommandKind,
-        allowed: &[WorkflowState],
-        allowed_text: &str,
-        done_text: &str,
-    ) -> Result<(), StoreError> {
+    /// Queues the request's command when the instance is in a state it allows (otherwise a
+    /// conflict that says which states would do): for the instance's owner while it runs,
+    /// for any master once it has ended (its last owner may be gone).
+    async fn queue_for(&self, id: WorkflowInstanceId, request: Request) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await.ctx("starting a command")?;
         let Some(instance) = select_instance(&mut *tx, id).await? else {
             return Err(StoreError::NotFound(format!("workflow instance {id}")));
         };
-        if !allowed.contains(&instance.state) {
-            return Err(StoreError::Conflict(format!(
-                "workflow instance {id} is {}: only a {allowed_text} instance can be {done_text}",
-                instance.state
-            )));
-        }
-        let target = instance
-            .owner
-            .as_deref()
-            .filter(|_| !instance.state.is_final());
-        insert_command(&mut tx, self.backend, kind, id, target, now_us()).await?;
+        let target = request.target(&instance)?;
+        insert_command(&mut tx, self.backend, request.kind(), id, target, now_us()).await?;
         tx.commit().await.ctx("committing a command")?;
         Ok(())
     }

@@ -14,7 +14,7 @@ use crate::datasources::DataSourceRecord;
 use crate::engine::{CommandKind, Lease};
 use crate::engine_store::{EngineStore, EngineTx};
 use crate::events::{EventFilter, EventRecord, NewEvent};
-use crate::instances::{submitted_event, NewInstance, StopRequest, Submission};
+use crate::instances::{submitted_event, NewInstance, Request, StopRequest, Submission};
 use crate::records::{AttemptRecord, InstanceRecord, TaskInstanceRecord, WorkflowRecord};
 use crate::schedules::ScheduleRecord;
 use crate::secrets::SecretRecord;
@@ -298,9 +298,7 @@ impl MemoryStore {
 
     /// Asks a master to recover an ended (failed or stopped) instance.
     pub async fn request_recover(&self, id: WorkflowInstanceId) -> Result<(), StoreError> {
-        use WorkflowState::{Failed, Stopped};
-        self.queue_for(id, CommandKind::Recover, &[Failed, Stopped])
-            .await
+        self.queue_for(id, Request::Recover).await
     }
 
     /// Asks the owning master to pause a running instance, or to resume a paused one.
@@ -309,33 +307,19 @@ impl MemoryStore {
         id: WorkflowInstanceId,
         pause: bool,
     ) -> Result<(), StoreError> {
-        use WorkflowState::{Paused, Pausing, Running};
-        match pause {
-            true => self.queue_for(id, CommandKind::Pause, &[Running]).await,
-            false => {
-                self.queue_for(id, CommandKind::Resume, &[Pausing, Paused])
-                    .await
-            }
-        }
+        let request = if pause {
+            Request::Pause
+        } else {
+            Request::Resume
+        };
+        self.queue_for(id, request).await
     }
 
-    async fn queue_for(
-        &self,
-        id: WorkflowInstanceId,
-        kind: CommandKind,
-        allowed: &[WorkflowState],
-    ) -> Result<(), StoreError> {
+    async fn queue_for(&self, id: WorkflowInstanceId, request: Request) -> Result<(), StoreError> {
         let mut state = self.state.lock().await;
         let record = state.record(id)?.clone();
-        if !allowed.contains(&record.state) {
-            return Err(StoreError::Conflict(format!(
-                "workflow instance {id} is {}: it cannot be sent `{}`",
-                record.state,
-                kind.as_str()
-            )));
-        }
-        let target = record.owner.as_deref().filter(|_| !record.state.is_final());
-        state.queue(kind, id, target);
+        let target = request.target(&record)?;
+        state.queue(request.kind(), id, target);
         Ok(())
     }
 
