@@ -672,3 +672,46 @@ fn in_a_two_master_cluster_the_other_master_delivers_after_a_kill_exactly_once()
     );
     assert_eq!(rx.bodies("late").len(), 1, "delivered exactly once");
 }
+
+#[test]
+fn a_service_that_restarts_is_alerted_by_a_task_restarted_rule_in_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(0, &[]);
+    let s = Standalone::start(dir.path(), None, &["--alert-allow-host", "127.0.0.1"]);
+    s.ok(&[
+        "alert",
+        "channel",
+        "create",
+        "hook",
+        "--type",
+        "webhook",
+        "--url",
+        &rx.url("hook"),
+    ]);
+    // A service that dies a moment after each start: restarted, and alerted each time.
+    let yaml = "name: flaky
+alerts:
+  - {on: [task_restarted], channels: [hook]}
+tasks:
+  - name: server
+    type: service
+    command: 'sleep 0.2; exit 7'
+    restart_backoff: 100ms..200ms
+";
+    let file = write(dir.path(), "flaky.yaml", yaml);
+    let id = s.start_workflow(&file, "flaky", &[]);
+    let alerts = rx.wait_for("hook", 2, Duration::from_secs(30));
+    for alert in &alerts {
+        let text = alert.to_string();
+        assert!(text.contains("task_restarted"), "{text}");
+        assert!(text.contains("server"), "the task is named: {text}");
+    }
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.to_string().contains("exited with code 7")),
+        "an alert says why: {alerts:?}"
+    );
+    let stopped = s.ok(&["instance", "stop", &id.to_string()]);
+    assert!(!stopped.is_empty());
+}

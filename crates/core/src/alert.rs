@@ -48,6 +48,8 @@ alert_kinds! {
     InstanceAdopted => "instance_adopted",
     /// A schedule's fire times were skipped (too late, by its misfire policy).
     ScheduleMisfired => "schedule_misfired",
+    /// A service's process was started again (it exited, or failed its health checks).
+    TaskRestarted => "task_restarted",
 }
 
 impl AlertOn {
@@ -64,6 +66,7 @@ impl AlertOn {
             EventKind::TaskNeedFailover => Some(AlertOn::TaskFailover),
             EventKind::InstanceAdopted => Some(AlertOn::InstanceAdopted),
             EventKind::ScheduleMisfired => Some(AlertOn::ScheduleMisfired),
+            EventKind::TaskRestarted => Some(AlertOn::TaskRestarted),
             EventKind::InstanceSubmitted
             | EventKind::InstanceStarted
             | EventKind::InstancePaused
@@ -74,7 +77,6 @@ impl AlertOn {
             | EventKind::TaskSucceeded
             | EventKind::TaskKilled
             | EventKind::TaskHealthy
-            | EventKind::TaskRestarted
             | EventKind::WorkerLost
             | EventKind::ScheduleFired
             | EventKind::BackfillStarted
@@ -94,6 +96,7 @@ impl AlertOn {
             AlertOn::TaskFailover => EventKind::TaskNeedFailover,
             AlertOn::InstanceAdopted => EventKind::InstanceAdopted,
             AlertOn::ScheduleMisfired => EventKind::ScheduleMisfired,
+            AlertOn::TaskRestarted => EventKind::TaskRestarted,
         }
     }
 

@@ -1258,7 +1258,7 @@ export interface components {
              * @description An event an alert rule can be about.
              * @enum {string}
              */
-            kind: "instance_failed" | "instance_succeeded" | "instance_stopped" | "task_failed" | "task_retrying" | "task_timeout" | "task_failover" | "instance_adopted" | "schedule_misfired";
+            kind: "instance_failed" | "instance_succeeded" | "instance_stopped" | "task_failed" | "task_retrying" | "task_timeout" | "task_failover" | "instance_adopted" | "schedule_misfired" | "task_restarted";
             /**
              * Format: date-time
              * @description When the next attempt is due (pending only).
@@ -1295,7 +1295,7 @@ export interface components {
              */
             id: number;
             /** @description Events an alert rule is about. */
-            on: ("instance_failed" | "instance_succeeded" | "instance_stopped" | "task_failed" | "task_retrying" | "task_timeout" | "task_failover" | "instance_adopted" | "schedule_misfired")[];
+            on: ("instance_failed" | "instance_succeeded" | "instance_stopped" | "task_failed" | "task_retrying" | "task_timeout" | "task_failover" | "instance_adopted" | "schedule_misfired" | "task_restarted")[];
             /** @description Its project. */
             project: string;
             /** @description Only this workflow's events, if set. */
@@ -1313,7 +1313,7 @@ export interface components {
             /** @description The channel (of the project) they go to. */
             channel: string;
             /** @description Events an alert rule is about. */
-            on: ("instance_failed" | "instance_succeeded" | "instance_stopped" | "task_failed" | "task_retrying" | "task_timeout" | "task_failover" | "instance_adopted" | "schedule_misfired")[];
+            on: ("instance_failed" | "instance_succeeded" | "instance_stopped" | "task_failed" | "task_retrying" | "task_timeout" | "task_failover" | "instance_adopted" | "schedule_misfired" | "task_restarted")[];
             /** @description Only events of this workflow (default: every workflow of the project). */
             workflow?: string | null;
         };

@@ -21,6 +21,7 @@ export const ALERT_ON_WORDS: Record<AlertOn, string> = {
   task_failover: "a task's worker or master was lost",
   instance_adopted: "another master took an instance over",
   schedule_misfired: "a schedule missed its fire",
+  task_restarted: "a service was restarted",
 };
 
 /** The event kinds, in the API's order. */
