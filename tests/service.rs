@@ -191,6 +191,39 @@ fn a_service_serves_its_downstream_survives_a_crash_and_stops_on_request() {
 }
 
 #[test]
+fn a_standalone_stop_does_not_wait_its_grace_for_a_service_and_the_next_start_relaunches_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = workflow(dir.path());
+    // A grace longer than `terminate` waits: a stop that waited it for the service fails.
+    let data = dir.path().join("data");
+    let mut server = Standalone::start(&data, None, &["--shutdown-grace", "60s"]);
+    let id = server.start_workflow(&sink.file, "svc", &[]);
+    wait_for("the check to succeed", Duration::from_secs(60), || {
+        let view = server.instance(id);
+        (row(&view, "check")?["state"] == "succeeded").then_some(())
+    });
+    let first = sink.starts()[0];
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        sink.lines("stop"),
+        vec![first],
+        "SIGTERM reached the server"
+    );
+
+    server.restart();
+    let second = wait_for("the server to run again", Duration::from_secs(60), || {
+        sink.starts().get(1).copied()
+    });
+    assert_ne!(second, first);
+    let view = server.instance(id);
+    assert_eq!(view["instance"]["state"], "running", "{view:#}");
+    server.ok(&["instance", "stop", &id.to_string()]);
+    server.wait_end(id, Duration::from_secs(30));
+    sink.never_two_at_once();
+}
+
+#[test]
 fn a_service_is_relaunched_on_another_worker_when_its_worker_is_sigkilled_or_paused() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let db = rt.block_on(baton_store::testing::TestDb::postgres());

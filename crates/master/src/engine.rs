@@ -555,8 +555,9 @@ impl Engine {
         let Some((deadline, _)) = &self.shutdown else {
             return false;
         };
-        // In a cluster, running attempts report to whoever adopts the instances.
-        let drained = self.config.cluster || self.dispatcher.in_flight() == 0;
+        // In a cluster, running attempts report to whoever adopts the instances. A service
+        // never ends by itself: it is not waited for (the next start relaunches it).
+        let drained = self.config.cluster || self.awaited_attempts() == 0;
         if !drained && Instant::now() < *deadline {
             return false;
         }
@@ -564,6 +565,25 @@ impl Engine {
             let _ = done.send(());
         }
         true
+    }
+
+    /// The attempts on workers that a graceful stop waits for: all but those of services.
+    fn awaited_attempts(&self) -> usize {
+        let awaited = |inst: &Inst, (slot, row): (usize, &Option<Slot>)| {
+            row.as_ref()
+                .is_some_and(|r| matches!(r.state, TaskState::Dispatched | TaskState::Running))
+                && !matches!(inst.spec_of(slot).kind, baton_core::TaskKind::Service(_))
+        };
+        self.instances
+            .values()
+            .map(|inst| {
+                inst.slots
+                    .iter()
+                    .enumerate()
+                    .filter(|&(slot, row)| awaited(inst, (slot, row)))
+                    .count()
+            })
+            .sum()
     }
 
     /// Drops every instance from memory (the store keeps them).

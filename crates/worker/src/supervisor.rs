@@ -313,16 +313,24 @@ impl Supervisor<'_> {
         (end, status.ok(), log)
     }
 
-    /// Stops a run that did not end by itself: SIGKILL for a shutdown or a session loss,
-    /// else SIGTERM, the kill grace (cut short by a shutdown), SIGKILL.
+    /// Stops a run that did not end by itself: SIGKILL for a session loss (another worker
+    /// may run the service already), else SIGTERM, the kill grace, SIGKILL. A shutdown of
+    /// the worker cuts short the grace of a kill or a restart; a service stopped by the
+    /// shutdown itself gets its grace (the master did not wait for it: it never ends by
+    /// itself), cut short only by a session loss.
     async fn stop_run(&self, proc: &mut TaskProcess, end: &RunEnd) {
-        if let RunEnd::Stopped(Stop::Shutdown | Stop::SessionLost) = end {
+        if let RunEnd::Stopped(Stop::SessionLost) = end {
             return proc.signal_group(Signal::SIGKILL);
         }
+        let by_shutdown = matches!(end, RunEnd::Stopped(Stop::Shutdown));
         let mut urgent = self.stop.clone();
         let urgent = async move {
             let _ = urgent
-                .wait_for(|s| matches!(s, Some(Stop::Shutdown | Stop::SessionLost)))
+                .wait_for(|s| match s {
+                    Some(Stop::SessionLost) => true,
+                    Some(Stop::Shutdown) => !by_shutdown,
+                    Some(Stop::Kill) | None => false,
+                })
                 .await;
         };
         proc.terminate(self.inner.config.kill_grace, urgent).await

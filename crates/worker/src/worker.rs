@@ -52,7 +52,8 @@ pub(crate) fn key_of(id: &AttemptId) -> AttemptKey {
 pub(crate) enum Stop {
     /// Kill on request: SIGTERM, grace, SIGKILL.
     Kill,
-    /// The worker is going away: SIGKILL now.
+    /// The worker is going away: SIGKILL now (a service: SIGTERM, grace, SIGKILL, since
+    /// nothing waited for it to end).
     Shutdown,
     /// The cluster gave this worker up and runs the attempt elsewhere: SIGKILL now, and no
     /// event about it any more.
