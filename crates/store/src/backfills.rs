@@ -51,6 +51,31 @@ impl BackfillRecord {
         })
     }
 
+    /// A new backfill of `workflow` (its id given when it is stored), running, none started.
+    pub(crate) fn running(workflow: WorkflowId, times: &[i64], parallel: i64) -> BackfillRecord {
+        BackfillRecord {
+            id: 0,
+            workflow_id: workflow,
+            times: times.to_vec(),
+            parallel: parallel.max(1),
+            started: 0,
+            state: "running".into(),
+            created_at: now_us(),
+            progress: BTreeMap::new(),
+        }
+    }
+
+    /// The record with its progress: its instances `by_state`, and those still to start
+    /// as `waiting` while it runs.
+    pub(crate) fn with_progress(mut self, by_state: BTreeMap<String, i64>) -> BackfillRecord {
+        self.progress = by_state;
+        let waiting = count(self.waiting().len());
+        if self.state == "running" && waiting > 0 {
+            self.progress.insert("waiting".into(), waiting);
+        }
+        self
+    }
+
     /// The schedule times not started yet, in order.
     pub fn waiting(&self) -> &[i64] {
         let started = usize::try_from(self.started).unwrap_or(0);
@@ -184,16 +209,7 @@ impl Store {
         let Some((project, name)) = names(&mut *tx, workflow).await? else {
             return Err(StoreError::NotFound(format!("workflow {workflow}")));
         };
-        let mut record = BackfillRecord {
-            id: 0,
-            workflow_id: workflow,
-            times: times.to_vec(),
-            parallel: parallel.max(1),
-            started: 0,
-            state: "running".into(),
-            created_at: now_us(),
-            progress: BTreeMap::new(),
-        };
+        let mut record = BackfillRecord::running(workflow, times, parallel);
         record.id = sqlx::query_scalar(
             "INSERT INTO backfill (workflow_id, times, parallel, next_index, state, created_at) \
              VALUES ($1, $2, $3, 0, $4, $5) RETURNING id",
@@ -223,13 +239,8 @@ impl Store {
         else {
             return Ok(None);
         };
-        let mut record = BackfillRecord::from_row(&row)?;
-        record.progress = by_state(&self.read, id).await?;
-        let waiting = count(record.waiting().len());
-        if record.state == "running" && waiting > 0 {
-            record.progress.insert("waiting".into(), waiting);
-        }
-        Ok(Some(record))
+        let record = BackfillRecord::from_row(&row)?;
+        Ok(Some(record.with_progress(by_state(&self.read, id).await?)))
     }
 
     /// A page of backfills, newest first: those with an id below `before` (all without it),

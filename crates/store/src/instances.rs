@@ -158,6 +158,15 @@ pub(crate) enum Request {
 }
 
 impl Request {
+    /// A pause (`pause`) or a resume.
+    pub(crate) fn pause(pause: bool) -> Request {
+        if pause {
+            Request::Pause
+        } else {
+            Request::Resume
+        }
+    }
+
     /// The command it queues.
     pub(crate) fn kind(self) -> CommandKind {
         match self {
@@ -304,12 +313,7 @@ impl Store {
         id: WorkflowInstanceId,
         pause: bool,
     ) -> Result<(), StoreError> {
-        let request = if pause {
-            Request::Pause
-        } else {
-            Request::Resume
-        };
-        self.queue_for(id, request).await
+        self.queue_for(id, Request::pause(pause)).await
     }
 
     /// Queues the request's command when the instance is in a state it allows (otherwise a

@@ -307,12 +307,7 @@ impl MemoryStore {
         id: WorkflowInstanceId,
         pause: bool,
     ) -> Result<(), StoreError> {
-        let request = if pause {
-            Request::Pause
-        } else {
-            Request::Resume
-        };
-        self.queue_for(id, request).await
+        self.queue_for(id, Request::pause(pause)).await
     }
 
     async fn queue_for(&self, id: WorkflowInstanceId, request: Request) -> Result<(), StoreError> {
@@ -404,13 +399,7 @@ impl MemoryStore {
         state.last_id.backfill += 1;
         let record = BackfillRecord {
             id: state.last_id.backfill,
-            workflow_id: workflow,
-            times: times.to_vec(),
-            parallel: parallel.max(1),
-            started: 0,
-            state: "running".into(),
-            created_at: now_us(),
-            progress: BTreeMap::new(),
+            ..BackfillRecord::running(workflow, times, parallel)
         };
         let started = crate::backfills::started_event(&record, &latest.project, &latest.name);
         state.record_events(&[started]);
@@ -421,15 +410,10 @@ impl MemoryStore {
     /// A backfill with the count of its instances by state.
     pub async fn get_backfill(&self, id: i64) -> Result<Option<BackfillRecord>, StoreError> {
         let state = self.state.lock().await;
-        let Some(mut record) = state.backfills.get(&id).cloned() else {
+        let Some(record) = state.backfills.get(&id).cloned() else {
             return Ok(None);
         };
-        record.progress = state.backfill_states(id);
-        let waiting = crate::backfills::count(record.waiting().len());
-        if record.state == "running" && waiting > 0 {
-            record.progress.insert("waiting".into(), waiting);
-        }
-        Ok(Some(record))
+        Ok(Some(record.with_progress(state.backfill_states(id))))
     }
 
     /// Creates a task group of `slots` slots (or changes its slots).
