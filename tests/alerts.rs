@@ -107,6 +107,13 @@ fn cli_in(s: &Standalone, args: &[&str], stdin: &str) -> (i32, String, String) {
     (out.status.code().unwrap_or(-1), o, e)
 }
 
+/// `alert channel create NAME --type webhook --url URL` on the server.
+fn create_webhook(s: &Standalone, name: &str, url: &str) {
+    s.ok(&[
+        "alert", "channel", "create", name, "--type", "webhook", "--url", url,
+    ]);
+}
+
 /// The project's deliveries, newest first, as the API shows them.
 fn deliveries(s: &Standalone) -> Vec<Value> {
     s.get("/alerts/deliveries?project=default")["deliveries"]
@@ -152,16 +159,7 @@ fn slack_and_webhook_alerts_of_a_failed_instance_with_retries_in_the_history() {
     assert!(!shown.contains("T0KEN"), "the secret is not shown: {shown}");
     assert!(shown.contains("\"has_secret\": true"), "{shown}");
     // A generic webhook, from a project rule, that answers 500 twice.
-    s.ok(&[
-        "alert",
-        "channel",
-        "create",
-        "hook",
-        "--type",
-        "webhook",
-        "--url",
-        &rx.url("hook"),
-    ]);
+    create_webhook(&s, "hook", &rx.url("hook"));
     let rule = s.ok(&[
         "alert",
         "rule",
@@ -249,9 +247,7 @@ fn slack_and_webhook_alerts_of_a_failed_instance_with_retries_in_the_history() {
         "{test:?}"
     );
     let loopback = format!("http://localhost:{}/hook", rx.port);
-    s.ok(&[
-        "alert", "channel", "create", "local", "--type", "webhook", "--url", &loopback,
-    ]);
+    create_webhook(&s, "local", &loopback);
     let out = s.cli(&["alert", "channel", "test", "local"]);
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -417,9 +413,7 @@ fn a_server_killed_while_the_receiver_is_down_delivers_exactly_once_after_its_re
     let port = free_port();
     let mut s = Standalone::start(dir.path(), None, &["--alert-allow-host", "127.0.0.1"]);
     let url = format!("http://127.0.0.1:{port}/late");
-    s.ok(&[
-        "alert", "channel", "create", "late", "--type", "webhook", "--url", &url,
-    ]);
+    create_webhook(&s, "late", &url);
     s.ok(&[
         "alert",
         "rule",
@@ -678,16 +672,7 @@ fn a_service_that_restarts_is_alerted_by_a_task_restarted_rule_in_its_file() {
     let dir = tempfile::tempdir().unwrap();
     let rx = Receiver::start(0, &[]);
     let s = Standalone::start(dir.path(), None, &["--alert-allow-host", "127.0.0.1"]);
-    s.ok(&[
-        "alert",
-        "channel",
-        "create",
-        "hook",
-        "--type",
-        "webhook",
-        "--url",
-        &rx.url("hook"),
-    ]);
+    create_webhook(&s, "hook", &rx.url("hook"));
     // A service that dies a moment after each start: restarted, and alerted each time.
     let yaml = "name: flaky
 alerts:
