@@ -367,16 +367,27 @@ impl Engine {
     /// Attempts on workers, per worker id (for the dispatcher's slot counts).
     fn in_flight(&self) -> HashMap<String, usize> {
         let mut counts = HashMap::new();
-        for inst in self.instances.values() {
-            for slot in inst.slots.iter().flatten() {
-                if matches!(slot.state, TaskState::Dispatched | TaskState::Running) {
-                    if let Some(w) = &slot.worker {
-                        *counts.entry(w.clone()).or_insert(0) += 1;
-                    }
-                }
+        for (_, _, row) in self.on_workers() {
+            if let Some(w) = &row.worker {
+                *counts.entry(w.clone()).or_insert(0) += 1;
             }
         }
         counts
+    }
+
+    /// The rows of the attempts dispatched to or running on a worker, with their instance
+    /// and slot.
+    fn on_workers(&self) -> impl Iterator<Item = (&Inst, usize, &Slot)> {
+        self.instances.values().flat_map(|inst| {
+            inst.slots
+                .iter()
+                .enumerate()
+                .filter_map(move |(slot, row)| {
+                    let row = row.as_ref()?;
+                    matches!(row.state, TaskState::Dispatched | TaskState::Running)
+                        .then_some((inst, slot, row))
+                })
+        })
     }
 
     pub(crate) fn set_view(&mut self, view: ClusterView) {
@@ -569,21 +580,11 @@ impl Engine {
 
     /// The attempts on workers that a graceful stop waits for: all but those of services.
     fn awaited_attempts(&self) -> usize {
-        let awaited = |inst: &Inst, (slot, row): (usize, &Option<Slot>)| {
-            row.as_ref()
-                .is_some_and(|r| matches!(r.state, TaskState::Dispatched | TaskState::Running))
-                && !matches!(inst.spec_of(slot).kind, baton_core::TaskKind::Service(_))
-        };
-        self.instances
-            .values()
-            .map(|inst| {
-                inst.slots
-                    .iter()
-                    .enumerate()
-                    .filter(|&(slot, row)| awaited(inst, (slot, row)))
-                    .count()
+        self.on_workers()
+            .filter(|(inst, slot, _)| {
+                !matches!(inst.spec_of(*slot).kind, baton_core::TaskKind::Service(_))
             })
-            .sum()
+            .count()
     }
 
     /// Drops every instance from memory (the store keeps them).
